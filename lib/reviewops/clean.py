@@ -1,0 +1,259 @@
+"""Cell cleaning and typing, column at a time (exports.md §5, reliability.md §4).
+
+Every function takes a pandas Series of raw strings (``None`` for a missing
+cell) and returns the converted values plus a boolean Series ``bad`` marking
+cells that could not be converted, with a reason. Nothing is ever silently
+turned into an empty value: a non-empty cell either converts or is reported.
+
+Order of cleaning (exports.md §5.1): NFKC (not for free text), strip
+whitespace/tab/U+3000/zero-width, unwrap ``="…"``, strip one leading ``'``,
+strip surrounding quotes, map placeholder tokens to empty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+NULL_TOKENS = frozenset({"", "-", "--", "—", "NA", "N/A", "null", "NULL", "None", "nan", "NaN", "#NULL!", "#N/A"})
+_ZW = "[\u200b\u200c\u200d\u2060\ufeff]"
+_FORMULA_ESCAPED = re.compile(r"^'(?=[=+\-@\t\r\0{])")
+
+
+@dataclass
+class Converted:
+    """Result of converting one column: values, a mask of bad cells and one reason per bad cell."""
+
+    values: pd.Series
+    bad: pd.Series
+    reason_zh: str = ""
+    reason_en: str = ""
+    reasons: pd.Series | None = None  # per-cell reason when they differ (zh \x1f en)
+
+
+def clean_cells(raw: pd.Series, *, free_text: bool = False) -> pd.Series:
+    """Clean raw cells; returns an object Series with ``None`` for empty/placeholder cells."""
+    s = raw.astype(object).where(raw.notna(), "").astype(str)
+    if not free_text:
+        s = s.str.normalize("NFKC")
+    s = s.str.replace(_ZW, "", regex=True)
+    s = s.str.strip()
+    s = s.str.replace(r'^="(.*)"$', r"\1", regex=True)
+    if free_text:
+        # only our own formula-guard apostrophe is removed from free text (S-01 round trip)
+        s = s.str.replace(_FORMULA_ESCAPED, "", regex=True)
+        s = s.str.replace(r"^\t+", "", regex=True)
+    else:
+        s = s.str.replace(r"^'", "", regex=True)
+        s = s.str.replace(r'^"(.*)"$', r"\1", regex=True).str.strip()
+    return s.where(~s.isin(NULL_TOKENS), None).astype(object)
+
+
+def _ok(values: pd.Series) -> Converted:
+    return Converted(values, pd.Series(False, index=values.index))
+
+
+SCI_RE = r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$"
+
+# Order-ID formats per platform (exports.md §5.2). Lengths of medium/low confidence are kept wide.
+ORDER_ID_RE = {
+    "douyin": (r"^\d{16,19}$", "抖店订单号应为16–19位数字", "Douyin order ids are 16–19 digits"),
+    "pdd": (r"^\d{6}-\d{15}$", "拼多多订单号应为 YYMMDD-15位数字", "Pinduoduo order ids are YYMMDD- plus 15 digits"),
+    "taobao": (r"^\d{12,20}$", "淘宝/天猫订单号应为12–20位数字", "Taobao/Tmall order ids are 12–20 digits"),
+    "tmall": (r"^\d{12,20}$", "淘宝/天猫订单号应为12–20位数字", "Taobao/Tmall order ids are 12–20 digits"),
+    "jd": (r"^\d{9,20}$", "京东订单号应为9–20位数字", "JD order ids are 9–20 digits"),
+    "kuaishou": (r"^\d{14,20}$", "快手订单号应为14–20位数字", "Kuaishou order ids are 14–20 digits"),
+}
+GENERIC_ID_RE = r"^[0-9A-Za-z][0-9A-Za-z_\-#./:]{0,63}$"
+
+
+def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> Converted:
+    """Identifiers as exact text. Rejects Excel-mangled numbers (I-03) and malformed ids."""
+    v = values
+    present = v.notna()
+    text = v.where(present, "").astype(str)
+    sci = present & text.str.match(SCI_RE)
+    dotzero = present & ~sci & text.str.fullmatch(r"\d{6,}\.0+")
+    # Excel keeps 15 significant digits: a long id whose tail past digit 15 is all zeros
+    long_zero_tail = present & text.str.fullmatch(r"\d{15}0{1,5}") & (text.str.len() >= 17)
+    long_ids = present & text.str.fullmatch(r"\d{16,}")
+    if long_ids.any() and long_zero_tail.sum() >= max(1, int(0.5 * long_ids.sum())):
+        mangled = long_zero_tail
+    else:
+        mangled = pd.Series(False, index=v.index)
+    reasons = pd.Series(None, index=v.index, dtype=object)
+    reasons[sci] = "科学计数法的编号已被 Excel 损坏，无法恢复；请从平台重新导出原文件\x1f" \
+                   "id in scientific notation was corrupted by Excel and cannot be recovered; re-export from the platform"
+    reasons[dotzero] = "编号带小数点，已被当作数字处理；请从平台重新导出\x1fid was turned into a number (.0); re-export from the platform"
+    reasons[mangled] = "长编号末尾被 Excel 补零（只保留15位有效数字），无法恢复；请重新导出\x1f" \
+                       "long id lost its last digits to Excel's 15-digit limit; re-export from the platform"
+    bad = sci | dotzero | mangled
+    if pattern is not None:
+        rx, zh, en = pattern
+        wrong = present & ~bad & ~text.str.fullmatch(rx)
+    else:
+        rx, zh, en = GENERIC_ID_RE, "编号含有不允许的字符", "id contains characters that are not allowed"
+        wrong = present & ~bad & ~text.str.fullmatch(rx)
+    reasons[wrong] = f"{zh}\x1f{en}"
+    bad = bad | wrong
+    return Converted(v.where(present & ~bad, None).astype(object), bad, reasons=reasons)
+
+
+_MONEY_STRIP = r"[￥¥元,\s]|RMB|CNY"
+
+
+def to_fen(values: pd.Series) -> Converted:
+    """Yuan amounts (``￥1,234.50``, ``(3.00)``, ``28.9元``) → integer fen, exactly."""
+    present = values.notna()
+    t = values.where(present, "").astype(str).str.replace(_MONEY_STRIP, "", regex=True)
+    neg_paren = t.str.fullmatch(r"\(.*\)")
+    t = t.where(~neg_paren, "-" + t.str.slice(1, -1))
+    m = t.str.extract(r"^([+-]?)(\d+)(?:\.(\d*?))?0*$")
+    good = present & m[1].notna() & (m[2].fillna("").str.len() <= 2)
+    bad = present & ~good
+    sign = np.where(m[0].fillna("") == "-", -1, 1)
+    yuan = pd.to_numeric(m[1].where(good, "0"), errors="coerce").fillna(0).astype("int64")
+    frac = m[2].fillna("").where(good, "").str.ljust(2, "0").replace("", "00")
+    fen_part = pd.to_numeric(frac, errors="coerce").fillna(0).astype("int64")
+    fen = (yuan * 100 + fen_part) * sign
+    out = pd.Series(fen, index=values.index).astype("Int64").where(good, pd.NA)
+    return Converted(out, bad, "金额格式无法识别（应为元，最多两位小数）", "amount not understood (yuan, at most 2 decimals)")
+
+
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H时%M分%S秒", "%Y年%m月%d日",
+    "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d",
+    "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S.%f",
+)
+_SLASH = r"^\d{4}/\d{1,2}/\d{1,2}"
+_AMBIGUOUS = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(\s|$)"
+_SERIAL = r"^\d{5}(\.\d+)?$"
+
+
+def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, int]:
+    """Platform times (local ``tz``) → tz-aware UTC. Also returns how many were slash-style (re-saved by Excel).
+
+    Known formats only; ``03/09/2024`` is ambiguous and rejected; Excel serials
+    (``45361.5``) are converted deliberately. Never silently NaT (I-05).
+    """
+    present = values.notna()
+    text = values.where(present, "").astype(str).str.replace(r"\s+", " ", regex=True)
+    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    todo = present.copy()
+    serial = todo & text.str.fullmatch(_SERIAL)
+    if serial.any():
+        num = pd.to_numeric(text[serial], errors="coerce")
+        okr = (num > 20000) & (num < 80000)
+        conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(num[okr], unit="D")
+        result[conv.index] = conv.dt.round("s")
+        todo[conv.index] = False
+    ambiguous = todo & text.str.match(_AMBIGUOUS)
+    todo &= ~ambiguous
+    for fmt in DATETIME_FORMATS:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        hit = parsed.notna()
+        if hit.any():
+            idx = parsed.index[hit]
+            result[idx] = parsed[hit]
+            todo[idx] = False
+    bad = todo | ambiguous
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    reasons[todo] = ("时间格式无法识别（支持 2026-03-05 14:22:00、2026/3/5 14:22、2026年3月5日、Excel 日期）"
+                     "\x1ftime format not recognised (use 2026-03-05 14:22:00, 2026/3/5 14:22, 2026年3月5日 or an Excel date)")
+    reasons[ambiguous] = ("日期有歧义（日/月还是月/日？），请改为 年-月-日\x1fambiguous date (day/month or month/day?); "
+                          "write it as year-month-day")
+    good = present & ~bad
+    utc = result.where(good).dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    slash = int((good & text.str.match(_SLASH)).sum())
+    return Converted(utc, bad, reasons=reasons), slash
+
+
+_QTY_UNITS = "件个袋盒瓶包套只双条支张台箱份罐桶片本把块"
+
+
+def to_int(values: pd.Series) -> Converted:
+    """Whole numbers; ``3``, ``3.0`` and ``3件`` are accepted."""
+    present = values.notna()
+    m = values.where(present, "").astype(str).str.extract(rf"^(\d{{1,9}})(?:\.0+)?\s*[{_QTY_UNITS}]?$")
+    good = present & m[0].notna()
+    out = pd.to_numeric(m[0].where(good), errors="coerce").astype("Int64")
+    return Converted(out, present & ~good, "不是整数", "not a whole number")
+
+
+def to_score(values: pd.Series) -> Converted:
+    """1–5 star scores: ``4``, ``4.0``, ``4星``, ``4分``, ``star4``."""
+    present = values.notna()
+    m = values.where(present, "").astype(str).str.lower().str.extract(r"^(?:star)?([1-5])(?:\.0+)?\s*(?:星|分|颗星)?$")
+    good = present & m[0].notna()
+    out = pd.to_numeric(m[0].where(good), errors="coerce").astype("Int64")
+    return Converted(out, present & ~good, "评分应为1–5", "score must be 1–5")
+
+
+_RATING_CLASS = {
+    "好评": "positive", "good": "positive", "positive": "positive", "好": "positive",
+    "中评": "neutral", "neutral": "neutral", "中": "neutral",
+    "差评": "negative", "bad": "negative", "negative": "negative", "差": "negative",
+}
+
+
+def rating_class_of_score(score: pd.Series) -> pd.Series:
+    """1–2 → negative, 3 → neutral, 4–5 → positive (exports.md §5.8)."""
+    out = pd.Series(None, index=score.index, dtype=object)
+    s = score.astype("Float64")
+    out[(s <= 2).fillna(False)] = "negative"
+    out[(s == 3).fillna(False)] = "neutral"
+    out[(s >= 4).fillna(False)] = "positive"
+    return out
+
+
+def to_rating(values: pd.Series) -> tuple[Converted, pd.Series]:
+    """Ratings as written → (class Converted, 1–5 score or NA)."""
+    present = values.notna()
+    low = values.where(present, "").astype(str).str.strip().str.lower()
+    cls = low.map(_RATING_CLASS).astype(object)
+    sc = to_score(values.where(cls.isna()))
+    from_score = rating_class_of_score(sc.values)
+    cls = cls.where(cls.notna(), from_score)
+    good = present & cls.notna()
+    return (
+        Converted(cls.where(good, None), present & ~good,
+                  "评价结果无法识别（好评/中评/差评、1–5星、star1–5）",
+                  "rating not understood (好评/中评/差评, 1–5 stars, star1–5)"),
+        sc.values,
+    )
+
+
+_BOOL = {"是": True, "否": False, "y": True, "n": False, "yes": True, "no": False, "true": True,
+         "false": False, "1": True, "0": False, "有": True, "无": False, "需要": True, "不需要": False}
+
+
+def to_bool(values: pd.Series) -> Converted:
+    present = values.notna()
+    low = values.where(present, "").astype(str).str.strip().str.lower()
+    out = low.map(_BOOL).astype(object)
+    good = present & out.notna()
+    return Converted(out.where(good, None), present & ~good, "应为 是/否", "must be yes/no (是/否)")
+
+
+DEFAULT_REVIEW_TEXTS = (
+    "评价方未及时做出评价,系统默认好评!", "评价方未及时做出评价，系统默认好评！", "此用户没有填写评价。",
+    "系统默认评论", "系统默认好评", "该用户觉得商品较好，未填写评价内容", "用户未填写评价内容",
+    "此用户未填写评价内容", "该用户未及时主动评价，系统默认好评",
+)
+
+
+def is_default_review(content: pd.Series) -> pd.Series:
+    """True where the platform wrote the text itself (系统默认好评 …)."""
+    norm = content.where(content.notna(), "").astype(str).str.normalize("NFKC").str.strip()
+    defaults = {pd.Series([t]).str.normalize("NFKC").iloc[0] for t in DEFAULT_REVIEW_TEXTS}
+    return norm.isin(defaults) | norm.str.contains("系统默认好评|系统默认评论", regex=True)

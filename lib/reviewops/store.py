@@ -1,0 +1,752 @@
+"""The store: the one module that owns the database.
+
+SQLAlchemy 2.x Core tables, Alembic migrations applied on open, SQLite by
+default (a file in the user's data directory) or PostgreSQL
+(``postgresql+psycopg://…``) selected by ``--db URL`` / ``REVIEWOPS_DB``.
+
+SQLite is opened the safe way (reliability.md §6): WAL, ``synchronous=FULL``,
+foreign keys on, a busy timeout, and write transactions that begin
+``IMMEDIATE`` so that a read-then-write transaction cannot fail half way with
+``SQLITE_BUSY_SNAPSHOT``. A database file on a network filesystem is refused
+in multi-user mode (R-08).
+
+Conventions: IDs are text, money is integer fen, times are stored in UTC and
+come back timezone-aware. Every mutable case row has a ``version``; writers use
+:func:`update_case`, which checks it (``ConflictError`` on a stale version) and
+appends one row to the append-only ``case_events`` log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import ConfigError, ConflictError, NetworkFilesystemError, NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+ENV_DB = "REVIEWOPS_DB"
+ENV_MULTI_USER = "REVIEWOPS_MULTI_USER"
+ENV_PII_KEY = "REVIEWOPS_PII_KEY"
+SQLITE_BUSY_TIMEOUT_MS = 15000
+
+
+# --------------------------------------------------------------------------- types
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware datetimes stored as UTC; naive values are refused."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if getattr(value, "tzinfo", None) is None:
+            raise StoreError(
+                f"时间缺少时区 / naive datetime {value!r}; pass a timezone-aware value (UTC or Asia/Shanghai)"
+            )
+        value = value.astimezone(dt.timezone.utc)
+        if hasattr(value, "to_pydatetime"):
+            value = value.to_pydatetime()
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# -------------------------------------------------------------------------- tables
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Text = sa.Text
+Fen = sa.BigInteger  # money in fen
+
+
+def _c(name: str, type_: Any = Text, *args: Any, **kw: Any) -> sa.Column:
+    kw.setdefault("nullable", True)
+    return sa.Column(name, type_, *args, **kw)
+
+
+def _source_cols() -> list[sa.Column]:
+    return [
+        _c("batch_id", sa.Integer, sa.ForeignKey("import_batches.id")),
+        _c("source_row", sa.Integer),
+        _c("row_hash", Text),
+        _c("export_time", UTCDateTime()),
+    ]
+
+
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", Text, primary_key=True),
+    _c("value", Text, nullable=False),
+)
+
+shops = sa.Table(
+    "shops", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("platform", Text, nullable=False),
+    _c("name", Text, nullable=False),
+    _c("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("platform", "name"),
+)
+
+import_batches = sa.Table(
+    "import_batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("file_name", Text, nullable=False),
+    _c("member", Text),  # sheet or zip member
+    _c("file_sha256", Text, nullable=False),
+    _c("platform", Text),
+    _c("kind", Text, nullable=False),
+    _c("layout", Text, nullable=False),
+    _c("file_type", Text, nullable=False),
+    _c("encoding", Text),
+    _c("header_row", sa.Integer),
+    _c("status", Text, nullable=False),  # done | partial (with --skip-bad-rows)
+    _c("rows_read", sa.Integer, nullable=False),
+    _c("rows_new", sa.Integer, nullable=False),
+    _c("rows_updated", sa.Integer, nullable=False),
+    _c("rows_unchanged", sa.Integer, nullable=False),
+    _c("rows_rejected", sa.Integer, nullable=False),
+    _c("notes", Text),  # JSON list of warnings (Excel re-save, default reviews …)
+    _c("actor", Text),
+    _c("started_at", UTCDateTime(), nullable=False),
+    _c("finished_at", UTCDateTime(), nullable=False),
+)
+
+layouts = sa.Table(
+    "layouts", metadata,
+    sa.Column("name", Text, primary_key=True),
+    _c("kind", Text, nullable=False),
+    _c("platform", Text),
+    _c("definition", Text, nullable=False),  # Layout.to_json()
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("created_by", Text),
+)
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("customer_key", Text, nullable=False),  # keyed hash of the nick, or of the order when the nick is masked
+    _c("nick_masked", Text),
+    _c("nick_hash", Text),
+    _c("nick_is_masked", sa.Boolean, nullable=False, default=False),
+    _c("first_seen_at", UTCDateTime()),
+    _c("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("shop_id", "customer_key"),
+)
+
+products = sa.Table(
+    "products", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("product_id", Text, nullable=False),
+    _c("title", Text),
+    _c("category", Text),
+    _c("supplier", Text),
+    sa.UniqueConstraint("shop_id", "product_id"),
+)
+
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("order_id", Text, nullable=False),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    _c("status_raw", Text),
+    _c("created_at", UTCDateTime()),
+    _c("paid_at", UTCDateTime()),
+    _c("promised_ship_at", UTCDateTime()),
+    _c("shipped_at", UTCDateTime()),
+    _c("completed_at", UTCDateTime()),
+    _c("buyer_nick_masked", Text),
+    _c("receiver_name_masked", Text),
+    _c("receiver_name_hash", Text),
+    _c("receiver_phone_masked", Text),
+    _c("receiver_phone_hash", Text),
+    _c("receiver_phone_is_masked", sa.Boolean),
+    _c("receiver_pii_encrypted", sa.Boolean),
+    _c("receiver_address_masked", Text),
+    _c("province", Text),
+    _c("city", Text),
+    _c("district", Text),
+    _c("buyer_message", Text),
+    _c("seller_memo", Text),
+    _c("goods_fen", Fen),
+    _c("shipping_fee_fen", Fen),
+    _c("discount_fen", Fen),
+    _c("paid_fen", Fen),
+    _c("refund_fen", Fen),
+    _c("tracking_no", Text),
+    _c("carrier", Text),
+    _c("refund_status_raw", Text),
+    _c("influencer", Text),
+    _c("item_count", sa.Integer),
+    _c("titles", Text),
+    *_source_cols(),
+    sa.UniqueConstraint("shop_id", "order_id"),
+)
+
+order_lines = sa.Table(
+    "order_lines", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("order_id", Text, nullable=False),
+    _c("line_id", Text, nullable=False),
+    _c("product_id", Text),
+    _c("sku_id", Text),
+    _c("merchant_code", Text),
+    _c("title", Text),
+    _c("sku_spec", Text),
+    _c("unit_price_fen", Fen),
+    _c("quantity", sa.Integer),
+    _c("paid_fen", Fen),
+    _c("refund_fen", Fen),
+    _c("status_raw", Text),
+    _c("refund_status_raw", Text),
+    _c("shipped_at", UTCDateTime()),
+    *_source_cols(),
+    sa.UniqueConstraint("shop_id", "order_id", "line_id"),
+)
+
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("review_key", Text, nullable=False),  # platform review id, or order/line/product + time
+    _c("review_id", Text),
+    _c("order_id", Text),
+    _c("line_id", Text),
+    _c("product_id", Text),
+    _c("product_title", Text),
+    _c("sku_text", Text),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    _c("buyer_nick_masked", Text),
+    _c("rating_raw", Text),
+    _c("rating_class", Text),  # positive | neutral | negative
+    _c("rating_score", sa.Integer),
+    _c("score_product", sa.Integer),
+    _c("score_logistics", sa.Integer),
+    _c("score_service", sa.Integer),
+    _c("content", Text),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("append_content", Text),
+    _c("append_created_at", UTCDateTime()),
+    _c("seller_reply", Text),
+    _c("seller_reply_at", UTCDateTime()),
+    _c("has_media", sa.Boolean),
+    _c("media_urls", Text),
+    _c("tags", Text),
+    _c("ip", Text),
+    _c("device_id", Text),
+    _c("is_default_review", sa.Boolean, nullable=False, default=False),
+    _c("version", sa.Integer, nullable=False, default=1),
+    _c("first_seen_at", UTCDateTime(), nullable=False),
+    *_source_cols(),
+    sa.UniqueConstraint("shop_id", "review_key"),
+)
+
+review_versions = sa.Table(
+    "review_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("review_pk", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False),
+    _c("version", sa.Integer, nullable=False),
+    _c("content", Text),
+    _c("append_content", Text),
+    _c("append_created_at", UTCDateTime()),
+    _c("seller_reply", Text),
+    _c("rating_raw", Text),
+    _c("row_hash", Text, nullable=False),
+    _c("batch_id", sa.Integer, sa.ForeignKey("import_batches.id")),
+    _c("observed_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("review_pk", "version"),
+)
+
+refunds = sa.Table(
+    "refunds", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("refund_id", Text, nullable=False),
+    _c("order_id", Text, nullable=False),
+    _c("line_id", Text),
+    _c("product_id", Text),
+    _c("title", Text),
+    _c("kind_raw", Text),
+    _c("need_return", sa.Boolean),
+    _c("status_raw", Text),
+    _c("paid_fen", Fen),
+    _c("apply_fen", Fen),
+    _c("refund_fen", Fen),
+    _c("refund_shipping_fen", Fen),
+    _c("reason", Text),
+    _c("reason_tag", Text),
+    _c("buyer_note", Text),
+    _c("applied_at", UTCDateTime()),
+    _c("agreed_at", UTCDateTime()),
+    _c("refunded_at", UTCDateTime()),
+    _c("finished_at", UTCDateTime()),
+    _c("closed_at", UTCDateTime()),
+    _c("return_tracking_no", Text),
+    _c("return_carrier", Text),
+    _c("responsible_party", Text),
+    _c("phase", Text),
+    _c("operator", Text),
+    _c("seller_note", Text),
+    *_source_cols(),
+    sa.UniqueConstraint("shop_id", "refund_id"),
+)
+
+chat_messages = sa.Table(
+    "chat_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("message_key", Text, nullable=False),  # hash of conversation, time, sender, seq, text
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    _c("conversation_masked", Text),
+    _c("conversation_hash", Text),
+    _c("message_seq", sa.Integer),
+    _c("sent_at", UTCDateTime(), nullable=False),
+    _c("sender_name", Text),
+    _c("sender_role", Text),  # buyer | agent | bot | system | unknown
+    _c("sender_role_raw", Text),
+    _c("content", Text),
+    _c("order_id", Text),
+    *_source_cols(),
+    sa.UniqueConstraint("shop_id", "message_key"),
+)
+
+shipments = sa.Table(
+    "shipments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("tracking_no", Text, nullable=False),
+    _c("carrier", Text),
+    _c("order_id", Text),
+    _c("direction", Text),  # outbound | return | exchange
+    _c("shipped_at", UTCDateTime()),
+    _c("promised_at", UTCDateTime()),
+    _c("status_raw", Text),
+    _c("status", Text),  # collected | in_transit | out_for_delivery | signed | problem | returned | rejected | unknown
+    _c("signed_at", UTCDateTime()),
+    _c("last_event_at", UTCDateTime()),
+    *_source_cols(),
+    sa.UniqueConstraint("shop_id", "tracking_no"),
+)
+
+shipment_events = sa.Table(
+    "shipment_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shipment_pk", sa.Integer, sa.ForeignKey("shipments.id"), nullable=False),
+    _c("event_key", Text, nullable=False),
+    _c("event_at", UTCDateTime(), nullable=False),
+    _c("location", Text),
+    _c("description", Text),
+    _c("status_raw", Text),
+    _c("batch_id", sa.Integer, sa.ForeignKey("import_batches.id")),
+    sa.UniqueConstraint("shipment_pk", "event_key"),
+)
+
+policy_versions = sa.Table(
+    "policy_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("version", sa.Integer, nullable=False, unique=True),
+    _c("policy_json", Text, nullable=False),
+    _c("sha256", Text, nullable=False),
+    _c("note", Text),
+    _c("created_by", Text),
+    _c("created_at", UTCDateTime(), nullable=False),
+)
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("review_pk", sa.Integer, sa.ForeignKey("reviews.id"), unique=True),
+    _c("state", Text, nullable=False),
+    _c("primary_category", Text),
+    _c("categories", Text),
+    _c("severity", Text),
+    _c("owner_role", Text),
+    _c("assignee", Text),
+    _c("sla_due_at", UTCDateTime()),
+    _c("policy_version", sa.Integer),
+    _c("notes", Text),
+    _c("follow_up_count", sa.Integer, nullable=False, default=0),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("updated_at", UTCDateTime(), nullable=False),
+    _c("version", sa.Integer, nullable=False, default=1),
+)
+
+case_events = sa.Table(
+    "case_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("version_from", sa.Integer, nullable=False),
+    _c("version_to", sa.Integer, nullable=False),
+    _c("action", Text, nullable=False),
+    _c("actor", Text, nullable=False),
+    _c("via", Text, nullable=False),  # cli | form | playbook | excel | import | watcher
+    _c("at", UTCDateTime(), nullable=False),
+    _c("before_json", Text),
+    _c("after_json", Text),
+    sa.UniqueConstraint("case_id", "version_from"),
+)
+
+CASE_MUTABLE = (
+    "state", "primary_category", "categories", "severity", "owner_role", "assignee",
+    "sla_due_at", "policy_version", "notes", "follow_up_count",
+)
+
+sa.Index("ix_reviews_created", reviews.c.shop_id, reviews.c.created_at)
+sa.Index("ix_reviews_order", reviews.c.shop_id, reviews.c.order_id)
+sa.Index("ix_refunds_order", refunds.c.shop_id, refunds.c.order_id)
+sa.Index("ix_chat_conv", chat_messages.c.shop_id, chat_messages.c.conversation_hash, chat_messages.c.sent_at)
+sa.Index("ix_shipments_order", shipments.c.shop_id, shipments.c.order_id)
+sa.Index("ix_cases_state", cases.c.shop_id, cases.c.state, cases.c.sla_due_at)
+sa.Index("ix_orders_customer", orders.c.customer_id)
+
+
+# ------------------------------------------------------------------ URL and paths
+def default_db_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("reviewops", appauthor=False)) / "reviewops.db"
+
+
+def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
+    """``--db`` value → SQLAlchemy URL. A plain path means an SQLite file."""
+    raw = os.fspath(db) if db is not None else os.environ.get(ENV_DB) or None
+    if raw is None:
+        path = default_db_path()
+        return f"sqlite:///{path}"
+    if raw == ":memory:":
+        raise ConfigError(
+            "不支持 :memory: 数据库（每个连接各自一份）；请给一个文件路径 / ':memory:' is not supported "
+            "(each connection would get its own database); give a file path"
+        )
+    if "://" in raw:
+        if raw.startswith("postgresql://") or raw.startswith("postgres://"):
+            raw = "postgresql+psycopg://" + raw.split("://", 1)[1]
+        if not (raw.startswith("sqlite:///") or raw.startswith("postgresql+psycopg://")):
+            raise ConfigError(
+                f"不支持的数据库地址 unsupported database URL {raw!r}; use a file path, "
+                "sqlite:///path/to.db or postgresql+psycopg://user:pass@host/db"
+            )
+        return raw
+    return f"sqlite:///{Path(raw).expanduser().resolve()}"
+
+
+NETWORK_FS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ceph", "glusterfs",
+    "fuse.glusterfs", "lustre", "gpfs", "davfs", "fuse.davfs2", "ncpfs", "coda", "fuse.rclone",
+    "fuse.s3fs", "fuse.smbnetfs", "beegfs", "ocfs2", "gfs2", "fuse.cephfs",
+})
+
+
+def filesystem_type(path: Path, mounts_file: str = "/proc/self/mounts") -> str | None:
+    """The filesystem type holding ``path`` (Linux ``/proc`` mounts; Windows: 'remote' for network drives)."""
+    if os.name == "nt":  # pragma: no cover - exercised on Windows only
+        p = str(path)
+        if p.startswith("\\\\"):
+            return "remote"
+        import ctypes
+
+        drive = os.path.splitdrive(os.path.abspath(p))[0] + "\\"
+        return "remote" if ctypes.windll.kernel32.GetDriveTypeW(drive) == 4 else "local"
+    try:
+        with open(mounts_file, encoding="utf-8", errors="replace") as fh:
+            entries = [line.split() for line in fh if line.strip()]
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best, best_type = "", None
+    for parts in entries:
+        if len(parts) < 3:
+            continue
+        mnt = parts[1].replace("\\040", " ")
+        if (target == mnt or target.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+            best, best_type = mnt, parts[2]
+    return best_type
+
+
+def check_not_network(path: Path, *, multi_user: bool, mounts_file: str = "/proc/self/mounts") -> None:
+    """Refuse an SQLite file on a network filesystem in multi-user mode (R-08)."""
+    probe = path if path.exists() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    fstype = filesystem_type(probe, mounts_file)
+    if fstype is None or not (fstype in NETWORK_FS or fstype == "remote"):
+        return
+    msg = (
+        f"SQLite 数据库 {path} 位于网络文件系统（{fstype}）上：多人同时使用会损坏数据（WAL 不支持网络共享）。"
+        f"请改用 PostgreSQL（--db postgresql+psycopg://…）或把文件放到本机磁盘。\n"
+        f"The SQLite database {path} is on a network filesystem ({fstype}); shared use corrupts it "
+        f"(WAL does not work over network shares). Use PostgreSQL (--db postgresql+psycopg://…) "
+        f"or keep the file on a local disk."
+    )
+    if multi_user:
+        raise NetworkFilesystemError(msg)
+    log.warning("%s", msg)
+
+
+# -------------------------------------------------------------------- the Store
+def _sqlite_listeners(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("reviewops_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """An open ReviewOps database. Use :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, engine: Engine, url: str):
+        self.engine = engine
+        self.url = url
+        self._pii_key: bytes | None = None
+
+    # -- opening
+    @classmethod
+    def open(cls, db: str | os.PathLike[str] | None = None, *, multi_user: bool | None = None,
+             migrate: bool = True) -> "Store":
+        """Open (and create/migrate) the database named by ``db``, ``REVIEWOPS_DB`` or the default file."""
+        url = resolve_url(db)
+        if multi_user is None:
+            multi_user = os.environ.get(ENV_MULTI_USER, "").lower() in ("1", "true", "yes", "on")
+        if url.startswith("sqlite:///"):
+            path = Path(url[len("sqlite:///"):])
+            check_not_network(path, multi_user=multi_user)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"无法创建数据库目录 cannot create the database folder {path.parent}: {e.strerror}. "
+                    f"Choose another place with --db PATH."
+                ) from None
+            engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=5, max_overflow=10)
+            _sqlite_listeners(engine)
+        else:
+            try:
+                engine = sa.create_engine(url, pool_pre_ping=True)
+            except ModuleNotFoundError:
+                raise StoreError(
+                    "PostgreSQL 驱动未安装 / the PostgreSQL driver is missing: pip install 'reviewops[postgres]'"
+                ) from None
+        store = cls(engine, url)
+        try:
+            if migrate:
+                store.migrate()
+        except sa.exc.OperationalError as e:
+            engine.dispose()
+            raise StoreError(
+                f"无法打开数据库 cannot open the database {_safe_url(url)}: {e.orig}. "
+                f"Check the path or URL, that the server runs and that you may write there."
+            ) from None
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Apply pending Alembic migrations (recorded in ``alembic_version``)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7305119)")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- transactions
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (deferred ``BEGIN`` on SQLite)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(reviewops_read=True)
+            with conn.begin():
+                yield conn
+
+    # -- settings and keys
+    def get_setting(self, key: str, conn: Connection | None = None) -> str | None:
+        q = sa.select(settings.c.value).where(settings.c.key == key)
+        if conn is not None:
+            return conn.execute(q).scalar_one_or_none()
+        with self.read() as c:
+            return c.execute(q).scalar_one_or_none()
+
+    @property
+    def pii_key(self) -> bytes:
+        """Key of the keyed hashes that match buyers without storing their data.
+
+        ``REVIEWOPS_PII_KEY`` (hex) overrides; otherwise a random key is made once
+        and kept in the store's settings.
+        """
+        if self._pii_key is None:
+            env = os.environ.get(ENV_PII_KEY)
+            if env:
+                try:
+                    self._pii_key = bytes.fromhex(env)[:64]
+                except ValueError:
+                    raise ConfigError(f"{ENV_PII_KEY} 必须是十六进制 must be hex; got {len(env)} characters") from None
+            else:
+                with self.write() as conn:
+                    val = self.get_setting("pii_hash_key", conn)
+                    if val is None:
+                        val = secrets.token_hex(32)
+                        conn.execute(settings.insert().values(key="pii_hash_key", value=val))
+                self._pii_key = bytes.fromhex(val)
+        return self._pii_key
+
+    # -- shops
+    def shop_id(self, conn: Connection, platform: str, name: str) -> int:
+        """Id of the shop (platform, name), created when new."""
+        row = conn.execute(
+            sa.select(shops.c.id).where(shops.c.platform == platform, shops.c.name == name)
+        ).scalar_one_or_none()
+        if row is not None:
+            return int(row)
+        return int(conn.execute(
+            shops.insert().values(platform=platform, name=name, created_at=utcnow()).returning(shops.c.id)
+        ).scalar_one())
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every data table."""
+        names = ["shops", "customers", "orders", "order_lines", "reviews", "review_versions", "refunds",
+                 "chat_messages", "shipments", "shipment_events", "cases", "case_events", "import_batches"]
+        with self.read() as conn:
+            return {n: int(conn.execute(sa.select(sa.func.count()).select_from(metadata.tables[n])).scalar_one())
+                    for n in names}
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for a message
+        return "<database>"
+
+
+# --------------------------------------------------------------- cases and audit
+def _jsonable(d: dict[str, Any]) -> str:
+    def conv(v: Any) -> Any:
+        if isinstance(v, dt.datetime):
+            return v.astimezone(dt.timezone.utc).isoformat()
+        return v
+    return json.dumps({k: conv(v) for k, v in d.items()}, ensure_ascii=False, sort_keys=True)
+
+
+def create_case(conn: Connection, *, shop_id: int, review_pk: int | None, state: str, actor: str, via: str,
+                **fields: Any) -> int:
+    """Insert a case at version 1 and its first audit event, in the caller's transaction."""
+    bad = set(fields) - set(CASE_MUTABLE)
+    if bad:
+        raise ConfigError(f"未知的案件字段 unknown case field(s): {sorted(bad)}; allowed: {CASE_MUTABLE}")
+    now = utcnow()
+    values = {"state": state, **fields}
+    case_id = int(conn.execute(
+        cases.insert().values(shop_id=shop_id, review_pk=review_pk, created_at=now, updated_at=now,
+                              version=1, **values).returning(cases.c.id)
+    ).scalar_one())
+    conn.execute(case_events.insert().values(
+        case_id=case_id, version_from=0, version_to=1, action="create", actor=actor, via=via, at=now,
+        before_json=None, after_json=_jsonable(values),
+    ))
+    return case_id
+
+
+def update_case(conn: Connection, case_id: int, expected_version: int, changes: dict[str, Any], *,
+                actor: str, via: str, action: str = "update") -> int:
+    """Apply ``changes`` if the case is still at ``expected_version``; returns the new version.
+
+    Raises :class:`ConflictError` when someone else changed the case first (no
+    overwrite, no silent retry) and :class:`NotFound` for an unknown case.
+    Writes one ``case_events`` row with the before/after values of the changed fields.
+    """
+    bad = set(changes) - set(CASE_MUTABLE)
+    if bad:
+        raise ConfigError(f"未知的案件字段 unknown case field(s): {sorted(bad)}; allowed: {CASE_MUTABLE}")
+    cols = [cases.c[k] for k in changes]
+    current = conn.execute(
+        sa.select(cases.c.version, *cols).where(cases.c.id == case_id).with_for_update()
+    ).mappings().first()
+    if current is None:
+        raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
+    if current["version"] != expected_version:
+        raise ConflictError(
+            f"案件 {case_id} 已被他人修改（当前版本 {current['version']}，你看到的是 {expected_version}）；请刷新后重试。\n"
+            f"Case {case_id} was changed by someone else (now version {current['version']}, you had "
+            f"{expected_version}); reload and try again."
+        )
+    before = {k: current[k] for k in changes}
+    now = utcnow()
+    res = conn.execute(
+        cases.update()
+        .where(cases.c.id == case_id, cases.c.version == expected_version)
+        .values(**changes, version=expected_version + 1, updated_at=now)
+    )
+    if res.rowcount != 1:
+        raise ConflictError(
+            f"案件 {case_id} 已被他人修改；请刷新后重试。 / Case {case_id} was changed by someone else; reload and retry."
+        )
+    conn.execute(case_events.insert().values(
+        case_id=case_id, version_from=expected_version, version_to=expected_version + 1, action=action,
+        actor=actor, via=via, at=now, before_json=_jsonable(before), after_json=_jsonable(changes),
+    ))
+    return expected_version + 1
