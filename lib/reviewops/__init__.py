@@ -16,6 +16,7 @@ from .errors import (
     UnknownLayout,
     UnsupportedFile,
 )
+from .ingest import ImportResult, import_file, import_paths
 from .store import Store
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ImportRejected",
+    "ImportResult",
     "NetworkFilesystemError",
     "NotFound",
     "Problem",
@@ -33,4 +35,6 @@ __all__ = [
     "UnknownLayout",
     "UnsupportedFile",
     "__version__",
+    "import_file",
+    "import_paths",
 ]

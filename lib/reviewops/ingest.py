@@ -1,0 +1,1060 @@
+"""Import of genuine platform exports into the store.
+
+Flow for one file: read the bytes into raw tables (:mod:`reviewops.readers`),
+find each table's header row, match a layout (:mod:`reviewops.layouts`),
+convert every mapped column (:mod:`reviewops.clean`, :mod:`reviewops.privacy`),
+collect **every** problem (file, row as Excel shows it, column, value, reason
+in Chinese and English), and only then write — all tables of the file in one
+transaction, so a file is imported whole or not at all (R-01). With
+``skip_bad_rows`` the valid rows are written (still in one transaction) and the
+rejected rows go to ``<file>.rejected.csv`` beside the input with their reasons.
+
+Re-importing the same or an overlapping export adds nothing: every row has a
+natural key (order id, line id, refund id, review id or order/product/time,
+message hash, waybill) and is inserted, updated or left alone. A review whose
+text changed (追评, a reply) gets a new version in ``review_versions``; it stays
+the same review (I-06).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import clean, privacy
+from . import store as st
+from .columns import KIND_ZH, PLATFORM_ZH, PLATFORMS, fields_of
+from .errors import ConfigError, ImportRejected, Problem, ReviewOpsError, UnknownLayout
+from .layouts import BUILTIN, Detection, Layout, all_header_aliases, detect, layout_from_mapping, norm_header
+from .outputs import write_csv_atomic
+from .readers import MAX_COLUMNS, RawTable, read_path
+
+HEADER_SCAN_ROWS = 50
+TOTAL_ROW = re.compile(r"^(合计|总计|總計)")
+ENV_PAUSE_AT_ROW = "REVIEWOPS_TEST_PAUSE_AT_ROW"  # test hook for kill -9 tests (R-01)
+ENV_PAUSE_FILE = "REVIEWOPS_TEST_PAUSE_FILE"
+WRITE_CHUNK = 2000
+
+
+@dataclass
+class ImportResult:
+    """What happened to one table of one file."""
+
+    file: str
+    member: str | None
+    platform: str | None
+    kind: str
+    layout: str
+    file_type: str
+    encoding: str | None
+    header_row: int | None
+    rows_read: int = 0
+    rows_new: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_rejected: int = 0
+    status: str = "done"  # done | partial | rejected | failed
+    batch_id: int | None = None
+    rejected_file: str | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "problems"}
+        d["problems"] = [p.to_dict() for p in self.problems]
+        return d
+
+
+# ----------------------------------------------------------------- layouts in the store
+def saved_layouts(store: st.Store) -> list[Layout]:
+    """Layouts users mapped once and saved by name."""
+    with store.read() as conn:
+        rows = conn.execute(sa.select(st.layouts.c.definition)).scalars().all()
+    return [Layout.from_json(r) for r in rows]
+
+
+def save_layout(store: st.Store, layout: Layout, *, actor: str | None = None) -> None:
+    """Save (or replace) a user layout under its name."""
+    with store.write() as conn:
+        conn.execute(st.layouts.delete().where(st.layouts.c.name == layout.name))
+        conn.execute(st.layouts.insert().values(
+            name=layout.name, kind=layout.kind, platform=layout.platform, definition=layout.to_json(),
+            created_at=st.utcnow(), created_by=actor,
+        ))
+
+
+# ------------------------------------------------------------------------ preparing
+@dataclass
+class Prepared:
+    table: RawTable
+    detection: Detection
+    platform: str | None
+    header_row: int  # Excel row number
+    frame: pd.DataFrame  # converted columns + _row (Excel row) + _shop
+    raw_rows: list[list[str | None]]
+    headers: list[str]
+    problems: list[Problem]
+    bad_rows: set[int]
+    rows_read: int
+    notes: list[str]
+
+
+def find_header_row(rows: list[list[str | None]], known: set[str]) -> int | None:
+    """Index of the row that looks most like a header (most cells that are known header names)."""
+    best, best_score = None, 1
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        score = sum(1 for c in row if c is not None and norm_header(c) in known)
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def _problem(t: RawTable, row: int | None, column: str | None, value: Any, zh: str, en: str, code: str) -> Problem:
+    return Problem(t.label, row, column, None if value is None else str(value), zh, en, code)
+
+
+def prepare_table(
+    t: RawTable,
+    *,
+    candidates: Sequence[Layout],
+    platform: str | None,
+    kind: str | None,
+    pii_key: bytes,
+) -> Prepared | None:
+    """Detect, convert and validate one raw table. ``None`` if no layout matches it."""
+    known = set()
+    for lay in candidates:
+        known.update(lay._alias_index)
+    hdr_idx = find_header_row(t.rows, known)
+    if hdr_idx is None:
+        return None
+    headers = [("" if h is None else str(h)) for h in t.rows[hdr_idx]]
+    det = detect(headers, candidates=candidates, platform=platform, kind=kind)
+    if det is None:
+        return None
+    lay = det.layout
+    problems: list[Problem] = []
+    for r, zh, en in t.problems:
+        problems.append(_problem(t, r, None, None, zh, en, "malformed_file"))
+    if len(headers) > MAX_COLUMNS:
+        problems.append(_problem(t, hdr_idx + 1, None, None, f"列数过多（{len(headers)}）", f"too many columns ({len(headers)})", "too_many_columns"))
+    # duplicated headers that feed a field are ambiguous
+    seen: dict[str, str] = {}
+    for h in headers:
+        f = lay.field_for(h) if h else None
+        if f is None:
+            continue
+        if f in seen and norm_header(seen[f]) == norm_header(h):
+            problems.append(_problem(t, hdr_idx + 1, h, None, f"表头「{h}」重复出现，无法确定用哪一列",
+                                     f"header '{h}' appears twice; cannot tell which column to use", "duplicate_header"))
+        seen.setdefault(f, h)
+
+    width = len(headers)
+    data_rows: list[list[str | None]] = []
+    excel_rows: list[int] = []
+    notes: list[str] = []
+    dropped_totals = 0
+    for i in range(hdr_idx + 1, len(t.rows)):
+        row = t.rows[i]
+        if not any(c is not None and str(c).strip() for c in row):
+            continue
+        first = next((str(c).strip() for c in row if c is not None and str(c).strip()), "")
+        if TOTAL_ROW.match(first.lstrip("\t'=\"")):
+            dropped_totals += 1
+            continue
+        if len(row) != width:
+            extra_empty = len(row) > width and not any(c is not None and str(c).strip() for c in row[width:])
+            if not extra_empty:
+                problems.append(_problem(
+                    t, i + 1, None, None,
+                    f"本行有 {len(row)} 列，表头有 {width} 列（多余的逗号或引号？）",
+                    f"row has {len(row)} cells but the header has {width} (stray comma or quote?)", "row_width"))
+                continue
+            row = row[:width]
+        data_rows.append(row)
+        excel_rows.append(i + 1)
+    if dropped_totals:
+        notes.append(f"已忽略 {dropped_totals} 行合计 / ignored {dropped_totals} totals row(s)")
+
+    n = len(data_rows)
+    idx = pd.RangeIndex(n)
+    frame = pd.DataFrame(index=idx)
+    frame["_row"] = excel_rows
+    bad = pd.Series(False, index=idx)
+    eff_platform = platform if platform is not None else lay.platform
+    fields = fields_of(lay.kind)
+    slash_total = 0
+
+    def col(i: int) -> pd.Series:
+        return pd.Series([r[i] for r in data_rows], index=idx, dtype=object)
+
+    def report(mask: pd.Series, header: str, values: pd.Series, zh: str, en: str, code: str,
+               reasons: pd.Series | None = None) -> None:
+        nonlocal bad
+        if not mask.any():
+            return
+        bad = bad | mask
+        for j in mask[mask].index:
+            rz, re_ = zh, en
+            if reasons is not None and isinstance(reasons.iloc[j], str):
+                rz, re_ = reasons.iloc[j].split("\x1f", 1)
+            problems.append(_problem(t, excel_rows[j], header, values.iloc[j], rz, re_, code))
+
+    for fname, ci in det.mapping.items():
+        f = fields[fname]
+        header = headers[ci]
+        raw = col(ci)
+        cleaned = clean.clean_cells(raw, free_text=(f.type == "text"))
+        if f.type == "text":
+            frame[fname] = cleaned
+        elif f.type == "id":
+            pattern = None
+            if fname == "order_id" and eff_platform in clean.ORDER_ID_RE:
+                pattern = clean.ORDER_ID_RE[eff_platform]
+            elif fname in ("merchant_code", "sku_id", "tracking_no", "return_tracking_no"):
+                pattern = (r"^\S{1,80}$", "编号不能含空格", "id must not contain spaces")
+            conv = clean.to_id(cleaned, pattern=pattern)
+            report(conv.bad, header, cleaned, "", "", "bad_id", conv.reasons)
+            frame[fname] = conv.values
+        elif f.type == "money":
+            conv = clean.to_fen(cleaned)
+            report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_money")
+            frame[fname + "_fen"] = conv.values
+        elif f.type == "datetime":
+            conv, slash = clean.to_utc(cleaned)
+            slash_total += slash
+            report(conv.bad, header, cleaned, "", "", "bad_datetime", conv.reasons)
+            frame[fname] = conv.values
+        elif f.type == "int":
+            conv = clean.to_int(cleaned)
+            report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_int")
+            frame[fname] = conv.values
+        elif f.type == "score":
+            conv = clean.to_score(cleaned)
+            report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_score")
+            frame[fname] = conv.values
+        elif f.type == "rating":
+            conv, score = clean.to_rating(cleaned)
+            report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_rating")
+            frame["rating_raw"] = cleaned
+            frame["rating_class"] = conv.values
+            frame["rating_score"] = score
+        elif f.type == "bool":
+            conv = clean.to_bool(cleaned)
+            report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_bool")
+            frame[fname] = conv.values
+        elif f.type == "phone":
+            pf = privacy.phone_frame(cleaned, pii_key)
+            frame[fname + "_masked"] = pf["masked"]
+            frame[fname + "_hash"] = pf["hash"]
+            frame[fname + "_is_masked"] = pf["is_masked"]
+            frame[fname + "_encrypted"] = pf["is_encrypted"]
+        elif f.type in ("name", "nick"):
+            nf = privacy.name_frame(cleaned, pii_key, nick=(f.type == "nick"))
+            frame[fname + "_masked"] = nf["masked"]
+            frame[fname + "_hash"] = nf["hash"]
+            frame[fname + "_is_masked"] = nf["is_masked"]
+            frame[fname + "_encrypted"] = nf["is_encrypted"]
+        elif f.type == "address":
+            af = privacy.address_frame(cleaned)
+            frame[fname + "_masked"] = af["masked"]
+            frame["_addr_province"] = af["province"]
+            frame["_addr_city"] = af["city"]
+    if slash_total:
+        notes.append(f"{slash_total} 个时间是 2026/3/5 形式：文件可能被 Excel 另存过 / "
+                     f"{slash_total} time(s) in 2026/3/5 style: the file was probably re-saved by Excel")
+
+    # required values present in every row
+    for r in lay.required:
+        name = r if r in frame.columns else (r + "_fen" if r + "_fen" in frame.columns else r + "_hash")
+        if r == "rating_raw":
+            name = "rating_raw"
+        if fields[r].type in ("nick", "name"):
+            present = frame[r + "_masked"].notna()
+        else:
+            present = frame[name].notna() if name in frame.columns else pd.Series(False, index=idx)
+        missing = ~present & ~bad
+        header = headers[det.mapping[r]]
+        report(missing, header, pd.Series([None] * n, index=idx, dtype=object),
+               f"必填项「{header}」为空", f"required value '{header}' is empty", "required_empty")
+    if lay.kind == "reviews":
+        has_any = pd.Series(False, index=idx)
+        for c in ("content", "rating_class", "score_product", "score_logistics", "score_service"):
+            if c in frame.columns:
+                has_any |= frame[c].notna()
+        report(~has_any & ~bad, "评价内容", pd.Series([None] * n, index=idx, dtype=object),
+               "评价既没有内容也没有评分", "review has neither text nor a rating", "empty_review")
+
+    bad_rows = set(frame.loc[bad, "_row"].tolist())
+    return Prepared(t, det, eff_platform, hdr_idx + 1, frame, data_rows, headers, problems, bad_rows, n, notes)
+
+
+# ------------------------------------------------------------------------- writing
+def _py(v: Any) -> Any:
+    """pandas scalars → plain Python values for the database driver."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        return v.item()
+    return v
+
+
+def _records(df: pd.DataFrame, cols: Iterable[str]) -> list[dict[str, Any]]:
+    cols = [c for c in cols if c in df.columns]
+    out: list[dict[str, Any]] = []
+    arrays = []
+    for c in cols:
+        s = df[c]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            arr = [None if pd.isna(x) else x.to_pydatetime() for x in s]
+        else:
+            arr = [_py(x) for x in s.astype(object)]
+        arrays.append(arr)
+    for vals in zip(*arrays):
+        out.append(dict(zip(cols, vals)))
+    return out
+
+
+def _maybe_pause(done_before: int, done_after: int) -> None:
+    """Test hook (R-01): stop inside the transaction once row N has been written."""
+    at = os.environ.get(ENV_PAUSE_AT_ROW)
+    if not at:
+        return
+    n = int(at)
+    if done_before < n <= done_after:
+        marker = os.environ.get(ENV_PAUSE_FILE)
+        if marker:
+            Path(marker).write_text(str(n))
+        time.sleep(3600)
+
+
+@dataclass
+class Counts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: "Counts") -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return a.astimezone(dt.timezone.utc).replace(microsecond=0) == b.astimezone(dt.timezone.utc).replace(microsecond=0)
+    return a == b
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    keys: Sequence[str],
+    records: list[dict[str, Any]],
+    *,
+    returning: bool = False,
+    insert_only: tuple[str, ...] = (),
+    progress: Callable[[int], None] | None = None,
+    written_before: int = 0,
+) -> tuple[Counts, dict[tuple, int], dict[tuple, dict[str, Any]]]:
+    """Insert new natural keys, update changed rows (new non-empty values win), leave the rest.
+
+    Columns in ``insert_only`` are written for new rows only (e.g. ``first_seen_at``).
+    Returns the counts, ``{key: id}`` of every record and the old rows of updated keys.
+    """
+    counts = Counts()
+    if not records:
+        return counts, {}, {}
+    key_cols = [table.c[k] for k in keys]
+    existing: dict[tuple, dict[str, Any]] = {}
+    shop_ids = {r["shop_id"] for r in records if "shop_id" in r}
+    has_rows = conn.execute(
+        sa.select(table.c.id).where(table.c.shop_id.in_(shop_ids)).limit(1)
+    ).first() is not None if shop_ids else True
+    all_keys = list(dict.fromkeys(tuple(r[k] for k in keys) for r in records))
+    if has_rows:
+        for i in range(0, len(all_keys), 400):
+            chunk = all_keys[i:i + 400]
+            q = sa.select(table).where(sa.tuple_(*key_cols).in_(chunk))
+            for row in conn.execute(q).mappings():
+                existing[tuple(row[k] for k in keys)] = dict(row)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    old_rows: dict[tuple, dict[str, Any]] = {}
+    ids: dict[tuple, int] = {}
+    for rec in records:
+        k = tuple(rec[c] for c in keys)
+        old = existing.get(k)
+        if old is None:
+            inserts.append(rec)
+            continue
+        ids[k] = old["id"]
+        merged = {c: (v if v is not None else old.get(c)) for c, v in rec.items() if c not in insert_only}
+        if all(_same(merged[c], old.get(c)) for c in merged if c not in ("batch_id", "source_row", "row_hash")
+               or (c == "row_hash" and merged[c] is not None)):
+            counts.unchanged += 1
+        else:
+            merged["_id"] = old["id"]
+            updates.append(merged)
+            old_rows[k] = old
+            counts.updated += 1
+    done = written_before
+    for i in range(0, len(inserts), WRITE_CHUNK):
+        chunk = inserts[i:i + WRITE_CHUNK]
+        if returning:
+            stmt = table.insert().returning(table.c.id, *key_cols, sort_by_parameter_order=True)
+            for row in conn.execute(stmt, chunk):
+                ids[tuple(row[1:])] = row[0]
+        else:
+            conn.execute(table.insert(), chunk)
+        _maybe_pause(done, done + len(chunk))
+        done += len(chunk)
+        if progress:
+            progress(len(chunk))
+    counts.new = len(inserts)
+    if updates:
+        by_cols: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for u in updates:
+            by_cols.setdefault(tuple(sorted(c for c in u if c != "_id")), []).append(u)
+        for cols, rows in by_cols.items():
+            stmt = table.update().where(table.c.id == sa.bindparam("_id")).values(
+                {c: sa.bindparam(c) for c in cols if c not in keys})
+            for i in range(0, len(rows), WRITE_CHUNK):
+                conn.execute(stmt, rows[i:i + WRITE_CHUNK])
+                _maybe_pause(done, done + len(rows[i:i + WRITE_CHUNK]))
+                done += len(rows[i:i + WRITE_CHUNK])
+                if progress:
+                    progress(len(rows[i:i + WRITE_CHUNK]))
+    if progress and counts.unchanged:
+        progress(counts.unchanged)
+    return counts, ids, old_rows
+
+
+def _customer_ids(conn: Connection, frame: pd.DataFrame, nick_col: str | None) -> pd.Series:
+    """Customer id per row from the keyed nick hash (only unmasked nicks match across files)."""
+    out = pd.Series(None, index=frame.index, dtype=object)
+    if nick_col is None or nick_col + "_hash" not in frame.columns:
+        return out
+    h = frame[nick_col + "_hash"]
+    have = h.notna()
+    if not have.any():
+        return out
+    sub = frame.loc[have, ["_shop", nick_col + "_hash", nick_col + "_masked"]].drop_duplicates(["_shop", nick_col + "_hash"])
+    now = st.utcnow()
+    recs = [
+        {"shop_id": int(s), "customer_key": f"nick:{k}", "nick_masked": m, "nick_hash": k,
+         "nick_is_masked": False, "first_seen_at": None, "created_at": now}
+        for s, k, m in sub.itertuples(index=False, name=None)
+    ]
+    _, ids, _ = upsert(conn, st.customers, ("shop_id", "customer_key"), recs, returning=True)
+    keyed = {(s, k[len("nick:"):]): v for (s, k), v in ids.items()}
+    vals = [keyed.get((int(s), k)) if k is not None else None
+            for s, k in zip(frame["_shop"], frame[nick_col + "_hash"])]
+    return pd.Series(vals, index=frame.index, dtype=object)
+
+
+def _hash_row(*vals: Any) -> str:
+    return hashlib.blake2b("\x1f".join("" if v is None else str(v) for v in vals).encode("utf-8"),
+                           digest_size=16).hexdigest()
+
+
+def _iso(ts: Any) -> str:
+    return "" if ts is None or ts is pd.NaT else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _write_orders(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
+    lay = p.detection.layout
+    df = df.copy()
+    if "line_id" not in df.columns or df["line_id"].isna().all():
+        if lay.line_model == "order":
+            df["line_id"] = df["order_id"]
+        elif "product_id" in df.columns and df["product_id"].notna().all():
+            df["line_id"] = df["order_id"] + "-" + df["product_id"].astype(str)
+        else:
+            df["line_id"] = df["order_id"] + "#" + (df.groupby("order_id").cumcount() + 1).astype(str)
+    df["customer_id"] = _customer_ids(conn, df, "buyer_nick")
+    counts = Counts()
+    # order level: first non-empty value per order
+    order_cols = {
+        "status_raw": "status_raw", "created_at": "created_at", "paid_at": "paid_at",
+        "promised_ship_at": "promised_ship_at", "shipped_at": "shipped_at", "completed_at": "completed_at",
+        "buyer_nick_masked": "buyer_nick_masked", "receiver_name_masked": "receiver_name_masked",
+        "receiver_name_hash": "receiver_name_hash", "receiver_phone_masked": "receiver_phone_masked",
+        "receiver_phone_hash": "receiver_phone_hash", "receiver_phone_is_masked": "receiver_phone_is_masked",
+        "receiver_address_masked": "receiver_address_masked", "buyer_message": "buyer_message",
+        "seller_memo": "seller_memo", "goods_amount_fen": "goods_fen", "shipping_fee_fen": "shipping_fee_fen",
+        "discount_amount_fen": "discount_fen", "paid_amount_fen": "paid_fen", "tracking_no": "tracking_no",
+        "carrier": "carrier", "refund_status_raw": "refund_status_raw", "influencer": "influencer",
+        "customer_id": "customer_id", "district": "district",
+    }
+    is_order_level = lay.line_model == "order" or any(c in df.columns for c in ("created_at", "paid_amount_fen"))
+    if is_order_level:
+        g = df.groupby(["_shop", "order_id"], sort=False)
+        agg = g.first()  # first non-null per column
+        o = pd.DataFrame(index=agg.index)
+        for src, dst in order_cols.items():
+            if src in agg.columns:
+                o[dst] = agg[src]
+        if "province" in agg.columns or "_addr_province" in agg.columns:
+            o["province"] = agg["province"] if "province" in agg.columns else agg["_addr_province"]
+            if "_addr_province" in agg.columns and "province" in agg.columns:
+                o["province"] = o["province"].where(o["province"].notna(), agg["_addr_province"])
+        if "city" in agg.columns or "_addr_city" in agg.columns:
+            o["city"] = agg["city"] if "city" in agg.columns else agg["_addr_city"]
+        enc = None
+        for c in ("receiver_name_encrypted", "receiver_phone_encrypted"):
+            if c in df.columns:
+                e = g[c].any()
+                enc = e if enc is None else (enc | e)
+        if enc is not None:
+            o["receiver_pii_encrypted"] = enc
+        if lay.line_model == "line":
+            if "quantity" in df.columns:
+                o["item_count"] = g["quantity"].sum(min_count=1)
+            if "title" in df.columns:
+                o["titles"] = g["title"].agg(lambda s: "；".join(dict.fromkeys(x for x in s if x)) or None)
+            if "refund_amount_fen" in df.columns:
+                o["refund_fen"] = g["refund_amount_fen"].sum(min_count=1)
+        else:
+            if "quantity" in df.columns:
+                o["item_count"] = agg["quantity"]
+            if "title" in df.columns:
+                o["titles"] = agg["title"]
+            if "refund_amount_fen" in df.columns:
+                o["refund_fen"] = agg["refund_amount_fen"]
+        o["source_row"] = g["_row"].min()
+        o = o.reset_index().rename(columns={"_shop": "shop_id"})
+        o["batch_id"] = batch_id
+        recs = _records(o, ["shop_id", "order_id", *[c for c in o.columns if c not in ("shop_id", "order_id")]])
+        c, _, _ = upsert(conn, st.orders, ("shop_id", "order_id"), recs, progress=None)
+        counts.add(c)
+    # line level
+    has_line_data = lay.line_model == "line" or "title" in df.columns
+    if has_line_data and not (lay.name == "taobao_orders_legacy"):
+        line = pd.DataFrame({"shop_id": df["_shop"], "order_id": df["order_id"], "line_id": df["line_id"]})
+        for src, dst in (("product_id", "product_id"), ("sku_id", "sku_id"), ("merchant_code", "merchant_code"),
+                         ("title", "title"), ("sku_spec", "sku_spec"), ("unit_price_fen", "unit_price_fen"),
+                         ("quantity", "quantity"), ("status_raw", "status_raw"),
+                         ("refund_status_raw", "refund_status_raw"), ("shipped_at", "shipped_at")):
+            if src in df.columns:
+                line[dst] = df[src]
+        if "line_paid_amount_fen" in df.columns:
+            line["paid_fen"] = df["line_paid_amount_fen"]
+        elif lay.line_model == "order" and "paid_amount_fen" in df.columns:
+            line["paid_fen"] = df["paid_amount_fen"]
+        if lay.line_model == "line" and "refund_amount_fen" in df.columns:
+            line["refund_fen"] = df["refund_amount_fen"]
+        line["source_row"] = df["_row"]
+        line["batch_id"] = batch_id
+        line = line.drop_duplicates(["shop_id", "order_id", "line_id"], keep="last")
+        c, _, _ = upsert(conn, st.order_lines, ("shop_id", "order_id", "line_id"), _records(line, line.columns),
+                         progress=None)
+        if not is_order_level:
+            counts.add(c)
+        # products seen in orders
+        if "product_id" in line.columns:
+            prods = line[line["product_id"].notna()].drop_duplicates(["shop_id", "product_id"])
+            recs = [{"shop_id": int(s), "product_id": pid, "title": t}
+                    for s, pid, t in zip(prods["shop_id"], prods["product_id"],
+                                         prods["title"] if "title" in prods.columns else [None] * len(prods))]
+            upsert(conn, st.products, ("shop_id", "product_id"), recs)
+    if progress:
+        progress(len(df))
+    return counts
+
+
+VERSIONED = ("content", "append_content", "append_created_at", "seller_reply", "rating_raw")
+
+
+def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
+    df = df.copy()
+    created = df["created_at"].map(_iso)
+    order = df["order_id"] if "order_id" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    item = pd.Series("", index=df.index, dtype=object)
+    for c in ("line_id", "product_id"):
+        if c in df.columns:
+            item = item.where(item != "", df[c].fillna(""))
+    nick = df["buyer_nick_hash"] if "buyer_nick_hash" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    derived = ("o:" + order.fillna("") + "|" + item + "|" + created).where(
+        order.notna(), "n:" + nick.fillna("") + "|" + item + "|" + created)
+    if "review_id" in df.columns:
+        df["review_key"] = ("id:" + df["review_id"]).where(df["review_id"].notna(), derived)
+    else:
+        df["review_key"] = derived
+    df = df.drop_duplicates(["_shop", "review_key"], keep="last")
+    df["customer_id"] = _customer_ids(conn, df, "buyer_nick")
+    if "rating_class" not in df.columns:
+        scores = df[[c for c in ("score_product",) if c in df.columns]]
+        if not scores.empty:
+            df["rating_score"] = scores.iloc[:, 0]
+            df["rating_class"] = clean.rating_class_of_score(scores.iloc[:, 0])
+    df["is_default_review"] = clean.is_default_review(df["content"]) if "content" in df.columns else False
+    cols = ["review_id", "order_id", "line_id", "product_id", "product_title", "sku_text", "customer_id",
+            "buyer_nick_masked", "rating_raw", "rating_class", "rating_score", "score_product", "score_logistics",
+            "score_service", "content", "created_at", "append_content", "append_created_at", "seller_reply",
+            "seller_reply_at", "has_media", "media_urls", "tags", "ip", "device_id", "is_default_review"]
+    out = pd.DataFrame({"shop_id": df["_shop"], "review_key": df["review_key"]})
+    for c in cols:
+        if c in df.columns:
+            out[c] = df[c]
+    out["row_hash"] = [
+        _hash_row(*vals) for vals in zip(*[out[c].map(_py) if c in out.columns else [None] * len(out)
+                                         for c in VERSIONED])
+    ]
+    out["source_row"] = df["_row"]
+    out["batch_id"] = batch_id
+    now = st.utcnow()
+    recs = _records(out, out.columns)
+    for r in recs:
+        r["first_seen_at"] = now
+    counts, ids, old_rows = upsert(conn, st.reviews, ("shop_id", "review_key"), recs, returning=True,
+                                   insert_only=("first_seen_at",), progress=progress)
+    # versions: v1 for new reviews, +1 for changed text
+    versions: list[dict[str, Any]] = []
+    bumps: list[dict[str, Any]] = []
+    for r in recs:
+        k = (r["shop_id"], r["review_key"])
+        old = old_rows.get(k)
+        if old is not None:
+            if old.get("row_hash") != r["row_hash"]:
+                merged = {c: (r.get(c) if r.get(c) is not None else old.get(c)) for c in VERSIONED}
+                v = int(old["version"]) + 1
+                bumps.append({"_id": old["id"], "version": v})
+                versions.append({"review_pk": old["id"], "version": v, **merged, "row_hash": r["row_hash"],
+                                 "batch_id": batch_id, "observed_at": now})
+    new_keys = {k for k in ids} - set(old_rows)
+    existing_pks = set()
+    if new_keys:
+        # reviews inserted in this batch have no version row yet
+        pks = [ids[k] for k in new_keys]
+        for i in range(0, len(pks), 500):
+            existing_pks.update(conn.execute(
+                sa.select(st.review_versions.c.review_pk).where(st.review_versions.c.review_pk.in_(pks[i:i + 500]))
+            ).scalars())
+        by_key = {(r["shop_id"], r["review_key"]): r for r in recs}
+        for k in new_keys:
+            if ids[k] in existing_pks:
+                continue
+            r = by_key[k]
+            versions.append({"review_pk": ids[k], "version": 1, **{c: r.get(c) for c in VERSIONED},
+                             "row_hash": r["row_hash"], "batch_id": batch_id, "observed_at": now})
+    if bumps:
+        conn.execute(st.reviews.update().where(st.reviews.c.id == sa.bindparam("_id")).values(
+            version=sa.bindparam("version")), bumps)
+    for i in range(0, len(versions), WRITE_CHUNK):
+        conn.execute(st.review_versions.insert(), versions[i:i + WRITE_CHUNK])
+    return counts
+
+
+def _write_refunds(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
+    df = df.copy()
+    derived = "d:" + df["order_id"].fillna("") + "|" + (
+        df["product_id"].fillna("") if "product_id" in df.columns else "") + "|" + (
+        df["applied_at"].map(_iso) if "applied_at" in df.columns else "")
+    df["refund_id"] = df["refund_id"].where(df["refund_id"].notna(), derived) if "refund_id" in df.columns else derived
+    df = df.drop_duplicates(["_shop", "refund_id"], keep="last")
+    out = pd.DataFrame({"shop_id": df["_shop"], "refund_id": df["refund_id"], "order_id": df["order_id"]})
+    for src, dst in (("line_id", "line_id"), ("product_id", "product_id"), ("title", "title"),
+                     ("kind_raw", "kind_raw"), ("need_return", "need_return"), ("status_raw", "status_raw"),
+                     ("paid_amount_fen", "paid_fen"), ("apply_amount_fen", "apply_fen"),
+                     ("refund_amount_fen", "refund_fen"), ("refund_shipping_amount_fen", "refund_shipping_fen"),
+                     ("reason", "reason"), ("reason_tag", "reason_tag"), ("buyer_note", "buyer_note"),
+                     ("applied_at", "applied_at"), ("agreed_at", "agreed_at"), ("refunded_at", "refunded_at"),
+                     ("finished_at", "finished_at"), ("closed_at", "closed_at"),
+                     ("return_tracking_no", "return_tracking_no"), ("return_carrier", "return_carrier"),
+                     ("responsible_party", "responsible_party"), ("phase", "phase"), ("operator", "operator"),
+                     ("seller_note", "seller_note")):
+        if src in df.columns:
+            out[dst] = df[src]
+    out["source_row"] = df["_row"]
+    out["batch_id"] = batch_id
+    c, _, _ = upsert(conn, st.refunds, ("shop_id", "refund_id"), _records(out, out.columns), progress=progress)
+    return c
+
+
+_ROLE = {"买家": "buyer", "顾客": "buyer", "消费者": "buyer", "用户": "buyer", "客户": "buyer", "buyer": "buyer",
+         "客服": "agent", "卖家": "agent", "商家": "agent", "子账号": "agent", "主账号": "agent", "seller": "agent",
+         "agent": "agent", "机器人": "bot", "智能客服": "bot", "bot": "bot", "系统": "system", "system": "system"}
+
+
+def _write_chats(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
+    df = df.copy()
+    df["customer_id"] = _customer_ids(conn, df, "conversation")
+    role_raw = df["sender_role_raw"] if "sender_role_raw" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    role = role_raw.map(lambda r: next((v for k, v in _ROLE.items() if r and k in str(r).lower()), "unknown")
+                        if r is not None else "unknown")
+    conv_key = df["conversation_hash"].where(df["conversation_hash"].notna(), df["conversation_masked"])
+    seq = df["message_seq"] if "message_seq" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    sender = df["sender_name"] if "sender_name" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    keys = [_hash_row(c, _iso(t), s, q, m) for c, t, s, q, m in
+            zip(conv_key, df["sent_at"], sender, seq.map(_py), df["content"])]
+    out = pd.DataFrame({
+        "shop_id": df["_shop"], "message_key": keys, "customer_id": df["customer_id"],
+        "conversation_masked": df["conversation_masked"], "conversation_hash": df["conversation_hash"],
+        "message_seq": seq, "sent_at": df["sent_at"], "sender_name": sender, "sender_role": role,
+        "sender_role_raw": role_raw, "content": df["content"],
+    })
+    if "order_id" in df.columns:
+        out["order_id"] = df["order_id"]
+    out["source_row"] = df["_row"]
+    out["batch_id"] = batch_id
+    out = out.drop_duplicates(["shop_id", "message_key"])
+    c, _, _ = upsert(conn, st.chat_messages, ("shop_id", "message_key"), _records(out, out.columns), progress=progress)
+    return c
+
+
+_TRACK_STATUS = (
+    ("签收", "signed"), ("妥投", "signed"), ("派件", "out_for_delivery"), ("派送", "out_for_delivery"),
+    ("揽收", "collected"), ("揽件", "collected"), ("退签", "returned"), ("退回", "returned"), ("拒签", "rejected"),
+    ("疑难", "problem"), ("异常", "problem"), ("滞留", "problem"), ("在途", "in_transit"), ("运输", "in_transit"),
+    ("清关", "customs"),
+)
+_KUAIDI100 = {"0": "in_transit", "1": "collected", "2": "problem", "3": "signed", "4": "returned", "5": "out_for_delivery",
+              "6": "returned", "7": "in_transit", "8": "customs", "14": "rejected"}
+
+
+def track_status(raw: str | None, description: str | None = None) -> str:
+    """Normalised tracking status from a Kuaidi100 code or Chinese status/description text."""
+    if raw is not None and str(raw).strip() in _KUAIDI100:
+        return _KUAIDI100[str(raw).strip()]
+    for text in (raw, description):
+        if text:
+            for word, status in _TRACK_STATUS:
+                if word in text:
+                    return status
+    return "unknown"
+
+
+def _write_shipments(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
+    df = df.copy()
+    if "event_at" in df.columns:
+        df = df.sort_values(["_shop", "tracking_no", "event_at"], kind="stable", na_position="first")
+    g = df.groupby(["_shop", "tracking_no"], sort=False)
+    first = g.first()
+    last = g.last()
+    ship = pd.DataFrame(index=first.index)
+    for c in ("carrier", "order_id", "shipped_at", "promised_at"):
+        if c in first.columns:
+            ship[c] = first[c]
+    if "direction_raw" in first.columns:
+        ship["direction"] = first["direction_raw"].map(
+            lambda d: "return" if d and "退" in d else ("exchange" if d and "换" in d else "outbound"))
+    else:
+        ship["direction"] = "outbound"
+    if "status_raw" in last.columns:
+        ship["status_raw"] = last["status_raw"]
+    desc_last = last["description"] if "description" in last.columns else pd.Series(None, index=last.index)
+    stat_last = last["status_raw"] if "status_raw" in last.columns else pd.Series(None, index=last.index)
+    ship["status"] = [track_status(s, d) for s, d in zip(stat_last, desc_last)]
+    if "event_at" in last.columns:
+        ship["last_event_at"] = last["event_at"]
+        signed = df[[track_status(s, d) == "signed" for s, d in zip(
+            df["status_raw"] if "status_raw" in df.columns else [None] * len(df),
+            df["description"] if "description" in df.columns else [None] * len(df))]]
+        if len(signed):
+            ship["signed_at"] = signed.groupby(["_shop", "tracking_no"])["event_at"].min()
+    ship["source_row"] = g["_row"].min()
+    ship["batch_id"] = batch_id
+    ship = ship.reset_index().rename(columns={"_shop": "shop_id"})
+    recs = _records(ship, ship.columns)
+    counts, ids, _ = upsert(conn, st.shipments, ("shop_id", "tracking_no"), recs, returning=True)
+    if "event_at" in df.columns:
+        ev = df[df["event_at"].notna()]
+        desc = ev["description"] if "description" in ev.columns else pd.Series(None, index=ev.index, dtype=object)
+        events = pd.DataFrame({
+            "shipment_pk": [ids[(int(s), t)] for s, t in zip(ev["_shop"], ev["tracking_no"])],
+            "event_key": [_hash_row(_iso(t), d) for t, d in zip(ev["event_at"], desc)],
+            "event_at": ev["event_at"],
+            "location": ev["location"] if "location" in ev.columns else None,
+            "description": desc,
+            "status_raw": ev["status_raw"] if "status_raw" in ev.columns else None,
+            "batch_id": batch_id,
+        }).drop_duplicates(["shipment_pk", "event_key"])
+        ec, _, _ = upsert(conn, st.shipment_events, ("shipment_pk", "event_key"), _records(events, events.columns))
+        # a shipment whose only change is new tracking events counts as updated
+        if ec.new and counts.unchanged:
+            touched = {int(x) for x in events["shipment_pk"]}
+            counts.updated += min(counts.unchanged, len(touched))
+            counts.unchanged -= min(counts.unchanged, len(touched))
+    if progress:
+        progress(len(df))
+    return counts
+
+
+WRITERS = {"orders": _write_orders, "reviews": _write_reviews, "refunds": _write_refunds,
+           "chats": _write_chats, "shipments": _write_shipments}
+
+
+# --------------------------------------------------------------------- shops
+def _assign_shops(conn: Connection, store: st.Store, p: Prepared, shop: str | None) -> list[Problem]:
+    """Fill ``_shop`` (shop id) per row; returns problems for rows whose shop cannot be told."""
+    df = p.frame
+    problems: list[Problem] = []
+    platform = p.platform
+    names = df["shop_name"] if "shop_name" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    if shop is not None:
+        names = pd.Series(shop, index=df.index, dtype=object)
+    if platform is not None:
+        default = f"{PLATFORM_ZH.get(platform, platform)}店铺"
+        names = names.where(names.notna(), default)
+        ids = {n: store.shop_id(conn, platform, n) for n in names.dropna().unique()}
+        df["_shop"] = names.map(ids)
+        return problems
+    # platform-less layouts (tracking): find the shop through the order id
+    shop_of_order: dict[str, int] = {}
+    if "order_id" in df.columns:
+        oids = list(dict.fromkeys(df["order_id"].dropna()))
+        for i in range(0, len(oids), 500):
+            for oid, sid in conn.execute(
+                sa.select(st.orders.c.order_id, st.orders.c.shop_id).where(st.orders.c.order_id.in_(oids[i:i + 500]))
+            ):
+                shop_of_order[oid] = sid
+    by_name: dict[str, int] = {}
+    if names.notna().any():
+        for n in names.dropna().unique():
+            sid = conn.execute(sa.select(st.shops.c.id).where(st.shops.c.name == n)).scalars().first()
+            if sid is not None:
+                by_name[n] = sid
+    vals = []
+    for j, (oid, n) in enumerate(zip(df["order_id"] if "order_id" in df.columns else [None] * len(df), names)):
+        sid = shop_of_order.get(oid) if oid is not None else None
+        if sid is None and n is not None:
+            sid = by_name.get(n)
+        vals.append(sid)
+        if sid is None:
+            problems.append(Problem(
+                p.table.label, int(df["_row"].iloc[j]), "订单编号", oid,
+                "无法确定店铺：订单编号不在已导入的订单中；请先导入订单，或用 --platform 和 --shop 指明",
+                "cannot tell the shop: the order id is not among imported orders; import the orders first "
+                "or give --platform and --shop", "unknown_shop"))
+    df["_shop"] = vals
+    return problems
+
+
+# --------------------------------------------------------------------- public entry points
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def import_file(
+    store: st.Store,
+    path: str | os.PathLike[str],
+    *,
+    platform: str | None = None,
+    kind: str | None = None,
+    shop: str | None = None,
+    layout: str | Layout | None = None,
+    mapping: dict[str, str] | None = None,
+    save_as: str | None = None,
+    skip_bad_rows: bool = False,
+    actor: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[ImportResult]:
+    """Import one export file (all its sheets / archive members) in one transaction.
+
+    Raises :class:`ImportRejected` listing every problem (nothing written) unless
+    ``skip_bad_rows``; :class:`UnknownLayout` when the headers match nothing;
+    :class:`UnsupportedFile` for unreadable bytes.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    if platform is not None and platform not in PLATFORMS:
+        raise ConfigError(f"未知平台 unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}")
+    tables = read_path(path)
+    if mapping is not None:
+        if kind is None:
+            raise ConfigError("使用 --map 时必须给出 --kind / --map needs --kind (reviews|orders|refunds|chats|shipments)")
+        user = layout_from_mapping(save_as or f"map:{path.name}", kind, platform, mapping)
+        candidates: Sequence[Layout] = (user,)
+    elif isinstance(layout, Layout):
+        candidates = (layout,)
+    elif isinstance(layout, str):
+        found = [lay for lay in (*saved_layouts(store), *BUILTIN) if lay.name == layout]
+        if not found:
+            raise ConfigError(f"没有名为 {layout!r} 的版式 / no layout named {layout!r}; see `reviewops layouts`")
+        candidates = found[:1]
+    else:
+        candidates = (*saved_layouts(store), *BUILTIN)
+    key = store.pii_key
+    prepared: list[Prepared] = []
+    for t in tables:
+        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=key)
+        if p is not None:
+            prepared.append(p)
+    if not prepared:
+        t = tables[0]
+        known = all_header_aliases()
+        hdr = find_header_row(t.rows, known)
+        headers = [c or "" for c in (t.rows[hdr] if hdr is not None else (t.rows[0] if t.rows else []))]
+        detail = ""
+        if platform or kind:
+            detail = f"（已限定 restricted to platform={platform} kind={kind}）"
+        raise UnknownLayout(path.name, [str(h) for h in headers], detail)
+    if mapping is not None and save_as:
+        save_layout(store, candidates[0], actor=actor)
+
+    sha = _file_sha(path)
+    results: list[ImportResult] = []
+    with store.write() as conn:
+        for p in prepared:
+            p.problems.extend(_assign_shops(conn, store, p, shop))
+            if p.problems:
+                p.bad_rows |= {pr.row for pr in p.problems if pr.row is not None and pr.row > p.header_row}
+        all_problems = [pr for p in prepared for pr in p.problems]
+        if all_problems and not skip_bad_rows:
+            raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
+        if skip_bad_rows and any(pr.row is None or pr.row <= p.header_row for p in prepared for pr in p.problems):
+            # a problem with the file itself (not a row) cannot be skipped
+            raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
+        for p in prepared:
+            lay = p.detection.layout
+            good = p.frame[~p.frame["_row"].isin(p.bad_rows)]
+            now = st.utcnow()
+            res = ImportResult(
+                file=path.name, member=p.table.member, platform=p.platform, kind=lay.kind, layout=lay.name,
+                file_type=p.table.file_type, encoding=p.table.encoding, header_row=p.header_row,
+                rows_read=p.rows_read, rows_rejected=len(p.bad_rows), notes=list(p.notes),
+                problems=list(p.problems),
+            )
+            if not lay.confirmed:
+                res.notes.append(f"版式 {lay.name} 为暂定表头（未经真实样本确认）/ layout {lay.name} is provisional")
+            batch_id = int(conn.execute(st.import_batches.insert().values(
+                file_name=path.name, member=p.table.member, file_sha256=sha, platform=p.platform, kind=lay.kind,
+                layout=lay.name, file_type=p.table.file_type, encoding=p.table.encoding, header_row=p.header_row,
+                status="writing", rows_read=p.rows_read, rows_new=0, rows_updated=0, rows_unchanged=0,
+                rows_rejected=len(p.bad_rows), notes=None, actor=actor, started_at=now, finished_at=now,
+            ).returning(st.import_batches.c.id)).scalar_one())
+            counts = WRITERS[lay.kind](conn, p, good, batch_id, progress) if len(good) else Counts()
+            res.rows_new, res.rows_updated, res.rows_unchanged = counts.new, counts.updated, counts.unchanged
+            res.batch_id = batch_id
+            res.status = "partial" if p.bad_rows else "done"
+            if p.bad_rows:
+                res.rejected_file = str(_write_rejected(path, p))
+            conn.execute(st.import_batches.update().where(st.import_batches.c.id == batch_id).values(
+                status=res.status, rows_new=res.rows_new, rows_updated=res.rows_updated,
+                rows_unchanged=res.rows_unchanged, notes=json.dumps(res.notes, ensure_ascii=False),
+                finished_at=st.utcnow(),
+            ))
+            res.seconds = time.perf_counter() - started
+            results.append(res)
+    return results
+
+
+def _write_rejected(path: Path, p: Prepared) -> Path:
+    """``<file>.rejected.csv`` beside the input: the original rows plus their reasons (formula-safe)."""
+    reasons: dict[int, list[str]] = {}
+    for pr in p.problems:
+        if pr.row is not None:
+            col = f"「{pr.column}」" if pr.column else ""
+            reasons.setdefault(pr.row, []).append(f"{col}{pr.reason_zh} / {pr.reason_en}")
+    suffix = f".{_safe_name(p.table.member)}" if p.table.member else ""
+    out = path.with_name(f"{path.stem}{suffix}.rejected.csv")
+    header = ["行号 row", "原因 reason", *p.headers]
+    rows_by_excel = {r: i for i, r in enumerate(p.frame["_row"].tolist())}
+    lines = []
+    for r in sorted(reasons):
+        i = rows_by_excel.get(r)
+        cells = p.raw_rows[i] if i is not None else []
+        lines.append([r, "；".join(reasons[r]), *cells])
+    return write_csv_atomic(out, header, lines)
+
+
+def _safe_name(s: str | None) -> str:
+    return re.sub(r"[^\w\u4e00-\u9fff-]+", "_", s or "")[:40]
+
+
+def import_paths(
+    store: st.Store,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    platform: str | None = None,
+    kind: str | None = None,
+    shop: str | None = None,
+    layout: str | None = None,
+    mapping: dict[str, str] | None = None,
+    save_as: str | None = None,
+    skip_bad_rows: bool = False,
+    actor: str | None = None,
+    progress: bool | Callable[[int], None] = False,
+) -> list[ImportResult]:
+    """Import several files, each all-or-nothing. A file that fails gives a result with
+    ``status`` 'rejected' (validation) or 'failed' (unreadable/unknown) and its ``error``; the others go on."""
+    results: list[ImportResult] = []
+    for path in paths:
+        path = Path(path)
+        bar = None
+        cb: Callable[[int], None] | None = None
+        if progress is True:
+            from tqdm import tqdm
+
+            bar = tqdm(desc=path.name, unit="行", leave=False, mininterval=0.5)
+            cb = bar.update
+        elif callable(progress):
+            cb = progress
+        try:
+            results.extend(import_file(store, path, platform=platform, kind=kind, shop=shop, layout=layout,
+                                       mapping=mapping, save_as=save_as, skip_bad_rows=skip_bad_rows,
+                                       actor=actor, progress=cb))
+        except ImportRejected as e:
+            results.append(ImportResult(file=path.name, member=None, platform=platform, kind=kind or "?",
+                                        layout="?", file_type="?", encoding=None, header_row=None,
+                                        rows_read=e.rows_read, rows_rejected=len({p.row for p in e.problems}),
+                                        status="rejected", error=str(e), problems=e.problems))
+        except ReviewOpsError as e:
+            results.append(ImportResult(file=path.name, member=None, platform=platform, kind=kind or "?",
+                                        layout="?", file_type="?", encoding=None, header_row=None,
+                                        status="failed", error=str(e)))
+        finally:
+            if bar is not None:
+                bar.close()
+    return results
+
+
+def describe(results: Sequence[ImportResult]) -> str:
+    """A human summary in Chinese and English, one line per table plus a total."""
+    lines = []
+    for r in results:
+        where = r.file + (f"[{r.member}]" if r.member else "")
+        if r.status in ("rejected", "failed"):
+            lines.append(f"✗ {where}: {r.error}")
+            continue
+        kind = KIND_ZH.get(r.kind, r.kind)
+        lines.append(
+            f"✓ {where}  {PLATFORM_ZH.get(r.platform or '', r.platform or '-')} {kind}（{r.layout}，"
+            f"{r.file_type}/{r.encoding or '-'}）读取 {r.rows_read} 行：新增 {r.rows_new}，更新 {r.rows_updated}，"
+            f"未变 {r.rows_unchanged}，拒绝 {r.rows_rejected}"
+        )
+        for n in r.notes:
+            lines.append(f"    · {n}")
+        if r.rejected_file:
+            lines.append(f"    · 被拒绝的行及原因已写入 rejected rows written to: {r.rejected_file}")
+    ok = [r for r in results if r.status not in ("rejected", "failed")]
+    lines.append(
+        f"合计 total: 文件/表 {len(results)}，成功 {len(ok)}，失败 {len(results) - len(ok)}；"
+        f"读取 read {sum(r.rows_read for r in ok)}，新增 new {sum(r.rows_new for r in ok)}，"
+        f"更新 updated {sum(r.rows_updated for r in ok)}，未变 unchanged {sum(r.rows_unchanged for r in ok)}，"
+        f"拒绝 rejected {sum(r.rows_rejected for r in results)}"
+    )
+    return "\n".join(lines)
