@@ -52,7 +52,7 @@ def clean_cells(raw: pd.Series, *, free_text: bool = False) -> pd.Series:
     else:
         s = s.str.replace(r"^'", "", regex=True)
         s = s.str.replace(r'^"(.*)"$', r"\1", regex=True).str.strip()
-    return s.where(~s.isin(NULL_TOKENS), None).astype(object)
+    return s.astype(object).where(~s.isin(NULL_TOKENS), None)
 
 
 def _ok(values: pd.Series) -> Converted:
@@ -83,7 +83,9 @@ def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> 
     # Excel keeps 15 significant digits: a long id whose tail past digit 15 is all zeros
     long_zero_tail = present & text.str.fullmatch(r"\d{15}0{1,5}") & (text.str.len() >= 17)
     long_ids = present & text.str.fullmatch(r"\d{16,}")
-    if long_ids.any() and long_zero_tail.sum() >= max(1, int(0.5 * long_ids.sum())):
+    # the column went through Excel's number conversion when any cell shows E+ or .0, or most long ids end in zeros
+    through_excel = bool((sci | dotzero).any()) or long_zero_tail.sum() >= max(1, int(0.5 * long_ids.sum()))
+    if long_ids.any() and through_excel:
         mangled = long_zero_tail
     else:
         mangled = pd.Series(False, index=v.index)
@@ -115,7 +117,8 @@ def to_fen(values: pd.Series) -> Converted:
     neg_paren = t.str.fullmatch(r"\(.*\)")
     t = t.where(~neg_paren, "-" + t.str.slice(1, -1))
     m = t.str.extract(r"^([+-]?)(\d+)(?:\.(\d*?))?0*$")
-    good = present & m[1].notna() & (m[2].fillna("").str.len() <= 2)
+    # at most 2 decimals; at most 15 yuan digits so that fen fit an int64 exactly (no silent overflow to 0)
+    good = present & m[1].notna() & (m[2].fillna("").str.len() <= 2) & (m[1].fillna("").str.len() <= 15)
     bad = present & ~good
     sign = np.where(m[0].fillna("") == "-", -1, 1)
     yuan = pd.to_numeric(m[1].where(good, "0"), errors="coerce").fillna(0).astype("int64")
@@ -174,6 +177,13 @@ def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, in
                           "write it as year-month-day")
     good = present & ~bad
     utc = result.where(good).dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    # a local time skipped or repeated by a clock change (China's 1986–1991 summer time) is reported, not emptied
+    dst = good & utc.isna()
+    if dst.any():
+        reasons[dst] = ("该时间在当地时区不存在或有两个（夏令时切换）\x1f"
+                        "this local time does not exist or is ambiguous (daylight-saving change)")
+        bad = bad | dst
+        good = good & ~dst
     slash = int((good & text.str.match(_SLASH)).sum())
     return Converted(utc, bad, reasons=reasons), slash
 
