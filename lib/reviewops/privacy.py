@@ -25,6 +25,8 @@ _MOBILE = re.compile(MOBILE_RE)
 _MASKED_MOBILE = re.compile(r"^1[3-9]\d\*{4}\d{4}")
 _LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{3,4})(\d{4})$")
 _CIPHER = re.compile(r"^(\$\$|##|\$|#).*")
+_LANDLINE_DIGITS = r"^(0[12]\d|0[3-9]\d{2})\d{3,4}(\d{4})$"  # area code 01x/02x is 3 digits, others 4
+_OTHER_DIGITS = r"(?<![\d*])\d{1,11}(\d{4})(?![\d*])"
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
 
 
@@ -52,7 +54,12 @@ def phone_frame(values: pd.Series, key: bytes) -> pd.DataFrame:
     full_mobile = present & ~is_cipher & ~arrived_masked & digits.str.fullmatch(r"1[3-9]\d{9}")
     virtual = present & ~is_cipher & ~arrived_masked & text.str.fullmatch(r"1[3-9]\d{9}\s*(-|转|ext\.?)\s*\d{1,6}")
     masked = text.str.replace(MOBILE_RE, r"\1****\2", regex=True)
-    masked = masked.str.replace(_LANDLINE.pattern, r"\1-****\3", regex=True)
+    landline = present & ~is_cipher & ~arrived_masked & digits.str.fullmatch(r"0\d{9,11}")
+    masked = masked.where(~landline, digits.str.replace(_LANDLINE_DIGITS, r"\1-****\2", regex=True))
+    # nothing phone-like is kept in clear: ID cards keep region and check digits, other runs of
+    # 5–15 digits (QQ, extensions, foreign numbers) keep their last 4; 16+ digit order ids stay as they are
+    masked = masked.str.replace(_ID_CARD.pattern, r"\1********\2", regex=True)
+    masked = masked.str.replace(_OTHER_DIGITS, r"****\1", regex=True)
     masked = masked.where(~is_cipher, "[密文]")
     out = pd.DataFrame(
         {
@@ -106,8 +113,8 @@ def address_frame(values: pd.Series) -> pd.DataFrame:
     is_cipher = present & text.str.match(_CIPHER.pattern)
     parts = text.str.extract(_REGION)
     tokens = text.str.split()
-    first = tokens.str[0].fillna("")
-    second = tokens.str[1].fillna("")
+    first = tokens.str[0].astype(object).fillna("")
+    second = tokens.str[1].astype(object).fillna("")
     province = parts[0].fillna("").where(parts[0].notna(), first.where(tokens.str.len() > 1, ""))
     city = parts[1].fillna("").where(parts[1].notna(), second.where(tokens.str.len() > 2, ""))
     masked = (province + " " + city).str.strip() + " ****"
