@@ -289,6 +289,9 @@ def read_bytes(data: bytes, source: str, *, _nested: bool = False) -> list[RawTa
         return read_zip(data, source)
     text, enc = decode_text(data)
     head = text[:4096].lstrip().lower()
+    if head.startswith(("<!doctype html", "<html")) and "<table" not in text[:200000].lower():
+        raise UnsupportedFile("HTML 文件中没有表格（可能是登录页或错误页）/ the HTML file holds no table "
+                              "(a login or error page saved instead of the export?)")
     if head.startswith("<") and ("<table" in text[:200000].lower()):
         parser = _HTMLTables()
         parser.feed(text)
