@@ -504,26 +504,11 @@ def _naive_insert(store: Store) -> None:
 
 
 def test_utc_datetime_refuses_naive_values(store: Store) -> None:
-    """A naive datetime is refused (cause: StoreError naming the value) and nothing is written.
-
-    SQLAlchemy currently wraps the StoreError in a ``StatementError``; see the
-    strict-xfail test below for the API contract.
-    """
-    with pytest.raises((StoreError, sa.exc.StatementError)) as ei:
+    """A naive datetime is refused as a StoreError naming the value, and nothing is written."""
+    with pytest.raises(StoreError) as ei:
         _naive_insert(store)
-    cause = ei.value if isinstance(ei.value, StoreError) else ei.value.orig
-    assert isinstance(cause, StoreError)
-    assert "naive" in str(cause) and "2025, 3, 1, 8, 0" in str(cause)
+    assert "naive" in str(ei.value) and "2025, 3, 1, 8, 0" in str(ei.value)
     assert store.counts()["shops"] == 0
-
-
-@pytest.mark.xfail(strict=True, raises=sa.exc.StatementError,
-                   reason="store.py bug: SQLAlchemy wraps the StoreError raised in UTCDateTime.process_bind_param "
-                          "in sqlalchemy.exc.StatementError; callers catching ReviewOpsError miss it. "
-                          "Fix: a handle_error listener that re-raises ReviewOpsError originals.")
-def test_utc_datetime_naive_error_is_a_store_error(store: Store) -> None:
-    with pytest.raises(StoreError):
-        _naive_insert(store)
 
 
 # ======================================================= append-only audit
@@ -552,11 +537,6 @@ def test_case_events_are_append_only(store: Store, statement: str) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True,
-                   reason="migration 0001 gap: the PostgreSQL trigger is FOR EACH ROW on UPDATE OR DELETE, so "
-                          "TRUNCATE bypasses it. Fix: a new migration adding "
-                          "'CREATE TRIGGER case_events_no_truncate BEFORE TRUNCATE ON case_events "
-                          "FOR EACH STATEMENT EXECUTE FUNCTION case_events_append_only()'.")
 def test_case_events_truncate_refused_on_postgres(pg_db_url: str) -> None:
     with Store.open(pg_db_url) as s:
         _new_case(s)
@@ -818,12 +798,16 @@ def test_resolve_url_refuses_memory() -> None:
         resolve_url(":memory:")
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="store.py bug: 'sqlite:///:memory:' passes resolve_url, and Store.open then "
-                                       "gives every pooled connection its own empty in-memory database")
-def test_resolve_url_refuses_memory_url_form() -> None:
-    with pytest.raises(ConfigError):
-        resolve_url("sqlite:///:memory:")
+@pytest.mark.parametrize("given", ["sqlite:///:memory:", "sqlite:///", "sqlite:///file:x?mode=memory&cache=shared"])
+def test_resolve_url_refuses_memory_url_form(given: str) -> None:
+    with pytest.raises(ConfigError, match=":memory:"):
+        resolve_url(given)
+
+
+@pytest.mark.parametrize("given", ["", "   "])
+def test_resolve_url_refuses_an_empty_value(given: str) -> None:
+    with pytest.raises(ConfigError, match="empty"):
+        resolve_url(given)
 
 
 @pytest.mark.parametrize("given", ["mysql://u:p@h/db", "http://example.com/x.db", "sqlite://",

@@ -446,7 +446,13 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     if raw is None:
         path = default_db_path()
         return f"sqlite:///{path}"
-    if raw == ":memory:":
+    if not raw.strip():
+        raise ConfigError(
+            "数据库地址为空；请给文件路径或 postgresql+psycopg://… / the database URL is empty; "
+            "give a file path or postgresql+psycopg://…"
+        )
+    if raw == ":memory:" or (raw.startswith("sqlite:///") and (
+            raw[len("sqlite:///"):] in ("", ":memory:") or "mode=memory" in raw)):
         raise ConfigError(
             "不支持 :memory: 数据库（每个连接各自一份）；请给一个文件路径 / ':memory:' is not supported "
             "(each connection would get its own database); give a file path"
@@ -517,6 +523,18 @@ def check_not_network(path: Path, *, multi_user: bool, mounts_file: str = "/proc
 
 
 # -------------------------------------------------------------------- the Store
+def _unwrap_kit_errors(engine: Engine) -> None:
+    """Let a ReviewOpsError raised while binding a value (e.g. a naive datetime) reach the caller as itself."""
+
+    @event.listens_for(engine, "handle_error")
+    def _unwrap(ctx: Any) -> Any:
+        from .errors import ReviewOpsError
+
+        if isinstance(ctx.original_exception, ReviewOpsError):
+            return ctx.original_exception
+        return None
+
+
 def _sqlite_listeners(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
@@ -571,6 +589,7 @@ class Store:
                 raise StoreError(
                     "PostgreSQL 驱动未安装 / the PostgreSQL driver is missing: pip install 'reviewops[postgres]'"
                 ) from None
+        _unwrap_kit_errors(engine)
         store = cls(engine, url)
         try:
             if migrate:
