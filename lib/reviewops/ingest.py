@@ -584,6 +584,36 @@ def _write_orders(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int
 VERSIONED = ("content", "append_content", "append_created_at", "seller_reply", "rating_raw")
 
 
+def _hash_value(v: Any) -> Any:
+    """A value as it enters a content hash: the same whether it came from a file or from the store."""
+    v = _py(v)
+    if isinstance(v, dt.datetime):
+        return v.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return v
+
+
+def _plain(values: Iterable[Any]) -> list[Any]:
+    """Plain Python values of a column, empty cells as ``None`` (``Series.map`` would turn them into NaN/NaT/1.0)."""
+    return [_py(v) for v in (values.astype(object) if isinstance(values, pd.Series) else values)]
+
+
+def _stored_versioned(conn: Connection, recs: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """The versioned columns of the reviews already stored under the keys of ``recs``."""
+    shop_ids = {r["shop_id"] for r in recs}
+    if not shop_ids or conn.execute(
+            sa.select(st.reviews.c.id).where(st.reviews.c.shop_id.in_(shop_ids)).limit(1)).first() is None:
+        return {}
+    keys = list(dict.fromkeys((r["shop_id"], r["review_key"]) for r in recs))
+    out: dict[tuple, dict[str, Any]] = {}
+    cols = [st.reviews.c[c] for c in VERSIONED]
+    for i in range(0, len(keys), 400):
+        q = sa.select(st.reviews.c.shop_id, st.reviews.c.review_key, *cols).where(
+            sa.tuple_(st.reviews.c.shop_id, st.reviews.c.review_key).in_(keys[i:i + 400]))
+        for row in conn.execute(q).mappings():
+            out[(row["shop_id"], row["review_key"])] = dict(row)
+    return out
+
+
 def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
     df = df.copy()
     created = df["created_at"].map(_iso)
@@ -615,16 +645,21 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
     for c in cols:
         if c in df.columns:
             out[c] = df[c]
-    out["row_hash"] = [
-        _hash_row(*vals) for vals in zip(*[out[c].map(_py) if c in out.columns else [None] * len(out)
-                                         for c in VERSIONED])
-    ]
     out["source_row"] = df["_row"]
     out["batch_id"] = batch_id
     now = st.utcnow()
     recs = _records(out, out.columns)
+    # The version hash covers the review's text as it will be stored: an export that lacks a value
+    # the store already has (an older export without the 追评) changes nothing and makes no version.
+    stored = _stored_versioned(conn, recs)
     for r in recs:
         r["first_seen_at"] = now
+        old = stored.get((r["shop_id"], r["review_key"]))
+        if old is not None:
+            for c in VERSIONED:
+                if r.get(c) is None and old.get(c) is not None:
+                    r[c] = old[c]
+        r["row_hash"] = _hash_row(*(_hash_value(r.get(c)) for c in VERSIONED))
     counts, ids, old_rows = upsert(conn, st.reviews, ("shop_id", "review_key"), recs, returning=True,
                                    insert_only=("first_seen_at",), progress=progress)
     # versions: v1 for new reviews, +1 for changed text
@@ -705,7 +740,7 @@ def _write_chats(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int,
     seq = df["message_seq"] if "message_seq" in df.columns else pd.Series(None, index=df.index, dtype=object)
     sender = df["sender_name"] if "sender_name" in df.columns else pd.Series(None, index=df.index, dtype=object)
     keys = [_hash_row(c, _iso(t), s, q, m) for c, t, s, q, m in
-            zip(conv_key, df["sent_at"], sender, seq.map(_py), df["content"])]
+            zip(_plain(conv_key), df["sent_at"], _plain(sender), _plain(seq), _plain(df["content"]))]
     out = pd.DataFrame({
         "shop_id": df["_shop"], "message_key": keys, "customer_id": df["customer_id"],
         "conversation_masked": df["conversation_masked"], "conversation_hash": df["conversation_hash"],
@@ -925,8 +960,9 @@ def import_file(
         all_problems = [pr for p in prepared for pr in p.problems]
         if all_problems and not skip_bad_rows:
             raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
-        if skip_bad_rows and any(pr.row is None or pr.row <= p.header_row for p in prepared for pr in p.problems):
-            # a problem with the file itself (not a row) cannot be skipped
+        if skip_bad_rows and any(pr.row is None or pr.row <= p.header_row or pr.code == "malformed_file"
+                                 for p in prepared for pr in p.problems):
+            # a problem with the file itself (not a row) cannot be skipped: a broken quote loses every row after it
             raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
         for p in prepared:
             lay = p.detection.layout

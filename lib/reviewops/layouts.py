@@ -460,7 +460,8 @@ def detect(
         sig = sum(1 for s in lay.signature if norm_header(s) in normed)
         # share of the layout's fields found, signature hits weigh most; user layouts win ties
         score = sig * 10 + len(mapping) + len(mapping) / max(len(lay.columns), 1) + (0.5 if not lay.builtin else 0)
-        if sig == 0 and lay.signature and lay.builtin:
+        # without a signature header a built-in layout is only a guess; taken only when the user named both
+        if sig == 0 and lay.signature and lay.builtin and not (want_platform and kind):
             continue
         if best is None or score > best.score:
             best = Detection(lay, mapping, score)
