@@ -199,8 +199,16 @@ def prepare_table(
     fields = fields_of(lay.kind)
     slash_total = 0
 
-    def col(i: int) -> pd.Series:
-        return pd.Series([r[i] for r in data_rows], index=idx, dtype=object)
+    def col(fname: str) -> pd.Series:
+        """The field's column; with several alias columns, the first non-empty cell per row wins."""
+        cis = det.columns.get(fname) or [det.mapping[fname]]
+        out = pd.Series([r[cis[0]] for r in data_rows], index=idx, dtype=object)
+        for ci in cis[1:]:
+            empty = out.isna() | (out.astype(str).str.strip() == "")
+            if not empty.any():
+                break
+            out = out.where(~empty, pd.Series([r[ci] for r in data_rows], index=idx, dtype=object))
+        return out
 
     def report(mask: pd.Series, header: str, values: pd.Series, zh: str, en: str, code: str,
                reasons: pd.Series | None = None) -> None:
@@ -217,7 +225,7 @@ def prepare_table(
     for fname, ci in det.mapping.items():
         f = fields[fname]
         header = headers[ci]
-        raw = col(ci)
+        raw = col(fname)
         cleaned = clean.clean_cells(raw, free_text=(f.type == "text"))
         if f.type == "text":
             frame[fname] = cleaned

@@ -70,13 +70,27 @@ class Layout:
         return self._alias_index.get(norm_header(header))
 
     def match(self, headers: list[str]) -> dict[str, int]:
-        """Map field → column index for the given header row (first match wins)."""
-        found: dict[str, int] = {}
+        """Map field → column index of its highest-priority alias present in ``headers``."""
+        return {f: cols[0] for f, cols in self.match_all(headers).items()}
+
+    def match_all(self, headers: list[str]) -> dict[str, list[int]]:
+        """Map field → every column feeding it, in the layout's alias order.
+
+        Aliases listed first win (``联系手机`` before ``联系电话``); the importer
+        takes, per row, the first non-empty of these columns.
+        """
+        rank: dict[str, dict[str, int]] = {}
+        for fname, aliases in self.columns.items():
+            rank[fname] = {}
+            for pos, a in enumerate(aliases):
+                rank[fname].setdefault(norm_header(a), pos)
+        found: dict[str, list[tuple[int, int]]] = {}
         for i, h in enumerate(headers):
-            f = self._alias_index.get(norm_header(h))
-            if f is not None and f not in found:
-                found[f] = i
-        return found
+            nh = norm_header(h)
+            f = self._alias_index.get(nh)
+            if f is not None:
+                found.setdefault(f, []).append((rank[f].get(nh, len(rank[f])), i))
+        return {f: [i for _, i in sorted(v)] for f, v in found.items()}
 
     def to_json(self) -> str:
         return json.dumps(
@@ -429,6 +443,7 @@ class Detection:
     layout: Layout
     mapping: dict[str, int]
     score: float
+    columns: dict[str, list[int]] = field(default_factory=dict)  # every column per field, by priority
 
 
 def detect(
@@ -464,7 +479,7 @@ def detect(
         if sig == 0 and lay.signature and lay.builtin and not (want_platform and kind):
             continue
         if best is None or score > best.score:
-            best = Detection(lay, mapping, score)
+            best = Detection(lay, mapping, score, lay.match_all(headers))
     return best
 
 
