@@ -83,8 +83,12 @@ def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> 
     # Excel keeps 15 significant digits: a long id whose tail past digit 15 is all zeros
     long_zero_tail = present & text.str.fullmatch(r"\d{15}0{1,5}") & (text.str.len() >= 17)
     long_ids = present & text.str.fullmatch(r"\d{16,}")
-    # the column went through Excel's number conversion when any cell shows E+ or .0, or most long ids end in zeros
-    through_excel = bool((sci | dotzero).any()) or long_zero_tail.sum() >= max(1, int(0.5 * long_ids.sum()))
+    # The column went through Excel's number conversion when any cell shows E+ or .0, or when most long ids
+    # end in zeros past digit 15 and genuine ids would do so by chance less than once in 1,000 (a 17-digit
+    # id ends in "00" once in 100, a 19-digit one in "0000" once in 10,000).
+    chance_decades = int((text.str.len() - 15)[long_zero_tail].sum())
+    through_excel = bool((sci | dotzero).any()) or (
+        long_zero_tail.sum() >= max(1, int(0.5 * long_ids.sum())) and chance_decades >= 3)
     if long_ids.any() and through_excel:
         mangled = long_zero_tail
     else:
