@@ -529,3 +529,19 @@ def test_unreadable_file_is_unsupported_and_names_it(store, tmp_path):
     p.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(UnsupportedFile, match="x.xlsx"):
         import_file(store, p)
+
+
+def test_data_rows_above_the_header_are_not_dropped_as_banners(store, tmp_path):
+    """Lines sorted in Excel put the header in the middle: the rows above it must not vanish (found by I-02)."""
+    rows = review_rows(False)
+    shuffled = [rows[1], rows[2], rows[0], rows[3]]
+    with pytest.raises(ImportRejected) as e:
+        import_file(store, write_csv(tmp_path / "sorted.csv", shuffled))
+    (p,) = e.value.problems
+    assert (p.row, p.code) == (1, "rows_above_header") and "3" in p.reason_zh and "header" in p.reason_en
+    with pytest.raises(ImportRejected):
+        import_file(store, write_csv(tmp_path / "sorted.csv", shuffled), skip_bad_rows=True)
+    assert counts(store)["reviews"] == 0
+    banner = [["淘宝评价导出"], ["导出时间：2024-03-08 10:00:00", "操作人：客服A"], *rows]
+    (res,) = import_file(store, write_csv(tmp_path / "banner.csv", banner))
+    assert res.header_row == 3 and res.rows_new == 3

@@ -152,6 +152,18 @@ def prepare_table(
         problems.append(_problem(t, r, None, None, zh, en, "malformed_file"))
     if len(headers) > MAX_COLUMNS:
         problems.append(_problem(t, hdr_idx + 1, None, None, f"列数过多（{len(headers)}）", f"too many columns ({len(headers)})", "too_many_columns"))
+    # Rows above the header are banners (title, export time). One as wide as a data row means the header is
+    # not where the file starts (lines sorted or files concatenated): reading on would drop those rows unseen.
+    filled = sum(1 for h in headers if h.strip())
+    for i in range(hdr_idx):
+        n = sum(1 for c in t.rows[i] if c is not None and str(c).strip())
+        if n >= max(3, (filled + 1) // 2):
+            problems.append(_problem(
+                t, i + 1, None, None,
+                f"表头在第{hdr_idx + 1}行，但它上面的第{i + 1}行像数据行（{n}个单元格有值）；表头应在数据之前",
+                f"the header is on row {hdr_idx + 1} but row {i + 1} above it looks like data ({n} cells filled); "
+                f"the header must come before the data", "rows_above_header"))
+            break
     # duplicated headers that feed a field are ambiguous
     seen: dict[str, str] = {}
     for h in headers:
