@@ -4,6 +4,7 @@ The public API is what ``__all__`` lists; notebooks, forms, Excel functions and
 the CLI import only from here.
 """
 
+from .demo import build_demo
 from .errors import (
     ConfigError,
     ConflictError,
@@ -35,6 +36,7 @@ __all__ = [
     "UnknownLayout",
     "UnsupportedFile",
     "__version__",
+    "build_demo",
     "import_file",
     "import_paths",
 ]
