@@ -545,3 +545,24 @@ def test_data_rows_above_the_header_are_not_dropped_as_banners(store, tmp_path):
     banner = [["淘宝评价导出"], ["导出时间：2024-03-08 10:00:00", "操作人：客服A"], *rows]
     (res,) = import_file(store, write_csv(tmp_path / "banner.csv", banner))
     assert res.header_row == 3 and res.rows_new == 3
+
+
+def test_i08_a_10k_column_header_is_refused_with_the_limit(store, tmp_path):
+    from reviewops.readers import MAX_COLUMNS
+
+    header = ["订单编号", "评价结果", "评价内容", "评价时间", *[f"列{i}" for i in range(10_000)]]
+    row = ["2841234567890123456", "差评", "x", "2024-03-05 10:00:00", *[""] * 10_000]
+    with pytest.raises(ImportRejected) as e:
+        import_file(store, write_csv(tmp_path / "wide.csv", [header, row]))
+    (p,) = e.value.problems
+    assert p.code == "too_many_columns" and str(MAX_COLUMNS) in p.reason_en and "10004" in p.reason_zh
+    assert counts(store)["reviews"] == 0
+
+
+def test_i08_a_32767_character_cell_is_kept_whole(store, tmp_path):
+    text = ("差评😀" * 20_000)[:32_767]
+    rows = [["订单编号", "评价结果", "评价内容", "评价时间"], ["2841234567890123456", "差评", text, "2024-03-05 10:00:00"]]
+    import_file(store, write_csv(tmp_path / "long.csv", rows, "gb18030"))
+    path = write_xlsx(tmp_path / "long.xlsx", {"s": rows})
+    import_file(store, path, shop="xlsx")
+    assert [r[0] for r in select(store, st.reviews, "content")] == [text, text]

@@ -151,7 +151,8 @@ def prepare_table(
     for r, zh, en in t.problems:
         problems.append(_problem(t, r, None, None, zh, en, "malformed_file"))
     if len(headers) > MAX_COLUMNS:
-        problems.append(_problem(t, hdr_idx + 1, None, None, f"列数过多（{len(headers)}）", f"too many columns ({len(headers)})", "too_many_columns"))
+        problems.append(_problem(t, hdr_idx + 1, None, None, f"列数过多（{len(headers)}，上限 {MAX_COLUMNS}）",
+                                 f"too many columns ({len(headers)}; the limit is {MAX_COLUMNS})", "too_many_columns"))
     # Rows above the header are banners (title, export time). One as wide as a data row means the header is
     # not where the file starts (lines sorted or files concatenated): reading on would drop those rows unseen.
     filled = sum(1 for h in headers if h.strip())
