@@ -13,6 +13,7 @@ strip surrounding quotes, map placeholder tokens to empty.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -37,22 +38,39 @@ class Converted:
     reasons: pd.Series | None = None  # per-cell reason when they differ (zh \x1f en)
 
 
-def clean_cells(raw: pd.Series, *, free_text: bool = False) -> pd.Series:
-    """Clean raw cells; returns an object Series with ``None`` for empty/placeholder cells."""
-    s = raw.astype(object).where(raw.notna(), "").astype(str)
-    if not free_text:
-        s = s.str.normalize("NFKC")
-    s = s.str.replace(_ZW, "", regex=True)
-    s = s.str.strip()
-    s = s.str.replace(r'^="(.*)"$', r"\1", regex=True)
+_ZW_TABLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+_GUARDED = frozenset("=+-@\t\r\0{")
+
+
+def clean_cell(v: object, free_text: bool = False) -> str | None:
+    """Clean one raw cell (see the module docstring for the order); ``None`` when empty."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    s = v if isinstance(v, str) else str(v)
+    if not s.isascii():
+        if not free_text:
+            s = unicodedata.normalize("NFKC", s)
+        s = s.translate(_ZW_TABLE)
+    s = s.strip()
+    if len(s) >= 3 and s.startswith('="') and s.endswith('"'):
+        s = s[2:-1]
     if free_text:
         # only our own formula-guard apostrophe is removed from free text (S-01 round trip)
-        s = s.str.replace(_FORMULA_ESCAPED, "", regex=True)
-        s = s.str.replace(r"^\t+", "", regex=True)
+        if len(s) > 1 and s[0] == "'" and s[1] in _GUARDED:
+            s = s[1:]
+        s = s.lstrip("\t")
     else:
-        s = s.str.replace(r"^'", "", regex=True)
-        s = s.str.replace(r'^"(.*)"$', r"\1", regex=True).str.strip()
-    return s.astype(object).where(~s.isin(NULL_TOKENS), None)
+        if s.startswith("'"):
+            s = s[1:]
+        if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+            s = s[1:-1].strip()
+    return None if s in NULL_TOKENS else s
+
+
+def clean_cells(raw: pd.Series, *, free_text: bool = False) -> pd.Series:
+    """Clean raw cells; returns an object Series with ``None`` for empty/placeholder cells."""
+    return pd.Series([clean_cell(v, free_text) for v in raw.astype(object).tolist()],
+                     index=raw.index, dtype=object)
 
 
 def _ok(values: pd.Series) -> Converted:

@@ -339,19 +339,64 @@ def _py(v: Any) -> Any:
 
 
 def _records(df: pd.DataFrame, cols: Iterable[str]) -> list[dict[str, Any]]:
+    """Rows of ``df`` as dicts of plain Python values (``None`` for empty), column at a time."""
     cols = [c for c in cols if c in df.columns]
-    out: list[dict[str, Any]] = []
     arrays = []
     for c in cols:
         s = df[c]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
-            arr = [None if pd.isna(x) else x.to_pydatetime() for x in s]
+            arr = [None if x is pd.NaT or x is None else x.to_pydatetime() for x in s.astype(object)]
         else:
-            arr = [_py(x) for x in s.astype(object)]
+            arr = s.astype(object).where(s.notna(), None).tolist()
+            if arr and any(hasattr(x, "item") and not isinstance(x, (str, bytes)) for x in arr[:50]):
+                arr = [_py(x) for x in arr]
         arrays.append(arr)
-    for vals in zip(*arrays):
-        out.append(dict(zip(cols, vals)))
-    return out
+    return [dict(zip(cols, vals)) for vals in zip(*arrays)]
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows through the driver's executemany (no per-value SQLAlchemy processing).
+
+    Times are written exactly as :class:`reviewops.store.UTCDateTime` writes them
+    (UTC; on SQLite the text form SQLAlchemy reads back); naive times are refused.
+    """
+    if not rows:
+        return
+    cols = list(rows[0])
+    # scalar column defaults that SQLAlchemy would have filled in (e.g. reviews.version = 1)
+    defaults = {c.name: c.default.arg for c in table.c
+                if c.name not in cols and c.default is not None and c.default.is_scalar}
+    if defaults:
+        cols += list(defaults)
+        rows = [{**defaults, **r} for r in rows]
+    sqlite = conn.dialect.name == "sqlite"
+    dt_idx = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, st.UTCDateTime)]
+    params = []
+    for r in rows:
+        t = [r.get(c) for c in cols]
+        for i in dt_idx:
+            v = t[i]
+            if v is not None:
+                if v.tzinfo is None:
+                    raise st.StoreError(f"时间缺少时区 / naive datetime {v!r} for {table.name}.{cols[i]}")
+                v = v.astimezone(dt.timezone.utc)
+                t[i] = v.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else v
+        params.append(tuple(t))
+    ph = "?" if sqlite else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))})"
+    conn.exec_driver_sql(sql, params)
+
+
+def _ids_of(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
+            batch_id: int | None) -> dict[tuple, int]:
+    """``{natural key: id}`` for rows just inserted (by batch when the table has one)."""
+    key_cols = [table.c[k] for k in keys]
+    out: dict[tuple, int] = {}
+    if batch_id is not None and "batch_id" in table.c:
+        for row in conn.execute(sa.select(table.c.id, *key_cols).where(table.c.batch_id == batch_id)).all():
+            out[tuple(row[1:])] = row[0]
+        return out
+    return {k: r["id"] for k, r in _existing_rows(conn, table, keys, wanted, ("id",)).items()}
 
 
 def _maybe_pause(done_before: int, done_after: int) -> None:
@@ -385,6 +430,28 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _existing_rows(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
+                   columns: Sequence[str] | None = None) -> dict[tuple, dict[str, Any]]:
+    """Stored rows under the natural keys ``wanted`` (all columns, or ``columns`` plus the keys)."""
+    key_cols = [table.c[k] for k in keys]
+    sel = [table] if columns is None else [*key_cols, *(table.c[c] for c in columns if c not in keys)]
+    out: dict[tuple, dict[str, Any]] = {}
+    if len(wanted) > 5000 and keys[0] == "shop_id":
+        # many keys: one scan of the shops' rows beats thousands of IN lists
+        want = set(wanted)
+        q = sa.select(*sel).where(table.c.shop_id.in_(sorted({k[0] for k in wanted})))
+        for row in conn.execute(q).mappings().all():
+            k = tuple(row[c] for c in keys)
+            if k in want:
+                out[k] = dict(row)
+        return out
+    for i in range(0, len(wanted), 400):
+        q = sa.select(*sel).where(sa.tuple_(*key_cols).in_(wanted[i:i + 400]))
+        for row in conn.execute(q).mappings().all():
+            out[tuple(row[c] for c in keys)] = dict(row)
+    return out
+
+
 def upsert(
     conn: Connection,
     table: sa.Table,
@@ -395,11 +462,13 @@ def upsert(
     insert_only: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
     written_before: int = 0,
+    inserted: set[tuple] | None = None,
 ) -> tuple[Counts, dict[tuple, int], dict[tuple, dict[str, Any]]]:
     """Insert new natural keys, update changed rows (new non-empty values win), leave the rest.
 
     Columns in ``insert_only`` are written for new rows only (e.g. ``first_seen_at``).
-    Returns the counts, ``{key: id}`` of every record and the old rows of updated keys.
+    Returns the counts, ``{key: id}`` of every record (only with ``returning``) and the old
+    rows of updated keys; the keys of inserted rows are added to ``inserted`` when given.
     """
     counts = Counts()
     if not records:
@@ -412,11 +481,7 @@ def upsert(
     ).first() is not None if shop_ids else True
     all_keys = list(dict.fromkeys(tuple(r[k] for k in keys) for r in records))
     if has_rows:
-        for i in range(0, len(all_keys), 400):
-            chunk = all_keys[i:i + 400]
-            q = sa.select(table).where(sa.tuple_(*key_cols).in_(chunk))
-            for row in conn.execute(q).mappings():
-                existing[tuple(row[k] for k in keys)] = dict(row)
+        existing = _existing_rows(conn, table, keys, all_keys)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     old_rows: dict[tuple, dict[str, Any]] = {}
@@ -438,19 +503,23 @@ def upsert(
             old_rows[k] = old
             counts.updated += 1
     done = written_before
-    for i in range(0, len(inserts), WRITE_CHUNK):
-        chunk = inserts[i:i + WRITE_CHUNK]
-        if returning:
-            stmt = table.insert().returning(table.c.id, *key_cols, sort_by_parameter_order=True)
-            for row in conn.execute(stmt, chunk):
-                ids[tuple(row[1:])] = row[0]
-        else:
-            conn.execute(table.insert(), chunk)
+    chunk_size = WRITE_CHUNK * 10
+    for i in range(0, len(inserts), chunk_size):
+        chunk = inserts[i:i + chunk_size]
+        _bulk_insert(conn, table, chunk)
         _maybe_pause(done, done + len(chunk))
         done += len(chunk)
         if progress:
             progress(len(chunk))
     counts.new = len(inserts)
+    if inserts and (returning or inserted is not None):
+        new_keys = [tuple(r[c] for c in keys) for r in inserts]
+        if inserted is not None:
+            inserted.update(new_keys)
+        if returning:
+            batches = {r.get("batch_id") for r in inserts}
+            one_batch = batches.pop() if len(batches) == 1 else None
+            ids.update(_ids_of(conn, table, keys, new_keys, one_batch))
     if updates:
         by_cols: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for u in updates:
@@ -625,14 +694,7 @@ def _stored_versioned(conn: Connection, recs: list[dict[str, Any]]) -> dict[tupl
             sa.select(st.reviews.c.id).where(st.reviews.c.shop_id.in_(shop_ids)).limit(1)).first() is None:
         return {}
     keys = list(dict.fromkeys((r["shop_id"], r["review_key"]) for r in recs))
-    out: dict[tuple, dict[str, Any]] = {}
-    cols = [st.reviews.c[c] for c in VERSIONED]
-    for i in range(0, len(keys), 400):
-        q = sa.select(st.reviews.c.shop_id, st.reviews.c.review_key, *cols).where(
-            sa.tuple_(st.reviews.c.shop_id, st.reviews.c.review_key).in_(keys[i:i + 400]))
-        for row in conn.execute(q).mappings():
-            out[(row["shop_id"], row["review_key"])] = dict(row)
-    return out
+    return _existing_rows(conn, st.reviews, ("shop_id", "review_key"), keys, VERSIONED)
 
 
 def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
@@ -681,8 +743,9 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
                 if r.get(c) is None and old.get(c) is not None:
                     r[c] = old[c]
         r["row_hash"] = _hash_row(*(_hash_value(r.get(c)) for c in VERSIONED))
+    new_keys: set[tuple] = set()
     counts, ids, old_rows = upsert(conn, st.reviews, ("shop_id", "review_key"), recs, returning=True,
-                                   insert_only=("first_seen_at",), progress=progress)
+                                   insert_only=("first_seen_at",), progress=progress, inserted=new_keys)
     # versions: v1 for new reviews, +1 for changed text
     versions: list[dict[str, Any]] = []
     bumps: list[dict[str, Any]] = []
@@ -696,27 +759,13 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
                 bumps.append({"_id": old["id"], "version": v})
                 versions.append({"review_pk": old["id"], "version": v, **merged, "row_hash": r["row_hash"],
                                  "batch_id": batch_id, "observed_at": now})
-    new_keys = {k for k in ids} - set(old_rows)
-    existing_pks = set()
-    if new_keys:
-        # reviews inserted in this batch have no version row yet
-        pks = [ids[k] for k in new_keys]
-        for i in range(0, len(pks), 500):
-            existing_pks.update(conn.execute(
-                sa.select(st.review_versions.c.review_pk).where(st.review_versions.c.review_pk.in_(pks[i:i + 500]))
-            ).scalars())
-        by_key = {(r["shop_id"], r["review_key"]): r for r in recs}
-        for k in new_keys:
-            if ids[k] in existing_pks:
-                continue
-            r = by_key[k]
+        elif k in new_keys:
             versions.append({"review_pk": ids[k], "version": 1, **{c: r.get(c) for c in VERSIONED},
                              "row_hash": r["row_hash"], "batch_id": batch_id, "observed_at": now})
     if bumps:
         conn.execute(st.reviews.update().where(st.reviews.c.id == sa.bindparam("_id")).values(
             version=sa.bindparam("version")), bumps)
-    for i in range(0, len(versions), WRITE_CHUNK):
-        conn.execute(st.review_versions.insert(), versions[i:i + WRITE_CHUNK])
+    _bulk_insert(conn, st.review_versions, versions)
     return counts
 
 
@@ -789,8 +838,11 @@ _KUAIDI100 = {"0": "in_transit", "1": "collected", "2": "problem", "3": "signed"
 
 def track_status(raw: str | None, description: str | None = None) -> str:
     """Normalised tracking status from a Kuaidi100 code or Chinese status/description text."""
-    if raw is not None and str(raw).strip() in _KUAIDI100:
-        return _KUAIDI100[str(raw).strip()]
+    # a column the file lacks arrives as NaN: only text counts
+    raw = raw if isinstance(raw, str) else None
+    description = description if isinstance(description, str) else None
+    if raw is not None and raw.strip() in _KUAIDI100:
+        return _KUAIDI100[raw.strip()]
     for text in (raw, description):
         if text:
             for word, status in _TRACK_STATUS:
