@@ -589,3 +589,22 @@ def test_every_builtin_layout_imports_with_only_its_required_and_signature_heade
         assert c["orders"] == 1 or (c["orders"], c["order_lines"]) == (0, 1)
     else:
         assert c[KIND_TABLE[lay.kind].name] == 1
+
+
+def test_sheets_and_members_that_match_no_layout_are_named_in_the_notes(store, tmp_path):
+    import zipfile
+
+    path = write_xlsx(tmp_path / "two.xlsx", {"评价": review_rows(), "说明": [["本表由系统导出"], ["字段说明……"]],
+                                              "空白": []})
+    (res,) = import_file(store, path)
+    assert res.member == "评价" and res.rows_new == 3
+    assert any("说明" in n and "not recognised" in n for n in res.notes)
+    assert not any("空白" in n for n in res.notes)
+    z = tmp_path / "export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        buf = io.StringIO()
+        csv.writer(buf).writerows(review_rows())
+        zf.writestr("评价.csv", buf.getvalue().encode("utf-8"))
+        zf.writestr("保费支出.csv", "流水号,金额\n1,2\n".encode("utf-8"))
+    (res,) = import_file(store, z, shop="zip")
+    assert any("保费支出.csv" in n for n in res.notes)

@@ -1007,10 +1007,13 @@ def import_file(
         candidates = (*saved_layouts(store), *BUILTIN)
     key = store.pii_key
     prepared: list[Prepared] = []
+    ignored: list[str] = []  # sheets / archive members whose headers match no layout
     for t in tables:
         p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=key)
         if p is not None:
             prepared.append(p)
+        elif any(any(c is not None and str(c).strip() for c in r) for r in t.rows):
+            ignored.append(t.member or t.label)
     if not prepared:
         t = tables[0]
         known = all_header_aliases()
@@ -1049,6 +1052,8 @@ def import_file(
             )
             if not lay.confirmed:
                 res.notes.append(f"版式 {lay.name} 为暂定表头（未经真实样本确认）/ layout {lay.name} is provisional")
+            if ignored:
+                res.notes.append(f"未导入（表头无法识别）/ not imported, headers not recognised: {', '.join(ignored)}")
             batch_id = int(conn.execute(st.import_batches.insert().values(
                 file_name=path.name, member=p.table.member, file_sha256=sha, platform=p.platform, kind=lay.kind,
                 layout=lay.name, file_type=p.table.file_type, encoding=p.table.encoding, header_row=p.header_row,
