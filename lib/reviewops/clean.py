@@ -5,8 +5,8 @@ cell) and returns the converted values plus a boolean Series ``bad`` marking
 cells that could not be converted, with a reason. Nothing is ever silently
 turned into an empty value: a non-empty cell either converts or is reported.
 
-Order of cleaning (exports.md §5.1): NFKC (not for free text), strip
-whitespace/tab/U+3000/zero-width, unwrap ``="…"``, strip one leading ``'``,
+Order of cleaning (exports.md §5.1): NFKC and removal of zero-width
+characters (not for free text), strip whitespace/tab/U+3000, unwrap ``="…"``, strip one leading ``'``,
 strip surrounding quotes, map placeholder tokens to empty.
 """
 
@@ -47,10 +47,10 @@ def clean_cell(v: object, free_text: bool = False) -> str | None:
     if v is None or (isinstance(v, float) and v != v):
         return None
     s = v if isinstance(v, str) else str(v)
-    if not s.isascii():
-        if not free_text:
-            s = unicodedata.normalize("NFKC", s)
-        s = s.translate(_ZW_TABLE)
+    if not free_text and not s.isascii():
+        # identifiers, numbers, dates: full-width folded, zero-width characters removed (I-04);
+        # free text keeps its characters as written
+        s = unicodedata.normalize("NFKC", s).translate(_ZW_TABLE)
     s = s.strip()
     if len(s) >= 3 and s.startswith('="') and s.endswith('"'):
         s = s[2:-1]
