@@ -23,7 +23,6 @@ import pandas as pd
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 NULL_TOKENS = frozenset({"", "-", "--", "—", "NA", "N/A", "null", "NULL", "None", "nan", "NaN", "#NULL!", "#N/A"})
-_ZW = "[\u200b\u200c\u200d\u2060\ufeff]"
 _FORMULA_ESCAPED = re.compile(r"^'(?=[=+\-@\t\r\0{])")
 
 

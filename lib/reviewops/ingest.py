@@ -473,7 +473,6 @@ def upsert(
     counts = Counts()
     if not records:
         return counts, {}, {}
-    key_cols = [table.c[k] for k in keys]
     existing: dict[tuple, dict[str, Any]] = {}
     shop_ids = {r["shop_id"] for r in records if "shop_id" in r}
     has_rows = conn.execute(
