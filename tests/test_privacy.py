@@ -204,3 +204,21 @@ def test_no_clear_phone_or_name_reaches_the_store(store, tmp_path):
     text = "\n".join(dump)
     for canary in ("19999990001", "88881234", "8888-1234", "金丝雀路", "canary_nick_77"):
         assert canary not in text
+
+
+@pytest.mark.parametrize("number, expected", [
+    ("110101199001010017", True),    # the reliability plan's canary (check digit not required)
+    ("11010119900101001X", True),
+    ("440305200012319999", True),
+    ("284123456789012345", False),   # an 18-digit order number: no birth date in the middle
+    ("011010199001010017", False),   # region code cannot start with 0
+    ("110101199013010017", False),   # month 13
+    ("11010119900101001", False),    # 17 characters
+])
+def test_id_card_shape(number, expected):
+    assert privacy.is_id_card(number) is expected
+
+
+def test_an_18_digit_order_number_in_free_text_stays_readable():
+    text = "订单284123456789012345还没发货，身份证110101199001010017"
+    assert privacy.mask_text(text) == "订单284123456789012345还没发货，身份证110101********0017"

@@ -14,6 +14,7 @@ import stays fast; scalar helpers wrap the same code.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 
@@ -136,9 +137,32 @@ def mask_phone(value: str | None) -> str | None:
     return str(phone_frame(pd.Series([value], dtype=object), b"x")["masked"].iloc[0])
 
 
+def is_id_card(number: str) -> bool:
+    """True when an 18-character run has the shape of a mainland ID-card number (GB 11643).
+
+    Region code not starting with 0 and a real birth date (1900–2099) at positions 7–14; the
+    check digit is deliberately not required, so a mistyped or made-up number is still
+    treated as personal data.
+    """
+    if len(number) != 18 or not number[:17].isdigit() or number[0] == "0":
+        return False
+    if not (number[17].isdigit() or number[17] in "Xx"):
+        return False
+    try:
+        birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    return 1900 <= birth.year <= 2099
+
+
 def mask_text(text: str | None) -> str | None:
-    """Mask mobiles and ID-card numbers inside free text, leaving longer digit runs (order IDs) alone."""
+    """Mask mobiles and ID-card numbers inside free text, leaving other digit runs (order IDs) alone.
+
+    An 18-digit run is masked as an ID card only when it has an ID card's shape (a real
+    birth date in the middle), so most 18-digit order numbers in a chat stay readable.
+    """
     if text is None:
         return None
     out = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
-    return _ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", out)
+    return _ID_CARD.sub(
+        lambda m: f"{m.group(1)}********{m.group(2)}" if is_id_card(m.group(0)) else m.group(0), out)
