@@ -114,6 +114,9 @@ synchronous_commit = off
 full_page_writes = off
 timezone = 'UTC'
 log_min_messages = warning
+# autovacuum workers belong to the superuser: DROP DATABASE ... WITH (FORCE) by the
+# test role cannot end them, and short-lived test databases never need vacuuming
+autovacuum = off
 CONF
     if ! _reviewops_pg_as_owner "$bin/pg_ctl" -D "$REVIEWOPS_PG_DIR/data" -l "$REVIEWOPS_PG_DIR/server.log" \
             -w -t 60 start >/dev/null; then

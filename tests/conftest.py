@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -147,8 +148,17 @@ def pg_db_url(request: pytest.FixtureRequest, pg_server_url: sa.engine.URL,
     try:
         yield pg_server_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with _pg_admin_engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(5):
+            try:
+                with _pg_admin_engine.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except sa.exc.DBAPIError:
+                # a server-side process of another role (e.g. autovacuum on a server not started by
+                # .ci/pg-start.sh) still holds the database for a moment
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
 
 
 # ----------------------------------------------------------- both backends
