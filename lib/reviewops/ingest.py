@@ -810,10 +810,13 @@ def _write_chats(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int,
     sender = df["sender_name"] if "sender_name" in df.columns else pd.Series(None, index=df.index, dtype=object)
     keys = [_hash_row(c, _iso(t), s, q, m) for c, t, s, q, m in
             zip(_plain(conv_key), df["sent_at"], _plain(sender), _plain(seq), _plain(df["content"]))]
+    # staff accounts are kept as written; a buyer's (or unknown sender's) name is personal data (P-01)
+    staff = role.isin(["agent", "bot", "system"])
+    stored_sender = sender.where(staff, privacy.name_frame(sender, b"mask-only", nick=True)["masked"])
     out = pd.DataFrame({
         "shop_id": df["_shop"], "message_key": keys, "customer_id": df["customer_id"],
         "conversation_masked": df["conversation_masked"], "conversation_hash": df["conversation_hash"],
-        "message_seq": seq, "sent_at": df["sent_at"], "sender_name": sender, "sender_role": role,
+        "message_seq": seq, "sent_at": df["sent_at"], "sender_name": stored_sender, "sender_role": role,
         "sender_role_raw": role_raw, "content": df["content"],
     })
     if "order_id" in df.columns:

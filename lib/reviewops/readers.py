@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -300,7 +301,62 @@ def read_bytes(data: bytes, source: str, *, _nested: bool = False) -> list[RawTa
             raise UnsupportedFile("HTML 文件中没有表格 / the HTML file holds no table")
         return [RawTable(source, None if len(tables) == 1 else f"table{i + 1}", "html", enc, t)
                 for i, t in enumerate(tables)]
+    chat = read_chat_text(text, source, enc)
+    if chat is not None:
+        return [chat]
     return [read_csv_text(text, source, None, enc)]
+
+
+# 千牛 chat-record page copied as text (exports.md §2.1.6): a header line "名字 2026-3-5 14:22:08"
+# (sometimes without the space, or "[名字] 2026-03-05 14:22:08", or "发送者 --> 接收者 时间"),
+# then the message lines until the next header.
+_CHAT_HEADER = re.compile(
+    r"^\[?(?P<name>[^\[\]\r\n]{1,60}?)\]?(?:\s*-->\s*(?P<to>[^\r\n]{1,60}?))?\s*"
+    r"(?P<time>\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2})\s*$"
+)
+_CHAT_SYSTEM = re.compile(r"^(当前用户来自|由 ?.{0,20}转交给|.{0,40}撤回了一条消息$|已读$|未读$|发送中$)")
+CHAT_TEXT_HEADER = ["客户名", "消息序号", "发送时间", "发送内容", "发送账号", "账号类型"]
+
+
+def read_chat_text(text: str, source: str, encoding: str) -> RawTable | None:
+    """A 千牛 chat record copied from the query page, as a table in the chat-userscript layout.
+
+    Returns ``None`` when the text is not in that shape. The buyer is the sender whose
+    name has no ``店铺:子账号`` colon; sub-accounts (``禾木优选旗舰店:小王``) are agents.
+    """
+    lines = text.splitlines()
+    heads = [i for i, line in enumerate(lines[:400]) if _CHAT_HEADER.match(line.strip())]
+    if len(heads) < 2 or any("," in lines[i] or "\t" in lines[i] for i in heads[:5]):
+        return None
+    messages: list[list[str | None]] = []
+    current: list[str | None] | None = None
+    body: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        m = _CHAT_HEADER.match(line)
+        if m:
+            if current is not None:
+                current[3] = "\n".join(body).strip() or None
+                messages.append(current)
+            name = m.group("name").strip()
+            role = "客服" if (":" in name or "：" in name) else "买家"
+            current = [None, None, m.group("time"), None, name, role]
+            body = []
+        elif current is not None and line and not _CHAT_SYSTEM.match(line):
+            body.append(line)
+    if current is not None:
+        current[3] = "\n".join(body).strip() or None
+        messages.append(current)
+    buyers = [m[4] for m in messages if m[5] == "买家"]
+    buyer = max(set(buyers), key=buyers.count) if buyers else None
+    rows: list[list[str | None]] = [list(CHAT_TEXT_HEADER)]
+    for seq, m in enumerate(messages, start=1):
+        if m[3] is None:
+            continue
+        m[0] = buyer
+        m[1] = str(seq)
+        rows.append(m)
+    return RawTable(source, None, "chat-text", encoding, rows)
 
 
 def read_path(path: Path) -> list[RawTable]:
