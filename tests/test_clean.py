@@ -305,3 +305,9 @@ def test_default_review_texts_are_recognised():
     out = clean.is_default_review(S(["评价方未及时做出评价,系统默认好评!", "评价方未及时做出评价，系统默认好评！",
                                      "此用户没有填写评价。", "真的很差", None]))
     assert out.tolist() == [True, True, True, False, False]
+
+
+def test_default_reviews_are_the_platform_texts_only():
+    texts = pd.Series(["评价方未及时做出评价,系统默认好评!", "评价方未及时做出评价，系统默认好评！", "此用户没有填写评价。",
+                       "系统默认好评", None, "很好", "卖家说会给我系统默认好评，结果东西是坏的" * 4])
+    assert clean.is_default_review(texts).tolist() == [True, True, True, True, False, False, False]

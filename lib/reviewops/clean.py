@@ -283,8 +283,18 @@ DEFAULT_REVIEW_TEXTS = (
 )
 
 
+_DEFAULT_TEXTS = frozenset(unicodedata.normalize("NFKC", t) for t in DEFAULT_REVIEW_TEXTS)
+_DEFAULT_MARKERS = ("系统默认好评", "系统默认评论")
+_DEFAULT_MAX_LEN = 60  # platform-written texts are short; longer texts are the buyer's own
+
+
+def _is_default_text(v: object) -> bool:
+    if not isinstance(v, str) or len(v) > _DEFAULT_MAX_LEN:
+        return False
+    t = unicodedata.normalize("NFKC", v).strip()
+    return t in _DEFAULT_TEXTS or any(m in t for m in _DEFAULT_MARKERS)
+
+
 def is_default_review(content: pd.Series) -> pd.Series:
     """True where the platform wrote the text itself (系统默认好评 …)."""
-    norm = content.where(content.notna(), "").astype(str).str.normalize("NFKC").str.strip()
-    defaults = {pd.Series([t]).str.normalize("NFKC").iloc[0] for t in DEFAULT_REVIEW_TEXTS}
-    return norm.isin(defaults) | norm.str.contains("系统默认好评|系统默认评论", regex=True)
+    return pd.Series([_is_default_text(v) for v in content.astype(object).tolist()], index=content.index, dtype=bool)
