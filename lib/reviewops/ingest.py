@@ -432,23 +432,23 @@ def _same(a: Any, b: Any) -> bool:
 
 def _existing_rows(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
                    columns: Sequence[str] | None = None) -> dict[tuple, dict[str, Any]]:
-    """Stored rows under the natural keys ``wanted`` (all columns, or ``columns`` plus the keys)."""
+    """Stored rows under the natural keys ``wanted`` (all columns, or ``columns`` plus the keys).
+
+    Looked up in chunks through the unique index: ``k1 IN (…) AND k2 IN (…)`` (SQLite scans the
+    whole table for a row-value ``(k1, k2) IN (VALUES …)``), then filtered to the exact keys.
+    """
     key_cols = [table.c[k] for k in keys]
     sel = [table] if columns is None else [*key_cols, *(table.c[c] for c in columns if c not in keys)]
     out: dict[tuple, dict[str, Any]] = {}
-    if len(wanted) > 5000 and keys[0] == "shop_id":
-        # many keys: one scan of the shops' rows beats thousands of IN lists
-        want = set(wanted)
-        q = sa.select(*sel).where(table.c.shop_id.in_(sorted({k[0] for k in wanted})))
-        for row in conn.execute(q).mappings().all():
+    ordered = sorted(set(wanted), key=lambda k: tuple("" if v is None else str(v) for v in k))
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i:i + 500]
+        want = set(chunk)
+        conds = [col.in_(sorted({k[j] for k in chunk}, key=str)) for j, col in enumerate(key_cols)]
+        for row in conn.execute(sa.select(*sel).where(*conds)).mappings().all():
             k = tuple(row[c] for c in keys)
             if k in want:
                 out[k] = dict(row)
-        return out
-    for i in range(0, len(wanted), 400):
-        q = sa.select(*sel).where(sa.tuple_(*key_cols).in_(wanted[i:i + 400]))
-        for row in conn.execute(q).mappings().all():
-            out[tuple(row[c] for c in keys)] = dict(row)
     return out
 
 

@@ -544,6 +544,7 @@ def _sqlite_listeners(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache: large imports stay index-bound, not I/O-bound
         cur.close()
 
     @event.listens_for(engine, "begin")
