@@ -13,9 +13,10 @@ import datetime as dt
 import io
 import json
 
-import openpyxl
 import pytest
 import sqlalchemy as sa
+
+from payloads.tables import xlsx_bytes
 
 from reviewops import ImportRejected, UnknownLayout, UnsupportedFile, import_file, import_paths, layouts
 from reviewops import store as st
@@ -36,13 +37,7 @@ def write_csv(path, rows, encoding="utf-8", delim=",", bom=b""):
 
 
 def write_xlsx(path, sheets):
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    wb.save(path)
+    path.write_bytes(xlsx_bytes(sheets))
     return path
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import io
 import zipfile
 
-import openpyxl
 import pytest
 import sqlalchemy as sa
+from payloads.tables import xlsx_bytes
 from payloads.legacy_formats import biff8_xls, zipcrypto_zip
 
 from reviewops import ImportRejected, UnknownLayout, UnsupportedFile, import_file, readers
@@ -29,18 +29,6 @@ def csv_text(rows, delim=","):
 
     buf = io.StringIO()
     csv.writer(buf, delimiter=delim, lineterminator="\r\n").writerows(rows)
-    return buf.getvalue()
-
-
-def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
     return buf.getvalue()
 
 
