@@ -440,6 +440,9 @@ def _existing_rows(conn: Connection, table: sa.Table, keys: Sequence[str], wante
     key_cols = [table.c[k] for k in keys]
     sel = [table] if columns is None else [*key_cols, *(table.c[c] for c in columns if c not in keys)]
     out: dict[tuple, dict[str, Any]] = {}
+    if keys[0] == "shop_id" and conn.execute(
+            sa.select(table.c.id).where(table.c.shop_id.in_({k[0] for k in wanted})).limit(1)).first() is None:
+        return out  # nothing stored for these shops yet (a first import): no lookups
     ordered = sorted(set(wanted), key=lambda k: tuple("" if v is None else str(v) for v in k))
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
@@ -461,7 +464,6 @@ def upsert(
     returning: bool = False,
     insert_only: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
-    written_before: int = 0,
     inserted: set[tuple] | None = None,
 ) -> tuple[Counts, dict[tuple, int], dict[tuple, dict[str, Any]]]:
     """Insert new natural keys, update changed rows (new non-empty values win), leave the rest.
@@ -473,14 +475,8 @@ def upsert(
     counts = Counts()
     if not records:
         return counts, {}, {}
-    existing: dict[tuple, dict[str, Any]] = {}
-    shop_ids = {r["shop_id"] for r in records if "shop_id" in r}
-    has_rows = conn.execute(
-        sa.select(table.c.id).where(table.c.shop_id.in_(shop_ids)).limit(1)
-    ).first() is not None if shop_ids else True
     all_keys = list(dict.fromkeys(tuple(r[k] for k in keys) for r in records))
-    if has_rows:
-        existing = _existing_rows(conn, table, keys, all_keys)
+    existing = _existing_rows(conn, table, keys, all_keys)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     old_rows: dict[tuple, dict[str, Any]] = {}
@@ -501,7 +497,7 @@ def upsert(
             updates.append(merged)
             old_rows[k] = old
             counts.updated += 1
-    done = written_before
+    done = 0
     chunk_size = WRITE_CHUNK * 10
     for i in range(0, len(inserts), chunk_size):
         chunk = inserts[i:i + chunk_size]
@@ -527,11 +523,12 @@ def upsert(
             stmt = table.update().where(table.c.id == sa.bindparam("_id")).values(
                 {c: sa.bindparam(c) for c in cols if c not in keys})
             for i in range(0, len(rows), WRITE_CHUNK):
-                conn.execute(stmt, rows[i:i + WRITE_CHUNK])
-                _maybe_pause(done, done + len(rows[i:i + WRITE_CHUNK]))
-                done += len(rows[i:i + WRITE_CHUNK])
+                chunk = rows[i:i + WRITE_CHUNK]
+                conn.execute(stmt, chunk)
+                _maybe_pause(done, done + len(chunk))
+                done += len(chunk)
                 if progress:
-                    progress(len(rows[i:i + WRITE_CHUNK]))
+                    progress(len(chunk))
     if progress and counts.unchanged:
         progress(counts.unchanged)
     return counts, ids, old_rows
@@ -688,10 +685,6 @@ def _plain(values: Iterable[Any]) -> list[Any]:
 
 def _stored_versioned(conn: Connection, recs: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     """The versioned columns of the reviews already stored under the keys of ``recs``."""
-    shop_ids = {r["shop_id"] for r in recs}
-    if not shop_ids or conn.execute(
-            sa.select(st.reviews.c.id).where(st.reviews.c.shop_id.in_(shop_ids)).limit(1)).first() is None:
-        return {}
     keys = list(dict.fromkeys((r["shop_id"], r["review_key"]) for r in recs))
     return _existing_rows(conn, st.reviews, ("shop_id", "review_key"), keys, VERSIONED)
 
