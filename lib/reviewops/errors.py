@@ -14,6 +14,8 @@ text.
     - ConflictError              optimistic-lock conflict: the row changed under you (R-03)
     - NotFound                   a case, shop or layout that does not exist
   + ConfigError                  a bad option, URL or mapping given by the user
+    - PolicyInvalid              a policy (workbook or JSON) failed validation; ``problems`` lists every one
+    - ModelError                 a text model cannot be trained or loaded
 """
 
 from __future__ import annotations
@@ -127,3 +129,27 @@ class NotFound(StoreError):
 
 class ConfigError(ReviewOpsError):
     """A bad option, URL or mapping given by the user."""
+
+
+class PolicyInvalid(ConfigError):
+    """A policy failed validation; ``problems`` names sheet, row and column of each. Nothing was stored."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        n = len(problems)
+        shown = "\n".join(f"  - {p}" for p in problems[:30])
+        more = f"\n  … 另有 {n - 30} 个问题 / {n - 30} more" if n > 30 else ""
+        super().__init__(
+            f"策略无效：{source} 有 {n} 个问题，未保存。请按提示修改后重新导入。\n"
+            f"Policy rejected: {source} has {n} problem(s); nothing was stored. Fix them and import again.\n"
+            f"{shown}{more}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "source": self.source,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+class ModelError(ConfigError):
+    """A text model cannot be trained (too few labelled reviews) or loaded (unknown version, bad blob)."""

@@ -1,0 +1,967 @@
+"""The shop's policy: every threshold, deadline, band and word the rules use, as data.
+
+The playbook's rules are the default (:func:`default_policy`). A policy is a set
+of tables — one sheet each in the Excel workbook a shop edits — declared once in
+:data:`TABLES` with Chinese headers, types and help text:
+
+=================  ==================  ==============================================
+key                sheet               what it holds
+=================  ==================  ==============================================
+``categories``     分类时效             SLA matrix: category → hours, owner role, severity, appeal
+``roles``          角色权限             roles, escalation chain, approval limits, who may unmask
+``keywords``       词库                 the classifier's lexicon (negative/positive words, topics, …)
+``remedy_bands``   补偿档位             remedy by order value (H1)
+``tiers``          客户分层             customer tiers and their gifts (D3)
+``templates``      话术模板             3S replies, revision guidance, care and win-back messages
+``followups``      跟进节奏             follow-up cadence (24 h, day 3, day 30, coupon expiry)
+``platforms``      平台规则             reply length limits and appeal types per platform
+``forbidden``      违规用语             conditional-incentive wording that is blocked (Compliance)
+``settings``       参数                 single values (thresholds, clock, coupons)
+=================  ==================  ==============================================
+
+A :class:`Policy` is immutable and validated when it is built; every problem is
+reported with sheet, row and column (:class:`PolicyInvalid`). Versions are kept
+in the store (``policy_versions``): :func:`current_policy` returns the newest
+(storing the default as version 1 on first use) and :func:`save_policy` adds a
+version only when the content changed. Cases record the version they were
+graded under.
+
+Money is kept in fen (integers) inside the policy; the workbook shows yuan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .columns import PLATFORMS, PLATFORM_ZH
+from .errors import PolicyInvalid, Problem
+
+__all__ = [
+    "CATEGORY_CODES",
+    "CATEGORY_ZH",
+    "Column",
+    "Policy",
+    "SETTINGS",
+    "TABLES",
+    "Table",
+    "TEMPLATE_FIELDS",
+    "current_policy",
+    "default_policy",
+    "export_policy",
+    "import_policy",
+    "load_policy",
+    "save_policy",
+]
+
+#: Complaint categories (SPEC), in the default tie-break order.
+CATEGORY_CODES: tuple[str, ...] = (
+    "logistics", "quality", "size", "missing_wrong", "description", "service", "price", "malicious", "other",
+)
+CATEGORY_ZH: dict[str, str] = {
+    "logistics": "物流", "quality": "质量", "size": "尺码", "missing_wrong": "漏发错发",
+    "description": "描述不符", "service": "服务", "price": "价格", "malicious": "恶意", "other": "其他",
+}
+SEVERITIES = ("high", "medium", "low")
+SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
+KEYWORD_KINDS = ("negative", "positive", "alarm", "topic", "negation", "contrast", "intensifier")
+KEYWORD_KIND_ZH = {
+    "negative": "负面", "positive": "正面", "alarm": "预警", "topic": "话题",
+    "negation": "否定", "contrast": "转折", "intensifier": "程度",
+}
+REMEDIES = ("refund", "resend", "supervisor")
+REMEDY_ZH = {"refund": "退款", "resend": "补发", "supervisor": "主管决定"}
+TEMPLATE_KINDS = ("reply_3s", "revision_guidance", "care", "silver_member", "repurchase_coupon",
+                  "delay_notice", "appeal")
+TEMPLATE_KIND_ZH = {
+    "reply_3s": "3S回复", "revision_guidance": "评价修改指引", "care": "三日关怀", "silver_member": "三十日白银会员",
+    "repurchase_coupon": "复购券", "delay_notice": "物流延迟补偿", "appeal": "平台申诉",
+}
+ANCHORS = ("created", "contacted", "remedy_delivered", "resolved")
+ANCHOR_ZH = {"created": "建案", "contacted": "首次联系", "remedy_delivered": "补偿送达", "resolved": "问题解决"}
+#: Placeholders a template may use; filled by the reply builder.
+TEMPLATE_FIELDS = ("customer", "problem", "remedy", "coupon", "shop", "order_id", "days", "platform_rule")
+ANY = "*"
+
+_TRUE = {"是", "true", "yes", "y", "1", "on", "对", "√", "✓"}
+_FALSE = {"否", "false", "no", "n", "0", "off", "不", "×", "✗", ""}
+
+
+# ----------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class Column:
+    """One column of a policy table: key, Chinese header, type, rules and help."""
+
+    key: str
+    zh: str
+    type: str  # text | code | int | float | yuan | bool | choice | regex | hhmm
+    help: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    choice_zh: Mapping[str, str] = field(default_factory=dict)
+    min: float | None = None
+    allow_any: bool = False  # choice may be "*" (any)
+
+    @property
+    def header(self) -> str:
+        unit = "(元)" if self.type == "yuan" else ""
+        return f"{self.zh}{unit}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A policy table: sheet name, columns, key columns (unique) and help."""
+
+    key: str
+    sheet: str
+    help: str
+    columns: tuple[Column, ...]
+    unique: tuple[str, ...] = ()
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+
+_ROLE_REF = "role"  # choice filled from the roles table at validation time
+
+TABLES: dict[str, Table] = {t.key: t for t in (
+    Table("categories", "分类时效", "每个投诉分类的响应时效、负责角色和严重程度（SPEC E2）。九个分类都必须有且只有一行。", (
+        Column("code", "分类代码", "choice", "SPEC 分类代码，不可改名 / category code", choices=CATEGORY_CODES,
+               choice_zh=CATEGORY_ZH),
+        Column("name_zh", "分类名称", "text", "显示名称 / display name"),
+        Column("sla_hours", "响应时效(小时)", "float", "从发现差评起多少小时内必须响应 / hours to respond", min=0.05),
+        Column("owner_role", "负责角色", _ROLE_REF, "负责处理的角色代码 / owner role"),
+        Column("severity", "严重程度", "choice", "高/中/低", choices=SEVERITIES, choice_zh=SEVERITY_ZH),
+        Column("appeal", "需平台申诉", "bool", "是否同时准备平台申诉材料 / also prepare a platform appeal"),
+        Column("department", "改进部门", "text", "周报中负责改进的部门（采购/物流/客服…）/ department in the weekly report"),
+        Column("priority", "主分类优先级", "int", "多个分类同分时，数字小的为主分类 / tie-break, lower wins", min=1),
+    ), unique=("code",)),
+    Table("roles", "角色权限", "角色、升级链、补偿审批上限与查看完整个人信息的权限。", (
+        Column("code", "角色代码", "code", "英文小写代码，如 agent / role code"),
+        Column("name_zh", "角色名称", "text", "显示名称 / display name"),
+        Column("escalates_to", "升级至", _ROLE_REF, "超时后升级给哪个角色（空=不再升级）/ escalation target", required=False),
+        Column("case_limit_fen", "单案审批上限", "yuan", "本角色对一个案件可批准的补偿累计上限 / per-case approval limit"),
+        Column("window_days", "滚动窗口(天)", "int", "累计上限的滚动窗口天数 / rolling window in days", min=1),
+        Column("window_limit_fen", "窗口累计上限", "yuan", "窗口内对同一客户批准的补偿累计上限 / per-customer limit in the window"),
+        Column("can_unmask", "可查看完整个人信息", "bool", "是否可逐条查看未打码的手机/姓名/地址（留痕）/ may unmask PII"),
+    ), unique=("code",)),
+    Table("keywords", "词库", "分类器的词库：负面/正面情感词、预警词、话题词、否定词、转折词、程度词。词语按最长匹配。", (
+        Column("word", "词语", "text", "要匹配的词（不区分大小写，全角半角统一）/ word or phrase"),
+        Column("kind", "类型", "choice", "负面/正面/预警/话题/否定/转折/程度", choices=KEYWORD_KINDS, choice_zh=KEYWORD_KIND_ZH),
+        Column("category", "分类", "choice", "该词指向的投诉分类（可空）/ category it points to", required=False,
+               choices=CATEGORY_CODES, choice_zh=CATEGORY_ZH),
+        Column("weight", "权重", "float", "负面/正面：情感强度；话题：分类权重；程度：倍数 / weight", min=0),
+    ), unique=("word",)),
+    Table("remedy_bands", "补偿档位", "按订单金额选择补偿方案（SPEC H1）。区间左开右闭，必须从 0 开始连续覆盖，最后一档上限留空。", (
+        Column("min_fen", "订单金额下限", "yuan", "大于此金额 / above this amount"),
+        Column("max_fen", "订单金额上限", "yuan", "不超过此金额（空=无上限）/ up to and including (blank = no limit)",
+               required=False),
+        Column("remedy", "补偿方式", "choice", "退款/补发/主管决定", choices=REMEDIES, choice_zh=REMEDY_ZH),
+        Column("coupon_fen", "附赠券", "yuan", "附赠优惠券面额（可空）/ coupon value", required=False),
+        Column("approver_role", "审批角色", _ROLE_REF, "需要哪个角色批准 / approving role"),
+    )),
+    Table("tiers", "客户分层", "客户分层规则（SPEC D3），按优先级从小到大匹配第一条；最后应有一条无条件的兜底分层。", (
+        Column("code", "分层代码", "code", "英文小写代码 / tier code"),
+        Column("name_zh", "分层名称", "text", "显示名称 / display name"),
+        Column("priority", "匹配优先级", "int", "小的先匹配 / lower matches first", min=1),
+        Column("min_annual_spend_fen", "年消费不低于", "yuan", "近一年消费 ≥ 此金额（空=不限）/ annual spend at least",
+               required=False),
+        Column("max_orders", "订单数不超过", "int", "历史订单数 ≤ 此数（空=不限）/ at most this many orders", required=False,
+               min=0),
+        Column("min_silent_days", "沉默天数不少于", "int", "距上次下单 ≥ 此天数（空=不限）/ days since last order at least",
+               required=False, min=0),
+        Column("gift", "处理后礼遇", "text", "差评处理后给予的礼遇 / gift after handling", required=False),
+        Column("gift_cost_limit_fen", "礼遇成本上限", "yuan", "礼遇成本上限（空=无）/ gift cost cap", required=False),
+        Column("approach", "处理方式", "text", "补偿与沟通方式说明 / how to approach", required=False),
+    ), unique=("code",)),
+    Table("templates", "话术模板", "回复与跟进话术。可用占位符：{customer} {problem} {remedy} {coupon} {shop} {order_id} {days} "
+          "{platform_rule}。不得含以好评/改评为条件的利益诱导（见“违规用语”）。", (
+        Column("kind", "用途", "choice", "3S回复/评价修改指引/三日关怀/…", choices=TEMPLATE_KINDS, choice_zh=TEMPLATE_KIND_ZH),
+        Column("category", "分类", "choice", "适用分类，* 表示全部 / category or *", choices=CATEGORY_CODES,
+               choice_zh=CATEGORY_ZH, allow_any=True),
+        Column("platform", "平台", "choice", "适用平台，* 表示全部 / platform or *", choices=PLATFORMS, choice_zh=PLATFORM_ZH,
+               allow_any=True),
+        Column("text", "话术", "text", "模板正文 / template text"),
+    ), unique=("kind", "category", "platform")),
+    Table("followups", "跟进节奏", "跟进任务：从哪个时间点起多少小时到期，用哪个话术（SPEC H1、V1、V2）。", (
+        Column("step", "步骤代码", "code", "英文小写代码 / step code"),
+        Column("name_zh", "步骤名称", "text", "显示名称 / display name"),
+        Column("anchor", "起算点", "choice", "建案/首次联系/补偿送达/问题解决", choices=ANCHORS, choice_zh=ANCHOR_ZH),
+        Column("offset_hours", "间隔(小时)", "float", "起算点之后多少小时到期 / due this many hours after the anchor", min=0),
+        Column("template_kind", "话术用途", "choice", "发送哪类话术 / template kind", choices=TEMPLATE_KINDS,
+               choice_zh=TEMPLATE_KIND_ZH),
+    ), unique=("step",)),
+    Table("platforms", "平台规则", "各平台的回复长度上限与申诉方式。", (
+        Column("platform", "平台", "choice", "平台代码 / platform", choices=PLATFORMS, choice_zh=PLATFORM_ZH),
+        Column("reply_max_chars", "回复字数上限", "int", "商家回复/评价解释的最多字数 / reply length limit", min=1),
+        Column("appeal_type", "申诉类型", "text", "申诉时选择的类型 / appeal type to choose"),
+        Column("appeal_evidence", "申诉证据", "text", "需要提交的证据 / evidence to submit"),
+    ), unique=("platform",)),
+    Table("forbidden", "违规用语", "以好评/改评/删评为条件的利益诱导用语（正则表达式）。话术与客服编辑的消息命中即被拦截。", (
+        Column("pattern", "匹配规则(正则)", "regex", "Python 正则表达式 / regular expression"),
+        Column("reason_zh", "拦截原因", "text", "给客服看的原因 / reason shown"),
+    ), unique=("pattern",)),
+    Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
+        Column("key", "参数", "code", "参数代码 / setting key"),
+        Column("value", "值", "text", "参数值 / value", required=False),
+        Column("note", "说明", "text", "含义 / meaning", required=False),
+    ), unique=("key",)),
+)}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: str  # float | int | bool | choice | hhmm | fractions | yuan
+    default: str
+    zh: str
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+
+SETTINGS: dict[str, Setting] = {s.key: s for s in (
+    Setting("negative_threshold", "float", "0.5", "文本负面分 ≥ 此值判为负面（0–1）/ negative when text score ≥ this",
+            min=0.0, max=1.0),
+    Setting("rating_negative_max_stars", "int", "3", "评分 ≤ 此星级即为中差评 / stars at or below are negative",
+            min=1, max=5),
+    Setting("sla_start", "choice", "detected", "时效起算：detected=发现（导入）时间，posted=评价时间 / SLA clock start",
+            choices=("detected", "posted")),
+    Setting("sla_clock", "choice", "always", "计时方式：always=全天候，business=仅工作时间 / SLA clock",
+            choices=("always", "business")),
+    Setting("business_day_start", "hhmm", "09:00", "工作时间开始（北京时间）/ business day start"),
+    Setting("business_day_end", "hhmm", "22:00", "工作时间结束（北京时间）/ business day end"),
+    Setting("use_cn_holidays", "bool", "是", "工作日按中国法定节假日与调休计算 / Chinese holidays and make-up days"),
+    Setting("sla_warn_fractions", "fractions", "0.5;0.8", "时效用到这些比例时提醒（分号分隔）/ warn at these fractions"),
+    Setting("alarm_severity", "choice", "high", "命中预警词（投诉、12315…）时的严重程度 / severity on alarm words",
+            choices=SEVERITIES),
+    Setting("delay_coupon_fen", "yuan", "5", "物流延迟自动补偿券（元）/ delay coupon (yuan)", min=0),
+    Setting("repurchase_coupon_days", "int", "90", "复购券有效天数 / repurchase coupon validity (days)", min=1),
+    Setting("repurchase_coupon_fen", "yuan", "10", "复购券面额（元）/ repurchase coupon (yuan)", min=0),
+    Setting("care_coupon_fen", "yuan", "5", "三日关怀专属券面额（元）/ day-3 care coupon (yuan)", min=0),
+    Setting("resolved_bonus_fen", "yuan", "50", "客户确认满意的已解决案件奖金（元）/ bonus per resolved case", min=0),
+    Setting("pay_per_revision", "bool", "否", "是否按“改评”计奖（合规风险，默认否）/ pay per review revision (off)"),
+    Setting("model_min_reviews", "int", "200", "训练模型至少需要的已评分评价数 / rated reviews needed to train", min=20),
+    Setting("excerpt_chars", "int", "60", "队列与提醒中评价摘录的字数 / excerpt length", min=10, max=500),
+)}
+
+
+# ---------------------------------------------------------------------- defaults
+def _default_keywords() -> list[dict[str, Any]]:
+    """The default lexicon, shipped as ``reviewops/data/lexicon_zh.tsv`` (word, kind, category, weight)."""
+    from importlib.resources import files
+
+    text = files("reviewops").joinpath("data", "lexicon_zh.tsv").read_text(encoding="utf-8")
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    for ln in lines[1:]:  # first line is the header
+        word, kind, category, weight = (ln.split("\t") + ["", "", "", ""])[:4]
+        if word in seen:  # first occurrence wins
+            continue
+        seen.add(word)
+        rows.append({"word": word, "kind": kind, "category": category or None, "weight": float(weight)})
+    return rows
+
+
+_REPLY_3S = {
+    ANY: "亲，看到您的评价我们深感抱歉！关于{problem}，我们已为您准备了{remedy}的解决方案，今天内为您处理完毕！"
+         "后续有任何问题随时联系我们，祝您生活愉快～",
+    "logistics": "亲，非常抱歉让您久等了！{problem}给您添麻烦了。我们已为您安排{remedy}，并已联系快递加急跟进，"
+                 "今天内给您答复。感谢您的耐心，我们会努力让下次更快送达～",
+    "quality": "亲，看到您的评价我们深感抱歉！商品出现{problem}是我们品控没做好。已为您准备{remedy}，"
+               "今天内为您处理完毕，同时已反馈质检部门改进。感谢您的包容～",
+    "size": "亲，非常抱歉尺码不合适给您带来不便！关于{problem}，我们已为您安排{remedy}，客服可以帮您对照尺码表"
+            "选择更合适的尺码。感谢您的理解～",
+    "missing_wrong": "亲，非常抱歉！{problem}是我们仓库的失误。已为您安排{remedy}，今天内处理完毕，"
+                     "并已提醒仓库加强核对。感谢您的耐心～",
+    "description": "亲，非常抱歉商品与您的预期不一致！关于{problem}，我们已为您准备{remedy}，并会尽快核对修正"
+                   "商品详情描述。感谢您的反馈～",
+    "service": "亲，非常抱歉我们的服务让您不满意！关于{problem}，店长已亲自跟进，为您准备了{remedy}，"
+               "今天内为您处理完毕。我们会加强客服培训，感谢您的监督～",
+    "price": "亲，感谢您的反馈，也很抱歉让您觉得价格不满意！关于{problem}，我们已为您准备{remedy}。"
+             "后续店铺活动会第一时间通知您～",
+    "malicious": "感谢您的反馈。本店已核实订单与沟通记录，相关情况已提交平台核查。如有任何问题，欢迎随时联系客服处理。",
+}
+
+
+def _default_templates() -> list[dict[str, Any]]:
+    rows = [{"kind": "reply_3s", "category": c, "platform": ANY, "text": t} for c, t in _REPLY_3S.items()]
+    rows += [
+        {"kind": "revision_guidance", "category": ANY, "platform": ANY,
+         "text": "亲，问题已经为您处理好了，感谢您的理解和支持！方便的话能否帮忙更新评价？我们可以提供操作视频指导。"
+                 "更新与否完全由您决定，我们的售后服务不会因此改变～"},
+        {"kind": "care", "category": ANY, "platform": ANY,
+         "text": "{customer}您好，距离上次为您处理问题已经{days}天了，商品用得还顺心吗？特别为您准备了一张{coupon}"
+                 "专属优惠券，欢迎随时回来看看～"},
+        {"kind": "silver_member", "category": ANY, "platform": ANY,
+         "text": "感恩您曾给予的建议，今日起您的账户升级为白银会员，享专属折扣。"},
+        {"kind": "repurchase_coupon", "category": ANY, "platform": ANY,
+         "text": "{customer}您好，送您一张{coupon}复购券，{days}天内下单可与店铺其他优惠叠加使用。"},
+        {"kind": "delay_notice", "category": "logistics", "platform": ANY,
+         "text": "亲，您的包裹比承诺的时间慢了，非常抱歉！已为您发放{coupon}优惠券作为补偿，我们会持续跟进物流进度，"
+                 "有任何问题随时联系我们～"},
+        {"kind": "appeal", "category": "malicious", "platform": ANY,
+         "text": "订单{order_id}的评价存在恶意情形，申诉类型：{platform_rule}。买家在沟通中{problem}，"
+                 "相关聊天记录与证据见附件，请平台核查处理。"},
+    ]
+    return rows
+
+
+def _default_tables() -> dict[str, list[dict[str, Any]]]:
+    cat = lambda code, hours, role, sev, appeal, dept, prio: {  # noqa: E731
+        "code": code, "name_zh": CATEGORY_ZH[code], "sla_hours": hours, "owner_role": role, "severity": sev,
+        "appeal": appeal, "department": dept, "priority": prio}
+    return {
+        "categories": [
+            cat("malicious", 1.0, "legal", "high", True, "法务", 1),
+            cat("quality", 4.0, "supervisor", "high", False, "采购", 2),
+            cat("missing_wrong", 2.0, "agent", "high", False, "物流", 3),
+            cat("logistics", 2.0, "agent", "medium", False, "物流", 4),
+            cat("description", 4.0, "supervisor", "medium", False, "运营", 5),
+            cat("size", 4.0, "agent", "medium", False, "采购", 6),
+            cat("service", 2.0, "supervisor", "high", False, "客服", 7),
+            cat("price", 8.0, "agent", "low", False, "运营", 8),
+            cat("other", 8.0, "agent", "low", False, "客服", 9),
+        ],
+        "roles": [
+            {"code": "agent", "name_zh": "普通客服", "escalates_to": "supervisor", "case_limit_fen": 10000,
+             "window_days": 30, "window_limit_fen": 20000, "can_unmask": False},
+            {"code": "supervisor", "name_zh": "客服主管", "escalates_to": "admin", "case_limit_fen": 50000,
+             "window_days": 30, "window_limit_fen": 100000, "can_unmask": True},
+            {"code": "legal", "name_zh": "法务", "escalates_to": "admin", "case_limit_fen": 0,
+             "window_days": 30, "window_limit_fen": 0, "can_unmask": True},
+            {"code": "admin", "name_zh": "店长", "escalates_to": None, "case_limit_fen": 500000,
+             "window_days": 30, "window_limit_fen": 1000000, "can_unmask": True},
+        ],
+        "keywords": _default_keywords(),
+        "remedy_bands": [
+            {"min_fen": 0, "max_fen": 10000, "remedy": "refund", "coupon_fen": 500, "approver_role": "agent"},
+            {"min_fen": 10000, "max_fen": 30000, "remedy": "resend", "coupon_fen": 1000, "approver_role": "agent"},
+            {"min_fen": 30000, "max_fen": None, "remedy": "supervisor", "coupon_fen": None,
+             "approver_role": "supervisor"},
+        ],
+        "tiers": [
+            {"code": "high_value", "name_zh": "高价值客户", "priority": 1, "min_annual_spend_fen": 100000,
+             "max_orders": None, "min_silent_days": None, "gift": "VIP专属礼包", "gift_cost_limit_fen": 3000,
+             "approach": "差评处理后赠送VIP专属礼包"},
+            {"code": "silent", "name_zh": "沉默客户", "priority": 2, "min_annual_spend_fen": None,
+             "max_orders": None, "min_silent_days": 180, "gift": "手写道歉卡+小额赠品", "gift_cost_limit_fen": 1500,
+             "approach": "寄送手写道歉卡与小额赠品"},
+            {"code": "new", "name_zh": "新客户", "priority": 3, "min_annual_spend_fen": None, "max_orders": 1,
+             "min_silent_days": None, "gift": None, "gift_cost_limit_fen": None,
+             "approach": "优先使用优惠券补偿，通过短信引导复购"},
+            {"code": "regular", "name_zh": "普通客户", "priority": 9, "min_annual_spend_fen": None,
+             "max_orders": None, "min_silent_days": None, "gift": None, "gift_cost_limit_fen": None,
+             "approach": "按补偿档位处理"},
+        ],
+        "templates": _default_templates(),
+        "followups": [
+            {"step": "revision_guidance", "name_zh": "24小时评价修改指引", "anchor": "remedy_delivered",
+             "offset_hours": 24.0, "template_kind": "revision_guidance"},
+            {"step": "care_day3", "name_zh": "第3天关怀短信", "anchor": "resolved", "offset_hours": 72.0,
+             "template_kind": "care"},
+            {"step": "silver_day30", "name_zh": "第30天白银会员", "anchor": "resolved", "offset_hours": 720.0,
+             "template_kind": "silver_member"},
+            {"step": "repurchase_coupon", "name_zh": "复购券", "anchor": "resolved", "offset_hours": 24.0,
+             "template_kind": "repurchase_coupon"},
+        ],
+        "platforms": [
+            {"platform": "taobao", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "完整旺旺对话截图"},
+            {"platform": "tmall", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "完整旺旺对话截图"},
+            {"platform": "douyin", "reply_max_chars": 500, "appeal_type": "同行竞争",
+             "appeal_evidence": "飞鸽客服沟通记录+通话录音"},
+            {"platform": "jd", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "咚咚聊天记录截图"},
+            {"platform": "pdd", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "聊天记录截图"},
+            {"platform": "kuaishou", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "聊天记录截图"},
+        ],
+        "forbidden": [
+            {"pattern": r"好评\s*返现", "reason_zh": "“好评返现”属于以好评为条件的利益诱导"},
+            {"pattern": r"返现\s*删评|删评\s*返现", "reason_zh": "以删除评价换取返现"},
+            {"pattern": r"删\s*评|撤\s*评", "reason_zh": "要求买家删除或撤回评价"},
+            {"pattern": r"(改|修改|删|删除|撤销|撤回|追加|更新|换成|给个?)\s*(成|为)?\s*(好评|评价|差评|五星|5星)"
+                        r".{0,12}(返|退款|退钱|红包|现金|补偿|优惠券|券|礼|钱|赔)",
+             "reason_zh": "以修改/删除评价为条件给予补偿或奖励"},
+            {"pattern": r"(返|退款|退钱|红包|现金|补偿|优惠券|券|礼|钱|赔).{0,12}(就|才|需要|必须|请|麻烦)?\s*"
+                        r"(改|修改|删|删除|撤销|撤回|追加)\s*(成|为)?\s*(好评|评价|差评|五星|5星)",
+             "reason_zh": "补偿或奖励以修改/删除评价为条件"},
+            {"pattern": r"(好评|五星|5星)\s*(送|返|领|得|有)", "reason_zh": "以好评换取礼品或现金"},
+        ],
+        "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
+    }
+
+
+# ----------------------------------------------------------------------- values
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    return str(value).strip()
+
+
+def _yuan_to_fen(text: str) -> int:
+    t = text.replace(",", "").replace("￥", "").replace("¥", "").replace("元", "").strip()
+    d = Decimal(t)
+    fen = d * 100
+    if fen != fen.to_integral_value():
+        raise InvalidOperation("more than 2 decimals")
+    return int(fen)
+
+
+def fen_to_yuan_text(fen: int | None) -> str:
+    """``1050`` → ``"10.5"``, ``1000`` → ``"10"``; None → ``""``."""
+    if fen is None:
+        return ""
+    d = (Decimal(int(fen)) / 100).normalize()
+    return format(d, "f")
+
+
+def _parse(col: Column, raw: Any, roles: Iterable[str]) -> tuple[Any, tuple[str, str] | None]:
+    """Convert one cell; returns (value, None) or (None, (reason_zh, reason_en))."""
+    text = _cell_text(raw)
+    if not text:
+        if col.required:
+            return None, ("不能为空", "must not be empty")
+        return None, None
+    try:
+        if col.type in ("text",):
+            return text, None
+        if col.type == "code":
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", text):
+                return None, ("代码只能用小写英文字母、数字和下划线，且以字母开头",
+                              "a code is lowercase letters, digits and _ starting with a letter")
+            return text, None
+        if col.type in ("choice", _ROLE_REF):
+            choices = tuple(roles) if col.type == _ROLE_REF else col.choices
+            if col.allow_any and text == ANY:
+                return ANY, None
+            if text in choices:
+                return text, None
+            by_zh = {v: k for k, v in col.choice_zh.items()}
+            if text in by_zh:
+                return by_zh[text], None
+            shown = "、".join(f"{c}（{col.choice_zh[c]}）" if c in col.choice_zh else c for c in choices)
+            any_note = "，或 * 表示全部" if col.allow_any else ""
+            return None, (f"不是可选值；可选：{shown}{any_note}", f"not an allowed value; allowed: {', '.join(choices)}")
+        if col.type == "bool":
+            low = text.lower()
+            if low in _TRUE:
+                return True, None
+            if low in _FALSE:
+                return False, None
+            return None, ("应为 是 或 否", "must be 是 (yes) or 否 (no)")
+        if col.type == "int":
+            d = Decimal(text)
+            if d != d.to_integral_value():
+                return None, ("应为整数", "must be a whole number")
+            v: Any = int(d)
+        elif col.type == "float":
+            v = float(Decimal(text))
+        elif col.type == "yuan":
+            v = _yuan_to_fen(text)
+            if v < 0:
+                return None, ("金额不能为负", "amount must not be negative")
+            return v, None
+        elif col.type == "regex":
+            try:
+                re.compile(text)
+            except re.error as e:
+                return None, (f"正则表达式无效：{e}", f"invalid regular expression: {e}")
+            return text, None
+        else:  # pragma: no cover - schema error
+            raise AssertionError(col.type)
+    except (InvalidOperation, ValueError):
+        want = {"int": ("整数", "a whole number"), "float": ("数字", "a number"),
+                "yuan": ("金额（元，最多两位小数）", "an amount in yuan with at most 2 decimals")}[col.type]
+        return None, (f"应为{want[0]}", f"must be {want[1]}")
+    if col.min is not None and v < col.min:
+        return None, (f"不能小于 {col.min:g}", f"must be at least {col.min:g}")
+    return v, None
+
+
+def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
+    text = text.strip()
+    try:
+        if s.type == "float":
+            v: Any = float(Decimal(text))
+        elif s.type == "int":
+            d = Decimal(text)
+            if d != d.to_integral_value():
+                return None, ("应为整数", "must be a whole number")
+            v = int(d)
+        elif s.type == "yuan":
+            v = _yuan_to_fen(text)
+        elif s.type == "bool":
+            low = text.lower()
+            if low not in _TRUE and low not in _FALSE:
+                return None, ("应为 是 或 否", "must be 是 or 否")
+            return low in _TRUE, None
+        elif s.type == "choice":
+            if text not in s.choices:
+                return None, (f"可选：{'、'.join(s.choices)}", f"allowed: {', '.join(s.choices)}")
+            return text, None
+        elif s.type == "hhmm":
+            m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+            if not m or int(m[1]) > 23 or int(m[2]) > 59:
+                return None, ("应为 时:分，如 09:00", "must be HH:MM such as 09:00")
+            return dt.time(int(m[1]), int(m[2])), None
+        elif s.type == "fractions":
+            parts = [p for p in re.split(r"[;；,，\s]+", text) if p]
+            vals = [float(Decimal(p)) for p in parts]
+            if not vals or any(not 0 < x < 1 for x in vals) or vals != sorted(set(vals)):
+                return None, ("应为 0 到 1 之间递增的小数，用分号分隔，如 0.5;0.8",
+                              "must be increasing fractions between 0 and 1, e.g. 0.5;0.8")
+            return tuple(vals), None
+        else:  # pragma: no cover
+            raise AssertionError(s.type)
+    except (InvalidOperation, ValueError):
+        return None, ("不是有效的数字", "not a valid number")
+    if s.min is not None and v < s.min:
+        return None, (f"不能小于 {s.min:g}", f"must be at least {s.min:g}")
+    if s.max is not None and v > s.max:
+        return None, (f"不能大于 {s.max:g}", f"must be at most {s.max:g}")
+    return v, None
+
+
+# ----------------------------------------------------------------------- policy
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. Build with :func:`default_policy`, :meth:`from_tables`,
+    :meth:`from_json`, :func:`import_policy` or :func:`load_policy`.
+
+    ``tables`` holds the normalised rows (JSON-ready; money in fen);
+    ``version`` is the stored version number, None when not stored yet.
+    """
+
+    tables: Mapping[str, tuple[Mapping[str, Any], ...]]
+    version: int | None = None
+    source: str = "default"
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def from_tables(cls, raw: Mapping[str, Iterable[Mapping[str, Any]]], *, source: str = "tables",
+                    version: int | None = None, row_offset: int = 2) -> "Policy":
+        """Validate raw rows (cell values as read from a sheet or JSON) into a Policy.
+
+        ``row_offset`` is the sheet row of the first data row (2 = just below the header),
+        so problems name the row as Excel shows it. Raises :class:`PolicyInvalid` listing
+        every problem.
+        """
+        problems: list[Problem] = []
+        tables: dict[str, tuple[dict[str, Any], ...]] = {}
+        missing = [t.sheet for k, t in TABLES.items() if k not in raw]
+        for sheet in missing:
+            problems.append(Problem(source, None, None, sheet, f"缺少工作表「{sheet}」",
+                                    f"sheet {sheet!r} is missing", "policy_missing_sheet"))
+        role_rows = list(raw.get("roles", ()))
+        roles = [_cell_text(r.get("code")) for r in role_rows if _cell_text(r.get("code"))]
+        for key, spec in TABLES.items():
+            if key not in raw:
+                continue
+            out: list[dict[str, Any]] = []
+            for i, row in enumerate(raw[key]):
+                if all(_cell_text(row.get(c.key)) == "" for c in spec.columns):
+                    continue  # blank line in the sheet
+                excel_row = i + row_offset
+                parsed: dict[str, Any] = {}
+                for col in spec.columns:
+                    value, err = _parse(col, row.get(col.key), roles)
+                    if err:
+                        problems.append(Problem(f"{source} [{spec.sheet}]", excel_row, col.header,
+                                                _cell_text(row.get(col.key)), err[0], err[1], "policy_cell"))
+                    parsed[col.key] = value
+                parsed["_row"] = excel_row
+                out.append(parsed)
+            tables[key] = tuple(out)
+        if not problems:
+            problems += _check_tables(tables, source)
+        if problems:
+            raise PolicyInvalid(source, problems)
+        clean = {k: tuple({c: v for c, v in r.items() if c != "_row"} for r in rows) for k, rows in tables.items()}
+        return cls(tables=clean, version=version, source=source)
+
+    @classmethod
+    def from_json(cls, text: str, *, version: int | None = None, source: str = "store") -> "Policy":
+        data = json.loads(text)
+        raw = {k: [{c: _json_to_cell(TABLES[k], c, v) for c, v in r.items()} for r in rows]
+               for k, rows in data["tables"].items() if k in TABLES}
+        return cls.from_tables(raw, source=source, version=version)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys) of the tables; its SHA-256 identifies the content."""
+        data = {"format": 1, "tables": {k: [dict(r) for r in rows] for k, rows in self.tables.items()}}
+        return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    # -- lookups --------------------------------------------------------------
+    def frame(self, table: str) -> pd.DataFrame:
+        """One table as a DataFrame (money columns in fen)."""
+        spec = TABLES[table]
+        return pd.DataFrame(list(self.tables[table]), columns=[c.key for c in spec.columns])
+
+    def category(self, code: str) -> Mapping[str, Any]:
+        for r in self.tables["categories"]:
+            if r["code"] == code:
+                return r
+        raise KeyError(code)
+
+    def role(self, code: str) -> Mapping[str, Any]:
+        for r in self.tables["roles"]:
+            if r["code"] == code:
+                return r
+        raise KeyError(code)
+
+    def setting(self, key: str) -> Any:
+        """A setting's typed value (float, int, bool, time, tuple, fen …)."""
+        spec = SETTINGS[key]
+        for r in self.tables["settings"]:
+            if r["key"] == key:
+                return _setting_value(spec, r["value"] or "")[0]
+        return _setting_value(spec, spec.default)[0]
+
+    def keywords(self, kind: str | None = None) -> list[Mapping[str, Any]]:
+        return [r for r in self.tables["keywords"] if kind is None or r["kind"] == kind]
+
+    def template(self, kind: str, category: str = ANY, platform: str = ANY) -> str | None:
+        """The most specific template text for (kind, category, platform), or None."""
+        best: tuple[int, str] | None = None
+        for r in self.tables["templates"]:
+            if r["kind"] != kind:
+                continue
+            if r["category"] not in (category, ANY) or r["platform"] not in (platform, ANY):
+                continue
+            score = (r["category"] == category and category != ANY) * 2 + (r["platform"] == platform
+                                                                          and platform != ANY)
+            if best is None or score > best[0]:
+                best = (score, r["text"])
+        return best[1] if best else None
+
+    def forbidden_hits(self, text: str) -> list[tuple[str, str]]:
+        """Forbidden conditional-incentive wording in ``text``: [(matched text, reason)]."""
+        hits = []
+        for r in self.tables["forbidden"]:
+            m = re.search(r["pattern"], text)
+            if m:
+                hits.append((m.group(0), r["reason_zh"]))
+        return hits
+
+
+def _json_to_cell(spec: Table, col: str, value: Any) -> Any:
+    """JSON value → the cell text the validator expects (money fen → yuan)."""
+    try:
+        c = spec.column(col)
+    except StopIteration:
+        return value
+    if value is None:
+        return None
+    if c.type == "yuan":
+        return fen_to_yuan_text(int(value))
+    if c.type == "bool":
+        return "是" if value else "否"
+    return value
+
+
+def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str) -> list[Problem]:
+    """Cross-row rules: uniqueness, completeness, band coverage, template safety."""
+    problems: list[Problem] = []
+
+    def add(table: str, row: int | None, column: str | None, value: Any, zh: str, en: str) -> None:
+        problems.append(Problem(f"{source} [{TABLES[table].sheet}]", row, column,
+                                None if value is None else str(value), zh, en, "policy_rule"))
+
+    for key, spec in TABLES.items():
+        if not spec.unique:
+            continue
+        seen: dict[tuple[Any, ...], int] = {}
+        for r in t.get(key, ()):
+            k = tuple(r[c] for c in spec.unique)
+            if k in seen:
+                cols = "+".join(spec.column(c).header for c in spec.unique)
+                add(key, r["_row"], cols, "/".join(map(str, k)), f"与第{seen[k]}行重复",
+                    f"duplicates row {seen[k]}")
+            else:
+                seen[k] = r["_row"]
+    present = {r["code"] for r in t["categories"]}
+    for code in CATEGORY_CODES:
+        if code not in present:
+            add("categories", None, "分类代码", code, f"缺少分类 {code}（{CATEGORY_ZH[code]}）",
+                f"category {code} is missing")
+    roles = {r["code"]: r for r in t["roles"]}
+    for r in t["roles"]:  # escalation must not loop
+        seen_roles, cur = {r["code"]}, r.get("escalates_to")
+        while cur:
+            if cur in seen_roles:
+                add("roles", r["_row"], "升级至", r["escalates_to"], "升级链形成循环", "escalation chain loops")
+                break
+            seen_roles.add(cur)
+            cur = roles.get(cur, {}).get("escalates_to")
+    bands = sorted(t["remedy_bands"], key=lambda r: r["min_fen"])
+    expected = 0
+    for i, b in enumerate(bands):
+        if b["min_fen"] != expected:
+            add("remedy_bands", b["_row"], "订单金额下限(元)", fen_to_yuan_text(b["min_fen"]),
+                f"档位不连续：下限应为 {fen_to_yuan_text(expected)} 元",
+                f"bands must be contiguous: lower bound should be {fen_to_yuan_text(expected)}")
+        last = i == len(bands) - 1
+        if b["max_fen"] is None and not last:
+            add("remedy_bands", b["_row"], "订单金额上限(元)", "", "只有最后一档可以不填上限",
+                "only the last band may have no upper bound")
+        if b["max_fen"] is not None and b["max_fen"] <= b["min_fen"]:
+            add("remedy_bands", b["_row"], "订单金额上限(元)", fen_to_yuan_text(b["max_fen"]), "上限必须大于下限",
+                "upper bound must be above the lower bound")
+        if last and b["max_fen"] is not None:
+            add("remedy_bands", b["_row"], "订单金额上限(元)", fen_to_yuan_text(b["max_fen"]),
+                "最后一档上限应留空（覆盖所有更高金额）", "the last band must have no upper bound")
+        expected = b["max_fen"] if b["max_fen"] is not None else expected
+    if not bands:
+        add("remedy_bands", None, None, None, "至少需要一个补偿档位", "at least one remedy band is needed")
+    tiers = sorted(t["tiers"], key=lambda r: r["priority"])
+    if not tiers or any(tiers[-1][k] is not None for k in ("min_annual_spend_fen", "max_orders", "min_silent_days")):
+        add("tiers", tiers[-1]["_row"] if tiers else None, None, None,
+            "优先级最低的一条分层必须没有条件（兜底）", "the last tier (highest priority number) must have no conditions")
+    forbidden = [(re.compile(r["pattern"]), r["reason_zh"]) for r in t["forbidden"]]
+    placeholder = re.compile(r"\{([^{}]*)\}")
+    for r in t["templates"]:
+        for name in placeholder.findall(r["text"]):
+            if name not in TEMPLATE_FIELDS:
+                add("templates", r["_row"], "话术", "{" + name + "}", f"未知占位符；可用：{' '.join('{'+f+'}' for f in TEMPLATE_FIELDS)}",
+                    f"unknown placeholder; allowed: {', '.join(TEMPLATE_FIELDS)}")
+        for rx, reason in forbidden:
+            m = rx.search(r["text"])
+            if m:
+                add("templates", r["_row"], "话术", m.group(0), f"含违规诱导用语：{reason}",
+                    "conditional-incentive wording is not allowed")
+    for kind in ("reply_3s", "revision_guidance"):
+        if not any(r["kind"] == kind and r["category"] == ANY and r["platform"] == ANY for r in t["templates"]):
+            add("templates", None, "用途", TEMPLATE_KIND_ZH[kind], f"缺少通用（分类 *、平台 *）的“{TEMPLATE_KIND_ZH[kind]}”话术",
+                f"a general (*, *) {kind} template is required")
+    for r in t["settings"]:
+        spec = SETTINGS.get(r["key"])
+        if spec is None:
+            add("settings", r["_row"], "参数", r["key"], f"未知参数；可用：{'、'.join(SETTINGS)}",
+                f"unknown setting; known: {', '.join(SETTINGS)}")
+            continue
+        _, err = _setting_value(spec, r["value"] or "")
+        if err:
+            add("settings", r["_row"], "值", r["value"], f"{r['key']}：{err[0]}", f"{r['key']}: {err[1]}")
+    start = end = None
+    for r in t["settings"]:
+        if r["key"] in ("business_day_start", "business_day_end") and r["key"] in SETTINGS:
+            v, err = _setting_value(SETTINGS[r["key"]], r["value"] or "")
+            if not err:
+                start, end = (v, end) if r["key"] == "business_day_start" else (start, v)
+    if start is not None and end is not None and end <= start:
+        add("settings", None, "值", f"{start:%H:%M}-{end:%H:%M}", "工作时间结束必须晚于开始",
+            "business_day_end must be after business_day_start")
+    return problems
+
+
+_DEFAULT: Policy | None = None
+
+
+def default_policy() -> Policy:
+    """The playbook's rules as a validated policy (not yet stored)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        raw = {k: [{c: _json_to_cell(TABLES[k], c, v) for c, v in r.items()} for r in rows]
+               for k, rows in _default_tables().items()}
+        _DEFAULT = Policy.from_tables(raw, source="default")
+    return _DEFAULT
+
+
+# ------------------------------------------------------------------------ Excel
+_README_SHEET = "说明"
+
+
+def export_policy(policy: Policy, path: str | Path) -> Path:
+    """Write the policy as an editable workbook: a 说明 sheet, then one sheet per table.
+
+    Every cell is written as an explicit string (numbers as their text, money in
+    yuan), so nothing a shop types can become a formula (S-02); choice columns get
+    drop-down validation with the Chinese names; headers carry a note with help;
+    the header row is frozen and locked-looking. The file is written to a temporary
+    name and moved into place.
+    """
+    import os
+    import tempfile
+
+    import xlsxwriter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".policy-", suffix=".xlsx", dir=path.parent)
+    os.close(fd)
+    try:
+        wb = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False,
+                                       "strings_to_urls": False})
+        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "locked": True})
+        text = wb.add_format({"num_format": "@", "locked": False, "text_wrap": False})
+        ws = wb.add_worksheet(_README_SHEET)
+        ws.set_column(0, 0, 18)
+        ws.set_column(1, 1, 100)
+        info = [
+            ("ReviewOps 策略", f"版本 {policy.version if policy.version is not None else '（未保存）'} · SHA-256 {policy.sha256[:12]}"),
+            ("用法", "修改各工作表后执行：reviewops policy import 本文件.xlsx ；校验通过后保存为新版本。"),
+            ("注意", "不要改表头和工作表名称；金额单位为元；“是/否”列填 是 或 否；下拉列表可选中文或代码。"),
+        ] + [(TABLES[k].sheet, TABLES[k].help) for k in TABLES]
+        for i, (a, b) in enumerate(info):
+            ws.write_string(i, 0, a, head if i == 0 else None)
+            ws.write_string(i, 1, b)
+        for key, spec in TABLES.items():
+            ws = wb.add_worksheet(spec.sheet)
+            ws.freeze_panes(1, 0)
+            rows = policy.tables[key]
+            n = max(len(rows) + 200, 500)
+            for j, col in enumerate(spec.columns):
+                ws.write_string(0, j, col.header, head)
+                ws.write_comment(0, j, f"{col.help}{'（必填）' if col.required else '（可空）'}",
+                                 {"x_scale": 2, "y_scale": 1.2})
+                width = 60 if col.key in ("text", "pattern") else (30 if col.type == "text" else 16)
+                ws.set_column(j, j, width, text)
+                choices: list[str] = []
+                if col.type == "choice":
+                    choices = [col.choice_zh.get(c, c) for c in col.choices] + ([ANY] if col.allow_any else [])
+                elif col.type == _ROLE_REF:
+                    choices = [r["code"] for r in policy.tables["roles"]]
+                elif col.type == "bool":
+                    choices = ["是", "否"]
+                if choices and len(",".join(choices)) < 250:
+                    ws.data_validation(1, j, n, j, {"validate": "list", "source": choices,
+                                                    "ignore_blank": True, "error_type": "warning"})
+            for i, r in enumerate(rows, start=1):
+                for j, col in enumerate(spec.columns):
+                    v = r.get(col.key)
+                    if v is None:
+                        continue
+                    if col.type == "yuan":
+                        s = fen_to_yuan_text(v)
+                    elif col.type == "bool":
+                        s = "是" if v else "否"
+                    elif col.type == "choice" and v != ANY:
+                        s = col.choice_zh.get(v, v)
+                    elif isinstance(v, float):
+                        s = f"{v:g}"
+                    else:
+                        s = str(v)
+                    ws.write_string(i, j, s)
+        wb.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def import_policy(path: str | Path) -> Policy:
+    """Read and validate a policy workbook written by :func:`export_policy` (and edited).
+
+    Raises :class:`PolicyInvalid` naming sheet, row and column of every bad cell,
+    unknown or missing headers, and missing sheets.
+    """
+    from python_calamine import CalamineWorkbook
+
+    path = Path(path)
+    name = path.name
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise PolicyInvalid(name, [Problem(name, None, None, None, f"无法读取工作簿：{e}",
+                                           f"cannot read the workbook: {e}", "policy_file")]) from None
+    raw: dict[str, list[dict[str, Any]]] = {}
+    problems: list[Problem] = []
+    sheets = set(wb.sheet_names)
+    for key, spec in TABLES.items():
+        if spec.sheet not in sheets:
+            continue  # reported by from_tables
+        rows = wb.get_sheet_by_name(spec.sheet).to_python(skip_empty_area=False)
+        if not rows:
+            raw[key] = []
+            continue
+        header = [_cell_text(h) for h in rows[0]]
+        by_header = {c.header: c.key for c in spec.columns}
+        by_header.update({c.zh: c.key for c in spec.columns})
+        idx: dict[str, int] = {}
+        for j, h in enumerate(header):
+            if not h:
+                continue
+            if h in by_header:
+                idx[by_header[h]] = j
+            else:
+                problems.append(Problem(f"{name} [{spec.sheet}]", 1, h, h, "未知的表头；请不要修改表头",
+                                        "unknown header; do not rename headers", "policy_header"))
+        for c in spec.columns:
+            if c.key not in idx:
+                problems.append(Problem(f"{name} [{spec.sheet}]", 1, c.header, None, "缺少这一列",
+                                        "this column is missing", "policy_header"))
+        raw[key] = [{k: (r[j] if j < len(r) else None) for k, j in idx.items()} for r in rows[1:]]
+    if problems:
+        raise PolicyInvalid(name, problems)
+    return Policy.from_tables(raw, source=name)
+
+
+# ------------------------------------------------------------------------ store
+def load_policy(store: Any, version: int | None = None) -> Policy | None:
+    """The stored policy ``version`` (default: newest), or None when none is stored."""
+    from .store import policy_versions as pv
+
+    with store.read() as conn:
+        q = sa.select(pv.c.version, pv.c.policy_json)
+        q = q.where(pv.c.version == version) if version is not None else q.order_by(pv.c.version.desc()).limit(1)
+        row = conn.execute(q).first()
+    if row is None:
+        if version is not None:
+            from .errors import NotFound
+            raise NotFound(f"策略版本 {version} 不存在 / policy version {version} does not exist; "
+                           "see `reviewops policy show`")
+        return None
+    return Policy.from_json(row.policy_json, version=row.version, source=f"store v{row.version}")
+
+
+def save_policy(store: Any, policy: Policy, *, actor: str, note: str | None = None) -> Policy:
+    """Store ``policy`` as a new version unless the newest stored one has the same content.
+
+    Returns the policy with its version number. The version row is the audit
+    record (who, when, note, SHA-256).
+    """
+    from .store import policy_versions as pv, utcnow
+
+    sha = policy.sha256
+    with store.write() as conn:
+        last = conn.execute(sa.select(pv.c.version, pv.c.sha256).order_by(pv.c.version.desc()).limit(1)).first()
+        if last is not None and last.sha256 == sha:
+            return Policy(tables=policy.tables, version=last.version, source=policy.source)
+        version = 1 if last is None else last.version + 1
+        conn.execute(pv.insert().values(version=version, policy_json=policy.to_json(), sha256=sha, note=note,
+                                        created_by=actor, created_at=utcnow()))
+    return Policy(tables=policy.tables, version=version, source=policy.source)
+
+
+def current_policy(store: Any, *, actor: str = "system") -> Policy:
+    """The newest stored policy; stores the default as version 1 when there is none."""
+    p = load_policy(store)
+    if p is None:
+        p = save_policy(store, default_policy(), actor=actor, note="默认策略（剧本）/ default policy (playbook)")
+    return p
+
+
+def policy_or_default(policy: Policy | None) -> Policy:
+    """``policy`` or the default policy."""
+    return policy if policy is not None else default_policy()
+
