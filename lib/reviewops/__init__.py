@@ -4,13 +4,16 @@ The public API is what ``__all__`` lists; notebooks, forms, Excel functions and
 the CLI import only from here.
 """
 
+from .classify import classify
 from .demo import build_demo
 from .errors import (
     ConfigError,
     ConflictError,
     ImportRejected,
+    ModelError,
     NetworkFilesystemError,
     NotFound,
+    PolicyInvalid,
     Problem,
     ReviewOpsError,
     StoreError,
@@ -18,7 +21,10 @@ from .errors import (
     UnsupportedFile,
 )
 from .ingest import ImportResult, import_file, import_paths
+from .policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
 from .store import Store
+from .textmodel import TextModel
+from .triage import TriageResult, open_queue, triage, triage_store
 
 __version__ = "0.1.0"
 
@@ -27,16 +33,30 @@ __all__ = [
     "ConflictError",
     "ImportRejected",
     "ImportResult",
+    "ModelError",
     "NetworkFilesystemError",
     "NotFound",
+    "Policy",
+    "PolicyInvalid",
     "Problem",
     "ReviewOpsError",
     "Store",
     "StoreError",
+    "TextModel",
+    "TriageResult",
     "UnknownLayout",
     "UnsupportedFile",
     "__version__",
     "build_demo",
+    "classify",
+    "current_policy",
+    "default_policy",
+    "export_policy",
     "import_file",
     "import_paths",
+    "import_policy",
+    "open_queue",
+    "save_policy",
+    "triage",
+    "triage_store",
 ]

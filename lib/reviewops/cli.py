@@ -102,26 +102,40 @@ def import_cmd(files: tuple[Path, ...], platform: str | None, kind: str | None, 
 @click.option("--seed", default=20261125, show_default=True, type=int, help="随机种子：同一种子生成同一店铺 / same seed, same shop")
 @click.option("--scale", default=1.0, show_default=True, type=float, help="规模（1.0 = 2万客户、5万订单、1万评价）/ size factor")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="导出文件写到此目录 / folder for the generated export files")
+@click.option("--limit", default=15, show_default=True, type=click.IntRange(0, None),
+              help="分级后显示多少个最紧急的案件 / open cases to show after triage")
 @db_option
 @json_option
-def demo_cmd(seed: int, scale: float, out_dir: Path | None, db: str | None, as_json: bool) -> None:
-    """生成演示店铺并通过导入器载入 / build the demo shop through the real importer."""
+def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, db: str | None, as_json: bool) -> None:
+    """生成演示店铺、通过导入器载入、分级建案并列出待处理案件 / build the demo shop, import, triage, show the queue."""
     from .demo import build_demo
     from .ingest import describe
     from .store import Store
 
     if scale <= 0 or scale > 20:
         raise ConfigError(f"--scale 应在 (0, 20] 之间 / --scale must be in (0, 20]; got {scale}")
+    from .triage import open_queue, triage_store
+
     results = build_demo(db, seed=seed, scale=scale, out_dir=out_dir, progress=not as_json and sys.stderr.isatty())
     with Store.open(db) as store:
+        triaged = triage_store(store, actor=_actor(), via="cli")
         counts = store.counts()
         url = store.url
+        queue = open_queue(store, limit=limit)
+        total = _count_open(store)
     if as_json:
-        _echo_json({"db": url, "counts": counts, "results": [r.to_dict() for r in results]})
+        _echo_json({"db": url, "counts": counts, "results": [r.to_dict() for r in results],
+                    "triage": triaged.to_dict() | {"case_ids": len(triaged.case_ids)},
+                    "open_cases": total, "queue": _queue_json(queue)})
     else:
         click.echo(describe(results))
         click.echo(f"\n数据库 database: {url}")
         click.echo("已载入 loaded: " + "，".join(f"{k} {v}" for k, v in counts.items()))
+        click.echo("")
+        _echo_triage(triaged)
+        if limit:
+            click.echo("\n待处理案件（最紧急在前）/ open cases, most urgent first:")
+            _print_queue(queue, total)
     if any(r.status in ("rejected", "failed") for r in results):
         sys.exit(EXIT_USER_ERROR)
 
@@ -164,6 +178,226 @@ def status_cmd(db: str | None, as_json: bool) -> None:
         click.echo(f"数据库 database: {data['db']} ({data['dialect']})")
         for k, v in data["counts"].items():
             click.echo(f"  {k:<16} {v}")
+
+
+def _print_queue(queue: Any, total_open: int | None = None) -> None:
+    """The open case queue as a plain table (most urgent first)."""
+    if queue.empty:
+        click.echo("没有待处理的案件 / no open cases")
+        return
+    sev = {"high": "高", "medium": "中", "low": "低"}
+    head = f"{'案件':>6}  {'平台':<8} {'评分':<6} {'分类':<8} {'严重':<4} {'负责':<10} {'截止(北京时间)':<16} {'剩余':>8}  摘录"
+    click.echo(head)
+    for r in queue.itertuples(index=False):
+        left = r.minutes_left
+        if left != left:  # NaN
+            left_s = "-"
+        elif left < 0:
+            left_s = f"超时{int(-left) // 60}h{int(-left) % 60:02d}"
+        else:
+            left_s = f"{int(left) // 60}h{int(left) % 60:02d}"
+        click.echo(f"{r.case_id:>6}  {r.platform:<8} {str(r.rating or '-'):<6} {r.category_zh:<8} "
+                   f"{sev.get(r.severity, r.severity or '-'):<4} {r.owner_role or '-':<10} {r.due_local:<16} "
+                   f"{left_s:>8}  {r.excerpt}")
+    if total_open is not None and total_open > len(queue):
+        click.echo(f"… 共 {total_open} 个待处理案件，显示最紧急的 {len(queue)} 个 / {total_open} open cases, "
+                   f"showing the {len(queue)} most urgent")
+
+
+def _queue_json(queue: Any) -> list[dict[str, Any]]:
+    out = queue.copy()
+    out["due_at"] = out["due_at"].map(lambda t: None if t is None or t != t else t.isoformat())
+    out["minutes_left"] = out["minutes_left"].map(lambda v: None if v != v else int(v))
+    return out.to_dict(orient="records")
+
+
+def _count_open(store: Any) -> int:
+    import sqlalchemy as sa
+
+    from .store import cases
+    from .triage import OPEN_STATES_EXCLUDED
+
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(cases)
+                                .where(cases.c.state.not_in(OPEN_STATES_EXCLUDED))).scalar_one())
+
+
+@cli.command("triage")
+@click.option("--no-model", is_flag=True, help="不用训练好的模型，只用词库 / use the lexicon even if a model was trained")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, None),
+              help="之后显示多少个最紧急的案件 / how many open cases to show afterwards")
+@db_option
+@json_option
+def triage_cmd(no_model: bool, limit: int, db: str | None, as_json: bool) -> None:
+    """把新的中差评分级并建案（可重复执行）/ grade new negative reviews into cases (idempotent)."""
+    from .store import Store
+    from .triage import open_queue, triage_store
+
+    with Store.open(db) as store:
+        result = triage_store(store, model=not no_model, actor=_actor(), via="cli")
+        queue = open_queue(store, limit=limit)
+        total = _count_open(store)
+    if as_json:
+        data = result.to_dict()
+        data["queue"] = _queue_json(queue)
+        data["open_cases"] = total
+        _echo_json(data)
+        return
+    _echo_triage(result)
+    if limit:
+        click.echo("")
+        _print_queue(queue, total)
+
+
+def _echo_triage(result: Any) -> None:
+    model = f"模型 v{result.model_version}" if result.model_version else "词库（未训练模型）"
+    click.echo(f"分级 triage：检查 {result.examined} 条未建案评价，中差评 {result.negative} 条，新建案件 {result.created} 个"
+               f"（策略 v{result.policy_version}，{model}）")
+    click.echo(f"  examined {result.examined}, negative {result.negative}, cases created {result.created}"
+               + (f", already cased {result.already_cased}" if result.already_cased else ""))
+
+
+@cli.command("queue")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, None), help="显示条数 / rows to show")
+@db_option
+@json_option
+def queue_cmd(limit: int, db: str | None, as_json: bool) -> None:
+    """待处理案件，按响应截止时间排序 / open cases, most urgent first."""
+    from .store import Store
+    from .triage import open_queue
+
+    with Store.open(db) as store:
+        queue = open_queue(store, limit=limit)
+        total = _count_open(store)
+    if as_json:
+        _echo_json({"open_cases": total, "queue": _queue_json(queue)})
+    else:
+        _print_queue(queue, total)
+
+
+@cli.command("classify")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--rating", "ratings", multiple=True, help="评分（每条文本一个：1–5 或 好评/中评/差评）/ rating per text")
+@db_option
+@json_option
+def classify_cmd(texts: tuple[str, ...], ratings: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """判断评价文本是否中差评及其分类（用当前策略与模型）/ classify review texts."""
+    from .classify import classify
+    from .policy import current_policy
+    from .store import Store
+    from .textmodel import TextModel
+
+    if ratings and len(ratings) != len(texts):
+        raise ConfigError(f"--rating 给了 {len(ratings)} 个，文本 {len(texts)} 条；要么不给，要么每条一个 / "
+                          f"{len(ratings)} --rating values for {len(texts)} texts; give none or one per text")
+    with Store.open(db) as store:
+        policy = current_policy(store, actor=_actor())
+        model = TextModel.load(store)
+    out = classify(list(texts), list(ratings) if ratings else None, model, policy=policy)
+    out.insert(0, "text", list(texts))
+    if as_json:
+        _echo_json(out.to_dict(orient="records"))
+        return
+    for r in out.itertuples(index=False):
+        flag = "中差评" if r.is_negative else "非中差评"
+        click.echo(f"{flag}  负面分 {r.negative_score:.2f}  主分类 {r.primary_category or '-'}  "
+                   f"[{r.categories}]  {r.text}")
+
+
+@cli.command("train")
+@click.option("--min-reviews", type=click.IntRange(40, None),
+              help="至少需要多少条带评分评价（默认取策略参数 model_min_reviews）/ rated reviews needed")
+@db_option
+@json_option
+def train_cmd(min_reviews: int | None, db: str | None, as_json: bool) -> None:
+    """用店铺自己的带评分评价训练文本模型并保存新版本 / train the text model on the shop's rated reviews."""
+    from .store import Store
+    from .textmodel import train_from_store
+
+    with Store.open(db) as store:
+        info = train_from_store(store, actor=_actor(), min_reviews=min_reviews)
+    if as_json:
+        _echo_json(info)
+        return
+    h = info.get("holdout") or {}
+    click.echo(f"模型 v{info['version']} 已保存：训练评价 {info['n_train']} 条（差评 {info['n_negative']}，"
+               f"好评 {info['n_positive']}）/ model v{info['version']} saved")
+    if h:
+        click.echo(f"  留出集 holdout ({h['n']} 条)：F1 {h['f1']:.3f}，精确率 precision {h['precision']:.3f}，"
+                   f"召回率 recall {h['recall']:.3f}")
+    click.echo("  之后 reviewops triage 会用这个模型 / `reviewops triage` now uses this model")
+
+
+@cli.group("policy")
+def policy_group() -> None:
+    """策略：导出为 Excel 编辑，导入为新版本 / the shop's policy: export to Excel, import a new version."""
+
+
+@policy_group.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--version", "version", type=int, help="导出指定版本（默认最新）/ version to export (default newest)")
+@db_option
+def policy_export_cmd(file: Path, version: int | None, db: str | None) -> None:
+    """把策略写成可编辑的工作簿 / write the policy as an editable workbook."""
+    from .policy import current_policy, export_policy, load_policy
+    from .store import Store
+
+    with Store.open(db) as store:
+        policy = load_policy(store, version) if version is not None else current_policy(store, actor=_actor())
+    assert policy is not None
+    export_policy(policy, file)
+    click.echo(f"已导出策略 v{policy.version} 到 {file} / exported policy v{policy.version} to {file}")
+
+
+@policy_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", help="版本说明 / note for this version")
+@db_option
+@json_option
+def policy_import_cmd(file: Path, note: str | None, db: str | None, as_json: bool) -> None:
+    """校验工作簿并保存为新的策略版本 / validate a workbook and store it as a new policy version."""
+    from .policy import import_policy, load_policy, save_policy
+    from .store import Store
+
+    policy = import_policy(file)
+    with Store.open(db) as store:
+        before = load_policy(store)
+        saved = save_policy(store, policy, actor=_actor(), note=note or f"import {file.name}")
+    changed = before is None or before.version != saved.version
+    if as_json:
+        _echo_json({"version": saved.version, "changed": changed, "sha256": saved.sha256})
+    elif changed:
+        click.echo(f"策略已保存为 v{saved.version} / policy stored as version {saved.version}")
+    else:
+        click.echo(f"内容与当前 v{saved.version} 相同，未新建版本 / same as version {saved.version}; nothing stored")
+
+
+@policy_group.command("show")
+@db_option
+@json_option
+def policy_show_cmd(db: str | None, as_json: bool) -> None:
+    """列出策略版本 / list policy versions."""
+    from .policy import policy_versions_list
+    from .store import Store
+
+    with Store.open(db) as store:
+        rows = policy_versions_list(store)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("尚无已保存的策略；首次分级时会保存默认策略 / no stored policy yet; the default is stored on first use")
+    for r in rows:
+        click.echo(f"v{r['version']:<4} {r['created_at']}  {r['created_by']:<12} {r['sha256'][:12]}  {r['note'] or ''}")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name on this system
+        return "cli"
 
 
 def _log_path() -> Path:

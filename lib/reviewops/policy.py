@@ -965,3 +965,13 @@ def policy_or_default(policy: Policy | None) -> Policy:
     """``policy`` or the default policy."""
     return policy if policy is not None else default_policy()
 
+
+
+def policy_versions_list(store: Any) -> list[dict[str, Any]]:
+    """Stored policy versions, newest first: version, created_at, created_by, sha256, note."""
+    from .store import policy_versions as pv
+
+    with store.read() as conn:
+        rows = conn.execute(sa.select(pv.c.version, pv.c.created_at, pv.c.created_by, pv.c.sha256, pv.c.note)
+                            .order_by(pv.c.version.desc())).mappings().all()
+    return [{**r, "created_at": r["created_at"].isoformat(timespec="seconds")} for r in rows]

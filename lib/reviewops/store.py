@@ -396,6 +396,11 @@ cases = sa.Table(
     _c("owner_role", Text),
     _c("assignee", Text),
     _c("sla_due_at", UTCDateTime()),
+    _c("sla_started_at", UTCDateTime()),
+    _c("sla_hours", sa.Float),
+    _c("negative_score", sa.Float),
+    _c("model_version", sa.Integer),
+    _c("triage_json", Text),  # the decision and its reasons, as triage recorded them
     _c("policy_version", sa.Integer),
     _c("notes", Text),
     _c("follow_up_count", sa.Integer, nullable=False, default=0),
@@ -419,9 +424,23 @@ case_events = sa.Table(
     sa.UniqueConstraint("case_id", "version_from"),
 )
 
+text_models = sa.Table(
+    "text_models", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("version", sa.Integer, nullable=False, unique=True),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("created_by", Text, nullable=False),
+    _c("note", Text),
+    _c("n_train", sa.Integer, nullable=False),
+    _c("metrics_json", Text, nullable=False),
+    _c("sha256", Text, nullable=False),
+    _c("blob", sa.LargeBinary, nullable=False),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
-    "sla_due_at", "policy_version", "notes", "follow_up_count",
+    "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json",
+    "policy_version", "notes", "follow_up_count",
 )
 
 sa.Index("ix_reviews_created", reviews.c.shop_id, reviews.c.created_at)
