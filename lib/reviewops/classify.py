@@ -51,7 +51,10 @@ CLASSIFY_COLUMNS = ("is_negative", "negative_score", "primary_category", "catego
 # clause and sentence breaks (matched in the same automaton pass)
 _CLAUSE_BREAKS = "，,、；;：:~～…()（）[]【】\"“”'‘’ \t"
 _SENTENCE_BREAKS = "。！？!?\n\r"
-_BREAK, _SENT = "break", "sentence"
+# automaton entry codes (breaks first: ``code <= _K_SENT`` tests for a break)
+_K_BREAK, _K_SENT, _K_NEG, _K_POS, _K_NEGATION, _K_INTENS, _K_TOPIC, _K_TURN, _K_CONCEDE, _K_ALARM, _K_GUARD = range(11)
+_KIND_CODES = {"negative": _K_NEG, "positive": _K_POS, "negation": _K_NEGATION, "intensifier": _K_INTENS,
+               "topic": _K_TOPIC, "alarm": _K_ALARM}
 
 _RATING_WORDS = {
     "差评": 1, "bad": 1, "negative": 1, "差": 1, "中评": 3, "neutral": 3, "中": 3,
@@ -121,9 +124,39 @@ class Lexicon:
 
     Build once per policy (:meth:`for_policy` caches by policy content) and call
     :meth:`read` per text. Thread-safe for reading.
+
+    How a text is read (one leftmost-longest pass; punctuation splits clauses and
+    sentences):
+
+    * ``negative`` / ``positive`` words add their weight to the text's negative or
+      positive side. A ``negation`` (不, 没有 …) ending at most
+      :attr:`NEGATION_WINDOW` characters before a sentiment word in the same clause
+      flips it: a negated positive (不满意) counts :attr:`NEGATED_POSITIVE` of its weight
+      as negative, a negated negative (没有破损) :attr:`NEGATED_NEGATIVE` as positive.
+    * ``intensifier``: its weight multiplies the next sentiment word of the clause
+      (太 1.5; a weight below 1 softens: 稍微 0.7).
+    * ``contrast`` with weight ≥ 1 (但是, 不过 …) turns the sentence: what came before
+      it counts :attr:`BEFORE_TURN_POSITIVE` (positive side) / :attr:`BEFORE_TURN_NEGATIVE`
+      (negative side), what follows is multiplied by the word's weight. A ``contrast`` with
+      weight < 1 is a concession (虽然, 尽管): the clause it is in counts that fraction.
+    * ``alarm`` words always make the review negative (unless negated: 不会投诉).
+    * Any word with weight 0 is a guard: it only stops a shorter word from matching
+      inside it (不仅 keeps 不 from negating; 出差 keeps 差 from counting).
+    * Categories: a categorised negative or alarm word names its category directly;
+      ``topic`` words (物流, 客服 …) count for their category inside a clause that reads
+      negative (more negative than positive).
+
+    The text's score is ``1 / (1 + exp(-SCORE_SCALE · (negative − positive − SCORE_BIAS)))``:
+    a text with no sentiment at all scores below 0.5.
     """
 
     NEGATION_WINDOW = 3  # characters allowed between a negation and the word it flips
+    NEGATED_POSITIVE = 0.9  # 不满意: share of the positive word's weight that counts as negative
+    NEGATED_NEGATIVE = 0.4  # 没有破损: share of the negative word's weight that counts as positive
+    BEFORE_TURN_POSITIVE = 0.8  # positive said before 但是 in the same sentence
+    BEFORE_TURN_NEGATIVE = 1.0  # negative said before 但是 ("虽然便宜，但质量差" keeps both)
+    SCORE_SCALE = 0.47  # calibrated with the lexicon's weights (docs/accuracy.md)
+    SCORE_BIAS = 0.05  # a text with no sentiment at all scores just below 0.5
 
     def __init__(self, policy: Policy):
         import ahocorasick
@@ -131,119 +164,191 @@ class Lexicon:
         self.policy = policy
         self.priority = {r["code"]: r["priority"] for r in policy.tables["categories"]}
         a = ahocorasick.Automaton()
+        breaks: dict[str, int] = {ch: _K_BREAK for ch in _CLAUSE_BREAKS}
+        breaks.update({ch: _K_SENT for ch in _SENTENCE_BREAKS})
         for r in policy.tables["keywords"]:
             w = normalize_text(r["word"]).strip()
-            if w:
-                a.add_word(w, (r["kind"], float(r["weight"]), r["category"], w))
-        for ch in _CLAUSE_BREAKS:
-            if ch not in a:
-                a.add_word(ch, (_BREAK, 0.0, None, ch))
-        for ch in _SENTENCE_BREAKS:
-            if ch not in a:
-                a.add_word(ch, (_SENT, 0.0, None, ch))
+            if not w:
+                continue
+            kind, weight, category = r["kind"], float(r["weight"]), r["category"]
+            if weight <= 0:
+                code = _K_GUARD
+            elif kind == "contrast":
+                code = _K_TURN if weight >= 1.0 else _K_CONCEDE
+            else:
+                code = _KIND_CODES[kind]
+            if w in breaks:  # a punctuation mark that is also a sentiment word ("?" as a mild negative)
+                signed = weight if code == _K_NEG else -weight if code == _K_POS else 0.0
+                a.add_word(w, (breaks.pop(w), signed, None, w, 1))
+                continue
+            a.add_word(w, (code, weight, category, w, len(w)))
+        for ch, code in breaks.items():
+            a.add_word(ch, (code, 0.0, None, ch, 1))
         a.make_automaton()
         self._automaton = a
+        self._iter_long = a.iter_long
 
     _cache: dict[str, "Lexicon"] = {}
+    _by_id: dict[int, tuple[Policy, "Lexicon"]] = {}
 
     @classmethod
     def for_policy(cls, policy: Policy) -> "Lexicon":
+        hit = cls._by_id.get(id(policy))
+        if hit is not None and hit[0] is policy:
+            return hit[1]
         key = policy.sha256
         lex = cls._cache.get(key)
         if lex is None:
             if len(cls._cache) > 8:
                 cls._cache.clear()
             lex = cls._cache[key] = cls(policy)
+        if len(cls._by_id) > 8:
+            cls._by_id.clear()
+        cls._by_id[id(policy)] = (policy, lex)  # holds the policy, so its id is not reused
         return lex
 
     def read(self, text: str) -> TextResult:
         """Score one normalised text (see :func:`normalize_text`)."""
-        neg = pos = 0.0
+        return self._read(text, True)
+
+    def _read(self, text: str, detail: bool) -> Any:
+        """The reading of ``text``: a :class:`TextResult` when ``detail``, else ``(score, alarm, cat_scores)``."""
+        if not text:
+            return TextResult(0.0, (), (), (), {}, {}) if detail else (0.0, False, {})
+        neg = pos = 0.0  # closed sentences
+        s_neg = s_pos = 0.0  # closed clauses of the current sentence
+        c_neg = c_pos = 0.0  # the current clause
+        c_topics: list[tuple[str, float, str]] = []
+        cfac = 1.0  # the current clause's factor (concession)
+        turn = 1.0  # multiplier after a turn (但是) in the current sentence
+        boost = 1.0
+        neg_end = -100
+        neg_start = 0
+        neg_w = 0.0
+        window = self.NEGATION_WINDOW
         alarm: list[str] = []
         neg_hits: list[str] = []
         pos_hits: list[str] = []
         cat_scores: dict[str, float] = {}
         cat_hits: dict[str, list[str]] = {}
-        # per-clause state
-        clause_neg = clause_pos = 0.0
-        clause_topics: list[tuple[str, float, str]] = []
-        negation_end = -100
-        boost = 1.0
-        after_contrast = False
-        before: list[tuple[str, float, bool]] = []  # (kind, weight, counted) within the sentence before a contrast
-
-        def close_clause() -> None:
-            nonlocal clause_neg, clause_pos, clause_topics
-            if clause_topics and clause_neg > clause_pos:
-                for cat, w, word in clause_topics:
-                    cat_scores[cat] = cat_scores.get(cat, 0.0) + w
-                    cat_hits.setdefault(cat, []).append(word)
-            clause_neg = clause_pos = 0.0
-            clause_topics = []
-
-        for end, (kind, weight, category, word) in self._automaton.iter_long(text):
-            start = end - len(word) + 1
-            if kind == _BREAK or kind == _SENT:
-                close_clause()
-                negation_end = -100
+        for end, (code, weight, category, word, n) in self._iter_long(text):
+            if code <= _K_SENT:  # clause or sentence break
+                if weight:  # the mark itself carries sentiment
+                    if weight > 0:
+                        c_neg += weight * turn
+                    else:
+                        c_pos -= weight * turn
+                if neg_end >= 0:  # a negation that flipped nothing (没有光驱): its own weight, as negative
+                    c_neg += neg_w * turn
+                if c_topics:
+                    if c_neg > c_pos:
+                        for cat, w, tw in c_topics:
+                            cat_scores[cat] = cat_scores.get(cat, 0.0) + w
+                            if detail:
+                                cat_hits.setdefault(cat, []).append(tw)
+                    c_topics = []
+                s_neg += c_neg * cfac
+                s_pos += c_pos * cfac
+                c_neg = c_pos = 0.0
+                cfac = 1.0
                 boost = 1.0
-                if kind == _SENT:
-                    after_contrast = False
+                neg_end = -100
+                if code == _K_SENT:
+                    neg += s_neg
+                    pos += s_pos
+                    s_neg = s_pos = 0.0
+                    turn = 1.0
                 continue
-            if kind == "negation":
-                negation_end = end
+            if code == _K_NEG or code == _K_POS:
+                start = end - n + 1
+                m = boost * turn
+                boost = 1.0
+                if 0 <= start - neg_end - 1 <= window:  # negated
+                    if code == _K_NEG:  # 不差, 没有破损: weak positive, names no complaint
+                        c_pos += self.NEGATED_NEGATIVE * weight * m
+                    else:  # 不好, 不满意
+                        c_neg += self.NEGATED_POSITIVE * weight * m
+                        if detail:
+                            neg_hits.append(text[neg_start:end + 1])
+                    neg_end = -100
+                    continue
+                if code == _K_NEG:
+                    c_neg += weight * m
+                    if category:
+                        cat_scores[category] = cat_scores.get(category, 0.0) + weight
+                        if detail:
+                            cat_hits.setdefault(category, []).append(word)
+                    if detail:
+                        neg_hits.append(word)
+                else:
+                    c_pos += weight * m
+                    if detail:
+                        pos_hits.append(word)
                 continue
-            if kind == "intensifier":
-                boost = max(boost, weight)
+            if code == _K_NEGATION:
+                if neg_end >= 0:
+                    c_neg += neg_w * turn
+                neg_start = end - n + 1
+                neg_end = end
+                neg_w = weight
                 continue
-            if kind == "contrast":
-                after_contrast = True
-                # what was said before the contrast in this sentence counts for less
-                neg *= 1.0  # negatives before a contrast still stand ("虽然便宜，但质量差" keeps both)
-                pos *= 0.6
+            if code == _K_INTENS:
+                boost = weight if boost == 1.0 else boost * weight
                 continue
-            negated = 0 <= start - negation_end - 1 <= self.NEGATION_WINDOW
-            mult = boost * (1.3 if after_contrast else 1.0)
-            boost = 1.0
-            if kind == "topic":
+            if code == _K_TOPIC:
                 if category:
-                    clause_topics.append((category, weight, word))
+                    c_topics.append((category, weight, word))
                 continue
-            if kind == "alarm":
-                if negated:  # "不会给差评", "没有投诉" — a mild negative, not an alarm
-                    neg += 0.5
+            if code == _K_TURN:
+                # close the part of the clause before the turn, then discount what came before it
+                if neg_end >= 0:
+                    c_neg += neg_w * turn
+                if c_topics:
+                    if c_neg > c_pos:
+                        for cat, w, tw in c_topics:
+                            cat_scores[cat] = cat_scores.get(cat, 0.0) + w
+                            if detail:
+                                cat_hits.setdefault(cat, []).append(tw)
+                    c_topics = []
+                s_neg = (s_neg + c_neg * cfac) * self.BEFORE_TURN_NEGATIVE
+                s_pos = (s_pos + c_pos * cfac) * self.BEFORE_TURN_POSITIVE
+                c_neg = c_pos = 0.0
+                cfac = 1.0
+                turn = weight
+                boost = 1.0
+                neg_end = -100
+                continue
+            if code == _K_CONCEDE:
+                cfac = weight
+                continue
+            if code == _K_ALARM:
+                start = end - n + 1
+                if 0 <= start - neg_end - 1 <= window:  # "不会给差评", "没有投诉": a mild negative, not an alarm
+                    c_neg += 0.5
+                    neg_end = -100
                     continue
                 alarm.append(word)
-                neg += weight * mult
-                clause_neg += weight
+                c_neg += weight * boost * turn
+                boost = 1.0
                 if category:
                     cat_scores[category] = cat_scores.get(category, 0.0) + weight
-                    cat_hits.setdefault(category, []).append(word)
+                    if detail:
+                        cat_hits.setdefault(category, []).append(word)
                 continue
-            if kind == "negative":
-                if negated:  # "不差", "没有破损": weak positive, names no complaint
-                    pos += 0.4 * weight
-                    clause_pos += 0.4 * weight
-                    continue
-                neg += weight * mult
-                clause_neg += weight * mult
-                neg_hits.append(word)
-                if category:
-                    cat_scores[category] = cat_scores.get(category, 0.0) + weight
-                    cat_hits.setdefault(category, []).append(word)
-                continue
-            if kind == "positive":
-                if negated:  # "不好", "不满意", "不方便"
-                    neg += 0.9 * weight * mult
-                    clause_neg += 0.9 * weight * mult
-                    neg_hits.append(text[max(0, negation_end):end + 1] if negation_end >= 0 else word)
-                    continue
-                pos += weight * mult
-                clause_pos += weight * mult
-                pos_hits.append(word)
-        close_clause()
-        s = neg - pos
-        score = 1.0 / (1.0 + math.exp(-1.5 * s)) if text else 0.0
+            # _K_GUARD: nothing
+        if neg_end >= 0:
+            c_neg += neg_w * turn
+        if c_topics and c_neg > c_pos:
+            for cat, w, tw in c_topics:
+                cat_scores[cat] = cat_scores.get(cat, 0.0) + w
+                if detail:
+                    cat_hits.setdefault(cat, []).append(tw)
+        neg += s_neg + c_neg * cfac
+        pos += s_pos + c_pos * cfac
+        x = self.SCORE_SCALE * (neg - pos - self.SCORE_BIAS)
+        score = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        if not detail:
+            return score, bool(alarm), cat_scores
         return TextResult(score, tuple(alarm), tuple(neg_hits), tuple(pos_hits), cat_scores,
                           {k: tuple(v) for k, v in cat_hits.items()})
 
