@@ -196,7 +196,8 @@ def _print_queue(queue: Any, total_open: int | None = None) -> None:
             left_s = f"超时{int(-left) // 60}h{int(-left) % 60:02d}"
         else:
             left_s = f"{int(left) // 60}h{int(left) % 60:02d}"
-        click.echo(f"{r.case_id:>6}  {r.platform:<8} {str(r.rating or '-'):<6} {r.category_zh:<8} "
+        rating = r.rating if isinstance(r.rating, str) and r.rating else "-"
+        click.echo(f"{r.case_id:>6}  {r.platform:<8} {rating:<6} {r.category_zh:<8} "
                    f"{sev.get(r.severity, r.severity or '-'):<4} {r.owner_role or '-':<10} {r.due_local:<16} "
                    f"{left_s:>8}  {r.excerpt}")
     if total_open is not None and total_open > len(queue):

@@ -45,6 +45,8 @@ __all__ = [
     "fraction_used",
     "is_working_day",
     "replay",
+    "state_from_json",
+    "state_to_json",
     "working_minutes_between",
 ]
 
@@ -541,3 +543,35 @@ def fraction_used(state: SlaState, now: dt.datetime, cal: SlaCalendar) -> float:
     if state.started_at is None or state.budget_minutes <= 0:
         return 0.0
     return used / state.budget_minutes
+
+
+def state_to_json(state: SlaState) -> str:
+    """``state`` as JSON (times as ISO-8601 UTC with microseconds, minutes as exact float reprs)."""
+    import json
+
+    def t(v: dt.datetime | None) -> str | None:
+        return None if v is None else v.astimezone(UTC).isoformat()
+
+    return json.dumps({
+        "started_at": t(state.started_at), "budget_minutes": state.budget_minutes,
+        "consumed_minutes": state.consumed_minutes, "running_since": t(state.running_since),
+        "paused": state.paused, "stopped": state.stopped, "last_event_at": t(state.last_event_at),
+        "warnings": [[w.year, w.message_zh, w.message_en] for w in state.warnings],
+    }, ensure_ascii=False, sort_keys=True)
+
+
+def state_from_json(text: str) -> SlaState:
+    """The :class:`SlaState` written by :func:`state_to_json`."""
+    import json
+
+    d = json.loads(text)
+
+    def t(v: str | None) -> dt.datetime | None:
+        return None if v is None else dt.datetime.fromisoformat(v)
+
+    return SlaState(
+        started_at=t(d["started_at"]), budget_minutes=float(d["budget_minutes"]),
+        consumed_minutes=float(d["consumed_minutes"]), running_since=t(d["running_since"]),
+        paused=bool(d["paused"]), stopped=bool(d["stopped"]), last_event_at=t(d["last_event_at"]),
+        warnings=tuple(SlaWarning(int(y), zh, en) for y, zh, en in d["warnings"]),
+    )

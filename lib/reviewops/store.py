@@ -401,6 +401,7 @@ cases = sa.Table(
     _c("negative_score", sa.Float),
     _c("model_version", sa.Integer),
     _c("triage_json", Text),  # the decision and its reasons, as triage recorded them
+    _c("sla_state_json", Text),  # the SLA clock (reviewops.sla.SlaState), maintained event by event
     _c("policy_version", sa.Integer),
     _c("notes", Text),
     _c("follow_up_count", sa.Integer, nullable=False, default=0),
@@ -439,7 +440,7 @@ text_models = sa.Table(
 
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
-    "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json",
+    "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
     "policy_version", "notes", "follow_up_count",
 )
 
@@ -732,12 +733,15 @@ def _jsonable(d: dict[str, Any]) -> str:
 
 
 def create_case(conn: Connection, *, shop_id: int, review_pk: int | None, state: str, actor: str, via: str,
-                **fields: Any) -> int:
-    """Insert a case at version 1 and its first audit event, in the caller's transaction."""
+                at: dt.datetime | None = None, **fields: Any) -> int:
+    """Insert a case at version 1 and its first audit event, in the caller's transaction.
+
+    ``at`` (aware) is the time recorded for the event; default now.
+    """
     bad = set(fields) - set(CASE_MUTABLE)
     if bad:
         raise ConfigError(f"未知的案件字段 unknown case field(s): {sorted(bad)}; allowed: {CASE_MUTABLE}")
-    now = utcnow()
+    now = at or utcnow()
     values = {"state": state, **fields}
     case_id = int(conn.execute(
         cases.insert().values(shop_id=shop_id, review_pk=review_pk, created_at=now, updated_at=now,
@@ -750,8 +754,17 @@ def create_case(conn: Connection, *, shop_id: int, review_pk: int | None, state:
     return case_id
 
 
+def stale_case(case_id: int, current: int, expected: int) -> ConflictError:
+    """The error for an optimistic-lock conflict on a case (someone else saved first)."""
+    return ConflictError(
+        f"案件 {case_id} 已被他人修改（当前版本 {current}，你看到的是 {expected}）；请刷新后重试。\n"
+        f"Case {case_id} was changed by someone else (now version {current}, you had {expected}); "
+        "reload and try again."
+    )
+
+
 def update_case(conn: Connection, case_id: int, expected_version: int, changes: dict[str, Any], *,
-                actor: str, via: str, action: str = "update") -> int:
+                actor: str, via: str, action: str = "update", at: dt.datetime | None = None) -> int:
     """Apply ``changes`` if the case is still at ``expected_version``; returns the new version.
 
     Raises :class:`ConflictError` when someone else changed the case first (no
@@ -768,13 +781,9 @@ def update_case(conn: Connection, case_id: int, expected_version: int, changes: 
     if current is None:
         raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
     if current["version"] != expected_version:
-        raise ConflictError(
-            f"案件 {case_id} 已被他人修改（当前版本 {current['version']}，你看到的是 {expected_version}）；请刷新后重试。\n"
-            f"Case {case_id} was changed by someone else (now version {current['version']}, you had "
-            f"{expected_version}); reload and try again."
-        )
+        raise stale_case(case_id, current["version"], expected_version)
     before = {k: current[k] for k in changes}
-    now = utcnow()
+    now = at or utcnow()
     res = conn.execute(
         cases.update()
         .where(cases.c.id == case_id, cases.c.version == expected_version)

@@ -41,13 +41,14 @@ from .classify import TextResult, _rating_stars, classify_detail, rating_is_nega
 from .columns import Field
 from .errors import ConfigError
 from .policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, Policy, current_policy, default_policy
-from .sla import SlaCalendar, add_working_time
+from .sla import SlaCalendar, SlaEvent, SlaState, add_working_time, replay, state_from_json, state_to_json
 
 if TYPE_CHECKING:
     from .store import Store
     from .textmodel import TextModel
 
-__all__ = ["TRIAGE_INPUT", "TRIAGE_OUTPUT", "TriageResult", "calendar_of", "open_queue", "triage", "triage_store"]
+__all__ = ["TRIAGE_INPUT", "TRIAGE_OUTPUT", "TriageResult", "calendar_of", "case_sla_events", "open_queue",
+           "recategorize_case", "recompute_due", "triage", "triage_store"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -350,6 +351,7 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     result.negative = len(neg)
     if neg.empty:
         return result
+    cal = calendar_of(policy)
     with store.write() as conn:
         taken = {r for (r,) in conn.execute(sa.select(cases.c.review_pk).where(
             cases.c.review_pk.in_([int(x) for x in neg["review_pk"]]))) if r is not None}
@@ -365,10 +367,12 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
                 "needs_appeal": bool(row.needs_appeal), "reasons": row.reasons.split("\n"),
                 "policy_version": policy.version, "model_version": result.model_version,
             }
+            clock = SlaState.initial().apply(
+                SlaEvent("start", row.sla_start.to_pydatetime(), float(row.sla_hours) * 60.0), cal)
             case_id = create_case(
                 conn, shop_id=int(row.shop_id), review_pk=int(row.review_pk), state="new", actor=actor, via=via,
                 primary_category=row.primary_category, categories=row.categories, severity=row.severity,
-                owner_role=row.owner_role, sla_due_at=row.due_at.to_pydatetime(),
+                owner_role=row.owner_role, sla_due_at=clock.due_at(cal), sla_state_json=state_to_json(clock),
                 sla_started_at=row.sla_start.to_pydatetime(), sla_hours=float(row.sla_hours),
                 negative_score=float(row.negative_score), model_version=result.model_version,
                 triage_json=json.dumps(record, ensure_ascii=False, sort_keys=True),
@@ -377,6 +381,92 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
             result.case_ids.append(case_id)
         result.created = len(result.case_ids)
     return result
+
+
+def _case_policy(store: "Store", version: int | None) -> Policy:
+    from .policy import load_policy
+
+    p = load_policy(store, version) if version is not None else None
+    return p or current_policy(store)
+
+
+def recategorize_case(store: "Store", case_id: int, expected_version: int, category: str, *, actor: str,
+                      via: str, at: dt.datetime | None = None, note: str | None = None) -> int:
+    """An operator corrects a case's primary category; the SLA, owner and severity follow it.
+
+    The SLA clock is re-budgeted (time already used still counts) under the policy
+    version the case was graded with; the new deadline is stored and the change is
+    audited as a ``recategorize`` event — which later serves as a training label for
+    the model's category head. Optimistic locking as :func:`~reviewops.store.update_case`
+    (``ConflictError`` when ``expected_version`` is stale). Returns the new version.
+    """
+    from .policy import CATEGORY_CODES
+    from .store import cases, stale_case, update_case
+
+    if category not in CATEGORY_CODES:
+        raise ConfigError(f"未知分类 {category!r}；可用：{', '.join(CATEGORY_CODES)} / unknown category {category!r}")
+    at = at or dt.datetime.now(dt.timezone.utc)
+    with store.read() as conn:
+        row = conn.execute(sa.select(cases.c.policy_version).where(cases.c.id == case_id)).first()
+    if row is None:
+        from .errors import NotFound
+        raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
+    policy = _case_policy(store, row.policy_version)
+    cal = calendar_of(policy)
+    cat = policy.category(category)
+    with store.write() as conn:
+        cur = conn.execute(sa.select(cases.c.version, cases.c.sla_state_json, cases.c.categories)
+                           .where(cases.c.id == case_id)).first()
+        if cur is not None and cur.version != expected_version:
+            raise stale_case(case_id, cur.version, expected_version)
+        if cur is None or cur.sla_state_json is None:
+            raise ConfigError(f"案件 {case_id} 没有时效记录，不能改分类 / case {case_id} has no SLA clock")
+        clock = state_from_json(cur.sla_state_json).apply(
+            SlaEvent("rebudget", at, float(cat["sla_hours"]) * 60.0), cal)
+        rest = [c for c in (cur.categories or "").split(";") if c and c != category]
+        changes: dict[str, Any] = {
+            "primary_category": category, "categories": ";".join([category, *rest]),
+            "owner_role": cat["owner_role"], "severity": cat["severity"], "sla_hours": float(cat["sla_hours"]),
+            "sla_due_at": clock.due_at(cal), "sla_state_json": state_to_json(clock),
+        }
+        if note:
+            changes["notes"] = note
+        return update_case(conn, case_id, expected_version, changes, actor=actor, via=via,
+                           action="recategorize", at=at)
+
+
+def case_sla_events(conn: sa.Connection, case_id: int) -> list[SlaEvent]:
+    """The SLA clock's events, rebuilt from the case's audit log alone.
+
+    ``create`` → start (at ``sla_started_at`` with ``sla_hours``); every later event
+    that changed ``sla_hours`` → rebudget at the event's time.
+    """
+    from .store import case_events
+
+    rows = conn.execute(sa.select(case_events.c.action, case_events.c.at, case_events.c.after_json)
+                        .where(case_events.c.case_id == case_id).order_by(case_events.c.version_from)).all()
+    events: list[SlaEvent] = []
+    for action, at, after_json in rows:
+        after = json.loads(after_json or "{}")
+        if action == "create" and after.get("sla_started_at") and after.get("sla_hours") is not None:
+            events.append(SlaEvent("start", dt.datetime.fromisoformat(after["sla_started_at"]),
+                                   float(after["sla_hours"]) * 60.0))
+        elif action != "create" and "sla_hours" in after and after["sla_hours"] is not None:
+            events.append(SlaEvent("rebudget", at, float(after["sla_hours"]) * 60.0))
+    return events
+
+
+def recompute_due(store: "Store", case_id: int) -> dt.datetime | None:
+    """The SLA deadline recomputed from the audit log (R-10: equals the stored ``sla_due_at``)."""
+    from .store import cases
+
+    with store.read() as conn:
+        version = conn.execute(sa.select(cases.c.policy_version).where(cases.c.id == case_id)).scalar()
+        events = case_sla_events(conn, case_id)
+    if not events:
+        return None
+    cal = calendar_of(_case_policy(store, version))
+    return replay(events, cal).due_at(cal)
 
 
 OPEN_STATES_EXCLUDED = ("closed",)

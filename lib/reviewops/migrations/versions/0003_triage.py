@@ -40,10 +40,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("negative_score", sa.Float(), nullable=True))
         batch.add_column(sa.Column("model_version", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("triage_json", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("sla_state_json", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
-        for col in ("triage_json", "model_version", "negative_score", "sla_hours", "sla_started_at"):
+        for col in ("sla_state_json", "triage_json", "model_version", "negative_score", "sla_hours", "sla_started_at"):
             batch.drop_column(col)
     op.drop_table("text_models")
