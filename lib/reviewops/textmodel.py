@@ -353,28 +353,31 @@ def train_from_store(store: Any, *, actor: str, min_reviews: int | None = None, 
     ``model_min_reviews``. Returns the model's metadata with its ``version``.
     """
     from .policy import current_policy
-    from .store import cases, reviews
+    from .store import case_events, cases, reviews
 
     policy = current_policy(store, actor=actor)
     need = int(min_reviews if min_reviews is not None else policy.setting("model_min_reviews"))
+    corrected = sa.select(case_events.c.case_id).where(case_events.c.action == "recategorize").distinct().subquery()
     with store.read() as conn:
         rows = conn.execute(
             sa.select(reviews.c.content, reviews.c.append_content, reviews.c.rating_score, reviews.c.rating_class,
-                      cases.c.primary_category, cases.c.triage_json)
-            .select_from(reviews.outerjoin(cases, cases.c.review_pk == reviews.c.id))
+                      sa.case((corrected.c.case_id.is_not(None), cases.c.primary_category), else_=None)
+                      .label("label"))
+            .select_from(reviews.outerjoin(cases, cases.c.review_pk == reviews.c.id)
+                         .outerjoin(corrected, corrected.c.case_id == cases.c.id))
             .where(reviews.c.is_default_review.is_(False))
         ).all()
     texts, ratings, cats = [], [], []
-    for content, append, score, klass, _primary, _triage in rows:
+    for content, append, score, klass, label in rows:
         text = "\n".join(t for t in (content, append) if t)
         if not text.strip():
             continue
         rating = score if score is not None else {"negative": "差评", "positive": "好评"}.get(klass or "")
-        if rating is None:
+        if rating is None and label is None:
             continue
         texts.append(text)
         ratings.append(rating)
-        cats.append(None)  # operator corrections arrive with the workbench (case events); none yet
+        cats.append(label)  # an operator's corrected category (recategorize event) is a training label
     usable = sum(1 for r in ratings if rating_label(r) is not None)
     if usable < need:
         raise ModelError(
