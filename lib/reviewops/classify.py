@@ -107,6 +107,14 @@ def rating_label(value: Any) -> int | None:
 
 
 # --------------------------------------------------------------------- lexicon
+def _add_topics(topics: list[tuple[str, float, str]], cat_scores: dict[str, float],
+                cat_hits: dict[str, list[str]] | None, factor: float = 1.0) -> None:
+    for cat, w, word in topics:
+        cat_scores[cat] = cat_scores.get(cat, 0.0) + w * factor
+        if cat_hits is not None:
+            cat_hits.setdefault(cat, []).append(word)
+
+
 @dataclass(frozen=True)
 class TextResult:
     """The lexicon's reading of one text (what :func:`classify_detail` returns per row)."""
@@ -155,6 +163,7 @@ class Lexicon:
     NEGATED_NEGATIVE = 0.4  # 没有破损: share of the negative word's weight that counts as positive
     BEFORE_TURN_POSITIVE = 0.8  # positive said before 但是 in the same sentence
     BEFORE_TURN_NEGATIVE = 1.0  # negative said before 但是 ("虽然便宜，但质量差" keeps both)
+    CATEGORY_WORD = 2.0  # what a word that names its category (物流太慢) adds to it; topics add their weight
     SCORE_SCALE = 0.47  # calibrated with the lexicon's weights (docs/accuracy.md)
     SCORE_BIAS = 0.05  # a text with no sentiment at all scores just below 0.5
 
@@ -219,6 +228,9 @@ class Lexicon:
         s_neg = s_pos = 0.0  # closed clauses of the current sentence
         c_neg = c_pos = 0.0  # the current clause
         c_topics: list[tuple[str, float, str]] = []
+        p_topics: list[tuple[str, float, str]] | None = None  # a neutral clause's topics, lent to the next clause
+        all_topics: list[tuple[str, float, str]] = []
+        c_cat = False  # the current clause named a category itself (物流太慢)
         cfac = 1.0  # the current clause's factor (concession)
         turn = 1.0  # multiplier after a turn (但是) in the current sentence
         boost = 1.0
@@ -226,6 +238,7 @@ class Lexicon:
         neg_start = 0
         neg_w = 0.0
         window = self.NEGATION_WINDOW
+        direct = self.CATEGORY_WORD
         alarm: list[str] = []
         neg_hits: list[str] = []
         pos_hits: list[str] = []
@@ -240,13 +253,15 @@ class Lexicon:
                         c_pos -= weight * turn
                 if neg_end >= 0:  # a negation that flipped nothing (没有光驱): its own weight, as negative
                     c_neg += neg_w * turn
+                if c_neg > c_pos:  # a negative clause: its topics (or the neutral clause's before it) count
+                    if c_topics or (p_topics and not c_cat):
+                        _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
+                    p_topics = None
+                else:
+                    p_topics = c_topics if c_topics and not c_pos else None
                 if c_topics:
-                    if c_neg > c_pos:
-                        for cat, w, tw in c_topics:
-                            cat_scores[cat] = cat_scores.get(cat, 0.0) + w
-                            if detail:
-                                cat_hits.setdefault(cat, []).append(tw)
                     c_topics = []
+                c_cat = False
                 s_neg += c_neg * cfac
                 s_pos += c_pos * cfac
                 c_neg = c_pos = 0.0
@@ -258,6 +273,7 @@ class Lexicon:
                     pos += s_pos
                     s_neg = s_pos = 0.0
                     turn = 1.0
+                    p_topics = None
                 continue
             if code == _K_NEG or code == _K_POS:
                 start = end - n + 1
@@ -275,7 +291,8 @@ class Lexicon:
                 if code == _K_NEG:
                     c_neg += weight * m
                     if category:
-                        cat_scores[category] = cat_scores.get(category, 0.0) + weight
+                        c_cat = True
+                        cat_scores[category] = cat_scores.get(category, 0.0) + direct
                         if detail:
                             cat_hits.setdefault(category, []).append(word)
                     if detail:
@@ -298,18 +315,18 @@ class Lexicon:
             if code == _K_TOPIC:
                 if category:
                     c_topics.append((category, weight, word))
+                    all_topics.append((category, weight, word))
                 continue
             if code == _K_TURN:
                 # close the part of the clause before the turn, then discount what came before it
                 if neg_end >= 0:
                     c_neg += neg_w * turn
+                if c_neg > c_pos and (c_topics or (p_topics and not c_cat)):
+                    _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
+                p_topics = None
                 if c_topics:
-                    if c_neg > c_pos:
-                        for cat, w, tw in c_topics:
-                            cat_scores[cat] = cat_scores.get(cat, 0.0) + w
-                            if detail:
-                                cat_hits.setdefault(cat, []).append(tw)
                     c_topics = []
+                c_cat = False
                 s_neg = (s_neg + c_neg * cfac) * self.BEFORE_TURN_NEGATIVE
                 s_pos = (s_pos + c_pos * cfac) * self.BEFORE_TURN_POSITIVE
                 c_neg = c_pos = 0.0
@@ -331,18 +348,18 @@ class Lexicon:
                 c_neg += weight * boost * turn
                 boost = 1.0
                 if category:
-                    cat_scores[category] = cat_scores.get(category, 0.0) + weight
+                    c_cat = True
+                    cat_scores[category] = cat_scores.get(category, 0.0) + direct
                     if detail:
                         cat_hits.setdefault(category, []).append(word)
                 continue
             # _K_GUARD: nothing
         if neg_end >= 0:
             c_neg += neg_w * turn
-        if c_topics and c_neg > c_pos:
-            for cat, w, tw in c_topics:
-                cat_scores[cat] = cat_scores.get(cat, 0.0) + w
-                if detail:
-                    cat_hits.setdefault(cat, []).append(tw)
+        if c_neg > c_pos and (c_topics or (p_topics and not c_cat)):
+            _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
+        if not cat_scores and all_topics:  # no negative clause named a topic: every topic mentioned, at half weight
+            _add_topics(all_topics, cat_scores, cat_hits if detail else None, 0.5)
         neg += s_neg + c_neg * cfac
         pos += s_pos + c_pos * cfac
         x = self.SCORE_SCALE * (neg - pos - self.SCORE_BIAS)
