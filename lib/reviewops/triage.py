@@ -208,16 +208,22 @@ def triage(reviews: pd.DataFrame, policy: Policy | None = None, *, model: "TextM
     model_version = getattr(model, "version", None) if model is not None else None
     has_cat_head = model is not None and getattr(model, "cat_weights", None) is not None
     out: dict[str, list[Any]] = {k: [] for k in OUTPUT_NAMES}
+    negs = frame["is_negative"].tolist()
+    scores = frame["negative_score"].tolist()
+    primaries = frame["primary_category"].tolist()
+    categories = frame["categories"].tolist()
+    posted_at = [None if pd.isna(t) else t.to_pydatetime() for t in posted]
+    detected_at = [None if pd.isna(t) else t.to_pydatetime() for t in detected]
     for i in range(n):
         d = details[i]
-        neg = bool(frame.at[i, "is_negative"])
-        score = float(frame.at[i, "negative_score"])
+        neg = bool(negs[i])
+        score = float(scores[i])
         reasons = [_reason_negative(ratings[i], rating_is_negative(ratings[i], max_stars), max_stars, score,
                                     threshold, d, model_version)]
         out["is_negative"].append(neg)
         out["negative_score"].append(score)
-        out["primary_category"].append(frame.at[i, "primary_category"])
-        out["categories"].append(frame.at[i, "categories"])
+        out["primary_category"].append(primaries[i])
+        out["categories"].append(categories[i])
         if not neg:
             for k in ("severity", "owner_role", "sla_start", "due_at"):
                 out[k].append(None)
@@ -225,8 +231,8 @@ def triage(reviews: pd.DataFrame, policy: Policy | None = None, *, model: "TextM
             out["needs_appeal"].append(False)
             out["reasons"].append("\n".join(reasons))
             continue
-        primary = frame.at[i, "primary_category"]
-        cats = frame.at[i, "categories"].split(";")
+        primary = primaries[i]
+        cats = categories[i].split(";")
         row = cats_by_code[primary]
         reasons.append(_reason_category(primary, cats, d, has_cat_head))
         severity = row["severity"]
@@ -236,12 +242,12 @@ def triage(reviews: pd.DataFrame, policy: Policy | None = None, *, model: "TextM
             sev_why = f"预警词 {'、'.join(dict.fromkeys(d.alarm))} → {SEVERITY_ZH[severity]}"
         hours = float(row["sla_hours"])
         role = row["owner_role"]
-        when_posted = posted.iloc[i]
-        when_detected = detected.iloc[i]
-        if start_posted and not pd.isna(when_posted):
-            start, start_why = when_posted.to_pydatetime(), ("评价时间", "posted")
-        elif not pd.isna(when_detected):
-            start, start_why = when_detected.to_pydatetime(), ("发现时间", "detected")
+        when_posted = posted_at[i]
+        when_detected = detected_at[i]
+        if start_posted and when_posted is not None:
+            start, start_why = when_posted, ("评价时间", "posted")
+        elif when_detected is not None:
+            start, start_why = when_detected, ("发现时间", "detected")
         else:
             start, start_why = now.astimezone(dt.timezone.utc), ("当前时间", "now")
         due, warnings = add_working_time(start, hours * 60.0, cal)
