@@ -62,13 +62,29 @@ _RATING_WORDS = {
 }
 
 
+# NFKC images of the full-width marks Chinese text is full of: replacing them first leaves most texts
+# already NFKC-normal, so the (slow) full normalisation runs only for the rest. Same result as NFKC.
+_FULLWIDTH = tuple((chr(c), unicodedata.normalize("NFKC", chr(c))) for c in (
+    0xFF0C, 0xFF01, 0xFF1F, 0xFF1A, 0xFF1B, 0xFF08, 0xFF09, 0xFF5E, 0x3000))
+_is_nfkc = unicodedata.is_normalized
+_nfkc = unicodedata.normalize
+
+
 def normalize_text(text: Any) -> str:
-    """NFKC (full-width → half-width) and lower case; None/NaN → ``""``."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    """NFKC (full-width → half-width) and lower case; None/NaN/NA → ``""``."""
+    if text is None or text is pd.NA or (isinstance(text, float) and math.isnan(text)):
         return ""
     if not isinstance(text, str):
         text = str(text)
-    return unicodedata.normalize("NFKC", text).lower()
+    if text.isascii():
+        return text.lower()
+    if not _is_nfkc("NFKC", text):
+        for fw, hw in _FULLWIDTH:
+            if fw in text:
+                text = text.replace(fw, hw)
+        if not _is_nfkc("NFKC", text):
+            text = _nfkc("NFKC", text)
+    return text.lower()
 
 
 def _rating_stars(value: Any) -> float | None:
@@ -165,7 +181,7 @@ class Lexicon:
     BEFORE_TURN_NEGATIVE = 1.0  # negative said before 但是 ("虽然便宜，但质量差" keeps both)
     CATEGORY_WORD = 2.0  # what a word that names its category (物流太慢) adds to it; topics add their weight
     SCORE_SCALE = 0.47  # calibrated with the lexicon's weights (docs/accuracy.md)
-    SCORE_BIAS = 0.05  # a text with no sentiment at all scores just below 0.5
+    SCORE_BIAS = 0.15  # a text with no sentiment at all scores just below 0.5
 
     def __init__(self, policy: Policy):
         import ahocorasick
@@ -239,6 +255,7 @@ class Lexicon:
         neg_w = 0.0
         window = self.NEGATION_WINDOW
         direct = self.CATEGORY_WORD
+        negated_neg, negated_pos = self.NEGATED_NEGATIVE, self.NEGATED_POSITIVE
         alarm: list[str] = []
         neg_hits: list[str] = []
         pos_hits: list[str] = []
@@ -253,8 +270,8 @@ class Lexicon:
                         c_pos -= weight * turn
                 if neg_end >= 0:  # a negation that flipped nothing (没有光驱): its own weight, as negative
                     c_neg += neg_w * turn
-                if c_neg > c_pos:  # a negative clause: its topics (or the neutral clause's before it) count
-                    if c_topics or (p_topics and not c_cat):
+                if c_neg > c_pos:  # a negative clause without a category word: its topics (or those of the neutral clause before it) count
+                    if not c_cat and (c_topics or p_topics):
                         _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
                     p_topics = None
                 else:
@@ -281,9 +298,9 @@ class Lexicon:
                 boost = 1.0
                 if 0 <= start - neg_end - 1 <= window:  # negated
                     if code == _K_NEG:  # 不差, 没有破损: weak positive, names no complaint
-                        c_pos += self.NEGATED_NEGATIVE * weight * m
+                        c_pos += negated_neg * weight * m
                     else:  # 不好, 不满意
-                        c_neg += self.NEGATED_POSITIVE * weight * m
+                        c_neg += negated_pos * weight * m
                         if detail:
                             neg_hits.append(text[neg_start:end + 1])
                     neg_end = -100
@@ -321,7 +338,7 @@ class Lexicon:
                 # close the part of the clause before the turn, then discount what came before it
                 if neg_end >= 0:
                     c_neg += neg_w * turn
-                if c_neg > c_pos and (c_topics or (p_topics and not c_cat)):
+                if c_neg > c_pos and not c_cat and (c_topics or p_topics):
                     _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
                 p_topics = None
                 if c_topics:
@@ -356,7 +373,7 @@ class Lexicon:
             # _K_GUARD: nothing
         if neg_end >= 0:
             c_neg += neg_w * turn
-        if c_neg > c_pos and (c_topics or (p_topics and not c_cat)):
+        if c_neg > c_pos and not c_cat and (c_topics or p_topics):
             _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
         if not cat_scores and all_topics:  # no negative clause named a topic: every topic mentioned, at half weight
             _add_topics(all_topics, cat_scores, cat_hits if detail else None, 0.5)
@@ -385,52 +402,139 @@ def _as_list(texts: Any) -> list[Any]:
     return list(texts)
 
 
-def classify_detail(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
-                    model: "TextModel | None" = None, policy: Policy | None = None
-                    ) -> tuple[pd.DataFrame, list[TextResult]]:
-    """:func:`classify` plus the lexicon reading of each text (for decision reasons)."""
-    policy = policy or default_policy()
-    items = _as_list(texts)
+#: Batches at least this long are split over worker processes (see :func:`classify`).
+PARALLEL_MIN_TEXTS = 20_000
+_PROCESSES_ENV = "REVIEWOPS_CLASSIFY_PROCESSES"
+_JOB: tuple[Any, ...] | None = None  # the batch a forked worker reads (inherited, never pickled)
+
+
+def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: float,
+          model: "TextModel | None", detail: bool) -> tuple[Any, ...]:
+    """One chunk: ``(scores, is_negative, primary, categories, details or None)``."""
     norm = [normalize_text(t) for t in items]
     n = len(norm)
-    rating_list = _as_list(ratings) if ratings is not None else [None] * n
-    if len(rating_list) != n:
-        from .errors import ConfigError
-        raise ConfigError(f"评分数量 {len(rating_list)} 与文本数量 {n} 不一致 / got {len(rating_list)} ratings for "
-                          f"{n} texts; pass one rating (or None) per text")
-    lex = Lexicon.for_policy(policy)
-    read = lex.read
-    details = [read(t) for t in norm]
-    threshold = float(policy.setting("negative_threshold"))
-    max_stars = int(policy.setting("rating_negative_max_stars"))
+    read = lex._read
+    if detail:
+        details = [read(t, True) for t in norm]
+        res = [(d.score, bool(d.alarm), d.category_scores) for d in details]
+    else:
+        details = None
+        res = [read(t, False) for t in norm]
     if model is not None:
-        scores = model.predict_scores(norm, normalized=True)
+        scores = np.asarray(model.predict_scores(norm, normalized=True), dtype=float)
         cat_pred = model.predict_categories(norm, normalized=True)
     else:
-        scores = np.fromiter((d.score for d in details), dtype=float, count=n)
+        scores = np.fromiter((r[0] for r in res), dtype=float, count=n)
         cat_pred = None
-    rated = [rating_is_negative(r, max_stars) for r in rating_list]
-    is_neg = np.zeros(n, dtype=bool)
+    is_neg = (scores >= threshold) if n else np.zeros(0, dtype=bool)
     primary: list[str] = [""] * n
     cats: list[str] = [""] * n
-    for i, d in enumerate(details):
-        neg = rated[i] or bool(d.alarm) or scores[i] >= threshold
-        is_neg[i] = neg
-        ranked = lex.rank(d.category_scores)
+    rank = lex.rank
+    joined: dict[tuple[str, ...], str] = {}
+    for i, (_, alarm, cat_scores) in enumerate(res):
+        if not (is_neg[i] or alarm or (rated is not None and rated[i])):
+            continue
+        is_neg[i] = True
+        ranked = rank(cat_scores) if cat_scores else []
         if cat_pred is not None and cat_pred[i]:
             ranked = [cat_pred[i]] + [c for c in ranked if c != cat_pred[i]]
-        if neg:
-            if not ranked:
-                ranked = ["other"]
-            primary[i] = ranked[0]
-            cats[i] = ";".join(ranked)
+        if not ranked:
+            ranked = ["other"]
+        key = tuple(ranked)
+        text = joined.get(key)
+        if text is None:
+            text = joined[key] = ";".join(ranked)
+        primary[i] = ranked[0]
+        cats[i] = text
+    return scores, is_neg, primary, cats, details
+
+
+def _work(bounds: tuple[int, int]) -> tuple[Any, ...]:
+    """A forked worker's chunk ``items[lo:hi]`` of the batch in :data:`_JOB`."""
+    lex, items, rated, threshold, model = _JOB  # type: ignore[misc]
+    lo, hi = bounds
+    return _rows(lex, items[lo:hi], None if rated is None else rated[lo:hi], threshold, model, False)[:4]
+
+
+def _processes(n: int) -> int:
+    """How many processes to use for ``n`` texts: 1 unless the batch is large and forking is safe."""
+    import os
+    import threading
+
+    raw = os.environ.get(_PROCESSES_ENV, "").strip()
+    if raw:
+        try:
+            want = int(raw)
+        except ValueError:
+            want = 1
+    else:
+        try:
+            want = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            want = os.cpu_count() or 1
+        want = min(want, 8)
+    if want <= 1 or n < PARALLEL_MIN_TEXTS:
+        return 1
+    import multiprocessing as mp
+
+    if ("fork" not in mp.get_all_start_methods() or mp.current_process().daemon
+            or threading.active_count() > 1):
+        return 1  # forking a threaded process can deadlock; daemonic processes cannot have children
+    return max(1, min(want, n // (PARALLEL_MIN_TEXTS // 4)))
+
+
+def _classify(texts: Any, ratings: Any, model: "TextModel | None", policy: Policy | None,
+              detail: bool) -> tuple[pd.DataFrame, list[TextResult] | None]:
+    global _JOB
+    policy = policy or default_policy()
+    items = _as_list(texts)
+    n = len(items)
+    rated: list[bool] | None = None
+    max_stars = int(policy.setting("rating_negative_max_stars"))
+    if ratings is not None:
+        rating_list = _as_list(ratings)
+        if len(rating_list) != n:
+            from .errors import ConfigError
+            raise ConfigError(f"评分数量 {len(rating_list)} 与文本数量 {n} 不一致 / got {len(rating_list)} ratings for "
+                              f"{n} texts; pass one rating (or None) per text")
+        rated = [rating_is_negative(r, max_stars) for r in rating_list]
+    lex = Lexicon.for_policy(policy)
+    threshold = float(policy.setting("negative_threshold"))
+    procs = 1 if detail else _processes(n)
+    if procs == 1:
+        scores, is_neg, primary, cats, details = _rows(lex, items, rated, threshold, model, detail)
+    else:
+        import multiprocessing as mp
+
+        step = -(-n // procs)
+        bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+        _JOB = (lex, items, rated, threshold, model)
+        try:
+            with mp.get_context("fork").Pool(len(bounds) - 1) as pool:
+                pending = pool.map_async(_work, bounds[1:], chunksize=1)
+                parts = [_work(bounds[0])] + pending.get()  # this process does the first chunk meanwhile
+        finally:
+            _JOB = None
+        scores = np.concatenate([p[0] for p in parts])
+        is_neg = np.concatenate([p[1] for p in parts])
+        primary = [x for p in parts for x in p[2]]
+        cats = [x for p in parts for x in p[3]]
+        details = None
     frame = pd.DataFrame({
-        "is_negative": is_neg,
+        "is_negative": is_neg.astype(bool, copy=False),
         "negative_score": np.round(np.clip(scores, 0.0, 1.0), 4),
         "primary_category": primary,
         "categories": cats,
     })
     return frame, details
+
+
+def classify_detail(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
+                    model: "TextModel | None" = None, policy: Policy | None = None
+                    ) -> tuple[pd.DataFrame, list[TextResult]]:
+    """:func:`classify` plus the lexicon reading of each text (for decision reasons)."""
+    frame, details = _classify(texts, ratings, model, policy, True)
+    return frame, details or []
 
 
 def classify(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
@@ -445,10 +549,16 @@ def classify(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
     lexicon scores the text (cold start).
     ``policy``: defaults to :func:`~reviewops.policy.default_policy`.
 
+    A batch of at least :data:`PARALLEL_MIN_TEXTS` texts is split over forked worker
+    processes (one per CPU, at most 8; the environment variable
+    ``REVIEWOPS_CLASSIFY_PROCESSES`` sets the number, 1 turns this off). It stays in one
+    process where forking is not available or not safe (Windows, other threads running).
+    The result is the same either way.
+
     >>> classify(["物流太慢了，等了一周", "很好，下次还来"])[["is_negative", "primary_category"]].values.tolist()
     [[True, 'logistics'], [False, '']]
     """
-    return classify_detail(texts, ratings, model, policy)[0]
+    return _classify(texts, ratings, model, policy, False)[0]
 
 
 def known_categories() -> Sequence[str]:
