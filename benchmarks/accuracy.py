@@ -114,7 +114,7 @@ def binary(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"n": int(len(y)), "negatives": int(y.sum()), "precision": round(p, 4), "recall": round(r, 4),
+    return {"n": len(y), "negatives": int(y.sum()), "precision": round(p, 4), "recall": round(r, 4),
             "f1": round(f1, 4), "accuracy": round(float((y == pred).mean()) if len(y) else 0.0, 4)}
 
 
@@ -164,7 +164,6 @@ def text_model(train_texts: list[str], train_y: np.ndarray, test_texts: list[str
 def categories(labels_path: Path) -> dict[str, Any]:
     """Primary-category accuracy on the hand-labelled sample (negative=yes rows)."""
     from make_category_sample import load_sample
-
     from reviewops.classify import classify
 
     sample = dict(load_sample())
@@ -271,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_model:
         try:
-            import reviewops.textmodel  # noqa: F401
+            import reviewops.textmodel
         except ImportError:
             out["text_model"] = "reviewops.textmodel not available"
             print("\ntext model: reviewops.textmodel not available (skipped)")

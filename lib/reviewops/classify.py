@@ -33,7 +33,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -157,6 +157,8 @@ class Lexicon:
       :attr:`NEGATION_WINDOW` characters before a sentiment word in the same clause
       flips it: a negated positive (不满意) counts :attr:`NEGATED_POSITIVE` of its weight
       as negative, a negated negative (没有破损) :attr:`NEGATED_NEGATIVE` as positive.
+      A negation that flips nothing before the clause ends (没有光驱) counts its own
+      weight as negative.
     * ``intensifier``: its weight multiplies the next sentiment word of the clause
       (太 1.5; a weight below 1 softens: 稍微 0.7).
     * ``contrast`` with weight ≥ 1 (但是, 不过 …) turns the sentence: what came before
@@ -166,12 +168,16 @@ class Lexicon:
     * ``alarm`` words always make the review negative (unless negated: 不会投诉).
     * Any word with weight 0 is a guard: it only stops a shorter word from matching
       inside it (不仅 keeps 不 from negating; 出差 keeps 差 from counting).
-    * Categories: a categorised negative or alarm word names its category directly;
-      ``topic`` words (物流, 客服 …) count for their category inside a clause that reads
-      negative (more negative than positive).
+    * Categories: a categorised negative or alarm word names its category directly
+      (:attr:`CATEGORY_WORD` each). ``topic`` words (物流, 客服 …) add their weight to
+      their category inside a clause that reads negative (more negative than positive)
+      and names no category itself; a neutral clause's topics are lent to a negative
+      clause right after it in the same sentence (早餐品种少，一般). When no clause
+      named a category, every topic the text mentions counts at half weight.
 
     The text's score is ``1 / (1 + exp(-SCORE_SCALE · (negative − positive − SCORE_BIAS)))``:
-    a text with no sentiment at all scores below 0.5.
+    a text with no sentiment at all scores just below 0.5. The scale and the default
+    lexicon's weights were calibrated together on real reviews (docs/accuracy.md).
     """
 
     NEGATION_WINDOW = 3  # characters allowed between a negation and the word it flips
@@ -213,11 +219,11 @@ class Lexicon:
         self._automaton = a
         self._iter_long = a.iter_long
 
-    _cache: dict[str, "Lexicon"] = {}
-    _by_id: dict[int, tuple[Policy, "Lexicon"]] = {}
+    _cache: ClassVar[dict[str, Lexicon]] = {}
+    _by_id: ClassVar[dict[int, tuple[Policy, Lexicon]]] = {}
 
     @classmethod
-    def for_policy(cls, policy: Policy) -> "Lexicon":
+    def for_policy(cls, policy: Policy) -> Lexicon:
         hit = cls._by_id.get(id(policy))
         if hit is not None and hit[0] is policy:
             return hit[1]
@@ -409,7 +415,7 @@ _JOB: tuple[Any, ...] | None = None  # the batch a forked worker reads (inherite
 
 
 def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: float,
-          model: "TextModel | None", detail: bool) -> tuple[Any, ...]:
+          model: TextModel | None, detail: bool) -> tuple[Any, ...]:
     """One chunk: ``(scores, is_negative, primary, categories, details or None)``."""
     norm = [normalize_text(t) for t in items]
     n = len(norm)
@@ -483,7 +489,7 @@ def _processes(n: int) -> int:
     return max(1, min(want, n // (PARALLEL_MIN_TEXTS // 4)))
 
 
-def _classify(texts: Any, ratings: Any, model: "TextModel | None", policy: Policy | None,
+def _classify(texts: Any, ratings: Any, model: TextModel | None, policy: Policy | None,
               detail: bool) -> tuple[pd.DataFrame, list[TextResult] | None]:
     global _JOB
     policy = policy or default_policy()
@@ -530,7 +536,7 @@ def _classify(texts: Any, ratings: Any, model: "TextModel | None", policy: Polic
 
 
 def classify_detail(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
-                    model: "TextModel | None" = None, policy: Policy | None = None
+                    model: TextModel | None = None, policy: Policy | None = None
                     ) -> tuple[pd.DataFrame, list[TextResult]]:
     """:func:`classify` plus the lexicon reading of each text (for decision reasons)."""
     frame, details = _classify(texts, ratings, model, policy, True)
@@ -538,7 +544,7 @@ def classify_detail(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = 
 
 
 def classify(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
-             model: "TextModel | None" = None, *, policy: Policy | None = None) -> pd.DataFrame:
+             model: TextModel | None = None, *, policy: Policy | None = None) -> pd.DataFrame:
     """Classify review texts: one row per text, in order (columns :data:`CLASSIFY_COLUMNS`).
 
     ``texts``: a sequence (list, Series, array) or one string; None/NaN is empty text.
