@@ -318,6 +318,30 @@ def _default_templates() -> list[dict[str, Any]]:
     return rows
 
 
+_REWARD = r"(返现|返钱|返款|返\s*\d|红包|现金|礼品|礼物|赠品|小礼|奖励|补偿|退款|退钱|退\s*\d|优惠券|券|钱|赔)"
+_REVIEW = r"(好评|五星|5星|评价|差评|追评|晒图|评分|评)"
+_CHANGE = r"(改|修改|删|删除|撤销|撤回|追加|补|给|打|写)"
+_IF = r"(就|才|即可|即|后|之后|以后|可|可以|能|如果|只要|前提|条件)"
+
+#: Conditional-incentive wording blocked in every template and edited message (SPEC Compliance).
+#: These rows are the default 违规用语 sheet **and** a floor: they apply even if a shop deletes them.
+COMPLIANCE_FLOOR: tuple[dict[str, str], ...] = (
+    {"pattern": r"好评\s*返现|追评\s*返现|晒图\s*返现|五星\s*返现|5星\s*返现",
+     "reason_zh": "“好评返现”类：以好评为条件的利益诱导"},
+    {"pattern": r"返现\s*删评|删评\s*返现|返现\s*改评|改评\s*返现", "reason_zh": "以删除或修改评价换取返现"},
+    {"pattern": r"(好评|五星|5星|晒图|追评)[^。！？!?\n]{0,12}" + _REWARD[:-1] + r"|领|可获得|可得|送)",
+     "reason_zh": "以好评、晒图或追评换取红包、现金或礼品"},
+    {"pattern": _CHANGE + r"\s*(成|为)?\s*" + _REVIEW + r"[^。！？!?\n]{0,10}" + _IF + r"[^。！？!?\n]{0,6}" + _REWARD,
+     "reason_zh": "以修改/删除评价为条件给予补偿或奖励"},
+    {"pattern": r"(删|删除|撤销|撤回)\s*掉?\s*(差评|评价|评论|评)[^。！？!?\n]{0,12}" + _REWARD
+                + r"|(改|修改)\s*(成|为)?\s*(好评|五星|5星)[^。！？!?\n]{0,12}" + _REWARD,
+     "reason_zh": "要求删除差评或改为好评，并提到补偿或奖励"},
+    {"pattern": _REWARD + r"[^。！？!?\n]{0,10}(条件|前提|之后才|后才|才|就|只要|如果)[^。！？!?\n]{0,6}"
+                r"(改|修改|删|删除|撤销|撤回|追加)\s*(成|为)?\s*" + _REVIEW,
+     "reason_zh": "补偿或奖励以修改/删除评价为条件"},
+)
+
+
 def _default_tables() -> dict[str, list[dict[str, Any]]]:
     cat = lambda code, hours, role, sev, appeal, dept, prio: {  # noqa: E731
         "code": code, "name_zh": CATEGORY_ZH[code], "sla_hours": hours, "owner_role": role, "severity": sev,
@@ -385,18 +409,7 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
             {"platform": "pdd", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "聊天记录截图"},
             {"platform": "kuaishou", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "聊天记录截图"},
         ],
-        "forbidden": [
-            {"pattern": r"好评\s*返现", "reason_zh": "“好评返现”属于以好评为条件的利益诱导"},
-            {"pattern": r"返现\s*删评|删评\s*返现", "reason_zh": "以删除评价换取返现"},
-            {"pattern": r"删\s*评|撤\s*评", "reason_zh": "要求买家删除或撤回评价"},
-            {"pattern": r"(改|修改|删|删除|撤销|撤回|追加|更新|换成|给个?)\s*(成|为)?\s*(好评|评价|差评|五星|5星)"
-                        r".{0,12}(返|退款|退钱|红包|现金|补偿|优惠券|券|礼|钱|赔)",
-             "reason_zh": "以修改/删除评价为条件给予补偿或奖励"},
-            {"pattern": r"(返|退款|退钱|红包|现金|补偿|优惠券|券|礼|钱|赔).{0,12}(就|才|需要|必须|请|麻烦)?\s*"
-                        r"(改|修改|删|删除|撤销|撤回|追加)\s*(成|为)?\s*(好评|评价|差评|五星|5星)",
-             "reason_zh": "补偿或奖励以修改/删除评价为条件"},
-            {"pattern": r"(好评|五星|5星)\s*(送|返|领|得|有)", "reason_zh": "以好评换取礼品或现金"},
-        ],
+        "forbidden": [dict(r) for r in COMPLIANCE_FLOOR],
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -430,7 +443,8 @@ def fen_to_yuan_text(fen: int | None) -> str:
     return format(d, "f")
 
 
-def _parse(col: Column, raw: Any, roles: Iterable[str]) -> tuple[Any, tuple[str, str] | None]:
+def _parse(col: Column, raw: Any, roles: Iterable[str], role_names: Mapping[str, str] | None = None
+           ) -> tuple[Any, tuple[str, str] | None]:
     """Convert one cell; returns (value, None) or (None, (reason_zh, reason_en))."""
     text = _cell_text(raw)
     if not text:
@@ -451,7 +465,7 @@ def _parse(col: Column, raw: Any, roles: Iterable[str]) -> tuple[Any, tuple[str,
                 return ANY, None
             if text in choices:
                 return text, None
-            by_zh = {v: k for k, v in col.choice_zh.items()}
+            by_zh = dict(role_names or {}) if col.type == _ROLE_REF else {v: k for k, v in col.choice_zh.items()}
             if text in by_zh:
                 return by_zh[text], None
             shown = "、".join(f"{c}（{col.choice_zh[c]}）" if c in col.choice_zh else c for c in choices)
@@ -515,7 +529,7 @@ def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
                 return None, (f"可选：{'、'.join(s.choices)}", f"allowed: {', '.join(s.choices)}")
             return text, None
         elif s.type == "hhmm":
-            m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+            m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::00)?", text)  # an Excel time cell reads as 10:00:00
             if not m or int(m[1]) > 23 or int(m[2]) > 59:
                 return None, ("应为 时:分，如 09:00", "must be HH:MM such as 09:00")
             return dt.time(int(m[1]), int(m[2])), None
@@ -569,6 +583,8 @@ class Policy:
                                     f"sheet {sheet!r} is missing", "policy_missing_sheet"))
         role_rows = list(raw.get("roles", ()))
         roles = [_cell_text(r.get("code")) for r in role_rows if _cell_text(r.get("code"))]
+        role_names = {_cell_text(r.get("name_zh")): _cell_text(r.get("code")) for r in role_rows
+                      if _cell_text(r.get("name_zh")) and _cell_text(r.get("code"))}
         for key, spec in TABLES.items():
             if key not in raw:
                 continue
@@ -578,20 +594,26 @@ class Policy:
                     continue  # blank line in the sheet
                 excel_row = i + row_offset
                 parsed: dict[str, Any] = {}
+                bad = False
                 for col in spec.columns:
-                    value, err = _parse(col, row.get(col.key), roles)
+                    value, err = _parse(col, row.get(col.key), roles, role_names)
                     if err:
+                        bad = True
                         problems.append(Problem(f"{source} [{spec.sheet}]", excel_row, col.header,
                                                 _cell_text(row.get(col.key)), err[0], err[1], "policy_cell"))
                     parsed[col.key] = value
                 parsed["_row"] = excel_row
+                parsed["_bad"] = bad
                 out.append(parsed)
             tables[key] = tuple(out)
-        if not problems:
-            problems += _check_tables(tables, source)
+        if all(k in tables for k in TABLES):
+            # rules across rows, on the rows whose cells are valid: every problem is reported in one round
+            problems += _check_tables({k: tuple(r for r in rows if not r["_bad"]) for k, rows in tables.items()},
+                                      source, all_rows=tables)
         if problems:
             raise PolicyInvalid(source, problems)
-        clean = {k: tuple({c: v for c, v in r.items() if c != "_row"} for r in rows) for k, rows in tables.items()}
+        clean = {k: tuple({c: v for c, v in r.items() if c not in ("_row", "_bad")} for r in rows)
+                 for k, rows in tables.items()}
         return cls(tables=clean, version=version, source=source)
 
     @classmethod
@@ -654,13 +676,25 @@ class Policy:
         return best[1] if best else None
 
     def forbidden_hits(self, text: str) -> list[tuple[str, str]]:
-        """Forbidden conditional-incentive wording in ``text``: [(matched text, reason)]."""
-        hits = []
-        for r in self.tables["forbidden"]:
-            m = re.search(r["pattern"], text)
-            if m:
-                hits.append((m.group(0), r["reason_zh"]))
-        return hits
+        """Forbidden conditional-incentive wording in ``text``: [(matched text, reason)].
+
+        Checks the policy's 违规用语 rows and the built-in :data:`COMPLIANCE_FLOOR`, which
+        a shop cannot switch off.
+        """
+        return _forbidden_hits(text, self.tables["forbidden"])
+
+
+def _forbidden_hits(text: str, rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    hits: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for r in (*COMPLIANCE_FLOOR, *rows):
+        if r["pattern"] in seen:
+            continue
+        seen.add(r["pattern"])
+        m = re.search(r["pattern"], text)
+        if m:
+            hits.append((m.group(0), r["reason_zh"]))
+    return hits
 
 
 def _json_to_cell(spec: Table, col: str, value: Any) -> Any:
@@ -678,9 +712,17 @@ def _json_to_cell(spec: Table, col: str, value: Any) -> Any:
     return value
 
 
-def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str) -> list[Problem]:
-    """Cross-row rules: uniqueness, completeness, band coverage, template safety."""
+def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
+                  all_rows: Mapping[str, tuple[dict[str, Any], ...]] | None = None) -> list[Problem]:
+    """Cross-row rules: uniqueness, completeness, band coverage, template safety.
+
+    ``t`` holds the rows whose cells are valid; ``all_rows`` every row (so a category
+    whose row has a bad cell is not also reported missing, and band/tier coverage is
+    only judged when all their rows are valid).
+    """
     problems: list[Problem] = []
+    all_rows = all_rows if all_rows is not None else t
+    incomplete = {k for k, rows in all_rows.items() if len(rows) != len(t.get(k, ()))}
 
     def add(table: str, row: int | None, column: str | None, value: Any, zh: str, en: str) -> None:
         problems.append(Problem(f"{source} [{TABLES[table].sheet}]", row, column,
@@ -698,7 +740,7 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str) -> l
                     f"duplicates row {seen[k]}")
             else:
                 seen[k] = r["_row"]
-    present = {r["code"] for r in t["categories"]}
+    present = {r["code"] for r in all_rows["categories"]}
     for code in CATEGORY_CODES:
         if code not in present:
             add("categories", None, "分类代码", code, f"缺少分类 {code}（{CATEGORY_ZH[code]}）",
@@ -712,7 +754,7 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str) -> l
                 break
             seen_roles.add(cur)
             cur = roles.get(cur, {}).get("escalates_to")
-    bands = sorted(t["remedy_bands"], key=lambda r: r["min_fen"])
+    bands = [] if "remedy_bands" in incomplete else sorted(t["remedy_bands"], key=lambda r: r["min_fen"])
     expected = 0
     for i, b in enumerate(bands):
         if b["min_fen"] != expected:
@@ -730,24 +772,25 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str) -> l
             add("remedy_bands", b["_row"], "订单金额上限(元)", fen_to_yuan_text(b["max_fen"]),
                 "最后一档上限应留空（覆盖所有更高金额）", "the last band must have no upper bound")
         expected = b["max_fen"] if b["max_fen"] is not None else expected
-    if not bands:
+    if not bands and "remedy_bands" not in incomplete:
         add("remedy_bands", None, None, None, "至少需要一个补偿档位", "at least one remedy band is needed")
     tiers = sorted(t["tiers"], key=lambda r: r["priority"])
-    if not tiers or any(tiers[-1][k] is not None for k in ("min_annual_spend_fen", "max_orders", "min_silent_days")):
+    if "tiers" in incomplete:
+        pass
+    elif not tiers or any(tiers[-1][k] is not None for k in ("min_annual_spend_fen", "max_orders", "min_silent_days")):
         add("tiers", tiers[-1]["_row"] if tiers else None, None, None,
             "优先级最低的一条分层必须没有条件（兜底）", "the last tier (highest priority number) must have no conditions")
-    forbidden = [(re.compile(r["pattern"]), r["reason_zh"]) for r in t["forbidden"]]
     placeholder = re.compile(r"\{([^{}]*)\}")
     for r in t["templates"]:
+        if r["text"] is None:
+            continue
         for name in placeholder.findall(r["text"]):
             if name not in TEMPLATE_FIELDS:
                 add("templates", r["_row"], "话术", "{" + name + "}", f"未知占位符；可用：{' '.join('{'+f+'}' for f in TEMPLATE_FIELDS)}",
                     f"unknown placeholder; allowed: {', '.join(TEMPLATE_FIELDS)}")
-        for rx, reason in forbidden:
-            m = rx.search(r["text"])
-            if m:
-                add("templates", r["_row"], "话术", m.group(0), f"含违规诱导用语：{reason}",
-                    "conditional-incentive wording is not allowed")
+        for matched, reason in _forbidden_hits(r["text"], [f for f in t["forbidden"] if f["pattern"]]):
+            add("templates", r["_row"], "话术", matched, f"含违规诱导用语：{reason}",
+                "conditional-incentive wording is not allowed (SPEC Compliance)")
     for kind in ("reply_3s", "revision_guidance"):
         if not any(r["kind"] == kind and r["category"] == ANY and r["platform"] == ANY for r in t["templates"]):
             add("templates", None, "用途", TEMPLATE_KIND_ZH[kind], f"缺少通用（分类 *、平台 *）的“{TEMPLATE_KIND_ZH[kind]}”话术",
@@ -761,14 +804,19 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str) -> l
         _, err = _setting_value(spec, r["value"] or "")
         if err:
             add("settings", r["_row"], "值", r["value"], f"{r['key']}：{err[0]}", f"{r['key']}: {err[1]}")
-    start = end = None
+    hours: dict[str, tuple[dt.time, int]] = {}
     for r in t["settings"]:
-        if r["key"] in ("business_day_start", "business_day_end") and r["key"] in SETTINGS:
+        if r["key"] in ("business_day_start", "business_day_end"):
             v, err = _setting_value(SETTINGS[r["key"]], r["value"] or "")
             if not err:
-                start, end = (v, end) if r["key"] == "business_day_start" else (start, v)
-    if start is not None and end is not None and end <= start:
-        add("settings", None, "值", f"{start:%H:%M}-{end:%H:%M}", "工作时间结束必须晚于开始",
+                hours[r["key"]] = (v, r["_row"])
+    start = hours.get("business_day_start", (_setting_value(SETTINGS["business_day_start"],
+                                                             SETTINGS["business_day_start"].default)[0], None))
+    end = hours.get("business_day_end", (_setting_value(SETTINGS["business_day_end"],
+                                                         SETTINGS["business_day_end"].default)[0], None))
+    if end[0] <= start[0]:
+        row = end[1] if end[1] is not None else start[1]
+        add("settings", row, "值", f"{start[0]:%H:%M}-{end[0]:%H:%M}", "工作时间结束必须晚于开始",
             "business_day_end must be after business_day_start")
     return problems
 
@@ -857,7 +905,7 @@ def export_policy(policy: Policy, path: str | Path) -> Path:
                     elif col.type == "choice" and v != ANY:
                         s = col.choice_zh.get(v, v)
                     elif isinstance(v, float):
-                        s = f"{v:g}"
+                        s = str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
                     else:
                         s = str(v)
                     ws.write_string(i, j, s)
