@@ -328,3 +328,11 @@ def test_cli_train_refuses_too_few_reviews_then_trains(tmp_path, capsys):
     assert main(["triage", "--db", db, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["model_version"] == 1 and data["created"] >= 30
+
+
+def test_platform_default_reviews_are_not_read_as_complaints(sqlite_store, tmp_path):
+    rows = [["2841234567890123411", "张三", "好评", "评价方未及时做出评价,系统默认好评!", "2025-09-28 10:00:00", "外套", "", "", ""],
+            ["2841234567890123412", "李四", "好评", "此用户未填写评价内容", "2025-09-28 10:00:00", "外套", "", "", ""]]
+    import_file(sqlite_store, _write_reviews(tmp_path / "d.csv", rows), platform="taobao", kind="reviews", shop="店")
+    res = triage_store(sqlite_store, model=False)
+    assert (res.examined, res.negative, res.created) == (2, 0, 0)

@@ -305,7 +305,7 @@ def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.
 
     q = (sa.select(reviews.c.id.label("review_pk"), reviews.c.shop_id, shops.c.platform,
                    reviews.c.content, reviews.c.append_content, reviews.c.rating_score, reviews.c.rating_class,
-                   reviews.c.created_at, reviews.c.first_seen_at.label("detected_at"))
+                   reviews.c.created_at, reviews.c.first_seen_at.label("detected_at"), reviews.c.is_default_review)
          .select_from(reviews.join(shops, shops.c.id == reviews.c.shop_id)
                       .outerjoin(cases, cases.c.review_pk == reviews.c.id))
          .where(cases.c.id.is_(None))
@@ -314,12 +314,14 @@ def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.
         q = q.where(reviews.c.shop_id.in_(list(shop_ids)))
     rows = conn.execute(q).mappings().all()
     df = pd.DataFrame(rows, columns=["review_pk", "shop_id", "platform", "content", "append_content", "rating_score",
-                                     "rating_class", "created_at", "detected_at"])
+                                     "rating_class", "created_at", "detected_at", "is_default_review"])
+    # the platform wrote these texts (系统默认好评, 此用户未填写评价内容): there is no buyer text to read
+    df.loc[df["is_default_review"].astype(bool), "content"] = None
     df["rating"] = [int(s) if s is not None and s == s else _CLASS_AS_RATING.get(c) for s, c in
                     zip(df["rating_score"].astype(object), df["rating_class"])]
     for c in ("created_at", "detected_at"):
         df[c] = pd.to_datetime(df[c], utc=True)
-    return df.drop(columns=["rating_score", "rating_class"])
+    return df.drop(columns=["rating_score", "rating_class", "is_default_review"])
 
 
 def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextModel | None | bool" = True,
