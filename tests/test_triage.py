@@ -336,3 +336,19 @@ def test_platform_default_reviews_are_not_read_as_complaints(sqlite_store, tmp_p
     import_file(sqlite_store, _write_reviews(tmp_path / "d.csv", rows), platform="taobao", kind="reviews", shop="店")
     res = triage_store(sqlite_store, model=False)
     assert (res.examined, res.negative, res.created) == (2, 0, 0)
+
+
+def test_readme_main_command_triages_and_prints_the_queue(tmp_path, capsys):
+    """`reviewops demo` (the Quick start command) imports, triages and shows the queue by deadline."""
+    db = str(tmp_path / "demo.db")
+    assert main(["demo", "--db", db, "--scale", "0.05", "--json", "--limit", "500"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["triage"]["created"] == data["open_cases"] > 0
+    due = [q["due_at"] for q in data["queue"]]
+    assert due == sorted(due)
+    cats = {q["primary_category"] for q in data["queue"]}
+    assert {"logistics", "quality"} <= cats
+    assert any(q["rating"] in ("好评", "5") for q in data["queue"])  # complaints hidden under good ratings
+    assert main(["demo", "--db", db, "--scale", "0.05", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "新建案件 0 个" in out and "待处理案件（最紧急在前）" in out and "截止(北京时间)" in out
