@@ -151,3 +151,20 @@ def test_store_versions_and_checksum(store, model):
         conn.execute(sa.update(text_models).where(text_models.c.version == 2).values(blob=b"tampered"))
     with pytest.raises(ModelError, match="校验失败"):
         TextModel.load(store)
+
+
+def test_lexicon_feature_carries_complaint_words_the_shop_data_never_showed():
+    neg = ["物流太慢了", "快递慢死了", "发货太慢", "等了十天才到", "物流一直不更新"]
+    pos = ["物流很快", "快递很给力", "发货神速", "第二天就到了", "物流速度快"]
+    texts = [t + "!" * k for k in range(5) for t in neg + pos]
+    ratings = [1 if i % 10 < 5 else 5 for i in range(len(texts))]
+    with_lex = TextModel.fit(texts, ratings, holdout=0)
+    plain = TextModel.fit(texts, ratings, holdout=0, use_lexicon=False)
+    assert with_lex.lex_weight > 0 and plain.lex_weight == 0.0
+    unseen = ["客服态度恶劣，质量太差，垃圾", "颜色正，做工精致，非常喜欢"]
+    s_lex, s_plain = with_lex.predict_scores(unseen), plain.predict_scores(unseen)
+    assert s_lex[0] > 0.5 > s_lex[1]
+    assert s_lex[0] - s_lex[1] > s_plain[0] - s_plain[1]
+    again = TextModel.from_bytes(with_lex.to_bytes())
+    assert again.lex_weight == with_lex.lex_weight
+    np.testing.assert_array_equal(again.predict_scores(unseen), s_lex)

@@ -427,7 +427,8 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
         details = None
         res = [read(t, False) for t in norm]
     if model is not None:
-        scores = np.asarray(model.predict_scores(norm, normalized=True), dtype=float)
+        lex_scores = np.fromiter((r[0] for r in res), dtype=float, count=n)
+        scores = np.asarray(model.predict_scores(norm, normalized=True, lexicon_scores=lex_scores), dtype=float)
         cat_pred = model.predict_categories(norm, normalized=True)
     else:
         scores = np.fromiter((r[0] for r in res), dtype=float, count=n)

@@ -12,6 +12,11 @@ negations such as 不好/不错 are bigrams the model sees directly.
 * **Features** are computed for a whole batch at once with numpy (no Python loop
   per character), so scoring runs at hundreds of thousands of reviews a second.
   Each review's n-gram counts are divided by the square root of its n-gram total.
+* **The lexicon's opinion is one more feature**: the policy lexicon's score (as a logit)
+  enters the regression next to the n-grams. A model learned from one shop's reviews then
+  still knows complaint words its own data never showed — on real reviews this lifted F1
+  from 0.78 to 0.86 when training and test reviews came from different kinds of shop
+  (docs/accuracy.md), and slightly in-domain. The policy's SHA-256 is kept in ``meta``.
 * **Storage** is plain arrays (``numpy.savez`` without pickles) in the store's
   ``text_models`` table, versioned; :meth:`TextModel.save` / :meth:`TextModel.load`.
 """
@@ -150,16 +155,20 @@ class TextModel:
     cat_bias: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     version: int | None = None
+    lex_weight: float = 0.0  # coefficient of the lexicon-score feature (logit of the lexicon's 0–1 score)
 
     # ---------------------------------------------------------------- fitting
     @classmethod
     def fit(cls, texts: Iterable[Any], ratings: Iterable[Any], *, categories: Iterable[Any] | None = None,
-            C: float = 4.0, n_bits: int = 20, holdout: float = 0.2, seed: int = 0) -> "TextModel":
+            policy: Any = None, use_lexicon: bool = True, C: float = 4.0, n_bits: int = 20, holdout: float = 0.2,
+            seed: int = 0) -> "TextModel":
         """Learn from rated reviews.
 
         ``ratings``: one per text — stars (1–5) or 好评/中评/差评; 1–2 stars and 差评 are
         negative, 4–5 and 好评 positive, 3 stars / 中评 / unknown are not used.
         ``categories``: optional SPEC codes (operators' corrections); None/"" where unknown.
+        ``policy``: whose lexicon gives the extra lexicon-score feature (default policy when
+        None); ``use_lexicon=False`` leaves that feature out (n-grams only).
         A stratified ``holdout`` share is scored first and reported in ``meta["holdout"]``;
         the returned model is then refitted on everything. Raises :class:`ModelError`
         when fewer than 20 negative or 20 positive reviews are usable.
@@ -183,8 +192,19 @@ class TextModel:
             )
         norm = [normalize_text(items[i]) for i in use]
         X = _design(norm, n_bits)
+        lex_col = None
+        if use_lexicon:
+            from scipy import sparse
+
+            from .policy import default_policy
+
+            policy = policy or default_policy()
+            lex_col = _lexicon_logit(_lexicon_scores(norm, policy))
+            X = sparse.hstack([X, sparse.csr_matrix(lex_col[:, None])], format="csr")
         meta: dict[str, Any] = {"n_train": len(use), "n_negative": n_neg, "n_positive": n_pos, "C": C,
-                                "ngrams": "char 1-3", "features": f"2^{n_bits}"}
+                                "ngrams": "char 1-3", "features": f"2^{n_bits}" + (" + lexicon" if use_lexicon else "")}
+        if use_lexicon:
+            meta["policy_sha256"] = policy.sha256
         rng = np.random.default_rng(seed)
         if holdout and len(use) >= 100:
             test_mask = np.zeros(len(use), dtype=bool)
@@ -198,7 +218,9 @@ class TextModel:
             meta["holdout"] = _binary_metrics(y[test_mask], pred)
         lr = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=1000)
         lr.fit(X, y)
-        model = cls(weights=lr.coef_[0].astype(np.float32), bias=float(lr.intercept_[0]), n_bits=n_bits, meta=meta)
+        coef = lr.coef_[0]
+        model = cls(weights=coef[:1 << n_bits].astype(np.float32), bias=float(lr.intercept_[0]), n_bits=n_bits,
+                    meta=meta, lex_weight=float(coef[1 << n_bits]) if use_lexicon else 0.0)
         if categories is not None:
             model._fit_categories(items, _as_texts(categories), C=C)
         meta["fitted_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -235,11 +257,23 @@ class TextModel:
         self.cat_bias = inter.astype(np.float64)
 
     # --------------------------------------------------------------- predict
-    def predict_scores(self, texts: Iterable[Any] | str, *, normalized: bool = False) -> np.ndarray:
-        """Probability that each text is negative (0–1), in order."""
+    def predict_scores(self, texts: Iterable[Any] | str, *, normalized: bool = False,
+                       lexicon_scores: np.ndarray | None = None, policy: Any = None) -> np.ndarray:
+        """Probability that each text is negative (0–1), in order.
+
+        ``lexicon_scores``: the lexicon's 0–1 scores of the same texts when the caller has
+        them already (``classify`` does); otherwise they are computed with ``policy``
+        (default: the default policy).
+        """
         items = _as_texts(texts)
         norm = items if normalized else [normalize_text(t) for t in items]
         dec = _linear_scores(norm, self.n_bits, self.weights[None, :], np.array([self.bias]))[:, 0]
+        if self.lex_weight:
+            if lexicon_scores is None:
+                from .policy import default_policy
+
+                lexicon_scores = _lexicon_scores(norm, policy or default_policy())
+            dec = dec + self.lex_weight * _lexicon_logit(np.asarray(lexicon_scores, dtype=float))
         empty = np.fromiter((not t.strip() for t in norm), dtype=bool, count=len(norm))
         out = _sigmoid(dec)
         out[empty] = 0.0
@@ -260,7 +294,7 @@ class TextModel:
         nz = np.flatnonzero(self.weights)
         arrays: dict[str, np.ndarray] = {
             "w_idx": nz.astype(np.int32), "w_val": self.weights[nz].astype(np.float32),
-            "bias": np.array([self.bias]), "n_bits": np.array([self.n_bits]),
+            "bias": np.array([self.bias]), "n_bits": np.array([self.n_bits]), "lex_weight": np.array([self.lex_weight]),
             "meta": np.frombuffer(json.dumps(self.meta, ensure_ascii=False, default=str).encode("utf-8"),
                                   dtype=np.uint8),
         }
@@ -281,7 +315,9 @@ class TextModel:
             w = np.zeros(1 << n_bits, dtype=np.float32)
             w[z["w_idx"]] = z["w_val"]
             meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-            model = cls(weights=w, bias=float(z["bias"][0]), n_bits=n_bits, meta=meta, version=version)
+            lex_weight = float(z["lex_weight"][0]) if "lex_weight" in z else 0.0
+            model = cls(weights=w, bias=float(z["bias"][0]), n_bits=n_bits, meta=meta, version=version,
+                        lex_weight=lex_weight)
             if "c_k" in z:
                 labels = tuple(bytes(z["c_labels"]).decode("utf-8").split(";"))
                 cw = np.zeros((len(labels), 1 << _CAT_BITS), dtype=np.float32)
@@ -329,6 +365,18 @@ class TextModel:
             raise ModelError(f"模型 v{row.version} 校验失败（数据损坏）；请重新训练 / model v{row.version} failed its "
                              "checksum; retrain with `reviewops train`")
         return cls.from_bytes(blob, version=int(row.version))
+
+
+def _lexicon_scores(norm_texts: Sequence[str], policy: Any) -> np.ndarray:
+    from .classify import Lexicon
+
+    read = Lexicon.for_policy(policy)._read
+    return np.fromiter((read(t, False)[0] for t in norm_texts), dtype=float, count=len(norm_texts))
+
+
+def _lexicon_logit(scores: np.ndarray) -> np.ndarray:
+    p = np.clip(scores, 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
 
 
 def _binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -385,6 +433,6 @@ def train_from_store(store: Any, *, actor: str, min_reviews: int | None = None, 
             f"Only {usable} rated reviews are usable for training; {need} are needed (policy setting "
             "model_min_reviews). Import more reviews first."
         )
-    model = TextModel.fit(texts, ratings, categories=cats)
+    model = TextModel.fit(texts, ratings, categories=cats, policy=policy)
     version = model.save(store, actor=actor, note=note)
     return {"version": version, **model.meta}
