@@ -352,3 +352,26 @@ def test_readme_main_command_triages_and_prints_the_queue(tmp_path, capsys):
     assert main(["demo", "--db", db, "--scale", "0.05", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     assert "新建案件 0 个" in out and "待处理案件（最紧急在前）" in out and "截止(北京时间)" in out
+
+
+def test_concurrent_triage_runs_never_duplicate_a_case(store, tmp_path):
+    """Two triage runs at once (two operators, or the watcher and a person): each review gets one case."""
+    import threading
+
+    import_file(store, _write_reviews(tmp_path / "r.csv", _rows()), platform="taobao", kind="reviews", shop="测试店")
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(triage_store(store, model=False, actor="t"))
+        except Exception as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.created for r in results) == 3
+    assert len(_cases(store)) == 3

@@ -991,14 +991,22 @@ def save_policy(store: Any, policy: Policy, *, actor: str, note: str | None = No
     from .store import policy_versions as pv, utcnow
 
     sha = policy.sha256
-    with store.write() as conn:
-        last = conn.execute(sa.select(pv.c.version, pv.c.sha256).order_by(pv.c.version.desc()).limit(1)).first()
-        if last is not None and last.sha256 == sha:
-            return Policy(tables=policy.tables, version=last.version, source=policy.source)
-        version = 1 if last is None else last.version + 1
-        conn.execute(pv.insert().values(version=version, policy_json=policy.to_json(), sha256=sha, note=note,
-                                        created_by=actor, created_at=utcnow()))
-    return Policy(tables=policy.tables, version=version, source=policy.source)
+    for attempt in range(5):
+        try:
+            with store.write() as conn:
+                last = conn.execute(sa.select(pv.c.version, pv.c.sha256)
+                                    .order_by(pv.c.version.desc()).limit(1)).first()
+                if last is not None and last.sha256 == sha:
+                    return Policy(tables=policy.tables, version=last.version, source=policy.source)
+                version = 1 if last is None else last.version + 1
+                conn.execute(pv.insert().values(version=version, policy_json=policy.to_json(), sha256=sha,
+                                                note=note, created_by=actor, created_at=utcnow()))
+            return Policy(tables=policy.tables, version=version, source=policy.source)
+        except sa.exc.IntegrityError:
+            # someone stored a version at the same moment (PostgreSQL): look again
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def current_policy(store: Any, *, actor: str = "system") -> Policy:

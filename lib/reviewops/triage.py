@@ -337,7 +337,6 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     a case meanwhile (another triage run) is skipped, never duplicated.
     """
     from .policy import save_policy
-    from .store import cases, create_case
     from .textmodel import TextModel
 
     if policy is None:
@@ -360,6 +359,24 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     if neg.empty:
         return result
     cal = calendar_of(policy)
+    for attempt in range(3):
+        try:
+            _write_cases(store, neg, policy, cal, result, actor=actor, via=via)
+            return result
+        except sa.exc.IntegrityError:
+            # another triage run opened a case for one of these reviews first (PostgreSQL, read
+            # committed): nothing of this transaction was kept; go again and skip what is taken
+            if attempt == 2:
+                raise
+            result.case_ids, result.already_cased, result.created = [], 0, 0
+    return result
+
+
+def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCalendar, result: TriageResult, *,
+                 actor: str, via: str) -> None:
+    """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
+    from .store import cases, create_case
+
     with store.write() as conn:
         taken = {r for (r,) in conn.execute(sa.select(cases.c.review_pk).where(
             cases.c.review_pk.in_([int(x) for x in neg["review_pk"]]))) if r is not None}
@@ -388,7 +405,6 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
             )
             result.case_ids.append(case_id)
         result.created = len(result.case_ids)
-    return result
 
 
 def _case_policy(store: "Store", version: int | None) -> Policy:
