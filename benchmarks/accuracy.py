@@ -18,6 +18,8 @@ Protocol
   its agreement with the hand-labelled domains of the 500-review sample is reported.
 * Categories: ``benchmarks/data/category_labels.tsv`` — 500 hand-labelled negative-file
   reviews (all in TEST), joined by sha1 with ``make_category_sample.load_sample()``.
+  With ``--split dev`` the DEV labels ``category_labels_dev.tsv`` (400 reviews from the
+  DEV half, same guide) are used instead, joined with ``make_category_sample_dev``.
   For the labels with negative=yes: primary-category accuracy with the row forced
   negative (rating 1 star), and jointly (classify, no rating, must say negative *and*
   the right primary).
@@ -161,12 +163,22 @@ def text_model(train_texts: list[str], train_y: np.ndarray, test_texts: list[str
     return res
 
 
-def categories(labels_path: Path) -> dict[str, Any]:
-    """Primary-category accuracy on the hand-labelled sample (negative=yes rows)."""
-    from make_category_sample import load_sample
+def categories(labels_path: Path, dev: bool = False) -> dict[str, Any]:
+    """Primary-category accuracy on the hand-labelled sample (negative=yes rows).
+
+    ``dev``: the DEV (tuning) labels ``category_labels_dev.tsv``, joined with
+    ``make_category_sample_dev.load_dev_sample()``; else the TEST labels and sample.
+    """
     from reviewops.classify import classify
 
-    sample = dict(load_sample())
+    if dev:
+        from make_category_sample_dev import load_dev_sample
+
+        sample = dict(load_dev_sample())
+    else:
+        from make_category_sample import load_sample
+
+        sample = dict(load_sample())
     rows = []
     with open(labels_path, encoding="utf-8") as fh:
         header = fh.readline().rstrip("\n").split("\t")
@@ -302,10 +314,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"F1 {cross['all']['f1']:.3f}")
             print(f"  cold start  P {cold_el['precision']:.3f}  R {cold_el['recall']:.3f}  F1 {cold_el['f1']:.3f}")
 
-    labels = HERE / "data" / "category_labels.tsv"
-    if args.split == "test" and labels.exists():
-        cat = out["categories"] = categories(labels)
-        print(f"\ncategories: {cat['joined']} hand-labelled reviews, {cat['labelled_negative']} labelled negative")
+    labels = HERE / "data" / ("category_labels.tsv" if args.split == "test" else "category_labels_dev.tsv")
+    if labels.exists():
+        cat = out["categories"] = categories(labels, dev=args.split == "dev")
+        print(f"\ncategories ({args.split.upper()} labels {labels.name}): {cat['joined']} hand-labelled reviews, "
+              f"{cat['labelled_negative']} labelled negative")
         print(f"  primary accuracy, row forced negative (1 star): {cat['accuracy_forced_negative']:.3f}  "
               f"(always 'quality': {cat['majority_baseline_quality']:.3f}; predicted primary among the "
               f"labelled categories: {cat['primary_in_gold_categories']:.3f})")

@@ -117,6 +117,46 @@ def test_topic_counts_only_in_a_negative_clause():
     assert one("早餐品种少，一般", rating=1)["primary_category"] == "quality"
 
 
+def test_first_complaint_wins_a_tie():
+    # two complaints of equal weight: the one raised first is the primary (labelling guide)
+    assert one("物流太慢，客服态度差", rating=1)["primary_category"] == "logistics"
+    assert one("客服态度差，物流太慢", rating=1)["primary_category"] == "service"
+    # a clearly heavier complaint still wins over the first one
+    assert one("有点贵，质量太差，做工粗糙，一洗就掉色", rating=1)["primary_category"] == "quality"
+
+
+def test_light_category_word_counts_for_less():
+    # 冷 (weight 0.4) names quality only weakly: the service topic of the same text is not outweighed
+    _, (d,) = classify_detail(["前台态度差，房间有点冷"])
+    assert d.category_scores["quality"] < Lexicon.CATEGORY_WORD
+    assert one("前台态度差，房间有点冷", rating=1)["primary_category"] == "service"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("客服冷冰冰的，问了也不理", "service"),  # attitude, not the product
+    ("售后服务不到位，等了三天没人联系", "service"),
+    ("卖完了也不说一声，直接取消订单", "service"),
+    ("下单一周才收到，太慢", "logistics"),
+    ("外包装皱巴巴的，很差", "logistics"),
+    ("比较重，背着不方便", "size"),
+    ("边框太宽，看着很别扭", "size"),
+    ("摄像头不是号称的500万像素", "description"),
+    ("要另收停车费，很不合理", "price"),
+    ("这种房也就值一百块", "price"),
+    ("说是四星级，设施跟招待所一样", "quality"),
+    ("按键松松垮垮，接触不良", "quality"),
+    ("绘本画得很一般，孩子不爱看", "quality"),
+])
+def test_shop_complaint_words_name_their_category(text, category):
+    assert one(text, rating=1)["primary_category"] == category
+
+
+def test_code_words_are_not_size():
+    # 码 (size topic) inside 密码 / 二维码 names no size complaint
+    assert one("密码总是提示不对，很烦", rating=1)["primary_category"] != "size"
+    assert one("扫二维码扫不出来，差劲", rating=1)["primary_category"] != "size"
+
+
 @pytest.mark.parametrize("text", ["挺好的，不过我要投诉", "打12315了", "再不退款就去消协", "非常满意，好评返现"])
 def test_alarm_words_always_make_a_review_negative(text):
     _, (detail,) = classify_detail([text])

@@ -174,6 +174,11 @@ class Lexicon:
       and names no category itself; a neutral clause's topics are lent to a negative
       clause right after it in the same sentence (早餐品种少，一般). When no clause
       named a category, every topic the text mentions counts at half weight.
+      A category word lighter than :attr:`CATEGORY_FULL_WEIGHT` (冷 0.4) adds only
+      that share of :attr:`CATEGORY_WORD`. The category raised first gets
+      :attr:`FIRST_MENTION` extra, so it wins a tie and a near-tie (the labelling
+      guide's "the first complaint when they weigh the same"); both chosen on the DEV
+      category labels (docs/accuracy.md).
 
     The text's score is ``1 / (1 + exp(-SCORE_SCALE · (negative − positive − SCORE_BIAS)))``:
     a text with no sentiment at all scores just below 0.5. The scale and the default
@@ -186,6 +191,8 @@ class Lexicon:
     BEFORE_TURN_POSITIVE = 0.8  # positive said before 但是 in the same sentence
     BEFORE_TURN_NEGATIVE = 1.0  # negative said before 但是 ("虽然便宜，但质量差" keeps both)
     CATEGORY_WORD = 2.0  # what a word that names its category (物流太慢) adds to it; topics add their weight
+    FIRST_MENTION = 1.5  # added to the category named first: it wins a tie or near-tie (labelling guide)
+    CATEGORY_FULL_WEIGHT = 1.0  # a category word lighter than this adds that share of CATEGORY_WORD (冷 0.4 → 0.8)
     SCORE_SCALE = 0.47  # calibrated with the lexicon's weights (docs/accuracy.md)
     SCORE_BIAS = 0.15  # a text with no sentiment at all scores just below 0.5
 
@@ -261,6 +268,7 @@ class Lexicon:
         neg_w = 0.0
         window = self.NEGATION_WINDOW
         direct = self.CATEGORY_WORD
+        full = self.CATEGORY_FULL_WEIGHT
         negated_neg, negated_pos = self.NEGATED_NEGATIVE, self.NEGATED_POSITIVE
         alarm: list[str] = []
         neg_hits: list[str] = []
@@ -315,7 +323,8 @@ class Lexicon:
                     c_neg += weight * m
                     if category:
                         c_cat = True
-                        cat_scores[category] = cat_scores.get(category, 0.0) + direct
+                        cat_scores[category] = cat_scores.get(category, 0.0) + (
+                            direct if weight >= full else direct * weight / full)
                         if detail:
                             cat_hits.setdefault(category, []).append(word)
                     if detail:
@@ -383,6 +392,9 @@ class Lexicon:
             _add_topics(c_topics or p_topics, cat_scores, cat_hits if detail else None)
         if not cat_scores and all_topics:  # no negative clause named a topic: every topic mentioned, at half weight
             _add_topics(all_topics, cat_scores, cat_hits if detail else None, 0.5)
+        if len(cat_scores) > 1 and self.FIRST_MENTION:  # the complaint raised first wins a tie
+            first = next(iter(cat_scores))
+            cat_scores[first] += self.FIRST_MENTION
         neg += s_neg + c_neg * cfac
         pos += s_pos + c_pos * cfac
         x = self.SCORE_SCALE * (neg - pos - self.SCORE_BIAS)
