@@ -22,6 +22,7 @@ from .errors import (
 )
 from .ingest import ImportResult, import_file, import_paths
 from .policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
+from .remedy import remedy_for, tier_of
 from .store import Store
 from .textmodel import TextModel
 from .triage import TriageResult, open_queue, triage, triage_store
@@ -56,7 +57,9 @@ __all__ = [
     "import_paths",
     "import_policy",
     "open_queue",
+    "remedy_for",
     "save_policy",
+    "tier_of",
     "triage",
     "triage_store",
 ]
