@@ -23,6 +23,7 @@ from .errors import (
 from .ingest import ImportResult, import_file, import_paths
 from .policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
 from .remedy import remedy_for, tier_of
+from .replies import Draft, check_message, draft_reply
 from .store import Store
 from .textmodel import TextModel
 from .triage import TriageResult, open_queue, triage, triage_store
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "ConflictError",
+    "Draft",
     "ImportRejected",
     "ImportResult",
     "ModelError",
@@ -49,9 +51,11 @@ __all__ = [
     "UnsupportedFile",
     "__version__",
     "build_demo",
+    "check_message",
     "classify",
     "current_policy",
     "default_policy",
+    "draft_reply",
     "export_policy",
     "import_file",
     "import_paths",
