@@ -227,22 +227,15 @@ class Lexicon:
         self._iter_long = a.iter_long
 
     _cache: ClassVar[dict[str, Lexicon]] = {}
-    _by_id: ClassVar[dict[int, tuple[Policy, Lexicon]]] = {}
 
     @classmethod
     def for_policy(cls, policy: Policy) -> Lexicon:
-        hit = cls._by_id.get(id(policy))
-        if hit is not None and hit[0] is policy:
-            return hit[1]
-        key = policy.sha256
+        key = policy.sha256  # cached on the policy object
         lex = cls._cache.get(key)
         if lex is None:
             if len(cls._cache) > 8:
                 cls._cache.clear()
             lex = cls._cache[key] = cls(policy)
-        if len(cls._by_id) > 8:
-            cls._by_id.clear()
-        cls._by_id[id(policy)] = (policy, lex)  # holds the policy, so its id is not reused
         return lex
 
     def read(self, text: str) -> TextResult:

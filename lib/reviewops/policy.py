@@ -32,6 +32,7 @@ Money is kept in fen (integers) inside the policy; the workbook shows yuan.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -628,8 +629,9 @@ class Policy:
         data = {"format": 1, "tables": {k: [dict(r) for r in rows] for k, rows in self.tables.items()}}
         return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """SHA-256 of :meth:`to_json`; computed once per (immutable) policy object."""
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     # -- lookups --------------------------------------------------------------
