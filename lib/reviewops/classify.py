@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .clean import RATING_CLASS
 from .policy import CATEGORY_CODES, Policy, default_policy
 
 if TYPE_CHECKING:
@@ -56,10 +57,8 @@ _K_BREAK, _K_SENT, _K_NEG, _K_POS, _K_NEGATION, _K_INTENS, _K_TOPIC, _K_TURN, _K
 _KIND_CODES = {"negative": _K_NEG, "positive": _K_POS, "negation": _K_NEGATION, "intensifier": _K_INTENS,
                "topic": _K_TOPIC, "alarm": _K_ALARM}
 
-_RATING_WORDS = {
-    "差评": 1, "bad": 1, "negative": 1, "差": 1, "中评": 3, "neutral": 3, "中": 3,
-    "好评": 5, "good": 5, "positive": 5, "好": 5,
-}
+# the importer's rating words (好评/中评/差评, good/neutral/bad …) as stars: a class counts as 1, 3 or 5
+_RATING_WORDS = {w: {"negative": 1, "neutral": 3, "positive": 5}[c] for w, c in RATING_CLASS.items()}
 
 
 # NFKC images of the full-width marks Chinese text is full of: replacing them first leaves most texts

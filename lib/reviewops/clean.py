@@ -230,11 +230,14 @@ def to_score(values: pd.Series) -> Converted:
     return Converted(out, present & ~good, "评分应为1–5", "score must be 1–5")
 
 
-_RATING_CLASS = {
+#: Rating words as platforms write them → rating class.
+RATING_CLASS = {
     "好评": "positive", "good": "positive", "positive": "positive", "好": "positive",
     "中评": "neutral", "neutral": "neutral", "中": "neutral",
     "差评": "negative", "bad": "negative", "negative": "negative", "差": "negative",
 }
+#: Rating class → the platform's Chinese word.
+RATING_CLASS_ZH = {"positive": "好评", "neutral": "中评", "negative": "差评"}
 
 
 def rating_class_of_score(score: pd.Series) -> pd.Series:
@@ -251,7 +254,7 @@ def to_rating(values: pd.Series) -> tuple[Converted, pd.Series]:
     """Ratings as written → (class Converted, 1–5 score or NA)."""
     present = values.notna()
     low = values.where(present, "").astype(str).str.strip().str.lower()
-    cls = low.map(_RATING_CLASS).astype(object)
+    cls = low.map(RATING_CLASS).astype(object)
     sc = to_score(values.where(cls.isna()))
     from_score = rating_class_of_score(sc.values)
     cls = cls.where(cls.notna(), from_score)

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .clean import RATING_CLASS_ZH
+
 __all__ = [
     "DEFAULT_SEED",
     "DEFAULT_TODAY",
@@ -1764,7 +1766,7 @@ class _Writer:
         head = ["评价ID", "订单编号", "宝贝ID", "宝贝标题", "商品属性", "买家昵称", "评价结果", "物流服务评分", "评价内容",
                 "评价时间", "追评内容", "追评时间", "解释内容", "解释时间", "是否有图", "评价图片", "评价标签", "IP地址",
                 "店铺名称"]
-        cls = {"positive": "好评", "neutral": "中评", "negative": "差评"}
+        cls = RATING_CLASS_ZH
         rows = []
         for rv in g.reviews["taobao"]:
             o, ln, p = rv.order, rv.line, rv.line.product

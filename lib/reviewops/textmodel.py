@@ -35,6 +35,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from .classify import normalize_text, rating_label
+from .clean import RATING_CLASS_ZH
 from .errors import ModelError
 
 __all__ = ["TextModel", "hashed_ngrams"]
@@ -420,7 +421,7 @@ def train_from_store(store: Any, *, actor: str, min_reviews: int | None = None, 
         text = "\n".join(t for t in (content, append) if t)
         if not text.strip():
             continue
-        rating = score if score is not None else {"negative": "差评", "positive": "好评"}.get(klass or "")
+        rating = score if score is not None else RATING_CLASS_ZH.get(klass or "")
         if rating is None and label is None:
             continue
         texts.append(text)

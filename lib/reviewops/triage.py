@@ -38,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .classify import TextResult, _rating_stars, classify_detail, rating_is_negative
+from .clean import RATING_CLASS_ZH
 from .columns import Field
 from .errors import ConfigError
 from .policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, Policy, current_policy, default_policy
@@ -297,7 +298,6 @@ class TriageResult:
         return asdict(self)
 
 
-_CLASS_AS_RATING = {"negative": "差评", "neutral": "中评", "positive": "好评"}
 
 
 def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.DataFrame:
@@ -317,7 +317,7 @@ def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.
                                      "rating_class", "created_at", "detected_at", "is_default_review"])
     # the platform wrote these texts (系统默认好评, 此用户未填写评价内容): there is no buyer text to read
     df.loc[df["is_default_review"].astype(bool), "content"] = None
-    df["rating"] = [int(s) if s is not None and s == s else _CLASS_AS_RATING.get(c) for s, c in
+    df["rating"] = [int(s) if s is not None and s == s else RATING_CLASS_ZH.get(c) for s, c in
                     zip(df["rating_score"].astype(object), df["rating_class"])]
     for c in ("created_at", "detected_at"):
         df[c] = pd.to_datetime(df[c], utc=True)
