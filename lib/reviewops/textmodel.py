@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from .classify import normalize_text, rating_label
+from .classify import _as_list, normalize_text, rating_label
 from .clean import RATING_CLASS_ZH
 from .errors import ModelError
 
@@ -136,14 +136,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _as_texts(texts: Iterable[Any] | str) -> list[Any]:
-    if isinstance(texts, str):
-        return [texts]
-    if hasattr(texts, "tolist"):
-        return list(texts.tolist())  # type: ignore[union-attr]
-    return list(texts)
-
-
 @dataclass
 class TextModel:
     """A fitted negative-text model (plus an optional category head). Build with :meth:`fit` or :meth:`load`."""
@@ -176,8 +168,8 @@ class TextModel:
         """
         from sklearn.linear_model import LogisticRegression
 
-        items = _as_texts(texts)
-        rating_list = _as_texts(ratings)
+        items = _as_list(texts)
+        rating_list = _as_list(ratings)
         if len(items) != len(rating_list):
             raise ModelError(f"评价 {len(items)} 条，评分 {len(rating_list)} 个，数量不一致 / {len(items)} texts but "
                              f"{len(rating_list)} ratings; give one rating per text")
@@ -223,7 +215,7 @@ class TextModel:
         model = cls(weights=coef[:1 << n_bits].astype(np.float32), bias=float(lr.intercept_[0]), n_bits=n_bits,
                     meta=meta, lex_weight=float(coef[1 << n_bits]) if use_lexicon else 0.0)
         if categories is not None:
-            model._fit_categories(items, _as_texts(categories), C=C)
+            model._fit_categories(items, _as_list(categories), C=C)
         meta["fitted_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         return model
 
@@ -266,7 +258,7 @@ class TextModel:
         them already (``classify`` does); otherwise they are computed with ``policy``
         (default: the default policy).
         """
-        items = _as_texts(texts)
+        items = _as_list(texts)
         norm = items if normalized else [normalize_text(t) for t in items]
         dec = _linear_scores(norm, self.n_bits, self.weights[None, :], np.array([self.bias]))[:, 0]
         if self.lex_weight:
@@ -284,7 +276,7 @@ class TextModel:
         """The category head's primary category per text, or None when the model has no head."""
         if self.cat_weights is None or self.cat_bias is None:
             return None
-        items = _as_texts(texts)
+        items = _as_list(texts)
         norm = items if normalized else [normalize_text(t) for t in items]
         dec = _linear_scores(norm, self.n_bits, self.cat_weights, self.cat_bias, mask_bits=_CAT_BITS)
         return [self.cat_labels[k] for k in dec.argmax(axis=1)]
