@@ -185,7 +185,8 @@ def _print_queue(queue: Any, total_open: int | None = None) -> None:
     if queue.empty:
         click.echo("没有待处理的案件 / no open cases")
         return
-    sev = {"high": "高", "medium": "中", "low": "低"}
+    from .policy import SEVERITY_ZH as sev
+
     head = f"{'案件':>6}  {'平台':<8} {'评分':<6} {'分类':<8} {'严重':<4} {'负责':<10} {'截止(北京时间)':<16} {'剩余':>8}  摘录"
     click.echo(head)
     for r in queue.itertuples(index=False):

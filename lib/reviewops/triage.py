@@ -507,7 +507,7 @@ def open_queue(store: "Store", *, limit: int | None = 50, now: dt.datetime | Non
     from .store import cases, reviews, shops
 
     now = now or dt.datetime.now(dt.timezone.utc)
-    sev_order = sa.case({"high": 0, "medium": 1, "low": 2}, value=cases.c.severity, else_=3)
+    sev_order = sa.case(_SEV_RANK, value=cases.c.severity, else_=len(_SEV_RANK))
     q = (sa.select(cases.c.id.label("case_id"), shops.c.platform, shops.c.name.label("shop"),
                    reviews.c.rating_raw.label("rating"), cases.c.primary_category, cases.c.severity,
                    cases.c.owner_role, cases.c.sla_due_at.label("due_at"), reviews.c.content)
