@@ -64,6 +64,14 @@ def _short(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def _listed(problems: list[Problem], limit: int) -> tuple[str, str]:
+    """The first ``limit`` problems as indented lines, and a "… n more" line for the rest (or "")."""
+    n = len(problems)
+    shown = "\n".join(f"  - {p}" for p in problems[:limit])
+    more = f"\n  … 另有 {n - limit} 个问题 / {n - limit} more" if n > limit else ""
+    return shown, more
+
+
 class ImportRejected(ReviewOpsError):
     """A file (or part of it) failed validation; nothing of it was written."""
 
@@ -72,8 +80,7 @@ class ImportRejected(ReviewOpsError):
         self.problems = problems
         self.rows_read = rows_read
         n = len(problems)
-        shown = "\n".join(f"  - {p}" for p in problems[:20])
-        more = f"\n  … 另有 {n - 20} 个问题 / {n - 20} more" if n > 20 else ""
+        shown, more = _listed(problems, 20)
         super().__init__(
             f"导入被拒绝：{file} 有 {n} 个问题，未写入任何数据。"
             f"修正后重新导入，或加 --skip-bad-rows 只导入合格的行。\n"
@@ -138,8 +145,7 @@ class PolicyInvalid(ConfigError):
         self.source = source
         self.problems = problems
         n = len(problems)
-        shown = "\n".join(f"  - {p}" for p in problems[:30])
-        more = f"\n  … 另有 {n - 30} 个问题 / {n - 30} more" if n > 30 else ""
+        shown, more = _listed(problems, 30)
         super().__init__(
             f"策略无效：{source} 有 {n} 个问题，未保存。请按提示修改后重新导入。\n"
             f"Policy rejected: {source} has {n} problem(s); nothing was stored. Fix them and import again.\n"
