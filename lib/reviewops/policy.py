@@ -510,46 +510,32 @@ def _parse(col: Column, raw: Any, roles: Iterable[str], role_names: Mapping[str,
 
 def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
     text = text.strip()
-    try:
-        if s.type == "float":
-            v: Any = float(Decimal(text))
-        elif s.type == "int":
-            d = Decimal(text)
-            if d != d.to_integral_value():
-                return None, ("应为整数", "must be a whole number")
-            v = int(d)
-        elif s.type == "yuan":
-            v = _yuan_to_fen(text)
-        elif s.type == "bool":
-            low = text.lower()
-            if low not in _TRUE and low not in _FALSE:
-                return None, ("应为 是 或 否", "must be 是 or 否")
-            return low in _TRUE, None
-        elif s.type == "choice":
-            if text not in s.choices:
-                return None, (f"可选：{'、'.join(s.choices)}", f"allowed: {', '.join(s.choices)}")
-            return text, None
-        elif s.type == "hhmm":
-            m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::00)?", text)  # an Excel time cell reads as 10:00:00
-            if not m or int(m[1]) > 23 or int(m[2]) > 59:
-                return None, ("应为 时:分，如 09:00", "must be HH:MM such as 09:00")
-            return dt.time(int(m[1]), int(m[2])), None
-        elif s.type == "fractions":
-            parts = [p for p in re.split(r"[;；,，\s]+", text) if p]
-            vals = [float(Decimal(p)) for p in parts]
-            if not vals or any(not 0 < x < 1 for x in vals) or vals != sorted(set(vals)):
-                return None, ("应为 0 到 1 之间递增的小数，用分号分隔，如 0.5;0.8",
-                              "must be increasing fractions between 0 and 1, e.g. 0.5;0.8")
-            return tuple(vals), None
-        else:  # pragma: no cover
-            raise AssertionError(s.type)
-    except (InvalidOperation, ValueError):
-        return None, ("不是有效的数字", "not a valid number")
-    if s.min is not None and v < s.min:
-        return None, (f"不能小于 {s.min:g}", f"must be at least {s.min:g}")
-    if s.max is not None and v > s.max:
-        return None, (f"不能大于 {s.max:g}", f"must be at most {s.max:g}")
-    return v, None
+    if s.type in ("float", "int", "yuan", "bool"):  # the same conversion and messages as a table cell
+        v, err = _parse(Column(s.key, s.key, s.type, s.zh, min=s.min), text or ("否" if s.type == "bool" else ""), ())
+        if err is not None:
+            return None, err
+        if s.max is not None and v > s.max:
+            return None, (f"不能大于 {s.max:g}", f"must be at most {s.max:g}")
+        return v, None
+    if s.type == "choice":
+        if text not in s.choices:
+            return None, (f"可选：{'、'.join(s.choices)}", f"allowed: {', '.join(s.choices)}")
+        return text, None
+    if s.type == "hhmm":
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::00)?", text)  # an Excel time cell reads as 10:00:00
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            return None, ("应为 时:分，如 09:00", "must be HH:MM such as 09:00")
+        return dt.time(int(m[1]), int(m[2])), None
+    if s.type == "fractions":
+        try:
+            vals = [float(Decimal(p)) for p in re.split(r"[;；,，\s]+", text) if p]
+        except InvalidOperation:
+            vals = []
+        if not vals or any(not 0 < x < 1 for x in vals) or vals != sorted(set(vals)):
+            return None, ("应为 0 到 1 之间递增的小数，用分号分隔，如 0.5;0.8",
+                          "must be increasing fractions between 0 and 1, e.g. 0.5;0.8")
+        return tuple(vals), None
+    raise AssertionError(s.type)  # pragma: no cover - schema error
 
 
 # ----------------------------------------------------------------------- policy
@@ -797,25 +783,20 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
         if not any(r["kind"] == kind and r["category"] == ANY and r["platform"] == ANY for r in t["templates"]):
             add("templates", None, "用途", TEMPLATE_KIND_ZH[kind], f"缺少通用（分类 *、平台 *）的“{TEMPLATE_KIND_ZH[kind]}”话术",
                 f"a general (*, *) {kind} template is required")
+    parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
     for r in t["settings"]:
         spec = SETTINGS.get(r["key"])
         if spec is None:
             add("settings", r["_row"], "参数", r["key"], f"未知参数；可用：{'、'.join(SETTINGS)}",
                 f"unknown setting; known: {', '.join(SETTINGS)}")
             continue
-        _, err = _setting_value(spec, r["value"] or "")
+        value, err = _setting_value(spec, r["value"] or "")
         if err:
             add("settings", r["_row"], "值", r["value"], f"{r['key']}：{err[0]}", f"{r['key']}: {err[1]}")
-    hours: dict[str, tuple[dt.time, int]] = {}
-    for r in t["settings"]:
-        if r["key"] in ("business_day_start", "business_day_end"):
-            v, err = _setting_value(SETTINGS[r["key"]], r["value"] or "")
-            if not err:
-                hours[r["key"]] = (v, r["_row"])
-    start = hours.get("business_day_start", (_setting_value(SETTINGS["business_day_start"],
-                                                             SETTINGS["business_day_start"].default)[0], None))
-    end = hours.get("business_day_end", (_setting_value(SETTINGS["business_day_end"],
-                                                         SETTINGS["business_day_end"].default)[0], None))
+        else:
+            parsed[r["key"]] = (value, r["_row"])
+    start, end = (parsed.get(k, (_setting_value(SETTINGS[k], SETTINGS[k].default)[0], None))
+                  for k in ("business_day_start", "business_day_end"))
     if end[0] <= start[0]:
         row = end[1] if end[1] is not None else start[1]
         add("settings", row, "值", f"{start[0]:%H:%M}-{end[0]:%H:%M}", "工作时间结束必须晚于开始",
