@@ -375,3 +375,10 @@ def test_concurrent_triage_runs_never_duplicate_a_case(store, tmp_path):
     assert errors == []
     assert sum(r.created for r in results) == 3
     assert len(_cases(store)) == 3
+
+
+def test_a_column_mixing_strings_and_aware_datetimes_is_read():
+    df = pd.DataFrame({"content": ["物流太慢", "物流太慢"], "rating": [1, 1],
+                       "created_at": ["2025-09-30 08:00:00", dt.datetime(2025, 9, 30, 0, 0, tzinfo=UTC)]})
+    out = triage(df, _policy_with(sla_start="posted"), now=NOW)
+    assert list(out["sla_start"]) == [pd.Timestamp("2025-09-30 00:00", tz="UTC")] * 2

@@ -114,7 +114,12 @@ def _to_utc_series(values: pd.Series, name: str) -> pd.Series:
         return pd.Series(out, index=values.index, dtype="datetime64[ns, UTC]")
     from .clean import to_utc
 
-    conv, _ = to_utc(objs.map(lambda v: v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v))
+    def local_text(v: Any) -> Any:  # datetimes among strings: as Shanghai wall time, which to_utc reads
+        if isinstance(v, dt.datetime):
+            return (v.astimezone(SHANGHAI).replace(tzinfo=None) if v.tzinfo else v).isoformat(sep=" ")
+        return v
+
+    conv, _ = to_utc(objs.map(local_text))
     bad = conv.bad
     if bad.any():
         rows = [int(i) + 2 for i in np.flatnonzero(bad.to_numpy())[:5]]
