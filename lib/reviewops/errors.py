@@ -16,6 +16,8 @@ text.
   + ConfigError                  a bad option, URL or mapping given by the user
     - PolicyInvalid              a policy (workbook or JSON) failed validation; ``problems`` lists every one
     - ModelError                 a text model cannot be trained or loaded
+  + AccessDenied                 the signed-in user may not do this (role, shop, own request, unmask)
+  + ComplianceBlocked            a message or remedy breaks the compliance rules (conditional incentives)
 """
 
 from __future__ import annotations
@@ -159,3 +161,13 @@ class PolicyInvalid(ConfigError):
 
 class ModelError(ConfigError):
     """A text model cannot be trained (too few labelled reviews) or loaded (unknown version, bad blob)."""
+
+
+class AccessDenied(ReviewOpsError):
+    """The signed-in user may not do this: wrong role, another shop's case, approving their own
+    request, unmasking without the right, or no valid server-side identity. Always audited."""
+
+
+class ComplianceBlocked(ReviewOpsError):
+    """A message, template or remedy breaks the compliance rules (SPEC Compliance): conditional
+    incentives for a review change, or revision guidance before the remedy was delivered."""

@@ -83,10 +83,10 @@ KEYWORD_KIND_ZH = {
 REMEDIES = ("refund", "resend", "supervisor")
 REMEDY_ZH = {"refund": "退款", "resend": "补发", "supervisor": "主管决定"}
 TEMPLATE_KINDS = ("reply_3s", "revision_guidance", "care", "silver_member", "repurchase_coupon",
-                  "delay_notice", "appeal")
+                  "delay_notice", "appeal", "coupon_expiry")
 TEMPLATE_KIND_ZH = {
     "reply_3s": "3S回复", "revision_guidance": "评价修改指引", "care": "三日关怀", "silver_member": "三十日白银会员",
-    "repurchase_coupon": "复购券", "delay_notice": "物流延迟补偿", "appeal": "平台申诉",
+    "repurchase_coupon": "复购券", "delay_notice": "物流延迟补偿", "appeal": "平台申诉", "coupon_expiry": "券到期提醒",
 }
 ANCHORS = ("created", "contacted", "remedy_delivered", "resolved")
 ANCHOR_ZH = {"created": "建案", "contacted": "首次联系", "remedy_delivered": "补偿送达", "resolved": "问题解决"}
@@ -249,6 +249,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("delay_coupon_fen", "yuan", "5", "物流延迟自动补偿券（元）/ delay coupon (yuan)", min=0),
     Setting("repurchase_coupon_days", "int", "90", "复购券有效天数 / repurchase coupon validity (days)", min=1),
     Setting("repurchase_coupon_fen", "yuan", "10", "复购券面额（元）/ repurchase coupon (yuan)", min=0),
+    Setting("coupon_expiry_remind_days", "int", "7", "复购券到期前几天提醒 / remind this many days before a coupon "
+            "expires", min=1, max=89),
     Setting("care_coupon_fen", "yuan", "5", "三日关怀专属券面额（元）/ day-3 care coupon (yuan)", min=0),
     Setting("resolved_bonus_fen", "yuan", "50", "客户确认满意的已解决案件奖金（元）/ bonus per resolved case", min=0),
     Setting("pay_per_revision", "bool", "否", "是否按“改评”计奖（合规风险，默认否）/ pay per review revision (off)"),
@@ -309,6 +311,8 @@ def _default_templates() -> list[dict[str, Any]]:
          "text": "感恩您曾给予的建议，今日起您的账户升级为白银会员，享专属折扣。"},
         {"kind": "repurchase_coupon", "category": ANY, "platform": ANY,
          "text": "{customer}您好，送您一张{coupon}复购券，{days}天内下单可与店铺其他优惠叠加使用。"},
+        {"kind": "coupon_expiry", "category": ANY, "platform": ANY,
+         "text": "{customer}您好，您的{coupon}复购券还有{days}天到期，可与店铺其他优惠叠加使用，别忘了用哦～"},
         {"kind": "delay_notice", "category": "logistics", "platform": ANY,
          "text": "亲，您的包裹比承诺的时间慢了，非常抱歉！已为您发放{coupon}优惠券作为补偿，我们会持续跟进物流进度，"
                  "有任何问题随时联系我们～"},
@@ -360,10 +364,10 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
             cat("other", 8.0, "agent", "low", False, "客服", 9),
         ],
         "roles": [
-            {"code": "agent", "name_zh": "普通客服", "escalates_to": "supervisor", "case_limit_fen": 10000,
-             "window_days": 30, "window_limit_fen": 20000, "can_unmask": False},
-            {"code": "supervisor", "name_zh": "客服主管", "escalates_to": "admin", "case_limit_fen": 50000,
-             "window_days": 30, "window_limit_fen": 100000, "can_unmask": True},
+            {"code": "agent", "name_zh": "普通客服", "escalates_to": "supervisor", "case_limit_fen": 31000,
+             "window_days": 30, "window_limit_fen": 50000, "can_unmask": False},
+            {"code": "supervisor", "name_zh": "客服主管", "escalates_to": "admin", "case_limit_fen": 100000,
+             "window_days": 30, "window_limit_fen": 200000, "can_unmask": True},
             {"code": "legal", "name_zh": "法务", "escalates_to": "admin", "case_limit_fen": 0,
              "window_days": 30, "window_limit_fen": 0, "can_unmask": True},
             {"code": "admin", "name_zh": "店长", "escalates_to": None, "case_limit_fen": 500000,

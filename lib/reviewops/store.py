@@ -405,6 +405,10 @@ cases = sa.Table(
     _c("policy_version", sa.Integer),
     _c("notes", Text),
     _c("follow_up_count", sa.Integer, nullable=False, default=0),
+    _c("diagnosis_json", Text),  # H1 step 1: confirmed problems + the operator's words
+    _c("first_contact_at", UTCDateTime()),  # stops the SLA clock
+    _c("resolved_at", UTCDateTime()),
+    _c("satisfied", sa.Boolean),  # customer-confirmed satisfaction at resolution (O2 bonus basis)
     _c("created_at", UTCDateTime(), nullable=False),
     _c("updated_at", UTCDateTime(), nullable=False),
     _c("version", sa.Integer, nullable=False, default=1),
@@ -438,10 +442,94 @@ text_models = sa.Table(
     _c("blob", sa.LargeBinary, nullable=False),
 )
 
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("name", Text, nullable=False, unique=True),  # login name
+    _c("display_name", Text),
+    _c("role", Text, nullable=False),  # a role code of the policy's roles table
+    _c("shops", Text, nullable=False),  # "*" (all shops) or ";"-joined shop ids
+    _c("password_hash", Text),  # scrypt$n$r$p$salt$hash; NULL = login only through a trusted proxy header
+    _c("active", sa.Boolean, nullable=False, default=True),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("created_by", Text, nullable=False),
+    _c("updated_at", UTCDateTime(), nullable=False),
+)
+
+compensations = sa.Table(
+    "compensations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    _c("order_id", Text),
+    _c("kind", Text, nullable=False),  # refund | resend | coupon | gift | care_coupon | repurchase_coupon | delay_coupon
+    _c("amount_fen", Fen, nullable=False),
+    _c("state", Text, nullable=False),  # approved | pending | rejected | delivered | cancelled
+    _c("stackable", sa.Boolean, nullable=False, default=False),
+    _c("expires_at", UTCDateTime()),
+    _c("note", Text),
+    _c("requested_by", Text, nullable=False),
+    _c("requested_role", Text, nullable=False),
+    _c("requested_at", UTCDateTime(), nullable=False),
+    _c("decided_by", Text),
+    _c("decided_role", Text),
+    _c("decided_at", UTCDateTime()),
+    _c("decision_reason", Text),
+    _c("delivered_by", Text),
+    _c("delivered_at", UTCDateTime()),
+    _c("policy_version", sa.Integer),
+    _c("version", sa.Integer, nullable=False, default=1),
+)
+
+followups = sa.Table(
+    "followups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("step", Text, nullable=False),  # a step code of the policy's followups table, or coupon_expiry
+    _c("template_kind", Text, nullable=False),
+    _c("due_at", UTCDateTime(), nullable=False),
+    _c("state", Text, nullable=False),  # open | done | skipped
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("done_by", Text),
+    _c("done_at", UTCDateTime()),
+    _c("reason", Text),
+    _c("message", Text),  # the (masked) message as sent
+    sa.UniqueConstraint("case_id", "step"),
+)
+
+pii_vault = sa.Table(
+    "pii_vault", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("order_id", Text, nullable=False),
+    _c("field", Text, nullable=False),  # receiver_name | receiver_phone | receiver_address
+    _c("key_id", Text, nullable=False),  # which vault key encrypted it (first 8 hex of its hash)
+    _c("ciphertext", sa.LargeBinary, nullable=False),  # AES-256-GCM: 12-byte nonce + ciphertext + tag
+    _c("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("shop_id", "order_id", "field"),
+)
+
+access_log = sa.Table(
+    "access_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("at", UTCDateTime(), nullable=False),
+    _c("actor", Text, nullable=False),
+    _c("role", Text),
+    _c("action", Text, nullable=False),  # unmask | denied | login | login_failed | user_add | user_change
+    _c("outcome", Text, nullable=False),  # ok | denied | error
+    _c("case_id", sa.Integer),
+    _c("shop_id", sa.Integer),
+    _c("target", Text),
+    _c("purpose", Text),
+    _c("detail_json", Text),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
-    "policy_version", "notes", "follow_up_count",
+    "policy_version", "notes", "follow_up_count", "diagnosis_json", "first_contact_at", "resolved_at", "satisfied",
 )
 
 sa.Index("ix_reviews_created", reviews.c.shop_id, reviews.c.created_at)
@@ -451,6 +539,11 @@ sa.Index("ix_chat_conv", chat_messages.c.shop_id, chat_messages.c.conversation_h
 sa.Index("ix_shipments_order", shipments.c.shop_id, shipments.c.order_id)
 sa.Index("ix_cases_state", cases.c.shop_id, cases.c.state, cases.c.sla_due_at)
 sa.Index("ix_orders_customer", orders.c.customer_id)
+sa.Index("ix_compensations_case", compensations.c.case_id)
+sa.Index("ix_compensations_customer", compensations.c.customer_id, compensations.c.requested_at)
+sa.Index("ix_compensations_state", compensations.c.shop_id, compensations.c.state)
+sa.Index("ix_followups_due", followups.c.state, followups.c.due_at)
+sa.Index("ix_access_log_at", access_log.c.at)
 
 
 # ------------------------------------------------------------------ URL and paths
