@@ -1,0 +1,1 @@
+"""ReviewOps operator forms (ipywidgets), served by ``reviewops serve`` through Voila."""
