@@ -409,6 +409,9 @@ cases = sa.Table(
     _c("first_contact_at", UTCDateTime()),  # stops the SLA clock
     _c("resolved_at", UTCDateTime()),
     _c("satisfied", sa.Boolean),  # customer-confirmed satisfaction at resolution (O2 bonus basis)
+    _c("reply_text", Text),  # the 3S reply as last saved (checked for conditional incentives)
+    _c("last_contact_channel", Text),  # chat | phone | sms | platform_message …
+    _c("last_contact_note", Text),  # each contact's note; the contact log is the audit trail of this column
     _c("created_at", UTCDateTime(), nullable=False),
     _c("updated_at", UTCDateTime(), nullable=False),
     _c("version", sa.Integer, nullable=False, default=1),
@@ -530,6 +533,7 @@ CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
     "policy_version", "notes", "follow_up_count", "diagnosis_json", "first_contact_at", "resolved_at", "satisfied",
+    "reply_text", "last_contact_channel", "last_contact_note",
 )
 
 sa.Index("ix_reviews_created", reviews.c.shop_id, reviews.c.created_at)

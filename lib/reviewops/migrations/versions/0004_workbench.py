@@ -131,6 +131,9 @@ def upgrade() -> None:
         batch.add_column(_ts("first_contact_at"))
         batch.add_column(_ts("resolved_at"))
         batch.add_column(sa.Column("satisfied", sa.Boolean(), nullable=True))
+        batch.add_column(sa.Column("reply_text", T, nullable=True))
+        batch.add_column(sa.Column("last_contact_channel", T, nullable=True))
+        batch.add_column(sa.Column("last_contact_note", T, nullable=True))
 
 
 def _append_only(table: str) -> None:
@@ -150,7 +153,7 @@ def _append_only(table: str) -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
-        for col in ("satisfied", "resolved_at", "first_contact_at", "diagnosis_json"):
+        for col in ("last_contact_note", "last_contact_channel", "reply_text", "satisfied", "resolved_at", "first_contact_at", "diagnosis_json"):
             batch.drop_column(col)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS access_log_no_truncate ON access_log")
