@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from reviewops import ConfigError, ConflictError, NotFound, import_file, triage_store
 from reviewops import store as stmod
-from reviewops.cases import STATES, TRANSITIONS, InvalidTransition, allowed_transitions, transition_case
+from reviewops.cases import (LEDGER_STATES, STATES, TRANSITIONS, InvalidTransition, allowed_transitions,
+                             transition_case, transition_in)
+
+
+def _move(store, case_id, version, state, **kw):
+    """One move; the remedy states go through transition_in (the ledger's door), the rest through transition_case."""
+    if state in LEDGER_STATES:
+        with store.write() as conn:
+            return transition_in(conn, case_id, version, state, actor=kw.pop("actor", "a"), via="test", **kw)
+    return transition_case(store, case_id, version, state, via="test", **{"actor": "a", **kw})
 
 HEADER = ["订单编号", "买家昵称", "评价结果", "评价内容", "评价时间", "宝贝标题", "追评内容", "追评时间", "解释内容"]
 
@@ -39,12 +48,11 @@ def _events(store, case_id):
 def test_the_playbook_path_end_to_end(store, tmp_path):
     case = _case(store, tmp_path)
     v = case["version"]
-    for state in ("contacted", "remedy_proposed", "pending_approval", "remedy_delivered", "resolved",
-                  "follow_up_done", "closed"):
-        v = transition_case(store, case["id"], v, state, actor="agent1", via="test",
-                            reason="完成" if state == "closed" else None)
+    for state in ("contacted", "remedy_proposed", "pending_approval", "remedy_proposed", "remedy_delivered",
+                  "resolved", "follow_up_done", "closed"):
+        v = _move(store, case["id"], v, state, actor="agent1", reason="完成" if state == "closed" else None)
     events = _events(store, case["id"])
-    assert [a for a, _, _ in events] == ["create"] + ["transition"] * 7
+    assert [a for a, _, _ in events] == ["create"] + ["transition"] * 8
     assert json.loads(events[-1].before_json)["state"] == "follow_up_done"
     assert json.loads(events[-1].after_json) == {"state": "closed", "notes": "完成"}
     assert allowed_transitions("closed", malicious=False) == []
@@ -55,9 +63,14 @@ def test_the_playbook_path_end_to_end(store, tmp_path):
 def test_skipping_approval_or_appealing_a_normal_case_is_refused(sqlite_store, tmp_path):
     case = _case(sqlite_store, tmp_path)
     v = transition_case(sqlite_store, case["id"], 1, "contacted", actor="a", via="test")
-    v = transition_case(sqlite_store, case["id"], v, "remedy_proposed", actor="a", via="test")
-    with pytest.raises(InvalidTransition, match="待审批"):
+    with pytest.raises(InvalidTransition, match="补偿流程"):
+        transition_case(sqlite_store, case["id"], v, "remedy_proposed", actor="a", via="test")
+    v = _move(sqlite_store, case["id"], v, "remedy_proposed")
+    with pytest.raises(InvalidTransition, match="补偿流程"):
         transition_case(sqlite_store, case["id"], v, "remedy_delivered", actor="a", via="test")
+    v = _move(sqlite_store, case["id"], v, "pending_approval")
+    with pytest.raises(InvalidTransition, match="待审批"):
+        _move(sqlite_store, case["id"], v, "remedy_delivered")
     with pytest.raises(InvalidTransition, match="恶意"):
         transition_case(sqlite_store, case["id"], v, "appeal", actor="a", via="test", reason="想申诉")
     with pytest.raises(ConfigError, match="原因"):
@@ -104,7 +117,7 @@ def test_random_moves_follow_the_table_and_the_audit(tmp_path_factory, moves):
         case = _case(store, d)
         state, version, ok = "new", 1, 0
         for to in moves:
-            legal = to in allowed_transitions(state, malicious=False)
+            legal = to in allowed_transitions(state, malicious=False) and to not in LEDGER_STATES
             try:
                 version = transition_case(store, case["id"], version, to, actor="a", via="test", reason="r")
             except InvalidTransition:

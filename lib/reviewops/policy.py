@@ -952,21 +952,38 @@ def import_policy(path: str | Path) -> Policy:
 
 
 # ------------------------------------------------------------------------ store
+_PARSED: dict[tuple[int, str], Policy] = {}
+
+
 def load_policy(store: Any, version: int | None = None) -> Policy | None:
     """The stored policy ``version`` (default: newest), or None when none is stored."""
+    with store.read() as conn:
+        return load_policy_in(conn, version, missing_ok=True)
+
+
+def load_policy_in(conn: sa.Connection, version: int | None = None, *, missing_ok: bool = False) -> Policy | None:
+    """:func:`load_policy` in the caller's transaction; with no stored policy, the default
+    (or None with ``missing_ok``). Parsed versions are kept in memory by content hash."""
     from .store import policy_versions as pv
 
-    with store.read() as conn:
-        q = sa.select(pv.c.version, pv.c.policy_json)
-        q = q.where(pv.c.version == version) if version is not None else q.order_by(pv.c.version.desc()).limit(1)
-        row = conn.execute(q).first()
+    q = sa.select(pv.c.version, pv.c.sha256)
+    q = q.where(pv.c.version == version) if version is not None else q.order_by(pv.c.version.desc()).limit(1)
+    row = conn.execute(q).first()
     if row is None:
         if version is not None:
             from .errors import NotFound
             raise NotFound(f"策略版本 {version} 不存在 / policy version {version} does not exist; "
                            "see `reviewops policy show`")
-        return None
-    return Policy.from_json(row.policy_json, version=row.version, source=f"store v{row.version}")
+        return None if missing_ok else default_policy()
+    key = (int(row.version), str(row.sha256))
+    hit = _PARSED.get(key)
+    if hit is None:
+        text = conn.execute(sa.select(pv.c.policy_json).where(pv.c.version == row.version)).scalar_one()
+        hit = Policy.from_json(text, version=row.version, source=f"store v{row.version}")
+        if len(_PARSED) > 32:
+            _PARSED.clear()
+        _PARSED[key] = hit
+    return hit
 
 
 def save_policy(store: Any, policy: Policy, *, actor: str, note: str | None = None) -> Policy:

@@ -450,14 +450,16 @@ def recategorize_case(store: "Store", case_id: int, expected_version: int, categ
             raise stale_case(case_id, cur.version, expected_version)
         if cur is None or cur.sla_state_json is None:
             raise ConfigError(f"案件 {case_id} 没有时效记录，不能改分类 / case {case_id} has no SLA clock")
-        clock = state_from_json(cur.sla_state_json).apply(
-            SlaEvent("rebudget", at, float(cat["sla_hours"]) * 60.0), cal)
         rest = [c for c in (cur.categories or "").split(";") if c and c != category]
         changes: dict[str, Any] = {
             "primary_category": category, "categories": ";".join([category, *rest]),
-            "owner_role": cat["owner_role"], "severity": cat["severity"], "sla_hours": float(cat["sla_hours"]),
-            "sla_due_at": clock.due_at(cal), "sla_state_json": state_to_json(clock),
+            "owner_role": cat["owner_role"], "severity": cat["severity"],
         }
+        clock = state_from_json(cur.sla_state_json)
+        if not clock.stopped:  # after the first contact the response SLA is settled; only the labels change
+            clock = clock.apply(SlaEvent("rebudget", at, float(cat["sla_hours"]) * 60.0), cal)
+            changes.update({"sla_hours": float(cat["sla_hours"]), "sla_due_at": clock.due_at(cal),
+                            "sla_state_json": state_to_json(clock)})
         if note:
             changes["notes"] = note
         return update_case(conn, case_id, expected_version, changes, actor=actor, via=via,
@@ -468,7 +470,8 @@ def case_sla_events(conn: sa.Connection, case_id: int) -> list[SlaEvent]:
     """The SLA clock's events, rebuilt from the case's audit log alone.
 
     ``create`` → start (at ``sla_started_at`` with ``sla_hours``); every later event
-    that changed ``sla_hours`` → rebudget at the event's time.
+    that changed ``sla_hours`` → rebudget at the event's time; the event that set
+    ``first_contact_at`` (the first contact) → stop.
     """
     from .store import case_events
 
@@ -482,11 +485,18 @@ def case_sla_events(conn: sa.Connection, case_id: int) -> list[SlaEvent]:
                                    float(after["sla_hours"]) * 60.0))
         elif action != "create" and "sla_hours" in after and after["sla_hours"] is not None:
             events.append(SlaEvent("rebudget", at, float(after["sla_hours"]) * 60.0))
+        if after.get("first_contact_at") and events:
+            stop_at = max(dt.datetime.fromisoformat(after["first_contact_at"]), events[-1].at)
+            events.append(SlaEvent("stop", stop_at))
+            break  # the clock is stopped for good
     return events
 
 
 def recompute_due(store: "Store", case_id: int) -> dt.datetime | None:
-    """The SLA deadline recomputed from the audit log (R-10: equals the stored ``sla_due_at``)."""
+    """The SLA deadline recomputed from the audit log (R-10: equals the stored ``sla_due_at``).
+
+    For a case whose clock stopped at the first contact, the deadline that applied then.
+    """
     from .store import cases
 
     with store.read() as conn:
@@ -495,6 +505,8 @@ def recompute_due(store: "Store", case_id: int) -> dt.datetime | None:
     if not events:
         return None
     cal = calendar_of(_case_policy(store, version))
+    if events[-1].kind == "stop":
+        events = events[:-1]
     return replay(events, cal).due_at(cal)
 
 

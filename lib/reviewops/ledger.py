@@ -1,0 +1,558 @@
+"""The compensation ledger: remedies in fen, approval limits and approvals (SPEC H1, D3; S-06).
+
+Every remedy offered on a case is a row of ``compensations`` (refund, resend, coupon, gift,
+and the follow-up coupons), in integer fen. A proposal is approved at once when it fits
+the proposer's authority; otherwise it waits for someone who has it:
+
+* the **role limits** come from the policy's roles table: ``case_limit_fen`` caps everything
+  approved on one case (cumulative, so splitting a refund into small ones does not get round
+  it) and ``window_limit_fen`` caps everything for one customer within ``window_days``;
+* the **band**: the H1 remedy band for the order value names the approving role (above 300
+  yuan the supervisor decides); a role covers another when it is that role or above it on
+  the escalation chain (agent → supervisor → admin);
+* the **approver is never the requester** (S-06, S-08), and every decision is audited — the
+  ledger row keeps requester, approver, times and reasons, and the case's state change is in
+  its audit log.
+
+The case states follow (:mod:`reviewops.cases`): ``contacted`` → ``remedy_proposed``
+(approved, to deliver) or → ``remedy_proposed`` → ``pending_approval``; approval moves back
+to ``remedy_proposed``, rejection to ``contacted``; :func:`deliver` marks every approved
+row delivered and moves to ``remedy_delivered``.
+
+No remedy can carry a condition on the review (SPEC Compliance): notes are checked for
+conditional-incentive wording and refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .store import Store
+    from .users import Actor
+
+__all__ = [
+    "KINDS",
+    "KIND_ZH",
+    "MAX_AMOUNT_FEN",
+    "Proposal",
+    "RemedyItem",
+    "approve",
+    "case_ledger",
+    "covers",
+    "deliver",
+    "pending_approvals",
+    "propose",
+    "record_policy_coupon",
+    "reject",
+    "yuan_to_fen",
+]
+
+KINDS = ("refund", "resend", "coupon", "gift", "care_coupon", "repurchase_coupon", "delay_coupon")
+KIND_ZH = {"refund": "退款", "resend": "补发", "coupon": "优惠券", "gift": "礼品", "care_coupon": "关怀券",
+           "repurchase_coupon": "复购券", "delay_coupon": "延迟补偿券"}
+PROPOSABLE = ("refund", "resend", "coupon", "gift")
+MAX_AMOUNT_FEN = 10_000_000  # 100,000 yuan: anything above is a typing error, not a remedy
+COUNTED = ("approved", "pending", "delivered")
+STATE_ZH = {"approved": "已批准", "pending": "待审批", "rejected": "已驳回", "delivered": "已送达", "cancelled": "已取消"}
+
+
+# ----------------------------------------------------------------- amounts
+def yuan_to_fen(value: Any) -> int:
+    """An amount in yuan as typed or sent (``"12.5"``, ``"¥12.50"``, ``Decimal("12.5")``, ``12``) → fen.
+
+    Refuses blanks, NaN/∞, negative or zero amounts, more than 2 decimals, another currency
+    (``$``, ``USD``, ``€`` …) and more than :data:`MAX_AMOUNT_FEN`, each with a clear message.
+    Floats are taken through their shortest decimal text (``0.1`` → 10 fen), never binary maths.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(f"请输入补偿金额（元），收到 {value!r} / enter an amount in yuan, got {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"金额无效：{value!r}；请输入数字金额（元）/ invalid amount {value!r}")
+        value = repr(value)
+    text = str(value).strip()
+    upper = text.upper()
+    for foreign in ("$", "USD", "US$", "€", "EUR", "£", "GBP", "HK$", "HKD", "JPY", "円", "美元", "欧元", "港币", "日元"):
+        if foreign in upper:
+            raise ConfigError(f"只接受人民币金额，收到 {text!r}；请换算成元 / amounts are in CNY (yuan) only, got {text!r}")
+    for token in ("CNY", "RMB", "人民币", "￥", "¥", "元", ",", "，", " "):
+        text = text.replace(token, "").replace(token.lower(), "")
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"金额不是数字：{value!r}；例如 12.5 表示 12.5 元 / amount is not a number: {value!r}") from None
+    if not d.is_finite():
+        raise ConfigError(f"金额无效：{value!r} / invalid amount {value!r}")
+    fen = d * 100
+    if fen != fen.to_integral_value():
+        raise ConfigError(f"金额最多两位小数（分），收到 {value!r} / at most 2 decimals (fen), got {value!r}")
+    return _check_fen(int(fen), value)
+
+
+def _check_fen(fen: int, shown: Any) -> int:
+    if fen <= 0:
+        raise ConfigError(f"补偿金额必须大于 0，收到 {shown!r} / the amount must be above 0, got {shown!r}")
+    if fen > MAX_AMOUNT_FEN:
+        raise ConfigError(f"金额 {shown!r} 超过单笔上限 {MAX_AMOUNT_FEN // 100} 元，请核对 / amount {shown!r} is above "
+                          f"{MAX_AMOUNT_FEN // 100} yuan; check it")
+    return fen
+
+
+def _yuan(fen: int | None) -> str:
+    from .policy import fen_to_yuan_text
+
+    return f"{fen_to_yuan_text(fen or 0)} 元"
+
+
+@dataclass(frozen=True)
+class RemedyItem:
+    """One thing offered: ``kind`` (refund/resend/coupon/gift), ``amount_fen`` (integer fen, its cost)."""
+
+    kind: str
+    amount_fen: int
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in PROPOSABLE:
+            raise ConfigError(f"未知的补偿方式 {self.kind!r}；可选：{'、'.join(KIND_ZH[k] + '（' + k + '）' for k in PROPOSABLE)}"
+                              f" / unknown remedy kind {self.kind!r}; choose one of {', '.join(PROPOSABLE)}")
+        if isinstance(self.amount_fen, bool) or not isinstance(self.amount_fen, int):
+            raise ConfigError(f"amount_fen 应为以分为单位的整数，收到 {self.amount_fen!r}；元请先用 yuan_to_fen 换算 / "
+                              f"amount_fen must be an integer number of fen, got {self.amount_fen!r}")
+        _check_fen(self.amount_fen, self.amount_fen / 100)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What :func:`propose` did: the case's new version and state, the ledger rows, and why."""
+
+    version: int
+    state: str  # remedy_proposed (approved) | pending_approval
+    compensation_ids: tuple[int, ...]
+    total_fen: int
+    pending: bool
+    needed_role: str | None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def message(self) -> str:
+        return "；".join(self.reasons)
+
+
+# ----------------------------------------------------------------- roles
+def _chain(policy: "Policy", role: str) -> list[str]:
+    """``role`` and the roles above it on the escalation chain, in order."""
+    out, cur = [], role
+    while cur and cur not in out:
+        out.append(cur)
+        try:
+            cur = policy.role(cur).get("escalates_to") or None
+        except KeyError:
+            break
+    return out
+
+
+def covers(policy: "Policy", approver_role: str, needed_role: str) -> bool:
+    """True when ``approver_role`` is ``needed_role`` or above it on the escalation chain."""
+    return approver_role in _chain(policy, needed_role)
+
+
+def _role_zh(policy: "Policy", role: str | None) -> str:
+    if not role:
+        return "（无）"
+    try:
+        return f"{policy.role(role)['name_zh']}（{role}）"
+    except KeyError:
+        return role
+
+
+# ----------------------------------------------------------------- context
+@dataclass(frozen=True)
+class _Ctx:
+    case_id: int
+    shop_id: int
+    state: str
+    version: int
+    customer_id: int | None
+    order_id: str | None
+    order_value_fen: int | None
+    policy: "Policy"
+
+
+def _context(conn: sa.Connection, case_id: int, *, lock: bool = True) -> _Ctx:
+    from .policy import load_policy_in
+    from .store import cases, customers, orders, reviews
+
+    row = conn.execute(
+        sa.select(cases.c.id, cases.c.shop_id, cases.c.state, cases.c.version, cases.c.policy_version,
+                  reviews.c.customer_id, reviews.c.order_id)
+        .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+        .where(cases.c.id == case_id)).first()
+    if row is None:
+        raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
+    value = None
+    customer_id = row.customer_id
+    if row.order_id:
+        o = conn.execute(sa.select(orders.c.paid_fen, orders.c.goods_fen, orders.c.customer_id)
+                         .where(orders.c.shop_id == row.shop_id, orders.c.order_id == row.order_id)).first()
+        if o is not None:
+            value = o.paid_fen if o.paid_fen is not None else o.goods_fen
+            customer_id = customer_id or o.customer_id
+    if customer_id is not None and lock:
+        # serialise decisions for one customer: the rolling-window sum must not race (PostgreSQL)
+        conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id).with_for_update())
+    policy = load_policy_in(conn, None)  # limits are those in force now, not when the case was graded
+    return _Ctx(int(row.id), int(row.shop_id), row.state, int(row.version), customer_id, row.order_id, value, policy)
+
+
+def _totals(conn: sa.Connection, ctx: _Ctx, window_days: int, now: dt.datetime) -> tuple[int, int]:
+    """(case total, customer's window total) of approved + pending + delivered rows, in fen."""
+    from .store import compensations as comp
+
+    case_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
+                              .where(comp.c.case_id == ctx.case_id, comp.c.state.in_(COUNTED))).scalar_one()
+    since = now - dt.timedelta(days=int(window_days))
+    who = (comp.c.customer_id == ctx.customer_id) if ctx.customer_id is not None else (comp.c.case_id == ctx.case_id)
+    window_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
+                                .where(who, comp.c.state.in_(COUNTED), comp.c.requested_at >= since)).scalar_one()
+    return int(case_total), int(window_total)
+
+
+def _band_role(ctx: _Ctx, total_fen: int) -> tuple[str, str]:
+    """(approving role of the H1 band, reason) for the case's order value (or the total when unknown)."""
+    from .remedy import remedy_for
+
+    value = ctx.order_value_fen if ctx.order_value_fen is not None else total_fen
+    r = remedy_for(int(value), None, policy=ctx.policy)
+    return r.approver_role, f"订单 {_yuan(value)}：{r.remedy_zh}档由{_role_zh(ctx.policy, r.approver_role)}审批"
+
+
+def _authority(conn: sa.Connection, ctx: _Ctx, role: str, extra_fen: int, now: dt.datetime) -> list[str]:
+    """Why ``role`` may NOT decide a total that includes ``extra_fen`` more; empty = it may."""
+    r = ctx.policy.role(role)
+    case_total, window_total = _totals(conn, ctx, int(r["window_days"]), now)
+    problems = []
+    if case_total + extra_fen > int(r["case_limit_fen"]):
+        problems.append(f"本案累计 {_yuan(case_total + extra_fen)} 超过{_role_zh(ctx.policy, role)}单案上限 "
+                        f"{_yuan(r['case_limit_fen'])}")
+    if window_total + extra_fen > int(r["window_limit_fen"]):
+        problems.append(f"该客户 {r['window_days']} 天内累计 {_yuan(window_total + extra_fen)} 超过"
+                        f"{_role_zh(ctx.policy, role)}窗口上限 {_yuan(r['window_limit_fen'])}")
+    band_role, _ = _band_role(ctx, case_total + extra_fen)
+    if not covers(ctx.policy, role, band_role):
+        problems.append(f"该订单金额档位须由{_role_zh(ctx.policy, band_role)}决定")
+    return problems
+
+
+def _needed_role(conn: sa.Connection, ctx: _Ctx, role: str, extra_fen: int, now: dt.datetime) -> str | None:
+    """The first role above ``role`` on the chain whose authority covers the total (None: nobody's does)."""
+    for up in _chain(ctx.policy, role)[1:]:
+        if not _authority(conn, ctx, up, extra_fen, now):
+            return up
+    return None
+
+
+def _deny(store: "Store", actor: "Actor", action: str, err: Exception, ctx_case: int | None, shop: int | None) -> None:
+    from .users import log_denied
+
+    log_denied(store, actor, action, err, case_id=ctx_case, shop_id=shop)
+
+
+def _check_note(note: str | None, policy: "Policy") -> str | None:
+    note = (note or "").strip() or None
+    if note:
+        hits = policy.forbidden_hits(note)
+        if hits:
+            raise ComplianceBlocked(
+                f"补偿备注含有以评价为条件的利益诱导用语：“{hits[0][0]}”（{hits[0][1]}）；补偿不得以改评/删评为条件，请删除后重试\n"
+                f"the note ties the remedy to changing the review ({hits[0][0]!r}); remedies may never be conditional "
+                "on the review (SPEC Compliance)")
+    return note
+
+
+# ----------------------------------------------------------------- operations
+def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int, items: list[RemedyItem], *,
+            via: str = "form", note: str | None = None, at: dt.datetime | None = None) -> Proposal:
+    """Record the remedy ``items`` for a case (from ``contacted`` or ``escalated``).
+
+    Approved at once when the proposer's role covers it (limits, band); otherwise the rows
+    wait as ``pending`` and the case moves on to ``pending_approval``. Raises
+    :class:`ConfigError` for bad items, :class:`AccessDenied` for another shop's case,
+    :class:`ComplianceBlocked` for a conditional note, :class:`InvalidTransition` from a
+    state that cannot propose and :class:`ConflictError` on a stale version.
+    """
+    from .cases import transition_in
+    from .remedy import tier_of  # noqa: F401 - tier caps are checked below through the policy
+    from .store import compensations as comp, utcnow
+
+    if not items:
+        raise ConfigError("请至少添加一项补偿（退款/补发/优惠券/礼品）/ add at least one remedy item")
+    items = [i if isinstance(i, RemedyItem) else RemedyItem(**i) for i in items]
+    now = at or utcnow()
+    try:
+        with store.write() as conn:
+            ctx = _context(conn, case_id)
+            actor.check_shop(ctx.shop_id, what="案件")
+            note = _check_note(note, ctx.policy)
+            for i in items:
+                _check_note(i.note, ctx.policy)
+            _check_gift_caps(conn, ctx, items, now)
+            total = sum(i.amount_fen for i in items)
+            problems = _authority(conn, ctx, actor.role, total, now)
+            pending = bool(problems)
+            needed = _needed_role(conn, ctx, actor.role, total, now) if pending else None
+            ids = []
+            for i in items:
+                values = dict(case_id=ctx.case_id, shop_id=ctx.shop_id, customer_id=ctx.customer_id,
+                              order_id=ctx.order_id, kind=i.kind, amount_fen=i.amount_fen, stackable=False,
+                              note=i.note or note, requested_by=actor.name, requested_role=actor.role,
+                              requested_at=now, policy_version=ctx.policy.version, version=1,
+                              state="pending" if pending else "approved")
+                if not pending:
+                    values.update(decided_by=actor.name, decided_role=actor.role, decided_at=now,
+                                  decision_reason="在提出人审批权限内 / within the proposer's authority")
+                ids.append(int(conn.execute(comp.insert().values(**values).returning(comp.c.id)).scalar_one()))
+            summary = "、".join(f"{KIND_ZH[i.kind]} {_yuan(i.amount_fen)}" for i in items)
+            v = transition_in(conn, ctx.case_id, expected_version, "remedy_proposed", actor=actor.name, via=via,
+                              reason=f"提出补偿：{summary}（合计 {_yuan(total)}）" + (f"；{note}" if note else ""), at=now)
+            reasons = [f"合计 {_yuan(total)}"]
+            if pending:
+                who = _role_zh(ctx.policy, needed) if needed else "（没有角色的权限覆盖此金额，请拆分原因后由店长处理）"
+                reasons += problems + [f"已提交{who}审批"]
+                v = transition_in(conn, ctx.case_id, v, "pending_approval", actor=actor.name, via=via,
+                                  reason="；".join(problems) + f"；待{who}审批", at=now)
+            else:
+                reasons.append("在您的审批权限内，已批准，请执行后确认送达")
+            return Proposal(version=v, state="pending_approval" if pending else "remedy_proposed",
+                            compensation_ids=tuple(ids), total_fen=total, pending=pending, needed_role=needed,
+                            reasons=tuple(reasons))
+    except AccessDenied as e:
+        _deny(store, actor, "propose", e, case_id, None)
+        raise
+
+
+def _check_gift_caps(conn: sa.Connection, ctx: _Ctx, items: list[RemedyItem], now: dt.datetime) -> None:
+    """A gift may not cost more than the customer's tier allows (D3: VIP ≤ 30, silent ≤ 15 yuan)."""
+    gifts = sum(i.amount_fen for i in items if i.kind == "gift")
+    if not gifts:
+        return
+    tier = customer_tier(conn, ctx.customer_id, ctx.policy, now)
+    cap = tier.get("gift_cost_limit_fen")
+    if cap is None:
+        raise ConfigError(f"{tier['name_zh']}没有处理后礼遇，不能添加礼品；请改用优惠券或退款 / the customer's tier "
+                          f"({tier['code']}) has no gift")
+    if gifts > int(cap):
+        raise ConfigError(f"礼品成本 {_yuan(gifts)} 超过{tier['name_zh']}的礼遇上限 {_yuan(cap)} / gift cost above the "
+                          f"tier's cap of {int(cap) / 100:.2f} yuan")
+
+
+def customer_tier(conn: sa.Connection, customer_id: int | None, policy: "Policy", now: dt.datetime) -> dict[str, Any]:
+    """The D3 tier row of a customer from their orders (annual spend, order count, last order)."""
+    from .remedy import tier_of
+    from .store import orders
+
+    if customer_id is None:
+        t = tier_of(0, 0, None, policy=policy, today=now.date())
+    else:
+        since = now - dt.timedelta(days=365)
+        spend = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0))
+                             .where(orders.c.customer_id == customer_id, orders.c.created_at >= since)).scalar_one()
+        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(orders.c.created_at))
+                               .where(orders.c.customer_id == customer_id)).one()
+        t = tier_of(int(spend), int(n), last.date() if last is not None else None, policy=policy, today=now.date())
+    row = next(r for r in policy.tables["tiers"] if r["code"] == t.code)
+    return {**row, "reason": t.reason}
+
+
+def _pending_rows(conn: sa.Connection, case_id: int) -> list[Any]:
+    from .store import compensations as comp
+
+    return conn.execute(sa.select(comp).where(comp.c.case_id == case_id, comp.c.state == "pending")
+                        .order_by(comp.c.id)).all()
+
+
+def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int, *, reason: str | None = None,
+            via: str = "form", at: dt.datetime | None = None) -> int:
+    """Approve every pending remedy of a case; returns the case's new version.
+
+    Refused (:class:`AccessDenied`, audited) when the approver requested any of them, is not
+    in the case's shop, or whose role does not cover the case's cumulative total, the
+    customer's rolling-window total or the order's band.
+    """
+    from .cases import transition_in
+    from .store import compensations as comp, utcnow
+
+    now = at or utcnow()
+    shop = None
+    try:
+        with store.write() as conn:
+            ctx = _context(conn, case_id)
+            shop = ctx.shop_id
+            actor.check_shop(ctx.shop_id, what="案件")
+            rows = _pending_rows(conn, case_id)
+            if ctx.state != "pending_approval" or not rows:
+                raise ConfigError(f"案件 {case_id} 没有待审批的补偿（当前状态 {ctx.state}）/ case {case_id} has nothing "
+                                  "pending approval")
+            requesters = sorted({r.requested_by for r in rows})
+            if actor.name in requesters:
+                raise AccessDenied(f"不能审批自己提出的补偿（{actor.name}）；请由其他有权限的同事审批\n"
+                                   f"you cannot approve your own request ({actor.name}); another approver must decide")
+            # the pending rows are already in the totals: check the approver's authority over them as they stand
+            problems = _authority(conn, ctx, actor.role, 0, now)
+            if problems:
+                needed = _needed_role(conn, ctx, actor.role, 0, now)
+                raise AccessDenied("；".join(problems) + f"；需要{_role_zh(ctx.policy, needed)}审批\n"
+                                   f"above {actor.role}'s authority; needs {needed or 'nobody: reduce the amount'}")
+            text = (reason or "").strip() or "同意 / approved"
+            _check_note(text, ctx.policy)
+            conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "pending")
+                         .values(state="approved", decided_by=actor.name, decided_role=actor.role, decided_at=now,
+                                 decision_reason=text, version=comp.c.version + 1))
+            total = sum(r.amount_fen for r in rows)
+            return transition_in(conn, case_id, expected_version, "remedy_proposed", actor=actor.name, via=via,
+                                 reason=f"批准补偿 {_yuan(total)}（提出人 {'、'.join(requesters)}）：{text}", at=now)
+    except AccessDenied as e:
+        _deny(store, actor, "approve", e, case_id, shop)
+        raise
+
+
+def reject(store: "Store", actor: "Actor", case_id: int, expected_version: int, *, reason: str,
+           via: str = "form", at: dt.datetime | None = None) -> int:
+    """Reject the pending remedies of a case with a reason; the case goes back to ``contacted``."""
+    from .cases import transition_in
+    from .store import compensations as comp, utcnow
+
+    now = at or utcnow()
+    text = (reason or "").strip()
+    if not text:
+        raise ConfigError("驳回需要填写原因 / a rejection needs a reason")
+    shop = None
+    try:
+        with store.write() as conn:
+            ctx = _context(conn, case_id)
+            shop = ctx.shop_id
+            actor.check_shop(ctx.shop_id, what="案件")
+            rows = _pending_rows(conn, case_id)
+            if ctx.state != "pending_approval" or not rows:
+                raise ConfigError(f"案件 {case_id} 没有待审批的补偿 / case {case_id} has nothing pending approval")
+            if actor.name in {r.requested_by for r in rows}:
+                raise AccessDenied(f"不能审批（含驳回）自己提出的补偿（{actor.name}）/ you cannot decide your own request")
+            if not any(covers(ctx.policy, actor.role, r.requested_role) and actor.role != r.requested_role
+                       for r in rows):
+                raise AccessDenied(f"{_role_zh(ctx.policy, actor.role)}无权审批该补偿 / {actor.role} may not decide it")
+            conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "pending")
+                         .values(state="rejected", decided_by=actor.name, decided_role=actor.role, decided_at=now,
+                                 decision_reason=text, version=comp.c.version + 1))
+            return transition_in(conn, case_id, expected_version, "contacted", actor=actor.name, via=via,
+                                 reason=f"驳回补偿：{text}", at=now)
+    except AccessDenied as e:
+        _deny(store, actor, "reject", e, case_id, shop)
+        raise
+
+
+def deliver(store: "Store", actor: "Actor", case_id: int, expected_version: int, *, note: str | None = None,
+            via: str = "form", at: dt.datetime | None = None) -> int:
+    """Mark every approved remedy of the case delivered; the case moves to ``remedy_delivered``.
+
+    Follow-ups anchored on delivery (the 24 h revision guidance) are scheduled then.
+    """
+    from .cases import transition_in
+    from .store import compensations as comp, utcnow
+
+    now = at or utcnow()
+    shop = None
+    try:
+        with store.write() as conn:
+            ctx = _context(conn, case_id)
+            shop = ctx.shop_id
+            actor.check_shop(ctx.shop_id, what="案件")
+            note = _check_note(note, ctx.policy)
+            if _pending_rows(conn, case_id):
+                raise ConfigError(f"案件 {case_id} 还有待审批的补偿，批准后才能送达 / case {case_id} still has remedies "
+                                  "pending approval")
+            rows = conn.execute(sa.select(comp.c.kind, comp.c.amount_fen)
+                                .where(comp.c.case_id == case_id, comp.c.state == "approved")).all()
+            if not rows:
+                raise ConfigError(f"案件 {case_id} 没有已批准待送达的补偿 / case {case_id} has no approved remedy to deliver")
+            conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "approved")
+                         .values(state="delivered", delivered_by=actor.name, delivered_at=now,
+                                 version=comp.c.version + 1))
+            summary = "、".join(f"{KIND_ZH[k]} {_yuan(a)}" for k, a in rows)
+            return transition_in(conn, case_id, expected_version, "remedy_delivered", actor=actor.name, via=via,
+                                 reason=f"补偿已送达：{summary}" + (f"；{note}" if note else ""), at=now)
+    except AccessDenied as e:
+        _deny(store, actor, "deliver", e, case_id, shop)
+        raise
+
+
+def record_policy_coupon(conn: sa.Connection, *, case_id: int, kind: str, amount_fen: int, actor: str, role: str,
+                         at: dt.datetime, expires_at: dt.datetime | None = None, stackable: bool = False,
+                         note: str | None = None) -> int:
+    """A coupon the policy itself grants (day-3 care, V2 repurchase, P4 delay): delivered at once, decided by
+    ``policy``; it counts towards the customer's rolling-window total like any remedy."""
+    from .store import compensations as comp
+
+    ctx = _context(conn, case_id)
+    return int(conn.execute(comp.insert().values(
+        case_id=case_id, shop_id=ctx.shop_id, customer_id=ctx.customer_id, order_id=ctx.order_id, kind=kind,
+        amount_fen=_check_fen(int(amount_fen), amount_fen / 100), state="delivered", stackable=stackable,
+        expires_at=expires_at, note=note, requested_by=actor, requested_role=role, requested_at=at,
+        decided_by="policy", decided_role="policy", decided_at=at,
+        decision_reason="策略规定的跟进券 / granted by the policy's follow-up cadence", delivered_by=actor,
+        delivered_at=at, policy_version=ctx.policy.version, version=1).returning(comp.c.id)).scalar_one())
+
+
+# ----------------------------------------------------------------- reading
+def case_ledger(conn: sa.Connection, case_id: int) -> list[dict[str, Any]]:
+    """The case's ledger rows, oldest first, with Chinese labels."""
+    from .store import compensations as comp
+
+    rows = conn.execute(sa.select(comp).where(comp.c.case_id == case_id).order_by(comp.c.id)).mappings().all()
+    return [{**r, "kind_zh": KIND_ZH.get(r["kind"], r["kind"]), "state_zh": STATE_ZH.get(r["state"], r["state"]),
+             "amount_yuan": _yuan(r["amount_fen"])} for r in rows]
+
+
+def pending_approvals(store: "Store", actor: "Actor", *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Cases waiting for approval in the actor's shops, oldest request first, with ``may_approve`` and why not."""
+    from .store import cases, compensations as comp, shops, utcnow
+
+    now = now or utcnow()
+    out: list[dict[str, Any]] = []
+    with store.read() as conn:
+        q = (sa.select(cases.c.id, cases.c.version, cases.c.shop_id, cases.c.primary_category, shops.c.platform,
+                       shops.c.name.label("shop"))
+             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
+             .where(cases.c.state == "pending_approval").order_by(cases.c.updated_at, cases.c.id))
+        for c in conn.execute(q).all():
+            if not actor.may_see_shop(c.shop_id):
+                continue
+            rows = _pending_rows(conn, c.id)
+            if not rows:
+                continue
+            ctx = _context(conn, c.id, lock=False)
+            requesters = sorted({r.requested_by for r in rows})
+            why = []
+            if actor.name in requesters:
+                why.append("这是您自己提出的补偿")
+            why += _authority(conn, ctx, actor.role, 0, now)
+            case_total, window_total = _totals(conn, ctx, actor.window_days, now)
+            out.append({
+                "case_id": c.id, "version": c.version, "platform": c.platform, "shop": c.shop,
+                "primary_category": c.primary_category,
+                "items": "、".join(f"{KIND_ZH[r.kind]} {_yuan(r.amount_fen)}" for r in rows),
+                "total_fen": sum(r.amount_fen for r in rows), "case_total_fen": case_total,
+                "window_total_fen": window_total, "order_value_fen": ctx.order_value_fen,
+                "requested_by": "、".join(requesters), "requested_at": min(r.requested_at for r in rows),
+                "note": "；".join(r.note for r in rows if r.note), "may_approve": not why, "why_not": "；".join(why),
+            })
+    return out

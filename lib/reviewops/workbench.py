@@ -1,0 +1,632 @@
+"""The operator workbench: what the forms call (issue 4).
+
+:class:`Workbench` binds the store to one signed-in :class:`~reviewops.users.Actor` — made by
+the server from its own identity (:func:`reviewops.serve.open_session`), never from widget
+values — and offers the day's work as plain Python: the queue, one case with everything
+needed to handle it, the four H1 steps, approvals and follow-ups. Every method checks the
+actor's shops; every write checks the case's ``version`` (a stale save raises
+:class:`~reviewops.errors.ConflictError` with what changed, and overwrites nothing, R-04);
+refusals raise :class:`~reviewops.errors.AccessDenied` and are written to the access log.
+
+Everything returned for display is masked (phones, names, addresses) and is *text*: the
+forms show it escaped, never as HTML (S-04).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .cases import STATE_ZH, allowed_transitions, transition_case
+from .errors import AccessDenied, ConfigError, ConflictError, NotFound
+from .policy import CATEGORY_CODES, CATEGORY_ZH, SEVERITY_ZH, fen_to_yuan_text
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .remedy import Remedy
+    from .replies import Draft
+    from .store import Store
+    from .users import Actor
+
+__all__ = ["ACTION_ZH", "CHANNELS", "PROBLEMS", "CaseView", "Workbench", "describe_conflict"]
+
+#: H1 step 1: the confirmed problems an operator picks from, each pointing to a category.
+PROBLEMS: dict[str, str] = {
+    "漏发": "missing_wrong", "错发": "missing_wrong", "尺码不符": "size", "质量问题": "quality", "破损": "quality",
+    "物流延误": "logistics", "快递丢件": "logistics", "描述不符": "description", "色差": "description",
+    "服务态度": "service", "回复不及时": "service", "价格问题": "price", "恶意差评/勒索": "malicious", "其他": "other",
+}
+CHANNELS = {"chat": "在线聊天", "phone": "电话", "sms": "短信", "platform_message": "平台站内信"}
+ACTION_ZH = {
+    "take": "领取案件", "contact": "记录联系", "diagnose": "保存诊断", "save_reply": "保存回复", "propose": "提出补偿",
+    "approve": "批准", "reject": "驳回", "deliver": "确认补偿送达", "resolve": "标记已解决", "escalate": "升级",
+    "appeal": "发起平台申诉", "close": "关闭案件",
+}
+MAX_QUEUE = 500
+
+
+def _local(t: dt.datetime | None) -> str:
+    from .triage import _fmt_local
+
+    return "" if t is None else _fmt_local(t)
+
+
+def _yuan(fen: int | None) -> str:
+    return "" if fen is None else f"{fen_to_yuan_text(int(fen))} 元"
+
+
+def _mask(text: str | None) -> str:
+    from .privacy import mask_text
+
+    return "" if text is None else (mask_text(str(text)) or "")
+
+
+@dataclass
+class CaseView:
+    """One case as the 案件处理 form shows it (all personal data masked; all strings are text)."""
+
+    case_id: int
+    version: int
+    state: str
+    state_zh: str
+    shop_id: int
+    shop: str
+    platform: str
+    primary_category: str
+    categories: list[str]
+    severity: str
+    owner_role: str
+    assignee: str | None
+    due_local: str
+    sla_status: str
+    sla_status_zh: str
+    review: dict[str, Any]
+    review_versions: list[dict[str, Any]]
+    order: dict[str, Any] | None
+    items: list[dict[str, Any]]
+    shipment: dict[str, Any] | None
+    customer: dict[str, Any]
+    reasons: list[str]
+    diagnosis: dict[str, Any]
+    draft: "Draft"
+    reply_text: str
+    remedy: "Remedy"
+    suggested_items: list[dict[str, Any]]
+    approval_note: str
+    ledger: list[dict[str, Any]]
+    followups: list[dict[str, Any]]
+    contacts: list[dict[str, Any]]
+    chats: list[dict[str, Any]]
+    actions: list[str]
+    unmask_fields: list[str] = field(default_factory=list)
+
+
+def describe_conflict(store: "Store", case_id: int, since_version: int) -> list[dict[str, Any]]:
+    """What others changed on a case after ``since_version``: [{version, at, actor, action, field, before, after}]."""
+    from .store import case_events
+
+    with store.read() as conn:
+        rows = conn.execute(sa.select(case_events).where(case_events.c.case_id == case_id,
+                                                         case_events.c.version_from >= since_version)
+                            .order_by(case_events.c.version_from)).mappings().all()
+    out = []
+    for r in rows:
+        before = json.loads(r["before_json"] or "{}")
+        after = json.loads(r["after_json"] or "{}")
+        for k, v in after.items():
+            if k in ("sla_state_json", "triage_json"):
+                continue
+            out.append({"version": r["version_to"], "at": _local(r["at"]), "actor": r["actor"], "action": r["action"],
+                        "field": k, "before": "" if before.get(k) is None else _mask(str(before.get(k))),
+                        "after": "" if v is None else _mask(str(v))})
+    return out
+
+
+class Workbench:
+    """The signed-in ``actor``'s view of the store; every form action is one method."""
+
+    def __init__(self, store: "Store", actor: "Actor", *, via: str = "form", policy: "Policy | None" = None):
+        self.store = store
+        self.actor = actor
+        self.via = via
+        self._policy = policy
+
+    # ----------------------------------------------------------- helpers
+    @property
+    def policy(self) -> "Policy":
+        from .policy import current_policy
+
+        if self._policy is None:
+            self._policy = current_policy(self.store, actor=self.actor.name)
+        return self._policy
+
+    def _deny(self, action: str, err: Exception, case_id: int | None = None, shop_id: int | None = None) -> None:
+        from .users import log_denied
+
+        log_denied(self.store, self.actor, action, err, case_id=case_id, shop_id=shop_id)
+
+    def _case_shop(self, case_id: int, action: str) -> int:
+        """The case's shop after checking the actor may see it (refusals audited)."""
+        from .store import cases
+
+        if isinstance(case_id, bool) or not isinstance(case_id, int):
+            raise ConfigError(f"案件编号应为整数，收到 {case_id!r} / case id must be an integer, got {case_id!r}")
+        with self.store.read() as conn:
+            shop = conn.execute(sa.select(cases.c.shop_id).where(cases.c.id == case_id)).scalar_one_or_none()
+        if shop is None:
+            raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
+        try:
+            self.actor.check_shop(shop, what="案件")
+        except AccessDenied as e:
+            self._deny(action, e, case_id, shop)
+            raise
+        return int(shop)
+
+    def _require_role(self, action: str, roles: Iterable[str], case_id: int | None = None) -> None:
+        roles = tuple(roles)
+        if self.actor.role not in roles and self.actor.role != "admin":
+            err = AccessDenied(f"{self.actor.label}无权执行“{ACTION_ZH.get(action, action)}”；需要角色：{'、'.join(roles)}\n"
+                               f"{self.actor.role} may not {action}; needs one of {', '.join(roles)}")
+            self._deny(action, err, case_id)
+            raise err
+
+    # ----------------------------------------------------------- queue
+    def queue(self, *, mine: bool = False, role: str | None = None, category: str | None = None,
+              platform: str | None = None, shop_id: int | None = None, include_closed: bool = False,
+              limit: int = 200, now: dt.datetime | None = None) -> pd.DataFrame:
+        """Open cases in the actor's shops, not-yet-answered first by SLA deadline, then by severity.
+
+        Columns: case_id, version, state, state_zh, platform, shop_id, shop, rating, primary_category,
+        category_zh, severity, severity_zh, owner_role, assignee, due_at, due_local, minutes_left,
+        sla_status (running | warning | breached | met | late), sla_status_zh, excerpt (masked).
+        """
+        from .sla import fraction_used, state_from_json
+        from .store import cases, reviews, shops, utcnow
+        from .triage import _SEV_RANK, calendar_of
+
+        now = now or utcnow()
+        limit = max(1, min(int(limit), MAX_QUEUE))
+        sev_order = sa.case(_SEV_RANK, value=cases.c.severity, else_=len(_SEV_RANK))
+        q = (sa.select(cases.c.id.label("case_id"), cases.c.version, cases.c.state, shops.c.platform, cases.c.shop_id,
+                       shops.c.name.label("shop"), reviews.c.rating_raw.label("rating"), cases.c.primary_category,
+                       cases.c.severity, cases.c.owner_role, cases.c.assignee, cases.c.sla_due_at.label("due_at"),
+                       cases.c.first_contact_at, cases.c.sla_state_json, reviews.c.content)
+             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
+                          .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+             .order_by(cases.c.first_contact_at.is_not(None), cases.c.sla_due_at.is_(None), cases.c.sla_due_at,
+                       sev_order, cases.c.id))
+        if not include_closed:
+            q = q.where(cases.c.state != "closed")
+        if self.actor.shops is not None:
+            q = q.where(cases.c.shop_id.in_(sorted(self.actor.shops)))
+        if mine:
+            q = q.where(cases.c.assignee == self.actor.name)
+        if role:
+            q = q.where(cases.c.owner_role == role)
+        if category:
+            q = q.where(cases.c.primary_category == category)
+        if platform:
+            q = q.where(shops.c.platform == platform)
+        if shop_id is not None:
+            q = q.where(cases.c.shop_id == int(shop_id))
+        with self.store.read() as conn:
+            rows = conn.execute(q.limit(limit)).mappings().all()
+        cal = calendar_of(self.policy)
+        warn = max(self.policy.setting("sla_warn_fractions") or (0.8,))
+        excerpt = int(self.policy.setting("excerpt_chars"))
+        out = []
+        for r in rows:
+            due = r["due_at"]
+            if r["first_contact_at"] is not None:
+                status = "met" if due is None or r["first_contact_at"] <= due else "late"
+            elif due is None:
+                status = "running"
+            elif due <= now:
+                status = "breached"
+            else:
+                frac = fraction_used(state_from_json(r["sla_state_json"]), now, cal) if r["sla_state_json"] else 0.0
+                status = "warning" if frac >= warn else "running"
+            text = " ".join(str(r["content"] or "").split())
+            out.append({
+                "case_id": r["case_id"], "version": r["version"], "state": r["state"],
+                "state_zh": STATE_ZH.get(r["state"], r["state"]), "platform": r["platform"], "shop_id": r["shop_id"],
+                "shop": r["shop"], "rating": r["rating"] or "", "primary_category": r["primary_category"],
+                "category_zh": CATEGORY_ZH.get(r["primary_category"], r["primary_category"] or ""),
+                "severity": r["severity"], "severity_zh": SEVERITY_ZH.get(r["severity"], r["severity"] or ""),
+                "owner_role": r["owner_role"], "assignee": r["assignee"] or "", "due_at": due,
+                "due_local": _local(due),
+                "minutes_left": None if due is None else round((due - now).total_seconds() / 60.0),
+                "sla_status": status, "sla_status_zh": SLA_STATUS_ZH[status], "excerpt": _mask(text)[:excerpt],
+            })
+        cols = ["case_id", "version", "state", "state_zh", "platform", "shop_id", "shop", "rating", "primary_category",
+                "category_zh", "severity", "severity_zh", "owner_role", "assignee", "due_at", "due_local",
+                "minutes_left", "sla_status", "sla_status_zh", "excerpt"]
+        return pd.DataFrame(out, columns=cols)
+
+    @staticmethod
+    def queue_counts(df: pd.DataFrame) -> dict[str, int]:
+        """Counts for the queue header: total, breached, warning, unanswered, by severity."""
+        return {
+            "total": int(len(df)), "breached": int((df["sla_status"] == "breached").sum()),
+            "warning": int((df["sla_status"] == "warning").sum()),
+            "unanswered": int(df["sla_status"].isin(["running", "warning", "breached"]).sum()),
+            **{f"severity_{s}": int((df["severity"] == s).sum()) for s in SEVERITY_ZH},
+        }
+
+    def shops(self) -> list[dict[str, Any]]:
+        """The shops the actor may see: id, platform, name."""
+        from .store import shops
+
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(shops.c.id, shops.c.platform, shops.c.name).order_by(shops.c.id)).all()
+        return [{"id": r.id, "platform": r.platform, "name": r.name} for r in rows if self.actor.may_see_shop(r.id)]
+
+    # ----------------------------------------------------------- one case
+    def case(self, case_id: int, *, now: dt.datetime | None = None) -> CaseView:
+        """Everything the 案件处理 form shows for one case (masked)."""
+        from .ledger import case_ledger, customer_tier
+        from .followups import case_followups
+        from .remedy import remedy_for
+        from .replies import draft_reply
+        from .store import (case_events, cases, chat_messages, order_lines, orders, review_versions, reviews,
+                            shipments, shops, utcnow)
+
+        now = now or utcnow()
+        self._case_shop(case_id, "view")
+        policy = self.policy
+        with self.store.read() as conn:
+            c = conn.execute(sa.select(cases, shops.c.platform, shops.c.name.label("shop_name"))
+                             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
+                             .where(cases.c.id == case_id)).mappings().one()
+            rv = conn.execute(sa.select(reviews).where(reviews.c.id == c["review_pk"])).mappings().first()
+            versions = [] if rv is None else [
+                {"version": v["version"], "observed_local": _local(v["observed_at"]), "rating": v["rating_raw"] or "",
+                 "content": _mask(v["content"]), "append_content": _mask(v["append_content"])}
+                for v in conn.execute(sa.select(review_versions).where(review_versions.c.review_pk == rv["id"])
+                                      .order_by(review_versions.c.version)).mappings()]
+            order = items = shipment = None
+            customer_id = rv["customer_id"] if rv is not None else None
+            if rv is not None and rv["order_id"]:
+                o = conn.execute(sa.select(orders).where(orders.c.shop_id == c["shop_id"],
+                                                         orders.c.order_id == rv["order_id"])).mappings().first()
+                if o is not None:
+                    customer_id = customer_id or o["customer_id"]
+                    order = {"order_id": o["order_id"], "paid_fen": o["paid_fen"], "paid": _yuan(o["paid_fen"]),
+                             "created_local": _local(o["created_at"]), "status": o["status_raw"] or "",
+                             "receiver_name": o["receiver_name_masked"] or "", "receiver_phone":
+                             o["receiver_phone_masked"] or "", "receiver_address": o["receiver_address_masked"] or "",
+                             "carrier": o["carrier"] or "", "tracking_no": o["tracking_no"] or "",
+                             "buyer_message": _mask(o["buyer_message"])}
+                items = [{"title": li["title"] or "", "sku": li["sku_spec"] or "", "quantity": li["quantity"],
+                          "paid": _yuan(li["paid_fen"])}
+                         for li in conn.execute(sa.select(order_lines).where(
+                             order_lines.c.shop_id == c["shop_id"], order_lines.c.order_id == rv["order_id"])
+                             .order_by(order_lines.c.line_id)).mappings()]
+                s = conn.execute(sa.select(shipments).where(shipments.c.shop_id == c["shop_id"],
+                                                            shipments.c.order_id == rv["order_id"])
+                                 .order_by(shipments.c.id.desc())).mappings().first()
+                if s is not None:
+                    shipment = {"carrier": s["carrier"] or "", "tracking_no": s["tracking_no"], "status":
+                                s["status"] or "", "status_raw": s["status_raw"] or "", "shipped_local":
+                                _local(s["shipped_at"]), "promised_local": _local(s["promised_at"]),
+                                "signed_local": _local(s["signed_at"]), "last_event_local": _local(s["last_event_at"])}
+            tier = customer_tier(conn, customer_id, policy, now)
+            customer = self._profile(conn, customer_id, c["shop_id"], case_id, tier, rv)
+            ledger = case_ledger(conn, case_id)
+            followups = case_followups(conn, case_id)
+            contacts = []
+            for e in conn.execute(sa.select(case_events).where(case_events.c.case_id == case_id)
+                                  .order_by(case_events.c.version_from)).mappings():
+                after = json.loads(e["after_json"] or "{}")
+                if "last_contact_note" in after:
+                    contacts.append({"at": _local(e["at"]), "actor": e["actor"],
+                                     "channel": CHANNELS.get(after.get("last_contact_channel") or "", ""),
+                                     "note": _mask(after.get("last_contact_note"))})
+            chats = []
+            if customer_id is not None:
+                chats = [{"at": _local(m["sent_at"]), "who": m["sender_role"] or "", "text": _mask(m["content"])}
+                         for m in conn.execute(sa.select(chat_messages).where(chat_messages.c.customer_id == customer_id)
+                                               .order_by(chat_messages.c.sent_at.desc()).limit(30)).mappings()][::-1]
+        triage = json.loads(c["triage_json"] or "{}")
+        categories = [x for x in (c["categories"] or "").split(";") if x]
+        diagnosis = json.loads(c["diagnosis_json"] or "{}")
+        value = order["paid_fen"] if order and order["paid_fen"] is not None else None
+        remedy = remedy_for(int(value or 0), tier["code"], policy=policy)
+        suggested = self._suggest(remedy, value)
+        problem = "、".join(diagnosis.get("problems") or []) or None
+        draft = draft_reply("reply_3s", category=c["primary_category"] or "other", platform=c["platform"],
+                            problem=problem, remedy=remedy, policy=policy)
+        total = sum(i["amount_fen"] for i in suggested)
+        approval_note = self._approval_note(case_id, total)
+        status, _ = self._sla_status(c, now)
+        malicious = c["primary_category"] == "malicious" or "malicious" in categories
+        return CaseView(
+            case_id=case_id, version=c["version"], state=c["state"], state_zh=STATE_ZH.get(c["state"], c["state"]),
+            shop_id=c["shop_id"], shop=c["shop_name"], platform=c["platform"],
+            primary_category=c["primary_category"] or "other", categories=categories,
+            severity=c["severity"] or "", owner_role=c["owner_role"] or "", assignee=c["assignee"],
+            due_local=_local(c["sla_due_at"]), sla_status=status, sla_status_zh=SLA_STATUS_ZH[status],
+            review={} if rv is None else {
+                "rating": rv["rating_raw"] or "", "content": _mask(rv["content"]),
+                "append_content": _mask(rv["append_content"]), "created_local": _local(rv["created_at"]),
+                "append_local": _local(rv["append_created_at"]), "product_title": rv["product_title"] or "",
+                "sku": rv["sku_text"] or "", "nick": rv["buyer_nick_masked"] or "",
+                "seller_reply": _mask(rv["seller_reply"]), "order_id": rv["order_id"] or "",
+            },
+            review_versions=versions, order=order, items=items or [], shipment=shipment, customer=customer,
+            reasons=list(triage.get("reasons") or []), diagnosis=diagnosis, draft=draft,
+            reply_text=c["reply_text"] or "", remedy=remedy, suggested_items=suggested, approval_note=approval_note,
+            ledger=ledger, followups=followups, contacts=contacts, chats=chats,
+            actions=self.actions_for(c["state"], malicious=malicious),
+            unmask_fields=["receiver_name", "receiver_phone", "receiver_address"] if self.actor.can_unmask else [],
+        )
+
+    def _sla_status(self, c: Any, now: dt.datetime) -> tuple[str, int | None]:
+        due = c["sla_due_at"]
+        if c["first_contact_at"] is not None:
+            return ("met" if due is None or c["first_contact_at"] <= due else "late"), None
+        if due is None:
+            return "running", None
+        left = round((due - now).total_seconds() / 60.0)
+        return ("breached" if left <= 0 else "running"), left
+
+    def _profile(self, conn: sa.Connection, customer_id: int | None, shop_id: int, case_id: int,
+                 tier: dict[str, Any], rv: Any) -> dict[str, Any]:
+        """V1: the customer's tier, history and preferences (masked)."""
+        from .store import cases, customers, order_lines, orders, reviews
+
+        out: dict[str, Any] = {"tier": tier["code"], "tier_zh": tier["name_zh"], "tier_reason": tier.get("reason", ""),
+                               "gift": tier.get("gift") or "", "gift_cap": _yuan(tier.get("gift_cost_limit_fen")),
+                               "approach": tier.get("approach") or "", "nick": (rv["buyer_nick_masked"] if rv else "")
+                               or "", "orders": 0, "spend_365": "", "last_order_local": "", "other_cases": 0,
+                               "negative_reviews": 0, "top_products": []}
+        if customer_id is None:
+            return out
+        cu = conn.execute(sa.select(customers.c.nick_masked).where(customers.c.id == customer_id)).first()
+        n, spend, last = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0),
+                                                sa.func.max(orders.c.created_at))
+                                      .where(orders.c.customer_id == customer_id)).one()
+        top = conn.execute(sa.select(order_lines.c.title, sa.func.count().label("n"))
+                           .select_from(order_lines.join(orders, sa.and_(orders.c.shop_id == order_lines.c.shop_id,
+                                                                         orders.c.order_id == order_lines.c.order_id)))
+                           .where(orders.c.customer_id == customer_id).group_by(order_lines.c.title)
+                           .order_by(sa.desc("n")).limit(3)).all()
+        other = conn.execute(sa.select(sa.func.count()).select_from(cases.join(reviews, reviews.c.id == cases.c.review_pk))
+                             .where(reviews.c.customer_id == customer_id, cases.c.id != case_id)).scalar_one()
+        neg = conn.execute(sa.select(sa.func.count()).select_from(reviews)
+                           .where(reviews.c.customer_id == customer_id, reviews.c.rating_class == "negative")).scalar_one()
+        out.update({"nick": (cu.nick_masked if cu else None) or out["nick"], "orders": int(n),
+                    "spend_total": _yuan(int(spend)), "last_order_local": _local(last), "other_cases": int(other),
+                    "negative_reviews": int(neg), "top_products": [t.title for t in top if t.title]})
+        return out
+
+    def _suggest(self, remedy: "Remedy", value: int | None) -> list[dict[str, Any]]:
+        """The policy's remedy as ledger items (refund/resend of the order value + coupon; the tier's gift)."""
+        items: list[dict[str, Any]] = []
+        if value and remedy.remedy in ("refund", "resend"):
+            items.append({"kind": remedy.remedy, "amount_fen": int(value)})
+        if remedy.coupon_fen:
+            items.append({"kind": "coupon", "amount_fen": int(remedy.coupon_fen)})
+        if remedy.gift and remedy.gift_cost_limit_fen:
+            items.append({"kind": "gift", "amount_fen": int(remedy.gift_cost_limit_fen), "note": remedy.gift})
+        return items
+
+    def _approval_note(self, case_id: int, total_fen: int) -> str:
+        """Who may approve ``total_fen`` more on this case, as a sentence for the form."""
+        from .ledger import _authority, _context, _needed_role, _role_zh
+        from .store import utcnow
+
+        if total_fen <= 0:
+            return "主管决定档：请与主管商定方案后填写金额" if total_fen == 0 else ""
+        now = utcnow()
+        with self.store.read() as conn:
+            ctx = _context(conn, case_id, lock=False)
+            problems = _authority(conn, ctx, self.actor.role, total_fen, now)
+            if not problems:
+                return f"合计 {_yuan(total_fen)}，在您（{self.actor.role_zh}）的审批权限内，提交即批准"
+            needed = _needed_role(conn, ctx, self.actor.role, total_fen, now)
+            return "；".join(problems) + f"；提交后需{_role_zh(ctx.policy, needed)}审批"
+
+    def actions_for(self, state: str, *, malicious: bool) -> list[str]:
+        """The action buttons the actor may use on a case in ``state`` (codes of :data:`ACTION_ZH`)."""
+        nxt = set(allowed_transitions(state, malicious=malicious))
+        acts = []
+        if state != "closed":
+            acts += ["take", "diagnose", "save_reply"]
+        if "contacted" in nxt or state in ("contacted", "remedy_proposed", "remedy_delivered", "escalated", "appeal"):
+            acts.append("contact")
+        if "remedy_proposed" in nxt and state in ("contacted", "escalated"):
+            acts.append("propose")
+        if state == "pending_approval" and (self.actor.role in ("supervisor", "admin") or self.actor.case_limit_fen > 0):
+            acts += ["approve", "reject"]
+        if "remedy_delivered" in nxt:
+            acts.append("deliver")
+        if "resolved" in nxt:
+            acts.append("resolve")
+        for a in ("escalated", "appeal", "closed"):
+            if a in nxt:
+                acts.append({"escalated": "escalate", "appeal": "appeal", "closed": "close"}[a])
+        if self.actor.role == "agent":
+            acts = [a for a in acts if a not in ("approve", "reject", "appeal", "close")]
+        return acts
+
+    # ----------------------------------------------------------- writes
+    def _update(self, case_id: int, version: int, changes: dict[str, Any], action: str) -> int:
+        from .store import update_case
+
+        self._case_shop(case_id, action)
+        with self.store.write() as conn:
+            return update_case(conn, case_id, version, changes, actor=self.actor.name, via=self.via, action=action)
+
+    def take(self, case_id: int, version: int) -> int:
+        """Assign the case to the actor (领取)."""
+        return self._update(case_id, version, {"assignee": self.actor.name}, "assign")
+
+    def record_contact(self, case_id: int, version: int, *, channel: str, note: str) -> int:
+        """Log a contact with the customer; the first one moves the case to ``contacted`` and stops the SLA clock."""
+        from .cases import transition_in
+        from .store import cases
+
+        if channel not in CHANNELS:
+            raise ConfigError(f"未知的联系方式 {channel!r}；可选：{'、'.join(CHANNELS.values())} / unknown channel {channel!r}")
+        note = (note or "").strip()
+        if not note:
+            raise ConfigError("请填写联系记录（与客户沟通了什么）/ write what was said in the contact")
+        self._case_shop(case_id, "contact")
+        with self.store.write() as conn:
+            state, assignee = conn.execute(sa.select(cases.c.state, cases.c.assignee)
+                                           .where(cases.c.id == case_id)).one()
+            changes = {"last_contact_channel": channel, "last_contact_note": note[:2000]}
+            if not assignee:
+                changes["assignee"] = self.actor.name
+            if state in ("new", "escalated", "appeal"):
+                return transition_in(conn, case_id, version, "contacted", actor=self.actor.name, via=self.via,
+                                     changes=changes, reason=None)
+            from .store import update_case
+
+            return update_case(conn, case_id, version, changes, actor=self.actor.name, via=self.via, action="contact")
+
+    def save_diagnosis(self, case_id: int, version: int, *, problems: list[str], text: str = "",
+                       category: str | None = None) -> int:
+        """H1 step 1: the confirmed problems (from :data:`PROBLEMS`) and notes; a different ``category``
+        corrects the case's primary category (kept as a training label for the text model)."""
+        from .triage import recategorize_case
+
+        bad = [p for p in problems if p not in PROBLEMS]
+        if bad:
+            raise ConfigError(f"未知的问题类型 {bad}；可选：{'、'.join(PROBLEMS)} / unknown problem(s) {bad}")
+        if not problems and not (text or "").strip():
+            raise ConfigError("请至少选择一个问题或填写说明 / pick at least one problem or write a note")
+        if category is not None and category not in CATEGORY_CODES:
+            raise ConfigError(f"未知分类 {category!r} / unknown category {category!r}")
+        diagnosis = {"problems": list(problems), "text": (text or "").strip()[:2000], "category": category,
+                     "by": self.actor.name}
+        v = self._update(case_id, version, {"diagnosis_json": json.dumps(diagnosis, ensure_ascii=False)}, "diagnose")
+        from .store import cases
+
+        with self.store.read() as conn:
+            current = conn.execute(sa.select(cases.c.primary_category).where(cases.c.id == case_id)).scalar_one()
+        if category and category != current:
+            v = recategorize_case(self.store, case_id, v, category, actor=self.actor.name, via=self.via,
+                                  note=f"诊断更正分类：{CATEGORY_ZH.get(current, current)} → {CATEGORY_ZH[category]}")
+        return v
+
+    def save_reply(self, case_id: int, version: int, text: str) -> int:
+        """Save the (edited) 3S reply after the compliance and platform-length check."""
+        from .errors import ComplianceBlocked
+        from .replies import check_message
+        from .store import cases, shops
+
+        self._case_shop(case_id, "save_reply")
+        with self.store.read() as conn:
+            platform = conn.execute(sa.select(shops.c.platform).select_from(cases.join(shops, shops.c.id ==
+                                                                                         cases.c.shop_id))
+                                    .where(cases.c.id == case_id)).scalar_one()
+        text = (text or "").strip()
+        if not text:
+            raise ConfigError("回复内容为空 / the reply is empty")
+        problems = check_message(text, platform=platform, policy=self.policy)
+        if problems:
+            raise ComplianceBlocked("回复不能保存：" + "；".join(problems))
+        return self._update(case_id, version, {"reply_text": text}, "reply")
+
+    def propose(self, case_id: int, version: int, items: list[dict[str, Any]], *, note: str | None = None):
+        """H1 step 2: propose remedies (kind + amount in fen); see :func:`reviewops.ledger.propose`."""
+        from .ledger import RemedyItem, propose
+
+        self._case_shop(case_id, "propose")
+        return propose(self.store, self.actor, case_id, version, [RemedyItem(**i) for i in items], via=self.via,
+                       note=note)
+
+    def approvals(self) -> list[dict[str, Any]]:
+        """The 审批 inbox: cases pending approval in the actor's shops, with whether the actor may decide."""
+        from .ledger import pending_approvals
+
+        return pending_approvals(self.store, self.actor)
+
+    def approve(self, case_id: int, version: int, reason: str | None = None) -> int:
+        from .ledger import approve
+
+        self._require_role("approve", ("supervisor", "admin", "legal"), case_id)
+        return approve(self.store, self.actor, case_id, version, reason=reason, via=self.via)
+
+    def reject(self, case_id: int, version: int, reason: str) -> int:
+        from .ledger import reject
+
+        self._require_role("reject", ("supervisor", "admin", "legal"), case_id)
+        return reject(self.store, self.actor, case_id, version, reason=reason, via=self.via)
+
+    def deliver(self, case_id: int, version: int, note: str | None = None) -> int:
+        from .ledger import deliver
+
+        return deliver(self.store, self.actor, case_id, version, note=note, via=self.via)
+
+    def resolve(self, case_id: int, version: int, *, satisfied: bool, note: str | None = None) -> int:
+        """Mark the case resolved (customer-confirmed satisfaction recorded); schedules the day-3/day-30 follow-ups."""
+        from .cases import transition_in
+
+        if not isinstance(satisfied, bool):
+            raise ConfigError(f"satisfied 应为 True/False，收到 {satisfied!r}")
+        self._case_shop(case_id, "resolve")
+        with self.store.write() as conn:
+            return transition_in(conn, case_id, version, "resolved", actor=self.actor.name, via=self.via,
+                                 reason=(note or "").strip() or ("客户确认满意" if satisfied else "客户未确认满意"),
+                                 changes={"satisfied": satisfied})
+
+    def escalate(self, case_id: int, version: int, reason: str) -> int:
+        """Escalate to the next role of the owner's chain (policy), with a reason."""
+        from .store import cases, update_case
+        from .cases import transition_in
+
+        self._case_shop(case_id, "escalate")
+        with self.store.write() as conn:
+            owner = conn.execute(sa.select(cases.c.owner_role).where(cases.c.id == case_id)).scalar_one()
+            try:
+                up = self.policy.role(owner or "agent").get("escalates_to") or owner
+            except KeyError:
+                up = "supervisor"
+            return transition_in(conn, case_id, version, "escalated", actor=self.actor.name, via=self.via,
+                                 reason=reason, changes={"owner_role": up})
+
+    def appeal(self, case_id: int, version: int, reason: str) -> int:
+        self._require_role("appeal", ("legal", "supervisor", "admin"), case_id)
+        self._case_shop(case_id, "appeal")
+        return transition_case(self.store, case_id, version, "appeal", actor=self.actor.name, via=self.via,
+                               reason=reason)
+
+    def close(self, case_id: int, version: int, reason: str) -> int:
+        self._require_role("close", ("supervisor", "legal", "admin"), case_id)
+        self._case_shop(case_id, "close")
+        return transition_case(self.store, case_id, version, "closed", actor=self.actor.name, via=self.via,
+                               reason=reason)
+
+    # ----------------------------------------------------------- follow-ups
+    def followups_due(self, *, horizon_hours: float = 0.0, now: dt.datetime | None = None) -> pd.DataFrame:
+        """今日回访: tasks due by now (+ horizon) with the message to send."""
+        from .followups import due_followups
+
+        return due_followups(self.store, self.actor, now=now, horizon_hours=horizon_hours)
+
+    def complete_followup(self, followup_id: int, *, done: bool = True, reason: str | None = None,
+                          message: str | None = None) -> dict[str, Any]:
+        from .followups import complete_followup
+
+        return complete_followup(self.store, self.actor, followup_id, done=done, reason=reason, message=message,
+                                 via=self.via)
+
+    # ----------------------------------------------------------- personal data
+    def unmask(self, case_id: int, field: str, purpose: str) -> str:
+        """One field of one case's order in full, for roles the policy allows; audited with the purpose (P-03)."""
+        from .vault import reveal
+
+        return reveal(self.store, self.actor, case_id, field, purpose)
+
+
+SLA_STATUS_ZH = {"running": "计时中", "warning": "即将超时", "breached": "已超时", "met": "已按时响应",
+                 "late": "超时后响应"}
