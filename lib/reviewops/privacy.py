@@ -9,7 +9,15 @@ files. A value that arrives masked (``138****1234``, ``张**``), virtual
 gets **no** matching hash: two buyers who share a mask are never merged (I-07).
 
 Masking works on whole columns (pandas string methods) so that a million-row
-import stays fast; scalar helpers wrap the same code.
+import stays fast; scalar helpers (:func:`mask_phone`, :func:`mask_name`,
+:func:`mask_address`) wrap the same code. :func:`mask_text` masks personal
+numbers inside free text (reviews, chats, notes): mobiles in every written form,
+ID cards, landlines and QQ numbers, never order ids (P-02).
+
+Each frame also carries a ``full`` column: the cleaned value when it arrived in
+full (not masked, virtual or platform ciphertext), else ``None``. Only the
+importer reads it, to encrypt the value into the vault (:mod:`reviewops.vault`);
+it never reaches a table in clear.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ _LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{3,4})(\d{4})$")
 _CIPHER = re.compile(r"^(\$\$|##|\$|#).*")
 _LANDLINE_DIGITS = r"^(0[12]\d|0[3-9]\d{2})\d{3,4}(\d{4})$"  # area code 01x/02x is 3 digits, others 4
 _OTHER_DIGITS = r"(?<![\d*])\d{1,11}(\d{4})(?![\d*])"
+CIPHER_SHOWN = "[密文]"  # what is shown for a value the platform delivered encrypted
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
 
 
@@ -44,7 +53,8 @@ def phone_frame(values: pd.Series, key: bytes) -> pd.DataFrame:
     """Mask a column of phone numbers.
 
     Returns columns ``masked`` (display form), ``hash`` (only for full numbers),
-    ``is_masked`` (arrived masked or virtual) and ``is_encrypted`` (platform ciphertext).
+    ``is_masked`` (arrived masked or virtual), ``is_encrypted`` (platform ciphertext) and
+    ``full`` (the value as given when it arrived in full, for the vault; else ``None``).
     """
     s = values.astype(object)
     present = s.notna()
@@ -61,13 +71,14 @@ def phone_frame(values: pd.Series, key: bytes) -> pd.DataFrame:
     # 5–15 digits (QQ, extensions, foreign numbers) keep their last 4; 16+ digit order ids stay as they are
     masked = masked.str.replace(_ID_CARD.pattern, r"\1********\2", regex=True)
     masked = masked.str.replace(_OTHER_DIGITS, r"****\1", regex=True)
-    masked = masked.where(~is_cipher, "[密文]")
+    masked = masked.where(~is_cipher, CIPHER_SHOWN)
     out = pd.DataFrame(
         {
             "masked": masked.where(present, None).astype(object),
             "hash": keyed_hash(digits.where(full_mobile, None), key),
             "is_masked": (arrived_masked | virtual).astype(bool),
             "is_encrypted": is_cipher.astype(bool),
+            "full": text.where(present & ~is_cipher & ~arrived_masked & ~virtual & (text != ""), None).astype(object),
         },
         index=values.index,
     )
@@ -75,7 +86,13 @@ def phone_frame(values: pd.Series, key: bytes) -> pd.DataFrame:
 
 
 def name_frame(values: pd.Series, key: bytes, *, nick: bool = False) -> pd.DataFrame:
-    """Mask a column of person names (``张*``) or nicknames (``t***8``); hash only unmasked values."""
+    """Mask a column of person names (``张*``) or nicknames (``t***8``); hash only unmasked values.
+
+    Names keep their first character and show one ``*`` per other character (``张三`` → ``张*``,
+    ``欧阳娜娜`` → ``欧***``, ``李`` → ``李*``): the length of a compound surname is not guessed.
+    Nicknames keep the first and last character around ``***`` (``tb12345678`` → ``t***8``).
+    Columns: ``masked``, ``hash``, ``is_masked``, ``is_encrypted``, ``full`` (see :func:`phone_frame`).
+    """
     s = values.astype(object)
     present = s.notna()
     text = s.where(present, "").astype(str)
@@ -87,7 +104,7 @@ def name_frame(values: pd.Series, key: bytes, *, nick: bool = False) -> pd.DataF
         masked = masked.where(n > 2, text.str[:1] + "*")
     else:
         masked = text.str[:1] + n.clip(lower=2).sub(1).map(lambda k: "*" * int(k))
-    masked = masked.where(~arrived_masked, text).where(~is_cipher, "[密文]")
+    masked = masked.where(~arrived_masked, text).where(~is_cipher, CIPHER_SHOWN)
     clear = present & ~arrived_masked & ~is_cipher
     return pd.DataFrame(
         {
@@ -95,6 +112,7 @@ def name_frame(values: pd.Series, key: bytes, *, nick: bool = False) -> pd.DataF
             "hash": keyed_hash(text.where(clear, None), key),
             "is_masked": arrived_masked.astype(bool),
             "is_encrypted": is_cipher.astype(bool),
+            "full": text.where(clear & (text != ""), None).astype(object),
         },
         index=values.index,
     )
@@ -107,11 +125,16 @@ _REGION = re.compile(
 
 
 def address_frame(values: pd.Series) -> pd.DataFrame:
-    """Keep province and city of each address, mask the rest (``浙江省 杭州市 ****``)."""
+    """Keep province and city of each address, mask the rest (``浙江省 杭州市 ****``).
+
+    Columns: ``masked``, ``province``, ``city``, ``is_masked`` (arrived with ``*`` in it),
+    ``is_encrypted`` (platform ciphertext) and ``full`` (the address as given when it arrived in full).
+    """
     s = values.astype(object)
     present = s.notna()
     text = s.where(present, "").astype(str)
     is_cipher = present & text.str.match(_CIPHER.pattern)
+    arrived_masked = present & ~is_cipher & text.str.contains("*", regex=False)
     parts = text.str.extract(_REGION)
     tokens = text.str.split()
     first = tokens.str[0].astype(object).fillna("")
@@ -119,12 +142,15 @@ def address_frame(values: pd.Series) -> pd.DataFrame:
     province = parts[0].fillna("").where(parts[0].notna(), first.where(tokens.str.len() > 1, ""))
     city = parts[1].fillna("").where(parts[1].notna(), second.where(tokens.str.len() > 2, ""))
     masked = (province + " " + city).str.strip() + " ****"
-    masked = masked.str.strip().where(~is_cipher, "[密文]")
+    masked = masked.str.strip().where(~is_cipher, CIPHER_SHOWN)
     return pd.DataFrame(
         {
             "masked": masked.where(present, None).astype(object),
             "province": province.where(present & ~is_cipher & (province != ""), None).astype(object),
             "city": city.where(present & ~is_cipher & (city != ""), None).astype(object),
+            "is_masked": arrived_masked.astype(bool),
+            "is_encrypted": is_cipher.astype(bool),
+            "full": text.where(present & ~is_cipher & ~arrived_masked & (text != ""), None).astype(object),
         },
         index=values.index,
     )
@@ -155,14 +181,88 @@ def is_id_card(number: str) -> bool:
     return 1900 <= birth.year <= 2099
 
 
-def mask_text(text: str | None) -> str | None:
-    """Mask mobiles and ID-card numbers inside free text, leaving other digit runs (order IDs) alone.
+# ------------------------------------------------------------------ free text (P-02)
+# Full-width forms (U+FF01–FF5E) and the ideographic space map one code point to one, so a match
+# found in the half-width copy has the same span in the original text.
+_HALF = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_TEXT_PII = re.compile(
+    # an 18-character run shaped like an ID card (checked by is_id_card: a 18-digit order id stays)
+    r"(?P<id>(?<![0-9*])[0-9]{17}[0-9Xx](?![0-9A-Za-z*]))"
+    # a mobile: optional +86 / 86, 3-4-4 with optional spaces or hyphens, not inside a longer digit run
+    r"|(?P<mobile>(?<![0-9*])(?:\+?86[- ]?)?(?P<m3>1[3-9][0-9])[- ]?[0-9]{4}[- ]?(?P<m4>[0-9]{4})(?![0-9*]))"
+    # a landline with its area code (010, 02x, 0xxx) written apart from the local number
+    r"|(?P<landline>(?<![0-9*])(?P<area>0(?:[12][0-9]|[3-9][0-9]{2}))[- ](?P<local>[0-9]{3,4}[- ]?[0-9]{4})(?![0-9*]))"
+    # a QQ number after the word QQ / 扣扣
+    r"|(?P<qq>(?P<qqword>(?<![A-Za-z])(?:[Qq]{2}|扣扣)(?:号码|号)?[ :]*)(?P<qqnum>[1-9][0-9]{4,10})(?![0-9*]))"
+)
 
-    An 18-digit run is masked as an ID card only when it has an ID card's shape (a real
-    birth date in the middle), so most 18-digit order numbers in a chat stay readable.
+
+def _mask_match(m: re.Match[str], text: str) -> str | None:
+    """The masked form of one personal number found by ``_TEXT_PII`` in the half-width copy of
+    ``text`` (``None``: leave it as it is). Words kept around the number come from ``text``."""
+    if m.group("id") is not None:
+        g = m.group("id")
+        return f"{g[:6]}********{g[14:]}" if is_id_card(g) else None
+    if m.group("mobile") is not None:
+        return f"{m.group('m3')}****{m.group('m4')}"
+    if m.group("landline") is not None:
+        local = re.sub(r"[- ]", "", m.group("local"))
+        return f"{m.group('area')}-{'*' * (len(local) - 4)}{local[-4:]}"
+    num = m.group("qqnum")
+    return f"{text[m.start('qqword'):m.end('qqword')]}{'*' * (len(num) - 4)}{num[-4:]}"
+
+
+def mask_text(text: str | None) -> str | None:
+    """Mask personal numbers inside free text; everything else is left as written (P-02).
+
+    * 11-digit mainland mobiles in any written form — ``13800138000``, ``+86 138 0013 8000``,
+      ``+86-138-0013-8000``, ``86 13800138000``, ``138-0013-8000``, full-width ``１３８００１３８０００``
+      — become ``138****8000`` (prefix and separators dropped, digits half-width). A virtual number's
+      extension stays: ``18877771111-123`` → ``188****1111-123``.
+    * ID-card numbers (18 characters with a real birth date, :func:`is_id_card`) → ``110101********0017``.
+    * Landlines written with their area code apart (``010-12345678``, ``0571-8888 6666``) keep the
+      area code and the last four digits: ``010-****5678``, ``0571-****6666``.
+    * QQ numbers after ``QQ``/``扣扣`` keep their last four digits: ``QQ *****6789``.
+
+    Longer digit runs (order ids of 12–20 digits, tracking numbers) are never touched, and an
+    18-digit order number is masked only when it has an ID card's shape. Masking is idempotent
+    (``mask_text(mask_text(x)) == mask_text(x)``) and never makes the text longer.
     """
     if text is None:
         return None
-    out = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
-    return _ID_CARD.sub(
-        lambda m: f"{m.group(1)}********{m.group(2)}" if is_id_card(m.group(0)) else m.group(0), out)
+    text = str(text)
+    half = text.translate(_HALF)
+    parts: list[str] = []
+    last = 0
+    for m in _TEXT_PII.finditer(half):
+        masked = _mask_match(m, text)
+        if masked is None:
+            continue
+        parts.append(text[last:m.start()])
+        parts.append(masked)
+        last = m.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def mask_name(text: str | None, *, nick: bool = False) -> str | None:
+    """Display form of one person name (``张三`` → ``张*``, ``欧阳娜娜`` → ``欧***``) or, with ``nick``,
+    nickname (``tb12345678`` → ``t***8``); the same rule the importer stores (:func:`name_frame`).
+    A value that is already masked is returned as it is; platform ciphertext becomes ``[密文]``."""
+    if text is None:
+        return None
+    if text == CIPHER_SHOWN:
+        return text
+    return str(name_frame(pd.Series([str(text)], dtype=object), b"mask-only", nick=nick)["masked"].iloc[0])
+
+
+def mask_address(text: str | None) -> str | None:
+    """Display form of one address: province and city kept, the rest hidden
+    (``浙江省杭州市西湖区文三路1号`` → ``浙江省 杭州市 ****``); ciphertext becomes ``[密文]``."""
+    if text is None:
+        return None
+    if text == CIPHER_SHOWN:
+        return text
+    return str(address_frame(pd.Series([str(text)], dtype=object))["masked"].iloc[0])
