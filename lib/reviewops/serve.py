@@ -245,6 +245,7 @@ def open_session(db: str | None = None) -> "tuple[Store, Actor]":
 
 
 # ------------------------------------------------------------- server side
+from jupyter_server.auth.authorizer import Authorizer  # noqa: E402
 from jupyter_server.auth.decorator import allow_unauthenticated  # noqa: E402
 from jupyter_server.auth.identity import IdentityProvider, User  # noqa: E402
 from jupyter_server.auth.login import LoginFormHandler  # noqa: E402
@@ -603,6 +604,23 @@ class NotFoundHandler(web.RequestHandler):
         self.finish(f"{status_code}")
 
 
+class KernelOwnerAuthorizer(Authorizer):
+    """A kernel belongs to the user whose page started it: another signed-in user who learns its
+    id can neither connect to it (and drive that user's form) nor read its model. Owners are
+    recorded by the workbench app when it hands a kernel to a request."""
+
+    def is_authorized(self, handler: web.RequestHandler, user: User, action: str, resource: str) -> bool:
+        if resource != "kernels":
+            return True
+        kernel_id = getattr(handler, "kernel_id", None) or handler.path_kwargs.get("kernel_id")
+        owner = handler.settings.get("reviewops_kernel_owners", {}).get(kernel_id)
+        allowed = owner is not None and user is not None and owner == user.username
+        if not allowed:
+            self.log.warning("refused %s on kernel %s for %s (owner %s)", action, kernel_id,
+                             getattr(user, "username", None), owner)
+        return allowed
+
+
 _APP_CLASS: type | None = None
 
 
@@ -639,7 +657,51 @@ def _voila_app_class() -> type:
             env = settings["jinja2_env"]
             env.loader = jinja2.ChoiceLoader([
                 jinja2.DictLoader({"error.html": _ERROR_TEMPLATE, "404.html": _ERROR_TEMPLATE}), env.loader])
+            settings["reviewops_kernel_owners"] = self._record_kernel_owners()
             return settings
+
+        def _record_kernel_owners(self) -> dict[str, str]:
+            """Note who each page's kernel belongs to (for :class:`KernelOwnerAuthorizer`): a fresh
+            kernel from the identity token in its environment, a preheated one from the request."""
+            from jupyter_core.utils import ensure_async
+            from jupyter_server.base.call_context import CallContext
+
+            owners: dict[str, str] = {}
+            km = self.kernel_manager
+            start_kernel = km.start_kernel
+
+            async def start_kernel_with_owner(*args: t.Any, **kwargs: t.Any) -> str:
+                kernel_id = await ensure_async(start_kernel(*args, **kwargs))
+                token = (kwargs.get("env") or {}).get(IDENTITY_ENV)
+                if token:
+                    try:
+                        owners[kernel_id] = verify_identity_token(token, max_age_s=None)
+                    except AccessDenied:
+                        pass
+                return kernel_id
+
+            km.start_kernel = start_kernel_with_owner
+            get_rendered = getattr(km, "get_rendered_notebook", None)
+            if get_rendered is not None:  # preheated kernels
+                async def get_rendered_with_owner(*args: t.Any, **kwargs: t.Any) -> t.Any:
+                    result = await get_rendered(*args, **kwargs)
+                    handler = CallContext.get(CallContext.JUPYTER_HANDLER)
+                    user = getattr(handler, "current_user", None)
+                    if user is not None:
+                        owners[result[2]] = user.username
+                    return result
+
+                km.get_rendered_notebook = get_rendered_with_owner
+            shutdown_kernel = km.shutdown_kernel
+
+            async def shutdown_kernel_and_forget(kernel_id: str, *args: t.Any, **kwargs: t.Any) -> None:
+                try:
+                    await ensure_async(shutdown_kernel(kernel_id, *args, **kwargs))
+                finally:
+                    owners.pop(kernel_id, None)
+
+            km.shutdown_kernel = shutdown_kernel_and_forget
+            return owners
 
         @property
         def reviewops_forms(self) -> dict[str, str]:
@@ -732,6 +794,7 @@ def voila_config(*, root_dir: str, db_url: str, ip: str = "127.0.0.1", port: int
     c.Voila.root_dir = root_dir
     c.Voila.config_file_paths = []  # no voila.py / voila.json from the working directory or ~/.jupyter
     c.Voila.identity_provider_class = ReviewOpsIdentityProvider
+    c.Voila.authorizer_class = KernelOwnerAuthorizer
     local_only = _is_loopback(ip) and not trusted_header
     c.Voila.tornado_settings = {
         # loopback without a proxy: refuse requests whose Host is not local (DNS rebinding)
