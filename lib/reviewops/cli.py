@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -104,9 +105,12 @@ def import_cmd(files: tuple[Path, ...], platform: str | None, kind: str | None, 
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="导出文件写到此目录 / folder for the generated export files")
 @click.option("--limit", default=15, show_default=True, type=click.IntRange(0, None),
               help="分级后显示多少个最紧急的案件 / open cases to show after triage")
+@click.option("--demo-password", metavar="PW",
+              help="演示用户的密码（默认 $REVIEWOPS_DEMO_PASSWORD 或随机）/ password of the demo users (default: env or random)")
 @db_option
 @json_option
-def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, db: str | None, as_json: bool) -> None:
+def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_password: str | None, db: str | None,
+             as_json: bool) -> None:
     """生成演示店铺、通过导入器载入、分级建案并列出待处理案件 / build the demo shop, import, triage, show the queue."""
     from .demo import build_demo
     from .ingest import describe
@@ -114,6 +118,12 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, db: str 
 
     if scale <= 0 or scale > 20:
         raise ConfigError(f"--scale 应在 (0, 20] 之间 / --scale must be in (0, 20]; got {scale}")
+    from .demo import DEMO_PASSWORD_ENV
+
+    pw = demo_password or os.environ.get(DEMO_PASSWORD_ENV)
+    if pw is not None and len(pw) < 8:
+        raise ConfigError(f"演示用户密码至少 8 位（--demo-password 或 {DEMO_PASSWORD_ENV}），收到 {len(pw)} 位 / "
+                          f"the demo password needs at least 8 characters, got {len(pw)}")
     from .triage import open_queue, triage_store
 
     results = build_demo(db, seed=seed, scale=scale, out_dir=out_dir, progress=not as_json and sys.stderr.isatty())
@@ -123,10 +133,13 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, db: str 
         url = store.url
         queue = open_queue(store, limit=limit)
         total = _count_open(store)
+        from .demo import create_demo_users
+
+        demo_users = create_demo_users(store, demo_password, actor=_actor())
     if as_json:
         _echo_json({"db": url, "counts": counts, "results": [r.to_dict() for r in results],
                     "triage": triaged.to_dict() | {"case_ids": len(triaged.case_ids)},
-                    "open_cases": total, "queue": _queue_json(queue)})
+                    "open_cases": total, "queue": _queue_json(queue), "users": demo_users})
     else:
         click.echo(describe(results))
         click.echo(f"\n数据库 database: {url}")
@@ -136,6 +149,7 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, db: str 
         if limit:
             click.echo("\n待处理案件（最紧急在前）/ open cases, most urgent first:")
             _print_queue(queue, total)
+        _print_demo_users(demo_users)
     if any(r.status in ("rejected", "failed") for r in results):
         sys.exit(EXIT_USER_ERROR)
 
@@ -178,6 +192,16 @@ def status_cmd(db: str | None, as_json: bool) -> None:
         click.echo(f"数据库 database: {data['db']} ({data['dialect']})")
         for k, v in data["counts"].items():
             click.echo(f"  {k:<16} {v}")
+
+
+def _print_demo_users(rows: list[dict[str, Any]]) -> None:
+    click.echo("\n演示用户 demo users (工作台登录 workbench sign-in):")
+    click.echo(f"  {_pad('用户名 name', 14)} {_pad('角色 role', 12)} {_pad('显示名 display', 16)} 密码 password")
+    for u in rows:
+        pw = u["password"] if u["created"] else "（已存在，密码未改 / existed, unchanged）"
+        click.echo(f"  {_pad(u['name'], 14)} {_pad(u['role'], 12)} {_pad(u['display_name'], 16)} {pw}")
+    click.echo("运行 reviewops serve 打开工作台，用上面的用户名和密码登录 / "
+               "run `reviewops serve` to open the workbench and sign in with these names")
 
 
 def _print_queue(queue: Any, total_open: int | None = None) -> None:
@@ -391,6 +415,190 @@ def policy_show_cmd(db: str | None, as_json: bool) -> None:
         click.echo("尚无已保存的策略；首次分级时会保存默认策略 / no stored policy yet; the default is stored on first use")
     for r in rows:
         click.echo(f"v{r['version']:<4} {r['created_at']}  {r['created_by']:<12} {r['sha256'][:12]}  {r['note'] or ''}")
+
+
+# ------------------------------------------------------------ users and serve (workbench)
+@cli.group("users")
+def users_group() -> None:
+    """工作台用户：添加、列出、停用/启用、改密码、改角色 / workbench users: add, list, disable, password, role."""
+
+
+_shop_option = click.option("--shop", "shops", multiple=True, type=click.IntRange(1, None), metavar="ID",
+                            help="可处理的店铺编号（可重复）/ shop id the user may work on (repeatable)")
+_all_shops_option = click.option("--all-shops", is_flag=True, help="可处理全部店铺 / every shop")
+_password_stdin_option = click.option("--password-stdin", is_flag=True,
+                                      help="从标准输入读一行作为密码（脚本用）/ read the password from one line of stdin")
+
+
+def _shops_arg(shops: tuple[int, ...], all_shops: bool, *, default: Any) -> Any:
+    if shops and all_shops:
+        raise ConfigError(f"--shop {' '.join(map(str, shops))} 与 --all-shops 只能二选一 / "
+                          f"give either --shop or --all-shops, not both")
+    return "*" if all_shops else list(shops) if shops else default
+
+
+def _read_password(name: str, password_stdin: bool) -> str:
+    if password_stdin:
+        pw = sys.stdin.readline().rstrip("\r\n")
+        if not pw:
+            raise ConfigError("--password-stdin：标准输入中没有密码 / no password on standard input")
+        return pw
+    return click.prompt(f"{name} 的密码 password (≥8)", hide_input=True,
+                        confirmation_prompt="再输入一次 repeat password")
+
+
+def _pad(text: Any, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (CJK characters take two)."""
+    import unicodedata
+
+    text = str(text)
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - cols, 0)
+
+
+def _shops_zh(shops: str) -> str:
+    return "全部 all" if shops == "*" else shops.replace(";", ",")
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="角色：agent 客服 / supervisor 主管 / legal 法务 / admin 店长（以策略为准）/ a role of the policy")
+@_shop_option
+@_all_shops_option
+@click.option("--display-name", help="显示名，如 客服小王 / display name")
+@_password_stdin_option
+@click.option("--no-password", is_flag=True, help="不设密码：只能通过可信代理登录 / no password: proxy sign-in only")
+@db_option
+@json_option
+def users_add_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: bool, display_name: str | None,
+                  password_stdin: bool, no_password: bool, db: str | None, as_json: bool) -> None:
+    """添加用户 / add a workbench user."""
+    from .store import Store
+    from .users import add_user, list_users
+
+    if no_password and password_stdin:
+        raise ConfigError("--no-password 与 --password-stdin 只能二选一 / give either --no-password or --password-stdin")
+    shop_arg = _shops_arg(shops, all_shops, default="*")
+    password = None if no_password else _read_password(name, password_stdin)
+    with Store.open(db) as store:
+        add_user(store, name, role=role, password=password, shops=shop_arg, display_name=display_name, actor=_actor())
+        row = next(u for u in list_users(store) if u["name"] == name)
+    if as_json:
+        _echo_json(row)
+    else:
+        click.echo(f"已添加用户 {name}（角色 {role}，店铺 {_shops_zh(row['shops'])}）/ added user {name} "
+                   f"(role {role}, shops {_shops_zh(row['shops'])})")
+
+
+@users_group.command("list")
+@db_option
+@json_option
+def users_list_cmd(db: str | None, as_json: bool) -> None:
+    """列出用户（不含密码）/ list users (no password hashes)."""
+    from .policy import current_policy
+    from .store import Store
+    from .users import list_users
+
+    with Store.open(db) as store:
+        rows = list_users(store)
+        role_zh = {r["code"]: r["name_zh"] for r in current_policy(store, actor=_actor()).tables["roles"]}
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("还没有用户；用 reviewops users add 用户名 --role agent 添加 / no users yet: reviewops users add NAME --role agent")
+        return
+    click.echo(f"{_pad('用户名 name', 16)} {_pad('显示名 display', 16)} {_pad('角色 role', 20)} {_pad('店铺 shops', 12)} "
+               f"{_pad('状态 state', 11)} 密码 password")
+    for r in rows:
+        role = f"{r['role']} {role_zh.get(r['role'], '?')}"
+        click.echo(f"{_pad(r['name'], 16)} {_pad(r['display_name'] or '', 16)} {_pad(role, 20)} "
+                   f"{_pad(_shops_zh(r['shops']), 12)} {_pad('启用 on' if r['active'] else '停用 off', 11)} "
+                   f"{'有 yes' if r['has_password'] else '无 no'}")
+
+
+@users_group.command("disable")
+@click.argument("name")
+@db_option
+def users_disable_cmd(name: str, db: str | None) -> None:
+    """停用用户：立即不能登录，已登录的会话失效 / disable a user (their sessions end at once)."""
+    from .store import Store
+    from .users import set_active
+
+    with Store.open(db) as store:
+        set_active(store, name, False, actor=_actor())
+    click.echo(f"已停用 {name} / disabled {name}")
+
+
+@users_group.command("enable")
+@click.argument("name")
+@db_option
+def users_enable_cmd(name: str, db: str | None) -> None:
+    """重新启用用户 / enable a user again."""
+    from .store import Store
+    from .users import set_active
+
+    with Store.open(db) as store:
+        set_active(store, name, True, actor=_actor())
+    click.echo(f"已启用 {name} / enabled {name}")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@_password_stdin_option
+@db_option
+def users_passwd_cmd(name: str, password_stdin: bool, db: str | None) -> None:
+    """设置或更改密码（已登录的会话失效）/ set or change a password (existing sessions end)."""
+    from .errors import NotFound
+    from .store import Store
+    from .users import set_password, user_row
+
+    with Store.open(db) as store:
+        if user_row(store, name) is None:
+            raise NotFound(f"用户 {name!r} 不存在；用 reviewops users list 查看 / no user {name!r}; see reviewops users list")
+        set_password(store, name, _read_password(name, password_stdin), actor=_actor())
+    click.echo(f"已更改 {name} 的密码 / password of {name} changed")
+
+
+@users_group.command("set-role")
+@click.argument("name")
+@click.argument("role")
+@_shop_option
+@_all_shops_option
+@db_option
+def users_set_role_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: bool, db: str | None) -> None:
+    """更改角色（及店铺）；不能改自己的角色 / change a user's role (and shops); nobody changes their own."""
+    from .store import Store
+    from .users import set_role
+
+    with Store.open(db) as store:
+        set_role(store, name, role, actor=_actor(), shops=_shops_arg(shops, all_shops, default=None))
+    click.echo(f"{name} 的角色已改为 {role} / {name} is now {role}")
+
+
+@cli.command("serve")
+@db_option
+@click.option("--ip", default="127.0.0.1", show_default=True,
+              help="监听地址；非本机地址需要 --allow-remote 或 --trusted-header / listen address")
+@click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535), help="端口 / port")
+@click.option("--trusted-header", metavar="HEADER",
+              help="可信反向代理传用户名的请求头，如 X-Forwarded-User / header naming the user, set by a trusted proxy")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="IP",
+              help="可信代理地址（可重复，默认 127.0.0.1 和 ::1）/ trusted proxy address (repeatable)")
+@click.option("--allow-remote", is_flag=True, help="允许在非本机地址上监听 / allow a non-loopback --ip")
+@click.option("--preheat", default=0, show_default=True, type=click.IntRange(0, 8),
+              help="每个表单预热的内核数 / preheated kernels per form")
+@click.option("--open", "open_browser", is_flag=True, help="启动后打开浏览器 / open a browser")
+def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, trusted_proxies: tuple[str, ...],
+              allow_remote: bool, preheat: int, open_browser: bool) -> None:
+    """启动操作工作台（Voila，需登录），Ctrl-C 停止 / run the operator workbench (Voila with sign-in)."""
+    from .serve import DEFAULT_TRUSTED_PROXIES, serve
+
+    if trusted_proxies and not trusted_header:
+        raise ConfigError("--trusted-proxy 需要和 --trusted-header 一起使用 / --trusted-proxy needs --trusted-header")
+    serve(db=db, ip=ip, port=port, trusted_header=trusted_header,
+          trusted_proxies=trusted_proxies or DEFAULT_TRUSTED_PROXIES, allow_remote=allow_remote, preheat=preheat,
+          open_browser=open_browser)
 
 
 def _actor() -> str:

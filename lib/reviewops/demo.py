@@ -2260,3 +2260,35 @@ def _fill_products(store: Any, demo: DemoResult) -> None:
                         st.products.c.shop_id == shop_id, st.products.c.product_id == pid).values(
                         title=row.title or p.listing_title(platform), category=row.category or p.category,
                         supplier=row.supplier or p.supplier))
+
+
+# ------------------------------------------------------------------ demo users (workbench)
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("xiaowang", "agent", "客服小王"),
+    ("laoli", "supervisor", "主管老李"),
+    ("zhaofa", "legal", "法务赵"),
+    ("dianzhang", "admin", "店长"),
+)
+DEMO_PASSWORD_ENV = "REVIEWOPS_DEMO_PASSWORD"
+
+
+def create_demo_users(store: Any, password: str | None = None, *, actor: str = "demo") -> list[dict[str, Any]]:
+    """Create the demo workbench users that are absent (every shop, one password for all).
+
+    The password is ``password``, else ``$REVIEWOPS_DEMO_PASSWORD``, else a random one. Returns one
+    dict per demo user: ``name, display_name, role, created`` and ``password`` (the password set
+    now; ``None`` for a user that already existed and was left unchanged).
+    """
+    import secrets
+
+    from .users import add_user, user_row
+
+    pw = password or os.environ.get(DEMO_PASSWORD_ENV) or secrets.token_urlsafe(9)
+    out: list[dict[str, Any]] = []
+    for name, role, display in DEMO_USERS:
+        created = user_row(store, name) is None
+        if created:
+            add_user(store, name, role=role, password=pw, shops="*", display_name=display, actor=actor)
+        out.append({"name": name, "display_name": display, "role": role, "created": created,
+                    "password": pw if created else None})
+    return out
