@@ -106,11 +106,12 @@ def verify_password(password: str, stored: str | None) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             maxmem=64 * 1024 * 1024, dklen=32)
-    except (ValueError, TypeError):
+        want = base64.b64decode(digest, validate=True)
+        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt, validate=True), n=int(n), r=int(r),
+                             p=int(p), maxmem=64 * 1024 * 1024, dklen=32)
+    except (ValueError, TypeError):  # a damaged stored hash (binascii.Error is a ValueError) never matches
         return False
-    return hmac.compare_digest(got, base64.b64decode(digest))
+    return hmac.compare_digest(got, want)
 
 
 # --------------------------------------------------------------------- users
