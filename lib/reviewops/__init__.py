@@ -7,6 +7,8 @@ the CLI import only from here.
 from .classify import classify
 from .demo import build_demo
 from .errors import (
+    AccessDenied,
+    ComplianceBlocked,
     ConfigError,
     ConflictError,
     ImportRejected,
@@ -27,10 +29,15 @@ from .replies import Draft, check_message, draft_reply
 from .store import Store
 from .textmodel import TextModel
 from .triage import TriageResult, open_queue, triage, triage_store
+from .users import Actor, add_user, get_actor
+from .workbench import Workbench
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDenied",
+    "Actor",
+    "ComplianceBlocked",
     "ConfigError",
     "ConflictError",
     "Draft",
@@ -49,7 +56,9 @@ __all__ = [
     "TriageResult",
     "UnknownLayout",
     "UnsupportedFile",
+    "Workbench",
     "__version__",
+    "add_user",
     "build_demo",
     "check_message",
     "classify",
@@ -57,6 +66,7 @@ __all__ = [
     "default_policy",
     "draft_reply",
     "export_policy",
+    "get_actor",
     "import_file",
     "import_paths",
     "import_policy",
