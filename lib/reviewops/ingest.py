@@ -33,7 +33,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import clean, privacy
+from . import clean, privacy, vault
 from . import store as st
 from .columns import KIND_ZH, PLATFORM_ZH, PLATFORMS, fields_of
 from .errors import ConfigError, ImportRejected, Problem, ReviewOpsError, UnknownLayout
@@ -284,17 +284,23 @@ def prepare_table(
             frame[fname + "_hash"] = pf["hash"]
             frame[fname + "_is_masked"] = pf["is_masked"]
             frame[fname + "_encrypted"] = pf["is_encrypted"]
+            if lay.kind == "orders" and fname in vault.FIELDS:
+                frame["_vault_" + fname] = pf["full"]  # encrypted into the vault by _write_orders, never stored as is
         elif f.type in ("name", "nick"):
             nf = privacy.name_frame(cleaned, pii_key, nick=(f.type == "nick"))
             frame[fname + "_masked"] = nf["masked"]
             frame[fname + "_hash"] = nf["hash"]
             frame[fname + "_is_masked"] = nf["is_masked"]
             frame[fname + "_encrypted"] = nf["is_encrypted"]
+            if lay.kind == "orders" and fname in vault.FIELDS:
+                frame["_vault_" + fname] = nf["full"]
         elif f.type == "address":
             af = privacy.address_frame(cleaned)
             frame[fname + "_masked"] = af["masked"]
             frame["_addr_province"] = af["province"]
             frame["_addr_city"] = af["city"]
+            if lay.kind == "orders" and fname in vault.FIELDS:
+                frame["_vault_" + fname] = af["full"]
     if slash_total:
         notes.append(f"{slash_total} 个时间是 2026/3/5 形式：文件可能被 Excel 另存过 / "
                      f"{slash_total} time(s) in 2026/3/5 style: the file was probably re-saved by Excel")
@@ -566,6 +572,34 @@ def _iso(ts: Any) -> str:
     return "" if ts is None or ts is pd.NaT else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _vault_values(agg: pd.DataFrame) -> list[tuple[int, str, str, str]]:
+    """``(shop, order id, field, value)`` of every receiver value that arrived in full, for the vault.
+
+    ``agg`` is the order-level frame (index shop, order id). An address split over province/city/
+    district columns (Douyin, Pinduoduo) is put back together so that the revealed value is whole.
+    """
+    out: list[tuple[int, str, str, str]] = []
+    for f in vault.FIELDS:
+        col = "_vault_" + f
+        if col not in agg.columns:
+            continue
+        full = agg[col]
+        have = full.notna()
+        if not have.any():
+            continue
+        values = full[have]
+        if f == "receiver_address":
+            parts = [agg.loc[have, c] for c in ("province", "city", "district") if c in agg.columns]
+            if parts:
+                joined = []
+                for detail, *region in zip(values, *parts):
+                    head = [str(r) for r in region if pd.notna(r) and str(r) and str(r) not in detail]
+                    joined.append(" ".join([*head, detail]))
+                values = pd.Series(joined, index=values.index, dtype=object)
+        out.extend((int(shop), str(oid), f, str(v)) for (shop, oid), v in values.items())
+    return out
+
+
 def _write_orders(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
     lay = p.detection.layout
     df = df.copy()
@@ -632,6 +666,7 @@ def _write_orders(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int
         recs = _records(o, ["shop_id", "order_id", *[c for c in o.columns if c not in ("shop_id", "order_id")]])
         c, _, _ = upsert(conn, st.orders, ("shop_id", "order_id"), recs, progress=None)
         counts.add(c)
+        vault.store_values(conn, _vault_values(agg))
     # line level
     has_line_data = lay.line_model == "line" or "title" in df.columns
     if has_line_data and not (lay.name == "taobao_orders_legacy"):
