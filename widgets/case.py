@@ -1,0 +1,668 @@
+"""案件处理 — one case, everything needed to handle it (SPEC E2, E3, H1, D3, V1, V2, Compliance).
+
+``build_case(wb, case_id=…)`` shows :meth:`Workbench.case` — review and 追评 versions, order and items,
+shipment, the customer's tier and history, categories with reasons, contacts and chats — and the four
+H1 steps: record a contact, save the diagnosis, propose a remedy (kind + amount in yuan; who must
+approve is the domain's answer), save the 3S reply, then deliver / resolve. Only the actions in
+``view.actions`` have visible buttons; every write sends the version the operator saw and reloads the
+case afterwards. A stale save (:class:`~reviewops.errors.ConflictError`) opens a conflict box listing
+what others changed (:func:`~reviewops.workbench.describe_conflict`) with a 重新载入 button: nothing of
+theirs is overwritten, and the operator's own input stays in the form until they reload.
+
+The case of record, its version, the user and their role live on the server side (``form.view``,
+``wb.actor``); no widget value is ever used as authority.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from .common import (STYLE, Form, button, esc, guard, kv_html, msg_html, parse_case_id, section, set_visible,
+                     table_html, tag, text_html)
+
+__all__ = ["CaseForm", "build_case"]
+
+#: action code → (button label, CSS class suffix, button style)
+ACTION_BUTTONS = {
+    "take": ("领取案件", "take", ""),
+    "contact": ("记录联系", "contact", "primary"),
+    "diagnose": ("保存诊断", "diagnose", "primary"),
+    "save_reply": ("保存回复", "save-reply", "primary"),
+    "propose": ("提出补偿", "propose", "warning"),
+    "approve": ("批准补偿", "approve", "success"),
+    "reject": ("驳回补偿", "reject", "danger"),
+    "deliver": ("确认补偿送达", "deliver", "success"),
+    "resolve": ("标记已解决", "resolve", "success"),
+    "escalate": ("升级", "escalate", "warning"),
+    "appeal": ("发起平台申诉", "appeal", "warning"),
+    "close": ("关闭案件", "close", "danger"),
+}
+FIELD_ZH = {
+    "state": "状态", "assignee": "处理人", "reply_text": "回复", "diagnosis_json": "诊断", "last_contact_note": "联系记录",
+    "last_contact_channel": "联系方式", "notes": "说明", "primary_category": "主分类", "categories": "分类",
+    "owner_role": "负责角色", "severity": "严重程度", "satisfied": "客户满意", "first_contact_at": "首次联系",
+    "resolved_at": "解决时间", "follow_up_count": "跟进次数", "sla_due_at": "截止时间",
+}
+UNMASK_ZH = {"receiver_name": "收件人姓名", "receiver_phone": "收件人电话", "receiver_address": "收件地址"}
+
+
+def _nfc_len(text: str) -> int:
+    return len(unicodedata.normalize("NFC", text or ""))
+
+
+def _yuan(fen: Any) -> str:
+    from reviewops.policy import fen_to_yuan_text
+
+    return "" if fen is None else f"{fen_to_yuan_text(int(fen))} 元"
+
+
+def _local(t: Any) -> str:
+    """A stored UTC time as Beijing time text."""
+    from zoneinfo import ZoneInfo
+
+    return "" if t is None else t.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def _purposes() -> list[tuple[str, str]]:
+    """The unmask purposes the vault accepts, as dropdown options (empty when the vault is not installed)."""
+    try:
+        from reviewops.vault import PURPOSES
+    except ImportError:
+        return []
+    if isinstance(PURPOSES, dict):
+        return [(f"{v}（{k}）" if v != k else str(k), str(k)) for k, v in PURPOSES.items()]
+    out = []
+    for p in PURPOSES:
+        if isinstance(p, (tuple, list)) and len(p) >= 2:
+            out.append((str(p[1]), str(p[0])))
+        else:
+            out.append((str(p), str(p)))
+    return out
+
+
+# ------------------------------------------------------------------ HTML (every value escaped)
+def header_html(v: Any) -> str:
+    cats = "".join(tag(c, "ro-tag-cat") for c in v.categories)
+    return (
+        f'<div class="ro-case-head"><span class="ro-title">案件 #{esc(v.case_id)}</span> '
+        f'{tag(v.state_zh, "ro-tag-state")}{tag(v.severity, "ro-tag-" + v.severity)}'
+        f'{tag(v.sla_status_zh, "ro-sla-" + v.sla_status)} {cats}'
+        f'<div class="ro-sub">{esc(v.platform)} · {esc(v.shop)} · 截止 {esc(v.due_local)}（北京时间）'
+        f' · 负责角色 {esc(v.owner_role)} · 处理人 {esc(v.assignee or "未领取")} · 版本 v{esc(v.version)}</div></div>'
+    )
+
+
+def review_html(v: Any) -> str:
+    r = v.review or {}
+    if not r:
+        return '<div class="ro-muted">没有评价数据</div>'
+    main = text_html(r.get("content"), "ro-text ro-review")
+    append = (f'<div class="ro-sub">追评 {esc(r.get("append_local"))}</div>'
+              + text_html(r.get("append_content"), "ro-text ro-review")) if r.get("append_content") else ""
+    reply = (f'<div class="ro-sub">商家回复</div>' + text_html(r.get("seller_reply"))) if r.get("seller_reply") else ""
+    meta = kv_html([("评分", r.get("rating")), ("买家", r.get("nick")), ("评价时间", r.get("created_local")),
+                    ("商品", r.get("product_title")), ("规格", r.get("sku")), ("订单号", r.get("order_id"))])
+    versions = ""
+    if len(v.review_versions) > 1:
+        versions = ('<div class="ro-sub">评价版本（追评 / 修改）</div>' + table_html(
+            ["版本", "发现时间", "评分", "内容", "追评"],
+            [[x["version"], x["observed_local"], x["rating"], x["content"], x["append_content"]]
+             for x in v.review_versions]))
+    return meta + main + append + reply + versions
+
+
+def order_html(v: Any) -> str:
+    o = v.order
+    parts = []
+    if o:
+        parts.append(kv_html([("订单号", o.get("order_id")), ("实付", o.get("paid")), ("下单", o.get("created_local")),
+                              ("订单状态", o.get("status")), ("收件人", o.get("receiver_name")),
+                              ("电话", o.get("receiver_phone")), ("地址", o.get("receiver_address")),
+                              ("快递", " ".join(x for x in (o.get("carrier"), o.get("tracking_no")) if x)),
+                              ("买家留言", o.get("buyer_message"))]))
+    else:
+        parts.append('<div class="ro-muted">没有关联订单 / no order on file</div>')
+    if v.items:
+        parts.append(table_html(["商品", "规格", "数量", "实付"],
+                                [[i["title"], i["sku"], i["quantity"], i["paid"]] for i in v.items]))
+    s = v.shipment
+    if s:
+        parts.append('<div class="ro-sub">物流</div>' + kv_html(
+            [("快递", s.get("carrier")), ("运单号", s.get("tracking_no")),
+             ("状态", f'{s.get("status_raw") or ""}（{s.get("status") or ""}）'), ("发货", s.get("shipped_local")),
+             ("承诺送达", s.get("promised_local")), ("签收", s.get("signed_local")),
+             ("最后轨迹", s.get("last_event_local"))]))
+    return "".join(parts)
+
+
+def customer_html(v: Any) -> str:
+    c = v.customer or {}
+    return kv_html([
+        ("客户分层", c.get("tier_zh")), ("分层依据", c.get("tier_reason")), ("建议做法", c.get("approach")),
+        ("处理后礼遇", " · ".join(x for x in (c.get("gift"), c.get("gift_cap") and "成本上限 " + c.get("gift_cap")) if x)),
+        ("昵称", c.get("nick")), ("历史订单", c.get("orders")), ("累计消费", c.get("spend_total")),
+        ("最近下单", c.get("last_order_local")), ("其他案件", c.get("other_cases")),
+        ("差评次数", c.get("negative_reviews")), ("常买商品", "、".join(c.get("top_products") or [])),
+    ])
+
+
+def reasons_html(v: Any) -> str:
+    from reviewops.policy import CATEGORY_ZH
+
+    cats = "、".join(CATEGORY_ZH.get(c, c) + ("（主）" if c == v.primary_category else "") for c in v.categories)
+    items = "".join(f"<li>{esc(r)}</li>" for r in v.reasons)
+    return f'<div>分类：{esc(cats)}</div><ul class="ro-text">{items}</ul>'
+
+
+def chats_html(v: Any) -> str:
+    return table_html(["时间", "角色", "内容"], [[m["at"], m["who"], m["text"]] for m in v.chats],
+                      empty="没有聊天记录 / no chats")
+
+
+def contacts_html(v: Any) -> str:
+    return table_html(["时间", "客服", "方式", "记录"], [[c["at"], c["actor"], c["channel"], c["note"]]
+                                                  for c in v.contacts], empty="还没有联系记录 / no contact yet")
+
+
+def ledger_html(v: Any) -> str:
+    return table_html(["编号", "方式", "金额", "状态", "提出人", "审批人", "说明"],
+                      [[r.get("id"), r.get("kind_zh"), r.get("amount_yuan"), r.get("state_zh"),
+                        r.get("requested_by"), r.get("decided_by") or "", r.get("decision_reason") or r.get("note") or ""]
+                       for r in v.ledger], empty="没有补偿记录 / no remedy yet")
+
+
+def followups_html(v: Any) -> str:
+    return table_html(["步骤", "到期", "状态", "完成人"],
+                      [[f.get("step_zh"), _local(f.get("due_at")),
+                        f.get("state_zh"), f.get("done_by") or ""] for f in v.followups],
+                      empty="还没有回访任务（解决后自动安排）/ none yet")
+
+
+def remedy_html(v: Any) -> str:
+    from reviewops.ledger import KIND_ZH
+
+    items = "、".join(f"{KIND_ZH.get(i['kind'], i['kind'])} {_yuan(i['amount_fen'])}"
+                     + (f"（{i['note']}）" if i.get("note") else "") for i in v.suggested_items)
+    total = sum(int(i["amount_fen"]) for i in v.suggested_items)
+    return (kv_html([("建议方案", v.remedy.reason), ("建议补偿", items or "（无）"),
+                     ("建议成本", _yuan(total) if v.suggested_items else ""), ("审批", v.approval_note)]))
+
+
+def draft_problems_html(v: Any) -> str:
+    if not v.draft.problems:
+        return ""
+    return msg_html("warn", "草稿提示：" + "；".join(v.draft.problems))
+
+
+def length_html(n: int, limit: int) -> str:
+    cls = "ro-left-breached" if n > limit else "ro-muted"
+    return f'<span class="{esc(cls)}">字数 {esc(n)} / 上限 {esc(limit)}</span>'
+
+
+def total_html(total_fen: int, problems: list[str]) -> str:
+    if problems:
+        return msg_html("error", "；".join(problems))
+    return f'<div>本次合计 <b>{esc(_yuan(total_fen))}</b></div>'
+
+
+def conflict_html(error: str, changes: list[dict[str, Any]]) -> str:
+    rows = [[c["version"], c["at"], c["actor"], c["action"], FIELD_ZH.get(c["field"], c["field"]), c["before"],
+             c["after"]] for c in changes]
+    return (
+        msg_html("error", error)
+        + '<div class="ro-title">别人已修改了这个案件 <span class="ro-sub">what changed since you loaded it</span></div>'
+        + table_html(["版本", "时间", "操作人", "操作", "字段", "原值", "新值"], rows, empty="（无法列出改动）")
+        + '<div class="ro-sub">您的修改没有保存，也没有覆盖别人的修改；您填写的内容仍在表单中。'
+          '点“重新载入”查看最新内容后再操作。/ Nothing was overwritten; reload to see the latest version.</div>'
+    )
+
+
+# ------------------------------------------------------------------ the form
+class _ItemRow:
+    """One remedy item in the editor: kind, amount in yuan, optional note."""
+
+    def __init__(self, index: int, on_change: Callable[[Any], None], on_remove: Callable[["_ItemRow"], None]):
+        from reviewops.ledger import KIND_ZH, PROPOSABLE
+
+        self.kind = widgets.Dropdown(options=[(f"{KIND_ZH[k]}（{k}）", k) for k in PROPOSABLE], value=PROPOSABLE[0],
+                                     layout=widgets.Layout(width="140px"))
+        self.amount = widgets.Text(value="", placeholder="金额（元）", continuous_update=True,
+                                   layout=widgets.Layout(width="110px"))
+        self.note = widgets.Text(value="", placeholder="说明（可选，如礼品名）", layout=widgets.Layout(width="200px"))
+        self.remove = button("删除", "ro-case-item-remove", icon="trash")
+        for w, c in ((self.kind, "ro-case-item-kind"), (self.amount, "ro-case-item-amount"),
+                     (self.note, "ro-case-item-note"), (self.remove, "ro-case-item-remove")):
+            w.add_class(c)
+            w.add_class(f"{c}-{index}")
+        self.amount.observe(on_change, names="value")
+        self.kind.observe(on_change, names="value")
+        self.remove.on_click(lambda _b: on_remove(self))
+        self.box = widgets.HBox([self.kind, self.amount, widgets.Label("元"), self.note, self.remove])
+
+
+class CaseForm(Form):
+    """案件处理. Handles: ``case_id load reload actor header conflict conflict_reload buttons`` (action code →
+    Button), ``contact_channel contact_note problems diagnosis_text category reply reply_length items
+    add_item suggest propose_note reason satisfied unmask_field unmask_purpose unmask_button unmask_value``."""
+
+    name = "case"
+
+    def __init__(self, wb: Any):
+        super().__init__(wb)
+        from reviewops.policy import CATEGORY_ZH
+        from reviewops.workbench import CHANNELS, PROBLEMS
+
+        self.view: Any = None
+        self.saved = 0  # successful writes (for tests and the status line)
+        # -- top bar: which case; who is signed in (display only: authority is wb.actor on the server)
+        self.case_id = widgets.Text(value="", placeholder="案件编号", description="案件", style=STYLE,
+                                    layout=widgets.Layout(width="180px"))
+        self.case_id.add_class("ro-case-id")
+        self.load_button = button("载入", "ro-case-load", icon="folder-open")
+        self.reload_button = button("重新载入", "ro-case-reload", icon="refresh")
+        self.actor = widgets.Text(value=wb.actor.label, description="当前用户", disabled=True, style=STYLE,
+                                  layout=widgets.Layout(width="260px"))
+        self.actor.add_class("ro-case-actor")
+        self.load_button.on_click(guard(self.status, lambda _b: self.load(self.case_id.value)))
+        self.case_id.continuous_update = False
+        self.reload_button.on_click(guard(self.status, lambda _b: self.reload()))
+        self.header = widgets.HTML('<div class="ro-muted">请输入案件编号后点“载入”，或在差评工作台点“处理”</div>')
+        self.header.add_class("ro-case-header")
+        # -- conflict box (R-04)
+        self.conflict_html = widgets.HTML("")
+        self.conflict_reload = button("重新载入", "ro-case-conflict-reload", style="danger", icon="refresh")
+        self.conflict_reload.on_click(guard(self.status, lambda _b: self.reload()))
+        self.conflict = widgets.VBox([self.conflict_html, self.conflict_reload])
+        self.conflict.add_class("ro-case-conflict")
+        self.conflict_changes: list[dict[str, Any]] = []
+        set_visible(self.conflict, False)
+
+        # -- read-only panels (escaped HTML)
+        self.review = widgets.HTML("")
+        self.order = widgets.HTML("")
+        self.customer = widgets.HTML("")
+        self.reasons = widgets.HTML("")
+        self.chats = widgets.HTML("")
+        self.contacts = widgets.HTML("")
+        self.ledger = widgets.HTML("")
+        self.followups = widgets.HTML("")
+        self.remedy = widgets.HTML("")
+        for w, c in ((self.review, "review"), (self.order, "order"), (self.customer, "customer"),
+                     (self.reasons, "reasons"), (self.chats, "chats"), (self.contacts, "contacts"),
+                     (self.ledger, "ledger"), (self.followups, "followups"), (self.remedy, "remedy")):
+            w.add_class(f"ro-case-{c}")
+
+        # -- action buttons: one per action code; only those in view.actions are visible
+        self.buttons: dict[str, widgets.Button] = {}
+        for code, (label, cls, style) in ACTION_BUTTONS.items():
+            b = button(label, f"ro-case-{cls}", style=style)
+            b.on_click(guard(self.status, getattr(self, f"_do_{code}")))
+            self.buttons[code] = b
+        self.reason = widgets.Text(value="", placeholder="原因 / 说明（升级、申诉、关闭、驳回必填）", description="原因",
+                                   style=STYLE, layout=widgets.Layout(width="420px"))
+        self.reason.add_class("ro-case-reason")
+        self.satisfied = widgets.Checkbox(value=True, description="客户确认满意", style=STYLE, indent=False,
+                                          layout=widgets.Layout(width="auto"))
+        self.satisfied.add_class("ro-case-satisfied")
+        self.no_actions = widgets.HTML('<span class="ro-muted">当前状态下没有可执行的操作</span>')
+        b = self.buttons
+        self.flow_bar = widgets.HBox([b["take"], b["deliver"], b["resolve"], self.satisfied, self.no_actions],
+                                     layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+        self.decide_bar = widgets.HBox([b["approve"], b["reject"], b["escalate"], b["appeal"], b["close"]],
+                                       layout=widgets.Layout(flex_flow="row wrap"))
+        self.actions_box = section("操作", self.flow_bar, self.reason, self.decide_bar, sub="actions",
+                                   cls="ro-case-actions")
+
+        # -- contact
+        self.contact_channel = widgets.Dropdown(options=[(zh, code) for code, zh in CHANNELS.items()], value="chat",
+                                                description="方式", style=STYLE, layout=widgets.Layout(width="200px"))
+        self.contact_channel.add_class("ro-case-contact-channel")
+        self.contact_note = widgets.Textarea(value="", placeholder="与客户沟通了什么（客户的问题、确认的事实、约定）",
+                                             layout=widgets.Layout(width="100%", height="60px"))
+        self.contact_note.add_class("ro-case-contact-note")
+        self.contact_editor = widgets.VBox([self.contact_channel, self.contact_note, b["contact"]])
+
+        # -- diagnosis (H1 step 1)
+        self.problems: dict[str, widgets.Checkbox] = {}
+        for i, p in enumerate(PROBLEMS):
+            cb = widgets.Checkbox(value=False, description=p, indent=False, style=STYLE,
+                                  layout=widgets.Layout(width="120px"))
+            cb.add_class("ro-case-problem")
+            cb.add_class(f"ro-case-problem-{i}")
+            self.problems[p] = cb
+        self.diagnosis_text = widgets.Textarea(value="", placeholder="诊断说明（核实到的情况）",
+                                               layout=widgets.Layout(width="100%", height="50px"))
+        self.diagnosis_text.add_class("ro-case-diagnosis-text")
+        self.category = widgets.Dropdown(options=[(f"{zh}（{c}）", c) for c, zh in CATEGORY_ZH.items()],
+                                         value="other", description="主分类（可更正）", style=STYLE,
+                                         layout=widgets.Layout(width="280px"))
+        self.category.add_class("ro-case-category")
+        self.diagnosis_editor = widgets.VBox([
+            widgets.HBox(list(self.problems.values()), layout=widgets.Layout(flex_flow="row wrap")),
+            self.diagnosis_text, widgets.HBox([self.category, b["diagnose"]])])
+
+        # -- remedy (H1 step 2)
+        self.item_rows: list[_ItemRow] = []
+        self._item_seq = 0
+        self.items_box = widgets.VBox([])
+        self.items_box.add_class("ro-case-items")
+        self.add_item = button("添加一项", "ro-case-item-add", icon="plus")
+        self.add_item.on_click(guard(self.status, lambda _b: self._add_item()))
+        self.suggest = button("按建议填入", "ro-case-item-suggest", icon="magic")
+        self.suggest.on_click(guard(self.status, lambda _b: self._fill_suggested()))
+        self.items_total = widgets.HTML("")
+        self.items_total.add_class("ro-case-items-total")
+        self.propose_note = widgets.Text(value="", placeholder="补偿说明（不得以改评/删评为条件）", description="说明",
+                                         style=STYLE, layout=widgets.Layout(width="100%"))
+        self.propose_note.add_class("ro-case-propose-note")
+        self.remedy_editor = widgets.VBox([self.items_box, widgets.HBox([self.add_item, self.suggest]),
+                                           self.items_total, self.propose_note, b["propose"]])
+
+        # -- 3S reply (E3)
+        self.reply = widgets.Textarea(value="", layout=widgets.Layout(width="100%", height="110px"))
+        self.reply.add_class("ro-case-reply")
+        self.reply_length = widgets.HTML("")
+        self.reply_length.add_class("ro-case-reply-length")
+        self.reply_problems = widgets.HTML("")
+        self.reply_problems.add_class("ro-case-reply-problems")
+        self.reply_draft = button("恢复草稿", "ro-case-reply-draft", icon="undo")
+        self.reply_draft.on_click(guard(self.status, lambda _b: self._restore_draft()))
+        self.reply.observe(lambda _c: self._count_reply(), names="value")
+        self.reply_editor = widgets.VBox([self.reply, widgets.HBox([self.reply_length]), self.reply_problems,
+                                          widgets.HBox([b["save_reply"], self.reply_draft])])
+
+        # -- unmask (P-03): one value at a time, with a purpose; audited by the vault
+        self.unmask_field = widgets.Dropdown(options=[(v, k) for k, v in UNMASK_ZH.items()], value="receiver_phone",
+                                             description="字段", style=STYLE, layout=widgets.Layout(width="200px"))
+        self.unmask_field.add_class("ro-case-unmask-field")
+        purposes = _purposes()
+        self.unmask_purpose = widgets.Dropdown(options=purposes or [("（解密功能未安装）", "")],
+                                               value=purposes[0][1] if purposes else "", description="用途",
+                                               style=STYLE, layout=widgets.Layout(width="260px"))
+        self.unmask_purpose.add_class("ro-case-unmask-purpose")
+        self.unmask_button = button("查看完整信息", "ro-case-unmask", icon="eye")
+        self.unmask_button.on_click(guard(self.status, lambda _b: self._unmask()))
+        self.unmask_value = widgets.Text(value="", disabled=True, description="完整信息", style=STYLE,
+                                         layout=widgets.Layout(width="420px"))
+        self.unmask_value.add_class("ro-case-unmask-value")
+        self.unmask_hide = button("隐藏", "ro-case-unmask-hide", icon="eye-slash")
+        self.unmask_hide.on_click(guard(self.status, lambda _b: self._hide_unmasked()))
+        self.unmask_box = section("查看完整个人信息", widgets.HBox([self.unmask_field, self.unmask_purpose,
+                                                             self.unmask_button]),
+                                  widgets.HBox([self.unmask_value, self.unmask_hide]),
+                                  sub="每次查看都会记录用途 / every view is audited", cls="ro-case-unmask-box")
+
+        # -- layout
+        left = widgets.VBox([
+            section("评价", self.review, sub="review"),
+            section("订单与物流", self.order, sub="order & shipment"),
+            section("客户画像", self.customer, sub="customer"),
+            section("分类与依据", self.reasons, sub="categories & reasons"),
+            section("聊天记录", self.chats, sub="chats"),
+            self.unmask_box,
+        ], layout=widgets.Layout(width="50%", min_width="420px"))
+        right = widgets.VBox([
+            self.actions_box,
+            section("联系客户", self.contacts, self.contact_editor, sub="contact"),
+            section("诊断", self.diagnosis_editor, sub="H1 ① diagnose"),
+            section("补偿方案", self.remedy, self.remedy_editor, sub="H1 ② remedy"),
+            section("补偿台账", self.ledger, sub="ledger"),
+            section("3S 回复", self.reply_editor, sub="Sorry · Solve · Smile"),
+            section("回访", self.followups, sub="H1 ③④ follow-ups"),
+        ], layout=widgets.Layout(width="50%", min_width="420px"))
+        self.body = widgets.HBox([left, right], layout=widgets.Layout(flex_flow="row wrap", width="100%"))
+        set_visible(self.body, False)
+        self._finish(
+            widgets.HBox([self.case_id, self.load_button, self.reload_button, self.actor],
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+            self.status.widget, self.conflict, self.header, self.body,
+        )
+
+    # ------------------------------------------------------------ loading
+    def load(self, case_id: Any) -> Any:
+        """Load (or switch to) a case; refusals (another shop's case …) show in the status, the shown case stays."""
+        cid = parse_case_id(case_id)
+        view = self.wb.case(cid)
+        self._show(view)
+        return view
+
+    def reload(self) -> Any:
+        if self.view is None:
+            if str(self.case_id.value).strip():
+                return self.load(self.case_id.value)
+            return None
+        return self.load(self.view.case_id)
+
+    def _show(self, v: Any) -> None:
+        same_case = self.view is not None and self.view.case_id == v.case_id
+        self.view = v
+        self.case_id.value = str(v.case_id)
+        set_visible(self.conflict, False)
+        self.conflict_html.value = ""
+        self.conflict_changes = []
+        self.header.value = header_html(v)
+        self.review.value = review_html(v)
+        self.order.value = order_html(v)
+        self.customer.value = customer_html(v)
+        self.reasons.value = reasons_html(v)
+        self.chats.value = chats_html(v)
+        self.contacts.value = contacts_html(v)
+        self.ledger.value = ledger_html(v)
+        self.followups.value = followups_html(v)
+        self.remedy.value = remedy_html(v)
+        # editors: the stored state of the case
+        self.contact_note.value = ""
+        diag = v.diagnosis or {}
+        chosen = set(diag.get("problems") or [])
+        for p, cb in self.problems.items():
+            cb.value = p in chosen
+        self.diagnosis_text.value = diag.get("text") or ""
+        codes = {c for _label, c in self.category.options}
+        self.category.value = v.primary_category if v.primary_category in codes else "other"
+        self.reply.value = v.reply_text or v.draft.text
+        self.reply_problems.value = draft_problems_html(v)
+        self._count_reply()
+        self.reason.value = ""
+        self.propose_note.value = ""
+        self._fill_suggested()
+        if not same_case:
+            self._hide_unmasked()
+        # only the allowed actions have visible buttons
+        for code, b in self.buttons.items():
+            set_visible(b, code in v.actions)
+        set_visible(self.satisfied, "resolve" in v.actions)
+        set_visible(self.no_actions, not any(a in v.actions for a in ("take", "deliver", "resolve")))
+        set_visible(self.decide_bar, any(a in v.actions for a in ("approve", "reject", "escalate", "appeal", "close")))
+        set_visible(self.reason, any(a in v.actions for a in ("reject", "escalate", "appeal", "close", "resolve",
+                                                                 "approve")))
+        set_visible(self.contact_editor, "contact" in v.actions)
+        set_visible(self.diagnosis_editor, "diagnose" in v.actions)
+        set_visible(self.remedy_editor, "propose" in v.actions)
+        self.reply.disabled = "save_reply" not in v.actions
+        set_visible(self.unmask_box, bool(v.unmask_fields))
+        if v.unmask_fields:
+            self.unmask_field.options = [(UNMASK_ZH.get(f, f), f) for f in v.unmask_fields]
+        set_visible(self.body, True)
+
+    # ------------------------------------------------------------ writes
+    def _write(self, call: Callable[[int, int], Any], done: Callable[[Any], str]) -> Any:
+        """Run one write with the version the operator saw; reload after it; a stale save opens the conflict box."""
+        from reviewops.errors import ConfigError, ConflictError
+
+        v = self.view
+        if v is None:
+            raise ConfigError("请先载入案件 / load a case first")
+        seen_case, seen_version = v.case_id, v.version
+        try:
+            result = call(seen_case, seen_version)
+        except ConflictError as e:
+            self._conflict(str(e), seen_case, seen_version)
+            return None
+        self.saved += 1
+        message = done(result)
+        self.load(seen_case)
+        self.status.ok(message)
+        return result
+
+    def _conflict(self, error: str, case_id: int, since_version: int) -> None:
+        from reviewops.workbench import describe_conflict
+
+        try:
+            changes = describe_conflict(self.wb.store, case_id, since_version)
+        except Exception:  # noqa: BLE001 - the conflict itself is what matters
+            changes = []
+        self.conflict_changes = changes
+        self.conflict_html.value = conflict_html(error, changes)
+        set_visible(self.conflict, True)
+        self.status.error("保存冲突：别人已修改此案件，您的修改未保存 / conflict: not saved")
+
+    def _do_take(self, _b: Any = None) -> None:
+        self._write(lambda c, v: self.wb.take(c, v), lambda nv: f"已领取案件（版本 v{nv}）")
+
+    def _do_contact(self, _b: Any = None) -> None:
+        channel, note = self.contact_channel.value, self.contact_note.value
+        self._write(lambda c, v: self.wb.record_contact(c, v, channel=channel, note=note),
+                    lambda nv: f"已记录联系（版本 v{nv}）")
+
+    def _do_diagnose(self, _b: Any = None) -> None:
+        problems = [p for p, cb in self.problems.items() if cb.value]
+        text, category = self.diagnosis_text.value, self.category.value
+        self._write(lambda c, v: self.wb.save_diagnosis(c, v, problems=problems, text=text, category=category),
+                    lambda nv: f"诊断已保存（版本 v{nv}）")
+
+    def _do_save_reply(self, _b: Any = None) -> None:
+        text = self.reply.value
+        self._write(lambda c, v: self.wb.save_reply(c, v, text), lambda nv: f"回复已保存（版本 v{nv}）")
+
+    def _do_propose(self, _b: Any = None) -> None:
+        items, problems = self.editor_items()
+        if problems:
+            from reviewops.errors import ConfigError
+
+            raise ConfigError("；".join(problems))
+        note = self.propose_note.value
+        self._write(lambda c, v: self.wb.propose(c, v, items, note=note),
+                    lambda p: ("已提交审批：" if p.pending else "补偿已批准：") + p.message)
+
+    def _do_approve(self, _b: Any = None) -> None:
+        reason = self.reason.value
+        self._write(lambda c, v: self.wb.approve(c, v, reason), lambda nv: f"已批准补偿（版本 v{nv}）")
+
+    def _do_reject(self, _b: Any = None) -> None:
+        reason = self.reason.value
+        self._write(lambda c, v: self.wb.reject(c, v, reason), lambda nv: f"已驳回补偿（版本 v{nv}）")
+
+    def _do_deliver(self, _b: Any = None) -> None:
+        self._write(lambda c, v: self.wb.deliver(c, v), lambda nv: f"补偿已确认送达（版本 v{nv}）；24 小时后回访已安排")
+
+    def _do_resolve(self, _b: Any = None) -> None:
+        satisfied, note = bool(self.satisfied.value), self.reason.value
+        self._write(lambda c, v: self.wb.resolve(c, v, satisfied=satisfied, note=note),
+                    lambda nv: f"案件已解决（版本 v{nv}）；回访任务已安排")
+
+    def _do_escalate(self, _b: Any = None) -> None:
+        reason = self.reason.value
+        self._write(lambda c, v: self.wb.escalate(c, v, reason), lambda nv: f"已升级（版本 v{nv}）")
+
+    def _do_appeal(self, _b: Any = None) -> None:
+        reason = self.reason.value
+        self._write(lambda c, v: self.wb.appeal(c, v, reason), lambda nv: f"已发起平台申诉（版本 v{nv}）")
+
+    def _do_close(self, _b: Any = None) -> None:
+        reason = self.reason.value
+        self._write(lambda c, v: self.wb.close(c, v, reason), lambda nv: f"案件已关闭（版本 v{nv}）")
+
+    # ------------------------------------------------------------ remedy editor
+    def _add_item(self, kind: str | None = None, amount_fen: int | None = None, note: str = "") -> _ItemRow:
+        from reviewops.policy import fen_to_yuan_text
+
+        row = _ItemRow(self._item_seq, lambda _c: self._update_total(), self._remove_item)
+        self._item_seq += 1
+        if kind is not None:
+            row.kind.value = kind
+        if amount_fen is not None:
+            row.amount.value = fen_to_yuan_text(int(amount_fen))
+        row.note.value = note or ""
+        self.item_rows.append(row)
+        self.items_box.children = [r.box for r in self.item_rows]
+        self._update_total()
+        return row
+
+    def _remove_item(self, row: _ItemRow) -> None:
+        self.item_rows = [r for r in self.item_rows if r is not row]
+        self.items_box.children = [r.box for r in self.item_rows]
+        self._update_total()
+
+    def _fill_suggested(self) -> None:
+        from reviewops.ledger import PROPOSABLE
+
+        self.item_rows = []
+        self._item_seq = 0
+        self.items_box.children = []
+        for i in (self.view.suggested_items if self.view is not None else []):
+            if i["kind"] in PROPOSABLE:
+                self._add_item(i["kind"], i["amount_fen"], i.get("note") or "")
+        self._update_total()
+
+    def editor_items(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The editor's rows as ``[{kind, amount_fen[, note]}]`` (yuan → fen by the ledger) and the problems."""
+        from reviewops.errors import ReviewOpsError
+        from reviewops.ledger import yuan_to_fen
+
+        items, problems = [], []
+        for n, r in enumerate(self.item_rows, 1):
+            try:
+                fen = yuan_to_fen(r.amount.value)
+            except ReviewOpsError as e:
+                problems.append(f"第 {n} 项：{str(e).splitlines()[0]}")
+                continue
+            item: dict[str, Any] = {"kind": r.kind.value, "amount_fen": fen}
+            if r.note.value.strip():
+                item["note"] = r.note.value.strip()
+            items.append(item)
+        if not self.item_rows:
+            problems.append("请至少添加一项补偿 / add at least one item")
+        return items, problems
+
+    def _update_total(self) -> None:
+        items, problems = self.editor_items()
+        self.items_total.value = total_html(sum(i["amount_fen"] for i in items), problems if self.item_rows else [])
+
+    # ------------------------------------------------------------ reply
+    def _count_reply(self) -> None:
+        limit = self.view.draft.limit if self.view is not None else 0
+        self.reply_length.value = length_html(_nfc_len(self.reply.value), limit)
+
+    def _restore_draft(self) -> None:
+        if self.view is not None:
+            self.reply.value = self.view.draft.text
+
+    # ------------------------------------------------------------ unmask
+    def _unmask(self) -> None:
+        from reviewops.errors import ConfigError
+
+        if self.view is None:
+            raise ConfigError("请先载入案件 / load a case first")
+        if not self.unmask_purpose.value:
+            raise ConfigError("请选择查看用途 / choose a purpose")
+        field = self.unmask_field.value
+        value = self.wb.unmask(self.view.case_id, field, self.unmask_purpose.value)
+        self.unmask_value.description = UNMASK_ZH.get(field, field)
+        self.unmask_value.value = "" if value is None else str(value)
+        self.status.info("已显示完整信息（已记录查看用途）；用完请点“隐藏” / shown and audited")
+
+    def _hide_unmasked(self) -> None:
+        self.unmask_value.value = ""
+
+
+def build_case(wb: Any, *, case_id: Any = None) -> CaseForm:
+    """案件处理 for the signed-in ``wb.actor``; ``case_id`` (e.g. from a deep link) is loaded at once."""
+    form = CaseForm(wb)
+    if case_id is not None and str(case_id).strip():
+        form.case_id.value = str(case_id)
+        guard(form.status, form.load)(case_id)
+    return form
