@@ -589,14 +589,16 @@ def users_set_role_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: 
 @click.option("--preheat", default=0, show_default=True, type=click.IntRange(0, 8),
               help="每个表单预热的内核数 / preheated kernels per form")
 @click.option("--open", "open_browser", is_flag=True, help="启动后打开浏览器 / open a browser")
+@click.option("--forms-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="表单目录（默认为安装的工作台表单）/ folder of form notebooks (default: the installed forms)")
 def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, trusted_proxies: tuple[str, ...],
-              allow_remote: bool, preheat: int, open_browser: bool) -> None:
+              allow_remote: bool, preheat: int, open_browser: bool, forms_dir: Path | None) -> None:
     """启动操作工作台（Voila，需登录），Ctrl-C 停止 / run the operator workbench (Voila with sign-in)."""
     from .serve import DEFAULT_TRUSTED_PROXIES, serve
 
     if trusted_proxies and not trusted_header:
         raise ConfigError("--trusted-proxy 需要和 --trusted-header 一起使用 / --trusted-proxy needs --trusted-header")
-    serve(db=db, ip=ip, port=port, trusted_header=trusted_header,
+    serve(db=db, ip=ip, port=port, forms_dir=forms_dir, trusted_header=trusted_header,
           trusted_proxies=trusted_proxies or DEFAULT_TRUSTED_PROXIES, allow_remote=allow_remote, preheat=preheat,
           open_browser=open_browser)
 

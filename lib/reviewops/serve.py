@@ -631,6 +631,7 @@ def _voila_app_class() -> type:
     if _APP_CLASS is not None:
         return _APP_CLASS
     from voila.app import Voila
+    from voila.static_file_handler import TemplateStaticFileHandler
     from voila.tornado.contentshandler import VoilaContentsHandler
     from voila.tornado.handler import TornadoVoilaHandler
     from voila.tornado.treehandler import TornadoVoilaTreeHandler
@@ -643,6 +644,16 @@ def _voila_app_class() -> type:
             if path not in self.settings.get("reviewops_forms", {}):
                 raise web.HTTPError(404)
             await super().get(path)
+
+    class TemplateStatic(TemplateStaticFileHandler):
+        """Voila's template assets; a path that leaves ``<template>/static/`` is a 404 (Voila's own
+        handler fails an assertion on it and answers 500)."""
+
+        def get(self, path: str, include_body: bool = True) -> t.Any:
+            parts = os.path.normpath(path).split(os.sep)
+            if len(parts) < 3 or parts[1] != "static" or ".." in parts or path.startswith("/"):
+                raise web.HTTPError(404)
+            return super().get(path, include_body)
 
     class WorkbenchVoila(Voila):
         name = "voila"  # same config section names as Voila
@@ -717,6 +728,8 @@ def _voila_app_class() -> type:
                     out.append((pattern, MenuHandler, {"forms": self.reviewops_forms}))
                 elif cls is TornadoVoilaHandler:
                     out.append((pattern, FormHandler, *rest))
+                elif cls is TemplateStaticFileHandler:
+                    out.append((pattern, TemplateStatic, *rest))
                 else:
                     out.append(spec)
             return out
