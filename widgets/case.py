@@ -22,7 +22,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .common import (STYLE, Form, button, esc, guard, kv_html, msg_html, parse_case_id, section, set_visible,
-                     table_html, tag, text_html)
+                     table_html, tag_html, text_html)
 
 __all__ = ["CaseForm", "build_case"]
 
@@ -86,11 +86,11 @@ def _purposes() -> list[tuple[str, str]]:
 
 # ------------------------------------------------------------------ HTML (every value escaped)
 def header_html(v: Any) -> str:
-    cats = "".join(tag(c, "ro-tag-cat") for c in v.categories)
+    cats = "".join(tag_html(c, "ro-tag-cat") for c in v.categories)
     return (
         f'<div class="ro-case-head"><span class="ro-title">案件 #{esc(v.case_id)}</span> '
-        f'{tag(v.state_zh, "ro-tag-state")}{tag(v.severity, "ro-tag-" + v.severity)}'
-        f'{tag(v.sla_status_zh, "ro-sla-" + v.sla_status)} {cats}'
+        f'{tag_html(v.state_zh, "ro-tag-state")}{tag_html(v.severity, "ro-tag-" + v.severity)}'
+        f'{tag_html(v.sla_status_zh, "ro-sla-" + v.sla_status)} {cats}'
         f'<div class="ro-sub">{esc(v.platform)} · {esc(v.shop)} · 截止 {esc(v.due_local)}（北京时间）'
         f' · 负责角色 {esc(v.owner_role)} · 处理人 {esc(v.assignee or "未领取")} · 版本 v{esc(v.version)}</div></div>'
     )
@@ -116,27 +116,22 @@ def review_html(v: Any) -> str:
 
 
 def order_html(v: Any) -> str:
-    o = v.order
-    parts = []
-    if o:
-        parts.append(kv_html([("订单号", o.get("order_id")), ("实付", o.get("paid")), ("下单", o.get("created_local")),
-                              ("订单状态", o.get("status")), ("收件人", o.get("receiver_name")),
-                              ("电话", o.get("receiver_phone")), ("地址", o.get("receiver_address")),
-                              ("快递", " ".join(x for x in (o.get("carrier"), o.get("tracking_no")) if x)),
-                              ("买家留言", o.get("buyer_message"))]))
-    else:
-        parts.append('<div class="ro-muted">没有关联订单 / no order on file</div>')
-    if v.items:
-        parts.append(table_html(["商品", "规格", "数量", "实付"],
-                                [[i["title"], i["sku"], i["quantity"], i["paid"]] for i in v.items]))
-    s = v.shipment
-    if s:
-        parts.append('<div class="ro-sub">物流</div>' + kv_html(
-            [("快递", s.get("carrier")), ("运单号", s.get("tracking_no")),
-             ("状态", f'{s.get("status_raw") or ""}（{s.get("status") or ""}）'), ("发货", s.get("shipped_local")),
-             ("承诺送达", s.get("promised_local")), ("签收", s.get("signed_local")),
-             ("最后轨迹", s.get("last_event_local"))]))
-    return "".join(parts)
+    o = v.order or {}
+    s = v.shipment or {}
+    order = kv_html([("订单号", o.get("order_id")), ("实付", o.get("paid")), ("下单", o.get("created_local")),
+                     ("订单状态", o.get("status")), ("收件人", o.get("receiver_name")),
+                     ("电话", o.get("receiver_phone")), ("地址", o.get("receiver_address")),
+                     ("快递", " ".join(x for x in (o.get("carrier"), o.get("tracking_no")) if x)),
+                     ("买家留言", o.get("buyer_message"))]) if v.order else \
+        '<div class="ro-muted">没有关联订单 / no order on file</div>'
+    items = table_html(["商品", "规格", "数量", "实付"],
+                       [[i["title"], i["sku"], i["quantity"], i["paid"]] for i in v.items]) if v.items else ""
+    shipment = ('<div class="ro-sub">物流</div>' + kv_html(
+        [("快递", s.get("carrier")), ("运单号", s.get("tracking_no")),
+         ("状态", f'{s.get("status_raw") or ""}（{s.get("status") or ""}）'), ("发货", s.get("shipped_local")),
+         ("承诺送达", s.get("promised_local")), ("签收", s.get("signed_local")),
+         ("最后轨迹", s.get("last_event_local"))])) if v.shipment else ""
+    return order + items + shipment
 
 
 def customer_html(v: Any) -> str:

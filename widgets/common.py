@@ -47,7 +47,7 @@ __all__ = [
     "show_error",
     "style_widget",
     "table_html",
-    "tag",
+    "tag_html",
     "text_html",
 ]
 
@@ -108,7 +108,7 @@ def text_html(value: Any, cls: str = "ro-text") -> str:
     return f'<div class="{esc(cls)}">{esc(value)}</div>'
 
 
-def tag(value: Any, cls: str = "") -> str:
+def tag_html(value: Any, cls: str = "") -> str:
     """A small escaped label chip."""
     return f'<span class="ro-tag {esc(cls)}">{esc(value)}</span>'
 
