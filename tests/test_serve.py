@@ -29,7 +29,6 @@ import nbformat
 import pytest
 import requests
 import sqlalchemy as sa
-
 from reviewops import serve as srv
 from reviewops import store as st
 from reviewops.errors import AccessDenied, ConfigError
@@ -79,7 +78,7 @@ class Server:
         self.proc = subprocess.Popen(
             argv, cwd=workdir, env=env, stdout=self.out.open("wb"), stderr=self.err.open("wb"),
             # a terminal's Ctrl-C: SIGINT at its default even if this test run was started with it ignored
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 - no threads yet
 
     def wait_ready(self, deadline: float) -> None:
         while time.time() < deadline:
@@ -113,13 +112,17 @@ def site(tmp_path_factory):
         add_user(s, "bob", role="supervisor", actor="test")  # no password: proxy sign-in only
         set_active(s, "dave", False, actor="test")
     forms = _forms(work / "forms")
+    # config files in the working directory (and a forms folder) must not loosen anything
+    for folder in (work, forms):
+        (folder / "voila.json").write_text('{"VoilaConfiguration": {"show_tracebacks": true, "file_allowlist": [".*"]}}')
+        (folder / "voila.py").write_text("c.VoilaConfiguration.show_tracebacks = True\n")
     pa, pb = _free_port(), _free_port()
     a = Server("A", [sys.executable, "-m", "reviewops", "serve", "--db", db, "--port", str(pa),
                      "--forms-dir", str(forms)], pa, work)
-    b = Server("B", [sys.executable, "-c",
-                     "from reviewops.serve import serve; "
-                     f"serve(db={db!r}, port={pb}, forms_dir={str(forms)!r}, trusted_header='X-Forwarded-User', "
-                     "trusted_proxies=('127.0.0.2',), preheat=1)"], pb, work)
+    code = ("from reviewops.serve import serve; "
+            f"serve(db={db!r}, port={pb}, forms_dir={str(forms)!r}, trusted_header='X-Forwarded-User', "
+            "trusted_proxies=('127.0.0.2',), preheat=1)")
+    b = Server("B", [sys.executable, "-c", code], pb, work)
     try:
         deadline = time.time() + 60
         a.wait_ready(deadline)
@@ -200,7 +203,7 @@ def test_wrong_password_is_refused_and_logged(site, store):
         r = login(a, name, pw)
         assert r.status_code == 401, (name, r.status_code)
         assert "用户名或密码错误" in r.text and "wrong user name or password" in r.text
-        assert not any(k.startswith("username-") for k in r.session.cookies.keys())  # type: ignore[attr-defined]
+        assert not any(k.startswith("username-") for k in r.session.cookies.get_dict())  # type: ignore[attr-defined]
         row = access_log(store, action="login_failed", actor=name)[-1]
         assert row["outcome"] == "denied"
         detail = json.loads(row["detail_json"])
@@ -249,6 +252,7 @@ def test_s09_probes_are_refused_even_when_signed_in(site):
 
 
 def test_no_tracebacks_reach_the_page(site):
+    """Even with a voila.json/voila.py asking for tracebacks in the working directory and the forms folder."""
     a = site["A"]
     page = session(a, "alice").get(a.base + "/voila/render/boom.ipynb", timeout=60)
     assert page.status_code == 200
@@ -394,7 +398,7 @@ def test_identity_token_round_trip_and_refusals():
         "malformed": "alice",
         "two dots": tok + ".x",
     }
-    for what, bad in cases.items():
+    for bad in cases.values():
         with pytest.raises(AccessDenied, match="身份令牌无效"):
             srv.verify_identity_token(bad, secret=SECRET, now=1_000_100)
     with pytest.raises(AccessDenied, match="已过期"):

@@ -9,7 +9,6 @@ import json
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-
 from reviewops import store as st
 from reviewops.cli import cli, main
 from reviewops.demo import DEMO_USERS, create_demo_users
@@ -143,9 +142,8 @@ def test_access_log_rows_and_append_only(store):
     assert "password-2" not in json.dumps(rows, default=str)
     assert all(r["at"].tzinfo is not None for r in rows)
     for stmt in (st.access_log.update().values(outcome="ok"), st.access_log.delete()):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-            with store.write() as conn:
-                conn.execute(stmt)
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.write() as conn:
+            conn.execute(stmt)
     assert len(_log(store)) == 3
 
 

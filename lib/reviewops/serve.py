@@ -53,6 +53,14 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import quote
 
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.auth.login import LoginFormHandler
+from jupyter_server.base.handlers import JupyterHandler
+from tornado import web
+from traitlets import Float, Int, List, Unicode, default
+
 from .errors import AccessDenied, ConfigError
 
 if t.TYPE_CHECKING:
@@ -219,7 +227,7 @@ def current_user_name(max_age_s: int = DEFAULT_MAX_AGE_S) -> str:
     return name
 
 
-def open_session(db: str | None = None) -> "tuple[Store, Actor]":
+def open_session(db: str | None = None) -> tuple[Store, Actor]:
     """Inside a workbench kernel: the store (``db`` or ``REVIEWOPS_DB``) and the signed-in :class:`Actor`.
 
     Raises :class:`AccessDenied` (and records it in the access log) for a missing or invalid
@@ -245,14 +253,6 @@ def open_session(db: str | None = None) -> "tuple[Store, Actor]":
 
 
 # ------------------------------------------------------------- server side
-from jupyter_server.auth.authorizer import Authorizer  # noqa: E402
-from jupyter_server.auth.decorator import allow_unauthenticated  # noqa: E402
-from jupyter_server.auth.identity import IdentityProvider, User  # noqa: E402
-from jupyter_server.auth.login import LoginFormHandler  # noqa: E402
-from jupyter_server.base.handlers import JupyterHandler  # noqa: E402
-from tornado import web  # noqa: E402
-from traitlets import Float, Int, List, Unicode, default  # noqa: E402
-
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$")
 _RESERVED_HEADERS = {IDENTITY_HEADER.lower(), "cookie", "authorization", "host", "origin", "referer",
                      "x-xsrftoken", "x-forwarded-for", "content-type", "content-length"}
@@ -342,7 +342,7 @@ class ReviewOpsIdentityProvider(IdentityProvider):
 
     # -- the store
     @property
-    def store(self) -> "Store":
+    def store(self) -> Store:
         with self._store_lock:
             if self._store is None:
                 from .store import Store
@@ -364,7 +364,7 @@ class ReviewOpsIdentityProvider(IdentityProvider):
             with self.store.write() as conn:
                 log_access(conn, actor=actor[:64] or "(empty)", role=role, action=action, outcome=outcome,
                            detail=detail)
-        except Exception:  # noqa: BLE001 - the log must not take the server down; say so loudly
+        except Exception:
             self.log.exception("access_log write failed for %s %s", action, actor[:64])
 
     # -- identity of a request
@@ -506,7 +506,8 @@ button{{margin-top:1.2rem;padding:.5rem 1.6rem;font-size:1rem}} .err{{color:#b00
 
 _LOGIN_ERRORS = {
     "bad": "用户名或密码错误 / wrong user name or password",
-    "locked": "失败次数过多，请 15 分钟后再试或联系管理员 / too many failed attempts; try again in 15 minutes or ask an admin",
+    "locked": "失败次数过多，请 {m:g} 分钟后再试或联系管理员 / too many failed attempts; try again in {m:g} minutes "
+              "or ask an admin",
 }
 
 
@@ -518,7 +519,9 @@ class ReviewOpsLoginHandler(LoginFormHandler):
         err = ""
         if message:
             code = getattr(self, "_reviewops_error", "bad")
-            err = f'<p class="err" role="alert">{html.escape(_LOGIN_ERRORS.get(code, _LOGIN_ERRORS["bad"]))}</p>'
+            minutes = getattr(self.identity_provider, "lockout_minutes", 15)
+            text = _LOGIN_ERRORS.get(code, _LOGIN_ERRORS["bad"]).format(m=minutes)
+            err = f'<p class="err" role="alert">{html.escape(text)}</p>'
         action = f"{self.base_url}login?next={quote(nxt, safe='')}"
         body = (
             "<h1>ReviewOps 中差评工作台<br><span class=\"muted\">negative-review workbench</span></h1>"
@@ -898,6 +901,10 @@ def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_
         )
     _check_port_free(ip, port)
 
+    # `python -m reviewops` puts the working directory first on sys.path: a voila.py there (Voila's own
+    # config-file name) would be imported instead of the voila package. A server imports nothing from it.
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
     runtime = _runtime_copy(forms)
     app_cls = _voila_app_class()
     saved_env = {k: os.environ.get(k) for k in (SECRET_ENV, "REVIEWOPS_DB", IDENTITY_ENV, "VOILA_APP_IP", "PATH")}
