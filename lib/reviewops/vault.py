@@ -243,10 +243,10 @@ class VaultCounts:
     unchanged: int = 0
 
 
-def _stored(conn: sa.Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str, str], dict[str, Any]]:
-    """Vault rows of the (shop, order id) pairs ``wanted``, by (shop, order id, field)."""
+def _stored(conn: sa.Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str, str], tuple[int, str, bytes]]:
+    """``{(shop, order id, field): (row id, key id, ciphertext)}`` of the (shop, order id) pairs ``wanted``."""
     pv = pii_vault
-    out: dict[tuple[int, str, str], dict[str, Any]] = {}
+    out: dict[tuple[int, str, str], tuple[int, str, bytes]] = {}
     shops = sorted({s for s, _ in wanted})
     if conn.execute(sa.select(pv.c.id).where(pv.c.shop_id.in_(shops)).limit(1)).first() is None:
         return out  # nothing stored for these shops yet (a first import): no lookups
@@ -254,11 +254,19 @@ def _stored(conn: sa.Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int
         oids = sorted(o for s, o in wanted if s == shop)
         for i in range(0, len(oids), 500):
             rows = conn.execute(
-                sa.select(pv.c.id, pv.c.shop_id, pv.c.order_id, pv.c.field, pv.c.key_id, pv.c.ciphertext)
-                .where(pv.c.shop_id == shop, pv.c.order_id.in_(oids[i:i + 500]))).mappings().all()
-            for r in rows:
-                out[(r["shop_id"], r["order_id"], r["field"])] = dict(r)
+                sa.select(pv.c.id, pv.c.order_id, pv.c.field, pv.c.key_id, pv.c.ciphertext)
+                .where(pv.c.shop_id == shop, pv.c.order_id.in_(oids[i:i + 500]))).all()
+            for row_id, order_id, field, kid, blob in rows:
+                out[(shop, order_id, field)] = (row_id, kid, bytes(blob))
     return out
+
+
+def _executemany(conn: sa.Connection, sql: str, params: list[tuple[Any, ...]]) -> None:
+    """Run ``sql`` (written with ``?`` placeholders) once per parameter tuple through the driver."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    for i in range(0, len(params), 5000):
+        conn.exec_driver_sql(sql, params[i:i + 5000])
 
 
 def store_values(conn: sa.Connection, values: Iterable[tuple[int, str, str, str]]) -> VaultCounts:
@@ -268,9 +276,8 @@ def store_values(conn: sa.Connection, values: Iterable[tuple[int, str, str, str]
     the importer passes only values that arrived in full. A value already stored (same
     plaintext under the current key) is left alone, a changed one replaces the old ciphertext.
     Does nothing when ``REVIEWOPS_VAULT=off``. Batched: one AES-GCM object, one nonce draw,
-    executemany inserts and updates.
+    executemany inserts and updates through the driver.
     """
-    pv = pii_vault
     counts = VaultCounts()
     if not enabled():
         return counts
@@ -290,8 +297,8 @@ def store_values(conn: sa.Connection, values: Iterable[tuple[int, str, str, str]
     todo: list[tuple[tuple[int, str, str], str, int | None]] = []
     for k, value in latest.items():
         old = existing.get(k)
-        if old is not None and old["key_id"] == kid:
-            blob = bytes(old["ciphertext"])
+        if old is not None and old[1] == kid:
+            blob = old[2]
             try:
                 same = aes.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(*k)).decode("utf-8") == value
             except (InvalidTag, ValueError):
@@ -299,27 +306,26 @@ def store_values(conn: sa.Connection, values: Iterable[tuple[int, str, str, str]
             if same:
                 counts.unchanged += 1
                 continue
-        todo.append((k, value, None if old is None else old["id"]))
+        todo.append((k, value, None if old is None else old[0]))
     if not todo:
         return counts
     nonces = os.urandom(NONCE_BYTES * len(todo))
-    now = utcnow()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    process = pii_vault.c.created_at.type.bind_processor(conn.dialect)
+    now = process(utcnow()) if process else utcnow()  # the column type's own conversion, done once
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
     for i, ((shop, order_id, field), value, row_id) in enumerate(todo):
         nonce = nonces[i * NONCE_BYTES:(i + 1) * NONCE_BYTES]
         blob = nonce + aes.encrypt(nonce, value.encode("utf-8"), _aad(shop, order_id, field))
         if row_id is None:
-            inserts.append({"shop_id": shop, "order_id": order_id, "field": field, "key_id": kid,
-                            "ciphertext": blob, "created_at": now})
+            inserts.append((shop, order_id, field, kid, blob, now))
         else:
-            updates.append({"_id": row_id, "key_id": kid, "ciphertext": blob, "created_at": now})
+            updates.append((kid, blob, now, row_id))
     if inserts:
-        conn.execute(pv.insert(), inserts)
+        _executemany(conn, "INSERT INTO pii_vault (shop_id, order_id, field, key_id, ciphertext, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", inserts)
     if updates:
-        conn.execute(pv.update().where(pv.c.id == sa.bindparam("_id")).values(
-            key_id=sa.bindparam("key_id"), ciphertext=sa.bindparam("ciphertext"),
-            created_at=sa.bindparam("created_at")), updates)
+        _executemany(conn, "UPDATE pii_vault SET key_id = ?, ciphertext = ?, created_at = ? WHERE id = ?", updates)
     counts.new, counts.replaced = len(inserts), len(updates)
     return counts
 
