@@ -209,3 +209,20 @@ def test_agents_cannot_close_appeal_or_approve(sqlite_store, tmp_path):
         a.close(cid, 1, "结束")
     assert "appeal" not in a.case(cid).actions and "appeal" in legal.case(cid).actions
     assert legal.appeal(cid, 1, "聊天记录显示勒索，提交平台申诉") == 2
+
+
+def test_an_open_page_acts_with_what_the_store_says_now(sqlite_store, tmp_path):
+    """A user disabled (or demoted) while their form is open cannot act with the old rights."""
+    from reviewops.users import set_active
+
+    u = make_users(sqlite_store)
+    cid = make_case(sqlite_store, tmp_path, paid_fen=17900)
+    s1 = Workbench(sqlite_store, u["s1"])
+    set_role(sqlite_store, "s1", "agent", actor="boss")
+    v = s1.record_contact(cid, 1, channel="chat", note="联系")
+    assert s1.actor.role == "agent"
+    p = s1.propose(cid, v, [{"kind": "refund", "amount_fen": 40000}])
+    assert p.pending  # judged with the agent's limits, not the supervisor's the page was opened with
+    set_active(sqlite_store, "s1", False, actor="boss")
+    with pytest.raises(AccessDenied, match="停用"):
+        s1.save_reply(cid, p.version, "亲，抱歉")

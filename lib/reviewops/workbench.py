@@ -151,10 +151,19 @@ class Workbench:
 
         log_denied(self.store, self.actor, action, err, case_id=case_id, shop_id=shop_id)
 
+    def _fresh(self) -> None:
+        """Re-read the actor from the store before a write: a user disabled or given another role
+        while their page is open acts with what the store says now (AccessDenied when disabled)."""
+        from .users import get_actor
+
+        self.actor = get_actor(self.store, self.actor.name, policy=self.policy)
+
     def _case_shop(self, case_id: int, action: str) -> int:
         """The case's shop after checking the actor may see it (refusals audited)."""
         from .store import cases
 
+        if action != "view":
+            self._fresh()
         if isinstance(case_id, bool) or not isinstance(case_id, int):
             raise ConfigError(f"案件编号应为整数，收到 {case_id!r} / case id must be an integer, got {case_id!r}")
         with self.store.read() as conn:
@@ -553,18 +562,21 @@ class Workbench:
     def approve(self, case_id: int, version: int, reason: str | None = None) -> int:
         from .ledger import approve
 
+        self._fresh()
         self._require_role("approve", ("supervisor", "admin", "legal"), case_id)
         return approve(self.store, self.actor, case_id, version, reason=reason, via=self.via)
 
     def reject(self, case_id: int, version: int, reason: str) -> int:
         from .ledger import reject
 
+        self._fresh()
         self._require_role("reject", ("supervisor", "admin", "legal"), case_id)
         return reject(self.store, self.actor, case_id, version, reason=reason, via=self.via)
 
     def deliver(self, case_id: int, version: int, note: str | None = None) -> int:
         from .ledger import deliver
 
+        self._fresh()
         return deliver(self.store, self.actor, case_id, version, note=note, via=self.via)
 
     def resolve(self, case_id: int, version: int, *, satisfied: bool, note: str | None = None) -> int:
@@ -595,12 +607,14 @@ class Workbench:
                                  reason=reason, changes={"owner_role": up})
 
     def appeal(self, case_id: int, version: int, reason: str) -> int:
+        self._fresh()
         self._require_role("appeal", ("legal", "supervisor", "admin"), case_id)
         self._case_shop(case_id, "appeal")
         return transition_case(self.store, case_id, version, "appeal", actor=self.actor.name, via=self.via,
                                reason=reason)
 
     def close(self, case_id: int, version: int, reason: str) -> int:
+        self._fresh()
         self._require_role("close", ("supervisor", "legal", "admin"), case_id)
         self._case_shop(case_id, "close")
         return transition_case(self.store, case_id, version, "closed", actor=self.actor.name, via=self.via,
@@ -617,6 +631,7 @@ class Workbench:
                           message: str | None = None) -> dict[str, Any]:
         from .followups import complete_followup
 
+        self._fresh()
         return complete_followup(self.store, self.actor, followup_id, done=done, reason=reason, message=message,
                                  via=self.via)
 
@@ -625,6 +640,7 @@ class Workbench:
         """One field of one case's order in full, for roles the policy allows; audited with the purpose (P-03)."""
         from .vault import reveal
 
+        self._fresh()
         return reveal(self.store, self.actor, case_id, field, purpose)
 
 
