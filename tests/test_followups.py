@@ -121,3 +121,20 @@ def test_other_shops_tasks_are_invisible_and_refused(sqlite_store, tmp_path):
     fid = int(_tasks(sqlite_store, cid)["care_day3"].id)
     with pytest.raises(AccessDenied):
         x.complete_followup(fid)
+
+
+def test_steps_anchored_on_case_creation_are_scheduled_by_triage(sqlite_store, tmp_path):
+    from reviewops.policy import Policy, current_policy, save_policy
+
+    p = current_policy(sqlite_store)
+    tables = {k: [dict(r) for r in rows] for k, rows in p.tables.items()}
+    tables["followups"].append({"step": "first_touch", "name_zh": "建案即时安抚", "anchor": "created",
+                                "offset_hours": 0.5, "template_kind": "care"})
+    from reviewops.policy import TABLES, _json_to_cell
+
+    raw = {k: [{c: _json_to_cell(TABLES[k], c, v) for c, v in r.items()} for r in rows] for k, rows in tables.items()}
+    save_policy(sqlite_store, Policy.from_tables(raw), actor="test")
+    cid = make_case(sqlite_store, tmp_path)
+    t = _tasks(sqlite_store, cid)
+    assert set(t) == {"first_touch"}
+    assert t["first_touch"].due_at == case_row(sqlite_store, cid)["sla_started_at"] + dt.timedelta(minutes=30)

@@ -641,3 +641,15 @@ def test_role_names_and_excel_time_cells_are_understood(default_xlsx: Path, tmp_
     p = import_policy(path)
     assert p.category("logistics")["owner_role"] == "supervisor"
     assert p.setting("business_day_start") == dt.time(10, 0)
+
+
+def test_revision_guidance_cannot_be_scheduled_before_the_remedy():
+    from reviewops.policy import TABLES, _json_to_cell
+
+    tables = {k: [dict(r) for r in rows] for k, rows in default_policy().tables.items()}
+    for r in tables["followups"]:
+        if r["template_kind"] == "revision_guidance":
+            r["anchor"] = "contacted"
+    raw = {k: [{c: _json_to_cell(TABLES[k], c, v) for c, v in r.items()} for r in rows] for k, rows in tables.items()}
+    with pytest.raises(PolicyInvalid, match="补偿送达"):
+        Policy.from_tables(raw)

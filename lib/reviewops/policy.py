@@ -787,6 +787,11 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
         if not any(r["kind"] == kind and r["category"] == ANY and r["platform"] == ANY for r in t["templates"]):
             add("templates", None, "用途", TEMPLATE_KIND_ZH[kind], f"缺少通用（分类 *、平台 *）的“{TEMPLATE_KIND_ZH[kind]}”话术",
                 f"a general (*, *) {kind} template is required")
+    for r in t["followups"]:
+        if r["template_kind"] == "revision_guidance" and r["anchor"] not in ("remedy_delivered", "resolved"):
+            add("followups", r["_row"], "起算点", ANCHOR_ZH.get(r["anchor"], r["anchor"]),
+                "评价修改指引只能在补偿送达或问题解决之后发送（起算点应为“补偿送达”或“问题解决”）",
+                "revision guidance is sent only after the remedy was delivered or the case resolved (SPEC Compliance)")
     parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
     for r in t["settings"]:
         spec = SETTINGS.get(r["key"])

@@ -380,8 +380,10 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
 def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCalendar, result: TriageResult, *,
                  actor: str, via: str) -> None:
     """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
+    from .followups import schedule_in
     from .store import cases, create_case
 
+    on_create = any(r["anchor"] == "created" for r in policy.tables["followups"])
     with store.write() as conn:
         taken = {r for (r,) in conn.execute(sa.select(cases.c.review_pk).where(
             cases.c.review_pk.in_([int(x) for x in neg["review_pk"]]))) if r is not None}
@@ -408,6 +410,8 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
                 triage_json=json.dumps(record, ensure_ascii=False, sort_keys=True),
                 policy_version=policy.version,
             )
+            if on_create:  # follow-ups the shop anchored on 建案
+                schedule_in(conn, case_id, "created", at=row.sla_start.to_pydatetime())
             result.case_ids.append(case_id)
         result.created = len(result.case_ids)
 
