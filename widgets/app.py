@@ -26,8 +26,8 @@ QUEUE, CASE, APPROVALS, FOLLOWUPS = range(4)
 
 def user_html(actor: Any) -> str:
     shops = "全部店铺" if actor.shops is None else "店铺 " + "、".join(str(s) for s in sorted(actor.shops))
-    return (f'<div class="ro-app-head"><span class="ro-title">ReviewOps 中差评工作台</span> '
-            f'<span class="ro-sub">当前用户 Signed in：</span><b class="ro-app-user-name">{esc(actor.label)}</b>'
+    return (f'<div class="ro-app-head"><span class="ro-sub">当前用户 Signed in：</span>'
+            f'<b class="ro-app-user-name">{esc(actor.label)}</b>'
             f' <span class="ro-sub">（{esc(actor.name)} · {esc(shops)}）</span></div>')
 
 

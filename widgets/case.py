@@ -85,14 +85,19 @@ def _purposes() -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------ HTML (every value escaped)
-def header_html(v: Any) -> str:
-    cats = "".join(tag_html(c, "ro-tag-cat") for c in v.categories)
+def header_html(v: Any, roles_zh: dict[str, str] | None = None) -> str:
+    from reviewops.policy import CATEGORY_ZH, SEVERITY_ZH
+
+    cats = "".join(tag_html(CATEGORY_ZH.get(c, c) + ("（主）" if c == v.primary_category else ""), "ro-tag-cat")
+                   for c in v.categories)
+    role = (roles_zh or {}).get(v.owner_role, v.owner_role)
     return (
         f'<div class="ro-case-head"><span class="ro-title">案件 #{esc(v.case_id)}</span> '
-        f'{tag_html(v.state_zh, "ro-tag-state")}{tag_html(v.severity, "ro-tag-" + v.severity)}'
+        f'{tag_html(v.state_zh, "ro-tag-state")}'
+        f'{tag_html("严重程度 " + SEVERITY_ZH.get(v.severity, v.severity), "ro-tag-" + v.severity)}'
         f'{tag_html(v.sla_status_zh, "ro-sla-" + v.sla_status)} {cats}'
         f'<div class="ro-sub">{esc(v.platform)} · {esc(v.shop)} · 截止 {esc(v.due_local)}（北京时间）'
-        f' · 负责角色 {esc(v.owner_role)} · 处理人 {esc(v.assignee or "未领取")} · 版本 v{esc(v.version)}</div></div>'
+        f' · 负责 {esc(role)} · 处理人 {esc(v.assignee or "未领取")} · 版本 v{esc(v.version)}</div></div>'
     )
 
 
@@ -253,6 +258,10 @@ class CaseForm(Form):
 
         self.view: Any = None
         self.saved = 0  # successful writes (for tests and the status line)
+        try:
+            self.roles_zh = {r["code"]: f"{r['name_zh']}（{r['code']}）" for r in wb.policy.tables["roles"]}
+        except Exception:  # noqa: BLE001 - labels only
+            self.roles_zh = {}
         # -- top bar: which case; who is signed in (display only: authority is wb.actor on the server)
         self.case_id = widgets.Text(value="", placeholder="案件编号", description="案件", style=STYLE,
                                     layout=widgets.Layout(width="180px"))
@@ -319,7 +328,7 @@ class CaseForm(Form):
         self.contact_note = widgets.Textarea(value="", placeholder="与客户沟通了什么（客户的问题、确认的事实、约定）",
                                              layout=widgets.Layout(width="100%", height="60px"))
         self.contact_note.add_class("ro-case-contact-note")
-        self.contact_editor = widgets.VBox([self.contact_channel, self.contact_note, b["contact"]])
+        self.contact_editor = widgets.VBox([self.contact_channel, self.contact_note, widgets.HBox([b["contact"]])])
 
         # -- diagnosis (H1 step 1)
         self.problems: dict[str, widgets.Checkbox] = {}
@@ -355,7 +364,7 @@ class CaseForm(Form):
                                          style=STYLE, layout=widgets.Layout(width="100%"))
         self.propose_note.add_class("ro-case-propose-note")
         self.remedy_editor = widgets.VBox([self.items_box, widgets.HBox([self.add_item, self.suggest]),
-                                           self.items_total, self.propose_note, b["propose"]])
+                                           self.items_total, self.propose_note, widgets.HBox([b["propose"]])])
 
         # -- 3S reply (E3)
         self.reply = widgets.Textarea(value="", layout=widgets.Layout(width="100%", height="110px"))
@@ -409,12 +418,17 @@ class CaseForm(Form):
             section("3S 回复", self.reply_editor, sub="Sorry · Solve · Smile"),
             section("回访", self.followups, sub="H1 ③④ follow-ups"),
         ], layout=widgets.Layout(width="50%", min_width="420px"))
+        # status and conflict box stay in view (sticky) while the operator works further down the page
+        self.status.widget.remove_class("ro-sticky")
+        self.alerts = widgets.VBox([self.status.widget, self.conflict])
+        self.alerts.add_class("ro-sticky")
+        self.alerts.add_class("ro-case-alerts")
         self.body = widgets.HBox([left, right], layout=widgets.Layout(flex_flow="row wrap", width="100%"))
         set_visible(self.body, False)
         self._finish(
             widgets.HBox([self.case_id, self.load_button, self.reload_button, self.actor],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            self.status.widget, self.conflict, self.header, self.body,
+            self.alerts, self.header, self.body,
         )
 
     # ------------------------------------------------------------ loading
@@ -439,7 +453,7 @@ class CaseForm(Form):
         set_visible(self.conflict, False)
         self.conflict_html.value = ""
         self.conflict_changes = []
-        self.header.value = header_html(v)
+        self.header.value = header_html(v, self.roles_zh)
         self.review.value = review_html(v)
         self.order.value = order_html(v)
         self.customer.value = customer_html(v)

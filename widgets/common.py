@@ -79,7 +79,7 @@ CSS = """<style>
 .ro-tag { display: inline-block; padding: 0 6px; border-radius: 8px; background: #eceff1; margin-right: 4px;
   font-size: 12px; }
 .ro-tag-high { background: #ffcdd2; } .ro-tag-medium { background: #ffe0b2; } .ro-tag-low { background: #e0f2f1; }
-.ro-qcells { display: grid; grid-template-columns: 52px 82px 150px 46px 74px 34px 64px 64px 118px 92px 1fr;
+.ro-qcells { display: grid; grid-template-columns: 52px 82px 150px 46px 74px 34px 80px 64px 118px 100px 1fr;
   column-gap: 6px; align-items: center; width: 100%; }
 .ro-qcells span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .ro-qhead { font-weight: 600; color: #455a64; padding-left: 76px; }
@@ -93,7 +93,14 @@ CSS = """<style>
 .ro-left-breached { color: #c62828; font-weight: 700; }
 .ro-card { border: 1px solid #e0e4e8; border-radius: 6px; padding: 6px 10px; margin: 4px 0; }
 .ro-case-conflict { border: 2px solid #e53935; border-radius: 6px; padding: 6px 10px; background: #fff5f5; }
-.ro-copy-btn { padding: 2px 12px; cursor: pointer; }
+.ro-sticky { position: sticky; top: 0; z-index: 50; background: #ffffff; }
+/* sticky needs every ancestor up to the page's scroller to let overflow through */
+.jp-OutputArea:has(.ro-form), .jp-OutputArea-child:has(.ro-form), .jp-OutputArea-output:has(.ro-form),
+.ro-app, .ro-form, .ro-app .widget-tab, .ro-app .widget-tab-contents, .ro-app .lm-StackedPanel,
+.ro-app .p-StackedPanel, .ro-app .lm-TabPanel-stackedPanel { overflow: visible !important; contain: none !important; }
+.ro-copy-btn { height: 28px; padding: 0 14px; border: 1px solid #b0bec5; border-radius: 2px; background: #eeeeee;
+  cursor: pointer; font-size: 13px; margin: 2px 4px 2px 0; }
+.ro-copy-btn:hover { background: #e0e0e0; }
 </style>"""
 
 
@@ -199,6 +206,7 @@ class Status:
     def __init__(self, form: str):
         self.widget = widgets.HTML("")
         self.widget.add_class(f"ro-{form}-status")
+        self.widget.add_class("ro-sticky")  # stays in view while the operator works further down
         self.kind = ""
         self.text = ""
 

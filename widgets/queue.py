@@ -23,7 +23,7 @@ ALL = "__all__"
 COLUMNS = ("编号", "状态", "平台 · 店铺", "评分", "分类", "严重", "负责", "处理人", "截止（北京时间）", "剩余", "摘要")
 
 
-def row_html(r: dict[str, Any]) -> str:
+def row_html(r: dict[str, Any], roles_zh: dict[str, str] | None = None) -> str:
     """One queue row's cells (every value escaped)."""
     left_cls = {"warning": "ro-left-warning", "breached": "ro-left-breached"}.get(r["sla_status"], "")
     left = minutes_text(r["minutes_left"], r["sla_status"])
@@ -35,7 +35,7 @@ def row_html(r: dict[str, Any]) -> str:
         f'<span>{esc(r["rating"])}</span>'
         f'<span>{esc(r["category_zh"])}</span>'
         f'<span class="ro-tag ro-tag-{esc(r["severity"])}">{esc(r["severity_zh"])}</span>'
-        f'<span>{esc(r["owner_role"])}</span>'
+        f'<span title="{esc(r["owner_role"])}">{esc((roles_zh or {}).get(r["owner_role"], r["owner_role"]))}</span>'
         f'<span>{esc(r["assignee"])}</span>'
         f'<span>{esc(r["due_local"])}</span>'
         f'<span class="ro-queue-left {esc(left_cls)}" title="{esc(r["sla_status_zh"])}">{esc(left)}</span>'
@@ -64,7 +64,8 @@ def counts_html(c: dict[str, int], shown: int, updated: str) -> str:
 class _Row:
     """One reusable row slot: a 处理 button and the row's cells."""
 
-    def __init__(self, on_click: Callable[["_Row"], None]):
+    def __init__(self, on_click: Callable[["_Row"], None], roles_zh: dict[str, str]):
+        self.roles_zh = roles_zh
         self.case_id: int | None = None
         self.open = button("处理", "ro-queue-open", style="primary", width="64px")
         self.cells = widgets.HTML("", layout=widgets.Layout(width="100%"))
@@ -81,7 +82,7 @@ class _Row:
             self.open.tooltip = f"打开案件 #{cid}"
             self.case_id = cid
         set_classes(self.box, "ro-sla-", [f"ro-sla-{r['sla_status']}"])
-        self.cells.value = row_html(r)
+        self.cells.value = row_html(r, self.roles_zh)
         set_visible(self.box, True)
 
     def hide(self) -> None:
@@ -115,8 +116,10 @@ class QueueForm(Form):
         shops = wb.shops()
         try:
             roles = [(f"{r['name_zh']}（{r['code']}）", r["code"]) for r in wb.policy.tables["roles"]]
+            self.roles_zh = {r["code"]: str(r["name_zh"]) for r in wb.policy.tables["roles"]}
         except Exception:  # noqa: BLE001 - labels only; the filter still works with codes
             roles = [(c, c) for c in ("agent", "supervisor", "legal", "admin")]
+            self.roles_zh = {}
         platforms = sorted({s["platform"] for s in shops})
         self.mine = widgets.Checkbox(value=False, description="只看我的 / mine", style=STYLE, indent=False,
                                      layout=widgets.Layout(width="auto"))
@@ -139,7 +142,7 @@ class QueueForm(Form):
         self.refresh_button.on_click(guard(self.status, lambda _b: self.refresh()))
         self.counts = widgets.HTML("")
         self.counts.add_class("ro-queue-counts")
-        self.rows = [_Row(guard(self.status, self._open_row)) for _ in range(self.page_size)]
+        self.rows = [_Row(guard(self.status, self._open_row), self.roles_zh) for _ in range(self.page_size)]
         self.empty = widgets.HTML('<div class="ro-muted">没有符合条件的待处理案件 / no open cases match</div>')
         self.empty.add_class("ro-queue-empty")
         self.table = widgets.VBox([widgets.HTML(head_html()), self.empty, *[r.box for r in self.rows]],
