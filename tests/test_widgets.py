@@ -386,6 +386,18 @@ def test_case_id_from_query(monkeypatch: pytest.MonkeyPatch, store: Store) -> No
     assert case_id_from_query() == "42"
     monkeypatch.setenv("QUERY_STRING", "")
     assert case_id_from_query() is None
+    # a preheated kernel: the request info is already in the environment (open_session waited for it) …
+    import voila.utils
+
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.setenv("QUERY_STRING", "case=7")
+    monkeypatch.setattr(voila.utils, "get_query_string", lambda url=None: pytest.fail("waited twice"))
+    assert case_id_from_query() == "7"
+    # … or not yet: then Voila is asked
+    monkeypatch.delenv("QUERY_STRING")
+    monkeypatch.setattr(voila.utils, "get_query_string", lambda url=None: "case=8")
+    assert case_id_from_query() == "8"
+    monkeypatch.delenv("VOILA_PREHEAT")
     form = build_case(wb(store, "agent"), case_id="42 or 1=1")
     assert form.view is None and form.status.kind == "error" and "数字" in form.status.text
 

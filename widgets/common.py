@@ -303,17 +303,19 @@ def show_error(e: BaseException) -> widgets.HTML:
 def case_id_from_query() -> str | None:
     """The ``case`` parameter of the page's query string (``?case=123``), or None.
 
-    A cold kernel has the request's ``QUERY_STRING`` in its environment; a preheated one (``VOILA_PREHEAT``)
-    asks Voila for it. The value is only a request: :class:`~reviewops.workbench.Workbench` checks the
-    case against the signed-in user's shops when it is loaded.
+    A cold kernel has the request's ``QUERY_STRING`` in its environment. A preheated one
+    (``VOILA_PREHEAT``) gets it with the rest of the request info once the page is requested: when
+    :func:`reviewops.serve.open_session` has already waited for that (it does), the value is in the
+    environment; otherwise :func:`voila.utils.get_query_string` waits for it. (Waiting twice could block:
+    Voila hands the request info to the first waiter only.) The value is only a request:
+    :class:`~reviewops.workbench.Workbench` checks the case against the user's shops when it is loaded.
     """
-    if os.environ.get("VOILA_PREHEAT") == "True":
+    qs = os.environ.get("QUERY_STRING")
+    if qs is None and os.environ.get("VOILA_PREHEAT") == "True":
         from voila.utils import get_query_string
 
-        qs = get_query_string() or ""
-    else:
-        qs = os.environ.get("QUERY_STRING", "")
-    values = parse_qs(qs).get("case") or []
+        qs = get_query_string()
+    values = parse_qs(qs or "").get("case") or []
     value = values[0].strip() if values else ""
     return value or None
 
