@@ -18,11 +18,16 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 import sqlalchemy as sa
-
 from reviewops.store import Store, cases, reviews
 from reviewops.users import add_user, get_actor
 from reviewops.workbench import Workbench
-from reviewops_widgets import build_approvals, build_case, build_followups, build_queue, build_workbench
+from reviewops_widgets import (
+    build_approvals,
+    build_case,
+    build_followups,
+    build_queue,
+    build_workbench,
+)
 from reviewops_widgets.common import case_id_from_query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +126,7 @@ def test_queue_lists_cases_by_deadline_and_filters(store: Store) -> None:
     assert not visible(form.empty)
 
     # countdown colours: an hour later nothing has changed in the store, the clock has
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     form.refresh(now=later)
     assert "ro-sla-breached" in form.rows[0].box._dom_classes
     assert "已超时" in form.rows[0].cells.value and "ro-left-breached" in form.rows[0].cells.value
@@ -422,7 +427,6 @@ def _run(nb_path: Path, env: dict[str, str]) -> Any:
 
 def test_notebooks_are_clean_and_run_with_the_server_identity(db: str, store: Store) -> None:
     import nbformat
-
     from reviewops.serve import IDENTITY_ENV, SECRET_ENV, make_identity_token
 
     for name in ("workbench.ipynb", "case.ipynb"):

@@ -20,7 +20,10 @@ _EXPORTS = {
     "esc": "common", "show_error": "common", "case_id_from_query": "common", "Form": "common",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ApprovalsForm", "CaseForm", "FollowupsForm", "Form", "QueueForm", "WorkbenchApp", "build_approvals", "build_case",
+    "build_followups", "build_queue", "build_workbench", "case_id_from_query", "esc", "show_error",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -46,7 +46,7 @@ def summary_html(items: list[dict[str, Any]]) -> str:
 
 
 class _Item:
-    def __init__(self, form: "ApprovalsForm", a: dict[str, Any]):
+    def __init__(self, form: ApprovalsForm, a: dict[str, Any]):
         cid = int(a["case_id"])
         self.case_id, self.version = cid, int(a["version"])  # what the list was read at (server side)
         self.data = a

@@ -21,8 +21,21 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .common import (STYLE, Form, button, esc, guard, kv_html, msg_html, parse_case_id, section, set_visible,
-                     table_html, tag_html, text_html)
+from .common import (
+    STYLE,
+    Form,
+    button,
+    esc,
+    guard,
+    kv_html,
+    msg_html,
+    parse_case_id,
+    section,
+    set_visible,
+    table_html,
+    tag_html,
+    text_html,
+)
 
 __all__ = ["CaseForm", "build_case"]
 
@@ -108,7 +121,7 @@ def review_html(v: Any) -> str:
     main = text_html(r.get("content"), "ro-text ro-review")
     append = (f'<div class="ro-sub">追评 {esc(r.get("append_local"))}</div>'
               + text_html(r.get("append_content"), "ro-text ro-review")) if r.get("append_content") else ""
-    reply = (f'<div class="ro-sub">商家回复</div>' + text_html(r.get("seller_reply"))) if r.get("seller_reply") else ""
+    reply = ('<div class="ro-sub">商家回复</div>' + text_html(r.get("seller_reply"))) if r.get("seller_reply") else ""
     meta = kv_html([("评分", r.get("rating")), ("买家", r.get("nick")), ("评价时间", r.get("created_local")),
                     ("商品", r.get("product_title")), ("规格", r.get("sku")), ("订单号", r.get("order_id"))])
     versions = ""
@@ -225,7 +238,7 @@ def conflict_html(error: str, changes: list[dict[str, Any]]) -> str:
 class _ItemRow:
     """One remedy item in the editor: kind, amount in yuan, optional note."""
 
-    def __init__(self, index: int, on_change: Callable[[Any], None], on_remove: Callable[["_ItemRow"], None]):
+    def __init__(self, index: int, on_change: Callable[[Any], None], on_remove: Callable[[_ItemRow], None]):
         from reviewops.ledger import KIND_ZH, PROPOSABLE
 
         self.kind = widgets.Dropdown(options=[(f"{KIND_ZH[k]}（{k}）", k) for k in PROPOSABLE], value=PROPOSABLE[0],

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -150,7 +151,7 @@ def minutes_text(minutes: Any, status: str = "running") -> str:
     """Minutes left as operators read it: ``1 小时 05 分`` / ``已超时 35 分`` / ``已响应``."""
     if status in ("met", "late"):
         return "已响应"
-    if minutes is None or minutes != minutes:  # None or NaN
+    if minutes is None or (isinstance(minutes, float) and math.isnan(minutes)):
         return "—"
     m = int(minutes)
     sign, m = ("已超时 ", -m) if m < 0 else ("", m)
@@ -262,7 +263,7 @@ def guard(status: Status, fn: Callable[..., Any] | None = None, *, clear: bool =
             return fn(*args, **kwargs)
         except ReviewOpsError as e:
             status.error(error_text(e))
-        except Exception as e:  # noqa: BLE001 - every error is shown, none is raised into Voila
+        except Exception as e:
             log.exception("widget callback failed")
             status.error(error_text(e))
         return None

@@ -19,7 +19,17 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .common import STYLE, Form, button, esc, guard, kv_html, minutes_text, msg_html, set_visible
+from .common import (
+    STYLE,
+    Form,
+    button,
+    esc,
+    guard,
+    kv_html,
+    minutes_text,
+    msg_html,
+    set_visible,
+)
 
 __all__ = ["FollowupsForm", "build_followups"]
 
@@ -64,7 +74,7 @@ def summary_html(n: int, overdue: int) -> str:
 
 
 class _Task:
-    def __init__(self, form: "FollowupsForm", t: dict[str, Any]):
+    def __init__(self, form: FollowupsForm, t: dict[str, Any]):
         fid = int(t["followup_id"])
         self.followup_id, self.case_id, self.data = fid, int(t["case_id"]), t
         self.drafted = str(t.get("message") or "")

@@ -15,7 +15,16 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .common import STYLE, Form, button, esc, guard, minutes_text, set_classes, set_visible
+from .common import (
+    STYLE,
+    Form,
+    button,
+    esc,
+    guard,
+    minutes_text,
+    set_classes,
+    set_visible,
+)
 
 __all__ = ["QueueForm", "build_queue"]
 
@@ -64,7 +73,7 @@ def counts_html(c: dict[str, int], shown: int, updated: str) -> str:
 class _Row:
     """One reusable row slot: a 处理 button and the row's cells."""
 
-    def __init__(self, on_click: Callable[["_Row"], None], roles_zh: dict[str, str]):
+    def __init__(self, on_click: Callable[[_Row], None], roles_zh: dict[str, str]):
         self.roles_zh = roles_zh
         self.case_id: int | None = None
         self.open = button("处理", "ro-queue-open", style="primary", width="64px")
@@ -165,7 +174,7 @@ class QueueForm(Form):
     # ------------------------------------------------------------ data
     def filters(self) -> dict[str, Any]:
         """The filter widgets as ``Workbench.queue`` arguments (the actor's shops still limit everything)."""
-        pick = lambda w: None if w.value == ALL else w.value  # noqa: E731
+        pick = lambda w: None if w.value == ALL else w.value
         return {"mine": bool(self.mine.value), "role": pick(self.role), "category": pick(self.category),
                 "platform": pick(self.platform), "shop_id": pick(self.shop)}
 
