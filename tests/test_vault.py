@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from reviewops import import_file, triage_store, vault
@@ -287,7 +288,7 @@ def test_supervisor_reveals_each_field_and_it_is_audited_with_the_purpose(shop_w
     case = case_of[FULL_ORDER]
     assert vault.reveal(store, sup, case, "receiver_phone", "售后联系客户") == CANARY_PHONE
     assert vault.reveal(store, sup, case, "receiver_name", "物流核实") == CANARY_NAME
-    assert vault.reveal(store, get_actor(store, "legal1"), case, "address", "法务取证") == CANARY_ADDRESS
+    assert vault.reveal(store, get_actor(store, "legal1"), np.int64(case), "address", "法务取证") == CANARY_ADDRESS
     log = _log(store)
     assert [(r["actor"], r["role"], r["outcome"], r["case_id"], r["shop_id"], r["target"], r["purpose"]) for r in log] == [
         ("sup", "supervisor", "ok", case, _shop(store), "receiver_phone", "售后联系客户"),

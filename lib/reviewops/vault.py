@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import numbers
 import os
 import secrets
 import stat
@@ -392,7 +393,7 @@ def reveal(store: Store, actor: Actor, case_id: int, field: str, purpose: str) -
     """
     name = actor.name if isinstance(actor, Actor) else str(actor)
     role = actor.role if isinstance(actor, Actor) else None
-    one_case = isinstance(case_id, int) and not isinstance(case_id, bool)
+    one_case = isinstance(case_id, numbers.Integral) and not isinstance(case_id, bool)  # numpy ints too
     logged_case = int(case_id) if one_case else None
     target = field if isinstance(field, str) else None
     why = _clean_purpose(purpose)
@@ -415,6 +416,7 @@ def reveal(store: Store, actor: Actor, case_id: int, field: str, purpose: str) -
         if not one_case or not isinstance(field, str):
             raise deny(f"一次只能查看一个案件的一个字段，收到 case_id={case_id!r} field={field!r}",
                        f"one case and one field per request; got case_id={case_id!r} field={field!r}")
+        case_id = int(case_id)
         field = _FIELD_ALIASES.get(field, field)
         target = field
         if field not in FIELDS:
