@@ -372,7 +372,7 @@ class Workbench:
             reasons=list(triage.get("reasons") or []), diagnosis=diagnosis, draft=draft,
             reply_text=c["reply_text"] or "", remedy=remedy, suggested_items=suggested, approval_note=approval_note,
             ledger=ledger, followups=followups, contacts=contacts, chats=chats,
-            actions=self.actions_for(c["state"], malicious=malicious),
+            actions=self.actions_for(c["state"], malicious=malicious, assignee=c["assignee"]),
             unmask_fields=["receiver_name", "receiver_phone", "receiver_address"] if self.actor.can_unmask else [],
         )
 
@@ -393,7 +393,7 @@ class Workbench:
         out: dict[str, Any] = {"tier": tier["code"], "tier_zh": tier["name_zh"], "tier_reason": tier.get("reason", ""),
                                "gift": tier.get("gift") or "", "gift_cap": _yuan(tier.get("gift_cost_limit_fen")),
                                "approach": tier.get("approach") or "", "nick": (rv["buyer_nick_masked"] if rv else "")
-                               or "", "orders": 0, "spend_365": "", "last_order_local": "", "other_cases": 0,
+                               or "", "orders": 0, "spend_365": "0 元", "spend_total": "0 元", "last_order_local": "", "other_cases": 0,
                                "negative_reviews": 0, "top_products": []}
         if customer_id is None:
             return out
@@ -401,6 +401,9 @@ class Workbench:
         n, spend, last = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0),
                                                 sa.func.max(orders.c.created_at))
                                       .where(orders.c.customer_id == customer_id)).one()
+        year_ago = (last or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=365)
+        spend_365 = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0))
+                                 .where(orders.c.customer_id == customer_id, orders.c.created_at >= year_ago)).scalar_one()
         top = conn.execute(sa.select(order_lines.c.title, sa.func.count().label("n"))
                            .select_from(order_lines.join(orders, sa.and_(orders.c.shop_id == order_lines.c.shop_id,
                                                                          orders.c.order_id == order_lines.c.order_id)))
@@ -411,7 +414,7 @@ class Workbench:
         neg = conn.execute(sa.select(sa.func.count()).select_from(reviews)
                            .where(reviews.c.customer_id == customer_id, reviews.c.rating_class == "negative")).scalar_one()
         out.update({"nick": (cu.nick_masked if cu else None) or out["nick"], "orders": int(n),
-                    "spend_total": _yuan(int(spend)), "last_order_local": _local(last), "other_cases": int(other),
+                    "spend_total": _yuan(int(spend)), "spend_365": _yuan(int(spend_365)), "last_order_local": _local(last), "other_cases": int(other),
                     "negative_reviews": int(neg), "top_products": [t.title for t in top if t.title]})
         return out
 
@@ -442,12 +445,14 @@ class Workbench:
             needed = _needed_role(conn, ctx, self.actor.role, total_fen, now)
             return "；".join(problems) + f"；提交后需{_role_zh(ctx.policy, needed)}审批"
 
-    def actions_for(self, state: str, *, malicious: bool) -> list[str]:
+    def actions_for(self, state: str, *, malicious: bool, assignee: str | None = None) -> list[str]:
         """The action buttons the actor may use on a case in ``state`` (codes of :data:`ACTION_ZH`)."""
         nxt = set(allowed_transitions(state, malicious=malicious))
         acts = []
+        if state not in ("resolved", "follow_up_done", "closed") and assignee != self.actor.name:
+            acts.append("take")
         if state != "closed":
-            acts += ["take", "diagnose", "save_reply"]
+            acts += ["diagnose", "save_reply"]
         if "contacted" in nxt or state in ("contacted", "remedy_proposed", "remedy_delivered", "escalated", "appeal"):
             acts.append("contact")
         if "remedy_proposed" in nxt and state in ("contacted", "escalated"):
