@@ -30,9 +30,6 @@ import pandas as pd
 
 # 11-digit mainland mobile, optionally +86 / 86 and spaces or hyphens, not inside a longer digit run (P-02).
 MOBILE_RE = r"(?<![\d*])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?\d{4}[- ]?(\d{4})(?![\d*])"
-_MOBILE = re.compile(MOBILE_RE)
-_MASKED_MOBILE = re.compile(r"^1[3-9]\d\*{4}\d{4}")
-_LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{3,4})(\d{4})$")
 _CIPHER = re.compile(r"^(\$\$|##|\$|#).*")
 _LANDLINE_DIGITS = r"^(0[12]\d|0[3-9]\d{2})\d{3,4}(\d{4})$"  # area code 01x/02x is 3 digits, others 4
 _OTHER_DIGITS = r"(?<![\d*])\d{1,11}(\d{4})(?![\d*])"
