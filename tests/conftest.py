@@ -57,11 +57,15 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ``REVIEWOPS_DB`` points at ``<tmp_path>/default/reviewops.db`` (what
     ``Store.open()`` without arguments opens), ``XDG_DATA_HOME`` at
     ``<tmp_path>/xdg-data`` (where ``default_db_path()`` would look), and
+    ``XDG_CONFIG_HOME`` at ``<tmp_path>/xdg-config`` (where the vault key file is made) and
     ``REVIEWOPS_MULTI_USER`` is removed so each test chooses the mode itself.
     """
     monkeypatch.setenv("REVIEWOPS_PII_KEY", TEST_PII_KEY_HEX)
     monkeypatch.setenv("REVIEWOPS_DB", str(tmp_path / "default" / "reviewops.db"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # the vault key file lands here
+    monkeypatch.delenv("REVIEWOPS_VAULT_KEY", raising=False)
+    monkeypatch.delenv("REVIEWOPS_VAULT_KEY_FILE", raising=False)
     monkeypatch.delenv("REVIEWOPS_MULTI_USER", raising=False)
 
 

@@ -807,7 +807,8 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Row count of every data table."""
         names = ["shops", "customers", "orders", "order_lines", "reviews", "review_versions", "refunds",
-                 "chat_messages", "shipments", "shipment_events", "cases", "case_events", "import_batches"]
+                 "chat_messages", "shipments", "shipment_events", "cases", "case_events", "import_batches",
+                 "compensations", "followups", "users", "pii_vault", "access_log"]
         with self.read() as conn:
             return {n: int(conn.execute(sa.select(sa.func.count()).select_from(metadata.tables[n])).scalar_one())
                     for n in names}
