@@ -477,3 +477,23 @@ def test_every_actionable_widget_has_a_documented_class(store: Store) -> None:
     app.close()
     assert not missing, missing
     assert not undocumented, sorted(undocumented)
+
+
+def test_the_app_builds_forms_on_first_use_and_refreshing_lists_does_not_leak_widgets(store):
+    from ipywidgets.widgets.widget import _instances
+
+    app = build_workbench(wb(store, "supervisor"), auto_refresh=False)
+    assert app._built == {}  # only the queue is built for the first paint
+    app.tabs.selected_index = 2
+    assert set(app._built) == {2}
+    app.tabs.selected_index = 3
+    app.tabs.selected_index = 0
+    app.approvals.refresh()
+    app.followups.refresh()
+    before = len(_instances)
+    for _ in range(5):
+        app.tabs.selected_index = 2
+        app.tabs.selected_index = 3
+        app.tabs.selected_index = 0
+    assert len(_instances) <= before + 2, (before, len(_instances))
+    app.close()

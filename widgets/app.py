@@ -2,7 +2,9 @@
 
 ``build_workbench(wb)`` — 差评工作台 · 案件处理 · 补偿审批 · 今日回访. 处理 in the queue (or 打开案件 in
 approvals / follow-ups) loads that case in the 案件处理 tab and switches to it; switching to a list tab
-refreshes it. Who is signed in comes from ``wb.actor``, which the server made
+refreshes it. Only the queue is built when the page opens; the other three forms are built the first
+time their tab is selected (or a case is opened), which keeps the page's first paint small
+(benchmarks/bench_workbench_browser.py). Who is signed in comes from ``wb.actor``, which the server made
 (:func:`reviewops.serve.open_session`) — never from a widget.
 """
 
@@ -40,17 +42,42 @@ class WorkbenchApp(Form):
         super().__init__(wb)
         self.user = widgets.HTML(user_html(wb.actor))
         self.user.add_class("ro-app-user")
-        self.case: CaseForm = build_case(wb)
         self.queue: QueueForm = build_queue(wb, on_open=self.open_case, auto_refresh=auto_refresh,
                                            refresh_seconds=refresh_seconds)
-        self.approvals: ApprovalsForm = build_approvals(wb, on_open=self.open_case)
-        self.followups: FollowupsForm = build_followups(wb, on_open=self.open_case)
-        self.tabs = widgets.Tab(children=[self.queue.root, self.case.root, self.approvals.root, self.followups.root])
+        self._built: dict[int, Form] = {}
+        self._slots = {i: widgets.VBox([]) for i in (CASE, APPROVALS, FOLLOWUPS)}
+        self.tabs = widgets.Tab(children=[self.queue.root, *self._slots.values()])
         self.tabs.titles = TABS
         self.tabs.add_class("ro-app-tabs")
         self.tabs.observe(guard(self.status, self._switched), names="selected_index")
         self.root = widgets.VBox([style_widget(), self.user, self.status.widget, self.tabs])
         self.root.add_class("ro-app")
+
+    def _form(self, index: int) -> Any:
+        """The form of tab ``index``, built (and put into its tab) on first use."""
+        form = self._built.get(index)
+        if form is None:
+            if index == CASE:
+                form = build_case(self.wb)
+            elif index == APPROVALS:
+                form = build_approvals(self.wb, on_open=self.open_case)
+            else:
+                form = build_followups(self.wb, on_open=self.open_case)
+            self._built[index] = form
+            self._slots[index].children = (form.root,)
+        return form
+
+    @property
+    def case(self) -> CaseForm:
+        return self._form(CASE)
+
+    @property
+    def approvals(self) -> ApprovalsForm:
+        return self._form(APPROVALS)
+
+    @property
+    def followups(self) -> FollowupsForm:
+        return self._form(FOLLOWUPS)
 
     def open_case(self, case_id: int) -> None:
         """Load ``case_id`` in the 案件处理 tab and show it (refusals appear in that tab's status)."""
@@ -62,10 +89,18 @@ class WorkbenchApp(Form):
         index = change["new"]
         if index == QUEUE:
             guard(self.queue.status, self.queue.refresh)()
+        elif index == CASE:
+            self._form(CASE)
         elif index == APPROVALS:
-            guard(self.approvals.status, self.approvals.refresh)()
+            fresh = APPROVALS not in self._built
+            form = self._form(APPROVALS)
+            if not fresh:  # a new form has just loaded its list
+                guard(form.status, form.refresh)()
         elif index == FOLLOWUPS:
-            guard(self.followups.status, self.followups.refresh)()
+            fresh = FOLLOWUPS not in self._built
+            form = self._form(FOLLOWUPS)
+            if not fresh:
+                guard(form.status, form.refresh)()
 
     def close(self) -> None:
         self.queue.stop()

@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .common import STYLE, Form, button, esc, guard, kv_html, set_visible
+from .common import STYLE, Form, button, close_tree, esc, guard, kv_html, set_visible
 
 __all__ = ["ApprovalsForm", "build_approvals"]
 
@@ -104,6 +104,8 @@ class ApprovalsForm(Form):
     def refresh(self) -> None:
         data = self.wb.approvals()
         self.data = data
+        for old in getattr(self, "items", {}).values():
+            close_tree(old.box)
         self.items = {int(a["case_id"]): _Item(self, a) for a in data}
         self.list.children = [i.box for i in self.items.values()]
         self.summary.value = summary_html(data)

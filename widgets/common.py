@@ -186,6 +186,17 @@ def section(title: str, *children: widgets.Widget, sub: str = "", cls: str = "")
     return box
 
 
+def close_tree(widget: widgets.Widget) -> None:
+    """Close ``widget`` and every widget inside it (their models leave the kernel and the page).
+
+    Lists that are rebuilt on refresh call this on the old rows; otherwise every refresh would add
+    models that nobody shows any more.
+    """
+    for child in getattr(widget, "children", ()) or ():
+        close_tree(child)
+    widget.close()
+
+
 def set_visible(widget: widgets.Widget, visible: bool) -> None:
     widget.layout.display = None if visible else "none"
 

@@ -23,6 +23,7 @@ from .common import (
     STYLE,
     Form,
     button,
+    close_tree,
     esc,
     guard,
     kv_html,
@@ -147,6 +148,8 @@ class FollowupsForm(Form):
         df = self.wb.followups_due(horizon_hours=float(self.horizon.value))
         self.df = df
         records = df.to_dict("records")
+        for old in getattr(self, "tasks", {}).values():
+            close_tree(old.box)
         self.tasks = {int(t["followup_id"]): _Task(self, t) for t in records}
         self.list.children = [t.box for t in self.tasks.values()]
         overdue = sum(1 for t in records if t.get("minutes_left") is not None and t["minutes_left"] < 0)

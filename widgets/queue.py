@@ -106,7 +106,7 @@ class QueueForm(Form):
 
     name = "queue"
 
-    def __init__(self, wb: Any, *, on_open: Callable[[int], Any] | None = None, page_size: int = 50,
+    def __init__(self, wb: Any, *, on_open: Callable[[int], Any] | None = None, page_size: int = 20,
                  limit: int = 200, refresh_seconds: float = 30.0):
         super().__init__(wb)
         from reviewops.policy import CATEGORY_ZH
@@ -265,7 +265,7 @@ class QueueForm(Form):
 
 
 def build_queue(wb: Any, *, on_open: Callable[[int], Any] | None = None, auto_refresh: bool = True,
-                refresh_seconds: float = 30.0, page_size: int = 50, limit: int = 200) -> QueueForm:
+                refresh_seconds: float = 30.0, page_size: int = 20, limit: int = 200) -> QueueForm:
     """差评工作台 for the signed-in ``wb.actor``; ``on_open(case_id)`` is called by a row's 处理 button."""
     form = QueueForm(wb, on_open=on_open, page_size=page_size, limit=limit, refresh_seconds=refresh_seconds)
     guard(form.status, form.refresh)()
