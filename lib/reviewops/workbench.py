@@ -313,7 +313,9 @@ class Workbench:
                              "carrier": o["carrier"] or "", "tracking_no": o["tracking_no"] or "",
                              "buyer_message": _mask(o["buyer_message"])}
                 items = [{"title": li["title"] or "", "sku": li["sku_spec"] or "", "quantity": li["quantity"],
-                          "paid": _yuan(li["paid_fen"])}
+                          "paid": _yuan(li["paid_fen"] if li["paid_fen"] is not None else
+                                        (li["unit_price_fen"] * (li["quantity"] or 1)
+                                         if li["unit_price_fen"] is not None else None))}
                          for li in conn.execute(sa.select(order_lines).where(
                              order_lines.c.shop_id == c["shop_id"], order_lines.c.order_id == rv["order_id"])
                              .order_by(order_lines.c.line_id)).mappings()]
