@@ -194,6 +194,10 @@ def close_tree(widget: widgets.Widget) -> None:
     """
     for child in getattr(widget, "children", ()) or ():
         close_tree(child)
+    for part in ("layout", "style"):  # their own models, not closed with the widget
+        sub = getattr(widget, part, None)
+        if isinstance(sub, widgets.Widget):
+            sub.close()
     widget.close()
 
 
