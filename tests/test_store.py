@@ -832,3 +832,15 @@ def test_store_open_without_arguments_uses_the_isolated_default(tmp_path: Path) 
     with Store.open() as s:
         assert s.dialect == "sqlite"
     assert (tmp_path / "default" / "reviewops.db").exists()
+
+
+def test_open_if_needed_migrates_only_a_store_that_is_behind(tmp_path):
+    path = tmp_path / "s.db"
+    fresh = Store.open(path, migrate=False)
+    assert not fresh.is_current()  # an empty file has no alembic_version
+    fresh.close()
+    with Store.open(path, migrate="if-needed") as store:
+        assert store.is_current()
+        assert "cases" in sa.inspect(store.engine).get_table_names()
+    with Store.open(path, migrate="if-needed") as store:  # already current: Alembic is not run
+        assert store.is_current()

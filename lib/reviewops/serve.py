@@ -236,8 +236,13 @@ def open_session(db: str | None = None) -> tuple[Store, Actor]:
     from .store import Store
     from .users import get_actor, log_denied
 
-    name = current_user_name()
-    store = Store.open(db)
+    # the store first: in a preheated kernel this runs before the request arrives
+    store = Store.open(db, migrate="if-needed")
+    try:
+        name = current_user_name()
+    except BaseException:
+        store.close()
+        raise
     try:
         actor = get_actor(store, name)
     except AccessDenied as e:

@@ -683,8 +683,12 @@ class Store:
     # -- opening
     @classmethod
     def open(cls, db: str | os.PathLike[str] | None = None, *, multi_user: bool | None = None,
-             migrate: bool = True) -> "Store":
-        """Open (and create/migrate) the database named by ``db``, ``REVIEWOPS_DB`` or the default file."""
+             migrate: bool | str = True) -> "Store":
+        """Open (and create/migrate) the database named by ``db``, ``REVIEWOPS_DB`` or the default file.
+
+        ``migrate="if-needed"`` runs Alembic only when :meth:`is_current` says the schema is behind
+        (what a workbench kernel does: the server migrated the store when it started).
+        """
         url = resolve_url(db)
         if multi_user is None:
             multi_user = os.environ.get(ENV_MULTI_USER, "").lower() in ("1", "true", "yes", "on")
@@ -710,7 +714,10 @@ class Store:
         _unwrap_kit_errors(engine)
         store = cls(engine, url)
         try:
-            if migrate:
+            if migrate == "if-needed":
+                if not store.is_current():
+                    store.migrate()
+            elif migrate:
                 store.migrate()
         except sa.exc.OperationalError as e:
             engine.dispose()
@@ -736,6 +743,18 @@ class Store:
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7305119)")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def is_current(self) -> bool:
+        """True when the database is at the newest migration shipped with this version (a cheap check
+        without loading Alembic: the revision ids are the ``NNNN_`` prefixes of the migration files)."""
+        versions = Path(__file__).parent / "migrations" / "versions"
+        head = max(p.name.split("_", 1)[0] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))
+        try:
+            with self.engine.connect() as conn:
+                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+        except sa.exc.DBAPIError:
+            return False
+        return current == [head]
 
     def close(self) -> None:
         self.engine.dispose()
