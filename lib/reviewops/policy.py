@@ -145,6 +145,8 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("severity", "严重程度", "choice", "高/中/低", choices=SEVERITIES, choice_zh=SEVERITY_ZH),
         Column("appeal", "需平台申诉", "bool", "是否同时准备平台申诉材料 / also prepare a platform appeal"),
         Column("department", "改进部门", "text", "周报中负责改进的部门（采购/物流/客服…）/ department in the weekly report"),
+        Column("action", "改进建议", "text", "周报中对该分类的建议措施 / recommended action in the weekly report",
+               required=False),
         Column("priority", "主分类优先级", "int", "多个分类同分时，数字小的为主分类 / tie-break, lower wins", min=1),
     ), unique=("code",)),
     Table("roles", "角色权限", "角色、升级链、补偿审批上限与查看完整个人信息的权限。", (
@@ -347,10 +349,24 @@ COMPLIANCE_FLOOR: tuple[dict[str, str], ...] = (
 )
 
 
+#: Default recommended action per category for the weekly 差评TOP3 report (SPEC D2); editable in 分类时效.
+_ACTIONS = {
+    "logistics": "约谈承运快递，核查延误线路与转运节点；必要时切换快递或增加运费险",
+    "quality": "向供应商反馈问题批次，加强到货抽检与出库质检",
+    "size": "复核尺码表与详情页尺码说明，补充实测数据与试穿建议",
+    "missing_wrong": "排查仓库拣货与复核流程，对易错SKU加贴标识并出库称重校验",
+    "description": "修正详情页图文与参数，避免夸大描述，补充实拍图",
+    "service": "复盘相关会话，针对话术与响应时效开展客服培训",
+    "price": "核对价格与活动规则，价保诉求按规则及时处理",
+    "malicious": "保全证据并提交平台申诉，标记风险账号",
+    "other": "逐条复核原因，归入具体分类",
+}
+
+
 def _default_tables() -> dict[str, list[dict[str, Any]]]:
     cat = lambda code, hours, role, sev, appeal, dept, prio: {  # noqa: E731
         "code": code, "name_zh": CATEGORY_ZH[code], "sla_hours": hours, "owner_role": role, "severity": sev,
-        "appeal": appeal, "department": dept, "priority": prio}
+        "appeal": appeal, "department": dept, "action": _ACTIONS[code], "priority": prio}
     return {
         "categories": [
             cat("malicious", 1.0, "legal", "high", True, "法务", 1),
