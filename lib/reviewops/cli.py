@@ -603,6 +603,34 @@ def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, tr
           open_browser=open_browser)
 
 
+@cli.command("run")
+@click.argument("playbook")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="剧本参数（可重复；按声明的类型检查）/ playbook parameter (repeatable; checked against its type)")
+@db_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="报告写到此目录（默认 ./reports）/ folder for the reports (default ./reports)")
+@click.option("--pdf", is_flag=True, help="另用 chromium 打印 PDF / also print a PDF with headless chromium")
+@click.option("--progress/--no-progress", default=None, help="显示进度条（终端中默认显示）/ show progress (default: on a terminal)")
+@json_option
+def run_cmd(playbook: str, params: tuple[str, ...], db: str | None, out_dir: Path | None, pdf: bool,
+            progress: bool | None, as_json: bool) -> None:
+    """用 papermill 运行剧本并写出报告 / run a playbook with papermill and write its reports."""
+    from .runner import parse_param_args, run_playbook
+
+    result = run_playbook(playbook, parse_param_args(params), db=db, out_dir=out_dir, pdf=pdf, progress=progress,
+                          actor=_actor())
+    if as_json:
+        _echo_json({"playbook": result.playbook, "params": result.params, "duration_s": round(result.duration, 3),
+                    "outputs": {k: str(v) for k, v in result.outputs.items()}, "notes": result.notes})
+        return
+    click.echo(f"剧本 playbook {result.playbook} 完成 done in {result.duration:.1f} s")
+    for kind, path in result.outputs.items():
+        click.echo(f"  {kind:<6} {path}")
+    for note in result.notes:
+        click.echo(f"  注意 note: {note}")
+
+
 def _actor() -> str:
     import getpass
 
