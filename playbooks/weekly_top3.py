@@ -1,0 +1,186 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 每周差评TOP3 周报
+#
+# 由 `reviewops.reports.weekly_top3` 计算；本笔记本只负责展示。用户文本均已脱敏。
+
+# %% tags=["parameters"]
+week: str = ""  # ISO 周次，如 2026-W47；空 表示上一周
+db: str = ""  # 数据库 URL；空 表示默认
+shops: str = ""  # 店铺编号，逗号分隔；空 表示全部
+trend_weeks: int = 4  # 趋势对比的周数（含本周）
+output_dir: str = ""  # 表格输出目录；空 表示不另存
+
+# %%
+import datetime as dt
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+import reviewops
+from reviewops.policy import fen_to_yuan_text
+from reviewops.reports import iso_week, weekly_top3
+
+try:
+    from reviewops import runner as _runner
+except ImportError:
+    _runner = None
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    plt = None
+
+if not str(week).strip():
+    week = iso_week(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=7))
+_shop_items = [s.strip() for s in str(shops).replace("，", ",").split(",") if s.strip()]
+if not all(s.isdigit() for s in _shop_items):
+    raise ValueError(f"店铺编号应为数字，逗号分隔，收到 {shops!r} / shops must be numeric ids, comma-separated")
+shop_ids = [int(s) for s in _shop_items] or None
+
+store = reviewops.Store.open(db or None)
+report = weekly_top3(store, str(week).strip(), shop_ids=shop_ids, trend_weeks=int(trend_weeks))
+
+
+def pct(x):
+    return "—" if x is None or pd.isna(x) else f"{x:.1%}"
+
+
+def hours(x):
+    return "—" if x is None or pd.isna(x) else f"{x:.1f} 小时"
+
+
+def save(name, df):
+    """Hand a table to the runner (XLSX etc.) when the runner offers ``save_table``."""
+    if _runner is not None and hasattr(_runner, "save_table"):
+        _runner.save_table(name, df)
+    if output_dir:
+        import pathlib
+
+        out = pathlib.Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out / f"{name}.csv", index=False, encoding="utf-8-sig")
+
+
+def joined(items):
+    return "；".join(str(i) for i in items) if items else "—"
+
+
+display(Markdown(f"## 概览：{report.week}（{report.start:%Y-%m-%d} 至 {report.end - dt.timedelta(days=1):%Y-%m-%d}，北京时间）"))
+overview = pd.DataFrame([
+    {"指标": "评价数", "数值": str(report.reviews)},
+    {"指标": "中差评数", "数值": str(report.negative)},
+    {"指标": "中差评率", "数值": pct(report.rate)},
+])
+display(overview)
+
+# %%
+display(Markdown("## 趋势：与前几周对比"))
+trend = pd.DataFrame({
+    "周次": report.trend["week"],
+    "评价数": report.trend["reviews"].astype(int),
+    "中差评数": report.trend["negative"].astype(int),
+    "中差评率": [pct(x) for x in report.trend["rate"]],
+})
+display(trend)
+save("趋势", trend)
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(list(report.trend["week"]), [0 if pd.isna(x) else x * 100 for x in report.trend["rate"]], marker="o")
+    ax.set_ylabel("%")
+    ax.set_title("negative-review rate by week")
+    fig.tight_layout()
+    plt.show()
+
+# %%
+display(Markdown("## 差评TOP3 原因"))
+top3 = pd.DataFrame({
+    "排名": report.top3["rank"],
+    "原因": report.top3["category_zh"],
+    "分类代码": report.top3["category"],
+    "案件数": report.top3["cases"],
+    "占比": [pct(x) for x in report.top3["share"]],
+    "涉及商品/SKU": [joined(x) for x in report.top3["skus"]],
+    "供应商": [joined(x) for x in report.top3["suppliers"]],
+    "快递公司": [joined(x) for x in report.top3["carriers"]],
+})
+if top3.empty:
+    display(Markdown("本周没有中差评。"))
+display(top3)
+save("差评TOP3", top3)
+
+display(Markdown("### 典型评价（已脱敏）"))
+examples = pd.DataFrame(
+    [{"排名": r["rank"], "原因": r["category_zh"], "评价内容": text}
+     for _, r in report.top3.iterrows() for text in r["examples"]],
+    columns=["排名", "原因", "评价内容"],
+)
+display(examples)
+
+# %%
+display(Markdown("## 建议措施与负责部门"))
+actions = pd.DataFrame({
+    "排名": report.top3["rank"],
+    "原因": report.top3["category_zh"],
+    "负责部门": report.top3["department"],
+    "建议措施": report.top3["action"],
+})
+display(actions)
+save("建议措施", actions)
+
+# %%
+display(Markdown("## 响应时效（SLA）"))
+sla = report.sla
+sla_table = pd.DataFrame([
+    {"指标": "本周案件数", "数值": str(sla["cases"])},
+    {"指标": "按时首次联系", "数值": str(sla["met"])},
+    {"指标": "超时后联系", "数值": str(sla["late"])},
+    {"指标": "超时未联系", "数值": str(sla["breached_unanswered"])},
+    {"指标": "未到期待处理", "数值": str(sla["open_in_time"])},
+    {"指标": "SLA 达成率", "数值": pct(sla["compliance"])},
+    {"指标": "首次联系用时中位数", "数值": hours(sla["first_contact_hours_median"])},
+    {"指标": "解决用时中位数", "数值": hours(sla["resolution_hours_median"])},
+])
+display(sla_table)
+save("响应时效", sla_table)
+
+# %%
+display(Markdown("## 补偿措施与成本"))
+remedies = pd.DataFrame({
+    "补偿方式": report.remedies["kind_zh"],
+    "次数": report.remedies["count"].astype(int),
+    "金额（元）": [fen_to_yuan_text(int(x)) for x in report.remedies["amount_fen"]],
+})
+total_fen = int(report.remedies["amount_fen"].sum()) if len(report.remedies) else 0
+if remedies.empty:
+    display(Markdown("本周没有已发放的补偿。"))
+display(remedies)
+display(Markdown(f"补偿合计：**{fen_to_yuan_text(total_fen) or '0'} 元**"))
+save("补偿", remedies)
+
+# %%
+display(Markdown("## 追评改善（修改为好评）"))
+revisions = pd.DataFrame([
+    {"指标": "已解决案件", "数值": str(report.resolved)},
+    {"指标": "改为好评", "数值": str(report.revised)},
+    {"指标": "改评率", "数值": pct(report.revision_rate)},
+])
+display(revisions)
+display(Markdown("改评仅作统计，任何补偿都不以改评为条件。"))
