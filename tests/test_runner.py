@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -167,3 +168,38 @@ def test_pdf_printed_by_chromium(tmp_path):
                                  progress=False)
     assert result.outputs["pdf"].read_bytes()[:5] == b"%PDF-"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.ipynb", "tiny.json", "tiny.pdf"]
+
+
+@pytest.mark.parametrize("value", ['x"; import os; os.system("touch PWNED") #', "a\\", "a\\\"\nb", "\u2028\x00'''\"\"\"",
+                                   "店铺 \U0001f600", "x" * 100_000])
+def test_values_injected_only_as_literals(tmp_path, value):
+    import ast
+
+    import nbformat
+    import papermill as pm
+
+    values = runner.check_parameters(FIXTURE, {"week": value})
+    pm.execute_notebook(str(FIXTURE), str(tmp_path / "o.ipynb"), parameters=values, prepare_only=True,
+                        progress_bar=False)
+    nb = nbformat.read(str(tmp_path / "o.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    tree = ast.parse(cell.source)
+    assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Assign)
+    assert ast.literal_eval(tree.body[0].value) == value
+
+
+def test_payload_round_trips_and_is_inert_in_chromium(payload_run, tmp_path):
+    import subprocess
+
+    import nbformat
+
+    nb = nbformat.read(str(payload_run.outputs["ipynb"]), as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert f"week: {PAYLOAD} str" in printed
+    if not Path(runner.CHROMIUM).is_file():
+        pytest.skip("Debian chromium not installed")
+    dom = subprocess.run([runner.CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--user-data-dir={tmp_path}", "--dump-dom", payload_run.outputs["html"].as_uri()],
+                         check=False, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}).stdout
+    assert "data-pwned" not in dom and "dataset.pwned=1" in dom  # shown as text, never run
