@@ -27,11 +27,13 @@ output_dir: str = ""  # 表格输出目录；空 表示不另存
 
 # %%
 import datetime as dt
+import pathlib
 
 import pandas as pd
 from IPython.display import Markdown, display
 
 import reviewops
+from reviewops.outputs import write_csv_atomic
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
 
@@ -41,9 +43,6 @@ except ImportError:
     _runner = None
 
 try:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 except ImportError:
     plt = None
@@ -68,15 +67,13 @@ def hours(x):
 
 
 def save(name, df):
-    """Hand a table to the runner (XLSX etc.) when the runner offers ``save_table``."""
+    """Hand a table to the runner's XLSX and, given ``output_dir``, write it as a formula-safe CSV."""
     if _runner is not None and hasattr(_runner, "save_table"):
         _runner.save_table(name, df)
     if output_dir:
-        import pathlib
-
         out = pathlib.Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / f"{name}.csv", index=False, encoding="utf-8-sig")
+        write_csv_atomic(out / f"{name}.csv", [str(c) for c in df.columns], df.itertuples(index=False))
 
 
 def joined(items):
@@ -107,7 +104,8 @@ if plt is not None:
     ax.set_ylabel("%")
     ax.set_title("negative-review rate by week")
     fig.tight_layout()
-    plt.show()
+    display(fig)
+    plt.close(fig)
 
 # %%
 display(Markdown("## 差评TOP3 原因"))
