@@ -140,3 +140,11 @@ def test_weekly_top3_fails_clearly_on_a_week_that_does_not_exist(demo_db, tmp_pa
     assert err.value.ename == "ConfigError", (err.value.ename, err.value.evalue)
     assert "2026-W99" in err.value.evalue and "没有这一周" in err.value.evalue
     assert out.exists()  # the failed notebook is kept for inspection
+
+
+def test_weekly_top3_refuses_shop_ids_that_are_not_numbers(demo_db, tmp_path) -> None:
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(str(PLAYBOOKS / "weekly_top3.ipynb"), str(tmp_path / "bad_shops.ipynb"),
+                            kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
+                            parameters={"week": demo_db["week"], "db": demo_db["db"], "shops": "1,旗舰店"})
+    assert "店铺编号" in err.value.evalue and "旗舰店" in err.value.evalue
