@@ -203,3 +203,16 @@ def test_payload_round_trips_and_is_inert_in_chromium(payload_run, tmp_path):
                          check=False, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}).stdout
     assert "data-pwned" not in dom and "dataset.pwned=1" in dom  # shown as text, never run
+
+
+def test_same_inputs_same_tables(payload_run, tmp_path):
+    again = runner.run_playbook(FIXTURE, {"week": PAYLOAD, "limit": "2"}, out_dir=tmp_path, formats=("xlsx",),
+                                progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.xlsx"]
+
+    def sheets(path):
+        wb = openpyxl.load_workbook(path)
+        return {ws.title: [[c.value for c in r] for r in ws.iter_rows()] for ws in wb.worksheets}
+
+    assert sheets(again.outputs["xlsx"]) == sheets(payload_run.outputs["xlsx"])
+    assert list(sheets(again.outputs["xlsx"])) == ["汇总"]
