@@ -30,9 +30,8 @@ import datetime as dt
 import pathlib
 
 import pandas as pd
-from IPython.display import Markdown, display
-
 import reviewops
+from IPython.display import Markdown, display
 from reviewops.outputs import write_csv_atomic
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
@@ -48,7 +47,7 @@ except ImportError:
     plt = None
 
 if not str(week).strip():
-    week = iso_week(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=7))
+    week = iso_week(dt.datetime.now(dt.UTC) - dt.timedelta(days=7))
 _shop_items = [s.strip() for s in str(shops).replace("，", ",").split(",") if s.strip()]
 if not all(s.isdigit() for s in _shop_items):
     raise ValueError(f"店铺编号应为数字，逗号分隔，收到 {shops!r} / shops must be numeric ids, comma-separated")

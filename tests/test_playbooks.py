@@ -21,9 +21,9 @@ nbformat = pytest.importorskip("nbformat")
 jupytext = pytest.importorskip("jupytext")
 pm = pytest.importorskip("papermill")
 
-import reviewops  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from reviewops.reports import iso_week, weekly_top3  # noqa: E402
+import reviewops
+import sqlalchemy as sa
+from reviewops.reports import iso_week, weekly_top3
 
 PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 NOTEBOOKS = sorted(PLAYBOOKS.glob("*.ipynb"))
@@ -81,7 +81,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
     store = reviewops.Store.open(str(base / "d.db"))
     with store.read() as conn:
         created = [r[0] for r in conn.execute(sa.select(reviews.c.created_at))]
-    counts = collections.Counter(iso_week(t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)) for t in created)
+    counts = collections.Counter(iso_week(t if t.tzinfo else t.replace(tzinfo=dt.UTC)) for t in created)
     week = counts.most_common(1)[0][0]
     golden = weekly_top3(store, week)
     return {"db": str(base / "d.db"), "week": week, "golden": golden, "env": env}
