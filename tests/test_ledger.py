@@ -105,6 +105,7 @@ def test_over_limit_waits_for_an_approver_who_is_not_the_requester(store, tmp_pa
     a.deliver(cid, v)
     denied = access_rows(store, "approve")
     assert {r["actor"] for r in denied} == {"a1", "a2"} and {r["outcome"] for r in denied} == {"denied"}
+    assert {r["shop_id"] for r in denied} == {case_row(store, cid)["shop_id"]}  # refusals name the case's shop
 
 
 def test_a_supervisor_cannot_approve_their_own_request_and_the_next_role_is_named(sqlite_store, tmp_path):

@@ -632,12 +632,9 @@ def run_cmd(playbook: str, params: tuple[str, ...], db: str | None, out_dir: Pat
 
 
 def _actor() -> str:
-    import getpass
+    from .users import os_actor
 
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name on this system
-        return "cli"
+    return os_actor()
 
 
 def _log_path() -> Path:

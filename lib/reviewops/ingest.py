@@ -38,7 +38,7 @@ from . import store as st
 from .columns import KIND_ZH, PLATFORM_ZH, PLATFORMS, fields_of
 from .errors import ConfigError, ImportRejected, Problem, ReviewOpsError, UnknownLayout
 from .layouts import BUILTIN, Detection, Layout, all_header_aliases, detect, layout_from_mapping, norm_header
-from .outputs import write_csv_atomic
+from .outputs import file_sha256, write_csv_atomic
 from .readers import MAX_COLUMNS, RawTable, read_path
 
 HEADER_SCAN_ROWS = 50
@@ -988,14 +988,6 @@ def _assign_shops(conn: Connection, store: st.Store, p: Prepared, shop: str | No
 
 
 # --------------------------------------------------------------------- public entry points
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def import_file(
     store: st.Store,
     path: str | os.PathLike[str],
@@ -1056,7 +1048,7 @@ def import_file(
     if mapping is not None and save_as:
         save_layout(store, candidates[0], actor=actor)
 
-    sha = _file_sha(path)
+    sha = file_sha256(path)
     results: list[ImportResult] = []
     with store.write() as conn:
         for p in prepared:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
+from .users import log_denied
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -262,12 +263,6 @@ def _needed_role(conn: sa.Connection, ctx: _Ctx, role: str, extra_fen: int, now:
     return None
 
 
-def _deny(store: "Store", actor: "Actor", action: str, err: Exception, ctx_case: int | None, shop: int | None) -> None:
-    from .users import log_denied
-
-    log_denied(store, actor, action, err, case_id=ctx_case, shop_id=shop)
-
-
 def _check_note(note: str | None, policy: "Policy") -> str | None:
     note = (note or "").strip() or None
     if note:
@@ -292,7 +287,6 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     state that cannot propose and :class:`ConflictError` on a stale version.
     """
     from .cases import transition_in
-    from .remedy import tier_of  # noqa: F401 - tier caps are checked below through the policy
     from .store import compensations as comp, utcnow
 
     if not items:
@@ -337,7 +331,7 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
                             compensation_ids=tuple(ids), total_fen=total, pending=pending, needed_role=needed,
                             reasons=tuple(reasons))
     except AccessDenied as e:
-        _deny(store, actor, "propose", e, case_id, None)
+        log_denied(store, actor, "propose", e, case_id=case_id)
         raise
 
 
@@ -381,6 +375,31 @@ def _pending_rows(conn: sa.Connection, case_id: int) -> list[Any]:
                         .order_by(comp.c.id)).all()
 
 
+def _pending_case(conn: sa.Connection, actor: "Actor", case_id: int, verb_zh: str) -> tuple[_Ctx, list[Any]]:
+    """The case (in the actor's shops) and its pending remedies, for a decision by someone who did not
+    request any of them (S-06, S-08)."""
+    ctx = _context(conn, case_id)
+    actor.check_shop(ctx.shop_id, what="案件")
+    rows = _pending_rows(conn, case_id)
+    if ctx.state != "pending_approval" or not rows:
+        raise ConfigError(f"案件 {case_id} 没有待审批的补偿（当前状态 {ctx.state}）/ case {case_id} has nothing "
+                          "pending approval")
+    if actor.name in {r.requested_by for r in rows}:
+        raise AccessDenied(f"不能{verb_zh}自己提出的补偿（{actor.name}）；请由其他有权限的同事审批\n"
+                           f"you cannot decide your own request ({actor.name}); another approver must decide")
+    return ctx, rows
+
+
+def _decide_pending(conn: sa.Connection, actor: "Actor", case_id: int, state: str, reason: str,
+                    now: dt.datetime) -> None:
+    """Record the decision (``approved`` / ``rejected``) on every pending remedy of the case."""
+    from .store import compensations as comp
+
+    conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "pending")
+                 .values(state=state, decided_by=actor.name, decided_role=actor.role, decided_at=now,
+                         decision_reason=reason, version=comp.c.version + 1))
+
+
 def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int, *, reason: str | None = None,
             via: str = "form", at: dt.datetime | None = None) -> int:
     """Approve every pending remedy of a case; returns the case's new version.
@@ -390,23 +409,13 @@ def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     customer's rolling-window total or the order's band.
     """
     from .cases import transition_in
-    from .store import compensations as comp, utcnow
+    from .store import utcnow
 
     now = at or utcnow()
-    shop = None
     try:
         with store.write() as conn:
-            ctx = _context(conn, case_id)
-            shop = ctx.shop_id
-            actor.check_shop(ctx.shop_id, what="案件")
-            rows = _pending_rows(conn, case_id)
-            if ctx.state != "pending_approval" or not rows:
-                raise ConfigError(f"案件 {case_id} 没有待审批的补偿（当前状态 {ctx.state}）/ case {case_id} has nothing "
-                                  "pending approval")
+            ctx, rows = _pending_case(conn, actor, case_id, "审批")
             requesters = sorted({r.requested_by for r in rows})
-            if actor.name in requesters:
-                raise AccessDenied(f"不能审批自己提出的补偿（{actor.name}）；请由其他有权限的同事审批\n"
-                                   f"you cannot approve your own request ({actor.name}); another approver must decide")
             # the pending rows are already in the totals: check the approver's authority over them as they stand
             problems = _authority(conn, ctx, actor.role, 0, now)
             if problems:
@@ -415,14 +424,12 @@ def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int,
                                    f"above {actor.role}'s authority; needs {needed or 'nobody: reduce the amount'}")
             text = (reason or "").strip() or "同意 / approved"
             _check_note(text, ctx.policy)
-            conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "pending")
-                         .values(state="approved", decided_by=actor.name, decided_role=actor.role, decided_at=now,
-                                 decision_reason=text, version=comp.c.version + 1))
+            _decide_pending(conn, actor, case_id, "approved", text, now)
             total = sum(r.amount_fen for r in rows)
             return transition_in(conn, case_id, expected_version, "remedy_proposed", actor=actor.name, via=via,
                                  reason=f"批准补偿 {_yuan(total)}（提出人 {'、'.join(requesters)}）：{text}", at=now)
     except AccessDenied as e:
-        _deny(store, actor, "approve", e, case_id, shop)
+        log_denied(store, actor, "approve", e, case_id=case_id)
         raise
 
 
@@ -430,33 +437,23 @@ def reject(store: "Store", actor: "Actor", case_id: int, expected_version: int, 
            via: str = "form", at: dt.datetime | None = None) -> int:
     """Reject the pending remedies of a case with a reason; the case goes back to ``contacted``."""
     from .cases import transition_in
-    from .store import compensations as comp, utcnow
+    from .store import utcnow
 
     now = at or utcnow()
     text = (reason or "").strip()
     if not text:
         raise ConfigError("驳回需要填写原因 / a rejection needs a reason")
-    shop = None
     try:
         with store.write() as conn:
-            ctx = _context(conn, case_id)
-            shop = ctx.shop_id
-            actor.check_shop(ctx.shop_id, what="案件")
-            rows = _pending_rows(conn, case_id)
-            if ctx.state != "pending_approval" or not rows:
-                raise ConfigError(f"案件 {case_id} 没有待审批的补偿 / case {case_id} has nothing pending approval")
-            if actor.name in {r.requested_by for r in rows}:
-                raise AccessDenied(f"不能审批（含驳回）自己提出的补偿（{actor.name}）/ you cannot decide your own request")
+            ctx, rows = _pending_case(conn, actor, case_id, "审批（含驳回）")
             if not any(covers(ctx.policy, actor.role, r.requested_role) and actor.role != r.requested_role
                        for r in rows):
                 raise AccessDenied(f"{_role_zh(ctx.policy, actor.role)}无权审批该补偿 / {actor.role} may not decide it")
-            conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "pending")
-                         .values(state="rejected", decided_by=actor.name, decided_role=actor.role, decided_at=now,
-                                 decision_reason=text, version=comp.c.version + 1))
+            _decide_pending(conn, actor, case_id, "rejected", text, now)
             return transition_in(conn, case_id, expected_version, "contacted", actor=actor.name, via=via,
                                  reason=f"驳回补偿：{text}", at=now)
     except AccessDenied as e:
-        _deny(store, actor, "reject", e, case_id, shop)
+        log_denied(store, actor, "reject", e, case_id=case_id)
         raise
 
 
@@ -470,11 +467,9 @@ def deliver(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     from .store import compensations as comp, utcnow
 
     now = at or utcnow()
-    shop = None
     try:
         with store.write() as conn:
             ctx = _context(conn, case_id)
-            shop = ctx.shop_id
             actor.check_shop(ctx.shop_id, what="案件")
             note = _check_note(note, ctx.policy)
             if _pending_rows(conn, case_id):
@@ -491,7 +486,7 @@ def deliver(store: "Store", actor: "Actor", case_id: int, expected_version: int,
             return transition_in(conn, case_id, expected_version, "remedy_delivered", actor=actor.name, via=via,
                                  reason=f"补偿已送达：{summary}" + (f"；{note}" if note else ""), at=now)
     except AccessDenied as e:
-        _deny(store, actor, "deliver", e, case_id, shop)
+        log_denied(store, actor, "deliver", e, case_id=case_id)
         raise
 
 
@@ -524,7 +519,7 @@ def case_ledger(conn: sa.Connection, case_id: int) -> list[dict[str, Any]]:
 
 def pending_approvals(store: "Store", actor: "Actor", *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Cases waiting for approval in the actor's shops, oldest request first, with ``may_approve`` and why not."""
-    from .store import cases, compensations as comp, shops, utcnow
+    from .store import cases, shops, utcnow
 
     now = now or utcnow()
     out: list[dict[str, Any]] = []

@@ -23,7 +23,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -37,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ReviewOpsError
-from .outputs import formula_safe
+from .outputs import file_sha256, formula_safe
+from .users import os_actor
 
 RUN_DIR_ENV = "REVIEWOPS_RUN_DIR"
 PLAYBOOKS_ENV = "REVIEWOPS_PLAYBOOKS"
@@ -352,23 +352,6 @@ def _publish(files: list[tuple[Path, Path]]) -> None:
         raise
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _default_actor() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name on this system
-        return "cli"
-
-
 def _log_run(db: str, *, actor: str, playbook: str, outcome: str, detail: dict[str, Any]) -> None:
     from .store import Store
     from .users import log_access
@@ -401,7 +384,7 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
     if "output_dir" in declared:
         values["output_dir"] = str(stage)
     shown = {k: v for k, v in values.items() if k not in ("db", "output_dir")}
-    actor = actor or _default_actor()
+    actor = actor or os_actor()
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []
     old_env = os.environ.get(RUN_DIR_ENV)
@@ -462,7 +445,7 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
         moves += [(p, out / n) for n, p in extras.items()]
         if "json" in wanted:  # the summary last: its presence marks a complete run
             moves.append((wanted["json"], out / wanted["json"].name))
-        hashes = {dst.name: _sha256(src) for src, dst in moves} if db is not None else {}
+        hashes = {dst.name: file_sha256(src) for src, dst in moves} if db is not None else {}
         _publish(moves)
         if db is not None:
             _log_run(db, actor=actor, playbook=name, outcome="ok",

@@ -254,6 +254,16 @@ def get_actor(store: "Store", name: str, *, policy: "Policy | None" = None) -> A
     )
 
 
+def os_actor() -> str:
+    """``cli:<os user>``: who made a change from the command line or a batch run (``cli`` without a user name)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name on this system
+        return "cli"
+
+
 # ---------------------------------------------------------------- access log
 def log_access(conn: sa.Connection, *, actor: str, role: str | None, action: str, outcome: str,
                case_id: int | None = None, shop_id: int | None = None, target: str | None = None,
@@ -270,9 +280,16 @@ def log_access(conn: sa.Connection, *, actor: str, role: str | None, action: str
 
 def log_denied(store: "Store", actor: Actor | str, action: str, error: Exception, *, case_id: int | None = None,
                shop_id: int | None = None, target: str | None = None) -> None:
-    """Record a refused action in its own transaction (the refused change itself is rolled back)."""
+    """Record a refused action in its own transaction (the refused change itself is rolled back).
+
+    The shop is looked up from ``case_id`` when not given, so every refusal on a case names its shop.
+    """
     name = actor.name if isinstance(actor, Actor) else str(actor)
     role = actor.role if isinstance(actor, Actor) else None
     with store.write() as conn:
+        if shop_id is None and case_id is not None:
+            from .store import cases
+
+            shop_id = conn.execute(sa.select(cases.c.shop_id).where(cases.c.id == case_id)).scalar_one_or_none()
         log_access(conn, actor=name, role=role, action=action, outcome="denied", case_id=case_id, shop_id=shop_id,
                    target=target, detail={"reason": str(error)[:500]})

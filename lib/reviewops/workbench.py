@@ -15,6 +15,7 @@ forms show it escaped, never as HTML (S-04).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,13 +25,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .cases import STATE_ZH, allowed_transitions, transition_case
-from .errors import AccessDenied, ConfigError, ConflictError, NotFound
+from .errors import AccessDenied, ConfigError, NotFound
 from .policy import CATEGORY_CODES, CATEGORY_ZH, SEVERITY_ZH, fen_to_yuan_text
 
 if TYPE_CHECKING:
     from .policy import Policy
     from .remedy import Remedy
     from .replies import Draft
+    from .sla import SlaCalendar
     from .store import Store
     from .users import Actor
 
@@ -195,9 +197,8 @@ class Workbench:
         category_zh, severity, severity_zh, owner_role, assignee, due_at, due_local, minutes_left,
         sla_status (running | warning | breached | met | late), sla_status_zh, excerpt (masked).
         """
-        from .sla import fraction_used, state_from_json
         from .store import cases, reviews, shops, utcnow
-        from .triage import _SEV_RANK, calendar_of
+        from .triage import _SEV_RANK
 
         now = now or utcnow()
         limit = max(1, min(int(limit), MAX_QUEUE))
@@ -226,21 +227,11 @@ class Workbench:
             q = q.where(cases.c.shop_id == int(shop_id))
         with self.store.read() as conn:
             rows = conn.execute(q.limit(limit)).mappings().all()
-        cal = calendar_of(self.policy)
-        warn = max(self.policy.setting("sla_warn_fractions") or (0.8,))
         excerpt = int(self.policy.setting("excerpt_chars"))
         out = []
         for r in rows:
             due = r["due_at"]
-            if r["first_contact_at"] is not None:
-                status = "met" if due is None or r["first_contact_at"] <= due else "late"
-            elif due is None:
-                status = "running"
-            elif due <= now:
-                status = "breached"
-            else:
-                frac = fraction_used(state_from_json(r["sla_state_json"]), now, cal) if r["sla_state_json"] else 0.0
-                status = "warning" if frac >= warn else "running"
+            status = self._sla_status(r["first_contact_at"], due, r["sla_state_json"], now)
             text = " ".join(str(r["content"] or "").split())
             out.append({
                 "case_id": r["case_id"], "version": r["version"], "state": r["state"],
@@ -355,7 +346,7 @@ class Workbench:
                             problem=problem, remedy=remedy, policy=policy)
         total = sum(i["amount_fen"] for i in suggested)
         approval_note = self._approval_note(case_id, total)
-        status, _ = self._sla_status(c, now)
+        status = self._sla_status(c["first_contact_at"], c["sla_due_at"], c["sla_state_json"], now)
         malicious = c["primary_category"] == "malicious" or "malicious" in categories
         return CaseView(
             case_id=case_id, version=c["version"], state=c["state"], state_zh=STATE_ZH.get(c["state"], c["state"]),
@@ -378,14 +369,27 @@ class Workbench:
             unmask_fields=["receiver_name", "receiver_phone", "receiver_address"] if self.actor.can_unmask else [],
         )
 
-    def _sla_status(self, c: Any, now: dt.datetime) -> tuple[str, int | None]:
-        due = c["sla_due_at"]
-        if c["first_contact_at"] is not None:
-            return ("met" if due is None or c["first_contact_at"] <= due else "late"), None
+    @functools.cached_property
+    def _sla_clock(self) -> tuple["SlaCalendar", float]:
+        """The policy's SLA calendar and the warning fraction (the largest of 时效提醒比例)."""
+        from .triage import calendar_of
+
+        return calendar_of(self.policy), max(self.policy.setting("sla_warn_fractions") or (0.8,))
+
+    def _sla_status(self, first_contact_at: dt.datetime | None, due: dt.datetime | None, state_json: str | None,
+                    now: dt.datetime) -> str:
+        """running | warning | breached before the first contact; met | late after it."""
+        from .sla import fraction_used, state_from_json
+
+        if first_contact_at is not None:
+            return "met" if due is None or first_contact_at <= due else "late"
         if due is None:
-            return "running", None
-        left = round((due - now).total_seconds() / 60.0)
-        return ("breached" if left <= 0 else "running"), left
+            return "running"
+        if due <= now:
+            return "breached"
+        cal, warn = self._sla_clock
+        frac = fraction_used(state_from_json(state_json), now, cal) if state_json else 0.0
+        return "warning" if frac >= warn else "running"
 
     def _profile(self, conn: sa.Connection, customer_id: int | None, shop_id: int, case_id: int,
                  tier: dict[str, Any], rv: Any) -> dict[str, Any]:
@@ -600,8 +604,8 @@ class Workbench:
 
     def escalate(self, case_id: int, version: int, reason: str) -> int:
         """Escalate to the next role of the owner's chain (policy), with a reason."""
-        from .store import cases, update_case
         from .cases import transition_in
+        from .store import cases
 
         self._case_shop(case_id, "escalate")
         with self.store.write() as conn:
