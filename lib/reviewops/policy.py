@@ -249,12 +249,20 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("alarm_severity", "choice", "high", "命中预警词（投诉、12315…）时的严重程度 / severity on alarm words",
             choices=SEVERITIES),
     Setting("delay_coupon_fen", "yuan", "5", "物流延迟自动补偿券（元）/ delay coupon (yuan)", min=0),
+    Setting("stall_hours", "int", "48", "物流轨迹超过此小时数无更新即判为停滞 / a shipment with no tracking event for "
+            "this many hours is stalled", min=1, max=720),
     Setting("repurchase_coupon_days", "int", "90", "复购券有效天数 / repurchase coupon validity (days)", min=1),
     Setting("repurchase_coupon_fen", "yuan", "10", "复购券面额（元）/ repurchase coupon (yuan)", min=0),
     Setting("coupon_expiry_remind_days", "int", "7", "复购券到期前几天提醒 / remind this many days before a coupon "
             "expires", min=1, max=89),
     Setting("care_coupon_fen", "yuan", "5", "三日关怀专属券面额（元）/ day-3 care coupon (yuan)", min=0),
     Setting("resolved_bonus_fen", "yuan", "50", "客户确认满意的已解决案件奖金（元）/ bonus per resolved case", min=0),
+    Setting("service_points_per_case", "int", "10", "客户确认满意的已解决案件计服务积分（可兑换培训）/ service points "
+            "per satisfied resolved case", min=0, max=1000),
+    Setting("csat_target", "int", "85", "谈判技巧考核：满意度目标（0–100）/ negotiation KPI: CSAT target", min=0, max=100),
+    Setting("call_pass_target", "int", "90", "情绪管理考核：通话录音合格率目标（%）/ emotion KPI: call-recording pass "
+            "rate target (%)", min=0, max=100),
+    Setting("repurchase_window_days", "int", "90", "复购统计窗口（天）/ repurchase window (days)", min=1, max=730),
     Setting("pay_per_revision", "bool", "否", "是否按“改评”计奖（合规风险，默认否）/ pay per review revision (off)"),
     Setting("model_min_reviews", "int", "200", "训练模型至少需要的已评分评价数 / rated reviews needed to train", min=20),
     Setting("excerpt_chars", "int", "60", "队列与提醒中评价摘录的字数 / excerpt length", min=10, max=500),

@@ -529,6 +529,74 @@ access_log = sa.Table(
     _c("detail_json", Text),
 )
 
+delay_remedies = sa.Table(
+    "delay_remedies", metadata,  # P4: the delay coupon, issued at most once per order
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("order_id", Text, nullable=False),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    _c("reason", Text, nullable=False),  # late_dispatch | stalled_delivery
+    _c("promised_at", UTCDateTime()),
+    _c("hours_late", sa.Float),
+    _c("amount_fen", Fen, nullable=False),
+    _c("message", Text),  # the (masked) message to send with the coupon
+    _c("issued_by", Text, nullable=False),
+    _c("issued_at", UTCDateTime(), nullable=False),
+    _c("policy_version", sa.Integer),
+    sa.UniqueConstraint("shop_id", "order_id"),
+)
+
+sla_notices = sa.Table(
+    "sla_notices", metadata,  # SLA warnings and breach escalations, each sent once per case and kind
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("kind", Text, nullable=False),  # warn_50 | warn_80 … (the fraction in percent) | breach
+    _c("due_at", UTCDateTime()),  # the deadline the notice was about
+    _c("role", Text),  # the role notified (the escalation target at breach)
+    _c("sent_at", UTCDateTime(), nullable=False),
+    _c("sent_by", Text, nullable=False),  # playbook:daily_sweep | watcher …
+    sa.UniqueConstraint("case_id", "kind"),
+)
+
+surveys = sa.Table(
+    "surveys", metadata,  # CSAT and NPS answers (V4, O1), imported from the shop's survey tool
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("survey_key", Text, nullable=False),  # the survey tool's answer id
+    _c("kind", Text, nullable=False),  # csat (1–5) | nps (0–10)
+    _c("score", sa.Integer, nullable=False),
+    _c("order_id", Text),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id")),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    _c("answered_at", UTCDateTime(), nullable=False),
+    _c("source", Text),
+    sa.UniqueConstraint("shop_id", "survey_key"),
+)
+
+training_records = sa.Table(
+    "training_records", metadata,  # O1: per-agent training results (call-recording checks, quizzes …)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("agent", Text, nullable=False),  # a user's login name
+    _c("module", Text, nullable=False),  # emotion | negotiation | data_analysis | knowledge
+    _c("at", UTCDateTime(), nullable=False),
+    _c("passed", sa.Boolean),
+    _c("score", sa.Float),
+    _c("note", Text),
+    _c("recorded_by", Text, nullable=False),
+    _c("recorded_at", UTCDateTime(), nullable=False),
+)
+
+point_redemptions = sa.Table(
+    "point_redemptions", metadata,  # O2: service points an agent spent on training
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("agent", Text, nullable=False),
+    _c("points", sa.Integer, nullable=False),
+    _c("item", Text, nullable=False),
+    _c("at", UTCDateTime(), nullable=False),
+    _c("recorded_by", Text, nullable=False),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
@@ -548,6 +616,9 @@ sa.Index("ix_compensations_customer", compensations.c.customer_id, compensations
 sa.Index("ix_compensations_state", compensations.c.shop_id, compensations.c.state)
 sa.Index("ix_followups_due", followups.c.state, followups.c.due_at)
 sa.Index("ix_access_log_at", access_log.c.at)
+sa.Index("ix_sla_notices_shop", sla_notices.c.shop_id, sla_notices.c.sent_at)
+sa.Index("ix_surveys_case", surveys.c.case_id)
+sa.Index("ix_training_agent", training_records.c.agent, training_records.c.at)
 
 
 # ------------------------------------------------------------------ URL and paths
