@@ -612,23 +612,57 @@ def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, tr
               help="报告写到此目录（默认 ./reports）/ folder for the reports (default ./reports)")
 @click.option("--pdf", is_flag=True, help="另用 chromium 打印 PDF / also print a PDF with headless chromium")
 @click.option("--progress/--no-progress", default=None, help="显示进度条（终端中默认显示）/ show progress (default: on a terminal)")
+@click.option("--mail-to", "mail_to", multiple=True, metavar="ADDRESS",
+              help="完成后把报告发到这些邮箱（可重复）/ e-mail the report to these addresses (repeatable)")
+@click.option("--mail-from", help="发件人（默认 $REVIEWOPS_SMTP_FROM）/ sender (default $REVIEWOPS_SMTP_FROM)")
+@click.option("--smtp-host", help="SMTP 服务器（默认 $REVIEWOPS_SMTP_HOST）/ SMTP server")
+@click.option("--smtp-port", type=int, help="SMTP 端口（默认 starttls 587、ssl 465）/ SMTP port")
+@click.option("--smtp-security", type=click.Choice(["starttls", "ssl", "none"]),
+              help="加密方式（默认 starttls）/ TLS mode (default starttls)")
+@click.option("--smtp-user", help="SMTP 登录名；密码只从 $REVIEWOPS_SMTP_PASSWORD 读取 / SMTP login (password from the "
+                                  "environment only)")
 @json_option
 def run_cmd(playbook: str, params: tuple[str, ...], db: str | None, out_dir: Path | None, pdf: bool,
-            progress: bool | None, as_json: bool) -> None:
-    """用 papermill 运行剧本并写出报告 / run a playbook with papermill and write its reports."""
+            progress: bool | None, mail_to: tuple[str, ...], mail_from: str | None, smtp_host: str | None,
+            smtp_port: int | None, smtp_security: str | None, smtp_user: str | None, as_json: bool) -> None:
+    """用 papermill 运行剧本并写出报告（可选邮件发送）/ run a playbook with papermill, write its reports, optionally mail them."""
     from .runner import parse_param_args, run_playbook
 
+    smtp = None
+    recipients: list[str] = []
+    if mail_to:  # checked before anything runs
+        from .delivery import SmtpConfig, parse_recipients
+
+        recipients = parse_recipients(mail_to)
+        smtp = SmtpConfig.from_env(host=smtp_host, port=smtp_port, security=smtp_security, user=smtp_user,
+                                   sender=mail_from)
     result = run_playbook(playbook, parse_param_args(params), db=db, out_dir=out_dir, pdf=pdf, progress=progress,
                           actor=_actor())
+    delivered = None
+    if smtp is not None:
+        from .delivery import DeliveryFailed, send_report
+
+        try:
+            delivered = send_report(result, recipients, smtp, db=db, actor=_actor())
+        except DeliveryFailed:
+            click.echo(f"报告已写出 reports written to {Path(next(iter(result.outputs.values()))).parent}", err=True)
+            raise
     if as_json:
         _echo_json({"playbook": result.playbook, "params": result.params, "duration_s": round(result.duration, 3),
-                    "outputs": {k: str(v) for k, v in result.outputs.items()}, "notes": result.notes})
+                    "outputs": {k: str(v) for k, v in result.outputs.items()}, "notes": result.notes,
+                    "mailed": None if delivered is None else {"to": delivered.to,
+                                                               "attachments": delivered.attachments,
+                                                               "left_out": delivered.left_out}})
         return
     click.echo(f"剧本 playbook {result.playbook} 完成 done in {result.duration:.1f} s")
     for kind, path in result.outputs.items():
         click.echo(f"  {kind:<6} {path}")
     for note in result.notes:
         click.echo(f"  注意 note: {note}")
+    if delivered is not None:
+        click.echo(f"  已发送邮件 mailed to {', '.join(delivered.to)}: {', '.join(delivered.attachments)}")
+        for name in delivered.left_out:
+            click.echo(f"  未随信发送 not attached: {name}")
 
 
 def _actor() -> str:
