@@ -31,7 +31,8 @@ import pathlib
 
 import pandas as pd
 import reviewops
-from IPython.display import Markdown, display
+from IPython.display import Image, Markdown, display
+from reviewops.charts import png, trend_figure
 from reviewops.outputs import write_csv_atomic
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
@@ -41,10 +42,7 @@ try:
 except ImportError:
     _runner = None
 
-try:
-    import matplotlib.pyplot as plt
-except ImportError:
-    plt = None
+pd.set_option("display.max_colwidth", None)  # example reviews are shown whole, not cut at 50 characters
 
 if not str(week).strip():
     week = iso_week(dt.datetime.now(dt.UTC) - dt.timedelta(days=7))
@@ -97,14 +95,7 @@ trend = pd.DataFrame({
 })
 display(trend)
 save("趋势", trend)
-if plt is not None:
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot(list(report.trend["week"]), [0 if pd.isna(x) else x * 100 for x in report.trend["rate"]], marker="o")
-    ax.set_ylabel("%")
-    ax.set_title("negative-review rate by week")
-    fig.tight_layout()
-    display(fig)
-    plt.close(fig)
+display(Image(png(trend_figure(report.trend))))
 
 # %%
 display(Markdown("## 差评TOP3 原因"))
@@ -130,6 +121,7 @@ examples = pd.DataFrame(
     columns=["排名", "原因", "评价内容"],
 )
 display(examples)
+save("典型评价", examples)
 
 # %%
 display(Markdown("## 建议措施与负责部门"))

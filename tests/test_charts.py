@@ -1,0 +1,38 @@
+"""Report charts: Chinese labels drawn with a CJK font (no missing-glyph boxes), plain-text labels."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("matplotlib")
+from reviewops import charts
+
+CJK_INSTALLED = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").is_file()
+
+
+def _draw(fig) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font(s)" for boxes
+        return charts.png(fig)
+
+
+@pytest.mark.skipif(not CJK_INSTALLED and not os.environ.get("CI"), reason="fonts-noto-cjk not installed")
+def test_cjk_font_chosen_and_every_glyph_present():
+    assert charts.use_cjk_font() in ("Noto Sans CJK SC", "Noto Sans CJK JP")
+    trend = pd.DataFrame({"week": ["2026-W46", "2026-W47"], "negative": [3, 5], "rate": [0.03, None]})
+    data = _draw(charts.trend_figure(trend))
+    assert data.startswith(b"\x89PNG") and len(data) > 5000
+
+
+def test_bar_labels_are_text_not_math():
+    # a SKU with $…$ would be typeset as mathtext (or fail) if parse_math were on
+    fig = charts.bar_figure(["A款 $x^2$ 尺码", "B" * 40], [3, 1], title="涉及商品", unit="条")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "A款 $x^2$ 尺码" in labels and any(t.endswith("…") and len(t) == 18 for t in labels)
+    assert _draw(fig).startswith(b"\x89PNG")
