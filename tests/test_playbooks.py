@@ -150,3 +150,37 @@ def test_weekly_top3_refuses_shop_ids_that_are_not_numbers(demo_db, tmp_path) ->
                             kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
                             parameters={"week": demo_db["week"], "db": demo_db["db"], "shops": "1,旗舰店"})
     assert "店铺编号" in err.value.evalue and "旗舰店" in err.value.evalue
+
+
+def test_weekly_top3_figures_match_an_independent_count(demo_db, tmp_path, monkeypatch) -> None:
+    """The notebook's headline and ranking against plain SQL over the demo store (not reports.py)."""
+    import pandas as pd
+    from reviewops.reports import week_bounds
+
+    for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(k, demo_db["env"][k])
+    start, end = week_bounds(demo_db["week"])
+    engine = sa.create_engine(f"sqlite:///{demo_db['db']}")
+    with engine.connect() as conn:
+        rows = pd.read_sql(sa.text("SELECT r.created_at, c.primary_category FROM reviews r "
+                                   "LEFT JOIN cases c ON c.review_pk = r.id"), conn)
+    engine.dispose()
+    created = pd.to_datetime(rows["created_at"], utc=True, format="mixed")
+    week = rows[(created >= pd.Timestamp(start)) & (created < pd.Timestamp(end))]
+    neg = week[week["primary_category"].notna()]
+    counts = neg["primary_category"].value_counts()
+    assert len(counts) >= 3 and len(week) > 0
+    nb = pm.execute_notebook(str(PLAYBOOKS / "weekly_top3.ipynb"), str(tmp_path / "o.ipynb"), kernel_name="python3",
+                             cwd=str(tmp_path), progress_bar=False,
+                             parameters={"week": demo_db["week"], "db": demo_db["db"]})
+    texts = _outputs_text(nb)
+    [overview] = [t for t in texts if "<td>中差评数</td>" in t]
+    assert re.search(rf"<td>评价数</td>\s*<td>{len(week)}</td>", overview)
+    assert re.search(rf"<td>中差评数</td>\s*<td>{len(neg)}</td>", overview)
+    [top_html] = [t for t in texts if "<th>分类代码</th>" in t]
+    shown = dict(zip(re.findall(r"<td>([a-z_]+)</td>\s*<td>\d+</td>", top_html),
+                     map(int, re.findall(r"<td>[a-z_]+</td>\s*<td>(\d+)</td>", top_html)), strict=True))
+    assert len(shown) == 3
+    for code, n in shown.items():
+        assert counts[code] == n  # each shown cause has its true count …
+    assert sorted(shown.values(), reverse=True) == list(counts.iloc[:3])  # … and they are the three largest
