@@ -31,9 +31,9 @@ import pathlib
 
 import pandas as pd
 import reviewops
-from IPython.display import Image, Markdown, display
+from IPython.display import HTML, Image, Markdown, display
 from reviewops.charts import png, trend_figure
-from reviewops.outputs import write_csv_atomic
+from reviewops.outputs import REPORT_CSS, html_table, write_csv_atomic
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
 
@@ -73,17 +73,23 @@ def save(name, df):
         write_csv_atomic(out / f"{name}.csv", [str(c) for c in df.columns], df.itertuples(index=False))
 
 
+def show(df):
+    """A table without the index column, every cell escaped (reviewops.outputs.html_table)."""
+    display(HTML(html_table(df)))
+
+
 def joined(items):
     return "；".join(str(i) for i in items) if items else "—"
 
 
+display(HTML(REPORT_CSS))
 display(Markdown(f"## 概览：{report.week}（{report.start:%Y-%m-%d} 至 {report.end - dt.timedelta(days=1):%Y-%m-%d}，北京时间）"))
 overview = pd.DataFrame([
     {"指标": "评价数", "数值": str(report.reviews)},
     {"指标": "中差评数", "数值": str(report.negative)},
     {"指标": "中差评率", "数值": pct(report.rate)},
 ])
-display(overview)
+show(overview)
 
 # %%
 display(Markdown("## 趋势：与前几周对比"))
@@ -93,7 +99,7 @@ trend = pd.DataFrame({
     "中差评数": report.trend["negative"].astype(int),
     "中差评率": [pct(x) for x in report.trend["rate"]],
 })
-display(trend)
+show(trend)
 save("趋势", trend)
 display(Image(png(trend_figure(report.trend))))
 
@@ -111,7 +117,7 @@ top3 = pd.DataFrame({
 })
 if top3.empty:
     display(Markdown("本周没有中差评。"))
-display(top3)
+show(top3)
 save("差评TOP3", top3)
 
 display(Markdown("### 典型评价（已脱敏）"))
@@ -120,7 +126,7 @@ examples = pd.DataFrame(
      for _, r in report.top3.iterrows() for text in r["examples"]],
     columns=["排名", "原因", "评价内容"],
 )
-display(examples)
+show(examples)
 save("典型评价", examples)
 
 # %%
@@ -131,7 +137,7 @@ actions = pd.DataFrame({
     "负责部门": report.top3["department"],
     "建议措施": report.top3["action"],
 })
-display(actions)
+show(actions)
 save("建议措施", actions)
 
 # %%
@@ -147,7 +153,7 @@ sla_table = pd.DataFrame([
     {"指标": "首次联系用时中位数", "数值": hours(sla["first_contact_hours_median"])},
     {"指标": "解决用时中位数", "数值": hours(sla["resolution_hours_median"])},
 ])
-display(sla_table)
+show(sla_table)
 save("响应时效", sla_table)
 
 # %%
@@ -160,7 +166,7 @@ remedies = pd.DataFrame({
 total_fen = int(report.remedies["amount_fen"].sum()) if len(report.remedies) else 0
 if remedies.empty:
     display(Markdown("本周没有已发放的补偿。"))
-display(remedies)
+show(remedies)
 display(Markdown(f"补偿合计：**{fen_to_yuan_text(total_fen) or '0'} 元**"))
 save("补偿", remedies)
 
@@ -171,5 +177,5 @@ revisions = pd.DataFrame([
     {"指标": "改为好评", "数值": str(report.revised)},
     {"指标": "改评率", "数值": pct(report.revision_rate)},
 ])
-display(revisions)
+show(revisions)
 display(Markdown("改评仅作统计，任何补偿都不以改评为条件。"))

@@ -36,3 +36,15 @@ def test_bar_labels_are_text_not_math():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "A款 $x^2$ 尺码" in labels and any(t.endswith("…") and len(t) == 18 for t in labels)
     assert _draw(fig).startswith(b"\x89PNG")
+
+
+def test_report_tables_escape_every_cell_and_drop_the_index():
+    from reviewops.outputs import html_table
+
+    df = pd.DataFrame({"评价": ["<script>x()</script>", None, "a&b"], "数量": [1, 2, 3], "率": [0.5, float("nan"), 1.0]})
+    out = html_table(df)
+    assert "<script>" not in out and "&lt;script&gt;x()&lt;/script&gt;" in out and "a&amp;b" in out
+    assert out.count("<tr>") == 4 and "<th>评价</th><th>数量</th><th>率</th>" in out  # no index column
+    assert '<td class="ro-num">2</td><td class="ro-num"></td>' in out  # NaN shown empty, numbers right-aligned
+    cut = html_table(pd.DataFrame({"n": range(10)}), max_rows=3)
+    assert cut.count("<tr>") == 4 and "共 10 行" in cut

@@ -56,3 +56,40 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+#: Styles for tables in the HTML reports: left-aligned text, numbers right, light rules.
+REPORT_CSS = """<style>
+table.ro-table { border-collapse: collapse; margin: 0.4em 0 1em; font-size: 13px; }
+table.ro-table th { text-align: left; background: #f3f5f7; border-bottom: 1px solid #c8ced3; padding: 4px 10px; }
+table.ro-table td { text-align: left; border-bottom: 1px solid #e6e9ec; padding: 4px 10px; vertical-align: top; }
+table.ro-table td.ro-num { text-align: right; font-variant-numeric: tabular-nums; }
+</style>"""
+
+
+def html_table(df: object, *, max_rows: int | None = 500) -> str:
+    """A DataFrame as an escaped HTML table for the reports: no index column, every cell escaped.
+
+    Numeric columns get ``class="ro-num"`` (right-aligned); all other values are text. A frame longer
+    than ``max_rows`` shows its first rows and says how many were left out (the XLSX holds them all).
+    """
+    import html
+
+    import pandas as pd
+
+    frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
+    shown = frame if max_rows is None else frame.head(max_rows)
+    numeric = [pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in shown.dtypes]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    rows = []
+    for values in shown.itertuples(index=False):
+        cells = []
+        for v, num in zip(values, numeric, strict=True):
+            text = "" if v is None or (isinstance(v, float) and v != v) else str(v)  # noqa: PLR0124 - NaN
+            cells.append(f'<td class="ro-num">{html.escape(text)}</td>' if num else f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if len(shown) < len(frame):
+        more = (f'<p class="ro-more">仅显示前 {len(shown)} 行，共 {len(frame)} 行；完整数据见 XLSX / first {len(shown)} '
+                f"of {len(frame)} rows shown; all rows are in the XLSX</p>")
+    return f'<table class="ro-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
