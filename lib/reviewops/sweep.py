@@ -41,7 +41,7 @@ the budget used, > 1 when overdue), ``minutes_left`` (working minutes; negative 
 ``sla_status`` (``running`` | ``warning`` | ``breached``) / ``sla_status_zh``, ``notice`` (the
 highest notice the case has reached: ``warn_50`` … or ``breach``; empty while running),
 ``new_notices`` (``;``-joined kinds this sweep recorded — or would record in a dry run),
-``escalated_to`` (the role this sweep moved the case to — or would move it to), ``todo_role``
+``escalated_to``/``escalated_to_zh`` (the role this sweep moved the case to — or would move it to), ``todo_role``
 (who acts on it now: the escalation target once breached, otherwise the owner).
 
 :data:`FOLLOWUP_COLUMNS` — ``followup_id``, ``case_id``, ``platform``, ``shop``, ``step``/``step_zh``,
@@ -101,7 +101,7 @@ ESCALATION_NOTE = "超时自动升级"
 SLA_COLUMNS = ["case_id", "shop_id", "platform", "shop", "state", "state_zh", "category", "category_zh", "severity",
                "owner_role", "owner_role_zh", "escalate_to", "escalate_to_zh", "due_at", "due_local",
                "fraction_used", "minutes_left", "sla_status", "sla_status_zh", "notice", "new_notices",
-               "escalated_to", "todo_role"]
+               "escalated_to", "escalated_to_zh", "todo_role"]
 FOLLOWUP_COLUMNS = ["followup_id", "case_id", "platform", "shop", "step", "step_zh", "template_kind", "due_at",
                     "due_local", "minutes_left", "overdue", "role", "role_zh", "assignee", "message", "message_ok",
                     "problems"]
@@ -286,6 +286,7 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
             "due_at": due, "due_local": _local(due), "fraction_used": round(float(frac), 4),
             "minutes_left": round(left), "sla_status": status, "sla_status_zh": SLA_STATUS_ZH[status],
             "notice": reached[-1] if reached else "", "new_notices": ";".join(new), "escalated_to": escalated,
+            "escalated_to_zh": "",
             "todo_role": (target or owner) if breached else owner,
         })
     df = pd.DataFrame(out, columns=SLA_COLUMNS)
@@ -296,6 +297,7 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
             recorded, moved = _record_notices(store, rec, now=now, actor=actor, policy=policy)
             df.at[i, "new_notices"] = ";".join(recorded)
             df.at[i, "escalated_to"] = moved
+    df["escalated_to_zh"] = [names.get(r, r) if r else "" for r in df["escalated_to"]]
     order = {"breached": 0, "warning": 1, "running": 2}
     if len(df):
         df = (df.assign(_o=df["sla_status"].map(order), _d=pd.to_datetime(df["due_at"], utc=True))
