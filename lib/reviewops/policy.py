@@ -852,21 +852,88 @@ def default_policy() -> Policy:
 
 # ------------------------------------------------------------------------ Excel
 _README_SHEET = "说明"
+#: Sheet protection options of the policy workbook: the header row is locked (no password — it guards
+#: against accidental edits only); data rows stay editable, rows can be added, deleted, sorted and filtered.
+SHEET_PROTECTION: dict[str, bool] = {
+    "insert_rows": True, "delete_rows": True, "format_columns": True, "format_rows": True, "sort": True,
+    "autofilter": True, "select_locked_cells": True, "select_unlocked_cells": True, "objects": False,
+}
+_TYPE_ZH = {"text": "文字", "code": "代码（小写英文、数字、下划线）", "int": "整数", "float": "数字", "yuan": "金额（元，最多两位小数）",
+            "bool": "是/否", "choice": "下拉选择", _ROLE_REF: "角色代码（角色权限表）", "regex": "正则表达式"}
+
+
+def _display_width(text: str) -> int:
+    """Column width Excel needs for ``text``: CJK and full-width characters count double."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _choice_list(col: Column, policy: Policy) -> list[str]:
+    """The drop-down values of a column: Chinese names of the choices (+ ``*``), role codes, 是/否."""
+    if col.type == "choice":
+        return [col.choice_zh.get(c, c) for c in col.choices] + ([ANY] if col.allow_any else [])
+    if col.type == _ROLE_REF:
+        return [r["code"] for r in policy.tables["roles"]]
+    if col.type == "bool":
+        return ["是", "否"]
+    return []
+
+
+def _column_note(col: Column, policy: Policy) -> str:
+    """The header note: what the column means, its type, required or not, and the allowed values."""
+    lines = [col.help, f"类型 type：{_TYPE_ZH.get(col.type, col.type)}；{'必填 required' if col.required else '可空 optional'}"]
+    if col.type == "choice":
+        shown = "、".join(f"{col.choice_zh.get(c, c)}（{c}）" for c in col.choices)
+        lines.append(f"可选 allowed：{shown}{'、*（全部 any）' if col.allow_any else ''}；中文名或代码均可")
+    elif col.type == _ROLE_REF:
+        shown = "、".join(f"{r['code']}（{r['name_zh']}）" for r in policy.tables["roles"])
+        lines.append(f"可选 allowed：{shown}；新增角色先在“{TABLES['roles'].sheet}”表添加一行")
+    elif col.type == "bool":
+        lines.append("可选 allowed：是、否")
+    if col.min is not None:
+        lines.append(f"最小值 minimum：{col.min:g}")
+    return "\n".join(lines)
+
+
+def _cell_out(col: Column, v: Any) -> str:
+    """A policy value as the text the workbook shows (money in yuan, yes/no, Chinese choice names)."""
+    if col.type == "yuan":
+        return fen_to_yuan_text(v)
+    if col.type == "bool":
+        return "是" if v else "否"
+    if col.type == "choice" and v != ANY:
+        return col.choice_zh.get(v, v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    return str(v)
 
 
 def export_policy(policy: Policy, path: str | Path) -> Path:
-    """Write the policy as an editable workbook: a 说明 sheet, then one sheet per table.
+    """Write the policy as an editable workbook for Excel or WPS: a 说明 sheet, then one sheet per table.
 
-    Every cell is written as an explicit string (numbers as their text, money in
-    yuan), so nothing a shop types can become a formula (S-02); choice columns get
-    drop-down validation with the Chinese names; headers carry a note with help;
-    the header row is frozen and locked-looking. The file is written to a temporary
-    name and moved into place.
+    * Every cell is an explicit string (numbers as their text, money in yuan, codes and IDs as text) in
+      a text-formatted (``@``) column, so nothing a shop types or a policy holds becomes a formula or a
+      number (S-02); text that a spreadsheet would run as a formula (``= + - @``, tab …,
+      :func:`reviewops.outputs.formula_safe`) is stored unchanged but marked with Excel's quote prefix
+      (the apostrophe Excel itself uses), so it stays text even when the cell is edited — and the
+      value read back is exactly the policy's text.
+    * Headers are the Chinese column names; each header has a note (cell comment) with the help text,
+      type, required/optional and the allowed values.
+    * Choice columns (categories, severities, template kinds, platforms, anchors …), role columns and
+      是/否 columns get a drop-down list (Chinese names; role codes from the roles sheet); a value
+      outside the list only warns, the importer has the last word. Single settings with a choice or
+      yes/no type get their own drop-down on the 参数 sheet.
+    * The header row is frozen, filterable and locked by sheet protection **without a password**
+      (:data:`SHEET_PROTECTION`); data rows stay editable and rows can be added, deleted and sorted.
+    * Column widths fit the Chinese text. The file is written to a temporary name and moved into place.
     """
     import os
     import tempfile
 
     import xlsxwriter
+
+    from .outputs import formula_safe
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -875,56 +942,92 @@ def export_policy(policy: Policy, path: str | Path) -> Path:
     try:
         wb = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False,
                                        "strings_to_urls": False})
-        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "locked": True})
-        text = wb.add_format({"num_format": "@", "locked": False, "text_wrap": False})
+        head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "locked": True, "num_format": "@",
+                              "text_wrap": True, "valign": "top"})
+        text = wb.add_format({"num_format": "@", "locked": False, "valign": "top"})
+        quoted = wb.add_format({"num_format": "@", "locked": False, "valign": "top", "quote_prefix": True})
+        wrap = wb.add_format({"num_format": "@", "text_wrap": True, "valign": "top"})
+
+        def put(ws: Any, i: int, j: int, s: str, fmt: Any = None) -> None:
+            """An explicit string cell; formula-like text gets the quote prefix (value unchanged)."""
+            if formula_safe(s) != s:
+                ws.write_string(i, j, s, quoted)
+            else:
+                ws.write_string(i, j, s, fmt if fmt is not None else text)
+
         ws = wb.add_worksheet(_README_SHEET)
-        ws.set_column(0, 0, 18)
-        ws.set_column(1, 1, 100)
+        ws.set_column(0, 0, 20, wrap)
+        ws.set_column(1, 1, 110, wrap)
         info = [
-            ("ReviewOps 策略", f"版本 {policy.version if policy.version is not None else '（未保存）'} · SHA-256 {policy.sha256[:12]}"),
-            ("用法", "修改各工作表后执行：reviewops policy import 本文件.xlsx ；校验通过后保存为新版本。"),
-            ("注意", "不要改表头和工作表名称；金额单位为元；“是/否”列填 是 或 否；下拉列表可选中文或代码。"),
-        ] + [(TABLES[k].sheet, TABLES[k].help) for k in TABLES]
+            ("ReviewOps 策略 / policy",
+             (f"版本 version {policy.version if policy.version is not None else '（未保存 not stored）'} · "
+             f"SHA-256 {policy.sha256[:12]}")),
+            ("怎样修改 / how to edit",
+             ("在各工作表中直接修改数据行；需要新增时在表格末尾空行填写（如新增一个词语、一条话术）；删除整行即删除该条。"
+             "带下拉箭头的列请从列表中选择（中文名或英文代码均可）；把鼠标移到表头上可看到该列的说明和可选值。"
+             " / edit the data rows; add rows at the end; pick choice columns from the drop-down; hover a header for help.")),
+            ("保存与导入 / re-import",
+             ("保存为 .xlsx（WPS 请选“Excel 工作簿 *.xlsx”），然后执行：reviewops policy import 本文件.xlsx 。"
+             "校验通过后保存为新的策略版本（旧版本保留，可回看）；有错误时会逐条列出 工作表、行、列 和填写的值，改正后再导入。"
+             " / save as .xlsx, then run `reviewops policy import FILE.xlsx`; every problem names sheet, row, column and value.")),
+            ("不要修改 / do not change",
+             ("不要修改表头和工作表名称，不要插入列。表头行已锁定（工作表保护，无密码：审阅 → 撤销工作表保护 即可解除）。"
+             " / keep headers and sheet names; the header row is protected without a password.")),
+            ("格式 / formats",
+             ("金额单位为元（最多两位小数）；时效、间隔以小时计；“是/否”列填 是 或 否；代码只用小写英文、数字和下划线；"
+             "所有单元格都按文本保存，订单号等长数字不会变成科学计数法。以 = + - @ 开头的内容按文本保存，不会被当作公式。"
+             " / money in yuan; hours; 是/否; every cell is text, formula-like text stays text.")),
+        ]
+        info += [(f"工作表 {TABLES[k].sheet}", TABLES[k].help) for k in TABLES]
+        info.append(("", ""))
+        info.append(("各列说明 / columns", "工作表 · 列名 · 类型 · 必填 · 说明"))
+        for spec in TABLES.values():
+            for col in spec.columns:
+                info.append((f"{spec.sheet} · {col.header}",
+                             _column_note(col, policy).replace("\n", "；")))
         for i, (a, b) in enumerate(info):
-            ws.write_string(i, 0, a, head if i == 0 else None)
-            ws.write_string(i, 1, b)
+            ws.write_string(i, 0, a, head if i == 0 else wrap)
+            put(ws, i, 1, b, wrap)
+        ws.activate()
+
         for key, spec in TABLES.items():
             ws = wb.add_worksheet(spec.sheet)
             ws.freeze_panes(1, 0)
             rows = policy.tables[key]
             n = max(len(rows) + 200, 500)
+            ws.set_row(0, 30)
+            widths: list[int] = []
             for j, col in enumerate(spec.columns):
                 ws.write_string(0, j, col.header, head)
-                ws.write_comment(0, j, f"{col.help}{'（必填）' if col.required else '（可空）'}",
-                                 {"x_scale": 2, "y_scale": 1.2})
-                width = 60 if col.key in ("text", "pattern") else (30 if col.type == "text" else 16)
-                ws.set_column(j, j, width, text)
-                choices: list[str] = []
-                if col.type == "choice":
-                    choices = [col.choice_zh.get(c, c) for c in col.choices] + ([ANY] if col.allow_any else [])
-                elif col.type == _ROLE_REF:
-                    choices = [r["code"] for r in policy.tables["roles"]]
-                elif col.type == "bool":
-                    choices = ["是", "否"]
+                ws.write_comment(0, j, _column_note(col, policy), {"x_scale": 3, "y_scale": 2.2})
+                choices = _choice_list(col, policy)
+                shown = [col.header, *choices[:1]] + [_cell_out(col, r[col.key]) for r in rows
+                                                      if r.get(col.key) is not None]
+                widths.append(min(max(_display_width(s) for s in shown) + 3, 70))
                 if choices and len(",".join(choices)) < 250:
-                    ws.data_validation(1, j, n, j, {"validate": "list", "source": choices,
-                                                    "ignore_blank": True, "error_type": "warning"})
+                    ws.data_validation(1, j, n, j, {
+                        "validate": "list", "source": choices, "ignore_blank": True, "error_type": "warning",
+                        "input_title": col.zh[:32], "input_message": "从列表中选择 / pick from the list"[:255],
+                        "error_title": "不在列表中 / not in the list",
+                        "error_message": f"可选：{'、'.join(choices)}。导入时会再校验。"[:255]})
+            for j, w in enumerate(widths):
+                ws.set_column(j, j, max(w, 8), text)
             for i, r in enumerate(rows, start=1):
                 for j, col in enumerate(spec.columns):
                     v = r.get(col.key)
-                    if v is None:
-                        continue
-                    if col.type == "yuan":
-                        s = fen_to_yuan_text(v)
-                    elif col.type == "bool":
-                        s = "是" if v else "否"
-                    elif col.type == "choice" and v != ANY:
-                        s = col.choice_zh.get(v, v)
-                    elif isinstance(v, float):
-                        s = str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-                    else:
-                        s = str(v)
-                    ws.write_string(i, j, s)
+                    if v is not None:
+                        put(ws, i, j, _cell_out(col, v))
+            if key == "settings":  # a drop-down for single settings that have a fixed set of values
+                vcol = next(j for j, c in enumerate(spec.columns) if c.key == "value")
+                for i, r in enumerate(rows, start=1):
+                    s = SETTINGS.get(r["key"])
+                    choices = list(s.choices) if s and s.type == "choice" else (["是", "否"] if s and s.type == "bool"
+                                                                                 else [])
+                    if choices:
+                        ws.data_validation(i, vcol, i, vcol, {"validate": "list", "source": choices,
+                                                              "error_type": "warning"})
+            ws.autofilter(0, 0, max(len(rows), 1), len(spec.columns) - 1)
+            ws.protect("", SHEET_PROTECTION)
         wb.close()
         os.replace(tmp, path)
     finally:
