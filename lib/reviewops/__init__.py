@@ -27,6 +27,7 @@ from .policy import Policy, current_policy, default_policy, export_policy, impor
 from .remedy import remedy_for, tier_of
 from .replies import Draft, check_message, draft_reply
 from .store import Store
+from .sweep import DailySweep, daily_sweep  # daily_sweep (issue 5)
 from .textmodel import TextModel
 from .triage import TriageResult, open_queue, triage, triage_store
 from .users import Actor, add_user, get_actor
@@ -40,6 +41,7 @@ __all__ = [
     "ComplianceBlocked",
     "ConfigError",
     "ConflictError",
+    "DailySweep",  # daily_sweep (issue 5)
     "Draft",
     "ImportRejected",
     "ImportResult",
@@ -63,6 +65,7 @@ __all__ = [
     "check_message",
     "classify",
     "current_policy",
+    "daily_sweep",  # daily_sweep (issue 5)
     "default_policy",
     "draft_reply",
     "export_policy",
