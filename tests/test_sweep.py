@@ -144,6 +144,18 @@ def test_business_hours_clock_counts_only_working_time(sqlite_store) -> None:
     assert r["sla_status"] == "breached"
 
 
+def test_a_paused_clock_is_not_breached_by_its_old_deadline(sqlite_store) -> None:
+    shop = _shop(sqlite_store)
+    cid = _case(sqlite_store, shop)
+    cal = calendar_of(current_policy(sqlite_store))
+    paused = replay([SlaEvent("start", T0, 120.0), SlaEvent("pause", T0 + dt.timedelta(minutes=60))], cal)
+    with sqlite_store.write() as conn:  # waiting for the buyer since half the budget was used
+        conn.execute(stmod.cases.update().where(stmod.cases.c.id == cid).values(sla_state_json=state_to_json(paused)))
+    r = _row(sla_sweep(sqlite_store, now=T0 + dt.timedelta(hours=5)), cid)
+    assert (r["sla_status"], r["fraction_used"], r["minutes_left"], r["new_notices"]) == ("warning", 0.5, 60, "warn_50")
+    assert _owner(sqlite_store, cid) == ("agent", 1)
+
+
 def test_breach_escalates_once_to_the_policy_next_role(store) -> None:
     shop = _shop(store)
     agent = _case(store, shop, role="agent")

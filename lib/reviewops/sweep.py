@@ -210,8 +210,11 @@ def _shop_ids(shop_ids: Any) -> list[int] | None:
 
 
 # ------------------------------------------------------------------------ 1. SLA
-def _case_clock(row: Any, cal: Any, now: dt.datetime) -> tuple[float, dt.datetime | None, float] | None:
-    """(fraction used, deadline, working minutes left) of one case at ``now``; None without an SLA."""
+def _case_clock(row: Any, cal: Any, now: dt.datetime) -> tuple[float, dt.datetime | None, float, bool] | None:
+    """(fraction used, deadline, working minutes left, clock running) of one case at ``now``; None without an SLA.
+
+    A paused clock keeps its fraction; its stored deadline does not count against it.
+    """
     from .sla import fraction_used, state_from_json
 
     due = _aware(row.sla_due_at)
@@ -221,14 +224,14 @@ def _case_clock(row: Any, cal: Any, now: dt.datetime) -> tuple[float, dt.datetim
             return None
         frac = fraction_used(state, now, cal)
         running_due = state.due_at(cal)
-        return frac, running_due or due, state.remaining_minutes(now, cal)
+        return frac, running_due or due, state.remaining_minutes(now, cal), state.running
     if due is None:
         return None
     start = _aware(row.sla_started_at) or _aware(row.created_at)
     total = (due - start).total_seconds() if start is not None else 0.0
     used = (now - start).total_seconds() if start is not None else 0.0
     frac = (max(used, 0.0) / total) if total > 0 else (1.0 if now >= due else 0.0)
-    return frac, due, (due - now).total_seconds() / 60.0
+    return frac, due, (due - now).total_seconds() / 60.0, True
 
 
 def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
@@ -256,10 +259,13 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
             .where(cases.c.first_contact_at.is_(None), cases.c.state.not_in(_DONE_STATES),
                    _shop_filter(cases.c.shop_id, shop_ids))
             .order_by(cases.c.id)).all()
+        open_ids = (sa.select(cases.c.id).where(cases.c.first_contact_at.is_(None),
+                                                 cases.c.state.not_in(_DONE_STATES),
+                                                 _shop_filter(cases.c.shop_id, shop_ids)))
         seen: dict[int, set[str]] = {}
         for cid, kind in conn.execute(
                 sa.select(sla_notices.c.case_id, sla_notices.c.kind)
-                .where(_shop_filter(sla_notices.c.shop_id, shop_ids))).all():
+                .where(sla_notices.c.case_id.in_(open_ids))).all():
             seen.setdefault(int(cid), set()).add(str(kind))
     cal = calendar_of(policy)
     names, up = _role_names(policy), _escalates(policy)
@@ -269,8 +275,8 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
         clock = _case_clock(r, cal, now)
         if clock is None:
             continue
-        frac, due, left = clock
-        breached = frac >= 1.0 or (due is not None and due <= now)
+        frac, due, left, running = clock
+        breached = frac >= 1.0 or (running and due is not None and due <= now)
         reached = [k for f, k in warn if frac >= f] + (["breach"] if breached else [])
         status = "breached" if breached else ("warning" if reached else "running")
         owner = r.owner_role or ""
@@ -458,14 +464,15 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     with store.read() as conn:
         policy = policy or load_policy_in(conn, None)
         found = _delay_candidates(conn, now, shop_ids, policy.setting("stall_hours"), lookback_days)
-        done = {(int(a), str(b)) for a, b in conn.execute(
-            sa.select(delay_remedies.c.shop_id, delay_remedies.c.order_id)
-            .where(_shop_filter(delay_remedies.c.shop_id, shop_ids))).all()}
-        keys = [k for k in found if k not in done]
+        done: set[tuple[int, str]] = set()
         info: dict[tuple[int, str], Any] = {}
-        for shop in sorted({k[0] for k in keys}):
-            wanted = [k[1] for k in keys if k[0] == shop]
+        for shop in sorted({k[0] for k in found}):
+            wanted = [k[1] for k in found if k[0] == shop]
             for start in range(0, len(wanted), 500):
+                done.update((int(a), str(b)) for a, b in conn.execute(
+                    sa.select(delay_remedies.c.shop_id, delay_remedies.c.order_id)
+                    .where(delay_remedies.c.shop_id == shop,
+                           delay_remedies.c.order_id.in_(wanted[start:start + 500]))).all())
                 for o in conn.execute(sa.select(orders.c.shop_id, orders.c.order_id, orders.c.customer_id,
                                                 orders.c.status_raw, orders.c.paid_fen, orders.c.refund_fen,
                                                 orders.c.buyer_nick_masked)
@@ -473,6 +480,7 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
                                              orders.c.order_id.in_(wanted[start:start + 500]))).all():
                     info[(int(o.shop_id), str(o.order_id))] = o
         shop_rows = {int(r.id): r for r in conn.execute(sa.select(shops.c.id, shops.c.platform, shops.c.name)).all()}
+    keys = [k for k in found if k not in done]
     amount = int(policy.setting("delay_coupon_fen") or 0)
     names = _role_names(policy)
     try:
