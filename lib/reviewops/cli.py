@@ -665,6 +665,48 @@ def run_cmd(playbook: str, params: tuple[str, ...], db: str | None, out_dir: Pat
             click.echo(f"  未随信发送 not attached: {name}")
 
 
+# ---- export analysis (issue 6: analysis workbook for analysts without Python) ----
+@cli.group("export")
+def export_group() -> None:
+    """导出给分析师的文件 / exports for analysts."""
+
+
+@export_group.command("analysis")
+@click.option("--period", required=True, metavar="PERIOD",
+              help="期间：2026-11（月）、2026-W47（周）或 2026-11-01..2026-11-30（日期，含两端）/ "
+                   "a month, an ISO week or a date range (both days included)")
+@click.option("--shops", "shops", metavar="1,2", help="店铺编号，逗号分隔（默认全部）/ shop ids, comma-separated (default all)")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="输出文件 FILE.xlsx / the workbook to write")
+@db_option
+@json_option
+def export_analysis_cmd(period: str, shops: str | None, out: Path, db: str | None, as_json: bool) -> None:
+    """写出分析工作簿（评价分级、案件、补偿、KPI 公式；无需 Python，WPS 可用）/ write the analysis workbook."""
+    from .analysis import export_analysis
+    from .store import Store
+
+    shop_ids = None
+    if shops is not None and shops.strip():
+        parts = [p.strip() for p in shops.replace("，", ",").split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            raise ConfigError(f"--shops 应为逗号分隔的店铺编号，收到 {shops!r} / --shops takes comma-separated shop ids, "
+                              f"got {shops!r}")
+        shop_ids = [int(p) for p in parts]
+    with Store.open(db) as store:
+        result = export_analysis(store, period, out, shop_ids=shop_ids, actor=_actor())
+    if as_json:
+        _echo_json({"file": str(result.path), "period": result.period.label, "shops": result.shop_ids,
+                    "rows": result.rows, "sha256": result.sha256,
+                    "kpis": {k["key"]: k["value"] for k in result.kpis}, "notes": result.notes})
+        return
+    click.echo(f"已写出分析工作簿 wrote {result.path}（{result.period.label}）")
+    for sheet, n in result.rows.items():
+        click.echo(f"  {sheet}: {n} 行 rows")
+    for note in result.notes:
+        click.echo(f"  注意 note: {note}")
+# ---- end export analysis ----
+
+
 def _actor() -> str:
     from .users import os_actor
 
