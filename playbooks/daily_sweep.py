@@ -61,6 +61,10 @@ def save(name, df):
         write_csv_atomic(out / f"{name}.csv", [str(c) for c in df.columns], df.itertuples(index=False))
 
 
+def yes_no(values):
+    return ["是" if bool(v) else "否" for v in values]
+
+
 def show(df):
     """A table without the index column, every cell escaped (reviewops.outputs.html_table)."""
     display(HTML(html_table(df)))
@@ -80,7 +84,7 @@ todo_cols = {"kind_zh": "类型", "ref": "案件/订单", "shop": "店铺", "wha
 for code, name_zh in sweep.roles:
     rows = sweep.todo_for(code)
     display(Markdown(f"### {name_zh}（{code}）：{len(rows)} 项"))
-    table = rows[list(todo_cols)].rename(columns=todo_cols)
+    table = rows[list(todo_cols)].rename(columns=todo_cols).assign(本次新增=yes_no(rows["new"]))
     if table.empty:
         display(Markdown("今日没有待办。"))
     else:
@@ -90,7 +94,8 @@ other = sweep.todo[~sweep.todo["role"].isin([c for c, _ in sweep.roles])]
 if len(other):
     display(Markdown(f"### 未指定角色：{len(other)} 项"))
     show(other[["role"] + list(todo_cols)].rename(columns={"role": "角色", **todo_cols}))
-all_todo = sweep.todo[["role_zh"] + list(todo_cols)].rename(columns={"role_zh": "角色", **todo_cols})
+all_todo = (sweep.todo[["role_zh"] + list(todo_cols)].rename(columns={"role_zh": "角色", **todo_cols})
+            .assign(本次新增=yes_no(sweep.todo["new"])))
 save("全部待办", all_todo)
 
 # %%
@@ -118,7 +123,7 @@ followup_table = pd.DataFrame({
     "店铺": sweep.followups["shop"],
     "跟进步骤": sweep.followups["step_zh"],
     "到期时间": sweep.followups["due_local"],
-    "已逾期": sweep.followups["overdue"],
+    "已逾期": yes_no(sweep.followups["overdue"]),
     "负责角色": sweep.followups["role_zh"],
     "话术（已脱敏）": sweep.followups["message"],
 })
@@ -137,7 +142,7 @@ delay_table = pd.DataFrame({
     "超时小时": sweep.delays["hours_late"],
     "快递": sweep.delays["carrier"],
     "补偿券（元）": sweep.delays["amount_yuan"],
-    "本次已发放": sweep.delays["issued"],
+    "本次已发放": yes_no(sweep.delays["issued"]),
     "消息（已脱敏）": sweep.delays["message"],
 })
 if delay_table.empty:

@@ -169,7 +169,7 @@ def test_daily_sweep_on_the_demo_shop(demo_db, tmp_path, monkeypatch) -> None:
     sla_table = _csv(out, "响应时效")
     assert {int(x) for x in sla_table.loc[sla_table["状态"] == "已超时", "案件"]} == sla["ids_breached"]
     delays = _csv(out, "延迟补偿")
-    assert set(delays["订单号"]) == delay_orders and (delays["本次已发放"] == "True").all()
+    assert set(delays["订单号"]) == delay_orders and (delays["本次已发放"] == "是").all()
     assert (delays["补偿券（元）"] == "5").all()
     assert not delays["消息（已脱敏）"].str.contains(r"1[3-9]\d{9}", regex=True).any()
     issued = _frame(db, "SELECT order_id, amount_fen, issued_by FROM delay_remedies")
