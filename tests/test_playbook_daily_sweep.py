@@ -107,7 +107,11 @@ def _expected_delay_orders(db: str) -> set[str]:
     stalled = moving & (((prom >= since) & (prom < now)) | ((last >= since) & (now - last >= pd.Timedelta(hours=48))))
     keys |= set(zip(s.loc[stalled, "shop_id"], s.loc[stalled, "order_id"].astype(str)))
     closed = o["status_raw"].fillna("").str.contains("关闭|取消|closed|cancel", case=False, regex=True)
-    refunded = (o["paid_fen"].fillna(0) > 0) & (o["refund_fen"].fillna(-1) >= o["paid_fen"].fillna(0))
+    r = _frame(db, "SELECT shop_id, order_id, refund_fen, refunded_at FROM refunds WHERE refunded_at IS NOT NULL")
+    r = r[_utc(r["refunded_at"]) <= now].groupby(["shop_id", "order_id"])["refund_fen"].sum()
+    back = [max(a if pd.notna(a) else 0, r.get((shop, oid), 0))
+            for shop, oid, a in zip(o["shop_id"], o["order_id"], o["refund_fen"])]
+    refunded = (o["paid_fen"].fillna(0) > 0) & (pd.Series(back, index=o.index) >= o["paid_fen"].fillna(0))
     skip = set(zip(o.loc[closed | refunded, "shop_id"], o.loc[closed | refunded, "order_id"].astype(str)))
     done = _frame(db, "SELECT shop_id, order_id FROM delay_remedies")
     skip |= set(zip(done["shop_id"], done["order_id"].astype(str)))

@@ -232,7 +232,7 @@ NOW = dt.datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
 
 def _orders(store, shop: int, now: dt.datetime = NOW, nick: str = "张*") -> None:
-    """A–D qualify; E–J do not (see the comments)."""
+    """A–D qualify; E–K do not (see the comments)."""
     h = lambda n: now - dt.timedelta(hours=n)
     orders = [
         # id, promised ship, shipped, status, paid, refund
@@ -246,6 +246,7 @@ def _orders(store, shop: int, now: dt.datetime = NOW, nick: str = "张*") -> Non
         ("H", h(10), None, "待发货", 5000, 0),  # already has a delay remedy
         ("I", h(80), h(90), "交易成功", 5000, 0),  # signed
         ("J", now - dt.timedelta(days=40), None, "待发货", 5000, 0),  # promise older than the look-back
+        ("K", h(10), None, "待发货", 5000, None),  # refunded in full per the refunds table (3000 + 2000)
     ]
     with store.write() as conn:
         cust = conn.execute(stmod.customers.insert().values(
@@ -270,6 +271,9 @@ def _orders(store, shop: int, now: dt.datetime = NOW, nick: str = "张*") -> Non
                 .returning(stmod.shipments.c.id)).scalar_one()
             conn.execute(stmod.shipment_events.insert().values(shipment_pk=pk, event_key="e1", event_at=last,
                                                                description="运输中"))
+        for rid, fen in (("r1", 3000), ("r2", 2000)):
+            conn.execute(stmod.refunds.insert().values(shop_id=shop, refund_id=f"{rid}{shop}", order_id="K",
+                                                       refund_fen=fen, refunded_at=h(2), status_raw="退款成功"))
         conn.execute(stmod.delay_remedies.insert().values(
             shop_id=shop, order_id="H", reason="late_dispatch", amount_fen=500, issued_by="earlier", issued_at=h(1)))
 

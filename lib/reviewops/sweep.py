@@ -20,7 +20,7 @@
    time passed before the order shipped) or whose delivery stalled (an outbound shipment not signed
    and either past its promised arrival or without a tracking event for ``stall_hours``). Orders
    that are closed or cancelled (status text containing 关闭/取消/closed/cancel) or fully refunded
-   (refund ≥ paid) are skipped, and so is every order that already has a ``delay_remedies`` row.
+   (the order's refund, or its refunds paid out by ``now``, ≥ the amount paid) are skipped, and so is every order that already has a ``delay_remedies`` row.
    Issuing inserts one ``delay_remedies`` row per order — ``delay_coupon_fen`` (default 5 yuan),
    the reason, the hours late and the filled, masked ``delay_notice`` message — at most once per
    order even with concurrent sweeps (unique (shop, order)). Only promises from the last
@@ -457,7 +457,7 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     from .policy import fen_to_yuan_text, load_policy_in
     from .privacy import mask_text
     from .replies import draft_reply
-    from .store import delay_remedies, orders, shops, utcnow
+    from .store import delay_remedies, orders, refunds, shops, utcnow
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -466,6 +466,7 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
         found = _delay_candidates(conn, now, shop_ids, policy.setting("stall_hours"), lookback_days)
         done: set[tuple[int, str]] = set()
         info: dict[tuple[int, str], Any] = {}
+        refunded: dict[tuple[int, str], int] = {}
         for shop in sorted({k[0] for k in found}):
             wanted = [k[1] for k in found if k[0] == shop]
             for start in range(0, len(wanted), 500):
@@ -479,6 +480,11 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
                                       .where(orders.c.shop_id == shop,
                                              orders.c.order_id.in_(wanted[start:start + 500]))).all():
                     info[(int(o.shop_id), str(o.order_id))] = o
+                refunded.update({(int(a), str(b)): int(n or 0) for a, b, n in conn.execute(
+                    sa.select(refunds.c.shop_id, refunds.c.order_id, sa.func.sum(refunds.c.refund_fen))
+                    .where(refunds.c.shop_id == shop, refunds.c.order_id.in_(wanted[start:start + 500]),
+                           refunds.c.refunded_at.is_not(None), refunds.c.refunded_at <= now)
+                    .group_by(refunds.c.shop_id, refunds.c.order_id)).all()})
         shop_rows = {int(r.id): r for r in conn.execute(sa.select(shops.c.id, shops.c.platform, shops.c.name)).all()}
     keys = [k for k in found if k not in done]
     amount = int(policy.setting("delay_coupon_fen") or 0)
@@ -490,7 +496,7 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     out: list[dict[str, Any]] = []
     for key in sorted(keys):
         o = info.get(key)
-        if o is not None and _excluded(o):
+        if o is not None and _excluded(o, refunded.get(key, 0)):
             continue
         c = found[key]
         shop = shop_rows[key[0]]
@@ -522,12 +528,13 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     return df
 
 
-def _excluded(o: Any) -> bool:
-    """Closed/cancelled per the platform status, or refunded in full."""
+def _excluded(o: Any, refunds_fen: int = 0) -> bool:
+    """Closed/cancelled per the platform status, or refunded in full: the order's refund amount or the sum
+    of its refunds paid out by ``now`` (``refunds.refunded_at``) reaches the amount paid."""
     if _CLOSED_STATUS.search(str(o.status_raw or "")):
         return True
-    paid, refunded = o.paid_fen, o.refund_fen
-    return paid is not None and refunded is not None and int(paid) > 0 and int(refunded) >= int(paid)
+    paid = int(o.paid_fen or 0)
+    return paid > 0 and max(int(o.refund_fen or 0), int(refunds_fen or 0)) >= paid
 
 
 # ----------------------------------------------------------------------- the sweep
