@@ -446,3 +446,33 @@ def test_sweeping_twice_equals_sweeping_once(sqlite_store, specs, gap) -> None:
         assert sorted(kinds.get(a, [])) == sorted(kinds.get(b, []))
         assert len(kinds.get(a, [])) == len(set(kinds.get(a, [])))
         assert _owner(sqlite_store, a) == _owner(sqlite_store, b)
+
+
+_order_spec = st.tuples(st.integers(min_value=-100, max_value=100),  # promised ship time, hours before now
+                        st.one_of(st.none(), st.integers(min_value=-100, max_value=100)),  # shipped, hours before now
+                        st.sampled_from(["待发货", "交易关闭", "已取消", "卖家已发货", "TRADE_CLOSED"]),
+                        st.booleans())  # refunded in full
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=st.lists(_order_spec, min_size=1, max_size=8))
+def test_delay_coupons_are_issued_once_to_exactly_the_late_open_orders(sqlite_store, specs) -> None:
+    shop = _shop(sqlite_store)
+    h = lambda n: NOW - dt.timedelta(hours=n)
+    with sqlite_store.write() as conn:
+        for i, (promised, shipped, status, refunded) in enumerate(specs):
+            conn.execute(stmod.orders.insert().values(
+                shop_id=shop, order_id=f"P{i}", status_raw=status, promised_ship_at=h(promised),
+                shipped_at=None if shipped is None else h(shipped), paid_fen=1000, refund_fen=1000 if refunded else 0))
+    expected = set()
+    for i, (promised, shipped, status, refunded) in enumerate(specs):
+        shipped_by_now = shipped is not None and shipped >= 0
+        late = promised > 0 and (not shipped_by_now or shipped < promised)
+        if late and status in ("待发货", "卖家已发货") and not refunded:
+            expected.add(f"P{i}")
+    first = delay_sweep(sqlite_store, now=NOW, shop_ids=[shop])
+    second = delay_sweep(sqlite_store, now=NOW, shop_ids=[shop])
+    assert set(first["order_id"]) == expected and first["issued"].all()
+    assert second.empty
+    stored = [r["order_id"] for r in _rows(sqlite_store, stmod.delay_remedies, stmod.delay_remedies.c.shop_id == shop)]
+    assert sorted(stored) == sorted(expected)
