@@ -647,7 +647,7 @@ def ro_triage(table: Any, now: Any = None) -> Any:
     out = triage(df, _policy(), now=start.astimezone(dt.UTC) if start else None)
     header = (["订单号"] if "order_id" in df else []) + [h for _, h in TRIAGE_RESULT]
     rows: list[list[Any]] = [header]
-    ids = df["order_id"].tolist() if "order_id" in df else None
+    ids = [v if isinstance(v, str) else None for v in df["order_id"].tolist()] if "order_id" in df else None
     data = [_cells(out[c]) for c, _ in TRIAGE_RESULT]
     if ids is not None:
         data.insert(0, ids)
