@@ -203,7 +203,11 @@ def test_daily_sweep_on_the_demo_shop(demo_db, tmp_path, monkeypatch) -> None:
     over2 = _overview(out2)
     assert over2["本次发放延迟补偿券"] == 0 and over2["本次新记录的时效提醒"] == 0 and over2["本次自动升级"] == 0
     assert _csv(out2, "延迟补偿").empty
-    assert over2["已超时"] == sla["breached"]  # still to do
+    assert over2["已超时"] == sla["breached"]  # still to do, on the same (escalated) owner's list
+    todo2 = _csv(out2, "全部待办")
+    first_roles = dict(zip(todo.loc[todo["类型"] == "超时升级", "案件/订单"], todo.loc[todo["类型"] == "超时升级", "角色"]))
+    assert dict(zip(todo2.loc[todo2["类型"] == "超时升级", "案件/订单"],
+                    todo2.loc[todo2["类型"] == "超时升级", "角色"])) == first_roles
 
 
 def test_malformed_now_fails_clearly(demo_db, tmp_path) -> None:

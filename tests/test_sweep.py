@@ -197,6 +197,8 @@ def test_breach_escalates_once_to_the_policy_next_role(store) -> None:
     later = sla_sweep(store, now=now + dt.timedelta(days=1))
     old = later[later["case_id"] != fresh]
     assert (old["new_notices"] == "").all() and (old["escalated_to"] == "").all()
+    r = _row(later, agent)  # still on the supervisor's list, not passed on to the admin
+    assert (r["owner_role"], r["todo_role"], r["sla_status"]) == ("supervisor", "supervisor", "breached")
     assert _owner(store, agent) == ("supervisor", 2)
     # the fresh case reaches its own notices later, once each, and is escalated once
     r = _row(later, fresh)

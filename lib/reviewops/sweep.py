@@ -42,7 +42,8 @@ the budget used, > 1 when overdue), ``minutes_left`` (working minutes; negative 
 highest notice the case has reached: ``warn_50`` … or ``breach``; empty while running),
 ``new_notices`` (``;``-joined kinds this sweep recorded — or would record in a dry run),
 ``escalated_to``/``escalated_to_zh`` (the role this sweep moved the case to — or would move it to), ``todo_role``
-(who acts on it now: the escalation target once breached, otherwise the owner).
+(who acts on it now: the escalation target when this sweep records the breach, otherwise the owner — after an
+earlier escalation that is already the escalation target).
 
 :data:`FOLLOWUP_COLUMNS` — ``followup_id``, ``case_id``, ``platform``, ``shop``, ``step``/``step_zh``,
 ``template_kind``, ``due_at``/``due_local``, ``minutes_left`` (negative = overdue), ``overdue``,
@@ -293,7 +294,7 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
             "minutes_left": round(left), "sla_status": status, "sla_status_zh": SLA_STATUS_ZH[status],
             "notice": reached[-1] if reached else "", "new_notices": ";".join(new), "escalated_to": escalated,
             "escalated_to_zh": "",
-            "todo_role": (target or owner) if breached else owner,
+            "todo_role": (target or owner) if "breach" in new else owner,  # escalated earlier: the new owner
         })
     df = pd.DataFrame(out, columns=SLA_COLUMNS)
     if apply:
@@ -604,11 +605,14 @@ def _todo(sla: pd.DataFrame, fups: pd.DataFrame, delays: pd.DataFrame, roles: li
         if r.sla_status == "running":
             continue
         if r.sla_status == "breached":
-            moved = r.escalated_to or r.escalate_to
-            how = ((f"已自动升级给{names.get(moved, moved)}" if applied and r.escalated_to else
-                    f"应升级给{names.get(moved, moved)}") if moved else "已在升级链顶端")
-            what = (f"案件 {r.case_id} 首次联系已超时 {abs(r.minutes_left)} 分钟（原负责：{r.owner_role_zh}，{how}）："
-                    f"请立即联系顾客并处理")
+            if "breach" in str(r.new_notices).split(";"):
+                moved = r.escalated_to or r.escalate_to
+                how = ((f"已自动升级给{names.get(moved, moved)}" if applied and r.escalated_to else
+                        f"应升级给{names.get(moved, moved)}") if moved else "已在升级链顶端")
+                who = f"原负责：{r.owner_role_zh}，{how}"
+            else:  # escalated by an earlier sweep: the owner is already the escalation target
+                who = f"负责：{r.owner_role_zh}，此前已超时升级"
+            what = f"案件 {r.case_id} 首次联系已超时 {abs(r.minutes_left)} 分钟（{who}）：请立即联系顾客并处理"
             kind = "sla_escalation"
         else:
             what = (f"案件 {r.case_id} 时效已用 {r.fraction_used:.0%}，剩余 {r.minutes_left} 分钟（截止 {r.due_local}）："
