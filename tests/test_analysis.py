@@ -7,6 +7,7 @@ with the weekly report's figures (:func:`reviewops.reports.weekly_top3`) for the
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import json
@@ -18,6 +19,8 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reviewops import import_file, triage_store
 from reviewops import store as stmod
 from reviewops.analysis import SHEETS, TABLE_NAMES, export_analysis, parse_period
@@ -327,3 +330,42 @@ def test_cli_export_analysis(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code = main(["export", "analysis", "--period", "2026-11", "--db", db, "--shops", "1;2", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "1;2" in err
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=st.dates(min_value=dt.date(2001, 1, 1), max_value=dt.date(2098, 12, 31)),
+       days=st.integers(min_value=0, max_value=400))
+def test_periods_cover_whole_beijing_days(first: dt.date, days: int) -> None:
+    last = first + dt.timedelta(days=days)
+    p = parse_period(f"{first.isoformat()}..{last.isoformat()}")
+    assert p.end - p.start == dt.timedelta(days=days + 1)
+    assert (p.start.hour, p.start.utcoffset()) == (0, dt.timedelta(hours=8))
+    m = parse_period(f"{first.year}-{first.month}")
+    assert m.start.date() == first.replace(day=1) and m.end.date().day == 1
+    assert m.start <= p.start < m.end
+    assert (m.end - m.start).days == calendar.monthrange(first.year, first.month)[1]
+    y, w, _ = first.isocalendar()
+    wk = parse_period(f"{y}-W{w:02d}")
+    assert wk.start.date() <= first < wk.end.date() and wk.start.weekday() == 0
+
+
+_T = st.datetimes(min_value=dt.datetime(2026, 11, 1), max_value=dt.datetime(2026, 11, 3),
+                  timezones=st.just(dt.UTC))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.none() | _T, st.none() | _T), min_size=1, max_size=8), now=_T)
+def test_sla_outcomes_split_cases_as_the_weekly_report_does(rows: list[tuple[Any, Any]], now: dt.datetime) -> None:
+    """The 案件 sheet's 时效结果 counts equal the weekly report's SLA split for the same cases."""
+    import pandas as pd
+    from reviewops.analysis import sla_outcome
+    from reviewops.reports import _sla
+
+    created = dt.datetime(2026, 10, 31, tzinfo=dt.UTC)
+    frame = pd.DataFrame({"sla_due_at": [d for _, d in rows], "first_contact_at": [c for c, _ in rows],
+                          "created_at": [created] * len(rows), "resolved_at": [None] * len(rows)})
+    want = _sla(frame, now)
+    got = [sla_outcome(c, d, now) for c, d in rows]
+    assert (got.count("met"), got.count("late"), got.count("breached")) == (
+        want["met"], want["late"], want["breached_unanswered"])
+    assert got.count("open") + got.count("none") == want["open_in_time"]
