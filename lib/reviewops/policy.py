@@ -1001,8 +1001,8 @@ def export_policy(policy: Policy, path: str | Path) -> Path:
                 ws.write_string(0, j, col.header, head)
                 ws.write_comment(0, j, _column_note(col, policy), {"x_scale": 3, "y_scale": 2.2})
                 choices = _choice_list(col, policy)
-                shown = [col.header, *choices[:1]] + [_cell_out(col, r[col.key]) for r in rows
-                                                      if r.get(col.key) is not None]
+                shown = [col.header, *choices] + [_cell_out(col, r[col.key]) for r in rows
+                                                   if r.get(col.key) is not None]
                 widths.append(min(max(_display_width(s) for s in shown) + 3, 70))
                 if choices and len(",".join(choices)) < 250:
                     ws.data_validation(1, j, n, j, {
