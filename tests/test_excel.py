@@ -440,3 +440,12 @@ def test_ro_cases_on_both_backends(store, tmp_path: Path, monkeypatch: pytest.Mo
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(stmod.case_events)).scalar() == events
         assert conn.execute(sa.select(sa.func.count()).select_from(stmod.cases)).scalar() == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=8) | st.sampled_from(HOSTILE) | st.builds(lambda a, b: a + b, st.sampled_from(
+    [" ", "\u3000", "\t", "{", "＝", "＋", " =", "\u00a0="]), st.text(max_size=4)))
+def test_fast_formula_guard_equals_formula_safe(s):
+    from reviewops.outputs import formula_safe
+
+    assert x._text_out(s) == formula_safe(s)

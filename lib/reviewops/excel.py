@@ -308,12 +308,24 @@ def _order_id_text(v: Any) -> str | None:
     return formula_safe(str(v).strip())  # type: ignore[return-value]
 
 
+_PLAIN_START = frozenset("=+-@\t\r\0{")
+
+
+def _text_out(v: str) -> str:
+    """:func:`~reviewops.outputs.formula_safe` with a fast path for text that plainly starts harmless
+    (first character after spaces is ASCII and no trigger) — same result, no NFKC of long texts."""
+    head = v.lstrip(" ")
+    if head and head[0] < "\x80" and head[0] not in _PLAIN_START:
+        return v
+    return formula_safe(v)  # type: ignore[return-value]
+
+
 def _cell(v: Any) -> Any:
     """One value for a sheet: text formula-safe, NaN/NaT → None, numpy scalars → Python."""
     if v is None:
         return None
     if isinstance(v, str):
-        return formula_safe(v)
+        return _text_out(v)
     if isinstance(v, (pd.Timestamp, dt.datetime)):
         return _local(v)
     if hasattr(v, "item") and not isinstance(v, (list, tuple)):  # numpy scalar
@@ -356,16 +368,17 @@ def _category_code(v: Any, policy: Policy, what: str = "分类") -> str:
                           f"或代码 {', '.join(CATEGORY_CODES)}")
 
 
+_PLATFORM_NAMES: dict[str, str] = {**{p: p for p in PLATFORMS}, **{z: p for p, z in PLATFORM_ZH.items()},
+                                   "抖音": "douyin", "京麦": "jd", "千牛": "taobao"}
+
+
 def _platform_code(v: Any, what: str = "平台") -> str:
     v = _scalar(v, what)
     if v is None:
         raise ExcelInputError(f"{what}不能为空；可用：{'、'.join(PLATFORM_ZH.values())}")
     key = _norm_key(v)
-    names = {p: p for p in PLATFORMS}
-    names.update({_norm_key(z): p for p, z in PLATFORM_ZH.items()})
-    names.update({"抖音": "douyin", "京麦": "jd", "千牛": "taobao"})
-    if key in names:
-        return names[key]
+    if key in _PLATFORM_NAMES:
+        return _PLATFORM_NAMES[key]
     raise ExcelInputError(f"未知{what} {v!r}；可用：{'、'.join(PLATFORM_ZH.values())} 或代码 {', '.join(PLATFORMS)}")
 
 
@@ -617,7 +630,14 @@ def triage_frame(table: Any) -> pd.DataFrame:
         if name in df:
             df[name] = [_check(v, f"第 {i + 2} 行评价内容") for i, v in enumerate(df[name])]
     if "rating" in df:
-        df["rating"] = [_rating(v, i + 2) for i, v in enumerate(df["rating"])]
+        seen: dict[Any, Any] = {}  # ratings repeat (1–5, 好评/中评/差评): check each distinct value once
+        ratings = []
+        for i, v in enumerate(df["rating"].tolist()):
+            try:
+                ratings.append(seen[v] if v in seen else seen.setdefault(v, _rating(v, i + 2)))
+            except TypeError:  # unhashable cell
+                ratings.append(_rating(v, i + 2))
+        df["rating"] = pd.Series(ratings, index=df.index, dtype=object)
     for name in ("created_at", "detected_at"):
         if name in df and _all_serials(df[name]):
             df[name] = pd.to_datetime(pd.to_numeric(df[name]), unit="D", origin=_EXCEL_EPOCH).dt.round("s") \
@@ -626,7 +646,9 @@ def triage_frame(table: Any) -> pd.DataFrame:
             df[name] = pd.Series([excel_datetime(v, f"第 {i + 2} 行{'评价' if name == 'created_at' else '发现'}时间")
                                   for i, v in enumerate(df[name])], dtype=object)
     if "platform" in df:
-        df["platform"] = [None if _check(v, "平台") is None else _platform_code(v) for v in df["platform"]]
+        codes: dict[Any, str | None] = {}
+        df["platform"] = [codes[v] if v in codes else codes.setdefault(
+            v, None if _check(v, "平台") is None else _platform_code(v)) for v in df["platform"].tolist()]
     if "order_id" in df:
         df["order_id"] = [_order_id_text(v) for v in df["order_id"]]
     return df
