@@ -21,10 +21,11 @@ generation. With ``--db URL`` (PostgreSQL) the database is emptied and refilled 
 
 **Measurements** (times in seconds):
 
-* ``inprocess_cold``: a fresh ``python`` process opens the store and calls
+* ``inprocess.cold``: a fresh ``python`` process opens the store and calls
   ``reviewops.reports.weekly_top3(store, week)`` once (process and import time excluded; the OS
-  page cache is warm — dropping it needs root);
-* ``inprocess_warm``: the same call repeated in one process;
+  page cache holds the file); ``inprocess.cold_disk``: the same after the SQLite file's pages were
+  dropped from the page cache (``posix_fadvise(DONTNEED)`` on that file only);
+* ``inprocess.warm``: the same call repeated in one process;
 * ``statements``: each SQL statement ``weekly_top3`` issues, timed on its own, with SQLite's
   ``EXPLAIN QUERY PLAN``;
 * ``run``: ``reviewops run weekly_top3 --param week=… --db … --out …`` as a subprocess (papermill,
@@ -576,14 +577,34 @@ def _stats(xs: list[float]) -> dict[str, object]:
             "min_s": round(min(xs), 3), "all_s": [round(x, 3) for x in xs]}
 
 
+def evict(url: str) -> bool:
+    """Drop the SQLite file's pages from the OS page cache (``posix_fadvise DONTNEED``; this file only)."""
+    if not url.startswith("sqlite:///") or not hasattr(os, "posix_fadvise"):
+        return False
+    path = url[len("sqlite:///"):]
+    for p in (path, path + "-wal"):
+        if os.path.exists(p):
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    return True
+
+
 def measure_inprocess(url: str, week: str, repeat: int) -> dict[str, object]:
-    cold = []
+    """``weekly_top3`` in a fresh process (file cache warm, and with the file evicted from it) and repeated in one."""
+    cold, cold_disk = [], []
     figures = None
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", _COLD, url, week], capture_output=True, text=True, check=True)
-        rec = json.loads(out.stdout.strip().splitlines()[-1])
-        cold.append(rec["s"])
-        figures = {k: rec[k] for k in ("reviews", "negative", "cases")}
+    for evicted in (False, True):
+        for _ in range(repeat):
+            if evicted and not evict(url):
+                break
+            out = subprocess.run([sys.executable, "-c", _COLD, url, week], capture_output=True, text=True, check=True)
+            rec = json.loads(out.stdout.strip().splitlines()[-1])
+            (cold_disk if evicted else cold).append(rec["s"])
+            figures = {k: rec[k] for k in ("reviews", "negative", "cases")}
     from reviewops import Store
     from reviewops.reports import weekly_top3
 
@@ -595,7 +616,10 @@ def measure_inprocess(url: str, week: str, repeat: int) -> dict[str, object]:
         weekly_top3(store, week)
         warm.append(time.perf_counter() - t)
     store.close()
-    return {"cold": _stats(cold), "warm": _stats(warm), "figures": figures}
+    res = {"cold": _stats(cold), "warm": _stats(warm), "figures": figures}
+    if cold_disk:
+        res["cold_disk"] = _stats(cold_disk)
+    return res
 
 
 def measure_statements(url: str, week: str, repeat: int = 3) -> list[dict[str, object]]:
