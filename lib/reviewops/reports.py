@@ -22,8 +22,9 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .policy import Policy
     from .store import Store
+    from .users import Actor
 
-__all__ = ["WeeklyTop3", "iso_week", "week_bounds", "weekly_top3"]
+__all__ = ["ReportFigures", "WeeklyTop3", "day_bounds", "iso_week", "report_figures", "week_bounds", "weekly_top3"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
@@ -90,8 +91,8 @@ def _top_values(values: pd.Series, n: int = 3) -> list[str]:
     return [f"{k}（{c}）" for k, c in v.value_counts().head(n).items()]
 
 
-def weekly_top3(store: "Store", week: str, *, shop_ids: list[int] | None = None, trend_weeks: int = 4,
-                examples: int = 3, policy: "Policy | None" = None, now: dt.datetime | None = None) -> WeeklyTop3:
+def weekly_top3(store: Store, week: str, *, shop_ids: list[int] | None = None, trend_weeks: int = 4,
+                examples: int = 3, policy: Policy | None = None, now: dt.datetime | None = None) -> WeeklyTop3:
     """The 差评TOP3 of ``week`` for the given shops (default: all).
 
     ``top3`` ranks the week's cases by primary category (ties by the policy's priority) and, for
@@ -101,11 +102,13 @@ def weekly_top3(store: "Store", week: str, *, shop_ids: list[int] | None = None,
     compliance, and the median hours to first contact and to resolution. ``remedies`` sums the
     delivered compensation by kind (fen). ``revised`` counts resolved cases whose review was later
     changed to a good rating (reported, never a condition of anything).
+
+    The week's figures come from :func:`report_figures`' computation (the dashboard's too); only the
+    trend rows of the earlier weeks and the top-three shaping are added here.
     """
-    from .ledger import KIND_ZH
-    from .policy import CATEGORY_ZH, current_policy
+    from .policy import current_policy
     from .privacy import mask_text
-    from .store import cases, compensations, orders, products, review_versions, reviews, utcnow
+    from .store import utcnow
 
     policy = policy or current_policy(store)
     now = now or utcnow()
@@ -113,78 +116,386 @@ def weekly_top3(store: "Store", week: str, *, shop_ids: list[int] | None = None,
     shops = [int(s) for s in shop_ids] if shop_ids is not None else None
     if trend_weeks < 1:
         raise ConfigError(f"trend_weeks 至少为 1，收到 {trend_weeks} / trend_weeks must be at least 1")
+    trend_rows = []
     with store.read() as conn:
-        trend_rows = []
-        for k in range(trend_weeks - 1, -1, -1):
+        for k in range(trend_weeks - 1, 0, -1):
             s, e = start - dt.timedelta(days=7 * k), end - dt.timedelta(days=7 * k)
             n_all, n_neg = _week_counts(conn, s, e, shops)
             trend_rows.append({"week": iso_week(s), "reviews": n_all, "negative": n_neg,
                                "rate": (n_neg / n_all) if n_all else None})
+    fig = _compute(store, start, end, shops=shops, platforms=None, skus=None, agents=None, now=now, policy=policy,
+                   breakdowns=False)
+    trend_rows.append({"week": iso_week(start), "reviews": fig.reviews, "negative": fig.negative, "rate": fig.rate})
+    df = fig.cases
+    top_rows = []
+    for rank, c in enumerate(fig.categories.head(3).itertuples(index=False), start=1):
+        cat = c.category
+        part = df[df["primary_category"].fillna("other") == cat].sort_values("negative_score", ascending=False)
+        texts = [mask_text(" ".join(str(t).split())) for t in part["content"].dropna() if str(t).strip()]
+        top_rows.append({
+            "rank": rank, "category": cat, "category_zh": c.category_zh, "cases": int(c.cases),
+            "share": float(c.share), "department": c.department, "action": c.action, "examples": texts[:examples],
+            "skus": _top_values(part["sku_label"]), "suppliers": _top_values(part["supplier"]),
+            "carriers": _top_values(part["carrier"]),
+        })
+    top3 = pd.DataFrame(top_rows, columns=["rank", "category", "category_zh", "cases", "share", "department", "action",
+                                           "examples", "skus", "suppliers", "carriers"])
+    return WeeklyTop3(week=iso_week(start), start=start, end=end, reviews=fig.reviews, negative=fig.negative,
+                      rate=fig.rate, trend=pd.DataFrame(trend_rows), top3=top3, sla=fig.sla,
+                      remedies=fig.remedies, revised=fig.revised, resolved=fig.resolved)
+
+
+# ------------------------------------------------------------------ figures for any period and filters
+@dataclass
+class ReportFigures:
+    """The figures of one period and filter set (SPEC D1/D2): what the weekly report and the dashboard show.
+
+    ``start``/``end``: the half-open period (aware). ``shop_ids``: the shops counted (None = all).
+    ``reviews``/``negative``/``rate``: reviews posted in the period and how many became cases (中差评).
+    ``categories``: category, category_zh, cases, share, department, action — by cases, then the policy's
+    priority. ``sla``: see :func:`_sla`. ``remedies``: delivered compensation by kind (kind, kind_zh,
+    count, amount_fen). ``revised``/``resolved``: resolved cases whose review was changed to a good rating.
+    ``by_shop``/``by_platform``/``by_sku``/``by_agent``: one row per key with key, label, reviews,
+    negative, rate, compliance, first_contact_hours_median, resolution_hours_median, resolved, revised,
+    revision_rate, remedy_fen (``reviews``/``rate`` are None by agent: reviews have no agent).
+    ``daily``: date (Beijing, ``YYYY-MM-DD``), reviews, negative, rate — every day of the period.
+    ``cases``: the period's cases as a DataFrame (one row per case, with ``agent``), for further shaping.
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    shop_ids: list[int] | None
+    reviews: int
+    negative: int
+    rate: float | None
+    categories: pd.DataFrame
+    sla: dict[str, Any]
+    remedies: pd.DataFrame
+    revised: int
+    resolved: int
+    by_shop: pd.DataFrame
+    by_platform: pd.DataFrame
+    by_sku: pd.DataFrame
+    by_agent: pd.DataFrame
+    daily: pd.DataFrame
+    cases: pd.DataFrame = field(repr=False)
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def revision_rate(self) -> float | None:
+        return None if not self.resolved else self.revised / self.resolved
+
+    @property
+    def remedy_fen(self) -> int:
+        return int(self.remedies["amount_fen"].sum()) if len(self.remedies) else 0
+
+
+MAX_PERIOD_DAYS = 400
+NO_AGENT = "（未联系）"  # label of cases nobody has contacted yet (by_agent)
+
+
+def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Beijing days ``first`` … ``last`` (inclusive) → (``first`` 00:00, the day after ``last`` 00:00), aware."""
+    if not isinstance(first, dt.date) or not isinstance(last, dt.date):
+        raise ConfigError(f"日期无效：{first!r} 至 {last!r}；请选择开始和结束日期 / pick a start and an end date")
+    if isinstance(first, dt.datetime):
+        first = first.date()
+    if isinstance(last, dt.datetime):
+        last = last.date()
+    if last < first:
+        raise ConfigError(f"结束日期 {last} 早于开始日期 {first}；请调换 / the end date {last} is before the start "
+                          f"date {first}; swap them")
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=SHANGHAI)
+    return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI)
+
+
+def _as_list(value: Any, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, (str, int)) else list(value)
+    out = [str(v).strip() for v in items]
+    if any(not v for v in out):
+        raise ConfigError(f"{what}筛选含空值：{items!r}；请删除空项 / the {what} filter holds an empty value: {items!r}")
+    return out
+
+
+def report_figures(store: Store, start: dt.datetime, end: dt.datetime, *, actor: Actor | None = None,
+                   shop_ids: list[int] | None = None, platforms: list[str] | None = None,
+                   skus: list[str] | None = None, agents: list[str] | None = None, now: dt.datetime | None = None,
+                   policy: Policy | None = None, breakdowns: bool = True) -> ReportFigures:
+    """The figures of reviews posted in ``[start, end)`` that match every filter given.
+
+    Filters (each None = no filter; several values = any of them): ``shop_ids`` (shop numbers),
+    ``platforms`` (platform codes such as ``taobao``), ``skus`` (text found in the product id, title
+    or SKU of the review, case-insensitive), ``agents`` (user names: cases whose **first contact**
+    was made by one of them — the actor of the case's earliest ``case_events`` row that is a
+    ``contact`` or sets ``first_contact_at``, i.e. the transition to 已联系; with an agent filter,
+    ``reviews`` still counts all reviews matching the other filters, so ``rate`` is the share of
+    them that became this agent's cases). An unknown shop, platform or agent raises
+    :class:`ConfigError` naming it. ``actor`` (the signed-in user): a user limited to some shops
+    sees only those — asking for another shop raises :class:`AccessDenied`; no shop filter means
+    all of the user's shops. ``now``: the moment SLA deadlines are judged at (default: now).
+    ``breakdowns=False`` skips by_* and daily (the weekly report does not need them).
+    """
+    from .columns import PLATFORMS
+    from .store import shops as shops_t
+    from .store import users as users_t
+
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ConfigError(f"{name} 需要带时区的时间，收到 {value!r} / {name} must be a timezone-aware datetime")
+    if end <= start:
+        raise ConfigError(f"结束时间 {end} 不晚于开始时间 {start}；请调整日期 / the end {end} is not after the start {start}")
+    if end - start > dt.timedelta(days=MAX_PERIOD_DAYS):
+        raise ConfigError(f"时间范围太长（{(end - start).days} 天，上限 {MAX_PERIOD_DAYS} 天）；请缩短 / the period "
+                          f"is too long ({(end - start).days} days, limit {MAX_PERIOD_DAYS})")
+    want_shops = _as_list(shop_ids, "店铺 shop ")
+    want_platforms = _as_list(platforms, "平台 platform ")
+    want_skus = _as_list(skus, "SKU ")
+    want_agents = _as_list(agents, "客服 agent ")
+    with store.read() as conn:
+        shop_rows = {int(r.id): r.platform for r in conn.execute(sa.select(shops_t.c.id, shops_t.c.platform))}
+        known_users = set(conn.execute(sa.select(users_t.c.name)).scalars()) if want_agents else set()
+    if want_platforms is not None:
+        for p in want_platforms:
+            if p not in PLATFORMS:
+                raise ConfigError(f"未知的平台 {p!r}；可选：{', '.join(PLATFORMS)} / unknown platform {p!r}; "
+                                  f"choose one of {', '.join(PLATFORMS)}")
+    selected: set[int] | None = None
+    if want_shops is not None:
+        selected = set()
+        for s in want_shops:
+            if not s.isdigit() or int(s) not in shop_rows:
+                raise ConfigError(f"没有这个店铺：{s!r}；请从店铺列表中选择 / no such shop: {s!r}; pick one from the list")
+            if actor is not None:
+                actor.check_shop(int(s), what="数据看板 dashboard figures")  # AccessDenied for another shop
+            selected.add(int(s))
+    if actor is not None and actor.shops is not None:
+        selected = set(actor.shops) if selected is None else selected & set(actor.shops)
+    if want_platforms is not None:
+        on_platform = {sid for sid, p in shop_rows.items() if p in want_platforms}
+        selected = on_platform if selected is None else selected & on_platform
+    if want_agents is not None:
+        for a in want_agents:
+            if a not in known_users:
+                raise ConfigError(f"没有这个客服：{a!r}；请从列表中选择 / no such user (agent): {a!r}; pick one from the list")
+    if want_skus is not None:
+        for s in want_skus:
+            if len(s) > 100:
+                raise ConfigError(f"SKU 筛选太长（{len(s)} 字）；最多 100 字 / the SKU filter is too long ({len(s)} chars)")
+    fig = _compute(store, start, end, shops=sorted(selected) if selected is not None else None,
+                   platforms=want_platforms, skus=want_skus, agents=want_agents, now=now, policy=policy,
+                   breakdowns=breakdowns)
+    fig.filters = {"shop_ids": want_shops, "platforms": want_platforms, "skus": want_skus, "agents": want_agents}
+    return fig
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _review_filters(q: Any, start: dt.datetime, end: dt.datetime, shops: list[int] | None,
+                    skus: list[str] | None) -> Any:
+    from .store import reviews
+
+    q = q.where(reviews.c.created_at >= start, reviews.c.created_at < end)
+    if shops is not None:
+        q = q.where(reviews.c.shop_id.in_(shops))
+    if skus:
+        cols = (reviews.c.product_id, reviews.c.product_title, reviews.c.sku_text)
+        q = q.where(sa.or_(*[sa.func.lower(sa.func.coalesce(c, "")).like(_like(s), escape="\\")
+                             for s in skus for c in cols]))
+    return q
+
+
+def _sku_label(title: pd.Series, sku: pd.Series) -> pd.Series:
+    return (title.fillna("") + " " + sku.fillna("")).str.strip()
+
+
+def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[int] | None,
+             platforms: list[str] | None, skus: list[str] | None, agents: list[str] | None,
+             now: dt.datetime | None, policy: Policy | None, breakdowns: bool) -> ReportFigures:
+    """The figures of the (already validated) period and filters; see :func:`report_figures`."""
+    from .ledger import KIND_ZH
+    from .policy import CATEGORY_ZH, current_policy
+    from .store import (
+        case_events,
+        cases,
+        compensations,
+        orders,
+        products,
+        review_versions,
+        reviews,
+        utcnow,
+    )
+    from .store import shops as shops_t
+
+    policy = policy or current_policy(store)
+    now = now or utcnow()
+    if shops is not None and not shops:  # the filters leave no shop: nothing to count
+        shops = [-1]
+    with store.read() as conn:
+        shop_info = {int(r.id): (r.name, r.platform) for r in
+                     conn.execute(sa.select(shops_t.c.id, shops_t.c.name, shops_t.c.platform))}
+        if breakdowns:
+            rv = pd.DataFrame(conn.execute(_review_filters(
+                sa.select(reviews.c.created_at, reviews.c.shop_id, reviews.c.product_title, reviews.c.sku_text),
+                start, end, shops, skus)).mappings().all(),
+                columns=["created_at", "shop_id", "product_title", "sku_text"])
+            n_all = len(rv)
+        else:
+            rv = None
+            n_all = int(conn.execute(_review_filters(sa.select(sa.func.count()).select_from(reviews),
+                                                     start, end, shops, skus)).scalar_one())
+        base = (cases.join(reviews, reviews.c.id == cases.c.review_pk))
         q = (sa.select(cases.c.id.label("case_id"), cases.c.primary_category, cases.c.negative_score,
                        cases.c.created_at, cases.c.sla_due_at, cases.c.first_contact_at, cases.c.resolved_at,
                        cases.c.state, reviews.c.id.label("review_pk"), reviews.c.content, reviews.c.product_title,
                        reviews.c.sku_text, reviews.c.product_id, reviews.c.shop_id, reviews.c.order_id,
                        reviews.c.rating_class, reviews.c.version.label("review_version"),
-                       products.c.supplier, orders.c.carrier)
-             .select_from(cases.join(reviews, reviews.c.id == cases.c.review_pk)
+                       reviews.c.created_at.label("review_at"), products.c.supplier, orders.c.carrier)
+             .select_from(base
                           .outerjoin(products, sa.and_(products.c.shop_id == reviews.c.shop_id,
                                                        products.c.product_id == reviews.c.product_id))
                           .outerjoin(orders, sa.and_(orders.c.shop_id == reviews.c.shop_id,
-                                                     orders.c.order_id == reviews.c.order_id)))
-             .where(reviews.c.created_at >= start, reviews.c.created_at < end))
-        if shops is not None:
-            q = q.where(reviews.c.shop_id.in_(shops))
-        df = pd.DataFrame(conn.execute(q).mappings().all())
-        comp = pd.DataFrame()
-        first_ratings: dict[int, str] = {}
+                                                     orders.c.order_id == reviews.c.order_id))))
+        df = pd.DataFrame(conn.execute(_review_filters(q, start, end, shops, skus)).mappings().all(),
+                          columns=["case_id", "primary_category", "negative_score", "created_at", "sla_due_at",
+                                   "first_contact_at", "resolved_at", "state", "review_pk", "content",
+                                   "product_title", "sku_text", "product_id", "shop_id", "order_id", "rating_class",
+                                   "review_version", "review_at", "supplier", "carrier"])
+        comp = pd.DataFrame(columns=["case_id", "kind", "amount_fen"])
+        first_ratings: dict[int, Any] = {}
+        first_contact = pd.DataFrame(columns=["case_id", "actor", "at", "id"])
         if not df.empty:
-            ids = [int(x) for x in df["case_id"]]
-            comp = pd.DataFrame(conn.execute(
-                sa.select(compensations.c.kind, compensations.c.amount_fen)
-                .where(compensations.c.case_id.in_(ids), compensations.c.state == "delivered")).mappings().all())
-            revised_pks = [int(r) for r, v in zip(df["review_pk"], df["review_version"]) if v and v > 1]
-            if revised_pks:
-                first_ratings = dict(conn.execute(
+            comp = pd.DataFrame(conn.execute(_review_filters(
+                sa.select(compensations.c.case_id, compensations.c.kind, compensations.c.amount_fen)
+                .select_from(compensations.join(cases, cases.c.id == compensations.c.case_id)
+                             .join(reviews, reviews.c.id == cases.c.review_pk))
+                .where(compensations.c.state == "delivered"), start, end, shops, skus)).mappings().all(),
+                columns=["case_id", "kind", "amount_fen"])
+            if (df["review_version"].fillna(1) > 1).any():
+                first_ratings = dict(conn.execute(_review_filters(
                     sa.select(review_versions.c.review_pk, review_versions.c.rating_raw)
-                    .where(review_versions.c.review_pk.in_(revised_pks), review_versions.c.version == 1)).all())
-    n_all, n_neg = trend_rows[-1]["reviews"], trend_rows[-1]["negative"]
-    prio = {r["code"]: r["priority"] for r in policy.tables["categories"]}
-    cat_rows = {r["code"]: r for r in policy.tables["categories"]}
-    top_rows = []
-    if not df.empty:
-        counts = df["primary_category"].fillna("other").value_counts()
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], prio.get(kv[0], 99)))[:3]
-        for rank, (cat, n) in enumerate(ranked, start=1):
-            part = df[df["primary_category"].fillna("other") == cat].sort_values("negative_score", ascending=False)
-            texts = [mask_text(" ".join(str(t).split())) for t in part["content"].dropna() if str(t).strip()]
-            sku = (part["product_title"].fillna("") + " " + part["sku_text"].fillna("")).str.strip()
-            row = cat_rows.get(cat, {})
-            top_rows.append({
-                "rank": rank, "category": cat, "category_zh": CATEGORY_ZH.get(cat, cat), "cases": int(n),
-                "share": int(n) / len(df), "department": row.get("department") or "",
-                "action": row.get("action") or "", "examples": texts[:examples],
-                "skus": _top_values(sku), "suppliers": _top_values(part["supplier"]),
-                "carriers": _top_values(part["carrier"]),
-            })
-    top3 = pd.DataFrame(top_rows, columns=["rank", "category", "category_zh", "cases", "share", "department", "action",
-                                           "examples", "skus", "suppliers", "carriers"])
-    sla = _sla(df, now)
+                    .select_from(review_versions.join(reviews, reviews.c.id == review_versions.c.review_pk)
+                                 .join(cases, cases.c.review_pk == reviews.c.id))
+                    .where(review_versions.c.version == 1, reviews.c.version > 1), start, end, shops, skus)).all())
+            if breakdowns or agents is not None:
+                first_contact = pd.DataFrame(conn.execute(_review_filters(
+                    sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
+                    .select_from(case_events.join(cases, cases.c.id == case_events.c.case_id)
+                                 .join(reviews, reviews.c.id == cases.c.review_pk))
+                    .where(sa.or_(case_events.c.action == "contact",
+                                  case_events.c.after_json.like('%"first_contact_at"%'))),
+                    start, end, shops, skus)).mappings().all(), columns=["case_id", "actor", "at", "id"])
+    # the agent of a case: who made its first contact (earliest such event)
+    first_contact = first_contact.sort_values(["at", "id"]).drop_duplicates("case_id")
+    agent_of = dict(zip(first_contact["case_id"].astype(int), first_contact["actor"]))
+    df["agent"] = [agent_of.get(int(c)) for c in df["case_id"]]
+    df["sku_label"] = _sku_label(df["product_title"], df["sku_text"])
+    df["platform"] = [shop_info.get(int(s), ("", ""))[1] for s in df["shop_id"]]
+    first = [first_ratings.get(int(pk)) for pk in df["review_pk"]]
+    df["revised"] = [bool(pd.notna(r) and f is not None and c == "positive")
+                     for r, f, c in zip(df["resolved_at"], first, df["rating_class"])]
+    if agents is not None:
+        df = df[df["agent"].isin(agents)].reset_index(drop=True)
+        comp = comp[comp["case_id"].isin(set(df["case_id"]))]
+    n_neg = len(df)
+    categories = _categories(df, policy, CATEGORY_ZH)
     if comp.empty:
         remedies = pd.DataFrame(columns=["kind", "kind_zh", "count", "amount_fen"])
     else:
         g = comp.groupby("kind")["amount_fen"].agg(["count", "sum"]).reset_index()
         remedies = pd.DataFrame({"kind": g["kind"], "kind_zh": g["kind"].map(lambda k: KIND_ZH.get(k, k)),
                                  "count": g["count"].astype(int), "amount_fen": g["sum"].astype("int64")})
-    resolved = 0 if df.empty else int(df["resolved_at"].notna().sum())
-    revised = 0
-    if not df.empty:
-        for _, r in df[df["resolved_at"].notna()].iterrows():
-            first = first_ratings.get(int(r["review_pk"]))
-            if first is not None and r["rating_class"] == "positive":
-                revised += 1
-    return WeeklyTop3(week=iso_week(start), start=start, end=end, reviews=n_all, negative=n_neg,
-                      rate=(n_neg / n_all) if n_all else None, trend=pd.DataFrame(trend_rows), top3=top3, sla=sla,
-                      remedies=remedies, revised=revised, resolved=resolved)
+    resolved = int(df["resolved_at"].notna().sum())
+    revised = int(df["revised"].sum())
+    empty = pd.DataFrame(columns=BREAKDOWN_COLUMNS)
+    by_shop = by_platform = by_sku = by_agent = empty
+    daily = pd.DataFrame(columns=["date", "reviews", "negative", "rate"])
+    if breakdowns and rv is not None:
+        cost = comp.groupby("case_id")["amount_fen"].sum().to_dict() if not comp.empty else {}
+        df["remedy_fen"] = [int(cost.get(int(c), 0)) for c in df["case_id"]]
+        rv["platform"] = [shop_info.get(int(s), ("", ""))[1] for s in rv["shop_id"]]
+        rv["sku_label"] = _sku_label(rv["product_title"], rv["sku_text"])
+        from .columns import PLATFORM_ZH
+
+        by_shop = _breakdown(df, rv, "shop_id", now,
+                             lambda k: f"{shop_info.get(int(k), ('?', ''))[0]}（{PLATFORM_ZH.get(shop_info.get(int(k), ('', ''))[1], shop_info.get(int(k), ('', ''))[1])}）")
+        by_platform = _breakdown(df, rv, "platform", now, lambda k: f"{PLATFORM_ZH.get(k, k)}（{k}）")
+        by_sku = _breakdown(df, rv, "sku_label", now, lambda k: k or "（未知商品）")
+        by_agent = _breakdown(df, None, "agent", now, lambda k: k if k else NO_AGENT)
+        daily = _daily(start, end, rv, df)
+    return ReportFigures(start=start, end=end, shop_ids=shops if shops != [-1] else [], reviews=n_all,
+                         negative=n_neg, rate=(n_neg / n_all) if n_all else None, categories=categories,
+                         sla=_sla(df, now), remedies=remedies, revised=revised, resolved=resolved, by_shop=by_shop,
+                         by_platform=by_platform, by_sku=by_sku, by_agent=by_agent, daily=daily, cases=df)
+
+
+BREAKDOWN_COLUMNS = ["key", "label", "reviews", "negative", "rate", "compliance", "first_contact_hours_median",
+                     "resolution_hours_median", "resolved", "revised", "revision_rate", "remedy_fen"]
+
+
+def _categories(df: pd.DataFrame, policy: Policy, names: dict[str, str]) -> pd.DataFrame:
+    """The category mix: cases per primary category, most first (ties by the policy's priority)."""
+    cols = ["category", "category_zh", "cases", "share", "department", "action"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    prio = {r["code"]: r["priority"] for r in policy.tables["categories"]}
+    rows = {r["code"]: r for r in policy.tables["categories"]}
+    counts = df["primary_category"].fillna("other").value_counts()
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], prio.get(kv[0], 99)))
+    return pd.DataFrame([{"category": c, "category_zh": names.get(c, c), "cases": int(n), "share": int(n) / len(df),
+                          "department": rows.get(c, {}).get("department") or "",
+                          "action": rows.get(c, {}).get("action") or ""} for c, n in ranked], columns=cols)
+
+
+def _breakdown(df: pd.DataFrame, rv: pd.DataFrame | None, key: str, now: dt.datetime,
+               label: Any) -> pd.DataFrame:
+    """One row per value of ``key``: reviews (from ``rv``; None without it), cases and their figures."""
+    review_counts = rv[key].value_counts(dropna=False).to_dict() if rv is not None else {}
+    keys = list(dict.fromkeys([*review_counts.keys(), *df[key].tolist()]))
+    rows = []
+    for k in keys:
+        part = df[df[key].isna()] if k is None or (isinstance(k, float) and pd.isna(k)) else df[df[key] == k]
+        n_rev = int(review_counts.get(k, 0)) if rv is not None else None
+        s = _sla(part, now)
+        resolved = int(part["resolved_at"].notna().sum())
+        revised = int(part["revised"].sum()) if len(part) else 0
+        rows.append({"key": None if k is None or (isinstance(k, float) and pd.isna(k)) else k,
+                     "label": label(k if k is not None and not (isinstance(k, float) and pd.isna(k)) else None),
+                     "reviews": n_rev, "negative": len(part),
+                     "rate": (len(part) / n_rev) if n_rev else None, "compliance": s["compliance"],
+                     "first_contact_hours_median": s["first_contact_hours_median"],
+                     "resolution_hours_median": s["resolution_hours_median"], "resolved": resolved,
+                     "revised": revised, "revision_rate": (revised / resolved) if resolved else None,
+                     "remedy_fen": int(part["remedy_fen"].sum()) if len(part) else 0})
+    out = pd.DataFrame(rows, columns=BREAKDOWN_COLUMNS)
+    if out.empty:
+        return out
+    out["_r"] = out["reviews"].fillna(0)
+    return (out.sort_values(["negative", "_r", "label"], ascending=[False, False, True], kind="stable")
+            .drop(columns="_r").reset_index(drop=True))
+
+
+def _daily(start: dt.datetime, end: dt.datetime, rv: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Reviews, 中差评 and rate per Beijing day of the period (days without reviews included)."""
+    def day(s: pd.Series) -> pd.Series:
+        if s.empty:
+            return pd.Series([], dtype=object)
+        return pd.to_datetime(s, utc=True).dt.tz_convert(SHANGHAI).dt.strftime("%Y-%m-%d")
+
+    n_rev = day(rv["created_at"]).value_counts().to_dict()
+    n_neg = day(df["review_at"]).value_counts().to_dict() if not df.empty else {}
+    rows = []
+    d = start.astimezone(SHANGHAI).date()
+    last = (end - dt.timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    while d <= last:
+        k = d.isoformat()
+        r, n = int(n_rev.get(k, 0)), int(n_neg.get(k, 0))
+        rows.append({"date": k, "reviews": r, "negative": n, "rate": (n / r) if r else None})
+        d += dt.timedelta(days=1)
+    return pd.DataFrame(rows, columns=["date", "reviews", "negative", "rate"])
 
 
 def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
@@ -203,7 +514,7 @@ def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
     judged = met + late + breached
     fc = ((contact - created).dt.total_seconds() / 3600).dropna()
     rs = ((resolved - created).dt.total_seconds() / 3600).dropna()
-    return {"cases": int(len(df)), "met": met, "late": late, "breached_unanswered": breached,
-            "open_in_time": int(len(df)) - judged, "compliance": (met / judged) if judged else None,
+    return {"cases": len(df), "met": met, "late": late, "breached_unanswered": breached,
+            "open_in_time": len(df) - judged, "compliance": (met / judged) if judged else None,
             "first_contact_hours_median": float(fc.median()) if len(fc) else None,
             "resolution_hours_median": float(rs.median()) if len(rs) else None}
