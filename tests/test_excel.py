@@ -188,6 +188,7 @@ def test_ro_triage_accepts_english_headers_and_refuses_bad_ranges(pure):
     assert "重复" in x.ro_triage([["评价内容", "text"], ["x", "y"]])
     assert is_error(x.ro_triage("物流太慢"))
     assert is_error(x.ro_triage([["评价内容"]] + [["x"]] * (x.MAX_ROWS + 1)))
+    assert "超过" in x.ro_classify([["x"]] * (x.MAX_ROWS + 1)) and "超过" in x.ro_mask(["x"] * (x.MAX_ROWS + 1))
     # a whole-column selection: trailing blank rows are dropped
     assert len(x.ro_triage([["评价内容"], ["物流太慢"], [None], [None]], NOW)) == 2
 
@@ -390,6 +391,25 @@ def test_store_is_opened_read_only(shop_db):
     s = x._store()
     with pytest.raises(sa.exc.OperationalError, match="readonly"), s.write() as conn:
         conn.exec_driver_sql("DELETE FROM cases")
+
+
+def test_store_path_with_spaces_hash_and_chinese_opens_read_only(shop_db, tmp_path: Path, monkeypatch):
+    """The path reaches SQLite as a file: URI untouched: '#' or '?' in a folder name cannot drop mode=ro."""
+    import shutil
+
+    path, _ = shop_db
+    odd = tmp_path / "店铺 数据#1?x" / "d #1.db"
+    odd.parent.mkdir()
+    shutil.copy(path, odd)
+    monkeypatch.setenv("REVIEWOPS_DB", str(odd))
+    x._close_stores()
+    before = _fingerprint(odd)
+    assert len(x.ro_cases()) > 1
+    with pytest.raises(sa.exc.OperationalError, match="readonly"), x._store().write() as conn:
+        conn.exec_driver_sql("DELETE FROM cases")
+    x._close_stores()
+    assert _fingerprint(odd) == before
+    assert {p.name for p in odd.parent.iterdir()} <= {"d #1.db", "d #1.db-wal", "d #1.db-shm"}
 
 
 def test_policy_comes_from_the_store_without_storing_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -445,10 +445,16 @@ def _open_readonly(url: str) -> Any:
         path = url[len("sqlite:///"):]
         if not os.path.isfile(path):
             raise ExcelInputError(f"数据库文件不存在：{path}；请把 REVIEWOPS_DB 设为店铺数据库的路径")
-        from urllib.parse import quote
+        # a file: URI (percent-encoded, forward slashes — also for C:\… and Chinese folder names)
+        import sqlite3
+        from pathlib import Path
 
-        engine = sa.create_engine(f"sqlite:///file:{quote(path)}?mode=ro&uri=true",
-                                  connect_args={"timeout": 15})
+        uri = Path(path).resolve().as_uri() + "?mode=ro"  # handed to sqlite3 as is, never re-parsed
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=15, check_same_thread=False)
+
+        engine = sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.QueuePool)
     else:
         try:
             engine = sa.create_engine(url, pool_pre_ping=True,
@@ -535,7 +541,7 @@ _CLASSIFY_HEADER = ["中差评", "负面分", "主分类", "全部分类"]
 
 
 @func
-@arg("text", doc="评价内容：一个单元格，或一列评价（如 A2:A500）/ review text, one cell or a column")
+@arg("text", err_to_str=True, doc="评价内容：一个单元格，或一列评价（如 A2:A500）/ review text, one cell or a column")
 @arg("rating", doc="可选：评分 1–5 或 好评/中评/差评，与评价一一对应 / optional rating, one per text")
 @_safe
 def ro_classify(text: Any, rating: Any = None) -> Any:
@@ -770,7 +776,7 @@ def ro_reply(category: Any, remedy: Any = None, customer_name: Any = None, platf
 
 # ------------------------------------------------------------------- mask
 @func
-@arg("text", doc="文本或区域：手机号、身份证号、座机、QQ 号会被打码 / text or range to mask")
+@arg("text", err_to_str=True, doc="文本或区域：手机号、身份证号、座机、QQ 号会被打码 / text or range to mask")
 @_safe
 def ro_mask(text: Any) -> Any:
     """打码个人信息：手机号 138****8000、身份证 110101********0017 等（reviewops.privacy.mask_text），区域按原形状返回。
