@@ -163,7 +163,7 @@ def _collect(store: Store, period: Period, shop_ids: list[int] | None, now: dt.d
     from .ledger import KIND_ZH
     from .ledger import STATE_ZH as COMP_STATE_ZH
     from .policy import CATEGORY_ZH, SEVERITY_ZH
-    from .privacy import mask_name, mask_text
+    from .privacy import mask_text
     from .store import cases, compensations, customers, reviews, shops
 
     start, end = period.start, period.end
@@ -211,14 +211,15 @@ def _collect(store: Store, period: Period, shop_ids: list[int] | None, now: dt.d
         name, platform = shop_names.get(int(sid), (str(sid), ""))
         return name, PLATFORM_ZH.get(platform, platform or "")
 
+    nicks = _mask_nicks([r["buyer_nick_masked"] for r in review_rows])
     out_reviews = []
-    for r in review_rows:
+    for r, nick in zip(review_rows, nicks, strict=True):
         name, platform = shop(r["shop_id"])
         has_case = r["case_id"] is not None
         out_reviews.append({
             "店铺": name, "平台": platform, "评价键": r["review_key"], "订单号": r["order_id"],
             "商品": r["product_title"],
-            "买家昵称(已打码)": mask_name(r["buyer_nick_masked"], nick=True) if r["buyer_nick_masked"] else None,
+            "买家昵称(已打码)": nick,
             "评价时间": _local(r["created_at"]), "评分(星)": r["rating_score"],
             "评价结果": RATING_CLASS_ZH.get(r["rating_class"] or "", r["rating_class"]),
             "评价内容(已打码)": mask_text(r["content"]), "追评(已打码)": mask_text(r["append_content"]),
@@ -258,6 +259,20 @@ def _collect(store: Store, period: Period, shop_ids: list[int] | None, now: dt.d
     if not out_reviews:
         notes.append(f"期间 {period.label} 没有评价 / no reviews in {period.label}")
     return out_reviews, out_cases, out_comp, notes
+
+
+def _mask_nicks(values: list[str | None]) -> list[str | None]:
+    """Nicknames in their masked display form (:func:`reviewops.privacy.mask_name` with ``nick``, for a
+    whole column at once); values the importer already masked or marked encrypted stay as they are."""
+    import pandas as pd
+
+    from .privacy import CIPHER_SHOWN, name_frame
+
+    if not values:
+        return []
+    masked = name_frame(pd.Series(values, dtype=object), b"mask-only", nick=True)["masked"].tolist()
+    return [None if v is None or v == "" else (v if v == CIPHER_SHOWN else m) for v, m in zip(values, masked,
+                                                                                              strict=True)]
 
 
 class _Fen(int):
