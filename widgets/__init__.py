@@ -2,7 +2,7 @@
 
 Builders (each returns a form object with ``.root`` to display and named handles):
 ``build_queue`` 差评工作台, ``build_case`` 案件处理, ``build_approvals`` 补偿审批, ``build_followups`` 今日回访,
-``build_workbench`` (the four in a Tab). The names are imported lazily so that ``import reviewops_widgets``
+``build_workbench`` (the four in a Tab), ``build_dashboard`` 数据看板 (served as its own page). The names are imported lazily so that ``import reviewops_widgets``
 (which the server does to find the notebooks) stays cheap.
 """
 
@@ -17,12 +17,14 @@ _EXPORTS = {
     "build_approvals": "approvals", "ApprovalsForm": "approvals",
     "build_followups": "followups", "FollowupsForm": "followups",
     "build_workbench": "app", "WorkbenchApp": "app",
+    "build_dashboard": "dashboard", "DashboardForm": "dashboard",
     "esc": "common", "show_error": "common", "case_id_from_query": "common", "Form": "common",
 }
 
 __all__ = [
-    "ApprovalsForm", "CaseForm", "FollowupsForm", "Form", "QueueForm", "WorkbenchApp", "build_approvals", "build_case",
-    "build_followups", "build_queue", "build_workbench", "case_id_from_query", "esc", "show_error",
+    "ApprovalsForm", "CaseForm", "DashboardForm", "FollowupsForm", "Form", "QueueForm", "WorkbenchApp",
+    "build_approvals", "build_case", "build_dashboard", "build_followups", "build_queue", "build_workbench",
+    "case_id_from_query", "esc", "show_error",
 ]
 
 

@@ -93,6 +93,7 @@ FORM_TITLES = {  # the workbench forms (widgets/); other notebooks show their fi
     "case": "案件处理 / Case",
     "approvals": "补偿审批 / Approvals",
     "followups": "回访任务 / Follow-ups",
+    "dashboard": "数据看板 / Dashboard",  # widgets/dashboard.ipynb (issue 5, SPEC D1)
 }
 
 
