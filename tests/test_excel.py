@@ -355,19 +355,28 @@ def test_ro_cases_reads_masked_cases_of_the_users_shops(shop_db, monkeypatch):
     assert "不存在" in x.ro_cases()
 
 
-def test_ro_kpi_matches_an_independent_count(shop_db):
-    path, _ = shop_db
-    out = x.ro_kpi("中差评数", dt.datetime(2026, 11, 16), dt.datetime(2026, 11, 22))
-    assert out[0] == ["周", "周一", "中差评数"]
+def test_ro_kpi_matches_an_independent_count(shop_db, monkeypatch):
+    path, shops = shop_db
     start = dt.datetime(2026, 11, 16, tzinfo=SH).astimezone(dt.UTC).replace(tzinfo=None)
     end = start + dt.timedelta(days=7)
+    sql = ("SELECT count(*) FROM reviews r {join} WHERE r.created_at >= ? AND r.created_at < ? {shop}")
     with sa.create_engine(f"sqlite:///{path}").connect() as conn:
-        n = conn.exec_driver_sql("SELECT count(*) FROM cases c JOIN reviews r ON r.id = c.review_pk "
-                                 "WHERE r.created_at >= ? AND r.created_at < ?", (start, end)).scalar()
-    assert n == 3
-    assert out[1] == ["2026-W47", dt.datetime(2026, 11, 16), n]
-    assert [r[0] for r in x.ro_kpi("rate", 46000.0, 46020.0)[1:]] == ["2025-W50", "2025-W51", "2025-W52", "2026-W01"]
+        def count(join: str = "", shop: str = "") -> int:
+            return conn.exec_driver_sql(sql.format(join=join, shop=shop), (start, end)).scalar()
+        n_all = count()
+        n_neg = count("JOIN cases c ON c.review_pk = r.id")
+        n_neg_a = count("JOIN cases c ON c.review_pk = r.id", f"AND r.shop_id = {shops['甲店']}")
+    assert (n_all, n_neg, n_neg_a) == (3, 3, 2)
+    week = (dt.datetime(2026, 11, 16), dt.datetime(2026, 11, 22))  # both days included
+    assert x.ro_kpi("评价数", *week) == n_all
+    assert x.ro_kpi("中差评数", *week) == n_neg
+    assert x.ro_kpi("rate", 46342.0, 46348.0) == 1.0  # the same week as serials
+    assert x.ro_kpi("补偿金额(元)", *week) == "0"
+    assert x.ro_kpi("中差评数", dt.datetime(2026, 11, 21), dt.datetime(2026, 11, 21)) == 0
+    monkeypatch.setenv("REVIEWOPS_USER", "a1")  # 甲店 only
+    assert x.ro_kpi("中差评数", *week) == n_neg_a
     assert "未知指标" in x.ro_kpi("心情", 46000.0)
+    assert "太长" in x.ro_kpi("rate", 45000.0, 46500.0)
 
 
 def test_no_function_changes_the_store(shop_db):
@@ -469,3 +478,23 @@ def test_fast_formula_guard_equals_formula_safe(s):
     from reviewops.outputs import formula_safe
 
     assert x._text_out(s) == formula_safe(s)
+
+
+def test_module_works_without_xlwings():
+    """Without xlwings (a server, CI) the decorators are identity functions and every function still runs."""
+    code = textwrap.dedent("""
+        import importlib.abc, sys
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] == "xlwings":
+                    raise ImportError("no xlwings")
+        sys.meta_path.insert(0, Block())
+        from reviewops import excel
+        assert excel.ro_mask("13800138000") == "138****8000"
+        assert excel.ro_classify("物流太慢了")[2] == "logistics"
+        assert excel.FUNCTIONS["RO_TRIAGE"].__name__ == "ro_triage"
+        print("ok")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "REVIEWOPS_DB"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

@@ -172,14 +172,16 @@ def build_examples(ws) -> None:
     _value(ws, "B51", dt.datetime(2026, 11, 1), "yyyy-mm-dd")
     _array(ws, "A52:L62", "=RO_CASES(B49,B50,B51)")
 
-    _label(ws, "A64", "RO_KPI：指标 + 日期范围 → 每周（ISO 周，北京时间）一行")
+    _label(ws, "A64", "RO_KPI：指标 + 日期范围（含首尾，北京时间）→ 该时段的数值（需设置 REVIEWOPS_DB）")
     ws["A65"] = "指标"
     _text(ws, "B65", "中差评率")
     ws["A66"] = "开始"
     _value(ws, "B66", dt.datetime(2026, 10, 1), "yyyy-mm-dd")
     ws["A67"] = "结束"
     _value(ws, "B67", dt.datetime(2026, 11, 25), "yyyy-mm-dd")
-    _array(ws, "A68:C77", "=RO_KPI(B65,B66,B67)")
+    ws["A68"] = "结果"
+    ws["B68"] = "=RO_KPI(B65,B66,B67)"
+    ws["B68"].number_format = "0.0%"
 
     ws["A7"].comment = Comment("结果区域由数组公式填充；在 Excel 365 中自己输入的公式会自动溢出。", "ReviewOps")
     ws.column_dimensions["A"].width = 22

@@ -869,22 +869,22 @@ def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any
     return rows
 
 
-#: ro_kpi metric names (code, Chinese) → how to read them from a week's :class:`~reviewops.reports.WeeklyTop3`.
+#: ro_kpi metric names (code, Chinese) → how to read them from :class:`~reviewops.reports.ReportFigures`.
 KPI_METRICS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "reviews": ("评价数", lambda w: w.reviews),
-    "negative": ("中差评数", lambda w: w.negative),
-    "rate": ("中差评率", lambda w: w.rate),
-    "sla_compliance": ("时效达成率", lambda w: w.sla.get("compliance")),
-    "sla_breached": ("超时未响应", lambda w: w.sla.get("breached_unanswered")),
-    "first_contact_hours": ("首次联系中位小时", lambda w: w.sla.get("first_contact_hours_median")),
-    "resolution_hours": ("解决中位小时", lambda w: w.sla.get("resolution_hours_median")),
-    "resolved": ("已解决", lambda w: w.resolved),
-    "revised": ("评价已更新", lambda w: w.revised),
-    "revision_rate": ("评价更新率", lambda w: w.revision_rate),
-    "remedy_cost": ("补偿金额(元)", lambda w: fen_to_yuan_text(int(w.remedies["amount_fen"].sum()))
-                    if len(w.remedies) else "0"),
+    "reviews": ("评价数", lambda f: f.reviews),
+    "negative": ("中差评数", lambda f: f.negative),
+    "rate": ("中差评率", lambda f: f.rate),
+    "sla_compliance": ("时效达成率", lambda f: f.sla.get("compliance")),
+    "sla_met": ("按时响应", lambda f: f.sla.get("met")),
+    "sla_late": ("超时响应", lambda f: f.sla.get("late")),
+    "sla_breached": ("超时未响应", lambda f: f.sla.get("breached_unanswered")),
+    "first_contact_hours": ("首次联系中位小时", lambda f: f.sla.get("first_contact_hours_median")),
+    "resolution_hours": ("解决中位小时", lambda f: f.sla.get("resolution_hours_median")),
+    "resolved": ("已解决", lambda f: f.resolved),
+    "revised": ("评价已更新", lambda f: f.revised),
+    "revision_rate": ("评价更新率", lambda f: f.revision_rate),
+    "remedy_cost": ("补偿金额(元)", lambda f: fen_to_yuan_text(f.remedy_fen)),
 }
-KPI_MAX_WEEKS = 104
 
 
 def _metric_code(metric: Any) -> str:
@@ -900,43 +900,25 @@ def _metric_code(metric: Any) -> str:
 
 @func
 @arg("metric", doc="指标：评价数、中差评数、中差评率、时效达成率、首次联系中位小时、补偿金额(元)… 或代码")
-@arg("start", doc="开始日期（北京时间；按 ISO 周统计）/ first day")
-@arg("end", doc="可选：结束日期（默认今天）/ last day")
+@arg("start", doc="开始日期（含，北京时间）/ first day, included")
+@arg("end", doc="可选：结束日期（含，默认今天）/ last day, included")
 @_safe
 def ro_kpi(metric: Any, start: Any, end: Any = None) -> Any:
-    """按周（ISO 周，北京时间）读取一个指标：返回 [周, 周一, 指标值] 表，来自周报 TOP3 的数字（reviewops.reports）。
-    One KPI per ISO week between start and end, from the store (read-only, the user's shops)."""
-    from .reports import iso_week, weekly_top3
-    from .store import utcnow
+    """一个指标在日期范围内的值（按评价时间统计，北京时间，含首尾两天），来自报表数字（reviewops.reports.report_figures）。
+    One KPI for the days start..end (Beijing time, both included) from the store, read-only, the user's shops."""
+    from .policy import load_policy
+    from .reports import day_bounds, report_figures
 
     code = _metric_code(metric)
-    zh, read = KPI_METRICS[code]
     first = excel_datetime(start, "开始日期")
     if first is None:
         raise ExcelInputError("开始日期不能为空")
     last = excel_datetime(end, "结束日期") or dt.datetime.now(SHANGHAI)
-    if last < first:
-        raise ExcelInputError("结束日期早于开始日期")
+    lo, hi = day_bounds(first.astimezone(SHANGHAI).date(), last.astimezone(SHANGHAI).date())
     store = _store()
-    from .policy import load_policy
-
-    policy = load_policy(store) or default_policy()
-    actor = _actor(store, policy)
-    shops = sorted(actor.shops) if actor.shops is not None else None
-    monday = first.astimezone(SHANGHAI).date() - dt.timedelta(days=first.astimezone(SHANGHAI).weekday())
-    weeks: list[str] = []
-    day = monday
-    while day <= last.astimezone(SHANGHAI).date():
-        weeks.append(iso_week(dt.datetime.combine(day, dt.time(12), tzinfo=SHANGHAI)))
-        day += dt.timedelta(days=7)
-        if len(weeks) > KPI_MAX_WEEKS:
-            raise ExcelInputError(f"最多统计 {KPI_MAX_WEEKS} 周，请缩短日期范围")
-    now = utcnow()
-    rows: list[list[Any]] = [["周", "周一", zh]]
-    for w in weeks:
-        fig = weekly_top3(store, w, shop_ids=shops, trend_weeks=1, examples=0, policy=policy, now=now)
-        rows.append([w, _local(fig.start), _cell(read(fig))])
-    return rows
+    policy = load_policy(store) or default_policy()  # never stores a policy
+    fig = report_figures(store, lo, hi, actor=_actor(store, policy), policy=policy, breakdowns=False)
+    return _cell(KPI_METRICS[code][1](fig))
 
 
 # ----------------------------------------------------------------- registry
