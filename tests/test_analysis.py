@@ -245,7 +245,7 @@ def test_ids_text_pii_masked_and_no_formula_outside_kpi(sqlite_store: Any, tmp_p
 
 def test_kpi_formulas_reference_only_our_sheets_and_recompute_to_the_values(sqlite_store: Any,
                                                                             tmp_path: Path) -> None:
-    build(sqlite_store, tmp_path)
+    facts = build(sqlite_store, tmp_path)
     now = stmod.utcnow() + dt.timedelta(days=1)  # the never-contacted case is now past its deadline
     res = export_analysis(sqlite_store, "2026-W47", tmp_path / "k.xlsx", now=now)
     wb = openpyxl.load_workbook(res.path)
@@ -261,6 +261,11 @@ def test_kpi_formulas_reference_only_our_sheets_and_recompute_to_the_values(sqli
         assert all(re.fullmatch(r"[\u4e00-\u9fff：]+|>=0|[a-z_]+", s) for s in literals), literals
         value = ws.cell(row, 2).value
         assert ev.eval(formula) == pytest.approx(value, abs=1e-9), (ws.cell(row, 1).value, formula)
+
+    cases = wb["案件"]
+    ch = [c.value for c in cases[1]]
+    first = {cases.cell(r, 1).value: cases.cell(r, ch.index("首次联系人") + 1).value for r in range(2, cases.max_row + 1)}
+    assert first[facts["done"]] == "a1" and first[facts["silent"]] is None
 
     # the figures equal the library's weekly report for the same week (computed independently there)
     r = weekly_top3(sqlite_store, "2026-W47", now=now)

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from .errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
+    from .reports import ReportFigures
     from .store import Store
 
 __all__ = [
@@ -285,7 +286,8 @@ _COLUMNS = {
     "评价分级": ("店铺", "平台", "评价键", "订单号", "商品", "买家昵称(已打码)", "评价时间", "评分(星)", "评价结果",
              "评价内容(已打码)", "追评(已打码)", "中差评", "案件号", "分类", "严重程度", "负面分", "时效(小时)",
              "截止时间", "案件状态"),
-    "案件": ("案件号", "店铺", "平台", "订单号", "客户键", "分类", "严重程度", "负责角色", "处理人", "状态", "建案时间",
+    "案件": ("案件号", "店铺", "平台", "订单号", "客户键", "分类", "严重程度", "负责角色", "处理人", "首次联系人", "状态",
+           "建案时间",
            "截止时间", "时效(小时)", "首次联系时间", "首次响应(小时)", "时效结果", "解决时间", "解决用时(小时)",
            "已解决", "客户满意"),
     "补偿": ("补偿编号", "案件号", "订单号", "客户键", "方式", "方式代码", "金额(元)", "状态", "申请人", "申请角色",
@@ -294,11 +296,14 @@ _COLUMNS = {
 
 
 # ---------------------------------------------------------------- KPIs
-def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str, Any]]
+def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str, Any]], fig: ReportFigures
           ) -> list[dict[str, Any]]:
-    """Each KPI: key, Chinese name, value (from the rows), formula (over the sheets), format, help.
+    """Each KPI: key, Chinese name, value, formula (over the sheets), format, help.
 
-    Formulas use plain absolute ranges (``'案件'!$P$2:$P$9``), which Excel, WPS and LibreOffice all read,
+    Values are the library's report figures (:func:`reviewops.reports.report_figures`: counts, rate,
+    SLA split and compliance, resolved, delivered remedies, cases per category) where it has them; the
+    rest (satisfaction, average hours, pending amounts) are computed from the sheets' rows. A ratio with
+    nothing to divide is 0 (the formulas divide by ``MAX(…,1)``). Formulas use plain absolute ranges (``'案件'!$P$2:$P$9``), which Excel, WPS and LibreOffice all read,
     and only COUNTA / COUNTIFS / SUMIFS / MAX, so an analyst can follow every figure back to the rows.
     """
     from xlsxwriter.utility import xl_col_to_name
@@ -325,24 +330,24 @@ def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str,
         vals = [r[col] for r in cs if r[col] is not None and r[col] >= 0]
         return sum(vals) / max(len(vals), 1)
 
-    n_rev = add("reviews", "评价数", len(rv), f"=COUNTA({rng('评价分级', '评价键')})", "0", "期间内发布的评价")
-    n_neg = add("negative", "中差评数", count(rv, "中差评", YES), f'=COUNTIFS({rng("评价分级", "中差评")},"{YES}")',
+    n_rev = add("reviews", "评价数", fig.reviews, f"=COUNTA({rng('评价分级', '评价键')})", "0", "期间内发布的评价")
+    n_neg = add("negative", "中差评数", fig.negative, f'=COUNTIFS({rng("评价分级", "中差评")},"{YES}")',
                 "0", "转为案件的评价")
-    add("negative_rate", "中差评率", count(rv, "中差评", YES) / max(len(rv), 1), f"={n_neg}/MAX({n_rev},1)", "0.0%",
+    add("negative_rate", "中差评率", fig.rate or 0, f"={n_neg}/MAX({n_rev},1)", "0.0%",
         "中差评数 ÷ 评价数")
-    resolved = count(cs, "已解决", YES)
+    resolved = fig.resolved
     n_res = add("resolved", "已解决案件", resolved, f'=COUNTIFS({rng("案件", "已解决")},"{YES}")', "0", "有解决时间的案件")
     n_sat = add("satisfied", "客户满意案件", count(cs, "客户满意", YES),
                 f'=COUNTIFS({rng("案件", "客户满意")},"{YES}")', "0", "解决时客户确认满意")
     add("satisfied_rate", "满意率", count(cs, "客户满意", YES) / max(resolved, 1), f"={n_sat}/MAX({n_res},1)", "0.0%",
         "客户满意案件 ÷ 已解决案件")
     cells = {}
+    lib_sla = {"met": fig.sla["met"], "late": fig.sla["late"], "breached": fig.sla["breached_unanswered"]}
     for key in ("met", "late", "breached"):
-        cells[key] = add(f"sla_{key}", f"时效：{SLA_OUTCOME_ZH[key]}", count(cs, "时效结果", SLA_OUTCOME_ZH[key]),
+        cells[key] = add(f"sla_{key}", f"时效：{SLA_OUTCOME_ZH[key]}", lib_sla[key],
                          f'=COUNTIFS({rng("案件", "时效结果")},"{SLA_OUTCOME_ZH[key]}")', "0",
                          "首次联系与截止时间比较（导出时）")
-    judged = sum(count(cs, "时效结果", SLA_OUTCOME_ZH[k]) for k in ("met", "late", "breached"))
-    add("sla_compliance", "时效达成率", count(cs, "时效结果", SLA_OUTCOME_ZH["met"]) / max(judged, 1),
+    add("sla_compliance", "时效达成率", fig.sla["compliance"] or 0,
         f"={cells['met']}/MAX({cells['met']}+{cells['late']}+{cells['breached']},1)", "0.0%",
         "按时 ÷（按时 + 超时响应 + 超时未联系）")
     for col, key, name in (("首次响应(小时)", "first_contact_hours_avg", "平均首次响应(小时)"),
@@ -353,15 +358,17 @@ def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str,
     delivered = "已送达"
     for state, key, name in ((delivered, "remedy_delivered_yuan", "已送达补偿(元)"),
                              ("待审批", "remedy_pending_yuan", "待审批补偿(元)")):
-        fen = sum(int(r["金额(元)"]) for r in cp if r["状态"] == state)
+        fen = fig.remedy_fen if state == delivered else sum(int(r["金额(元)"]) for r in cp if r["状态"] == state)
         add(key, name, fen / 100, f'=SUMIFS({rng("补偿", "金额(元)")},{rng("补偿", "状态")},"{state}")', "0.00",
             f"状态为“{state}”的补偿金额")
+    by_cat = dict(zip(fig.categories["category"], fig.categories["cases"], strict=True))
     for code in CATEGORY_CODES:
         zh = CATEGORY_ZH[code]
-        add(f"cases_{code}", f"案件：{zh}", count(cs, "分类", zh), f'=COUNTIFS({rng("案件", "分类")},"{zh}")', "0",
+        add(f"cases_{code}", f"案件：{zh}", int(by_cat.get(code, 0)), f'=COUNTIFS({rng("案件", "分类")},"{zh}")', "0",
             "按主分类计的案件数")
+    by_kind = dict(zip(fig.remedies["kind"], fig.remedies["amount_fen"], strict=True))
     for kind, zh in KIND_ZH.items():
-        fen = sum(int(r["金额(元)"]) for r in cp if r["方式代码"] == kind and r["状态"] == delivered)
+        fen = int(by_kind.get(kind, 0))
         add(f"delivered_{kind}_yuan", f"已送达：{zh}(元)", fen / 100,
             f'=SUMIFS({rng("补偿", "金额(元)")},{rng("补偿", "方式代码")},"{kind}",{rng("补偿", "状态")},"{delivered}")',
             "0.00", "按补偿方式计的已送达金额")
@@ -400,9 +407,9 @@ def _write(path: Path, period: Period, shop_ids: list[int] | None, data: dict[st
             ("导出时间 exported", f"{generated:%Y-%m-%d %H:%M}（北京时间）"),
             ("策略版本 policy", "—" if policy_version is None else f"v{policy_version}"),
             ("评价分级", "期间内发布的评价及分级结果：评分、分类、严重程度、时效、截止时间、案件状态（表 Reviews）"),
-            ("案件", "这些评价的案件：状态、建案/截止/首次联系/解决时间、时效结果、是否满意、处理人（表 Cases）"),
+            ("案件", "这些评价的案件：状态、建案/截止/首次联系/解决时间、时效结果、是否满意、处理人、首次联系人（表 Cases）"),
             ("补偿", "这些案件的补偿：方式、金额(元)、状态、申请与审批人（表 Compensations）"),
-            ("KPI", ("B 列为导出时计算的数值；C 列是可在 Excel/WPS 中重算的公式（COUNTIFS/SUMIFS 引用上面三张表），"
+            ("KPI", ("B 列为导出时的数值（与周报/看板的 report_figures 一致）；C 列是可在 Excel/WPS 中重算的公式（COUNTIFS/SUMIFS 引用上面三张表），"
                      "点击 C 列单元格即可在编辑栏看到计算方法。数据表可直接插入数据透视表。")),
             ("时效结果", "按时 = 截止前首次联系；超时响应 = 截止后才首次联系；超时未联系 = 导出时已过截止仍未联系；未到期 = 尚未联系且未到截止；无时效 = 没有截止时间（不计入达成率）"),
             ("时间与金额", "时间均为北京时间；金额单位为元，精确到分（两位小数）；订单号、客户键、评价键为文本"),
@@ -462,6 +469,7 @@ def export_analysis(store: Store, period: str | Period, out: str | os.PathLike[s
     all) to ``out`` and record the export in the access log. Returns what was written."""
     from .outputs import file_sha256
     from .policy import current_policy
+    from .reports import report_figures
     from .store import utcnow
     from .users import log_access
 
@@ -473,7 +481,12 @@ def export_analysis(store: Store, period: str | Period, out: str | os.PathLike[s
         raise ConfigError(f"输出文件应以 .xlsx 结尾，收到 {str(path)!r} / the output file must end in .xlsx, got {str(path)!r}")
     rv, cs, cp, notes = _collect(store, p, shops, now)
     policy = current_policy(store, actor=actor)
-    kpis = _kpis(rv, cs, cp)
+    fig = report_figures(store, p.start, p.end, shop_ids=shops, now=now, policy=policy)
+    agent_of = dict(zip(fig.cases["case_id"].astype(int), fig.cases["agent"], strict=True))
+    for r in cs:  # the report's agent of a case: who made its first contact
+        agent = agent_of.get(r["案件号"])
+        r["首次联系人"] = agent if isinstance(agent, str) and agent else None
+    kpis = _kpis(rv, cs, cp, fig)
     data = {"评价分级": rv, "案件": cs, "补偿": cp}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
