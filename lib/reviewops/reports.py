@@ -474,8 +474,17 @@ def _breakdown(df: pd.DataFrame, rv: pd.DataFrame | None, key: str, now: dt.date
     if out.empty:
         return out
     out["_r"] = out["reviews"].fillna(0)
-    return (out.sort_values(["negative", "_r", "label"], ascending=[False, False, True], kind="stable")
-            .drop(columns="_r").reset_index(drop=True))
+    out = (out.sort_values(["negative", "_r", "label"], ascending=[False, False, True], kind="stable")
+           .drop(columns="_r").reset_index(drop=True))
+    return _nones(out, ["reviews", "rate", "compliance", "first_contact_hours_median", "resolution_hours_median",
+                        "revision_rate"])
+
+
+def _nones(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Missing figures as None (not NaN) in ``cols``."""
+    for c in cols:
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
 
 
 def _daily(start: dt.datetime, end: dt.datetime, rv: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
@@ -495,7 +504,7 @@ def _daily(start: dt.datetime, end: dt.datetime, rv: pd.DataFrame, df: pd.DataFr
         r, n = int(n_rev.get(k, 0)), int(n_neg.get(k, 0))
         rows.append({"date": k, "reviews": r, "negative": n, "rate": (n / r) if r else None})
         d += dt.timedelta(days=1)
-    return pd.DataFrame(rows, columns=["date", "reviews", "negative", "rate"])
+    return _nones(pd.DataFrame(rows, columns=["date", "reviews", "negative", "rate"]), ["rate"])
 
 
 def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
