@@ -199,7 +199,7 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     hr = _repurchased(orders_c, h[["customer_id", "ref_at"]], window).merge(
         h[["customer_id", "shop_id", "case_at"]], on="customer_id")
     # baseline: ordered in the period, never had a case
-    ever_case = set(int(c) for c in cs["customer_id"].dropna())
+    ever_case = {int(c) for c in cs["customer_id"].dropna()}
     bo = od[(od["created_at"] >= ts) & (od["created_at"] < te) & ~od["customer_id"].isin(ever_case)]
     b = (bo.sort_values("created_at").drop_duplicates("customer_id")[["customer_id", "shop_id", "created_at"]]
          .rename(columns={"created_at": "ref_at"}))
@@ -252,8 +252,8 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     def split(p_start: dt.datetime, p_end: dt.datetime) -> tuple[pd.Series, pd.Series]:
         r = cs[cs["resolved_at"].notna() & (cs["resolved_at"] >= pd.Timestamp(p_start))
                & (cs["resolved_at"] < pd.Timestamp(p_end))]
-        hc = set(int(c) for c in r["customer_id"].dropna())
-        hcase = set(int(c) for c in r["case_id"])
+        hc = {int(c) for c in r["customer_id"].dropna()}
+        hcase = {int(c) for c in r["case_id"]}
         a = sv[(sv["answered_at"] >= pd.Timestamp(p_start)) & (sv["answered_at"] < pd.Timestamp(p_end))]
         is_h = (a["customer_id"].map(lambda c: pd.notna(c) and int(c) in hc)
                 | a["case_id"].map(lambda c: pd.notna(c) and int(c) in hcase))

@@ -219,7 +219,7 @@ def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
     if not review_pks:
         return set()
     out: set[int] = set()
-    pks = sorted(set(int(p) for p in review_pks))
+    pks = sorted({int(p) for p in review_pks})
     for i in range(0, len(pks), 900):
         chunk = pks[i:i + 900]
         q = (sa.select(reviews.c.id)
@@ -271,7 +271,7 @@ def _figures(df: pd.DataFrame, csat: pd.DataFrame, comp: pd.DataFrame, start: dt
     met = int((handled["first_contact_at"] <= handled["sla_due_at"]).sum())
     fc = (handled["first_contact_at"] - handled["created_at"]).dt.total_seconds() / 60
     rs = (res["resolved_at"] - res["created_at"]).dt.total_seconds() / 3600
-    ids = set(int(c) for c in df["case_id"])
+    ids = {int(c) for c in df["case_id"]}
     sc = csat[csat["case_id"].isin(ids)]["score"] if len(csat) else pd.Series([], dtype=float)
     cost = int(comp[comp["case_id"].isin(ids)]["amount_fen"].sum()) if len(comp) else 0
     resolved, revised = len(res), int(res["revised"].sum())
@@ -293,7 +293,15 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     """
     from .policy import current_policy
     from .privacy import mask_text
-    from .store import access_log, compensations, point_redemptions, surveys, training_records, users, utcnow
+    from .store import (
+        access_log,
+        compensations,
+        point_redemptions,
+        surveys,
+        training_records,
+        users,
+        utcnow,
+    )
 
     check_period(start, end)
     now = now or utcnow()
@@ -440,7 +448,7 @@ def weekly_report_punctuality(runs: list[Any], start: dt.datetime, end: dt.datet
         ws, we = we, we + dt.timedelta(days=7)
     on_time: set[str] = set()
     for at, detail in runs:
-        at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
         week = None
         try:
             params = (json.loads(detail) or {}).get("params") or {} if detail else {}
