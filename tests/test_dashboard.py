@@ -31,16 +31,20 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 import sqlalchemy as sa
-
 from reviewops import import_file
 from reviewops import store as stmod
 from reviewops.dashboard import dashboard_figures, dashboard_options, default_period
 from reviewops.errors import AccessDenied, ConfigError
-from reviewops.reports import SHANGHAI, day_bounds, report_figures, week_bounds, weekly_top3
+from reviewops.reports import (
+    SHANGHAI,
+    day_bounds,
+    report_figures,
+    week_bounds,
+    weekly_top3,
+)
 from reviewops.users import add_user, get_actor
 from reviewops.workbench import Workbench
 from reviewops_widgets import build_dashboard
-
 from wb_fixtures import HEADER, make_case, make_users
 
 ROOT = Path(__file__).resolve().parents[1]

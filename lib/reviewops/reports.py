@@ -452,24 +452,53 @@ def _categories(df: pd.DataFrame, policy: Policy, names: dict[str, str]) -> pd.D
 
 def _breakdown(df: pd.DataFrame, rv: pd.DataFrame | None, key: str, now: dt.datetime,
                label: Any) -> pd.DataFrame:
-    """One row per value of ``key``: reviews (from ``rv``; None without it), cases and their figures."""
-    review_counts = rv[key].value_counts(dropna=False).to_dict() if rv is not None else {}
-    keys = list(dict.fromkeys([*review_counts.keys(), *df[key].tolist()]))
+    """One row per value of ``key``: reviews (from ``rv``; None without it), cases and their figures
+    (the same rules as :func:`_sla`, computed per group)."""
+    def norm(k: Any) -> Any:
+        return None if k is None or (isinstance(k, float) and pd.isna(k)) else k
+
+    review_counts = {norm(k): int(v) for k, v in rv[key].value_counts(dropna=False).items()} if rv is not None else {}
+    stats: dict[Any, dict[str, Any]] = {}
+    if not df.empty:
+        due = pd.to_datetime(df["sla_due_at"], utc=True)
+        contact = pd.to_datetime(df["first_contact_at"], utc=True)
+        created = pd.to_datetime(df["created_at"], utc=True)
+        resolved_at = pd.to_datetime(df["resolved_at"], utc=True)
+        cut = pd.Timestamp(now)
+        w = pd.DataFrame({
+            "k": df[key].astype(object).where(df[key].notna(), "\x00none"),
+            "met": (contact.notna() & (contact <= due)).astype(int),
+            "late": (contact.notna() & (contact > due)).astype(int),
+            "breached": (contact.isna() & (due < cut)).astype(int),
+            "fc": (contact - created).dt.total_seconds() / 3600,
+            "rs": (resolved_at - created).dt.total_seconds() / 3600,
+            "resolved": resolved_at.notna().astype(int),
+            "revised": df["revised"].astype(int),
+            "remedy_fen": df["remedy_fen"].astype("int64"),
+        })
+        g = w.groupby("k", sort=False).agg(n=("met", "size"), met=("met", "sum"), late=("late", "sum"),
+                                            breached=("breached", "sum"), fc=("fc", "median"), rs=("rs", "median"),
+                                            resolved=("resolved", "sum"), revised=("revised", "sum"),
+                                            remedy_fen=("remedy_fen", "sum"))
+        for k, r in g.iterrows():
+            judged = int(r["met"] + r["late"] + r["breached"])
+            stats[None if k == "\x00none" else k] = {
+                "negative": int(r["n"]), "compliance": (int(r["met"]) / judged) if judged else None,
+                "first_contact_hours_median": None if pd.isna(r["fc"]) else float(r["fc"]),
+                "resolution_hours_median": None if pd.isna(r["rs"]) else float(r["rs"]),
+                "resolved": int(r["resolved"]), "revised": int(r["revised"]), "remedy_fen": int(r["remedy_fen"])}
     rows = []
-    for k in keys:
-        part = df[df[key].isna()] if k is None or (isinstance(k, float) and pd.isna(k)) else df[df[key] == k]
-        n_rev = int(review_counts.get(k, 0)) if rv is not None else None
-        s = _sla(part, now)
-        resolved = int(part["resolved_at"].notna().sum())
-        revised = int(part["revised"].sum()) if len(part) else 0
-        rows.append({"key": None if k is None or (isinstance(k, float) and pd.isna(k)) else k,
-                     "label": label(k if k is not None and not (isinstance(k, float) and pd.isna(k)) else None),
-                     "reviews": n_rev, "negative": len(part),
-                     "rate": (len(part) / n_rev) if n_rev else None, "compliance": s["compliance"],
-                     "first_contact_hours_median": s["first_contact_hours_median"],
-                     "resolution_hours_median": s["resolution_hours_median"], "resolved": resolved,
-                     "revised": revised, "revision_rate": (revised / resolved) if resolved else None,
-                     "remedy_fen": int(part["remedy_fen"].sum()) if len(part) else 0})
+    for k in dict.fromkeys([*review_counts, *stats]):
+        st = stats.get(k, {"negative": 0, "compliance": None, "first_contact_hours_median": None,
+                           "resolution_hours_median": None, "resolved": 0, "revised": 0, "remedy_fen": 0})
+        n_rev = review_counts.get(k, 0) if rv is not None else None
+        rows.append({"key": k, "label": label(k), "reviews": n_rev, "negative": st["negative"],
+                     "rate": (st["negative"] / n_rev) if n_rev else None, "compliance": st["compliance"],
+                     "first_contact_hours_median": st["first_contact_hours_median"],
+                     "resolution_hours_median": st["resolution_hours_median"], "resolved": st["resolved"],
+                     "revised": st["revised"],
+                     "revision_rate": (st["revised"] / st["resolved"]) if st["resolved"] else None,
+                     "remedy_fen": st["remedy_fen"]})
     out = pd.DataFrame(rows, columns=BREAKDOWN_COLUMNS)
     if out.empty:
         return out
