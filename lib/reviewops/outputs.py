@@ -61,9 +61,12 @@ def file_sha256(path: Path) -> str:
 #: Styles for tables in the HTML reports: left-aligned text, numbers right, light rules.
 REPORT_CSS = """<style>
 table.ro-table { border-collapse: collapse; margin: 0.4em 0 1em; font-size: 13px; }
-table.ro-table th { text-align: left; background: #f3f5f7; border-bottom: 1px solid #c8ced3; padding: 4px 10px; }
-table.ro-table td { text-align: left; border-bottom: 1px solid #e6e9ec; padding: 4px 10px; vertical-align: top; }
-table.ro-table td.ro-num { text-align: right; font-variant-numeric: tabular-nums; }
+table.ro-table th, .jp-RenderedHTMLCommon table.ro-table th {
+  text-align: left; background: #f3f5f7; border-bottom: 1px solid #c8ced3; padding: 4px 10px; white-space: nowrap; }
+table.ro-table td, .jp-RenderedHTMLCommon table.ro-table td {
+  text-align: left; border-bottom: 1px solid #e6e9ec; padding: 4px 10px; vertical-align: top; }
+table.ro-table td.ro-num, .jp-RenderedHTMLCommon table.ro-table td.ro-num {
+  text-align: right; font-variant-numeric: tabular-nums; }
 </style>"""
 
 
