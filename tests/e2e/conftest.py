@@ -3,11 +3,11 @@
 * **Browser.** pytest-playwright drives ``/usr/bin/chromium`` (``executable_path``, ``--no-sandbox``);
   no Playwright browser is ever downloaded. Without ``/usr/bin/chromium`` the tests are skipped —
   except under ``CI=true`` (``.ci/run`` installs it), where they fail, as the PostgreSQL tests do.
-* **Server.** One per test module (:func:`site`): a temporary SQLite store built by
+* **Server.** One per test session (:func:`site`; shared by the workbench and dashboard modules): a temporary SQLite store built by
   ``reviewops demo --scale 0.05`` (demo users xiaowang/agent, laoli/supervisor, zhaofa/legal,
   dianzhang/admin), plus a CSV of hostile reviews imported with ``reviewops import`` and graded by
   ``reviewops triage`` (S-04), plus a user limited to one shop (S-07/S-08); then
-  ``python -m reviewops serve --db … --port <free>`` in a subprocess, stopped at the end of the module.
+  ``python -m reviewops serve --db … --port <free>`` in a subprocess, stopped at the end of the session.
 * **Sign-in** goes through the real login page (``e2e_site.login``). Widget content arrives over the
   websocket after the page has loaded, so tests wait for the ``ro-…`` classes (docs/forms.md), never
   for page load.
@@ -61,9 +61,11 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 # ------------------------------------------------------------------ the server
-@pytest.fixture(scope="module")
+# --- dashboard (issue 5): one server for the whole session — the dashboard module only reads, so it
+# --- shares the workbench module's store and server instead of building its own (~25 s each)
+@pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One demo store (scale 0.05) with hostile reviews and a one-shop agent, served for the module."""
+    """One demo store (scale 0.05) with hostile reviews and a one-shop agent, served for the session."""
     reason = chromium_missing_reason()
     if reason is not None:
         if in_ci():
