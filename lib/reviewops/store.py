@@ -19,6 +19,7 @@ appends one row to the append-only ``case_events`` log in the same transaction.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -69,8 +70,34 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
 
+_CLOCK: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("reviewops_clock", default=None)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The current time (aware UTC); inside :func:`clock` the simulated time instead."""
+    at = _CLOCK.get()
+    return at if at is not None else dt.datetime.now(dt.timezone.utc)
+
+
+@contextlib.contextmanager
+def clock(at: dt.datetime) -> Iterator[dt.datetime]:
+    """Run a block as if it were ``at`` (aware): every :func:`utcnow` in this context returns it.
+
+    Used to replay history through the real library functions (the demo's worked cases); a
+    simulated time may not lie in the future of the real clock. Nests; restored on exit.
+    """
+    if getattr(at, "tzinfo", None) is None:
+        raise ConfigError(f"模拟时钟需要带时区的时间，收到 {at!r} / the simulated clock needs an aware datetime, got {at!r}")
+    at = at.astimezone(dt.timezone.utc)
+    real = dt.datetime.now(dt.timezone.utc)
+    if at > real:
+        raise ConfigError(f"模拟时间 {at.isoformat()} 晚于当前时间 {real.isoformat()} / the simulated time is in the future; "
+                          "give a past time")
+    token = _CLOCK.set(at)
+    try:
+        yield at
+    finally:
+        _CLOCK.reset(token)
 
 
 # -------------------------------------------------------------------------- tables

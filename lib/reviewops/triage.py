@@ -190,7 +190,7 @@ def triage(reviews: pd.DataFrame, policy: Policy | None = None, *, model: "TextM
     clash = [c for c in OUTPUT_NAMES if c in df.columns]
     if clash:
         df = df.drop(columns=clash)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or _utcnow()
     if now.tzinfo is None:
         raise ConfigError(f"now 必须带时区 / `now` must be timezone-aware; got {now!r}")
     texts = content.astype(object).where(content.notna(), "").map(str)
@@ -331,8 +331,11 @@ def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.
 
 def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextModel | None | bool" = True,
                  actor: str = "system", via: str = "cli", now: dt.datetime | None = None,
-                 shop_ids: Iterable[int] | None = None) -> TriageResult:
+                 shop_ids: Iterable[int] | None = None, dated_at_detection: bool = False) -> TriageResult:
     """Open a case for every negative review in the store that has none yet (idempotent).
+
+    ``dated_at_detection``: date each new case at its review's detection time (``first_seen_at``)
+    instead of now — for replaying past imports that were each triaged on arrival (the demo).
 
     ``policy``: default the store's current policy (the default one is stored as
     version 1 on first use); an unsaved policy given here is stored first, so every
@@ -366,7 +369,8 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     cal = calendar_of(policy)
     for attempt in range(3):
         try:
-            _write_cases(store, neg, policy, cal, result, actor=actor, via=via)
+            _write_cases(store, neg, policy, cal, result, actor=actor, via=via,
+                         dated_at_detection=dated_at_detection)
             return result
         except sa.exc.IntegrityError:
             # another triage run opened a case for one of these reviews first (PostgreSQL, read
@@ -378,7 +382,7 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
 
 
 def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCalendar, result: TriageResult, *,
-                 actor: str, via: str) -> None:
+                 actor: str, via: str, dated_at_detection: bool = False) -> None:
     """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
     from .followups import schedule_in
     from .store import cases, create_case
@@ -409,11 +413,19 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
                 negative_score=float(row.negative_score), model_version=result.model_version,
                 triage_json=json.dumps(record, ensure_ascii=False, sort_keys=True),
                 policy_version=policy.version,
+                at=row.detected_at.to_pydatetime() if dated_at_detection and not pd.isna(row.detected_at) else None,
             )
             if on_create:  # follow-ups the shop anchored on 建案
                 schedule_in(conn, case_id, "created", at=row.sla_start.to_pydatetime())
             result.case_ids.append(case_id)
         result.created = len(result.case_ids)
+
+
+def _utcnow() -> dt.datetime:
+    """:func:`reviewops.store.utcnow` (honours the simulated clock)."""
+    from .store import utcnow
+
+    return utcnow()
 
 
 def _case_policy(store: "Store", version: int | None) -> Policy:
@@ -438,7 +450,7 @@ def recategorize_case(store: "Store", case_id: int, expected_version: int, categ
 
     if category not in CATEGORY_CODES:
         raise ConfigError(f"未知分类 {category!r}；可用：{', '.join(CATEGORY_CODES)} / unknown category {category!r}")
-    at = at or dt.datetime.now(dt.timezone.utc)
+    at = at or _utcnow()
     with store.read() as conn:
         row = conn.execute(sa.select(cases.c.policy_version).where(cases.c.id == case_id)).first()
     if row is None:
@@ -527,7 +539,7 @@ def open_queue(store: "Store", *, limit: int | None = 50, now: dt.datetime | Non
     from .privacy import mask_text
     from .store import cases, reviews, shops
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or _utcnow()
     sev_order = sa.case(_SEV_RANK, value=cases.c.severity, else_=len(_SEV_RANK))
     q = (sa.select(cases.c.id.label("case_id"), shops.c.platform, shops.c.name.label("shop"),
                    reviews.c.rating_raw.label("rating"), cases.c.primary_category, cases.c.severity,

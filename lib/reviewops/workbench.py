@@ -53,6 +53,12 @@ ACTION_ZH = {
 MAX_QUEUE = 500
 
 
+def _utcnow() -> dt.datetime:
+    from .store import utcnow
+
+    return utcnow()
+
+
 def _local(t: dt.datetime | None) -> str:
     from .triage import _fmt_local
 
@@ -407,7 +413,7 @@ class Workbench:
         n, spend, last = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0),
                                                 sa.func.max(orders.c.created_at))
                                       .where(orders.c.customer_id == customer_id)).one()
-        year_ago = (last or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=365)
+        year_ago = (last or _utcnow()) - dt.timedelta(days=365)
         spend_365 = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0))
                                  .where(orders.c.customer_id == customer_id, orders.c.created_at >= year_ago)).scalar_one()
         top = conn.execute(sa.select(order_lines.c.title, sa.func.count().label("n"))
