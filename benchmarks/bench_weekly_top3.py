@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -615,11 +616,42 @@ def measure_inprocess(url: str, week: str, repeat: int) -> dict[str, object]:
         t = time.perf_counter()
         weekly_top3(store, week)
         warm.append(time.perf_counter() - t)
+    # every shop named explicitly (the playbook's ``shops`` parameter): the (shop_id, created_at) index applies
+    import sqlalchemy as sa
+    from reviewops.store import shops
+    with store.read() as conn:
+        all_shops = [int(x) for x in conn.execute(sa.select(shops.c.id)).scalars()]
+    warm_shops = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = weekly_top3(store, week, shop_ids=all_shops)
+        warm_shops.append(time.perf_counter() - t)
     store.close()
-    res = {"cold": _stats(cold), "warm": _stats(warm), "figures": figures}
+    res = {"cold": _stats(cold), "warm": _stats(warm), "warm_all_shops_named": _stats(warm_shops),
+           "figures": figures, "figures_check": check_figures(url, week),
+           "figures_all_shops_named": {"reviews": r.reviews, "negative": r.negative, "cases": r.sla["cases"]}}
     if cold_disk:
         res["cold_disk"] = _stats(cold_disk)
     return res
+
+
+def check_figures(url: str, week: str) -> dict[str, int] | None:
+    """The week's review and case counts by plain SQL on the SQLite file (to compare with ``figures``)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    from reviewops.reports import week_bounds
+
+    start, end = week_bounds(week)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    bounds = tuple(t.astimezone(dt.UTC).strftime(fmt) for t in (start, end))
+    con = sqlite3.connect(f"file:{url[len('sqlite:///'):]}?mode=ro", uri=True)
+    try:
+        n = con.execute("SELECT count(*) FROM reviews WHERE created_at >= ? AND created_at < ?", bounds).fetchone()[0]
+        k = con.execute("SELECT count(*) FROM cases c JOIN reviews r ON r.id = c.review_pk "
+                        "WHERE r.created_at >= ? AND r.created_at < ?", bounds).fetchone()[0]
+    finally:
+        con.close()
+    return {"reviews": int(n), "cases": int(k)}
 
 
 def measure_statements(url: str, week: str, repeat: int = 3) -> list[dict[str, object]]:
@@ -764,7 +796,16 @@ def machine() -> dict[str, object]:
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     except (OSError, IndexError, ValueError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem, "python": platform.python_version(),
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    lib = {"head": git("rev-parse", "--short", "HEAD"),
+           "reports_py_commit": git("log", "-1", "--format=%h", "--", "lib/reviewops/reports.py"),
+           "lib_uncommitted_changes": git("status", "--short", "--", "lib/")}
+    return {"lib": lib, "cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem, "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version, "numpy": np.__version__, "pandas": pandas.__version__,
             "sqlalchemy": sqlalchemy.__version__, "papermill": papermill.__version__, "os": platform.platform()}
 
