@@ -231,13 +231,15 @@ def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
     return out
 
 
-def _case_frame(conn: sa.Connection, shops: list[int] | None, end: dt.datetime) -> pd.DataFrame:
-    """Cases contacted or resolved before ``end`` (selected shops), with agent and revised flag."""
+def _case_frame(conn: sa.Connection, shops: list[int] | None, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """Cases contacted or resolved before ``end`` or created in ``[start, end)`` (selected shops), with agent
+    and revised flag."""
     from .store import cases
 
     q = (sa.select(cases.c.id.label("case_id"), cases.c.shop_id, cases.c.review_pk, cases.c.created_at,
                    cases.c.sla_due_at, cases.c.first_contact_at, cases.c.resolved_at, cases.c.satisfied)
-         .where(sa.or_(cases.c.first_contact_at < end, cases.c.resolved_at < end)))
+         .where(sa.or_(cases.c.first_contact_at < end, cases.c.resolved_at < end,
+                       sa.and_(cases.c.created_at >= start, cases.c.created_at < end))))
     if shops is not None:
         q = q.where(cases.c.shop_id.in_(shops))
     cols = ["case_id", "shop_id", "review_pk", "created_at", "sla_due_at", "first_contact_at", "resolved_at",
@@ -317,7 +319,7 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     call_target = float(policy.setting("call_pass_target"))
     horizon = max(end, q_end)
     with store.read() as conn:
-        df = _case_frame(conn, shops, horizon)
+        df = _case_frame(conn, shops, start, horizon)
         names = {r.name: r.display_name for r in conn.execute(sa.select(users.c.name, users.c.display_name))}
         sq = sa.select(surveys.c.case_id, surveys.c.score, surveys.c.answered_at).where(
             surveys.c.kind == "csat", surveys.c.case_id.is_not(None))
@@ -386,9 +388,14 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     if per_revision:
         notes.append("已开启“按改评计奖”（pay_per_revision）：存在诱导好评的合规风险（《网络交易监督管理办法》），"
                      "改评奖金单列 / pay per revision is ON: a compliance risk; shown separately")
-    if df["agent"].isna().any():
-        notes.append(f"{int(df['agent'].isna().sum())} 个案件没有联系记录，未计入任何客服 / cases without a contact "
-                     "event are not attributed to any agent")
+    open_new = int((_in(df["created_at"], start, end) & df["first_contact_at"].isna()).sum())
+    if open_new:
+        notes.append(f"本期新建案件中 {open_new} 件尚未联系，不计入任何客服 / {open_new} cases of the period have no "
+                     "first contact yet and belong to no agent")
+    orphan = int((df["first_contact_at"].notna() & df["agent"].isna()).sum())
+    if orphan:
+        notes.append(f"{orphan} 件案件有首次联系时间但没有联系记录，未计入任何客服 / {orphan} contacted cases have no "
+                     "contact event and are not attributed to any agent")
     return Scorecard(start=start, end=end, quarter=quarter, agents=agents, totals=totals, top3=top3,
                      training=training, pay_per_revision=per_revision, resolved_bonus_fen=bonus, points_per_case=ppc,
                      notes=notes)
