@@ -632,6 +632,7 @@ CASE_MUTABLE = (
 )
 
 sa.Index("ix_reviews_created", reviews.c.shop_id, reviews.c.created_at)
+sa.Index("ix_reviews_created_at", reviews.c.created_at)  # reports over all shops (0006)
 sa.Index("ix_reviews_order", reviews.c.shop_id, reviews.c.order_id)
 sa.Index("ix_refunds_order", refunds.c.shop_id, refunds.c.order_id)
 sa.Index("ix_chat_conv", chat_messages.c.shop_id, chat_messages.c.conversation_hash, chat_messages.c.sent_at)
