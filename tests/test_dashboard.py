@@ -87,7 +87,17 @@ def shop_id(store: Any, name: str) -> int:
 
 @pytest.fixture
 def week(store: Any, tmp_path: Path) -> dict[str, Any]:
-    """The inline shop above; returns the users, case ids and shop ids."""
+    """The inline shop above (SQLite and PostgreSQL); returns the users, case ids and shop ids."""
+    return build_week(store, tmp_path)
+
+
+@pytest.fixture
+def sqlite_week(sqlite_store: Any, tmp_path: Path) -> dict[str, Any]:
+    """The same shop on SQLite only: the form tests are about the widgets, not the backend."""
+    return build_week(sqlite_store, tmp_path)
+
+
+def build_week(store: Any, tmp_path: Path) -> dict[str, Any]:
     users = make_users(store)
     _good_reviews(store, tmp_path, "甲店", "taobao", [("羽绒服A", bj(17, 11), "很好"), ("围巾B", bj(18, 12), "不错")])
     _good_reviews(store, tmp_path, "乙店", "douyin", [("围巾B", bj(19, 9), "满意")])
@@ -273,8 +283,8 @@ def kpi(form: Any, name: str) -> str:
     return m.group(1)
 
 
-def test_the_form_shows_the_figures_and_follows_the_filters(store, week):
-    sup = Workbench(store, week["users"]["s1"])
+def test_the_form_shows_the_figures_and_follows_the_filters(sqlite_store, sqlite_week):
+    sup = Workbench(sqlite_store, sqlite_week["users"]["s1"])
     form = build_dashboard(sup, auto_refresh=False, today=dt.date(2026, 11, 22))
     assert form.status.kind == "" and form.start.value == dt.date(2026, 11, 16)
     assert (kpi(form, "reviews"), kpi(form, "negative"), kpi(form, "rate")) == ("6", "3", "50.0%")
@@ -282,7 +292,7 @@ def test_the_form_shows_the_figures_and_follows_the_filters(store, week):
     assert "物流" in form.categories.value and "退款" in form.remedies.value and "30" in form.remedies.value
     assert "甲店（淘宝）" in form.by_shop.value and "a1" in form.by_agent.value and "（未联系）" in form.by_agent.value
     assert form.charts.value.count('src="data:image/png;base64,') == 2
-    form.shop.value = week["B"]  # a filter change recomputes
+    form.shop.value = sqlite_week["B"]  # a filter change recomputes
     assert (kpi(form, "reviews"), kpi(form, "negative")) == ("2", "1")
     form.shop.value = "__all__"
     form.platform.value = "taobao"
@@ -299,20 +309,21 @@ def test_the_form_shows_the_figures_and_follows_the_filters(store, week):
     form.close()
 
 
-def test_a_one_shop_user_is_offered_only_their_shop(store, week):
-    add_user(store, "onlyb", role="agent", password="password1", actor="test", shops=[week["B"]])
-    form = build_dashboard(Workbench(store, get_actor(store, "onlyb")), auto_refresh=False,
+def test_a_one_shop_user_is_offered_only_their_shop(sqlite_store, sqlite_week):
+    add_user(sqlite_store, "onlyb", role="agent", password="password1", actor="test", shops=[sqlite_week["B"]])
+    form = build_dashboard(Workbench(sqlite_store, get_actor(sqlite_store, "onlyb")), auto_refresh=False,
                            today=dt.date(2026, 11, 22))
-    assert [v for _, v in form.shop.options] == ["__all__", week["B"]]
+    assert [v for _, v in form.shop.options] == ["__all__", sqlite_week["B"]]
     assert (kpi(form, "reviews"), kpi(form, "negative")) == ("2", "1")
     assert "甲店" not in form.by_shop.value and "甲店" not in form.by_sku.value + form.by_platform.value
     form.close()
 
 
-def test_hostile_text_stays_inert(store, week, tmp_path):
-    cid = make_case(store, tmp_path, text="质量太差 " + XSS, shop=XSS, customer="kx")
-    _set_review(store, cid, at=bj(20, 10), title="毛衣" + XSS)
-    form = build_dashboard(Workbench(store, week["users"]["s1"]), auto_refresh=False, today=dt.date(2026, 11, 22))
+def test_hostile_text_stays_inert(sqlite_store, sqlite_week, tmp_path):
+    cid = make_case(sqlite_store, tmp_path, text="质量太差 " + XSS, shop=XSS, customer="kx")
+    _set_review(sqlite_store, cid, at=bj(20, 10), title="毛衣" + XSS)
+    form = build_dashboard(Workbench(sqlite_store, sqlite_week["users"]["s1"]), auto_refresh=False,
+                           today=dt.date(2026, 11, 22))
     form.sku.value = XSS  # the filter text itself is data, never markup or a LIKE pattern
     assert kpi(form, "negative") == "1"
     everything = "".join(w.value for w in walk(form.root) if isinstance(w, widgets.HTML))
@@ -321,11 +332,11 @@ def test_hostile_text_stays_inert(store, week, tmp_path):
     form.close()
 
 
-def test_auto_refresh_runs_and_stops(store, week):
+def test_auto_refresh_runs_and_stops(sqlite_store, sqlite_week):
     import time
 
-    form = build_dashboard(Workbench(store, week["users"]["s1"]), auto_refresh=True, refresh_seconds=0.05,
-                           today=dt.date(2026, 11, 22))
+    form = build_dashboard(Workbench(sqlite_store, sqlite_week["users"]["s1"]), auto_refresh=True,
+                           refresh_seconds=0.05, today=dt.date(2026, 11, 22))
     assert form.auto.value and form.running
     n = form.refreshes
     deadline = time.monotonic() + 10
@@ -344,8 +355,9 @@ def test_auto_refresh_runs_and_stops(store, week):
     form.close()
 
 
-def test_every_dashboard_widget_has_a_documented_class(store, week):
-    form = build_dashboard(Workbench(store, week["users"]["s1"]), auto_refresh=False, today=dt.date(2026, 11, 22))
+def test_every_dashboard_widget_has_a_documented_class(sqlite_store, sqlite_week):
+    form = build_dashboard(Workbench(sqlite_store, sqlite_week["users"]["s1"]), auto_refresh=False,
+                           today=dt.date(2026, 11, 22))
     doc = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8")
     actionable = (widgets.Button, widgets.Text, widgets.Dropdown, widgets.Checkbox, widgets.DatePicker)
     missing, undocumented = [], set()
