@@ -153,8 +153,9 @@ def test_create_demo_users_once_with_the_given_password(sqlite_store, monkeypatc
     add_user(sqlite_store, "laoli", role="supervisor", password="his-own-pw", actor="t")
     made = create_demo_users(sqlite_store, "demo-pass-1")
     assert [(u["name"], u["role"], u["display_name"]) for u in made] == list(DEMO_USERS)
-    assert [u["created"] for u in made] == [True, False, True, True]
-    assert [u["password"] for u in made] == ["demo-pass-1", None, "demo-pass-1", "demo-pass-1"]
+    assert [u["created"] for u in made] == [True, False, True, True, True, True]
+    assert [u["password"] for u in made] == ["demo-pass-1", None, "demo-pass-1", "demo-pass-1", "demo-pass-1",
+                                             "demo-pass-1"]
     assert verify_password("his-own-pw", user_row(sqlite_store, "laoli")["password_hash"])  # left alone
     for name, role, display in DEMO_USERS:
         actor = get_actor(sqlite_store, name)

@@ -128,24 +128,28 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
 
     results = build_demo(db, seed=seed, scale=scale, out_dir=out_dir, progress=not as_json and sys.stderr.isatty())
     with Store.open(db) as store:
-        triaged = triage_store(store, actor=_actor(), via="cli")
+        from .demo import create_demo_users, date_demo_detection, demo_now, work_demo_history
+
+        as_of = demo_now()
+        date_demo_detection(store, seed=seed, now=as_of)  # each review detected shortly after it was posted
+        triaged = triage_store(store, actor=_actor(), via="cli", dated_at_detection=True)
+        demo_users = create_demo_users(store, demo_password, actor=_actor())
+        history = work_demo_history(store, seed=seed, now=as_of)  # the older cases worked through the workbench
         counts = store.counts()
         url = store.url
         queue = open_queue(store, limit=limit)
         total = _count_open(store)
-        from .demo import create_demo_users
-
-        demo_users = create_demo_users(store, demo_password, actor=_actor())
     if as_json:
         _echo_json({"db": url, "counts": counts, "results": [r.to_dict() for r in results],
                     "triage": triaged.to_dict() | {"case_ids": len(triaged.case_ids)},
-                    "open_cases": total, "queue": _queue_json(queue), "users": demo_users})
+                    "open_cases": total, "queue": _queue_json(queue), "users": demo_users, "history": history})
     else:
         click.echo(describe(results))
         click.echo(f"\n数据库 database: {url}")
         click.echo("已载入 loaded: " + "，".join(f"{k} {v}" for k, v in counts.items()))
         click.echo("")
         _echo_triage(triaged)
+        click.echo("演示处理历史 worked history: " + "，".join(f"{k} {v}" for k, v in history.items()))
         if limit:
             click.echo("\n待处理案件（最紧急在前）/ open cases, most urgent first:")
             _print_queue(queue, total)
@@ -705,6 +709,34 @@ def export_analysis_cmd(period: str, shops: str | None, out: Path, db: str | Non
     for note in result.notes:
         click.echo(f"  注意 note: {note}")
 # ---- end export analysis ----
+
+# ---- surveys (issue 5: CSAT/NPS answers for the scorecard and customer value) ----
+@cli.group("surveys")
+def surveys_group() -> None:
+    """满意度（CSAT）与 NPS 问卷 / survey answers."""
+
+
+@surveys_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shop", "shop_id", required=True, type=int, help="店铺编号（reviewops status）/ the shop id")
+@click.option("--skip-bad-rows", is_flag=True, help="只导入合格的行，报告其余 / import the good rows, report the bad")
+@db_option
+@json_option
+def surveys_import_cmd(file: Path, shop_id: int, skip_bad_rows: bool, db: str | None, as_json: bool) -> None:
+    """导入问卷答案（CSV/XLSX：问卷编号、类型 csat/nps、分数、订单号、回答时间）/ import survey answers."""
+    from .store import Store
+    from .surveys import import_surveys
+
+    with Store.open(db) as store:
+        result = import_surveys(store, file, shop_id=shop_id, skip_bad_rows=skip_bad_rows)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    click.echo(f"{result.file}: 读取 read {result.rows}，新增 inserted {result.inserted}，"
+               f"已存在 duplicates {result.duplicates}，问题行 bad {len(result.problems)}")
+    for p in result.problems:
+        click.echo(f"  - {p}")
+# ---- end surveys ----
 
 
 def _actor() -> str:

@@ -2268,6 +2268,8 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("laoli", "supervisor", "主管老李"),
     ("zhaofa", "legal", "法务赵"),
     ("dianzhang", "admin", "店长"),
+    ("xiaozhang", "agent", "客服小张"),
+    ("xiaochen", "agent", "客服小陈"),
 )
 DEMO_PASSWORD_ENV = "REVIEWOPS_DEMO_PASSWORD"
 
@@ -2292,3 +2294,229 @@ def create_demo_users(store: Any, password: str | None = None, *, actor: str = "
         out.append({"name": name, "display_name": display, "role": role, "created": created,
                     "password": pw if created else None})
     return out
+
+
+# ------------------------------------------------------------------ worked history (issue 5)
+#: The demo agents' working habits: share of cases taken, first-contact delay as a fraction of the
+#: SLA budget (low, high), share answered after the deadline, share never contacted.
+AGENT_HABITS: dict[str, dict[str, float]] = {
+    "xiaowang": {"share": 0.40, "fast": 0.15, "slow": 0.80, "late": 0.08, "never": 0.03},
+    "xiaozhang": {"share": 0.35, "fast": 0.05, "slow": 0.40, "late": 0.02, "never": 0.01},
+    "xiaochen": {"share": 0.25, "fast": 0.30, "slow": 0.95, "late": 0.25, "never": 0.06},
+}
+#: Cases detected within this many days before the demo's "now" are left untouched (the queue's work) …
+FRESH_DAYS = 2.0
+#: … and at least this share of all cases (the newest), so that a small demo still has a queue.
+FRESH_SHARE = 0.15
+#: Call-recording pass rate and quiz score (mean) of each demo agent (O1 training records).
+AGENT_TRAINING: dict[str, tuple[float, float]] = {"xiaowang": (0.80, 82.0), "xiaozhang": (0.92, 90.0),
+                                                   "xiaochen": (0.62, 71.0)}
+_CONTACT_NOTES = ("已致电客户致歉，了解具体情况", "在线联系客户，核实订单与问题", "客户已回复，确认问题经过",
+                  "短信告知处理方案并致歉", "站内信联系客户，说明补救措施")
+
+
+def demo_now(today: dt.date | None = None) -> dt.datetime:
+    """The demo's "now": 09:30 Asia/Shanghai on ``today`` (when the exports were taken), in UTC,
+    never later than the real clock."""
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.combine(today or DEFAULT_TODAY, EXPORT_CLOCK, tzinfo=ZoneInfo("Asia/Shanghai"))
+    return min(local.astimezone(dt.UTC), dt.datetime.now(dt.UTC))
+
+
+def date_demo_detection(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime | None = None) -> int:
+    """Set each review's detection time (``first_seen_at``) to shortly after it was posted, as if the
+    shop imported every 15–30 minutes: posted + 1–30 minutes (seeded), never after ``now``; reviews
+    whose detection is already earlier are left alone. Run before triage. Returns rows changed."""
+    import sqlalchemy as sa
+
+    from .store import reviews
+
+    now = now or demo_now()
+    rng = random.Random(f"{seed}:detection")
+    with store.write() as conn:
+        rows = conn.execute(sa.select(reviews.c.id, reviews.c.created_at, reviews.c.first_seen_at)
+                            .order_by(reviews.c.id)).all()
+        updates = []
+        for r in rows:
+            delay = rng.uniform(60.0, 30 * 60.0)
+            if r.created_at is None:
+                continue
+            seen = min(r.created_at + dt.timedelta(seconds=delay), now)
+            if r.first_seen_at is None or seen < r.first_seen_at:
+                updates.append({"pk": r.id, "seen": seen})
+        if updates:
+            conn.execute(reviews.update().where(reviews.c.id == sa.bindparam("pk"))
+                         .values(first_seen_at=sa.bindparam("seen")), updates)
+    return len(updates)
+
+
+class _Sim:
+    """One case's timeline: actions run under the simulated clock in ascending time, none after ``end``."""
+
+    def __init__(self, end: dt.datetime, start: dt.datetime):
+        self.end = end
+        self.t = start
+
+    def at(self, t: dt.datetime) -> bool:
+        """Advance to ``t`` (never backwards); False when that is after the end of the history."""
+        self.t = max(self.t, t)
+        return self.t <= self.end
+
+    def after(self, rng: random.Random, lo_min: float, hi_min: float) -> bool:
+        return self.at(self.t + dt.timedelta(minutes=rng.uniform(lo_min, hi_min)))
+
+
+def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime | None = None,
+                      fresh_days: float = FRESH_DAYS, fresh_share: float = FRESH_SHARE) -> dict[str, int]:
+    """Work the demo's older cases through the real workbench, under the simulated clock.
+
+    Every case detected more than ``fresh_days`` before ``now`` (default :func:`demo_now`), and not among
+    the newest ``fresh_share`` of all cases (those stay ``new`` for the queue), is handled
+    by one of the demo agents (:data:`AGENT_HABITS`; seeded per case): first contact within or after
+    the SLA (a few never), diagnosis, the 3S reply, the suggested H1 remedy (approved by 主管老李 when
+    it needs approval), delivery, resolution (mostly satisfied), due follow-ups; a few are escalated;
+    malicious ones go to 法务赵 for a platform appeal. Then CSAT/NPS answers and O1 training records
+    (:mod:`reviewops.surveys`). Needs the demo users (:func:`create_demo_users`). Cases already worked
+    are skipped, so running it again changes nothing. Returns counts of what was done.
+    """
+    import sqlalchemy as sa
+
+    from .store import cases, clock, reviews
+    from .users import get_actor
+    from .workbench import Workbench
+
+    now = now or demo_now()
+    cutoff = now - dt.timedelta(days=fresh_days)
+    with store.read() as conn:
+        times = list(conn.execute(sa.select(cases.c.created_at).order_by(cases.c.created_at.desc())).scalars())
+    keep = math.ceil(fresh_share * len(times))
+    if 0 < keep <= len(times):
+        cutoff = min(cutoff, times[keep - 1])
+    wb = {n: Workbench(store, get_actor(store, n), via="demo") for n in
+          (*AGENT_HABITS, "laoli", "zhaofa", "dianzhang")}
+    with store.read() as conn:
+        todo = conn.execute(sa.select(cases.c.id, cases.c.created_at, cases.c.sla_due_at, cases.c.primary_category,
+                                      cases.c.categories, reviews.c.customer_id)
+                            .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+                            .where(cases.c.state == "new", cases.c.version == 1, cases.c.created_at < cutoff)
+                            .order_by(cases.c.created_at, cases.c.id)).all()
+    stats = {"cases": len(todo), "contacted": 0, "late": 0, "never": 0, "proposed": 0, "approved": 0,
+             "delivered": 0, "resolved": 0, "escalated": 0, "appealed": 0, "closed": 0, "followups": 0}
+    names = list(AGENT_HABITS)
+    weights = [AGENT_HABITS[n]["share"] for n in names]
+    for c in todo:
+        rng = random.Random(f"{seed}:case:{c.id}")
+        agent = rng.choices(names, weights)[0]
+        _work_case(wb, agent, c, rng, now, stats, clock)
+    from .surveys import demo_surveys, demo_training
+
+    stats.update(demo_surveys(store, seed=seed, now=now))
+    stats.update(demo_training(store, agents=names, seed=seed, now=now, habits=AGENT_TRAINING))
+    return stats
+
+
+def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: dt.datetime,
+               stats: dict[str, int], clock: Callable[[dt.datetime], Any]) -> None:
+    """One case's history (see :func:`work_demo_history`)."""
+    from .errors import AccessDenied, ComplianceBlocked
+    from .workbench import CHANNELS, PROBLEMS
+
+    habit = AGENT_HABITS[agent]
+    me = wb[agent]
+    if rng.random() < habit["never"]:
+        stats["never"] += 1
+        return
+    budget = (c.sla_due_at - c.created_at) if c.sla_due_at is not None else dt.timedelta(hours=24)
+    late = rng.random() < habit["late"]
+    frac = rng.uniform(1.05, 2.5) if late else rng.uniform(habit["fast"], habit["slow"])
+    sim = _Sim(end, c.created_at)
+    if not sim.at(c.created_at + budget * frac):
+        return
+    with clock(sim.t):
+        v = me.record_contact(c.id, 1, channel=rng.choice(sorted(CHANNELS)), note=rng.choice(_CONTACT_NOTES))
+    stats["contacted"] += 1
+    stats["late"] += int(late)
+    cat = c.primary_category or "other"
+    problems = [p for p, k in PROBLEMS.items() if k == cat] or ["其他"]
+    if not sim.after(rng, 3, 25):
+        return
+    with clock(sim.t):
+        v = me.save_diagnosis(c.id, v, problems=[rng.choice(problems)], text="已与客户核实")
+        view = me.case(c.id)
+        if view.draft.text and not view.draft.problems:
+            try:
+                v = me.save_reply(c.id, v, view.draft.text)
+            except ComplianceBlocked:
+                pass
+    if cat == "malicious" or "malicious" in (c.categories or "").split(";"):
+        if not sim.after(rng, 60, 24 * 60):
+            return
+        with clock(sim.t):
+            v = wb["zhaofa"].appeal(c.id, v, "疑似恶意差评/勒索，提交平台申诉（附聊天记录）")
+        stats["appealed"] += 1
+        if rng.random() < 0.6 and sim.after(rng, 2 * 24 * 60, 5 * 24 * 60):
+            with clock(sim.t):
+                wb["zhaofa"].close(c.id, v, "平台申诉已受理，评价已处理")
+            stats["closed"] += 1
+        return
+    proposer = me
+    if rng.random() < 0.06:
+        if not sim.after(rng, 10, 120):
+            return
+        with clock(sim.t):
+            v = me.escalate(c.id, v, "客户情绪激动，要求主管处理")
+        stats["escalated"] += 1
+        proposer = wb["laoli"]
+    items = view.suggested_items
+    if items:
+        if not sim.after(rng, 5, 60):
+            return
+        with clock(sim.t):
+            prop = proposer.propose(c.id, v, items)
+        v = prop.version
+        stats["proposed"] += 1
+        if prop.pending:
+            if not sim.after(rng, 30, 8 * 60):
+                return
+            approver = wb["laoli"] if proposer is not wb["laoli"] else wb["dianzhang"]
+            with clock(sim.t):
+                try:
+                    v = approver.approve(c.id, v, "同意按策略补偿")
+                except AccessDenied:
+                    v = wb["dianzhang"].approve(c.id, v + 0, "同意按策略补偿")
+            stats["approved"] += 1
+        if not sim.after(rng, 60, 24 * 60):
+            return
+        with clock(sim.t):
+            v = proposer.deliver(c.id, v, "已执行")
+        stats["delivered"] += 1
+    if not sim.after(rng, 60, 36 * 60):
+        return
+    with clock(sim.t):
+        v = proposer.resolve(c.id, v, satisfied=rng.random() < 0.85)
+    stats["resolved"] += 1
+    _followups(proposer, c.id, rng, sim, stats, clock)
+
+
+def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict[str, int],
+               clock: Callable[[dt.datetime], Any]) -> None:
+    """Complete the case's follow-ups as they fall due (a few skipped), until the end of the history."""
+    import sqlalchemy as sa
+
+    from .followups import COUPON_EXPIRY
+    from .store import followups
+
+    while True:
+        with me.store.read() as conn:
+            t = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
+                followups.c.case_id == case_id, followups.c.state == "open", followups.c.step != COUPON_EXPIRY)
+                .order_by(followups.c.due_at, followups.c.id)).first()
+        if t is None or not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
+            return
+        with clock(sim.t):
+            if rng.random() < 0.05:
+                me.complete_followup(t.id, done=False, reason="客户未接听，按规定跳过")
+            else:
+                me.complete_followup(t.id)
+        stats["followups"] += 1
