@@ -177,7 +177,7 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
 
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        df = pd.read_excel(path, dtype=object)
+        df = pd.read_excel(path, dtype=object, engine="openpyxl")
     elif suffix == ".csv":
         try:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
