@@ -308,6 +308,11 @@ def _review_filters(q: Any, start: dt.datetime, end: dt.datetime, shops: list[in
     return q
 
 
+def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
+    """``ids`` in slices small enough for one ``IN (…)`` on every backend (SQLite's variable limit)."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
 def _sku_label(title: pd.Series, sku: pd.Series) -> pd.Series:
     return (title.fillna("") + " " + sku.fillna("")).str.strip()
 
@@ -368,26 +373,23 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
         first_ratings: dict[int, Any] = {}
         first_contact = pd.DataFrame(columns=["case_id", "actor", "at", "id"])
         if not df.empty:
-            comp = pd.DataFrame(conn.execute(_review_filters(
+            ids = [int(x) for x in df["case_id"]]
+            comp = pd.DataFrame([r for chunk in _chunks(ids) for r in conn.execute(
                 sa.select(compensations.c.case_id, compensations.c.kind, compensations.c.amount_fen)
-                .select_from(compensations.join(cases, cases.c.id == compensations.c.case_id)
-                             .join(reviews, reviews.c.id == cases.c.review_pk))
-                .where(compensations.c.state == "delivered"), start, end, shops, skus)).mappings().all(),
+                .where(compensations.c.case_id.in_(chunk), compensations.c.state == "delivered")).mappings()],
                 columns=["case_id", "kind", "amount_fen"])
-            if (df["review_version"].fillna(1) > 1).any():
-                first_ratings = dict(conn.execute(_review_filters(
+            revised_pks = [int(r) for r, v in zip(df["review_pk"], df["review_version"]) if v and v > 1]
+            for chunk in _chunks(revised_pks):
+                first_ratings.update(conn.execute(
                     sa.select(review_versions.c.review_pk, review_versions.c.rating_raw)
-                    .select_from(review_versions.join(reviews, reviews.c.id == review_versions.c.review_pk)
-                                 .join(cases, cases.c.review_pk == reviews.c.id))
-                    .where(review_versions.c.version == 1, reviews.c.version > 1), start, end, shops, skus)).all())
+                    .where(review_versions.c.review_pk.in_(chunk), review_versions.c.version == 1)).all())
             if breakdowns or agents is not None:
-                first_contact = pd.DataFrame(conn.execute(_review_filters(
+                first_contact = pd.DataFrame([r for chunk in _chunks(ids) for r in conn.execute(
                     sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
-                    .select_from(case_events.join(cases, cases.c.id == case_events.c.case_id)
-                                 .join(reviews, reviews.c.id == cases.c.review_pk))
-                    .where(sa.or_(case_events.c.action == "contact",
-                                  case_events.c.after_json.like('%"first_contact_at"%'))),
-                    start, end, shops, skus)).mappings().all(), columns=["case_id", "actor", "at", "id"])
+                    .where(case_events.c.case_id.in_(chunk),
+                           sa.or_(case_events.c.action == "contact",
+                                  case_events.c.after_json.like('%"first_contact_at"%')))).mappings()],
+                    columns=["case_id", "actor", "at", "id"])
     # the agent of a case: who made its first contact (earliest such event)
     first_contact = first_contact.sort_values(["at", "id"]).drop_duplicates("case_id")
     agent_of = dict(zip(first_contact["case_id"].astype(int), first_contact["actor"]))
