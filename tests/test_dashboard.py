@@ -31,6 +31,8 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reviewops import import_file
 from reviewops import store as stmod
 from reviewops.dashboard import dashboard_figures, dashboard_options, default_period
@@ -261,6 +263,39 @@ def test_weekly_top3_is_the_shared_figures(store, week):
     r = weekly_top3(store, "2026-W47", now=now)
     assert (r.reviews, r.negative, r.revised, r.resolved) == (6, 3, 1, 1)  # the hand counts again
     assert r.top3.loc[0, "skus"] == ["羽绒服A（1）", "围巾B（1）"] or r.top3.loc[0, "skus"] == ["围巾B（1）", "羽绒服A（1）"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_figures_add_up_for_any_filters_and_periods(sqlite_store, sqlite_week, data):
+    """Invariants: the parts add up to the whole (by shop, platform, SKU, agent, day, category), a filter
+    never adds anything, and two adjacent periods add up to the period that joins them."""
+    A, B = sqlite_week["A"], sqlite_week["B"]
+    kw = {
+        "shop_ids": data.draw(st.sampled_from([None, [A], [B], [A, B]])),
+        "platforms": data.draw(st.sampled_from([None, ["taobao"], ["douyin"], ["taobao", "douyin"]])),
+        "skus": data.draw(st.sampled_from([None, ["羽绒服"], ["围巾"], ["a"], ["不存在"]])),
+        "agents": data.draw(st.sampled_from([None, ["a1"], ["a2"], ["a1", "a2"]])),
+    }
+    first = dt.date(2026, 11, 9) + dt.timedelta(days=data.draw(st.integers(0, 10)))
+    split = data.draw(st.integers(0, 6))
+    last = first + dt.timedelta(days=split + data.draw(st.integers(0, 6)))
+    whole = report_figures(sqlite_store, *day_bounds(first, last), **kw)
+    assert 0 <= whole.negative <= whole.reviews
+    for part in (whole.by_shop, whole.by_platform, whole.by_sku):
+        assert part["reviews"].sum() == whole.reviews and part["negative"].sum() == whole.negative
+    assert whole.by_agent["negative"].sum() == whole.negative == whole.categories["cases"].sum()
+    assert whole.daily["reviews"].sum() == whole.reviews and whole.daily["negative"].sum() == whole.negative
+    assert len(whole.daily) == (last - first).days + 1
+    assert whole.sla["cases"] == whole.negative and whole.remedy_fen == whole.by_shop["remedy_fen"].sum()
+    unfiltered = report_figures(sqlite_store, *day_bounds(first, last))
+    assert whole.reviews <= unfiltered.reviews and whole.negative <= unfiltered.negative
+    mid = first + dt.timedelta(days=split)
+    if mid < last:
+        a = report_figures(sqlite_store, *day_bounds(first, mid), **kw)
+        b = report_figures(sqlite_store, *day_bounds(mid + dt.timedelta(days=1), last), **kw)
+        assert (a.reviews + b.reviews, a.negative + b.negative) == (whole.reviews, whole.negative)
+        assert a.remedy_fen + b.remedy_fen == whole.remedy_fen
 
 
 def test_default_period_is_the_last_seven_beijing_days():
