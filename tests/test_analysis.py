@@ -262,6 +262,9 @@ def test_kpi_formulas_reference_only_our_sheets_and_recompute_to_the_values(sqli
         value = ws.cell(row, 2).value
         assert ev.eval(formula) == pytest.approx(value, abs=1e-9), (ws.cell(row, 1).value, formula)
 
+    cached = openpyxl.load_workbook(res.path, data_only=True)["KPI"]  # what a viewer shows before recalculating
+    assert [cached.cell(r, 3).value for r in range(2, ws.max_row + 1)] == [
+        pytest.approx(ws.cell(r, 2).value) for r in range(2, ws.max_row + 1)]
     cases = wb["案件"]
     ch = [c.value for c in cases[1]]
     first = {cases.cell(r, 1).value: cases.cell(r, ch.index("首次联系人") + 1).value for r in range(2, cases.max_row + 1)}
