@@ -23,9 +23,11 @@ from .errors import (
     UnsupportedFile,
 )
 from .ingest import ImportResult, import_file, import_paths
+from .outcomes import CustomerValue, customer_value  # customer_value (issue 5)
 from .policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
 from .remedy import remedy_for, tier_of
 from .replies import Draft, check_message, draft_reply
+from .scorecard import Scorecard, staff_scorecard  # staff_scorecard (issue 5)
 from .store import Store
 from .sweep import DailySweep, daily_sweep  # daily_sweep (issue 5)
 from .textmodel import TextModel
@@ -41,6 +43,7 @@ __all__ = [
     "ComplianceBlocked",
     "ConfigError",
     "ConflictError",
+    "CustomerValue",  # staff_scorecard / customer_value (issue 5)
     "DailySweep",  # daily_sweep (issue 5)
     "Draft",
     "ImportRejected",
@@ -52,6 +55,7 @@ __all__ = [
     "PolicyInvalid",
     "Problem",
     "ReviewOpsError",
+    "Scorecard",  # staff_scorecard / customer_value (issue 5)
     "Store",
     "StoreError",
     "TextModel",
@@ -65,6 +69,7 @@ __all__ = [
     "check_message",
     "classify",
     "current_policy",
+    "customer_value",  # staff_scorecard / customer_value (issue 5)
     "daily_sweep",  # daily_sweep (issue 5)
     "default_policy",
     "draft_reply",
@@ -76,6 +81,7 @@ __all__ = [
     "open_queue",
     "remedy_for",
     "save_policy",
+    "staff_scorecard",  # staff_scorecard / customer_value (issue 5)
     "tier_of",
     "triage",
     "triage_store",
