@@ -174,6 +174,12 @@ def test_breakdowns_and_the_daily_series(store, week):
                 for r in f.by_agent.itertuples()}
     assert by_agent == {"a1": (1, 1.0, 1, 1, 3500), "a2": (1, 1.0, 0, 0, 0), "（未联系）": (1, None, 0, 0, 0)}
     assert f.by_agent["reviews"].isna().all()  # reviews have no agent
+    c1, c2, c5 = week["c1"], week["c2"], week["c5"]
+    assert dict(zip(f.cases["case_id"], f.cases["agent"])) == {c1: "a1", c2: None, c5: "a2"}
+    from reviewops.scorecard import first_contact_agents
+
+    with store.read() as conn:  # the staff scorecard attributes cases the same way
+        assert first_contact_agents(conn, [c1, c2, c5]) == {c1: "a1", c5: "a2"}
     daily = {r.date: (r.reviews, r.negative) for r in f.daily.itertuples()}
     assert daily == {"2026-11-16": (0, 0), "2026-11-17": (2, 1), "2026-11-18": (3, 2), "2026-11-19": (1, 0),
                      "2026-11-20": (0, 0), "2026-11-21": (0, 0), "2026-11-22": (0, 0)}

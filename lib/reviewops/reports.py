@@ -393,7 +393,7 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
     # the agent of a case: who made its first contact (earliest such event)
     first_contact = first_contact.sort_values(["at", "id"]).drop_duplicates("case_id")
     agent_of = dict(zip(first_contact["case_id"].astype(int), first_contact["actor"]))
-    df["agent"] = [agent_of.get(int(c)) for c in df["case_id"]]
+    df["agent"] = pd.Series([agent_of.get(int(c)) for c in df["case_id"]], index=df.index, dtype=object)
     df["sku_label"] = _sku_label(df["product_title"], df["sku_text"])
     df["platform"] = [shop_info.get(int(s), ("", ""))[1] for s in df["shop_id"]]
     first = [first_ratings.get(int(pk)) for pk in df["review_pk"]]
