@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -114,8 +116,14 @@ def test_any_written_form_of_a_mobile_masks_to_first3_last4(d, plus, sep, wide):
 @settings(max_examples=200, deadline=None)
 @given(n=hst.sampled_from([12, 13, 14, 15, 16, 17, 19, 20]), data=hst.data())
 def test_longer_digit_runs_are_never_phone_masked_in_text(n, data):
-    """Order ids (12–20 digits, except the 18 of an ID card) contain mobile-like runs but are left alone."""
-    digits = data.draw(hst.from_regex(rf"[1-9][0-9]{{{n - 1}}}", fullmatch=True))
+    """Order ids (12–20 digits, except the 18 of an ID card) contain mobile-like runs but are left alone.
+
+    One shape is excluded on purpose: 13 digits that are ``86`` + a mobile (``8613800138000``) are read as
+    the phone with its country code and masked — privacy wins over an order number of that exact shape
+    (test_masking.py::test_no_mobile_survives_in_any_written_form).
+    """
+    digits = data.draw(hst.from_regex(rf"[1-9][0-9]{{{n - 1}}}", fullmatch=True)
+                       .filter(lambda s: not re.fullmatch(r"861[3-9][0-9]{9}", s)))
     text = f"订单{digits}已发货"
     assert privacy.mask_text(text) == text
 
