@@ -160,7 +160,6 @@ class DashboardForm(Form):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._quiet = False
         opts = dashboard_options(wb.store, wb.actor)
         first, last = default_period(today)
         self.who = widgets.HTML(who_html(wb.actor))
@@ -249,8 +248,7 @@ class DashboardForm(Form):
             self.refreshes += 1
 
     def _filter_changed(self, _change: Any) -> None:
-        if not self._quiet:
-            self.refresh()
+        self.refresh()
 
     # ------------------------------------------------------------ auto-refresh
     def _auto_changed(self, change: Any) -> None:
