@@ -33,12 +33,12 @@ T1 = dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGH
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A small demo shop (scale 0.05) plus a handling history by agents xiaowang and pb_agent2."""
+    """A small demo shop (scale 0.02) plus a handling history by agents xiaowang and pb_agent2."""
     base = tmp_path_factory.mktemp("scorecard_demo")
     env = dict(os.environ, XDG_DATA_HOME=str(base / "xdg-data"), XDG_CONFIG_HOME=str(base / "xdg-config"),
                REVIEWOPS_DB=str(base / "d.db"), REVIEWOPS_DEMO_PASSWORD="demo-pass-123")
     env.pop("REVIEWOPS_MULTI_USER", None)
-    subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.05", "--db", str(base / "d.db"),
+    subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.02", "--db", str(base / "d.db"),
                     "--out", str(base / "out")], check=True, env=env, capture_output=True, timeout=300)
     from reviewops.users import add_user, get_actor
 
