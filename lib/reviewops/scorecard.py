@@ -198,13 +198,16 @@ def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None)
 
     q = (sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
          .where(sa.or_(case_events.c.action == "contact", case_events.c.after_json.like('%"first_contact_at"%'))))
-    rows = conn.execute(q).all()
-    want = set(case_ids) if case_ids is not None else None
+    if case_ids is None:
+        rows = list(conn.execute(q).all())
+    else:  # looked up by case id in chunks (index search, no scan of every event)
+        ids = sorted({int(c) for c in case_ids})
+        rows = []
+        for i in range(0, len(ids), 5000):
+            rows.extend(conn.execute(q.where(case_events.c.case_id.in_(ids[i:i + 5000]))).all())
     out: dict[int, tuple[Any, int, str]] = {}
     for cid, actor, at, eid in rows:
         cid = int(cid)
-        if want is not None and cid not in want:
-            continue
         if cid not in out or (at, eid) < out[cid][:2]:
             out[cid] = (at, int(eid), actor)
     return {cid: v[2] for cid, v in out.items()}
@@ -220,8 +223,8 @@ def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
         return set()
     out: set[int] = set()
     pks = sorted({int(p) for p in review_pks})
-    for i in range(0, len(pks), 900):
-        chunk = pks[i:i + 900]
+    for i in range(0, len(pks), 5000):
+        chunk = pks[i:i + 5000]
         q = (sa.select(reviews.c.id)
              .select_from(reviews.join(review_versions, sa.and_(review_versions.c.review_pk == reviews.c.id,
                                                                 review_versions.c.version == 1)))
