@@ -62,6 +62,20 @@ def test_baseline_is_buyers_of_the_period_without_any_case(store) -> None:
     assert list(value.repurchase.columns) == [c for c, _, _ in OUTCOME_COLUMNS["repurchase"]]
 
 
+def test_shop_filter_keeps_other_shops_out(store) -> None:
+    w = World(store)
+    other = w.shop("店B")
+    a, b = w.customer(), w.customer(shop_id=other)
+    w.case(created=d(5), agent="a1", contact=d(5, 11), resolved=d(6), customer_id=a)
+    w.case(created=d(5), agent="a1", contact=d(5, 11), resolved=d(6), customer_id=b, shop_id=other)
+    w.order(b, d(9), shop_id=other)
+    value = customer_value(store, START, END, now=NOW, shop_ids=[w.shop_id], min_sample=1)
+    assert total(value)["handled"] == 1 and total(value)["handled_repurchased"] == 0
+    assert list(value.repurchase["shop_id"].dropna()) == [w.shop_id]
+    both = customer_value(store, START, END, now=NOW, min_sample=1)
+    assert total(both)["handled"] == 2 and total(both)["handled_repurchased"] == 1
+
+
 def test_small_samples_are_flagged(store) -> None:
     w = World(store)
     cust = w.customer()

@@ -317,6 +317,12 @@ def test_period_and_quarter_inputs_fail_clearly() -> None:
     assert (s, e) == (dt.datetime(2026, 11, 1, tzinfo=SHANGHAI), dt.datetime(2026, 12, 1, tzinfo=SHANGHAI))
     s, e = period_from_text("", "", default="month")
     assert s.day == 1 and e.day == 1 and (e - s).days in (28, 29, 30, 31)
+    s, e = period_from_text("2026-10-05", "", default="month")  # a start alone: a month-long period from it
+    assert s == dt.datetime(2026, 10, 5, tzinfo=SHANGHAI) and 28 <= (e - s).days <= 31
+    s, e = period_from_text("", "2026-10-31", default="90d")  # an end alone: the 90 days up to it
+    assert e == END and (e - s).days == 90
+    with pytest.raises(ConfigError, match="早于"):
+        period_from_text("2026-11-30", "2026-11-01", default="month")
     s, e = period_from_text("", "", default="90d")
     assert (e - s).days == 90
     assert quarter_bounds("2026-Q4") == (dt.datetime(2026, 10, 1, tzinfo=SHANGHAI),

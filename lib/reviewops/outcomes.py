@@ -170,7 +170,8 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
             .mappings().all(), columns=["case_id", "shop_id", "review_pk", "resolved_at", "created_at", "customer_id"])
         od = pd.DataFrame(conn.execute(shop_filter(
             sa.select(orders.c.customer_id, orders.c.shop_id, orders.c.created_at, orders.c.paid_fen)
-            .where(orders.c.customer_id.is_not(None), orders.c.paid_fen > 0, orders.c.created_at.is_not(None)),
+            .where(orders.c.customer_id.is_not(None), orders.c.paid_fen > 0, orders.c.created_at.is_not(None),
+                   orders.c.created_at <= end + window),  # later orders cannot fall in any window
             orders.c.shop_id)).mappings().all(), columns=["customer_id", "shop_id", "created_at", "paid_fen"])
         cp = pd.DataFrame(conn.execute(shop_filter(
             sa.select(compensations.c.customer_id, compensations.c.case_id,
