@@ -72,6 +72,8 @@ def test_shop_filter_keeps_other_shops_out(store) -> None:
     value = customer_value(store, START, END, now=NOW, shop_ids=[w.shop_id], min_sample=1)
     assert total(value)["handled"] == 1 and total(value)["handled_repurchased"] == 0
     assert list(value.repurchase["shop_id"].dropna()) == [w.shop_id]
+    with pytest.raises(ConfigError, match="9999"):
+        customer_value(store, START, END, now=NOW, shop_ids=[9999])
     both = customer_value(store, START, END, now=NOW, min_sample=1)
     assert total(both)["handled"] == 2 and total(both)["handled_repurchased"] == 1
 

@@ -302,6 +302,8 @@ def test_shop_filter_and_columns_declared_once(store) -> None:
     w.case(created=d(2), agent="a2", contact=d(2, 11), shop_id=other)
     card = staff_scorecard(store, START, END, now=NOW, shop_ids=[w.shop_id])
     assert list(card.agents["agent"]) == ["a1"]
+    with pytest.raises(ConfigError, match="9999"):
+        staff_scorecard(store, START, END, now=NOW, shop_ids=[9999])
     assert list(card.agents.columns) == [c for c, _, _ in COLUMNS["agents"]]
     assert list(card.training.columns) == [c for c, _, _ in COLUMNS["training"]]
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .scorecard import check_period, revised_review_pks
+from .scorecard import check_period, check_shops, revised_review_pks
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -151,7 +151,8 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     check_period(start, end)
     now = now or utcnow()
     policy = policy or current_policy(store)
-    shops = [int(s) for s in shop_ids] if shop_ids is not None else None
+    with store.read() as conn:
+        shops = check_shops(conn, shop_ids)
     days = int(policy.setting("repurchase_window_days"))
     window = dt.timedelta(days=days)
     silent_days = [int(t["min_silent_days"]) for t in policy.tables["tiers"] if t.get("min_silent_days") is not None]

@@ -192,6 +192,21 @@ def period_from_text(start: str, end: str, *, default: str) -> tuple[dt.datetime
     return day_bounds(first, last)
 
 
+def check_shops(conn: sa.Connection, shop_ids: list[int] | None) -> list[int] | None:
+    """The shop ids as ints; an id that is not a shop raises :class:`ConfigError` naming it."""
+    from .store import shops
+
+    if shop_ids is None:
+        return None
+    known = set(conn.execute(sa.select(shops.c.id)).scalars())
+    out = []
+    for s in shop_ids:
+        if isinstance(s, bool) or not str(s).strip().isdigit() or int(s) not in known:
+            raise ConfigError(f"没有这个店铺：{s!r}；请从店铺列表中选择 / no such shop: {s!r}; pick one from the list")
+        out.append(int(s))
+    return out
+
+
 def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None) -> dict[int, str]:
     """case id → the actor of its earliest contact event (``contact`` or an event setting ``first_contact_at``)."""
     from .store import case_events
@@ -311,7 +326,8 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     check_period(start, end)
     now = now or utcnow()
     policy = policy or current_policy(store)
-    shops = [int(s) for s in shop_ids] if shop_ids is not None else None
+    with store.read() as conn:
+        shops = check_shops(conn, shop_ids)
     quarter = quarter_of(end - dt.timedelta(microseconds=1)) if quarter is None or not str(quarter).strip() else quarter
     q_start, q_end = quarter_bounds(quarter)
     quarter = f"{q_start.year}-Q{(q_start.month - 1) // 3 + 1}"
