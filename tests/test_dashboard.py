@@ -176,7 +176,7 @@ def test_breakdowns_and_the_daily_series(store, week):
     assert f.by_agent["reviews"].isna().all()  # reviews have no agent
     c1, c2, c5 = week["c1"], week["c2"], week["c5"]
     assert dict(zip(f.cases["case_id"], f.cases["agent"])) == {c1: "a1", c2: None, c5: "a2"}
-    from reviewops.scorecard import first_contact_agents
+    from reviewops.reports import first_contact_agents
 
     with store.read() as conn:  # the staff scorecard attributes cases the same way
         assert first_contact_agents(conn, [c1, c2, c5]) == {c1: "a1", c5: "a2"}

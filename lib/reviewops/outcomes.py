@@ -12,7 +12,7 @@ For a period ``[start, end)`` and the selected shops:
   within the window after delivery; **silent** handled customers (last paid order before the case at
   least the policy's silent-tier ``min_silent_days`` earlier) → how many re-ordered.
 * **conversion**: resolved cases of the period whose review was later changed to a good rating
-  (the weekly report's rule, :func:`reviewops.scorecard.revised_review_pks`); the playbook's example is 78 %.
+  (the weekly report's rule, :func:`reviewops.reports.revised_review_pks`); the playbook's example is 78 %.
 * **NPS**: ``nps`` answers (0–10) of the period: promoters (9–10) % minus detractors (0–6) %, in
   points, for handled customers (the answer's case, or its customer, is handled) vs the others, and
   the change against the previous period of the same length (same handled/other split of that period).
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .scorecard import check_period, check_shops, revised_review_pks
+from .reports import revised_review_pks
+from .scorecard import check_period, check_shops
 
 if TYPE_CHECKING:
     from .policy import Policy

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .store import Store
     from .users import Actor
 
-__all__ = ["ReportFigures", "WeeklyTop3", "day_bounds", "iso_week", "report_figures", "week_bounds", "weekly_top3"]
+__all__ = ["ReportFigures", "WeeklyTop3", "day_bounds", "first_contact_agents", "iso_week", "report_figures",
+           "revised_review_pks", "week_bounds", "weekly_top3"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
@@ -313,6 +314,46 @@ def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
+def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None) -> dict[int, str]:
+    """case id → the actor of its earliest contact event (``contact`` or an event setting ``first_contact_at``)."""
+    from .store import case_events
+
+    q = (sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
+         .where(sa.or_(case_events.c.action == "contact", case_events.c.after_json.like('%"first_contact_at"%'))))
+    if case_ids is None:
+        rows = list(conn.execute(q).all())
+    else:  # looked up by case id in chunks (index search, no scan of every event)
+        ids = sorted({int(c) for c in case_ids})
+        rows = []
+        for chunk in _chunks(ids):
+            rows.extend(conn.execute(q.where(case_events.c.case_id.in_(chunk))).all())
+    out: dict[int, tuple[Any, int, str]] = {}
+    for cid, actor, at, eid in rows:
+        cid = int(cid)
+        if cid not in out or (at, eid) < out[cid][:2]:
+            out[cid] = (at, int(eid), actor)
+    return {cid: v[2] for cid, v in out.items()}
+
+
+def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
+    """Reviews that were changed after import and are now positive (the weekly report's ``revised`` rule:
+    a later version exists with a stored version 1, and the current rating class is positive).
+    Used by every report: the dashboard, the weekly report, the scorecard and customer value."""
+    from .store import review_versions, reviews
+
+    if not review_pks:
+        return set()
+    out: set[int] = set()
+    for chunk in _chunks(sorted({int(p) for p in review_pks})):
+        q = (sa.select(reviews.c.id)
+             .select_from(reviews.join(review_versions, sa.and_(review_versions.c.review_pk == reviews.c.id,
+                                                                review_versions.c.version == 1)))
+             .where(reviews.c.id.in_(chunk), reviews.c.version > 1, reviews.c.rating_class == "positive",
+                    review_versions.c.rating_raw.is_not(None)))
+        out.update(int(r) for r in conn.execute(q).scalars())
+    return out
+
+
 def _sku_label(title: pd.Series, sku: pd.Series) -> pd.Series:
     return (title.fillna("") + " " + sku.fillna("")).str.strip()
 
@@ -324,12 +365,10 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
     from .ledger import KIND_ZH
     from .policy import CATEGORY_ZH, current_policy
     from .store import (
-        case_events,
         cases,
         compensations,
         orders,
         products,
-        review_versions,
         reviews,
         utcnow,
     )
@@ -370,35 +409,22 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
                                    "product_title", "sku_text", "product_id", "shop_id", "order_id", "rating_class",
                                    "review_version", "review_at", "supplier", "carrier"])
         comp = pd.DataFrame(columns=["case_id", "kind", "amount_fen"])
-        first_ratings: dict[int, Any] = {}
-        first_contact = pd.DataFrame(columns=["case_id", "actor", "at", "id"])
+        revised_set: set[int] = set()
+        agent_of: dict[int, str] = {}
         if not df.empty:
             ids = [int(x) for x in df["case_id"]]
             comp = pd.DataFrame([r for chunk in _chunks(ids) for r in conn.execute(
                 sa.select(compensations.c.case_id, compensations.c.kind, compensations.c.amount_fen)
                 .where(compensations.c.case_id.in_(chunk), compensations.c.state == "delivered")).mappings()],
                 columns=["case_id", "kind", "amount_fen"])
-            revised_pks = [int(r) for r, v in zip(df["review_pk"], df["review_version"]) if v and v > 1]
-            for chunk in _chunks(revised_pks):
-                first_ratings.update(conn.execute(
-                    sa.select(review_versions.c.review_pk, review_versions.c.rating_raw)
-                    .where(review_versions.c.review_pk.in_(chunk), review_versions.c.version == 1)).all())
-            if breakdowns or agents is not None:
-                first_contact = pd.DataFrame([r for chunk in _chunks(ids) for r in conn.execute(
-                    sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
-                    .where(case_events.c.case_id.in_(chunk),
-                           sa.or_(case_events.c.action == "contact",
-                                  case_events.c.after_json.like('%"first_contact_at"%')))).mappings()],
-                    columns=["case_id", "actor", "at", "id"])
-    # the agent of a case: who made its first contact (earliest such event)
-    first_contact = first_contact.sort_values(["at", "id"]).drop_duplicates("case_id")
-    agent_of = dict(zip(first_contact["case_id"].astype(int), first_contact["actor"]))
+            revised_set = revised_review_pks(conn, [int(r) for r, v in zip(df["review_pk"], df["review_version"])
+                                                    if v and v > 1])
+            if breakdowns or agents is not None:  # the agent of a case: who made its first contact
+                agent_of = first_contact_agents(conn, ids)
     df["agent"] = pd.Series([agent_of.get(int(c)) for c in df["case_id"]], index=df.index, dtype=object)
     df["sku_label"] = _sku_label(df["product_title"], df["sku_text"])
     df["platform"] = [shop_info.get(int(s), ("", ""))[1] for s in df["shop_id"]]
-    first = [first_ratings.get(int(pk)) for pk in df["review_pk"]]
-    df["revised"] = [bool(pd.notna(r) and f is not None and c == "positive")
-                     for r, f, c in zip(df["resolved_at"], first, df["rating_class"])]
+    df["revised"] = [bool(pd.notna(r) and int(pk) in revised_set) for r, pk in zip(df["resolved_at"], df["review_pk"])]
     if agents is not None:
         df = df[df["agent"].isin(agents)].reset_index(drop=True)
         comp = comp[comp["case_id"].isin(set(df["case_id"]))]

@@ -45,14 +45,20 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .errors import ConfigError
-from .reports import SHANGHAI, iso_week, week_bounds
+from .reports import (
+    SHANGHAI,
+    first_contact_agents,
+    iso_week,
+    revised_review_pks,
+    week_bounds,
+)
 
 if TYPE_CHECKING:
     from .policy import Policy
     from .store import Store
 
-__all__ = ["COLUMNS", "KNOWLEDGE_TARGET", "NO_DATA", "Scorecard", "first_contact_agents", "period_from_text", "quarter_bounds",
-           "revised_review_pks", "staff_scorecard", "zh_frame"]
+__all__ = ["COLUMNS", "KNOWLEDGE_TARGET", "NO_DATA", "Scorecard", "period_from_text", "quarter_bounds",
+           "staff_scorecard", "zh_frame"]
 
 NO_DATA = "无数据"
 KNOWLEDGE_TARGET = 95.0  # knowledge quiz average target (O1)
@@ -204,48 +210,6 @@ def check_shops(conn: sa.Connection, shop_ids: list[int] | None) -> list[int] | 
         if isinstance(s, bool) or not str(s).strip().isdigit() or int(s) not in known:
             raise ConfigError(f"没有这个店铺：{s!r}；请从店铺列表中选择 / no such shop: {s!r}; pick one from the list")
         out.append(int(s))
-    return out
-
-
-def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None) -> dict[int, str]:
-    """case id → the actor of its earliest contact event (``contact`` or an event setting ``first_contact_at``)."""
-    from .store import case_events
-
-    q = (sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
-         .where(sa.or_(case_events.c.action == "contact", case_events.c.after_json.like('%"first_contact_at"%'))))
-    if case_ids is None:
-        rows = list(conn.execute(q).all())
-    else:  # looked up by case id in chunks (index search, no scan of every event)
-        ids = sorted({int(c) for c in case_ids})
-        rows = []
-        for i in range(0, len(ids), 5000):
-            rows.extend(conn.execute(q.where(case_events.c.case_id.in_(ids[i:i + 5000]))).all())
-    out: dict[int, tuple[Any, int, str]] = {}
-    for cid, actor, at, eid in rows:
-        cid = int(cid)
-        if cid not in out or (at, eid) < out[cid][:2]:
-            out[cid] = (at, int(eid), actor)
-    return {cid: v[2] for cid, v in out.items()}
-
-
-def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
-    """Reviews that were changed after import and are now positive (the weekly report's ``revised`` rule:
-    a later version exists with a stored version 1, and the current rating class is positive).
-    Factored here for the scorecard and customer value; :mod:`reviewops.reports` keeps its own copy."""
-    from .store import review_versions, reviews
-
-    if not review_pks:
-        return set()
-    out: set[int] = set()
-    pks = sorted({int(p) for p in review_pks})
-    for i in range(0, len(pks), 5000):
-        chunk = pks[i:i + 5000]
-        q = (sa.select(reviews.c.id)
-             .select_from(reviews.join(review_versions, sa.and_(review_versions.c.review_pk == reviews.c.id,
-                                                                review_versions.c.version == 1)))
-             .where(reviews.c.id.in_(chunk), reviews.c.version > 1, reviews.c.rating_class == "positive",
-                    review_versions.c.rating_raw.is_not(None)))
-        out.update(int(r) for r in conn.execute(q).scalars())
     return out
 
 
