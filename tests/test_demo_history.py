@@ -12,10 +12,16 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-
 from reviewops import store as st
-from reviewops.demo import (AGENT_HABITS, DEMO_USERS, FRESH_SHARE, create_demo_users, date_demo_detection, demo_now,
-                            work_demo_history)
+from reviewops.demo import (
+    AGENT_HABITS,
+    DEMO_USERS,
+    FRESH_SHARE,
+    create_demo_users,
+    date_demo_detection,
+    demo_now,
+    work_demo_history,
+)
 from reviewops.errors import ConfigError
 from reviewops.store import Store
 

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
-
 from reviewops import store as st
 from reviewops.errors import ConfigError, ImportRejected, NotFound
 from reviewops.surveys import KINDS, import_surveys, record_survey, record_training
