@@ -236,3 +236,22 @@ def test_clock_is_aware_never_future_and_restored():
 def test_demo_cli_shows_the_history(worked):
     assert json.dumps(worked[1])  # plain ints
     assert worked[1]["contacted"] > worked[1]["never"] > 0
+
+
+def test_the_scorecard_compares_the_three_agents(worked, conn):
+    """The staff scorecard over the worked history: each agent's handled count is their first contacts."""
+    from reviewops.scorecard import staff_scorecard
+
+    start = demo_now() - dt.timedelta(days=60)
+    end = demo_now()
+    want = dict(conn.execute(sa.text(
+        "SELECT e.actor, COUNT(*) FROM case_events e WHERE json_extract(e.after_json, '$.first_contact_at') "
+        "IS NOT NULL AND e.at >= :s AND e.at < :e GROUP BY e.actor"),
+        {"s": start.replace(tzinfo=None).isoformat(sep=" "), "e": end.replace(tzinfo=None).isoformat(sep=" ")}).all())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REVIEWOPS_PII_KEY", PII)
+        with Store.open(worked[0]) as store:
+            sc = staff_scorecard(store, start, end, now=end)
+    got = dict(zip(sc.agents["agent"], sc.agents["handled"]))
+    assert {a: got[a] for a in AGENT_HABITS} == {a: want[a] for a in AGENT_HABITS}
+    assert sc.agents.set_index("agent").loc[list(AGENT_HABITS), "csat_n"].min() > 0
