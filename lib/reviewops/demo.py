@@ -2507,12 +2507,12 @@ def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict
     from .followups import COUPON_EXPIRY
     from .store import followups
 
-    while True:
-        with me.store.read() as conn:
-            t = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
-                followups.c.case_id == case_id, followups.c.state == "open", followups.c.step != COUPON_EXPIRY)
-                .order_by(followups.c.due_at, followups.c.id)).first()
-        if t is None or not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
+    with me.store.read() as conn:  # every task exists once the case is resolved (delivery + resolution)
+        tasks = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
+            followups.c.case_id == case_id, followups.c.state == "open", followups.c.step != COUPON_EXPIRY)
+            .order_by(followups.c.due_at, followups.c.id)).all()
+    for t in tasks:
+        if not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
             return
         with clock(sim.t):
             if rng.random() < 0.05:

@@ -287,7 +287,7 @@ def demo_surveys(store: Store, *, seed: int, now: dt.datetime, csat_share: float
     """Seeded CSAT answers for ``csat_share`` of the resolved cases (1–2 days after resolution; satisfied
     customers mostly 4–5) and NPS answers from ``nps_handled_share`` of the handled customers and a
     sample of other customers who bought (``nps_baseline``, default as many as the handled ones);
-    nothing after ``now``. Through :func:`record_survey`; idempotent (keys ``demo-csat-…``/``demo-nps-…``)."""
+    nothing after ``now``. With the checks of :func:`record_survey`, in one transaction; idempotent (keys ``demo-csat-…``/``demo-nps-…``)."""
     from .store import cases, orders, reviews
 
     rng = random.Random(f"{seed}:surveys")
@@ -302,6 +302,7 @@ def demo_surveys(store: Store, *, seed: int, now: dt.datetime, csat_share: float
                               .group_by(orders.c.shop_id, orders.c.customer_id)
                               .order_by(orders.c.shop_id, orders.c.customer_id)).all()
     n = {"csat": 0, "nps": 0}
+    answers: list[dict[str, Any]] = []
     for r in done:
         if rng.random() >= csat_share:
             continue
@@ -310,9 +311,8 @@ def demo_surveys(store: Store, *, seed: int, now: dt.datetime, csat_share: float
             continue
         score = rng.choices((5, 4, 3), (0.6, 0.32, 0.08))[0] if r.satisfied else rng.choices((1, 2, 3, 4),
                                                                                             (0.3, 0.35, 0.25, 0.1))[0]
-        n["csat"] += record_survey(store, shop_id=r.shop_id, survey_key=f"demo-csat-{r.id}", kind="csat",
-                                   score=score, answered_at=at, order_id=r.order_id, case_id=r.id,
-                                   customer_id=r.customer_id, source="demo")
+        answers.append({"shop_id": r.shop_id, "survey_key": f"demo-csat-{r.id}", "kind": "csat", "score": score,
+                            "answered_at": at, "order_id": r.order_id, "case_id": r.id, "customer_id": r.customer_id})
     nps_handled = [r for r in done if r.customer_id is not None]
     picked = [r for r in nps_handled if rng.random() < nps_handled_share]
     for r in picked:
@@ -321,16 +321,21 @@ def demo_surveys(store: Store, *, seed: int, now: dt.datetime, csat_share: float
             continue
         score = rng.choices(range(11), (1, 1, 1, 2, 2, 4, 6, 10, 14, 14, 12) if r.satisfied else
                             (4, 4, 5, 6, 6, 6, 5, 4, 3, 2, 1))[0]
-        n["nps"] += record_survey(store, shop_id=r.shop_id, survey_key=f"demo-nps-c{r.id}", kind="nps", score=score,
-                                  answered_at=at, order_id=r.order_id, case_id=r.id, customer_id=r.customer_id,
-                                  source="demo")
+        answers.append({"shop_id": r.shop_id, "survey_key": f"demo-nps-c{r.id}", "kind": "nps", "score": score,
+                            "answered_at": at, "order_id": r.order_id, "case_id": r.id, "customer_id": r.customer_id})
     others = [b for b in buyers if b.customer_id not in handled]
     k = min(len(others), nps_baseline if nps_baseline is not None else max(len(picked), 20))
     for b in rng.sample(others, k) if k else []:
         at = now - dt.timedelta(days=rng.uniform(1, 60))
         score = rng.choices(range(11), (2, 1, 2, 3, 4, 8, 10, 14, 16, 12, 8))[0]
-        n["nps"] += record_survey(store, shop_id=b.shop_id, survey_key=f"demo-nps-u{b.customer_id}", kind="nps",
-                                  score=score, answered_at=at, customer_id=b.customer_id, source="demo")
+        answers.append({"shop_id": b.shop_id, "survey_key": f"demo-nps-u{b.customer_id}", "kind": "nps", "score": score,
+                            "answered_at": at, "order_id": None, "case_id": None, "customer_id": b.customer_id})
+    with store.write() as conn:  # one transaction, the checks of record_survey
+        for a in answers:
+            _check_score(a["kind"], a["score"])
+            a["answered_at"] = _aware(a["answered_at"], "回答时间 answered_at")
+            _shop_exists(conn, a["shop_id"])
+            n[a["kind"]] += _insert_survey(conn, source="demo", **a)
     return {"csat_answers": n["csat"], "nps_answers": n["nps"]}
 
 
