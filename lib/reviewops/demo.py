@@ -2483,8 +2483,8 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
             with clock(sim.t):
                 try:
                     v = approver.approve(c.id, v, "同意按策略补偿")
-                except AccessDenied:
-                    v = wb["dianzhang"].approve(c.id, v + 0, "同意按策略补偿")
+                except AccessDenied:  # above the supervisor's authority (refusal audited): the shop owner decides
+                    v = wb["dianzhang"].approve(c.id, v, "同意按策略补偿")
             stats["approved"] += 1
         if not sim.after(rng, 60, 24 * 60):
             return

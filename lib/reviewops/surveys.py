@@ -287,7 +287,8 @@ def demo_surveys(store: Store, *, seed: int, now: dt.datetime, csat_share: float
     """Seeded CSAT answers for ``csat_share`` of the resolved cases (1–2 days after resolution; satisfied
     customers mostly 4–5) and NPS answers from ``nps_handled_share`` of the handled customers and a
     sample of other customers who bought (``nps_baseline``, default as many as the handled ones);
-    nothing after ``now``. With the checks of :func:`record_survey`, in one transaction; idempotent (keys ``demo-csat-…``/``demo-nps-…``)."""
+    nothing after ``now``. With the checks of :func:`record_survey`, in one transaction; idempotent
+    (keys ``demo-csat-…``/``demo-nps-…``)."""
     from .store import cases, orders, reviews
 
     rng = random.Random(f"{seed}:surveys")
