@@ -1,9 +1,10 @@
 """The ``daily_sweep`` playbook on the small demo shop, run with papermill at a fixed ``now``.
 
-The demo's cases are triaged at the wall-clock time the demo is built; the fixture moves their SLA clocks
-to the morning after the demo's export day (keeping their order), so that a fixed ``now`` sees a stable mix
-of running, warning and breached cases and of late orders whatever day the suite runs. The expected
-numbers are computed here with plain SQL and pandas, not with :mod:`reviewops.sweep`.
+The demo's worked history leaves its newest cases (and a few never contacted) unanswered, dated at their
+detection weeks ago. The fixture restarts the SLA clocks of those unanswered cases so that at a fixed ``now``
+(the morning after the demo's export day) they have used, in turn, 60 %, 90 %, 120 % and 150 % of their
+budget — a stable mix of warning and breached cases whatever day the suite runs; answered cases are left as
+they are. The expected numbers are computed here with plain SQL and pandas, not with :mod:`reviewops.sweep`.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ from reviewops.sla import SlaEvent, replay, state_to_json
 
 PLAYBOOK = Path(__file__).resolve().parent.parent / "playbooks" / "daily_sweep.ipynb"
 SH = dt.timezone(dt.timedelta(hours=8))
-DETECTED = dt.datetime(2026, 11, 21, 9, 40, tzinfo=SH)  # the cases' new detection time (demo export day + 1)
-NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=SH)  # 2 h 20 min later
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=SH)  # the morning after the demo's export day
+USED = (0.6, 0.9, 1.2, 1.5)  # the share of its SLA budget each unanswered case has used at NOW, in turn
 NOW_TEXT = "2026-11-21T12:00:00+08:00"
 UTC = dt.UTC
 
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A small demo shop (scale 0.05, about 4 s) with its cases' SLA clocks started at :data:`DETECTED`."""
+    """A small demo shop (scale 0.05) whose unanswered cases' SLA clocks are restarted before :data:`NOW`."""
     base = tmp_path_factory.mktemp("daily_sweep_demo")
     env = dict(os.environ, XDG_DATA_HOME=str(base / "xdg-data"), XDG_CONFIG_HOME=str(base / "xdg-config"),
                REVIEWOPS_DB=str(base / "d.db"), REVIEWOPS_DEMO_PASSWORD="demo-pass-123")
@@ -49,11 +50,13 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
     store = reviewops.Store.open(str(base / "d.db"))
     cal = calendar_of(current_policy(store))
     with store.write() as conn:
-        rows = conn.execute(sa.select(stmod.cases.c.id, stmod.cases.c.created_at, stmod.cases.c.sla_hours)
+        rows = conn.execute(sa.select(stmod.cases.c.id, stmod.cases.c.sla_hours)
+                            .where(stmod.cases.c.first_contact_at.is_(None),
+                                   stmod.cases.c.state.not_in(["resolved", "follow_up_done", "closed"]))
                             .order_by(stmod.cases.c.id)).all()
-        first = min(r.created_at for r in rows)
-        for r in rows:
-            start = DETECTED.astimezone(UTC) + (r.created_at - first)
+        for k, r in enumerate(rows):
+            used = USED[k % len(USED)]
+            start = NOW.astimezone(UTC) - dt.timedelta(hours=float(r.sla_hours) * used)
             clock = replay([SlaEvent("start", start, float(r.sla_hours) * 60.0)], cal)
             conn.execute(stmod.cases.update().where(stmod.cases.c.id == r.id).values(
                 created_at=start, updated_at=start, sla_started_at=start, sla_due_at=clock.due_at(cal),
