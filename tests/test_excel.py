@@ -355,6 +355,22 @@ def test_ro_cases_reads_masked_cases_of_the_users_shops(shop_db, monkeypatch):
     assert "不存在" in x.ro_cases()
 
 
+def test_ro_cases_since_filters_on_when_the_case_was_opened(shop_db, monkeypatch):
+    path, _ = shop_db
+    with sa.create_engine(f"sqlite:///{path}").connect() as conn:  # independent: the cases' own creation times
+        created = dict(conn.exec_driver_sql("SELECT id, created_at FROM cases").all())
+    times = sorted({pd.Timestamp(t, tz="UTC") for t in created.values()})
+    cut = times[-1].tz_convert("Asia/Shanghai").tz_localize(None).to_pydatetime()  # naive Beijing, as Excel sends
+    out = x.ro_cases("全部", None, cut)
+    header = out[0]
+    assert header[9] == "建案时间(北京时间)"
+    want = {i for i, t in created.items() if pd.Timestamp(t, tz="UTC") >= times[-1]}
+    assert {r[0] for r in out[1:]} == want
+    assert all(r[9] >= cut for r in out[1:])
+    later = cut + dt.timedelta(days=1)
+    assert x.ro_cases("全部", None, later)[1][0] == "（没有符合条件的案件）"
+
+
 def test_ro_kpi_matches_an_independent_count(shop_db, monkeypatch):
     path, shops = shop_db
     start = dt.datetime(2026, 11, 16, tzinfo=SH).astimezone(dt.UTC).replace(tzinfo=None)

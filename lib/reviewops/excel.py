@@ -806,7 +806,8 @@ CASES_LIMIT = 500
 
 _CASES_COLUMNS = (("case_id", "案件号"), ("state_zh", "状态"), ("platform", "平台"), ("shop", "店铺"),
                   ("rating", "评分"), ("category_zh", "主分类"), ("severity_zh", "严重程度"), ("owner_role", "负责角色"),
-                  ("assignee", "处理人"), ("due_at", "响应截止(北京时间)"), ("sla_status_zh", "时效状态"),
+                  ("assignee", "处理人"), ("created_at", "建案时间(北京时间)"), ("due_at", "响应截止(北京时间)"),
+                  ("sla_status_zh", "时效状态"),
                   ("excerpt", "评价摘录(已打码)"))
 
 
@@ -833,7 +834,7 @@ def _state_filter(status: Any) -> tuple[set[str] | None, bool]:
 @func
 @arg("status", doc="可选：状态（未关闭=默认、全部、新建、待审批、已解决…，可用逗号分隔多个）/ case state(s)")
 @arg("category", doc="可选：主分类（中文名或代码）/ optional primary category")
-@arg("since", doc="可选：只列响应截止在此之后的案件（日期，北京时间）/ cases due on or after this date")
+@arg("since", doc="可选：只列此时刻之后建案的案件（日期，北京时间）/ cases opened on or after this date")
 @_safe
 def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any:
     """从店铺数据库读取案件列表（只读、已打码、最多 500 行），按时效紧急程度排序（reviewops.workbench 的队列）。
@@ -851,13 +852,8 @@ def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any
     code = None if _scalar(category, "分类") is None else _category_code(category, policy)
     start = excel_datetime(since, "起始日期")
     q = Workbench(store, actor, via="excel", policy=policy).queue(
-        category=code, include_closed=include_closed, limit=CASES_LIMIT)
+        category=code, include_closed=include_closed, states=states, since=start, limit=CASES_LIMIT)
     cut = len(q) >= CASES_LIMIT
-    if states is not None:
-        q = q[q["state"].isin(states)]
-    if start is not None:
-        due = pd.to_datetime(q["due_at"], utc=True)
-        q = q[due.notna() & (due >= pd.Timestamp(start).tz_convert("UTC"))]
     rows: list[list[Any]] = [[h for _, h in _CASES_COLUMNS]]
     data = [q[c].tolist() for c, _ in _CASES_COLUMNS]
     for i in range(len(q)):

@@ -196,11 +196,15 @@ class Workbench:
     # ----------------------------------------------------------- queue
     def queue(self, *, mine: bool = False, role: str | None = None, category: str | None = None,
               platform: str | None = None, shop_id: int | None = None, include_closed: bool = False,
+              states: Iterable[str] | None = None, since: dt.datetime | None = None,
               limit: int = 200, now: dt.datetime | None = None) -> pd.DataFrame:
         """Open cases in the actor's shops, not-yet-answered first by SLA deadline, then by severity.
 
+        ``states`` keeps only those case states; ``since`` (aware) only cases opened at or after it. Both
+        filter before ``limit``.
+
         Columns: case_id, version, state, state_zh, platform, shop_id, shop, rating, primary_category,
-        category_zh, severity, severity_zh, owner_role, assignee, due_at, due_local, minutes_left,
+        category_zh, severity, severity_zh, owner_role, assignee, created_at, due_at, due_local, minutes_left,
         sla_status (running | warning | breached | met | late), sla_status_zh, excerpt (masked).
         """
         from .store import cases, reviews, shops, utcnow
@@ -211,7 +215,8 @@ class Workbench:
         sev_order = sa.case(_SEV_RANK, value=cases.c.severity, else_=len(_SEV_RANK))
         q = (sa.select(cases.c.id.label("case_id"), cases.c.version, cases.c.state, shops.c.platform, cases.c.shop_id,
                        shops.c.name.label("shop"), reviews.c.rating_raw.label("rating"), cases.c.primary_category,
-                       cases.c.severity, cases.c.owner_role, cases.c.assignee, cases.c.sla_due_at.label("due_at"),
+                       cases.c.severity, cases.c.owner_role, cases.c.assignee, cases.c.created_at,
+                       cases.c.sla_due_at.label("due_at"),
                        cases.c.first_contact_at, cases.c.sla_state_json, reviews.c.content)
              .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
                           .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
@@ -231,6 +236,12 @@ class Workbench:
             q = q.where(shops.c.platform == platform)
         if shop_id is not None:
             q = q.where(cases.c.shop_id == int(shop_id))
+        if states is not None:
+            q = q.where(cases.c.state.in_(sorted(set(states))))
+        if since is not None:
+            if since.tzinfo is None:
+                raise ConfigError(f"since 必须带时区，收到 {since!r} / since must be timezone-aware")
+            q = q.where(cases.c.created_at >= since)
         with self.store.read() as conn:
             rows = conn.execute(q.limit(limit)).mappings().all()
         excerpt = int(self.policy.setting("excerpt_chars"))
@@ -245,13 +256,14 @@ class Workbench:
                 "shop": r["shop"], "rating": r["rating"] or "", "primary_category": r["primary_category"],
                 "category_zh": CATEGORY_ZH.get(r["primary_category"], r["primary_category"] or ""),
                 "severity": r["severity"], "severity_zh": SEVERITY_ZH.get(r["severity"], r["severity"] or ""),
-                "owner_role": r["owner_role"], "assignee": r["assignee"] or "", "due_at": due,
+                "owner_role": r["owner_role"], "assignee": r["assignee"] or "", "created_at": r["created_at"],
+                "due_at": due,
                 "due_local": _local(due),
                 "minutes_left": None if due is None else round((due - now).total_seconds() / 60.0),
                 "sla_status": status, "sla_status_zh": SLA_STATUS_ZH[status], "excerpt": _mask(text)[:excerpt],
             })
         cols = ["case_id", "version", "state", "state_zh", "platform", "shop_id", "shop", "rating", "primary_category",
-                "category_zh", "severity", "severity_zh", "owner_role", "assignee", "due_at", "due_local",
+                "category_zh", "severity", "severity_zh", "owner_role", "assignee", "created_at", "due_at", "due_local",
                 "minutes_left", "sla_status", "sla_status_zh", "excerpt"]
         return pd.DataFrame(out, columns=cols)
 
