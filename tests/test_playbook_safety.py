@@ -200,3 +200,30 @@ def test_run_is_recorded_with_file_hashes(run, hostile) -> None:
     hashes = json.loads(rows[-1].detail_json)["sha256"]
     for kind in ("html", "xlsx"):
         assert hashes[run.outputs[kind].name] == file_sha256(run.outputs[kind])
+
+
+@pytest.mark.parametrize("playbook", ["weekly_top3", "staff_scorecard", "customer_value"])
+def test_same_inputs_give_the_same_tables(playbook: str, hostile: dict, tmp_path: Path) -> None:
+    """R-12: re-running a report on unchanged data reproduces every table cell for cell.
+
+    (``daily_sweep`` writes what it did — notices, escalations, coupons — so its second run differs by design;
+    tests/test_playbook_daily_sweep.py checks that the second run issues nothing new.)
+    """
+    old = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
+    os.environ.update({k: hostile["env"][k] for k in old})
+    try:
+        runs = [runner.run_playbook(playbook, _params(playbook, hostile), db=hostile["db"], out_dir=tmp_path / str(i),
+                                    formats=("xlsx",), progress=False) for i in range(2)]
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def sheets(path: Path) -> dict[str, list[list[object]]]:
+        wb = openpyxl.load_workbook(path)
+        return {ws.title: [[c.value for c in r] for r in ws.iter_rows()] for ws in wb.worksheets}
+
+    first, second = (sheets(r.outputs["xlsx"]) for r in runs)
+    assert first == second and len(first) >= 2
