@@ -370,3 +370,35 @@ def test_order_and_batching_do_not_change_a_row(text):
     alone = classify([text]).iloc[0].tolist()
     among = classify(["很好", text, "物流太慢"]).iloc[1].tolist()
     assert alone == among
+
+
+# ----------------------------------------------------------- the pure-Python matcher (xlwings Lite, no C extension)
+_LEX_WORDS = [r["word"] for r in default_policy().tables["keywords"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=hst.lists(hst.one_of(hst.sampled_from(_LEX_WORDS), hst.sampled_from(list("，。！？的了不很就是但 ab1")),
+                                  hst.text(max_size=3)), max_size=14))
+def test_regex_matcher_finds_what_pyahocorasick_finds(parts):
+    from reviewops.classify import Lexicon
+
+    policy = default_policy()
+    text = "".join(parts)
+    fast, pure = Lexicon(policy, matcher="ahocorasick"), Lexicon(policy, matcher="regex")
+    assert list(pure._iter_long(text)) == list(fast._iter_long(text))
+
+
+def test_classify_works_without_pyahocorasick(monkeypatch):
+    import sys
+
+    from reviewops.classify import Lexicon, RegexMatcher
+
+    texts = ["物流太慢了，等了十天", "质量很好，下次还来", "客服态度差，不给退款就差评", "", "尺码偏小"]
+    want = classify(texts, [1, 5, 2, None, 3])
+    monkeypatch.setitem(sys.modules, "ahocorasick", None)  # as in Pyodide: the import fails
+    monkeypatch.setattr(Lexicon, "_cache", {})
+    lex = Lexicon.for_policy(default_policy())
+    assert isinstance(lex._automaton, RegexMatcher)
+    pd.testing.assert_frame_equal(classify(texts, [1, 5, 2, None, 3]), want)
+    with pytest.raises(ImportError):
+        Lexicon(default_policy(), matcher="ahocorasick")

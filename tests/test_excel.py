@@ -281,7 +281,7 @@ def test_every_function_documents_itself_and_each_argument():
 
 
 def test_lite_functions_import_without_c_extensions_or_ui_packages():
-    """What xlwings Lite (Pyodide) can run: the database-free functions, with pyahocorasick and the UI stack absent."""
+    """What xlwings Lite (Pyodide) can run: every database-free function, with pyahocorasick and the UI stack absent."""
     code = textwrap.dedent("""
         import importlib.abc, sys
         BLOCK = {"ahocorasick", "sklearn", "python_calamine", "ipywidgets", "voila", "jupyter_server", "papermill",
@@ -299,8 +299,10 @@ def test_lite_functions_import_without_c_extensions_or_ui_packages():
         assert main.ro_tier(1500.0, 3.0)[0] == "high_value"
         assert "退款" in main.ro_reply("物流", "refund", None, "淘宝")[0]
         assert main.ro_mask("13800138000") == "138****8000"
-        assert main.ro_classify("物流太慢").startswith("#错误") and "pyahocorasick" in main.ro_classify("x")
-        assert main.ro_triage([["评价内容"], ["x"]]).startswith("#错误")
+        row = main.ro_classify("物流太慢了，等了十天才到")  # the pure-Python matcher stands in for pyahocorasick
+        assert row[0] is True and row[2] == "logistics", row
+        table = main.ro_triage([["评价内容", "评分"], ["质量太差，一洗就破", 1.0], ["很好", 5.0]])
+        assert table[0][0] == "中差评" and [r[0] for r in table[1:]] == [True, False], table
         print("ok")
     """)
     env = {k: v for k, v in os.environ.items() if k != "REVIEWOPS_DB"}

@@ -30,8 +30,9 @@ come from the model's category head when it has one, else from the lexicon.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -142,6 +143,49 @@ class TextResult:
     category_hits: dict[str, tuple[str, ...]]
 
 
+class RegexMatcher:
+    """A pure-Python stand-in for ``ahocorasick.Automaton`` with the two calls the lexicon uses.
+
+    ``iter_long`` yields the leftmost-longest non-overlapping matches as ``(end index, value)``, as
+    pyahocorasick's does: one regular expression of every word, longest first, scanned left to right.
+    Used where the C extension cannot be installed (xlwings Lite / Pyodide, a Windows machine without a
+    wheel); several times slower on big batches, identical results.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._re: re.Pattern[str] | None = None
+
+    def add_word(self, word: str, value: Any) -> None:
+        self._values[word] = value  # a word added again replaces its value, as in pyahocorasick
+
+    def make_automaton(self) -> None:
+        words = sorted(self._values, key=lambda w: (-len(w), w))
+        self._re = re.compile("|".join(re.escape(w) for w in words)) if words else None
+
+    def iter_long(self, text: str) -> Iterator[tuple[int, Any]]:
+        if self._re is None:
+            return
+        for m in self._re.finditer(text):
+            yield m.end() - 1, self._values[m.group()]
+
+
+def _new_matcher(kind: str) -> Any:
+    if kind not in ("auto", "ahocorasick", "regex"):
+        from .errors import ConfigError
+
+        raise ConfigError(f"未知的匹配器 {kind!r}；可用 auto、ahocorasick、regex / unknown matcher {kind!r}")
+    if kind != "regex":
+        try:
+            import ahocorasick
+        except ImportError:
+            if kind == "ahocorasick":
+                raise
+        else:
+            return ahocorasick.Automaton()
+    return RegexMatcher()
+
+
 class Lexicon:
     """The policy's keyword table compiled into one Aho-Corasick automaton.
 
@@ -195,12 +239,12 @@ class Lexicon:
     SCORE_SCALE = 0.47  # calibrated with the lexicon's weights (docs/accuracy.md)
     SCORE_BIAS = 0.15  # a text with no sentiment at all scores just below 0.5
 
-    def __init__(self, policy: Policy):
-        import ahocorasick
-
+    def __init__(self, policy: Policy, *, matcher: str = "auto"):
+        """``matcher``: ``auto`` (pyahocorasick when installed, else the pure-Python matcher), ``ahocorasick``
+        or ``regex`` — the two give the same matches (tests/test_classify.py)."""
         self.policy = policy
         self.priority = {r["code"]: r["priority"] for r in policy.tables["categories"]}
-        a = ahocorasick.Automaton()
+        a = _new_matcher(matcher)
         breaks: dict[str, int] = {ch: _K_BREAK for ch in _CLAUSE_BREAKS}
         breaks.update({ch: _K_SENT for ch in _SENTENCE_BREAKS})
         for r in policy.tables["keywords"]:

@@ -1,10 +1,10 @@
 """ReviewOps functions for xlwings Lite (paste into the add-in's main.py tab).
 
 xlwings Lite runs Python in the browser (Pyodide), so only the functions that need no
-database are offered here: RO_SLA, RO_REMEDY, RO_TIER, RO_REPLY and RO_MASK work with
-pure-Python / Pyodide packages; RO_CLASSIFY and RO_TRIAGE need ``pyahocorasick`` (a C
-extension), which is not a Pyodide package as far as we know — in Lite they answer with a
-short error text instead. RO_CASES and RO_KPI (the shop database) are classic-xlwings only.
+database are offered here: RO_CLASSIFY, RO_TRIAGE, RO_SLA, RO_REMEDY, RO_TIER, RO_REPLY and
+RO_MASK work with pure-Python / Pyodide packages (without the C extension ``pyahocorasick`` the
+lexicon uses its pure-Python matcher, which finds the same words). RO_CASES and RO_KPI (the shop
+database) are classic-xlwings only.
 
 Each function calls the same ``reviewops.excel`` function the classic add-in uses, so the
 inputs, results and error texts are identical; see docs/excel.md. Dates arrive from Office.js
@@ -13,23 +13,14 @@ as Excel serial numbers, which the functions accept (1900 date system, Beijing t
 
 from xlwings import arg, func
 
-try:
-    import ahocorasick  # noqa: F401  # the lexicon's matcher; a C extension
-    HAS_MATCHER = True
-except ImportError:
-    HAS_MATCHER = False
-
 from reviewops import excel as ro
-
-NO_MATCHER = "#错误: xlwings Lite 中不可用（需要 pyahocorasick）；请用经典 xlwings（Windows Excel）"
-
 
 @func
 @arg("text", doc="评价内容：一个单元格或一列 / review text, one cell or a column")
 @arg("rating", doc="可选：评分 1–5 或 好评/中评/差评 / optional rating")
 def ro_classify(text, rating=None):
     """判断评价是否中差评，给出负面分、主分类和全部分类。Negative flag, score, primary category, categories."""
-    return ro.ro_classify(text, rating) if HAS_MATCHER else NO_MATCHER
+    return ro.ro_classify(text, rating)
 
 
 @func
@@ -37,7 +28,7 @@ def ro_classify(text, rating=None):
 @arg("now", doc="可选：没有发现时间时的起算时间 / optional clock start")
 def ro_triage(table, now=None):
     """中差评分级：分类、响应时效、负责角色、截止时间（北京时间）和判定理由。Triage table for a range with headers."""
-    return ro.ro_triage(table, now) if HAS_MATCHER else NO_MATCHER
+    return ro.ro_triage(table, now)
 
 
 @func
