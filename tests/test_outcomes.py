@@ -86,6 +86,9 @@ def test_small_samples_are_flagged(store) -> None:
     assert total(value)["note"] == SMALL_SAMPLE
     assert value.conversion.iloc[0]["note"] == SMALL_SAMPLE and value.conversion.iloc[0]["resolved"] == 1
     assert customer_value(store, START, END, now=NOW, min_sample=1).conversion.iloc[0]["note"] == ""
+    # without an explicit min_sample the policy's setting decides (default 10)
+    assert customer_value(store, START, END, now=NOW).conversion.iloc[0]["note"] == SMALL_SAMPLE
+    assert customer_value(store, START, END, now=NOW, policy=policy_with(min_sample="1")).conversion.iloc[0]["note"] == ""
 
 
 def test_nps_handled_vs_other_and_change_against_the_previous_period(store) -> None:

@@ -271,6 +271,12 @@ def test_training_kpis_against_targets(store) -> None:
     assert t.loc[("a2", "knowledge"), "status"] == "未达标"
     assert t.loc[("a2", "emotion"), "status"] == NO_DATA
     assert t.loc[("（团队）", "data_analysis"), "status"] == NO_DATA  # no weekly report ever run
+    # the targets are the shop's policy: a knowledge target of 90 makes a2's 90 pass, 97 makes a1's 96 fail
+    for target, a1, a2 in (("90", "达标", "达标"), ("97", "未达标", "未达标")):
+        t = staff_scorecard(store, START, END, now=NOW, policy=policy_with(knowledge_target=target)) \
+            .training.set_index(["agent", "module"])
+        assert t.loc[("a1", "knowledge"), "target"] == float(target)
+        assert (t.loc[("a1", "knowledge"), "status"], t.loc[("a2", "knowledge"), "status"]) == (a1, a2)
 
 
 def test_weekly_report_on_time_by_monday_noon_beijing(store) -> None:

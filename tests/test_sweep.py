@@ -317,6 +317,14 @@ def test_delay_coupon_amount_follows_the_policy_and_zero_issues_nothing(sqlite_s
     assert {r["amount_fen"] for r in _rows(sqlite_store, stmod.delay_remedies) if r["order_id"] != "H"} == {850}
 
 
+def test_delay_look_back_follows_the_policy(sqlite_store) -> None:
+    shop = _shop(sqlite_store)
+    _orders(sqlite_store, shop)
+    assert "J" not in set(delay_sweep(sqlite_store, now=NOW, apply=False)["order_id"])  # 40 days > 30 (default)
+    save_policy(sqlite_store, _policy_with({"delay_lookback_days": "45"}), actor="test")
+    assert "J" in set(delay_sweep(sqlite_store, now=NOW, apply=False)["order_id"])
+
+
 def test_delay_messages_are_masked(sqlite_store) -> None:
     save_policy(sqlite_store, _policy_with(delay_text="{customer}您好，包裹慢了，已为您发放{coupon}优惠券。"),
                 actor="test")

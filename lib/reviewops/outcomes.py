@@ -17,7 +17,7 @@ For a period ``[start, end)`` and the selected shops:
   points, for handled customers (the answer's case, or its customer, is handled) vs the others, and
   the change against the previous period of the same length (same handled/other split of that period).
 
-Every rate comes with its counts; a rate over fewer than ``min_sample`` (default :data:`MIN_SAMPLE`)
+Every rate comes with its counts; a rate over fewer than ``min_sample`` (default: the policy setting ``min_sample``, 10)
 observations is flagged ``样本不足`` in its ``note`` column (the rate is still given).
 """
 
@@ -37,9 +37,8 @@ if TYPE_CHECKING:
     from .policy import Policy
     from .store import Store
 
-__all__ = ["MIN_SAMPLE", "OUTCOME_COLUMNS", "SMALL_SAMPLE", "CustomerValue", "customer_value", "nps_points"]
+__all__ = ["OUTCOME_COLUMNS", "SMALL_SAMPLE", "CustomerValue", "customer_value", "nps_points"]
 
-MIN_SAMPLE = 10  # a rate over fewer observations is flagged 样本不足
 SMALL_SAMPLE = "样本不足"
 EXAMPLE_CONVERSION = 0.78  # the playbook's example conversion rate (SPEC V4)
 
@@ -141,7 +140,7 @@ def _repurchased(orders: pd.DataFrame, refs: pd.DataFrame, window: dt.timedelta)
 
 
 def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids: list[int] | None = None,
-                   policy: Policy | None = None, min_sample: int = MIN_SAMPLE,
+                   policy: Policy | None = None, min_sample: int | None = None,
                    now: dt.datetime | None = None) -> CustomerValue:
     """Repurchase vs baseline, win-back, conversion and NPS of ``[start, end)`` (aware datetimes)."""
     from .columns import PLATFORM_ZH
@@ -155,6 +154,8 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     with store.read() as conn:
         shops = check_shops(conn, shop_ids)
     days = int(policy.setting("repurchase_window_days"))
+    if min_sample is None:
+        min_sample = int(policy.setting("min_sample"))
     window = dt.timedelta(days=days)
     silent_days = [int(t["min_silent_days"]) for t in policy.tables["tiers"] if t.get("min_silent_days") is not None]
     prev_start = start - (end - start)

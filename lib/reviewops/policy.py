@@ -263,6 +263,12 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("call_pass_target", "int", "90", "情绪管理考核：通话录音合格率目标（%）/ emotion KPI: call-recording pass "
             "rate target (%)", min=0, max=100),
     Setting("repurchase_window_days", "int", "90", "复购统计窗口（天）/ repurchase window (days)", min=1, max=730),
+    Setting("knowledge_target", "int", "95", "产品知识考核：测验平均分目标（0–100）/ knowledge quiz target", min=0,
+            max=100),
+    Setting("min_sample", "int", "10", "报告中样本少于此数的比率标注“样本不足”/ rates over fewer are marked 样本不足",
+            min=1, max=10000),
+    Setting("delay_lookback_days", "int", "30", "物流延迟补偿只看最近多少天承诺的订单 / delay coupons look back this many "
+            "days", min=1, max=365),
     Setting("pay_per_revision", "bool", "否", "是否按“改评”计奖（合规风险，默认否）/ pay per review revision (off)"),
     Setting("model_min_reviews", "int", "200", "训练模型至少需要的已评分评价数 / rated reviews needed to train", min=20),
     Setting("excerpt_chars", "int", "60", "队列与提醒中评价摘录的字数 / excerpt length", min=10, max=500),

@@ -57,11 +57,10 @@ if TYPE_CHECKING:
     from .policy import Policy
     from .store import Store
 
-__all__ = ["COLUMNS", "KNOWLEDGE_TARGET", "NO_DATA", "Scorecard", "period_from_text", "quarter_bounds",
+__all__ = ["COLUMNS", "NO_DATA", "Scorecard", "period_from_text", "quarter_bounds",
            "staff_scorecard", "zh_frame"]
 
 NO_DATA = "无数据"
-KNOWLEDGE_TARGET = 95.0  # knowledge quiz average target (O1)
 WEEKLY_REPORT_TARGET = 100.0  # weekly report on time, percent (O1)
 REPORT_DEADLINE = dt.time(12, 0)  # Monday noon (Beijing) after the reported week
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$")
@@ -300,6 +299,7 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     ppc = int(policy.setting("service_points_per_case"))
     csat_target = float(policy.setting("csat_target"))
     call_target = float(policy.setting("call_pass_target"))
+    knowledge_target = float(policy.setting("knowledge_target"))
     horizon = max(end, q_end)
     with store.read() as conn:
         df = _case_frame(conn, shops, start, horizon)
@@ -366,7 +366,7 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
                           "sla_rate": f["sla_rate"]})
     qrows.sort(key=lambda r: (-r["satisfied"], -(r["sla_rate"] if r["sla_rate"] is not None else -1), r["agent"]))
     top3 = _frame([{"rank": i, **r} for i, r in enumerate(qrows[:3], start=1)], "top3")
-    training = _training(agents, tr, runs, start, end, now, csat_target, call_target)
+    training = _training(agents, tr, runs, start, end, now, csat_target, call_target, knowledge_target)
     notes = []
     if per_revision:
         notes.append("已开启“按改评计奖”（pay_per_revision）：存在诱导好评的合规风险（《网络交易监督管理办法》），"
@@ -395,7 +395,7 @@ def _status(actual: float | None, target: float) -> str:
 
 
 def _training(agents: pd.DataFrame, tr: pd.DataFrame, runs: list[Any], start: dt.datetime, end: dt.datetime,
-              now: dt.datetime, csat_target: float, call_target: float) -> pd.DataFrame:
+              now: dt.datetime, csat_target: float, call_target: float, knowledge_target: float) -> pd.DataFrame:
     """O1: per agent emotion / negotiation / knowledge, and the team's weekly report punctuality."""
     rows = []
     names = sorted(set(agents["agent"]) if len(agents) else set())
@@ -413,8 +413,8 @@ def _training(agents: pd.DataFrame, tr: pd.DataFrame, runs: list[Any], start: dt
         kn = t[(t["module"] == "knowledge") & t["score"].notna()]["score"]
         kn_actual = float(kn.mean()) if len(kn) else None
         rows.append({"agent": a, "module": "knowledge", "module_zh": MODULE_ZH["knowledge"], "kpi": "知识测验平均分",
-                     "target": KNOWLEDGE_TARGET, "actual": kn_actual, "n": len(kn),
-                     "status": _status(kn_actual, KNOWLEDGE_TARGET)})
+                     "target": knowledge_target, "actual": kn_actual, "n": len(kn),
+                     "status": _status(kn_actual, knowledge_target)})
     due, on_time = weekly_report_punctuality(runs, start, end, now)
     actual = (len(on_time) / len(due) * 100) if due and runs else None  # no weekly run ever logged: 无数据
     rows.append({"agent": TEAM, "module": "data_analysis", "module_zh": MODULE_ZH["data_analysis"],

@@ -24,7 +24,7 @@
    Issuing inserts one ``delay_remedies`` row per order — ``delay_coupon_fen`` (default 5 yuan),
    the reason, the hours late and the filled, masked ``delay_notice`` message — at most once per
    order even with concurrent sweeps (unique (shop, order)). Only promises from the last
-   :data:`DELAY_LOOKBACK_DAYS` days count, so a first sweep over a long history does not pay out
+   the policy's ``delay_lookback_days`` (default 30) days count, so a first sweep over a long history does not pay out
    for months-old parcels; a policy with ``delay_coupon_fen`` = 0 lists the late orders but issues
    nothing.
 
@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from .policy import Policy
     from .store import Store
 
-__all__ = ["DAILY_SWEEP_ACTOR", "DELAY_COLUMNS", "DELAY_LOOKBACK_DAYS", "FOLLOWUP_COLUMNS", "SLA_COLUMNS",
+__all__ = ["DAILY_SWEEP_ACTOR", "DELAY_COLUMNS", "FOLLOWUP_COLUMNS", "SLA_COLUMNS",
            "TODO_COLUMNS", "DailySweep", "daily_sweep", "delay_sweep", "followups_due_today", "parse_now",
            "sla_sweep"]
 
@@ -90,7 +90,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
 DAILY_SWEEP_ACTOR = "playbook:daily_sweep"
 #: Only delivery promises (ship-by or arrive-by) from the last this many days qualify for the delay remedy.
-DELAY_LOOKBACK_DAYS = 30
 #: Case states that no longer wait for a first contact.
 _DONE_STATES = ("resolved", "follow_up_done", "closed")
 #: An order whose platform status says it was closed or cancelled gets no delay remedy.
@@ -448,7 +447,7 @@ def _delay_candidates(conn: sa.Connection, now: dt.datetime, shop_ids: list[int]
 
 def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
                 apply: bool = True, actor: str = DAILY_SWEEP_ACTOR, policy: Policy | None = None,
-                lookback_days: float = DELAY_LOOKBACK_DAYS) -> pd.DataFrame:
+                lookback_days: float | None = None) -> pd.DataFrame:
     """Orders that qualify for the P4 delay remedy at ``now`` (:data:`DELAY_COLUMNS`), by shop and order.
 
     With ``apply`` (and a non-zero ``delay_coupon_fen``) inserts one ``delay_remedies`` row per order;
@@ -464,6 +463,8 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     shop_ids = _shop_ids(shop_ids)
     with store.read() as conn:
         policy = policy or load_policy_in(conn, None)
+        if lookback_days is None:
+            lookback_days = float(policy.setting("delay_lookback_days"))
         found = _delay_candidates(conn, now, shop_ids, policy.setting("stall_hours"), lookback_days)
         done: set[tuple[int, str]] = set()
         info: dict[tuple[int, str], Any] = {}
