@@ -133,6 +133,29 @@ def test_queue_lists_cases_by_deadline_and_filters(store: Store) -> None:
     form.stop()
 
 
+def test_queue_never_shows_one_case_in_two_rows_while_redrawing(store: Store) -> None:
+    """Slots are reused: when a filter moves a case to another slot, the old slot lets go of the case's
+    classes before the new one takes them — every intermediate state the browser receives is unambiguous."""
+    form = build_queue(wb(store, "agent"), auto_refresh=False, page_size=200)
+    seen: list[list[str]] = []
+    doubled: list[list[str]] = []
+
+    def check(_change: Any) -> None:  # collects (an assert here would be swallowed by the form's guard)
+        tags = [c for r in form.rows for c in r.box._dom_classes if c.startswith("ro-queue-row-")]
+        seen.append(tags)
+        if len(tags) != len(set(tags)):
+            doubled.append(tags)
+
+    for r in form.rows:
+        r.box.observe(check, names="_dom_classes")
+    first = form.visible_case_ids()
+    for shop in (1, "__all__", 2, "__all__"):  # each filter shifts cases between slots
+        form.shop.value = shop
+    assert len(seen) > 10 and doubled == []
+    assert form.visible_case_ids() == first  # the queue is back as it was
+    form.stop()
+
+
 def test_queue_paging_and_refresh_thread(store: Store) -> None:
     form = build_queue(wb(store, "agent"), auto_refresh=False, page_size=20)
     first = form.visible_case_ids()

@@ -94,10 +94,14 @@ class _Row:
         self.cells.value = row_html(r, self.roles_zh)
         set_visible(self.box, True)
 
-    def hide(self) -> None:
+    def release(self) -> None:
+        """Drop this slot's case classes (before another slot takes the case: never two rows with one class)."""
         self.case_id = None
         set_classes(self.open, "ro-queue-open-", [])
         set_classes(self.box, "ro-queue-row-", [])
+
+    def hide(self) -> None:
+        self.release()
         set_visible(self.box, False)
 
 
@@ -192,7 +196,11 @@ class QueueForm(Form):
         df = self.df
         start = self.page_no * self.page_size
         records = df.iloc[start:start + self.page_size].to_dict("records") if df is not None else []
-        for slot, r in zip(self.rows, records):
+        wanted = [int(r["case_id"]) for r in records]
+        for i, slot in enumerate(self.rows):  # first release every slot whose case moves or leaves …
+            if slot.case_id is not None and (i >= len(wanted) or wanted[i] != slot.case_id):
+                slot.release()
+        for slot, r in zip(self.rows, records):  # … then fill: the browser gets the removals first
             slot.show(r)
         for slot in self.rows[len(records):]:
             slot.hide()
