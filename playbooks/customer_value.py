@@ -28,25 +28,17 @@ output_dir: str = ""  # 表格输出目录；空 表示不另存
 
 # %%
 import datetime as dt
-import pathlib
 
 import pandas as pd
 import reviewops
 from IPython.display import HTML, Markdown, display
 from reviewops.outcomes import OUTCOME_COLUMNS, customer_value
-from reviewops.outputs import REPORT_CSS, html_table, write_csv_atomic
+from reviewops.outputs import REPORT_CSS, show_table
 from reviewops.policy import fen_to_yuan_text
+from reviewops.runner import parse_shop_ids, publish_table
 from reviewops.scorecard import NO_DATA, period_from_text, zh_frame
 
-try:
-    from reviewops import runner as _runner
-except ImportError:
-    _runner = None
-
-_shop_items = [s.strip() for s in str(shops).replace("，", ",").split(",") if s.strip()]
-if not all(s.isdigit() for s in _shop_items):
-    raise reviewops.ConfigError(f"店铺编号应为数字，逗号分隔，收到 {shops!r} / shops must be numeric ids, comma-separated")
-shop_ids = [int(s) for s in _shop_items] or None
+shop_ids = parse_shop_ids(shops)
 period_start, period_end = period_from_text(start, end, default="90d")
 
 store = reviewops.Store.open(db or None)
@@ -62,18 +54,10 @@ def num(x, fmt="{:.1f}"):
 
 
 def save(name, df):
-    """Hand a table to the runner's XLSX and, given ``output_dir``, write it as a formula-safe CSV."""
-    if _runner is not None and hasattr(_runner, "save_table"):
-        _runner.save_table(name, df)
-    if output_dir:
-        out = pathlib.Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_csv_atomic(out / f"{name}.csv", [str(c) for c in df.columns], df.itertuples(index=False))
+    publish_table(name, df, output_dir)
 
 
-def show(df):
-    """A table without the index column, every cell escaped (reviewops.outputs.html_table)."""
-    display(HTML(html_table(df)))
+show = show_table
 
 
 display(HTML(REPORT_CSS))

@@ -27,29 +27,21 @@ output_dir: str = ""  # 表格输出目录；空 表示不另存
 
 # %%
 import datetime as dt
-import pathlib
 
 import pandas as pd
 import reviewops
 from IPython.display import HTML, Image, Markdown, display
 from reviewops.charts import png, trend_figure
-from reviewops.outputs import REPORT_CSS, html_table, write_csv_atomic
+from reviewops.outputs import REPORT_CSS, show_table
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
-
-try:
-    from reviewops import runner as _runner
-except ImportError:
-    _runner = None
+from reviewops.runner import parse_shop_ids, publish_table
 
 pd.set_option("display.max_colwidth", None)  # example reviews are shown whole, not cut at 50 characters
 
 if not str(week).strip():
     week = iso_week(dt.datetime.now(dt.UTC) - dt.timedelta(days=7))
-_shop_items = [s.strip() for s in str(shops).replace("，", ",").split(",") if s.strip()]
-if not all(s.isdigit() for s in _shop_items):
-    raise ValueError(f"店铺编号应为数字，逗号分隔，收到 {shops!r} / shops must be numeric ids, comma-separated")
-shop_ids = [int(s) for s in _shop_items] or None
+shop_ids = parse_shop_ids(shops)
 
 store = reviewops.Store.open(db or None)
 report = weekly_top3(store, str(week).strip(), shop_ids=shop_ids, trend_weeks=int(trend_weeks))
@@ -64,18 +56,10 @@ def hours(x):
 
 
 def save(name, df):
-    """Hand a table to the runner's XLSX and, given ``output_dir``, write it as a formula-safe CSV."""
-    if _runner is not None and hasattr(_runner, "save_table"):
-        _runner.save_table(name, df)
-    if output_dir:
-        out = pathlib.Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_csv_atomic(out / f"{name}.csv", [str(c) for c in df.columns], df.itertuples(index=False))
+    publish_table(name, df, output_dir)
 
 
-def show(df):
-    """A table without the index column, every cell escaped (reviewops.outputs.html_table)."""
-    display(HTML(html_table(df)))
+show = show_table
 
 
 def joined(items):

@@ -96,3 +96,10 @@ def html_table(df: object, *, max_rows: int | None = 500) -> str:
         more = (f'<p class="ro-more">仅显示前 {len(shown)} 行，共 {len(frame)} 行；完整数据见 XLSX / first {len(shown)} '
                 f"of {len(frame)} rows shown; all rows are in the XLSX</p>")
     return f'<table class="ro-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+
+
+def show_table(df: object) -> None:
+    """Display :func:`html_table` of ``df`` in the running notebook (the playbooks' ``show``)."""
+    from IPython.display import HTML, display
+
+    display(HTML(html_table(df)))

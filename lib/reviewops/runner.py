@@ -255,6 +255,29 @@ def save_table(name: str, df: Any) -> Path | None:
     return path
 
 
+def publish_table(name: str, df: Any, output_dir: str | os.PathLike[str] | None = None) -> None:
+    """What a playbook does with each of its tables: hand it to the run's XLSX (:func:`save_table`) and,
+    given ``output_dir`` (the playbooks' parameter; empty = none), also write ``<name>.csv`` there
+    (UTF-8 with BOM, formula-safe cells, written atomically)."""
+    from .outputs import write_csv_atomic
+
+    save_table(name, df)
+    if output_dir:
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv_atomic(out / f"{name}.csv", [str(c) for c in df.columns], df.itertuples(index=False))
+
+
+def parse_shop_ids(text: str | None) -> list[int] | None:
+    """A playbook's ``shops`` parameter: ``"1,2"`` (ASCII or full-width commas) → ``[1, 2]``; empty → None (all).
+
+    Anything but numeric ids raises :class:`ConfigError` naming the value."""
+    items = [s.strip() for s in str(text or "").replace("，", ",").split(",") if s.strip()]
+    if not all(s.isdigit() for s in items):
+        raise ConfigError(f"店铺编号应为数字，逗号分隔，收到 {text!r} / shops must be numeric ids, comma-separated")
+    return [int(s) for s in items] or None
+
+
 def _load_tables(stage: Path) -> list[dict[str, Any]]:
     d = stage / _TABLES
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
