@@ -624,6 +624,73 @@ point_redemptions = sa.Table(
     _c("recorded_by", Text, nullable=False),
 )
 
+alert_events = sa.Table(
+    "alert_events", metadata,  # E1/E2: one row per thing worth an alert, at most once (unique key)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("key", Text, nullable=False),  # idempotency key: new_case:<case> | warn_50:<case> | breach:<case> …
+    _c("kind", Text, nullable=False),  # new_case | warn_50 | warn_80 … | breach
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("source", Text, nullable=False),  # folder | push | schedule | import | sweep
+    _c("arrived_at", UTCDateTime(), nullable=False),  # file landed / event received / threshold crossed
+    _c("detected_at", UTCDateTime(), nullable=False),  # the case was opened (or the notice recorded)
+    _c("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("key"),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries", metadata,  # one row per alert and channel: the delivery ledger (retries, dead letters)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("event_id", sa.Integer, sa.ForeignKey("alert_events.id"), nullable=False),
+    _c("channel", Text, nullable=False),  # the policy's 渠道代码
+    _c("channel_type", Text, nullable=False),  # feishu | dingtalk | wecom | email | sms
+    _c("state", Text, nullable=False),  # pending | sending | delivered | dead
+    _c("attempts", sa.Integer, nullable=False, default=0),
+    _c("next_attempt_at", UTCDateTime(), nullable=False),
+    _c("lease_until", UTCDateTime()),  # a sender holds the row until then; expired = taken back
+    _c("last_error", Text),  # no personal data: channel, status code, the service's error code
+    _c("delivered_at", UTCDateTime()),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("event_id", "channel"),
+)
+
+watch_files = sa.Table(
+    "watch_files", metadata,  # export files the watcher took in (drop folder and scheduled sources)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("path", Text, nullable=False),
+    _c("source", Text, nullable=False),  # folder | schedule
+    _c("sha256", Text, nullable=False),
+    _c("size", sa.BigInteger, nullable=False),
+    _c("state", Text, nullable=False),  # done | rejected | failed
+    _c("first_seen_at", UTCDateTime(), nullable=False),
+    _c("imported_at", UTCDateTime(), nullable=False),
+    _c("summary", Text),  # counts only, no personal data
+    sa.UniqueConstraint("path"),
+)
+
+push_events = sa.Table(
+    "push_events", metadata,  # HTTP-pushed review events already taken (replay protection)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("event_id", Text, nullable=False),
+    _c("received_at", UTCDateTime(), nullable=False),
+    _c("reviews", sa.Integer, nullable=False),
+    _c("summary", Text),
+    sa.UniqueConstraint("event_id"),
+)
+
+watch_heartbeats = sa.Table(
+    "watch_heartbeats", metadata,  # the running watcher's health, for `reviewops watch --status`
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("name", Text, nullable=False),
+    _c("host", Text),
+    _c("pid", sa.Integer),
+    _c("started_at", UTCDateTime(), nullable=False),
+    _c("beat_at", UTCDateTime(), nullable=False),
+    _c("stats_json", Text),
+    sa.UniqueConstraint("name"),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
@@ -647,6 +714,9 @@ sa.Index("ix_access_log_at", access_log.c.at)
 sa.Index("ix_sla_notices_shop", sla_notices.c.shop_id, sla_notices.c.sent_at)
 sa.Index("ix_surveys_case", surveys.c.case_id)
 sa.Index("ix_training_agent", training_records.c.agent, training_records.c.at)
+sa.Index("ix_alert_events_created", alert_events.c.created_at)
+sa.Index("ix_alert_events_case", alert_events.c.case_id)
+sa.Index("ix_alert_deliveries_due", alert_deliveries.c.state, alert_deliveries.c.next_attempt_at)
 
 
 # ------------------------------------------------------------------ URL and paths
