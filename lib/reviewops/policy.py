@@ -16,6 +16,8 @@ key                sheet               what it holds
 ``followups``      跟进节奏             follow-up cadence (24 h, day 3, day 30, coupon expiry)
 ``platforms``      平台规则             reply length limits and appeal types per platform
 ``forbidden``      违规用语             conditional-incentive wording that is blocked (Compliance)
+``channels``       提醒渠道             where alerts go: Feishu/DingTalk/WeCom robots, e-mail, SMS (E1)
+``duty``           值班表               who is on duty when; alerts @-mention them (E1)
 ``settings``       参数                 single values (thresholds, clock, coupons)
 =================  ==================  ==============================================
 
@@ -27,6 +29,9 @@ version only when the content changed. Cases record the version they were
 graded under.
 
 Money is kept in fen (integers) inside the policy; the workbook shows yuan.
+
+``channels`` and ``duty`` are optional tables: a policy stored before they existed loads with both
+empty (no channel configured, nobody on duty), and a workbook without those sheets imports the same way.
 """
 
 from __future__ import annotations
@@ -73,6 +78,11 @@ CATEGORY_ZH: dict[str, str] = {
     "logistics": "物流", "quality": "质量", "size": "尺码", "missing_wrong": "漏发错发",
     "description": "描述不符", "service": "服务", "price": "价格", "malicious": "恶意", "other": "其他",
 }
+#: Alert channel types (the 提醒渠道 table) and the events a channel can subscribe to (E1, E2).
+CHANNEL_TYPES: tuple[str, ...] = ("feishu", "dingtalk", "wecom", "email", "sms")
+CHANNEL_TYPE_ZH: dict[str, str] = {"feishu": "飞书", "dingtalk": "钉钉", "wecom": "企业微信", "email": "邮件", "sms": "短信"}
+ALERT_EVENTS: tuple[str, ...] = ("new_case", "sla_warn", "sla_breach")
+ALERT_EVENT_ZH: dict[str, str] = {"new_case": "新差评", "sla_warn": "时效预警", "sla_breach": "超时升级"}
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 KEYWORD_KINDS = ("negative", "positive", "alarm", "topic", "negation", "contrast", "intensifier")
@@ -128,6 +138,7 @@ class Table:
     help: str
     columns: tuple[Column, ...]
     unique: tuple[str, ...] = ()
+    optional: bool = False  # a policy or workbook without this table reads it as empty
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
@@ -214,6 +225,31 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("pattern", "匹配规则(正则)", "regex", "Python 正则表达式 / regular expression"),
         Column("reason_zh", "拦截原因", "text", "给客服看的原因 / reason shown"),
     ), unique=("pattern",)),
+    Table("channels", "提醒渠道", "新差评、时效预警和超时升级发到哪里（SPEC E1）：飞书/钉钉/企业微信群机器人、邮件、短信。"
+          "密钥不写在表里，只写保存密钥的环境变量名。", (
+        Column("name", "渠道代码", "code", "英文小写代码，如 kefu_feishu / channel code"),
+        Column("type", "渠道类型", "choice", "飞书/钉钉/企业微信/邮件/短信 / channel type", choices=CHANNEL_TYPES,
+               choice_zh=CHANNEL_TYPE_ZH),
+        Column("target", "地址", "text", "机器人 Webhook 地址（https）；邮件：收件地址，逗号分隔；短信：可空（发给值班人手机）"
+               " / robot webhook URL, e-mail addresses, or blank for SMS", required=False),
+        Column("secret_env", "密钥环境变量", "text", "保存加签密钥的环境变量名，如 REVIEWOPS_FEISHU_SECRET（可空）/ name of "
+               "the environment variable holding the signing secret", required=False),
+        Column("events", "提醒事件", "text", "new_case 新差评；sla_warn 时效预警；sla_breach 超时升级；分号分隔，空=全部 / "
+               "events, ;-separated, blank = all", required=False),
+        Column("enabled", "启用", "bool", "是否启用 / enabled"),
+    ), unique=("name",), optional=True),
+    Table("duty", "值班表", "谁在什么时间值班（北京时间）。提醒会 @ 当时值班的负责角色和客服主管，短信和邮件也发给他们。", (
+        Column("role", "角色", _ROLE_REF, "值班角色 / role on duty"),
+        Column("name", "姓名", "text", "显示名称 / name"),
+        Column("weekdays", "星期", "text", "1=周一 … 7=周日，如 1-5 或 1,3,5；空=每天 / weekdays, blank = every day",
+               required=False),
+        Column("start", "开始", "hhmm", "值班开始，如 09:00 / shift start"),
+        Column("end", "结束", "hhmm", "值班结束；早于开始表示跨夜 / shift end (before start = overnight)"),
+        Column("mobile", "手机", "text", "钉钉/企业微信 @ 与短信用 / for DingTalk/WeCom mentions and SMS", required=False),
+        Column("feishu_id", "飞书用户ID", "text", "飞书 open_id 或 user_id，用于 @ / Feishu id for mentions", required=False),
+        Column("wecom_id", "企业微信账号", "text", "企业微信 userid，用于 @ / WeCom userid for mentions", required=False),
+        Column("email", "邮箱", "text", "邮件提醒另抄送给此人 / also e-mailed", required=False),
+    ), optional=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -225,7 +261,7 @@ TABLES: dict[str, Table] = {t.key: t for t in (
 @dataclass(frozen=True)
 class Setting:
     key: str
-    type: str  # float | int | bool | choice | hhmm | fractions | yuan
+    type: str  # float | int | bool | choice | hhmm | fractions | yuan | url
     default: str
     zh: str
     choices: tuple[str, ...] = ()
@@ -271,6 +307,12 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "days", min=1, max=365),
     Setting("pay_per_revision", "bool", "否", "是否按“改评”计奖（合规风险，默认否）/ pay per review revision (off)"),
     Setting("model_min_reviews", "int", "200", "训练模型至少需要的已评分评价数 / rated reviews needed to train", min=20),
+    Setting("workbench_url", "url", "http://127.0.0.1:8866/", "提醒中案件链接的工作台地址 / workbench address used "
+            "in alert links"),
+    Setting("alert_max_attempts", "int", "8", "提醒发送失败重试次数上限，之后进入死信列表 / delivery attempts before an "
+            "alert goes to the dead-letter list", min=1, max=50),
+    Setting("alert_retry_seconds", "int", "5", "首次重试等待秒数，之后每次加倍（最多10分钟）/ first retry delay in seconds, "
+            "doubled each time (at most 10 min)", min=1, max=600),
     Setting("excerpt_chars", "int", "60", "队列与提醒中评价摘录的字数 / excerpt length", min=10, max=500),
 )}
 
@@ -445,6 +487,8 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
             {"platform": "kuaishou", "reply_max_chars": 500, "appeal_type": "恶意评价", "appeal_evidence": "聊天记录截图"},
         ],
         "forbidden": [dict(r) for r in COMPLIANCE_FLOOR],
+        "channels": [],  # the shop adds its own robots (their webhook addresses are its own)
+        "duty": [],
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -506,6 +550,11 @@ def _parse(col: Column, raw: Any, roles: Iterable[str], role_names: Mapping[str,
             shown = "、".join(f"{c}（{col.choice_zh[c]}）" if c in col.choice_zh else c for c in choices)
             any_note = "，或 * 表示全部" if col.allow_any else ""
             return None, (f"不是可选值；可选：{shown}{any_note}", f"not an allowed value; allowed: {', '.join(choices)}")
+        if col.type == "hhmm":
+            m = re.fullmatch(r"(\d{1,2})[:：](\d{2})(?::00)?", text)  # an Excel time cell reads as 10:00:00
+            if not m or int(m[1]) > 23 or int(m[2]) > 59:
+                return None, ("应为 时:分，如 09:00", "must be HH:MM such as 09:00")
+            return f"{int(m[1]):02d}:{m[2]}", None
         if col.type == "bool":
             low = text.lower()
             if low in _TRUE:
@@ -560,6 +609,11 @@ def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
         if not m or int(m[1]) > 23 or int(m[2]) > 59:
             return None, ("应为 时:分，如 09:00", "must be HH:MM such as 09:00")
         return dt.time(int(m[1]), int(m[2])), None
+    if s.type == "url":
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+            return None, ("应为 http(s):// 开头的地址，如 https://reviewops.example.com/ ",
+                          "must be an http(s):// address such as https://reviewops.example.com/")
+        return text if text.endswith("/") else text + "/", None
     if s.type == "fractions":
         try:
             vals = [float(Decimal(p)) for p in re.split(r"[;；,，\s]+", text) if p]
@@ -570,6 +624,30 @@ def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
                           "must be increasing fractions between 0 and 1, e.g. 0.5;0.8")
         return tuple(vals), None
     raise AssertionError(s.type)  # pragma: no cover - schema error
+
+
+def _split_list(text: str | None) -> list[str]:
+    """``a;b，c`` → ``["a", "b", "c"]`` (semicolons or commas, ASCII or full-width)."""
+    return [p.strip() for p in re.split(r"[;；,，]", text or "") if p.strip()]
+
+
+def weekdays_of(text: str | None) -> frozenset[int] | None:
+    """A duty row's 星期 (``1-5``, ``1,3,5``, ``6-7``; blank = every day) as ISO weekdays; None when unreadable."""
+    days: set[int] = set()
+    for part in _split_list((text or "").replace("、", ",")):
+        m = re.fullmatch(r"([1-7])(?:\s*[-–~至]\s*([1-7]))?", part)
+        if not m:
+            return None
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi < lo:
+            return None
+        days.update(range(lo, hi + 1))
+    return frozenset(days or range(1, 8))
+
+
+def alert_events_of(row: Mapping[str, Any]) -> frozenset[str]:
+    """The events a 提醒渠道 row subscribes to (blank = all)."""
+    return frozenset(_split_list(row.get("events")) or ALERT_EVENTS)
 
 
 # ----------------------------------------------------------------------- policy
@@ -598,6 +676,7 @@ class Policy:
         """
         problems: list[Problem] = []
         tables: dict[str, tuple[dict[str, Any], ...]] = {}
+        raw = {**{k: () for k, t in TABLES.items() if t.optional and k not in raw}, **raw}
         missing = [t.sheet for k, t in TABLES.items() if k not in raw]
         for sheet in missing:
             problems.append(Problem(source, None, None, sheet, f"缺少工作表「{sheet}」",
@@ -822,6 +901,26 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
             add("followups", r["_row"], "起算点", ANCHOR_ZH.get(r["anchor"], r["anchor"]),
                 "评价修改指引只能在补偿送达或问题解决之后发送（起算点应为“补偿送达”或“问题解决”）",
                 "revision guidance is sent only after the remedy was delivered or the case resolved (SPEC Compliance)")
+    for r in t.get("channels", ()):
+        for ev in _split_list(r["events"]):
+            if ev not in ALERT_EVENTS:
+                add("channels", r["_row"], "提醒事件", ev, f"未知提醒事件；可用：{'、'.join(f'{e}（{z}）' for e, z in ALERT_EVENT_ZH.items())}",
+                    f"unknown event; allowed: {', '.join(ALERT_EVENTS)}")
+        target = (r["target"] or "").strip()
+        if r["type"] in ("feishu", "dingtalk", "wecom") and not re.fullmatch(r"https?://\S+", target):
+            add("channels", r["_row"], "地址", target, "机器人渠道需要 https:// 开头的 Webhook 地址",
+                "a robot channel needs its https:// webhook address")
+        if r["type"] == "email" and not target:
+            add("channels", r["_row"], "地址", target, "邮件渠道需要收件地址", "an e-mail channel needs recipients")
+        if r["secret_env"] and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", r["secret_env"]):
+            add("channels", r["_row"], "密钥环境变量", r["secret_env"], "应为环境变量名（字母、数字、下划线），不要填密钥本身",
+                "must be an environment variable name (letters, digits, _), not the secret itself")
+    for r in t.get("duty", ()):
+        if weekdays_of(r["weekdays"]) is None:
+            add("duty", r["_row"], "星期", r["weekdays"], "应为 1–7 的数字，如 1-5 或 1,3,5（1=周一）",
+                "must be weekdays 1–7 such as 1-5 or 1,3,5 (1 = Monday)")
+        if r["start"] == r["end"]:
+            add("duty", r["_row"], "结束", r["end"], "结束时间不能等于开始时间", "end must differ from start")
     parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
     for r in t["settings"]:
         spec = SETTINGS.get(r["key"])
@@ -865,7 +964,8 @@ SHEET_PROTECTION: dict[str, bool] = {
     "autofilter": True, "select_locked_cells": True, "select_unlocked_cells": True, "objects": False,
 }
 _TYPE_ZH = {"text": "文字", "code": "代码（小写英文、数字、下划线）", "int": "整数", "float": "数字", "yuan": "金额（元，最多两位小数）",
-            "bool": "是/否", "choice": "下拉选择", _ROLE_REF: "角色代码（角色权限表）", "regex": "正则表达式"}
+            "bool": "是/否", "choice": "下拉选择", _ROLE_REF: "角色代码（角色权限表）", "regex": "正则表达式",
+            "hhmm": "时间（时:分，北京时间）"}
 
 
 def _display_width(text: str) -> int:
