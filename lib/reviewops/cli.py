@@ -607,6 +607,107 @@ def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, tr
           open_browser=open_browser)
 
 
+@cli.command("watch")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path),
+              help="监视的文件夹：放入平台导出文件即导入并提醒 / drop folder for platform exports")
+@click.option("--http", "http_addr", metavar="HOST:PORT",
+              help="接收推送的地址，如 127.0.0.1:8877（签名密钥在 $REVIEWOPS_PUSH_SECRET）/ endpoint for signed pushes")
+@click.option("--every", "schedules", multiple=True, metavar="PATH@INTERVAL",
+              help="定时重新导入，如 /data/erp/评价.xlsx@10m（可重复）/ scheduled re-import (repeatable)")
+@click.option("--shop", help="文件中没有“店铺名称”列时使用的店铺 / shop for files without a 店铺名称 column")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="平台（不给则按表头识别）/ platform (detected when omitted)")
+@click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.05, 60), help="扫描间隔（秒）/ scan interval (s)")
+@click.option("--settle", default=1.0, show_default=True, type=click.FloatRange(0.05, 600),
+              help="文件需保持不变的秒数（等待写完）/ seconds a file must stay unchanged before it is taken")
+@click.option("--sla-every", default=60.0, show_default=True, type=click.FloatRange(5, 3600),
+              help="时效检查间隔（秒）/ SLA check interval (s)")
+@click.option("--name", default="watcher", show_default=True, help="服务名（心跳用）/ service name for the heartbeat")
+@click.option("--once", is_flag=True, help="只运行一轮（导入、时效检查、发送）后退出，供 cron 使用 / one round, then exit")
+@click.option("--status", "show_status", is_flag=True,
+              help="显示运行状况后退出（0=正常，1=未运行，2=有问题）/ health check (exit 0 ok, 1 not running, 2 problems)")
+@click.option("--dead", "show_dead", is_flag=True, help="列出发送失败的提醒（死信）/ list dead letters")
+@click.option("--resend", "resend_ids", multiple=True, type=int, metavar="ID",
+              help="重新发送这条死信（可重复）/ re-send this dead letter (repeatable)")
+@click.option("--resend-all", is_flag=True, help="重新发送全部死信 / re-send every dead letter")
+@db_option
+@json_option
+def watch_cmd(folder: Path | None, http_addr: str | None, schedules: tuple[str, ...], shop: str | None,
+              platform: str | None, poll: float, settle: float, sla_every: float, name: str, once: bool,
+              show_status: bool, show_dead: bool, resend_ids: tuple[int, ...], resend_all: bool, db: str | None,
+              as_json: bool) -> None:
+    """监控服务：文件夹、推送与定时导入的新评价在几秒内提醒到值班人 / the review watcher and its alerts."""
+    from .store import Store
+
+    if show_status or show_dead or resend_ids or resend_all:
+        from .alerts import dead_letters, resend
+        from .watch import watch_status
+
+        with Store.open(db) as store:
+            if resend_ids or resend_all:
+                n = resend(store, list(resend_ids) if resend_ids else None, actor=_actor())
+                click.echo(f"已重新排队 {n} 条提醒 / re-queued {n} alert deliveries")
+            if show_dead:
+                dead = dead_letters(store)
+                if as_json:
+                    _echo_json({"dead": dead.to_dict("records")})
+                elif dead.empty:
+                    click.echo("没有死信 / no dead letters")
+                else:
+                    for r in dead.itertuples():
+                        click.echo(f"#{r.delivery_id}  {r.key}  渠道 {r.channel}（{r.channel_type}）  尝试 {r.attempts} 次  "
+                                   f"{r.last_error or ''}")
+                    click.echo("重新发送 re-send: reviewops watch --resend ID  或 or --resend-all")
+            if show_status:
+                st = watch_status(store)
+                if as_json:
+                    _echo_json(st)
+                else:
+                    for w in st["watchers"]:
+                        s = w["stats"]
+                        click.echo(f"{w['name']}@{w['host']} pid {w['pid']}：{'运行中 running' if w['alive'] else '无心跳 stale'}"
+                                   f"（{w['age_s']} 秒前 s ago）文件 files {s.get('files', 0)}，推送 pushes {s.get('pushes', 0)}，"
+                                   f"案件 cases {s.get('cases', 0)}，已送达 delivered {s.get('delivered', 0)}")
+                    if not st["watchers"]:
+                        click.echo("从未运行过监控服务 / no watcher has run")
+                    click.echo("提醒队列 deliveries: " + ("，".join(f"{k} {v}" for k, v in sorted(st["deliveries"].items()))
+                                                       or "空 empty"))
+                    for c in st["channels"]:
+                        click.echo(f"渠道 {c['channel']}（{c['type']}）：{'启用' if c['enabled'] else '停用'} "
+                                   f"{c['events']} {c['problem']}")
+                    for prob in st["problems"]:
+                        click.echo(f"问题 problem: {prob}")
+                    click.echo("正常 OK" if st["ok"] else "需要处理 needs attention")
+                if not st["watchers"] or not any(w["alive"] for w in st["watchers"]):
+                    sys.exit(1)
+                if not st["ok"]:
+                    sys.exit(EXIT_USER_ERROR)
+        return
+    from .watch import Watcher, WatchConfig, parse_schedule
+
+    host, port = "127.0.0.1", None
+    if http_addr:
+        host, _, port_text = http_addr.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise ConfigError(f"--http 应写成 地址:端口，如 127.0.0.1:8877，收到 {http_addr!r} / --http must be HOST:PORT")
+        host, port = host.strip("[]"), int(port_text)
+    config = WatchConfig(folder=folder, http_host=host, http_port=port, schedules=[parse_schedule(s) for s in schedules],
+                         shop=shop, platform=platform, poll=poll, settle=settle, sla_every=sla_every, name=name)
+    logging.basicConfig(level=logging.WARNING, force=True, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("reviewops").setLevel(logging.INFO)  # ids, counts, file and channel names; no personal data
+    with Store.open(db) as store:
+        watcher = Watcher(store, config)
+        if once:
+            stats = watcher.run_once()
+            if as_json:
+                _echo_json(stats)
+            else:
+                click.echo("，".join(f"{k} {v}" for k, v in stats.items()))
+            return
+        click.echo(f"监控服务已启动 watcher running：文件夹 folder {folder or '-'}，推送 http {http_addr or '-'}，"
+                   f"定时 schedules {len(schedules)}；Ctrl-C 停止 / stop", err=True)
+        watcher.run_forever()
+
+
 @cli.command("run")
 @click.argument("playbook")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",

@@ -1001,8 +1001,13 @@ def import_file(
     skip_bad_rows: bool = False,
     actor: str | None = None,
     progress: Callable[[int], None] | None = None,
+    tables: list[RawTable] | None = None,
+    sha256: str | None = None,
 ) -> list[ImportResult]:
     """Import one export file (all its sheets / archive members) in one transaction.
+
+    ``tables`` (with ``sha256``): rows already read — e.g. a review event pushed over HTTP
+    (:mod:`reviewops.watch`) — imported exactly like a file's; ``path`` then only names them.
 
     Raises :class:`ImportRejected` listing every problem (nothing written) unless
     ``skip_bad_rows``; :class:`UnknownLayout` when the headers match nothing;
@@ -1012,7 +1017,7 @@ def import_file(
     path = Path(path)
     if platform is not None and platform not in PLATFORMS:
         raise ConfigError(f"未知平台 unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}")
-    tables = read_path(path)
+    tables = read_path(path) if tables is None else tables
     if mapping is not None:
         if kind is None:
             raise ConfigError("使用 --map 时必须给出 --kind / --map needs --kind (reviews|orders|refunds|chats|shipments)")
@@ -1048,7 +1053,7 @@ def import_file(
     if mapping is not None and save_as:
         save_layout(store, candidates[0], actor=actor)
 
-    sha = file_sha256(path)
+    sha = sha256 or file_sha256(path)
     results: list[ImportResult] = []
     with store.write() as conn:
         for p in prepared:

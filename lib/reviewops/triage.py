@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -305,7 +305,8 @@ class TriageResult:
 
 
 
-def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.DataFrame:
+def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None, *, batch_ids: Iterable[int] | None = None,
+                     seen_since: dt.datetime | None = None) -> pd.DataFrame:
     from .store import cases, reviews, shops
 
     q = (sa.select(reviews.c.id.label("review_pk"), reviews.c.shop_id, shops.c.platform,
@@ -317,6 +318,10 @@ def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.
          .order_by(reviews.c.id))
     if shop_ids is not None:
         q = q.where(reviews.c.shop_id.in_(list(shop_ids)))
+    if batch_ids is not None:
+        q = q.where(reviews.c.batch_id.in_([int(b) for b in batch_ids]))
+    if seen_since is not None:
+        q = q.where(reviews.c.first_seen_at >= seen_since)
     rows = conn.execute(q).mappings().all()
     df = pd.DataFrame(rows, columns=["review_pk", "shop_id", "platform", "content", "append_content", "rating_score",
                                      "rating_class", "created_at", "detected_at", "is_default_review"])
@@ -331,8 +336,16 @@ def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None) -> pd.
 
 def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextModel | None | bool" = True,
                  actor: str = "system", via: str = "cli", now: dt.datetime | None = None,
-                 shop_ids: Iterable[int] | None = None, dated_at_detection: bool = False) -> TriageResult:
+                 shop_ids: Iterable[int] | None = None, dated_at_detection: bool = False,
+                 batch_ids: Iterable[int] | None = None, seen_since: dt.datetime | None = None,
+                 on_case: Callable[[sa.Connection, int, Any], None] | None = None) -> TriageResult:
     """Open a case for every negative review in the store that has none yet (idempotent).
+
+    ``batch_ids`` / ``seen_since``: only reviews written by those import batches / first seen since
+    then (the watcher triages what it just imported instead of every review without a case).
+    ``on_case(conn, case_id, row)`` runs inside the transaction that opens each case, so what it
+    writes (the watcher's alert) exists exactly when the case does — a crash cannot keep one without
+    the other.
 
     ``dated_at_detection``: date each new case at its review's detection time (``first_seen_at``)
     instead of now — for replaying past imports that were each triaged on arrival (the demo).
@@ -357,7 +370,7 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
         model = None
     result = TriageResult(policy_version=policy.version, model_version=getattr(model, "version", None))
     with store.read() as conn:
-        pending = _pending_reviews(conn, shop_ids)
+        pending = _pending_reviews(conn, shop_ids, batch_ids=batch_ids, seen_since=seen_since)
     result.examined = len(pending)
     if pending.empty:
         return result
@@ -370,7 +383,7 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     for attempt in range(3):
         try:
             _write_cases(store, neg, policy, cal, result, actor=actor, via=via,
-                         dated_at_detection=dated_at_detection)
+                         dated_at_detection=dated_at_detection, on_case=on_case)
             return result
         except sa.exc.IntegrityError:
             # another triage run opened a case for one of these reviews first (PostgreSQL, read
@@ -382,7 +395,8 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
 
 
 def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCalendar, result: TriageResult, *,
-                 actor: str, via: str, dated_at_detection: bool = False) -> None:
+                 actor: str, via: str, dated_at_detection: bool = False,
+                 on_case: Callable[[sa.Connection, int, Any], None] | None = None) -> None:
     """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
     from .followups import schedule_in
     from .store import cases, create_case
@@ -417,6 +431,8 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
             )
             if on_create:  # follow-ups the shop anchored on 建案
                 schedule_in(conn, case_id, "created", at=row.sla_start.to_pydatetime())
+            if on_case is not None:
+                on_case(conn, case_id, row)
             result.case_ids.append(case_id)
         result.created = len(result.case_ids)
 

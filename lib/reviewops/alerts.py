@@ -1,0 +1,493 @@
+"""Alerts (SPEC E1, E2): the ledger between "a case needs someone" and the IM robot, e-mail or SMS.
+
+Every thing worth an alert is one ``alert_events`` row with an idempotency key — ``new_case:<case>``
+for a new negative case, ``warn_50:<case>`` / ``warn_80:<case>`` … for an SLA warning and
+``breach:<case>`` for the escalation at breach. The unique key means an alert is raised once however
+often a watcher restarts or how many run. Each event gets one ``alert_deliveries`` row per enabled
+channel of the policy's 提醒渠道 table that subscribes to it (``new_case`` | ``sla_warn`` |
+``sla_breach``).
+
+Raising
+    * :func:`case_alert_hook` — given to :func:`reviewops.triage.triage_store` as ``on_case``: the
+      new-case alert is written **in the transaction that opens the case**, so a crash can never
+      leave a case without its alert (or an alert without its case).
+    * :func:`raise_case_alerts` — the same for cases already open (a manual import, recovery).
+    * :func:`raise_sla_alerts` — runs the SLA sweep (:func:`reviewops.sweep.sla_sweep`, which records
+      each warning and the breach escalation once) and raises an alert for every notice of the last
+      day that has none yet, whoever recorded it (the watcher or the daily_sweep playbook).
+
+Sending (:func:`dispatch`)
+    A sender *claims* a due delivery with a conditional update (pending, or ``sending`` whose lease
+    ran out — a sender that died), builds the message from the case as it is now (masked customer
+    and excerpt, :mod:`reviewops.privacy`), and sends it through :mod:`reviewops.channels`. Success
+    records ``delivered_at``. A retryable failure (timeout, HTTP 5xx, rate limit) waits
+    ``alert_retry_seconds`` × 2^(attempt−1), at most 10 minutes; after ``alert_max_attempts``
+    attempts, or at once for a permanent failure (bad signature or key, missing secret, channel no
+    longer in the policy), the delivery becomes a *dead letter*: :func:`dead_letters` lists them,
+    :func:`resend` puts them back in the queue (audited in the access log).
+
+    Delivery is at-least-once with a window of milliseconds: a sender killed after the service
+    accepted a message but before the ledger recorded it sends it again when its lease (60 s) runs
+    out. Every message carries its 提醒编号 (the key) so a repeat is recognisable.
+
+Who is @-mentioned (:func:`on_duty`)
+    The people of the policy's 值班表 on duty at the alert time (Beijing time, overnight shifts
+    allowed) whose role is the role that must act (the owner, or the escalation target at breach) or
+    客服主管 (``supervisor``).
+
+Nothing here logs personal data: log lines and ``last_error`` carry ids, channel names, status
+codes and the services' error codes only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .columns import PLATFORM_ZH
+from .errors import ConfigError, ReviewOpsError
+from .policy import (
+    CATEGORY_ZH,
+    CHANNEL_TYPE_ZH,
+    SEVERITY_ZH,
+    Policy,
+    alert_events_of,
+    current_policy,
+    weekdays_of,
+)
+
+if TYPE_CHECKING:
+    from .channels import AlertMessage, Channel, Mention
+    from .store import Store
+
+__all__ = [
+    "DEAD_LETTER_COLUMNS",
+    "DispatchResult",
+    "alert_event_of_kind",
+    "case_alert_hook",
+    "dead_letters",
+    "dispatch",
+    "message_for",
+    "on_duty",
+    "raise_case_alerts",
+    "raise_sla_alerts",
+    "resend",
+]
+
+log = logging.getLogger("reviewops.alerts")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LEASE = dt.timedelta(seconds=60)
+MAX_BACKOFF = dt.timedelta(minutes=10)
+SOURCES_ZH = {"folder": "文件夹", "push": "推送", "schedule": "定时导入", "import": "手动导入", "sweep": "时效巡检",
+              "recovery": "重启补发"}
+
+#: Columns of :func:`dead_letters`.
+DEAD_LETTER_COLUMNS = {
+    "delivery_id": "投递编号 (alert_deliveries.id; what `reviewops watch --resend` takes)",
+    "key": "提醒编号 (the alert's idempotency key)",
+    "kind": "new_case | warn_NN | breach",
+    "case_id": "案件编号",
+    "shop_id": "店铺编号",
+    "channel": "渠道代码",
+    "channel_type": "feishu | dingtalk | wecom | email | sms",
+    "attempts": "已尝试次数",
+    "last_error": "最后一次失败的原因（不含个人信息）",
+    "arrived_at": "到达时间 (UTC)",
+    "updated_at": "进入死信的时间 (UTC)",
+}
+
+
+def _utcnow() -> dt.datetime:
+    from .store import utcnow
+
+    return utcnow()
+
+
+def _aware(t: Any) -> dt.datetime | None:
+    if t is None or (isinstance(t, float) and t != t):
+        return None
+    if isinstance(t, pd.Timestamp):
+        t = t.to_pydatetime()
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+
+
+def alert_event_of_kind(kind: str) -> str:
+    """The policy event a kind belongs to: ``new_case`` → new_case, ``warn_NN`` → sla_warn, ``breach`` → sla_breach."""
+    if kind == "new_case":
+        return "new_case"
+    if kind.startswith("warn_"):
+        return "sla_warn"
+    if kind == "breach":
+        return "sla_breach"
+    raise ConfigError(f"未知提醒类型 {kind!r} / unknown alert kind {kind!r}; use new_case, warn_NN or breach")
+
+
+def _channels_for(policy: Policy, kind: str) -> list[Mapping[str, Any]]:
+    event = alert_event_of_kind(kind)
+    return [r for r in policy.tables.get("channels", ()) if r["enabled"] and event in alert_events_of(r)]
+
+
+def _insert_event(conn: sa.Connection, *, key: str, kind: str, case_id: int, shop_id: int, source: str,
+                  arrived_at: dt.datetime, detected_at: dt.datetime, policy: Policy, now: dt.datetime) -> int | None:
+    """Insert the event and its deliveries unless the key exists (then None). Runs in the caller's transaction."""
+    from .store import alert_deliveries, alert_events
+
+    if conn.execute(sa.select(alert_events.c.id).where(alert_events.c.key == key)).first() is not None:
+        return None
+    nested = conn.begin_nested()  # a concurrent writer may insert the same key between the check and here
+    try:
+        event_id = int(conn.execute(alert_events.insert().values(
+            key=key, kind=kind, case_id=case_id, shop_id=shop_id, source=source, arrived_at=arrived_at,
+            detected_at=detected_at, created_at=now).returning(alert_events.c.id)).scalar_one())
+    except sa.exc.IntegrityError:
+        nested.rollback()
+        return None
+    nested.commit()
+    rows = [{"event_id": event_id, "channel": r["name"], "channel_type": r["type"], "state": "pending",
+             "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+            for r in _channels_for(policy, kind)]
+    if rows:
+        conn.execute(alert_deliveries.insert(), rows)
+    return event_id
+
+
+def case_alert_hook(policy: Policy, *, source: str, arrived_at: dt.datetime | Mapping[int, dt.datetime] | None,
+                    created: list[int] | None = None) -> Any:
+    """An ``on_case`` hook for :func:`reviewops.triage.triage_store`: the new-case alert is written in
+    the case's own transaction. ``arrived_at``: one time for the whole arrival, or per review id
+    (``row.review_pk``); None = the review's detection time. Event ids are appended to ``created``."""
+
+    def hook(conn: sa.Connection, case_id: int, row: Any) -> None:
+        now = _utcnow()
+        detected = _aware(getattr(row, "detected_at", None)) or now
+        if isinstance(arrived_at, Mapping):
+            arrived = arrived_at.get(int(row.review_pk)) or detected
+        else:
+            arrived = arrived_at or detected
+        event_id = _insert_event(conn, key=f"new_case:{case_id}", kind="new_case", case_id=case_id,
+                                 shop_id=int(row.shop_id), source=source, arrived_at=min(arrived, now),
+                                 detected_at=now, policy=policy, now=now)
+        if event_id is not None and created is not None:
+            created.append(event_id)
+
+    return hook
+
+
+def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arrived_at: dt.datetime | None = None,
+                      policy: Policy | None = None) -> list[int]:
+    """New-case alerts for cases already open (idempotent: a case alerted before is skipped).
+
+    ``arrived_at`` None = the review's first-seen time. Returns the new event ids."""
+    from .store import cases, reviews
+
+    ids = sorted({int(c) for c in case_ids})
+    if not ids:
+        return []
+    policy = policy or current_policy(store)
+    out: list[int] = []
+    with store.write() as conn:
+        rows = conn.execute(sa.select(cases.c.id, cases.c.shop_id, cases.c.created_at, reviews.c.first_seen_at)
+                            .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+                            .where(cases.c.id.in_(ids))).all()
+        now = _utcnow()
+        for r in rows:
+            arrived = arrived_at or _aware(r.first_seen_at) or _aware(r.created_at) or now
+            eid = _insert_event(conn, key=f"new_case:{r.id}", kind="new_case", case_id=int(r.id),
+                                shop_id=int(r.shop_id), source=source, arrived_at=min(arrived, now),
+                                detected_at=_aware(r.created_at) or now, policy=policy, now=now)
+            if eid is not None:
+                out.append(eid)
+    return out
+
+
+def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
+                     actor: str = "watcher", lookback: dt.timedelta = dt.timedelta(days=1)) -> list[int]:
+    """Record SLA warnings and breach escalations (once each, :func:`reviewops.sweep.sla_sweep`) and raise
+    an alert for every notice sent within ``lookback`` that has none yet. Returns the new event ids."""
+    from .store import alert_events, sla_notices
+    from .sweep import sla_sweep
+
+    now = _aware(now) or _utcnow()
+    sla_sweep(store, now=now, shop_ids=shop_ids, apply=True, actor=actor)
+    policy = current_policy(store)
+    out: list[int] = []
+    with store.write() as conn:
+        q = (sa.select(sla_notices.c.case_id, sla_notices.c.shop_id, sla_notices.c.kind, sla_notices.c.sent_at)
+             .where(sla_notices.c.sent_at >= now - lookback)
+             .where(~sa.exists().where(alert_events.c.case_id == sla_notices.c.case_id)
+                    .where(alert_events.c.kind == sla_notices.c.kind)))
+        if shop_ids is not None:
+            q = q.where(sla_notices.c.shop_id.in_(list(shop_ids)))
+        for r in conn.execute(q.order_by(sla_notices.c.id)).all():
+            sent = _aware(r.sent_at) or now
+            eid = _insert_event(conn, key=f"{r.kind}:{r.case_id}", kind=str(r.kind), case_id=int(r.case_id),
+                                shop_id=int(r.shop_id), source="sweep", arrived_at=sent, detected_at=sent,
+                                policy=policy, now=_utcnow())
+            if eid is not None:
+                out.append(eid)
+    if out:
+        log.info("SLA alerts raised: %d", len(out))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- duty
+def _hhmm(text: str) -> dt.time:
+    h, m = text.split(":")
+    return dt.time(int(h), int(m))
+
+
+def on_duty(policy: Policy, at: dt.datetime, roles: Iterable[str]) -> tuple[Mention, ...]:
+    """The 值班表 people on duty at ``at`` (Beijing time) in any of ``roles``, in table order.
+
+    A shift whose end is before its start runs overnight: it belongs to the weekday it starts on."""
+    from .channels import Mention
+
+    wanted = set(roles)
+    local = _aware(at).astimezone(SHANGHAI)
+    t, today = local.time(), local.isoweekday()
+    yesterday = (today + 5) % 7 + 1
+    out: list[Mention] = []
+    for r in policy.tables.get("duty", ()):
+        if r["role"] not in wanted:
+            continue
+        days = weekdays_of(r["weekdays"]) or frozenset()
+        start, end = _hhmm(r["start"]), _hhmm(r["end"])
+        if start < end:
+            active = today in days and start <= t < end
+        else:  # overnight
+            active = (today in days and t >= start) or (yesterday in days and t < end)
+        if active:
+            out.append(Mention(name=r["name"], mobile=r.get("mobile"), feishu_id=r.get("feishu_id"),
+                               wecom_id=r.get("wecom_id"), email=r.get("email")))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------- message
+def _title(kind: str) -> str:
+    if kind == "new_case":
+        return "新中差评"
+    if kind.startswith("warn_"):
+        return f"时效预警：已用 {kind.removeprefix('warn_')}%"
+    return "超时升级"
+
+
+def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at: dt.datetime | None = None
+                ) -> AlertMessage:
+    """The message of one alert, built from the case as it is now (masked customer and excerpt)."""
+    from .channels import AlertMessage
+    from .privacy import mask_name, mask_text
+    from .store import alert_events, cases, customers, reviews, shops, sla_notices
+
+    policy = policy or current_policy(store)
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(alert_events.c.key, alert_events.c.kind, alert_events.c.case_id, alert_events.c.arrived_at,
+                      shops.c.platform, shops.c.name.label("shop"), cases.c.primary_category, cases.c.severity,
+                      cases.c.owner_role, cases.c.sla_due_at, reviews.c.content, reviews.c.rating_score,
+                      reviews.c.rating_raw, reviews.c.buyer_nick_masked, customers.c.nick_masked)
+            .select_from(alert_events.join(cases, cases.c.id == alert_events.c.case_id)
+                         .join(shops, shops.c.id == cases.c.shop_id)
+                         .outerjoin(reviews, reviews.c.id == cases.c.review_pk)
+                         .outerjoin(customers, customers.c.id == reviews.c.customer_id))
+            .where(alert_events.c.id == event_id)).first()
+        if row is None:
+            raise ReviewOpsError(f"提醒 {event_id} 不存在 / alert {event_id} does not exist")
+        role = row.owner_role
+        if row.kind == "breach":
+            role = conn.execute(sa.select(sla_notices.c.role).where(sla_notices.c.case_id == row.case_id)
+                                .where(sla_notices.c.kind == "breach")).scalar_one_or_none() or role
+    role_names = {r["code"]: r["name_zh"] for r in policy.tables["roles"]}
+    chars = int(policy.setting("excerpt_chars"))
+    excerpt = mask_text(" ".join(str(row.content or "").split())) or ""
+    if len(excerpt) > chars:
+        excerpt = excerpt[:chars] + "…"
+    customer = row.nick_masked or row.buyer_nick_masked
+    customer = mask_name(customer, nick=True) if customer and "*" not in customer else (customer or "（未知）")
+    due = _aware(row.sla_due_at)
+    mentions = on_duty(policy, at or _utcnow(), {role, "supervisor"} if role else {"supervisor"})
+    return AlertMessage(
+        key=row.key, kind=row.kind, title=_title(row.kind), case_id=int(row.case_id),
+        platform_zh=PLATFORM_ZH.get(row.platform, row.platform or ""),
+        shop=row.shop or "", customer=customer, rating=int(row.rating_score) if row.rating_score is not None else None,
+        category_zh=CATEGORY_ZH.get(row.primary_category, row.primary_category or "其他"),
+        severity_zh=SEVERITY_ZH.get(row.severity, row.severity or ""), excerpt=excerpt,
+        due_local=due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "—",
+        role_zh=role_names.get(role, role or ""),
+        case_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb?case={int(row.case_id)}",
+        mentions=mentions)
+
+
+# --------------------------------------------------------------------------------------- dispatch
+@dataclass
+class DispatchResult:
+    """What one :func:`dispatch` round did."""
+
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0  # claimed by another sender first
+    errors: list[str] = field(default_factory=list)  # no personal data
+
+
+def _claim(store: Store, delivery_id: int, now: dt.datetime) -> bool:
+    from .store import alert_deliveries as d
+
+    with store.write() as conn:
+        res = conn.execute(d.update().where(d.c.id == delivery_id).where(
+            sa.or_(d.c.state == "pending", sa.and_(d.c.state == "sending", d.c.lease_until < now)))
+            .values(state="sending", lease_until=now + LEASE, updated_at=now))
+        return res.rowcount == 1
+
+
+def _finish(store: Store, delivery_id: int, *, ok: bool, error: str | None, retryable: bool, attempts: int,
+            policy: Policy) -> str:
+    from .store import alert_deliveries as d
+
+    now = _utcnow()
+    if ok:
+        values: dict[str, Any] = {"state": "delivered", "delivered_at": now, "last_error": None}
+        state = "delivered"
+    elif retryable and attempts < int(policy.setting("alert_max_attempts")):
+        wait = dt.timedelta(seconds=int(policy.setting("alert_retry_seconds")) * 2 ** (attempts - 1))
+        values = {"state": "pending", "next_attempt_at": now + min(wait, MAX_BACKOFF), "last_error": error}
+        state = "retry"
+    else:
+        values = {"state": "dead", "last_error": error}
+        state = "dead"
+    with store.write() as conn:
+        conn.execute(d.update().where(d.c.id == delivery_id).where(d.c.state == "sending")
+                     .values(attempts=attempts, lease_until=None, updated_at=now, **values))
+    return state
+
+
+def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, policy: Policy | None = None,
+             now: dt.datetime | None = None, limit: int = 200, timeout: float = 5.0,
+             env: Mapping[str, str] | None = None) -> DispatchResult:
+    """Send every due delivery (at most ``limit``), oldest first. ``channels`` by name overrides the ones
+    built from the policy (tests, a custom SMS provider)."""
+    from .channels import ChannelError, build_channel
+    from .store import alert_deliveries as d
+
+    policy = policy or current_policy(store)
+    now = _aware(now) or _utcnow()
+    with store.read() as conn:
+        due = conn.execute(
+            sa.select(d.c.id, d.c.event_id, d.c.channel, d.c.attempts)
+            .where(sa.or_(sa.and_(d.c.state == "pending", d.c.next_attempt_at <= now),
+                          sa.and_(d.c.state == "sending", d.c.lease_until < now)))
+            .order_by(d.c.next_attempt_at, d.c.id).limit(limit)).all()
+    result = DispatchResult()
+    built: dict[str, Channel | ChannelError | ConfigError] = dict(channels or {})
+    rows = {r["name"]: r for r in policy.tables.get("channels", ())}
+    messages: dict[int, AlertMessage] = {}
+    for item in due:
+        if not _claim(store, item.id, now):
+            result.skipped += 1
+            continue
+        attempts = int(item.attempts) + 1
+        ch = built.get(item.channel)
+        if ch is None:
+            if item.channel not in rows:
+                ch = ConfigError(f"渠道 {item.channel} 已不在策略的提醒渠道表中 / channel {item.channel} is no longer "
+                                 "in the policy")
+            else:
+                try:
+                    ch = build_channel(rows[item.channel], env=env)
+                except ConfigError as e:
+                    ch = e
+            built[item.channel] = ch
+        if isinstance(ch, ReviewOpsError):
+            err = f"{item.channel}: {str(ch)[:300]}"
+            state = _finish(store, item.id, ok=False, error=err, retryable=False, attempts=attempts, policy=policy)
+        else:
+            try:
+                msg = messages.get(item.event_id)
+                if msg is None:
+                    msg = messages[item.event_id] = message_for(store, item.event_id, policy=policy, at=now)
+                ch.send(msg, timeout=timeout)
+            except ChannelError as e:
+                err = f"{item.channel}: {str(e)[:300]}"
+                state = _finish(store, item.id, ok=False, error=err, retryable=e.retryable, attempts=attempts,
+                                policy=policy)
+            except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
+                err = f"{item.channel}: {type(e).__name__}"
+                state = _finish(store, item.id, ok=False, error=err, retryable=True, attempts=attempts, policy=policy)
+            else:
+                err = None
+                state = _finish(store, item.id, ok=True, error=None, retryable=False, attempts=attempts, policy=policy)
+        if state == "delivered":
+            result.delivered += 1
+        elif state == "retry":
+            result.retried += 1
+        else:
+            result.dead += 1
+        if err:
+            result.errors.append(err)
+            log.warning("alert delivery %s via %s: %s (attempt %d)", item.id, item.channel, state, attempts)
+    return result
+
+
+# ----------------------------------------------------------------------------------- dead letters
+def dead_letters(store: Store, *, limit: int = 500) -> pd.DataFrame:
+    """Deliveries that gave up, newest first (columns: :data:`DEAD_LETTER_COLUMNS`)."""
+    from .store import alert_deliveries as d
+    from .store import alert_events as e
+
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(d.c.id.label("delivery_id"), e.c.key, e.c.kind, e.c.case_id, e.c.shop_id, d.c.channel,
+                      d.c.channel_type, d.c.attempts, d.c.last_error, e.c.arrived_at, d.c.updated_at)
+            .select_from(d.join(e, e.c.id == d.c.event_id)).where(d.c.state == "dead")
+            .order_by(d.c.updated_at.desc(), d.c.id.desc()).limit(limit)).mappings().all()
+    return pd.DataFrame(rows, columns=list(DEAD_LETTER_COLUMNS))
+
+
+def resend(store: Store, delivery_ids: Iterable[int] | None = None, *, actor: str) -> int:
+    """Put dead deliveries (all, or ``delivery_ids``) back in the queue, due now with a fresh attempt
+    count; each is recorded in the access log. Returns how many were re-queued."""
+    from .store import alert_deliveries as d
+    from .users import log_access
+
+    now = _utcnow()
+    with store.write() as conn:
+        q = sa.select(d.c.id, d.c.channel).where(d.c.state == "dead")
+        if delivery_ids is not None:
+            wanted = sorted({int(i) for i in delivery_ids})
+            q = q.where(d.c.id.in_(wanted))
+            found = {int(r.id) for r in conn.execute(q).all()}
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise ConfigError(f"这些投递不在死信列表中：{missing}；用 `reviewops watch --dead` 查看 / not dead "
+                                  f"letters: {missing}; see `reviewops watch --dead`")
+        ids = [int(r.id) for r in conn.execute(q).all()]
+        if ids:
+            conn.execute(d.update().where(d.c.id.in_(ids)).values(
+                state="pending", attempts=0, next_attempt_at=now, lease_until=None, updated_at=now))
+            log_access(conn, actor=actor, role=None, action="alert_resend", outcome="ok",
+                       detail={"deliveries": ids})
+    return len(ids)
+
+
+def channel_summary(policy: Policy, env: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The policy's channels with whether each can be built here (its secret variable set, addresses valid)."""
+    from .channels import build_channel
+
+    out = []
+    for r in policy.tables.get("channels", ()):
+        problem = ""
+        if r["enabled"]:
+            try:
+                build_channel(r, env=env)
+            except ReviewOpsError as e:
+                problem = str(e)
+        out.append({"channel": r["name"], "type": CHANNEL_TYPE_ZH.get(r["type"], r["type"]),
+                    "events": "、".join(sorted(alert_events_of(r))), "enabled": bool(r["enabled"]),
+                    "problem": problem})
+    return pd.DataFrame(out, columns=["channel", "type", "events", "enabled", "problem"])
