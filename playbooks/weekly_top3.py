@@ -32,6 +32,7 @@ import pandas as pd
 import reviewops
 from IPython.display import HTML, Image, Markdown, display
 from reviewops.charts import png, trend_figure
+from reviewops.dashboard import ALERT_DELAY_TITLE, alert_delay_table
 from reviewops.outputs import REPORT_CSS, show_table
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
@@ -139,6 +140,16 @@ sla_table = pd.DataFrame([
 ])
 show(sla_table)
 save("响应时效", sla_table)
+
+# %%
+display(Markdown(f"## {ALERT_DELAY_TITLE}"))
+display(Markdown("本周到达的评价所触发的新案件提醒，按来源统计实测用时（秒）：检测 = 立案 − 到达，送达 = 首个渠道送达 − 到达；"
+                 "P50/P95 为精确分位数（线性插值）。1 分钟内送达率以全部提醒为分母，未送达的计为未达标；"
+                 "提醒数少于最小样本的行标注“样本不足”。"))
+alerts = alert_delay_table(report.alert_delays)
+if alerts.empty:
+    display(Markdown("本周没有新案件提醒。"))
+show(alerts)
 
 # %%
 display(Markdown("## 补偿措施与成本"))

@@ -6,11 +6,18 @@ refreshes it. Only the queue is built when the page opens; the other three forms
 time their tab is selected (or a case is opened), which keeps the page's first paint small
 (benchmarks/bench_workbench_browser.py). Who is signed in comes from ``wb.actor``, which the server made
 (:func:`reviewops.serve.open_session`) — never from a widget.
+
+Alerts link to ``workbench.ipynb?case=<id>``: the page reads its query string (:func:`page_query_string`),
+:func:`case_from_query` keeps only one well-formed positive case number (anything else opens nothing),
+and ``build_workbench(wb, case_id=…)`` opens it in the 案件处理 tab — where the case is checked against
+the user's shops like any other, a refusal shown in that tab's status.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
+from urllib.parse import parse_qsl
 
 import ipywidgets as widgets
 
@@ -20,10 +27,50 @@ from .common import Form, esc, guard, style_widget
 from .followups import FollowupsForm, build_followups
 from .queue import QueueForm, build_queue
 
-__all__ = ["WorkbenchApp", "build_workbench"]
+__all__ = ["WorkbenchApp", "build_workbench", "case_from_query", "page_query_string"]
 
 TABS = ("差评工作台", "案件处理", "补偿审批", "今日回访")
 QUEUE, CASE, APPROVALS, FOLLOWUPS = range(4)
+MAX_CASE_DIGITS = 12
+
+
+def case_from_query(qs: str | None) -> int | None:
+    """The case a deep link asks for: ``"case=123"`` → 123; None for anything else.
+
+    Exactly one ``case`` parameter, whose value is ASCII digits only (at most 12) and positive; a
+    missing, empty, repeated, signed, fractional or otherwise decorated value (``case=abc``,
+    ``case=-1``, ``case=1;drop``, ``case=1&case=2``) is ignored silently — the page opens as usual.
+    Only a request: the case is checked against the user's shops when it is loaded.
+    """
+    if not qs:
+        return None
+    try:
+        pairs = parse_qsl(str(qs), keep_blank_values=True, max_num_fields=50)
+    except ValueError:  # too many fields
+        return None
+    values = [v for k, v in pairs if k == "case"]
+    if len(values) != 1:
+        return None
+    v = values[0]
+    if not (v.isascii() and v.isdigit()) or len(v) > MAX_CASE_DIGITS or int(v) <= 0:
+        return None
+    return int(v)
+
+
+def page_query_string() -> str | None:
+    """The page's query string in a Voila kernel (``QUERY_STRING``), or None.
+
+    A cold kernel has it in its environment; a preheated one (``VOILA_PREHEAT``) once the page is
+    requested — :func:`reviewops.serve.open_session` has waited for that already, so it is asked from
+    :func:`voila.utils.get_query_string` only when it is still missing (the rule of
+    ``reviewops_widgets.common.case_id_from_query``).
+    """
+    qs = os.environ.get("QUERY_STRING")
+    if qs is None and os.environ.get("VOILA_PREHEAT") == "True":
+        from voila.utils import get_query_string
+
+        qs = get_query_string()
+    return qs
 
 
 def user_html(actor: Any) -> str:
@@ -106,6 +153,11 @@ class WorkbenchApp(Form):
         self.queue.stop()
 
 
-def build_workbench(wb: Any, *, auto_refresh: bool = True, refresh_seconds: float = 30.0) -> WorkbenchApp:
-    """The whole workbench for the signed-in ``wb.actor``."""
-    return WorkbenchApp(wb, auto_refresh=auto_refresh, refresh_seconds=refresh_seconds)
+def build_workbench(wb: Any, *, auto_refresh: bool = True, refresh_seconds: float = 30.0,
+                    case_id: int | None = None) -> WorkbenchApp:
+    """The whole workbench for the signed-in ``wb.actor``; with ``case_id`` (an alert's link) that case
+    is opened in the 案件处理 tab (a case of another shop: the refusal shows there)."""
+    app = WorkbenchApp(wb, auto_refresh=auto_refresh, refresh_seconds=refresh_seconds)
+    if case_id is not None:
+        app.open_case(int(case_id))
+    return app

@@ -3,8 +3,8 @@
 ``build_dashboard(wb)`` shows, for the signed-in ``wb.actor`` and the chosen Beijing days (default: the
 last 7), shop, platform, SKU text and agent: reviews, 中差评 and rate, SLA compliance, median hours to
 first contact and to resolution, revision rate and compensation cost as headline figures; the daily
-chart and the category chart (PNG, drawn server-side); and tables of the category mix, SLA, remedies
-and the breakdowns by shop, platform, SKU and agent. Everything is computed by
+chart and the category chart (PNG, drawn server-side); and tables of the category mix, SLA (with the
+alert delays per source, SPEC E1, below it), remedies and the breakdowns by shop, platform, SKU and agent. Everything is computed by
 :func:`reviewops.dashboard.dashboard_figures` (which calls :func:`reviewops.reports.report_figures`, as
 the weekly report does); this form only reads the filters and shows the result, every value escaped.
 
@@ -109,6 +109,15 @@ def sla_html(fig: Any) -> str:
             ("解决用时中位数（小时）", hours_text(s["resolution_hours_median"])),
             ("已解决 / 改为好评", f"{fig.resolved} / {fig.revised}")]
     return table_html(("指标", "数值"), rows, cls="ro-dash-table")
+
+
+def alert_delays_html(fig: Any) -> str:
+    """The alert delays per source (SPEC E1): :func:`reviewops.dashboard.alert_delay_table`, every cell escaped."""
+    from reviewops.dashboard import alert_delay_table
+
+    t = alert_delay_table(fig.alert_delays)
+    return table_html(list(t.columns), t.itertuples(index=False), cls="ro-dash-table",
+                      empty="所选范围内没有新案件提醒")
 
 
 def remedies_html(fig: Any) -> str:
@@ -237,7 +246,11 @@ class DashboardForm(Form):
             self.charts.value = (chart_html(daily_chart_png(fig), "ro-dash-chart-daily", "每日中差评")
                                  + chart_html(category_chart_png(fig), "ro-dash-chart-categories", "中差评分类"))
             self.categories.value = title_html("中差评分类", "category mix") + categories_html(fig)
-            self.sla.value = title_html("响应时效（SLA）", "as of now") + sla_html(fig)
+            from reviewops.dashboard import ALERT_DELAY_TITLE
+
+            self.sla.value = (title_html("响应时效（SLA）", "as of now") + sla_html(fig)
+                              + title_html(ALERT_DELAY_TITLE, "real delay per source, by arrival time")
+                              + alert_delays_html(fig))
             self.remedies.value = title_html("补偿成本", "delivered remedies") + remedies_html(fig)
             self.by_shop.value = title_html("按店铺", "by shop") + breakdown_html(fig.by_shop)
             self.by_platform.value = title_html("按平台", "by platform") + breakdown_html(fig.by_platform)

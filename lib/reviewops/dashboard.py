@@ -15,6 +15,8 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
   who share at least one shop with the signed-in user.
 * **Charts** are PNG bytes drawn by matplotlib with a CJK font (:mod:`reviewops.charts`); no user
   text reaches the page as markup through them.
+* **Alert delays** (SPEC E1): :func:`alert_delay_table` turns ``fig.alert_delays`` into the table the
+  dashboard and the weekly playbook both show — Chinese headers, seconds with one decimal, shares in %.
 """
 
 from __future__ import annotations
@@ -24,14 +26,24 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .reports import SHANGHAI, ReportFigures, day_bounds, report_figures
+from .reports import (
+    ALERT_DELAY_COLUMNS,
+    SHANGHAI,
+    ReportFigures,
+    day_bounds,
+    report_figures,
+)
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .store import Store
     from .users import Actor
 
 __all__ = [
+    "ALERT_DELAY_TITLE",
     "DashboardOptions",
+    "alert_delay_table",
     "category_chart_png",
     "daily_chart_png",
     "dashboard_figures",
@@ -40,6 +52,10 @@ __all__ = [
 ]
 
 DEFAULT_DAYS = 7
+ALERT_DELAY_TITLE = "提醒时效（E1：到达→送达，目标 1 分钟内）"
+# the columns the table shows (all of ALERT_DELAY_COLUMNS but the source code), in that order
+ALERT_DELAY_SHOWN = ("source_zh", "alerts", "detect_p50_s", "detect_p95_s", "delivered", "deliver_p50_s",
+                     "deliver_p95_s", "within_60s", "within_60s_rate", "pending", "dead", "no_channel", "note")
 
 
 def default_period(today: dt.date | None = None, days: int = DEFAULT_DAYS) -> tuple[dt.date, dt.date]:
@@ -155,3 +171,28 @@ def figures_summary(fig: ReportFigures) -> dict[str, Any]:
             "first_contact_hours_median": fig.sla["first_contact_hours_median"],
             "resolution_hours_median": fig.sla["resolution_hours_median"], "revision_rate": fig.revision_rate,
             "remedy_fen": fig.remedy_fen}
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def alert_delay_table(df: pd.DataFrame) -> pd.DataFrame:
+    """``ReportFigures.alert_delays`` as shown: the Chinese headers of :data:`ALERT_DELAY_COLUMNS`, every
+    value text — seconds with one decimal, the within-1-minute share in % (one decimal), ``—`` when there
+    is nothing to measure. The same table on the dashboard and in the weekly playbook."""
+    import pandas as pd
+
+    zh = {c: h for c, h, _ in ALERT_DELAY_COLUMNS}
+
+    def seconds(x: Any) -> str:
+        return "—" if _missing(x) else f"{float(x):.1f}"
+
+    def share(x: Any) -> str:
+        return "—" if _missing(x) else f"{float(x):.1%}"
+
+    shown = {"detect_p50_s": seconds, "detect_p95_s": seconds, "deliver_p50_s": seconds, "deliver_p95_s": seconds,
+             "within_60s_rate": share}
+    out = pd.DataFrame({zh[c]: [shown[c](x) if c in shown else ("" if _missing(x) else str(x)) for x in df[c]]
+                        for c in ALERT_DELAY_SHOWN}, columns=[zh[c] for c in ALERT_DELAY_SHOWN])
+    return out.reset_index(drop=True)

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from .store import Store
     from .users import Actor
 
-__all__ = ["ReportFigures", "WeeklyTop3", "day_bounds", "first_contact_agents", "iso_week", "report_figures",
-           "revised_review_pks", "week_bounds", "weekly_top3"]
+__all__ = ["ALERT_DELAY_COLUMNS", "ALERT_TARGET_SECONDS", "ReportFigures", "WeeklyTop3", "alert_delays", "day_bounds",
+           "first_contact_agents", "iso_week", "report_figures", "revised_review_pks", "week_bounds", "weekly_top3"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
@@ -67,6 +67,7 @@ class WeeklyTop3:
     revised: int
     resolved: int
     notes: list[str] = field(default_factory=list)
+    alert_delays: pd.DataFrame = field(default_factory=lambda: _alert_frame([]))  # see :func:`alert_delays`
 
     @property
     def revision_rate(self) -> float | None:
@@ -143,7 +144,8 @@ def weekly_top3(store: Store, week: str, *, shop_ids: list[int] | None = None, t
                                            "examples", "skus", "suppliers", "carriers"])
     return WeeklyTop3(week=iso_week(start), start=start, end=end, reviews=fig.reviews, negative=fig.negative,
                       rate=fig.rate, trend=pd.DataFrame(trend_rows), top3=top3, sla=fig.sla,
-                      remedies=fig.remedies, revised=fig.revised, resolved=fig.resolved)
+                      remedies=fig.remedies, revised=fig.revised, resolved=fig.resolved,
+                      alert_delays=fig.alert_delays)
 
 
 # ------------------------------------------------------------------ figures for any period and filters
@@ -161,6 +163,9 @@ class ReportFigures:
     revision_rate, remedy_fen (``reviews``/``rate`` are None by agent: reviews have no agent).
     ``daily``: date (Beijing, ``YYYY-MM-DD``), reviews, negative, rate — every day of the period.
     ``cases``: the period's cases as a DataFrame (one row per case, with ``agent``), for further shaping.
+    ``alert_delays``: the real delays of the new-case alerts that arrived in the period, per source
+    (:func:`alert_delays`, :data:`ALERT_DELAY_COLUMNS`), for the same shops (the SKU and agent filters
+    do not apply to it).
     """
 
     start: dt.datetime
@@ -181,6 +186,7 @@ class ReportFigures:
     daily: pd.DataFrame
     cases: pd.DataFrame = field(repr=False)
     filters: dict[str, Any] = field(default_factory=dict)
+    alert_delays: pd.DataFrame = field(default_factory=lambda: _alert_frame([]))
 
     @property
     def revision_rate(self) -> float | None:
@@ -457,7 +463,8 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
     return ReportFigures(start=start, end=end, shop_ids=shops if shops != [-1] else [], reviews=n_all,
                          negative=n_neg, rate=(n_neg / n_all) if n_all else None, categories=categories,
                          sla=_sla(df, now), remedies=remedies, revised=revised, resolved=resolved, by_shop=by_shop,
-                         by_platform=by_platform, by_sku=by_sku, by_agent=by_agent, daily=daily, cases=df)
+                         by_platform=by_platform, by_sku=by_sku, by_agent=by_agent, daily=daily, cases=df,
+                         alert_delays=alert_delays(store, start, end, shop_ids=shops, policy=policy))
 
 
 BREAKDOWN_COLUMNS = ["key", "label", "reviews", "negative", "rate", "compliance", "first_contact_hours_median",
@@ -584,3 +591,118 @@ def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
             "open_in_time": len(df) - judged, "compliance": (met / judged) if judged else None,
             "first_contact_hours_median": float(fc.median()) if len(fc) else None,
             "resolution_hours_median": float(rs.median()) if len(rs) else None}
+
+
+# ------------------------------------------------------------------ alert delays (SPEC E1)
+ALERT_TARGET_SECONDS = 60  # SPEC E1: a supervisor is alerted within 1 minute of arrival
+
+ALERT_DELAY_COLUMNS: list[tuple[str, str, str]] = [
+    ("source", "来源代码", "folder | push | schedule | import | sweep …; total on the 合计 row"),
+    ("source_zh", "来源", "文件夹 / 推送 / 定时导入 / 手动导入 / 巡检 …; 合计 on the total row"),
+    ("alerts", "提醒数", "new-case alerts whose arrival (arrived_at) is in the period"),
+    ("detect_p50_s", "检测用时 P50（秒）", "median of detected_at − arrived_at (case opened − review arrived), seconds"),
+    ("detect_p95_s", "检测用时 P95（秒）", "95th percentile of the same, seconds"),
+    ("delivered", "已送达", "alerts delivered on at least one channel"),
+    ("deliver_p50_s", "送达用时 P50（秒）", "median of first delivered_at − arrived_at, delivered alerts, seconds"),
+    ("deliver_p95_s", "送达用时 P95（秒）", "95th percentile of the same, seconds"),
+    ("within_60s", "1 分钟内送达", "alerts first delivered at most 60 s after arrival"),
+    ("within_60s_rate", "1 分钟内送达率", "within_60s / alerts (an undelivered alert counts as not within)"),
+    ("pending", "待发送", "not delivered on any channel, at least one delivery still pending or sending"),
+    ("dead", "发送失败", "every delivery dead (retries exhausted)"),
+    ("no_channel", "无渠道", "no delivery at all (no channel configured for it)"),
+    ("note", "备注", "样本不足 when alerts is below the policy's min_sample"),
+]
+ALERT_DELAY_NAMES = [c for c, _, _ in ALERT_DELAY_COLUMNS]
+SOURCE_ORDER = ("folder", "push", "schedule", "import")
+SOURCE_ZH = {"folder": "文件夹", "push": "推送", "schedule": "定时导入", "import": "手动导入", "sweep": "巡检"}
+TOTAL = "total"
+_ALERT_FIGURES = ["detect_p50_s", "detect_p95_s", "deliver_p50_s", "deliver_p95_s", "within_60s_rate"]
+
+
+def _alert_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=ALERT_DELAY_NAMES)
+    return _nones(df, _ALERT_FIGURES) if len(df) else df
+
+
+def _quantile(s: pd.Series, q: float) -> float | None:
+    s = s.dropna()
+    return float(s.quantile(q, interpolation="linear")) if len(s) else None
+
+
+def _alert_row(source: str, label: str, g: pd.DataFrame, min_sample: int) -> dict[str, Any]:
+    n = len(g)
+    delivered = g["deliver_s"].notna()
+    within = int((g["deliver_s"] <= ALERT_TARGET_SECONDS).sum())  # NaN (undelivered) compares False
+    return {
+        "source": source, "source_zh": label, "alerts": n,
+        "detect_p50_s": _quantile(g["detect_s"], 0.5), "detect_p95_s": _quantile(g["detect_s"], 0.95),
+        "delivered": int(delivered.sum()),
+        "deliver_p50_s": _quantile(g["deliver_s"], 0.5), "deliver_p95_s": _quantile(g["deliver_s"], 0.95),
+        "within_60s": within, "within_60s_rate": (within / n) if n else None,
+        "pending": int((~delivered & (g["n_open"] > 0)).sum()),
+        "dead": int((~delivered & (g["n_deliveries"] > 0) & (g["n_dead"] == g["n_deliveries"])).sum()),
+        "no_channel": int((g["n_deliveries"] == 0).sum()),
+        "note": _small_sample(n, min_sample),
+    }
+
+
+def _small_sample(n: int, min_sample: int) -> str:
+    from .outcomes import SMALL_SAMPLE  # (outcomes imports this module)
+
+    return SMALL_SAMPLE if n < min_sample else ""
+
+
+def alert_delays(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids: list[int] | None = None,
+                 policy: Policy | None = None, min_sample: int | None = None) -> pd.DataFrame:
+    """The real delays of the new-case alerts (SPEC E1) that **arrived** in ``[start, end)``, per source.
+
+    One row per source (folder, push, schedule, import, then any other source alphabetically; only the
+    sources that had alerts), then the 合计 row (``source`` = ``"total"``); columns
+    :data:`ALERT_DELAY_COLUMNS`. An alert is an ``alert_events`` row of kind ``new_case`` of the shops
+    ``shop_ids`` (None = all). Per alert: detection delay = ``detected_at − arrived_at`` (the review
+    arriving → its case opened); delivery delay = the earliest ``delivered_at`` over its channels in state
+    ``delivered`` − ``arrived_at`` (alerts not delivered anywhere are left out of its percentiles but count
+    as not within 60 s). P50/P95 are exact: pandas ``Series.quantile`` with linear interpolation over the
+    delays in seconds (no buckets, no estimates); None when there is nothing to take them over. Every
+    alert is exactly one of delivered / pending / dead / no_channel. ``note`` is 样本不足 on rows with
+    fewer alerts than ``min_sample`` (default: the policy's setting ``min_sample``); the figures are still
+    given. No alert in the period: an empty frame with the columns. One query (aggregated per alert in SQL).
+    """
+    from .store import alert_deliveries, alert_events
+
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ConfigError(f"{name} 需要带时区的时间，收到 {value!r} / {name} must be a timezone-aware datetime")
+    if min_sample is None:
+        from .policy import current_policy
+
+        min_sample = int((policy or current_policy(store)).setting("min_sample"))
+    e, d = alert_events, alert_deliveries
+    delivered = sa.and_(d.c.state == "delivered", d.c.delivered_at.is_not(None))
+    q = (sa.select(e.c.id, e.c.source, e.c.arrived_at, e.c.detected_at,
+                   sa.func.min(sa.case((delivered, d.c.delivered_at))).label("first_delivered_at"),
+                   sa.func.count(d.c.id).label("n_deliveries"),
+                   sa.func.sum(sa.case((d.c.state.in_(("pending", "sending")), 1), else_=0)).label("n_open"),
+                   sa.func.sum(sa.case((d.c.state == "dead", 1), else_=0)).label("n_dead"))
+         .select_from(e.outerjoin(d, d.c.event_id == e.c.id))
+         .where(e.c.kind == "new_case", e.c.arrived_at >= start, e.c.arrived_at < end)
+         .group_by(e.c.id, e.c.source, e.c.arrived_at, e.c.detected_at))
+    if shop_ids is not None:
+        q = q.where(e.c.shop_id.in_([int(s) for s in shop_ids] or [-1]))
+    with store.read() as conn:
+        ev = pd.DataFrame(conn.execute(q).mappings().all(),
+                          columns=["id", "source", "arrived_at", "detected_at", "first_delivered_at", "n_deliveries",
+                                   "n_open", "n_dead"])
+    if ev.empty:
+        return _alert_frame([])
+    arrived = pd.to_datetime(ev["arrived_at"], utc=True)
+    ev["detect_s"] = (pd.to_datetime(ev["detected_at"], utc=True) - arrived).dt.total_seconds()
+    ev["deliver_s"] = (pd.to_datetime(ev["first_delivered_at"], utc=True) - arrived).dt.total_seconds()
+    for c in ("n_deliveries", "n_open", "n_dead"):
+        ev[c] = pd.to_numeric(ev[c]).fillna(0).astype("int64")
+    ev["source"] = ev["source"].fillna("").astype(str)
+    present = set(ev["source"])
+    order = [s for s in SOURCE_ORDER if s in present] + sorted(present - set(SOURCE_ORDER))
+    rows = [_alert_row(s, SOURCE_ZH.get(s, s or "（未知）"), ev[ev["source"] == s], min_sample) for s in order]
+    rows.append(_alert_row(TOTAL, "合计", ev, min_sample))
+    return _alert_frame(rows)
