@@ -1,0 +1,72 @@
+"""Shared helpers for the alert and watcher tests: a policy with channels and a duty roster, review
+export files, and an in-process channel that records what it was asked to send."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from reviewops.policy import Policy, current_policy, save_policy
+
+HEADER = "评价ID,订单编号,宝贝标题,买家昵称,评价结果,评价内容,评价时间,店铺名称"
+PHONE = "13812345678"
+NICK = "王小明同学"
+
+
+def policy_with(store: Any, channels: Iterable[dict[str, Any]] = (), duty: Iterable[dict[str, Any]] = (),
+                settings: dict[str, str] | None = None) -> Policy:
+    """Store the current policy with these 提醒渠道 / 值班表 rows (and settings) as a new version."""
+    p = current_policy(store)
+    raw = {k: [dict(r) for r in v] for k, v in p.tables.items()}
+    raw["channels"] = [{"secret_env": None, "events": None, "enabled": True, **c} for c in channels]
+    raw["duty"] = [dict(d) for d in duty]
+    for key, value in (settings or {}).items():
+        for r in raw["settings"]:
+            if r["key"] == key:
+                r["value"] = value
+    return save_policy(store, Policy.from_tables(raw), actor="test")
+
+
+def feishu(name: str = "kf", **kw: Any) -> dict[str, Any]:
+    return {"name": name, "type": "feishu", "target": "https://open.feishu.cn/open-apis/bot/v2/hook/test", **kw}
+
+
+def review_rows(start: int, n: int, *, negative_every: int = 2, shop: str = "测试店", day: str = "2026-11-26",
+                content: str | None = None) -> list[str]:
+    """``n`` Taobao review rows; every ``negative_every``-th is a 差评 with a phone number and a nickname."""
+    out = []
+    for i in range(start, start + n):
+        neg = negative_every and i % negative_every == 0
+        text = content or (f"质量太差了，投诉！联系我{PHONE}" if neg else "很好，物流快")
+        out.append(f"R{i},{2841234567000000 + i},商品{i % 7},{NICK}{i},{'差评' if neg else '好评'},{text},"
+                   f"{day} 09:{i % 60:02d}:00,{shop}")
+    return out
+
+
+def write_export(path: Path, rows: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+class Recorder:
+    """An in-process channel: records each message; ``fail`` = exceptions to raise on the next sends."""
+
+    def __init__(self, name: str = "kf", type: str = "feishu") -> None:
+        self.name, self.type = name, type
+        self.messages: list[Any] = []
+        self.fail: list[Exception] = []
+        self.lock = threading.Lock()
+
+    def send(self, msg: Any, *, timeout: float = 5.0) -> None:
+        with self.lock:
+            if self.fail:
+                raise self.fail.pop(0)
+            self.messages.append(msg)
+
+    @property
+    def keys(self) -> list[str]:
+        with self.lock:
+            return [m.key for m in self.messages]
