@@ -744,3 +744,18 @@ def test_golden_email_and_sms():
         "评价摘录：还没到", "处理截止：2026-11-20 09:00（北京时间）", "负责角色：客服主管", "提醒编号：breach:7",
         "案件：#7 https://wb.example/c/7"]
     assert render("sms", GOLDEN) == ["抖音A店", "物流", "11-20 09:00", "breach:7"]
+
+
+def test_bad_case_link_and_everyone_ids_are_never_rendered():
+    everyone = Mention("全体", mobile="13800001234", feishu_id="all", wecom_id="@all")
+    odd = Mention("怪ID", feishu_id='ou_x" href="http://evil', wecom_id="a>b")
+    msg = _msg(case_url="javascript:alert(1)", mentions=(everyone, odd))
+    fs = json.dumps(render("feishu", msg), ensure_ascii=False)
+    assert '"tag": "a"' not in fs and '"tag": "at"' not in fs and "javascript" not in fs
+    wx = render("wecom", msg)["markdown"]["content"]
+    assert "<@" not in wx and "](" not in wx and "javascript" not in wx
+    dd = render("dingtalk", msg)
+    assert dd["at"] == {"atMobiles": ["13800001234"], "isAtAll": False} and "](" not in dd["markdown"]["text"]
+    assert "<a " not in render("email", msg).get_body(("html",)).get_content()
+    link = render("dingtalk", _msg(case_url="https://wb.example/c/1?q=a b)(x"))["markdown"]["text"]
+    assert "[打开案件 #123](https://wb.example/c/1?q=a%20b%29%28x)" in link
