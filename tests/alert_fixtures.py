@@ -70,3 +70,65 @@ class Recorder:
     def keys(self) -> list[str]:
         with self.lock:
             return [m.key for m in self.messages]
+
+
+class FeishuReceiver:
+    """A loopback stand-in for a Feishu custom-bot webhook that checks the signature as Feishu does
+    (base64 HMAC-SHA256 keyed with "timestamp\\nsecret" over an empty message, timestamp within 1 h) and
+    records the 提醒编号 of every accepted message."""
+
+    def __init__(self, secret: str) -> None:
+        import base64
+        import hashlib
+        import hmac
+        import json
+        import re
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.keys: list[str] = []
+        self.refused = 0
+        self.last = time.monotonic()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a: Any) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                ts = str(body.get("timestamp", ""))
+                want = base64.b64encode(hmac.new(f"{ts}\n{secret}".encode(), b"", hashlib.sha256).digest()).decode()
+                ok = ts.isdigit() and abs(time.time() - int(ts)) < 3600 and body.get("sign") == want
+                if ok:
+                    found = re.findall(r"(?:new_case|warn_\d+|breach):\d+", json.dumps(body, ensure_ascii=False))
+                    with outer.lock:
+                        outer.keys.append(found[0] if found else "?")
+                else:
+                    outer.refused += 1
+                data = json.dumps({"code": 0, "msg": "success"} if ok else
+                                  {"code": 19021, "msg": "sign match fail or timestamp is not within one hour"}).encode()
+                outer.last = time.monotonic()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open-apis/bot/v2/hook/test-token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def idle_for(self) -> float:
+        import time
+
+        return time.monotonic() - self.last
+
+    def __enter__(self) -> "FeishuReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
