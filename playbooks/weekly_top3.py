@@ -150,6 +150,7 @@ alerts = alert_delay_table(report.alert_delays)
 if alerts.empty:
     display(Markdown("本周没有新案件提醒。"))
 show(alerts)
+save("提醒时效", alerts)
 
 # %%
 display(Markdown("## 补偿措施与成本"))

@@ -759,3 +759,20 @@ def test_bad_case_link_and_everyone_ids_are_never_rendered():
     assert "<a " not in render("email", msg).get_body(("html",)).get_content()
     link = render("dingtalk", _msg(case_url="https://wb.example/c/1?q=a b)(x"))["markdown"]["text"]
     assert "[打开案件 #123](https://wb.example/c/1?q=a%20b%29%28x)" in link
+
+
+def test_a_grade_without_stars_is_shown_as_the_platform_wrote_it_and_stays_inert() -> None:
+    """Taobao grades 好评/中评/差评 without stars: the alert shows the grade, never markup from it."""
+    import dataclasses
+
+    base = AlertMessage(key="new_case:5", kind="new_case", title="新中差评", case_id=5, platform_zh="淘宝",
+                        shop="店", customer="张**", rating=None, category_zh="质量", severity_zh="高", excerpt="差",
+                        due_local="2026-11-26 12:00", role_zh="客服主管",
+                        case_url="https://kefu.example/voila/render/workbench.ipynb?case=5")
+    for kind in ("feishu", "dingtalk", "wecom"):
+        text = json.dumps(render(kind, dataclasses.replace(base, rating_text="差评")), ensure_ascii=False)
+        assert "评分：差评" in text or "评分**：差评" in text or "差评" in text.split("评分", 1)[1][:20], kind
+        hostile = json.dumps(render(kind, dataclasses.replace(base, rating_text="[x](http://evil)")),
+                             ensure_ascii=False)
+        assert "](http://evil)" not in hostile and "http://evil" not in hostile, kind
+    assert "未知" in json.dumps(render("feishu", base), ensure_ascii=False)

@@ -127,7 +127,7 @@ def test_weekly_top3_runs_top_to_bottom_on_the_demo_shop(demo_db, tmp_path, monk
     assert f"<td>{golden.negative}</td>" in joined  # the headline count
     # tables handed on as files for downstream steps
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == sorted(
-        f"{n}.csv" for n in ("趋势", "差评TOP3", "典型评价", "建议措施", "响应时效", "补偿"))
+        f"{n}.csv" for n in ("趋势", "差评TOP3", "典型评价", "建议措施", "响应时效", "提醒时效", "补偿"))
     assert "Traceback" not in joined
     # the trend chart is an embedded PNG (drawn with a CJK font by reviewops.charts)
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))

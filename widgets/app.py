@@ -15,7 +15,6 @@ the user's shops like any other, a refusal shown in that tab's status.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,7 +22,7 @@ import ipywidgets as widgets
 
 from .approvals import ApprovalsForm, build_approvals
 from .case import CaseForm, build_case
-from .common import Form, esc, guard, style_widget
+from .common import Form, esc, guard, page_query_string, style_widget
 from .followups import FollowupsForm, build_followups
 from .queue import QueueForm, build_queue
 
@@ -55,22 +54,6 @@ def case_from_query(qs: str | None) -> int | None:
     if not (v.isascii() and v.isdigit()) or len(v) > MAX_CASE_DIGITS or int(v) <= 0:
         return None
     return int(v)
-
-
-def page_query_string() -> str | None:
-    """The page's query string in a Voila kernel (``QUERY_STRING``), or None.
-
-    A cold kernel has it in its environment; a preheated one (``VOILA_PREHEAT``) once the page is
-    requested — :func:`reviewops.serve.open_session` has waited for that already, so it is asked from
-    :func:`voila.utils.get_query_string` only when it is still missing (the rule of
-    ``reviewops_widgets.common.case_id_from_query``).
-    """
-    qs = os.environ.get("QUERY_STRING")
-    if qs is None and os.environ.get("VOILA_PREHEAT") == "True":
-        from voila.utils import get_query_string
-
-        qs = get_query_string()
-    return qs
 
 
 def user_html(actor: Any) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "kv_html",
     "minutes_text",
     "msg_html",
+    "page_query_string",
     "section",
     "show_error",
     "style_widget",
@@ -316,22 +317,30 @@ def show_error(e: BaseException) -> widgets.HTML:
     return w
 
 
-def case_id_from_query() -> str | None:
-    """The ``case`` parameter of the page's query string (``?case=123``), or None.
+def page_query_string() -> str | None:
+    """The page's query string in a Voila kernel, or None.
 
     A cold kernel has the request's ``QUERY_STRING`` in its environment. A preheated one
     (``VOILA_PREHEAT``) gets it with the rest of the request info once the page is requested: when
     :func:`reviewops.serve.open_session` has already waited for that (it does), the value is in the
     environment; otherwise :func:`voila.utils.get_query_string` waits for it. (Waiting twice could block:
-    Voila hands the request info to the first waiter only.) The value is only a request:
-    :class:`~reviewops.workbench.Workbench` checks the case against the user's shops when it is loaded.
+    Voila hands the request info to the first waiter only.)
     """
     qs = os.environ.get("QUERY_STRING")
     if qs is None and os.environ.get("VOILA_PREHEAT") == "True":
         from voila.utils import get_query_string
 
         qs = get_query_string()
-    values = parse_qs(qs or "").get("case") or []
+    return qs
+
+
+def case_id_from_query() -> str | None:
+    """The ``case`` parameter of the page's query string (``?case=123``), or None.
+
+    The value is only a request: :class:`~reviewops.workbench.Workbench` checks the case against the
+    user's shops when it is loaded.
+    """
+    values = parse_qs(page_query_string() or "").get("case") or []
     value = values[0].strip() if values else ""
     return value or None
 

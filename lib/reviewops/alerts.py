@@ -316,6 +316,7 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         key=row.key, kind=row.kind, title=_title(row.kind), case_id=int(row.case_id),
         platform_zh=PLATFORM_ZH.get(row.platform, row.platform or ""),
         shop=row.shop or "", customer=customer, rating=int(row.rating_score) if row.rating_score is not None else None,
+        rating_text=str(row.rating_raw or "")[:10],
         category_zh=CATEGORY_ZH.get(row.primary_category, row.primary_category or "其他"),
         severity_zh=SEVERITY_ZH.get(row.severity, row.severity or ""), excerpt=excerpt,
         due_local=due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "—",

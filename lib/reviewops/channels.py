@@ -58,6 +58,7 @@ from typing import Any, Protocol
 
 from .delivery import SmtpConfig, _tls_context, parse_recipients
 from .errors import ConfigError, ReviewOpsError
+from .policy import CHANNEL_TYPE_ZH, CHANNEL_TYPES
 
 __all__ = [
     "CHANNEL_TYPES", "CHANNEL_TYPE_ZH", "AlertMessage", "Channel", "ChannelError", "DingTalkChannel",
@@ -65,8 +66,7 @@ __all__ = [
     "build_channel", "render",
 ]
 
-CHANNEL_TYPES = ("feishu", "dingtalk", "wecom", "email", "sms")
-CHANNEL_TYPE_ZH = {"feishu": "飞书", "dingtalk": "钉钉", "wecom": "企业微信", "email": "邮件", "sms": "短信"}
+# the policy's 提醒渠道 table declares the types (one list for validation, the workbook and here)
 
 EXCERPT_MAX = 300            # characters of the review excerpt in an IM message
 EMAIL_EXCERPT_MAX = 2000     # … in an e-mail
@@ -124,6 +124,7 @@ class AlertMessage:
     role_zh: str
     case_url: str
     mentions: tuple[Mention, ...] = ()
+    rating_text: str = ""  # the platform's own grade when there are no stars (淘宝 好评/中评/差评)
 
 
 class ChannelError(ReviewOpsError):
@@ -191,9 +192,9 @@ def _key(msg: AlertMessage) -> str:
     return msg.key if msg.key and len(msg.key) <= 80 and _SAFE_KEY.match(msg.key) else _inert(msg.key, 80)
 
 
-def _stars(rating: int | None) -> str:
+def _stars(rating: int | None, text: str = "") -> str:
     if rating is None or not isinstance(rating, int) or not 1 <= rating <= 5:
-        return "未知"
+        return _inert(text, 10) if text else "未知"
     return "★" * rating + "☆" * (5 - rating) + f"（{rating} 星）"
 
 
@@ -253,7 +254,7 @@ def _facts(msg: AlertMessage, limit: int) -> list[tuple[str, str]]:
     return [
         ("平台店铺", f"{_inert(msg.platform_zh, 20)} · {_inert(msg.shop, 60)}"),
         ("顾客", _inert(msg.customer, 40)),
-        ("评分", _stars(msg.rating)),
+        ("评分", _stars(msg.rating, msg.rating_text)),
         ("分类", f"{_inert(msg.category_zh, 20)}（严重度：{_inert(msg.severity_zh, 10)}）"),
         ("评价摘录", _inert(msg.excerpt, limit) or "（无文字）"),
         ("处理截止", f"{_inert(msg.due_local, 30)}（北京时间）"),
@@ -356,7 +357,7 @@ def _render_email(msg: AlertMessage) -> EmailMessage:
     facts = [
         ("平台店铺", f"{_clean(msg.platform_zh, 20)} · {_clean(msg.shop, 60)}"),
         ("顾客", _clean(msg.customer, 40)),
-        ("评分", _stars(msg.rating)),
+        ("评分", _stars(msg.rating, msg.rating_text)),
         ("分类", f"{_clean(msg.category_zh, 20)}（严重度：{_clean(msg.severity_zh, 10)}）"),
         ("评价摘录", _clean(msg.excerpt, EMAIL_EXCERPT_MAX) or "（无文字）"),
         ("处理截止", f"{_clean(msg.due_local, 30)}（北京时间）"),
@@ -396,7 +397,7 @@ def _sms_params(msg: AlertMessage) -> list[str]:
         s = re.sub(r"(?i)(https?:/*|www\.)", "", s)           # no URL in a variable (Tencent error 1048)
         return s[:SMS_PARAM_MAX] or "-"
 
-    stars = f"{msg.rating}星" if isinstance(msg.rating, int) and 1 <= msg.rating <= 5 else ""
+    stars = f"{msg.rating}星" if isinstance(msg.rating, int) and 1 <= msg.rating <= 5 else _clean(msg.rating_text, 4)
     due = _clean(msg.due_local)
     m = re.match(r"^\d{4}-(\d{2}-\d{2} \d{2}:\d{2})", due)
     key = _clean(msg.key)

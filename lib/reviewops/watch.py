@@ -184,11 +184,16 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
-def _safe_error(e: Exception) -> str:
-    """An import error without cell values (they may hold personal data): the class and the counts."""
+def _safe_error(e: Exception, *, pushed: bool = False) -> str:
+    """An import error without cell values (they may hold personal data): where and why, at most five.
+    ``pushed``: name the review's position in the event (第1条 = the first) instead of the file row."""
     if isinstance(e, ImportRejected):
-        shown = "；".join(f"第{p.row}行 row {p.row} 「{p.column or '-'}」{p.reason_zh} / {p.reason_en}"
-                         for p in e.problems[:5])
+        def where(row: int | None) -> str:
+            if row is None:
+                return ""
+            return f"第{row - 1}条评价 review {row - 1} " if pushed else f"第{row}行 row {row} "
+
+        shown = "；".join(f"{where(p.row)}「{p.column or '-'}」{p.reason_zh} / {p.reason_en}" for p in e.problems[:5])
         more = f"；另有 {len(e.problems) - 5} 个 / {len(e.problems) - 5} more" if len(e.problems) > 5 else ""
         return f"{len(e.problems)} 个问题 problems: {shown}{more}"
     return f"{type(e).__name__}"
@@ -365,7 +370,8 @@ def take_push(store: Store, body: bytes, *, received_at: dt.datetime | None = No
         results = import_file(store, Path(f"push-{digest[:12]}.json"), platform=platform, kind="reviews",
                               shop=event_shop or shop, layout=layout, actor=ACTOR, tables=tables, sha256=digest)
     except ImportRejected as e:
-        raise PushRejected(422, f"评价未通过校验，未写入：{_safe_error(e)} / reviews rejected, nothing written") from None
+        raise PushRejected(422, f"评价未通过校验，未写入：{_safe_error(e, pushed=True)} / reviews rejected, nothing written"
+                           ) from None
     except ReviewOpsError as e:
         raise PushRejected(422, f"无法导入：{str(e)[:300]} / cannot import") from None
     out.reviews_new = sum(r.rows_new for r in results)
