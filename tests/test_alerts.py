@@ -364,3 +364,26 @@ def test_property_each_alert_is_delivered_at_most_once_per_channel(tmp_path_fact
         alerts.dispatch(store, channels={"kf": rec}, now=far)
         assert len(rec.keys) == len(set(rec.keys)) == n // 2
         assert all(d["state"] == "delivered" for d in _deliveries(store))
+
+
+def test_a_deadline_counted_without_holiday_data_says_so_in_the_alert_and_the_status(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-11: with the business clock and Chinese holidays on, a year the calendar does not know is counted
+    Monday–Friday — visibly, in the alert's deadline and in ``reviewops watch --status``."""
+    import reviewops.sla as sla
+    from reviewops.watch import watch_status
+
+    policy_with(store, [feishu()], settings={"sla_clock": "business", "use_cn_holidays": "是"})
+    (case_id,) = _import_and_triage(store, tmp_path, review_rows(0, 2))
+    msg = alerts.message_for(store, _events(store)[0]["id"])
+    assert "节假日" not in msg.due_local  # 2026 is in the calendar
+    real = sla._cn_working_days
+    monkeypatch.setattr(sla, "_cn_working_days", lambda year: None if year == 2026 else real(year))
+    _import_and_triage(store, tmp_path, review_rows(10, 2), name="r2.csv")
+    msg = alerts.message_for(store, _events(store)[1]["id"])
+    assert msg.due_local.endswith("（缺少节假日数据，按周一至周五计）")
+    problems = " ".join(watch_status(store, now=dt.datetime(2026, 6, 1, tzinfo=UTC))["problems"])
+    assert "缺少 2026 年节假日数据" in problems and "chinese_calendar" in problems
+    policy_with(store, [feishu()], settings={"sla_clock": "always"})
+    problems = " ".join(watch_status(store, now=dt.datetime(2026, 6, 1, tzinfo=UTC))["problems"])
+    assert "节假日" not in problems  # the 24×7 clock needs no calendar

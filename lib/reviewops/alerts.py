@@ -42,6 +42,7 @@ codes and the services' error codes only.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -290,7 +291,8 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         row = conn.execute(
             sa.select(alert_events.c.key, alert_events.c.kind, alert_events.c.case_id, alert_events.c.arrived_at,
                       shops.c.platform, shops.c.name.label("shop"), cases.c.primary_category, cases.c.severity,
-                      cases.c.owner_role, cases.c.sla_due_at, reviews.c.content, reviews.c.rating_score,
+                      cases.c.owner_role, cases.c.sla_due_at, cases.c.triage_json, reviews.c.content,
+                      reviews.c.rating_score,
                       reviews.c.rating_raw, reviews.c.buyer_nick_masked, customers.c.nick_masked)
             .select_from(alert_events.join(cases, cases.c.id == alert_events.c.case_id)
                          .join(shops, shops.c.id == cases.c.shop_id)
@@ -311,6 +313,13 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
     customer = row.nick_masked or row.buyer_nick_masked
     customer = mask_name(customer, nick=True) if customer and "*" not in customer else (customer or "（未知）")
     due = _aware(row.sla_due_at)
+    due_text = due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "—"
+    try:  # R-11: a deadline counted without holiday data says so in the alert too
+        reasons = json.loads(row.triage_json or "{}").get("reasons") or []
+    except ValueError:
+        reasons = []
+    if any("节假日数据" in str(r) for r in reasons):
+        due_text += "（缺少节假日数据，按周一至周五计）"
     mentions = on_duty(policy, at or _utcnow(), {role, "supervisor"} if role else {"supervisor"})
     return AlertMessage(
         key=row.key, kind=row.kind, title=_title(row.kind), case_id=int(row.case_id),
@@ -319,7 +328,7 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         rating_text=str(row.rating_raw or "")[:10],
         category_zh=CATEGORY_ZH.get(row.primary_category, row.primary_category or "其他"),
         severity_zh=SEVERITY_ZH.get(row.severity, row.severity or ""), excerpt=excerpt,
-        due_local=due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "—",
+        due_local=due_text,
         role_zh=role_names.get(role, role or ""),
         case_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb?case={int(row.case_id)}",
         mentions=mentions)

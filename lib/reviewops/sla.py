@@ -158,6 +158,11 @@ def _cn_working_days(year: int) -> frozenset[dt.date] | None:
     return frozenset(d for d in days if d in on or (d.weekday() < 5 and d not in off))
 
 
+def has_holiday_data(year: int) -> bool:
+    """Whether ``chinese_calendar`` knows ``year``'s holidays and 调休 days (else R-11's Monday–Friday fallback)."""
+    return _cn_working_days(int(year)) is not None
+
+
 def _day_verdict(day: dt.date, holidays: bool) -> tuple[bool, int | None]:
     """(is working day, year lacking data or None) in business mode."""
     if holidays:

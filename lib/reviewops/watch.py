@@ -735,8 +735,16 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=dt.timezone.utc)
     waiting = (now - oldest).total_seconds() if oldest is not None else 0.0
-    channels = channel_summary(current_policy(store))
+    policy = current_policy(store)
+    channels = channel_summary(policy)
     problems: list[str] = []
+    if policy.setting("sla_clock") == "business" and policy.setting("use_cn_holidays"):
+        from .sla import SlaWarning, has_holiday_data
+
+        for year in sorted({now.year, (now + dt.timedelta(days=60)).year}):
+            if not has_holiday_data(year):  # visible before deadlines start to use the fallback
+                w = SlaWarning.missing_year(year)
+                problems.append(f"{w.message_zh}；请升级 chinese_calendar / {w.message_en}; upgrade chinese_calendar")
     if not any(b["alive"] for b in beats):
         problems.append("没有正在运行的监控服务（心跳超时）/ no watcher is running (no recent heartbeat)")
     if states.get("dead"):
