@@ -33,6 +33,7 @@ from .sweep import DailySweep, daily_sweep  # daily_sweep (issue 5)
 from .textmodel import TextModel
 from .triage import TriageResult, open_queue, triage, triage_store
 from .users import Actor, add_user, get_actor
+from .watch import WatchConfig, Watcher, watch_status  # reviewops watch (issue 7)
 from .workbench import Workbench
 
 __version__ = "0.1.0"
@@ -62,6 +63,8 @@ __all__ = [
     "TriageResult",
     "UnknownLayout",
     "UnsupportedFile",
+    "WatchConfig",  # reviewops watch (issue 7)
+    "Watcher",  # reviewops watch (issue 7)
     "Workbench",
     "__version__",
     "add_user",
@@ -85,4 +88,5 @@ __all__ = [
     "tier_of",
     "triage",
     "triage_store",
+    "watch_status",  # reviewops watch (issue 7)
 ]
