@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from reviewops.policy import Policy, current_policy, save_policy
 
@@ -95,7 +95,7 @@ class FeishuReceiver:
             def log_message(self, *a: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 ts = str(body.get("timestamp", ""))
                 want = base64.b64encode(hmac.new(f"{ts}\n{secret}".encode(), b"", hashlib.sha256).digest()).decode()
@@ -125,10 +125,10 @@ class FeishuReceiver:
 
         return time.monotonic() - self.last
 
-    def __enter__(self) -> "FeishuReceiver":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -10,18 +10,39 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alert_fixtures import NICK, PHONE, Recorder, feishu, policy_with, review_rows, write_export
+from alert_fixtures import (
+    NICK,
+    PHONE,
+    Recorder,
+    feishu,
+    policy_with,
+    review_rows,
+    write_export,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reviewops import alerts
 from reviewops.channels import ChannelError
 from reviewops.errors import ConfigError, PolicyInvalid
 from reviewops.ingest import import_file
-from reviewops.policy import Policy, current_policy, default_policy, export_policy, import_policy
-from reviewops.store import Store, access_log, alert_deliveries, alert_events, cases, sla_notices
+from reviewops.policy import (
+    Policy,
+    current_policy,
+    default_policy,
+    export_policy,
+    import_policy,
+)
+from reviewops.store import (
+    Store,
+    access_log,
+    alert_deliveries,
+    alert_events,
+    cases,
+    sla_notices,
+)
 from reviewops.triage import triage_store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _import_and_triage(store: Store, tmp_path: Path, rows: list[str], *, name: str = "r.csv",
@@ -71,7 +92,7 @@ def test_a_case_never_exists_without_its_alert(store: Store, tmp_path: Path) -> 
     import_file(store, write_export(tmp_path / "r.csv", review_rows(0, 4)))
     policy = current_policy(store)
 
-    def boom(conn, case_id, row):  # noqa: ANN001
+    def boom(conn, case_id, row):
         alerts.case_alert_hook(policy, source="folder", arrived_at=None)(conn, case_id, row)
         raise RuntimeError("crash after the alert, before the commit")
 
@@ -221,7 +242,7 @@ DUTY = [
 ]
 
 
-def _policy(duty=DUTY) -> Policy:  # noqa: ANN001
+def _policy(duty=DUTY) -> Policy:
     raw = {k: [dict(r) for r in v] for k, v in default_policy().tables.items()}
     raw["duty"] = [dict(d) for d in duty]
     return Policy.from_tables(raw)
@@ -370,11 +391,11 @@ def test_a_deadline_counted_without_holiday_data_says_so_in_the_alert_and_the_st
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """R-11: with the business clock and Chinese holidays on, a year the calendar does not know is counted
     Monday–Friday — visibly, in the alert's deadline and in ``reviewops watch --status``."""
-    import reviewops.sla as sla
+    from reviewops import sla
     from reviewops.watch import watch_status
 
     policy_with(store, [feishu()], settings={"sla_clock": "business", "use_cn_holidays": "是"})
-    (case_id,) = _import_and_triage(store, tmp_path, review_rows(0, 2))
+    (_case_id,) = _import_and_triage(store, tmp_path, review_rows(0, 2))
     msg = alerts.message_for(store, _events(store)[0]["id"])
     assert "节假日" not in msg.due_local  # 2026 is in the calendar
     real = sla._cn_working_days
@@ -387,3 +408,33 @@ def test_a_deadline_counted_without_holiday_data_says_so_in_the_alert_and_the_st
     policy_with(store, [feishu()], settings={"sla_clock": "always"})
     problems = " ".join(watch_status(store, now=dt.datetime(2026, 6, 1, tzinfo=UTC))["problems"])
     assert "节假日" not in problems  # the 24×7 clock needs no calendar
+
+
+def test_only_a_supervisor_or_admin_resends_and_only_their_shops(store: Store, tmp_path: Path) -> None:
+    from reviewops.errors import AccessDenied
+    from reviewops.users import add_user, get_actor
+
+    policy_with(store, [feishu()])
+    _import_and_triage(store, tmp_path, review_rows(0, 2, shop="甲店"), name="a.csv")
+    _import_and_triage(store, tmp_path, review_rows(10, 2, shop="乙店"), name="b.csv")
+    rec = Recorder()
+    rec.fail = [ChannelError("bad key", channel="kf", retryable=False) for _ in range(2)]
+    alerts.dispatch(store, channels={"kf": rec})
+    dead = alerts.dead_letters(store)
+    assert len(dead) == 2
+    shop_a = int(dead[dead["key"] == _events(store)[0]["key"]]["shop_id"].iloc[0])
+    add_user(store, "laoli", role="supervisor", shops=[shop_a], actor="t")
+    add_user(store, "xiaowang", role="agent", actor="t")
+    agent = get_actor(store, "xiaowang")
+    with pytest.raises(AccessDenied, match="客服主管或店长"):
+        alerts.resend(store, actor=agent)
+    with store.read() as conn:
+        denied = conn.execute(sa.select(access_log).where(access_log.c.action == "alert_resend")
+                              .where(access_log.c.outcome == "denied")).mappings().all()
+    assert [r["actor"] for r in denied] == ["xiaowang"]
+    sup = get_actor(store, "laoli")
+    mine = alerts.dead_letters(store, shop_ids=sup.shops)
+    assert len(mine) == 1 and set(mine["shop_id"]) == {shop_a}
+    assert alerts.resend(store, actor=sup) == 1  # only the dead letter of 甲店
+    left = alerts.dead_letters(store)
+    assert len(left) == 1 and int(left["shop_id"].iloc[0]) != shop_a

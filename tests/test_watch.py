@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,19 +18,34 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alert_fixtures import NICK, PHONE, Recorder, feishu, policy_with, review_rows, write_export
+from alert_fixtures import (
+    NICK,
+    PHONE,
+    Recorder,
+    feishu,
+    policy_with,
+    review_rows,
+    write_export,
+)
 from reviewops import alerts
 from reviewops.channels import ChannelError
 from reviewops.errors import ConfigError
 from reviewops.ingest import import_file
-from reviewops.store import Store, alert_deliveries, alert_events, import_batches, push_events, reviews, watch_files
+from reviewops.store import (
+    Store,
+    alert_deliveries,
+    alert_events,
+    import_batches,
+    push_events,
+    reviews,
+    watch_files,
+)
 from reviewops.watch import (
     PushRejected,
     WatchConfig,
     Watcher,
     parse_schedule,
     sign_push,
-    take_file,
     verify_push,
     watch_status,
 )
@@ -60,7 +74,7 @@ def running(store: Store, tmp_path: Path) -> Iterator[Callable[..., tuple[Watche
 
     def start(rec: Recorder | None = None, **kw: object) -> tuple[Watcher, Recorder]:
         rec = rec or Recorder()
-        cfg = dict(folder=tmp_path / "drop", poll=0.1, settle=0.4, beat_every=0.5, channels={"kf": rec})
+        cfg = {"folder": tmp_path / "drop", "poll": 0.1, "settle": 0.4, "beat_every": 0.5, "channels": {"kf": rec}}
         cfg.update(kw)
         if cfg.get("folder") is not None:
             Path(cfg["folder"]).mkdir(exist_ok=True)
@@ -75,9 +89,9 @@ def running(store: Store, tmp_path: Path) -> Iterator[Callable[..., tuple[Watche
 
 
 # ------------------------------------------------------------------------------------------- folder
-def test_a_file_still_being_written_is_waited_out_then_taken_once(store: Store, tmp_path: Path, running) -> None:  # noqa: ANN001
+def test_a_file_still_being_written_is_waited_out_then_taken_once(store: Store, tmp_path: Path, running) -> None:
     policy_with(store, [feishu()])
-    w, rec = running()
+    _w, rec = running()
     drop = tmp_path / "drop"
     path = drop / "淘宝评价.csv"
     text = "评价ID,订单编号,宝贝标题,买家昵称,评价结果,评价内容,评价时间,店铺名称\n" + "\n".join(review_rows(0, 40)) + "\n"
@@ -98,7 +112,7 @@ def test_a_file_still_being_written_is_waited_out_then_taken_once(store: Store, 
     events = [e for e in alerts_events(store)]
     assert all(e["source"] == "folder" for e in events)
     # arrival = when the file finished landing (its modification time), detection after it
-    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
     assert all(abs((e["arrived_at"] - mtime).total_seconds()) < 1e-3 for e in events)
     assert all(0 <= (e["detected_at"] - e["arrived_at"]).total_seconds() < 10 for e in events)
 
@@ -109,9 +123,9 @@ def alerts_events(store: Store) -> list[dict]:
 
 
 def test_unchanged_files_are_skipped_and_an_update_alerts_only_what_is_new(store: Store, tmp_path: Path,
-                                                                          running) -> None:  # noqa: ANN001
+                                                                          running) -> None:
     policy_with(store, [feishu()])
-    w, rec = running()
+    _w, rec = running()
     drop = tmp_path / "drop"
     write_export(drop / "a.csv", review_rows(0, 10))
     _wait(lambda: len(rec.messages) == 5, what="first alerts")
@@ -131,7 +145,7 @@ def test_unchanged_files_are_skipped_and_an_update_alerts_only_what_is_new(store
 
 
 def test_a_bad_file_is_refused_whole_without_personal_data_in_logs(store: Store, tmp_path: Path, running,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="reviewops")
     policy_with(store, [feishu()])
     w, rec = running()
@@ -151,7 +165,7 @@ def test_a_bad_file_is_refused_whole_without_personal_data_in_logs(store: Store,
         assert secret not in everything
 
 
-def test_scheduled_reimports(store: Store, tmp_path: Path, running) -> None:  # noqa: ANN001
+def test_scheduled_reimports(store: Store, tmp_path: Path, running) -> None:
     policy_with(store, [feishu()])
     erp = tmp_path / "erp"
     write_export(erp / "reviews-1.csv", review_rows(0, 4))
@@ -189,7 +203,7 @@ def _event(event_id: str, n: int = 2, start: int = 0, **extra: object) -> bytes:
                       ensure_ascii=False).encode("utf-8")
 
 
-def test_signed_push_is_taken_and_alerted_bad_ones_are_refused(store: Store, running) -> None:  # noqa: ANN001
+def test_signed_push_is_taken_and_alerted_bad_ones_are_refused(store: Store, running) -> None:
     policy_with(store, [feishu()])
     w, rec = running(folder=None, http_port=0, push_secret=SECRET)
     port = w.http_port
@@ -226,7 +240,7 @@ def test_signed_push_is_taken_and_alerted_bad_ones_are_refused(store: Store, run
     assert all(PHONE not in json.dumps(v[1], ensure_ascii=False) for v in refusals.values())
     assert _count(store, reviews) == 4 and _count(store, push_events) == 1  # nothing of a refusal was written
     assert _post(port, body, good)[0] == 200  # the untampered request is still fine
-    status, health = _post(port, b"", {}, path="/nope")
+    status, _health = _post(port, b"", {}, path="/nope")
     assert status == 404
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
         h = json.loads(r.read())
@@ -256,13 +270,13 @@ def test_the_watcher_refuses_a_config_it_cannot_run(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- faults, restarts
-def test_channel_failures_and_timeouts_are_retried_until_delivered(store: Store, tmp_path: Path, running) -> None:  # noqa: ANN001
+def test_channel_failures_and_timeouts_are_retried_until_delivered(store: Store, tmp_path: Path, running) -> None:
     policy_with(store, [feishu()], settings={"alert_retry_seconds": "1", "alert_max_attempts": "6"})
     rec = Recorder()
     rec.fail = [ChannelError("HTTP 503", channel="kf", retryable=True),
                 ChannelError("timeout", channel="kf", retryable=True),
                 ChannelError("频率限制 11232", channel="kf", retryable=True, code="11232")]
-    w, rec = running(rec)
+    _w, rec = running(rec)
     write_export(tmp_path / "drop" / "a.csv", review_rows(0, 4))
     _wait(lambda: _count(store, alert_deliveries, alert_deliveries.c.state == "delivered") == 2, timeout=30,
           what="delivery after failures")
@@ -272,7 +286,7 @@ def test_channel_failures_and_timeouts_are_retried_until_delivered(store: Store,
     assert len(set(rec.keys)) == 2
 
 
-def test_restarts_mid_stream_lose_and_double_nothing(store: Store, tmp_path: Path, running) -> None:  # noqa: ANN001
+def test_restarts_mid_stream_lose_and_double_nothing(store: Store, tmp_path: Path, running) -> None:
     """Files keep arriving while the watcher is stopped and started three times, and the channel is down
     for a while: every negative review is alerted exactly once."""
     policy_with(store, [feishu()], settings={"alert_retry_seconds": "1"})
@@ -299,7 +313,7 @@ def test_restarts_mid_stream_lose_and_double_nothing(store: Store, tmp_path: Pat
     assert _count(store, alert_deliveries, alert_deliveries.c.state != "delivered") == 0
 
 
-def test_a_crash_between_import_and_triage_is_recovered(store: Store, tmp_path: Path, running) -> None:  # noqa: ANN001
+def test_a_crash_between_import_and_triage_is_recovered(store: Store, tmp_path: Path, running) -> None:
     """Reviews imported but never triaged (the watcher died in between) and cases opened by a manual
     import are alerted when the watcher starts."""
     policy_with(store, [feishu()])
@@ -313,7 +327,7 @@ def test_a_crash_between_import_and_triage_is_recovered(store: Store, tmp_path: 
     _wait(lambda: len(rec.messages) == 5, what="recovered alerts")
     assert sorted(e["source"] for e in alerts_events(store)) == ["import"] * 2 + ["recovery"] * 3
     w.stop()
-    w2, _ = running(rec)
+    _w2, _ = running(rec)
     time.sleep(1.0)
     assert len(rec.messages) == 5  # a second start finds nothing more to do
 
@@ -351,7 +365,7 @@ def test_the_watcher_process_survives_sigkill_and_sigterm(db_url: str, store: St
         _wait(lambda: len(rx.keys) >= n * 5, timeout=60, what="all alerts at the receiver")
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err[-2000:]
         assert len(rx.keys) == len(set(rx.keys)) == n * 5
         assert PHONE not in err and NICK not in err  # the service log has no personal data

@@ -67,9 +67,11 @@ from .policy import (
 if TYPE_CHECKING:
     from .channels import AlertMessage, Channel, Mention
     from .store import Store
+    from .users import Actor
 
 __all__ = [
     "DEAD_LETTER_COLUMNS",
+    "RESEND_ROLES",
     "DispatchResult",
     "alert_event_of_kind",
     "case_alert_hook",
@@ -112,11 +114,11 @@ def _utcnow() -> dt.datetime:
 
 
 def _aware(t: Any) -> dt.datetime | None:
-    if t is None or (isinstance(t, float) and t != t):
+    if t is None or (isinstance(t, float | pd.Timestamp) and pd.isna(t)):
         return None
     if isinstance(t, pd.Timestamp):
         t = t.to_pydatetime()
-    return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def alert_event_of_kind(kind: str) -> str:
@@ -445,8 +447,13 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
 
 
 # ----------------------------------------------------------------------------------- dead letters
-def dead_letters(store: Store, *, limit: int = 500) -> pd.DataFrame:
-    """Deliveries that gave up, newest first (columns: :data:`DEAD_LETTER_COLUMNS`)."""
+#: Roles that may re-send dead letters from the browser (the CLI is the server operator's).
+RESEND_ROLES = ("supervisor", "admin")
+
+
+def dead_letters(store: Store, *, limit: int = 500, shop_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """Deliveries that gave up, newest first (columns: :data:`DEAD_LETTER_COLUMNS`); ``shop_ids``
+    limits them to those shops (a signed-in user's)."""
     from .store import alert_deliveries as d
     from .store import alert_events as e
 
@@ -455,19 +462,34 @@ def dead_letters(store: Store, *, limit: int = 500) -> pd.DataFrame:
             sa.select(d.c.id.label("delivery_id"), e.c.key, e.c.kind, e.c.case_id, e.c.shop_id, d.c.channel,
                       d.c.channel_type, d.c.attempts, d.c.last_error, e.c.arrived_at, d.c.updated_at)
             .select_from(d.join(e, e.c.id == d.c.event_id)).where(d.c.state == "dead")
+            .where(sa.true() if shop_ids is None else e.c.shop_id.in_([int(i) for i in shop_ids]))
             .order_by(d.c.updated_at.desc(), d.c.id.desc()).limit(limit)).mappings().all()
     return pd.DataFrame(rows, columns=list(DEAD_LETTER_COLUMNS))
 
 
-def resend(store: Store, delivery_ids: Iterable[int] | None = None, *, actor: str) -> int:
+def resend(store: Store, delivery_ids: Iterable[int] | None = None, *, actor: str | Actor) -> int:
     """Put dead deliveries (all, or ``delivery_ids``) back in the queue, due now with a fresh attempt
-    count; each is recorded in the access log. Returns how many were re-queued."""
-    from .store import alert_deliveries as d
-    from .users import log_access
+    count; each is recorded in the access log. Returns how many were re-queued.
 
+    ``actor``: the CLI's login name (the server operator: everything), or a signed-in
+    :class:`~reviewops.users.Actor` — then only a supervisor or admin (:data:`RESEND_ROLES`), and only
+    the dead letters of the actor's shops; a refusal raises :class:`AccessDenied` and is logged."""
+    from .errors import AccessDenied
+    from .store import alert_deliveries as d
+    from .store import alert_events as e
+    from .users import Actor, log_access, log_denied
+
+    name, role, shops = (actor.name, actor.role, actor.shops) if isinstance(actor, Actor) else (str(actor), None, None)
+    if isinstance(actor, Actor) and actor.role not in RESEND_ROLES:
+        err = AccessDenied(f"{actor.label}无权重新发送提醒；需要角色：客服主管或店长 / re-sending alerts needs a supervisor "
+                           "or admin")
+        log_denied(store, actor, "alert_resend", err)
+        raise err
     now = _utcnow()
     with store.write() as conn:
         q = sa.select(d.c.id, d.c.channel).where(d.c.state == "dead")
+        if shops is not None:
+            q = q.where(d.c.event_id.in_(sa.select(e.c.id).where(e.c.shop_id.in_(sorted(shops)))))
         if delivery_ids is not None:
             wanted = sorted({int(i) for i in delivery_ids})
             q = q.where(d.c.id.in_(wanted))
@@ -480,7 +502,7 @@ def resend(store: Store, delivery_ids: Iterable[int] | None = None, *, actor: st
         if ids:
             conn.execute(d.update().where(d.c.id.in_(ids)).values(
                 state="pending", attempts=0, next_attempt_at=now, lease_until=None, updated_at=now))
-            log_access(conn, actor=actor, role=None, action="alert_resend", outcome="ok",
+            log_access(conn, actor=name, role=role, action="alert_resend", outcome="ok",
                        detail={"deliveries": ids})
     return len(ids)
 

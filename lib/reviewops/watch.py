@@ -49,7 +49,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,7 +226,7 @@ def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "fold
     now = _utcnow()
     try:
         sha, size = _file_sha(path), path.stat().st_size
-        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
     except OSError as e:
         out.state, out.error = "failed", f"{type(e).__name__}"
         return out
@@ -408,13 +407,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         if self.path.split("?")[0] != "/healthz":
             self._answer(404, {"error": "not found"})
             return
         self._answer(200, {"status": "ok", **self.watcher.counters()})
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         received = _utcnow()
         w = self.watcher
         if self.path.split("?")[0] != "/v1/reviews":
@@ -675,7 +674,7 @@ class Watcher:
     def _guard(self, what: str, fn: Any) -> None:
         try:
             fn()
-        except Exception as e:  # noqa: BLE001 - a failed round is logged and retried; the service stays up
+        except Exception as e:
             self.bump("errors")
             log.error("%s failed: %s", what, type(e).__name__)
             log.debug("%s failed", what, exc_info=True)
@@ -695,13 +694,14 @@ class Watcher:
             self.stop_event.wait(self.config.poll)
 
     def _send_loop(self) -> None:
+        worked = [0]
+
+        def send() -> None:
+            worked[0] = self.send_due()
+
         while not self.stop_event.is_set():
             self.wake.clear()
-            worked = [0]
-
-            def send() -> None:
-                worked[0] = self.send_due()
-
+            worked[0] = 0
             self._guard("alert delivery", send)
             if not worked[0]:
                 self.wake.wait(0.5)
@@ -728,12 +728,12 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
                                  .order_by(watch_files.c.imported_at.desc()).limit(1)).first()
         last_push = conn.execute(sa.select(sa.func.max(push_events.c.received_at))).scalar_one_or_none()
     for b in beats:
-        beat = b["beat_at"] if b["beat_at"].tzinfo else b["beat_at"].replace(tzinfo=dt.timezone.utc)
+        beat = b["beat_at"] if b["beat_at"].tzinfo else b["beat_at"].replace(tzinfo=dt.UTC)
         b["age_s"] = round((now - beat).total_seconds(), 1)
         b["alive"] = b["age_s"] <= stale_after
         b["stats"] = json.loads(b.pop("stats_json") or "{}")
     if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=dt.timezone.utc)
+        oldest = oldest.replace(tzinfo=dt.UTC)
     waiting = (now - oldest).total_seconds() if oldest is not None else 0.0
     policy = current_policy(store)
     channels = channel_summary(policy)
