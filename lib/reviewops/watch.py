@@ -27,8 +27,8 @@ A sender thread delivers alerts (:func:`reviewops.alerts.dispatch`; retries with
 letters). Every ``sla_every`` seconds the SLA check records warnings and breach escalations once
 and alerts them (:func:`reviewops.alerts.raise_sla_alerts`). On start, reviews first seen in the
 last day that have no case yet (the watcher stopped between import and triage) are triaged and
-alerted (source ``recovery``), and cases opened in the last hour by anyone else (a manual
-``reviewops import``) that have no alert get one (source ``import``).
+alerted (source ``recovery``); on start and with every SLA check, cases opened in the last hour by
+anyone else (a manual ``reviewops import`` + ``triage``) that have no alert get one (source ``import``).
 
 Health: a heartbeat row every few seconds; :func:`watch_status` (``reviewops watch --status``).
 Logs carry file names, counts, ids and channel names — never review text, nicknames or phones.
@@ -546,28 +546,42 @@ class Watcher:
 
     # -- pieces --------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Triage reviews of the last day left without a case, and alert recent cases that have no alert."""
-        from .alerts import raise_case_alerts
+        """On start: triage reviews of the last day left without a case (the watcher stopped between
+        import and triage), then :meth:`alert_orphans`."""
         from .policy import current_policy
-        from .store import alert_events, cases
 
         now = _utcnow()
         policy = current_policy(self.store, actor=ACTOR)
         with self.intake_lock:
             n_cases, n_alerts = _triage_new(self.store, policy, batch_ids=None, source="recovery", arrived_at=None,
                                             seen_since=now - dt.timedelta(days=1))
+        if n_cases:
+            log.info("recovery: %d cases, %d alerts", n_cases, n_alerts)
+        self.bump("cases", n_cases)
+        self.bump("alerts", n_alerts)
+        if n_alerts:
+            self.wake.set()
+        self.alert_orphans()
+
+    def alert_orphans(self) -> int:
+        """Alert cases opened in the last hour by someone else (a manual ``reviewops import`` + ``triage``)
+        that have no new-case alert (source ``import``). Runs on start and with every SLA check."""
+        from .alerts import raise_case_alerts
+        from .store import alert_events, cases
+
+        since = _utcnow() - dt.timedelta(hours=1)
+        with self.intake_lock:
             with self.store.read() as conn:
                 orphans = [int(r) for (r,) in conn.execute(
-                    sa.select(cases.c.id).where(cases.c.created_at >= now - dt.timedelta(hours=1))
+                    sa.select(cases.c.id).where(cases.c.created_at >= since)
                     .where(~sa.exists().where(alert_events.c.case_id == cases.c.id)
                            .where(alert_events.c.kind == "new_case")))]
-            raised = raise_case_alerts(self.store, orphans, source="import", policy=policy) if orphans else []
-        if n_cases or raised:
-            log.info("recovery: %d cases, %d alerts; %d earlier cases alerted", n_cases, n_alerts, len(raised))
-        self.bump("cases", n_cases)
-        self.bump("alerts", n_alerts + len(raised))
-        if n_alerts or raised:
+            raised = raise_case_alerts(self.store, orphans, source="import") if orphans else []
+        if raised:
+            log.info("alerted %d cases opened outside the watcher", len(raised))
+            self.bump("alerts", len(raised))
             self.wake.set()
+        return len(raised)
 
     def _candidates(self) -> list[Path]:
         folder = self.config.folder
@@ -640,6 +654,7 @@ class Watcher:
     def sla_check(self) -> int:
         from .alerts import raise_sla_alerts
 
+        self.alert_orphans()
         with self.intake_lock:
             ids = raise_sla_alerts(self.store, actor=ACTOR)
         if ids:
