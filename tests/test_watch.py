@@ -327,9 +327,14 @@ def test_a_crash_between_import_and_triage_is_recovered(store: Store, tmp_path: 
     _wait(lambda: len(rec.messages) == 5, what="recovered alerts")
     assert sorted(e["source"] for e in alerts_events(store)) == ["import"] * 2 + ["recovery"] * 3
     w.stop()
-    _w2, _ = running(rec)
+    running(rec, sla_every=0.2)
     time.sleep(1.0)
     assert len(rec.messages) == 5  # a second start finds nothing more to do
+    # a case opened by a manual import + triage while the watcher runs is alerted at its next SLA check
+    import_file(store, write_export(tmp_path / "later.csv", review_rows(200, 2)))
+    triage_store(store, batch_ids=[3])
+    _wait(lambda: len(rec.messages) == 6, what="the manual case's alert")
+    assert alerts_events(store)[-1]["source"] == "import"
 
 
 def test_the_watcher_process_survives_sigkill_and_sigterm(db_url: str, store: Store, tmp_path: Path) -> None:
