@@ -438,3 +438,17 @@ def test_only_a_supervisor_or_admin_resends_and_only_their_shops(store: Store, t
     assert alerts.resend(store, actor=sup) == 1  # only the dead letter of 甲店
     left = alerts.dead_letters(store)
     assert len(left) == 1 and int(left["shop_id"].iloc[0]) != shop_a
+
+
+def test_a_backlog_overdue_for_days_is_escalated_but_not_posted(store: Store, tmp_path: Path) -> None:
+    """A watcher started on a store whose cases have been overdue for days records the escalations but
+    does not flood the group with one message per old case."""
+    policy_with(store, [feishu()])
+    (case_id,) = _import_and_triage(store, tmp_path, review_rows(0, 2))
+    with store.read() as conn:
+        due = conn.execute(sa.select(cases.c.sla_due_at).where(cases.c.id == case_id)).scalar_one()
+    assert alerts.raise_sla_alerts(store, now=due + dt.timedelta(days=3)) == []
+    with store.read() as conn:
+        kinds = sorted(conn.execute(sa.select(sla_notices.c.kind).where(sla_notices.c.case_id == case_id)).scalars())
+        owner = conn.execute(sa.select(cases.c.owner_role).where(cases.c.id == case_id)).scalar_one()
+    assert kinds == ["breach", "warn_50", "warn_80"] and owner == "admin"  # recorded and escalated all the same

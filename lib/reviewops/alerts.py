@@ -213,7 +213,11 @@ def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arr
 def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
                      actor: str = "watcher", lookback: dt.timedelta = dt.timedelta(days=1)) -> list[int]:
     """Record SLA warnings and breach escalations (once each, :func:`reviewops.sweep.sla_sweep`) and raise
-    an alert for every notice sent within ``lookback`` that has none yet. Returns the new event ids."""
+    an alert for every notice sent within ``lookback`` that has none yet. Returns the new event ids.
+
+    Only notices about deadlines later than ``now − lookback`` are alerted: a watcher started on a store
+    with a backlog does not post a message for every case that has been overdue for days (they are in
+    the queue, marked breached, and the notices and escalations are still recorded)."""
     from .store import alert_events, sla_notices
     from .sweep import sla_sweep
 
@@ -224,6 +228,7 @@ def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: 
     with store.write() as conn:
         q = (sa.select(sla_notices.c.case_id, sla_notices.c.shop_id, sla_notices.c.kind, sla_notices.c.sent_at)
              .where(sla_notices.c.sent_at >= now - lookback)
+             .where(sa.or_(sla_notices.c.due_at.is_(None), sla_notices.c.due_at >= now - lookback))
              .where(~sa.exists().where(alert_events.c.case_id == sla_notices.c.case_id)
                     .where(alert_events.c.kind == sla_notices.c.kind)))
         if shop_ids is not None:
