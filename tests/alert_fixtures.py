@@ -3,6 +3,7 @@ export files, and an in-process channel that records what it was asked to send."
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,15 +34,25 @@ def feishu(name: str = "kf", **kw: Any) -> dict[str, Any]:
     return {"name": name, "type": "feishu", "target": "https://open.feishu.cn/open-apis/bot/v2/hook/test", **kw}
 
 
-def review_rows(start: int, n: int, *, negative_every: int = 2, shop: str = "测试店", day: str = "2026-11-26",
+def recent(seconds_ago: float = 7200, plus: float = 0) -> str:
+    """A Beijing wall time ``seconds_ago`` before now (+ ``plus`` s), as exports write it — reviews stay
+    "new" (within the policy's alert_max_review_age_hours) whenever the suite runs."""
+    from zoneinfo import ZoneInfo
+
+    t = dt.datetime.now(ZoneInfo("Asia/Shanghai")) - dt.timedelta(seconds=seconds_ago - plus)
+    return t.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def review_rows(start: int, n: int, *, negative_every: int = 2, shop: str = "测试店", posted: str | None = None,
                 content: str | None = None) -> list[str]:
-    """``n`` Taobao review rows; every ``negative_every``-th is a 差评 with a phone number and a nickname."""
+    """``n`` Taobao review rows posted about two hours ago (or at ``posted``, Beijing time); every
+    ``negative_every``-th is a 差评 with a phone number and a nickname."""
     out = []
     for i in range(start, start + n):
         neg = negative_every and i % negative_every == 0
         text = content or (f"质量太差了，投诉！联系我{PHONE}" if neg else "很好，物流快")
-        out.append(f"R{i},{2841234567000000 + i},商品{i % 7},{NICK}{i},{'差评' if neg else '好评'},{text},"
-                   f"{day} 09:{i % 60:02d}:00,{shop}")
+        when = posted or recent(plus=i % 3600)
+        out.append(f"R{i},{2841234567000000 + i},商品{i % 7},{NICK}{i},{'差评' if neg else '好评'},{text},{when},{shop}")
     return out
 
 

@@ -52,7 +52,7 @@ def _import_and_triage(store: Store, tmp_path: Path, rows: list[str], *, name: s
     policy = current_policy(store)
     res = triage_store(store, policy=policy, batch_ids=[r.batch_id for r in results],
                        on_case=alerts.case_alert_hook(policy, source=source, arrived_at=arrived, created=created))
-    assert len(created) == res.created
+    assert len(created) <= res.created  # history (older than alert_max_review_age_hours) gets no alert
     return res.case_ids
 
 
@@ -452,3 +452,18 @@ def test_a_backlog_overdue_for_days_is_escalated_but_not_posted(store: Store, tm
         kinds = sorted(conn.execute(sa.select(sla_notices.c.kind).where(sla_notices.c.case_id == case_id)).scalars())
         owner = conn.execute(sa.select(cases.c.owner_role).where(cases.c.id == case_id)).scalar_one()
     assert kinds == ["breach", "warn_50", "warn_80"] and owner == "admin"  # recorded and escalated all the same
+
+
+def test_history_gets_cases_but_no_alerts(store: Store, tmp_path: Path) -> None:
+    """A first import of months of reviews opens their cases without paging anyone; a review posted within
+    alert_max_review_age_hours is alerted."""
+    from alert_fixtures import recent
+
+    policy_with(store, [feishu()], settings={"alert_max_review_age_hours": "72"})
+    old = review_rows(0, 4, posted=recent(seconds_ago=80 * 3600))
+    fresh = review_rows(10, 2, posted=recent(seconds_ago=70 * 3600))
+    ids = _import_and_triage(store, tmp_path, old + fresh)
+    assert len(ids) == 3
+    assert [e["key"] for e in _events(store)] == [f"new_case:{ids[-1]}"]
+    assert alerts.raise_case_alerts(store, ids, source="import") == []  # the orphan check skips history too
+    assert len(alerts.raise_case_alerts(store, ids, source="import", include_history=True)) == 2

@@ -24,6 +24,7 @@ from alert_fixtures import (
     Recorder,
     feishu,
     policy_with,
+    recent,
     review_rows,
     write_export,
 )
@@ -198,7 +199,7 @@ def _post(port: int, body: bytes, headers: dict[str, str] | None = None, path: s
 def _event(event_id: str, n: int = 2, start: int = 0, **extra: object) -> bytes:
     items = [{"review_id": f"P{i}", "order_id": str(2841234567100000 + i), "buyer_nick": f"{NICK}{i}",
               "rating_raw": "差评" if i % 2 == 0 else "好评", "content": f"物流太慢了，电话{PHONE}" if i % 2 == 0 else "好",
-              "created_at": "2026-11-26 10:00:00", "product_title": "羊毛衫"} for i in range(start, start + n)]
+              "created_at": recent(), "product_title": "羊毛衫"} for i in range(start, start + n)]
     return json.dumps({"event_id": event_id, "platform": "taobao", "shop": "推送店", "reviews": items, **extra},
                       ensure_ascii=False).encode("utf-8")
 
@@ -226,9 +227,9 @@ def test_signed_push_is_taken_and_alerted_bad_ones_are_refused(store: Store, run
         "replayed event": _post(port, _event("evt-1", 4)),
         "not json": _post(port, b"{oops", sign_push(b"{oops", SECRET)),
         "unknown field": _post(port, b2 := json.dumps({"event_id": "e", "platform": "taobao", "reviews": [
-            {"rating": 1, "created_at": "2026-11-26 10:00:00"}]}).encode(), sign_push(b2, SECRET)),
+            {"rating": 1, "created_at": recent()}]}).encode(), sign_push(b2, SECRET)),
         "bad platform": _post(port, b3 := json.dumps({"event_id": "e", "platform": "amazon", "reviews": [
-            {"created_at": "2026-11-26 10:00:00"}]}).encode(), sign_push(b3, SECRET)),
+            {"created_at": recent()}]}).encode(), sign_push(b3, SECRET)),
         "invalid rows": _post(port, b4 := _event("evt-bad", 2, start=20).replace(b"2841234567100020", b"12"),
                               sign_push(b4, SECRET)),
     }

@@ -165,10 +165,18 @@ def case_alert_hook(policy: Policy, *, source: str, arrived_at: dt.datetime | Ma
                     created: list[int] | None = None) -> Any:
     """An ``on_case`` hook for :func:`reviewops.triage.triage_store`: the new-case alert is written in
     the case's own transaction. ``arrived_at``: one time for the whole arrival, or per review id
-    (``row.review_pk``); None = the review's detection time. Event ids are appended to ``created``."""
+    (``row.review_pk``); None = the review's detection time. Event ids are appended to ``created``.
+
+    A review posted more than the policy's ``alert_max_review_age_hours`` (default 72) before it was
+    found gets its case but no alert: a first import of months of history does not page anyone."""
+
+    max_age = dt.timedelta(hours=int(policy.setting("alert_max_review_age_hours")))
 
     def hook(conn: sa.Connection, case_id: int, row: Any) -> None:
         now = _utcnow()
+        posted = _aware(getattr(row, "created_at", None))
+        if posted is not None and now - posted > max_age:
+            return  # history (a first import of old exports): a case, but no message
         detected = _aware(getattr(row, "detected_at", None)) or now
         if isinstance(arrived_at, Mapping):
             arrived = arrived_at.get(int(row.review_pk)) or detected
@@ -184,23 +192,29 @@ def case_alert_hook(policy: Policy, *, source: str, arrived_at: dt.datetime | Ma
 
 
 def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arrived_at: dt.datetime | None = None,
-                      policy: Policy | None = None) -> list[int]:
+                      policy: Policy | None = None, include_history: bool = False) -> list[int]:
     """New-case alerts for cases already open (idempotent: a case alerted before is skipped).
 
-    ``arrived_at`` None = the review's first-seen time. Returns the new event ids."""
+    ``arrived_at`` None = the review's first-seen time. Reviews posted more than the policy's
+    ``alert_max_review_age_hours`` ago are skipped unless ``include_history``. Returns the new event ids."""
     from .store import cases, reviews
 
     ids = sorted({int(c) for c in case_ids})
     if not ids:
         return []
     policy = policy or current_policy(store)
+    max_age = dt.timedelta(hours=int(policy.setting("alert_max_review_age_hours")))
     out: list[int] = []
     with store.write() as conn:
-        rows = conn.execute(sa.select(cases.c.id, cases.c.shop_id, cases.c.created_at, reviews.c.first_seen_at)
+        rows = conn.execute(sa.select(cases.c.id, cases.c.shop_id, cases.c.created_at, reviews.c.first_seen_at,
+                                      reviews.c.created_at.label("posted_at"))
                             .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk))
                             .where(cases.c.id.in_(ids))).all()
         now = _utcnow()
         for r in rows:
+            posted = _aware(r.posted_at)
+            if not include_history and posted is not None and now - posted > max_age:
+                continue
             arrived = arrived_at or _aware(r.first_seen_at) or _aware(r.created_at) or now
             eid = _insert_event(conn, key=f"new_case:{r.id}", kind="new_case", case_id=int(r.id),
                                 shop_id=int(r.shop_id), source=source, arrived_at=min(arrived, now),

@@ -34,7 +34,7 @@ def _alert_link(store: Any, *, shop: int | None = None, exclude_shop: int | None
         if exclude_shop is not None:
             q = q.where(cases.c.shop_id != exclude_shop)
         case_id = int(conn.execute(q.limit(1)).scalar_one())
-    alerts.raise_case_alerts(store, [case_id], source="import")
+    alerts.raise_case_alerts(store, [case_id], source="import", include_history=True)  # demo reviews are days old
     with store.read() as conn:
         event_id = conn.execute(sa.select(alert_events.c.id).where(alert_events.c.case_id == case_id)
                                 .where(alert_events.c.kind == "new_case")).scalar_one()
