@@ -8,7 +8,13 @@ alert delays per source, SPEC E1, below it), remedies and the breakdowns by shop
 :func:`reviewops.dashboard.dashboard_figures` (which calls :func:`reviewops.reports.report_figures`, as
 the weekly report does); this form only reads the filters and shows the result, every value escaped.
 
-Changing a filter or clicking 刷新 recomputes; with 自动刷新 ticked a background thread recomputes every
+Below the SLA panel: 「提醒服务」 (is ``reviewops watch`` beating, the delivery queue by state, the oldest
+waiting alert, the problems — :func:`reviewops.dashboard.alert_service`) and 「发送失败的提醒（死信）」, the
+dead letters of the user's shops; a supervisor or admin (``reviewops.alerts.RESEND_ROLES``) also gets a
+selection with 重新发送 and 全部重新发送, which call :func:`reviewops.alerts.resend` as ``wb.actor`` and
+show the outcome in the status line (agents see the list only).
+
+Changing a filter or clicking 刷新 recomputes (the alert panels too); with 自动刷新 ticked a background thread recomputes every
 60 s (``refresh_seconds``) until it is unticked, ``form.stop()``/``form.close()`` is called or the form's
 widget is closed.
 """
@@ -23,7 +29,17 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .common import STYLE, Form, button, esc, guard, table_html, title_html
+from .common import (
+    STYLE,
+    Form,
+    button,
+    esc,
+    guard,
+    kv_html,
+    msg_html,
+    table_html,
+    title_html,
+)
 
 __all__ = ["DashboardForm", "build_dashboard"]
 
@@ -144,27 +160,90 @@ def breakdown_html(df: Any, limit: int | None = None) -> str:
     return out
 
 
+def seconds_text(x: Any) -> str:
+    return "—" if missing(x) else f"{float(x):.0f}"
+
+
+def watcher_state_html(svc: Any) -> str:
+    """运行中 / 无心跳 with the seconds since the newest heartbeat / 从未运行 (class ``ro-dash-alert-<state>``)."""
+    if svc.state == "never":
+        text = f"{svc.state_zh}（没有监控服务的心跳；请启动 reviewops watch / no watcher has ever run）"
+    elif svc.state == "running":
+        text = f"{svc.state_zh}（{seconds_text(svc.age_s)} 秒前心跳）"
+    else:
+        text = f"{svc.state_zh}（最后一次心跳在 {seconds_text(svc.age_s)} 秒前）"
+    return (f'<span class="ro-dash-alert-state ro-dash-alert-{esc(svc.state)}">{esc(text)}</span>')
+
+
+def alert_service_html(svc: Any) -> str:
+    """The 提醒服务 panel: watcher state, the queue by state (Chinese), the oldest waiting alert, problems."""
+    from reviewops.dashboard import ALERT_SERVICE_TITLE
+
+    waiting = "—（没有待发送的提醒）" if svc.oldest_pending_s is None else f"已等待 {seconds_text(svc.oldest_pending_s)} 秒"
+    watchers = ""
+    if len(svc.watchers) > 1:
+        watchers = table_html(("监控服务", "状态", "距上次心跳（秒）"),
+                              [(w["name"], w["state_zh"], seconds_text(w["age_s"])) for w in svc.watchers],
+                              cls="ro-dash-table ro-dash-alert-watchers")
+    queue = table_html([zh for _k, zh, _n in svc.queue], [[n for _k, _zh, n in svc.queue]],
+                       cls="ro-dash-table ro-dash-alert-queue")
+    if svc.problems:
+        problems = "".join(msg_html("warn", p) for p in svc.problems)
+    else:
+        problems = msg_html("ok", "运行正常，没有问题 / healthy")
+    return (title_html(ALERT_SERVICE_TITLE, "alert service · reviewops watch")
+            + f'<div class="ro-dash-alert-watcher">监控服务：{watcher_state_html(svc)}</div>' + watchers
+            + kv_html([("最早的待发送提醒", waiting)])
+            + title_html("提醒队列", "deliveries by state") + queue
+            + f'<div class="ro-dash-alert-problems">{problems}</div>')
+
+
+def dead_letters_html(table: Any, shown: int, limit: int, may_resend: bool) -> str:
+    """The 死信 list (every cell escaped) and what the user can do about it."""
+    from reviewops.dashboard import DEAD_LETTER_TITLE
+
+    head = title_html(DEAD_LETTER_TITLE, "dead letters of your shops")
+    if may_resend:
+        hint = ("选择后点「重新发送」，或「全部重新发送」；监控服务会在几秒内重新投递 / select rows and click 重新发送, "
+                "or 全部重新发送; the watcher sends them again within seconds")
+    else:
+        hint = "只有客服主管或店长可以重新发送 / only a supervisor or admin can re-send"
+    more = f'<div class="ro-muted">只显示最新的 {esc(limit)} 条</div>' if shown >= limit else ""
+    body = table_html(list(table.columns), table.itertuples(index=False), cls="ro-dash-table ro-dash-dead-rows",
+                      empty="没有发送失败的提醒")
+    note = f'<div class="ro-muted ro-dash-dead-hint">{esc(hint)}</div>' if shown else ""
+    return head + body + more + note
+
+
 DASH_CSS = """<style>
 .ro-dash-kpis { display: grid; grid-template-columns: repeat(4, minmax(150px, 1fr)); gap: 6px; margin: 4px 0; }
 .ro-dash-kpi { border: 1px solid #e0e4e8; border-radius: 6px; padding: 6px 10px; background: #fff; }
 .ro-dash-kpi-value { font-size: 22px; font-weight: 600; color: #263238; }
 .ro-dash-charts img { max-width: 49%; height: auto; margin-right: 1%; vertical-align: top; }
+.ro-dash-alert-running { color: #1b5e20; font-weight: 600; }
+.ro-dash-alert-stale { color: #c62828; font-weight: 600; }
+.ro-dash-alert-never { color: #7a5b00; font-weight: 600; }
 </style>"""
 
 
 class DashboardForm(Form):
     """数据看板: handles ``who start end shop platform sku agent refresh_button auto headline charts categories
-    sla remedies by_shop by_platform by_sku by_agent``; ``figures`` (the last :class:`ReportFigures`),
-    ``refresh(now=None)``, ``start_timer(interval)``, ``stop()``, ``running``, ``refreshes``."""
+    sla alert_service dead_letters dead_table dead_select resend_button resend_all_button remedies by_shop
+    by_platform by_sku by_agent`` (the three re-send widgets are None unless the user may re-send);
+    ``figures`` (the last :class:`ReportFigures`), ``service`` (the last ``AlertService``), ``dead`` (the
+    dead letters listed), ``refresh(now=None)``, ``refresh_alerts(now=None)``, ``resend_selected()``,
+    ``resend_all()``, ``start_timer(interval)``, ``stop()``, ``running``, ``refreshes``."""
 
     name = "dash"
 
     def __init__(self, wb: Any, *, refresh_seconds: float = 60.0, today: dt.date | None = None):
         super().__init__(wb)
-        from reviewops.dashboard import dashboard_options, default_period
+        from reviewops.dashboard import dashboard_options, default_period, may_resend
 
         self.refresh_seconds = float(refresh_seconds)
         self.figures: Any = None
+        self.service: Any = None
+        self.dead: Any = None
         self.refreshes = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -200,6 +279,30 @@ class DashboardForm(Form):
         self.charts = self._panel("ro-dash-charts")
         self.categories = self._panel("ro-dash-categories")
         self.sla = self._panel("ro-dash-sla")
+        self.alert_service = self._panel("ro-dash-alert-service")
+        self.dead_table = widgets.HTML("")
+        self.dead_table.add_class("ro-dash-dead-table")
+        self.may_resend = may_resend(wb.actor)
+        self.dead_select: widgets.SelectMultiple | None = None
+        self.resend_button: widgets.Button | None = None
+        self.resend_all_button: widgets.Button | None = None
+        dead_children: list[widgets.Widget] = [self.dead_table]
+        if self.may_resend:  # agents get no buttons (and resend() would refuse them anyway)
+            self.dead_select = widgets.SelectMultiple(description="选择提醒", options=[], rows=5, style=STYLE,
+                                                      layout=widgets.Layout(width="60%"))
+            self.dead_select.add_class("ro-dash-dead-select")
+            self.resend_button = button("重新发送", "ro-dash-resend", icon="repeat",
+                                        tooltip="把所选的死信重新排队 / re-queue the selected dead letters")
+            self.resend_button.on_click(guard(self.status, lambda _b: self.resend_selected()))
+            self.resend_all_button = button("全部重新发送", "ro-dash-resend-all", icon="repeat",
+                                            tooltip="把我店铺的全部死信重新排队 / re-queue every dead letter of my shops")
+            self.resend_all_button.on_click(guard(self.status, lambda _b: self.resend_all()))
+            actions = widgets.HBox([self.dead_select, widgets.VBox([self.resend_button, self.resend_all_button])])
+            actions.add_class("ro-dash-dead-actions")
+            dead_children.append(actions)
+        self.dead_letters = widgets.VBox(dead_children)
+        self.dead_letters.add_class("ro-dash-dead-letters")
+        self.dead_letters.add_class("ro-section")
         self.remedies = self._panel("ro-dash-remedies")
         self.by_shop = self._panel("ro-dash-by-shop")
         self.by_platform = self._panel("ro-dash-by-platform")
@@ -211,8 +314,8 @@ class DashboardForm(Form):
         ])
         filters.add_class("ro-dash-filters")
         self._finish(widgets.HTML(DASH_CSS, layout=widgets.Layout(display="none")), self.who, self.status.widget,
-                     filters, self.headline, self.charts, self.categories, self.sla, self.remedies, self.by_shop,
-                     self.by_platform, self.by_sku, self.by_agent)
+                     filters, self.headline, self.charts, self.categories, self.sla, self.alert_service,
+                     self.dead_letters, self.remedies, self.by_shop, self.by_platform, self.by_sku, self.by_agent)
 
     @staticmethod
     def _panel(css_class: str) -> widgets.HTML:
@@ -226,7 +329,7 @@ class DashboardForm(Form):
         return None if w.value in (ALL, None) else w.value
 
     def refresh(self, now: dt.datetime | None = None) -> None:
-        """Recompute the figures for the current filters and show them."""
+        """Recompute the alert panels and the figures for the current filters and show them."""
         from reviewops.dashboard import (
             category_chart_png,
             daily_chart_png,
@@ -234,6 +337,7 @@ class DashboardForm(Form):
         )
         from reviewops.errors import ConfigError
 
+        self.refresh_alerts(now)  # first: a bad date must not leave the alert panels stale
         if self.start.value is None or self.end.value is None:
             raise ConfigError("请选择开始日期和结束日期 / pick a start and an end date")
         with self._lock:
@@ -259,6 +363,63 @@ class DashboardForm(Form):
             self.by_agent.value = (title_html("按首次联系客服", "by agent (who made the first contact)")
                                    + breakdown_html(fig.by_agent))
             self.refreshes += 1
+
+    # ------------------------------------------------------------ alert service and dead letters
+    def refresh_alerts(self, now: dt.datetime | None = None) -> None:
+        """Show the alert service's state and the dead letters of the user's shops (the filters do not apply)."""
+        from reviewops.dashboard import (
+            DEAD_LETTER_LIMIT,
+            alert_kind_zh,
+            alert_service,
+            dead_letter_list,
+            dead_letter_table,
+        )
+
+        with self._lock:
+            svc = alert_service(self.wb.store, now=now)
+            dead = dead_letter_list(self.wb.store, self.wb.actor, limit=DEAD_LETTER_LIMIT)
+            self.service, self.dead = svc, dead
+            self.alert_service.value = alert_service_html(svc)
+            self.dead_table.value = dead_letters_html(dead_letter_table(dead), len(dead), DEAD_LETTER_LIMIT,
+                                                      self.may_resend)
+            if self.dead_select is not None:
+                options = [(f"#{int(r.delivery_id)} · {alert_kind_zh(str(r.kind))} · 案件 {int(r.case_id)} · {r.channel}",
+                            int(r.delivery_id)) for r in dead.itertuples(index=False)]
+                if list(self.dead_select.options) != options:  # keep the user's choice across refreshes
+                    keep = tuple(v for v in self.dead_select.value if v in {i for _l, i in options})
+                    self.dead_select.options = options
+                    self.dead_select.value = keep
+                self.resend_button.disabled = self.resend_all_button.disabled = not options
+
+    def resend_selected(self) -> int:
+        """Re-queue the dead letters chosen in ``dead_select``; the outcome shows in the status line."""
+        from reviewops.errors import ConfigError
+
+        ids = [int(i) for i in self.dead_select.value] if self.dead_select is not None else []
+        if not ids:
+            raise ConfigError("请先在列表中选择要重新发送的提醒 / select the alerts to re-send first")
+        return self._resend(ids)
+
+    def resend_all(self) -> int:
+        """Re-queue every dead letter of the user's shops."""
+        return self._resend(None)
+
+    def _resend(self, ids: list[int] | None) -> int:
+        """:func:`reviewops.alerts.resend` as the signed-in user (it refuses other roles and other shops)."""
+        from reviewops import alerts
+        from reviewops.errors import ConfigError
+
+        try:
+            n = alerts.resend(self.wb.store, ids, actor=self.wb.actor)
+        except ConfigError:  # someone else re-sent them first: show the list as it is now, then the message
+            self.refresh_alerts()
+            raise
+        self.refresh_alerts()
+        if n:
+            self.status.ok(f"已重新排队 {n} 条，监控服务将在几秒内重新发送 / {n} re-queued")
+        else:
+            self.status.info("没有可重新发送的死信 / no dead letters to re-send")
+        return n
 
     def _filter_changed(self, _change: Any) -> None:
         self.refresh()

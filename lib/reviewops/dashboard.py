@@ -17,6 +17,11 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
   text reaches the page as markup through them.
 * **Alert delays** (SPEC E1): :func:`alert_delay_table` turns ``fig.alert_delays`` into the table the
   dashboard and the weekly playbook both show — Chinese headers, seconds with one decimal, shares in %.
+* **Alert service** (SPEC E1/E2): :func:`alert_service` reduces :func:`reviewops.watch.watch_status` to
+  its global, non-personal parts (is a watcher beating, the delivery queue by state, the oldest waiting
+  alert, the problems); :func:`dead_letter_list` / :func:`dead_letter_table` are the dead letters of the
+  signed-in user's shops as the dashboard shows them; :func:`may_resend` says whether the user gets the
+  re-send buttons (:data:`reviewops.alerts.RESEND_ROLES`; :func:`reviewops.alerts.resend` checks again).
 """
 
 from __future__ import annotations
@@ -42,13 +47,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_DELAY_TITLE",
+    "ALERT_SERVICE_TITLE",
+    "DEAD_LETTER_HEAD",
+    "DEAD_LETTER_LIMIT",
+    "DEAD_LETTER_TITLE",
+    "DELIVERY_STATE_ZH",
+    "WATCHER_STATE_ZH",
+    "AlertService",
     "DashboardOptions",
     "alert_delay_table",
+    "alert_kind_zh",
+    "alert_service",
     "category_chart_png",
     "daily_chart_png",
     "dashboard_figures",
     "dashboard_options",
+    "dead_letter_list",
+    "dead_letter_table",
     "default_period",
+    "may_resend",
 ]
 
 DEFAULT_DAYS = 7
@@ -195,4 +212,136 @@ def alert_delay_table(df: pd.DataFrame) -> pd.DataFrame:
              "within_60s_rate": share}
     out = pd.DataFrame({zh[c]: [shown[c](x) if c in shown else ("" if _missing(x) else str(x)) for x in df[c]]
                         for c in ALERT_DELAY_SHOWN}, columns=[zh[c] for c in ALERT_DELAY_SHOWN])
+    return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------ alert service (E1/E2)
+ALERT_SERVICE_TITLE = "提醒服务"
+DEAD_LETTER_TITLE = "发送失败的提醒（死信）"
+#: the delivery states in the order the dashboard shows them
+DELIVERY_STATE_ZH = {"pending": "待发送", "sending": "发送中", "delivered": "已送达", "dead": "死信"}
+#: the watcher as a whole: a heartbeat within ``watch_status``'s 30 s, only older ones, or none ever
+WATCHER_STATE_ZH = {"running": "运行中", "stale": "无心跳", "never": "从未运行"}
+#: the newest dead letters the dashboard lists (re-sending "all" covers every one of the user's shops)
+DEAD_LETTER_LIMIT = 200
+#: the columns of :func:`dead_letter_table`, in order (Chinese headers)
+DEAD_LETTER_HEAD = {"delivery_id": "投递编号", "kind": "提醒类型", "case_id": "案件编号", "shop": "店铺",
+                    "channel": "渠道", "channel_type": "渠道类型", "attempts": "已尝试次数", "last_error": "失败原因",
+                    "arrived_at": "评价到达（北京时间）", "updated_at": "进入死信（北京时间）", "key": "提醒编号"}
+CHANNEL_PROBLEM_NOTE = "（在看板服务器的环境中检查；监控服务的环境变量可能不同 / checked in the dashboard server's environment）"
+
+
+@dataclass(frozen=True)
+class AlertService:
+    """What the 提醒服务 panel shows — global and without personal data (no host, pid or counters).
+
+    ``state``: running | stale | never (:data:`WATCHER_STATE_ZH`); ``age_s``: seconds since the newest
+    heartbeat (None = never); ``watchers``: one dict per watcher (``name state state_zh age_s``);
+    ``queue``: (state, 中文, count) for every delivery state, :data:`DELIVERY_STATE_ZH` first;
+    ``oldest_pending_s``: how long the oldest pending/sending alert has waited (None = none waiting);
+    ``problems``: ``watch_status``'s problems (channel checks marked as done in this environment)."""
+
+    state: str
+    state_zh: str
+    age_s: float | None
+    watchers: list[dict[str, Any]]
+    queue: list[tuple[str, str, int]]
+    oldest_pending_s: float | None
+    problems: list[str]
+    ok: bool
+
+
+def alert_service(store: Store, *, now: dt.datetime | None = None) -> AlertService:
+    """:func:`reviewops.watch.watch_status` reduced to what any signed-in user may see."""
+    from .watch import watch_status
+
+    st = watch_status(store, now=now)
+    watchers = []
+    for w in st["watchers"]:
+        state = "running" if w["alive"] else "stale"
+        watchers.append({"name": str(w["name"]), "state": state, "state_zh": WATCHER_STATE_ZH[state],
+                         "age_s": float(w["age_s"])})
+    if not watchers:
+        state, age = "never", None
+    else:
+        state = "running" if any(w["state"] == "running" for w in watchers) else "stale"
+        age = min(w["age_s"] for w in watchers)
+    counts = {str(k): int(v) for k, v in (st["deliveries"] or {}).items()}
+    queue = [(k, zh, counts.pop(k, 0)) for k, zh in DELIVERY_STATE_ZH.items()]
+    queue += [(k, k, v) for k, v in sorted(counts.items())]  # a state this version does not know: as stored
+    waiting = sum(n for k, _zh, n in queue if k in ("pending", "sending"))
+    channel_problems = {f"渠道 {c['channel']}：{c['problem']}" for c in st["channels"] if c.get("problem")}
+    problems = [p + CHANNEL_PROBLEM_NOTE if p in channel_problems else p for p in st["problems"]]
+    return AlertService(state=state, state_zh=WATCHER_STATE_ZH[state], age_s=age, watchers=watchers, queue=queue,
+                        oldest_pending_s=float(st["oldest_pending_s"]) if waiting else None, problems=problems,
+                        ok=bool(st["ok"]))
+
+
+def may_resend(actor: Actor) -> bool:
+    """Whether ``actor`` gets the re-send buttons (a hint: :func:`reviewops.alerts.resend` decides)."""
+    from .alerts import RESEND_ROLES
+
+    return actor.role in RESEND_ROLES
+
+
+def alert_kind_zh(kind: str) -> str:
+    """新中差评 / 时效预警 NN% / 超时升级 (an unknown kind as stored)."""
+    if kind == "new_case":
+        return "新中差评"
+    if kind.startswith("warn_"):
+        return f"时效预警 {kind.removeprefix('warn_')}%"
+    if kind == "breach":
+        return "超时升级"
+    return kind
+
+
+def dead_letter_list(store: Store, actor: Actor, *, limit: int = DEAD_LETTER_LIMIT) -> pd.DataFrame:
+    """The newest dead letters of ``actor``'s shops (all shops for a user without a limit): the columns of
+    :data:`reviewops.alerts.DEAD_LETTER_COLUMNS` and ``shop`` (``店名（平台）#id``)."""
+    import sqlalchemy as sa
+
+    from .alerts import dead_letters
+    from .columns import PLATFORM_ZH
+    from .store import shops
+
+    df = dead_letters(store, limit=limit, shop_ids=None if actor.shops is None else sorted(actor.shops))
+    with store.read() as conn:
+        names = {int(r.id): f"{r.name}（{PLATFORM_ZH.get(r.platform, r.platform)}）#{r.id}"
+                 for r in conn.execute(sa.select(shops.c.id, shops.c.name, shops.c.platform))}
+    df["shop"] = [names.get(int(s), f"#{s}") for s in df["shop_id"]]
+    return df
+
+
+def _beijing(t: Any) -> str:
+    import pandas as pd
+
+    if t is None or pd.isna(t):
+        return "—"
+    if isinstance(t, pd.Timestamp):
+        t = t.to_pydatetime()
+    if t.tzinfo is None:  # stored as UTC
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dead_letter_table(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dead_letter_list` as shown: :data:`DEAD_LETTER_HEAD` headers, every value text — the kind and
+    channel type in Chinese, times in Beijing time."""
+    import pandas as pd
+
+    from .policy import CHANNEL_TYPE_ZH
+
+    def cell(col: str, x: Any) -> str:
+        if col in ("arrived_at", "updated_at"):
+            return _beijing(x)
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return ""
+        if col == "kind":
+            return alert_kind_zh(str(x))
+        if col == "channel_type":
+            return CHANNEL_TYPE_ZH.get(str(x), str(x))
+        return str(x)
+
+    out = pd.DataFrame({h: [cell(c, x) for x in df[c]] for c, h in DEAD_LETTER_HEAD.items()},
+                       columns=list(DEAD_LETTER_HEAD.values()))
     return out.reset_index(drop=True)
