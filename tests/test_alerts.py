@@ -467,3 +467,70 @@ def test_history_gets_cases_but_no_alerts(store: Store, tmp_path: Path) -> None:
     assert [e["key"] for e in _events(store)] == [f"new_case:{ids[-1]}"]
     assert alerts.raise_case_alerts(store, ids, source="import") == []  # the orphan check skips history too
     assert len(alerts.raise_case_alerts(store, ids, source="import", include_history=True)) == 2
+
+
+# ----------------------------------------------------------------------------- rate limits, digests
+def test_a_burst_goes_out_as_one_combined_message(store: Store, tmp_path: Path) -> None:
+    from reviewops.channels import render
+
+    policy_with(store, [feishu()], DUTY, settings={"alert_digest_over": "3",
+                                                   "workbench_url": "https://kefu.shop.example/"})
+    from reviewops.store import clock
+
+    at = _sh(2026, 11, 26, 10, 0)  # a Thursday morning, 老李 on duty (a past time the clock can replay)
+    with clock(at):
+        ids = _import_and_triage(store, tmp_path, review_rows(0, 16, posted="2026-11-26 09:00:00"))  # 8 negative
+        rec = Recorder()
+        res = alerts.dispatch(store, channels={"kf": rec}, now=at)
+    assert (res.delivered, res.digests, len(rec.messages)) == (8, 1, 1)
+    (msg,) = rec.messages
+    assert msg.kind == "digest" and msg.title == "中差评提醒 8 条（合并发送）"
+    assert msg.case_url == "https://kefu.shop.example/voila/render/workbench.ipynb"
+    assert all(f"#{c}" in msg.excerpt for c in ids) and PHONE not in msg.excerpt
+    assert msg.category_zh == "质量 8" and [m.name for m in msg.mentions] == ["老李"]
+    times = {d["delivered_at"] for d in _deliveries(store)}
+    assert len(times) == 1 and all(d["state"] == "delivered" for d in _deliveries(store))
+    text = json.dumps(render("feishu", msg), ensure_ascii=False)
+    assert "合并发送" in text and "workbench.ipynb" in text
+    # three or fewer go one by one
+    _import_and_triage(store, tmp_path, review_rows(100, 6), name="b.csv")
+    res = alerts.dispatch(store, channels={"kf": rec})
+    assert (res.delivered, res.digests, len(rec.messages)) == (3, 0, 4)
+
+
+def test_a_channel_that_used_its_minute_waits_then_combines(store: Store, tmp_path: Path) -> None:
+    """DingTalk takes 20 messages a minute per robot (and blocks it for 10 minutes beyond): the sender
+    never goes over, leaves the rest queued, and combines what the remaining budget cannot carry."""
+    policy_with(store, [{"name": "dd", "type": "dingtalk",
+                         "target": "https://oapi.dingtalk.com/robot/send?access_token=t"}])
+    ids = _import_and_triage(store, tmp_path, review_rows(0, 10))
+    rec = Recorder("dd", "dingtalk")
+    now = dt.datetime.now(UTC)
+    with store.write() as conn:  # 20 messages went out in the last 50 s (earlier SLA alerts of one case)
+        case = conn.execute(sa.select(cases.c.id, cases.c.shop_id).limit(1)).one()
+        for i in range(20):
+            eid = conn.execute(alert_events.insert().values(
+                key=f"warn_{i}:{case.id}", kind=f"warn_{i}", case_id=case.id, shop_id=case.shop_id, source="sweep",
+                arrived_at=now, detected_at=now, created_at=now).returning(alert_events.c.id)).scalar_one()
+            conn.execute(alert_deliveries.insert().values(
+                event_id=eid, channel="dd", channel_type="dingtalk", state="delivered", attempts=1, next_attempt_at=now,
+                delivered_at=now - dt.timedelta(seconds=50 - i), created_at=now, updated_at=now))
+    res = alerts.dispatch(store, channels={"dd": rec}, now=now)
+    assert (res.delivered, res.throttled, len(rec.messages)) == (0, len(ids), 0)
+    assert all(d["state"] == "pending" for d in _deliveries(store) if d["state"] != "delivered")
+    # 13 s later the oldest 4 have left the window: a budget of 4 for 5 due alerts → one combined message
+    res = alerts.dispatch(store, channels={"dd": rec}, now=now + dt.timedelta(seconds=13.5))
+    assert (res.delivered, res.digests, len(rec.messages)) == (len(ids), 1, 1)
+    assert rec.messages[0].kind == "digest"
+
+
+def test_a_failed_combined_message_retries_every_alert_in_it(store: Store, tmp_path: Path) -> None:
+    policy_with(store, [feishu()], settings={"alert_digest_over": "2"})
+    _import_and_triage(store, tmp_path, review_rows(0, 8))
+    rec = Recorder()
+    rec.fail.append(ChannelError("HTTP 503", channel="kf", retryable=True))
+    res = alerts.dispatch(store, channels={"kf": rec})
+    assert (res.retried, res.digests) == (4, 0)
+    assert all(d["state"] == "pending" and d["attempts"] == 1 for d in _deliveries(store))
+    res = alerts.dispatch(store, channels={"kf": rec}, now=dt.datetime.now(UTC) + dt.timedelta(minutes=1))
+    assert (res.delivered, res.digests, len(rec.messages)) == (4, 1, 1)

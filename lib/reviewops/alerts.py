@@ -72,10 +72,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEAD_LETTER_COLUMNS",
     "RESEND_ROLES",
+    "SERVICE_LIMITS",
     "DispatchResult",
     "alert_event_of_kind",
     "case_alert_hook",
     "dead_letters",
+    "digest_message",
     "dispatch",
     "message_for",
     "on_duty",
@@ -364,6 +366,8 @@ class DispatchResult:
     retried: int = 0
     dead: int = 0
     skipped: int = 0  # claimed by another sender first
+    throttled: int = 0  # left queued: the channel used its minute (SERVICE_LIMITS)
+    digests: int = 0  # combined messages sent (each delivered several alerts)
     errors: list[str] = field(default_factory=list)  # no personal data
 
 
@@ -398,11 +402,85 @@ def _finish(store: Store, delivery_id: int, *, ok: bool, error: str | None, retr
     return state
 
 
+#: What each service accepts from one robot or account: (messages per minute, per second or None). Over
+#: it the services refuse, and DingTalk blocks the robot for 10 minutes. Feishu custom bots: 100/min and
+#: 5/s; DingTalk and WeCom group robots: 20/min; e-mail and SMS: a conservative 30/min.
+SERVICE_LIMITS: dict[str, tuple[int, float | None]] = {
+    "feishu": (100, 5.0), "dingtalk": (20, None), "wecom": (20, None), "email": (30, None), "sms": (30, None),
+}
+#: Lines of a combined message (合并提醒) that name their case; the policy's ``alert_digest_over`` decides
+#: when alerts are combined.
+DIGEST_LINES = 10
+
+
+def digest_message(messages: list[AlertMessage], *, queue_url: str) -> AlertMessage:
+    """One message for several alerts of a channel (a burst, or more than its rate allows): counts by
+    category, severity and kind, the first :data:`DIGEST_LINES` cases with their excerpts, the earliest
+    deadline, everyone to mention, and a link to the queue instead of one case."""
+    from collections import Counter
+
+    from .channels import AlertMessage
+
+    def counted(values: list[str]) -> str:
+        return "、".join(f"{k} {n}" for k, n in Counter(v for v in values if v).most_common())
+
+    def unique(values: list[str]) -> str:
+        return "、".join(dict.fromkeys(v for v in values if v))
+
+    lines = [f"#{m.case_id} {m.title}·{m.category_zh}：{m.excerpt[:30]}" for m in messages[:DIGEST_LINES]]
+    if len(messages) > DIGEST_LINES:
+        lines.append(f"另有 {len(messages) - DIGEST_LINES} 条，见工作台队列")
+    mentions = {m.name: m for msg in messages for m in msg.mentions}
+    dues = sorted(m.due_local for m in messages if m.due_local and m.due_local != "—")
+    return AlertMessage(
+        key=f"digest:{messages[0].key}+{len(messages) - 1}", kind="digest",
+        title=f"中差评提醒 {len(messages)} 条（合并发送）", case_id=messages[0].case_id,
+        platform_zh=unique([m.platform_zh for m in messages]), shop=unique([m.shop for m in messages]),
+        customer="（多位顾客）", rating=None, rating_text="—",
+        category_zh=counted([m.category_zh for m in messages]), severity_zh=counted([m.severity_zh for m in messages]),
+        excerpt="；".join(lines), due_local=(dues[0] + "（最早）") if dues else "—",
+        role_zh=unique([m.role_zh for m in messages]), case_url=queue_url, mentions=tuple(mentions.values()))
+
+
+def _sent_last_minute(store: Store, channel: str, now: dt.datetime) -> int:
+    """Messages a channel sent in the minute before ``now`` (a combined message marks its deliveries
+    with one shared time, so distinct times count messages)."""
+    from .store import alert_deliveries as d
+
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count(sa.distinct(d.c.delivered_at)))
+                                .where(d.c.channel == channel).where(d.c.state == "delivered")
+                                .where(d.c.delivered_at >= now - dt.timedelta(minutes=1))).scalar_one())
+
+
+def _finish_many(store: Store, ids: list[int], *, error: str | None, retryable: bool, attempts: dict[int, int],
+                 policy: Policy) -> list[str]:
+    """:func:`_finish` for each delivery of a combined message; a success shares one delivery time."""
+    from .store import alert_deliveries as d
+
+    if error is None:
+        now = _utcnow()
+        with store.write() as conn:
+            for i in ids:
+                conn.execute(d.update().where(d.c.id == i).where(d.c.state == "sending").values(
+                    state="delivered", delivered_at=now, last_error=None, attempts=attempts[i], lease_until=None,
+                    updated_at=now))
+        return ["delivered"] * len(ids)
+    return [_finish(store, i, ok=False, error=error, retryable=retryable, attempts=attempts[i], policy=policy)
+            for i in ids]
+
+
 def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, policy: Policy | None = None,
              now: dt.datetime | None = None, limit: int = 200, timeout: float = 5.0,
-             env: Mapping[str, str] | None = None) -> DispatchResult:
-    """Send every due delivery (at most ``limit``), oldest first. ``channels`` by name overrides the ones
-    built from the policy (tests, a custom SMS provider)."""
+             env: Mapping[str, str] | None = None, pace: bool = True) -> DispatchResult:
+    """Send every due delivery (at most ``limit``), oldest first, within each service's rate
+    (:data:`SERVICE_LIMITS`): a channel that used its minute waits (its alerts stay queued), and more than
+    the policy's ``alert_digest_over`` alerts due at once for a channel — or more than its remaining minute
+    allows — go out as one combined message (:func:`digest_message`; ``alert_digest_over`` 0 = only when
+    the minute's budget requires it). ``pace`` spaces individual sends to a per-second limit.
+    ``channels`` by name overrides the ones built from the policy (tests, a custom SMS provider)."""
+    import time
+
     from .channels import ChannelError, build_channel
     from .store import alert_deliveries as d
 
@@ -410,49 +488,19 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
     now = _aware(now) or _utcnow()
     with store.read() as conn:
         due = conn.execute(
-            sa.select(d.c.id, d.c.event_id, d.c.channel, d.c.attempts)
+            sa.select(d.c.id, d.c.event_id, d.c.channel, d.c.channel_type, d.c.attempts)
             .where(sa.or_(sa.and_(d.c.state == "pending", d.c.next_attempt_at <= now),
                           sa.and_(d.c.state == "sending", d.c.lease_until < now)))
             .order_by(d.c.next_attempt_at, d.c.id).limit(limit)).all()
     result = DispatchResult()
-    built: dict[str, Channel | ChannelError | ConfigError] = dict(channels or {})
     rows = {r["name"]: r for r in policy.tables.get("channels", ())}
     messages: dict[int, AlertMessage] = {}
+    digest_over = int(policy.setting("alert_digest_over")) or limit
+    by_channel: dict[str, list[Any]] = {}
     for item in due:
-        if not _claim(store, item.id, now):
-            result.skipped += 1
-            continue
-        attempts = int(item.attempts) + 1
-        ch = built.get(item.channel)
-        if ch is None:
-            if item.channel not in rows:
-                ch = ConfigError(f"渠道 {item.channel} 已不在策略的提醒渠道表中 / channel {item.channel} is no longer "
-                                 "in the policy")
-            else:
-                try:
-                    ch = build_channel(rows[item.channel], env=env)
-                except ConfigError as e:
-                    ch = e
-            built[item.channel] = ch
-        if isinstance(ch, ReviewOpsError):
-            err = f"{item.channel}: {str(ch)[:300]}"
-            state = _finish(store, item.id, ok=False, error=err, retryable=False, attempts=attempts, policy=policy)
-        else:
-            try:
-                msg = messages.get(item.event_id)
-                if msg is None:
-                    msg = messages[item.event_id] = message_for(store, item.event_id, policy=policy, at=now)
-                ch.send(msg, timeout=timeout)
-            except ChannelError as e:
-                err = f"{item.channel}: {str(e)[:300]}"
-                state = _finish(store, item.id, ok=False, error=err, retryable=e.retryable, attempts=attempts,
-                                policy=policy)
-            except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
-                err = f"{item.channel}: {type(e).__name__}"
-                state = _finish(store, item.id, ok=False, error=err, retryable=True, attempts=attempts, policy=policy)
-            else:
-                err = None
-                state = _finish(store, item.id, ok=True, error=None, retryable=False, attempts=attempts, policy=policy)
+        by_channel.setdefault(item.channel, []).append(item)
+
+    def tally(state: str, err: str | None, item_id: int, channel: str, attempts: int) -> None:
         if state == "delivered":
             result.delivered += 1
         elif state == "retry":
@@ -461,7 +509,78 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
             result.dead += 1
         if err:
             result.errors.append(err)
-            log.warning("alert delivery %s via %s: %s (attempt %d)", item.id, item.channel, state, attempts)
+            log.warning("alert delivery %s via %s: %s (attempt %d)", item_id, channel, state, attempts)
+
+    def message(event_id: int) -> AlertMessage:
+        msg = messages.get(event_id)
+        if msg is None:
+            msg = messages[event_id] = message_for(store, event_id, policy=policy, at=now)
+        return msg
+
+    for name, items in by_channel.items():
+        ch: Any = (channels or {}).get(name)
+        if ch is None:
+            if name not in rows:
+                ch = ConfigError(f"渠道 {name} 已不在策略的提醒渠道表中 / channel {name} is no longer in the policy")
+            else:
+                try:
+                    ch = build_channel(rows[name], env=env)
+                except ConfigError as e:
+                    ch = e
+        if isinstance(ch, ReviewOpsError):  # cannot be built here: every delivery of it is dead now
+            for item in items:
+                if _claim(store, item.id, now):
+                    err = f"{name}: {str(ch)[:300]}"
+                    tally(_finish(store, item.id, ok=False, error=err, retryable=False, attempts=item.attempts + 1,
+                                  policy=policy), err, item.id, name, item.attempts + 1)
+                else:
+                    result.skipped += 1
+            continue
+        per_minute, per_second = SERVICE_LIMITS.get(getattr(ch, "type", ""), (60, None))
+        budget = per_minute - _sent_last_minute(store, name, now)
+        if budget <= 0:
+            result.throttled += len(items)
+            continue
+        claimed = [item for item in items if _claim(store, item.id, now)]
+        result.skipped += len(items) - len(claimed)
+        if not claimed:
+            continue
+        attempts = {item.id: int(item.attempts) + 1 for item in claimed}
+        if len(claimed) > max(1, min(digest_over, budget)):  # one combined message
+            try:
+                msgs = [message(item.event_id) for item in claimed]
+                ch.send(digest_message(msgs, queue_url=f"{policy.setting('workbench_url')}voila/render/"
+                                                       "workbench.ipynb"), timeout=timeout)
+            except ChannelError as e:
+                err, retry = f"{name}: {str(e)[:300]}", e.retryable
+            except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
+                err, retry = f"{name}: {type(e).__name__}", True
+            else:
+                err, retry = None, False
+                result.digests += 1
+            states = _finish_many(store, [i.id for i in claimed], error=err, retryable=retry, attempts=attempts,
+                                  policy=policy)
+            for item, state in zip(claimed, states, strict=True):
+                tally(state, err, item.id, name, attempts[item.id])
+            continue
+        for n, item in enumerate(claimed):
+            if pace and per_second and n:
+                time.sleep(1.0 / per_second)
+            try:
+                ch.send(message(item.event_id), timeout=timeout)
+            except ChannelError as e:
+                err = f"{name}: {str(e)[:300]}"
+                state = _finish(store, item.id, ok=False, error=err, retryable=e.retryable, attempts=attempts[item.id],
+                                policy=policy)
+            except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
+                err = f"{name}: {type(e).__name__}"
+                state = _finish(store, item.id, ok=False, error=err, retryable=True, attempts=attempts[item.id],
+                                policy=policy)
+            else:
+                err = None
+                state = _finish(store, item.id, ok=True, error=None, retryable=False, attempts=attempts[item.id],
+                                policy=policy)
+            tally(state, err, item.id, name, attempts[item.id])
     return result
 
 

@@ -312,6 +312,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("alert_max_review_age_hours", "int", "72", "评价发布超过此小时数才被发现的，照常建案但不逐条提醒（如首次导入的"
             "历史评价）/ reviews older than this when found get a case but no alert (e.g. a first import of history)",
             min=1, max=8760),
+    Setting("alert_digest_over", "int", "5", "同一渠道同时待发的提醒超过此数时合并为一条发送（0=从不合并）/ more alerts than "
+            "this due at once for a channel are sent as one combined message (0 = never)", min=0, max=1000),
     Setting("alert_max_attempts", "int", "8", "提醒发送失败重试次数上限，之后进入死信列表 / delivery attempts before an "
             "alert goes to the dead-letter list", min=1, max=50),
     Setting("alert_retry_seconds", "int", "5", "首次重试等待秒数，之后每次加倍（最多10分钟）/ first retry delay in seconds, "
