@@ -268,6 +268,11 @@ def test_the_watcher_refuses_a_config_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="来源"):
         WatchConfig(env={})
     assert WatchConfig(http_port=0, env={"REVIEWOPS_PUSH_SECRET": SECRET}).push_secret == SECRET
+    env = {"REVIEWOPS_PUSH_SECRET": SECRET}
+    with pytest.raises(ConfigError, match="TLS"):  # personal data never crosses a network in clear text
+        WatchConfig(http_host="0.0.0.0", http_port=0, env=env)
+    assert WatchConfig(http_host="0.0.0.0", http_port=0, env=env, allow_remote=True).allow_remote
+    assert WatchConfig(http_host="::1", http_port=0, env=env).http_host == "::1"
 
 
 # ----------------------------------------------------------------------------------- faults, restarts

@@ -612,6 +612,8 @@ def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, tr
               help="监视的文件夹：放入平台导出文件即导入并提醒 / drop folder for platform exports")
 @click.option("--http", "http_addr", metavar="HOST:PORT",
               help="接收推送的地址，如 127.0.0.1:8877（签名密钥在 $REVIEWOPS_PUSH_SECRET）/ endpoint for signed pushes")
+@click.option("--allow-remote", is_flag=True,
+              help="允许推送地址监听非本机地址（应在 TLS 反向代理之后）/ allow a non-loopback --http address (behind TLS)")
 @click.option("--every", "schedules", multiple=True, metavar="PATH@INTERVAL",
               help="定时重新导入，如 /data/erp/评价.xlsx@10m（可重复）/ scheduled re-import (repeatable)")
 @click.option("--shop", help="文件中没有“店铺名称”列时使用的店铺 / shop for files without a 店铺名称 column")
@@ -631,7 +633,8 @@ def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, tr
 @click.option("--resend-all", is_flag=True, help="重新发送全部死信 / re-send every dead letter")
 @db_option
 @json_option
-def watch_cmd(folder: Path | None, http_addr: str | None, schedules: tuple[str, ...], shop: str | None,
+def watch_cmd(folder: Path | None, http_addr: str | None, allow_remote: bool, schedules: tuple[str, ...],
+              shop: str | None,
               platform: str | None, poll: float, settle: float, sla_every: float, name: str, once: bool,
               show_status: bool, show_dead: bool, resend_ids: tuple[int, ...], resend_all: bool, db: str | None,
               as_json: bool) -> None:
@@ -690,7 +693,8 @@ def watch_cmd(folder: Path | None, http_addr: str | None, schedules: tuple[str, 
         if not host or not port_text.isdigit():
             raise ConfigError(f"--http 应写成 地址:端口，如 127.0.0.1:8877，收到 {http_addr!r} / --http must be HOST:PORT")
         host, port = host.strip("[]"), int(port_text)
-    config = WatchConfig(folder=folder, http_host=host, http_port=port, schedules=[parse_schedule(s) for s in schedules],
+    config = WatchConfig(folder=folder, http_host=host, http_port=port, allow_remote=allow_remote,
+                         schedules=[parse_schedule(s) for s in schedules],
                          shop=shop, platform=platform, poll=poll, settle=settle, sla_every=sla_every, name=name)
     logging.basicConfig(level=logging.WARNING, force=True, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("reviewops").setLevel(logging.INFO)  # ids, counts, file and channel names; no personal data

@@ -123,6 +123,7 @@ class WatchConfig:
     folder: Path | None = None
     http_host: str = "127.0.0.1"
     http_port: int | None = None  # None = no HTTP endpoint; 0 = any free port (tests)
+    allow_remote: bool = False  # listen on a non-loopback address (only behind a TLS reverse proxy)
     push_secret: str | None = None  # default $REVIEWOPS_PUSH_SECRET
     schedules: list[Schedule] = field(default_factory=list)
     shop: str | None = None  # shop name for exports without a 店铺名称 column
@@ -147,6 +148,11 @@ class WatchConfig:
         if self.http_port is not None:
             if not 0 <= int(self.http_port) < 65536:
                 raise ConfigError(f"端口应在 0–65535，收到 {self.http_port!r} / port must be 0–65535")
+            if not _is_loopback(self.http_host) and not self.allow_remote:
+                raise ConfigError(f"推送地址 {self.http_host} 不是本机地址：评价内容含个人信息，不能明文经过网络。请监听 127.0.0.1 并在前面"
+                                  "放 TLS 反向代理（nginx/Caddy），确需直接监听时加 --allow-remote / a non-loopback listen "
+                                  "address sends personal data in clear text; listen on 127.0.0.1 behind a TLS proxy, or "
+                                  "pass --allow-remote")
             if not self.push_secret or len(self.push_secret) < 16:
                 raise ConfigError(f"接收推送需要签名密钥：请设置环境变量 {PUSH_SECRET_ENV}（至少 16 个字符）/ the HTTP "
                                   f"endpoint needs a signing secret in ${PUSH_SECRET_ENV} (16+ characters)")
@@ -155,6 +161,17 @@ class WatchConfig:
         for name in ("poll", "settle", "sla_every", "beat_every", "send_timeout"):
             if float(getattr(self, name)) <= 0:
                 raise ConfigError(f"{name} 应大于 0，收到 {getattr(self, name)!r} / {name} must be positive")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 # ------------------------------------------------------------------------------------------ intake
