@@ -534,3 +534,16 @@ def test_a_failed_combined_message_retries_every_alert_in_it(store: Store, tmp_p
     assert all(d["state"] == "pending" and d["attempts"] == 1 for d in _deliveries(store))
     res = alerts.dispatch(store, channels={"kf": rec}, now=dt.datetime.now(UTC) + dt.timedelta(minutes=1))
     assert (res.delivered, res.digests, len(rec.messages)) == (4, 1, 1)
+
+
+def test_the_shops_own_per_minute_cap_replaces_the_services(store: Store, tmp_path: Path) -> None:
+    policy_with(store, [feishu(per_minute=2)])
+    _import_and_triage(store, tmp_path, review_rows(0, 10))  # 5 due at once, combining otherwise off
+    rec = Recorder(type="feishu")
+    res = alerts.dispatch(store, channels={"kf": rec}, pace=False)
+    assert (res.delivered, res.digests, len(rec.messages)) == (5, 1, 1)  # 2 a minute cannot carry 5 singly
+    _import_and_triage(store, tmp_path, review_rows(100, 2), name="b.csv")
+    assert alerts.dispatch(store, channels={"kf": rec}, pace=False).delivered == 1  # the second of the minute
+    _import_and_triage(store, tmp_path, review_rows(200, 2), name="c.csv")
+    res = alerts.dispatch(store, channels={"kf": rec}, pace=False)
+    assert (res.delivered, res.throttled) == (0, 1)  # the minute is used up: it waits

@@ -404,7 +404,8 @@ def _finish(store: Store, delivery_id: int, *, ok: bool, error: str | None, retr
 
 #: What each service accepts from one robot or account: (messages per minute, per second or None). Over
 #: it the services refuse, and DingTalk blocks the robot for 10 minutes. Feishu custom bots: 100/min and
-#: 5/s; DingTalk and WeCom group robots: 20/min; e-mail and SMS: a conservative 30/min.
+#: 5/s; DingTalk and WeCom group robots: 20/min; e-mail and SMS: a conservative 30/min. A channel's
+#: 每分钟上限 (``per_minute``) in the policy replaces the per-minute figure.
 SERVICE_LIMITS: dict[str, tuple[int, float | None]] = {
     "feishu": (100, 5.0), "dingtalk": (20, None), "wecom": (20, None), "email": (30, None), "sms": (30, None),
 }
@@ -537,6 +538,7 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
                     result.skipped += 1
             continue
         per_minute, per_second = SERVICE_LIMITS.get(getattr(ch, "type", ""), (60, None))
+        per_minute = int((rows.get(name) or {}).get("per_minute") or per_minute)  # the shop's own cap (每分钟上限)
         budget = per_minute - _sent_last_minute(store, name, now)
         if budget <= 0:
             result.throttled += len(items)

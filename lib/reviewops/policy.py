@@ -237,6 +237,8 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("events", "提醒事件", "text", "new_case 新差评；sla_warn 时效预警；sla_breach 超时升级；分号分隔，空=全部 / "
                "events, ;-separated, blank = all", required=False),
         Column("enabled", "启用", "bool", "是否启用 / enabled"),
+        Column("per_minute", "每分钟上限", "int", "本渠道每分钟最多发几条；空=服务的上限（飞书100、钉钉/企业微信20、邮件/短信30）/ "
+               "messages per minute; blank = the service's limit", required=False, min=1),
     ), unique=("name",), optional=True),
     Table("duty", "值班表", "谁在什么时间值班（北京时间）。提醒会 @ 当时值班的负责角色和客服主管，短信和邮件也发给他们。", (
         Column("role", "角色", _ROLE_REF, "值班角色 / role on duty"),
