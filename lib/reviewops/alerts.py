@@ -116,7 +116,9 @@ def _utcnow() -> dt.datetime:
 
 
 def _aware(t: Any) -> dt.datetime | None:
-    if t is None or (isinstance(t, float | pd.Timestamp) and pd.isna(t)):
+    """A caller's time or a triage frame's Timestamp as an aware datetime (naive = UTC); None/NaT → None.
+    (Times read from the store are aware already.)"""
+    if t is None or pd.isna(t):
         return None
     if isinstance(t, pd.Timestamp):
         t = t.to_pydatetime()
@@ -172,13 +174,10 @@ def case_alert_hook(policy: Policy, *, source: str, arrived_at: dt.datetime | Ma
     A review posted more than the policy's ``alert_max_review_age_hours`` (default 72) before it was
     found gets its case but no alert: a first import of months of history does not page anyone."""
 
-    max_age = dt.timedelta(hours=int(policy.setting("alert_max_review_age_hours")))
-
     def hook(conn: sa.Connection, case_id: int, row: Any) -> None:
         now = _utcnow()
-        posted = _aware(getattr(row, "created_at", None))
-        if posted is not None and now - posted > max_age:
-            return  # history (a first import of old exports): a case, but no message
+        if _is_history(policy, _aware(getattr(row, "created_at", None)), now):
+            return  # a first import of old exports: a case, but no message
         detected = _aware(getattr(row, "detected_at", None)) or now
         if isinstance(arrived_at, Mapping):
             arrived = arrived_at.get(int(row.review_pk)) or detected
@@ -193,6 +192,12 @@ def case_alert_hook(policy: Policy, *, source: str, arrived_at: dt.datetime | Ma
     return hook
 
 
+def _is_history(policy: Policy, posted: dt.datetime | None, now: dt.datetime) -> bool:
+    """A review posted more than ``alert_max_review_age_hours`` before ``now``: it gets a case, no alert."""
+    max_age = dt.timedelta(hours=int(policy.setting("alert_max_review_age_hours")))
+    return posted is not None and now - posted > max_age
+
+
 def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arrived_at: dt.datetime | None = None,
                       policy: Policy | None = None, include_history: bool = False) -> list[int]:
     """New-case alerts for cases already open (idempotent: a case alerted before is skipped).
@@ -205,7 +210,6 @@ def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arr
     if not ids:
         return []
     policy = policy or current_policy(store)
-    max_age = dt.timedelta(hours=int(policy.setting("alert_max_review_age_hours")))
     out: list[int] = []
     with store.write() as conn:
         rows = conn.execute(sa.select(cases.c.id, cases.c.shop_id, cases.c.created_at, reviews.c.first_seen_at,
@@ -214,13 +218,12 @@ def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arr
                             .where(cases.c.id.in_(ids))).all()
         now = _utcnow()
         for r in rows:
-            posted = _aware(r.posted_at)
-            if not include_history and posted is not None and now - posted > max_age:
+            if not include_history and _is_history(policy, r.posted_at, now):
                 continue
-            arrived = arrived_at or _aware(r.first_seen_at) or _aware(r.created_at) or now
+            arrived = arrived_at or r.first_seen_at or r.created_at
             eid = _insert_event(conn, key=f"new_case:{r.id}", kind="new_case", case_id=int(r.id),
                                 shop_id=int(r.shop_id), source=source, arrived_at=min(arrived, now),
-                                detected_at=_aware(r.created_at) or now, policy=policy, now=now)
+                                detected_at=r.created_at, policy=policy, now=now)
             if eid is not None:
                 out.append(eid)
     return out
@@ -250,9 +253,8 @@ def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: 
         if shop_ids is not None:
             q = q.where(sla_notices.c.shop_id.in_(list(shop_ids)))
         for r in conn.execute(q.order_by(sla_notices.c.id)).all():
-            sent = _aware(r.sent_at) or now
             eid = _insert_event(conn, key=f"{r.kind}:{r.case_id}", kind=str(r.kind), case_id=int(r.case_id),
-                                shop_id=int(r.shop_id), source="sweep", arrived_at=sent, detected_at=sent,
+                                shop_id=int(r.shop_id), source="sweep", arrived_at=r.sent_at, detected_at=r.sent_at,
                                 policy=policy, now=_utcnow())
             if eid is not None:
                 out.append(eid)
@@ -294,18 +296,10 @@ def on_duty(policy: Policy, at: dt.datetime, roles: Iterable[str]) -> tuple[Ment
 
 
 # ---------------------------------------------------------------------------------------- message
-def _title(kind: str) -> str:
-    if kind == "new_case":
-        return "新中差评"
-    if kind.startswith("warn_"):
-        return f"时效预警：已用 {kind.removeprefix('warn_')}%"
-    return "超时升级"
-
-
 def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at: dt.datetime | None = None
                 ) -> AlertMessage:
     """The message of one alert, built from the case as it is now (masked customer and excerpt)."""
-    from .channels import AlertMessage
+    from .channels import AlertMessage, alert_title
     from .privacy import mask_name, mask_text
     from .store import alert_events, cases, customers, reviews, shops, sla_notices
 
@@ -335,7 +329,7 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         excerpt = excerpt[:chars] + "…"
     customer = row.nick_masked or row.buyer_nick_masked
     customer = mask_name(customer, nick=True) if customer and "*" not in customer else (customer or "（未知）")
-    due = _aware(row.sla_due_at)
+    due = row.sla_due_at
     due_text = due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "—"
     try:  # R-11: a deadline counted without holiday data says so in the alert too
         reasons = json.loads(row.triage_json or "{}").get("reasons") or []
@@ -345,7 +339,7 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         due_text += "（缺少节假日数据，按周一至周五计）"
     mentions = on_duty(policy, at or _utcnow(), {role, "supervisor"} if role else {"supervisor"})
     return AlertMessage(
-        key=row.key, kind=row.kind, title=_title(row.kind), case_id=int(row.case_id),
+        key=row.key, kind=row.kind, title=alert_title(row.kind), case_id=int(row.case_id),
         platform_zh=PLATFORM_ZH.get(row.platform, row.platform or ""),
         shop=row.shop or "", customer=customer, rating=int(row.rating_score) if row.rating_score is not None else None,
         rating_text=str(row.rating_raw or "")[:10],

@@ -63,7 +63,7 @@ from .policy import CHANNEL_TYPE_ZH, CHANNEL_TYPES
 __all__ = [
     "CHANNEL_TYPES", "CHANNEL_TYPE_ZH", "AlertMessage", "Channel", "ChannelError", "DingTalkChannel",
     "EmailChannel", "FeishuChannel", "Mention", "SmsChannel", "SmsProvider", "TencentSms", "WeComChannel",
-    "build_channel", "render",
+    "alert_title", "build_channel", "render",
 ]
 
 # the policy's 提醒渠道 table declares the types (one list for validation, the workbook and here)
@@ -188,8 +188,10 @@ def _inert(text: Any, limit: int | None = None) -> str:
     return re.sub(r"(?i)\bwww\.", "www．", s)
 
 
-def _key(msg: AlertMessage) -> str:
-    return msg.key if msg.key and len(msg.key) <= 80 and _SAFE_KEY.match(msg.key) else _inert(msg.key, 80)
+def _key(msg: AlertMessage, text: Callable[[Any, int], str] | None = None) -> str:
+    """The 提醒编号 as shown: a plain key as it is, anything else through ``text`` (default :func:`_inert`)."""
+    ok = msg.key and len(msg.key) <= 80 and _SAFE_KEY.match(msg.key)
+    return msg.key if ok else (text or _inert)(msg.key, 80)
 
 
 def _stars(rating: int | None, text: str = "") -> str:
@@ -198,12 +200,14 @@ def _stars(rating: int | None, text: str = "") -> str:
     return "★" * rating + "☆" * (5 - rating) + f"（{rating} 星）"
 
 
+def alert_title(kind: str) -> str:
+    """The headline of an alert kind: 新中差评, 时效预警：已用 NN% (``warn_NN``), 超时升级; 中差评提醒 otherwise."""
+    m = re.match(r"^warn_(\d+)$", kind or "")
+    return f"时效预警：已用 {m.group(1)}%" if m else _KIND_ZH.get(kind, "中差评提醒")
+
+
 def _title(msg: AlertMessage) -> str:
-    t = _clean(msg.title, 40)
-    if not t:
-        m = re.match(r"^warn_(\d+)$", msg.kind or "")
-        t = f"时效预警：已用 {m.group(1)}%" if m else _KIND_ZH.get(msg.kind, "中差评提醒")
-    return t
+    return _clean(msg.title, 40) or alert_title(msg.kind)
 
 
 def _link(url: str) -> str | None:
@@ -249,17 +253,19 @@ def _safe_id(value: str | None) -> str | None:
     return v
 
 
-def _facts(msg: AlertMessage, limit: int) -> list[tuple[str, str]]:
-    """(label, inert value) pairs shown in every IM channel, in order."""
+def _facts(msg: AlertMessage, limit: int, text: Callable[[Any, int], str] | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs shown in every channel, in order. ``text`` makes each value safe for the
+    channel: :func:`_inert` (default, the IM robots' markup) or :func:`_clean` (e-mail, escaped later)."""
+    t = text or _inert
     return [
-        ("平台店铺", f"{_inert(msg.platform_zh, 20)} · {_inert(msg.shop, 60)}"),
-        ("顾客", _inert(msg.customer, 40)),
+        ("平台店铺", f"{t(msg.platform_zh, 20)} · {t(msg.shop, 60)}"),
+        ("顾客", t(msg.customer, 40)),
         ("评分", _stars(msg.rating, msg.rating_text)),
-        ("分类", f"{_inert(msg.category_zh, 20)}（严重度：{_inert(msg.severity_zh, 10)}）"),
-        ("评价摘录", _inert(msg.excerpt, limit) or "（无文字）"),
-        ("处理截止", f"{_inert(msg.due_local, 30)}（北京时间）"),
-        ("负责角色", _inert(msg.role_zh, 30)),
-        ("提醒编号", _key(msg)),
+        ("分类", f"{t(msg.category_zh, 20)}（严重度：{t(msg.severity_zh, 10)}）"),
+        ("评价摘录", t(msg.excerpt, limit) or "（无文字）"),
+        ("处理截止", f"{t(msg.due_local, 30)}（北京时间）"),
+        ("负责角色", t(msg.role_zh, 30)),
+        ("提醒编号", _key(msg, t)),
     ]
 
 
@@ -354,16 +360,7 @@ def _email_subject(msg: AlertMessage) -> str:
 
 
 def _render_email(msg: AlertMessage) -> EmailMessage:
-    facts = [
-        ("平台店铺", f"{_clean(msg.platform_zh, 20)} · {_clean(msg.shop, 60)}"),
-        ("顾客", _clean(msg.customer, 40)),
-        ("评分", _stars(msg.rating, msg.rating_text)),
-        ("分类", f"{_clean(msg.category_zh, 20)}（严重度：{_clean(msg.severity_zh, 10)}）"),
-        ("评价摘录", _clean(msg.excerpt, EMAIL_EXCERPT_MAX) or "（无文字）"),
-        ("处理截止", f"{_clean(msg.due_local, 30)}（北京时间）"),
-        ("负责角色", _clean(msg.role_zh, 30)),
-        ("提醒编号", _clean(msg.key, 80)),
-    ]
+    facts = _facts(msg, EMAIL_EXCERPT_MAX, _clean)
     duty = "、".join(_clean(m.name, 20) for m in msg.mentions)
     url = _link(msg.case_url)
     title = _title(msg)

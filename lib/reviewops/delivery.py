@@ -76,7 +76,7 @@ class SmtpConfig:
         if self.port is not None and not 0 < int(self.port) < 65536:
             raise ConfigError(f"SMTP 端口应在 1–65535，收到 {self.port!r} / port must be 1–65535")
         parse_recipients([self.sender], what="发件人 sender")
-        if self.security == "none" and not _is_loopback(self.host):
+        if self.security == "none" and not is_loopback_host(self.host):
             raise ConfigError(f"不加密的 SMTP 只允许本机（127.0.0.1/localhost），收到 {self.host!r}；请用 starttls 或 ssl / "
                               f"unencrypted SMTP is allowed only on loopback; use starttls or ssl")
         if self.password and self.security == "none":
@@ -128,7 +128,8 @@ class DeliveryResult:
     left_out: list[str] = field(default_factory=list)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP (``127.0.0.0/8``, ``::1``, brackets allowed): where plain text may go."""
     if host.lower() in ("localhost", "localhost.localdomain"):
         return True
     try:

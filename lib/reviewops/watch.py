@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .delivery import is_loopback_host
 from .errors import ConfigError, ImportRejected, ReviewOpsError
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class WatchConfig:
         if self.http_port is not None:
             if not 0 <= int(self.http_port) < 65536:
                 raise ConfigError(f"端口应在 0–65535，收到 {self.http_port!r} / port must be 0–65535")
-            if not _is_loopback(self.http_host) and not self.allow_remote:
+            if not is_loopback_host(self.http_host) and not self.allow_remote:
                 raise ConfigError(f"推送地址 {self.http_host} 不是本机地址：评价内容含个人信息，不能明文经过网络。请监听 127.0.0.1 并在前面"
                                   "放 TLS 反向代理（nginx/Caddy），确需直接监听时加 --allow-remote / a non-loopback listen "
                                   "address sends personal data in clear text; listen on 127.0.0.1 behind a TLS proxy, or "
@@ -161,17 +162,6 @@ class WatchConfig:
         for name in ("poll", "settle", "sla_every", "beat_every", "send_timeout"):
             if float(getattr(self, name)) <= 0:
                 raise ConfigError(f"{name} 应大于 0，收到 {getattr(self, name)!r} / {name} must be positive")
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # ------------------------------------------------------------------------------------------ intake
@@ -759,13 +749,10 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
         last_file = conn.execute(sa.select(watch_files.c.imported_at, watch_files.c.state, watch_files.c.source)
                                  .order_by(watch_files.c.imported_at.desc()).limit(1)).first()
         last_push = conn.execute(sa.select(sa.func.max(push_events.c.received_at))).scalar_one_or_none()
-    for b in beats:
-        beat = b["beat_at"] if b["beat_at"].tzinfo else b["beat_at"].replace(tzinfo=dt.UTC)
-        b["age_s"] = round((now - beat).total_seconds(), 1)
+    for b in beats:  # the store's times are aware UTC
+        b["age_s"] = round((now - b["beat_at"]).total_seconds(), 1)
         b["alive"] = b["age_s"] <= stale_after
         b["stats"] = json.loads(b.pop("stats_json") or "{}")
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=dt.UTC)
     waiting = (now - oldest).total_seconds() if oldest is not None else 0.0
     policy = current_policy(store)
     channels = channel_summary(policy)
