@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,7 @@ from reviewops_widgets.app import (
     case_from_query,
     page_query_string,
 )
-from wb_fixtures import make_case, make_users
+from wb_fixtures import make_case, make_users, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 W47 = week_bounds("2026-W47")
@@ -294,8 +293,6 @@ def test_the_workbench_opens_the_linked_case_within_the_users_shops(sqlite_store
 
 
 def test_the_workbench_page_opens_the_case_of_its_query_string(sqlite_db_url, sqlite_store, tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
     from reviewops.serve import IDENTITY_ENV, SECRET_ENV, make_identity_token
 
     ca = build(sqlite_store, tmp_path)["ca"]
@@ -303,17 +300,7 @@ def test_the_workbench_page_opens_the_case_of_its_query_string(sqlite_db_url, sq
     secret = "s" * 43
     env = {SECRET_ENV: secret, IDENTITY_ENV: make_identity_token("s1", secret=secret), "REVIEWOPS_DB": sqlite_db_url,
            "QUERY_STRING": f"case={ca}", "VOILA_PREHEAT": "False"}
-    nb = nbformat.read(ROOT / "widgets" / "workbench.ipynb", as_version=4)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    nb = run_notebook(ROOT / "widgets" / "workbench.ipynb", env)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"], outputs
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]

@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email
-import email.policy
 import hashlib
 import hmac
 import json
 import re
-import socket
 import ssl
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from reviewops.channels import (
@@ -44,6 +40,7 @@ from reviewops.channels import (
     render,
 )
 from reviewops.errors import ConfigError
+from smtp_fixtures import Inbox, free_port, self_signed
 
 FEISHU_SECRET = "feishu-secret-Kq2"
 DING_SECRET = "SECdingtalk-secret-9z"
@@ -177,28 +174,27 @@ def _robot(kind: str, secret: str | None):
     return rec, server
 
 
-@pytest.fixture
-def feishu():
-    rec, server = _robot("feishu", FEISHU_SECRET)
+def _running(kind: str, secret: str | None):
+    """A fixture body: the ``kind`` receiver for the test, shut down after it."""
+    rec, server = _robot(kind, secret)
     yield rec
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def feishu():
+    yield from _running("feishu", FEISHU_SECRET)
 
 
 @pytest.fixture
 def dingtalk():
-    rec, server = _robot("dingtalk", DING_SECRET)
-    yield rec
-    server.shutdown()
-    server.server_close()
+    yield from _running("dingtalk", DING_SECRET)
 
 
 @pytest.fixture
 def wecom():
-    rec, server = _robot("wecom", None)
-    yield rec
-    server.shutdown()
-    server.server_close()
+    yield from _running("wecom", None)
 
 
 ENV = {"FEISHU_SECRET": FEISHU_SECRET, "DING_SECRET": DING_SECRET}
@@ -210,12 +206,6 @@ def _channel(rec: Receiver, *, secret_env: str | None = "auto", env: dict | None
     row = {"name": f"{rec.kind}-ops", "type": rec.kind, "target": rec.url, "secret_env": secret_env,
            "events": None, "enabled": True}
     return build_channel(row, env=ENV if env is None else env)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------------------------ IM payloads
@@ -392,7 +382,7 @@ def test_transient_failures_are_retryable(kind, mode, code, request):
 @pytest.mark.parametrize("kind", ["feishu", "dingtalk", "wecom"])
 def test_closed_port_is_retryable(kind):
     rec = Receiver(kind)
-    rec.port = _free_port()
+    rec.port = free_port()
     with pytest.raises(ChannelError) as err:
         _channel(rec).send(_msg(), timeout=1)
     assert err.value.retryable is True and err.value.code == "network"
@@ -445,16 +435,6 @@ def test_loopback_http_allowed_and_type_names():
 SMTP_USER, SMTP_PASSWORD = "alerts@shop.example", "s3cret-pass"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-
 def _auth(server, session, envelope, mechanism, auth_data):
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -463,36 +443,14 @@ def _auth(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=ok)
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    crt, pem = tmp / "smtp.crt", tmp / "smtp.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    return crt, pem
-
-
 @pytest.fixture
 def smtp_server(tmp_path):
     aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
-    crt, key = _self_signed(tmp_path)
+    crt, key = self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(crt), str(key))
     inbox = Inbox()
-    ctl = aiosmtpd_controller.Controller(inbox, hostname="localhost", port=_free_port(), tls_context=ctx,
+    ctl = aiosmtpd_controller.Controller(inbox, hostname="localhost", port=free_port(), tls_context=ctx,
                                          require_starttls=True, authenticator=_auth, auth_required=True,
                                          auth_require_tls=True)
     ctl.start()
@@ -532,7 +490,7 @@ def test_email_wrong_password_not_retryable_and_closed_port_retryable(smtp_serve
         bad.send(_msg())
     assert err.value.retryable is False and "wrong-pw" not in str(err.value) and inbox.messages == []
     closed = build_channel({"name": "mail", "type": "email", "target": "lead@shop.example"},
-                           env={**env, "REVIEWOPS_SMTP_PORT": str(_free_port())})
+                           env={**env, "REVIEWOPS_SMTP_PORT": str(free_port())})
     with pytest.raises(ChannelError) as err:
         closed.send(_msg(), timeout=2)
     assert err.value.retryable is True
@@ -678,7 +636,7 @@ def test_tencent_errors_map_to_retryable(tencent):
         build_channel({"name": "sms-duty", "type": "sms"}, env=env).send(_msg())
     assert (err.value.retryable, err.value.code) == (True, "LimitExceeded.PhoneNumberDailyLimit")
     assert "13911112222" not in str(err.value)
-    closed = {**env, "REVIEWOPS_SMS_ENDPOINT": f"http://127.0.0.1:{_free_port()}"}
+    closed = {**env, "REVIEWOPS_SMS_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
     with pytest.raises(ChannelError) as err:
         build_channel({"name": "sms-duty", "type": "sms"}, env=closed).send(_msg(), timeout=1)
     assert (err.value.retryable, err.value.code) == (True, "ClientNetworkError")

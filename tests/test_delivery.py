@@ -8,11 +8,7 @@ CLI's ``--mail-to`` end to end.
 
 from __future__ import annotations
 
-import datetime as dt
-import email
-import email.policy
 import json
-import socket
 import ssl
 from pathlib import Path
 
@@ -29,19 +25,10 @@ from reviewops.delivery import (
     send_report,
 )
 from reviewops.errors import ConfigError
+from smtp_fixtures import Inbox, free_port, self_signed
 
 FIXTURE = Path(__file__).parent / "playbooks_fixture" / "tiny.ipynb"
 USER, PASSWORD = "reports@shop.example", "s3cret-pass"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
-        return "250 OK"
 
 
 class Auth:
@@ -55,34 +42,6 @@ class Auth:
         return AuthResult(success=ok, handled=ok)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    crt, pem = tmp / "smtp.crt", tmp / "smtp.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    return crt, pem
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("mailrun")
@@ -92,7 +51,7 @@ def report(tmp_path_factory):
 @pytest.fixture
 def plain_server():
     inbox = Inbox()
-    ctl = aiosmtpd_controller.Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    ctl = aiosmtpd_controller.Controller(inbox, hostname="127.0.0.1", port=free_port())
     ctl.start()
     try:
         yield inbox, ctl.port
@@ -102,11 +61,11 @@ def plain_server():
 
 @pytest.fixture
 def tls_server(tmp_path):
-    crt, key = _self_signed(tmp_path)
+    crt, key = self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(crt), str(key))
     inbox, auth = Inbox(), Auth()
-    ctl = aiosmtpd_controller.Controller(inbox, hostname="localhost", port=_free_port(), tls_context=ctx,
+    ctl = aiosmtpd_controller.Controller(inbox, hostname="localhost", port=free_port(), tls_context=ctx,
                                          require_starttls=True, authenticator=auth, auth_required=True,
                                          auth_require_tls=True)
     ctl.start()
@@ -166,7 +125,7 @@ def test_server_without_starttls_gets_nothing(report, plain_server):
 
 
 def test_unreachable_server(report):
-    cfg = SmtpConfig(host="127.0.0.1", port=_free_port(), security="none", sender="r@shop.example", timeout=5)
+    cfg = SmtpConfig(host="127.0.0.1", port=free_port(), security="none", sender="r@shop.example", timeout=5)
     with pytest.raises(DeliveryFailed, match="报告文件已生成"):
         send_report(report, "lead@shop.example", cfg)
 
@@ -247,7 +206,7 @@ def test_cli_failed_delivery_keeps_the_report(tmp_path, capsys):
 
     out = tmp_path / "out"
     code = main(["run", str(FIXTURE), "--out", str(out), "--no-progress", "--mail-to", "lead@shop.example",
-                 "--smtp-host", "127.0.0.1", "--smtp-port", str(_free_port()), "--smtp-security", "none",
+                 "--smtp-host", "127.0.0.1", "--smtp-port", str(free_port()), "--smtp-security", "none",
                  "--mail-from", "r@shop.example"])
     err = capsys.readouterr().err
     assert code != 0 and "报告已写出" in err and "无法通过" in err

@@ -10,7 +10,6 @@ another shop's case (S-07, S-08); the deep link; the notebooks in a real kernel;
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from reviewops_widgets import (
     build_workbench,
 )
 from reviewops_widgets.common import case_id_from_query
+from wb_fixtures import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 XSS = "<img src=x onerror=alert(1)>"
@@ -430,24 +430,6 @@ def test_case_id_from_query(monkeypatch: pytest.MonkeyPatch, store: Store) -> No
     assert form.view is None and form.status.kind == "error" and "数字" in form.status.text
 
 
-def _run(nb_path: Path, env: dict[str, str]) -> Any:
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(nb_path, as_version=4)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return nb
-
-
 def test_notebooks_are_clean_and_run_with_the_server_identity(db: str, store: Store) -> None:
     import nbformat
     from reviewops.serve import IDENTITY_ENV, SECRET_ENV, make_identity_token
@@ -466,13 +448,13 @@ def test_notebooks_are_clean_and_run_with_the_server_identity(db: str, store: St
     env = {SECRET_ENV: secret, IDENTITY_ENV: token, "REVIEWOPS_DB": db, "QUERY_STRING": f"case={cid}",
            "VOILA_PREHEAT": "False"}
     for name in ("case.ipynb", "workbench.ipynb"):
-        out = _run(ROOT / "widgets" / name, env)
+        out = run_notebook(ROOT / "widgets" / name, env)
         outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error"], outputs
         views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
         assert views, outputs
     # no identity: a message, never a traceback
-    out = _run(ROOT / "widgets" / "workbench.ipynb", {**env, IDENTITY_ENV: ""})
+    out = run_notebook(ROOT / "widgets" / "workbench.ipynb", {**env, IDENTITY_ENV: ""})
     outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     state = out.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]

@@ -8,7 +8,6 @@ import itertools
 from pathlib import Path
 
 import sqlalchemy as sa
-
 from reviewops import import_file, triage_store
 from reviewops import store as stmod
 from reviewops.users import add_user, get_actor
@@ -76,3 +75,25 @@ def access_rows(store, action: str | None = None) -> list[dict]:
         if action:
             q = q.where(stmod.access_log.c.action == action)
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def run_notebook(nb_path: Path, env: dict[str, str]):
+    """Execute a form notebook with ``env`` set in this process (the kernel inherits it), restoring the
+    environment afterwards; returns the executed notebook."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(nb_path, as_version=4)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
