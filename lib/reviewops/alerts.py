@@ -90,8 +90,6 @@ log = logging.getLogger("reviewops.alerts")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LEASE = dt.timedelta(seconds=60)
 MAX_BACKOFF = dt.timedelta(minutes=10)
-SOURCES_ZH = {"folder": "文件夹", "push": "推送", "schedule": "定时导入", "import": "手动导入", "sweep": "时效巡检",
-              "recovery": "重启补发"}
 
 #: Columns of :func:`dead_letters`.
 DEAD_LETTER_COLUMNS = {

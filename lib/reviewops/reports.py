@@ -614,7 +614,9 @@ ALERT_DELAY_COLUMNS: list[tuple[str, str, str]] = [
 ]
 ALERT_DELAY_NAMES = [c for c, _, _ in ALERT_DELAY_COLUMNS]
 SOURCE_ORDER = ("folder", "push", "schedule", "import")
-SOURCE_ZH = {"folder": "文件夹", "push": "推送", "schedule": "定时导入", "import": "手动导入", "sweep": "巡检"}
+#: The alert sources (``alert_events.source``) in Chinese — the one table for every surface.
+SOURCE_ZH = {"folder": "文件夹", "push": "推送", "schedule": "定时导入", "import": "手动导入", "recovery": "重启补发",
+             "sweep": "巡检"}
 TOTAL = "total"
 _ALERT_FIGURES = ["detect_p50_s", "detect_p95_s", "deliver_p50_s", "deliver_p95_s", "within_60s_rate"]
 
