@@ -232,8 +232,8 @@ def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "fold
     out = Intake(source=source, name=path.name)
     now = _utcnow()
     try:
-        sha, size = _file_sha(path), path.stat().st_size
-        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        st = path.stat()
+        sha, size, mtime = _file_sha(path), st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
     except OSError as e:
         out.state, out.error = "failed", f"{type(e).__name__}"
         return out
@@ -554,7 +554,8 @@ class Watcher:
     # -- pieces --------------------------------------------------------------------------------
     def recover(self) -> None:
         """On start: triage reviews of the last day left without a case (the watcher stopped between
-        import and triage), then :meth:`alert_orphans`."""
+        import and triage). Cases opened elsewhere are alerted by the SLA check that follows at once
+        (:meth:`alert_orphans`)."""
         from .policy import current_policy
 
         now = _utcnow()
@@ -568,7 +569,6 @@ class Watcher:
         self.bump("alerts", n_alerts)
         if n_alerts:
             self.wake.set()
-        self.alert_orphans()
 
     def alert_orphans(self) -> int:
         """Alert cases opened in the last hour by someone else (a manual ``reviewops import`` + ``triage``)
