@@ -114,11 +114,22 @@ class RunResult:
 # ---------------------------------------------------------------- playbooks
 
 def playbooks_dir() -> Path:
-    """``$REVIEWOPS_PLAYBOOKS`` or the repository's ``playbooks/`` folder beside ``lib/``."""
+    """Where playbooks are looked up by name: ``$REVIEWOPS_PLAYBOOKS`` if set, else the installed package.
+
+    The playbooks (``playbooks/`` in the repository) install as the package ``reviewops_playbooks``
+    inside the wheel, so a name resolves the same from any working directory, editable install or not.
+    This is the one place that says where they are (``reviewops run``, the tests and ``reviewops lab``).
+    """
     env = os.environ.get(PLAYBOOKS_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "playbooks"
+    try:
+        import reviewops_playbooks
+    except ImportError as e:  # a broken or partial install: say so instead of looking beside the source
+        raise ConfigError(f"找不到安装的剧本包 reviewops_playbooks / the installed playbooks are missing ({e}). "
+                          f"请重新安装 reviewops（pip install reviewops），或用 ${PLAYBOOKS_ENV} 指定剧本目录 / "
+                          f"reinstall reviewops, or set ${PLAYBOOKS_ENV} to a folder of playbooks.") from e
+    return Path(reviewops_playbooks.__file__).resolve().parent
 
 
 def resolve_playbook(name_or_path: str | os.PathLike[str]) -> Path:
