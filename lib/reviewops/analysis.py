@@ -147,8 +147,10 @@ class AnalysisExport:
 
 # ---------------------------------------------------------------- data
 def _local(t: dt.datetime | None) -> dt.datetime | None:
-    """Aware (UTC) → naive Beijing time, as Excel shows it."""
-    return None if t is None else t.astimezone(SHANGHAI).replace(tzinfo=None)
+    """Aware (UTC) → naive Beijing time, as Excel shows it (:func:`reviewops.outputs.local_naive`)."""
+    from .outputs import local_naive
+
+    return local_naive(t)
 
 
 def _hours(a: dt.datetime | None, b: dt.datetime | None) -> float | None:

@@ -5,8 +5,13 @@ the weekly 差评TOP3 report — so the dashboard and the Monday report never di
 turns the form's inputs into that call (Beijing days → a period, single choices → filters, the
 user's shops as the limit), offers the filter choices a user may pick, and draws the two charts.
 
-* **Period.** ``first`` … ``last`` are Beijing calendar days, both included; the default is the last
-  seven days ending today (:func:`default_period`).
+* **Period.** ``first`` … ``last`` are Beijing calendar days, both included. The form opens on
+  :func:`opening_range`: the last seven days ending today (:func:`default_period`) when they hold a
+  review the user may see, otherwise the **latest week with data** (the seven days ending on the day of
+  the newest such review, :func:`latest_week`) with a sentence saying so; on a store without any review it
+  stays on the last seven days. Whenever the chosen range and filters hold no review,
+  :func:`empty_range` gives the sentence the form shows (所选范围 … 没有评价) and the latest week with data
+  for the same shop, platform and SKU filters, which the form offers as a button.
 * **Who sees what.** :func:`dashboard_figures` passes the :class:`~reviewops.users.Actor` to
   ``report_figures``: a user limited to some shops sees only those shops' reviews and cases (no shop
   chosen = all of the user's shops); asking for another shop raises :class:`AccessDenied`.
@@ -14,7 +19,9 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
 * **Agent** = who made a case's first contact (see ``report_figures``); the choices are the users
   who share at least one shop with the signed-in user.
 * **Charts** are PNG bytes drawn by matplotlib with a CJK font (:mod:`reviewops.charts`); no user
-  text reaches the page as markup through them.
+  text reaches the page as markup through them. :func:`dashboard_charts` gives each chart either its PNG
+  or, when there is nothing to draw (no review in the range, no 中差评 to classify), a short Chinese
+  message instead — never empty axes.
 * **Alert delays** (SPEC E1): :func:`alert_delay_table` turns ``fig.alert_delays`` into the table the
   dashboard and the weekly playbook both show — Chinese headers, seconds with one decimal, shares in %.
 * **Alert service** (SPEC E1/E2): :func:`alert_service` reduces :func:`reviewops.watch.watch_status` to
@@ -54,18 +61,25 @@ __all__ = [
     "DELIVERY_STATE_ZH",
     "WATCHER_STATE_ZH",
     "AlertService",
+    "DashboardChart",
     "DashboardOptions",
+    "EmptyRange",
+    "OpeningRange",
     "alert_delay_table",
     "alert_kind_zh",
     "alert_service",
     "category_chart_png",
     "daily_chart_png",
+    "dashboard_charts",
     "dashboard_figures",
     "dashboard_options",
     "dead_letter_list",
     "dead_letter_table",
     "default_period",
+    "empty_range",
+    "latest_week",
     "may_resend",
+    "opening_range",
 ]
 
 DEFAULT_DAYS = 7
@@ -80,6 +94,109 @@ def default_period(today: dt.date | None = None, days: int = DEFAULT_DAYS) -> tu
     if today is None:
         today = dt.datetime.now(SHANGHAI).date()
     return today - dt.timedelta(days=days - 1), today
+
+
+def _period_text(first: dt.date, last: dt.date) -> str:
+    return f"{first:%Y-%m-%d} 至 {last:%Y-%m-%d}（北京时间）"
+
+
+def _visible_shops(store: Store, actor: Actor, shop: int | None = None, platform: str | None = None) -> list[int] | None:
+    """The shops whose reviews count for ``actor`` and the shop/platform choice (None = every shop)."""
+    import sqlalchemy as sa
+
+    from .store import shops
+
+    if shop is None and not platform and actor.shops is None:
+        return None
+    with store.read() as conn:
+        rows = conn.execute(sa.select(shops.c.id, shops.c.platform)).all()
+    return sorted(int(r.id) for r in rows
+                  if actor.may_see_shop(int(r.id)) and (shop is None or int(r.id) == shop)
+                  and (not platform or r.platform == platform))
+
+
+def latest_week(store: Store, actor: Actor, *, shop: int | None = None, platform: str | None = None, sku: str = "",
+                days: int = DEFAULT_DAYS) -> tuple[dt.date, dt.date] | None:
+    """The latest week with data: the ``days`` Beijing days ending on the day of the newest review ``actor``
+    may see that matches the shop, platform and SKU choices; None when there is no such review."""
+    from .reports import latest_review_at
+
+    sku = (sku or "").strip()
+    t = latest_review_at(store, shop_ids=_visible_shops(store, actor, shop, platform), skus=[sku] if sku else None)
+    if t is None:
+        return None
+    last = t.astimezone(SHANGHAI).date()
+    return last - dt.timedelta(days=days - 1), last
+
+
+@dataclass(frozen=True)
+class OpeningRange:
+    """The range the dashboard opens on (:func:`opening_range`): ``first`` … ``last`` (Beijing days);
+    ``moved`` — the last days were empty, so this is the latest week with data; ``message`` — the
+    sentence the form shows about it ("" when nothing needs saying)."""
+
+    first: dt.date
+    last: dt.date
+    moved: bool
+    message: str
+
+
+def opening_range(store: Store, actor: Actor, today: dt.date | None = None, days: int = DEFAULT_DAYS) -> OpeningRange:
+    """Where the dashboard opens for ``actor``: the last ``days`` days ending ``today`` (Beijing) when they
+    hold a review the user may see; otherwise the latest week with data (:func:`latest_week`) and a sentence
+    saying why; on a store with no review at all, the last ``days`` days (the form then shows
+    :func:`empty_range`'s message)."""
+    import sqlalchemy as sa
+
+    from .store import reviews
+
+    first, last = default_period(today, days)
+    start, end = day_bounds(first, last)
+    visible = _visible_shops(store, actor)
+    q = sa.select(reviews.c.id).where(reviews.c.created_at >= start, reviews.c.created_at < end).limit(1)
+    if visible is not None:
+        q = q.where(reviews.c.shop_id.in_(visible or [-1]))
+    with store.read() as conn:
+        if conn.execute(q).first() is not None:
+            return OpeningRange(first, last, False, "")
+    latest = latest_week(store, actor, days=days)
+    if latest is None:
+        return OpeningRange(first, last, False, "")
+    return OpeningRange(latest[0], latest[1], True,
+                        f"最近 {days} 天（{first:%m-%d} 至 {last:%m-%d}）没有评价，已打开有数据的最近一周："
+                        f"{_period_text(*latest)}。/ no reviews in the last {days} days; showing the latest week with data.")
+
+
+@dataclass(frozen=True)
+class EmptyRange:
+    """What the dashboard says about a range without reviews (:func:`empty_range`): ``message``;
+    ``latest`` — the latest week with data for the same filters (None = none at all); ``button`` — the
+    label of the button that opens it ("" when ``latest`` is None)."""
+
+    message: str
+    latest: tuple[dt.date, dt.date] | None
+    button: str
+
+
+def empty_range(store: Store, actor: Actor, fig: ReportFigures, *, shop: int | None = None,
+                platform: str | None = None, sku: str = "") -> EmptyRange | None:
+    """None when ``fig`` (from :func:`dashboard_figures` with these filters) counts a review; otherwise the
+    plain statement that the range is empty and the latest week with data to offer instead."""
+    if fig.reviews:
+        return None
+    first = fig.start.astimezone(SHANGHAI).date()
+    last = (fig.end - dt.timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    filtered = shop is not None or bool(platform) or bool((sku or "").strip())
+    said = f"所选范围 {_period_text(first, last)}{'在所选筛选条件下' if filtered else ''}没有评价，图表和表格为空。"
+    latest = latest_week(store, actor, shop=shop, platform=platform, sku=sku)
+    if latest is None:
+        if filtered:
+            return EmptyRange(said + "所选筛选条件下还没有任何评价；请放宽筛选条件。/ no reviews match these filters at all.",
+                              None, "")
+        return EmptyRange(said + "还没有任何评价数据：请先导入评价（reviewops import）或生成演示数据（reviewops demo）。"
+                          "/ the store holds no reviews yet.", None, "")
+    return EmptyRange(said + f"有数据的最近一周是 {_period_text(*latest)}。/ the range holds no reviews.", latest,
+                      f"查看有数据的最近一周（{latest[0]:%m-%d} 至 {latest[1]:%m-%d}）")
 
 
 @dataclass(frozen=True)
@@ -144,42 +261,88 @@ def dashboard_figures(store: Store, actor: Actor, first: dt.date, last: dt.date,
         raise
 
 
-def daily_chart_png(fig: ReportFigures) -> bytes:
-    """Bars of the daily 中差评 count with the daily 中差评率 (%) as a line on a second axis."""
+DAILY_CHART_TITLE = "每日中差评（北京时间）"
+CATEGORY_CHART_TITLE = "中差评分类"
+
+
+def _daily_figure(fig: ReportFigures) -> Any:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    from .charts import png, use_cjk_font
+    from .charts import message_figure, use_cjk_font
 
+    if not fig.reviews:
+        return message_figure(f"{DAILY_CHART_TITLE}：所选范围内没有评价")
     use_cjk_font()
     d = fig.daily
     labels = [str(x)[5:] for x in d["date"]]  # MM-DD
     f = Figure(figsize=(6.4, 2.8), dpi=100)
     ax = f.add_subplot(1, 1, 1)
-    ax.bar(labels, [int(x) for x in d["negative"]], color="#e57373", label="中差评数")
+    counts = [int(x) for x in d["negative"]]
+    ax.bar(labels, counts, color="#e57373", label="中差评数")
     ax.set_ylabel("中差评数")
+    ax.set_ylim(bottom=0, top=max(counts + [1]) * 1.15)  # a count axis starts at 0, never below
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax2 = ax.twinx()
     rates = [None if r is None or math.isnan(float(r)) else float(r) * 100 for r in d["rate"]]
     ax2.plot(labels, [float("nan") if r is None else r for r in rates], color="#1565c0", marker="o", label="中差评率")
     ax2.set_ylabel("中差评率（%）")
     ax2.set_ylim(bottom=0, top=max([r for r in rates if r is not None] + [1.0]) * 1.25)
-    ax.set_title("每日中差评（北京时间）")
+    ax.set_title(DAILY_CHART_TITLE)
     if len(labels) > 14:
         step = max(1, len(labels) // 10)
         ax.set_xticks(range(0, len(labels), step))
         ax.set_xticklabels(labels[::step])
     ax.tick_params(axis="x", labelsize=8)
     f.tight_layout()
-    return png(f, dpi=100)
+    return f
+
+
+def _category_figure(fig: ReportFigures) -> Any:
+    from .charts import bar_figure
+
+    c = fig.categories
+    return bar_figure([str(x) for x in c["category_zh"]], [int(x) for x in c["cases"]], title=CATEGORY_CHART_TITLE,
+                      unit="案件数", empty="所选范围内没有评价" if not fig.reviews else "所选范围内没有中差评")
+
+
+def daily_chart_png(fig: ReportFigures) -> bytes:
+    """Bars of the daily 中差评 count with the daily 中差评率 (%) as a line on a second axis; a range
+    without reviews gives the message chart (:func:`reviewops.charts.message_figure`) instead."""
+    from .charts import png
+
+    return png(_daily_figure(fig), dpi=100)
 
 
 def category_chart_png(fig: ReportFigures) -> bytes:
-    """Horizontal bars of the cases per primary category (Chinese names)."""
-    from .charts import bar_figure, png
+    """Horizontal bars of the cases per primary category (Chinese names); none: the message chart."""
+    from .charts import png
 
-    c = fig.categories
-    labels = [str(x) for x in c["category_zh"]] or ["（无）"]
-    values = [int(x) for x in c["cases"]] or [0]
-    return png(bar_figure(labels, values, title="中差评分类", unit="案件数"), dpi=100)
+    return png(_category_figure(fig), dpi=100)
+
+
+@dataclass(frozen=True)
+class DashboardChart:
+    """One chart of the dashboard: ``key`` (daily | categories), ``title``, and either ``png`` (the chart)
+    or ``message`` (the Chinese sentence shown instead when there is nothing to draw; ``png`` is then None)."""
+
+    key: str
+    title: str
+    png: bytes | None
+    message: str | None
+
+
+def dashboard_charts(fig: ReportFigures) -> list[DashboardChart]:
+    """The dashboard's two charts for ``fig``: each a PNG, or a message when it would have no data."""
+    from .charts import figure_message, png
+
+    out = []
+    for key, title, draw in (("daily", DAILY_CHART_TITLE, _daily_figure),
+                             ("categories", CATEGORY_CHART_TITLE, _category_figure)):
+        f = draw(fig)
+        message = figure_message(f)
+        out.append(DashboardChart(key, title, None if message is not None else png(f, dpi=100), message))
+    return out
 
 
 def figures_summary(fig: ReportFigures) -> dict[str, Any]:
@@ -317,11 +480,9 @@ def _beijing(t: Any) -> str:
 
     if t is None or pd.isna(t):
         return "—"
-    if isinstance(t, pd.Timestamp):
-        t = t.to_pydatetime()
-    if t.tzinfo is None:  # stored as UTC
-        t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    from .outputs import fmt_time  # Beijing time (naive = UTC, as stored), the one formatter for people
+
+    return fmt_time(t, "%Y-%m-%d %H:%M:%S")
 
 
 def dead_letter_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -202,11 +202,12 @@ def build_message(result: RunResult, to: list[str], sender: str, *, max_bytes: i
             continue
         total += size
         attached.append(p.name)
-    shanghai = dt.timezone(dt.timedelta(hours=8))
+    from .outputs import fmt_time  # Beijing time, the one formatter for people
+
     lines = [f"{title}", "",
              f"剧本 playbook：{result.playbook}",
              f"参数 parameters：{params or '默认 defaults'}",
-             f"生成时间 generated：{result.finished.astimezone(shanghai):%Y-%m-%d %H:%M}（北京时间）",
+             f"生成时间 generated：{fmt_time(result.finished)}（北京时间）",
              f"附件 attachments：{'、'.join(attached) or '无 none'}"]
     if left_out:
         lines.append(f"附件过大未随信发送，请到报告目录取用 too large to attach：{'、'.join(left_out)}")

@@ -50,7 +50,7 @@ import pandas as pd
 
 from .columns import PLATFORM_ZH, PLATFORMS
 from .errors import ReviewOpsError
-from .outputs import formula_safe
+from .outputs import formula_safe, local_naive
 from .policy import (
     CATEGORY_CODES,
     CATEGORY_ZH,
@@ -290,9 +290,7 @@ def _local(t: Any) -> dt.datetime | None:
     """Aware datetime → naive Beijing time for a cell (Excel has no time zones); NaT/None → None."""
     if t is None or t is pd.NaT or (not isinstance(t, dt.datetime) and pd.isna(t)):
         return None
-    if isinstance(t, pd.Timestamp):
-        t = t.to_pydatetime()
-    return t.astimezone(SHANGHAI).replace(tzinfo=None)
+    return local_naive(t)
 
 
 def _order_id_text(v: Any) -> str | None:

@@ -115,7 +115,7 @@ def due_followups(store: "Store", actor: "Actor", *, now: dt.datetime | None = N
     """
     from .policy import load_policy_in
     from .store import followups, shops, utcnow
-    from .triage import _fmt_local
+    from .outputs import fmt_time as _fmt_local  # Beijing time, the one formatter for people
 
     now = now or utcnow()
     until = now + dt.timedelta(hours=float(horizon_hours))

@@ -1,21 +1,78 @@
-"""Spreadsheet-safe output (S-01, S-02).
+"""What people read: spreadsheet-safe cells (S-01, S-02), report tables and times in Beijing time.
 
 User text (reviews, chats, nicknames) must never become a formula when a file
 is opened in Excel or WPS: a cell whose NFKC-normalised, left-stripped text
 starts with ``= + - @``, tab, CR, NUL or ``{=`` gets a leading apostrophe. The
 importer strips exactly that apostrophe again, so export → import round-trips.
+
+Times for people (issue 14 §5): the store keeps aware UTC; every form, report and export shows
+Beijing time (Asia/Shanghai) through :func:`fmt_time` (text), :func:`now_text` (a clock such as a
+form's 更新于) or :func:`local_naive` (a spreadsheet cell, which has no time zone). The label
+:data:`TIME_LABEL` (北京时间) is shown once per page, table heading or file, not on every value.
+A naive datetime given to these helpers is read as UTC (the store's convention), never as the
+server's local time, so the server's ``TZ`` never changes what people see.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import hashlib
 import os
 import tempfile
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+TIME_LABEL = "北京时间"
+MINUTES = "%Y-%m-%d %H:%M"
+
+
+# ------------------------------------------------------------------ times for people
+def beijing(t: Any) -> dt.datetime | None:
+    """``t`` as an aware Beijing-time ``datetime``; None for None/NaN/NaT/"".
+
+    Accepts ``datetime`` / ``pandas.Timestamp`` (aware; naive = UTC, as stored) and ISO-8601 text.
+    """
+    if t is None or (isinstance(t, float) and t != t) or t == "":  # noqa: PLR0124 - NaN
+        return None
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t.strip())
+    if not isinstance(t, dt.datetime):
+        raise TypeError(f"not a time: {t!r}")
+    if t != t:  # noqa: PLR0124 - pandas.NaT
+        return None
+    if hasattr(t, "to_pydatetime"):
+        t = t.to_pydatetime()
+    if t.tzinfo is None or t.utcoffset() is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(BEIJING)
+
+
+def fmt_time(t: Any, fmt: str = MINUTES, *, empty: str = "") -> str:
+    """``t`` as Beijing-time text (default ``2026-12-07 23:29``); ``empty`` for a missing time.
+
+    The one formatter for times people read (forms, reports, messages, exports); the label
+    (:data:`TIME_LABEL`) goes into the page or column heading, not into the value.
+    """
+    local = beijing(t)
+    return empty if local is None else local.strftime(fmt)
+
+
+def now_text(fmt: str = "%H:%M:%S", now: dt.datetime | None = None) -> str:
+    """The current time (or ``now``) as Beijing-time text, e.g. a form's 更新于 clock."""
+    return fmt_time(dt.datetime.now(dt.UTC) if now is None else now, fmt)
+
+
+def local_naive(t: Any) -> dt.datetime | None:
+    """``t`` as a naive Beijing wall-clock ``datetime`` for a spreadsheet cell (xlsx has no time zones)."""
+    local = beijing(t)
+    return None if local is None else local.replace(tzinfo=None)
+
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0", "{=")
 
@@ -73,7 +130,8 @@ table.ro-table td.ro-num, .jp-RenderedHTMLCommon table.ro-table td.ro-num {
 def html_table(df: object, *, max_rows: int | None = 500) -> str:
     """A DataFrame as an escaped HTML table for the reports: no index column, every cell escaped.
 
-    Numeric columns get ``class="ro-num"`` (right-aligned); all other values are text. A frame longer
+    Numeric columns get ``class="ro-num"`` (right-aligned); all other values are text; an aware time is
+    shown in Beijing time (:func:`fmt_time`; a naive one is taken as already local). A frame longer
     than ``max_rows`` shows its first rows and says how many were left out (the XLSX holds them all).
     """
     import html
@@ -88,7 +146,11 @@ def html_table(df: object, *, max_rows: int | None = 500) -> str:
     for values in shown.itertuples(index=False):
         cells = []
         for v, num in zip(values, numeric, strict=True):
-            text = "" if v is None or (isinstance(v, float) and v != v) else str(v)  # noqa: PLR0124 - NaN
+            if isinstance(v, dt.datetime) and v == v and v.tzinfo is not None:  # noqa: PLR0124 - NaT
+                text = fmt_time(v)
+            else:
+                missing = v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)  # noqa: PLR0124
+                text = "" if missing else str(v)
             cells.append(f'<td class="ro-num">{html.escape(text)}</td>' if num else f"<td>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""

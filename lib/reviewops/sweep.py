@@ -145,7 +145,9 @@ def parse_now(value: Any) -> dt.datetime:
 def _local(t: Any) -> str:
     if t is None or (not isinstance(t, dt.datetime) and pd.isna(t)):
         return ""
-    return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    from .outputs import fmt_time  # Beijing time, the one formatter for people
+
+    return fmt_time(t)
 
 
 def _aware(t: dt.datetime | None) -> dt.datetime | None:

@@ -92,7 +92,9 @@ def calendar_of(policy: Policy) -> SlaCalendar:
 
 
 def _fmt_local(t: dt.datetime) -> str:
-    return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    from .outputs import fmt_time  # the one formatter for times people read (Beijing time)
+
+    return fmt_time(t)
 
 
 def _to_utc_series(values: pd.Series, name: str) -> pd.Series:
@@ -542,42 +544,14 @@ def recompute_due(store: "Store", case_id: int) -> dt.datetime | None:
     return replay(events, cal).due_at(cal)
 
 
-OPEN_STATES_EXCLUDED = ("closed",)
-
-
 def open_queue(store: "Store", *, limit: int | None = 50, now: dt.datetime | None = None,
-               shop_ids: Iterable[int] | None = None, excerpt_chars: int = 60) -> pd.DataFrame:
-    """Open cases, most urgent first (SLA deadline, then severity), with a masked review excerpt.
+               shop_ids: Iterable[int] | None = None, excerpt_chars: int | None = None) -> pd.DataFrame:
+    """Cases awaiting action, most urgent first: :func:`reviewops.cases.case_queue` (the one queue every
+    surface lists — CLI, forms, Excel), for ``shop_ids`` (``None`` = every shop).
 
-    Columns: case_id, platform, shop, rating, primary_category, category_zh, severity, owner_role,
-    due_at (UTC), due_local (Asia/Shanghai text), minutes_left (negative = overdue), excerpt.
+    Columns :data:`reviewops.cases.QUEUE_COLUMNS` (due_at UTC, due_local Beijing time, minutes_left
+    negative = past the deadline and None once contacted, sla_status / sla_status_zh, masked excerpt).
     """
-    from .privacy import mask_text
-    from .store import cases, reviews, shops
+    from .cases import case_queue
 
-    now = now or _utcnow()
-    sev_order = sa.case(_SEV_RANK, value=cases.c.severity, else_=len(_SEV_RANK))
-    q = (sa.select(cases.c.id.label("case_id"), shops.c.platform, shops.c.name.label("shop"),
-                   reviews.c.rating_raw.label("rating"), cases.c.primary_category, cases.c.severity,
-                   cases.c.owner_role, cases.c.sla_due_at.label("due_at"), reviews.c.content)
-         .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
-                      .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
-         .where(cases.c.state.not_in(OPEN_STATES_EXCLUDED))
-         .order_by(cases.c.sla_due_at.is_(None), cases.c.sla_due_at, sev_order, cases.c.id))
-    if shop_ids is not None:
-        q = q.where(cases.c.shop_id.in_(list(shop_ids)))
-    if limit is not None:
-        q = q.limit(int(limit))
-    with store.read() as conn:
-        rows = conn.execute(q).mappings().all()
-    df = pd.DataFrame(rows, columns=["case_id", "platform", "shop", "rating", "primary_category", "severity",
-                                     "owner_role", "due_at", "content"])
-    df["category_zh"] = df["primary_category"].map(lambda c: CATEGORY_ZH.get(c, c or ""))
-    df["due_at"] = pd.to_datetime(df["due_at"], utc=True)
-    df["due_local"] = df["due_at"].map(lambda t: "" if pd.isna(t) else _fmt_local(t.to_pydatetime()))
-    df["minutes_left"] = df["due_at"].map(
-        lambda t: np.nan if pd.isna(t) else round((t.to_pydatetime() - now).total_seconds() / 60.0))
-    df["excerpt"] = df["content"].map(
-        lambda s: "" if s is None else (mask_text(" ".join(str(s).split())) or "")[:excerpt_chars])
-    return df.drop(columns=["content"])[["case_id", "platform", "shop", "rating", "primary_category", "category_zh",
-                                         "severity", "owner_role", "due_at", "due_local", "minutes_left", "excerpt"]]
+    return case_queue(store, now=now, shop_ids=shop_ids, limit=limit, excerpt_chars=excerpt_chars)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from .cases import STATE_ZH, allowed_transitions, transition_case
 from .errors import AccessDenied, ConfigError, NotFound
 from .policy import CATEGORY_CODES, CATEGORY_ZH, SEVERITY_ZH, fen_to_yuan_text
+from .sla import SLA_STATUS_ZH
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -60,9 +61,9 @@ def _utcnow() -> dt.datetime:
 
 
 def _local(t: dt.datetime | None) -> str:
-    from .triage import _fmt_local
+    from .outputs import fmt_time  # Beijing time, the one formatter for people
 
-    return "" if t is None else _fmt_local(t)
+    return fmt_time(t)
 
 
 def _yuan(fen: int | None) -> str:
@@ -198,82 +199,34 @@ class Workbench:
               platform: str | None = None, shop_id: int | None = None, include_closed: bool = False,
               states: Iterable[str] | None = None, since: dt.datetime | None = None,
               limit: int = 200, now: dt.datetime | None = None) -> pd.DataFrame:
-        """Open cases in the actor's shops, not-yet-answered first by SLA deadline, then by severity.
+        """Cases awaiting action in the actor's shops (:func:`reviewops.cases.case_queue`, the one queue of
+        every surface): not-yet-contacted first by SLA deadline, then severity.
 
-        ``states`` keeps only those case states; ``since`` (aware) only cases opened at or after it. Both
-        filter before ``limit``.
+        ``states`` keeps exactly those case states instead (resolved ones too); ``include_closed`` lists every
+        case; ``since`` (aware) only cases opened at or after it. All filter before ``limit`` (at most
+        :data:`MAX_QUEUE`).
 
-        Columns: case_id, version, state, state_zh, platform, shop_id, shop, rating, primary_category,
-        category_zh, severity, severity_zh, owner_role, assignee, created_at, due_at, due_local, minutes_left,
-        sla_status (running | warning | breached | met | late), sla_status_zh, excerpt (masked).
+        Columns :data:`reviewops.cases.QUEUE_COLUMNS`: case_id, version, state, state_zh, platform, shop_id,
+        shop, rating, primary_category, category_zh, severity, severity_zh, owner_role, assignee, created_at,
+        due_at, due_local, minutes_left (None once contacted), sla_status (running | warning | breached | met |
+        late, :data:`reviewops.sla.SLA_STATUSES`), sla_status_zh, excerpt (masked).
         """
-        from .store import cases, reviews, shops, utcnow
-        from .triage import _SEV_RANK
+        from .cases import case_queue
 
-        now = now or utcnow()
-        limit = max(1, min(int(limit), MAX_QUEUE))
-        sev_order = sa.case(_SEV_RANK, value=cases.c.severity, else_=len(_SEV_RANK))
-        q = (sa.select(cases.c.id.label("case_id"), cases.c.version, cases.c.state, shops.c.platform, cases.c.shop_id,
-                       shops.c.name.label("shop"), reviews.c.rating_raw.label("rating"), cases.c.primary_category,
-                       cases.c.severity, cases.c.owner_role, cases.c.assignee, cases.c.created_at,
-                       cases.c.sla_due_at.label("due_at"),
-                       cases.c.first_contact_at, cases.c.sla_state_json, reviews.c.content)
-             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
-                          .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
-             .order_by(cases.c.first_contact_at.is_not(None), cases.c.sla_due_at.is_(None), cases.c.sla_due_at,
-                       sev_order, cases.c.id))
-        if not include_closed:
-            q = q.where(cases.c.state != "closed")
-        if self.actor.shops is not None:
-            q = q.where(cases.c.shop_id.in_(sorted(self.actor.shops)))
-        if mine:
-            q = q.where(cases.c.assignee == self.actor.name)
-        if role:
-            q = q.where(cases.c.owner_role == role)
-        if category:
-            q = q.where(cases.c.primary_category == category)
-        if platform:
-            q = q.where(shops.c.platform == platform)
-        if shop_id is not None:
-            q = q.where(cases.c.shop_id == int(shop_id))
-        if states is not None:
-            q = q.where(cases.c.state.in_(sorted(set(states))))
-        if since is not None:
-            if since.tzinfo is None:
-                raise ConfigError(f"since 必须带时区，收到 {since!r} / since must be timezone-aware")
-            q = q.where(cases.c.created_at >= since)
-        with self.store.read() as conn:
-            rows = conn.execute(q.limit(limit)).mappings().all()
-        excerpt = int(self.policy.setting("excerpt_chars"))
-        out = []
-        for r in rows:
-            due = r["due_at"]
-            status = self._sla_status(r["first_contact_at"], due, r["sla_state_json"], now)
-            text = " ".join(str(r["content"] or "").split())
-            out.append({
-                "case_id": r["case_id"], "version": r["version"], "state": r["state"],
-                "state_zh": STATE_ZH.get(r["state"], r["state"]), "platform": r["platform"], "shop_id": r["shop_id"],
-                "shop": r["shop"], "rating": r["rating"] or "", "primary_category": r["primary_category"],
-                "category_zh": CATEGORY_ZH.get(r["primary_category"], r["primary_category"] or ""),
-                "severity": r["severity"], "severity_zh": SEVERITY_ZH.get(r["severity"], r["severity"] or ""),
-                "owner_role": r["owner_role"], "assignee": r["assignee"] or "", "created_at": r["created_at"],
-                "due_at": due,
-                "due_local": _local(due),
-                "minutes_left": None if due is None else round((due - now).total_seconds() / 60.0),
-                "sla_status": status, "sla_status_zh": SLA_STATUS_ZH[status], "excerpt": _mask(text)[:excerpt],
-            })
-        cols = ["case_id", "version", "state", "state_zh", "platform", "shop_id", "shop", "rating", "primary_category",
-                "category_zh", "severity", "severity_zh", "owner_role", "assignee", "created_at", "due_at", "due_local",
-                "minutes_left", "sla_status", "sla_status_zh", "excerpt"]
-        return pd.DataFrame(out, columns=cols)
+        return case_queue(self.store, now=now, shop_ids=self.actor.shops, assignee=self.actor.name if mine else None,
+                          role=role, category=category, platform=platform, shop_id=shop_id, states=states,
+                          include_done=include_closed, since=since, limit=max(1, min(int(limit), MAX_QUEUE)),
+                          policy=self.policy)
 
     @staticmethod
     def queue_counts(df: pd.DataFrame) -> dict[str, int]:
-        """Counts for the queue header: total, breached, warning, unanswered, by severity."""
+        """Counts for the queue header: total, breached, warning, unanswered (clock still running), by severity."""
+        from .sla import UNANSWERED_STATUSES
+
         return {
             "total": int(len(df)), "breached": int((df["sla_status"] == "breached").sum()),
             "warning": int((df["sla_status"] == "warning").sum()),
-            "unanswered": int(df["sla_status"].isin(["running", "warning", "breached"]).sum()),
+            "unanswered": int(df["sla_status"].isin(UNANSWERED_STATUSES).sum()),
             **{f"severity_{s}": int((df["severity"] == s).sum()) for s in SEVERITY_ZH},
         }
 
@@ -364,7 +317,7 @@ class Workbench:
                             problem=problem, remedy=remedy, policy=policy)
         total = sum(i["amount_fen"] for i in suggested)
         approval_note = self._approval_note(case_id, total)
-        status = self._sla_status(c["first_contact_at"], c["sla_due_at"], c["sla_state_json"], now)
+        status = self._sla_status(c["first_contact_at"], c["sla_due_at"], c["sla_hours"], now)
         malicious = c["primary_category"] == "malicious" or "malicious" in categories
         return CaseView(
             case_id=case_id, version=c["version"], state=c["state"], state_zh=STATE_ZH.get(c["state"], c["state"]),
@@ -392,22 +345,18 @@ class Workbench:
         """The policy's SLA calendar and the warning fraction (the largest of 时效提醒比例)."""
         from .triage import calendar_of
 
-        return calendar_of(self.policy), max(self.policy.setting("sla_warn_fractions") or (0.8,))
+        from .sla import warning_fraction
 
-    def _sla_status(self, first_contact_at: dt.datetime | None, due: dt.datetime | None, state_json: str | None,
+        return calendar_of(self.policy), warning_fraction(self.policy.setting("sla_warn_fractions"))
+
+    def _sla_status(self, first_contact_at: dt.datetime | None, due: dt.datetime | None, sla_hours: float | None,
                     now: dt.datetime) -> str:
-        """running | warning | breached before the first contact; met | late after it."""
-        from .sla import fraction_used, state_from_json
+        """The case's :func:`reviewops.sla.sla_status` under this workbench's policy."""
+        from .sla import sla_status
 
-        if first_contact_at is not None:
-            return "met" if due is None or first_contact_at <= due else "late"
-        if due is None:
-            return "running"
-        if due <= now:
-            return "breached"
         cal, warn = self._sla_clock
-        frac = fraction_used(state_from_json(state_json), now, cal) if state_json else 0.0
-        return "warning" if frac >= warn else "running"
+        return sla_status(first_contact_at, due, now, budget_minutes=None if sla_hours is None else sla_hours * 60.0,
+                          cal=cal, warn=warn)
 
     def _profile(self, conn: sa.Connection, customer_id: int | None, shop_id: int, case_id: int,
                  tier: dict[str, Any], rv: Any) -> dict[str, Any]:
@@ -673,5 +622,3 @@ class Workbench:
         return reveal(self.store, self.actor, case_id, field, purpose)
 
 
-SLA_STATUS_ZH = {"running": "计时中", "warning": "即将超时", "breached": "已超时", "met": "已按时响应",
-                 "late": "超时后响应"}
