@@ -607,6 +607,22 @@ def serve_cmd(db: str | None, ip: str, port: int, trusted_header: str | None, tr
           open_browser=open_browser)
 
 
+@cli.command("lab")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="工作文件夹（默认 文档/reviewops-playbooks），放剧本副本 / working folder for the playbook copies "
+                   "(default: reviewops-playbooks in your documents folder)")
+@db_option
+@click.option("--port", type=click.IntRange(1, 65535), help="端口（默认 8890 起第一个空闲端口）/ port (default: the first "
+                                                          "free one from 8890)")
+@click.option("--no-browser", is_flag=True, help="不打开浏览器（没有显示器时也不打开）/ do not open a browser")
+@click.option("--allow-root", is_flag=True, help="允许以 root 运行 / allow running as root")
+def lab_cmd(folder: Path | None, db: str | None, port: int | None, no_browser: bool, allow_root: bool) -> None:
+    """在剧本副本上打开 JupyterLab（本机、带令牌），Ctrl-C 停止 / open JupyterLab on copies of the playbooks."""
+    from .lab import run_lab
+
+    run_lab(folder, db=db, port=port, open_browser=not no_browser, allow_root=allow_root,
+            echo=lambda line: click.echo(line))
+
 @cli.command("watch")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path),
               help="监视的文件夹：放入平台导出文件即导入并提醒 / drop folder for platform exports")
