@@ -623,6 +623,7 @@ def lab_cmd(folder: Path | None, db: str | None, port: int | None, no_browser: b
     run_lab(folder, db=db, port=port, open_browser=not no_browser, allow_root=allow_root,
             echo=lambda line: click.echo(line))
 
+
 @cli.command("watch")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path),
               help="监视的文件夹：放入平台导出文件即导入并提醒 / drop folder for platform exports")
