@@ -35,7 +35,9 @@ COLUMNS = ("编号", "状态", "平台 · 店铺", "评分", "分类", "严重",
 def row_html(r: dict[str, Any], roles_zh: dict[str, str] | None = None) -> str:
     """One queue row's cells (every value escaped)."""
     left_cls = {"warning": "ro-left-warning", "breached": "ro-left-breached"}.get(r["sla_status"], "")
-    left = minutes_text(r["minutes_left"], r["sla_status"])
+    # once contacted the SLA clock has stopped: the status (按时响应 / 逾期响应), never a countdown or 已超时
+    answered = r["sla_status"] in ("met", "late")
+    left = r["sla_status_zh"] if answered else minutes_text(r["minutes_left"], r["sla_status"])
     return (
         '<div class="ro-qcells">'
         f'<span class="ro-queue-cell-id">#{esc(r["case_id"])}</span>'

@@ -20,11 +20,22 @@ The remedy states (:data:`LEDGER_STATES`) are entered only through the compensat
 it, in the same transaction: the first ``contacted`` records ``first_contact_at`` and stops
 the SLA clock; ``remedy_delivered`` and ``resolved`` schedule the follow-ups anchored there
 (:mod:`reviewops.followups`); ``resolved`` records ``resolved_at``.
+
+**What awaits action** (待处理) is declared here once: a case in one of :data:`OPEN_STATES` — not yet
+resolved, so an operator still has to do something on the case itself (first contact, diagnosis,
+remedy proposal / approval / delivery, resolving, an escalation or a platform appeal). A case that is
+contacted but not resolved stays open; ``resolved``, ``follow_up_done`` and ``closed``
+(:data:`DONE_STATES`) are not: follow-ups due on resolved cases are listed by the follow-up surfaces
+(:func:`reviewops.followups.due_followups`, 今日回访), not the queue. :func:`open_case_filter` is the
+SQL form, :func:`case_queue` the queue every surface lists (CLI ``reviewops queue``, the 差评工作台
+form via :meth:`reviewops.workbench.Workbench.queue`, Excel ``RO_CASES``), with one SLA status per
+case from :func:`reviewops.sla.sla_statuses`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -32,9 +43,13 @@ import sqlalchemy as sa
 from .errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from .policy import Policy
     from .store import Store
 
-__all__ = ["LEDGER_STATES", "STATES", "STATE_ZH", "TRANSITIONS", "InvalidTransition", "allowed_transitions",
+__all__ = ["DONE_STATES", "LEDGER_STATES", "OPEN_STATES", "QUEUE_COLUMNS", "STATES", "STATE_ZH", "TRANSITIONS",
+           "InvalidTransition", "allowed_transitions", "case_queue", "count_open", "is_open", "open_case_filter",
            "transition_case", "transition_in"]
 
 STATES = ("new", "contacted", "remedy_proposed", "pending_approval", "remedy_delivered", "resolved",
@@ -59,6 +74,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 _NEEDS_REASON = frozenset({"escalated", "closed", "appeal"})
 #: States entered only through the compensation ledger (limits and approvals are checked there).
 LEDGER_STATES = frozenset({"remedy_proposed", "pending_approval", "remedy_delivered"})
+#: Case states that await an operator's action on the case (待处理): the queue, open counts, 未到期待处理.
+OPEN_STATES = ("new", "contacted", "remedy_proposed", "pending_approval", "remedy_delivered", "escalated", "appeal")
+#: Case states whose handling is over: in no queue (follow-ups still due are on the follow-up lists).
+DONE_STATES = ("resolved", "follow_up_done", "closed")
 
 
 class InvalidTransition(ConfigError):
@@ -156,3 +175,123 @@ def _sla_stopped(state_json: str | None, policy_version: int | None, conn: sa.Co
     at = max(now, state.last_event_at) if state.last_event_at else now
     cal = calendar_of(load_policy_in(conn, policy_version))
     return {"sla_state_json": state_to_json(state.apply(SlaEvent("stop", at), cal))}
+
+
+# ----------------------------------------------------------------------------- what awaits action
+
+
+def is_open(state: str | None) -> bool:
+    """Whether a case in ``state`` awaits action (one of :data:`OPEN_STATES`)."""
+    return state in OPEN_STATES
+
+
+def open_case_filter(state_column: "sa.ColumnElement[str] | None" = None) -> "sa.ColumnElement[bool]":
+    """The SQL condition “the case awaits action” on ``state_column`` (default ``cases.state``)."""
+    if state_column is None:
+        from .store import cases
+
+        state_column = cases.c.state
+    return state_column.in_(OPEN_STATES)
+
+
+def count_open(store: "Store", *, shop_ids: Iterable[int] | None = None) -> int:
+    """How many cases await action (in ``shop_ids``; ``None`` = every shop) — the total above every queue."""
+    from .store import cases
+
+    q = sa.select(sa.func.count()).select_from(cases).where(open_case_filter(cases.c.state))
+    if shop_ids is not None:
+        q = q.where(cases.c.shop_id.in_(sorted(int(s) for s in shop_ids)))
+    with store.read() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+#: Columns of :func:`case_queue` (and so of ``Workbench.queue``, ``reviewops queue --json``, ``RO_CASES``).
+QUEUE_COLUMNS = ["case_id", "version", "state", "state_zh", "platform", "shop_id", "shop", "rating", "primary_category",
+                 "category_zh", "severity", "severity_zh", "owner_role", "assignee", "created_at", "due_at",
+                 "due_local", "minutes_left", "sla_status", "sla_status_zh", "excerpt"]
+
+
+def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iterable[int] | None = None,
+               assignee: str | None = None, role: str | None = None, category: str | None = None,
+               platform: str | None = None, shop_id: int | None = None, states: Iterable[str] | None = None,
+               include_done: bool = False, since: dt.datetime | None = None, limit: int | None = None,
+               policy: "Policy | None" = None, excerpt_chars: int | None = None) -> "pd.DataFrame":
+    """The case queue: cases awaiting action, not-yet-contacted first by SLA deadline, then severity, then id.
+
+    Which cases: :func:`open_case_filter` — or exactly ``states`` when given (a report of resolved cases,
+    say), or every case with ``include_done``. ``shop_ids`` (``None`` = all), ``assignee``, ``role`` (owner
+    role), ``category`` (primary), ``platform``, ``shop_id`` and ``since`` (aware; opened at or after)
+    narrow it, all before ``limit``. ``now`` (default: the store clock) and ``policy`` (default: the
+    current one: its SLA clock, warning fraction and ``excerpt_chars``) fix each row's SLA status
+    (:func:`reviewops.sla.sla_statuses`). Columns :data:`QUEUE_COLUMNS`; ``due_local`` is Beijing time,
+    ``minutes_left`` is clock minutes to the deadline (negative = past it; ``None`` once contacted or
+    without a deadline: a stopped clock has nothing left to count), the excerpt is masked.
+    """
+    import pandas as pd
+
+    from .policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, current_policy
+    from .privacy import mask_text
+    from .sla import SLA_STATUS_ZH, sla_statuses, warning_fraction
+    from .store import cases, reviews, shops, utcnow
+    from .triage import _fmt_local, calendar_of
+
+    now = now or utcnow()
+    if now.tzinfo is None:
+        raise ConfigError(f"now 必须带时区，收到 {now!r} / now must be timezone-aware")
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    sev_order = sa.case(rank, value=cases.c.severity, else_=len(rank))
+    q = (sa.select(cases.c.id.label("case_id"), cases.c.version, cases.c.state, shops.c.platform, cases.c.shop_id,
+                   shops.c.name.label("shop"), reviews.c.rating_raw.label("rating"), cases.c.primary_category,
+                   cases.c.severity, cases.c.owner_role, cases.c.assignee, cases.c.created_at,
+                   cases.c.sla_due_at.label("due_at"), cases.c.sla_hours, cases.c.first_contact_at, reviews.c.content)
+         .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
+                      .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+         .order_by(cases.c.first_contact_at.is_not(None), cases.c.sla_due_at.is_(None), cases.c.sla_due_at,
+                   sev_order, cases.c.id))
+    if states is not None:
+        q = q.where(cases.c.state.in_(sorted(set(states))))
+    elif not include_done:
+        q = q.where(open_case_filter(cases.c.state))
+    if shop_ids is not None:
+        q = q.where(cases.c.shop_id.in_(sorted(int(s) for s in shop_ids)))
+    if assignee is not None:
+        q = q.where(cases.c.assignee == assignee)
+    if role:
+        q = q.where(cases.c.owner_role == role)
+    if category:
+        q = q.where(cases.c.primary_category == category)
+    if platform:
+        q = q.where(shops.c.platform == platform)
+    if shop_id is not None:
+        q = q.where(cases.c.shop_id == int(shop_id))
+    if since is not None:
+        if since.tzinfo is None:
+            raise ConfigError(f"since 必须带时区，收到 {since!r} / since must be timezone-aware")
+        q = q.where(cases.c.created_at >= since)
+    if limit is not None:
+        q = q.limit(max(0, int(limit)))
+    with store.read() as conn:
+        rows = conn.execute(q).mappings().all()
+    policy = policy or current_policy(store)
+    chars = int(excerpt_chars if excerpt_chars is not None else policy.setting("excerpt_chars"))
+    df = pd.DataFrame(rows, columns=["case_id", "version", "state", "platform", "shop_id", "shop", "rating",
+                                     "primary_category", "severity", "owner_role", "assignee", "created_at",
+                                     "due_at", "sla_hours", "first_contact_at", "content"])
+    status = sla_statuses(df["first_contact_at"], df["due_at"], now, budget_minutes=df["sla_hours"] * 60.0,
+                          cal=calendar_of(policy), warn=warning_fraction(policy.setting("sla_warn_fractions")))
+    out = pd.DataFrame({
+        "case_id": df["case_id"], "version": df["version"], "state": df["state"],
+        "state_zh": df["state"].map(lambda s: STATE_ZH.get(s, s)), "platform": df["platform"],
+        "shop_id": df["shop_id"], "shop": df["shop"], "rating": df["rating"].map(lambda r: r or ""),
+        "primary_category": df["primary_category"],
+        "category_zh": df["primary_category"].map(lambda c: CATEGORY_ZH.get(c, c or "")),
+        "severity": df["severity"], "severity_zh": df["severity"].map(lambda s: SEVERITY_ZH.get(s, s or "")),
+        "owner_role": df["owner_role"], "assignee": df["assignee"].map(lambda a: a or ""),
+        "created_at": df["created_at"], "due_at": df["due_at"],
+        "due_local": df["due_at"].map(lambda t: "" if t is None or t != t else _fmt_local(t)),
+        "minutes_left": [None if d is None or d != d or c is not None and c == c else
+                         round((d - now).total_seconds() / 60.0) for d, c in zip(df["due_at"], df["first_contact_at"])],
+        "sla_status": status.to_numpy(), "sla_status_zh": status.map(SLA_STATUS_ZH).to_numpy(),
+        "excerpt": df["content"].map(lambda s: (mask_text(" ".join(str(s or "").split())) or "")[:chars]),
+    }, columns=QUEUE_COLUMNS)
+    return out

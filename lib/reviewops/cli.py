@@ -185,17 +185,18 @@ def layouts_cmd(db: str | None, as_json: bool) -> None:
 @db_option
 @json_option
 def status_cmd(db: str | None, as_json: bool) -> None:
-    """数据库位置与各表行数 / where the database is and how many rows each table holds."""
+    """数据库位置、各表行数与待处理案件数 / where the database is, rows per table, cases awaiting action."""
     from .store import Store
 
     with Store.open(db) as store:
-        data = {"db": store.url, "dialect": store.dialect, "counts": store.counts()}
+        data = {"db": store.url, "dialect": store.dialect, "counts": store.counts(), "open_cases": _count_open(store)}
     if as_json:
         _echo_json(data)
     else:
         click.echo(f"数据库 database: {data['db']} ({data['dialect']})")
         for k, v in data["counts"].items():
             click.echo(f"  {k:<16} {v}")
+        click.echo(f"待处理案件 cases awaiting action: {data['open_cases']}")
 
 
 def _print_demo_users(rows: list[dict[str, Any]]) -> None:
@@ -209,47 +210,48 @@ def _print_demo_users(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_queue(queue: Any, total_open: int | None = None) -> None:
-    """The open case queue as a plain table (most urgent first)."""
+    """The queue of cases awaiting action as a plain table (most urgent first, reviewops.cases.case_queue).
+
+    剩余 counts down only while the SLA clock runs; once contacted the clock has stopped and the
+    row shows its status (按时响应 / 逾期响应), never a time past the deadline."""
     if queue.empty:
-        click.echo("没有待处理的案件 / no open cases")
+        click.echo("没有待处理的案件 / no cases await action")
         return
     from .policy import SEVERITY_ZH as sev
 
-    head = f"{'案件':>6}  {'平台':<8} {'评分':<6} {'分类':<8} {'严重':<4} {'负责':<10} {'截止(北京时间)':<16} {'剩余':>8}  摘录"
+    head = (f"{'案件':>6}  {'平台':<8} {'状态':<8} {'评分':<6} {'分类':<8} {'严重':<4} {'负责':<10} "
+            f"{'截止(北京时间)':<16} {'时效':<6} {'剩余':>8}  摘录")
     click.echo(head)
     for r in queue.itertuples(index=False):
         left = r.minutes_left
-        if left != left:  # NaN
+        if r.sla_status not in ("running", "warning", "breached") or left is None or left != left:
             left_s = "-"
         elif left < 0:
             left_s = f"超时{int(-left) // 60}h{int(-left) % 60:02d}"
         else:
             left_s = f"{int(left) // 60}h{int(left) % 60:02d}"
         rating = r.rating if isinstance(r.rating, str) and r.rating else "-"
-        click.echo(f"{r.case_id:>6}  {r.platform:<8} {rating:<6} {r.category_zh:<8} "
+        click.echo(f"{r.case_id:>6}  {r.platform:<8} {r.state_zh:<8} {rating:<6} {r.category_zh:<8} "
                    f"{sev.get(r.severity, r.severity or '-'):<4} {r.owner_role or '-':<10} {r.due_local:<16} "
-                   f"{left_s:>8}  {r.excerpt}")
+                   f"{r.sla_status_zh:<6} {left_s:>8}  {r.excerpt}")
     if total_open is not None and total_open > len(queue):
-        click.echo(f"… 共 {total_open} 个待处理案件，显示最紧急的 {len(queue)} 个 / {total_open} open cases, "
+        click.echo(f"… 共 {total_open} 个待处理案件，显示最紧急的 {len(queue)} 个 / {total_open} cases await action, "
                    f"showing the {len(queue)} most urgent")
 
 
 def _queue_json(queue: Any) -> list[dict[str, Any]]:
     out = queue.copy()
-    out["due_at"] = out["due_at"].map(lambda t: None if t is None or t != t else t.isoformat())
-    out["minutes_left"] = out["minutes_left"].map(lambda v: None if v != v else int(v))
+    for col in ("due_at", "created_at"):
+        out[col] = out[col].map(lambda t: None if t is None or t != t else t.isoformat())
+    out["minutes_left"] = out["minutes_left"].map(lambda v: None if v is None or v != v else int(v))
     return out.to_dict(orient="records")
 
 
-def _count_open(store: Any) -> int:
-    import sqlalchemy as sa
+def _count_open(store: Any, shop_ids: Any = None) -> int:
+    """Cases awaiting action (reviewops.cases.count_open: the one definition of open)."""
+    from .cases import count_open
 
-    from .store import cases
-    from .triage import OPEN_STATES_EXCLUDED
-
-    with store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(cases)
-                                .where(cases.c.state.not_in(OPEN_STATES_EXCLUDED))).scalar_one())
+    return count_open(store, shop_ids=shop_ids)
 
 
 @cli.command("triage")
@@ -289,16 +291,23 @@ def _echo_triage(result: Any) -> None:
 
 @cli.command("queue")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, None), help="显示条数 / rows to show")
+@click.option("--user", "user_name", metavar="NAME",
+              help="只列此用户店铺的案件（与工作台、RO_CASES 相同）/ only this user's shops, as the workbench lists them")
 @db_option
 @json_option
-def queue_cmd(limit: int, db: str | None, as_json: bool) -> None:
-    """待处理案件，按响应截止时间排序 / open cases, most urgent first."""
+def queue_cmd(limit: int, user_name: str | None, db: str | None, as_json: bool) -> None:
+    """待处理案件，未联系的按响应截止时间在前 / cases awaiting action, most urgent first."""
     from .store import Store
     from .triage import open_queue
 
     with Store.open(db) as store:
-        queue = open_queue(store, limit=limit)
-        total = _count_open(store)
+        shop_ids = None
+        if user_name:
+            from .users import get_actor
+
+            shop_ids = get_actor(store, user_name).shops
+        queue = open_queue(store, limit=limit, shop_ids=shop_ids)
+        total = _count_open(store, shop_ids)
     if as_json:
         _echo_json({"open_cases": total, "queue": _queue_json(queue)})
     else:

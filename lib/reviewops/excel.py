@@ -810,11 +810,15 @@ _CASES_COLUMNS = (("case_id", "案件号"), ("state_zh", "状态"), ("platform",
 
 
 def _state_filter(status: Any) -> tuple[set[str] | None, bool]:
-    """``status`` cell → (states to keep or None for all, include closed cases)."""
+    """``status`` cell → (states to keep or None, list every case).
+
+    Empty / 待处理 / 未关闭 / open: the cases awaiting action (:data:`reviewops.cases.OPEN_STATES`, the
+    same list as the workbench queue and ``reviewops queue``); 全部 / all: every case; else the states named.
+    """
     from .cases import STATE_ZH
 
     s = _scalar(status, "状态")
-    if s is None or _norm_key(s) in ("open", "未关闭", "进行中"):
+    if s is None or _norm_key(s) in ("open", "待处理", "未关闭", "进行中"):
         return None, False
     key = _norm_key(s)
     if key in ("all", "全部"):
@@ -824,19 +828,20 @@ def _state_filter(status: Any) -> tuple[set[str] | None, bool]:
         k = _norm_key(part)
         code = next((c for c, z in STATE_ZH.items() if k in (c, _norm_key(z))), None)
         if code is None:
-            raise ExcelInputError(f"未知状态 {part.strip()!r}；可用：未关闭、全部、{'、'.join(STATE_ZH.values())}")
+            raise ExcelInputError(f"未知状态 {part.strip()!r}；可用：待处理、全部、{'、'.join(STATE_ZH.values())}")
         wanted.add(code)
-    return wanted, "closed" in wanted
+    return wanted, False
 
 
 @func
-@arg("status", doc="可选：状态（未关闭=默认、全部、新建、待审批、已解决…，可用逗号分隔多个）/ case state(s)")
+@arg("status", doc="可选：状态（待处理=默认，与工作台队列相同；全部；新建、待审批、已解决…，可用逗号分隔多个）/ case state(s)")
 @arg("category", doc="可选：主分类（中文名或代码）/ optional primary category")
 @arg("since", doc="可选：只列此时刻之后建案的案件（日期，北京时间）/ cases opened on or after this date")
 @_safe
 def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any:
-    """从店铺数据库读取案件列表（只读、已打码、最多 500 行），按时效紧急程度排序（reviewops.workbench 的队列）。
-    Cases from the store (REVIEWOPS_DB), read-only and masked, in the user's shops, most urgent first."""
+    """从店铺数据库读取案件列表（只读、已打码、最多 500 行）：默认为待处理案件，与工作台队列、reviewops queue 相同，按时效紧急程度排序。
+    Cases from the store (REVIEWOPS_DB), read-only and masked, in the user's shops: by default the cases awaiting
+    action, exactly the workbench queue (reviewops.cases.case_queue), most urgent first."""
     from .workbench import Workbench
 
     policy = _policy() if _db_url(required=False) else None

@@ -29,14 +29,21 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
 from reviewops.errors import ConfigError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "MAX_MINUTES",
+    "SLA_STATUSES",
+    "SLA_STATUS_ZH",
+    "UNANSWERED_STATUSES",
     "SlaCalendar",
     "SlaEvent",
     "SlaState",
@@ -45,8 +52,11 @@ __all__ = [
     "fraction_used",
     "is_working_day",
     "replay",
+    "sla_status",
+    "sla_statuses",
     "state_from_json",
     "state_to_json",
+    "warning_fraction",
     "working_minutes_between",
 ]
 
@@ -580,3 +590,99 @@ def state_from_json(text: str) -> SlaState:
         paused=bool(d["paused"]), stopped=bool(d["stopped"]), last_event_at=t(d["last_event_at"]),
         warnings=tuple(SlaWarning(int(y), zh, en) for y, zh, en in d["warnings"]),
     )
+
+
+# --------------------------------------------------------------------------- SLA status (one per case)
+
+#: The SLA status of a case, in display order. Before the first contact the clock runs:
+#: ``running`` (计时中), ``warning`` (即将超时: the policy's warning fraction of the budget is used,
+#: :func:`warning_fraction`), ``breached`` (已超时: the deadline has passed, still no contact). The first
+#: contact stops the clock for good: ``met`` (按时响应: contacted at or before the deadline) or ``late``
+#: (逾期响应: contacted after it). A stopped clock is never overdue: ``met`` and ``late`` cases show no
+#: countdown and count as answered everywhere.
+SLA_STATUSES = ("running", "warning", "breached", "met", "late")
+#: The statuses' Chinese names, for every surface (queue, forms, Excel, CLI, reports).
+SLA_STATUS_ZH = {"running": "计时中", "warning": "即将超时", "breached": "已超时", "met": "按时响应",
+                 "late": "逾期响应"}
+#: The statuses of a case not yet contacted (its clock still runs).
+UNANSWERED_STATUSES = ("running", "warning", "breached")
+#: The warning fraction when a policy names none.
+DEFAULT_WARNING_FRACTION = 0.8
+
+
+def warning_fraction(fractions: Iterable[float] | None) -> float:
+    """The share of the budget at which a case shows ``warning``: the largest of the policy's
+    ``sla_warn_fractions`` (时效提醒比例, default 0.5;0.8 → 0.8). The smaller ones are reminders only
+    (:mod:`reviewops.sweep`, :mod:`reviewops.alerts`); they do not change the status."""
+    values = [float(f) for f in (fractions or ())]
+    return max(values) if values else DEFAULT_WARNING_FRACTION
+
+
+def sla_status(first_contact_at: dt.datetime | None, due_at: dt.datetime | None, now: dt.datetime, *,
+               budget_minutes: float | None = None, cal: SlaCalendar | None = None,
+               warn: float | None = None) -> str:
+    """The :data:`SLA_STATUSES` value of one case at ``now`` (the scalar form of :func:`sla_statuses`).
+
+    ``met`` / ``late`` once ``first_contact_at`` is set (``met`` at or before ``due_at``, or when there is
+    no deadline); otherwise ``breached`` at or after ``due_at``, ``warning`` once the working time used
+    (``budget_minutes`` minus the working minutes from ``now`` to ``due_at`` under ``cal``) reaches
+    ``warn`` of the budget, else ``running``. Without ``warn`` or a budget there is no ``warning``.
+    """
+    if first_contact_at is not None:
+        return "met" if due_at is None or _aware(first_contact_at, "first_contact_at") <= _aware(due_at, "due_at") \
+            else "late"
+    if due_at is None:
+        return "running"
+    due, moment = _aware(due_at, "due_at"), _aware(now, "now")
+    if due <= moment:
+        return "breached"
+    if warn is None or not budget_minutes or budget_minutes <= 0:
+        return "running"
+    left, _ = working_minutes_between(moment, due, cal or SlaCalendar())
+    return "warning" if (budget_minutes - left) / budget_minutes >= warn else "running"
+
+
+def sla_statuses(first_contact_at: object, due_at: object, now: dt.datetime, *, budget_minutes: object = None,
+                 cal: SlaCalendar | None = None, warn: float | None = None) -> "pd.Series":
+    """:func:`sla_status` for whole columns (pandas Series or sequences of aware datetimes / NaT / None).
+
+    Returns a Series of :data:`SLA_STATUSES` codes (index of ``due_at`` when it is a Series). ``met``,
+    ``late``, ``breached`` and, on a 24×7 clock, ``warning`` are computed column-wise; on a business-hours
+    clock the working minutes left are counted per case, only for cases still running.
+    """
+    import numpy as np
+    import pandas as pd
+
+    def column(values: object) -> pd.Series:
+        items = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else list(values)  # type: ignore[arg-type]
+        return pd.Series(items, dtype=object)
+
+    due = pd.to_datetime(column(due_at), utc=True)
+    contact = pd.to_datetime(column(first_contact_at), utc=True)
+    if len(contact) != len(due):
+        raise _error(f"first_contact_at 与 due_at 行数不同（{len(contact)} / {len(due)}）",
+                     f"first_contact_at and due_at differ in length ({len(contact)} / {len(due)})")
+    moment = pd.Timestamp(_aware(now, "now"))
+    has_contact, has_due = contact.notna().to_numpy(), due.notna().to_numpy()
+    with np.errstate(invalid="ignore"):
+        in_time = (contact <= due).to_numpy()
+        passed = (due <= moment).to_numpy()
+    out = np.select([has_contact & (~has_due | in_time), has_contact, has_due & passed],
+                    ["met", "late", "breached"], "running").astype(object)
+    if warn is not None and budget_minutes is not None and len(out):
+        budget = pd.to_numeric(column(budget_minutes), errors="coerce").to_numpy(dtype=float)
+        todo = (out == "running") & has_due & (budget > 0)
+        if todo.any():
+            calendar = cal or SlaCalendar()
+            if calendar.mode == "always":
+                left = ((due - moment).dt.total_seconds() / 60.0).to_numpy(dtype=float)
+            else:
+                left = np.full(len(out), np.nan)
+                for i in np.flatnonzero(todo):
+                    left[i], _ = working_minutes_between(moment.to_pydatetime(), due.iloc[i].to_pydatetime(),
+                                                         calendar)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = (budget - left) / budget
+            out[todo & (frac >= warn)] = "warning"
+    index = due_at.index if isinstance(due_at, pd.Series) else None
+    return pd.Series(out, index=index, dtype=object)
