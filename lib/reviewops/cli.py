@@ -107,12 +107,15 @@ def import_cmd(files: tuple[Path, ...], platform: str | None, kind: str | None, 
               help="分级后显示多少个最紧急的案件 / open cases to show after triage")
 @click.option("--demo-password", metavar="PW",
               help="演示用户的密码（默认 $REVIEWOPS_DEMO_PASSWORD 或随机）/ password of the demo users (default: env or random)")
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="演示历史截止时刻（ISO，不带时区按北京时间；默认现在）/ the demo's history ends here "
+                   "(ISO, Beijing time without an offset; default now): same seed + same as-of = same files")
 @db_option
 @json_option
 def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_password: str | None, db: str | None,
-             as_json: bool) -> None:
+             as_json: bool, as_of: str | None = None) -> None:
     """生成演示店铺、通过导入器载入、分级建案并列出待处理案件 / build the demo shop, import, triage, show the queue."""
-    from .demo import build_demo
+    from .demo import demo_as_of, run_demo
     from .ingest import describe
     from .store import Store
 
@@ -124,17 +127,12 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
     if pw is not None and len(pw) < 8:
         raise ConfigError(f"演示用户密码至少 8 位（--demo-password 或 {DEMO_PASSWORD_ENV}），收到 {len(pw)} 位 / "
                           f"the demo password needs at least 8 characters, got {len(pw)}")
-    from .triage import open_queue, triage_store
+    from .triage import open_queue
 
-    results = build_demo(db, seed=seed, scale=scale, out_dir=out_dir, progress=not as_json and sys.stderr.isatty())
+    run = run_demo(db, seed=seed, scale=scale, as_of=demo_as_of(as_of), out_dir=out_dir, password=demo_password,
+                   actor=_actor(), progress=not as_json and sys.stderr.isatty())
+    results, triaged, demo_users, history = run.results, run.triage, run.users, run.history
     with Store.open(db) as store:
-        from .demo import create_demo_users, date_demo_detection, demo_now, work_demo_history
-
-        as_of = demo_now()
-        date_demo_detection(store, seed=seed, now=as_of)  # each review detected shortly after it was posted
-        triaged = triage_store(store, actor=_actor(), via="cli", dated_at_detection=True)
-        demo_users = create_demo_users(store, demo_password, actor=_actor())
-        history = work_demo_history(store, seed=seed, now=as_of)  # the older cases worked through the workbench
         counts = store.counts()
         url = store.url
         queue = open_queue(store, limit=limit)

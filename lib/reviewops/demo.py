@@ -41,17 +41,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .clean import RATING_CLASS_ZH
 
 __all__ = [
     "DEFAULT_SEED",
     "DEFAULT_TODAY",
+    "demo_as_of",
     "SHOPS",
     "CATEGORIES",
     "DemoSpec",
     "ExportFile",
     "DemoResult",
+    "DemoRun",
+    "run_demo",
+    "demo_aftermath",
     "Product",
     "catalogue",
     "generate_demo",
@@ -60,8 +65,10 @@ __all__ = [
 ]
 
 DEFAULT_SEED = 20261125
-DEFAULT_TODAY = dt.date(2026, 11, 20)
-EXPORT_CLOCK = dt.time(9, 30, 0)  # the exports are taken at 09:30 on ``today``
+DEFAULT_TODAY = dt.date(2026, 11, 20)  # only a reference date for callers that pass ``today``
+EXPORT_CLOCK = dt.time(9, 30, 0)  # ``today=`` (a date) means the exports were taken at 09:30 that day
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DETECT_EVERY_MINUTES = 15  # the demo shop imports every 15 minutes: a review is detected at the next import
 H = 3600
 DAY = 86400
 
@@ -80,6 +87,7 @@ class DemoSpec:
     risky_customers: int = 24
     burst_taobao: int = 10  # same-IP bad reviews on one Taobao product within ~30 minutes
     burst_douyin: int = 8
+    queue: int = 30  # bad reviews posted in the last hours before as-of, spread over the SLA (the live queue)
     platform_shares: tuple[tuple[str, float], ...] = (
         ("taobao", 0.48), ("douyin", 0.24), ("pdd", 0.16), ("jd", 0.12),
     )
@@ -94,7 +102,7 @@ class DemoSpec:
 
         return cls(
             scale=float(scale), customers=n(34_000, 80), orders=n(56_000, 200), reviews=n(12_600, 60),
-            conversations=n(1_500, 24), risky_customers=n(24, 4),
+            conversations=n(1_500, 24), risky_customers=n(24, 4), queue=n(30, 12),
         )
 
     def customers_by_platform(self) -> dict[str, int]:
@@ -218,6 +226,11 @@ _CATALOGUE: tuple[tuple[Any, ...], ...] = (
     ("MY005", "母婴", "辅食机", "宝宝辅食机多功能料理机", "199.00", "贝乐", (("颜色分类", ("白色",)),), 0.09, 2, None),
 )
 _BRAND = "禾木"
+
+
+def _texts(p: "Product") -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(quality complaints, praise, claim) written for this product (:data:`_PRODUCT_TEXTS`)."""
+    return _PRODUCT_TEXTS[p.code]
 
 
 @dataclass
@@ -345,59 +358,106 @@ _IP_FIRST = (36, 39, 42, 58, 59, 60, 61, 101, 106, 110, 111, 112, 113, 114, 115,
 
 # =============================================================================== texts
 # All written for this demo. Keep them GBK-encodable: they also land in GBK files.
-_POSITIVE = {
-    "服装": ("面料很舒服，上身效果很好", "版型不错，尺码标准", "颜色很正，基本没有色差", "穿着很透气，做工也细致",
-             "洗了一次没有缩水也没掉色", "老公穿着很合身，又回购了一件"),
-    "鞋": ("鞋子很轻，走一天也不累", "尺码标准，按平时的码拍就行", "鞋底软软的很舒服", "颜值很高，很百搭",
-          "做工不错，没有胶水味"),
-    "食品": ("很新鲜，分量足", "味道很好，家里人都爱吃", "包装很严实，日期也新鲜", "口感不错，不会太咸",
-            "每天吃一包很方便", "个头均匀，很甜很脆"),
-    "美妆": ("用着很温和，不刺激", "保湿效果不错，第二天脸很润", "颜色很显白，很喜欢", "味道淡淡的很好闻",
-            "质地清爽不油腻", "用完一瓶感觉皮肤亮了一些"),
-    "数码配件": ("充电速度很快，不发烫", "音质不错，连接很稳定", "做工精细，手感很好", "尺寸刚好，孔位很准",
-               "用了几天没出问题"),
-    "家居": ("面料柔软亲肤，很舒服", "质量很好，很实用", "睡着很舒服，颈椎轻松多了", "保温效果很好，一天都是热的",
-            "容量很大，收纳了好多东西"),
-    "母婴": ("宝宝用着不红屁屁，很干爽", "很柔软，宝宝穿着舒服", "不漏水，宝宝很喜欢", "湿巾很厚实，不刺激",
-            "用起来很方便，清洗也简单"),
+# Per-product texts: what a buyer of *this* product praises and complains about (quality), and the
+# claim of its detail page. Keyed by catalogue code; every product has its own so that a complaint
+# never talks about another product (a 湿巾 complaint on a 辅食机 order).
+_PRODUCT_TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    # code: (quality complaints, praise, claim)
+    "FZ001": (("穿了两次领口就松了，变成荷叶边", "洗了一次就起球，像穿了好几年", "缩水严重，洗完短了一截", "线头很多，袖口还开线了"),
+              ("纯棉的很舒服，夏天穿很透气", "版型不错，领口不松垮", "洗了几次没有变形也没掉色"), "纯棉"),
+    "FZ002": (("裤脚开线了，才穿了两次", "掉色太厉害，腿都染蓝了", "纽扣松了，一扣就掉", "洗了一次就缩水，裤长短了一截"),
+              ("显瘦又显高，很好搭", "垂感很好，裤型很正", "面料有弹力，蹲下也不勒"), "不掉色"),
+    "FZ003": (("加绒掉毛，粘得满身都是", "洗了一次就起球", "帽绳抽不出来了，做工粗糙", "袖口线头很多，还开线了"),
+              ("加绒很厚实，冬天穿很暖和", "宽松的版型很好看，男女都能穿", "面料软乎乎的，不扎人"), "加厚加绒"),
+    "FZ004": (("裙摆开线了，线头到处都是", "拉链用了三天就坏了", "洗了一次就皱得不成样子", "面料很薄，有点透"),
+              ("碎花很温柔，收腰显瘦", "长度刚好到小腿，很仙", "面料垂顺，穿着很舒服"), "不透不起皱"),
+    "FZ005": (("一直在钻绒，穿一天满身是毛", "拉链用了三天就坏了", "充绒量太少了，根本不保暖", "有一股很重的异味"),
+              ("很轻薄但是很暖和", "没有钻绒，做工不错", "立领挡风，版型很好看"), "90白鸭绒"),
+    "FZ006": (("掉毛严重，黑裤子上全是毛", "洗了一次就起球变形", "纽扣掉了两颗，线头很多", "针脚松了，勾丝了好几处"),
+              ("软糯不扎人，很舒服", "慵懒风很好看，很百搭", "针织很细密，做工不错"), "不起球"),
+    "XZ001": (("穿了不到一周鞋底就开胶了", "鞋面有褶皱，走路特别磨脚", "白色鞋面一刷就发黄", "胶水味很大，放阳台吹了三天还有"),
+              ("鞋子很轻，走一天也不累", "厚底很显高，颜值很高", "做工不错，没有胶水味"), "真皮鞋面"),
+    "XZ002": (("鞋底太硬，跑两公里脚就疼", "鞋面网布破了个洞", "中底塌了，一点减震都没有", "鞋带孔开线了"),
+              ("减震很好，跑步很舒服", "网面很透气，不闷脚", "很轻便，跑了一周很满意"), "缓震回弹"),
+    "XZ003": (("根本不防滑，下雪天摔了一跤", "鞋里的绒一直掉", "一沾水就渗进去了", "鞋底开胶了，才穿一周"),
+              ("里面的绒很厚，脚一直暖乎乎的", "防滑效果不错，雪天也稳", "好穿好脱，很保暖"), "防水防滑"),
+    "XZ004": (("鞋底一点都不防滑，拖地的时候差点滑倒", "穿了一周就塌了，很扁", "鞋面开线了", "掉毛很厉害"),
+              ("很软很暖和，冬天在家离不开", "鞋底防滑，踩着很舒服", "情侣款颜色很好看"), "加厚防滑"),
+    "XZ005": (("皮面有裂纹，穿了两次就起皱", "鞋跟那里开线了", "鞋底太硬，走半小时脚就疼", "掉色，白袜子都染黑了"),
+              ("皮质很软，穿着不累", "很正式，上班穿很合适", "做工精细，鞋面很亮"), "头层牛皮"),
+    "SP001": (("有好几颗是坏的，一股哈喇味", "好几包漏气了，坚果都受潮变软", "吃出了小石子，差点崩了牙", "里面好多碎渣，果仁很少"),
+              ("坚果很新鲜，很香很脆", "每天吃一包很方便", "种类很多，搭配得好"), "无添加"),
+    "SP002": (("很硬，咬都咬不动", "太咸了，一点肉味都没有", "有股怪味，不敢再吃", "一袋里面好多碎渣"),
+              ("很有嚼劲，越嚼越香", "肉很实在，不是淀粉做的", "香辣味很过瘾"), "纯牛肉无淀粉"),
+    "SP003": (("汤包漏了，整袋都是油", "粉泡了半天还是硬的", "少了酸笋包", "味道太淡了，一点都不正宗"),
+              ("味道很正宗，酸笋很够味", "粉很劲道，汤很香", "料包很足，家里人都爱吃"), "正宗柳州"),
+    "SP004": (("烂了好几个，还有虫眼", "一点都不甜，口感很面", "个头很小，跟图片差太多", "好几个都磕伤了"),
+              ("冰糖心很甜很脆", "个头均匀，很新鲜", "汁水很多，很好吃"), "冰糖心"),
+    "SP005": (("米里有虫子，还有小石子", "煮出来一点都不香", "碎米很多", "包装破了，洒了不少"),
+              ("煮出来很香很软糯", "米粒饱满，很好吃", "一家人都爱吃"), "五常稻花香"),
+    "SP006": (("一股霉味，不敢喝", "茶饼很松散，碎渣很多", "泡出来很浑，味道很杂", "受潮了，茶饼发软"),
+              ("茶汤红浓，很顺滑", "陈香很足，耐泡", "茶饼压得很紧实"), "勐海古树"),
+    "MZ001": (("敷上去刺痛，脸都红了", "精华太少了，敷上去干巴巴的", "面膜纸很粗糙，贴不住脸", "用了两天脸上过敏起红疹"),
+              ("精华很多，敷完脸很润", "补水效果不错，第二天上妆很服帖", "面膜纸很薄很贴脸"), "敏感肌可用"),
+    "MZ002": (("洗完脸很紧绷，起皮了", "泡沫很少，洗不干净", "用了两天长闭口了", "泵头坏了按不出来"),
+              ("泡沫很细腻，洗完不紧绷", "很温和，敏感肌也能用", "洗得很干净，味道淡淡的"), "氨基酸温和"),
+    "MZ003": (("口红断在管子里，根本没法用", "颜色跟色号图差太多", "很干，嘴巴起皮", "一点都不持久，喝口水就没了"),
+              ("颜色很显白，很喜欢", "哑光质地很高级，不拔干", "很持久，吃饭都不太掉"), "持久不掉色"),
+    "MZ004": (("抹上去很油，还搓泥", "用了还是晒黑了", "涂完脸上冒痘", "味道很刺鼻，怀疑不是正品"),
+              ("很清爽，不油不闷痘", "防晒效果不错，出去玩一天没晒黑", "成膜快，不搓泥"), "清爽不油腻"),
+    "MZ005": (("用了两周一点效果都没有", "涂完脸刺痛发红", "滴管坏了，漏了一半", "质地很黏，吸收不了"),
+              ("用完一瓶感觉皮肤亮了一些", "质地清爽，吸收很快", "很温和，没有刺痛"), "提亮肤色"),
+    "SM001": (("用了三天就坏了，充不进电", "发烫特别厉害，不敢用", "插头松动，插上去就掉", "充电很慢，根本不是快充"),
+              ("充电速度很快，不发烫", "体积很小，出门带着方便", "用了几天没出问题"), "快充不发烫"),
+    "SM002": (("左耳没声音，连接老是断", "底噪很大，降噪跟没有一样", "充电仓充不进电", "戴一会儿耳朵就疼"),
+              ("音质不错，连接很稳定", "降噪效果很好，地铁上也安静", "续航很长，一周充一次"), "主动降噪"),
+    "SM003": (("磁吸吸不住，一走路就掉", "充一会儿就发烫，不敢用", "标称一万毫安，充一次手机就没电了", "用了一周就充不进电"),
+              ("磁吸很稳，边充边用很方便", "很轻薄，放口袋也不鼓", "充电速度还可以，电量很足"), "10000mAh足容量"),
+    "SM004": (("边缘发黄开裂了", "孔位对不上，按键很难按", "一摔就裂了，根本不防摔", "有一股很重的塑料味"),
+              ("很透明，不影响颜值", "尺寸刚好，孔位很准", "手感很好，不滑手"), "防摔不发黄"),
+    "SM005": (("接触不良，要扭着角度才能充电", "用了三天就断了", "充电很慢，不支持快充", "接口松动，插上就掉"),
+              ("编织线很结实，不怕折", "充电速度很快", "长度刚好，躺着玩手机很方便"), "快充不断线"),
+    "SM006": (("有两个键按了没反应", "按键连击，打字一个字母出来两个", "灯光有几个键不亮", "线材接口松动，老是断连"),
+              ("手感很好，声音很清脆", "做工精细，键帽很厚实", "打字打游戏都很舒服"), "全键无冲"),
+    "JJ001": (("洗了一次就起球掉毛", "掉色很严重，洗出来的水都是蓝的", "有一股很重的异味，洗了两遍还有", "被套尺寸偏小，塞不进被子"),
+              ("面料柔软亲肤，很舒服", "颜色很好看，没有色差", "洗了几次不起球不掉色"), "全棉"),
+    "JJ002": (("睡了一周就塌了，一点支撑都没有", "有一股很重的异味，散了一周还有", "太高了，睡完脖子更疼", "枕套拉链坏了"),
+              ("睡着很舒服，颈椎轻松多了", "回弹很好，高度合适", "没有异味，枕套可以拆洗"), "慢回弹记忆棉"),
+    "JJ003": (("掉毛严重，粘得满身都是", "洗了一次就起球掉毛", "很薄，根本不暖和", "有一股很重的异味"),
+              ("很软很厚，盖着很暖和", "不掉毛，洗了也很软", "颜色好看，放沙发上很温馨"), "不掉毛不起球"),
+    "JJ004": (("收到盖子就是裂的", "塑料很薄，一压就变形", "卡扣扣不上，合不严", "有一股很重的塑料味"),
+              ("容量很大，收纳了好多东西", "很结实，叠起来放也不变形", "透明的找东西很方便"), "加厚耐压"),
+    "JJ005": (("根本不保温，两个小时就凉了", "盖子漏水，包里全湿了", "杯身掉漆了", "有一股很重的铁锈味"),
+              ("保温效果很好，一天都是热的", "不漏水，放包里很放心", "颜色很好看，容量也够"), "长效保温"),
+    "MY001": (("漏尿，宝宝屁股都红了", "一点都不吸水，晚上漏了两次", "腰贴粘不住，一动就开", "有一股怪味，宝宝用了起红疹"),
+              ("宝宝用着不红屁屁，很干爽", "很薄很透气，晚上不漏", "腰围很有弹性，不勒肚子"), "超薄透气"),
+    "MY002": (("线头很多，宝宝穿着扎", "扣子掉了，还刮手", "洗了一次就缩水变形", "领口太紧，宝宝穿着不舒服"),
+              ("纯棉很柔软，宝宝穿着舒服", "按扣设计换尿布很方便", "洗了几次不变形"), "A类纯棉"),
+    "MY003": (("吸管杯漏水，书包都湿了", "根本不保温，中午水就凉了", "吸管咬一咬就破了", "有一股很重的塑料味"),
+              ("不漏水，宝宝很喜欢", "保温效果不错，上学带着很方便", "吸管很软，宝宝好吸"), "防漏保温"),
+    "MY004": (("湿巾很干，一擦就破", "有一股刺鼻的味道，不敢给宝宝用", "盖子粘不住，放两天就干了", "湿巾很薄，一抽就是好几张"),
+              ("湿巾很厚实，不刺激", "没有香味，给宝宝擦手很放心", "很大张，一张就够用"), "无酒精无香精"),
+    "MY005": (("用了两次就不转了", "刀头生锈了，不敢给宝宝用", "打出来颗粒很大，根本打不碎", "噪音很大，宝宝都被吓哭了"),
+              ("打得很细腻，宝宝很爱吃", "用起来很方便，清洗也简单", "蒸煮搅拌一体，省了很多事"), "一键蒸煮搅拌"),
 }
 _POSITIVE_GENERIC = ("物流很快，第二天就到了", "包装很用心", "客服很耐心，有问必答", "性价比很高", "已经回购好几次了",
                      "值得购买", "非常满意", "跟描述的一样", "买给家人的，他们都说好", "东西不错，推荐")
 _POSITIVE_SHORT = ("好评", "不错", "满意", "挺好的", "很好", "还可以，好评")
 
-_QUALITY = {
-    "服装": ("穿了两次就开线了，线头到处都是", "洗了一次就起球，像穿了好几年", "缩水严重，洗完小了一号",
-             "掉色太厉害，把别的衣服都染了", "拉链用了三天就坏了", "做工很粗糙，领口都是歪的"),
-    "鞋": ("穿了不到一周鞋底就开胶了", "鞋面有褶皱，走路特别磨脚", "鞋跟那里开线了", "鞋底太硬，走半小时脚就疼",
-          "胶水味很大，放阳台吹了三天还有"),
-    "食品": ("有好几颗是坏的，一股哈喇味", "好几袋漏气了，受潮变软", "收到离保质期只剩一个月了",
-            "吃出了头发，太恶心了", "烂了好几个，还有虫眼", "味道不对，有股怪味"),
-    "美妆": ("用了两天脸上过敏起红疹", "精华太少了，敷上去干巴巴的", "口红断在管子里，根本没法用",
-            "味道很刺鼻，怀疑不是正品", "用了两周一点效果都没有", "泵头坏了按不出来"),
-    "数码配件": ("用了三天就坏了，充不进电", "左耳没声音，连接老是断", "发烫特别厉害，不敢用",
-               "接触不良，要扭着角度才能充电", "有两个键按了没反应", "边缘发黄开裂了"),
-    "家居": ("洗了一次就起球掉毛", "有一股很重的异味，散了一周还有", "根本不保温，两个小时就凉了",
-            "收到盖子就是裂的", "掉毛严重，粘得满身都是", "线头很多，做工粗糙"),
-    "母婴": ("漏尿，宝宝屁股都红了", "线头很多，宝宝穿着扎", "吸管杯漏水，书包都湿了", "湿巾很干，一擦就破",
-            "用了两次就不转了", "扣子掉了，还刮手"),
-}
 _SIZE = {
-    "cloth": ("尺码偏小，平时穿{size}，这件穿着勒得慌", "偏大一码，按尺码表买的还是大", "尺码不标准，同样的{size}比别家小一圈",
-              "袖子太短了，尺码偏小", "裤长太长了，还得拿去改"),
+    "cloth": ("尺码偏小，平时穿{size}，这件穿着勒得慌", "偏大一码，按尺码表买的还是大", "尺码不标准，同样的{size}比别家小一圈"),
     "shoe": ("鞋码偏小，平时穿{size}码，这双顶脚", "偏大半码，走路掉跟", "鞋楦太窄了，脚宽的别买",
              "尺码偏小，脚趾顶得疼"),
     "baby": ("{size}码偏小，宝宝穿不进去", "尺码偏大，宝宝穿着松松垮垮的", "{size}码偏小，勒得腿上都是红印"),
 }
-_MISSING = ("买了{qty}件只收到一件，漏发了", "说好的赠品没有送", "少发了配件，盒子里就一个主体",
+_MISSING = ("买了{qty}件只收到一件，漏发了", "说好的赠品没有送", "少发了一件，包裹里就一个",
             "发错货了，收到的根本不是我买的东西", "发错了，我拍的是{spec}，到手完全不是")
 _DESCRIPTION = ("与描述不符，实物和图片差距太大", "色差很大，实物比图片暗很多", "宣传写的{claim}根本不是真的",
                 "图片看着很高级，收到很廉价", "详情页写的和实物不一样")
-_CLAIM = {"服装": "纯棉", "鞋": "真皮", "食品": "无添加", "美妆": "敏感肌可用", "数码配件": "快充不发烫",
-          "家居": "全棉", "母婴": "超薄透气"}
 _LOGISTICS = {
     "slow": ("物流太慢了，下单{days}天才收到", "物流信息好几天都不更新，问了也没结果", "快递在{hub}停了三天不动"),
     "late_dispatch": ("说好48小时发货，结果第{ship_days}天才发", "拍了好几天都不发货，催了也没用"),
-    "damaged": ("快递盒子都压扁了，{noun}也磕坏了", "外包装破得不成样子，东西都漏出来了", "快递暴力运输，收到就是破的"),
+    "damaged": ("快递盒子都压扁了，{noun}也磕坏了", "外包装破得不成样子，里面的{noun}也压坏了", "快递暴力运输，收到就是破的"),
     "nodoor": ("{carrier}不送货上门，直接扔驿站也不打电话", "快递不送货上门，还要自己跑去驿站拿",
                "显示已签收但我根本没收到，放驿站也没通知"),
     "lost": ("等了半个月都没收到，物流一直不动", "快递丢了，商家也不管"),
@@ -410,18 +470,15 @@ _MALICIOUS = ("给我返现50不然差评", "不给我退{amt}块钱就一直差
               "不赔钱就差评，说到做到", "垃圾店铺，骗子，千万别买")
 _BURST = ("垃圾，千万别买", "假货！和描述完全不一样", "质量太差了，别上当", "差评，骗子店铺", "买了就后悔，垃圾产品",
           "刚用就坏了，垃圾", "千万别买，坑人", "差差差，退货都不给退", "一星都不想给", "又贵又差，别买",
-          "劣质产品，用了过敏", "垃圾质量，浪费钱")
+          "劣质产品，别买", "垃圾质量，浪费钱")
 _NEG_CLOSE = ("差评！", "不会再买了。", "大家慎拍。", "太失望了。", "希望商家重视一下。", "退货了。", "", "")
 _NEU_OPEN = ("一般般吧，", "中规中矩，", "凑合能用，", "还行吧，", "说不上好，")
 _OTHER_NEUTRAL = ("一般般，没有想象中好", "感觉一般，不值这个价", "还行吧，凑合用", "普普通通，没什么惊喜")
 _HIDDEN = ("好评是给快递小哥的，{noun}质量真的一般", "五星给客服小姐姐，不过{issue}", "看在包装的份上给个好评吧，{issue}",
            "东西还行吧，就是{issue}", "给个好评鼓励一下，但是{issue}", "整体还可以，唯一的问题是{issue}")
-_APPEND_POS = ("用了一段时间了，还是很好用", "回购了，家里人都说好", "追评一下，质量经得住考验", "用了半个月，没有任何问题",
+_APPEND_POS = ("回购了，家里人都说好", "追评一下，质量经得住考验", "过了一段时间再来评价，没有任何问题",
                "第二次买了，一如既往的好")
-_APPEND_TURN_BAD = {
-    "quality": "用了半个月就坏了，追评提醒一下大家", "size": "洗了一次缩水了，现在小了一码",
-    "description": "仔细看了一下颜色和图片差挺多的", "service": "后来发现有问题，找客服一直没人理",
-}
+_APPEND_TURN_BAD = ("追评提醒一下大家：{quality}", "后来发现有问题，找客服一直没人理", "过了几天再看，{quality}")
 _APPEND_RESOLVED = ("客服主动联系我补发了，处理得挺及时的", "商家给退款了，态度还可以", "联系售后换了新的，这次没问题了",
                     "客服道歉了也给解决了，追评说明一下")
 _APPEND_WORSE = ("找了客服也没解决，追评让大家看看", "换了一个还是一样的问题", "退货寄回去一周了还没退款")
@@ -462,6 +519,10 @@ _INFLUENCERS = {
     "美妆": ("美妆博主可乐", "7731029466"), "数码配件": ("数码宅老王", "6938471025"), "家居": ("居家好物铺子", "7012384456"),
     "母婴": ("宝妈日记", "6829301744"),
 }
+#: The live queue's spread at as-of (share of the SLA budget used, low–high, share of the queue reviews).
+QUEUE_BANDS: tuple[tuple[tuple[float, float], float], ...] = (
+    ((0.05, 0.45), 0.45), ((0.55, 0.78), 0.2), ((0.82, 0.97), 0.15), ((1.1, 1.45), 0.2),
+)
 _DELAY_REASONS = ("天气原因", "运力不足", "分拣中心爆仓", "交通管制")
 
 
@@ -562,6 +623,8 @@ class DemoResult:
     catalogue_path: Path
     stats: dict[str, Any]
     products: list[Product] = field(default_factory=list)
+    as_of: dt.datetime | None = None  # aware UTC: the moment the history ends
+    _gen: Any = field(default=None, repr=False, compare=False)  # the in-memory shop, for the later exports
 
     @property
     def paths(self) -> list[Path]:
@@ -592,13 +655,15 @@ def _pick(rng: random.Random, pairs: Sequence[tuple[Any, float]]) -> Any:
 class _Gen:
     """Builds the whole shop in memory, then writes the files."""
 
-    def __init__(self, seed: int, spec: DemoSpec, today: dt.date) -> None:
+    def __init__(self, seed: int, spec: DemoSpec, as_of: dt.datetime, policy: Any = None) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
         self.spec = spec
-        self.today = today
-        self.now = dt.datetime.combine(today, EXPORT_CLOCK)
-        self.start = dt.datetime.combine(today - dt.timedelta(days=spec.days), dt.time(0, 0))
+        self.as_of = as_of  # aware UTC, whole seconds
+        self.now = as_of.astimezone(SHANGHAI).replace(tzinfo=None)  # naive Beijing time, as the exports write it
+        self.today = self.now.date()
+        self.policy = policy
+        self.start = dt.datetime.combine(self.today - dt.timedelta(days=spec.days), dt.time(0, 0))
         self.used_ids: set[str] = set()
         self.products = catalogue(self.rng)
         self.customers: dict[str, list[_Customer]] = {p: [] for p in PLATFORMS}
@@ -700,8 +765,10 @@ class _Gen:
                 w *= {10: 2.4, 11: 4.0}.get(day.day, 1.5)
             elif day.month == 11 and 12 <= day.day <= 14:
                 w *= 1.3
+            elif day.month == 6 and 1 <= day.day <= 18:  # 618
+                w *= {17: 2.0, 18: 3.0}.get(day.day, 1.3)
             if d == days:
-                w *= EXPORT_CLOCK.hour / 24 * 0.5
+                w *= max(0.02, (self.now.hour * 60 + self.now.minute) / (24 * 60))
             weights.append(w)
         day_cum = _cum(weights)
         hour_w = (0.6, 0.35, 0.2, 0.1, 0.08, 0.1, 0.25, 0.6, 1.0, 1.4, 1.7, 1.6, 1.3, 1.3, 1.4, 1.4, 1.3, 1.2, 1.3,
@@ -1076,7 +1143,7 @@ class _Gen:
                     key = r.random() ** (1.0 / w)
                     cand.append((key, o, ln))
         cand.sort(key=lambda x: -x[0])
-        n_normal = spec.reviews - sum(len(b["orders"]) for b in self.bursts)
+        n_normal = spec.reviews - sum(len(b["orders"]) for b in self.bursts) - spec.queue
         chosen = 0
         for _key, o, ln in cand:
             if chosen >= n_normal:
@@ -1088,6 +1155,7 @@ class _Gen:
         for b in self.bursts:
             self.burst_reviews(b)
         self.ensure_coverage()
+        self.plant_queue(spec.queue)
         for platform in PLATFORMS:
             for rv in self.reviews[platform]:
                 self.finish_review(rv)
@@ -1143,6 +1211,70 @@ class _Gen:
             ln.review = rv
             self.reviews[o.platform].append(rv)
         b["end"] = t
+
+    def plant_queue(self, n: int) -> None:
+        """The live queue: ``n`` bad reviews posted in the last hours before as-of, so that at as-of their
+        cases have used a spread of their SLA budget (:data:`QUEUE_BANDS`: well within, warning at 50 % and
+        80 %, breached). The budget and the clock (7×24 or business hours with holidays) are the policy's,
+        counted back from as-of, so the mix holds whatever weekday or time the demo runs at. Each review is
+        detected at an import tick (:func:`detection_time`), which the placement accounts for."""
+        from .sla import add_working_time, working_minutes_between
+        from .triage import calendar_of
+
+        if n <= 0:
+            return
+        r = self.rng
+        policy = self.policy
+        if policy is None:
+            from .policy import default_policy
+
+            policy = default_policy()
+        cal = calendar_of(policy)
+        budget = {c["code"]: float(c["sla_hours"]) * 60.0 for c in policy.tables["categories"]}
+        lo_t = self.now - dt.timedelta(days=20)
+        pool = [(o, ln) for p in PLATFORMS for o in self.orders[p]
+                if o.completed is not None and not o.burst and not o.customer.risky and o.completed > lo_t
+                for ln in o.lines if ln.review is None]
+        if not pool:
+            return
+        picks = sorted(r.sample(range(len(pool)), min(n, len(pool))))
+        step = dt.timedelta(minutes=DETECT_EVERY_MINUTES)
+        bands = [b for b, share in QUEUE_BANDS for _ in range(max(1, round(share * len(picks))))]
+        for k, idx in enumerate(picks):
+            o, ln = pool[idx]
+            lo, hi = bands[k % len(bands)]
+            code = self.issue_code(ln.product)
+            sub = None
+            if code == "logistics":
+                sub = "damaged" if r.random() < 0.6 else "nodoor"
+            elif code == "missing_wrong":
+                sub = "wrong" if r.random() < 0.4 else "missing"
+            minutes = budget.get(code, budget.get("other", 480.0))
+            want = r.uniform(lo, hi)
+            target, _ = add_working_time(self.as_of, -want * minutes, cal)
+            ticks = max(0, round((self.as_of - target) / step))
+            detected = None
+            for t in (ticks, ticks - 1, ticks + 1, ticks - 2, ticks + 2):  # the nearest tick inside the band
+                if t < 0:
+                    continue
+                d = self.as_of - t * step
+                used, _ = working_minutes_between(d, self.as_of, cal)
+                if lo <= used / minutes <= hi:
+                    detected = d
+                    break
+            if detected is None:
+                detected = self.as_of - ticks * step
+            created = detected.astimezone(SHANGHAI).replace(tzinfo=None) - _sec(r.uniform(90, 810))
+            if created <= o.completed + dt.timedelta(minutes=30):
+                continue
+            rv = _Review()
+            rv.order, rv.line = o, ln
+            rv.codes, rv.sub = [code], sub
+            rv.cls = "negative" if r.random() < 0.75 else "neutral"
+            rv.created = created
+            ln.issue, ln.sub = code, sub
+            ln.review = rv
+            self.reviews[o.platform].append(rv)
 
     def ensure_coverage(self) -> None:
         """Small scales still show every category, complaint code and review feature at least once."""
@@ -1221,25 +1353,19 @@ class _Gen:
             else:
                 close = r.choice(_NEG_CLOSE) if not rv.malicious else ""
                 rv.content = "，".join(parts) + ("。" if not rv.malicious else "") + close
-        # 追评
-        if not rv.default and not rv.burst:
-            p_append = 0.08 if rv.cls == "positive" else 0.3
+        # 追评 (a complaint's follow-up depends on how the case was handled: see demo_aftermath)
+        if not rv.default and not rv.burst and (rv.cls == "positive" and not rv.hidden or rv.malicious):
+            p_append = 0.08 if not rv.malicious else 0.3
             if r.random() < p_append:
                 at = rv.created + _sec(r.uniform(2 * DAY, 40 * DAY))
                 if at < self.now:
                     rv.append_at = at
-                    if rv.cls == "positive" and not rv.hidden:
-                        if r.random() < 0.15:
-                            code = r.choice(tuple(_APPEND_TURN_BAD))
-                            if code == "size" and p.size_kind is None:
-                                code = "quality"
-                            rv.append = _APPEND_TURN_BAD[code]
-                        else:
-                            rv.append = r.choice(_APPEND_POS)
-                    elif rv.malicious:
+                    if rv.malicious:
                         rv.append = "商家到现在都不给说法，大家自己看着办"
+                    elif r.random() < 0.15:
+                        rv.append = r.choice(_APPEND_TURN_BAD).format(quality=r.choice(_texts(p)[0]))
                     else:
-                        rv.append = r.choice(_APPEND_RESOLVED if r.random() < 0.6 else _APPEND_WORSE)
+                        rv.append = r.choice(_APPEND_POS)
         # shop reply
         if not rv.default:
             p_reply = 0.6 if (rv.cls != "positive" or rv.hidden) else 0.05
@@ -1282,7 +1408,7 @@ class _Gen:
         x = r.random()
         if x < 0.12:
             return r.choice(_POSITIVE_SHORT)
-        parts = [r.choice(_POSITIVE[p.category])]
+        parts = [r.choice(_texts(p)[1])]
         if x < 0.7:
             parts.append(r.choice(_POSITIVE_GENERIC))
         if x > 0.9:
@@ -1296,7 +1422,7 @@ class _Gen:
         spec_text = "".join(ln.sku) if ln.sku else p.noun
         size = ln.sku[-1] if p.size_kind and ln.sku else "M"
         if code == "quality":
-            t = r.choice(_QUALITY[p.category])
+            t = r.choice(_texts(p)[0])
         elif code == "size":
             t = r.choice(_SIZE[p.size_kind or "cloth"])
         elif code == "missing_wrong":
@@ -1324,7 +1450,7 @@ class _Gen:
         if o.shipped is not None and o.paid is not None:
             ship_days = max(3, (o.shipped - o.paid).days + 1)
         hub = _hub(o.customer.geo[1])
-        return t.format(size=size, qty=ln.qty, spec=spec_text, claim=_CLAIM[p.category], noun=p.noun, days=days,
+        return t.format(size=size, qty=ln.qty, spec=spec_text, claim=_texts(p)[2], noun=p.noun, days=days,
                         hub=hub, carrier=o.carrier or "快递", amt=r.choice((10, 20, 30, 50)), ship_days=ship_days)
 
     # ------------------------------------------------------------------ chats
@@ -1403,7 +1529,7 @@ class _Gen:
         elif kind == "extortion":
             amt = r.choice((30, 50, 50, 80, 100))
             script += [
-                (b, f"你们这个{p.noun}有问题，{r.choice(_QUALITY[p.category])}"),
+                (b, f"你们这个{p.noun}有问题，{r.choice(_texts(p)[0])}"),
                 (a, "亲，非常抱歉给您带来不便，麻烦您拍一下照片或视频，我们马上为您核实处理~"),
                 (b, r.choice((f"不用那么麻烦，不给我退{amt}块我就给差评", f"给我返现{amt}，不然差评",
                               f"直接转我{amt}块钱红包，不然我每个号都给你们差评"))),
@@ -1429,7 +1555,7 @@ class _Gen:
                 "logistics": (f"我的快递怎么还没到，都好几天了，单号{o.tracking_no or ''}".rstrip("，单号"),
                               "亲，非常抱歉让您久等了，这边马上帮您查询物流~",
                               "亲，查到包裹在中转站滞留了，已经联系快递加急处理，为表歉意给您发一张5元无门槛券"),
-                "quality": (f"收到的{p.noun}{r.choice(_QUALITY[p.category])}",
+                "quality": (f"收到的{p.noun}{r.choice(_texts(p)[0])}",
                             "亲，非常抱歉！麻烦提供一下照片，我们这边核实一下",
                             "亲，核实是质量问题，给您安排退款或者补发，您看哪种更方便呢"),
                 "size": (f"{p.noun}尺码不合适，{r.choice(_SIZE[p.size_kind or 'cloth']).format(size=ln.sku[-1] if ln.sku else 'M')}",
@@ -1608,12 +1734,22 @@ def _spec_tb(p: Product, sku: tuple[str, ...], sep: str = "：", join: str = ";"
 
 
 class _Writer:
-    def __init__(self, g: _Gen, out: Path) -> None:
+    def __init__(self, g: _Gen, out: Path, *, suffix: str = "", orders: dict[str, list[_Order]] | None = None,
+                 reviews: dict[str, list[_Review]] | None = None) -> None:
         self.g = g
         self.out = out
         self.now = g.now
         self.stamp = g.now.strftime("%Y%m%d%H%M")
+        self.suffix = suffix  # a later export beside the first ones (demo_aftermath): same layout, own name
+        self.only_orders = orders
+        self.only_reviews = reviews
         self.files: list[ExportFile] = []
+
+    def orders_of(self, platform: str) -> list[_Order]:
+        return self.g.orders[platform] if self.only_orders is None else self.only_orders.get(platform, [])
+
+    def reviews_of(self, platform: str) -> list[_Review]:
+        return self.g.reviews[platform] if self.only_reviews is None else self.only_reviews.get(platform, [])
 
     def add(self, name: str, platform: str, kind: str, layout: str, encoding: str, rows: int,
             shop: str | None = None) -> None:
@@ -1679,7 +1815,7 @@ class _Writer:
                 "修改后的收货地址", "异常信息", "天猫卡券抵扣", "集分宝抵扣", "是否是O2O交易", "打款商家金额",
                 "确认收货时间"]
         rows, lines = [], []
-        orders = sorted(g.orders["taobao"], key=lambda o: o.created, reverse=True)
+        orders = sorted(self.orders_of("taobao"), key=lambda o: o.created, reverse=True)
         r = random.Random(g.seed + 1)
         for o in orders:
             c = o.customer
@@ -1706,11 +1842,11 @@ class _Writer:
                     _q(o.order_id), p.listing_title("taobao"), _money(ln.unit_fen), str(ln.qty), p.sku_code(ln.sku),
                     _spec_tb(p, ln.sku), "", "", status, p.code,
                 ])
-        name = f"ExportOrderList{self.stamp}.csv"
+        name = f"ExportOrderList{self.stamp}{self.suffix}.csv"
         self.add(name, "taobao", "orders", "taobao_orders_legacy", "gbk",
                  _csv(self.out / name, head, rows, encoding="gbk"))
         head2 = ["订单编号", "标题", "价格", "购买数量", "外部系统编号", "商品属性", "套餐信息", "备注", "订单状态", "商家编码"]
-        name = f"ExportOrderDetailList{self.stamp}.csv"
+        name = f"ExportOrderDetailList{self.stamp}{self.suffix}.csv"
         self.add(name, "taobao", "orders", "taobao_order_lines_legacy", "gbk",
                  _csv(self.out / name, head2, lines, encoding="gbk"), shop=shop.name)
 
@@ -1756,7 +1892,7 @@ class _Writer:
                 rf.operator if rf.state == "success" else "", tag, rf.kind, "否", "",
             ])
         banner = [[f"店铺：{shop.name}", f"导出时间：{_ts(self.now)}"], ["退款管理-退款记录导出"]]
-        name = f"淘宝退款管理导出_{self.stamp}.csv"
+        name = f"淘宝退款管理导出_{self.stamp}{self.suffix}.csv"
         self.add(name, "taobao", "refunds", "taobao_refunds", "gbk",
                  _csv(self.out / name, head, rows, encoding="gbk", banner=banner), shop=shop.name)
 
@@ -1768,7 +1904,7 @@ class _Writer:
                 "店铺名称"]
         cls = RATING_CLASS_ZH
         rows = []
-        for rv in g.reviews["taobao"]:
+        for rv in self.reviews_of("taobao"):
             o, ln, p = rv.order, rv.line, rv.line.product
             rows.append([
                 rv.review_id, o.order_id, p.platform_id["taobao"], p.listing_title("taobao"),
@@ -1776,7 +1912,7 @@ class _Writer:
                 rv.append or "", _ts(rv.append_at), rv.reply or "", _ts(rv.reply_at), "是" if rv.media else "否",
                 _media(rv) if rv.media else "", rv.tags, rv.ip, shop.name,
             ])
-        name = f"淘宝评价导出_{self.stamp}.xlsx"
+        name = f"淘宝评价导出_{self.stamp}{self.suffix}.xlsx"
         self.add(name, "taobao", "reviews", "taobao_reviews", "xlsx",
                  _xlsx(self.out / name, [("评价列表", head, rows)], self.now, "评价导出"))
 
@@ -1796,7 +1932,7 @@ class _Writer:
                 account = nick if role == "buyer" else f"{shop.name}:{sender}"
                 rows.append([nick, i, _ts(t), text, account, role_zh[role], shop.name])
             summary.append([nick, len(msgs), _ts(msgs[0][0]), _ts(msgs[-1][0])])
-        name = f"千牛聊天记录导出_{self.stamp}.xlsx"
+        name = f"千牛聊天记录导出_{self.stamp}{self.suffix}.xlsx"
         sheets = [("导出汇总", ["客户名", "消息条数", "首条消息时间", "末条消息时间"], summary), ("聊天记录", head, rows)]
         _xlsx(self.out / name, sheets, self.now, "聊天记录导出")
         self.add(name, "taobao", "chats", "taobao_chats_userscript", "xlsx", len(rows))
@@ -1818,7 +1954,7 @@ class _Writer:
         shop = SHOPS["douyin"]
         r = random.Random(g.seed + 3)
         rows = []
-        for o in sorted(g.orders["douyin"], key=lambda o: o.created, reverse=True):
+        for o in sorted(self.orders_of("douyin"), key=lambda o: o.created, reverse=True):
             c = o.customer
             for ln in o.lines:
                 p = ln.product
@@ -1849,8 +1985,8 @@ class _Writer:
                     "快递信息": o.tracking_no or "", "店铺名称": shop.name,
                 })
                 rows.append([_tab(d[h]) for h in self._DY_HEAD])
-        epoch = int(dt.datetime.combine(g.today, EXPORT_CLOCK, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
-        name = f"{epoch}_抖店订单导出.csv"
+        epoch = int(g.as_of.timestamp())
+        name = f"{epoch}_抖店订单导出{self.suffix}.csv"
         self.add(name, "douyin", "orders", "douyin_orders", "utf-8-sig",
                  _csv(self.out / name, self._DY_HEAD, rows, encoding="utf-8-sig", quote_all=True))
 
@@ -1895,7 +2031,7 @@ class _Writer:
                 _complaint_note(rf) if rf.reason_key != "cancel" and r.random() < 0.6 else "", "", rf.operator,
                 "", "", p.sku_code(ln.sku), shop.name,
             )])
-        name = f"抖店售后单导出_{self.stamp}.csv"
+        name = f"抖店售后单导出_{self.stamp}{self.suffix}.csv"
         self.add(name, "douyin", "refunds", "douyin_aftersales", "utf-8-sig",
                  _csv(self.out / name, head, rows, encoding="utf-8-sig", quote_all=True))
 
@@ -1906,7 +2042,7 @@ class _Writer:
                 "评价内容", "评价时间", "追评内容", "追评时间", "商家回复", "回复时间", "评价图片", "评价标签", "IP地址",
                 "店铺名称"]
         rows = []
-        for rv in g.reviews["douyin"]:
+        for rv in self.reviews_of("douyin"):
             o, ln, p = rv.order, rv.line, rv.line.product
             rows.append([
                 rv.review_id, o.order_id, ln.line_id, p.platform_id["douyin"], p.listing_title("douyin"),
@@ -1914,7 +2050,7 @@ class _Writer:
                 rv.append or "", _ts(rv.append_at), rv.reply or "", _ts(rv.reply_at), _media(rv) if rv.media else "",
                 rv.tags, rv.ip, shop.name,
             ])
-        name = f"抖店评价导出_{self.stamp}.xlsx"
+        name = f"抖店评价导出_{self.stamp}{self.suffix}.xlsx"
         self.add(name, "douyin", "reviews", "douyin_reviews", "xlsx",
                  _xlsx(self.out / name, [("评价管理", head, rows)], self.now, "评价导出"))
 
@@ -1929,7 +2065,7 @@ class _Writer:
             agent = next((m[2] for m in msgs if m[1] == "agent"), shop.agents[0])
             for i, (t, role, _sender, text) in enumerate(msgs, start=1):
                 rows.append([i, c.nick, agent, role_zh[role], text, _ts(t), o.order_id if o else "", shop.name])
-        name = f"飞鸽历史会话_{self.stamp}.xlsx"
+        name = f"飞鸽历史会话_{self.stamp}{self.suffix}.xlsx"
         self.add(name, "douyin", "chats", "douyin_chats_feige", "xlsx",
                  _xlsx(self.out / name, [("历史会话", head, rows)], self.now, "飞鸽历史会话"))
 
@@ -1947,7 +2083,7 @@ class _Writer:
         shop = SHOPS["pdd"]
         r = random.Random(g.seed + 5)
         rows = []
-        for o in sorted(g.orders["pdd"], key=lambda o: o.created, reverse=True):
+        for o in sorted(self.orders_of("pdd"), key=lambda o: o.created, reverse=True):
             c = o.customer
             ln = o.lines[0]
             p = ln.product
@@ -1976,7 +2112,7 @@ class _Writer:
             })
             # PDD writes an empty time as a lone tab
             rows.append(["\t" + d[h] for h in self._PDD_HEAD])
-        name = f"orders_export{self.now.strftime('%Y%m%d%H%M%S')}.csv"
+        name = f"orders_export{self.now.strftime('%Y%m%d%H%M%S')}{self.suffix}.csv"
         self.add(name, "pdd", "orders", "pdd_orders", "utf-8-sig",
                  _csv(self.out / name, self._PDD_HEAD, rows, encoding="utf-8-sig", quote_all=True))
 
@@ -1986,13 +2122,13 @@ class _Writer:
         head = ["订单号", "商品id", "商品名称", "商品规格", "买家昵称", "描述相符", "物流服务", "服务态度", "评价内容", "评价时间",
                 "追评内容", "追评时间", "商家回复", "评价图片", "IP地址", "店铺名称"]
         rows = []
-        for rv in g.reviews["pdd"]:
+        for rv in self.reviews_of("pdd"):
             o, ln, p = rv.order, rv.line, rv.line.product
             rows.append(["\t" + str(v) for v in (
                 o.order_id, p.platform_id["pdd"], p.listing_title("pdd"), ",".join(ln.sku), rv.nick_shown, rv.score,
                 rv.score_log, rv.score_srv, rv.content, _ts(rv.created), rv.append or "", _ts(rv.append_at),
                 rv.reply or "", _media(rv) if rv.media else "", rv.ip, shop.name)])
-        name = f"拼多多评价导出_{self.stamp}.csv"
+        name = f"拼多多评价导出_{self.stamp}{self.suffix}.csv"
         self.add(name, "pdd", "reviews", "pdd_reviews", "utf-8-sig",
                  _csv(self.out / name, head, rows, encoding="utf-8-sig", quote_all=True))
 
@@ -2008,7 +2144,7 @@ class _Writer:
                 "仓库名称"]
         rows = []
         total_paid = 0
-        for o in sorted(g.orders["jd"], key=lambda o: o.created, reverse=True):
+        for o in sorted(self.orders_of("jd"), key=lambda o: o.created, reverse=True):
             c = o.customer
             total_paid += o.paid_fen if o.paid else 0
             channel = r.choice(("APP", "APP", "微信", "PC"))
@@ -2027,7 +2163,7 @@ class _Writer:
                 ])
         footer = ["合计", "", "", "", "", str(sum(int(x[5]) for x in rows)), "", "", "", "", "", "",
                   _money(total_paid)] + [""] * (len(head) - 13)
-        name = f"京东订单导出_{self.now.strftime('%Y%m%d%H%M%S')}.csv"
+        name = f"京东订单导出_{self.now.strftime('%Y%m%d%H%M%S')}{self.suffix}.csv"
         self.add(name, "jd", "orders", "jd_orders", "gbk",
                  _csv(self.out / name, head, rows, encoding="gbk", footer=footer))
 
@@ -2038,14 +2174,14 @@ class _Writer:
                 "追评时间", "商家回复", "回复时间", "评价图片", "点赞数", "IP地址", "店铺名称"]
         r = random.Random(g.seed + 7)
         rows = []
-        for rv in g.reviews["jd"]:
+        for rv in self.reviews_of("jd"):
             o, ln, p = rv.order, rv.line, rv.line.product
             rows.append([
                 rv.review_id, o.order_id, p.platform_id["jd"], p.listing_title("jd"), " ".join(ln.sku), rv.nick_shown,
                 f"star{rv.score}", rv.content, _ts(rv.created), rv.append or "", _ts(rv.append_at), rv.reply or "",
                 _ts(rv.reply_at), _media(rv) if rv.media else "", r.choice((0, 0, 0, 1, 2, 5)), rv.ip, shop.name,
             ])
-        name = f"京东评价导出_{self.stamp}.xlsx"
+        name = f"京东评价导出_{self.stamp}{self.suffix}.xlsx"
         self.add(name, "jd", "reviews", "jd_reviews", "xlsx",
                  _xlsx(self.out / name, [("商品评价", head, rows)], self.now, "商品评价导出"))
 
@@ -2079,7 +2215,7 @@ class _Writer:
                     for t, status, place, text in reversed(revs):
                         rows.append([rf.return_no, rf.return_carrier, o.order_id, "退货", _ts(rf.return_at), "",
                                      status, _ts(t), place, text, shop.name])
-        name = f"物流轨迹_{shop.name}_{self.stamp}.csv"
+        name = f"物流轨迹_{shop.name}_{self.stamp}{self.suffix}.csv"
         self.add(name, platform, "shipments", "tracking_events", "utf-8-sig",
                  _csv(self.out / name, head, rows, encoding="utf-8-sig"))
         g.stats.setdefault("shipments", {})[platform] = {"shipments": shipments, "late": delayed, "events": len(rows)}
@@ -2181,32 +2317,76 @@ def _collect_stats(g: _Gen, w: _Writer) -> dict[str, Any]:
 
 
 # =============================================================================== public API
+def demo_as_of(value: dt.datetime | dt.date | str | None = None, *, today: dt.date | None = None) -> dt.datetime:
+    """The moment the demo's history ends, as an aware UTC datetime in whole seconds.
+
+    ``value``: an aware datetime, a naive one (Beijing time), an ISO text (``2026-12-07T09:00``,
+    ``2026-12-07 09:00:00+08:00``; Beijing time without an offset) or a date (09:30 Beijing that day);
+    ``None``: ``today`` at 09:30 if given, else the current time. A moment in the future is refused
+    (the history is written under a simulated clock that never runs ahead of the real one).
+    """
+    from .errors import ConfigError
+
+    if value is None and today is not None:
+        value = today
+    if value is None:
+        t = dt.datetime.now(dt.UTC)
+    elif isinstance(value, dt.datetime):
+        t = value
+    elif isinstance(value, dt.date):
+        t = dt.datetime.combine(value, EXPORT_CLOCK)
+    else:
+        text = str(value).strip()
+        try:
+            t = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"--as-of 应为 ISO 时间，如 2026-12-07T09:00（不带时区按北京时间），收到 {text!r} / "
+                              f"--as-of must be an ISO time like 2026-12-07T09:00 (Beijing time without an "
+                              f"offset), got {text!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=SHANGHAI)
+    t = t.astimezone(dt.UTC).replace(microsecond=0)
+    if t > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5):
+        raise ConfigError(f"--as-of 不能晚于现在（{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 北京时间）；演示历史只写到现在为止 / "
+                          f"--as-of cannot be in the future ({t.isoformat()}); the demo's history ends at the "
+                          f"latest now")
+    return t
+
+
 def generate_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, scale: float = 1.0,
-                  today: dt.date | None = None, spec: DemoSpec | None = None) -> DemoResult:
-    """Build the demo shop and write its exports into ``out_dir``; returns files, catalogue and statistics."""
+                  today: dt.date | None = None, spec: DemoSpec | None = None,
+                  as_of: dt.datetime | str | None = None, policy: Any = None) -> DemoResult:
+    """Build the demo shop and write its exports into ``out_dir``; returns files, catalogue and statistics.
+
+    The shop's history ends at ``as_of`` (see :func:`demo_as_of`: default now, or ``today`` at 09:30).
+    ``policy`` (default: the default policy) sets the SLA budgets and clock the live queue is placed
+    against. Same seed, scale and as-of → identical bytes."""
     spec = spec or DemoSpec.for_scale(scale)
-    today = today or DEFAULT_TODAY
+    at = demo_as_of(as_of, today=today)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    g = _Gen(seed, spec, today)
+    g = _Gen(seed, spec, at, policy)
     g.build()
     w = _Writer(g, out)
     cat_path = w.write_all()
-    return DemoResult(spec=spec, seed=seed, today=today, files=w.files, catalogue_path=cat_path,
-                      stats=_collect_stats(g, w), products=g.products)
+    res = DemoResult(spec=spec, seed=seed, today=g.today, files=w.files, catalogue_path=cat_path,
+                     stats=_collect_stats(g, w), products=g.products, as_of=at)
+    res._gen = g
+    return res
 
 
 def generate_exports(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, scale: float = 1.0,
-                     today: dt.date | None = None) -> list[Path]:
+                     today: dt.date | None = None, as_of: dt.datetime | str | None = None) -> list[Path]:
     """Write the demo shop's platform exports into ``out_dir``; paths in import order
-    (orders, then refunds, shipments, reviews and chats). Same seed, scale and today → identical bytes."""
-    return generate_demo(out_dir, seed=seed, scale=scale, today=today).paths
+    (orders, then refunds, shipments, reviews and chats). Same seed, scale and as-of → identical bytes."""
+    return generate_demo(out_dir, seed=seed, scale=scale, today=today, as_of=as_of).paths
 
 
 def build_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0,
                out_dir: str | os.PathLike[str] | None = None, progress: bool = False,
-               today: dt.date | None = None) -> list[Any]:
-    """Generate the demo exports and load every file through the real importer.
+               today: dt.date | None = None, as_of: dt.datetime | str | None = None) -> list[Any]:
+    """Generate the demo exports (history ending at ``as_of``, default now) and load every file through
+    the real importer (no triage, no worked history: :func:`run_demo` does the whole demo).
 
     ``db`` is what :meth:`reviewops.store.Store.open` takes (``None``: ``REVIEWOPS_DB`` or the default
     file). Without ``out_dir`` the files are written to a temporary folder that is removed afterwards.
@@ -2222,7 +2402,7 @@ def build_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0,
         tmp = tempfile.TemporaryDirectory(prefix="reviewops-demo-")
         out_dir = tmp.name
     try:
-        demo = generate_demo(out_dir, seed=seed, scale=scale, today=today)
+        demo = generate_demo(out_dir, seed=seed, scale=scale, today=today, as_of=as_of)
         results: list[Any] = []
         with Store.open(db) as store:
             for f in demo.files:
@@ -2304,10 +2484,12 @@ AGENT_HABITS: dict[str, dict[str, float]] = {
     "xiaozhang": {"share": 0.35, "fast": 0.05, "slow": 0.40, "late": 0.02, "never": 0.01},
     "xiaochen": {"share": 0.25, "fast": 0.30, "slow": 0.95, "late": 0.25, "never": 0.06},
 }
-#: Cases detected within this many days before the demo's "now" are left untouched (the queue's work) …
-FRESH_DAYS = 2.0
-#: … and at least this share of all cases (the newest), so that a small demo still has a queue.
-FRESH_SHARE = 0.15
+#: Cases that at the demo's "now" have used less than this share of their SLA budget (working time, the
+#: policy's clock) are left untouched: they are the live queue (within SLA, in warning, a few breached).
+FRESH_FRACTION = 1.5
+#: Cases never contacted are taken over and closed by the supervisor after this many days (a few days old
+#: ones stay in the queue, breached).
+NEVER_CLOSE_DAYS = (3.0, 4.5)
 #: Call-recording pass rate and quiz score (mean) of each demo agent (O1 training records).
 AGENT_TRAINING: dict[str, tuple[float, float]] = {"xiaowang": (0.80, 82.0), "xiaozhang": (0.92, 90.0),
                                                    "xiaochen": (0.62, 71.0)}
@@ -2315,34 +2497,40 @@ _CONTACT_NOTES = ("已致电客户致歉，了解具体情况", "在线联系客
                   "短信告知处理方案并致歉", "站内信联系客户，说明补救措施")
 
 
-def demo_now(today: dt.date | None = None) -> dt.datetime:
-    """The demo's "now": 09:30 Asia/Shanghai on ``today`` (when the exports were taken), in UTC,
-    never later than the real clock."""
-    from zoneinfo import ZoneInfo
+def demo_now(as_of: dt.datetime | dt.date | str | None = None) -> dt.datetime:
+    """The demo's "now" (aware UTC, whole seconds): ``as_of`` (see :func:`demo_as_of`) or the current time."""
+    return demo_as_of(as_of)
 
-    local = dt.datetime.combine(today or DEFAULT_TODAY, EXPORT_CLOCK, tzinfo=ZoneInfo("Asia/Shanghai"))
-    return min(local.astimezone(dt.UTC), dt.datetime.now(dt.UTC))
+
+def detection_time(posted: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """When the demo shop first saw a review posted at ``posted``: the shop imports every
+    :data:`DETECT_EVERY_MINUTES` minutes (ticks counted back from ``now``), and a review is in the
+    first import at least a minute after it was posted; never after ``now``."""
+    step = dt.timedelta(minutes=DETECT_EVERY_MINUTES)
+    ready = posted + dt.timedelta(minutes=1)
+    if ready >= now:
+        return now
+    return now - ((now - ready) // step) * step
 
 
 def date_demo_detection(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime | None = None) -> int:
-    """Set each review's detection time (``first_seen_at``) to shortly after it was posted, as if the
-    shop imported every 15–30 minutes: posted + 1–30 minutes (seeded), never after ``now``; reviews
-    whose detection is already earlier are left alone. Run before triage. Returns rows changed."""
+    """Set each review's detection time (``first_seen_at``) to the demo shop's next import after it was
+    posted (:func:`detection_time`: imports every 15 minutes, so 1–16 minutes after posting), never after
+    ``now``; reviews whose detection is already earlier are left alone. Run before triage. Returns rows
+    changed. (``seed`` is accepted for compatibility; the rule has no randomness.)"""
     import sqlalchemy as sa
 
     from .store import reviews
 
     now = now or demo_now()
-    rng = random.Random(f"{seed}:detection")
     with store.write() as conn:
         rows = conn.execute(sa.select(reviews.c.id, reviews.c.created_at, reviews.c.first_seen_at)
                             .order_by(reviews.c.id)).all()
         updates = []
         for r in rows:
-            delay = rng.uniform(60.0, 30 * 60.0)
             if r.created_at is None:
                 continue
-            seen = min(r.created_at + dt.timedelta(seconds=delay), now)
+            seen = detection_time(r.created_at, now)
             if r.first_seen_at is None or seen < r.first_seen_at:
                 updates.append({"pk": r.id, "seen": seen})
         if updates:
@@ -2368,11 +2556,11 @@ class _Sim:
 
 
 def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime | None = None,
-                      fresh_days: float = FRESH_DAYS, fresh_share: float = FRESH_SHARE) -> dict[str, int]:
+                      fresh_fraction: float = FRESH_FRACTION) -> dict[str, int]:
     """Work the demo's older cases through the real workbench, under the simulated clock.
 
-    Every case detected more than ``fresh_days`` before ``now`` (default :func:`demo_now`), and not among
-    the newest ``fresh_share`` of all cases (those stay ``new`` for the queue), is handled
+    Every ``new`` case that at ``now`` (default :func:`demo_now`) has used at least ``fresh_fraction`` of its
+    SLA budget (working time on the policy's clock; younger ones stay ``new``: the live queue) is handled
     by one of the demo agents (:data:`AGENT_HABITS`; seeded per case): first contact within or after
     the SLA (a few never), diagnosis, the 3S reply, the suggested H1 remedy (approved by 主管老李 when
     it needs approval), delivery, resolution (mostly satisfied), due follow-ups; a few are escalated;
@@ -2382,25 +2570,32 @@ def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime 
     """
     import sqlalchemy as sa
 
+    from .policy import current_policy
+    from .sla import working_minutes_between
     from .store import cases, clock, reviews
+    from .triage import calendar_of
     from .users import get_actor
     from .workbench import Workbench
 
     now = now or demo_now()
-    cutoff = now - dt.timedelta(days=fresh_days)
-    with store.read() as conn:
-        times = list(conn.execute(sa.select(cases.c.created_at).order_by(cases.c.created_at.desc())).scalars())
-    keep = math.ceil(fresh_share * len(times))
-    if 0 < keep <= len(times):
-        cutoff = min(cutoff, times[keep - 1])
+    cal = calendar_of(current_policy(store))
     wb = {n: Workbench(store, get_actor(store, n), via="demo") for n in
           (*AGENT_HABITS, "laoli", "zhaofa", "dianzhang")}
     with store.read() as conn:
-        todo = conn.execute(sa.select(cases.c.id, cases.c.created_at, cases.c.sla_due_at, cases.c.primary_category,
-                                      cases.c.categories, reviews.c.customer_id)
+        rows = conn.execute(sa.select(cases.c.id, cases.c.created_at, cases.c.sla_due_at, cases.c.sla_hours,
+                                      cases.c.primary_category, cases.c.categories, reviews.c.customer_id)
                             .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk))
-                            .where(cases.c.state == "new", cases.c.version == 1, cases.c.created_at < cutoff)
+                            .where(cases.c.state == "new", cases.c.version == 1, cases.c.created_at < now)
                             .order_by(cases.c.created_at, cases.c.id)).all()
+    recent = now - dt.timedelta(days=14)  # older cases are past any budget × fresh_fraction, even over 国庆
+
+    def fresh(c: Any) -> bool:
+        if c.created_at < recent:
+            return False
+        used, _ = working_minutes_between(c.created_at, now, cal)
+        return used < fresh_fraction * float(c.sla_hours or 24.0) * 60.0
+
+    todo = [c for c in rows if not fresh(c)]
     stats = {"cases": len(todo), "contacted": 0, "late": 0, "never": 0, "proposed": 0, "approved": 0,
              "delivered": 0, "resolved": 0, "escalated": 0, "appealed": 0, "closed": 0, "followups": 0}
     names = list(AGENT_HABITS)
@@ -2426,6 +2621,15 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
     me = wb[agent]
     if rng.random() < habit["never"]:
         stats["never"] += 1
+        sim = _Sim(end, c.created_at)
+        if sim.at(c.created_at + dt.timedelta(days=rng.uniform(*NEVER_CLOSE_DAYS))):
+            with clock(sim.t):
+                v = wb["laoli"].escalate(c.id, 1, "超过时效仍未联系客户，主管接手复盘")
+            stats["escalated"] += 1
+            if sim.after(rng, 20, 180):
+                with clock(sim.t):
+                    wb["laoli"].close(c.id, v, "多次联系客户未果，评价已超出处理期，关闭并计入超时")
+                stats["closed"] += 1
         return
     budget = (c.sla_due_at - c.created_at) if c.sla_due_at is not None else dt.timedelta(hours=24)
     late = rng.random() < habit["late"]
@@ -2504,15 +2708,14 @@ def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict
     """Complete the case's follow-ups as they fall due (a few skipped), until the end of the history."""
     import sqlalchemy as sa
 
-    from .followups import COUPON_EXPIRY
     from .store import followups
 
-    with me.store.read() as conn:  # every task exists once the case is resolved (delivery + resolution)
-        tasks = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
-            followups.c.case_id == case_id, followups.c.state == "open", followups.c.step != COUPON_EXPIRY)
-            .order_by(followups.c.due_at, followups.c.id)).all()
-    for t in tasks:
-        if not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
+    while True:  # every task exists once due (delivery + resolution); a done 复购券 task adds its expiry reminder
+        with me.store.read() as conn:
+            t = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
+                followups.c.case_id == case_id, followups.c.state == "open")
+                .order_by(followups.c.due_at, followups.c.id).limit(1)).first()
+        if t is None or not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
             return
         with clock(sim.t):
             if rng.random() < 0.05:
@@ -2520,3 +2723,159 @@ def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict
             else:
                 me.complete_followup(t.id)
         stats["followups"] += 1
+
+
+# ------------------------------------------------------------------ after good handling (issue 14)
+#: What buyers do after their case was resolved, by whether they said they were satisfied: change the
+#: rating to a good one (with a 追评 most of the time), only append a 追评, buy again (within 45 days).
+AFTERMATH: dict[bool, dict[str, float]] = {
+    True: {"revise": 0.45, "append": 0.2, "repurchase": 0.32},
+    False: {"revise": 0.04, "append": 0.3, "repurchase": 0.08},
+}
+AFTERMATH_SUFFIX = "_追评改评"
+
+
+def demo_aftermath(store: Any, demo: DemoResult, *, seed: int = DEFAULT_SEED, now: dt.datetime | None = None,
+                   progress: bool = False) -> tuple[dict[str, int], list[Any]]:
+    """What happens after the worked history: for each resolved case (seeded per case, rates
+    :data:`AFTERMATH`), the buyer may change the rating to a good one (a 追评 explaining it most of the
+    time), only append a 追评, and/or buy again — a new order, often reviewed. Everything before ``now``
+    is written as the platforms' later exports (the same layouts, files named ``…_追评改评``: the
+    reviews as they now read, the new orders and their reviews) and loaded through the real importer,
+    which records the changed reviews as new versions — what the reports count as 改评. Returns counts and
+    the import results. ``demo`` is the :func:`generate_demo` result of the first exports."""
+    import sqlalchemy as sa
+
+    from .ingest import import_paths
+    from .store import cases, clock, reviews, shops
+
+    g: _Gen = demo._gen
+    now = now or demo.as_of or demo_now()
+    end_local = now.astimezone(SHANGHAI).replace(tzinfo=None)
+    by_key: dict[tuple[str, str, str], _Review] = {}
+    for platform in PLATFORMS:
+        for rv in g.reviews[platform]:
+            by_key[(platform, rv.order.order_id, rv.line.product.platform_id[platform])] = rv
+    with store.read() as conn:
+        rows = conn.execute(sa.select(cases.c.id, cases.c.resolved_at, cases.c.satisfied, shops.c.platform,
+                                      reviews.c.order_id, reviews.c.product_id)
+                            .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
+                                         .join(reviews, reviews.c.id == cases.c.review_pk))
+                            .where(cases.c.resolved_at.is_not(None))
+                            .order_by(cases.c.id)).all()
+    g.rng = random.Random(f"{seed}:aftermath")
+    prod_cum = _cum([p.weight for p in g.products])
+    changed: dict[str, list[_Review]] = {p: [] for p in PLATFORMS}
+    new_orders: dict[str, list[_Order]] = {p: [] for p in PLATFORMS}
+    stats = {"resolved": len(rows), "revised": 0, "appended": 0, "repurchased": 0, "repurchase_reviews": 0}
+    for c in rows:
+        rv = by_key.get((c.platform, c.order_id, c.product_id))
+        if rv is None or rv.burst or rv.malicious:
+            continue
+        rng = random.Random(f"{seed}:after:{c.id}")
+        odds = AFTERMATH[bool(c.satisfied)]
+        resolved = c.resolved_at.astimezone(SHANGHAI).replace(tzinfo=None)
+        at = resolved + _sec(rng.uniform(2 * H, 5 * DAY))
+        x = rng.random()
+        if at < end_local and x < odds["revise"] + odds["append"]:
+            if x < odds["revise"]:
+                rv.cls = "positive"
+                rv.score = 5 if rng.random() < 0.8 else 4
+                rv.score_srv = 5
+                stats["revised"] += 1
+                if rng.random() < 0.7:
+                    rv.append, rv.append_at = rng.choice(_APPEND_RESOLVED), at
+            else:
+                rv.append, rv.append_at = rng.choice(_APPEND_RESOLVED if c.satisfied else _APPEND_WORSE), at
+                stats["appended"] += 1
+            changed[c.platform].append(rv)
+        if rng.random() < odds["repurchase"]:
+            buy = resolved + _sec(rng.uniform(1 * DAY, 45 * DAY))
+            if buy < end_local - dt.timedelta(hours=2):
+                o = g.new_order(rv.order.customer, buy, prod_cum)
+                new_orders[c.platform].append(o)
+                stats["repurchased"] += 1
+                if o.completed is not None and rng.random() < 0.7:
+                    ln = o.lines[0]
+                    ln.issue = None
+                    nr = g.review_for(o, ln)
+                    if nr is not None:
+                        g.finish_review(nr)
+                        changed[c.platform].append(nr)
+                        stats["repurchase_reviews"] += 1
+    out = Path(demo.files[0].path).parent
+    w = _Writer(g, out, suffix=AFTERMATH_SUFFIX, orders=new_orders, reviews=changed)
+    writers = {"taobao": (w.taobao_orders, w.taobao_reviews), "douyin": (w.douyin_orders, w.douyin_reviews),
+               "pdd": (w.pdd_orders, w.pdd_reviews), "jd": (w.jd_orders, w.jd_reviews)}
+    for platform in PLATFORMS:
+        if new_orders[platform]:
+            writers[platform][0]()
+    for platform in PLATFORMS:
+        if changed[platform]:
+            changed[platform].sort(key=lambda x: x.created, reverse=True)
+            writers[platform][1]()
+    results: list[Any] = []
+    with clock(now):
+        for f in w.files:
+            results.extend(import_paths(store, [f.path], platform=f.platform, kind=f.kind, shop=f.shop,
+                                        progress=progress))
+    demo.files.extend(w.files)
+    return stats, results
+
+
+@dataclass
+class DemoRun:
+    """What :func:`run_demo` did: import results (first and later exports), the triage, the demo users,
+    the worked history's counts (with the aftermath's), the as-of moment and the generated shop."""
+
+    results: list[Any]
+    triage: Any
+    users: list[dict[str, Any]]
+    history: dict[str, int]
+    as_of: dt.datetime
+    demo: DemoResult
+
+
+def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as_of: Any = None,
+             out_dir: str | os.PathLike[str] | None = None, password: str | None = None, actor: str = "demo",
+             progress: bool = False) -> DemoRun:
+    """The whole demo (``reviewops demo``): generate the shop up to ``as_of`` (default now), import every
+    export, date detection, triage, create the demo users, work the history, then the aftermath
+    (revised reviews, 追评, repurchases, as later exports). Same seed, scale and as-of → the same exports
+    and the same store content (apart from password hashes and other random secrets)."""
+    from .ingest import import_paths
+    from .policy import current_policy
+    from .store import Store
+    from .triage import triage_store
+
+    at = demo_as_of(as_of)
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if out_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="reviewops-demo-")
+        out_dir = tmp.name
+    try:
+        with Store.open(db) as store:
+            policy = current_policy(store, actor=actor)
+            demo = generate_demo(out_dir, seed=seed, scale=scale, as_of=at, policy=policy)
+            results: list[Any] = []
+            for f in demo.files:
+                results.extend(import_paths(store, [f.path], platform=f.platform, kind=f.kind, shop=f.shop,
+                                            progress=progress))
+            _fill_products(store, demo)
+            date_demo_detection(store, seed=seed, now=at)
+            triaged = triage_store(store, actor=actor, via="cli", dated_at_detection=True)
+            users = create_demo_users(store, password, actor=actor)
+            history = work_demo_history(store, seed=seed, now=at)
+            after, later = demo_aftermath(store, demo, seed=seed, now=at, progress=progress)
+            results.extend(later)
+            batches = [r.batch_id for r in later if getattr(r, "batch_id", None) is not None]
+            if batches:
+                date_demo_detection(store, seed=seed, now=at)
+                more = triage_store(store, actor=actor, via="cli", dated_at_detection=True, batch_ids=batches)
+                triaged.created += more.created
+                triaged.case_ids.extend(more.case_ids)
+            history.update({f"after_{k}": v for k, v in after.items()})
+        return DemoRun(results=results, triage=triaged, users=users, history=history, as_of=at, demo=demo)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

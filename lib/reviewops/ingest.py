@@ -746,6 +746,9 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
         if not scores.empty:
             df["rating_score"] = scores.iloc[:, 0]
             df["rating_class"] = clean.rating_class_of_score(scores.iloc[:, 0])
+            if "rating_raw" not in df.columns:  # star-only exports (Douyin, PDD): the stars are the rating shown,
+                # versioned like 好评/差评 so that a buyer changing 1 star to 5 is a review change
+                df["rating_raw"] = [None if pd.isna(v) else str(int(v)) for v in scores.iloc[:, 0]]
     df["is_default_review"] = clean.is_default_review(df["content"]) if "content" in df.columns else False
     cols = ["review_id", "order_id", "line_id", "product_id", "product_title", "sku_text", "customer_id",
             "buyer_nick_masked", "rating_raw", "rating_class", "rating_score", "score_product", "score_logistics",

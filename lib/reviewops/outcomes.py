@@ -166,14 +166,27 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     with store.read() as conn:
         shop_info = {int(r.id): f"{r.name}（{PLATFORM_ZH.get(r.platform, r.platform)}）"
                      for r in conn.execute(sa.select(shops_t.c.id, shops_t.c.name, shops_t.c.platform))}
+        # A customer is known from the review's nick or, where the review shows it masked (JD), from the
+        # order's buyer; an order whose export names no buyer (Douyin, PDD) is the customer's who reviewed it.
+        order_of_review = orders.alias("ro")
         cs = pd.DataFrame(conn.execute(shop_filter(
             sa.select(cases.c.id.label("case_id"), cases.c.shop_id, cases.c.review_pk, cases.c.resolved_at,
-                      cases.c.created_at, reviews.c.customer_id)
-            .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk)), cases.c.shop_id))
+                      cases.c.created_at,
+                      sa.func.coalesce(reviews.c.customer_id, order_of_review.c.customer_id).label("customer_id"))
+            .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk)
+                         .outerjoin(order_of_review, sa.and_(order_of_review.c.shop_id == reviews.c.shop_id,
+                                                             order_of_review.c.order_id == reviews.c.order_id))),
+            cases.c.shop_id))
             .mappings().all(), columns=["case_id", "shop_id", "review_pk", "resolved_at", "created_at", "customer_id"])
+        reviewer = (sa.select(reviews.c.shop_id, reviews.c.order_id, sa.func.min(reviews.c.customer_id).label("cid"))
+                    .where(reviews.c.order_id.is_not(None), reviews.c.customer_id.is_not(None))
+                    .group_by(reviews.c.shop_id, reviews.c.order_id).subquery())
+        buyer = sa.func.coalesce(orders.c.customer_id, reviewer.c.cid)
         od = pd.DataFrame(conn.execute(shop_filter(
-            sa.select(orders.c.customer_id, orders.c.shop_id, orders.c.created_at, orders.c.paid_fen)
-            .where(orders.c.customer_id.is_not(None), orders.c.paid_fen > 0, orders.c.created_at.is_not(None),
+            sa.select(buyer.label("customer_id"), orders.c.shop_id, orders.c.created_at, orders.c.paid_fen)
+            .select_from(orders.outerjoin(reviewer, sa.and_(reviewer.c.shop_id == orders.c.shop_id,
+                                                            reviewer.c.order_id == orders.c.order_id)))
+            .where(buyer.is_not(None), orders.c.paid_fen > 0, orders.c.created_at.is_not(None),
                    orders.c.created_at <= end + window),  # later orders cannot fall in any window
             orders.c.shop_id)).mappings().all(), columns=["customer_id", "shop_id", "created_at", "paid_fen"])
         cp = pd.DataFrame(conn.execute(shop_filter(
