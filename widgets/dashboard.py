@@ -1,12 +1,18 @@
 """数据看板 — the live dashboard (SPEC D1): the weekly report's figures for any dates and filters.
 
-``build_dashboard(wb)`` shows, for the signed-in ``wb.actor`` and the chosen Beijing days (default: the
-last 7), shop, platform, SKU text and agent: reviews, 中差评 and rate, SLA compliance, median hours to
+``build_dashboard(wb)`` shows, for the signed-in ``wb.actor`` and the chosen Beijing days, shop, platform,
+SKU text and agent: reviews, 中差评 and rate, SLA compliance, median hours to
 first contact and to resolution, revision rate and compensation cost as headline figures; the daily
 chart and the category chart (PNG, drawn server-side); and tables of the category mix, SLA (with the
 alert delays per source, SPEC E1, below it), remedies and the breakdowns by shop, platform, SKU and agent. Everything is computed by
 :func:`reviewops.dashboard.dashboard_figures` (which calls :func:`reviewops.reports.report_figures`, as
 the weekly report does); this form only reads the filters and shows the result, every value escaped.
+
+It opens on :func:`reviewops.dashboard.opening_range` (the last 7 days, or the latest week with data when
+those are empty — the notice line 「ro-dash-notice」 says so). When the chosen range holds no review the
+notice says so plainly (:func:`reviewops.dashboard.empty_range`) and the button 「查看有数据的最近一周」
+(``ro-dash-latest``) sets the dates to the latest week with data; a chart with nothing to draw is a short
+message (``ro-dash-chart-empty``), never empty axes.
 
 Below the SLA panel: 「提醒服务」 (is ``reviewops watch`` beating, the delivery queue by state, the oldest
 waiting alert, the problems — :func:`reviewops.dashboard.alert_service`) and 「发送失败的提醒（死信）」, the
@@ -106,6 +112,18 @@ def chart_html(png: bytes, cls: str, alt: str) -> str:
     """A PNG chart as an inline ``data:`` image (no user text in the markup)."""
     data = base64.b64encode(png).decode("ascii")
     return f'<img class="{esc(cls)}" alt="{esc(alt)}" src="data:image/png;base64,{esc(data)}"/>'
+
+
+def chart_item_html(chart: Any) -> str:
+    """One :class:`reviewops.dashboard.DashboardChart`: its image, or its message when there is nothing to draw."""
+    if chart.png is None:
+        return f'<div class="ro-dash-chart-empty ro-dash-chart-{esc(chart.key)}">{esc(chart.message)}</div>'
+    return chart_html(chart.png, f"ro-dash-chart-{chart.key}", chart.title)
+
+
+def charts_html(charts: list[Any]) -> str:
+    """The dashboard's charts (:func:`reviewops.dashboard.dashboard_charts`): an image each, or its message."""
+    return "".join(chart_item_html(c) for c in charts)
 
 
 def categories_html(fig: Any) -> str:
@@ -220,6 +238,8 @@ DASH_CSS = """<style>
 .ro-dash-kpi { border: 1px solid #e0e4e8; border-radius: 6px; padding: 6px 10px; background: #fff; }
 .ro-dash-kpi-value { font-size: 22px; font-weight: 600; color: #263238; }
 .ro-dash-charts img { max-width: 49%; height: auto; margin-right: 1%; vertical-align: top; }
+.ro-dash-chart-empty { display: inline-block; box-sizing: border-box; width: 49%; margin-right: 1%; padding: 28px 12px;
+  border: 1px dashed #c8ced3; border-radius: 6px; color: #546e7a; text-align: center; vertical-align: top; }
 .ro-dash-alert-running { color: #1b5e20; font-weight: 600; }
 .ro-dash-alert-stale { color: #c62828; font-weight: 600; }
 .ro-dash-alert-never { color: #7a5b00; font-weight: 600; }
@@ -227,18 +247,20 @@ DASH_CSS = """<style>
 
 
 class DashboardForm(Form):
-    """数据看板: handles ``who start end shop platform sku agent refresh_button auto headline charts categories
+    """数据看板: handles ``who start end shop platform sku agent refresh_button auto notice latest_button
+    headline charts categories
     sla alert_service dead_letters dead_table dead_select resend_button resend_all_button remedies by_shop
     by_platform by_sku by_agent`` (the three re-send widgets are None unless the user may re-send);
     ``figures`` (the last :class:`ReportFigures`), ``service`` (the last ``AlertService``), ``dead`` (the
     dead letters listed), ``refresh(now=None)``, ``refresh_alerts(now=None)``, ``resend_selected()``,
-    ``resend_all()``, ``start_timer(interval)``, ``stop()``, ``running``, ``refreshes``."""
+    ``resend_all()``, ``show_latest()``, ``start_timer(interval)``, ``stop()``, ``running``, ``refreshes``;
+    ``opening`` (the :class:`OpeningRange` it opened on), ``empty`` (the last :class:`EmptyRange` or None)."""
 
     name = "dash"
 
     def __init__(self, wb: Any, *, refresh_seconds: float = 60.0, today: dt.date | None = None):
         super().__init__(wb)
-        from reviewops.dashboard import dashboard_options, default_period, may_resend
+        from reviewops.dashboard import dashboard_options, may_resend, opening_range
 
         self.refresh_seconds = float(refresh_seconds)
         self.figures: Any = None
@@ -248,8 +270,12 @@ class DashboardForm(Form):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._quiet = False  # set while the form itself changes several filters at once
+        self.empty: Any = None
         opts = dashboard_options(wb.store, wb.actor)
-        first, last = default_period(today)
+        self.opening = opening_range(wb.store, wb.actor, today)  # the rule lives in lib: last 7 days or latest data
+        self._opening_note = self.opening.message
+        first, last = self.opening.first, self.opening.last
         self.who = widgets.HTML(who_html(wb.actor))
         self.who.add_class("ro-dash-user")
         self.start = widgets.DatePicker(description="开始日期", value=first, style=STYLE)
@@ -275,6 +301,14 @@ class DashboardForm(Form):
         self.auto.observe(guard(self.status, self._auto_changed), names="value")
         for w in (self.start, self.end, self.shop, self.platform, self.sku, self.agent):
             w.observe(guard(self.status, self._filter_changed), names="value")
+        self.notice = widgets.HTML("")
+        self.notice.add_class("ro-dash-notice")
+        self.latest_button = button("查看有数据的最近一周", "ro-dash-latest", icon="calendar",
+                                    tooltip="把日期设为有评价数据的最近一周 / jump to the latest week with data")
+        self.latest_button.layout.display = "none"
+        self.latest_button.on_click(guard(self.status, lambda _b: self.show_latest()))
+        notice_box = widgets.HBox([self.notice, self.latest_button])
+        notice_box.add_class("ro-dash-notice-box")
         self.headline = self._panel("ro-dash-headline")
         self.charts = self._panel("ro-dash-charts")
         self.categories = self._panel("ro-dash-categories")
@@ -314,7 +348,7 @@ class DashboardForm(Form):
         ])
         filters.add_class("ro-dash-filters")
         self._finish(widgets.HTML(DASH_CSS, layout=widgets.Layout(display="none")), self.who, self.status.widget,
-                     filters, self.headline, self.charts, self.categories, self.sla, self.alert_service,
+                     filters, notice_box, self.headline, self.charts, self.categories, self.sla, self.alert_service,
                      self.dead_letters, self.remedies, self.by_shop, self.by_platform, self.by_sku, self.by_agent)
 
     @staticmethod
@@ -331,9 +365,9 @@ class DashboardForm(Form):
     def refresh(self, now: dt.datetime | None = None) -> None:
         """Recompute the alert panels and the figures for the current filters and show them."""
         from reviewops.dashboard import (
-            category_chart_png,
-            daily_chart_png,
+            dashboard_charts,
             dashboard_figures,
+            empty_range,
         )
         from reviewops.errors import ConfigError
 
@@ -341,14 +375,15 @@ class DashboardForm(Form):
         if self.start.value is None or self.end.value is None:
             raise ConfigError("请选择开始日期和结束日期 / pick a start and an end date")
         with self._lock:
+            filters = {"shop": self._choice(self.shop), "platform": self._choice(self.platform), "sku": self.sku.value}
             fig = dashboard_figures(self.wb.store, self.wb.actor, self.start.value, self.end.value,
-                                    shop=self._choice(self.shop), platform=self._choice(self.platform),
-                                    sku=self.sku.value, agent=self._choice(self.agent), now=now)
+                                    agent=self._choice(self.agent), now=now, **filters)
+            self.empty = empty_range(self.wb.store, self.wb.actor, fig, **filters)
+            self._show_notice()
             updated = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M:%S")
             self.figures = fig
             self.headline.value = headline_html(fig, updated)
-            self.charts.value = (chart_html(daily_chart_png(fig), "ro-dash-chart-daily", "每日中差评")
-                                 + chart_html(category_chart_png(fig), "ro-dash-chart-categories", "中差评分类"))
+            self.charts.value = charts_html(dashboard_charts(fig))
             self.categories.value = title_html("中差评分类", "category mix") + categories_html(fig)
             from reviewops.dashboard import ALERT_DELAY_TITLE
 
@@ -421,7 +456,37 @@ class DashboardForm(Form):
             self.status.info("没有可重新发送的死信 / no dead letters to re-send")
         return n
 
+    def _show_notice(self) -> None:
+        """The empty-range sentence and button, or the opening note, or nothing."""
+        e = self.empty
+        if e is not None:
+            self.notice.value = msg_html("warn", e.message)
+            self.latest_button.description = e.button or "查看有数据的最近一周"
+            self.latest_button.layout.display = "" if e.latest is not None else "none"
+        else:
+            self.notice.value = msg_html("info", self._opening_note) if self._opening_note else ""
+            self.latest_button.layout.display = "none"
+
+    def show_latest(self) -> None:
+        """Set the dates to the latest week with data (:attr:`empty`'s) and recompute once."""
+        from reviewops.errors import ConfigError
+
+        if self.empty is None or self.empty.latest is None:
+            raise ConfigError("没有可跳转的有数据的一周 / there is no week with data to show")
+        first, last = self.empty.latest
+        self._quiet = True
+        try:
+            self.start.value = first
+            self.end.value = last
+        finally:
+            self._quiet = False
+        self._opening_note = ""
+        self.refresh()
+
     def _filter_changed(self, _change: Any) -> None:
+        if self._quiet:
+            return
+        self._opening_note = ""  # the user chose: the note about the opening range no longer applies
         self.refresh()
 
     # ------------------------------------------------------------ auto-refresh

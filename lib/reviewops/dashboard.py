@@ -69,7 +69,9 @@ __all__ = [
     "alert_kind_zh",
     "alert_service",
     "category_chart_png",
+    "category_figure",
     "daily_chart_png",
+    "daily_figure",
     "dashboard_charts",
     "dashboard_figures",
     "dashboard_options",
@@ -265,7 +267,8 @@ DAILY_CHART_TITLE = "每日中差评（北京时间）"
 CATEGORY_CHART_TITLE = "中差评分类"
 
 
-def _daily_figure(fig: ReportFigures) -> Any:
+def daily_figure(fig: ReportFigures) -> Any:
+    """The daily chart as a matplotlib Figure (:func:`daily_chart_png`); no review: a message figure."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -298,7 +301,8 @@ def _daily_figure(fig: ReportFigures) -> Any:
     return f
 
 
-def _category_figure(fig: ReportFigures) -> Any:
+def category_figure(fig: ReportFigures) -> Any:
+    """The category chart as a matplotlib Figure (:func:`category_chart_png`); no 中差评: a message figure."""
     from .charts import bar_figure
 
     c = fig.categories
@@ -311,14 +315,14 @@ def daily_chart_png(fig: ReportFigures) -> bytes:
     without reviews gives the message chart (:func:`reviewops.charts.message_figure`) instead."""
     from .charts import png
 
-    return png(_daily_figure(fig), dpi=100)
+    return png(daily_figure(fig), dpi=100)
 
 
 def category_chart_png(fig: ReportFigures) -> bytes:
     """Horizontal bars of the cases per primary category (Chinese names); none: the message chart."""
     from .charts import png
 
-    return png(_category_figure(fig), dpi=100)
+    return png(category_figure(fig), dpi=100)
 
 
 @dataclass(frozen=True)
@@ -337,8 +341,8 @@ def dashboard_charts(fig: ReportFigures) -> list[DashboardChart]:
     from .charts import figure_message, png
 
     out = []
-    for key, title, draw in (("daily", DAILY_CHART_TITLE, _daily_figure),
-                             ("categories", CATEGORY_CHART_TITLE, _category_figure)):
+    for key, title, draw in (("daily", DAILY_CHART_TITLE, daily_figure),
+                             ("categories", CATEGORY_CHART_TITLE, category_figure)):
         f = draw(fig)
         message = figure_message(f)
         out.append(DashboardChart(key, title, None if message is not None else png(f, dpi=100), message))

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .users import Actor
 
 __all__ = ["ALERT_DELAY_COLUMNS", "ALERT_TARGET_SECONDS", "ReportFigures", "WeeklyTop3", "alert_delays", "day_bounds",
-           "first_contact_agents", "iso_week", "report_figures", "revised_review_pks", "week_bounds", "weekly_top3"]
+           "first_contact_agents", "iso_week", "latest_review_at", "report_figures", "revised_review_pks", "week_bounds",
+           "weekly_top3"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
@@ -301,11 +302,14 @@ def _like(text: str) -> str:
     return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _review_filters(q: Any, start: dt.datetime, end: dt.datetime, shops: list[int] | None,
+def _review_filters(q: Any, start: dt.datetime | None, end: dt.datetime | None, shops: list[int] | None,
                     skus: list[str] | None) -> Any:
     from .store import reviews
 
-    q = q.where(reviews.c.created_at >= start, reviews.c.created_at < end)
+    if start is not None:
+        q = q.where(reviews.c.created_at >= start)
+    if end is not None:
+        q = q.where(reviews.c.created_at < end)
     if shops is not None:
         q = q.where(reviews.c.shop_id.in_(shops))
     if skus:
@@ -313,6 +317,26 @@ def _review_filters(q: Any, start: dt.datetime, end: dt.datetime, shops: list[in
         q = q.where(sa.or_(*[sa.func.lower(sa.func.coalesce(c, "")).like(_like(s), escape="\\")
                              for s in skus for c in cols]))
     return q
+
+
+def latest_review_at(store: Store, *, shop_ids: list[int] | None = None, skus: list[str] | None = None,
+                     before: dt.datetime | None = None) -> dt.datetime | None:
+    """When the newest review of ``shop_ids`` (None = all) whose product id, title or SKU holds one of
+    ``skus`` (None = any) was posted, before ``before`` if given; aware UTC, None when there is none.
+    The same filters as :func:`report_figures` (the dashboard uses it to find the latest week with data)."""
+    from .store import reviews
+
+    if shop_ids is not None and not shop_ids:
+        return None
+    with store.read() as conn:
+        t = conn.execute(_review_filters(sa.select(sa.func.max(reviews.c.created_at)), None, before,
+                                         [int(s) for s in shop_ids] if shop_ids is not None else None,
+                                         skus)).scalar_one()
+    if t is None:
+        return None
+    if isinstance(t, str):  # SQLite may hand back text for an aggregate
+        t = dt.datetime.fromisoformat(t)
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
