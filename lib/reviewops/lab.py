@@ -289,6 +289,10 @@ def run_lab(folder: str | os.PathLike[str] | None = None, *, db: str | None = No
             os.environ.pop(k, None)
         else:
             os.environ[k] = env[k]
+    import warnings
+
+    # a Jupyter extension reads the deprecated ServerApp.token; the token is set where it belongs
+    warnings.filterwarnings("ignore", message="ServerApp.token config is deprecated", category=DeprecationWarning)
     try:
         LabApp.launch_instance(argv=argv)
     except KeyboardInterrupt:
