@@ -112,8 +112,8 @@ def test_parse_now_reads_iso_times_and_names_bad_values() -> None:
 # ------------------------------------------------------------------ SLA
 @pytest.mark.parametrize(("minutes", "status", "kinds"), [
     (59.99, "running", ""),
-    (60, "warning", "warn_50"),  # exactly 50 % of 2 h
-    (95.99, "warning", "warn_50"),
+    (60, "running", "warn_50"),  # exactly 50 % of 2 h: a reminder; the status warns at the largest fraction
+    (95.99, "running", "warn_50"),
     (96, "warning", "warn_50;warn_80"),  # exactly 80 %
     (119.99, "warning", "warn_50;warn_80"),
     (120, "breached", "warn_50;warn_80;breach"),  # at the deadline
@@ -138,7 +138,7 @@ def test_business_hours_clock_counts_only_working_time(sqlite_store) -> None:
     cid = _case(sqlite_store, shop, start=start)
     # next morning 08:00: one working hour used (21–22), so 50 %, not breached (wall clock: 11 h)
     r = _row(sla_sweep(sqlite_store, now=dt.datetime(2026, 11, 25, 8, 0, tzinfo=SH), apply=False), cid)
-    assert (r["sla_status"], r["fraction_used"], r["minutes_left"]) == ("warning", 0.5, 60)
+    assert (r["sla_status"], r["fraction_used"], r["minutes_left"]) == ("running", 0.5, 60)
     assert r["due_at"] == dt.datetime(2026, 11, 25, 10, 0, tzinfo=SH)
     r = _row(sla_sweep(sqlite_store, now=dt.datetime(2026, 11, 25, 10, 0, tzinfo=SH), apply=False), cid)
     assert r["sla_status"] == "breached"
@@ -152,7 +152,7 @@ def test_a_paused_clock_is_not_breached_by_its_old_deadline(sqlite_store) -> Non
     with sqlite_store.write() as conn:  # waiting for the buyer since half the budget was used
         conn.execute(stmod.cases.update().where(stmod.cases.c.id == cid).values(sla_state_json=state_to_json(paused)))
     r = _row(sla_sweep(sqlite_store, now=T0 + dt.timedelta(hours=5)), cid)
-    assert (r["sla_status"], r["fraction_used"], r["minutes_left"], r["new_notices"]) == ("warning", 0.5, 60, "warn_50")
+    assert (r["sla_status"], r["fraction_used"], r["minutes_left"], r["new_notices"]) == ("running", 0.5, 60, "warn_50")
     assert _owner(sqlite_store, cid) == ("agent", 1)
 
 

@@ -238,10 +238,13 @@ def _print_queue(queue: Any, total_open: int | None = None) -> None:
 
 
 def _queue_json(queue: Any) -> list[dict[str, Any]]:
+    import pandas as pd
+
     out = queue.copy()
     for col in ("due_at", "created_at"):
         out[col] = out[col].map(lambda t: None if t is None or t != t else t.isoformat())
-    out["minutes_left"] = out["minutes_left"].map(lambda v: None if v is None or v != v else int(v))
+    out["minutes_left"] = pd.Series([None if v is None or v != v else int(v) for v in out["minutes_left"]],
+                                    index=out.index, dtype=object)  # null once contacted (the clock stopped)
     return out.to_dict(orient="records")
 
 

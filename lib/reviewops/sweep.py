@@ -4,10 +4,11 @@
 
 1. **SLA** (:func:`sla_sweep`, E2) — every open case without a first contact, with the share of
    its response budget used, counted by the case's SLA clock (business hours and Chinese holidays
-   when the policy says so, :mod:`reviewops.sla`). A case is a *warning* once the share reaches one
-   of the policy's ``sla_warn_fractions`` (default 50 % and 80 %) and *breached* at or after the
-   deadline. Each warning kind (``warn_50``, ``warn_80`` …, the fraction in percent) and ``breach``
-   is recorded in ``sla_notices`` at most once per case (the table's unique (case, kind) constraint
+   when the policy says so, :mod:`reviewops.sla`). Its ``sla_status`` is the one status every surface
+   shows (:data:`reviewops.sla.SLA_STATUSES`): *warning* once the share reaches the largest of the
+   policy's ``sla_warn_fractions`` (default 80 %, :func:`reviewops.sla.warning_fraction`), *breached* at
+   or after the deadline. Every fraction (default 50 % and 80 %) is a reminder: each warning kind
+   (``warn_50``, ``warn_80`` …, the fraction in percent; on the role's to-do list) and ``breach`` is recorded in ``sla_notices`` at most once per case (the table's unique (case, kind) constraint
    decides, so concurrent sweeps never record twice). Recording ``breach`` also escalates the case:
    its ``owner_role`` moves to the owner role's ``escalates_to`` in the policy's roles table
    (普通客服 → 客服主管 → 店长; 法务 → 店长) through a version-checked, audited case change
@@ -38,7 +39,7 @@ Columns (declared once here)
 case before this sweep), ``escalate_to``/``escalate_to_zh`` (that role's ``escalates_to``; empty at
 the top of the chain), ``due_at`` (UTC) / ``due_local`` (Beijing time), ``fraction_used`` (share of
 the budget used, > 1 when overdue), ``minutes_left`` (working minutes; negative = overdue),
-``sla_status`` (``running`` | ``warning`` | ``breached``) / ``sla_status_zh``, ``notice`` (the
+``sla_status`` (``running`` | ``warning`` | ``breached``; :data:`reviewops.sla.SLA_STATUS_ZH`) / ``sla_status_zh``, ``notice`` (the
 highest notice the case has reached: ``warn_50`` … or ``breach``; empty while running),
 ``new_notices`` (``;``-joined kinds this sweep recorded — or would record in a dry run),
 ``escalated_to``/``escalated_to_zh`` (the role this sweep moved the case to — or would move it to), ``todo_role``
@@ -76,6 +77,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
+from . import sla as sla_mod
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -90,8 +92,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
 DAILY_SWEEP_ACTOR = "playbook:daily_sweep"
 #: Only delivery promises (ship-by or arrive-by) from the last this many days qualify for the delay remedy.
-#: Case states that no longer wait for a first contact.
-_DONE_STATES = ("resolved", "follow_up_done", "closed")
 #: An order whose platform status says it was closed or cancelled gets no delay remedy.
 _CLOSED_STATUS = re.compile(r"关闭|取消|closed|cancel", re.IGNORECASE)
 #: Shipment statuses that are not a parcel on its way to the buyer.
@@ -110,7 +110,7 @@ DELAY_COLUMNS = ["shop_id", "platform", "shop", "order_id", "customer_id", "reas
                  "message_ok", "problems", "issued", "role", "role_zh"]
 TODO_COLUMNS = ["role", "role_zh", "kind", "kind_zh", "ref", "shop", "what_zh", "due_at", "due_local", "new"]
 
-SLA_STATUS_ZH = {"running": "计时中", "warning": "即将超时", "breached": "已超时"}
+SLA_STATUS_ZH = sla_mod.SLA_STATUS_ZH  # the one set of names (reviewops.sla)
 REASON_ZH = {"late_dispatch": "发货超时", "stalled_delivery": "物流停滞"}
 KIND_ZH = {"sla_warning": "时效预警", "sla_escalation": "超时升级", "followup": "到期跟进", "delay_coupon": "物流延迟补偿券"}
 
@@ -244,7 +244,7 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
     newly breached cases to the next role (one audited, version-checked case change each). A dry run
     returns the same table and writes nothing. Sorted by status (breached first), then deadline.
     """
-    from .cases import STATE_ZH
+    from .cases import STATE_ZH, open_case_filter
     from .policy import CATEGORY_ZH, load_policy_in
     from .store import cases, shops, sla_notices, utcnow
     from .triage import calendar_of
@@ -258,11 +258,11 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
                       cases.c.primary_category, cases.c.severity, cases.c.owner_role, cases.c.sla_due_at,
                       cases.c.sla_started_at, cases.c.sla_state_json, cases.c.created_at)
             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
-            .where(cases.c.first_contact_at.is_(None), cases.c.state.not_in(_DONE_STATES),
+            .where(cases.c.first_contact_at.is_(None), open_case_filter(cases.c.state),
                    _shop_filter(cases.c.shop_id, shop_ids))
             .order_by(cases.c.id)).all()
         open_ids = (sa.select(cases.c.id).where(cases.c.first_contact_at.is_(None),
-                                                 cases.c.state.not_in(_DONE_STATES),
+                                                 open_case_filter(cases.c.state),
                                                  _shop_filter(cases.c.shop_id, shop_ids)))
         seen: dict[int, set[str]] = {}
         for cid, kind in conn.execute(
@@ -272,6 +272,7 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
     cal = calendar_of(policy)
     names, up = _role_names(policy), _escalates(policy)
     warn = _warn_kinds(policy)
+    warn_at = sla_mod.warning_fraction(policy.setting("sla_warn_fractions"))
     out: list[dict[str, Any]] = []
     for r in rows:
         clock = _case_clock(r, cal, now)
@@ -280,7 +281,7 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
         frac, due, left, running = clock
         breached = frac >= 1.0 or (running and due is not None and due <= now)
         reached = [k for f, k in warn if frac >= f] + (["breach"] if breached else [])
-        status = "breached" if breached else ("warning" if reached else "running")
+        status = "breached" if breached else ("warning" if frac >= warn_at else "running")
         owner = r.owner_role or ""
         target = up.get(owner) if owner else None
         new = [k for k in reached if k not in seen.get(int(r.id), set())]
@@ -605,7 +606,7 @@ def _todo(sla: pd.DataFrame, fups: pd.DataFrame, delays: pd.DataFrame, roles: li
     names = dict(roles)
     rows: list[dict[str, Any]] = []
     for r in sla.itertuples(index=False):
-        if r.sla_status == "running":
+        if r.sla_status == "running" and not r.notice:  # no reminder reached yet (50 % reminds while running)
             continue
         if r.sla_status == "breached":
             if "breach" in str(r.new_notices).split(";"):
