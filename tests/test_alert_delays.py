@@ -55,6 +55,8 @@ from reviewops.reports import (
     week_bounds,
     weekly_top3,
 )
+from reviewops.runner import playbooks_dir
+from reviewops.serve import default_forms_dir
 from reviewops.users import add_user, get_actor
 from reviewops.workbench import Workbench
 from reviewops_widgets import build_dashboard
@@ -237,7 +239,7 @@ def test_the_weekly_playbook_shows_the_alert_table(sqlite_db_url, sqlite_store, 
     import papermill as pm
 
     A = build(sqlite_store, tmp_path)["A"]
-    nb = pm.execute_notebook(str(ROOT / "playbooks" / "weekly_top3.ipynb"), str(tmp_path / "out.ipynb"),
+    nb = pm.execute_notebook(str(playbooks_dir() / "weekly_top3.ipynb"), str(tmp_path / "out.ipynb"),
                              kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
                              parameters={"week": "2026-W47", "db": sqlite_db_url, "shops": str(A)})
     texts = [o.get("data", {}).get("text/html") or o.get("data", {}).get("text/markdown") or ""
@@ -300,7 +302,7 @@ def test_the_workbench_page_opens_the_case_of_its_query_string(sqlite_db_url, sq
     secret = "s" * 43
     env = {SECRET_ENV: secret, IDENTITY_ENV: make_identity_token("s1", secret=secret), "REVIEWOPS_DB": sqlite_db_url,
            "QUERY_STRING": f"case={ca}", "VOILA_PREHEAT": "False"}
-    nb = run_notebook(ROOT / "widgets" / "workbench.ipynb", env)
+    nb = run_notebook(default_forms_dir() / "workbench.ipynb", env)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"], outputs
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]

@@ -23,8 +23,9 @@ import reviewops
 import sqlalchemy as sa
 from reviewops import store as S
 from reviewops.reports import SHANGHAI
+from reviewops.runner import playbooks_dir
 
-PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+PLAYBOOKS = playbooks_dir()  # the installed ones
 TODAY = dt.datetime.now(SHANGHAI).date()
 P_START, P_END = (TODAY - dt.timedelta(days=150)).isoformat(), TODAY.isoformat()
 T0 = dt.datetime.combine(TODAY - dt.timedelta(days=150), dt.time(0), tzinfo=SHANGHAI)

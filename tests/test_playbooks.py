@@ -24,8 +24,10 @@ pm = pytest.importorskip("papermill")
 import reviewops
 import sqlalchemy as sa
 from reviewops.reports import iso_week, weekly_top3
+from reviewops.runner import playbooks_dir
 
-PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+# the installed playbooks (reviewops_playbooks; the same files as playbooks/ in the repository)
+PLAYBOOKS = playbooks_dir()
 NOTEBOOKS = sorted(PLAYBOOKS.glob("*.ipynb"))
 
 
