@@ -118,7 +118,7 @@ def prepare_lab_dir(folder: str | os.PathLike[str] | None = None, *,
         raise ConfigError(f"找不到已安装的剧本 / no installed playbooks in {src}. 请重新安装 reviewops，或把 "
                           f"REVIEWOPS_PLAYBOOKS 设为剧本文件夹 / reinstall reviewops or point REVIEWOPS_PLAYBOOKS "
                           f"at a playbooks folder")
-    dest = Path(folder).expanduser() if folder is not None else default_lab_dir()
+    dest = (Path(folder).expanduser() if folder is not None else default_lab_dir()).absolute()
     if dest.exists() and not dest.is_dir():
         raise ConfigError(f"工作文件夹不是文件夹 / the working folder is not a folder: {dest}. 请用 --dir 换一个 / "
                           f"choose another with --dir")
