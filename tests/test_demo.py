@@ -32,6 +32,7 @@ from reviewops.demo import (
 
 SCALE = 0.1  # 5,600 orders, 1,260 reviews: big enough for shares, about a second to write
 NOW = dt.datetime.combine(DEFAULT_TODAY, dt.time(9, 30))
+AS_OF = "2026-11-20T09:30"  # the history's end (Beijing time): fixed, so every check below is reproducible
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
@@ -85,7 +86,7 @@ def _rows(path: Path, header_key: str | tuple[str, ...], *, sheet: str | None = 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return generate_demo(tmp_path_factory.mktemp("demo"), scale=SCALE)
+    return generate_demo(tmp_path_factory.mktemp("demo"), scale=SCALE, as_of=AS_OF)
 
 
 def _file(demo: DemoResult, platform: str, kind: str, layout: str | None = None) -> Path:
@@ -160,9 +161,9 @@ def _digest(paths: list[Path]) -> dict[str, str]:
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path) -> None:
-    a = generate_exports(tmp_path / "a", seed=7, scale=0.02)
-    b = generate_exports(tmp_path / "b", seed=7, scale=0.02)
-    c = generate_exports(tmp_path / "c", seed=8, scale=0.02)
+    a = generate_exports(tmp_path / "a", seed=7, scale=0.02, as_of=AS_OF)
+    b = generate_exports(tmp_path / "b", seed=7, scale=0.02, as_of=AS_OF)
+    c = generate_exports(tmp_path / "c", seed=8, scale=0.02, as_of=AS_OF)
     assert [p.name for p in a] == [p.name for p in b]
     assert _digest(a) == _digest(b)
     da, dc = _digest(a), _digest(c)
@@ -434,7 +435,7 @@ def test_build_demo_imports_everything_and_is_idempotent(tmp_path: Path) -> None
 
     db = tmp_path / "demo.db"
     out = tmp_path / "exports"
-    first = build_demo(db, scale=0.02, out_dir=out)
+    first = build_demo(db, scale=0.02, out_dir=out, as_of=AS_OF)
     assert first, "no import results"
     bad = [(r.file, r.status, r.error, r.problems[:3]) for r in first
            if r.status != "done" or r.rows_rejected]
@@ -448,7 +449,7 @@ def test_build_demo_imports_everything_and_is_idempotent(tmp_path: Path) -> None
     for table in ("order_lines", "refunds", "chat_messages", "shipments", "shipment_events", "customers"):
         assert counts[table] > 0, table
 
-    again = build_demo(db, scale=0.02, out_dir=tmp_path / "exports2")
+    again = build_demo(db, scale=0.02, out_dir=tmp_path / "exports2", as_of=AS_OF)
     assert all(r.status == "done" and r.rows_rejected == 0 for r in again)
     assert sum(r.rows_new for r in again) == 0
     assert sum(r.rows_updated for r in again) == 0

@@ -16,16 +16,22 @@ from reviewops import store as st
 from reviewops.demo import (
     AGENT_HABITS,
     DEMO_USERS,
-    FRESH_SHARE,
+    FRESH_FRACTION,
     create_demo_users,
     date_demo_detection,
-    demo_now,
+    demo_as_of,
     work_demo_history,
 )
 from reviewops.errors import ConfigError
 from reviewops.store import Store
 
 PII = "5e" * 8 + "0123456789abcdef" * 3
+AS_OF = demo_as_of("2026-11-20T09:30")
+
+
+def demo_now() -> dt.datetime:
+    """The history's fixed end in these tests."""
+    return AS_OF
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def base(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("history") / "base.db"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REVIEWOPS_PII_KEY", PII)
-        build_demo(str(path), scale=0.05)
+        build_demo(str(path), scale=0.05, as_of=AS_OF)
         with Store.open(str(path)) as store:
             date_demo_detection(store, now=demo_now())
             triage_store(store, actor="demo", via="cli", dated_at_detection=True)
@@ -193,13 +199,17 @@ def test_revision_guidance_only_after_delivery(conn):
 
 
 def test_a_fresh_queue_remains(conn):
-    total, new = conn.execute(sa.text("SELECT COUNT(*), SUM(state = 'new' AND version = 1) FROM cases")).one()
-    assert new >= FRESH_SHARE * total
-    cutoff = demo_now() - dt.timedelta(days=2)
-    recent = conn.execute(sa.text("SELECT state, version, created_at FROM cases")).all()
-    assert all(r.state == "new" and r.version == 1 for r in recent if _utc(r.created_at) >= cutoff)
+    """Cases younger than FRESH_FRACTION of their budget (7×24 default clock) are untouched; older ones worked."""
+    rows = conn.execute(sa.text("SELECT state, version, created_at, sla_hours FROM cases")).all()
+    assert rows
+    for r in rows:
+        used = (demo_now() - _utc(r.created_at)).total_seconds() / 3600 / r.sla_hours
+        if used < FRESH_FRACTION:
+            assert r.state == "new" and r.version == 1, r
+    fresh = sum(1 for r in rows if r.state == "new" and r.version == 1)
+    assert 0 < fresh < len(rows) / 4
     states = Counter(s for (s,) in conn.execute(sa.text("SELECT state FROM cases")))
-    assert states["follow_up_done"] + states["resolved"] > total / 2, states
+    assert states["follow_up_done"] + states["resolved"] > len(rows) / 2, states
 
 
 def test_surveys_and_training(conn):

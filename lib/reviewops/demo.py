@@ -2317,7 +2317,8 @@ def _collect_stats(g: _Gen, w: _Writer) -> dict[str, Any]:
 
 
 # =============================================================================== public API
-def demo_as_of(value: dt.datetime | dt.date | str | None = None, *, today: dt.date | None = None) -> dt.datetime:
+def demo_as_of(value: dt.datetime | dt.date | str | None = None, *, today: dt.date | None = None,
+               allow_future: bool = False) -> dt.datetime:
     """The moment the demo's history ends, as an aware UTC datetime in whole seconds.
 
     ``value``: an aware datetime, a naive one (Beijing time), an ISO text (``2026-12-07T09:00``,
@@ -2346,7 +2347,7 @@ def demo_as_of(value: dt.datetime | dt.date | str | None = None, *, today: dt.da
     if t.tzinfo is None:
         t = t.replace(tzinfo=SHANGHAI)
     t = t.astimezone(dt.UTC).replace(microsecond=0)
-    if t > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5):
+    if not allow_future and t > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5):
         raise ConfigError(f"--as-of 不能晚于现在（{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 北京时间）；演示历史只写到现在为止 / "
                           f"--as-of cannot be in the future ({t.isoformat()}); the demo's history ends at the "
                           f"latest now")
@@ -2362,7 +2363,7 @@ def generate_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, 
     ``policy`` (default: the default policy) sets the SLA budgets and clock the live queue is placed
     against. Same seed, scale and as-of → identical bytes."""
     spec = spec or DemoSpec.for_scale(scale)
-    at = demo_as_of(as_of, today=today)
+    at = demo_as_of(as_of, today=today, allow_future=True)  # files only; the store's history refuses the future
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     g = _Gen(seed, spec, at, policy)
