@@ -57,6 +57,7 @@ WORKBENCH_READY = ".ro-queue-table .ro-queue-open:not([disabled])"
 BARE_READY = ".ro-bare-button:not([disabled])"
 GOAL_RATIO = 1.5
 GOAL_SAVE_P95_MS = 200.0
+GOAL_FIRST_OPEN_MS = 2000.0  # issue 14 §4: the first open after `reviewops serve`, default settings
 
 #: records performance.now() the first time `sel` matches a visible, enabled element
 TTI_SCRIPT = """(() => {
@@ -295,6 +296,40 @@ def measure_saves(browser: Any, server: Server, n: int, password: str, shots: Pa
     return out
 
 
+def measure_first_open(browser: Any, work: Path, db: str, env: dict[str, str], n: int, password: str,
+                       *extra: str) -> dict[str, Any]:
+    """The first open after ``reviewops serve`` (issue 14 §4): ``n`` times a new server with default
+    settings (``extra``: other options), a new browser context (empty cache), sign-in through the login
+    page, then the workbench at once — time to interactive of that first page. The load average and
+    whether a preheated kernel served it are recorded per sample."""
+    samples = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        server = start_server(work, db, env, *extra, name=f"first{i}")
+        try:
+            up = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            ctx = login(browser, server, "xiaowang", password)
+            signed_in = time.perf_counter() - t1
+            try:
+                r = one_load(ctx, server, "workbench.ipynb", WORKBENCH_READY)
+            finally:
+                ctx.close()
+            r.update(server_up_s=round(up, 2), sign_in_s=round(signed_in, 2), loadavg_1m=os.getloadavg()[0],
+                     preheated_kernel=log_count(server, "Using pre-heated kernel") > 0)
+            samples.append(r)
+            print(f"  first open #{i}: tti {r['tti']:6.0f} ms (html done {r['response_end']:6.0f} ms; server up "
+                  f"{up:.1f} s, sign-in {signed_in:.1f} s, preheated {r['preheated_kernel']}, "
+                  f"load {r['loadavg_1m']:.2f})", flush=True)
+        finally:
+            server.stop()
+        time.sleep(2)
+    return {"options": list(extra), "tti": summary([r["tti"] for r in samples]),
+            "html_response_end": summary([r["response_end"] for r in samples]),
+            "served_by_a_preheated_kernel": sum(bool(r["preheated_kernel"]) for r in samples),
+            "loadavg_1m": [r["loadavg_1m"] for r in samples], "samples": samples}
+
+
 def screenshot_queue(browser: Any, server: Server, password: str, shots: Path) -> None:
     ctx = login(browser, server, "xiaowang", password)
     try:
@@ -326,6 +361,10 @@ def store_size(db: str) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ main
+class _FirstOpenOnly(Exception):
+    """--first-open-only: stop after the first-open measurement."""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", help=f"store to copy (default: {PRISTINE} if present, else build the full demo)")
@@ -334,6 +373,11 @@ def main() -> None:
     ap.add_argument("--saves", type=int, default=40, help="measured saves of each kind (>= 30)")
     ap.add_argument("--preheat", type=int, default=2, help="preheated kernels per form on the second server")
     ap.add_argument("--settle", type=float, default=4.0, help="seconds to let a refilled kernel settle")
+    ap.add_argument("--first-open", type=int, default=7,
+                    help="servers started with default settings to time the first open of the workbench (0: skip)")
+    ap.add_argument("--first-open-compare", default="",
+                    help="also time the first open with these serve options, e.g. '--preheat 0' (the old default)")
+    ap.add_argument("--first-open-only", action="store_true", help="only the first-open measurement")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "workbench_browser.json")
     ap.add_argument("--screenshots", action=argparse.BooleanOptionalAction, default=True,
                     help="write workbench_queue.png and workbench_case.png next to --out")
@@ -363,8 +407,19 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
+                if args.first_open > 0:
+                    print("first open after `reviewops serve` (default settings)", flush=True)
+                    result["machine"]["background_ipykernels_first_open"] = background_kernels(servers)
+                    result["first_open"] = measure_first_open(browser, work, db, env, args.first_open,
+                                                              args.password)
+                    if args.first_open_compare:
+                        print(f"first open with {args.first_open_compare}", flush=True)
+                        result["first_open_compare"] = measure_first_open(
+                            browser, work, db, env, args.first_open, args.password, *args.first_open_compare.split())
+                if args.first_open_only:
+                    raise _FirstOpenOnly
                 print("cold server (a fresh kernel per page)", flush=True)
-                cold = start_server(work, db, env, "--forms-dir", str(forms), name="cold")
+                cold = start_server(work, db, env, "--forms-dir", str(forms), "--preheat", "0", name="cold")
                 servers.append(cold)
                 result["machine"]["background_ipykernels"] = background_kernels(servers)
                 result["cold"] = measure_loads(browser, cold, args.loads, preheated=False, settle_s=0,
@@ -382,15 +437,30 @@ def main() -> None:
                     result["preheated"] = measure_loads(browser, hot, args.loads, preheated=True,
                                                         settle_s=args.settle, password=args.password)
                     hot.stop()
+            except _FirstOpenOnly:
+                pass
             finally:
                 browser.close()
         result["machine"]["loadavg_end"] = os.getloadavg()
+        if args.first_open_only:
+            fo = result.get("first_open", {}).get("tti")
+            result["goals"] = {"first_open_max_ms": GOAL_FIRST_OPEN_MS,
+                               "first_open_median_met": None if fo is None else fo["median_ms"] <= GOAL_FIRST_OPEN_MS}
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            print(json.dumps({k: result.get(k, {}).get("tti") for k in ("first_open", "first_open_compare")},
+                             ensure_ascii=False, indent=2))
+            print(f"wrote {args.out}")
+            return
         domain = ROOT / "benchmarks" / "results" / "workbench.json"
         if domain.exists():
             t = json.loads(domain.read_text())["timings"]
             result["domain_level"] = {"source": "benchmarks/results/workbench.json (bench_workbench.py)",
                                       **{k: {"p50_ms": v["p50_ms"], "p95_ms": v["p95_ms"]} for k, v in t.items()}}
+        fo = result.get("first_open", {}).get("tti")
         result["goals"] = {
+            "first_open_max_ms": GOAL_FIRST_OPEN_MS,
+            "first_open_median_met": None if fo is None else fo["median_ms"] <= GOAL_FIRST_OPEN_MS,
             "workbench_tti_vs_bare_max_ratio": GOAL_RATIO,
             "cold_ratio_median_met": result["cold"]["ratio_workbench_to_bare"]["median"] <= GOAL_RATIO,
             "preheated_ratio_median_met": (result["preheated"]["ratio_workbench_to_bare"]["median"] <= GOAL_RATIO

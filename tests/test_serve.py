@@ -3,7 +3,8 @@
 Two servers run for the whole module, each in its own process on a free port on 127.0.0.1 with a
 temporary SQLite store and a tiny forms folder:
 
-* **A** — started through the CLI (``python -m reviewops serve``): password sign-in only;
+* **A** — started through the CLI (``python -m reviewops serve --preheat 0``): password sign-in only, a
+  fresh kernel per page (identity in the kernel's environment);
 * **B** — ``serve()`` in proxy mode (``X-Forwarded-User`` believed only from 127.0.0.2) with one
   preheated kernel per form, so identity also travels through Voila's request-info websocket.
 
@@ -36,7 +37,7 @@ from reviewops.store import Store
 from reviewops.users import add_user, set_active, set_password
 
 PASSWORDS = {"alice": "alice-pass-1", "carol": "carol-pass-1", "erin": "erin-pass-1", "dave": "dave-pass-1"}
-OUT = re.compile(r"(WHOAMI|ACTOR|CWD|FILES)\[([^\]]*)\]")
+OUT = re.compile(r"(WHOAMI|ACTOR|CWD|FILES|PREHEAT|VOILA_SERVER_LOADED)\[([^\]]*)\]")
 UUID = re.compile(r'kernelId"?\s*:\s*"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')
 
 
@@ -52,8 +53,10 @@ def _forms(folder: Path) -> Path:
     who = nbformat.v4.new_notebook(metadata={"kernelspec": ks})
     who.cells = [
         nbformat.v4.new_markdown_cell("# 我是谁 Who am I"),
-        nbformat.v4.new_code_cell("import os\nfrom reviewops.serve import current_user_name, open_session\n"
-                                  "print(f'WHOAMI[{current_user_name()}]')"),
+        nbformat.v4.new_code_cell("import os, sys\nfrom reviewops.serve import current_user_name, open_session\n"
+                                  "print(f'WHOAMI[{current_user_name()}]')\n"
+                                  "print(f'PREHEAT[{os.environ.get(\"VOILA_PREHEAT\")}]')\n"
+                                  "print(f'VOILA_SERVER_LOADED[{\"voila.utils\" in sys.modules}]')"),
         nbformat.v4.new_code_cell("store, actor = open_session()\nprint(f'ACTOR[{actor.name}|{actor.role}]')\n"
                                   "store.close()\nprint(f'CWD[{os.getcwd()}]')\n"
                                   "print(f'FILES[{\",\".join(sorted(os.listdir()))}]')"),
@@ -118,7 +121,7 @@ def site(tmp_path_factory):
         (folder / "voila.py").write_text("c.VoilaConfiguration.show_tracebacks = True\n")
     pa, pb = _free_port(), _free_port()
     a = Server("A", [sys.executable, "-m", "reviewops", "serve", "--db", db, "--port", str(pa),
-                     "--forms-dir", str(forms)], pa, work)
+                     "--forms-dir", str(forms), "--preheat", "0"], pa, work)
     code = ("from reviewops.serve import serve; "
             f"serve(db={db!r}, port={pb}, forms_dir={str(forms)!r}, trusted_header='X-Forwarded-User', "
             "trusted_proxies=('127.0.0.2',), preheat=1)")
@@ -326,6 +329,8 @@ def test_trusted_header_counts_only_from_a_trusted_address(site, store):
     assert status == 200
     out = outputs(body)
     assert out["WHOAMI"] == "bob" and out["ACTOR"] == "bob|supervisor", out
+    # a preheated kernel learnt who asked over the request-info websocket without loading Voila's server
+    assert out["PREHEAT"] == "True" and out["VOILA_SERVER_LOADED"] == "False", out
     kid = UUID.search(body).group(1)  # bob owns the preheated kernel he was handed
     assert raw(b, f"/api/kernels/{kid}", source="127.0.0.2", headers=hdr)[0] == 200
     assert raw(b, f"/api/kernels/{kid}", source="127.0.0.2", headers={"X-Forwarded-User": "alice"})[0] == 403
@@ -342,6 +347,91 @@ def test_trusted_header_counts_only_from_a_trusted_address(site, store):
     assert r.status_code == 302
     page = r.session.get(b.base + "/voila/render/whoami.ipynb", timeout=60)  # type: ignore[attr-defined]
     assert outputs(page.text)["WHOAMI"] == "alice"
+
+
+# ------------------------------------------------------------ first open (issue 14 §4)
+def test_the_first_open_is_preheated_by_default():
+    """Structural guard for the ≤ 2 s first open (benchmarks/bench_workbench_browser.py --first-open): by
+    default every form has a kernel started ahead that has done its imports and opened the store."""
+    import inspect
+
+    from click.testing import CliRunner
+    from reviewops.cli import cli
+
+    assert srv.DEFAULT_PREHEAT >= 1
+    assert inspect.signature(srv.serve).parameters["preheat"].default == srv.DEFAULT_PREHEAT
+    assert inspect.signature(srv.voila_config).parameters["preheat"].default == srv.DEFAULT_PREHEAT
+    serve_cmd = cli.commands["serve"]
+    assert next(p for p in serve_cmd.params if p.name == "preheat").default == srv.DEFAULT_PREHEAT
+    assert "--preheat" in CliRunner().invoke(cli, ["serve", "--help"]).output
+    c = srv.voila_config(root_dir="/tmp", db_url="sqlite:///x.db")
+    assert c.VoilaConfiguration.preheat_kernel is True and c.VoilaConfiguration.default_pool_size == srv.DEFAULT_PREHEAT
+    off = srv.voila_config(root_dir="/tmp", db_url="sqlite:///x.db", preheat=0)
+    assert off.VoilaConfiguration.preheat_kernel is False
+
+
+def test_form_notebooks_wait_for_the_user_only_after_the_heavy_work():
+    """Every served form opens the session (imports, store, policy — nothing about the user) before it
+    builds anything, and never imports Voila's server or the chart library in its first cell."""
+    from reviewops.serve import default_forms_dir
+
+    forms = sorted(default_forms_dir().glob("*.ipynb"))
+    assert {f.name for f in forms} >= {"workbench.ipynb", "case.ipynb", "dashboard.ipynb"}
+    for f in forms:
+        code = [c for c in nbformat.read(f, as_version=4).cells if c.cell_type == "code"]
+        assert len(code) == 1, f.name
+        src = code[0].source
+        first_build = re.search(r"\bbuild_\w+\(", src)
+        assert "open_session()" in src and first_build and src.index("open_session()") < first_build.start(), f.name
+        for heavy in ("voila", "matplotlib", "import pandas", "sqlalchemy"):
+            assert heavy not in src, (f.name, heavy)
+
+
+def test_the_kernel_side_never_loads_voilas_server():
+    """What a form's kernel imports (reviewops.serve, the workbench, the forms) stays clear of Voila's
+    server packages (2+ s of imports): a preheated kernel would pay them after the page was requested."""
+    code = ("import sys\n"
+            "from reviewops.serve import open_session, current_user_name, wait_for_request\n"
+            "from reviewops.workbench import Workbench\n"
+            "from reviewops_widgets import build_workbench, build_case, show_error\n"
+            "from reviewops_widgets.app import case_from_query, page_query_string\n"
+            "bad = [m for m in ('voila', 'voila.utils', 'jupyter_server.serverapp', 'jupyterlab_server', 'matplotlib')"
+            " if m in sys.modules]\n"
+            "print('LOADED', bad)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert "LOADED []" in r.stdout, r.stdout + r.stderr
+
+
+def test_wait_for_request_takes_the_request_info_from_the_server(monkeypatch):
+    """A preheated kernel's wait: one JSON message on ``/voila/query/<kernel id>`` (Voila's protocol) sets
+    the request's environment; no server, no identity (AccessDenied, never a guess)."""
+    import threading
+
+    from websockets.sync.server import serve as ws_serve
+
+    seen: list[str] = []
+
+    def handler(ws):
+        seen.append(ws.request.path)
+        ws.send(json.dumps({"QUERY_STRING": "case=5", srv.IDENTITY_ENV: "tok.en"}))
+
+    with ws_serve(handler, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        for k, v in {"VOILA_PREHEAT": "True", "VOILA_APP_IP": "127.0.0.1", "VOILA_APP_PORT": str(port),
+                     "VOILA_SERVER_URL": "/", "VOILA_KERNEL_ID": "k-123"}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("QUERY_STRING", raising=False)
+        monkeypatch.delenv(srv.IDENTITY_ENV, raising=False)
+        srv.wait_for_request()
+        assert seen == ["/voila/query/k-123"]
+        assert os.environ["QUERY_STRING"] == "case=5" and os.environ[srv.IDENTITY_ENV] == "tok.en"
+        server.shutdown()
+    monkeypatch.setenv("VOILA_APP_PORT", str(_free_port()))  # nobody listens
+    with pytest.raises(AccessDenied, match="请刷新页面"):
+        srv.wait_for_request()
+    monkeypatch.setenv("VOILA_PREHEAT", "False")  # a kernel started for its request does not wait
+    srv.wait_for_request()
 
 
 # ------------------------------------------------------------ refusals (no server)

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import ipywidgets as widgets
+from reviewops.outputs import TIME_LABEL
 
 from .approvals import ApprovalsForm, build_approvals
 from .case import CaseForm, build_case
@@ -60,7 +61,8 @@ def user_html(actor: Any) -> str:
     shops = "全部店铺" if actor.shops is None else "店铺 " + "、".join(str(s) for s in sorted(actor.shops))
     return (f'<div class="ro-app-head"><span class="ro-sub">当前用户 Signed in：</span>'
             f'<b class="ro-app-user-name">{esc(actor.label)}</b>'
-            f' <span class="ro-sub">（{esc(actor.name)} · {esc(shops)}）</span></div>')
+            f' <span class="ro-sub">（{esc(actor.name)} · {esc(shops)}）</span>'
+            f' <span class="ro-sub ro-app-tz">· 时间均为{esc(TIME_LABEL)}</span></div>')
 
 
 class WorkbenchApp(Form):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
+from reviewops.outputs import fmt_time
 
 from .common import STYLE, Form, button, close_tree, esc, guard, kv_html, set_visible
 
@@ -26,8 +27,7 @@ def _yuan(fen: Any) -> str:
 
 
 def item_html(a: dict[str, Any]) -> str:
-    at = a.get("requested_at")
-    when = at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(at, "strftime") else at
+    when = fmt_time(a.get("requested_at"))  # Beijing time; the page header says so once
     may = "可以审批" if a.get("may_approve") else "不能审批：" + str(a.get("why_not") or "")
     return (
         f'<div class="ro-title">案件 #{esc(a["case_id"])} <span class="ro-sub">{esc(a.get("platform"))} · '

@@ -74,10 +74,10 @@ def _yuan(fen: Any) -> str:
 
 
 def _local(t: Any) -> str:
-    """A stored UTC time as Beijing time text."""
-    from zoneinfo import ZoneInfo
+    """A stored UTC time as Beijing time text (:func:`reviewops.outputs.fmt_time`)."""
+    from reviewops.outputs import fmt_time
 
-    return "" if t is None else t.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return fmt_time(t)
 
 
 def _purposes() -> list[tuple[str, str]]:

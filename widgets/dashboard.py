@@ -380,7 +380,9 @@ class DashboardForm(Form):
                                     agent=self._choice(self.agent), now=now, **filters)
             self.empty = empty_range(self.wb.store, self.wb.actor, fig, **filters)
             self._show_notice()
-            updated = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M:%S")
+            from reviewops.outputs import now_text  # Beijing time, the one formatter for people
+
+            updated = now_text(now=now)
             self.figures = fig
             self.headline.value = headline_html(fig, updated)
             self.charts.value = charts_html(dashboard_charts(fig))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
+from reviewops.outputs import now_text
 
 from .common import (
     STYLE,
@@ -189,6 +190,7 @@ class QueueForm(Form):
         with self._lock:
             df = self.wb.queue(**self.filters(), limit=self.limit, now=now)
             self.df = df
+            self.updated_at = now  # 更新于: this refresh's clock (None = now), shown in Beijing time
             self.refreshes += 1
             pages = max(1, -(-len(df) // self.page_size))
             self.page_no = min(self.page_no, pages - 1)
@@ -213,7 +215,7 @@ class QueueForm(Form):
         self.prev.disabled = self.page_no == 0
         self.next.disabled = self.page_no >= pages - 1
         counts = self.wb.queue_counts(df) if df is not None else {}
-        self.counts.value = counts_html(counts, len(records), dt.datetime.now().strftime("%H:%M:%S"))
+        self.counts.value = counts_html(counts, len(records), now_text(now=getattr(self, "updated_at", None)))
 
     def _filter_changed(self, _change: Any) -> None:
         self.page_no = 0
@@ -240,7 +242,7 @@ class QueueForm(Form):
         if self.on_open is not None:
             self.on_open(int(case_id))
         else:
-            self.status.info(f"案件 #{case_id}：请在「案件处理」页打开（case.ipynb?case={case_id}）")
+            self.status.info(f"案件 #{case_id}：请在「案件处理」页打开")
 
     # ------------------------------------------------------------ live countdown
     def start(self, interval: float | None = None) -> None:

@@ -600,8 +600,9 @@ def users_set_role_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: 
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="IP",
               help="可信代理地址（可重复，默认 127.0.0.1 和 ::1）/ trusted proxy address (repeatable)")
 @click.option("--allow-remote", is_flag=True, help="允许在非本机地址上监听 / allow a non-loopback --ip")
-@click.option("--preheat", default=0, show_default=True, type=click.IntRange(0, 8),
-              help="每个表单预热的内核数 / preheated kernels per form")
+@click.option("--preheat", default=1, show_default=True, type=click.IntRange(0, 8),  # serve.DEFAULT_PREHEAT
+              help="每个表单预先启动、等候下一次打开的内核数；0 = 每次打开才启动 / preheated kernels per form "
+                   "(0: start one per page open)")
 @click.option("--open", "open_browser", is_flag=True, help="启动后打开浏览器 / open a browser")
 @click.option("--forms-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="表单目录（默认为安装的工作台表单）/ folder of form notebooks (default: the installed forms)")

@@ -88,6 +88,9 @@ SECRET_ENV = "REVIEWOPS_SERVE_SECRET"
 DEFAULT_TRUSTED_PROXIES: tuple[str, ...] = ("127.0.0.1", "::1")
 DEFAULT_MAX_AGE_S = 600
 CULL_IDLE_TIMEOUT_S = 600
+#: kernels started ahead per form (issue 14 §4): the first open of a page finds a kernel that has done its
+#: imports and opened the store and only waits to learn who asked (``reviewops serve --preheat``)
+DEFAULT_PREHEAT = 1
 FORM_TITLES = {  # the workbench forms (widgets/); other notebooks show their first heading
     "queue": "案件队列 / Case queue",
     "case": "案件处理 / Case",
@@ -196,21 +199,51 @@ def verify_identity_token(token: str, *, secret: str | bytes | None = None, max_
 
 _ACCEPTED: dict[str, str] = {}  # token -> name: the identity this kernel was started for
 _ACCEPT_LOCK = threading.Lock()
+REQUEST_WAIT_OPEN_TIMEOUT_S = 10.0
+
+
+def wait_for_request() -> None:
+    """In a preheated kernel (``VOILA_PREHEAT=True``): block until the page is requested; the request's
+    info (``QUERY_STRING``, the signed ``HTTP_X_REVIEWOPS_IDENTITY`` …) is then in ``os.environ``.
+
+    Voila's own protocol (``voila.utils.wait_for_request``: one message on the server's
+    ``/voila/query/<kernel id>`` websocket), spoken with the small ``websockets`` client: importing
+    ``voila.utils`` loads Voila's whole server (jupyter_server, jupyterlab_server — over 2 s of CPU on
+    this machine), and in a preheated kernel that import would run *after* the page was requested.
+    Does nothing in a kernel started for a request (its environment already holds the request info).
+    """
+    if os.environ.get("VOILA_PREHEAT") != "True":
+        return
+    from websockets.sync.client import connect
+
+    server_url = os.environ.get("VOILA_SERVER_URL", "/")
+    url = (f"{os.environ.get('VOILA_WS_PROTOCOL', 'ws')}://{os.environ.get('VOILA_APP_IP', '127.0.0.1')}:"
+           f"{os.environ.get('VOILA_APP_PORT', '8866')}{os.environ.get('VOILA_WS_BASE_URL', server_url)}"
+           f"voila/query/{os.environ.get('VOILA_KERNEL_ID', '')}")
+    try:
+        with connect(url, open_timeout=REQUEST_WAIT_OPEN_TIMEOUT_S, max_size=1 << 20) as ws:
+            info = json.loads(ws.recv())
+    except Exception as e:  # noqa: BLE001 - no request info: no identity (refused below, never guessed)
+        raise AccessDenied(
+            f"没有收到页面请求的信息（{type(e).__name__}），无法确认身份；请刷新页面\n"
+            f"the page request's info did not arrive ({type(e).__name__}), so the identity is unknown; reload the page"
+        ) from None
+    if isinstance(info, dict):
+        for k, v in info.items():
+            os.environ[str(k)] = str(v)
 
 
 def current_user_name(max_age_s: int = DEFAULT_MAX_AGE_S) -> str:
     """Inside a workbench kernel: the signed-in user's name, as the server vouched for it.
 
     Reads ``HTTP_X_REVIEWOPS_IDENTITY`` (set by Voila from the server's header; a preheated
-    kernel first waits for the request with :func:`voila.utils.wait_for_request`) and verifies
+    kernel first waits for the request with :func:`wait_for_request`) and verifies
     its HMAC with ``REVIEWOPS_SERVE_SECRET``. The age is checked the first time this kernel
     reads the token; a kernel keeps the identity it was started for, so later calls (button
     callbacks) only re-check the signature. Raises :class:`AccessDenied` otherwise.
     """
     token = os.environ.get(IDENTITY_ENV)
     if not token and os.environ.get("VOILA_PREHEAT") == "True":
-        from voila.utils import wait_for_request
-
         wait_for_request()
         token = os.environ.get(IDENTITY_ENV)
     if not token:
@@ -234,12 +267,15 @@ def open_session(db: str | None = None) -> tuple[Store, Actor]:
     Raises :class:`AccessDenied` (and records it in the access log) for a missing or invalid
     identity, or a user who is unknown or disabled. The caller closes the store.
     """
+    from .policy import load_policy
     from .store import Store
     from .users import get_actor, log_denied
 
-    # the store first: in a preheated kernel this runs before the request arrives
+    # the store and the shop's policy (parsed once per kernel) first: in a preheated kernel this runs
+    # before the request arrives; nothing here depends on who will sign in
     store = Store.open(db, migrate="if-needed")
     try:
+        load_policy(store)
         name = current_user_name()
     except BaseException:
         store.close()
@@ -804,7 +840,7 @@ def _is_loopback(ip: str) -> bool:
 
 def voila_config(*, root_dir: str, db_url: str, ip: str = "127.0.0.1", port: int = 8866,
                  trusted_header: str | None = None, trusted_proxies: Sequence[str] = DEFAULT_TRUSTED_PROXIES,
-                 preheat: int = 0, open_browser: bool = False) -> t.Any:
+                 preheat: int = DEFAULT_PREHEAT, open_browser: bool = False) -> t.Any:
     """The traitlets ``Config`` :func:`serve` runs Voila with (exposed so tests can check it)."""
     from traitlets.config import Config
 
@@ -858,12 +894,13 @@ def _check_port_free(ip: str, port: int) -> None:
 
 def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_dir: str | os.PathLike[str] | None = None,
           trusted_header: str | None = None, trusted_proxies: Sequence[str] = DEFAULT_TRUSTED_PROXIES,
-          allow_remote: bool = False, preheat: int = 0, open_browser: bool = False) -> None:
+          allow_remote: bool = False, preheat: int = DEFAULT_PREHEAT, open_browser: bool = False) -> None:
     """Run the operator workbench (Voila with ReviewOps sign-in) until Ctrl-C or SIGTERM.
 
     Refuses (:class:`ConfigError`) a non-loopback ``ip`` unless ``allow_remote`` or a
     ``trusted_header`` is given (S-09), a store without users, and a forms folder without
-    notebooks. ``preheat`` > 0 keeps that many started kernels per form.
+    notebooks. ``preheat`` (default :data:`DEFAULT_PREHEAT`) keeps that many started kernels per form,
+    each waiting (imports done, store open) for the next page request; 0 starts a kernel per request.
     """
     from .store import Store
     from .users import list_users
