@@ -203,3 +203,22 @@ def test_one_definition_and_one_set_of_names():
     assert len(set(SLA_STATUS_ZH.values())) == 5 and "超时" not in SLA_STATUS_ZH["late"]
     assert workbench.SLA_STATUS_ZH is SLA_STATUS_ZH and sweep.SLA_STATUS_ZH is SLA_STATUS_ZH
     assert sla.warning_fraction([0.5, 0.8]) == 0.8 and sla.warning_fraction(None) == 0.8
+
+
+def test_reports_judge_with_the_same_status(shop):
+    """The report's 按时/超时/超时未联系 figures are the queue's statuses, also exactly at a deadline."""
+    from reviewops.reports import report_figures
+
+    path, now, ids, store, u = shop
+    at = case_row(store, ids["other_shop"])["sla_due_at"]  # the 乙店 case's deadline, to the microsecond
+    for when in (at, now):
+        fig = report_figures(store, dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 12, 1, tzinfo=UTC),
+                             now=when, breakdowns=False)
+        every = Workbench(store, u["boss"]).queue(now=when, include_closed=True, limit=500)
+        assert len(every) == fig.sla["cases"] == 8
+        counts = every["sla_status"].value_counts().to_dict()
+        assert (fig.sla["met"], fig.sla["late"], fig.sla["breached_unanswered"]) == \
+            (counts.get("met", 0), counts.get("late", 0), counts.get("breached", 0))
+        assert fig.sla["open_in_time"] == counts.get("running", 0) + counts.get("warning", 0)
+    assert Workbench(store, u["boss"]).queue(now=at).set_index("case_id").loc[ids["other_shop"], "sla_status"] == \
+        "breached"

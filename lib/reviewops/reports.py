@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .errors import ConfigError
+from .sla import sla_statuses
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -523,12 +524,12 @@ def _breakdown(df: pd.DataFrame, rv: pd.DataFrame | None, key: str, now: dt.date
         contact = pd.to_datetime(df["first_contact_at"], utc=True)
         created = pd.to_datetime(df["created_at"], utc=True)
         resolved_at = pd.to_datetime(df["resolved_at"], utc=True)
-        cut = pd.Timestamp(now)
+        status = sla_statuses(contact, due, now)  # the one SLA status (reviewops.sla); warning is not needed here
         w = pd.DataFrame({
             "k": df[key].astype(object).where(df[key].notna(), "\x00none"),
-            "met": (contact.notna() & (contact <= due)).astype(int),
-            "late": (contact.notna() & (contact > due)).astype(int),
-            "breached": (contact.isna() & (due < cut)).astype(int),
+            "met": (status == "met").astype(int).to_numpy(),
+            "late": (status == "late").astype(int).to_numpy(),
+            "breached": (status == "breached").astype(int).to_numpy(),
             "fc": (contact - created).dt.total_seconds() / 3600,
             "rs": (resolved_at - created).dt.total_seconds() / 3600,
             "resolved": resolved_at.notna().astype(int),
@@ -596,7 +597,9 @@ def _daily(start: dt.datetime, end: dt.datetime, rv: pd.DataFrame, df: pd.DataFr
 
 
 def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
-    """Answered in time / late / unanswered past the deadline by ``cutoff``; median hours."""
+    """Answered in time (``met``) / ``late`` / unanswered at or past the deadline (``breached``) at ``cutoff``
+    — :func:`reviewops.sla.sla_statuses`, the status every queue shows; ``open_in_time`` = clock still
+    running; median hours."""
     if df.empty:
         return {"cases": 0, "met": 0, "late": 0, "breached_unanswered": 0, "open_in_time": 0, "compliance": None,
                 "first_contact_hours_median": None, "resolution_hours_median": None}
@@ -604,10 +607,10 @@ def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
     contact = pd.to_datetime(df["first_contact_at"], utc=True)
     created = pd.to_datetime(df["created_at"], utc=True)
     resolved = pd.to_datetime(df["resolved_at"], utc=True)
-    cut = pd.Timestamp(cutoff)
-    met = int((contact.notna() & (contact <= due)).sum())
-    late = int((contact.notna() & (contact > due)).sum())
-    breached = int((contact.isna() & (due < cut)).sum())
+    status = sla_statuses(contact, due, cutoff)  # the one SLA status (reviewops.sla) at the cutoff
+    met = int((status == "met").sum())
+    late = int((status == "late").sum())
+    breached = int((status == "breached").sum())
     judged = met + late + breached
     fc = ((contact - created).dt.total_seconds() / 3600).dropna()
     rs = ((resolved - created).dt.total_seconds() / 3600).dropna()
