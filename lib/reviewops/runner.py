@@ -9,7 +9,9 @@ Python API, and writes into ``out_dir``:
 * ``<name>.html``   the report without code cells, with a strict Content-Security-Policy (S-03)
 * ``<name>.xlsx``   every table the notebook saved with :func:`save_table`, string cells only (S-01, S-02)
 * ``<name>.json``   a small summary (playbook, parameters, start, end, duration, outputs)
-* ``<name>.pdf``    with ``pdf=True``, printed by Debian's headless chromium
+* ``<name>.pdf``    with ``pdf=True``, printed by Debian's headless chromium from a print copy of the HTML
+  (:func:`print_html`): A4, landscape when a table needs the width, every table column on the page —
+  a table still too wide is split into column groups that repeat its key columns
 
 Everything is written into a staging folder inside ``out_dir`` and moved into
 place at the end; if the move fails the files already moved are removed again,
@@ -347,14 +349,190 @@ def write_html(notebook: Path, path: Path, title: str | None = None) -> None:
     path.write_text(body, encoding="utf-8")
 
 
+#: The PDF's paper (A4, mm), its margins (mm), and the tables' font size (CSS px) in print.
+PDF_PAPER_MM = (210.0, 297.0)
+PDF_MARGIN_MM = 10.0
+PDF_TABLE_PX = 11.0
+#: A cell longer than this (in em of the table font) wraps inside a column this wide; shorter cells never wrap.
+PDF_WRAP_EM = 18.0
+_CELL_PAD_PX = 2 * 6 + 1  # td/th padding left + right and a rule (see PRINT_CSS)
+_MM_PX = 96 / 25.4
+_RO_TABLE = re.compile(r'<table class="ro-table">(.*?)</table>', re.S)
+_TH = re.compile(r"<th>(.*?)</th>", re.S)
+_TR = re.compile(r"<tr>(.*?)</tr>", re.S)
+_TD = re.compile(r"<td([^>]*)>(.*?)</td>", re.S)
+
+PRINT_CSS = """<style>
+@page { size: A4 %(orientation)s; margin: %(margin)gmm; }
+@media print {
+  html, body { background: #fff !important; }
+  body, .jp-Notebook { padding: 0 !important; margin: 0 !important; }
+  .jp-Cell { padding: 0 !important; }
+  .jp-InputPrompt, .jp-OutputPrompt { display: none !important; }
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-OutputArea-child { overflow: visible !important;
+    padding-left: 0 !important; padding-right: 0 !important; }
+  .jp-OutputArea-child, .jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea { break-inside: auto !important; }
+  h1, h2, h3, h4 { break-after: avoid-page; }
+  tr, img { break-inside: avoid-page; }
+  thead { display: table-header-group; }
+  img { max-width: 100%% !important; height: auto; }
+  table.ro-table, .jp-RenderedHTMLCommon table.ro-table { font-size: %(font)gpx; margin: 0.3em 0 0.8em;
+    table-layout: auto; width: auto; max-width: none; }
+  table.ro-table th, table.ro-table td, .jp-RenderedHTMLCommon table.ro-table th,
+  .jp-RenderedHTMLCommon table.ro-table td { padding: 3px 6px; white-space: nowrap; }
+  table.ro-table td.ro-wrap, .jp-RenderedHTMLCommon table.ro-table td.ro-wrap { white-space: normal;
+    overflow-wrap: anywhere; word-break: normal; }
+  .ro-part { font-size: %(font)gpx; color: #546e7a; margin: 0.6em 0 0; }
+  table:not(.ro-table) { max-width: 100%%; }
+  table:not(.ro-table) td, table:not(.ro-table) th { white-space: normal; overflow-wrap: anywhere; }
+}
+</style>"""
+
+
+def _text_em(text: str) -> float:
+    """Estimated width of ``text`` in em: CJK and full-width characters 1 em, others (Latin, digits) ≤ 0.72 em."""
+    import unicodedata
+
+    width = 0.0
+    for ch in text:
+        if unicodedata.east_asian_width(ch) in ("W", "F"):
+            width += 1.0
+        elif ch == " ":
+            width += 0.3
+        elif ch.isupper() or ch in "%@&#WMmw—–":
+            width += 0.85
+        else:
+            width += 0.62
+    return width
+
+
+def _parse_table(inner: str) -> tuple[list[str], list[list[tuple[str, str]]]] | None:
+    """The header cells and body rows ((attributes, html) per cell) of one :func:`html_table` table."""
+    head, sep, body = inner.partition("</thead>")
+    if not sep:
+        return None
+    header = _TH.findall(head)
+    rows = [_TD.findall(tr) for tr in _TR.findall(body)]
+    if not header or any(len(r) != len(header) for r in rows):
+        return None
+    return header, rows
+
+
+def _column_widths(header: list[str], rows: list[list[tuple[str, str]]]) -> list[tuple[float, bool]]:
+    """(width in px, wraps) per column: the header never breaks; a cell longer than :data:`PDF_WRAP_EM` wraps."""
+    import html as htmlmod
+
+    out = []
+    for i, h in enumerate(header):
+        head = _text_em(htmlmod.unescape(h)) * 1.08  # bold
+        cells = [_text_em(htmlmod.unescape(r[i][1])) for r in rows]
+        wraps = any(c > PDF_WRAP_EM for c in cells)
+        em = max([head] + [min(c, PDF_WRAP_EM) for c in cells])
+        out.append((em * PDF_TABLE_PX + _CELL_PAD_PX + 2, wraps))
+    return out
+
+
+def _key_columns(header: list[str], rows: list[list[tuple[str, str]]], widths: list[tuple[float, bool]],
+                 room: float) -> list[int]:
+    """The columns repeated in every part of a split table: its leading text columns (at most two, at most a
+    third of the width)."""
+    keys: list[int] = []
+    for i in range(min(2, len(header) - 1)):
+        numeric = rows and all('ro-num' in r[i][0] for r in rows)
+        if numeric or widths[i][1] or sum(widths[k][0] for k in keys) + widths[i][0] > room / 3:
+            break
+        keys.append(i)
+    return keys or [0]
+
+
+def _table_html(header: list[str], rows: list[list[tuple[str, str]]], cols: list[int],
+                widths: list[tuple[float, bool]]) -> str:
+    def th(i: int) -> str:
+        return f'<th style="min-width:{widths[i][0] - _CELL_PAD_PX:.0f}px">{header[i]}</th>' if widths[i][1] else \
+            f"<th>{header[i]}</th>"
+
+    def td(i: int, cell: tuple[str, str]) -> str:
+        attrs, text = cell
+        if widths[i][1]:
+            attrs = attrs.replace('class="', 'class="ro-wrap ') if 'class="' in attrs else attrs + ' class="ro-wrap"'
+        return f"<td{attrs}>{text}</td>"
+
+    head = "".join(th(i) for i in cols)
+    body = "".join("<tr>" + "".join(td(i, r[i]) for i in cols) + "</tr>" for r in rows)
+    return f'<table class="ro-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _print_table(header: list[str], rows: list[list[tuple[str, str]]], room: float) -> str:
+    """One table for print: as it is when its columns fit in ``room`` px, else split into column groups
+    that each repeat the key columns (labelled 第 k/n 部分)."""
+    import html as htmlmod
+
+    widths = _column_widths(header, rows)
+    if sum(w for w, _ in widths) <= room:
+        return _table_html(header, rows, list(range(len(header))), widths)
+    keys = _key_columns(header, rows, widths, room)
+    free = room - sum(widths[k][0] for k in keys)
+    groups: list[list[int]] = [[]]
+    used = 0.0
+    for i in range(len(header)):
+        if i in keys:
+            continue
+        if groups[-1] and used + widths[i][0] > free:
+            groups.append([])
+            used = 0.0
+        groups[-1].append(i)
+        used += widths[i][0]
+    key_names = "、".join(htmlmod.unescape(header[k]) for k in keys)
+    parts = []
+    for n, g in enumerate(groups, start=1):
+        label = (f"第 {n}/{len(groups)} 部分（表格较宽，分成 {len(groups)} 部分，每部分都重复「{key_names}」）"
+                 if n == 1 else f"第 {n}/{len(groups)} 部分（续上表）")
+        parts.append(f'<p class="ro-part">{htmlmod.escape(label)}</p>' + _table_html(header, rows, keys + g, widths))
+    return "".join(parts)
+
+
+def print_html(body: str) -> str:
+    """The print copy of a report (what the PDF is printed from; the HTML report itself is unchanged).
+
+    A4 paper; landscape when a report table (:func:`reviewops.outputs.html_table`) is wider than a
+    portrait page, portrait otherwise. Headers never break and short cells never wrap (a shop name stays
+    on one line); a cell longer than :data:`PDF_WRAP_EM` wraps inside its column. A table still wider than
+    the page is split into column groups, each repeating the table's key columns (its leading text
+    columns, e.g. 客服账号、客服姓名), so every column is on the page. Output areas print whole-width and
+    may break across pages between table rows (no half-empty first page); table headers repeat on each page.
+    """
+    tables = []
+    for m in _RO_TABLE.finditer(body):
+        parsed = _parse_table(m.group(1))
+        tables.append((m, parsed))
+    width_mm = {"portrait": PDF_PAPER_MM[0], "landscape": PDF_PAPER_MM[1]}
+    room = {k: (v - 2 * PDF_MARGIN_MM) * _MM_PX - 4 for k, v in width_mm.items()}
+    widest = max((sum(w for w, _ in _column_widths(*p)) for _m, p in tables if p is not None), default=0.0)
+    orientation = "landscape" if widest > room["portrait"] else "portrait"
+    out, pos = [], 0
+    for m, parsed in tables:
+        out.append(body[pos:m.start()])
+        out.append(m.group(0) if parsed is None else _print_table(*parsed, room[orientation]))
+        pos = m.end()
+    out.append(body[pos:])
+    text = "".join(out)
+    css = PRINT_CSS % {"orientation": orientation, "margin": PDF_MARGIN_MM, "font": PDF_TABLE_PX}
+    text, n = re.subn(r"</head>", lambda _m: css + "\n</head>", text, count=1)
+    return text if n else css + text
+
+
 def write_pdf(html: Path, path: Path, chromium: str = CHROMIUM, timeout: float = 120) -> str | None:
-    """Print the HTML with headless chromium; returns a note when it could not (chromium missing or failing)."""
+    """Print the report with headless chromium from its print copy (:func:`print_html`); returns a note
+    when it could not (chromium missing or failing)."""
     if not (os.path.isfile(chromium) and os.access(chromium, os.X_OK)):
         return (f"未生成 PDF：找不到 {chromium}（apt-get install chromium）/ PDF skipped: {chromium} not found "
                 f"(apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="reviewops-chromium-") as profile:
+        printable = Path(profile) / "print" / html.name
+        printable.parent.mkdir()
+        printable.write_text(print_html(html.read_text(encoding="utf-8")), encoding="utf-8")
         cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-               f"--user-data-dir={profile}", f"--print-to-pdf={path}", html.resolve().as_uri()]
+               f"--user-data-dir={profile}", f"--print-to-pdf={path}", printable.resolve().as_uri()]
         env = dict(os.environ, XDG_CONFIG_HOME=profile, XDG_CACHE_HOME=profile)  # chromium's files stay in the temp
         try:
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout, check=False,
