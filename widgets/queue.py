@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
+from reviewops.sla import UNANSWERED_STATUSES
 from reviewops.outputs import now_text
 
 from .common import (
@@ -37,7 +38,7 @@ def row_html(r: dict[str, Any], roles_zh: dict[str, str] | None = None) -> str:
     """One queue row's cells (every value escaped)."""
     left_cls = {"warning": "ro-left-warning", "breached": "ro-left-breached"}.get(r["sla_status"], "")
     # once contacted the SLA clock has stopped: the status (按时响应 / 逾期响应), never a countdown or 已超时
-    answered = r["sla_status"] in ("met", "late")
+    answered = r["sla_status"] not in UNANSWERED_STATUSES
     left = r["sla_status_zh"] if answered else minutes_text(r["minutes_left"], r["sla_status"])
     return (
         '<div class="ro-qcells">'

@@ -216,13 +216,14 @@ def _print_queue(queue: Any, total_open: int | None = None) -> None:
         click.echo("没有待处理的案件 / no cases await action")
         return
     from .policy import SEVERITY_ZH as sev
+    from .sla import UNANSWERED_STATUSES
 
     head = (f"{'案件':>6}  {'平台':<8} {'状态':<8} {'评分':<6} {'分类':<8} {'严重':<4} {'负责':<10} "
             f"{'截止(北京时间)':<16} {'时效':<6} {'剩余':>8}  摘录")
     click.echo(head)
     for r in queue.itertuples(index=False):
         left = r.minutes_left
-        if r.sla_status not in ("running", "warning", "breached") or left is None or left != left:
+        if r.sla_status not in UNANSWERED_STATUSES or left is None or left != left:
             left_s = "-"
         elif left < 0:
             left_s = f"超时{int(-left) // 60}h{int(-left) % 60:02d}"
