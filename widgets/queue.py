@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
-from reviewops.sla import UNANSWERED_STATUSES
 from reviewops.outputs import now_text
+from reviewops.sla import UNANSWERED_STATUSES
 
 from .common import (
     STYLE,
