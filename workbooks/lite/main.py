@@ -1,6 +1,8 @@
 """ReviewOps functions for xlwings Lite (paste into the add-in's main.py tab).
 
-xlwings Lite runs Python in the browser (Pyodide), so only the functions that need no
+xlwings Lite runs Python in the browser (Pyodide). It cannot install the full ``reviewops`` wheel (voila,
+ipykernel, pyahocorasick … have no Pyodide build), so requirements.txt installs ``reviewops-core``: the same
+library built by ``packaging/core`` with only Pyodide-installable dependencies. Only the functions that need no
 database are offered here: RO_CLASSIFY, RO_TRIAGE, RO_SLA, RO_REMEDY, RO_TIER, RO_REPLY and
 RO_MASK work with pure-Python / Pyodide packages (without the C extension ``pyahocorasick`` the
 lexicon uses its pure-Python matcher, which finds the same words). RO_CASES and RO_KPI (the shop
