@@ -306,6 +306,8 @@ class DashboardForm(Form):
         self.latest_button = button("查看有数据的最近一周", "ro-dash-latest", icon="calendar",
                                     tooltip="把日期设为有评价数据的最近一周 / jump to the latest week with data")
         self.latest_button.layout.display = "none"
+        self.latest_button.layout.flex = "0 0 auto"  # the whole label (with its dates), never cut to …
+        self.notice.layout.flex = "1 1 auto"
         self.latest_button.on_click(guard(self.status, lambda _b: self.show_latest()))
         notice_box = widgets.HBox([self.notice, self.latest_button])
         notice_box.add_class("ro-dash-notice-box")
