@@ -2843,10 +2843,11 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
     """The whole demo (``reviewops demo``): generate the shop up to ``as_of`` (default now), import every
     export, date detection, triage, create the demo users, work the history, then the aftermath
     (revised reviews, 追评, repurchases, as later exports). Same seed, scale and as-of → the same exports
-    and the same store content (apart from password hashes and other random secrets)."""
+    and the same store content (apart from the users' salted password hashes): the store is
+    written under the simulated clock at ``as_of``, never the real one."""
     from .ingest import import_paths
     from .policy import current_policy
-    from .store import Store
+    from .store import Store, clock
     from .triage import triage_store
 
     at = demo_as_of(as_of)
@@ -2855,7 +2856,10 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
         tmp = tempfile.TemporaryDirectory(prefix="reviewops-demo-")
         out_dir = tmp.name
     try:
-        with Store.open(db) as store:
+        # the whole store is written as of ``at``: the store's own bookkeeping times (shops, customers, review
+        # versions, import batches, the policy version, the users) come from the simulated clock, never from
+        # the real one, so the same seed and as-of give the same store (the history's steps nest earlier clocks)
+        with Store.open(db) as store, clock(at):
             policy = current_policy(store, actor=actor)
             demo = generate_demo(out_dir, seed=seed, scale=scale, as_of=at, policy=policy)
             results: list[Any] = []
