@@ -15,6 +15,7 @@ the store is read directly only to check what was (or was not) written.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -36,6 +37,9 @@ from reviewops.sla import SLA_STATUS_ZH
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 30_000  # ms for one click → kernel → DOM round trip (measured ~0.1 s; CI headroom)
+#: what an operator's page never says (issue 14 §5): how it is served
+DEV_WORDS = ("reviewops serve", ".ipynb", "voila", "服务器登录", "open_session", "spec d1", "live figures", "kernel")
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 QUEUE_READY = ".ro-queue-table .ro-queue-open:not([disabled])"
 
 
@@ -129,6 +133,17 @@ def test_h1_walk_agent_supervisor_followups(browser: Any, site: Server, store: A
         page = open_form(agent_ctx, site, "workbench.ipynb", QUEUE_READY)
         pages.append(page)
         expect(page.locator(".ro-app-user")).to_contain_text("xiaowang")
+        # what the operator reads (issue 14 §5): their work, not how it is served; times in Beijing time,
+        # labelled once in the header — although this server runs on a New York clock (conftest.site)
+        body = page.locator("body").inner_text().lower()
+        assert not [w for w in DEV_WORDS if w in body], [w for w in DEV_WORDS if w in body]
+        expect(page.locator(".ro-app-tz")).to_contain_text("北京时间")
+        clock = re.search(r"更新于 (\d\d):(\d\d)", page.locator(".ro-queue-counts").inner_text())
+        assert clock, page.locator(".ro-queue-counts").inner_text()
+        bj = dt.datetime.now(BEIJING)
+        shown_min = int(clock.group(1)) * 60 + int(clock.group(2))
+        assert min(abs(shown_min - (bj.hour * 60 + bj.minute)) % 1440,
+                   1440 - abs(shown_min - (bj.hour * 60 + bj.minute)) % 1440) <= 2, (clock.group(0), bj)
         # the queue: the domain's order (unanswered first, by SLA deadline), deadlines never decreasing
         shown = [int(t.lstrip("#")) for t in page.locator(".ro-queue-row:visible .ro-queue-cell-id").all_inner_texts()]
         want = [int(c) for c in workbench(store, "xiaowang").queue(limit=200).case_id]
@@ -184,6 +199,9 @@ def test_h1_walk_agent_supervisor_followups(browser: Any, site: Server, store: A
         expect(item).to_be_visible(timeout=TIMEOUT)
         expect(item).to_contain_text("400 元")
         expect(item).to_contain_text("xiaowang")
+        asked = ledger(store, cid)[0]["requested_at"]  # stored UTC → the card shows Beijing time, no "UTC"
+        expect(item).to_contain_text(asked.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M"))
+        expect(item).not_to_contain_text("UTC")
         sup.fill(f".ro-approvals-reason-{cid} input", "同意退款，属实")
         sup.click(f".ro-approvals-approve-{cid}")
         expect(status(sup, "approvals")).to_contain_text("已批准", timeout=TIMEOUT)
