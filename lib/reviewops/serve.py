@@ -209,7 +209,8 @@ def wait_for_request() -> None:
     Voila's own protocol (``voila.utils.wait_for_request``: one message on the server's
     ``/voila/query/<kernel id>`` websocket), spoken with the small ``websockets`` client: importing
     ``voila.utils`` loads Voila's whole server (jupyter_server, jupyterlab_server — over 2 s of CPU on
-    this machine), and in a preheated kernel that import would run *after* the page was requested.
+    this machine) in every preheated kernel before it can wait, so a kernel started with the server (or
+    as a refill) was not ready for seconds, and a page opened meanwhile waited for it.
     Does nothing in a kernel started for a request (its environment already holds the request info).
     """
     if os.environ.get("VOILA_PREHEAT") != "True":
