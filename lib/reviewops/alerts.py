@@ -328,7 +328,9 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
     customer = row.nick_masked or row.buyer_nick_masked
     customer = mask_name(customer, nick=True) if customer and "*" not in customer else (customer or "（未知）")
     due = row.sla_due_at
-    due_text = due.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if due else "—"
+    from .outputs import fmt_time  # Beijing time, the one formatter for people
+
+    due_text = fmt_time(due, empty="—")
     try:  # a deadline counted without holiday data says so in the alert too
         reasons = json.loads(row.triage_json or "{}").get("reasons") or []
     except ValueError:
