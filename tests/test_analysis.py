@@ -377,3 +377,31 @@ def test_sla_outcomes_split_cases_as_the_weekly_report_does(rows: list[tuple[Any
     assert (got.count("met"), got.count("late"), got.count("breached")) == (
         want["met"], want["late"], want["breached_unanswered"])
     assert got.count("open") + got.count("none") == want["open_in_time"]
+
+
+# ---------------------------------------------------------------- export workbook (the Excel kit)
+def test_export_workbook_copies_the_installed_kit_and_never_overwrites_an_edited_copy(tmp_path):
+    import reviewops_workbooks
+    from click.testing import CliRunner
+
+    from reviewops.analysis import WORKBOOK_FILES
+    from reviewops.cli import cli
+
+    src = reviewops_workbooks.workbooks_dir()
+    out = tmp_path / "我的工作簿"
+    r = CliRunner().invoke(cli, ["export", "workbook", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert sorted(json.loads(r.output)["files"]) == sorted(str(out / n) for n in WORKBOOK_FILES)
+    for name in WORKBOOK_FILES:
+        assert (out / name).read_bytes() == (src / name).read_bytes()
+    # an analyst's edit is kept: a second export refuses and writes nothing
+    (out / "lite" / "main.py").write_text("# 我改过\n", encoding="utf-8")
+    (out / "ReviewOps.xlsm").unlink()
+    r = CliRunner().invoke(cli, ["export", "workbook", "--out", str(out)])
+    assert r.exit_code != 0 and "已存在" in str(r.exception) and "main.py" in str(r.exception), r.output
+    assert (out / "lite" / "main.py").read_text(encoding="utf-8") == "# 我改过\n"
+    assert not (out / "ReviewOps.xlsm").exists()
+    r = CliRunner().invoke(cli, ["export", "workbook", "--out", str(out), "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert (out / "lite" / "main.py").read_bytes() == (src / "lite" / "main.py").read_bytes()
+    assert not list(out.rglob("*.tmp"))

@@ -272,6 +272,14 @@ def test_policy_workbook_exports(installed: Installed):
     assert wb.sheetnames[0] == "说明" and len(wb.sheetnames) > 3
 
 
+def test_export_workbook_hands_out_the_excel_kit_from_the_installed_package(installed: Installed):
+    out = installed.work / "excel"
+    r = installed.run("export", "workbook", "--out", str(out), "--json")
+    files = {Path(f).relative_to(out).as_posix() for f in json.loads(r.stdout)["files"]}
+    assert files == {"ReviewOps.xlsm", "lite/main.py", "lite/requirements.txt"}
+    assert (out / "ReviewOps.xlsm").read_bytes() == (ROOT / "workbooks" / "ReviewOps.xlsm").read_bytes()
+
+
 # ------------------------------------------------------------------ serve
 def _free_port() -> int:
     with socket.socket() as s:

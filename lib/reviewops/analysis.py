@@ -51,6 +51,7 @@ __all__ = [
     "AnalysisExport",
     "Period",
     "export_analysis",
+    "export_workbooks",
     "parse_period",
     "sla_outcome",
 ]
@@ -509,3 +510,50 @@ def export_analysis(store: Store, period: str | Period, out: str | os.PathLike[s
                    detail={"period": p.label, "shops": shops, "file": path.name, "sha256": sha, "rows": rows,
                            "columns": {k: list(v) for k, v in _COLUMNS.items()}, "masked": True})
     return AnalysisExport(path=path, period=p, shop_ids=shops, rows=rows, kpis=kpis, sha256=sha, notes=notes)
+
+
+#: The files of the Excel kit that ``reviewops export workbook`` hands out (paths inside the installed
+#: ``reviewops_workbooks`` package): the classic xlwings workbook and the xlwings Lite tabs.
+WORKBOOK_FILES = ("ReviewOps.xlsm", "lite/main.py", "lite/requirements.txt")
+
+
+def export_workbooks(out_dir: str | os.PathLike[str], *, overwrite: bool = False) -> list[Path]:
+    """Copy the installed Excel kit (:data:`WORKBOOK_FILES`) into ``out_dir`` and return the written paths.
+
+    An existing file is never replaced unless ``overwrite`` (an analyst's edited copy must not be lost):
+    all names are checked before anything is written, and the refusal names every file in the way.
+    """
+    try:
+        import reviewops_workbooks
+    except ImportError:
+        raise ConfigError("没有安装 Excel 工作簿（reviewops_workbooks）：请安装完整的 reviewops（pip install reviewops），"
+                          "reviewops-core 不带工作簿 / the Excel workbooks are not installed: install the full kit, "
+                          "reviewops-core does not ship them") from None
+    src = reviewops_workbooks.workbooks_dir()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"输出位置应为文件夹，收到文件 {str(out)!r} / the output must be a folder, got the file {str(out)!r}")
+    missing = [name for name in WORKBOOK_FILES if not (src / name).is_file()]
+    if missing:
+        raise ConfigError(f"安装不完整，缺少 {', '.join(missing)}（在 {src}）：请重新安装 reviewops / "
+                          f"incomplete install, missing {', '.join(missing)} in {src}: reinstall reviewops")
+    existing = [str(out / name) for name in WORKBOOK_FILES if (out / name).exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"文件已存在，未写入任何文件：{', '.join(existing)}。换一个文件夹，或加 --overwrite 覆盖 / "
+                          f"files already exist, nothing written: {', '.join(existing)}; choose another folder or "
+                          f"pass --overwrite")
+    written = []
+    for name in WORKBOOK_FILES:
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            Path(tmp).write_bytes((src / name).read_bytes())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        written.append(target)
+    return written

@@ -844,6 +844,26 @@ def export_analysis_cmd(period: str, shops: str | None, out: Path, db: str | Non
         click.echo(f"  注意 note: {note}")
 # ---- end export analysis ----
 
+
+@export_group.command("workbook")
+@click.option("--out", "out", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="输出文件夹 / the folder to write into")
+@click.option("--overwrite", is_flag=True, help="覆盖已有的同名文件 / replace files that already exist")
+@json_option
+def export_workbook_cmd(out: Path, overwrite: bool, as_json: bool) -> None:
+    """复制 Excel 工作簿 ReviewOps.xlsm 和 xlwings Lite 文件到文件夹 / copy the Excel workbook and the Lite files."""
+    from .analysis import export_workbooks
+
+    written = export_workbooks(out, overwrite=overwrite)
+    if as_json:
+        _echo_json({"files": [str(p) for p in written]})
+        return
+    for p in written:
+        click.echo(f"已写出 wrote {p}")
+    click.echo("在 Excel 中打开 ReviewOps.xlsm 前，请先 pip install xlwings 并安装其加载项；Mac 与网页版 Excel 用 lite/ "
+               "下的文件（见 docs/excel.md）/ before opening ReviewOps.xlsm install xlwings and its add-in; "
+               "Excel on a Mac or the web uses the files in lite/ (docs/excel.md)")
+
 # ---- surveys (issue 5: CSAT/NPS answers for the scorecard and customer value) ----
 @cli.group("surveys")
 def surveys_group() -> None:
