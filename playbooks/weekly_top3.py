@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -33,6 +33,7 @@ import reviewops
 from IPython.display import HTML, Image, Markdown, display
 from reviewops.charts import png, trend_figure
 from reviewops.dashboard import ALERT_DELAY_TITLE, alert_delay_table
+from reviewops.dashboard import sla_table as sla_table_of
 from reviewops.outputs import REPORT_CSS, show_table
 from reviewops.policy import fen_to_yuan_text
 from reviewops.reports import iso_week, weekly_top3
@@ -127,17 +128,7 @@ save("建议措施", actions)
 
 # %%
 display(Markdown("## 响应时效（SLA）"))
-sla = report.sla
-sla_table = pd.DataFrame([
-    {"指标": "本周案件数", "数值": str(sla["cases"])},
-    {"指标": "按时首次联系", "数值": str(sla["met"])},
-    {"指标": "超时后联系", "数值": str(sla["late"])},
-    {"指标": "超时未联系", "数值": str(sla["breached_unanswered"])},
-    {"指标": "未到期待处理", "数值": str(sla["open_in_time"])},
-    {"指标": "SLA 达成率", "数值": pct(sla["compliance"])},
-    {"指标": "首次联系用时中位数", "数值": hours(sla["first_contact_hours_median"])},
-    {"指标": "解决用时中位数", "数值": hours(sla["resolution_hours_median"])},
-])
+sla_table = sla_table_of(report.sla, cases_label="本周案件数")
 show(sla_table)
 save("响应时效", sla_table)
 

@@ -426,3 +426,19 @@ def test_the_dashboard_is_served_beside_the_workbench():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert "open_session()" in code[0].source and "build_dashboard(Workbench(store, actor))" in code[0].source
+
+
+def test_sla_table_names_the_one_sla_status_and_formats_every_value():
+    """The dashboard and the weekly playbook show SLA figures with the queue's status words."""
+    from reviewops.dashboard import sla_table
+    from reviewops.sla import SLA_STATUS_ZH
+
+    t = sla_table({"cases": 7, "met": 3, "late": 1, "breached_unanswered": 2, "open_in_time": 1,
+                   "compliance": 0.5, "first_contact_hours_median": 1.25, "resolution_hours_median": None},
+                  cases_label="本周案件数")
+    rows = dict(t.itertuples(index=False, name=None))
+    assert list(t.columns) == ["指标", "数值"] and rows["本周案件数"] == "7"
+    by_status = {k.split("（")[0]: v for k, v in rows.items()}
+    assert [by_status[SLA_STATUS_ZH[s]] for s in ("met", "late", "breached", "running")] == ["3", "1", "2", "1"]
+    assert rows["SLA 达成率"] == "50.0%" and rows["首次联系用时中位数"] == "1.2 小时"
+    assert rows["解决用时中位数"] == "—"

@@ -395,6 +395,13 @@ def test_ro_kpi_matches_an_independent_count(shop_db, monkeypatch):
     assert x.ro_kpi("中差评数", *week) == n_neg_a
     assert "未知指标" in x.ro_kpi("心情", 46000.0)
     assert "太长" in x.ro_kpi("rate", 45000.0, 46500.0)
+    # the SLA metrics carry the one SLA status's words; the names they had before still work
+    from reviewops.sla import SLA_STATUS_ZH
+
+    assert {x.KPI_METRICS[c][0] for c in ("sla_met", "sla_late", "sla_breached")} == {
+        SLA_STATUS_ZH["met"], SLA_STATUS_ZH["late"], SLA_STATUS_ZH["breached"]}
+    for name, old in (("已超时", "超时未响应"), ("逾期响应", "超时响应")):
+        assert x.ro_kpi(name, *week) == x.ro_kpi(old, *week) != "" and not str(x.ro_kpi(name, *week)).startswith("#")
 
 
 def test_no_function_changes_the_store(shop_db):

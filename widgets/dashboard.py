@@ -89,6 +89,8 @@ def kpi_html(name: str, label: str, value: Any, sub: str = "") -> str:
 
 def headline_html(fig: Any, updated: str) -> str:
     """The headline figures (every value escaped) and the period they cover."""
+    from reviewops.sla import SLA_STATUS_ZH
+
     sla = fig.sla
     last = (fig.end - dt.timedelta(days=1)).astimezone(fig.start.tzinfo)
     cards = "".join([
@@ -96,7 +98,8 @@ def headline_html(fig: Any, updated: str) -> str:
         kpi_html("negative", "中差评数 bad reviews", fig.negative),
         kpi_html("rate", "中差评率 rate", pct_text(fig.rate)),
         kpi_html("compliance", "SLA 达成率 compliance", pct_text(sla["compliance"]),
-                 f"按时 {sla['met']} · 超时 {sla['late']} · 超时未联系 {sla['breached_unanswered']}"),
+                 f"{SLA_STATUS_ZH['met']} {sla['met']} · {SLA_STATUS_ZH['late']} {sla['late']} · "
+                 f"{SLA_STATUS_ZH['breached']} {sla['breached_unanswered']}"),
         kpi_html("first-contact", "首次联系用时（中位）", hours_text(sla["first_contact_hours_median"]), "小时 hours"),
         kpi_html("resolution", "解决用时（中位）", hours_text(sla["resolution_hours_median"]), "小时 hours"),
         kpi_html("revision", "改评率 revision rate", pct_text(fig.revision_rate),
@@ -136,12 +139,9 @@ def categories_html(fig: Any) -> str:
 
 def sla_html(fig: Any) -> str:
     s = fig.sla
-    rows = [("案件数", s["cases"]), ("按时首次联系", s["met"]), ("超时后联系", s["late"]),
-            ("超时未联系", s["breached_unanswered"]), ("未到期待处理", s["open_in_time"]),
-            ("SLA 达成率", pct_text(s["compliance"])),
-            ("首次联系用时中位数（小时）", hours_text(s["first_contact_hours_median"])),
-            ("解决用时中位数（小时）", hours_text(s["resolution_hours_median"])),
-            ("已解决 / 改为好评", f"{fig.resolved} / {fig.revised}")]
+    from reviewops.dashboard import sla_table
+
+    rows = [*sla_table(s).itertuples(index=False, name=None), ("已解决 / 改为好评", f"{fig.resolved} / {fig.revised}")]
     return table_html(("指标", "数值"), rows, cls="ro-dash-table")
 
 

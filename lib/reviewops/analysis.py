@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from .errors import ConfigError, NotFound
+from .sla import SLA_STATUS_ZH, sla_status
 
 if TYPE_CHECKING:
     from .reports import ReportFigures
@@ -61,9 +62,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHEETS = ("说明", "评价分级", "案件", "补偿", "KPI")
 #: Excel table name of each data sheet (ASCII: Excel and WPS both accept them in structured references).
 TABLE_NAMES = {"评价分级": "Reviews", "案件": "Cases", "补偿": "Compensations"}
-#: SLA outcome of a case as of the export: first contact by the due time, after it, none yet and past
-#: due, none yet and not yet due, no due time at all (the same split as the weekly report's SLA figures).
-SLA_OUTCOME_ZH = {"met": "按时", "late": "超时响应", "breached": "超时未联系", "open": "未到期", "none": "无时效"}
+#: SLA outcome of a case as of the export, named as everywhere else (:data:`reviewops.sla.SLA_STATUS_ZH`):
+#: first contact by the due time, after it, none yet and due time reached, none yet and not yet due, no due
+#: time at all (the same split as the weekly report's SLA figures and the queue's status).
+SLA_OUTCOME_ZH = {"met": SLA_STATUS_ZH["met"], "late": SLA_STATUS_ZH["late"], "breached": SLA_STATUS_ZH["breached"],
+                  "open": SLA_STATUS_ZH["running"], "none": "无时效"}
 YES, NO = "是", "否"
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -121,12 +124,12 @@ def parse_period(text: str) -> Period:
 
 def sla_outcome(first_contact_at: dt.datetime | None, due_at: dt.datetime | None, now: dt.datetime) -> str:
     """``met`` / ``late`` / ``breached`` / ``open`` / ``none`` for one case as of ``now``
-    (see :data:`SLA_OUTCOME_ZH`); a case without a due time is not judged."""
-    if due_at is None:
+    (see :data:`SLA_OUTCOME_ZH`) — :func:`reviewops.sla.sla_status`, the status the queue and the reports use
+    (a contacted case without a due time counts as met); an uncontacted case without a due time is ``none``."""
+    if due_at is None and first_contact_at is None:
         return "none"
-    if first_contact_at is not None:
-        return "met" if first_contact_at <= due_at else "late"
-    return "breached" if due_at < now else "open"
+    status = sla_status(first_contact_at, due_at, now)  # the one SLA status (reviewops.sla); no warning here
+    return "open" if status in ("running", "warning") else status
 
 
 @dataclass
@@ -352,7 +355,7 @@ def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str,
                          "首次联系与截止时间比较（导出时）")
     add("sla_compliance", "时效达成率", fig.sla["compliance"] or 0,
         f"={cells['met']}/MAX({cells['met']}+{cells['late']}+{cells['breached']},1)", "0.0%",
-        "按时 ÷（按时 + 超时响应 + 超时未联系）")
+        f"{SLA_OUTCOME_ZH['met']} ÷（{SLA_OUTCOME_ZH['met']} + {SLA_OUTCOME_ZH['late']} + {SLA_OUTCOME_ZH['breached']}）")
     for col, key, name in (("首次响应(小时)", "first_contact_hours_avg", "平均首次响应(小时)"),
                            ("解决用时(小时)", "resolution_hours_avg", "平均解决用时(小时)")):
         add(key, name, hours_avg(col),
@@ -414,7 +417,9 @@ def _write(path: Path, period: Period, shop_ids: list[int] | None, data: dict[st
             ("补偿", "这些案件的补偿：方式、金额(元)、状态、申请与审批人（表 Compensations）"),
             ("KPI", ("B 列为导出时的数值（与周报/看板的 report_figures 一致）；C 列是可在 Excel/WPS 中重算的公式（COUNTIFS/SUMIFS 引用上面三张表），"
                      "点击 C 列单元格即可在编辑栏看到计算方法。数据表可直接插入数据透视表。")),
-            ("时效结果", "按时 = 截止前首次联系；超时响应 = 截止后才首次联系；超时未联系 = 导出时已过截止仍未联系；未到期 = 尚未联系且未到截止；无时效 = 没有截止时间（不计入达成率）"),
+            ("时效结果", f"{SLA_OUTCOME_ZH['met']} = 截止前（含截止时刻）首次联系；{SLA_OUTCOME_ZH['late']} = 截止后才首次联系；"
+                         f"{SLA_OUTCOME_ZH['breached']} = 导出时已到截止仍未联系；{SLA_OUTCOME_ZH['open']} = 尚未联系且未到截止；"
+                         "无时效 = 没有截止时间且未联系（不计入达成率）"),
             ("时间与金额", "时间均为北京时间；金额单位为元，精确到分（两位小数）；订单号、客户键、评价键为文本"),
             ("个人信息", "评价与追评中的手机号、身份证号等已打码，昵称为打码形式；本文件不含收件人信息。导出已记录在访问日志。"),
         ]

@@ -66,6 +66,7 @@ __all__ = [
     "EmptyRange",
     "OpeningRange",
     "alert_delay_table",
+    "sla_table",
     "alert_kind_zh",
     "alert_service",
     "category_chart_png",
@@ -380,6 +381,34 @@ def alert_delay_table(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({zh[c]: [shown[c](x) if c in shown else ("" if _missing(x) else str(x)) for x in df[c]]
                         for c in ALERT_DELAY_SHOWN}, columns=[zh[c] for c in ALERT_DELAY_SHOWN])
     return out.reset_index(drop=True)
+
+
+def sla_table(sla: dict[str, Any], *, cases_label: str = "案件数") -> pd.DataFrame:
+    """``ReportFigures.sla`` as shown: 指标 / 数值 rows named by the one SLA status
+    (:data:`reviewops.sla.SLA_STATUS_ZH` — the words the queue, RO_CASES and the analysis export use),
+    every value text (rate in %, hours with one decimal, ``—`` when there is nothing to measure).
+    The same table on the dashboard and in the weekly playbook."""
+    import pandas as pd
+
+    from .sla import SLA_STATUS_ZH
+
+    def share(x: Any) -> str:
+        return "—" if _missing(x) else f"{float(x):.1%}"
+
+    def hours(x: Any) -> str:
+        return "—" if _missing(x) else f"{float(x):.1f} 小时"
+
+    rows = [
+        (cases_label, str(sla["cases"])),
+        (f"{SLA_STATUS_ZH['met']}（截止前首次联系）", str(sla["met"])),
+        (f"{SLA_STATUS_ZH['late']}（截止后才首次联系）", str(sla["late"])),
+        (f"{SLA_STATUS_ZH['breached']}（到截止仍未联系）", str(sla["breached_unanswered"])),
+        (f"{SLA_STATUS_ZH['running']}（未到截止、尚未联系）", str(sla["open_in_time"])),
+        ("SLA 达成率", share(sla["compliance"])),
+        ("首次联系用时中位数", hours(sla["first_contact_hours_median"])),
+        ("解决用时中位数", hours(sla["resolution_hours_median"])),
+    ]
+    return pd.DataFrame(rows, columns=["指标", "数值"])
 
 
 # ------------------------------------------------------------------------------ alert service (E1/E2)

@@ -875,8 +875,8 @@ KPI_METRICS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "rate": ("中差评率", lambda f: f.rate),
     "sla_compliance": ("时效达成率", lambda f: f.sla.get("compliance")),
     "sla_met": ("按时响应", lambda f: f.sla.get("met")),
-    "sla_late": ("超时响应", lambda f: f.sla.get("late")),
-    "sla_breached": ("超时未响应", lambda f: f.sla.get("breached_unanswered")),
+    "sla_late": ("逾期响应", lambda f: f.sla.get("late")),
+    "sla_breached": ("已超时", lambda f: f.sla.get("breached_unanswered")),
     "first_contact_hours": ("首次联系中位小时", lambda f: f.sla.get("first_contact_hours_median")),
     "resolution_hours": ("解决中位小时", lambda f: f.sla.get("resolution_hours_median")),
     "resolved": ("已解决", lambda f: f.resolved),
@@ -886,6 +886,10 @@ KPI_METRICS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
+#: names the SLA metrics had before they took the one SLA status's words; formulas written with them keep working
+KPI_METRIC_ALIASES = {"超时响应": "sla_late", "超时未响应": "sla_breached"}
+
+
 def _metric_code(metric: Any) -> str:
     m = _scalar(metric, "指标")
     if m is None:
@@ -893,6 +897,9 @@ def _metric_code(metric: Any) -> str:
     key = _norm_key(m)
     for code, (zh, _) in KPI_METRICS.items():
         if key in (code, _norm_key(zh)):
+            return code
+    for alias, code in KPI_METRIC_ALIASES.items():
+        if key == _norm_key(alias):
             return code
     raise ExcelInputError(f"未知指标 {m!r}；可用：{'、'.join(f'{z}（{c}）' for c, (z, _) in KPI_METRICS.items())}")
 
