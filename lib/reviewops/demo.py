@@ -2576,12 +2576,12 @@ def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime 
     from .store import cases, clock, reviews
     from .triage import calendar_of
     from .users import get_actor
-    from .workbench import Workbench
+    from .workbench import Workbench, one_transaction
 
     now = now or demo_now()
-    cal = calendar_of(current_policy(store))
-    wb = {n: Workbench(store, get_actor(store, n), via="demo") for n in
-          (*AGENT_HABITS, "laoli", "zhaofa", "dianzhang")}
+    policy = current_policy(store)
+    cal = calendar_of(policy)
+    actors = {n: get_actor(store, n) for n in (*AGENT_HABITS, "laoli", "zhaofa", "dianzhang")}
     with store.read() as conn:
         rows = conn.execute(sa.select(cases.c.id, cases.c.created_at, cases.c.sla_due_at, cases.c.sla_hours,
                                       cases.c.primary_category, cases.c.categories, reviews.c.customer_id)
@@ -2604,7 +2604,9 @@ def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime 
     for c in todo:
         rng = random.Random(f"{seed}:case:{c.id}")
         agent = rng.choices(names, weights)[0]
-        _work_case(wb, agent, c, rng, now, stats, clock)
+        with one_transaction(store) as tx:  # one case, one transaction; every step still the workbench's own
+            wb = {n: Workbench(tx, a, via="demo", policy=policy) for n, a in actors.items()}
+            _work_case(wb, agent, c, rng, now, stats, clock)
     from .surveys import demo_surveys, demo_training
 
     stats.update(demo_surveys(store, seed=seed, now=now))
@@ -2648,7 +2650,7 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
         return
     with clock(sim.t):
         v = me.save_diagnosis(c.id, v, problems=[rng.choice(problems)], text="已与客户核实")
-        view = me.case(c.id)
+        view = me.suggestion(c.id)  # the draft and remedy the case form shows, without the rest of the view
         if view.draft.text and not view.draft.problems:
             try:
                 v = me.save_reply(c.id, v, view.draft.text)

@@ -14,10 +14,11 @@ forms show it escaped, never as HTML (S-04).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from .store import Store
     from .users import Actor
 
-__all__ = ["ACTION_ZH", "CHANNELS", "PROBLEMS", "CaseView", "Workbench", "describe_conflict"]
+__all__ = ["ACTION_ZH", "CHANNELS", "PROBLEMS", "CaseView", "Suggestion", "Workbench", "describe_conflict",
+           "one_transaction"]
 
 #: H1 step 1: the confirmed problems an operator picks from, each pointing to a category.
 PROBLEMS: dict[str, str] = {
@@ -114,6 +116,15 @@ class CaseView:
     chats: list[dict[str, Any]]
     actions: list[str]
     unmask_fields: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Suggestion:
+    """What the workbench suggests for a case: the drafted 3S reply, the policy's remedy and its ledger items."""
+
+    draft: "Draft"
+    remedy: "Remedy"
+    suggested_items: list[dict[str, Any]]
 
 
 def describe_conflict(store: "Store", case_id: int, since_version: int) -> list[dict[str, Any]]:
@@ -243,8 +254,6 @@ class Workbench:
         """Everything the 案件处理 form shows for one case (masked)."""
         from .ledger import case_ledger, customer_tier
         from .followups import case_followups
-        from .remedy import remedy_for
-        from .replies import draft_reply
         from .store import (case_events, cases, chat_messages, order_lines, orders, review_versions, reviews,
                             shipments, shops, utcnow)
 
@@ -310,11 +319,8 @@ class Workbench:
         categories = [x for x in (c["categories"] or "").split(";") if x]
         diagnosis = json.loads(c["diagnosis_json"] or "{}")
         value = order["paid_fen"] if order and order["paid_fen"] is not None else None
-        remedy = remedy_for(int(value or 0), tier["code"], policy=policy)
-        suggested = self._suggest(remedy, value)
-        problem = "、".join(diagnosis.get("problems") or []) or None
-        draft = draft_reply("reply_3s", category=c["primary_category"] or "other", platform=c["platform"],
-                            problem=problem, remedy=remedy, policy=policy)
+        sug = self._suggestion_of(c["primary_category"], c["platform"], diagnosis, value, tier["code"])
+        remedy, suggested, draft = sug.remedy, sug.suggested_items, sug.draft
         total = sum(i["amount_fen"] for i in suggested)
         approval_note = self._approval_note(case_id, total)
         status = self._sla_status(c["first_contact_at"], c["sla_due_at"], c["sla_hours"], now)
@@ -401,6 +407,45 @@ class Workbench:
         if remedy.gift and remedy.gift_cost_limit_fen:
             items.append({"kind": "gift", "amount_fen": int(remedy.gift_cost_limit_fen), "note": remedy.gift})
         return items
+
+    def _suggestion_of(self, category: str | None, platform: str, diagnosis: dict[str, Any], value: int | None,
+                       tier_code: str) -> "Suggestion":
+        """The policy's remedy for the order value and tier, as ledger items, and the 3S reply drafted
+        with the diagnosed problems (what :meth:`case` and :meth:`suggestion` both show)."""
+        from .remedy import remedy_for
+        from .replies import draft_reply
+
+        policy = self.policy
+        remedy = remedy_for(int(value or 0), tier_code, policy=policy)
+        problem = "、".join(diagnosis.get("problems") or []) or None
+        draft = draft_reply("reply_3s", category=category or "other", platform=platform, problem=problem,
+                            remedy=remedy, policy=policy)
+        return Suggestion(draft=draft, remedy=remedy, suggested_items=self._suggest(remedy, value))
+
+    def suggestion(self, case_id: int, *, now: dt.datetime | None = None) -> "Suggestion":
+        """The drafted 3S reply and the suggested remedy of one case — the same as :meth:`case`'s ``draft``,
+        ``remedy`` and ``suggested_items`` — without the rest of the case view (customer profile, chats,
+        ledger, versions): for callers that only act on the suggestion. Access checked as :meth:`case`."""
+        from .ledger import customer_tier
+        from .store import cases, orders, reviews, shops, utcnow
+
+        now = now or utcnow()
+        self._case_shop(case_id, "view")
+        with self.store.read() as conn:
+            c = conn.execute(sa.select(cases.c.shop_id, cases.c.primary_category, cases.c.diagnosis_json,
+                                       shops.c.platform, reviews.c.customer_id, reviews.c.order_id)
+                             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
+                                          .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+                             .where(cases.c.id == case_id)).one()
+            customer_id, value = c.customer_id, None
+            if c.order_id:
+                o = conn.execute(sa.select(orders.c.paid_fen, orders.c.customer_id).where(
+                    orders.c.shop_id == c.shop_id, orders.c.order_id == c.order_id)).first()
+                if o is not None:
+                    customer_id, value = customer_id or o.customer_id, o.paid_fen
+            tier = customer_tier(conn, customer_id, self.policy, now)
+        return self._suggestion_of(c.primary_category, c.platform, json.loads(c.diagnosis_json or "{}"), value,
+                                   tier["code"])
 
     def _approval_note(self, case_id: int, total_fen: int) -> str:
         """Who may approve ``total_fen`` more on this case, as a sentence for the form."""
@@ -622,3 +667,49 @@ class Workbench:
         return reveal(self.store, self.actor, case_id, field, purpose)
 
 
+
+
+# ----------------------------------------------------------- several steps, one transaction
+from .store import Store as _Store  # noqa: E402  (the store is below the workbench; only this binding needs the class)
+
+
+class _BoundStore(_Store):
+    """The store as seen inside :func:`one_transaction`: every ``read()`` and ``write()`` block runs in the one
+    open write transaction (each ``write()`` as a savepoint, so a step that fails is undone alone)."""
+
+    def __init__(self, store: "Store", conn: sa.Connection):
+        super().__init__(store.engine, store.url)
+        self._pii_key = store._pii_key
+        self._conn = conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        with self._conn.begin_nested():
+            yield self._conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        if self.dialect == "postgresql":  # a failed statement must not abort the whole transaction
+            with self._conn.begin_nested():
+                yield self._conn
+        else:
+            yield self._conn
+
+    def close(self) -> None:  # the engine belongs to the store that opened it
+        pass
+
+
+@contextlib.contextmanager
+def one_transaction(store: "Store") -> Iterator["Store"]:
+    """Run several workbench steps as one write transaction: ``with one_transaction(store) as tx:`` then
+    ``Workbench(tx, actor)`` (one or several actors). Every step still runs its own checks (shops, roles,
+    versions, authority, compliance) and writes its audit rows; each step is a savepoint, so a step that
+    raises is undone alone and the others stand. Everything commits when the block ends, or is rolled back
+    together when an exception leaves the block. On SQLite the write lock is held for the whole block:
+    meant for scripted runs (the demo's worked history, replays), not for forms that wait for a person.
+    Nested calls join the outer transaction."""
+    if isinstance(store, _BoundStore):
+        yield store
+        return
+    with store.write() as conn:
+        yield _BoundStore(store, conn)
