@@ -503,3 +503,21 @@ def test_the_app_builds_forms_on_first_use_and_refreshing_lists_does_not_leak_wi
         app.tabs.selected_index = 0
     assert len(_instances) <= before + 2, (before, len(_instances))
     app.close()
+
+
+def test_the_workbench_first_paint_stays_small(store):
+    """The first open (docs/performance.md): every widget model of the first paint is sent to the browser and
+    turned into a view, so the page is built with the queue only and its row slots share the models nobody
+    changes per row (button/cell layouts and styles). 158 models at 20 slots; a regression adds dozens."""
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    app = build_workbench(wb(store, "supervisor"), auto_refresh=False)
+    try:
+        new = len(set(_instances) - before)
+        assert new <= 170, new
+        rows = app.queue.rows
+        assert len({id(r.open.layout) for r in rows}) == 1 and len({id(r.cells.style) for r in rows}) == 1
+        assert len({id(r.box.layout) for r in rows}) == len(rows)  # each row hides on its own
+    finally:
+        app.close()
