@@ -89,3 +89,65 @@ def test_one_transaction_rolls_back_as_a_whole_when_the_block_fails(sqlite_store
             raise RuntimeError("crash mid-case")
     row = case_row(sqlite_store, cid)
     assert row["state"] == "new" and row["version"] == 1 and _events(sqlite_store, cid) == ["create"]
+
+
+def _resolved(store, tmp_path, u) -> tuple[Workbench, int]:
+    a = Workbench(store, u["a1"])
+    cid = make_case(store, tmp_path, paid_fen=8900)
+    v = a.record_contact(cid, 1, channel="phone", note="电话联系，确认漏发")
+    p = a.propose(cid, v, [{"kind": "refund", "amount_fen": 8900}, {"kind": "coupon", "amount_fen": 500}])
+    v = a.deliver(cid, p.version)
+    a.resolve(cid, v, satisfied=True)
+    return a, cid
+
+
+def _tasks(store, case_id) -> dict[str, dict]:
+    with store.read() as conn:
+        return {r["step"]: dict(r) for r in conn.execute(sa.select(stmod.followups).where(
+            stmod.followups.c.case_id == case_id)).mappings()}
+
+
+def test_complete_followups_does_each_task_at_its_time_in_one_go(sqlite_store, tmp_path):
+    u = make_users(sqlite_store)
+    a, cid = _resolved(sqlite_store, tmp_path, u)
+    due = a.followups_due(now=stmod.utcnow() + dt.timedelta(days=40))
+    t0 = stmod.utcnow()
+    batch = [{"followup_id": int(fid), "at": t0 + dt.timedelta(hours=i)} for i, fid in enumerate(due["followup_id"])]
+    assert list(due["step"]) == ["revision_guidance", "repurchase_coupon", "care_day3", "silver_day30"]
+    batch[2].update(done=False, reason="客户未接听")
+    out = a.complete_followups(batch)
+    assert [r["id"] for r in out] == [b["followup_id"] for b in batch]
+    assert [r["state"] for r in out] == ["done", "done", "skipped", "done"] and out[2]["reason"] == "客户未接听"
+    assert [r["done_at"] for r in out] == [b["at"] for b in batch]
+    row = case_row(sqlite_store, cid)
+    assert row["state"] == "follow_up_done" and row["follow_up_count"] == 4
+    assert _events(sqlite_store, cid)[-5:] == ["followup"] * 4 + ["transition"]
+    coupons = {r["kind"]: r for r in ledger_rows(sqlite_store, cid) if r["kind"].endswith("_coupon")}
+    assert set(coupons) == {"repurchase_coupon"}  # the skipped care task grants no coupon
+    assert coupons["repurchase_coupon"]["delivered_at"] == batch[1]["at"]
+    expiry = _tasks(sqlite_store, cid)["coupon_expiry"]
+    assert expiry["state"] == "open" and expiry["due_at"] == batch[1]["at"] + dt.timedelta(days=90 - 7)
+    with pytest.raises(ConfigError, match="原因"):
+        a.complete_followups([{"followup_id": 1, "done": False}])
+
+
+def test_a_refused_task_undoes_the_whole_batch(sqlite_store, tmp_path):
+    u = make_users(sqlite_store)
+    a, cid = _resolved(sqlite_store, tmp_path, u)
+    tasks = _tasks(sqlite_store, cid)
+    a.complete_followup(int(tasks["care_day3"]["id"]))
+    with pytest.raises(ConfigError, match="已完成"):
+        a.complete_followups([{"followup_id": int(tasks["revision_guidance"]["id"])},
+                              {"followup_id": int(tasks["care_day3"]["id"])}])
+    assert _tasks(sqlite_store, cid)["revision_guidance"]["state"] == "open"
+    from reviewops.users import add_user, get_actor
+
+    other = make_case(sqlite_store, tmp_path, shop="别的店", text="差评，太差了")
+    add_user(sqlite_store, "x1", role="agent", password="password1", actor="t",
+             shops=[case_row(sqlite_store, other)["shop_id"]])
+    x = Workbench(sqlite_store, get_actor(sqlite_store, "x1"))
+    with pytest.raises(AccessDenied):
+        x.complete_followups([{"followup_id": int(tasks["silver_day30"]["id"])}])
+    denied = [r for r in access_rows(sqlite_store) if r["action"] == "followup" and r["outcome"] == "denied"]
+    assert denied and denied[-1]["shop_id"] == case_row(sqlite_store, cid)["shop_id"]
+    assert _tasks(sqlite_store, cid)["silver_day30"]["state"] == "open"

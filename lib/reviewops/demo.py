@@ -37,6 +37,7 @@ import math
 import os
 import random
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -2708,24 +2709,32 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
 
 def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict[str, int],
                clock: Callable[[dt.datetime], Any]) -> None:
-    """Complete the case's follow-ups as they fall due (a few skipped), until the end of the history."""
+    """Complete the case's follow-ups as they fall due (a few skipped), until the end of the history: the open
+    tasks in due order, each at its own time, as one batch (``Workbench.complete_followups``); a done 复购券 task
+    adds its expiry reminder (due weeks after every other task), which the next round takes."""
     import sqlalchemy as sa
 
     from .store import followups
 
-    while True:  # every task exists once due (delivery + resolution); a done 复购券 task adds its expiry reminder
+    while True:  # every task exists once due (delivery + resolution)
         with me.store.read() as conn:
-            t = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
+            open_tasks = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
                 followups.c.case_id == case_id, followups.c.state == "open")
-                .order_by(followups.c.due_at, followups.c.id).limit(1)).first()
-        if t is None or not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
-            return
-        with clock(sim.t):
+                .order_by(followups.c.due_at, followups.c.id)).all()
+        batch: list[dict[str, Any]] = []
+        for t in open_tasks:
+            if not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):
+                break
             if rng.random() < 0.05:
-                me.complete_followup(t.id, done=False, reason="客户未接听，按规定跳过")
+                batch.append({"followup_id": t.id, "done": False, "reason": "客户未接听，按规定跳过", "at": sim.t})
             else:
-                me.complete_followup(t.id)
-        stats["followups"] += 1
+                batch.append({"followup_id": t.id, "at": sim.t})
+        if batch:
+            with clock(batch[-1]["at"]):  # each task carries its own time; sim.t may already be past the end
+                me.complete_followups(batch)
+            stats["followups"] += len(batch)
+        if len(batch) < len(open_tasks) or not batch:
+            return
 
 
 # ------------------------------------------------------------------ after good handling (issue 14)
@@ -2837,6 +2846,8 @@ class DemoRun:
     history: dict[str, int]
     as_of: dt.datetime
     demo: DemoResult
+    #: wall seconds per phase: generate, import, triage (with detection dates and users), history, aftermath
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as_of: Any = None,
@@ -2861,18 +2872,30 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
         # the whole store is written as of ``at``: the store's own bookkeeping times (shops, customers, review
         # versions, import batches, the policy version, the users) come from the simulated clock, never from
         # the real one, so the same seed and as-of give the same store (the history's steps nest earlier clocks)
+        timings: dict[str, float] = {}
+        lap = [time.perf_counter()]
+
+        def done(phase: str) -> None:
+            now_ = time.perf_counter()
+            timings[phase] = round(timings.get(phase, 0.0) + now_ - lap[0], 2)
+            lap[0] = now_
+
         with Store.open(db) as store, clock(at):
             policy = current_policy(store, actor=actor)
             demo = generate_demo(out_dir, seed=seed, scale=scale, as_of=at, policy=policy)
+            done("generate")
             results: list[Any] = []
             for f in demo.files:
                 results.extend(import_paths(store, [f.path], platform=f.platform, kind=f.kind, shop=f.shop,
                                             progress=progress))
             _fill_products(store, demo)
+            done("import")
             date_demo_detection(store, seed=seed, now=at)
             triaged = triage_store(store, actor=actor, via="cli", dated_at_detection=True)
             users = create_demo_users(store, password, actor=actor)
+            done("triage")
             history = work_demo_history(store, seed=seed, now=at)
+            done("history")
             after, later = demo_aftermath(store, demo, seed=seed, now=at, progress=progress)
             results.extend(later)
             batches = [r.batch_id for r in later if getattr(r, "batch_id", None) is not None]
@@ -2882,7 +2905,9 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
                 triaged.created += more.created
                 triaged.case_ids.extend(more.case_ids)
             history.update({f"after_{k}": v for k, v in after.items()})
-        return DemoRun(results=results, triage=triaged, users=users, history=history, as_of=at, demo=demo)
+            done("aftermath")
+        return DemoRun(results=results, triage=triaged, users=users, history=history, as_of=at, demo=demo,
+                       timings=timings)
     finally:
         if tmp is not None:
             tmp.cleanup()

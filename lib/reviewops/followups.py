@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from .store import Store
     from .users import Actor
 
-__all__ = ["COUPON_EXPIRY", "complete_followup", "due_followups", "followup_message", "schedule_in"]
+__all__ = ["COUPON_EXPIRY", "complete_followup", "complete_followups", "due_followups", "followup_message",
+           "schedule_in"]
 
 COUPON_EXPIRY = "coupon_expiry"
 STATE_ZH = {"open": "待跟进", "done": "已完成", "skipped": "已跳过"}
@@ -166,79 +167,107 @@ def complete_followup(store: "Store", actor: "Actor", followup_id: int, *, done:
     ``followup`` event; when no task but expiry reminders is left, a resolved case moves to
     ``follow_up_done``. Returns the task as stored.
     """
-    from .cases import transition_in
-    from .ledger import record_policy_coupon
+    return complete_followups(store, actor, [{"followup_id": followup_id, "done": done, "reason": reason,
+                                               "message": message, "at": at}], via=via)[0]
+
+
+def complete_followups(store: "Store", actor: "Actor", tasks: list[dict[str, Any]], *,
+                       via: str = "form") -> list[dict[str, Any]]:
+    """:func:`complete_followup` for several tasks, in the given order, in one transaction: each item is a
+    dict with ``followup_id`` and optionally ``done`` (default True), ``reason``, ``message`` and ``at``
+    (when it was done; default now). Every task gets exactly the checks and records of
+    :func:`complete_followup`; the first refusal undoes the whole batch (a refused access is logged).
+    Returns the tasks as stored."""
     from .policy import load_policy_in
-    from .replies import check_message
-    from .store import cases, followups, shops, update_case, utcnow
+    from .store import utcnow
     from .users import log_denied
 
-    now = at or utcnow()
-    reason = (reason or "").strip() or None
-    if not done and reason is None:
-        raise ConfigError("跳过跟进需要填写原因 / skipping a follow-up needs a reason")
-    shop_id = None
+    items = []
+    for item in tasks:
+        done = bool(item.get("done", True))
+        reason = (item.get("reason") or "").strip() or None
+        if not done and reason is None:
+            raise ConfigError("跳过跟进需要填写原因 / skipping a follow-up needs a reason")
+        items.append((int(item["followup_id"]), done, reason, item.get("message"), item.get("at") or utcnow()))
+    current: list[Any] = [None, None]  # the task being completed and its shop, for the access log
+    out: list[dict[str, Any]] = []
     try:
         with store.write() as conn:
-            t = conn.execute(sa.select(followups).where(followups.c.id == followup_id).with_for_update()).first()
-            if t is None:
-                raise NotFound(f"跟进任务 {followup_id} 不存在 / follow-up {followup_id} does not exist")
-            shop_id = t.shop_id
-            actor.check_shop(t.shop_id, what="跟进任务")
-            if t.state != "open":
-                raise ConfigError(f"跟进任务 {followup_id} 已{STATE_ZH[t.state]}（{t.done_by}，{t.done_at:%Y-%m-%d %H:%M}）；"
-                                  f"无需重复操作 / follow-up {followup_id} is already {t.state}")
-            case = conn.execute(sa.select(cases.c.version, cases.c.state, cases.c.follow_up_count,
-                                          cases.c.policy_version, shops.c.platform)
-                                .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
-                                .where(cases.c.id == t.case_id)).one()
             policy = load_policy_in(conn, None)
-            sent = None
-            if done:
-                drafted, problems = followup_message(conn, t, policy=policy)
-                text = (message or "").strip() or drafted
-                if t.template_kind == "revision_guidance" and _undelivered(conn, t.case_id):
-                    raise ComplianceBlocked("还有未送达或待审批的补偿：评价修改指引只能在补偿送达之后发送，且不得作为补偿的条件\n"
-                                            "revision guidance is sent only after every remedy was delivered")
-                problems = ([p for p in problems if message is None] +
-                            (check_message(text, platform=case.platform, policy=policy) if text else []))
-                if problems or not text:
-                    raise ComplianceBlocked("消息不能发送：" + "；".join(problems or ["内容为空"]) + " / the message cannot "
-                                            "be sent")
-                sent = text
-                kind = _COUPON_OF.get(t.template_kind)
-                if kind is not None:
-                    amount = int(policy.setting(kind[1]))
-                    expires = None
-                    if kind[0] == "repurchase_coupon":
-                        expires = now + dt.timedelta(days=int(policy.setting("repurchase_coupon_days")))
-                    if amount > 0:
-                        record_policy_coupon(conn, case_id=t.case_id, kind=kind[0], amount_fen=amount, actor=actor.name,
-                                             role=actor.role, at=now, expires_at=expires,
-                                             stackable=kind[0] == "repurchase_coupon", note=t.step)
-                    if expires is not None:
-                        remind = expires - dt.timedelta(days=int(policy.setting("coupon_expiry_remind_days")))
-                        exists = conn.execute(sa.select(followups.c.id).where(
-                            followups.c.case_id == t.case_id, followups.c.step == COUPON_EXPIRY)).first()
-                        if exists is None:
-                            conn.execute(followups.insert().values(
-                                case_id=t.case_id, shop_id=t.shop_id, step=COUPON_EXPIRY, template_kind="coupon_expiry",
-                                due_at=max(remind, now), state="open", created_at=now))
-            conn.execute(followups.update().where(followups.c.id == followup_id).values(
-                state="done" if done else "skipped", done_by=actor.name, done_at=now, reason=reason, message=sent))
-            names = _step_names(policy)
-            v = update_case(conn, t.case_id, case.version,
-                            {"follow_up_count": int(case.follow_up_count or 0) + 1,
-                             "notes": f"跟进“{names.get(t.step, t.step)}”{'已完成' if done else '已跳过：' + str(reason)}"},
-                            actor=actor.name, via=via, action="followup", at=now)
-            left = conn.execute(sa.select(sa.func.count()).select_from(followups).where(
-                followups.c.case_id == t.case_id, followups.c.state == "open",
-                followups.c.step != COUPON_EXPIRY)).scalar_one()
-            if not left and case.state == "resolved":
-                transition_in(conn, t.case_id, v, "follow_up_done", actor=actor.name, via=via,
-                              reason="全部跟进已完成 / every follow-up is done", at=now)
-            row = conn.execute(sa.select(followups).where(followups.c.id == followup_id)).mappings().one()
-            return dict(row)
+            for followup_id, done, reason, message, now in items:
+                current[:] = [followup_id, None]
+                out.append(_complete_in(conn, actor, policy, followup_id, done=done, reason=reason, message=message,
+                                        via=via, now=now, seen=current))
+            return out
     except AccessDenied as e:
-        log_denied(store, actor, "followup", e, shop_id=shop_id, target=str(followup_id))
+        log_denied(store, actor, "followup", e, shop_id=current[1], target=str(current[0]))
         raise
+
+
+def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: int, *, done: bool,
+                 reason: str | None, message: str | None, via: str, now: dt.datetime,
+                 seen: list[Any]) -> dict[str, Any]:
+    """One task of :func:`complete_followups` in the caller's transaction."""
+    from .cases import transition_in
+    from .ledger import record_policy_coupon
+    from .replies import check_message
+    from .store import cases, followups, shops, update_case
+
+    t = conn.execute(sa.select(followups).where(followups.c.id == followup_id).with_for_update()).first()
+    if t is None:
+        raise NotFound(f"跟进任务 {followup_id} 不存在 / follow-up {followup_id} does not exist")
+    seen[1] = t.shop_id
+    actor.check_shop(t.shop_id, what="跟进任务")
+    if t.state != "open":
+        raise ConfigError(f"跟进任务 {followup_id} 已{STATE_ZH[t.state]}（{t.done_by}，{t.done_at:%Y-%m-%d %H:%M}）；"
+                          f"无需重复操作 / follow-up {followup_id} is already {t.state}")
+    case = conn.execute(sa.select(cases.c.version, cases.c.state, cases.c.follow_up_count,
+                                  cases.c.policy_version, shops.c.platform)
+                        .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
+                        .where(cases.c.id == t.case_id)).one()
+    sent = None
+    if done:
+        drafted, problems = followup_message(conn, t, policy=policy)
+        text = (message or "").strip() or drafted
+        if t.template_kind == "revision_guidance" and _undelivered(conn, t.case_id):
+            raise ComplianceBlocked("还有未送达或待审批的补偿：评价修改指引只能在补偿送达之后发送，且不得作为补偿的条件\n"
+                                    "revision guidance is sent only after every remedy was delivered")
+        problems = ([p for p in problems if message is None] +
+                    (check_message(text, platform=case.platform, policy=policy) if text else []))
+        if problems or not text:
+            raise ComplianceBlocked("消息不能发送：" + "；".join(problems or ["内容为空"]) + " / the message cannot "
+                                    "be sent")
+        sent = text
+        kind = _COUPON_OF.get(t.template_kind)
+        if kind is not None:
+            amount = int(policy.setting(kind[1]))
+            expires = None
+            if kind[0] == "repurchase_coupon":
+                expires = now + dt.timedelta(days=int(policy.setting("repurchase_coupon_days")))
+            if amount > 0:
+                record_policy_coupon(conn, case_id=t.case_id, kind=kind[0], amount_fen=amount, actor=actor.name,
+                                     role=actor.role, at=now, expires_at=expires,
+                                     stackable=kind[0] == "repurchase_coupon", note=t.step)
+            if expires is not None:
+                remind = expires - dt.timedelta(days=int(policy.setting("coupon_expiry_remind_days")))
+                exists = conn.execute(sa.select(followups.c.id).where(
+                    followups.c.case_id == t.case_id, followups.c.step == COUPON_EXPIRY)).first()
+                if exists is None:
+                    conn.execute(followups.insert().values(
+                        case_id=t.case_id, shop_id=t.shop_id, step=COUPON_EXPIRY, template_kind="coupon_expiry",
+                        due_at=max(remind, now), state="open", created_at=now))
+    conn.execute(followups.update().where(followups.c.id == followup_id).values(
+        state="done" if done else "skipped", done_by=actor.name, done_at=now, reason=reason, message=sent))
+    names = _step_names(policy)
+    v = update_case(conn, t.case_id, case.version,
+                    {"follow_up_count": int(case.follow_up_count or 0) + 1,
+                     "notes": f"跟进“{names.get(t.step, t.step)}”{'已完成' if done else '已跳过：' + str(reason)}"},
+                    actor=actor.name, via=via, action="followup", at=now)
+    left = conn.execute(sa.select(sa.func.count()).select_from(followups).where(
+        followups.c.case_id == t.case_id, followups.c.state == "open",
+        followups.c.step != COUPON_EXPIRY)).scalar_one()
+    if not left and case.state == "resolved":
+        transition_in(conn, t.case_id, v, "follow_up_done", actor=actor.name, via=via,
+                      reason="全部跟进已完成 / every follow-up is done", at=now)
+    row = conn.execute(sa.select(followups).where(followups.c.id == followup_id)).mappings().one()
+    return dict(row)

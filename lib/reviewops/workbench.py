@@ -186,8 +186,13 @@ class Workbench:
             self._fresh()
         if isinstance(case_id, bool) or not isinstance(case_id, int):
             raise ConfigError(f"案件编号应为整数，收到 {case_id!r} / case id must be an integer, got {case_id!r}")
-        with self.store.read() as conn:
-            shop = conn.execute(sa.select(cases.c.shop_id).where(cases.c.id == case_id)).scalar_one_or_none()
+        known = getattr(self.store, "case_shops", None)  # inside one_transaction: a case never changes shop
+        shop = known.get(case_id) if known is not None else None
+        if shop is None:
+            with self.store.read() as conn:
+                shop = conn.execute(sa.select(cases.c.shop_id).where(cases.c.id == case_id)).scalar_one_or_none()
+            if known is not None and shop is not None:
+                known[case_id] = shop
         if shop is None:
             raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
         try:
@@ -658,6 +663,14 @@ class Workbench:
         return complete_followup(self.store, self.actor, followup_id, done=done, reason=reason, message=message,
                                  via=self.via)
 
+    def complete_followups(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several tasks at once (:func:`reviewops.followups.complete_followups`: each item ``followup_id``,
+        optionally ``done``, ``reason``, ``message``, ``at``), in order, in one transaction."""
+        from .followups import complete_followups
+
+        self._fresh()
+        return complete_followups(self.store, self.actor, tasks, via=self.via)
+
     # ----------------------------------------------------------- personal data
     def unmask(self, case_id: int, field: str, purpose: str) -> str:
         """One field of one case's order in full, for roles the policy allows; audited with the purpose (P-03)."""
@@ -681,6 +694,7 @@ class _BoundStore(_Store):
         super().__init__(store.engine, store.url)
         self._pii_key = store._pii_key
         self._conn = conn
+        self.case_shops: dict[int, int] = {}  # case id → shop id, read once per transaction
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
