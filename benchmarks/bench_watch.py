@@ -37,6 +37,9 @@ process under cProfile on a scratch store → ``results/profile_watch.txt``.
     python benchmarks/bench_watch.py [--db postgresql+psycopg://USER:PW@HOST:PORT/DB] [--quick] [--profile]
 
 Results: ``benchmarks/results/watch.json`` (``--out``); docs/performance.md#review-watcher quotes them.
+``--quick`` (the test suite's smoke run, ~20 s): small numbers, no profile unless ``--profile``, results in a
+temporary directory (``benchmarks/_quick.py``; ``results/`` untouched), the result JSON as the last stdout line.
+The installed ``reviewops`` is measured.
 """
 
 from __future__ import annotations
@@ -73,9 +76,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from _quick import print_result, quick_dir
+
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent / "lib") not in sys.path:  # measure this work tree's lib/, whatever the editable install points at
-    sys.path.insert(0, str(HERE.parent / "lib"))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHOP = "观测旗舰店"
 CHANNEL = "bench_feishu"
@@ -804,7 +807,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", help="PostgreSQL server URL: a new database is created on it and dropped afterwards "
                                  "(default: a temp SQLite file)")
-    ap.add_argument("--quick", action="store_true", help="small numbers, < 60 s (smoke run)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: small numbers, ~20 s, results in a temp directory, last stdout line = JSON")
     ap.add_argument("--poll", type=float, default=0.5)
     ap.add_argument("--settle", type=float, default=1.0)
     ap.add_argument("--push-events", type=int, default=200)
@@ -823,11 +827,26 @@ def main(argv: list[str] | None = None) -> int:
                                                "push_throughput,push_sustained,file_throughput")
     ap.add_argument("--profile", action="store_true", help="profile take_push/take_file even if the goal is met")
     ap.add_argument("--no-profile", action="store_true")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "watch.json")
+    ap.add_argument("--out", type=Path, default=None, help="default benchmarks/results/watch.json")
     args = ap.parse_args(argv)
     if args.quick:
-        args.push_events, args.files, args.tp_reviews, args.tp_event, args.tp_file_rows = 30, 6, 5000, 500, 2500
-        args.sustained_s = 5.0
+        args.push_events, args.push_rate, args.files, args.file_every = 20, 10.0, 4, 0.5
+        args.tp_reviews, args.tp_event, args.tp_file_rows, args.sustained_s = 3000, 500, 1500, 3.0
+        args.tp_negative_every = 50  # fewer alerts to deliver: delivery (~25/s to the stand-in) sets the run time
+        args.no_profile = args.no_profile or not args.profile
+        with quick_dir("watch") as tmp:
+            if args.out is None:
+                args.out = tmp / "watch.json"
+            result = run(args)
+        print_result(result)
+        return 0
+    if args.out is None:
+        args.out = HERE / "results" / "watch.json"
+    run(args)
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
     from reviewops.store import Store
@@ -917,7 +936,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"receiver: {result['receiver']}")
     print(f"goals: {result['goals']}  → {args.out}  ({result['elapsed_s']} s)")
-    return 0
+    return result
 
 
 def _show(title: str, p: dict[str, Any]) -> None:
