@@ -893,6 +893,64 @@ def surveys_import_cmd(file: Path, shop_id: int, skip_bad_rows: bool, db: str | 
 # ---- end surveys ----
 
 
+# ---- backup and restore (issue 15 §4: backups that restore; rules in reviewops.backup) ----
+@cli.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--verify", "verify_only", is_flag=True,
+              help="只校验已有的备份文件（含试恢复），不做新备份 / check an existing backup file (with a trial restore) instead")
+@click.option("--overwrite", is_flag=True, help="覆盖已存在的备份文件 / replace an existing backup file")
+@db_option
+@json_option
+def backup_cmd(file: Path, verify_only: bool, overwrite: bool, db: str | None, as_json: bool) -> None:
+    """备份数据库到一个文件（一致快照 + 清单），或用 --verify 校验备份 / back up the store to one file, or --verify one."""
+    from .backup import backup, key_notice, verify
+    from .store import Store
+
+    if verify_only:
+        result: Any = verify(file, db=db)
+    else:
+        with Store.open(db) as store:
+            result = backup(store, file, overwrite=overwrite)
+    if as_json:
+        _echo_json(result.to_dict() | {"vault_key_notice": key_notice(result.key)})
+        return
+    m = result.manifest
+    rows = sum(t["rows"] for t in m["tables"].values())
+    head = "备份文件校验通过 / backup verified" if verify_only else "已备份 / backed up"
+    click.echo(f"{head}: {result.path}")
+    click.echo(f"  来源 source: {m['source']['kind']} {m['source']['location']}；制作于 made {m['created_at_beijing']}；"
+               f"数据库版本 revision {m['alembic_revision']}；{len(m['tables'])} 张表 tables，{rows} 行 rows")
+    for c in getattr(result, "checks", []):
+        click.echo(f"  ✓ {c}")
+    click.echo(key_notice(result.key))
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="覆盖非空的目标数据库 / overwrite a store that is not empty")
+@db_option
+@json_option
+def restore_cmd(file: Path, force: bool, db: str | None, as_json: bool) -> None:
+    """从备份文件恢复到空数据库（先校验，再写入）/ restore a backup into an empty store (verified first)."""
+    from .backup import key_notice, restore
+
+    result = restore(file, db, force=force)
+    if as_json:
+        _echo_json(result.to_dict() | {"vault_key_notice": key_notice(result.key)})
+        return
+    m = result.manifest
+    click.echo(f"已恢复 / restored: {result.path} → {result.target}（备份制作于 made {m['created_at_beijing']}）")
+    if result.replaced:
+        click.echo(f"  已覆盖原有数据 / replaced: {sum(result.replaced.values())} 行 rows (--force)")
+    for c in result.checks:
+        click.echo(f"  ✓ {c}")
+    click.echo(f"  审计链 audit chain: {result.audit['cases']} 个案件 cases，{result.audit['events']} 条事件 events")
+    for w in result.warnings:
+        click.echo(f"  ! {w}")
+    click.echo(key_notice(result.key))
+# ---- end backup and restore ----
+
+
 def _actor() -> str:
     from .users import os_actor
 
