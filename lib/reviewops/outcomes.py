@@ -2,8 +2,11 @@
 
 For a period ``[start, end)`` and the selected shops:
 
-* **handled customers**: customers (the case review's ``customer_id``) with a case resolved in the
-  period; a customer's reference moment is their first resolution in the period.
+* **handled customers**: customers with a case resolved in the period — the customer of the case's
+  review (its nick), or, where the review names none (JD shows review nicks masked), the buyer of the
+  reviewed order; a customer's reference moment is their first resolution in the period.
+* **orders** are the buyer's; an order whose export names no buyer (Douyin, Pinduoduo) counts for the
+  customer who reviewed it.
 * **repurchase**: another paid order (``paid_fen > 0``) created after the reference moment and at most
   ``repurchase_window_days`` days after it (day N counts, day N + 1 does not).
 * **baseline**: customers who placed a paid order in the period and never had a case; reference
