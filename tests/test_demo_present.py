@@ -254,3 +254,24 @@ def test_reports_have_true_figures_on_every_platform(monday):
     assert all(n > 0 and 0 < k < n for _, n, k in per), per  # revisions on every platform, never all
     assert last_week.reviews > 0 and last_week.negative > 0 and last_week.resolved > 0 and len(last_week.top3)
     assert sc.agents["handled"].sum() > 0 and sc.agents["revised"].sum() > 0
+
+
+def test_the_demo_printout_counts_down_at_the_as_of(tmp_path, capsys):
+    """`reviewops demo --as-of <past>`: the queue's 剩余 is measured at the as-of moment (the demo's now), so a
+    reproducible run a week later still shows the live mix, not every case thousands of minutes overdue."""
+    import json
+
+    from reviewops.cli import main
+    from reviewops.triage import open_queue
+
+    db = str(tmp_path / "d.db")
+    assert main(["demo", "--db", db, "--scale", "0.02", "--as-of", MONDAY, "--json", "--limit", "500",
+                 "--demo-password", "demo-pass-1"]) == 0
+    shown = {q["case_id"]: q["minutes_left"] for q in json.loads(capsys.readouterr().out)["queue"]}
+    with Store.open(db) as store:
+        at_as_of = open_queue(store, limit=500, now=demo_as_of(MONDAY))
+    expected = {int(r.case_id): (None if r.minutes_left is None or r.minutes_left != r.minutes_left
+                                 else int(r.minutes_left)) for r in at_as_of.itertuples()}
+    assert shown == expected
+    waiting = [m for m in shown.values() if m is not None]
+    assert waiting and any(m > 0 for m in waiting), waiting  # some still within their SLA at the as-of

@@ -135,7 +135,7 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
     with Store.open(db) as store:
         counts = store.counts()
         url = store.url
-        queue = open_queue(store, limit=limit)
+        queue = open_queue(store, limit=limit, now=run.as_of)  # 剩余 at the demo's as-of, not the real clock
         total = _count_open(store)
     if as_json:
         _echo_json({"db": url, "counts": counts, "results": [r.to_dict() for r in results],
