@@ -50,7 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from e2e_site import CHROMIUM, Server, close_form, login, start_server
+from e2e_site import CHROMIUM, Server, close_form, free_port, login, start_server
 
 PRISTINE = Path("/tmp/bench/demo_pristine.db")
 WORKBENCH_READY = ".ro-queue-table .ro-queue-open:not([disabled])"
@@ -297,26 +297,43 @@ def measure_saves(browser: Any, server: Server, n: int, password: str, shots: Pa
 
 
 def measure_first_open(browser: Any, work: Path, db: str, env: dict[str, str], n: int, password: str,
-                       *extra: str, delay_s: float = 5.0) -> dict[str, Any]:
+                       *extra: str, delay_s: float = 5.0, warm_cache: bool = False) -> dict[str, Any]:
     """The first open after ``reviewops serve`` (issue 14 §4): ``n`` times a new server with default
     settings (``extra``: other options); ``delay_s`` after its login page first answers (a person reading
     the printed address and typing a password; 0 = the worst case), a new browser context (empty cache)
     signs in through the login page and opens the workbench at once — time to interactive of that first
-    page. The load average and whether a preheated kernel served it are recorded per sample."""
+    page. The load average and whether a preheated kernel served it are recorded per sample.
+
+    ``warm_cache``: an operator's browser that has opened the workbench before (a previous day's server on
+    the same port): one browser context for every sample, filled once by a warm-up open; before each
+    sample its cookies are cleared (a new server, a new sign-in), its HTTP cache is kept."""
     samples = []
+    shared_ctx, port = None, None
+    if warm_cache:
+        port = free_port()
+        shared_ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+        warm = start_server(work, db, env, *extra, name="first_warmup", port=port)
+        try:
+            login(browser, warm, "xiaowang", password, ctx=shared_ctx)
+            one_load(shared_ctx, warm, "workbench.ipynb", WORKBENCH_READY)
+        finally:
+            warm.stop()
     for i in range(n):
         t0 = time.perf_counter()
-        server = start_server(work, db, env, *extra, name=f"first{i}")
+        server = start_server(work, db, env, *extra, name=f"first{i}", port=port)
         try:
             up = time.perf_counter() - t0
             time.sleep(delay_s)
             t1 = time.perf_counter()
-            ctx = login(browser, server, "xiaowang", password)
+            if shared_ctx is not None:
+                shared_ctx.clear_cookies()
+            ctx = login(browser, server, "xiaowang", password, ctx=shared_ctx)
             signed_in = time.perf_counter() - t1
             try:
                 r = one_load(ctx, server, "workbench.ipynb", WORKBENCH_READY)
             finally:
-                ctx.close()
+                if shared_ctx is None:
+                    ctx.close()
             r.update(server_up_s=round(up, 2), sign_in_s=round(signed_in, 2), loadavg_1m=os.getloadavg()[0],
                      preheated_kernel=log_count(server, "Using pre-heated kernel") > 0)
             samples.append(r)
@@ -326,7 +343,10 @@ def measure_first_open(browser: Any, work: Path, db: str, env: dict[str, str], n
         finally:
             server.stop()
         time.sleep(2)
-    return {"options": list(extra), "delay_after_login_page_s": delay_s, "tti": summary([r["tti"] for r in samples]),
+    if shared_ctx is not None:
+        shared_ctx.close()
+    return {"options": list(extra), "delay_after_login_page_s": delay_s, "browser_cache": "warm" if warm_cache else "empty",
+            "tti": summary([r["tti"] for r in samples]),
             "html_response_end": summary([r["response_end"] for r in samples]),
             "served_by_a_preheated_kernel": sum(bool(r["preheated_kernel"]) for r in samples),
             "loadavg_1m": [r["loadavg_1m"] for r in samples], "samples": samples}
@@ -380,6 +400,8 @@ def main() -> None:
     ap.add_argument("--first-open-compare", default="",
                     help="also time the first open with these serve options, e.g. '--preheat 0' (the old default)")
     ap.add_argument("--first-open-only", action="store_true", help="only the first-open measurement")
+    ap.add_argument("--first-open-warm-cache", action="store_true",
+                    help="also time the first open in a browser that opened the workbench before (same port)")
     ap.add_argument("--first-open-delay", type=float, default=5.0,
                     help="seconds between the login page answering and signing in (a person; 0 = worst case)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "workbench_browser.json")
@@ -421,6 +443,11 @@ def main() -> None:
                         result["first_open_compare"] = measure_first_open(
                             browser, work, db, env, args.first_open, args.password, *args.first_open_compare.split(),
                             delay_s=args.first_open_delay)
+                    if args.first_open_warm_cache:
+                        print("first open, browser cache warm from an earlier server on the same port", flush=True)
+                        result["first_open_warm_cache"] = measure_first_open(
+                            browser, work, db, env, args.first_open, args.password, delay_s=args.first_open_delay,
+                            warm_cache=True)
                 if args.first_open_only:
                     raise _FirstOpenOnly
                 print("cold server (a fresh kernel per page)", flush=True)
@@ -453,7 +480,8 @@ def main() -> None:
                                "first_open_median_met": None if fo is None else fo["median_ms"] <= GOAL_FIRST_OPEN_MS}
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            print(json.dumps({k: result.get(k, {}).get("tti") for k in ("first_open", "first_open_compare")},
+            print(json.dumps({k: result.get(k, {}).get("tti")
+                              for k in ("first_open", "first_open_compare", "first_open_warm_cache")},
                              ensure_ascii=False, indent=2))
             print(f"wrote {args.out}")
             return

@@ -96,11 +96,11 @@ class Server:
 
 
 def start_server(work: Path, db: str, env: dict[str, str], *extra: str, name: str = "serve",
-                 timeout_s: float = 90) -> Server:
-    """``python -m reviewops serve --db DB --port <free> [extra…]``; returns once /login answers 200."""
+                 timeout_s: float = 90, port: int | None = None) -> Server:
+    """``python -m reviewops serve --db DB --port <port or a free one> [extra…]``; returns once /login answers 200."""
     import requests
 
-    port = free_port()
+    port = port or free_port()
     out, err = work / f"{name}.out", work / f"{name}.err"
     proc = subprocess.Popen([sys.executable, "-m", "reviewops", "serve", "--db", db, "--port", str(port), *extra],
                             cwd=work, env=env, stdout=out.open("wb"), stderr=err.open("wb"))
@@ -120,9 +120,10 @@ def start_server(work: Path, db: str, env: dict[str, str], *extra: str, name: st
 
 
 # ------------------------------------------------------------------ pages
-def login(browser: Any, server: Server, user: str, password: str = PASSWORD, **context_args: Any) -> Any:
-    """A new browser context signed in as ``user`` through the real login page."""
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", **context_args)
+def login(browser: Any, server: Server, user: str, password: str = PASSWORD, *, ctx: Any = None,
+          **context_args: Any) -> Any:
+    """A browser context (a new one, or ``ctx``) signed in as ``user`` through the real login page."""
+    ctx = ctx or browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", **context_args)
     page = ctx.new_page()
     page.goto(server.base + "/login")
     page.fill("#username", user)
