@@ -634,7 +634,10 @@ class DemoResult:
 
 # =============================================================================== helpers
 def _ts(t: dt.datetime | None) -> str:
-    return "" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")
+    if t is None:
+        return ""
+    # the exports' "YYYY-MM-DD HH:MM:SS": isoformat is several times faster than strftime (394,000 tracking rows)
+    return t.isoformat(" ", "seconds") if t.tzinfo is None else t.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _sec(x: float) -> dt.timedelta:
