@@ -47,7 +47,8 @@ def make_users_in_shop(store):
     return get_actor(store, "elsewhere")
 
 
-def test_one_transaction_commits_every_step_at_the_end(sqlite_store, tmp_path):
+def test_one_transaction_commits_every_step_at_the_end(store, tmp_path):
+    sqlite_store = store  # both backends: savepoints on SQLite and PostgreSQL
     u = make_users(sqlite_store)
     cid = make_case(sqlite_store, tmp_path, paid_fen=17900)
     other = stmod.Store.open(sqlite_store.url)  # another process's view: sees nothing before the commit
@@ -77,7 +78,8 @@ def test_one_transaction_commits_every_step_at_the_end(sqlite_store, tmp_path):
     assert any(r["action"] == "close" and r["outcome"] == "denied" for r in access_rows(sqlite_store))
 
 
-def test_one_transaction_rolls_back_as_a_whole_when_the_block_fails(sqlite_store, tmp_path):
+def test_one_transaction_rolls_back_as_a_whole_when_the_block_fails(store, tmp_path):
+    sqlite_store = store
     u = make_users(sqlite_store)
     cid = make_case(sqlite_store, tmp_path)
     with pytest.raises(RuntimeError):
