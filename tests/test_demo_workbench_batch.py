@@ -48,12 +48,12 @@ def make_users_in_shop(store):
 
 
 def test_one_transaction_commits_every_step_at_the_end(store, tmp_path):
-    sqlite_store = store  # both backends: savepoints on SQLite and PostgreSQL
-    u = make_users(sqlite_store)
-    cid = make_case(sqlite_store, tmp_path, paid_fen=17900)
-    other = stmod.Store.open(sqlite_store.url)  # another process's view: sees nothing before the commit
+    """On both backends (savepoints on SQLite and PostgreSQL)."""
+    u = make_users(store)
+    cid = make_case(store, tmp_path, paid_fen=17900)
+    other = stmod.Store.open(store.url)  # another process's view: sees nothing before the commit
     try:
-        with one_transaction(sqlite_store) as tx:
+        with one_transaction(store) as tx:
             a, s = Workbench(tx, u["a1"]), Workbench(tx, u["s1"])
             v = a.record_contact(cid, 1, channel="phone", note="已致电致歉")
             v = a.save_reply(cid, v, "亲，非常抱歉，已为您安排补发。")
@@ -72,25 +72,24 @@ def test_one_transaction_commits_every_step_at_the_end(store, tmp_path):
     finally:
         other.close()
     assert row["state"] == "remedy_delivered" and row["version"] == v
-    assert _events(sqlite_store, cid) == ["create", "transition", "reply", "transition", "transition"]
-    assert case_row(sqlite_store, cid)["notes"] != "半途"
-    assert [r["state"] for r in ledger_rows(sqlite_store, cid)] == ["delivered", "delivered"]
-    assert any(r["action"] == "close" and r["outcome"] == "denied" for r in access_rows(sqlite_store))
+    assert _events(store, cid) == ["create", "transition", "reply", "transition", "transition"]
+    assert case_row(store, cid)["notes"] != "半途"
+    assert [r["state"] for r in ledger_rows(store, cid)] == ["delivered", "delivered"]
+    assert any(r["action"] == "close" and r["outcome"] == "denied" for r in access_rows(store))
 
 
 def test_one_transaction_rolls_back_as_a_whole_when_the_block_fails(store, tmp_path):
-    sqlite_store = store
-    u = make_users(sqlite_store)
-    cid = make_case(sqlite_store, tmp_path)
+    u = make_users(store)
+    cid = make_case(store, tmp_path)
     with pytest.raises(RuntimeError):
-        with one_transaction(sqlite_store) as tx:
+        with one_transaction(store) as tx:
             a = Workbench(tx, u["a1"])
             a.record_contact(cid, 1, channel="phone", note="已致电致歉")
             with one_transaction(tx) as inner:  # nested: joins the outer transaction
                 assert inner is tx
             raise RuntimeError("crash mid-case")
-    row = case_row(sqlite_store, cid)
-    assert row["state"] == "new" and row["version"] == 1 and _events(sqlite_store, cid) == ["create"]
+    row = case_row(store, cid)
+    assert row["state"] == "new" and row["version"] == 1 and _events(store, cid) == ["create"]
 
 
 def _resolved(store, tmp_path, u) -> tuple[Workbench, int]:
