@@ -29,6 +29,10 @@ Usage::
     python benchmarks/accuracy.py                 # TEST figures (the reported ones)
     python benchmarks/accuracy.py --split dev     # DEV figures, for tuning the lexicon
     python benchmarks/accuracy.py --json results/accuracy.json
+    python benchmarks/accuracy.py --quick         # smoke run: 1/8 of the corpus (by sha1), figures not comparable
+
+``--quick`` (the test suite runs it): only the reviews whose sha1 starts with ``0`` or ``8`` (about 1/8 of each
+split), JSON written to a temporary directory (``_quick.py``) and printed as the last stdout line.
 
 Deterministic: fixed splits, sorted inputs, the model's fixed seed.
 """
@@ -49,7 +53,11 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "data"))
+sys.path.insert(0, str(HERE / "data"))  # make_category_sample*.py (the hand-labelled samples' loaders)
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from _quick import print_result, quick_dir  # noqa: E402
 
 CATEGORY_ORDER = ("logistics", "quality", "size", "missing_wrong", "description", "service", "price", "malicious",
                   "other")
@@ -256,17 +264,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("test", "dev"), default="test", help="evaluate on TEST (default) or DEV")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     ap.add_argument("--no-model", action="store_true", help="skip the TextModel rows")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run on 1/8 of the corpus; JSON to a temp directory and as the last stdout line")
     args = ap.parse_args(argv)
+    if args.quick:
+        with quick_dir("accuracy") as tmp:
+            args.json = args.json or tmp / "accuracy.json"
+            out = run(args)
+        print_result(out)
+        return 0
+    run(args)
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
 
     import reviewops
 
     rows, counts = load_corpus()
+    if args.quick:
+        rows = [r for r in rows if r[0][0] in "08"]
     dev, evals = split(rows, "dev"), split(rows, args.split)
     texts = [t for _, t, _ in evals]
     y = np.array([v for _, _, v in evals], dtype=bool)
     domains = [domain_of(t) for t in texts]
     out: dict[str, Any] = {
         "split": args.split,
+        "quick": bool(args.quick),
         "corpus": {**counts, "usable": len(rows), "dev": len(dev), "test": len(rows) - len(dev),
                    "evaluated": len(evals), "evaluated_negative": int(y.sum()),
                    "domains_evaluated": dict(Counter(domains))},
@@ -344,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {args.json}")
-    return 0
+    return out
 
 
 def _cold_pred(texts: list[str], idx: list[int]) -> np.ndarray:

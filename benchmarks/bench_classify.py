@@ -16,6 +16,9 @@ The machine's load average is recorded before and after: other work on the machi
 slows every row, the process-parallel one most.
 
     python benchmarks/bench_classify.py [--rows 100000] [--repeat 5] [--json results/classify.json]
+    python benchmarks/bench_classify.py --quick   # smoke run: 3,000 texts, one timed run, no Taobao batch
+
+``--quick`` writes its JSON to a temporary directory (``_quick.py``) and prints it as the last stdout line.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+if str(HERE) not in sys.path:  # accuracy.py and _quick.py beside this file (already there when run as a script)
+    sys.path.insert(0, str(HERE))
+
+from _quick import print_result, quick_dir  # noqa: E402
 
 
 def _corpus_batch(rows: int) -> tuple[list[str], list[str], list[int]]:
@@ -82,10 +88,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-model", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 3,000 texts, one run, JSON to a temp directory and as the last stdout line")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.rows, args.repeat = 3_000, 1
+        with quick_dir("classify") as tmp:
+            args.json = args.json or tmp / "classify.json"
+            out = run(args)
+        print_result(out)
+        return 0
+    run(args)
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import importlib
 
     import reviewops
-    from reviewops.classify import _processes, classify
+    from reviewops.classify import classify
+
+    classify_module = importlib.import_module("reviewops.classify")  # the package's `classify` is the function
+
+    # how many processes classify() picks for this batch: informational only, so a private helper is looked up
+    # softly (None when it has been renamed) rather than imported
+    _processes = getattr(classify_module, "_processes", lambda n: None)
 
     env_key = "REVIEWOPS_CLASSIFY_PROCESSES"
     user_setting = os.environ.get(env_key)
@@ -115,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if user_setting is not None:
         os.environ[env_key] = user_setting
     out: dict[str, Any] = {
+        "quick": bool(args.quick),
         "env": {"python": platform.python_version(), "reviewops": reviewops.__version__, "cpus": os.cpu_count(),
                 "machine": platform.machine(), "load_before": load_before, "default_processes": default_procs},
         "corpus_batch": {"texts": n, "mean_chars": round(sum(map(len, batch)) / n, 1)},
@@ -130,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_model:
         from reviewops.textmodel import TextModel
 
+        if args.quick:  # fitting on the whole corpus takes ~30 s of CPU; the smoke run fits on a sample
+            texts, stars = texts[::20], stars[::20]
         t0 = time.perf_counter()
         model = TextModel.fit(texts, stars)
         fit_s = time.perf_counter() - t0
@@ -138,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"fit on {len(texts):,} reviews took {fit_s:.1f} s (not timed)"))
         rows.append(_row("fitted TextModel (one process)", n,
                          _time(procs("1")(lambda: classify(batch, model=model)), args.repeat)))
-    taobao = _taobao_batch(args.rows)
+    taobao = None if args.quick else _taobao_batch(args.rows)
     if taobao is not None:
         t_texts, t_ratings = taobao
         mean = round(sum(map(len, t_texts)) / len(t_texts), 1)
@@ -153,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
-    return 0
+    return out
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ Measures, on this machine:
   24×7 and business-hours clocks.
 
     python benchmarks/bench_triage.py [--scale 1.0] [--json benchmarks/results/triage.json]
+    python benchmarks/bench_triage.py --quick     # smoke run: 2,000 rows, demo shop at scale 0.02 (~20 s)
 
-Results go to stdout (a Markdown table) and optionally JSON; docs/performance.md quotes them.
+Results go to stdout (a Markdown table) and optionally JSON; docs/performance.md quotes them. ``--quick`` builds
+its small shop in a temporary directory (``_quick.py``; ``benchmarks/data`` untouched) and prints the result JSON
+as the last stdout line.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -25,6 +29,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _quick import print_result, quick_dir
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -38,27 +43,27 @@ def _git_ref() -> str:
         return "unknown"
 
 
-def demo_db(scale: float) -> Path:
+def demo_db(scale: float, data: Path = DATA) -> Path:
     """A demo shop database at ``scale``: imported, not yet triaged (built once, then copied per run)."""
     from reviewops import build_demo
 
-    base = DATA / f"demo_{scale:g}.db"
+    base = data / f"demo_{scale:g}.db"
     if not base.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         build_demo(str(base), scale=scale)
         print(f"built demo shop at scale {scale:g} in {time.perf_counter() - t:.1f} s → {base}")
     return base
 
 
-def bench_store(scale: float) -> dict:
+def bench_store(scale: float, data: Path = DATA) -> dict:
     from reviewops import Store, TextModel, open_queue, triage_store
     from reviewops.textmodel import train_from_store
 
-    base = demo_db(scale)
+    base = demo_db(scale, data)
     out: dict = {}
     for label in ("lexicon", "model"):
-        work = DATA / f"demo_{scale:g}_{label}.db"
+        work = data / f"demo_{scale:g}_{label}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(str(work) + suffix).unlink(missing_ok=True)
         shutil.copy(base, work)
@@ -90,14 +95,14 @@ def bench_store(scale: float) -> dict:
 
 def bench_frame(rows: int, clock: str) -> dict:
     from reviewops import triage
-    from reviewops.policy import TABLES, Policy, _json_to_cell, default_policy
+    from reviewops.policy import Policy, default_policy
 
-    raw = {k: [{c: _json_to_cell(TABLES[k], c, v) for c, v in r.items()} for r in rs]
-           for k, rs in default_policy().tables.items()}
-    for r in raw["settings"]:
+    data = json.loads(default_policy().to_json())  # public round trip: the default policy with another clock
+    for r in data["tables"]["settings"]:
         if r["key"] == "sla_clock":
             r["value"] = clock
-    policy = Policy.from_tables(raw, source="bench")
+    policy = Policy.from_json(json.dumps(data), source="bench")
+    assert policy.setting("sla_clock") == clock
     texts = ["物流太慢了，等了一个星期", "质量很好，下次还来", "尺码偏小，换货客服不理人", "一般般吧", "颜色和图片不一样，有色差",
              "不赔钱就差评", "包装破损，东西漏了一地", "很满意，好评"]
     df = pd.DataFrame({
@@ -119,12 +124,27 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--skip-store", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2,000 rows, demo shop at scale 0.02 in a temp directory; last stdout line = JSON")
     args = ap.parse_args()
+    if args.quick:
+        args.scale = 0.02
+        with quick_dir("triage") as tmp:
+            args.json = args.json or tmp / "triage.json"
+            result = run(args, (2_000,), tmp / "data")
+        print_result(result)
+        return
+    run(args, (10_000, 100_000), DATA)
+
+
+def run(args: argparse.Namespace, sizes: tuple[int, ...], data: Path) -> dict:
     result: dict = {"ref": _git_ref(), "python": platform.python_version(), "machine": platform.machine(),
-                    "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "scale": args.scale}
-    result["frame"] = [bench_frame(n, c) for n in (10_000, 100_000) for c in ("always", "business")]
+                    "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "scale": args.scale,
+                    "quick": bool(args.quick), "load_before": os.getloadavg()}
+    result["frame"] = [bench_frame(n, c) for n in sizes for c in ("always", "business")]
     if not args.skip_store:
-        result["store"] = bench_store(args.scale)
+        result["store"] = bench_store(args.scale, data)
+    result["load_after"] = os.getloadavg()
     print("| triage() rows | clock | best of 3 (s) | rows/s | negative |\n|---:|---|---:|---:|---:|")
     for r in result["frame"]:
         print(f"| {r['rows']:,} | {r['clock']} | {r['seconds']} | {r['rows_per_s']:,} | {r['negative']:,} |")
@@ -140,6 +160,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    return result
 
 
 if __name__ == "__main__":
