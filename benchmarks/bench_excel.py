@@ -8,8 +8,10 @@ for the review times and platform names in Chinese — what classic xlwings hand
 * **warm**: the same process calls it again; median and best of several repetitions.
 
     python benchmarks/bench_excel.py [--rows 10000] [--reps 7] [--cold 5] [--json benchmarks/results/excel.json]
+    python benchmarks/bench_excel.py --quick      # smoke run: 1,000 rows, one cold process, 2 warm calls
 
-Results go to stdout (a Markdown table) and optionally JSON; docs/performance.md quotes them.
+Results go to stdout (a Markdown table) and optionally JSON; docs/performance.md quotes them. ``--quick`` writes
+its JSON to a temporary directory (``_quick.py``) and prints it as the last stdout line.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _quick import print_result, quick_dir
 
 HERE = Path(__file__).resolve().parent
 TEXTS = ("物流太慢了，等了一周才到", "质量很差，用了两天就坏了", "很好，下次还来", "客服态度恶劣，我要投诉",
@@ -102,8 +106,21 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--cold", type=int, default=5)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 1,000 rows, 1 cold process, 2 warm calls; JSON to a temp directory and stdout")
     args = ap.parse_args()
-    result: dict = {"ref": _git_ref(), "python": platform.python_version(), "machine": platform.machine(),
+    if args.quick:
+        args.rows, args.reps, args.cold = [1_000], 2, 1
+        with quick_dir("excel") as tmp:
+            args.json = args.json or tmp / "excel.json"
+            result = run(args)
+        print_result(result)
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    result: dict = {"quick": bool(args.quick), "load_before": os.getloadavg(),"ref": _git_ref(), "python": platform.python_version(), "machine": platform.machine(),
                     "cpus": os.cpu_count(), "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "function": "reviewops.excel.ro_triage", "runs": []}
     for n in args.rows:
@@ -117,6 +134,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return result
 
 
 if __name__ == "__main__":
