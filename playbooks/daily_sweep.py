@@ -56,6 +56,8 @@ show = show_table
 display(HTML(REPORT_CSS))
 mode = "已记录并发放" if sweep.applied else "预览（未写入）"
 display(Markdown(f"## 概览：{sweep.now.astimezone(SHANGHAI):%Y-%m-%d %H:%M}（北京时间），{mode}"))
+for warning in sweep.warnings:  # e.g. the next 60 days lack holiday data: deadlines would count Mon–Fri
+    display(Markdown(f"> **⚠ 日历提醒：** {warning}"))
 overview = sweep.summary
 show(overview)
 save("概览", overview)

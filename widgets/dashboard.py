@@ -14,6 +14,9 @@ notice says so plainly (:func:`reviewops.dashboard.empty_range`) and the button 
 (``ro-dash-latest``) sets the dates to the latest week with data; a chart with nothing to draw is a short
 message (``ro-dash-chart-empty``), never empty axes.
 
+On top, 「ro-dash-calendar」 says plainly when the next 60 days lack holiday data (deadlines would count
+Monday–Friday; :func:`reviewops.dashboard.calendar_notice`) and is empty otherwise.
+
 Below the SLA panel: 「提醒服务」 (is ``reviewops watch`` beating, the delivery queue by state, the oldest
 waiting alert, the problems — :func:`reviewops.dashboard.alert_service`) and 「发送失败的提醒（死信）」, the
 dead letters of the user's shops; a supervisor or admin (``reviewops.alerts.RESEND_ROLES``) also gets a
@@ -254,7 +257,8 @@ class DashboardForm(Form):
     ``figures`` (the last :class:`ReportFigures`), ``service`` (the last ``AlertService``), ``dead`` (the
     dead letters listed), ``refresh(now=None)``, ``refresh_alerts(now=None)``, ``resend_selected()``,
     ``resend_all()``, ``show_latest()``, ``start_timer(interval)``, ``stop()``, ``running``, ``refreshes``;
-    ``opening`` (the :class:`OpeningRange` it opened on), ``empty`` (the last :class:`EmptyRange` or None)."""
+    ``opening`` (the :class:`OpeningRange` it opened on), ``empty`` (the last :class:`EmptyRange` or None);
+    ``calendar`` (the holiday-data notice) and ``calendar_note`` (its last text or None)."""
 
     name = "dash"
 
@@ -301,6 +305,9 @@ class DashboardForm(Form):
         self.auto.observe(guard(self.status, self._auto_changed), names="value")
         for w in (self.start, self.end, self.shop, self.platform, self.sku, self.agent):
             w.observe(guard(self.status, self._filter_changed), names="value")
+        self.calendar = widgets.HTML("")  # the next 60 days lack holiday data (refreshed with the alert panels)
+        self.calendar.add_class("ro-dash-calendar")
+        self.calendar_note: str | None = None
         self.notice = widgets.HTML("")
         self.notice.add_class("ro-dash-notice")
         self.latest_button = button("查看有数据的最近一周", "ro-dash-latest", icon="calendar",
@@ -350,7 +357,7 @@ class DashboardForm(Form):
         ])
         filters.add_class("ro-dash-filters")
         self._finish(widgets.HTML(DASH_CSS, layout=widgets.Layout(display="none")), self.who, self.status.widget,
-                     filters, notice_box, self.headline, self.charts, self.categories, self.sla, self.alert_service,
+                     self.calendar, filters, notice_box, self.headline, self.charts, self.categories, self.sla, self.alert_service,
                      self.dead_letters, self.remedies, self.by_shop, self.by_platform, self.by_sku, self.by_agent)
 
     @staticmethod
@@ -405,16 +412,20 @@ class DashboardForm(Form):
 
     # ------------------------------------------------------------ alert service and dead letters
     def refresh_alerts(self, now: dt.datetime | None = None) -> None:
-        """Show the alert service's state and the dead letters of the user's shops (the filters do not apply)."""
+        """Show the holiday-data notice, the alert service's state and the dead letters of the user's shops
+        (the filters do not apply)."""
         from reviewops.dashboard import (
             DEAD_LETTER_LIMIT,
             alert_kind_zh,
             alert_service,
+            calendar_notice,
             dead_letter_list,
             dead_letter_table,
         )
 
         with self._lock:
+            self.calendar_note = calendar_notice(self.wb.store, now=now)
+            self.calendar.value = msg_html("warn", self.calendar_note) if self.calendar_note else ""
             svc = alert_service(self.wb.store, now=now)
             dead = dead_letter_list(self.wb.store, self.wb.actor, limit=DEAD_LETTER_LIMIT)
             self.service, self.dead = svc, dead

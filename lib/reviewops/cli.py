@@ -289,6 +289,8 @@ def _echo_triage(result: Any) -> None:
                f"（策略 v{result.policy_version}，{model}）")
     click.echo(f"  examined {result.examined}, negative {result.negative}, cases created {result.created}"
                + (f", already cased {result.already_cased}" if result.already_cased else ""))
+    for w in result.warnings:  # missing holiday data: the cases counted Mon–Fri, then the next 60 days
+        click.echo(f"⚠ {w}")
 
 
 @cli.command("queue")
@@ -406,11 +408,15 @@ def policy_import_cmd(file: Path, note: str | None, db: str | None, as_json: boo
         saved = save_policy(store, policy, actor=_actor(), note=note or f"import {file.name}")
     changed = before is None or before.version != saved.version
     if as_json:
-        _echo_json({"version": saved.version, "changed": changed, "sha256": saved.sha256})
-    elif changed:
+        _echo_json({"version": saved.version, "changed": changed, "sha256": saved.sha256,
+                    "notes": [str(n) for n in policy.notes]})
+        return
+    if changed:
         click.echo(f"策略已保存为 v{saved.version} / policy stored as version {saved.version}")
     else:
         click.echo(f"内容与当前 v{saved.version} 相同，未新建版本 / same as version {saved.version}; nothing stored")
+    for n in policy.notes:  # accepted, but worth knowing (a 节假日 row that differs from chinese_calendar)
+        click.echo(f"注意 note：{n}")
 
 
 @policy_group.command("show")

@@ -29,6 +29,9 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
   alert, the problems); :func:`dead_letter_list` / :func:`dead_letter_table` are the dead letters of the
   signed-in user's shops as the dashboard shows them; :func:`may_resend` says whether the user gets the
   re-send buttons (:data:`reviewops.alerts.RESEND_ROLES`; :func:`reviewops.alerts.resend` checks again).
+* **Holiday calendar** (R-11): :func:`calendar_notice` is the sentence the form shows on top when the next
+  60 days lack holiday data (:func:`reviewops.triage.calendar_warning` — ``chinese_calendar`` and the
+  policy's 节假日 sheet); the 提醒服务 panel leaves that problem to it instead of repeating it.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ __all__ = [
     "sla_table",
     "alert_kind_zh",
     "alert_service",
+    "calendar_notice",
     "category_chart_png",
     "category_figure",
     "daily_chart_png",
@@ -435,7 +439,8 @@ class AlertService:
     heartbeat (None = never); ``watchers``: one dict per watcher (``name state state_zh age_s``);
     ``queue``: (state, 中文, count) for every delivery state, :data:`DELIVERY_STATE_ZH` first;
     ``oldest_pending_s``: how long the oldest pending/sending alert has waited (None = none waiting);
-    ``problems``: ``watch_status``'s problems (channel checks marked as done in this environment)."""
+    ``problems``: ``watch_status``'s problems (channel checks marked as done in this environment) except the
+    missing holiday data, which the dashboard shows on top (:func:`calendar_notice`); ``ok``: no problem left."""
 
     state: str
     state_zh: str
@@ -467,10 +472,23 @@ def alert_service(store: Store, *, now: dt.datetime | None = None) -> AlertServi
     queue += [(k, k, v) for k, v in sorted(counts.items())]  # a state this version does not know: as stored
     waiting = sum(n for k, _zh, n in queue if k in ("pending", "sending"))
     channel_problems = {f"渠道 {c['channel']}：{c['problem']}" for c in st["channels"] if c.get("problem")}
-    problems = [p + CHANNEL_PROBLEM_NOTE if p in channel_problems else p for p in st["problems"]]
+    calendar = st.get("calendar")  # shown on top of the dashboard by calendar_notice, not again in this panel
+    shown = [p for p in st["problems"] if calendar is None or p != f"{calendar['message_zh']} / {calendar['message_en']}"]
+    problems = [p + CHANNEL_PROBLEM_NOTE if p in channel_problems else p for p in shown]
     return AlertService(state=state, state_zh=WATCHER_STATE_ZH[state], age_s=age, watchers=watchers, queue=queue,
                         oldest_pending_s=float(st["oldest_pending_s"]) if waiting else None, problems=problems,
-                        ok=bool(st["ok"]))
+                        ok=bool(st["ok"]) or not shown)
+
+
+def calendar_notice(store: Store, *, now: dt.datetime | None = None) -> str | None:
+    """The dashboard's holiday-data notice at ``now`` (default: the current time), or None: the next 60 days
+    lack holiday data under the current policy (:func:`reviewops.triage.calendar_warning`, the sentence
+    triage, ``reviewops watch --status`` and the daily sweep show too)."""
+    from .policy import current_policy
+    from .triage import calendar_warning
+
+    gap = calendar_warning(current_policy(store), now)
+    return None if gap is None else str(gap)
 
 
 def may_resend(actor: Actor) -> bool:

@@ -18,6 +18,7 @@ key                sheet               what it holds
 ``forbidden``      违规用语             conditional-incentive wording that is blocked (Compliance)
 ``channels``       提醒渠道             where alerts go: Feishu/DingTalk/WeCom robots, e-mail, SMS (E1)
 ``duty``           值班表               who is on duty when; alerts @-mention them (E1)
+``holidays``       节假日               the shop's own official holidays and 调休 workdays (over ``chinese_calendar``)
 ``settings``       参数                 single values (thresholds, clock, coupons)
 =================  ==================  ==============================================
 
@@ -30,8 +31,10 @@ graded under.
 
 Money is kept in fen (integers) inside the policy; the workbook shows yuan.
 
-``channels`` and ``duty`` are optional tables: a policy stored before they existed loads with both
-empty (no channel configured, nobody on duty), and a workbook without those sheets imports the same way.
+``channels``, ``duty`` and ``holidays`` are optional tables: a policy stored before they existed loads with
+them empty (no channel configured, nobody on duty, no day of the shop's own), and a workbook without those
+sheets imports the same way. An empty ``holidays`` table is left out of :meth:`Policy.to_json`, so the
+SHA-256 of a policy without it is what it was before the table existed.
 """
 
 from __future__ import annotations
@@ -103,6 +106,11 @@ ANCHOR_ZH = {"created": "建案", "contacted": "首次联系", "remedy_delivered
 #: Placeholders a template may use; filled by the reply builder.
 TEMPLATE_FIELDS = ("customer", "problem", "remedy", "coupon", "shop", "order_id", "days", "platform_rule")
 ANY = "*"
+#: Kinds of a 节假日 row: a day off (假日) or a make-up workday (调休上班).
+HOLIDAY_KINDS = ("holiday", "workday")
+HOLIDAY_KIND_ZH = {"holiday": "假日", "workday": "调休上班"}
+#: Years a 节假日 date may lie in.
+HOLIDAY_YEARS = (2000, 2099)
 
 _TRUE = {"是", "true", "yes", "y", "1", "on", "对", "√", "✓"}
 _FALSE = {"否", "false", "no", "n", "0", "off", "不", "×", "✗", ""}
@@ -115,7 +123,7 @@ class Column:
 
     key: str
     zh: str
-    type: str  # text | code | int | float | yuan | bool | choice | regex | hhmm
+    type: str  # text | code | int | float | yuan | bool | choice | regex | hhmm | date
     help: str
     required: bool = True
     choices: tuple[str, ...] = ()
@@ -139,6 +147,7 @@ class Table:
     columns: tuple[Column, ...]
     unique: tuple[str, ...] = ()
     optional: bool = False  # a policy or workbook without this table reads it as empty
+    omit_empty: bool = False  # left out of the policy JSON (and its SHA-256) while empty
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
@@ -252,6 +261,14 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("wecom_id", "企业微信账号", "text", "企业微信 userid，用于 @ / WeCom userid for mentions", required=False),
         Column("email", "邮箱", "text", "邮件提醒另抄送给此人 / also e-mailed", required=False),
     ), optional=True),
+    Table("holidays", "节假日", "店铺自己录入的法定节假日与调休上班日（国务院办公厅每年发布），优先于内置的 chinese_calendar。"
+          "内置日历缺少某一年时（如 2027 年），在这里录入该年的全部假日和调休上班日；某年只要有一行，该年就视为已录入，"
+          "未列出的日子按周一至周五计算。", (
+        Column("date", "日期", "date", "年-月-日，如 2027-01-01 / date, e.g. 2027-01-01"),
+        Column("kind", "类型", "choice", "假日=放假不计时；调休上班=周末补班照常计时 / holiday or make-up workday",
+               choices=HOLIDAY_KINDS, choice_zh=HOLIDAY_KIND_ZH),
+        Column("name", "名称", "text", "如 元旦、春节 / name, e.g. New Year's Day", required=False),
+    ), unique=("date",), optional=True, omit_empty=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -496,6 +513,7 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
         "forbidden": [dict(r) for r in COMPLIANCE_FLOOR],
         "channels": [],  # the shop adds its own robots (their webhook addresses are its own)
         "duty": [],
+        "holidays": [],  # the shop enters a year chinese_calendar does not know yet (e.g. 2027)
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -557,6 +575,14 @@ def _parse(col: Column, raw: Any, roles: Iterable[str], role_names: Mapping[str,
             shown = "、".join(f"{c}（{col.choice_zh[c]}）" if c in col.choice_zh else c for c in choices)
             any_note = "，或 * 表示全部" if col.allow_any else ""
             return None, (f"不是可选值；可选：{shown}{any_note}", f"not an allowed value; allowed: {', '.join(choices)}")
+        if col.type == "date":
+            day = _parse_date(text)
+            if day is None:
+                return None, ("应为日期 年-月-日，如 2027-01-01", "must be a date YYYY-MM-DD such as 2027-01-01")
+            lo, hi = HOLIDAY_YEARS
+            if not lo <= day.year <= hi:
+                return None, (f"年份应在 {lo}–{hi} 之间", f"the year must be between {lo} and {hi}")
+            return day.isoformat(), None
         if col.type == "hhmm":
             m = re.fullmatch(r"(\d{1,2})[:：](\d{2})(?::00)?", text)  # an Excel time cell reads as 10:00:00
             if not m or int(m[1]) > 23 or int(m[2]) > 59:
@@ -596,6 +622,18 @@ def _parse(col: Column, raw: Any, roles: Iterable[str], role_names: Mapping[str,
     if col.min is not None and v < col.min:
         return None, (f"不能小于 {col.min:g}", f"must be at least {col.min:g}")
     return v, None
+
+
+def _parse_date(text: str) -> dt.date | None:
+    """``2027-01-01``, ``2027/1/1``, ``2027.1.1``, ``2027年1月1日`` (an Excel date cell reads as
+    ``2027-01-01 00:00:00``) → the date; None when it is not one."""
+    m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(?::00(?:\.0+)?)?)?", text)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
 
 
 def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
@@ -670,6 +708,9 @@ class Policy:
     tables: Mapping[str, tuple[Mapping[str, Any], ...]]
     version: int | None = None
     source: str = "default"
+    #: Notes that do not refuse the policy (e.g. a 节假日 row that differs from chinese_calendar: the
+    #: shop's entry wins); :class:`Problem` with code ``policy_note``. Not part of the content.
+    notes: tuple[Problem, ...] = field(default=(), compare=False)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -721,7 +762,8 @@ class Policy:
             raise PolicyInvalid(source, problems)
         clean = {k: tuple({c: v for c, v in r.items() if c not in ("_row", "_bad")} for r in rows)
                  for k, rows in tables.items()}
-        return cls(tables=clean, version=version, source=source)
+        return cls(tables=clean, version=version, source=source, notes=tuple(_holiday_notes(tables["holidays"],
+                                                                                             source)))
 
     @classmethod
     def from_json(cls, text: str, *, version: int | None = None, source: str = "store") -> "Policy":
@@ -732,7 +774,8 @@ class Policy:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys) of the tables; its SHA-256 identifies the content."""
-        data = {"format": 1, "tables": {k: [dict(r) for r in rows] for k, rows in self.tables.items()}}
+        data = {"format": 1, "tables": {k: [dict(r) for r in rows] for k, rows in self.tables.items()
+                                        if rows or not TABLES[k].omit_empty}}
         return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
 
     @functools.cached_property
@@ -782,6 +825,14 @@ class Policy:
             if best is None or score > best[0]:
                 best = (score, r["text"])
         return best[1] if best else None
+
+    @functools.cached_property
+    def shop_days(self) -> tuple[Any, ...]:
+        """The 节假日 rows as :class:`reviewops.sla.ShopDay` (date, working?, name), for the SLA clock."""
+        from .sla import ShopDay
+
+        return tuple(ShopDay(dt.date.fromisoformat(r["date"]), r["kind"] == "workday", r.get("name") or "")
+                     for r in self.tables.get("holidays", ()))
 
     def forbidden_hits(self, text: str) -> list[tuple[str, str]]:
         """Forbidden conditional-incentive wording in ``text``: [(matched text, reason)].
@@ -928,6 +979,13 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
                 "must be weekdays 1–7 such as 1-5 or 1,3,5 (1 = Monday)")
         if r["start"] == r["end"]:
             add("duty", r["_row"], "结束", r["end"], "结束时间不能等于开始时间", "end must differ from start")
+    for r in t.get("holidays", ()):
+        day = dt.date.fromisoformat(r["date"])
+        if r["kind"] == "workday" and day.weekday() < 5:
+            add("holidays", r["_row"], "类型", f"{r['date']} {HOLIDAY_KIND_ZH['workday']}",
+                f"{r['date']} 是{_WEEKDAY_ZH[day.weekday()]}，本来就上班；调休上班日应为周六或周日（请核对日期）",
+                f"{r['date']} is a {day:%A}, already a working day; a make-up workday is a Saturday or Sunday "
+                "(check the date)")
     parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
     for r in t["settings"]:
         spec = SETTINGS.get(r["key"])
@@ -947,6 +1005,32 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
         add("settings", row, "值", f"{start[0]:%H:%M}-{end[0]:%H:%M}", "工作时间结束必须晚于开始",
             "business_day_end must be after business_day_start")
     return problems
+
+
+_WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def _holiday_notes(rows: Iterable[Mapping[str, Any]], source: str) -> list[Problem]:
+    """A 节假日 row that says otherwise than ``chinese_calendar`` for its date: the shop's entry wins, noted."""
+    from .sla import package_working_day
+
+    notes: list[Problem] = []
+    sheet = TABLES["holidays"].sheet
+    for r in rows:
+        if r.get("_bad"):
+            continue
+        day = dt.date.fromisoformat(r["date"])
+        known = package_working_day(day)
+        working = r["kind"] == "workday"
+        if known is None or known == working:
+            continue
+        pkg = "工作日" if known else "休息日"
+        pkg_en = "a working day" if known else "a day off"
+        notes.append(Problem(f"{source} [{sheet}]", r.get("_row"), "类型", f"{r['date']} {HOLIDAY_KIND_ZH[r['kind']]}",
+                             f"内置日历（chinese_calendar）中 {r['date']} 是{pkg}；以店铺录入的“{HOLIDAY_KIND_ZH[r['kind']]}”为准",
+                             f"chinese_calendar has {r['date']} as {pkg_en}; the shop's entry "
+                             f"({r['kind']}) takes precedence", "policy_note"))
+    return notes
 
 
 _DEFAULT: Policy | None = None
@@ -972,7 +1056,7 @@ SHEET_PROTECTION: dict[str, bool] = {
 }
 _TYPE_ZH = {"text": "文字", "code": "代码（小写英文、数字、下划线）", "int": "整数", "float": "数字", "yuan": "金额（元，最多两位小数）",
             "bool": "是/否", "choice": "下拉选择", _ROLE_REF: "角色代码（角色权限表）", "regex": "正则表达式",
-            "hhmm": "时间（时:分，北京时间）"}
+            "hhmm": "时间（时:分，北京时间）", "date": "日期（年-月-日，如 2027-01-01）"}
 
 
 def _display_width(text: str) -> int:

@@ -4,19 +4,21 @@ A shop grades each negative review with a response budget (物流 2 h, 质量 4 
 恶意 1 h, …). The budget is counted either round the clock (``mode="always"``,
 7×24) or only inside business hours on Chinese working days
 (``mode="business"``: 法定节假日 off, 调休 make-up weekend workdays on, using
-``chinese_calendar``).
+``chinese_calendar`` and the shop's own 节假日 rows, which take precedence — :class:`ShopDay`).
 
 * :func:`add_working_time` – deadline = start + N minutes of working time;
 * :func:`working_minutes_between` – working minutes in ``[a, b)``;
 * :func:`is_working_day` – one local date;
+* :func:`calendar_gap` – whether the next 60 days lack holiday data (neither the package nor the
+  shop's rows cover them), with the one message every surface shows ahead of time;
 * :class:`SlaEvent` / :class:`SlaState` / :func:`replay` – a case's clock as a
   fold over its events (start, pause, resume, rebudget, stop). Replaying the
   events always gives exactly the state maintained incrementally (R-10).
 
 All inputs must be timezone-aware datetimes (naive ones raise
 :class:`~reviewops.errors.ConfigError`); all results are aware UTC datetimes.
-Years without holiday data fall back to Monday–Friday and yield a
-:class:`SlaWarning` instead of failing (R-11).
+Years without holiday data (neither ``chinese_calendar`` nor a shop row of that year) fall
+back to Monday–Friday and yield a :class:`SlaWarning` instead of failing (R-11).
 
 Walks jump a whole local day at a time (working days are tabulated once per
 year and day windows are cached), so adding 10,000 hours takes a few milliseconds.
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CALENDAR_LOOKAHEAD_DAYS",
+    "CalendarGap",
     "MAX_MINUTES",
     "SLA_STATUSES",
     "SLA_STATUS_ZH",
@@ -48,9 +52,13 @@ __all__ = [
     "SlaEvent",
     "SlaState",
     "SlaWarning",
+    "ShopDay",
     "add_working_time",
+    "calendar_gap",
     "fraction_used",
+    "has_holiday_data",
     "is_working_day",
+    "package_working_day",
     "replay",
     "sla_status",
     "sla_statuses",
@@ -95,15 +103,36 @@ class SlaWarning:
 
 
 @dataclass(frozen=True)
+class ShopDay:
+    """One day the shop entered itself (the policy's 节假日 sheet): ``working=False`` a holiday (假日),
+    ``working=True`` a make-up workday (调休上班). It overrides ``chinese_calendar`` for that date."""
+
+    day: dt.date
+    working: bool
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.day, dt.datetime) or not isinstance(self.day, dt.date):
+            raise _error(f"ShopDay.day 应为 datetime.date，收到 {self.day!r}",
+                         f"ShopDay.day must be a datetime.date; got {self.day!r}")
+        if not isinstance(self.working, bool):
+            raise _error(f"ShopDay.working 应为 True 或 False，收到 {self.working!r}",
+                         f"ShopDay.working must be True or False; got {self.working!r}")
+
+
+@dataclass(frozen=True)
 class SlaCalendar:
     """How working time is counted.
 
     ``mode="always"`` counts every instant (7×24). ``mode="business"`` counts only
     ``[day_start, day_end)`` local time (in ``tz``) on working days: with
     ``holidays=True`` the Chinese calendar (法定节假日 off, 调休 weekend
-    workdays on), with ``holidays=False`` plain Monday–Friday.
+    workdays on), with ``holidays=False`` plain Monday–Friday. ``shop_days`` (the
+    policy's 节假日 rows, :class:`ShopDay`) take precedence over both for their dates, and
+    a year with at least one shop day counts as known even when ``chinese_calendar``
+    has no data for it (its other days: Monday–Friday, without a warning).
     ``day_start``/``day_end`` are naive wall-clock times, ``day_end > day_start``.
-    Invalid values raise :class:`ConfigError`.
+    Invalid values (also a date twice in ``shop_days``) raise :class:`ConfigError`.
     """
 
     mode: str = "always"
@@ -111,6 +140,10 @@ class SlaCalendar:
     day_end: dt.time = dt.time(22, 0)
     holidays: bool = True
     tz: str = "Asia/Shanghai"
+    shop_days: tuple[ShopDay, ...] = ()
+    # working days and "fallback used" per year, filled on first use (not part of the value)
+    _years: dict[int, tuple[frozenset[dt.date], bool]] = field(default_factory=dict, init=False, repr=False,
+                                                               compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -128,11 +161,42 @@ class SlaCalendar:
             raise _error(f"holidays 应为 True 或 False，收到 {self.holidays!r}",
                          f"holidays must be True or False; got {self.holidays!r}")
         _zone(self.tz)
+        days = tuple(self.shop_days)
+        seen: set[dt.date] = set()
+        for d in days:
+            if not isinstance(d, ShopDay):
+                raise _error(f"shop_days 的每一项应为 ShopDay，收到 {d!r}",
+                             f"every item of shop_days must be a ShopDay; got {d!r}")
+            if d.day in seen:
+                raise _error(f"shop_days 中日期 {d.day.isoformat()} 出现了两次", f"date {d.day.isoformat()} appears "
+                             "twice in shop_days")
+            seen.add(d.day)
+        object.__setattr__(self, "shop_days", days)
 
     @property
     def zone(self) -> ZoneInfo:
         """The :class:`ZoneInfo` of :attr:`tz`."""
         return _zone(self.tz)
+
+    def _year(self, year: int) -> tuple[frozenset[dt.date], bool]:
+        """The working days of ``year`` in business mode and whether R-11's fallback was used for it."""
+        hit = self._years.get(year)
+        if hit is None:
+            own = {d.day: d.working for d in self.shop_days if d.day.year == year}
+            package = _cn_working_days(year) if self.holidays else None
+            table = package if package is not None else _mon_fri(year)
+            if own:  # the shop's entries win over the package
+                table = frozenset((table - {d for d, w in own.items() if not w}) | {d for d, w in own.items() if w})
+            hit = (table, bool(self.holidays and package is None and not own))
+            self._years[year] = hit
+        return hit
+
+    def covers(self, year: int) -> bool:
+        """Whether ``year``'s working days are known: always outside business mode and with
+        ``holidays=False``; otherwise when ``chinese_calendar`` has the year or a shop day lies in it."""
+        if self.mode == "always" or not self.holidays:
+            return True
+        return not self._year(int(year))[1]
 
 
 def _zone(name: object) -> ZoneInfo:
@@ -168,19 +232,30 @@ def _cn_working_days(year: int) -> frozenset[dt.date] | None:
     return frozenset(d for d in days if d in on or (d.weekday() < 5 and d not in off))
 
 
+@cache
+def _mon_fri(year: int) -> frozenset[dt.date]:
+    """Monday–Friday of ``year`` (the calendar without holiday data, and ``holidays=False``)."""
+    first = dt.date(year, 1, 1)
+    days = (first + dt.timedelta(days=i) for i in range((dt.date(year, 12, 31) - first).days + 1))
+    return frozenset(d for d in days if d.weekday() < 5)
+
+
 def has_holiday_data(year: int) -> bool:
-    """Whether ``chinese_calendar`` knows ``year``'s holidays and 调休 days (else R-11's Monday–Friday fallback)."""
+    """Whether ``chinese_calendar`` knows ``year``'s holidays and 调休 days (else R-11's Monday–Friday fallback,
+    unless the shop entered that year itself: :meth:`SlaCalendar.covers`)."""
     return _cn_working_days(int(year)) is not None
 
 
-def _day_verdict(day: dt.date, holidays: bool) -> tuple[bool, int | None]:
+def package_working_day(day: dt.date) -> bool | None:
+    """What ``chinese_calendar`` says about ``day``: True = working day, False = day off, None = no data."""
+    table = _cn_working_days(day.year)
+    return None if table is None else day in table
+
+
+def _day_verdict(day: dt.date, cal: SlaCalendar) -> tuple[bool, int | None]:
     """(is working day, year lacking data or None) in business mode."""
-    if holidays:
-        table = _cn_working_days(day.year)
-        if table is not None:
-            return day in table, None
-        return day.weekday() < 5, day.year
-    return day.weekday() < 5, None
+    table, missing = cal._year(day.year)
+    return day in table, day.year if missing else None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -195,11 +270,12 @@ def _window(day: dt.date, start: dt.time, end: dt.time, tz: str) -> tuple[dt.dat
 def is_working_day(d: dt.date, cal: SlaCalendar) -> tuple[bool, SlaWarning | None]:
     """Whether local date ``d`` has working time under ``cal``.
 
-    In ``always`` mode every day is a working day. In business mode with
-    ``holidays=True`` the Chinese calendar decides (2025-09-28, a Sunday 调休, is
-    a working day; 2025-10-01 is not); for a year without data the day counts
-    Monday–Friday and the :class:`SlaWarning` for that year is returned. An
-    aware ``datetime`` is first converted to its local date in ``cal.tz``.
+    In ``always`` mode every day is a working day. In business mode a shop day
+    (:class:`ShopDay`) decides its date; otherwise with ``holidays=True`` the Chinese
+    calendar decides (2025-09-28, a Sunday 调休, is a working day; 2025-10-01 is not);
+    for a year without data (and without shop days) the day counts Monday–Friday and
+    the :class:`SlaWarning` for that year is returned. An aware ``datetime`` is first
+    converted to its local date in ``cal.tz``.
     """
     if isinstance(d, dt.datetime):
         d = _aware(d, "d").astimezone(cal.zone).date()
@@ -207,8 +283,64 @@ def is_working_day(d: dt.date, cal: SlaCalendar) -> tuple[bool, SlaWarning | Non
         raise _error(f"d 应为 datetime.date，收到 {d!r}", f"d must be a datetime.date; got {d!r}")
     if cal.mode == "always":
         return True, None
-    working, missing = _day_verdict(d, cal.holidays)
+    working, missing = _day_verdict(d, cal)
     return working, None if missing is None else SlaWarning.missing_year(missing)
+
+
+#: How far ahead every surface that computes deadlines looks for missing holiday data (days).
+CALENDAR_LOOKAHEAD_DAYS = 60
+
+
+@dataclass(frozen=True)
+class CalendarGap:
+    """Days ahead whose holidays nobody knows: neither ``chinese_calendar`` nor the shop's 节假日 rows cover
+    ``years``; from ``first_day`` (local date) deadlines will count Monday–Friday (R-11).
+
+    ``message_zh`` / ``message_en`` are the one text every surface shows (triage, dashboard,
+    ``reviewops watch --status``, the daily sweep); ``str()`` gives both."""
+
+    years: tuple[int, ...]
+    first_day: dt.date
+    days: int
+    message_zh: str
+    message_en: str
+
+    def __str__(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"years": list(self.years), "first_day": self.first_day.isoformat(), "days": self.days,
+                "message_zh": self.message_zh, "message_en": self.message_en}
+
+
+def calendar_gap(cal: SlaCalendar, now: dt.datetime, *, days: int = CALENDAR_LOOKAHEAD_DAYS) -> CalendarGap | None:
+    """The holiday data missing within ``days`` days from ``now`` (aware) under ``cal``, or ``None``.
+
+    Only a business-hours clock with Chinese holidays (``mode="business"``, ``holidays=True``) needs
+    the data; a year counts as covered when ``chinese_calendar`` knows it or ``cal.shop_days`` holds
+    at least one day of it (:meth:`SlaCalendar.covers`). This is the one rule and the one message for
+    every surface: say it *before* a deadline is counted Monday–Friday.
+    """
+    moment = _aware(now, "now")
+    if cal.mode != "business" or not cal.holidays:
+        return None
+    first = moment.astimezone(cal.zone).date()
+    last = first + dt.timedelta(days=int(days))
+    years = tuple(y for y in range(first.year, last.year + 1) if not cal.covers(y))
+    if not years:
+        return None
+    start = max(first, dt.date(years[0], 1, 1))
+    ys = "、".join(str(y) for y in years)
+    ys_en = ", ".join(str(y) for y in years)
+    zh = (f"缺少 {ys} 年节假日数据：{start:%Y-%m-%d} 起（未来 {days} 天内）的响应截止时间将按周一至周五计算，"
+          f"元旦、春节等法定假日会被算作工作日。请在策略工作簿的「节假日」表录入 {ys} 年的假日和调休上班日"
+          f"（reviewops policy export → 编辑 → reviewops policy import），或升级 chinese_calendar"
+          f"（pip install -U chinesecalendar）")
+    en = (f"holiday data missing for {ys_en}: from {start:%Y-%m-%d} (within the next {days} days) deadlines will "
+          f"count Monday to Friday, New Year's Day and Spring Festival as working days. Enter {ys_en}'s holidays "
+          f"and make-up workdays in the 节假日 sheet of the policy workbook (reviewops policy export, edit, "
+          f"reviewops policy import) or upgrade chinese_calendar (pip install -U chinesecalendar)")
+    return CalendarGap(years=years, first_day=start, days=int(days), message_zh=zh, message_en=en)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -253,7 +385,7 @@ def _forward(start: dt.datetime, amount: dt.timedelta, cal: SlaCalendar, missing
     while True:
         opens, closes = _window(day, cal.day_start, cal.day_end, cal.tz)
         if start < closes:
-            working, year = _day_verdict(day, cal.holidays)
+            working, year = _day_verdict(day, cal)
             if year is not None:
                 missing.add(year)
             if working:
@@ -271,7 +403,7 @@ def _backward(end: dt.datetime, amount: dt.timedelta, cal: SlaCalendar, missing:
     while True:
         opens, closes = _window(day, cal.day_start, cal.day_end, cal.tz)
         if end > opens:
-            working, year = _day_verdict(day, cal.holidays)
+            working, year = _day_verdict(day, cal)
             if year is not None:
                 missing.add(year)
             if working:
@@ -331,7 +463,7 @@ def _between(a: dt.datetime, b: dt.datetime, cal: SlaCalendar, missing: set[int]
         opens, closes = _window(day, cal.day_start, cal.day_end, cal.tz)
         lo, hi = max(a, opens), min(b, closes)
         if hi > lo:
-            working, year = _day_verdict(day, cal.holidays)
+            working, year = _day_verdict(day, cal)
             if year is not None:
                 missing.add(year)
             if working:

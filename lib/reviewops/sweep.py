@@ -29,6 +29,10 @@
    for months-old parcels; a policy with ``delay_coupon_fen`` = 0 lists the late orders but issues
    nothing.
 
+The sweep also says ahead of time when the next 60 days lack holiday data (deadlines would count
+Monday–Friday): :attr:`DailySweep.warnings`, from :func:`reviewops.triage.calendar_warning` (``chinese_calendar``
+and the policy's 节假日 sheet), the sentence triage, the dashboard and ``reviewops watch --status`` show.
+
 ``apply=False`` (a dry run) computes the same tables without writing anything. ``now`` makes a
 run reproducible; every time in the store is UTC, shown in Beijing time.
 
@@ -545,7 +549,8 @@ def _excluded(o: Any, refunds_fen: int = 0) -> bool:
 # ----------------------------------------------------------------------- the sweep
 @dataclass
 class DailySweep:
-    """One sweep's result: the three tables, the to-do list per role and the counts (see the module doc)."""
+    """One sweep's result: the three tables, the to-do list per role, the counts (see the module doc) and
+    ``warnings`` (``中文 / English`` sentences: the holiday data missing within the next 60 days)."""
 
     now: dt.datetime
     applied: bool
@@ -555,6 +560,7 @@ class DailySweep:
     todo: pd.DataFrame
     counts: dict[str, int]
     roles: list[tuple[str, str]] = field(default_factory=list)  # (code, name_zh) in the policy's order
+    warnings: list[str] = field(default_factory=list)
 
     def todo_for(self, role: str) -> pd.DataFrame:
         """The to-do rows of one role (a role code)."""
@@ -579,6 +585,7 @@ def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids:
     ``shop_ids`` limits every check to those shops (None = all). ``apply=False`` writes nothing.
     """
     from .policy import load_policy_in
+    from .triage import calendar_warning
 
     when = parse_now(now)
     shop_ids = _shop_ids(shop_ids)
@@ -597,8 +604,9 @@ def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids:
         "followups_overdue": int(fups["overdue"].sum()) if len(fups) else 0, "delay_orders": len(delays),
         "delay_issued": int(delays["issued"].sum()) if len(delays) else 0, "todo": len(todo),
     }
+    gap = calendar_warning(policy, when)  # R-11, ahead of time: the same sentence on every surface
     return DailySweep(now=when, applied=apply, sla=sla, followups=fups, delays=delays, todo=todo, counts=counts,
-                      roles=roles)
+                      roles=roles, warnings=[str(gap)] if gap is not None else [])
 
 
 def _todo(sla: pd.DataFrame, fups: pd.DataFrame, delays: pd.DataFrame, roles: list[tuple[str, str]], *,

@@ -20,8 +20,13 @@ Decision rules (all values from the :class:`~reviewops.policy.Policy`):
 3. **SLA hours, owner role, severity, appeal** from the primary category's row of the
    SLA matrix (分类时效); an alarm word raises the severity to ``alarm_severity``.
 4. **Due time** = SLA clock start + SLA hours on the policy's clock (24×7 or business
-   hours with Chinese holidays; :mod:`reviewops.sla`). The clock starts when the review
-   was detected (first imported) or, with ``sla_start = posted``, when it was posted.
+   hours with Chinese holidays, the shop's 节假日 rows first; :mod:`reviewops.sla`). The clock
+   starts when the review was detected (first imported) or, with ``sla_start = posted``, when it
+   was posted.
+
+:attr:`TriageResult.warnings` says what the grader could not know: cases whose deadline was counted
+Monday–Friday for lack of holiday data, and — ahead of time — when the next 60 days lack holiday data
+(:func:`calendar_warning`, the same sentence the dashboard, ``watch --status`` and the daily sweep show).
 """
 
 from __future__ import annotations
@@ -42,13 +47,24 @@ from .clean import RATING_CLASS_ZH
 from .columns import Field
 from .errors import ConfigError
 from .policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, Policy, current_policy, default_policy
-from .sla import SlaCalendar, SlaEvent, SlaState, add_working_time, replay, state_from_json, state_to_json
+from .sla import (
+    CalendarGap,
+    SlaCalendar,
+    SlaEvent,
+    SlaState,
+    add_working_time,
+    calendar_gap,
+    replay,
+    state_from_json,
+    state_to_json,
+)
 
 if TYPE_CHECKING:
     from .store import Store
     from .textmodel import TextModel
 
-__all__ = ["TRIAGE_INPUT", "TRIAGE_OUTPUT", "TriageResult", "calendar_of", "case_sla_events", "open_queue",
+__all__ = ["TRIAGE_INPUT", "TRIAGE_OUTPUT", "TriageResult", "calendar_of", "calendar_warning", "case_sla_events",
+           "open_queue",
            "recategorize_case", "recompute_due", "triage", "triage_store"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -82,13 +98,23 @@ _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # high=0 is the most sever
 
 
 def calendar_of(policy: Policy) -> SlaCalendar:
-    """The SLA clock the policy asks for."""
+    """The SLA clock the policy asks for: its clock settings and its 节假日 rows (which win over
+    ``chinese_calendar``). Every deadline — triage, workbench, sweep, alerts, Excel, demo — is counted on it."""
     return SlaCalendar(
         mode=policy.setting("sla_clock"),
         day_start=policy.setting("business_day_start"),
         day_end=policy.setting("business_day_end"),
         holidays=bool(policy.setting("use_cn_holidays")),
+        shop_days=policy.shop_days,
     )
+
+
+def calendar_warning(policy: Policy, now: dt.datetime | None = None) -> CalendarGap | None:
+    """Whether the next :data:`reviewops.sla.CALENDAR_LOOKAHEAD_DAYS` days from ``now`` (default: the
+    current time) lack holiday data under ``policy`` — neither ``chinese_calendar`` nor the policy's 节假日
+    rows cover them (:func:`reviewops.sla.calendar_gap`); ``None`` when nothing is missing or the clock
+    needs no calendar. Every surface that computes deadlines shows this one message."""
+    return calendar_gap(calendar_of(policy), now or _utcnow())
 
 
 def _fmt_local(t: dt.datetime) -> str:
@@ -290,7 +316,9 @@ def triage(reviews: pd.DataFrame, policy: Policy | None = None, *, model: "TextM
 # ---------------------------------------------------------------------- store
 @dataclass
 class TriageResult:
-    """What :func:`triage_store` did."""
+    """What :func:`triage_store` did. ``warnings`` (``中文 / English`` sentences): the new cases whose
+    deadline was counted Monday–Friday for lack of holiday data, then the holiday data missing within the
+    next 60 days (:func:`calendar_warning`)."""
 
     examined: int = 0
     negative: int = 0
@@ -371,6 +399,8 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     elif model is False:
         model = None
     result = TriageResult(policy_version=policy.version, model_version=getattr(model, "version", None))
+    ahead = calendar_warning(policy, now)
+    result.warnings = [str(ahead)] if ahead is not None else []
     with store.read() as conn:
         pending = _pending_reviews(conn, shop_ids, batch_ids=batch_ids, seen_since=seen_since)
     result.examined = len(pending)
@@ -393,6 +423,7 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
             if attempt == 2:
                 raise
             result.case_ids, result.already_cased, result.created = [], 0, 0
+            result.warnings = [str(ahead)] if ahead is not None else []
     return result
 
 
@@ -404,6 +435,7 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
     from .store import cases, create_case
 
     on_create = any(r["anchor"] == "created" for r in policy.tables["followups"])
+    missing: dict[int, tuple[Any, list[int]]] = {}  # year without holiday data -> (warning, case ids)
     with store.write() as conn:
         taken = {r for (r,) in conn.execute(sa.select(cases.c.review_pk).where(
             cases.c.review_pk.in_([int(x) for x in neg["review_pk"]]))) if r is not None}
@@ -436,7 +468,19 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
             if on_case is not None:
                 on_case(conn, case_id, row)
             result.case_ids.append(case_id)
+            for w in clock.warnings:
+                missing.setdefault(w.year, (w, []))[1].append(case_id)
         result.created = len(result.case_ids)
+    result.warnings[:0] = [_cases_warning(w, ids) for _year, (w, ids) in sorted(missing.items())]
+
+
+def _cases_warning(w: Any, case_ids: list[int]) -> str:
+    """One line for the new cases whose deadline used R-11's Monday–Friday fallback for ``w.year``."""
+    shown = "、".join(str(i) for i in case_ids[:10]) + (f" 等 {len(case_ids)} 个" if len(case_ids) > 10 else "")
+    shown_en = ", ".join(str(i) for i in case_ids[:10]) + (f" and {len(case_ids) - 10} more" if len(case_ids) > 10
+                                                            else "")
+    return (f"案件 {shown} 的响应截止时间用到 {w.year} 年：{w.message_zh}（元旦等假日算作工作日）/ "
+            f"cases {shown_en}: the deadline runs into {w.year}; {w.message_en}")
 
 
 def _utcnow() -> dt.datetime:

@@ -733,7 +733,9 @@ class Watcher:
 def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: float = 30.0) -> dict[str, Any]:
     """The watcher's health for ``reviewops watch --status``: heartbeats, the alert queue, dead letters,
     the newest intake and the channels. ``ok`` is False when no watcher beat within ``stale_after``
-    seconds, a delivery is dead, or one has waited more than 5 minutes."""
+    seconds, a delivery is dead, or one has waited more than 5 minutes — or when the next 60 days lack
+    holiday data (``calendar``: :func:`reviewops.triage.calendar_warning`, which reads the policy's
+    节假日 sheet as well as ``chinese_calendar``; its sentence is one of the ``problems``)."""
     from .alerts import channel_summary
     from .policy import current_policy
     from .store import alert_deliveries as d
@@ -757,13 +759,11 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
     policy = current_policy(store)
     channels = channel_summary(policy)
     problems: list[str] = []
-    if policy.setting("sla_clock") == "business" and policy.setting("use_cn_holidays"):
-        from .sla import SlaWarning, has_holiday_data
+    from .triage import calendar_warning
 
-        for year in sorted({now.year, (now + dt.timedelta(days=60)).year}):
-            if not has_holiday_data(year):  # R-11: visible before deadlines start to use the fallback
-                w = SlaWarning.missing_year(year)
-                problems.append(f"{w.message_zh}；请升级 chinese_calendar / {w.message_en}; upgrade chinese_calendar")
+    gap = calendar_warning(policy, now)  # R-11: the next 60 days lack holiday data (package and 节假日 sheet)
+    if gap is not None:
+        problems.append(str(gap))
     if not any(b["alive"] for b in beats):
         problems.append("没有正在运行的监控服务（心跳超时）/ no watcher is running (no recent heartbeat)")
     if states.get("dead"):
@@ -775,4 +775,5 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
     problems += [f"渠道 {r.channel}：{r.problem}" for r in channels.itertuples() if r.problem]
     return {"ok": not problems, "problems": problems, "watchers": beats, "deliveries": states,
             "oldest_pending_s": round(waiting, 1), "last_file": dict(last_file._mapping) if last_file else None,
-            "last_push": last_push, "channels": channels.to_dict("records")}
+            "last_push": last_push, "channels": channels.to_dict("records"),
+            "calendar": gap.to_dict() if gap is not None else None}
