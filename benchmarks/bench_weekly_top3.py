@@ -3,6 +3,10 @@
     python benchmarks/bench_weekly_top3.py --cache /tmp/bench/wt3/shop.db          # full run (~10 min first time)
     python benchmarks/bench_weekly_top3.py --cache /tmp/bench/wt3/small.db --reviews 20000 --orders 60000 --repeat 2
     python benchmarks/bench_weekly_top3.py --cache /tmp/bench/wt3/shop.db --index-experiment   # + candidate index
+    python benchmarks/bench_weekly_top3.py --quick    # smoke run: 5,000 reviews, one run each, no PDF (~30 s)
+
+``--quick`` (the test suite runs it) builds its small shop in a temporary directory (``_quick.py``), writes the
+result there instead of ``results/`` and prints it as one JSON line at the end of stdout.
 
 **Generation.** A synthetic shop is written straight into a store made by ``reviewops.Store.open(url)``
 (so the migrations run and the schema is the real one), with numpy-vectorised columns and bulk
@@ -152,7 +156,7 @@ def _text_pools(rng: np.random.Generator) -> dict[str, np.ndarray]:
 def generate(n_reviews: int, n_orders: int, seed: int) -> Iterator[tuple[str, list[str], dict[str, np.ndarray]]]:
     """Yield ``(table, columns, {column: array})`` in foreign-key order; all arrays of one table have equal length."""
     rng = np.random.default_rng(seed)
-    from reviewops.demo import _SUPPLIERS, catalogue
+    from reviewops.demo import catalogue
 
     first_utc = (FIRST_MONDAY_BJ - BJ).astype("int64")
     export_utc = int((EXPORT_BJ - BJ).astype("int64"))
@@ -166,7 +170,7 @@ def generate(n_reviews: int, n_orders: int, seed: int) -> Iterator[tuple[str, li
 
     # products: 1,200 listings over the demo catalogue's products and suppliers, spread over the shops
     base = catalogue(__import__("random").Random(seed))
-    suppliers = sorted(set(_SUPPLIERS.values()))
+    suppliers = sorted({p.supplier for p in base})  # the catalogue's suppliers (public API)
     n_prod = 1200
     pb = rng.integers(0, len(base), size=n_prod)
     prod_shop = rng.choice(len(SHOPS), size=n_prod, p=shop_p) + 1
@@ -824,20 +828,41 @@ def main() -> None:
     ap.add_argument("--generate-only", action="store_true")
     ap.add_argument("--index-experiment", action="store_true",
                     help="also measure with a candidate index added by hand to a copy of the database")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--out", type=Path, default=None, help=f"result JSON (default {RESULTS.relative_to(ROOT)})")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 5,000 reviews / 15,000 orders in a temp directory, one run each, no PDF; "
+                         "last stdout line = JSON")
     args = ap.parse_args()
+    if args.quick:
+        sys.path.insert(0, str(ROOT / "benchmarks"))  # _quick.py (already there when run as a script)
+        from _quick import print_result, quick_dir
 
+        args.reviews, args.orders, args.repeat, args.run_repeat, args.no_pdf = 5_000, 15_000, 1, 1, True
+        with quick_dir("weekly_top3") as tmp:
+            if not args.db:
+                args.cache = str(tmp / "shop.db")
+            args.out = args.out or tmp / "weekly_top3.json"
+            result = run(args)
+        if result is not None:
+            result["quick"] = True
+            print_result(result)
+        return
+    args.out = args.out or RESULTS
+    run(args)
+
+
+def run(args: argparse.Namespace) -> dict[str, object] | None:
     url, built = ensure_store(args)
     print(json.dumps({"store": built}, ensure_ascii=False), file=sys.stderr, flush=True)
     if args.generate_only:
-        return
+        return None
     work = Path(tempfile.mkdtemp(prefix="wt3.", dir=Path(args.cache).parent if not args.db else None))
     try:
         result: dict[str, object] = {
             "benchmark": "weekly_top3", "goal_s": 60, "week": args.week, "store": "postgresql" if args.db else "sqlite",
             "params": {"reviews": args.reviews, "orders": args.orders, "seed": args.seed, "repeat": args.repeat,
                        "run_repeat": args.run_repeat},
-            "machine": machine(), "generation": built,
+            "machine": machine(), "generation": built, "load_avg_start": os.getloadavg(),
         }
         print("weekly_top3 in process …", file=sys.stderr, flush=True)
         result["inprocess"] = measure_inprocess(url, args.week, args.repeat)
@@ -855,6 +880,7 @@ def main() -> None:
         print(text)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n", encoding="utf-8")
+        return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
