@@ -10,7 +10,6 @@ never appears anywhere.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3

@@ -723,7 +723,7 @@ def _target_rows(url: str) -> dict[str, int] | None:
         if not p.exists() or p.stat().st_size == 0:
             return None
         try:
-            con = sqlite3.connect(f"{p.as_uri()}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            con = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
             try:
                 names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' "
                                                    "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'")]
@@ -790,11 +790,13 @@ def restore(path: str | os.PathLike[str], db: str | None = None, *, force: bool 
                 f"{masked_location(url)}; name a {kind} store with --db")
         existing = _target_rows(url) or {}
         if existing and not force:
-            listed = "，".join(f"{t} {n}" for t, n in sorted(existing.items())[:8])
+            shown = sorted(existing.items())[:8]
+            listed = "，".join(f"{t} {n}" for t, n in shown)
+            listed_en = ", ".join(f"{t} {n}" for t, n in shown)
             raise RestoreRefused(
                 f"恢复目标 {masked_location(url)} 不是空的（{listed}）；未写入任何数据。请恢复到一个新的数据库（--db 新文件或"
                 f"新建的空数据库），或确认要覆盖时加 --force。\nThe restore target {masked_location(url)} is not empty "
-                f"({listed}); nothing was written. Restore into a new store (--db a new file or an empty database), "
+                f"({listed_en}); nothing was written. Restore into a new store (--db a new file or an empty database), "
                 f"or pass --force to overwrite it.")
         dump, checks = _trial(path, zf, manifest, Path(tmp), url if kind == "postgresql" else None,
                               trial_optional=True)
