@@ -597,17 +597,27 @@ def _extract_dump(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], int
     return out
 
 
-def _compare(path: Path, manifest: dict[str, Any], got: dict[str, Any], where: str) -> None:
+def _compare(path: Path, manifest: dict[str, Any], got: dict[str, Any], where: str, where_en: str,
+             *, written: str | None = None) -> None:
+    """Refuse when a (trial) restore differs from the manifest; ``written`` names the target already written."""
     want = manifest["tables"]
     bad = [t for t in sorted(set(want) | set(got["tables"])) if want.get(t) != got["tables"].get(t)]
+    zh = en = ""
     if bad:
         details = "; ".join(f"{t}: {want.get(t, {}).get('rows', '-')} → {got['tables'].get(t, {}).get('rows', '-')}"
                             for t in bad[:8])
-        raise _refuse(path, f"{where}后这些表的行数或校验和与清单不符：{details}",
-                      f"after {where} these tables differ from the manifest (rows or checksum): {details}")
-    if not got["audit"]["ok"]:
-        raise _refuse(path, f"{where}后审计链校验失败：{'；'.join(got['audit']['problems'][:3])}",
-                      f"after {where} the audit chain does not verify: {'; '.join(got['audit']['problems'][:3])}")
+        zh = f"{where}后这些表的行数或校验和与清单不符：{details}"
+        en = f"after {where_en} these tables differ from the manifest (rows or checksum): {details}"
+    elif not got["audit"]["ok"]:
+        zh = f"{where}后审计链校验失败：{'；'.join(got['audit']['problems'][:3])}"
+        en = f"after {where_en} the audit chain does not verify: {'; '.join(got['audit']['problems'][:3])}"
+    if not zh:
+        return
+    if written is None:
+        raise _refuse(path, zh, en)
+    raise StoreError(f"{zh}。数据已写入 {written}，但与备份不一致：请勿使用它，用另一份备份加 --force 重新恢复。\n"
+                     f"{en[0].upper() + en[1:]}. The data was written to {written} but does not match the backup: "
+                     f"do not use it; restore another backup with --force.")
 
 
 @contextmanager
@@ -675,7 +685,7 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
             raise _refuse(path, f"数据文件不是可用的 SQLite 数据库（{e}）", f"the dump is not a usable SQLite database ({e})") from None
         if ok != "ok":
             raise _refuse(path, f"数据文件完整性检查失败（{ok}）", f"the dump fails SQLite's integrity check ({ok})")
-        _compare(path, manifest, _describe_url(f"sqlite:///{dump}"), "试恢复 trial restore ")
+        _compare(path, manifest, _describe_url(f"sqlite:///{dump}"), "试恢复", "the trial restore")
         checks.append("试恢复到临时 SQLite 文件：各表行数与校验和、审计链 / trial restore into a temporary SQLite file: "
                       "rows and checksums of every table, audit chain")
     else:
@@ -691,7 +701,7 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
                     raise
                 except StoreError as e:
                     raise _refuse(path, f"试恢复失败：{e}", f"the trial restore failed: {e}") from None
-                _compare(path, manifest, _describe_url(scratch), "试恢复 trial restore ")
+                _compare(path, manifest, _describe_url(scratch), "试恢复", "the trial restore")
         except _ScratchUnavailable as e:
             if not trial_optional:
                 raise
@@ -805,7 +815,7 @@ def restore(path: str | os.PathLike[str], db: str | None = None, *, force: bool 
         else:
             _pg_restore(dump, url, clean=True)
         got = _describe_url(url)
-        _compare(path, manifest, got, "恢复 restore ")
+        _compare(path, manifest, got, "恢复", "the restore", written=masked_location(url))
         checks.append("恢复后各表行数与校验和等于清单，审计链完整 / after the restore every table's rows and checksum "
                       "equal the manifest and the audit chain verifies")
     where = key_location()
