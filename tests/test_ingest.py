@@ -554,13 +554,24 @@ def test_i08_a_10k_column_header_is_refused_with_the_limit(store, tmp_path):
     assert counts(store)["reviews"] == 0
 
 
-def test_i08_a_32767_character_cell_is_kept_whole(store, tmp_path):
-    text = ("差评😀" * 20_000)[:32_767]
+def test_i08_a_review_text_at_the_limit_is_kept_whole_and_a_32767_character_one_refused(store, tmp_path):
+    from reviewops.columns import REVIEW_TEXT_MAX_CHARS
+
+    text = ("差评😀𠮷" * 2_000)[:REVIEW_TEXT_MAX_CHARS]
     rows = [["订单编号", "评价结果", "评价内容", "评价时间"], ["2841234567890123456", "差评", text, "2024-03-05 10:00:00"]]
     import_file(store, write_csv(tmp_path / "long.csv", rows, "gb18030"))
     path = write_xlsx(tmp_path / "long.xlsx", {"s": rows})
     import_file(store, path, shop="xlsx")
     assert [r[0] for r in select(store, st.reviews, "content")] == [text, text]
+    # Excel's largest cell: no platform allows such a review, so it is refused with the limit stated (I-08)
+    rows[1][2] = ("差评😀" * 20_000)[:32_767]
+    with pytest.raises(ImportRejected) as e:
+        import_file(store, write_csv(tmp_path / "longer.csv", rows, "gb18030"), shop="other")
+    (p,) = e.value.problems
+    assert (p.row, p.column, p.code) == (2, "评价内容", "too_long")
+    assert "32767" in p.reason_zh and str(REVIEW_TEXT_MAX_CHARS) in p.reason_en
+    assert p.value.startswith("差评😀") and len(p.value) < 250 and "32767" in p.value  # cut for display
+    assert counts(store)["reviews"] == 2
 
 
 @pytest.mark.parametrize("lay", layouts.BUILTIN, ids=lambda lay: lay.name)

@@ -68,6 +68,8 @@ order_ids = hst.integers(min_value=10 ** 15, max_value=10 ** 20 - 1).map(str).fi
     lambda s: len(s) < 17 or s[15:].strip("0") != "")
 local_times = hst.datetimes(min_value=dt.datetime(2015, 1, 1), max_value=dt.datetime(2030, 12, 31)).map(
     lambda d: d.replace(microsecond=0))
+# the times run to 2030: the imports are made "now" = 2031, as a time in the future is a bad value
+NOW = dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc)
 TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y年%m月%d日 %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
                 "%Y.%m.%d %H:%M:%S", "%Y%m%d%H%M%S"]
 
@@ -135,7 +137,7 @@ def test_reviews_round_trip_idempotent_and_one_row_per_key(store, tmp_path_facto
     path = tmp_path_factory.mktemp("rev") / "reviews.csv"
     write(path, table, *enc)
 
-    (first,) = import_file(store, path, shop=shop)
+    (first,) = import_file(store, path, shop=shop, now=NOW)
     # the last row of a natural key wins; one stored review per key
     expected = {}
     for r in rows:
@@ -152,7 +154,7 @@ def test_reviews_round_trip_idempotent_and_one_row_per_key(store, tmp_path_facto
         assert nick is not None and (nick == "[密文]") == want["nick"].startswith("$$")
 
     before = non_import_counts(store)
-    (again,) = import_file(store, path, shop=shop)
+    (again,) = import_file(store, path, shop=shop, now=NOW)
     assert (again.rows_new, again.rows_updated) == (0, 0)
     assert non_import_counts(store) == before
 
@@ -183,7 +185,7 @@ def test_orders_round_trip_money_ids_and_times_exactly(store, tmp_path_factory, 
     path = tmp_path_factory.mktemp("ord") / "ExportOrderList.csv"
     write(path, table, *enc)
 
-    (res,) = import_file(store, path, shop=shop)
+    (res,) = import_file(store, path, shop=shop, now=NOW)
     assert res.rows_rejected == 0 and res.rows_new == len(rows)
     got = shop_rows(store, st.orders, shop, ["order_id", "goods_fen", "shipping_fee_fen", "paid_fen", "created_at",
                                              "seller_memo", "item_count"], ["order_id"])
@@ -195,6 +197,6 @@ def test_orders_round_trip_money_ids_and_times_exactly(store, tmp_path_factory, 
         assert g[5] == r["memo"] and g[6] == r["qty"]
 
     before = non_import_counts(store)
-    (again,) = import_file(store, path, shop=shop)
+    (again,) = import_file(store, path, shop=shop, now=NOW)
     assert (again.rows_new, again.rows_updated, again.rows_unchanged) == (0, 0, len(rows))
     assert non_import_counts(store) == before

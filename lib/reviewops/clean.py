@@ -12,6 +12,7 @@ strip surrounding quotes, map placeholder tokens to empty.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -160,6 +161,7 @@ DATETIME_FORMATS = (
 _SLASH = r"^\d{4}/\d{1,2}/\d{1,2}"
 _AMBIGUOUS = r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(\s|$)"
 _SERIAL = r"^\d{5}(\.\d+)?$"
+YEAR_RANGE = (1900, 2200)  # a platform time outside these years is a typing error (and beyond 2262 unstorable)
 
 
 def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, int]:
@@ -181,17 +183,25 @@ def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, in
         todo[conv.index] = False
     ambiguous = todo & text.str.match(_AMBIGUOUS)
     todo &= ~ambiguous
+    out_of_range = pd.Series(False, index=values.index)
     for fmt in DATETIME_FORMATS:
         if not todo.any():
             break
         parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
         hit = parsed.notna()
         if hit.any():
-            idx = parsed.index[hit]
-            result[idx] = parsed[hit]
+            # years the store's nanosecond times cannot hold (2999-01-01) are reported, not a crash
+            years = parsed[hit].dt.year
+            outside = years.index[(years < YEAR_RANGE[0]) | (years > YEAR_RANGE[1])]
+            out_of_range[outside] = True
+            todo[outside] = False
+            idx = parsed.index[hit].difference(outside)
+            result[idx] = parsed[idx].astype("datetime64[ns]")
             todo[idx] = False
-    bad = todo | ambiguous
+    bad = todo | ambiguous | out_of_range
     reasons = pd.Series(None, index=values.index, dtype=object)
+    reasons[out_of_range] = (f"年份超出范围（{YEAR_RANGE[0]}–{YEAR_RANGE[1]}）\x1f"
+                             f"year out of range ({YEAR_RANGE[0]}–{YEAR_RANGE[1]})")
     reasons[todo] = ("时间格式无法识别（支持 2026-03-05 14:22:00、2026/3/5 14:22、2026年3月5日、Excel 日期）"
                      "\x1ftime format not recognised (use 2026-03-05 14:22:00, 2026/3/5 14:22, 2026年3月5日 or an Excel date)")
     reasons[ambiguous] = ("日期有歧义（日/月还是月/日？），请改为 年-月-日\x1fambiguous date (day/month or month/day?); "
@@ -207,6 +217,54 @@ def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, in
         good = good & ~dst
     slash = int((good & text.str.match(_SLASH)).sum())
     return Converted(utc, bad, reasons=reasons), slash
+
+
+def _ahead_words(ahead: dt.timedelta) -> tuple[str, str]:
+    days = ahead / dt.timedelta(days=1)
+    if days == int(days):
+        return f"{int(days)} 天", f"{int(days)} day{'s' if days != 1 else ''}"
+    hours = ahead / dt.timedelta(hours=1)
+    return f"{hours:g} 小时", f"{hours:g} hours"
+
+
+def check_not_future(utc: pd.Series, now: dt.datetime, ahead: dt.timedelta) -> Converted:
+    """Times (tz-aware UTC, as :func:`to_utc` returns them) later than ``now + ahead`` are bad.
+
+    An export cannot hold a review, an order or a message from the future: such a time comes from a
+    wrong column, a mistyped year or a wrong clock, and would put the case at the wrong place in every
+    deadline and report. ``now`` must be timezone-aware (tests pass a fixed one).
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    latest = pd.Timestamp(now).tz_convert("UTC") + pd.Timedelta(ahead)
+    bad = (utc.notna() & (utc > latest)).astype(bool)
+    shown = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    zh, en = _ahead_words(ahead)
+    reasons = pd.Series(None, index=utc.index, dtype=object)
+    reasons[bad] = (f"时间在未来：比现在（北京时间 {shown}）晚了 {zh} 以上，不可能已经发生；请检查该列是否选错、"
+                    f"年份是否写错或导出电脑的时钟\x1f"
+                    f"the time is in the future: more than {en} after now ({shown} Beijing time), so it cannot have "
+                    f"happened yet; check the column, the year or the exporting computer's clock")
+    return Converted(utc.where(~bad), bad, reasons=reasons)
+
+
+def check_length(values: pd.Series, limit: int) -> Converted:
+    """Cells longer than ``limit`` characters are bad (no platform allows such a text).
+
+    A text that long is not what the platform exported: most often a stray quote swallowed the rows
+    after it, or a whole document was pasted into the cell.
+    """
+    lengths = pd.Series([len(v) if isinstance(v, str) else 0 for v in values.astype(object).tolist()],
+                        index=values.index)
+    bad = lengths > limit
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    for j in lengths.index[bad]:
+        n = int(lengths[j])
+        reasons[j] = (f"文本过长：{n} 个字符，上限 {limit}；平台不允许这么长的内容，可能是引号错位吞并了后面的行，"
+                      f"或整段文件被粘贴进了这一格\x1f"
+                      f"text too long: {n} characters, the limit is {limit}; no platform allows that much — a stray "
+                      f"quote may have swallowed the rows after it, or a whole document was pasted into the cell")
+    return Converted(values.where(~bad, None), bad, reasons=reasons)
 
 
 _QTY_UNITS = "件个袋盒瓶包套只双条支张台箱份罐桶片本把块"

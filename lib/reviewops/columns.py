@@ -20,10 +20,19 @@ Value types
 ``nick``      buyer nickname → masked form + keyed hash
 ``address``   address → province/city kept, the rest masked
 ``bool``      是/否, Y/N, true/false
+
+Limits that make a value bad (reported like any other bad value)
+-----------------------------------------------------------------
+``datetime``  later than the import's "now" + 1 day (:data:`FUTURE_TOLERANCE`); promised
+              times (承诺发货/承诺送达) may lie up to :data:`PROMISE_HORIZON` ahead
+text-like     (``text``, ``name``, ``nick``, ``address``, ``phone``) longer than
+              :data:`TEXT_MAX_CHARS`; review texts, 追评 and the shop's reply longer than
+              :data:`REVIEW_TEXT_MAX_CHARS`
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -36,22 +45,61 @@ VALUE_TYPES = (
 )
 
 
+#: Every platform caps a review, a 追评 and the shop's reply (解释) at about 500 characters: the policy
+#: workbook's 平台 sheet ships ``reply_max_chars`` = 500 for all six platforms, and reference/anchors.md
+#: gives Taobao's explanation ≤ 500 characters.
+PLATFORM_TEXT_LIMIT = 500
+#: A review text, 追评 or reply longer than this is no review (a file pasted into a cell, rows swallowed by
+#: a stray quote): four times the platform cap, room for a platform that counts emoji or line breaks as
+#: more than one character or allows somewhat more than we know.
+REVIEW_TEXT_MAX_CHARS = 4 * PLATFORM_TEXT_LIMIT
+#: Any other text-like cell (memo, buyer message, chat message, tracking text, title, name, address)
+#: longer than this is refused; no platform field we import allows as much.
+TEXT_MAX_CHARS = 10_000
+#: A time later than the import's "now" plus this is refused (clock skew and time zones fit in a day).
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+#: Promised dispatch/delivery times lie ahead by nature (presales promise weeks); beyond a year is refused.
+PROMISE_HORIZON = dt.timedelta(days=366)
+TEXT_LIKE_TYPES = frozenset({"text", "name", "nick", "address", "phone"})
+
+
 @dataclass(frozen=True)
 class Field:
-    """One normalised column."""
+    """One normalised column.
+
+    ``max_chars`` (text-like types) and ``max_ahead`` (datetimes) override the type's limit
+    (:data:`TEXT_MAX_CHARS`, :data:`FUTURE_TOLERANCE`); see :attr:`char_limit` and :attr:`ahead_limit`.
+    """
 
     name: str
     type: str
     zh: str
     description: str
+    max_chars: int | None = None
+    max_ahead: dt.timedelta | None = None
 
     def __post_init__(self) -> None:
         if self.type not in VALUE_TYPES:  # pragma: no cover - programming error
             raise ValueError(f"unknown value type {self.type!r} for field {self.name}")
 
+    @property
+    def char_limit(self) -> int | None:
+        """Longest value accepted (characters), ``None`` for types that are not text-like."""
+        if self.type not in TEXT_LIKE_TYPES:
+            return None
+        return self.max_chars if self.max_chars is not None else TEXT_MAX_CHARS
 
-def _f(name: str, type_: str, zh: str, description: str) -> Field:
-    return Field(name, type_, zh, description)
+    @property
+    def ahead_limit(self) -> dt.timedelta | None:
+        """How far past "now" a time may lie, ``None`` for types that are not times."""
+        if self.type != "datetime":
+            return None
+        return self.max_ahead if self.max_ahead is not None else FUTURE_TOLERANCE
+
+
+def _f(name: str, type_: str, zh: str, description: str, *, max_chars: int | None = None,
+       max_ahead: dt.timedelta | None = None) -> Field:
+    return Field(name, type_, zh, description, max_chars, max_ahead)
 
 
 REVIEW_FIELDS = (
@@ -66,11 +114,12 @@ REVIEW_FIELDS = (
     _f("score_product", "score", "商品评分", "product score 1–5"),
     _f("score_logistics", "score", "物流评分", "logistics score 1–5"),
     _f("score_service", "score", "服务评分", "service score 1–5"),
-    _f("content", "text", "评价内容", "first review text"),
+    _f("content", "text", "评价内容", "first review text", max_chars=REVIEW_TEXT_MAX_CHARS),
     _f("created_at", "datetime", "评价时间", "time of the first review"),
-    _f("append_content", "text", "追评内容", "follow-up review (追评) text"),
+    _f("append_content", "text", "追评内容", "follow-up review (追评) text",
+       max_chars=REVIEW_TEXT_MAX_CHARS),
     _f("append_created_at", "datetime", "追评时间", "time of the follow-up review"),
-    _f("seller_reply", "text", "商家回复", "shop's public reply / 解释"),
+    _f("seller_reply", "text", "商家回复", "shop's public reply / 解释", max_chars=REVIEW_TEXT_MAX_CHARS),
     _f("seller_reply_at", "datetime", "回复时间", "time of the shop's reply"),
     _f("has_media", "bool", "是否有图", "review carries pictures or video"),
     _f("media_urls", "text", "评价图片", "picture/video links"),
@@ -86,7 +135,7 @@ ORDER_FIELDS = (
     _f("status_raw", "text", "订单状态", "order status as written"),
     _f("created_at", "datetime", "下单时间", "order created"),
     _f("paid_at", "datetime", "付款时间", "order paid"),
-    _f("promised_ship_at", "datetime", "承诺发货时间", "promised dispatch time"),
+    _f("promised_ship_at", "datetime", "承诺发货时间", "promised dispatch time", max_ahead=PROMISE_HORIZON),
     _f("shipped_at", "datetime", "发货时间", "dispatched"),
     _f("completed_at", "datetime", "完成时间", "received / completed"),
     _f("buyer_nick", "nick", "买家昵称", "buyer account (masked + hash)"),
@@ -165,7 +214,7 @@ SHIPMENT_FIELDS = (
     _f("order_id", "id", "订单编号", "order id"),
     _f("direction_raw", "text", "物流方向", "发货/退货/换货"),
     _f("shipped_at", "datetime", "发货时间", "dispatched"),
-    _f("promised_at", "datetime", "承诺送达时间", "promised delivery time"),
+    _f("promised_at", "datetime", "承诺送达时间", "promised delivery time", max_ahead=PROMISE_HORIZON),
     _f("status_raw", "text", "物流状态", "tracking status as written or Kuaidi100 code"),
     _f("event_at", "datetime", "轨迹时间", "time of a tracking event"),
     _f("location", "text", "轨迹地点", "place of a tracking event"),

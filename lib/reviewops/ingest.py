@@ -90,11 +90,15 @@ def saved_layouts(store: st.Store) -> list[Layout]:
 def save_layout(store: st.Store, layout: Layout, *, actor: str | None = None) -> None:
     """Save (or replace) a user layout under its name."""
     with store.write() as conn:
-        conn.execute(st.layouts.delete().where(st.layouts.c.name == layout.name))
-        conn.execute(st.layouts.insert().values(
-            name=layout.name, kind=layout.kind, platform=layout.platform, definition=layout.to_json(),
-            created_at=st.utcnow(), created_by=actor,
-        ))
+        _save_layout(conn, layout, actor)
+
+
+def _save_layout(conn: Connection, layout: Layout, actor: str | None) -> None:
+    conn.execute(st.layouts.delete().where(st.layouts.c.name == layout.name))
+    conn.execute(st.layouts.insert().values(
+        name=layout.name, kind=layout.kind, platform=layout.platform, definition=layout.to_json(),
+        created_at=st.utcnow(), created_by=actor,
+    ))
 
 
 # ------------------------------------------------------------------------ preparing
@@ -113,6 +117,14 @@ class Prepared:
     notes: list[str]
 
 
+def _aware_now(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ConfigError(f"now 必须带时区 / now must be timezone-aware; got {now!r}")
+    return now
+
+
 def find_header_row(rows: list[list[str | None]], known: set[str]) -> int | None:
     """Index of the row that looks most like a header (most cells that are known header names)."""
     best, best_score = None, 1
@@ -123,8 +135,20 @@ def find_header_row(rows: list[list[str | None]], known: set[str]) -> int | None
     return best
 
 
+PROBLEM_VALUE_CHARS = 200  # a problem shows at most this much of the value (a 30,000-character cell is cut)
+
+
+def _shown_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) <= PROBLEM_VALUE_CHARS:
+        return text
+    return f"{text[:PROBLEM_VALUE_CHARS - 1]}…（共 {len(text)} 字 / {len(text)} chars）"
+
+
 def _problem(t: RawTable, row: int | None, column: str | None, value: Any, zh: str, en: str, code: str) -> Problem:
-    return Problem(t.label, row, column, None if value is None else str(value), zh, en, code)
+    return Problem(t.label, row, column, _shown_value(value), zh, en, code)
 
 
 def prepare_table(
@@ -134,8 +158,14 @@ def prepare_table(
     platform: str | None,
     kind: str | None,
     pii_key: bytes,
+    now: dt.datetime | None = None,
 ) -> Prepared | None:
-    """Detect, convert and validate one raw table. ``None`` if no layout matches it."""
+    """Detect, convert and validate one raw table. ``None`` if no layout matches it.
+
+    ``now`` (timezone-aware; default the clock): times later than now + 1 day are bad values
+    (promised times: a year), see :attr:`reviewops.columns.Field.ahead_limit`.
+    """
+    now = _aware_now(now)
     known = set()
     for lay in candidates:
         known.update(lay._alias_index)
@@ -240,6 +270,11 @@ def prepare_table(
         header = headers[ci]
         raw = col(fname)
         cleaned = clean.clean_cells(raw, free_text=(f.type == "text"))
+        limit = f.char_limit
+        if limit is not None:
+            long = clean.check_length(cleaned, limit)
+            report(long.bad, header, cleaned, "", "", "too_long", long.reasons)
+            cleaned = long.values
         if f.type == "text":
             frame[fname] = cleaned
         elif f.type == "id":
@@ -259,7 +294,9 @@ def prepare_table(
             conv, slash = clean.to_utc(cleaned)
             slash_total += slash
             report(conv.bad, header, cleaned, "", "", "bad_datetime", conv.reasons)
-            frame[fname] = conv.values
+            future = clean.check_not_future(conv.values, now, f.ahead_limit)
+            report(future.bad, header, cleaned, "", "", "future_time", future.reasons)
+            frame[fname] = future.values
         elif f.type == "int":
             conv = clean.to_int(cleaned)
             report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_int")
@@ -1006,8 +1043,13 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     tables: list[RawTable] | None = None,
     sha256: str | None = None,
+    now: dt.datetime | None = None,
 ) -> list[ImportResult]:
     """Import one export file (all its sheets / archive members) in one transaction.
+
+    ``now`` (timezone-aware, default the clock) is the moment times are checked against: a review,
+    order, refund, message or tracking time later than now + 1 day is a bad value. A layout given by
+    ``mapping`` + ``save_as`` is saved in the import's transaction, so only with a successful import.
 
     ``tables`` (with ``sha256``): rows already read — e.g. a review event pushed over HTTP
     (:mod:`reviewops.watch`) — imported exactly like a file's; ``path`` then only names them.
@@ -1020,7 +1062,7 @@ def import_file(
     path = Path(path)
     if platform is not None and platform not in PLATFORMS:
         raise ConfigError(f"未知平台 unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}")
-    tables = read_path(path) if tables is None else tables
+    now = _aware_now(now)
     if mapping is not None:
         if kind is None:
             raise ConfigError("使用 --map 时必须给出 --kind / --map needs --kind (reviews|orders|refunds|chats|shipments)")
@@ -1035,11 +1077,15 @@ def import_file(
         candidates = found[:1]
     else:
         candidates = (*saved_layouts(store), *BUILTIN)
+    if tables is None:
+        # the CSV delimiter is the one whose split of the header row gives the headers these layouts know
+        known = all_header_aliases().union(*(lay._alias_index for lay in candidates))
+        tables = read_path(path, known)
     key = store.pii_key
     prepared: list[Prepared] = []
     ignored: list[str] = []  # sheets / archive members whose headers match no layout
     for t in tables:
-        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=key)
+        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=key, now=now)
         if p is not None:
             prepared.append(p)
         elif any(any(c is not None and str(c).strip() for c in r) for r in t.rows):
@@ -1053,8 +1099,6 @@ def import_file(
         if platform or kind:
             detail = f"（已限定 restricted to platform={platform} kind={kind}）"
         raise UnknownLayout(path.name, [str(h) for h in headers], detail)
-    if mapping is not None and save_as:
-        save_layout(store, candidates[0], actor=actor)
 
     sha = sha256 or file_sha256(path)
     results: list[ImportResult] = []
@@ -1070,6 +1114,9 @@ def import_file(
                                  for p in prepared for pr in p.problems):
             # a problem with the file itself (not a row) cannot be skipped: a broken quote loses every row after it
             raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
+        if mapping is not None and save_as:
+            # in the import's transaction: a rejected file leaves no layout behind
+            _save_layout(conn, candidates[0], actor)
         for p in prepared:
             lay = p.detection.layout
             good = p.frame[~p.frame["_row"].isin(p.bad_rows)]
@@ -1084,6 +1131,8 @@ def import_file(
                 res.notes.append(f"版式 {lay.name} 为暂定表头（未经真实样本确认）/ layout {lay.name} is provisional")
             if ignored:
                 res.notes.append(f"未导入（表头无法识别）/ not imported, headers not recognised: {', '.join(ignored)}")
+            if mapping is not None and save_as:
+                res.notes.append(f"版式「{save_as}」已随本次导入保存 / layout {save_as!r} saved with this import")
             batch_id = int(conn.execute(st.import_batches.insert().values(
                 file_name=path.name, member=p.table.member, file_sha256=sha, platform=p.platform, kind=lay.kind,
                 layout=lay.name, file_type=p.table.file_type, encoding=p.table.encoding, header_row=p.header_row,
@@ -1142,6 +1191,7 @@ def import_paths(
     skip_bad_rows: bool = False,
     actor: str | None = None,
     progress: bool | Callable[[int], None] = False,
+    now: dt.datetime | None = None,
 ) -> list[ImportResult]:
     """Import several files, each all-or-nothing. A file that fails gives a result with
     ``status`` 'rejected' (validation) or 'failed' (unreadable/unknown) and its ``error``; the others go on."""
@@ -1160,7 +1210,7 @@ def import_paths(
         try:
             results.extend(import_file(store, path, platform=platform, kind=kind, shop=shop, layout=layout,
                                        mapping=mapping, save_as=save_as, skip_bad_rows=skip_bad_rows,
-                                       actor=actor, progress=cb))
+                                       actor=actor, progress=cb, now=now))
         except ImportRejected as e:
             results.append(ImportResult(file=path.name, member=None, platform=platform, kind=kind or "?",
                                         layout="?", file_type="?", encoding=None, header_row=None,

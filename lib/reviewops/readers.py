@@ -27,6 +27,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import UnsupportedFile
+from .layouts import all_header_aliases, norm_header
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB
 MAX_ZIP_MEMBERS = 200
@@ -111,28 +112,80 @@ def _strict(data: bytes, codec: str, label: str) -> str:
         ) from None
 
 
-def _pick_delimiter(text: str) -> str:
-    sample = text[:65536]
-    lines = sample.splitlines()[:40]
-    best, best_score = ",", -1.0
-    for delim in (",", "\t", ";", "|"):
+DELIMITERS = (",", "\t", ";", "|")
+SNIFF_ROWS = 50  # rows looked at to choose the delimiter: the importer finds the header among the first 50 rows
+SNIFF_CHARS = 65536
+
+
+def _sniff_rows(lines: list[str], delim: str) -> list[list[str]]:
+    """The sample lines split by ``delim``; a quote left open at the end of the sample keeps the rows before it."""
+    rows: list[list[str]] = []
+    reader = csv.reader(lines, delimiter=delim)
+    while len(rows) < SNIFF_ROWS:
         try:
-            rows = list(csv.reader(lines, delimiter=delim))
+            rows.append(next(reader))
+        except StopIteration:
+            break
         except csv.Error:
-            continue
-        lengths = [len(r) for r in rows if any(c.strip() for c in r)]
-        if not lengths:
-            continue
-        widest = max(lengths)
-        share = sum(1 for n in lengths if n == widest) / len(lengths)
-        score = (widest if widest > 1 else 0) * (0.5 + share)
-        if score > best_score:
-            best, best_score = delim, score
+            break
+    return rows
+
+
+def _header_hits(rows: list[list[str]], known: set[str]) -> int:
+    """Known header names in the best row: how well this split of the text reads as a known layout's header."""
+    best = 0
+    for row in rows:
+        best = max(best, len({n for n in (norm_header(c) for c in row if len(c) <= 80) if n in known}))
     return best
 
 
-def read_csv_text(text: str, source: str, member: str | None, encoding: str) -> RawTable:
-    delim = _pick_delimiter(text)
+def _shape_score(rows: list[list[str]]) -> float:
+    """Wide and regular: the widest row's width, weighed by the share of rows that wide (1 column scores 0)."""
+    lengths = [len(r) for r in rows if any(c.strip() for c in r)]
+    if not lengths:
+        return -1.0
+    widest = max(lengths)
+    share = sum(1 for n in lengths if n == widest) / len(lengths)
+    return (widest if widest > 1 else 0) * (0.5 + share)
+
+
+def _tabs_are_padding(comma_rows: list[list[str]]) -> bool:
+    """True when the text's tabs only pad comma-separated cells (PDD, Douyin, ERP tools: ``,\t123,``, ``abc\t,``).
+
+    Split by commas, every tab then sits at the start or the end of a cell, never between two values.
+    A real TSV split by commas keeps tabs between its values (its header has two columns at least).
+    """
+    cells = [c for r in comma_rows for c in r]
+    return any("\t" in c for c in cells) and not any("\t" in c.strip() for c in cells)
+
+
+def pick_delimiter(text: str, known: set[str] | None = None) -> str:
+    """The delimiter of a CSV/TSV text, chosen consistently with its header row.
+
+    1. The delimiter whose split of a row among the first 50 gives the most known header names (``known``:
+       normalised header aliases, by default every built-in layout's) wins when that is at least two names:
+       the layout match decides, as it does for the encoding.
+    2. Otherwise (headers no layout knows, a one-column file) the widest regular split wins, except that tabs
+       which only pad comma-separated cells never count as the delimiter.
+    Ties go to the order ``,`` ``\t`` ``;`` ``|``.
+    """
+    if known is None:
+        known = all_header_aliases()
+    lines = text[:SNIFF_CHARS].splitlines()[:SNIFF_ROWS]
+    split = {d: _sniff_rows(lines, d) for d in DELIMITERS}
+    candidates = list(DELIMITERS)
+    if _tabs_are_padding(split[","]):
+        candidates.remove("\t")
+    hits = {d: _header_hits(split[d], known) for d in candidates}
+    most = max(hits.values())
+    if most >= 2:
+        candidates = [d for d in candidates if hits[d] == most]
+    return max(candidates, key=lambda d: (_shape_score(split[d]), -DELIMITERS.index(d)))
+
+
+def read_csv_text(text: str, source: str, member: str | None, encoding: str,
+                  known: set[str] | None = None) -> RawTable:
+    delim = pick_delimiter(text, known)
     ftype = "tsv" if delim == "\t" else "csv"
     table = RawTable(source, member, ftype, encoding, [])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
@@ -235,7 +288,7 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def read_zip(data: bytes, source: str) -> list[RawTable]:
+def read_zip(data: bytes, source: str, known: set[str] | None = None) -> list[RawTable]:
     out: list[RawTable] = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir() and "__MACOSX" not in i.filename]
@@ -264,14 +317,17 @@ def read_zip(data: bytes, source: str) -> list[RawTable]:
                 raise UnsupportedFile(
                     f"压缩包内文件 {name} 已损坏（{e}）。 / {name} in the archive is damaged ({e})."
                 ) from None
-            for t in read_bytes(member_data, source, _nested=True):
+            for t in read_bytes(member_data, source, known=known, _nested=True):
                 t.member = name if t.member is None else f"{name}:{t.member}"
                 out.append(t)
     return out
 
 
-def read_bytes(data: bytes, source: str, *, _nested: bool = False) -> list[RawTable]:
-    """Every table in ``data`` (one for CSV, one per sheet, one per archive member)."""
+def read_bytes(data: bytes, source: str, *, known: set[str] | None = None, _nested: bool = False) -> list[RawTable]:
+    """Every table in ``data`` (one for CSV, one per sheet, one per archive member).
+
+    ``known``: the normalised header names the CSV delimiter is chosen by (:func:`pick_delimiter`).
+    """
     if len(data) > MAX_FILE_BYTES:
         raise UnsupportedFile(
             f"文件过大（{len(data)} 字节，上限 {MAX_FILE_BYTES}）；请按时间分批导出。 / "
@@ -287,7 +343,7 @@ def read_bytes(data: bytes, source: str, *, _nested: bool = False) -> list[RawTa
     if kind == "zip":
         if _nested:
             raise UnsupportedFile("不支持压缩包里再套压缩包 / nested archives are not supported; extract them first")
-        return read_zip(data, source)
+        return read_zip(data, source, known)
     text, enc = decode_text(data)
     head = text[:4096].lstrip().lower()
     if head.startswith(("<!doctype html", "<html")) and "<table" not in text[:200000].lower():
@@ -304,7 +360,7 @@ def read_bytes(data: bytes, source: str, *, _nested: bool = False) -> list[RawTa
     chat = read_chat_text(text, source, enc)
     if chat is not None:
         return [chat]
-    return [read_csv_text(text, source, None, enc)]
+    return [read_csv_text(text, source, None, enc, known)]
 
 
 # 千牛 chat-record page copied as text (exports.md §2.1.6): a header line "名字 2026-3-5 14:22:08"
@@ -359,8 +415,8 @@ def read_chat_text(text: str, source: str, encoding: str) -> RawTable | None:
     return RawTable(source, None, "chat-text", encoding, rows)
 
 
-def read_path(path: Path) -> list[RawTable]:
-    """Read a file from disk; errors name the file and say what to do."""
+def read_path(path: Path, known: set[str] | None = None) -> list[RawTable]:
+    """Read a file from disk; errors name the file and say what to do. ``known``: see :func:`read_bytes`."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -376,6 +432,6 @@ def read_path(path: Path) -> list[RawTable]:
     except PermissionError:
         raise UnsupportedFile(f"没有权限读取 no permission to read: {path}") from None
     try:
-        return read_bytes(data, path.name)
+        return read_bytes(data, path.name, known=known)
     except UnsupportedFile as e:
         raise UnsupportedFile(f"{path.name}: {e}") from None
