@@ -119,7 +119,7 @@ class Prepared:
 
 def _aware_now(now: dt.datetime | None) -> dt.datetime:
     if now is None:
-        return dt.datetime.now(dt.timezone.utc)
+        return st.utcnow()  # the clock, or the simulated one of store.clock (the demo replays its history)
     if now.tzinfo is None or now.utcoffset() is None:
         raise ConfigError(f"now 必须带时区 / now must be timezone-aware; got {now!r}")
     return now
@@ -162,7 +162,7 @@ def prepare_table(
 ) -> Prepared | None:
     """Detect, convert and validate one raw table. ``None`` if no layout matches it.
 
-    ``now`` (timezone-aware; default the clock): times later than now + 1 day are bad values
+    ``now`` (timezone-aware; default :func:`reviewops.store.utcnow`): times later than now + 1 day are bad values
     (promised times: a year), see :attr:`reviewops.columns.Field.ahead_limit`.
     """
     now = _aware_now(now)
@@ -1047,7 +1047,7 @@ def import_file(
 ) -> list[ImportResult]:
     """Import one export file (all its sheets / archive members) in one transaction.
 
-    ``now`` (timezone-aware, default the clock) is the moment times are checked against: a review,
+    ``now`` (timezone-aware, default :func:`reviewops.store.utcnow`) is the moment times are checked against: a review,
     order, refund, message or tracking time later than now + 1 day is a bad value. A layout given by
     ``mapping`` + ``save_as`` is saved in the import's transaction, so only with a successful import.
 
