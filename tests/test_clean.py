@@ -311,3 +311,38 @@ def test_default_reviews_are_the_platform_texts_only():
     texts = pd.Series(["评价方未及时做出评价,系统默认好评!", "评价方未及时做出评价，系统默认好评！", "此用户没有填写评价。",
                        "系统默认好评", None, "很好", "卖家说会给我系统默认好评，结果东西是坏的" * 4])
     assert clean.is_default_review(texts).tolist() == [True, True, True, True, False, False, False]
+
+
+# ------------------------------------------------------------------ times in the future, long texts (issue 15)
+def test_check_not_future_marks_times_past_now_plus_the_tolerance():
+    import datetime as dt
+
+    from reviewops.clean import check_not_future, to_utc
+
+    now = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.timezone.utc)  # 16:00 in Beijing
+    conv, _ = to_utc(pd.Series(["2026-12-08 15:59:59", "2026-12-08 16:00:00", "2026-12-08 16:00:01", None],
+                               dtype=object))
+    got = check_not_future(conv.values, now, dt.timedelta(days=1))
+    assert got.bad.tolist() == [False, False, True, False]
+    assert got.values.isna().tolist() == [False, False, True, True]
+    zh, en = got.reasons[2].split("\x1f")
+    assert "2026-12-07 16:00" in zh and "1 天" in zh and "1 day after now" in en
+    with pytest.raises(ValueError, match="timezone"):
+        check_not_future(conv.values, dt.datetime(2026, 12, 7), dt.timedelta(days=1))
+
+
+def test_check_length_counts_characters_not_bytes():
+    from reviewops.clean import check_length
+
+    got = check_length(pd.Series(["😀" * 5, "😀" * 6, None, "abc"], dtype=object), 5)
+    assert got.bad.tolist() == [False, True, False, False]
+    assert got.values.tolist() == ["😀" * 5, None, None, "abc"]
+    assert "6 个字符" in got.reasons[1] and "6 characters, the limit is 5" in got.reasons[1]
+
+
+def test_years_no_platform_writes_are_reported_not_a_crash():
+    from reviewops.clean import to_utc
+
+    conv, _ = to_utc(pd.Series(["2999-01-01 00:00:00", "1899-12-31", "2200-12-31 23:59:59"], dtype=object))
+    assert conv.bad.tolist() == [True, True, False]
+    assert "year out of range" in conv.reasons[0] and conv.values.isna().tolist() == [True, True, False]
