@@ -181,6 +181,7 @@ def test_backup_during_concurrent_writes_restores_one_instant(sqlite_store, tmp_
 def test_quiet_store_round_trip_equals_the_source_table_by_table(sqlite_store, tmp_path, capsys):
     seed(sqlite_store, tmp_path)
     archive = tmp_path / "b.zip"
+    at_backup = db_sums(sqlite_store.url)
     code, out, _ = run(capsys, "backup", str(archive), "--db", sqlite_store.url)
     assert code == 0, out
     assert "已备份" in out and "北京时间" in out
@@ -190,7 +191,12 @@ def test_quiet_store_round_trip_equals_the_source_table_by_table(sqlite_store, t
     code, out, err = run(capsys, "restore", str(archive), "--db", str(target))
     assert code == 0, err
     assert "已恢复" in out and "审计链" in out
-    assert db_sums(f"sqlite:///{target}") == db_sums(sqlite_store.url)
+    assert db_sums(f"sqlite:///{target}") == at_backup
+    # the backup is in the source's access log (written after the snapshot, so not in the backup)
+    logged = W.access_rows(sqlite_store, "backup")
+    assert len(logged) == 1 and logged[0]["target"] == "b.zip" and logged[0]["actor"].startswith("cli")
+    assert json.loads(logged[0]["detail_json"])["rows"] == sum(t["rows"] for t in at_backup["tables"].values())
+    assert not W.access_rows(Store.open(str(target)), "backup")
     # a second backup refuses to overwrite the first unless asked
     code, _, err = run(capsys, "backup", str(archive), "--db", sqlite_store.url)
     assert code == 2 and "--overwrite" in err
@@ -442,10 +448,11 @@ def test_pg_restore_into_a_migrated_empty_store(pg_db_url, pg_empty_url, tmp_pat
     with Store.open(pg_db_url) as store:
         seed(store, tmp_path)
         archive = tmp_path / "pg.zip"
+        at_backup = db_sums(pg_db_url)
         bk.backup(store, archive)
     Store.open(pg_empty_url).close()  # schema only, no rows: counts as empty
     bk.restore(archive, pg_empty_url)
-    assert db_sums(pg_empty_url) == db_sums(pg_db_url)
+    assert db_sums(pg_empty_url) == at_backup
 
 
 @pytest.mark.postgres

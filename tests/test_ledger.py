@@ -186,7 +186,7 @@ def test_another_shops_case_is_refused_and_audited(sqlite_store, tmp_path):
     with pytest.raises(AccessDenied):
         a.case(theirs)
     assert {(r["action"], r["case_id"]) for r in access_rows(sqlite_store) if r["outcome"] == "denied"} >= {
-        ("propose", theirs), ("view", theirs)}
+        ("propose", theirs), ("read", theirs)}  # a refused case view is a refused read
     assert ledger_rows(sqlite_store, theirs) == []
 
 

@@ -445,13 +445,17 @@ def _describe(conn: Connection) -> dict[str, Any]:
             "audit": verify_audit_chain(conn), "vault": _vault_info(conn)}
 
 
-def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = False) -> BackupResult:
+def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = False,
+           actor: str | None = None) -> BackupResult:
     """Write a consistent backup of ``store`` to ``dest`` (one ZIP file, see the module docstring).
 
     The file appears atomically (written beside, then renamed); an existing ``dest`` is refused
-    unless ``overwrite``. The vault key is never included: the result says where it is.
+    unless ``overwrite``. The vault key is never included: the result says where it is. The
+    backup is recorded in the store's access log (``action="backup"``, after the snapshot, so
+    not inside it) under ``actor`` (default ``cli:<os user>``).
     """
     from . import __version__
+    from .users import log_access, os_actor
 
     dest = Path(dest).expanduser()
     if dest.exists() and not overwrite:
@@ -518,6 +522,11 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
             os.replace(part, dest)
         finally:
             part.unlink(missing_ok=True)
+    with store.write() as conn:
+        log_access(conn, actor=actor or os_actor(), role=None, action="backup", outcome="ok", target=dest.name,
+                   detail={"dump_sha256": dump_meta["sha256"], "tables": len(manifest["tables"]),
+                           "rows": sum(t["rows"] for t in manifest["tables"].values()),
+                           "alembic_revision": manifest["alembic_revision"]})
     return BackupResult(dest, manifest, where)
 
 

@@ -24,6 +24,7 @@ import click
 from . import __version__
 from .columns import KINDS, PLATFORMS
 from .errors import ConfigError, ReviewOpsError
+from .redact import install_log_redaction, mask_url, redact_obj, redact_secrets
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 70
@@ -134,7 +135,7 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
     results, triaged, demo_users, history = run.results, run.triage, run.users, run.history
     with Store.open(db) as store:
         counts = store.counts()
-        url = store.url
+        url = mask_url(store.url)  # never the password (issue 15 §2)
         queue = open_queue(store, limit=limit, now=run.as_of)  # 剩余 at the demo's as-of, not the real clock
         total = _count_open(store)
     if as_json:
@@ -187,7 +188,7 @@ def status_cmd(db: str | None, as_json: bool) -> None:
     from .store import Store
 
     with Store.open(db) as store:
-        data = {"db": store.url, "dialect": store.dialect, "counts": store.counts(), "open_cases": _count_open(store)}
+        data = {"db": mask_url(store.url), "dialect": store.dialect, "counts": store.counts(), "open_cases": _count_open(store)}
     if as_json:
         _echo_json(data)
     else:
@@ -687,16 +688,16 @@ def watch_cmd(folder: Path | None, http_addr: str | None, allow_remote: bool, sc
             if show_dead:
                 dead = dead_letters(store)
                 if as_json:
-                    _echo_json({"dead": dead.to_dict("records")})
+                    _echo_json({"dead": redact_obj(dead.to_dict("records"))})
                 elif dead.empty:
                     click.echo("没有死信 / no dead letters")
                 else:
                     for r in dead.itertuples():
                         click.echo(f"#{r.delivery_id}  {r.key}  渠道 {r.channel}（{r.channel_type}）  尝试 {r.attempts} 次  "
-                                   f"{r.last_error or ''}")
+                                   f"{redact_secrets(r.last_error or '')}")
                     click.echo("重新发送 re-send: reviewops watch --resend ID  或 or --resend-all")
             if show_status:
-                st = watch_status(store)
+                st = redact_obj(watch_status(store))  # channel problems may quote a webhook (issue 15 §2)
                 if as_json:
                     _echo_json(st)
                 else:
@@ -916,7 +917,7 @@ def backup_cmd(file: Path, verify_only: bool, overwrite: bool, db: str | None, a
         result: Any = verify(file, db=db)
     else:
         with Store.open(db) as store:
-            result = backup(store, file, overwrite=overwrite)
+            result = backup(store, file, overwrite=overwrite, actor=_actor())
     if as_json:
         _echo_json(result.to_dict() | {"vault_key_notice": key_notice(result.key)})
         return
@@ -974,6 +975,7 @@ def _log_path() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    install_log_redaction()  # no log line carries a password, token or key (issue 15 §2)
     try:
         cli.main(args=argv, prog_name="reviewops", standalone_mode=False)
         return 0
@@ -986,7 +988,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except ReviewOpsError as e:
-        click.echo(f"错误 error: {e}", err=True)
+        click.echo(f"错误 error: {redact_secrets(e)}", err=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         click.echo("已中断，未完成的导入没有写入任何数据 / interrupted; an unfinished import wrote nothing", err=True)
@@ -995,8 +997,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             path = _log_path()
             with open(path, "a", encoding="utf-8") as fh:
-                fh.write(f"--- {dt.datetime.now().isoformat()} {' '.join(argv or sys.argv[1:])}\n")
-                fh.write(traceback.format_exc())
+                # the command line and traceback may hold a --db URL or an error quoting a secret: masked
+                fh.write(redact_secrets(f"--- {dt.datetime.now().isoformat()} {' '.join(argv or sys.argv[1:])}\n"))
+                fh.write(redact_secrets(traceback.format_exc()))
             where = f"详情见 details in {path}"
         except OSError:
             where = ""

@@ -508,12 +508,21 @@ def record_policy_coupon(conn: sa.Connection, *, case_id: int, kind: str, amount
 
 
 # ----------------------------------------------------------------- reading
+def _shown(text: str | None) -> str | None:
+    """What staff typed (a note, a reason), as shown to anyone: personal numbers masked (P-02)."""
+    from .privacy import mask_text
+
+    return None if text is None else mask_text(str(text))
+
+
 def case_ledger(conn: sa.Connection, case_id: int) -> list[dict[str, Any]]:
-    """The case's ledger rows, oldest first, with Chinese labels."""
+    """The case's ledger rows, oldest first, with Chinese labels; ``note`` and ``decision_reason`` masked
+    (:func:`reviewops.privacy.mask_text`: what staff typed is shown like imported text)."""
     from .store import compensations as comp
 
     rows = conn.execute(sa.select(comp).where(comp.c.case_id == case_id).order_by(comp.c.id)).mappings().all()
-    return [{**r, "kind_zh": KIND_ZH.get(r["kind"], r["kind"]), "state_zh": STATE_ZH.get(r["state"], r["state"]),
+    return [{**r, "note": _shown(r["note"]), "decision_reason": _shown(r["decision_reason"]),
+             "kind_zh": KIND_ZH.get(r["kind"], r["kind"]), "state_zh": STATE_ZH.get(r["state"], r["state"]),
              "amount_yuan": _yuan(r["amount_fen"])} for r in rows]
 
 
@@ -548,6 +557,6 @@ def pending_approvals(store: "Store", actor: "Actor", *, now: dt.datetime | None
                 "total_fen": sum(r.amount_fen for r in rows), "case_total_fen": case_total,
                 "window_total_fen": window_total, "order_value_fen": ctx.order_value_fen,
                 "requested_by": "、".join(requesters), "requested_at": min(r.requested_at for r in rows),
-                "note": "；".join(r.note for r in rows if r.note), "may_approve": not why, "why_not": "；".join(why),
+                "note": "；".join(_shown(r.note) or "" for r in rows if r.note), "may_approve": not why, "why_not": "；".join(why),
             })
     return out

@@ -29,12 +29,41 @@ import re
 import pandas as pd
 
 # 11-digit mainland mobile, optionally +86 / 86 and spaces or hyphens, not inside a longer digit run (P-02).
-MOBILE_RE = r"(?<![\d*])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?\d{4}[- ]?(\d{4})(?![\d*])"
+# Asterisks around a number do not protect it: ``13800138000*`` is a full number with a star beside it.
+MOBILE_RE = r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?\d{4}[- ]?(\d{4})(?!\d)"
 _CIPHER = re.compile(r"^(\$\$|##|\$|#).*")
 _LANDLINE_DIGITS = r"^(0[12]\d|0[3-9]\d{2})\d{3,4}(\d{4})$"  # area code 01x/02x is 3 digits, others 4
-_OTHER_DIGITS = r"(?<![\d*])\d{1,11}(\d{4})(?![\d*])"
+_OTHER_DIGITS = r"(?<!\d)\d{1,11}(\d{4})(?!\d)(?!\*{8}\d{3}[\dXx])"  # not the 6 digits of a masked ID card
 CIPHER_SHOWN = "[密文]"  # what is shown for a value the platform delivered encrypted
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+
+# "Already masked" is decided from the platforms' masking patterns (docs/privacy.md), never from the mere
+# presence of an asterisk: ``13800138000*`` or a nickname ``@SUM(1+1)*cmd`` is a value in clear.
+#: a masked phone: digits kept only around one run of 3+ stars, at most 4 each side (``138****1234``,
+#: ``1**********``, ``010-****5678``), optionally +86 and a virtual number's extension (``-123``)
+MASKED_PHONE = re.compile(r"^(?:\+?86)?\d{0,4}\*{3,}\d{0,4}(?:(?:-|转|ext\.?)\d{1,6})?$")
+#: a masked name or nickname: one run of stars with at most 2 characters before and 2 after, at most 3
+#: shown in all (``张*``, ``张**``, ``欧***``, ``*三``, ``张*明``, ``t***8``, ``t**5``, JD ``j***x``)
+MASKED_NAME = re.compile(r"^(?:[^*\s]{0,2}\*+[^*\s]?|[^*\s]?\*+[^*\s]{0,2})$")
+#: a masked address: the street part replaced by a run of 2+ stars (``浙江省 杭州市 ****``, ``… ***号``) and
+#: no digit run long enough to be a phone or an ID card left in it
+MASKED_ADDRESS = re.compile(r"^(?!.*\d{5}).*\*{2,}.*$", re.S)
+
+
+def _phone_shape(text: pd.Series) -> pd.Series:
+    """Phone text without spaces, brackets and the hyphens between groups (a final ``-123`` extension is
+    kept): the form :data:`MASKED_PHONE` is tested on."""
+    return text.str.replace(r"[\s()（）]", "", regex=True).str.replace(r"-(?!\d{1,6}$)", "", regex=True)
+
+
+def is_masked_phone(value: str) -> bool:
+    """True when ``value`` has a platform's masked-phone shape (``138****1234``; not ``13800138000*``)."""
+    return bool(_phone_shape(pd.Series([str(value)], dtype=object)).str.fullmatch(MASKED_PHONE.pattern).iloc[0])
+
+
+def is_masked_name(value: str) -> bool:
+    """True when ``value`` has a platform's masked name/nickname shape (``张*``, ``t***8``, ``j***x``)."""
+    return bool(MASKED_NAME.fullmatch(str(value).strip()))
 
 
 def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
@@ -57,7 +86,7 @@ def phone_frame(values: pd.Series, key: bytes) -> pd.DataFrame:
     present = s.notna()
     text = s.where(present, "").astype(str)
     is_cipher = present & text.str.match(_CIPHER.pattern)
-    arrived_masked = present & ~is_cipher & text.str.contains("*", regex=False)
+    arrived_masked = present & ~is_cipher & _phone_shape(text).str.fullmatch(MASKED_PHONE.pattern).fillna(False).astype(bool)
     digits = text.str.replace(r"[\s\-()]", "", regex=True).str.replace(r"^(\+?86)(?=1[3-9]\d{9}$)", "", regex=True)
     full_mobile = present & ~is_cipher & ~arrived_masked & digits.str.fullmatch(r"1[3-9]\d{9}")
     virtual = present & ~is_cipher & ~arrived_masked & text.str.fullmatch(r"1[3-9]\d{9}\s*(-|转|ext\.?)\s*\d{1,6}")
@@ -66,8 +95,9 @@ def phone_frame(values: pd.Series, key: bytes) -> pd.DataFrame:
     masked = masked.where(~landline, digits.str.replace(_LANDLINE_DIGITS, r"\1-****\2", regex=True))
     # nothing phone-like is kept in clear: ID cards keep region and check digits, other runs of
     # 5–15 digits (QQ, extensions, foreign numbers) keep their last 4; 16+ digit order ids stay as they are
-    masked = masked.str.replace(_ID_CARD.pattern, r"\1********\2", regex=True)
+    # (other runs first: an ID card's masked form keeps 6 digits beside its stars, which must stay as they are)
     masked = masked.str.replace(_OTHER_DIGITS, r"****\1", regex=True)
+    masked = masked.str.replace(_ID_CARD.pattern, r"\1********\2", regex=True)
     masked = masked.where(~is_cipher, CIPHER_SHOWN)
     out = pd.DataFrame(
         {
@@ -94,7 +124,7 @@ def name_frame(values: pd.Series, key: bytes, *, nick: bool = False) -> pd.DataF
     present = s.notna()
     text = s.where(present, "").astype(str)
     is_cipher = present & text.str.match(_CIPHER.pattern)
-    arrived_masked = present & ~is_cipher & text.str.contains("*", regex=False)
+    arrived_masked = present & ~is_cipher & text.str.strip().str.fullmatch(MASKED_NAME.pattern).fillna(False).astype(bool)
     n = text.str.len()
     if nick:
         masked = text.str[:1] + "***" + text.str[-1:]
@@ -131,13 +161,16 @@ def address_frame(values: pd.Series) -> pd.DataFrame:
     present = s.notna()
     text = s.where(present, "").astype(str)
     is_cipher = present & text.str.match(_CIPHER.pattern)
-    arrived_masked = present & ~is_cipher & text.str.contains("*", regex=False)
+    arrived_masked = present & ~is_cipher & text.str.match(MASKED_ADDRESS.pattern).fillna(False).astype(bool)
     parts = text.str.extract(_REGION)
     tokens = text.str.split()
     first = tokens.str[0].astype(object).fillna("")
     second = tokens.str[1].astype(object).fillna("")
     province = parts[0].fillna("").where(parts[0].notna(), first.where(tokens.str.len() > 1, ""))
     city = parts[1].fillna("").where(parts[1].notna(), second.where(tokens.str.len() > 2, ""))
+    # a province or city never has digits: a first "word" such as 13800138000 is not shown
+    province = province.where(~province.str.contains(r"\d", regex=True), "")
+    city = city.where(~city.str.contains(r"\d", regex=True), "")
     masked = (province + " " + city).str.strip() + " ****"
     masked = masked.str.strip().where(~is_cipher, CIPHER_SHOWN)
     return pd.DataFrame(
@@ -184,13 +217,13 @@ def is_id_card(number: str) -> bool:
 _HALF = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _TEXT_PII = re.compile(
     # an 18-character run shaped like an ID card (checked by is_id_card: a 18-digit order id stays)
-    r"(?P<id>(?<![0-9*])[0-9]{17}[0-9Xx](?![0-9A-Za-z*]))"
+    r"(?P<id>(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z]))"
     # a mobile: optional +86 / 86, 3-4-4 with optional spaces or hyphens, not inside a longer digit run
-    r"|(?P<mobile>(?<![0-9*])(?:\+?86[- ]?)?(?P<m3>1[3-9][0-9])[- ]?[0-9]{4}[- ]?(?P<m4>[0-9]{4})(?![0-9*]))"
+    r"|(?P<mobile>(?<![0-9])(?:\+?86[- ]?)?(?P<m3>1[3-9][0-9])[- ]?[0-9]{4}[- ]?(?P<m4>[0-9]{4})(?![0-9]))"
     # a landline with its area code (010, 02x, 0xxx) written apart from the local number
-    r"|(?P<landline>(?<![0-9*])(?P<area>0(?:[12][0-9]|[3-9][0-9]{2}))[- ](?P<local>[0-9]{3,4}[- ]?[0-9]{4})(?![0-9*]))"
+    r"|(?P<landline>(?<![0-9])(?P<area>0(?:[12][0-9]|[3-9][0-9]{2}))[- ](?P<local>[0-9]{3,4}[- ]?[0-9]{4})(?![0-9]))"
     # a QQ number after the word QQ / 扣扣
-    r"|(?P<qq>(?P<qqword>(?<![A-Za-z])(?:[Qq]{2}|扣扣)(?:号码|号)?[ :]*)(?P<qqnum>[1-9][0-9]{4,10})(?![0-9*]))"
+    r"|(?P<qq>(?P<qqword>(?<![A-Za-z])(?:[Qq]{2}|扣扣)(?:号码|号)?[ :]*)(?P<qqnum>[1-9][0-9]{4,10})(?![0-9]))"
 )
 
 

@@ -10,6 +10,16 @@ Passwords are stored as scrypt hashes (``scrypt$n$r$p$salt$hash``, stdlib
 :func:`hashlib.scrypt`); a user without a password can only sign in through a trusted
 proxy header. Every sign-in, refusal, unmasking and user change is written to the
 append-only ``access_log``.
+
+Rights are read from the store on every use, not once per session: :func:`current_actor`
+re-reads an :class:`Actor` before each read (the workbench's views, the dashboard), so a
+user disabled or given other shops sees the change at the next refresh; a refused read is
+logged (action ``read``, outcome ``denied``, target = what was asked for).
+
+Analysts reading the store from Excel (``RO_CASES``/``RO_KPI``) prove who they are with a
+personal token (:func:`issue_token`, ``reviewops users token NAME``): the token is shown
+once, the store keeps only its SHA-256 (``settings`` key ``user_token:NAME``), and
+:func:`actor_for_token` maps a presented token to the active user it belongs to.
 """
 
 from __future__ import annotations
@@ -36,11 +46,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_SHOPS",
     "Actor",
+    "actor_for_token",
     "add_user",
+    "current_actor",
     "get_actor",
+    "issue_token",
     "hash_password",
     "list_users",
     "log_access",
+    "revoke_token",
     "set_active",
     "set_password",
     "verify_password",
@@ -252,6 +266,106 @@ def get_actor(store: "Store", name: str, *, policy: "Policy | None" = None) -> A
         window_days=int(r["window_days"]), window_limit_fen=int(r["window_limit_fen"]),
         can_unmask=bool(r["can_unmask"]), escalates_to=r.get("escalates_to") or None,
     )
+
+
+def current_actor(store: "Store", actor: "Actor | str", *, view: str, policy: "Policy | None" = None,
+                  case_id: int | None = None, shop_id: int | None = None) -> Actor:
+    """``actor`` as the store says now (role, shops, active) — one small query — before a read.
+
+    A user disabled, deleted or left with a role the policy no longer has raises :class:`AccessDenied`,
+    and the refusal is logged (action ``read``, outcome ``denied``, ``target`` = ``view``, the case and shop
+    when given). Used by every read of the workbench and the dashboard: an open page never shows more
+    than the user may see at this moment.
+    """
+    name = actor.name if isinstance(actor, Actor) else str(actor)
+    try:
+        return get_actor(store, name, policy=policy)
+    except AccessDenied as e:
+        log_read_denied(store, actor, view, e, case_id=case_id, shop_id=shop_id)
+        raise
+
+
+def log_read_denied(store: "Store", actor: "Actor | str", view: str, error: Exception, *,
+                    case_id: int | None = None, shop_id: int | None = None) -> None:
+    """Record a refused read: action ``read``, outcome ``denied``, ``target`` = the view (``case``,
+    ``queue``, ``approvals``, ``followups``, ``dashboard``, ``excel:RO_CASES`` …)."""
+    log_denied(store, actor, "read", error, case_id=case_id, shop_id=shop_id, target=view)
+
+
+# ------------------------------------------------------------ personal tokens (Excel)
+_TOKEN_KEY = "user_token:"
+_TOKEN_PREFIX = "rot_"
+
+
+def _token_hash(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(store: "Store", name: str, *, actor: str) -> str:
+    """A new personal token for user ``name`` (returned once, never stored): ``rot_`` + 43 random characters.
+
+    The store keeps only its SHA-256 (256 random bits: a plain hash cannot be reversed or guessed). A new
+    token replaces the user's previous one. Raises :class:`NotFound` for an unknown user and
+    :class:`ConfigError` for a disabled one. Logged (``user_change``, ``token: issued``; never the token).
+    """
+    from .store import settings, users
+
+    token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.write() as conn:
+        row = conn.execute(sa.select(users.c.active).where(users.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"用户 {name!r} 不存在；用 reviewops users list 查看 / no user {name!r}")
+        if not row.active:
+            raise ConfigError(f"用户 {name!r} 已停用，不能发放令牌；先用 reviewops users enable 启用 / user {name!r} is disabled")
+        key = _TOKEN_KEY + name
+        conn.execute(settings.delete().where(settings.c.key == key))
+        conn.execute(settings.insert().values(key=key, value=_token_hash(token)))
+        log_access(conn, actor=actor, role=None, action="user_change", outcome="ok", target=name,
+                   detail={"token": "issued"})
+    return token
+
+
+def revoke_token(store: "Store", name: str, *, actor: str) -> bool:
+    """Remove user ``name``'s token (True when there was one); logged."""
+    from .store import settings
+
+    with store.write() as conn:
+        n = conn.execute(settings.delete().where(settings.c.key == _TOKEN_KEY + name)).rowcount
+        log_access(conn, actor=actor, role=None, action="user_change", outcome="ok", target=name,
+                   detail={"token": "revoked" if n else "none"})
+    return bool(n)
+
+
+def token_user(conn: sa.Connection, token: str | None) -> str | None:
+    """The user name a presented token belongs to, or None (read-only: one indexed lookup by hash)."""
+    from .store import settings
+
+    if not isinstance(token, str) or not token.strip().startswith(_TOKEN_PREFIX):
+        return None
+    want = _token_hash(token.strip())
+    rows = conn.execute(sa.select(settings.c.key, settings.c.value)
+                        .where(settings.c.key.like(_TOKEN_KEY + "%"), settings.c.value == want)).all()
+    for key, value in rows:  # compare again in constant time (the query found it by equality)
+        if hmac.compare_digest(value, want):
+            return key[len(_TOKEN_KEY):]
+    return None
+
+
+def actor_for_token(store: "Store", token: str | None, *, policy: "Policy | None" = None) -> Actor:
+    """The :class:`Actor` whose personal token ``token`` is (:func:`issue_token`), read from the store now.
+
+    Raises :class:`AccessDenied` for no token, an unknown or revoked token, or a disabled user. Does not
+    write (the Excel functions read through a read-only connection; they log a refusal themselves).
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise AccessDenied("没有个人令牌；请向管理员索取（reviewops users token 用户名）并设置环境变量 REVIEWOPS_TOKEN\n"
+                           "no personal token: ask an admin for one (reviewops users token NAME) and set REVIEWOPS_TOKEN")
+    with store.read() as conn:
+        name = token_user(conn, token)
+    if name is None:
+        raise AccessDenied("个人令牌无效或已作废；请向管理员重新索取（reviewops users token 用户名）\n"
+                           "the personal token is unknown or was revoked; ask an admin for a new one")
+    return get_actor(store, name, policy=policy)
 
 
 def os_actor() -> str:

@@ -3,13 +3,19 @@
 :class:`Workbench` binds the store to one signed-in :class:`~reviewops.users.Actor` — made by
 the server from its own identity (:func:`reviewops.serve.open_session`), never from widget
 values — and offers the day's work as plain Python: the queue, one case with everything
-needed to handle it, the four H1 steps, approvals and follow-ups. Every method checks the
+needed to handle it, the four H1 steps, approvals and follow-ups. Every method — reads
+included — first re-reads the user from the store (role, shops, active: one small query,
+:func:`reviewops.users.current_actor`), so a page left open by a user who was disabled or
+moved to other shops shows nothing more from the next refresh; every method checks the
 actor's shops; every write checks the case's ``version`` (a stale save raises
 :class:`~reviewops.errors.ConflictError` with what changed, and overwrites nothing, R-04);
-refusals raise :class:`~reviewops.errors.AccessDenied` and are written to the access log.
+refusals raise :class:`~reviewops.errors.AccessDenied` and are written to the access log
+(refused reads as action ``read``, target = the view).
 
-Everything returned for display is masked (phones, names, addresses) and is *text*: the
-forms show it escaped, never as HTML (S-04).
+Everything returned for display is masked (phones, names, addresses; personal numbers in
+every free text — review, chat, and what staff typed: diagnosis, reply, contact notes,
+ledger notes and reasons, follow-up reasons and messages) and is *text*: the forms show it
+escaped, never as HTML (S-04).
 """
 
 from __future__ import annotations
@@ -76,6 +82,13 @@ def _mask(text: str | None) -> str:
     from .privacy import mask_text
 
     return "" if text is None else (mask_text(str(text)) or "")
+
+
+def _masked_diagnosis(diagnosis: dict[str, Any]) -> dict[str, Any]:
+    """The stored diagnosis with the operator's words masked (problems and category are codes)."""
+    if diagnosis.get("text"):
+        return {**diagnosis, "text": _mask(diagnosis["text"])}
+    return diagnosis
 
 
 @dataclass
@@ -171,19 +184,36 @@ class Workbench:
 
         log_denied(self.store, self.actor, action, err, case_id=case_id, shop_id=shop_id)
 
-    def _fresh(self) -> None:
+    def _fresh(self, action: str | None = None, case_id: int | None = None) -> None:
         """Re-read the actor from the store before a write: a user disabled or given another role
-        while their page is open acts with what the store says now (AccessDenied when disabled)."""
+        while their page is open acts with what the store says now (AccessDenied when disabled;
+        logged as a refusal of ``action`` when given)."""
         from .users import get_actor
 
-        self.actor = get_actor(self.store, self.actor.name, policy=self.policy)
+        try:
+            self.actor = get_actor(self.store, self.actor.name, policy=self.policy)
+        except AccessDenied as e:
+            if action is not None:
+                ok = isinstance(case_id, int) and not isinstance(case_id, bool)
+                self._deny(action, e, case_id if ok else None)
+            raise
 
-    def _case_shop(self, case_id: int, action: str) -> int:
-        """The case's shop after checking the actor may see it (refusals audited)."""
+    def _read(self, view: str, case_id: int | None = None) -> None:
+        """Re-read the actor from the store before a read (:func:`reviewops.users.current_actor`: one
+        small query); a disabled user gets :class:`AccessDenied`, logged as a refused read of ``view``."""
+        from .users import current_actor
+
+        self.actor = current_actor(self.store, self.actor, view=view, policy=self.policy, case_id=case_id)
+
+    def _case_shop(self, case_id: int, action: str, view: str = "case") -> int:
+        """The case's shop after checking the actor (re-read from the store) may see it (refusals audited;
+        ``action`` ``view`` is a read: refused as action ``read``, target ``case``)."""
         from .store import cases
 
-        if action != "view":
-            self._fresh()
+        if action == "view":
+            self._read(view, case_id if isinstance(case_id, int) and not isinstance(case_id, bool) else None)
+        else:
+            self._fresh(action, case_id if isinstance(case_id, int) and not isinstance(case_id, bool) else None)
         if isinstance(case_id, bool) or not isinstance(case_id, int):
             raise ConfigError(f"案件编号应为整数，收到 {case_id!r} / case id must be an integer, got {case_id!r}")
         known = getattr(self.store, "case_shops", None)  # inside one_transaction: a case never changes shop
@@ -198,7 +228,12 @@ class Workbench:
         try:
             self.actor.check_shop(shop, what="案件")
         except AccessDenied as e:
-            self._deny(action, e, case_id, shop)
+            if action == "view":
+                from .users import log_read_denied
+
+                log_read_denied(self.store, self.actor, view, e, case_id=case_id, shop_id=shop)
+            else:
+                self._deny(action, e, case_id, shop)
             raise
         return int(shop)
 
@@ -229,6 +264,7 @@ class Workbench:
         """
         from .cases import case_queue
 
+        self._read("queue")
         return case_queue(self.store, now=now, shop_ids=self.actor.shops, assignee=self.actor.name if mine else None,
                           role=role, category=category, platform=platform, shop_id=shop_id, states=states,
                           include_done=include_closed, since=since, limit=max(1, min(int(limit), MAX_QUEUE)),
@@ -250,6 +286,7 @@ class Workbench:
         """The shops the actor may see: id, platform, name."""
         from .store import shops
 
+        self._read("shops")
         with self.store.read() as conn:
             rows = conn.execute(sa.select(shops.c.id, shops.c.platform, shops.c.name).order_by(shops.c.id)).all()
         return [{"id": r.id, "platform": r.platform, "name": r.name} for r in rows if self.actor.may_see_shop(r.id)]
@@ -306,7 +343,9 @@ class Workbench:
             tier = customer_tier(conn, customer_id, policy, now)
             customer = self._profile(conn, customer_id, c["shop_id"], case_id, tier, rv)
             ledger = case_ledger(conn, case_id)
-            followups = case_followups(conn, case_id)
+            followups = [{**f, "reason": _mask(f.get("reason")) if f.get("reason") is not None else None,
+                          "message": _mask(f.get("message")) if f.get("message") is not None else None}
+                         for f in case_followups(conn, case_id)]
             contacts = []
             for e in conn.execute(sa.select(case_events).where(case_events.c.case_id == case_id)
                                   .order_by(case_events.c.version_from)).mappings():
@@ -344,8 +383,8 @@ class Workbench:
                 "seller_reply": _mask(rv["seller_reply"]), "order_id": rv["order_id"] or "",
             },
             review_versions=versions, order=order, items=items or [], shipment=shipment, customer=customer,
-            reasons=list(triage.get("reasons") or []), diagnosis=diagnosis, draft=draft,
-            reply_text=c["reply_text"] or "", remedy=remedy, suggested_items=suggested, approval_note=approval_note,
+            reasons=list(triage.get("reasons") or []), diagnosis=_masked_diagnosis(diagnosis), draft=draft,
+            reply_text=_mask(c["reply_text"]), remedy=remedy, suggested_items=suggested, approval_note=approval_note,
             ledger=ledger, followups=followups, contacts=contacts, chats=chats,
             actions=self.actions_for(c["state"], malicious=malicious, assignee=c["assignee"]),
             unmask_fields=["receiver_name", "receiver_phone", "receiver_address"] if self.actor.can_unmask else [],
@@ -435,7 +474,7 @@ class Workbench:
         from .store import cases, orders, reviews, shops, utcnow
 
         now = now or utcnow()
-        self._case_shop(case_id, "view")
+        self._case_shop(case_id, "view", view="suggestion")
         with self.store.read() as conn:
             c = conn.execute(sa.select(cases.c.shop_id, cases.c.primary_category, cases.c.diagnosis_json,
                                        shops.c.platform, reviews.c.customer_id, reviews.c.order_id)
@@ -542,16 +581,22 @@ class Workbench:
             raise ConfigError("请至少选择一个问题或填写说明 / pick at least one problem or write a note")
         if category is not None and category not in CATEGORY_CODES:
             raise ConfigError(f"未知分类 {category!r} / unknown category {category!r}")
-        diagnosis = {"problems": list(problems), "text": (text or "").strip()[:2000], "category": category,
-                     "by": self.actor.name}
-        v = self._update(case_id, version, {"diagnosis_json": json.dumps(diagnosis, ensure_ascii=False)}, "diagnose")
         from .store import cases
 
-        with self.store.read() as conn:
-            current = conn.execute(sa.select(cases.c.primary_category).where(cases.c.id == case_id)).scalar_one()
-        if category and category != current:
-            v = recategorize_case(self.store, case_id, v, category, actor=self.actor.name, via=self.via,
-                                  note=f"诊断更正分类：{CATEGORY_ZH.get(current, current)} → {CATEGORY_ZH[category]}")
+        # one transaction, one version check: the diagnosis and the corrected category are saved together or
+        # not at all (a save by someone else in between cannot leave the diagnosis saved and the category not)
+        with one_transaction(self.store) as tx:
+            wb = Workbench(tx, self.actor, via=self.via, policy=self.policy)
+            diagnosis = {"problems": list(problems), "text": (text or "").strip()[:2000], "category": category,
+                         "by": self.actor.name}
+            v = wb._update(case_id, version, {"diagnosis_json": json.dumps(diagnosis, ensure_ascii=False)},
+                           "diagnose")
+            self.actor = wb.actor
+            with tx.read() as conn:
+                current = conn.execute(sa.select(cases.c.primary_category).where(cases.c.id == case_id)).scalar_one()
+            if category and category != current:
+                v = recategorize_case(tx, case_id, v, category, actor=self.actor.name, via=self.via,
+                                      note=f"诊断更正分类：{CATEGORY_ZH.get(current, current)} → {CATEGORY_ZH[category]}")
         return v
 
     def save_reply(self, case_id: int, version: int, text: str) -> int:
@@ -585,26 +630,27 @@ class Workbench:
         """The 审批 inbox: cases pending approval in the actor's shops, with whether the actor may decide."""
         from .ledger import pending_approvals
 
+        self._read("approvals")
         return pending_approvals(self.store, self.actor)
 
     def approve(self, case_id: int, version: int, reason: str | None = None) -> int:
         from .ledger import approve
 
-        self._fresh()
+        self._fresh("approve", case_id)
         self._require_role("approve", ("supervisor", "admin", "legal"), case_id)
         return approve(self.store, self.actor, case_id, version, reason=reason, via=self.via)
 
     def reject(self, case_id: int, version: int, reason: str) -> int:
         from .ledger import reject
 
-        self._fresh()
+        self._fresh("reject", case_id)
         self._require_role("reject", ("supervisor", "admin", "legal"), case_id)
         return reject(self.store, self.actor, case_id, version, reason=reason, via=self.via)
 
     def deliver(self, case_id: int, version: int, note: str | None = None) -> int:
         from .ledger import deliver
 
-        self._fresh()
+        self._fresh("deliver", case_id)
         return deliver(self.store, self.actor, case_id, version, note=note, via=self.via)
 
     def resolve(self, case_id: int, version: int, *, satisfied: bool, note: str | None = None) -> int:
@@ -635,14 +681,14 @@ class Workbench:
                                  reason=reason, changes={"owner_role": up})
 
     def appeal(self, case_id: int, version: int, reason: str) -> int:
-        self._fresh()
+        self._fresh("appeal", case_id)
         self._require_role("appeal", ("legal", "supervisor", "admin"), case_id)
         self._case_shop(case_id, "appeal")
         return transition_case(self.store, case_id, version, "appeal", actor=self.actor.name, via=self.via,
                                reason=reason)
 
     def close(self, case_id: int, version: int, reason: str) -> int:
-        self._fresh()
+        self._fresh("close", case_id)
         self._require_role("close", ("supervisor", "legal", "admin"), case_id)
         self._case_shop(case_id, "close")
         return transition_case(self.store, case_id, version, "closed", actor=self.actor.name, via=self.via,
@@ -653,13 +699,17 @@ class Workbench:
         """今日回访: tasks due by now (+ horizon) with the message to send."""
         from .followups import due_followups
 
-        return due_followups(self.store, self.actor, now=now, horizon_hours=horizon_hours)
+        self._read("followups")
+        df = due_followups(self.store, self.actor, now=now, horizon_hours=horizon_hours)
+        if len(df):  # a task already done shows the message as sent (staff may have edited it)
+            df["message"] = [_mask(m) for m in df["message"]]
+        return df
 
     def complete_followup(self, followup_id: int, *, done: bool = True, reason: str | None = None,
                           message: str | None = None) -> dict[str, Any]:
         from .followups import complete_followup
 
-        self._fresh()
+        self._fresh("complete_followup")
         return complete_followup(self.store, self.actor, followup_id, done=done, reason=reason, message=message,
                                  via=self.via)
 
@@ -668,7 +718,7 @@ class Workbench:
         optionally ``done``, ``reason``, ``message``, ``at``), in order, in one transaction."""
         from .followups import complete_followups
 
-        self._fresh()
+        self._fresh("complete_followups")
         return complete_followups(self.store, self.actor, tasks, via=self.via)
 
     # ----------------------------------------------------------- personal data
@@ -676,7 +726,7 @@ class Workbench:
         """One field of one case's order in full, for roles the policy allows; audited with the purpose (P-03)."""
         from .vault import reveal
 
-        self._fresh()
+        self._fresh("unmask", case_id)
         return reveal(self.store, self.actor, case_id, field, purpose)
 
 
