@@ -414,3 +414,15 @@ def test_the_daily_sweep_playbook_shows_it(sqlite_store, sqlite_db_url: str, tmp
     texts = [o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", [])]
     shown = [t for t in texts if "日历提醒" in t]
     assert len(shown) == 1 and f"缺少 {year} 年节假日数据" in shown[0] and "「节假日」表" in shown[0]
+
+
+def test_excel_ro_sla_counts_on_the_shops_sheet(sqlite_store, sqlite_db_url: str, no_package_2027: None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewops import excel
+
+    monkeypatch.setenv("REVIEWOPS_DB", sqlite_db_url)
+    save_policy(sqlite_store, policy_with(**BUSINESS), actor="lead")
+    assert excel.ro_sla("物流", "2026-12-31 21:00")[2] == dt.datetime(2027, 1, 1, 10, 0)  # Beijing wall time
+    save_policy(sqlite_store, policy_with(JAN_1, **BUSINESS), actor="lead")
+    monkeypatch.setattr(excel, "POLICY_TTL_S", 0)  # read the new version at once
+    assert excel.ro_sla("物流", "2026-12-31 21:00")[2] == dt.datetime(2027, 1, 4, 10, 0)
