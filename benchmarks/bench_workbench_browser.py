@@ -28,6 +28,10 @@ into imports and the rest (store, queue, building and sending ~825 widget models
    (``回复已保存（版本 vN）``) — the whole round trip including the form's reload of the case.
 
 Writes ``--out`` (JSON) and, with ``--screenshots``, PNGs of the queue and the case form next to it.
+``--quick`` (the test suite's e2e smoke run, ~2 min under load): a scale-0.05 demo built in a temporary
+directory, one first open (a default, preheated server), one load of each notebook on the cold server, 2 saves of
+each kind, no preheated-loads phase (``--preheat 0``), no screenshots; the JSON goes to that directory
+(``benchmarks/_quick.py``, never ``results/``) and is printed as the last stdout line.
 The domain-level costs under these round trips are ``bench_workbench.py`` → ``results/workbench.json``.
 """
 
@@ -51,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from e2e_site import CHROMIUM, Server, close_form, free_port, login, start_server
+
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _quick.py (already there when run as a script)
+from _quick import print_result, quick_dir
 
 PRISTINE = Path("/tmp/bench/demo_pristine.db")
 WORKBENCH_READY = ".ro-queue-table .ro-queue-open:not([disabled])"
@@ -407,7 +414,26 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "workbench_browser.json")
     ap.add_argument("--screenshots", action=argparse.BooleanOptionalAction, default=True,
                     help="write workbench_queue.png and workbench_case.png next to --out")
+    ap.add_argument("--quick", action="store_true", help="smoke run (small demo, a few loads and saves, temp dir)")
     args = ap.parse_args()
+    if args.quick:
+        args.loads, args.saves, args.preheat, args.first_open = 1, 2, 0, 1
+        args.first_open_delay, args.screenshots = 0.0, False
+        with quick_dir("workbench_browser") as tmp:
+            args.out = tmp / "workbench_browser.json"
+            if not args.db:
+                from reviewops.demo import run_demo
+
+                os.environ.setdefault("REVIEWOPS_PII_KEY", "5e" * 32)
+                args.db = str(tmp / "demo.db")
+                run_demo(args.db, scale=0.05, as_of="2026-11-30T09:00", password=args.password)
+            result = run(args)
+        print_result(result)
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     if not os.access(CHROMIUM, os.X_OK):
         sys.exit(f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk (never `playwright install`)")
 
@@ -484,7 +510,7 @@ def main() -> None:
                               for k in ("first_open", "first_open_compare", "first_open_warm_cache")},
                              ensure_ascii=False, indent=2))
             print(f"wrote {args.out}")
-            return
+            return result
         domain = ROOT / "benchmarks" / "results" / "workbench.json"
         if domain.exists():
             t = json.loads(domain.read_text())["timings"]
@@ -512,6 +538,7 @@ def main() -> None:
                                    for f in ("bare", "imports", "workbench"))
                 print(f"{mode:9s} (median / p95) {cells}   ratio {r['ratio_workbench_to_bare']}")
         print(f"wrote {args.out}")
+        return result
     finally:
         for s in servers:
             s.stop()
