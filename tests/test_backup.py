@@ -406,6 +406,13 @@ def test_pg_backup_during_writes_verify_restore_and_password_canary(pg_db_url, p
     code, out, err = run(capsys, "backup", "--verify", str(archive), "--db", pg_db_url)
     seen += [out, err]
     assert code == 0 and "PostgreSQL" in out, err
+    os.environ["REVIEWOPS_DB"], saved = pg_db_url, os.environ["REVIEWOPS_DB"]  # the server from REVIEWOPS_DB
+    try:
+        code, out, err = run(capsys, "backup", "--verify", str(archive))
+    finally:
+        os.environ["REVIEWOPS_DB"] = saved
+    seen += [out, err]
+    assert code == 0, err
     # verifying a PostgreSQL backup needs a PostgreSQL server
     code, out, err = run(capsys, "backup", "--verify", str(archive), "--db", str(tmp_path / "x.db"))
     assert code == 2 and "PostgreSQL" in err

@@ -698,12 +698,13 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
         checks.append("试恢复到临时 SQLite 文件：各表行数与校验和、审计链 / trial restore into a temporary SQLite file: "
                       "rows and checksums of every table, audit chain")
     else:
-        if not pg_server or not resolve_url(pg_server).startswith("postgresql"):
+        server = resolve_url(pg_server)  # --db, else REVIEWOPS_DB
+        if not server.startswith("postgresql"):
             raise ConfigError("这是 PostgreSQL 备份：校验要在 PostgreSQL 服务器上试恢复，请用 --db postgresql+psycopg://… "
                               "指定服务器 / this is a PostgreSQL backup: verifying restores it on a PostgreSQL server; "
                               "name one with --db postgresql+psycopg://…")
         try:
-            with _pg_scratch(resolve_url(pg_server)) as scratch:
+            with _pg_scratch(server) as scratch:
                 try:
                     _pg_restore(dump, scratch, clean=False)
                 except PgToolMissing:
@@ -724,8 +725,8 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
 def verify(path: str | os.PathLike[str], *, db: str | None = None) -> VerifyResult:
     """Check a backup file end to end without touching any store (see the module docstring).
 
-    ``db`` names the PostgreSQL server used for the trial restore of a ``pg_dump`` backup
-    (a throwaway database is created there and dropped). Raises :class:`BackupInvalid` with what
+    ``db`` (else ``REVIEWOPS_DB``) names the PostgreSQL server used for the trial restore of a
+    ``pg_dump`` backup (a throwaway database is created there and dropped). Raises :class:`BackupInvalid` with what
     is wrong for a truncated, altered or foreign file.
     """
     path = Path(path).expanduser()
