@@ -382,14 +382,14 @@ def find_pg_tool(name: str) -> str:
         f"on PATH), or point {ENV_PG_BIN} at that folder.")
 
 
-def _run_tool(args: list[str], env: dict[str, str], secret: str | None, what: str) -> str:
+def _run_tool(args: list[str], env: dict[str, str], secret: str | None, what: str, what_en: str) -> str:
     try:
         proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     except OSError as e:
         raise PgToolMissing(f"无法运行 {args[0]}：{e} / cannot run {args[0]}: {e}") from None
     if proc.returncode != 0:
         tail = "\n".join(_scrub(proc.stderr or "", secret).strip().splitlines()[-6:])
-        raise StoreError(f"{what}失败（{Path(args[0]).name} 退出码 {proc.returncode}）/ {what} failed "
+        raise StoreError(f"{what}失败（{Path(args[0]).name} 退出码 {proc.returncode}）/ {what_en} failed "
                          f"({Path(args[0]).name} exit {proc.returncode}):\n{tail}")
     return proc.stdout
 
@@ -485,7 +485,7 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
             dump = Path(tmp) / DUMP_PG
             pg_dump = find_pg_tool("pg_dump")
             conninfo, env, secret = _pg_params(store.url)
-            version = _run_tool([pg_dump, "--version"], env, secret, "pg_dump --version").strip()
+            version = _run_tool([pg_dump, "--version"], env, secret, "读取 pg_dump 版本", "pg_dump --version").strip()
             with store.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
@@ -493,7 +493,7 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
                     snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
                     _run_tool([pg_dump, "--format=custom", "--no-owner", "--no-privileges",
                                f"--snapshot={snapshot}", f"--file={dump}", f"--dbname={conninfo}"],
-                              env, secret, "pg_dump 备份 / pg_dump backup ")
+                              env, secret, "pg_dump 备份", "the pg_dump backup")
                     described = _describe(conn)  # the same snapshot as the dump
             dump_meta = {"name": DUMP_PG, "format": "pg_dump custom", "tool": version}
         dump_meta.update({"size": dump.stat().st_size, "sha256": _sha256_file(dump)})
@@ -661,7 +661,7 @@ def _pg_restore(dump: Path, url: str, *, clean: bool) -> None:
     args = [pg_restore, "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges"]
     if clean:
         args += ["--clean", "--if-exists"]
-    _run_tool([*args, f"--dbname={conninfo}", str(dump)], env, secret, "pg_restore 恢复 / pg_restore ")
+    _run_tool([*args, f"--dbname={conninfo}", str(dump)], env, secret, "pg_restore 恢复", "pg_restore")
 
 
 def _describe_url(url: str) -> dict[str, Any]:
