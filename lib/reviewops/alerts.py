@@ -63,6 +63,7 @@ from .policy import (
     current_policy,
     weekdays_of,
 )
+from .redact import redact_secrets
 
 if TYPE_CHECKING:
     from .channels import AlertMessage, Channel, Mention
@@ -380,6 +381,7 @@ def _finish(store: Store, delivery_id: int, *, ok: bool, error: str | None, retr
     from .store import alert_deliveries as d
 
     now = _utcnow()
+    error = redact_secrets(error)  # the ledger never keeps a webhook token or signing secret (issue 15 §2)
     if ok:
         values: dict[str, Any] = {"state": "delivered", "delivered_at": now, "last_error": None}
         state = "delivered"
@@ -503,7 +505,7 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
         else:
             result.dead += 1
         if err:
-            result.errors.append(err)
+            result.errors.append(redact_secrets(err))  # never a webhook token or signing secret (issue 15 §2)
             log.warning("alert delivery %s via %s: %s (attempt %d)", item_id, channel, state, attempts)
 
     def message(event_id: int) -> AlertMessage:
@@ -652,7 +654,7 @@ def channel_summary(policy: Policy, env: Mapping[str, str] | None = None) -> pd.
             try:
                 build_channel(r, env=env)
             except ReviewOpsError as e:
-                problem = str(e)
+                problem = redact_secrets(e)  # may quote the webhook (issue 15 §2)
         out.append({"channel": r["name"], "type": CHANNEL_TYPE_ZH.get(r["type"], r["type"]),
                     "events": "、".join(sorted(alert_events_of(r))), "enabled": bool(r["enabled"]),
                     "problem": problem})

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ReviewOpsError
+from .redact import mask_login, redact_secrets
 
 if TYPE_CHECKING:
     from .runner import RunResult
@@ -47,6 +48,12 @@ MAX_BYTES = 20 * 1024 * 1024
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+
+
+def _said(error: BaseException, config: "SmtpConfig") -> str:
+    """What the server or the socket said, with the login and password masked (issue 15 §2)."""
+    text = str(redact_secrets(error, extra=[config.password or ""]))
+    return text.replace(config.user, str(mask_login(config.user))) if config.user else text
 
 
 class DeliveryFailed(ReviewOpsError):
@@ -256,16 +263,16 @@ def send_report(result: RunResult, to: list[str] | tuple[str, ...] | str, config
     except DeliveryFailed:
         raise
     except smtplib.SMTPAuthenticationError as e:
-        raise DeliveryFailed(f"邮件服务器 {where} 拒绝登录（用户 {config.user!r}）：{e.smtp_code}；请检查 "
+        raise DeliveryFailed(f"邮件服务器 {where} 拒绝登录（用户 {mask_login(config.user)}）：{e.smtp_code}；请检查 "
                              f"REVIEWOPS_SMTP_USER / REVIEWOPS_SMTP_PASSWORD / login refused") from None
     except smtplib.SMTPRecipientsRefused as e:
         raise DeliveryFailed(f"邮件服务器 {where} 拒收全部收件人 {sorted(e.recipients)}；请检查地址 / all recipients "
                              f"refused") from None
     except (ssl.SSLError, ssl.CertificateError) as e:
-        raise DeliveryFailed(f"与邮件服务器 {where} 的 TLS 握手失败（{e.__class__.__name__}: {e}）；证书不受信任时请设置 "
+        raise DeliveryFailed(f"与邮件服务器 {where} 的 TLS 握手失败（{e.__class__.__name__}: {_said(e, config)}）；证书不受信任时请设置 "
                              f"REVIEWOPS_SMTP_CAFILE / TLS failed") from None
     except (OSError, smtplib.SMTPException) as e:
-        raise DeliveryFailed(f"无法通过 {where} 发送邮件（{e.__class__.__name__}: {e}）；报告文件已生成，可稍后重发 / could "
+        raise DeliveryFailed(f"无法通过 {where} 发送邮件（{e.__class__.__name__}: {_said(e, config)}）；报告文件已生成，可稍后重发 / could "
                              f"not send the mail; the report files were written") from None
     sent = [a for a in recipients if a not in (refused or {})]
     out = DeliveryResult(to=sent, attachments=attached, message_id=str(msg["Message-ID"]),

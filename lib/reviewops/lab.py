@@ -258,7 +258,8 @@ def run_lab(folder: str | os.PathLike[str] | None = None, *, db: str | None = No
     (and migrated) once here, so a wrong URL fails now, not in the first cell. ``echo`` prints the report
     and, once, the address with the token.
     """
-    from .store import Store, _safe_url
+    from .redact import mask_url
+    from .store import Store
 
     if _is_root() and not allow_root:
         raise ConfigError("不建议以 root 运行 JupyterLab；确需如此请加 --allow-root / running JupyterLab as root is "
@@ -272,7 +273,7 @@ def run_lab(folder: str | os.PathLike[str] | None = None, *, db: str | None = No
     argv = lab_argv(prepared.path, port=chosen, token=token, open_browser=show, allow_root=allow_root)
     for line in prepared.lines():
         echo(line)
-    echo(f"  数据库 database: {_safe_url(url)}（剧本的 db 参数留空即用此库 / a playbook's empty db parameter means "
+    echo(f"  数据库 database: {mask_url(url)}（剧本的 db 参数留空即用此库 / a playbook's empty db parameter means "
          f"this store)")
     echo(f"JupyterLab: {lab_url(chosen, token)}")
     echo("  只在本机 127.0.0.1 监听；地址中的令牌即密码，请勿外传 / loopback only; the token in the address is the "

@@ -39,9 +39,11 @@ from typing import Any
 
 from .errors import ConfigError, ReviewOpsError
 from .outputs import file_sha256, formula_safe
+from .redact import mask_url, redact_obj, redact_secrets, remember_url
 from .users import os_actor
 
 RUN_DIR_ENV = "REVIEWOPS_RUN_DIR"
+DB_ENV = "REVIEWOPS_DB"  # how a kernel gets a database URL that holds a password (never the notebook)
 PLAYBOOKS_ENV = "REVIEWOPS_PLAYBOOKS"
 CHROMIUM = "/usr/bin/chromium"
 FORMATS = ("ipynb", "html", "xlsx", "json")
@@ -564,6 +566,35 @@ def _publish(files: list[tuple[Path, Path]]) -> None:
         raise
 
 
+def _hide_db(values: dict[str, Any]) -> str | None:
+    """Mask the ``db`` parameter in place when it holds a password or token; return the real URL for the
+    kernel's environment (``None``: nothing to hide). The masked URL stands for ``$REVIEWOPS_DB``
+    (:func:`reviewops.store.resolve_url`), so the playbook's ``Store.open(db)`` still connects."""
+    real = values.get("db")
+    if not isinstance(real, str) or not real:
+        return None
+    shown = mask_url(real)
+    if shown == real:
+        return None
+    remember_url(real)
+    values["db"] = shown
+    return real
+
+
+def scrub_notebook(path: Path, *, extra: list[str] | tuple[str, ...] = ()) -> None:
+    """Rewrite a saved notebook with every secret masked (:func:`reviewops.redact.redact_obj`): the
+    parameters cell, papermill's metadata, every output and traceback. Images are left as they are."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    clean = redact_obj(nb, extra=[v for v in extra if v])
+    if clean != nb:
+        tmp = path.with_name(path.name + ".scrub")
+        tmp.write_text(json.dumps(clean, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
 def _log_run(db: str, *, actor: str, playbook: str, outcome: str, detail: dict[str, Any]) -> None:
     from .store import Store
     from .users import log_access
@@ -590,6 +621,7 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
     declared = declared_parameters(path)
     if db is not None and "db" in declared:
         values["db"] = db
+    kernel_db = _hide_db(values)  # the real URL reaches the kernel only through its environment (issue 15 §2)
     out = Path(out_dir) if out_dir is not None else Path.cwd() / "reports"
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out))
@@ -600,8 +632,11 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []
     old_env = os.environ.get(RUN_DIR_ENV)
+    old_db = os.environ.get(DB_ENV)
     try:
         os.environ[RUN_DIR_ENV] = str(stage)
+        if kernel_db is not None:
+            os.environ[DB_ENV] = kernel_db
         executed = stage / f"{name}.ipynb"
         try:
             pm.execute_notebook(str(path), str(executed), parameters=values, kernel_name="python3",
@@ -611,17 +646,21 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
             failed = out / f"{name}.failed.ipynb"
             kept: Path | None = None
             if executed.is_file():
+                scrub_notebook(executed)
                 _replace(executed, failed)
                 kept = failed
             if db is not None:
                 _log_run(db, actor=actor, playbook=name, outcome="failed",
                          detail={"params": shown, "cell_index": e.cell_index, "ename": e.ename})
-            raise PlaybookFailed(name, e.cell_index, e.ename, e.evalue, e.source, kept) from None
+            raise PlaybookFailed(name, e.cell_index, e.ename, redact_secrets(e.evalue), redact_secrets(e.source),
+                                 kept) from None
         finally:
-            if old_env is None:
-                os.environ.pop(RUN_DIR_ENV, None)
-            else:
-                os.environ[RUN_DIR_ENV] = old_env
+            for var, was in ((RUN_DIR_ENV, old_env), (DB_ENV, old_db)):
+                if was is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = was
+        scrub_notebook(executed)  # before the HTML is made from it
 
         staged: dict[str, Path] = {"ipynb": executed}
         if "html" in formats or pdf:
@@ -650,6 +689,7 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
                        "duration_s": round((finished - started).total_seconds(), 3),
                        "outputs": {k: str(v) for k, v in outputs.items()}, "notes": notes}
             js = stage / f"{name}.json"
+            summary = redact_obj(json.loads(json.dumps(summary, default=str)))
             js.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
             wanted["json"] = js
             outputs["json"] = out / js.name

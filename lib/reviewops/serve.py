@@ -903,6 +903,7 @@ def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_
     notebooks. ``preheat`` (default :data:`DEFAULT_PREHEAT`) keeps that many started kernels per form,
     each waiting (imports done, store open) for the next page request; 0 starts a kernel per request.
     """
+    from .redact import mask_url
     from .store import Store
     from .users import list_users
 
@@ -964,7 +965,7 @@ def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_
     link = f"http://{host}:{port}/"
     lines = [
         f"ReviewOps 工作台 workbench: {link}",
-        f"  数据库 database: {url}",
+        f"  数据库 database: {mask_url(url)}",  # never the password (issue 15 §2)
         f"  表单 forms: {', '.join(_form_titles(runtime))}",
         "  登录：用 reviewops users list 中的用户名和密码；新用户用 reviewops users add 创建",
         "  sign in with a user name and password from `reviewops users list`; add users with `reviewops users add`",

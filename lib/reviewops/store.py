@@ -34,6 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import ConfigError, ConflictError, NetworkFilesystemError, NotFound, StoreError
+from .redact import has_masked_secret, mask_url, redact_secrets, remember_url
 
 log = logging.getLogger(__name__)
 
@@ -729,6 +730,8 @@ def default_db_path() -> Path:
 def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     """``--db`` value → SQLAlchemy URL. A plain path means an SQLite file."""
     raw = os.fspath(db) if db is not None else os.environ.get(ENV_DB) or None
+    if raw is not None:
+        raw = _unmask_db(raw)
     if raw is None:
         path = default_db_path()
         return f"sqlite:///{path}"
@@ -748,11 +751,35 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
             raw = "postgresql+psycopg://" + raw.split("://", 1)[1]
         if not (raw.startswith("sqlite:///") or raw.startswith("postgresql+psycopg://")):
             raise ConfigError(
-                f"不支持的数据库地址 unsupported database URL {raw!r}; use a file path, "
+                f"不支持的数据库地址 unsupported database URL {mask_url(raw)!r}; use a file path, "
                 "sqlite:///path/to.db or postgresql+psycopg://user:pass@host/db"
             )
+        remember_url(raw)  # its password is masked wherever it turns up later (issue 15 §2)
         return raw
     return f"sqlite:///{Path(raw).expanduser().resolve()}"
+
+
+def _unmask_db(raw: str) -> str:
+    """A URL whose password was masked (``user:***@`` copied from a report or a saved notebook) stands for
+    ``$REVIEWOPS_DB`` when that is the same database: ``reviewops run`` hands the real URL to the kernel
+    through the environment and writes only the masked one into the notebook (issue 15 §2)."""
+    if not has_masked_secret(raw):
+        return raw
+    env = os.environ.get(ENV_DB) or ""
+
+    def same(u: str) -> str:
+        u = mask_url(u.strip())
+        for prefix in ("postgresql://", "postgres://"):
+            if u.startswith(prefix):
+                u = "postgresql+psycopg://" + u[len(prefix):]
+        return u
+    if env and not has_masked_secret(env) and same(env) == same(raw):
+        return env
+    raise ConfigError(
+        f"数据库地址中的密码已隐藏（***），不能用来连接：{raw}；请给出完整地址，或把环境变量 {ENV_DB} 设为同一数据库的完整地址 / "
+        f"the password in this database URL is masked (***), so it cannot connect: {raw}; give the full URL, or set "
+        f"{ENV_DB} to the full URL of the same database"
+    )
 
 
 NETWORK_FS = frozenset({
@@ -880,6 +907,11 @@ class Store:
                 raise StoreError(
                     "PostgreSQL 驱动未安装 / the PostgreSQL driver is missing: pip install 'reviewops[postgres]'"
                 ) from None
+            except (sa.exc.ArgumentError, ValueError) as e:  # e.g. a port that is not a number
+                raise StoreError(
+                    f"数据库地址无效 invalid database URL {mask_url(url)}: {redact_secrets(e)}. "
+                    f"应形如 postgresql+psycopg://user:pass@host:5432/db / expected postgresql+psycopg://user:pass@host:5432/db"
+                ) from None
         _unwrap_kit_errors(engine)
         store = cls(engine, url)
         try:
@@ -891,7 +923,7 @@ class Store:
         except sa.exc.OperationalError as e:
             engine.dispose()
             raise StoreError(
-                f"无法打开数据库 cannot open the database {_safe_url(url)}: {e.orig}. "
+                f"无法打开数据库 cannot open the database {mask_url(url)}: {redact_secrets(e.orig)}. "
                 f"Check the path or URL, that the server runs and that you may write there."
             ) from None
         return store
@@ -1003,10 +1035,8 @@ class Store:
 
 
 def _safe_url(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for a message
-        return "<database>"
+    """The URL for a message: :func:`reviewops.redact.mask_url` (kept for existing callers)."""
+    return mask_url(url)
 
 
 # --------------------------------------------------------------- cases and audit
