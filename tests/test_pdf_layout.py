@@ -33,7 +33,6 @@ import pdfplumber
 import pytest
 import reviewops
 import sqlalchemy as sa
-from conftest import TEST_PII_KEY_HEX
 from reviewops import runner
 from reviewops.outputs import REPORT_CSS, html_table
 from reviewops.reports import SHANGHAI, iso_week
@@ -106,7 +105,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every playbook run with pdf=True on a demo store (scale 0.02), periods chosen around its data."""
     base = tmp_path_factory.mktemp("pdf_layout")
     env = {"XDG_DATA_HOME": str(base / "xdg-data"), "XDG_CONFIG_HOME": str(base / "xdg-config"),
-           "REVIEWOPS_DB": str(base / "d.db"), "REVIEWOPS_PII_KEY": TEST_PII_KEY_HEX,
+           "REVIEWOPS_DB": str(base / "d.db"), "REVIEWOPS_PII_KEY": "ab" * 32,  # its own store: any fixed key
            "REVIEWOPS_DEMO_PASSWORD": "demo-pass-123"}
     full = {k: v for k, v in os.environ.items() if k != "REVIEWOPS_MULTI_USER"} | env
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.02", "--db", str(base / "d.db"),
