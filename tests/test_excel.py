@@ -319,6 +319,9 @@ def _fingerprint(path: Path) -> tuple[str, int]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
 
 
+TOKENS: dict[str, str] = {}  # personal tokens of the shop_db users (REVIEWOPS_TOKEN)
+
+
 @pytest.fixture
 def shop_db(sqlite_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Two shops' cases in an SQLite file; the store fixture's own connections closed; REVIEWOPS_DB set."""
@@ -330,10 +333,13 @@ def shop_db(sqlite_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with sqlite_store.read() as conn:
         shops = dict(conn.execute(sa.select(stmod.shops.c.name, stmod.shops.c.id)).all())
     make_users(sqlite_store, a1=str(shops["甲店"]))
+    from reviewops.users import issue_token
+
+    TOKENS.update({n: issue_token(sqlite_store, n, actor="test") for n in ("boss", "a1")})  # who reads (issue 15)
     path = Path(sqlite_store.url[len("sqlite:///"):])
     sqlite_store.close()  # the last connection closing checkpoints the WAL into the file
     monkeypatch.setenv("REVIEWOPS_DB", str(path))
-    monkeypatch.setenv("REVIEWOPS_USER", "boss")
+    monkeypatch.setenv("REVIEWOPS_TOKEN", TOKENS["boss"])
     x._close_stores()
     yield path, shops
     x._close_stores()
@@ -351,10 +357,10 @@ def test_ro_cases_reads_masked_cases_of_the_users_shops(shop_db, monkeypatch):
     assert {r[0] for r in x.ro_cases(None, "物流")[1:]} < open_ids
     assert x.ro_cases("已解决")[1][0] == "（没有符合条件的案件）"
     assert "未知状态" in x.ro_cases("飞走了")
-    monkeypatch.setenv("REVIEWOPS_USER", "a1")  # an agent of 甲店 only
+    monkeypatch.setenv("REVIEWOPS_TOKEN", TOKENS["a1"])  # an agent of 甲店 only
     assert {r[3] for r in x.ro_cases()[1:]} == {"甲店"}
-    monkeypatch.setenv("REVIEWOPS_USER", "nobody")
-    assert "不存在" in x.ro_cases()
+    monkeypatch.setenv("REVIEWOPS_TOKEN", "rot_nobody")
+    assert "令牌无效" in x.ro_cases()
 
 
 def test_ro_cases_since_filters_on_when_the_case_was_opened(shop_db, monkeypatch):
@@ -391,7 +397,7 @@ def test_ro_kpi_matches_an_independent_count(shop_db, monkeypatch):
     assert x.ro_kpi("rate", 46342.0, 46348.0) == 1.0  # the same week as serials
     assert x.ro_kpi("补偿金额(元)", *week) == "0"
     assert x.ro_kpi("中差评数", dt.datetime(2026, 11, 21), dt.datetime(2026, 11, 21)) == 0
-    monkeypatch.setenv("REVIEWOPS_USER", "a1")  # 甲店 only
+    monkeypatch.setenv("REVIEWOPS_TOKEN", TOKENS["a1"])  # 甲店 only
     assert x.ro_kpi("中差评数", *week) == n_neg_a
     assert "未知指标" in x.ro_kpi("心情", 46000.0)
     assert "太长" in x.ro_kpi("rate", 45000.0, 46500.0)
@@ -478,10 +484,12 @@ def test_ro_cases_on_both_backends(store, tmp_path: Path, monkeypatch: pytest.Mo
 
     cid = make_case(store, tmp_path, text="物流太慢了，电话13700137000")
     make_users(store)
+    from reviewops.users import issue_token
+
+    monkeypatch.setenv("REVIEWOPS_TOKEN", issue_token(store, "boss", actor="test"))
     with store.read() as conn:
         events = conn.execute(sa.select(sa.func.count()).select_from(stmod.case_events)).scalar()
     monkeypatch.setenv("REVIEWOPS_DB", store.url if store.dialect == "postgresql" else store.url[len("sqlite:///"):])
-    monkeypatch.setenv("REVIEWOPS_USER", "boss")
     x._close_stores()
     try:
         out = x.ro_cases()

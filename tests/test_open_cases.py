@@ -30,6 +30,9 @@ from wb_fixtures import case_row, make_case, make_users
 UTC = dt.timezone.utc
 
 
+TOKENS: dict[str, str] = {}  # personal tokens of the fixture's users (REVIEWOPS_TOKEN)
+
+
 @pytest.fixture
 def shop(sqlite_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Cases in every kind of state, opened ten hours ago (store clock), in two shops; Excel pointed at the file.
@@ -65,6 +68,9 @@ def shop(sqlite_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         a1.escalate(ids["escalated"], 2, "买家要求主管处理")
     with stmod.clock(t0 + dt.timedelta(hours=5)):  # three hours after its deadline
         a1.record_contact(ids["late"], 1, channel="phone", note="电话致歉")
+    from reviewops.users import issue_token
+
+    TOKENS.update({n: issue_token(store, n, actor="test") for n in ("a1", "boss")})  # Excel's identity (issue 15)
     path = Path(store.url[len("sqlite:///"):])
     monkeypatch.setenv("REVIEWOPS_DB", str(path))
     x._close_stores()
@@ -83,7 +89,7 @@ def _cli_queue(path: Path, now: dt.datetime, user: str | None, capsys) -> tuple[
 
 
 def _excel_ids(now: dt.datetime, user: str, monkeypatch) -> list[int]:
-    monkeypatch.setenv("REVIEWOPS_USER", user)
+    monkeypatch.setenv("REVIEWOPS_TOKEN", TOKENS[user])
     with stmod.clock(now):
         rows = x.ro_cases()
     assert rows[0][0] == "案件号", rows

@@ -442,7 +442,8 @@ def policy_show_cmd(db: str | None, as_json: bool) -> None:
 # ------------------------------------------------------------ users and serve (workbench)
 @cli.group("users")
 def users_group() -> None:
-    """工作台用户：添加、列出、停用/启用、改密码、改角色 / workbench users: add, list, disable, password, role."""
+    """工作台用户：添加、列出、停用/启用、改密码、改角色、Excel 令牌 / workbench users: add, list, disable, password,
+    role, Excel token."""
 
 
 _shop_option = click.option("--shop", "shops", multiple=True, type=click.IntRange(1, None), metavar="ID",
@@ -596,6 +597,28 @@ def users_set_role_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: 
     with Store.open(db) as store:
         set_role(store, name, role, actor=_actor(), shops=_shops_arg(shops, all_shops, default=None))
     click.echo(f"{name} 的角色已改为 {role} / {name} is now {role}")
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="作废该用户的令牌 / revoke the user's token")
+@db_option
+def users_token_cmd(name: str, revoke: bool, db: str | None) -> None:
+    """Excel 个人令牌：打印一次新令牌（旧令牌作废；库里只存哈希）/ print a new personal token for Excel
+    (RO_CASES/RO_KPI read REVIEWOPS_TOKEN); the store keeps only its hash; the old one stops working."""
+    from .store import Store
+    from .users import issue_token, revoke_token
+
+    with Store.open(db) as store:
+        if revoke:
+            had = revoke_token(store, name, actor=_actor())
+            click.echo(f"已作废 {name} 的令牌 / token of {name} revoked" if had else
+                       f"{name} 没有令牌 / {name} had no token")
+            return
+        token = issue_token(store, name, actor=_actor())
+    click.echo(f"{name} 的 Excel 个人令牌（只显示这一次，请让本人设置为环境变量 REVIEWOPS_TOKEN）/ "
+               f"personal token of {name} (shown once; set it as REVIEWOPS_TOKEN on their machine):")
+    click.echo(token)
 
 
 @cli.command("serve")

@@ -20,13 +20,15 @@ times as **naive Beijing-time datetimes** (Excel has no time zones); money as yu
 A problem never raises: the function returns a short Chinese error text starting with
 ``#错误:`` instead (e.g. ``#错误: 评分应为1–5，收到 7``).
 
-Nothing here changes any state (S-13): no store writes, no policy saves, no files, no network.
+Nothing here changes any state (S-13): no store writes (but the access-log row of a refused
+token, below), no policy saves, no files, no network.
 The policy is the default one unless ``REVIEWOPS_DB`` names a store; then it is that store's
 newest policy, read without ever storing one. :func:`ro_cases` and :func:`ro_kpi` read the
 store named by ``REVIEWOPS_DB`` (or the default store) through a read-only connection (SQLite
 ``mode=ro``, PostgreSQL read-only transactions), never migrate it, and show only the shops of
-the user named by ``REVIEWOPS_USER`` (default: the Windows/OS login name), who must be a
-ReviewOps user.
+the user whose personal token is in ``REVIEWOPS_TOKEN`` (``reviewops users token NAME`` prints
+it once; the store keeps only its hash), who must be an active ReviewOps user. A refused token
+is the one thing they write: a row in the access log, on a connection of its own.
 
 xlwings is optional: without it the decorators below are identity functions, so the module
 imports (and is tested) on any machine. Classic xlwings (Windows Excel) loads it through the
@@ -504,24 +506,51 @@ def _policy() -> Policy:
     return p
 
 
-def _actor(store: Any, policy: Policy) -> Any:
-    """The ReviewOps user whose shops the store functions show: ``REVIEWOPS_USER`` or the OS login."""
+#: the environment variable holding the analyst's personal token (``reviewops users token NAME``)
+ENV_TOKEN = "REVIEWOPS_TOKEN"
+
+
+def _actor(store: Any, policy: Policy, function: str = "RO_CASES") -> Any:
+    """The ReviewOps user whose shops the store functions show: the active user whose personal token is in
+    ``REVIEWOPS_TOKEN`` (:func:`reviewops.users.actor_for_token`) — never a name anyone could type. A missing,
+    unknown or revoked token, or a disabled user, is refused and the refusal logged (:func:`_log_refusal`)."""
+    from .errors import AccessDenied
+    from .users import actor_for_token
+
+    token = os.environ.get(ENV_TOKEN, "").strip()
+    try:
+        return actor_for_token(store, token, policy=policy)
+    except AccessDenied as e:
+        _log_refusal(store.url, function, e, token_given=bool(token))
+        raise ExcelInputError(str(e).split("\n")[0]) from None
+
+
+def _log_refusal(url: str, function: str, error: Exception, *, token_given: bool) -> None:
+    """Write one refused read to the store's access log (action ``read``, outcome ``denied``, target
+    ``excel:RO_CASES`` / ``excel:RO_KPI``): the only write these functions ever make, on a connection of
+    its own, best effort (a store this machine may only read keeps no record). The token is never logged;
+    the actor is ``excel:`` + the OS login (who sat at the machine), as claimed, not verified."""
     import getpass
 
-    from .users import get_actor
+    import sqlalchemy as sa
 
-    name = os.environ.get("REVIEWOPS_USER", "").strip()
-    if not name:
-        try:
-            name = getpass.getuser()
-        except Exception:  # noqa: BLE001
-            name = ""
-    if not name:
-        raise ExcelInputError("不知道您是哪位用户；请设置环境变量 REVIEWOPS_USER 为您的 ReviewOps 用户名")
+    from .users import log_access
+
     try:
-        return get_actor(store, name, policy=policy)
-    except ReviewOpsError:
-        raise ExcelInputError(f"ReviewOps 用户 {name!r} 不存在或已停用；请设置 REVIEWOPS_USER 或请管理员添加用户") from None
+        login = getpass.getuser()
+    except Exception:  # noqa: BLE001
+        login = "?"
+    try:
+        engine = sa.create_engine(url, connect_args={"timeout": 3} if url.startswith("sqlite") else {})
+        try:
+            with engine.begin() as conn:
+                log_access(conn, actor=f"excel:{login}"[:64], role=None, action="read", outcome="denied",
+                           target=f"excel:{function}",
+                           detail={"reason": str(error)[:300], "token": "given" if token_given else "missing"})
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - the refusal stands whether or not it could be recorded
+        pass
 
 
 def _close_stores() -> None:
@@ -850,7 +879,7 @@ def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any
         from .policy import load_policy
 
         policy = load_policy(store) or default_policy()
-    actor = _actor(store, policy)
+    actor = _actor(store, policy, "RO_CASES")
     states, include_closed = _state_filter(status)
     code = None if _scalar(category, "分类") is None else _category_code(category, policy)
     start = excel_datetime(since, "起始日期")
@@ -923,7 +952,7 @@ def ro_kpi(metric: Any, start: Any, end: Any = None) -> Any:
     lo, hi = day_bounds(first.astimezone(SHANGHAI).date(), last.astimezone(SHANGHAI).date())
     store = _store()
     policy = load_policy(store) or default_policy()  # never stores a policy
-    fig = report_figures(store, lo, hi, actor=_actor(store, policy), policy=policy, breakdowns=False)
+    fig = report_figures(store, lo, hi, actor=_actor(store, policy, "RO_KPI"), policy=policy, breakdowns=False)
     return _cell(KPI_METRICS[code][1](fig))
 
 
