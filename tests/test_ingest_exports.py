@@ -67,6 +67,8 @@ def written(header: list[str], rows: list[list[str]], style: str) -> str:
         w.writerow(header)
         w.writerows(["\t" + c for c in r] for r in rows)
         return buf.getvalue()
+    if style == "semicolon-leading-tab":  # a European-locale Excel writes ; between the same padded cells
+        return "".join(";".join(r) + "\r\n" for r in [header, *(["\t" + c for c in r] for r in rows)])
     if style == "trailing-tab":
         return "".join(",".join(r) + "\r\n" for r in [header, *([c + "\t" for c in r] for r in rows)])
     if style == "tsv-with-commas":  # a real TSV whose text cells hold commas
@@ -109,8 +111,12 @@ def test_every_builtin_layout_with_unquoted_leading_tabs_imports(sqlite_store, t
         assert oids == sorted(cell(lay, "order_id", i) for i in range(N_ROWS))
 
 
+STYLES = {"unquoted-leading-tab": ",", "quoted-leading-tab": ",", "trailing-tab": ",", "tsv-with-commas": "\t",
+          "semicolon-leading-tab": ";"}
+
+
 @BUILTIN
-@pytest.mark.parametrize("style", ["unquoted-leading-tab", "quoted-leading-tab", "trailing-tab", "tsv-with-commas"])
+@pytest.mark.parametrize("style", list(STYLES))
 def test_the_delimiter_follows_the_header_row_in_every_style(lay, style):
     header, rows = table(lay)
     (t,) = readers.read_bytes(written(header, rows, style).encode("utf-8"), f"{lay.name}.csv")
@@ -118,7 +124,7 @@ def test_the_delimiter_follows_the_header_row_in_every_style(lay, style):
     assert [c.strip() for c in t.rows[0]] == header
     assert {len(r) for r in t.rows} == {len(header)}
     # the delimiter is chosen consistently even when no layout knows the headers (the error then lists them)
-    assert readers.pick_delimiter(written(header, rows, style), set()) == ("\t" if style.startswith("tsv") else ",")
+    assert readers.pick_delimiter(written(header, rows, style), set()) == STYLES[style]
 
 
 def test_pdd_export_with_quoted_and_trailing_tabs_and_tab_for_empty_times_imports(sqlite_store, tmp_path):

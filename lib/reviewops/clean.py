@@ -254,9 +254,11 @@ def check_length(values: pd.Series, limit: int) -> Converted:
     A text that long is not what the platform exported: most often a stray quote swallowed the rows
     after it, or a whole document was pasted into the cell.
     """
-    lengths = pd.Series([len(v) if isinstance(v, str) else 0 for v in values.astype(object).tolist()],
-                        index=values.index)
-    bad = lengths > limit
+    present = values.notna()
+    if not present.any():
+        return _ok(values)
+    lengths = values.str.len()  # cleaned cells are text or None (NaN length)
+    bad = (lengths > limit).fillna(False).astype(bool)
     reasons = pd.Series(None, index=values.index, dtype=object)
     for j in lengths.index[bad]:
         n = int(lengths[j])

@@ -149,14 +149,20 @@ def _shape_score(rows: list[list[str]]) -> float:
     return (widest if widest > 1 else 0) * (0.5 + share)
 
 
-def _tabs_are_padding(comma_rows: list[list[str]]) -> bool:
-    """True when the text's tabs only pad comma-separated cells (PDD, Douyin, ERP tools: ``,\t123,``, ``abc\t,``).
+def _tabs_are_padding(split: dict[str, list[list[str]]]) -> bool:
+    """True when the text's tabs only pad cells (PDD, Douyin, ERP tools: ``,\t123,``, ``abc\t,``).
 
-    Split by commas, every tab then sits at the start or the end of a cell, never between two values.
-    A real TSV split by commas keeps tabs between its values (its header has two columns at least).
+    Split by commas (or by ``;``/``|`` into several columns), every tab then sits at the start or the
+    end of a cell, never between two values. A real TSV keeps tabs between its values under any other
+    split (its header has two columns at least).
     """
-    cells = [c for r in comma_rows for c in r]
-    return any("\t" in c for c in cells) and not any("\t" in c.strip() for c in cells)
+    if not any("\t" in c for r in split[","] for c in r):
+        return False
+    for d in (",", ";", "|"):
+        rows = split[d]
+        if not any("\t" in c.strip() for r in rows for c in r) and (d == "," or any(len(r) > 1 for r in rows)):
+            return True
+    return False
 
 
 def pick_delimiter(text: str, known: set[str] | None = None) -> str:
@@ -174,7 +180,7 @@ def pick_delimiter(text: str, known: set[str] | None = None) -> str:
     lines = text[:SNIFF_CHARS].splitlines()[:SNIFF_ROWS]
     split = {d: _sniff_rows(lines, d) for d in DELIMITERS}
     candidates = list(DELIMITERS)
-    if _tabs_are_padding(split[","]):
+    if _tabs_are_padding(split):
         candidates.remove("\t")
     hits = {d: _header_hits(split[d], known) for d in candidates}
     most = max(hits.values())
