@@ -971,7 +971,8 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
         if r["type"] == "email" and not target:
             add("channels", r["_row"], "地址", target, "邮件渠道需要收件地址", "an e-mail channel needs recipients")
         if r["secret_env"] and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", r["secret_env"]):
-            add("channels", r["_row"], "密钥环境变量", r["secret_env"], "应为环境变量名（字母、数字、下划线），不要填密钥本身",
+            # not a variable name: most likely the secret itself, so it is never quoted (issue 15 §2)
+            add("channels", r["_row"], "密钥环境变量", str(r["secret_env"])[:2] + "***", "应为环境变量名（字母、数字、下划线），不要填密钥本身",
                 "must be an environment variable name (letters, digits, _), not the secret itself")
     for r in t.get("duty", ()):
         if weekdays_of(r["weekdays"]) is None:
