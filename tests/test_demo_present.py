@@ -30,14 +30,16 @@ def _pii(monkeypatch):
 def _run(tmp: Path, scale: float, as_of: str, policy_settings: dict[str, str] | None = None):
     db = tmp / "demo.db"
     if policy_settings:
-        from reviewops.policy import default_policy, save_policy
+        from reviewops.policy import Policy, default_policy, save_policy
 
+        # a copy: default_policy() is one shared object per process; changing its rows in place would change
+        # every later demo's policy in this process (that made two "same" runs differ: issue 14.2)
+        raw = {k: [dict(r) for r in v] for k, v in default_policy().tables.items()}
+        for r in raw["settings"]:
+            if r["key"] in policy_settings:
+                r["value"] = policy_settings[r["key"]]
         with Store.open(str(db)) as store:
-            p = default_policy()
-            for r in p.tables["settings"]:
-                if r["key"] in policy_settings:
-                    r["value"] = policy_settings[r["key"]]
-            save_policy(store, p, actor="test")
+            save_policy(store, Policy.from_tables(raw, source="test"), actor="test")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REVIEWOPS_PII_KEY", PII)
         run = run_demo(str(db), scale=scale, as_of=as_of, out_dir=tmp / "out", password="demo-pass-1")
@@ -47,6 +49,15 @@ def _run(tmp: Path, scale: float, as_of: str, policy_settings: dict[str, str] | 
 @pytest.fixture(scope="module")
 def monday(tmp_path_factory):
     return _run(tmp_path_factory.mktemp("monday"), 0.05, MONDAY)
+
+
+def _default_settings() -> dict[str, str]:
+    from reviewops.policy import default_policy
+
+    return {r["key"]: str(r["value"]) for r in default_policy().tables["settings"]}
+
+
+_PRISTINE = _default_settings()
 
 
 def _mix(db: str, as_of: dt.datetime) -> Counter:
@@ -108,6 +119,7 @@ def test_history_ends_at_as_of_and_the_queue_is_live(monday):
 def test_live_queue_on_any_day_and_clock(tmp_path, as_of, clock):
     db, run = _run(tmp_path, 0.02, as_of, {"sla_clock": clock, "use_cn_holidays": "是"})
     _assert_live_queue(db, run.as_of)
+    assert _default_settings() == _PRISTINE  # the process's default policy is left as it was
 
 
 def _digests(files) -> dict[str, str]:
