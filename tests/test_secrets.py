@@ -222,7 +222,7 @@ def test_log_lines_are_redacted_once_the_cli_runs(capsys, caplog) -> None:
 def _playbook(folder: Path, body: str) -> Path:
     ks = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": ks})
-    params = nbformat.v4.new_code_cell('db: str = ""  # 数据库 URL\nweek: str = ""')
+    params = nbformat.v4.new_code_cell('db: str = ""  # 数据库 URL\nweek: str = ""\noutput_dir: str = ""')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(body)]
     folder.mkdir(parents=True, exist_ok=True)
@@ -258,17 +258,19 @@ def test_run_outputs_are_scrubbed_of_environment_secrets(tmp_path: Path, monkeyp
     monkeypatch.setenv("REVIEWOPS_SMTP_PASSWORD", SMTP_CANARY)
     monkeypatch.setenv("REVIEWOPS_PUSH_SECRET", PUSH_CANARY)
     pb = _playbook(tmp_path / "pb", "import os\n"
-                                    "from reviewops.runner import save_table\n"
+                                    "from reviewops.runner import publish_table\n"
                                     "import pandas as pd\n"
                                     "print('smtp', os.environ['REVIEWOPS_SMTP_PASSWORD'])\n"
                                     "print('push', os.environ['REVIEWOPS_PUSH_SECRET'])\n"
                                     f"print('hook https://open.feishu.cn/open-apis/bot/v2/hook/{TOKEN_CANARY}')\n"
-                                    "save_table('t', pd.DataFrame({'a': [1]}))\n")
+                                    "publish_table('t', pd.DataFrame({'a': [1], 'b': [os.environ['REVIEWOPS_SMTP_PASSWORD']]}),"
+                                    " output_dir)\n")
     out = tmp_path / "out"
     res: RunResult = run_playbook(pb, {"week": f"postgresql://u:{CANARY}@h/x"}, out_dir=out, progress=False)
-    assert set(res.outputs) >= {"ipynb", "html", "xlsx", "json"}
+    assert set(res.outputs) >= {"ipynb", "html", "xlsx", "json", "file:t.csv"}
     texts = files_text(out)
     assert "smtp ***" in texts["secret_probe.ipynb"] and "hook/***" in texts["secret_probe.html"]
+    assert "\"1\",\"***\"" in texts["t.csv"] and "***" in texts["secret_probe.xlsx:xl/sharedStrings.xml"]  # table cells too
     for content in texts.values():
         assert_clean(content, CANARY, SMTP_CANARY, PUSH_CANARY, TOKEN_CANARY)
 

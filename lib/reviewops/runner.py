@@ -595,6 +595,21 @@ def scrub_notebook(path: Path, *, extra: list[str] | tuple[str, ...] = ()) -> No
         os.replace(tmp, path)
 
 
+def _scrub_text_file(path: Path) -> None:
+    """A text file the notebook wrote (CSV, JSON, Markdown …) with every secret masked; other files as they are."""
+    if path.suffix.lower() not in (".csv", ".txt", ".json", ".md", ".html", ".htm", ".tsv", ".log"):
+        return
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return
+    clean = redact_secrets(text)
+    if clean != text:
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + clean.encode("utf-8"))
+
+
 def _log_run(db: str, *, actor: str, playbook: str, outcome: str, detail: dict[str, Any]) -> None:
     from .store import Store
     from .users import log_access
@@ -673,13 +688,15 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
             else:
                 staged["pdf"] = stage / f"{name}.pdf"
         if "xlsx" in formats:
-            write_xlsx(stage / f"{name}.xlsx", _load_tables(stage))
+            write_xlsx(stage / f"{name}.xlsx", redact_obj(_load_tables(stage)))  # no secret in a cell (issue 15 §2)
             staged["xlsx"] = stage / f"{name}.xlsx"
         wanted = {k: v for k, v in staged.items() if k in formats or k == "pdf"}
         # files the notebook itself wrote into output_dir travel with the report
         ours = {p.name for p in staged.values()}
         extras = {p.name: p for p in stage.iterdir() if p.is_file() and p.name not in ours
                   and not p.name.startswith(".")}
+        for p in extras.values():
+            _scrub_text_file(p)
         finished = dt.datetime.now(dt.UTC)
         outputs = {k: out / v.name for k, v in wanted.items()}
         outputs.update({f"file:{n}": out / n for n in extras})
