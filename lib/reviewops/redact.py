@@ -43,7 +43,7 @@ MASK = "***"
 #: Environment variables whose values are secrets wherever they turn up.
 SECRET_ENV_NAMES = (
     "REVIEWOPS_PII_KEY", "REVIEWOPS_VAULT_KEY", "REVIEWOPS_SMTP_PASSWORD", "REVIEWOPS_PUSH_SECRET",
-    "REVIEWOPS_SERVE_SECRET", "REVIEWOPS_SMS_SECRET_KEY", "PGPASSWORD",
+    "REVIEWOPS_SERVE_SECRET", "REVIEWOPS_SMS_SECRET_KEY", "REVIEWOPS_TOKEN", "PGPASSWORD",
 )
 #: Other variables are treated as secret when their name says so (robot 加签 secrets are named by the
 #: policy's secret_env column, e.g. FEISHU_SECRET); such values must be at least 8 characters.
