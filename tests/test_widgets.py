@@ -220,12 +220,14 @@ def test_h1_walk_through_the_forms(store: Store) -> None:
     assert agent.status.kind == "ok", agent.status.text
     assert agent.view.diagnosis["problems"] == ["漏发"] and agent.problems["漏发"].value
 
-    # an over-limit refund typed in yuan: pending for a supervisor
+    # an over-limit resend typed in yuan: pending for a supervisor (a resend, not a refund: a refund can never
+    # exceed what the order paid, tests/test_ledger_money.py; above the order's value it needs a reason)
     for row in list(agent.item_rows):
         row.remove.click()
     row = agent._add_item()
-    row.kind.value = "refund"
+    row.kind.value = "resend"
     row.amount.value = "400"
+    agent.propose_note.value = "少发多件，整单补发并承担运费"
     assert "400 元" in agent.items_total.value
     agent.buttons["propose"].click()
     assert agent.status.kind == "ok", agent.status.text
@@ -341,7 +343,8 @@ def test_tampered_display_fields_grant_nothing(store: Store) -> None:
     for r in list(form.item_rows):
         if r is not row:
             r.remove.click()
-    row.kind.value, row.amount.value = "refund", "450"
+    row.kind.value, row.amount.value = "resend", "450"
+    form.propose_note.value = "整单补发"  # a reason: a resend above the order's value needs one
     form.buttons["propose"].click()
     assert form.view.state == "pending_approval", form.status.text
 
@@ -369,7 +372,8 @@ def test_tampered_display_fields_grant_nothing(store: Store) -> None:
     for r in list(f2.item_rows):
         if r is not row:
             r.remove.click()
-    row.kind.value, row.amount.value = "refund", "1200"
+    row.kind.value, row.amount.value = "resend", "1200"
+    f2.propose_note.value = "整单补发"
     f2.buttons["propose"].click()
     assert f2.view.state == "pending_approval", f2.status.text
     own = build_approvals(s)

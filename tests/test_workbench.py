@@ -159,7 +159,7 @@ def test_concurrent_moves_have_exactly_one_winner(sqlite_store, tmp_path):
 def test_two_supervisors_approving_at_once_approve_once(store, tmp_path):
     u = make_users(store)
     for i in range(20):
-        cid = make_case(store, tmp_path, paid_fen=17900, customer=f"c{i}")
+        cid = make_case(store, tmp_path, paid_fen=45000, customer=f"c{i}")  # a refund ≤ what the order paid
         a = Workbench(store, u["a1"])
         p = a.propose(cid, a.record_contact(cid, 1, channel="chat", note="联系"),
                       [{"kind": "refund", "amount_fen": 40000}])
@@ -216,7 +216,7 @@ def test_an_open_page_acts_with_what_the_store_says_now(sqlite_store, tmp_path):
     from reviewops.users import set_active
 
     u = make_users(sqlite_store)
-    cid = make_case(sqlite_store, tmp_path, paid_fen=17900)
+    cid = make_case(sqlite_store, tmp_path, paid_fen=45000)  # a refund ≤ what the order paid
     s1 = Workbench(sqlite_store, u["s1"])
     set_role(sqlite_store, "s1", "agent", actor="boss")
     v = s1.record_contact(cid, 1, channel="chat", note="联系")

@@ -2,7 +2,8 @@
 
 ``build_approvals(wb)`` lists :meth:`Workbench.approvals`: each case's pending items, their total,
 the case's and the customer's running totals, who asked, and whether the signed-in user may decide
-(``may_approve`` / ``why_not`` are the ledger's answer). 批准 / 驳回 send the case version the list
+(``may_approve`` / ``why_not`` are the ledger's answer), and the ledger's ``flags`` (remedies other
+than refunds above what the order paid, with the reason given) under ⚠ 注意. 批准 / 驳回 send the case version the list
 was read at, with a reason (required to reject). Whether the user may decide is checked again by the
 ledger on the server — the disabled state of a button is only a hint.
 """
@@ -35,7 +36,9 @@ def item_html(a: dict[str, Any]) -> str:
         + kv_html([("补偿", a.get("items")), ("本次合计", _yuan(a.get("total_fen"))),
                    ("本案累计", _yuan(a.get("case_total_fen"))), ("客户窗口期累计", _yuan(a.get("window_total_fen"))),
                    ("订单金额", _yuan(a.get("order_value_fen"))), ("提出人", a.get("requested_by")),
-                   ("提出时间", when), ("说明", a.get("note")), ("审批权限", may)])
+                   ("提出时间", when), ("说明", a.get("note")),
+                   # the ledger's flags: remedies above what the order paid, with the reason given
+                   ("⚠ 注意", a.get("flags")), ("审批权限", may)])
     )
 
 

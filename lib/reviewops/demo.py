@@ -2622,6 +2622,7 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
                stats: dict[str, int], clock: Callable[[dt.datetime], Any]) -> None:
     """One case's history (see :func:`work_demo_history`)."""
     from .errors import AccessDenied, ComplianceBlocked
+    from .ledger import ReasonRequired
     from .workbench import CHANNELS, PROBLEMS
 
     habit = AGENT_HABITS[agent]
@@ -2684,7 +2685,10 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
         if not sim.after(rng, 5, 60):
             return
         with clock(sim.t):
-            prop = proposer.propose(c.id, v, items)
+            try:
+                prop = proposer.propose(c.id, v, items)
+            except ReasonRequired:  # coupons and the VIP gift above a cheap order's value: say why (audited)
+                prop = proposer.propose(c.id, v, items, note="按策略补偿：客户分层礼遇与补偿券")
         v = prop.version
         stats["proposed"] += 1
         if prop.pending:

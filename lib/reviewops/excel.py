@@ -44,7 +44,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -206,36 +206,29 @@ def _int(v: Any, what: str, *, blank: int | None = None) -> int:
 
 
 def _yuan_fen(v: Any, what: str, *, blank: int | None = None) -> int:
-    """An amount in yuan (129.5, "¥129.50", "129元") → integer fen; more than 2 decimals is refused."""
+    """An amount in yuan (129.5, "¥129.50", "129元", "1,234.50") → integer fen with the kit's one yuan parser
+    (:func:`reviewops.ledger.parse_yuan`): a comma only as a thousands separator in its place ("12,50" and
+    "1,5" are refused, not read as 1,250 or 15 yuan); more than 2 decimals, negatives and another currency
+    are refused too."""
+    from .ledger import AmountError, parse_yuan
+
     v = _scalar(v, what)
     if v is None:
         if blank is None:
             raise ExcelInputError(f"{what}不能为空")
         return blank
-    if isinstance(v, bool):
-        raise ExcelInputError(f"{what}应为金额（元），收到 {v}")
-    if isinstance(v, (int, float)):
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ExcelInputError(f"{what}应为金额（元），收到 {v}")
-        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    elif isinstance(v, str):
-        t = v.strip().replace(",", "").replace("￥", "").replace("¥", "").replace("元", "").strip()
-        try:
-            d = Decimal(t)
-        except InvalidOperation:
-            raise ExcelInputError(f"{what}应为金额（元），收到 {v!r}") from None
-        if not d.is_finite():
-            raise ExcelInputError(f"{what}应为金额（元），收到 {v!r}")
-    else:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str, Decimal)):
         raise ExcelInputError(f"{what}应为金额（元），收到 {v!r}")
-    fen = d * 100
-    if fen != fen.to_integral_value():
-        raise ExcelInputError(f"{what}最多两位小数（分），收到 {v}")
+    try:
+        fen = parse_yuan(v)
+    except AmountError as e:
+        zh = str(e).split(" / ")[0]
+        raise ExcelInputError(f"{what}{zh[2:]}" if zh.startswith("金额") else f"{what}：{zh}") from None
     if fen < 0:
         raise ExcelInputError(f"{what}不能为负，收到 {v}")
     if fen > 10**15:
         raise ExcelInputError(f"{what}过大，收到 {v}")
-    return int(fen)
+    return fen
 
 
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)

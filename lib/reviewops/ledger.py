@@ -10,6 +10,11 @@ the proposer's authority; otherwise it waits for someone who has it:
 * the **band**: the H1 remedy band for the order value names the approving role (above 300
   yuan the supervisor decides); a role covers another when it is that role or above it on
   the escalation chain (agent → supervisor → admin);
+* the **money rules**, checked in the same write transaction: a refund never above what the order
+  can still refund (paid, less the shop's imported refunds and the ledger's refunds on the order —
+  :class:`RefundExceedsPaid`); resends, or coupons and gifts, above the order's value only with a reason
+  (:class:`ReasonRequired`), flagged on the approval card; gifts within the tier's cap counted per case
+  and per customer over ``gift_window_days`` (:class:`GiftCapExceeded`);
 * the **approver is never the requester** (S-06, S-08), and every decision is audited — the
   ledger row keeps requester, approver, times and reasons, and the case's state change is in
   its audit log.
@@ -25,10 +30,13 @@ conditional-incentive wording and refused.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -42,18 +50,25 @@ if TYPE_CHECKING:
     from .users import Actor
 
 __all__ = [
+    "AmountError",
+    "GiftCapExceeded",
     "KINDS",
     "KIND_ZH",
     "MAX_AMOUNT_FEN",
     "Proposal",
+    "ReasonRequired",
+    "RefundExceedsPaid",
     "RemedyItem",
     "approve",
     "case_ledger",
     "covers",
     "deliver",
+    "fit_suggestion",
+    "parse_yuan",
     "pending_approvals",
     "propose",
     "record_policy_coupon",
+    "refund_room",
     "reject",
     "yuan_to_fen",
 ]
@@ -68,36 +83,107 @@ STATE_ZH = {"approved": "已批准", "pending": "待审批", "rejected": "已驳
 
 
 # ----------------------------------------------------------------- amounts
-def yuan_to_fen(value: Any) -> int:
-    """An amount in yuan as typed or sent (``"12.5"``, ``"¥12.50"``, ``Decimal("12.5")``, ``12``) → fen.
+class AmountError(ConfigError):
+    """An amount that cannot be read as yuan: not a number, another currency, more than 2 decimals, or a
+    comma that could be a decimal comma (``"12,50"``, ``"1,5"``, ``"1，5"``, ``"1,2345"``)."""
 
-    Refuses blanks, NaN/∞, negative or zero amounts, more than 2 decimals, another currency
-    (``$``, ``USD``, ``€`` …) and more than :data:`MAX_AMOUNT_FEN`, each with a clear message.
-    Floats are taken through their shortest decimal text (``0.1`` → 10 fen), never binary maths.
+
+class RefundExceedsPaid(ConfigError):
+    """A refund that would take the order's refunds (imported after-sales refunds plus the ledger's own
+    refunds) above what was paid for it. ``paid_fen``, ``refunded_fen``, ``max_fen`` and ``asked_fen``
+    are in fen."""
+
+    def __init__(self, message: str, *, paid_fen: int | None, refunded_fen: int, max_fen: int, asked_fen: int):
+        super().__init__(message)
+        self.paid_fen, self.refunded_fen, self.max_fen, self.asked_fen = paid_fen, refunded_fen, max_fen, asked_fen
+
+
+class ReasonRequired(ConfigError):
+    """Remedies other than refunds (coupons, gifts, resends …) that take the order's remedies above its
+    value, proposed without a reason (the proposal's ``note``)."""
+
+
+class GiftCapExceeded(ConfigError):
+    """A gift above the customer tier's cap, counting the gifts already on the case and the customer's
+    gifts within the policy's ``gift_window_days``."""
+
+
+_PREFIXES = ("人民币", "RMB", "CNY", "¥")  # after NFKC: the full-width ￥ reads as ¥
+_SUFFIXES = ("元人民币", "元", "人民币", "RMB", "CNY")
+_FOREIGN = ("US$", "HK$", "$", "USD", "€", "EUR", "£", "GBP", "HKD", "JPY", "円", "美元", "欧元", "港币", "日元")
+# digits with thousands commas only in their place (1,234 / 12,345.50), or plain digits; a decimal point
+_AMOUNT_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
+_PLAIN_RE = re.compile(r"\d{1,15}(?:\.\d{0,2})?")
+_SEPARATED_RE = re.compile(r"[+-]?[\d.,\s]*\d[\d.,\s]*")
+
+
+def parse_yuan(value: Any) -> int:
+    """An amount in yuan as typed, sent or read from a cell → integer fen, sign kept (callers decide
+    whether 0 or a negative amount is allowed). The one yuan parser of the kit: the ledger, the forms,
+    the Excel functions and the policy workbook use it.
+
+    Accepts ``12.5``, ``"¥12.50"``, ``"12.50元"``, ``"RMB 3"``, ``"人民币8.8"``, full-width digits and
+    ``"１２.５"``, and thousands commas only where they belong (``"1,234.50"``, ``"12,345"``, full-width
+    ``"1，234"``). Refuses, with :class:`AmountError` naming the value and how to write it: a comma that
+    could be a decimal comma or is out of place (``"12,50"``, ``"1,5"``, ``"1，5"``, ``"1,2345"``,
+    ``"1.234,50"``), spaces inside the number, another currency, NaN/∞, more than 2 decimals and anything
+    that is not a number. Floats are taken through their shortest decimal text (``0.1`` → 10 fen).
     """
     if isinstance(value, bool) or value is None:
-        raise ConfigError(f"请输入补偿金额（元），收到 {value!r} / enter an amount in yuan, got {value!r}")
+        raise AmountError(f"请输入金额（元），收到 {value!r} / enter an amount in yuan, got {value!r}")
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ConfigError(f"金额无效：{value!r}；请输入数字金额（元）/ invalid amount {value!r}")
-        value = repr(value)
-    text = str(value).strip()
-    upper = text.upper()
-    for foreign in ("$", "USD", "US$", "€", "EUR", "£", "GBP", "HK$", "HKD", "JPY", "円", "美元", "欧元", "港币", "日元"):
-        if foreign in upper:
-            raise ConfigError(f"只接受人民币金额，收到 {text!r}；请换算成元 / amounts are in CNY (yuan) only, got {text!r}")
-    for token in ("CNY", "RMB", "人民币", "￥", "¥", "元", ",", "，", " "):
-        text = text.replace(token, "").replace(token.lower(), "")
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise ConfigError(f"金额不是数字：{value!r}；例如 12.5 表示 12.5 元 / amount is not a number: {value!r}") from None
+            raise AmountError(f"金额无效：{value!r}；请输入数字金额（元）/ invalid amount {value!r}")
+        d = Decimal(repr(value))
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, Decimal):
+        d = value
+    else:
+        d = _parse_yuan_text(str(value))
     if not d.is_finite():
-        raise ConfigError(f"金额无效：{value!r} / invalid amount {value!r}")
+        raise AmountError(f"金额无效：{value!r} / invalid amount {value!r}")
     fen = d * 100
     if fen != fen.to_integral_value():
-        raise ConfigError(f"金额最多两位小数（分），收到 {value!r} / at most 2 decimals (fen), got {value!r}")
-    return _check_fen(int(fen), value)
+        raise AmountError(f"金额最多两位小数（分），收到 {value!r} / at most 2 decimals (fen), got {value!r}")
+    return int(fen)
+
+
+def _parse_yuan_text(raw: str) -> Decimal:
+    plain = raw.strip()
+    if _PLAIN_RE.fullmatch(plain):  # the common case, fast: 129.50
+        return Decimal(plain)
+    text = unicodedata.normalize("NFKC", raw).strip()
+    upper = text.upper()
+    for foreign in _FOREIGN:
+        if foreign in upper:
+            raise AmountError(f"只接受人民币金额，收到 {raw!r}；请换算成元 / amounts are in CNY (yuan) only, got {raw!r}")
+    t = text
+    for p in _PREFIXES:
+        if t.upper().startswith(p):
+            t = t[len(p):].strip()
+            break
+    for sfx in _SUFFIXES:
+        if t.upper().endswith(sfx):
+            t = t[: -len(sfx)].strip()
+            break
+    if _AMOUNT_RE.fullmatch(t):
+        return Decimal(t.replace(",", ""))
+    if _SEPARATED_RE.fullmatch(t) and ("," in t or any(c.isspace() for c in t)):
+        raise AmountError(
+            f"金额 {raw!r} 中的逗号或空格有歧义（是小数点还是千位分隔？）：小数请用小数点，如 12.50；千位分隔须每三位一个，"
+            f"如 1,234.50，或不写分隔直接写 1234.50 / the comma or space in {raw!r} is ambiguous (decimal or thousands?): "
+            "write decimals with a point (12.50); a thousands comma must separate groups of three digits (1,234.50), "
+            "or leave it out (1234.50)")
+    raise AmountError(f"金额不是数字：{raw!r}；例如 12.5 表示 12.5 元 / amount is not a number: {raw!r} (12.5 = 12.5 yuan)")
+
+
+def yuan_to_fen(value: Any) -> int:
+    """An amount of a remedy in yuan as typed or sent (``"12.5"``, ``"¥12.50"``, ``Decimal("12.5")``, ``12``)
+    → fen: :func:`parse_yuan`, then refuses zero, negative amounts and more than :data:`MAX_AMOUNT_FEN`.
+    Every refusal is a :class:`ConfigError` (:class:`AmountError` for what :func:`parse_yuan` refuses)
+    with a clear message."""
+    return _check_fen(parse_yuan(value), value)
 
 
 def _check_fen(fen: int, shown: Any) -> int:
@@ -204,8 +290,10 @@ def _context(conn: sa.Connection, case_id: int, *, lock: bool = True) -> _Ctx:
     value = None
     customer_id = row.customer_id
     if row.order_id:
-        o = conn.execute(sa.select(orders.c.paid_fen, orders.c.goods_fen, orders.c.customer_id)
-                         .where(orders.c.shop_id == row.shop_id, orders.c.order_id == row.order_id)).first()
+        q = sa.select(orders.c.paid_fen, orders.c.goods_fen, orders.c.customer_id).where(
+            orders.c.shop_id == row.shop_id, orders.c.order_id == row.order_id)
+        # serialise decisions on one order: the refunds of its cases must not race past what was paid (PostgreSQL)
+        o = conn.execute(q.with_for_update() if lock else q).first()
         if o is not None:
             value = o.paid_fen if o.paid_fen is not None else o.goods_fen
             customer_id = customer_id or o.customer_id
@@ -216,17 +304,143 @@ def _context(conn: sa.Connection, case_id: int, *, lock: bool = True) -> _Ctx:
     return _Ctx(int(row.id), int(row.shop_id), row.state, int(row.version), customer_id, row.order_id, value, policy)
 
 
-def _totals(conn: sa.Connection, ctx: _Ctx, window_days: int, now: dt.datetime) -> tuple[int, int]:
-    """(case total, customer's window total) of approved + pending + delivered rows, in fen."""
+def _totals(conn: sa.Connection, ctx: _Ctx, window_days: int, now: dt.datetime,
+            kinds: tuple[str, ...] | None = None) -> tuple[int, int]:
+    """(case total, customer's window total) of approved + pending + delivered rows, in fen (of ``kinds``
+    only when given: the gift caps use the same two sums as the money limits)."""
     from .store import compensations as comp
 
+    which = [comp.c.state.in_(COUNTED)] + ([comp.c.kind.in_(kinds)] if kinds is not None else [])
     case_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
-                              .where(comp.c.case_id == ctx.case_id, comp.c.state.in_(COUNTED))).scalar_one()
+                              .where(comp.c.case_id == ctx.case_id, *which)).scalar_one()
     since = now - dt.timedelta(days=int(window_days))
     who = (comp.c.customer_id == ctx.customer_id) if ctx.customer_id is not None else (comp.c.case_id == ctx.case_id)
     window_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
-                                .where(who, comp.c.state.in_(COUNTED), comp.c.requested_at >= since)).scalar_one()
+                                .where(who, *which, comp.c.requested_at >= since)).scalar_one()
     return int(case_total), int(window_total)
+
+
+# An imported refund row whose status says it was closed, cancelled, refused or failed, and that has no
+# payout time, returned nothing; every other row counts (paid out, agreed or still in progress).
+_CLOSED_REFUND_RE = re.compile(r"关闭|取消|撤销|撤回|拒绝|驳回|失败|未通过|无效|closed|cancel|reject|fail", re.I)
+
+
+@dataclass(frozen=True)
+class RefundRoom:
+    """How much more can be refunded on an order (fen): ``paid_fen`` (None: unknown), ``imported_fen``
+    (the shop's imported refunds: the larger of the order export's 退款金额 and the sum of the after-sales
+    rows that were not closed without payout), ``ledger_fen`` (the ledger's own refunds on the order's
+    cases, approved + pending + delivered) and ``max_fen`` (what is left; 0 when the paid amount is unknown)."""
+
+    order_id: str | None
+    paid_fen: int | None
+    imported_fen: int
+    ledger_fen: int
+
+    @property
+    def refunded_fen(self) -> int:
+        return self.imported_fen + self.ledger_fen
+
+    @property
+    def max_fen(self) -> int:
+        return 0 if self.paid_fen is None else max(0, self.paid_fen - self.refunded_fen)
+
+
+def _refund_room(conn: sa.Connection, ctx: _Ctx) -> RefundRoom:
+    from .store import compensations as comp, orders, refunds
+
+    imported = 0
+    if ctx.order_id:
+        order_refund = conn.execute(sa.select(orders.c.refund_fen).where(
+            orders.c.shop_id == ctx.shop_id, orders.c.order_id == ctx.order_id)).scalar()
+        rows = conn.execute(sa.select(refunds.c.status_raw, refunds.c.refund_fen, refunds.c.apply_fen,
+                                      refunds.c.refund_shipping_fen, refunds.c.refunded_at, refunds.c.closed_at)
+                            .where(refunds.c.shop_id == ctx.shop_id, refunds.c.order_id == ctx.order_id)).all()
+        rows_fen = sum(int(r.refund_fen if r.refund_fen is not None else (r.apply_fen or 0))
+                       + int(r.refund_shipping_fen or 0) for r in rows
+                       if r.refunded_at is not None or not (r.closed_at is not None
+                                                            or _CLOSED_REFUND_RE.search(str(r.status_raw or ""))))
+        imported = max(int(order_refund or 0), rows_fen)
+        mine = (comp.c.shop_id == ctx.shop_id) & (comp.c.order_id == ctx.order_id)
+    else:
+        mine = comp.c.case_id == ctx.case_id
+    ledger_fen = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0)).where(
+        mine, comp.c.kind == "refund", comp.c.state.in_(COUNTED))).scalar_one()
+    return RefundRoom(ctx.order_id, ctx.order_value_fen, imported, int(ledger_fen))
+
+
+def refund_room(conn: sa.Connection, case_id: int) -> RefundRoom:
+    """How much more may be refunded on the case's order (see :class:`RefundRoom`); read-only."""
+    return _refund_room(conn, _context(conn, case_id, lock=False))
+
+
+def _refund_message(room: RefundRoom, asked_fen: int) -> str:
+    if room.paid_fen is None:
+        which = f"订单 {room.order_id}" if room.order_id else "本案没有关联订单，"
+        return (f"不能退款 {_yuan(asked_fen)}：{which}实付金额未知（订单未导入），无法核对退款不超过实付；请先导入该订单"
+                f"（订单导出）后再提出退款，或改用补发/优惠券\nrefund of {asked_fen / 100:.2f} yuan refused: the "
+                f"order's paid amount is unknown (order {room.order_id or '-'} not imported); import the order first "
+                "or offer another remedy")
+    parts = []
+    if room.imported_fen:
+        parts.append(f"平台/售后已退 {_yuan(room.imported_fen)}")
+    if room.ledger_fen:
+        parts.append(f"本系统已批准或待审批的退款 {_yuan(room.ledger_fen)}")
+    already = "、".join(parts) or "无"
+    todo = (f"最多还能退 {_yuan(room.max_fen)}，请把退款改为不超过此金额" if room.max_fen
+            else "已没有可退金额，请改用补发或优惠券（须说明原因）")
+    return (f"退款 {_yuan(asked_fen)} 超过订单 {room.order_id} 可退金额：实付 {_yuan(room.paid_fen)}，"
+            f"已退款 {_yuan(room.refunded_fen)}（{already}），{todo}\n"
+            f"refund of {asked_fen / 100:.2f} yuan is above what order {room.order_id} can still refund: paid "
+            f"{room.paid_fen / 100:.2f}, already refunded {room.refunded_fen / 100:.2f} (imported after-sales "
+            f"{room.imported_fen / 100:.2f} + this ledger {room.ledger_fen / 100:.2f}), at most "
+            f"{room.max_fen / 100:.2f} more; lower the refund or offer another remedy")
+
+
+def _check_refunds(conn: sa.Connection, ctx: _Ctx, asked_fen: int, *, counted: bool = False) -> RefundRoom:
+    """Refuse (:class:`RefundExceedsPaid`) refunds of ``asked_fen`` above what the order can still refund
+    (what was paid, less the imported and the ledger's refunds). ``counted``: the asked refunds are
+    already ledger rows (pending rows at approval), so they are taken out of "already refunded"."""
+    room = _refund_room(conn, ctx)
+    if not asked_fen:
+        return room
+    before = dataclasses.replace(room, ledger_fen=room.ledger_fen - asked_fen) if counted else room
+    if before.paid_fen is None or asked_fen > before.max_fen:
+        raise RefundExceedsPaid(_refund_message(before, asked_fen), paid_fen=before.paid_fen,
+                                refunded_fen=before.refunded_fen, max_fen=before.max_fen, asked_fen=asked_fen)
+    return room
+
+
+# Remedies compared with the order's value (refunds are capped, not compared): a resend replaces the goods,
+# the rest is given on top of them; either group above what the order is worth needs a reason.
+_OVER_GROUPS = ((("resend",), "补发", "resends"),
+                (tuple(k for k in KINDS if k not in ("refund", "resend")), "优惠券、礼品等", "coupons, gifts and the like"))
+
+
+def _above_order(conn: sa.Connection, ctx: _Ctx, items: list[Any] = ()) -> list[tuple[str, str, int, int]]:
+    """The groups of remedies that exceed the order's value with ``items`` added: (label zh, label en, the
+    group's total on the order in fen, order value); empty when none does or the value is unknown."""
+    from .store import compensations as comp
+
+    if ctx.order_value_fen is None:
+        return []
+    mine = ((comp.c.shop_id == ctx.shop_id) & (comp.c.order_id == ctx.order_id)) if ctx.order_id else (
+        comp.c.case_id == ctx.case_id)
+    out = []
+    for kinds, zh, en in _OVER_GROUPS:
+        adding = sum(i.amount_fen for i in items if i.kind in kinds)
+        had = int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0)).where(
+            mine, comp.c.kind.in_(kinds), comp.c.state.in_(COUNTED))).scalar_one())
+        if had + adding > ctx.order_value_fen and (adding or not items):
+            out.append((zh, en, had + adding, ctx.order_value_fen))
+    return out
+
+
+def _above_order_text(above: list[tuple[str, str, int, int]], reason: str | None) -> str:
+    if not above:
+        return ""
+    parts = "，".join(f"{zh}合计 {_yuan(total)}" for zh, _en, total, _v in above)
+    return f"超过订单实付 {_yuan(above[0][3])}：{parts}" + (f"；原因：{reason}" if reason else "")
 
 
 def _band_role(ctx: _Ctx, total_fen: int) -> tuple[str, str]:
@@ -275,6 +489,27 @@ def _check_note(note: str | None, policy: "Policy") -> str | None:
     return note
 
 
+def _inbox_money(conn: sa.Connection, ctx: _Ctx, rows: list[Any]) -> tuple[list[str], list[str]]:
+    """For the 审批 inbox: (why the pending refunds cannot be approved — refunds imported since the proposal
+    took the order past what was paid —, the flags a card shows: remedies other than refunds above the
+    order's value, with the reasons given, masked)."""
+    from .privacy import mask_text
+
+    why = []
+    try:
+        _check_refunds(conn, ctx, sum(r.amount_fen for r in rows if r.kind == "refund"), counted=True)
+    except RefundExceedsPaid as e:
+        why.append(str(e).splitlines()[0])
+    flags = []
+    above = _above_order(conn, ctx)
+    if above:
+        reason = "；".join(dict.fromkeys(r.note for r in rows if r.note and r.kind != "refund"))
+        flags.append(_above_order_text(above, mask_text(reason) if reason else None))
+    elif ctx.order_value_fen is None:
+        flags.append("订单金额未知（订单未导入），无法核对补偿是否超过订单实付")
+    return why, flags
+
+
 # ----------------------------------------------------------------- operations
 def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int, items: list[RemedyItem], *,
             via: str = "form", note: str | None = None, at: dt.datetime | None = None) -> Proposal:
@@ -285,6 +520,13 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     :class:`ConfigError` for bad items, :class:`AccessDenied` for another shop's case,
     :class:`ComplianceBlocked` for a conditional note, :class:`InvalidTransition` from a
     state that cannot propose and :class:`ConflictError` on a stale version.
+
+    Money rules checked in the same write transaction, so two proposals racing cannot together pass
+    them: refunds never above what the order can still refund (:class:`RefundExceedsPaid`: what was
+    paid less the shop's imported refunds and the ledger's refunds on the order); other remedies that
+    take the order's remedies above its value need a reason (``note``, :class:`ReasonRequired`) and say
+    so in the reasons, the audit and the approval inbox; gifts within the tier's cap counting the case's
+    gifts and the customer's within ``gift_window_days`` (:class:`GiftCapExceeded`).
     """
     from .cases import transition_in
     from .store import compensations as comp, utcnow
@@ -300,6 +542,14 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
             note = _check_note(note, ctx.policy)
             for i in items:
                 _check_note(i.note, ctx.policy)
+            _check_refunds(conn, ctx, sum(i.amount_fen for i in items if i.kind == "refund"))
+            above = _above_order(conn, ctx, items)
+            if above and not note:
+                raise ReasonRequired(
+                    f"{_above_order_text(above, None)}；请在“说明”中写明原因后再提交\n"
+                    + "; ".join(f"{en} {total / 100:.2f} yuan" for _zh, en, total, _v in above)
+                    + f" exceed what order {ctx.order_id} paid ({above[0][3] / 100:.2f} yuan): give the reason in the note")
+            flag = _above_order_text(above, note)
             _check_gift_caps(conn, ctx, items, now)
             total = sum(i.amount_fen for i in items)
             problems = _authority(conn, ctx, actor.role, total, now)
@@ -309,17 +559,19 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
             for i in items:
                 values = dict(case_id=ctx.case_id, shop_id=ctx.shop_id, customer_id=ctx.customer_id,
                               order_id=ctx.order_id, kind=i.kind, amount_fen=i.amount_fen, stackable=False,
-                              note=i.note or note, requested_by=actor.name, requested_role=actor.role,
+                              note="；".join(dict.fromkeys(x for x in (i.note, note) if x)) or None, requested_by=actor.name, requested_role=actor.role,
                               requested_at=now, policy_version=ctx.policy.version, version=1,
                               state="pending" if pending else "approved")
                 if not pending:
                     values.update(decided_by=actor.name, decided_role=actor.role, decided_at=now,
-                                  decision_reason="在提出人审批权限内 / within the proposer's authority")
+                                  decision_reason="在提出人审批权限内 / within the proposer's authority"
+                                  + (f"；{flag}" if flag else ""))
                 ids.append(int(conn.execute(comp.insert().values(**values).returning(comp.c.id)).scalar_one()))
             summary = "、".join(f"{KIND_ZH[i.kind]} {_yuan(i.amount_fen)}" for i in items)
             v = transition_in(conn, ctx.case_id, expected_version, "remedy_proposed", actor=actor.name, via=via,
-                              reason=f"提出补偿：{summary}（合计 {_yuan(total)}）" + (f"；{note}" if note else ""), at=now)
-            reasons = [f"合计 {_yuan(total)}"]
+                              reason=f"提出补偿：{summary}（合计 {_yuan(total)}）" + (f"；{note}" if note else "")
+                              + (f"；{_above_order_text(above, None)}" if above else ""), at=now)
+            reasons = [f"合计 {_yuan(total)}"] + ([_above_order_text(above, None)] if above else [])
             if pending:
                 who = _role_zh(ctx.policy, needed) if needed else "（没有角色的权限覆盖此金额，请拆分原因后由店长处理）"
                 reasons += problems + [f"已提交{who}审批"]
@@ -336,18 +588,63 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
 
 
 def _check_gift_caps(conn: sa.Connection, ctx: _Ctx, items: list[RemedyItem], now: dt.datetime) -> None:
-    """A gift may not cost more than the customer's tier allows (D3: VIP ≤ 30, silent ≤ 15 yuan)."""
+    """Gifts may not cost more than the customer's tier allows (D3: VIP ≤ 30, silent ≤ 15 yuan) — counted
+    like the money limits: the case's gifts (approved, pending, delivered) plus these, and the customer's
+    gifts within the policy's ``gift_window_days`` plus these, each within the cap."""
     gifts = sum(i.amount_fen for i in items if i.kind == "gift")
     if not gifts:
         return
     tier = customer_tier(conn, ctx.customer_id, ctx.policy, now)
     cap = tier.get("gift_cost_limit_fen")
     if cap is None:
-        raise ConfigError(f"{tier['name_zh']}没有处理后礼遇，不能添加礼品；请改用优惠券或退款 / the customer's tier "
-                          f"({tier['code']}) has no gift")
-    if gifts > int(cap):
-        raise ConfigError(f"礼品成本 {_yuan(gifts)} 超过{tier['name_zh']}的礼遇上限 {_yuan(cap)} / gift cost above the "
-                          f"tier's cap of {int(cap) / 100:.2f} yuan")
+        raise GiftCapExceeded(f"{tier['name_zh']}没有处理后礼遇，不能添加礼品；请改用优惠券或退款 / the customer's tier "
+                              f"({tier['code']}) has no gift")
+    cap = int(cap)
+    if gifts > cap:
+        raise GiftCapExceeded(f"礼品成本 {_yuan(gifts)} 超过{tier['name_zh']}的礼遇上限 {_yuan(cap)} / gift cost above "
+                              f"the tier's cap of {cap / 100:.2f} yuan")
+    days = int(ctx.policy.setting("gift_window_days"))
+    case_gifts, window_gifts = _totals(conn, ctx, days, now, kinds=("gift",))
+    for had, where_zh, where_en in ((case_gifts, "本案", "this case"),
+                                    (window_gifts, f"该客户 {days} 天内", f"the customer's last {days} days")):
+        if had + gifts > cap:
+            room = max(0, cap - had)
+            raise GiftCapExceeded(
+                f"{where_zh}已有礼品 {_yuan(had)}，加上本次 {_yuan(gifts)} 共 {_yuan(had + gifts)}，超过{tier['name_zh']}的"
+                f"礼遇上限 {_yuan(cap)}（按案件与客户 {days} 天内累计）；"
+                + (f"本次礼品最多 {_yuan(room)}" if room else "不能再送礼品，请改用优惠券或其他补偿")
+                + f" / gifts on {where_en} {had / 100:.2f} + {gifts / 100:.2f} yuan exceed the tier's cap of "
+                f"{cap / 100:.2f} yuan (counted per case and per customer over {days} days)")
+
+
+def fit_suggestion(store: "Store", case_id: int, items: list[dict[str, Any]], *,
+                   now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """The suggested ``items`` (``{kind, amount_fen[, note]}``) cut to what :func:`propose` accepts: a refund to
+    what the order can still refund (left out when nothing can be), a gift to what the tier's cap leaves on the
+    case and for the customer within ``gift_window_days`` (left out when nothing). Read-only."""
+    from .store import utcnow
+
+    now = now or utcnow()
+    out: list[dict[str, Any]] = []
+    with store.read() as conn:
+        ctx = _context(conn, case_id, lock=False)
+        refund_left = _refund_room(conn, ctx).max_fen
+        gift_left = None
+        for i in items:
+            amount = int(i["amount_fen"])
+            if i["kind"] == "refund":
+                amount = min(amount, refund_left)
+                refund_left -= amount
+            elif i["kind"] == "gift":
+                if gift_left is None:
+                    cap = customer_tier(conn, ctx.customer_id, ctx.policy, now).get("gift_cost_limit_fen")
+                    had = max(_totals(conn, ctx, int(ctx.policy.setting("gift_window_days")), now, kinds=("gift",)))
+                    gift_left = max(0, int(cap or 0) - had)
+                amount = min(amount, gift_left)
+                gift_left -= amount
+            if amount > 0:
+                out.append({**i, "amount_fen": amount})
+    return out
 
 
 def customer_tier(conn: sa.Connection, customer_id: int | None, policy: "Policy", now: dt.datetime) -> dict[str, Any]:
@@ -415,6 +712,8 @@ def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     try:
         with store.write() as conn:
             ctx, rows = _pending_case(conn, actor, case_id, "审批")
+            # refunds imported since the proposal count too: never approve refunds above what can be refunded
+            _check_refunds(conn, ctx, sum(r.amount_fen for r in rows if r.kind == "refund"), counted=True)
             requesters = sorted({r.requested_by for r in rows})
             # the pending rows are already in the totals: check the approver's authority over them as they stand
             problems = _authority(conn, ctx, actor.role, 0, now)
@@ -549,10 +848,12 @@ def pending_approvals(store: "Store", actor: "Actor", *, now: dt.datetime | None
             if actor.name in requesters:
                 why.append("这是您自己提出的补偿")
             why += _authority(conn, ctx, actor.role, 0, now)
+            money_why, flags = _inbox_money(conn, ctx, rows)
+            why += money_why
             case_total, window_total = _totals(conn, ctx, actor.window_days, now)
             out.append({
                 "case_id": c.id, "version": c.version, "platform": c.platform, "shop": c.shop,
-                "primary_category": c.primary_category,
+                "primary_category": c.primary_category, "flags": "；".join(flags),
                 "items": "、".join(f"{KIND_ZH[r.kind]} {_yuan(r.amount_fen)}" for r in rows),
                 "total_fen": sum(r.amount_fen for r in rows), "case_total_fen": case_total,
                 "window_total_fen": window_total, "order_value_fen": ctx.order_value_fen,

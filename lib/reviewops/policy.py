@@ -318,6 +318,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("call_pass_target", "int", "90", "情绪管理考核：通话录音合格率目标（%）/ emotion KPI: call-recording pass "
             "rate target (%)", min=0, max=100),
     Setting("repurchase_window_days", "int", "90", "复购统计窗口（天）/ repurchase window (days)", min=1, max=730),
+    Setting("gift_window_days", "int", "30", "礼遇成本上限按同一客户多少天内累计（同一案件始终累计）/ a tier's gift cap "
+            "counts the customer's gifts over this many days (and every gift on the case)", min=1, max=730),
     Setting("knowledge_target", "int", "95", "产品知识考核：测验平均分目标（0–100）/ knowledge quiz target", min=0,
             max=100),
     Setting("min_sample", "int", "10", "报告中样本少于此数的比率标注“样本不足”/ rates over fewer are marked 样本不足",
@@ -531,12 +533,14 @@ def _cell_text(value: Any) -> str:
 
 
 def _yuan_to_fen(text: str) -> int:
-    t = text.replace(",", "").replace("￥", "").replace("¥", "").replace("元", "").strip()
-    d = Decimal(t)
-    fen = d * 100
-    if fen != fen.to_integral_value():
-        raise InvalidOperation("more than 2 decimals")
-    return int(fen)
+    """A 元 cell → fen with the kit's one yuan parser (:func:`reviewops.ledger.parse_yuan`: thousands commas
+    only in their place, a comma that could be a decimal comma refused); InvalidOperation when it is not one."""
+    from .ledger import AmountError, parse_yuan
+
+    try:
+        return parse_yuan(text)
+    except AmountError as e:
+        raise InvalidOperation(str(e)) from None
 
 
 def fen_to_yuan_text(fen: int | None) -> str:

@@ -363,7 +363,7 @@ class Workbench:
         categories = [x for x in (c["categories"] or "").split(";") if x]
         diagnosis = json.loads(c["diagnosis_json"] or "{}")
         value = order["paid_fen"] if order and order["paid_fen"] is not None else None
-        sug = self._suggestion_of(c["primary_category"], c["platform"], diagnosis, value, tier["code"])
+        sug = self._suggestion_of(c["primary_category"], c["platform"], diagnosis, value, tier["code"], case_id)
         remedy, suggested, draft = sug.remedy, sug.suggested_items, sug.draft
         total = sum(i["amount_fen"] for i in suggested)
         approval_note = self._approval_note(case_id, total)
@@ -453,9 +453,11 @@ class Workbench:
         return items
 
     def _suggestion_of(self, category: str | None, platform: str, diagnosis: dict[str, Any], value: int | None,
-                       tier_code: str) -> "Suggestion":
+                       tier_code: str, case_id: int | None = None) -> "Suggestion":
         """The policy's remedy for the order value and tier, as ledger items, and the 3S reply drafted
-        with the diagnosed problems (what :meth:`case` and :meth:`suggestion` both show)."""
+        with the diagnosed problems (what :meth:`case` and :meth:`suggestion` both show). With ``case_id``
+        the items are cut to what the ledger accepts (:func:`reviewops.ledger.fit_suggestion`: the refund
+        to what the order can still refund, the gift to what the tier's cap leaves)."""
         from .remedy import remedy_for
         from .replies import draft_reply
 
@@ -464,7 +466,12 @@ class Workbench:
         problem = "、".join(diagnosis.get("problems") or []) or None
         draft = draft_reply("reply_3s", category=category or "other", platform=platform, problem=problem,
                             remedy=remedy, policy=policy)
-        return Suggestion(draft=draft, remedy=remedy, suggested_items=self._suggest(remedy, value))
+        items = self._suggest(remedy, value)
+        if case_id is not None:
+            from .ledger import fit_suggestion
+
+            items = fit_suggestion(self.store, case_id, items)
+        return Suggestion(draft=draft, remedy=remedy, suggested_items=items)
 
     def suggestion(self, case_id: int, *, now: dt.datetime | None = None) -> "Suggestion":
         """The drafted 3S reply and the suggested remedy of one case — the same as :meth:`case`'s ``draft``,
@@ -489,7 +496,7 @@ class Workbench:
                     customer_id, value = customer_id or o.customer_id, o.paid_fen
             tier = customer_tier(conn, customer_id, self.policy, now)
         return self._suggestion_of(c.primary_category, c.platform, json.loads(c.diagnosis_json or "{}"), value,
-                                   tier["code"])
+                                   tier["code"], case_id)
 
     def _approval_note(self, case_id: int, total_fen: int) -> str:
         """Who may approve ``total_fen`` more on this case, as a sentence for the form."""

@@ -172,7 +172,8 @@ def test_h1_walk_agent_supervisor_followups(browser: Any, site: Server, store: A
         expect(page.locator(".ro-case-contacts")).to_contain_text("电话联系客户致歉")
         assert case_row(store, cid)["state"] == "contacted"
 
-        # an over-limit remedy: refund 400 yuan > the agent's 310-yuan limit → pending approval
+        # an over-limit remedy: a 400-yuan resend > the agent's 310-yuan limit → pending approval (a resend: a refund
+        # can never exceed what the order paid; above the order's value the note is the reason it needs)
         removes = page.locator(".ro-case-items .ro-case-item-remove")
         while removes.count():
             n = removes.count()
@@ -180,16 +181,16 @@ def test_h1_walk_agent_supervisor_followups(browser: Any, site: Server, store: A
             expect(removes).to_have_count(n - 1, timeout=TIMEOUT)
         page.click(".ro-case-item-add")
         expect(page.locator(".ro-case-items .ro-case-item-amount")).to_have_count(1, timeout=TIMEOUT)
-        page.select_option(".ro-case-items .ro-case-item-kind select", label="退款（refund）")
+        page.select_option(".ro-case-items .ro-case-item-kind select", label="补发（resend）")
         page.fill(".ro-case-items .ro-case-item-amount input", "400")
         expect(page.locator(".ro-case-items-total")).to_contain_text("400 元", timeout=TIMEOUT)
-        page.fill(".ro-case-propose-note input", "少发商品，客户要求退款")
+        page.fill(".ro-case-propose-note input", "少发商品，整单补发并承担运费")
         page.click(".ro-case-propose")
         expect(status(page, "case")).to_contain_text("已提交审批", timeout=TIMEOUT)
         expect(page.locator(".ro-case-header")).to_contain_text("待审批")
         expect(page.locator(".ro-case-approve")).to_be_hidden()
         assert case_row(store, cid)["state"] == "pending_approval"
-        assert [(r["kind"], r["amount_fen"], r["state"]) for r in ledger(store, cid)] == [("refund", 40000, "pending")]
+        assert [(r["kind"], r["amount_fen"], r["state"]) for r in ledger(store, cid)] == [("resend", 40000, "pending")]
 
         # the supervisor, in a second browser context, approves it in 补偿审批 with a reason
         sup = open_form(sup_ctx, site, "workbench.ipynb", QUEUE_READY)
@@ -331,7 +332,7 @@ def test_tampered_widgets_and_another_shops_case_are_refused(browser: Any, site:
     cid = fresh_case(store)
     wb = workbench(store, "xiaowang")
     v = wb.record_contact(cid, 1, channel="phone", note="已联系")
-    assert wb.propose(cid, v, [{"kind": "refund", "amount_fen": 45000}]).pending
+    assert wb.propose(cid, v, [{"kind": "resend", "amount_fen": 45000}], note="整单补发").pending
     before = case_row(store, cid)
     denied_before = denied(store, "xiaowang")
     sup_label = workbench(store, "laoli").actor.label
