@@ -105,7 +105,13 @@ class ApprovalsForm(Form):
         )
 
     def refresh(self) -> None:
-        data = self.wb.approvals()
+        from reviewops.errors import AccessDenied
+
+        try:
+            data = self.wb.approvals()
+        except AccessDenied as e:  # the user was disabled while the page was open
+            self.revoke(e)
+            return
         self.data = data
         for old in getattr(self, "items", {}).values():
             close_tree(old.box)
@@ -113,6 +119,16 @@ class ApprovalsForm(Form):
         self.list.children = [i.box for i in self.items.values()]
         self.summary.value = summary_html(data)
         set_visible(self.empty, not data)
+
+    def clear_data(self) -> None:
+        """No request left on the page."""
+        self.data = []
+        for old in getattr(self, "items", {}).values():
+            close_tree(old.box)
+        self.items = {}
+        self.list.children = []
+        self.summary.value = ""
+        set_visible(self.empty, False)
 
     def item(self, case_id: int) -> _Item:
         return self.items[int(case_id)]

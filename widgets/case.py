@@ -446,11 +446,34 @@ class CaseForm(Form):
 
     # ------------------------------------------------------------ loading
     def load(self, case_id: Any) -> Any:
-        """Load (or switch to) a case; refusals (another shop's case …) show in the status, the shown case stays."""
+        """Load (or switch to) a case; refusals of another shop's case show in the status and the shown case
+        stays. When the store refuses the shown case itself (the user's shops changed) or the user
+        (disabled), everything shown is cleared and the status asks to sign in again (:meth:`revoke`)."""
+        from reviewops.errors import AccessDenied
+        from reviewops.users import UserDisabled
+
         cid = parse_case_id(case_id)
-        view = self.wb.case(cid)
+        try:
+            view = self.wb.case(cid)
+        except AccessDenied as e:
+            if isinstance(e, UserDisabled) or (self.view is not None and self.view.case_id == cid):
+                self.revoke(e)
+                return None
+            raise
         self._show(view)
         return view
+
+    def clear_data(self) -> None:
+        """Nothing of any case left on the page (every section, editor and revealed value emptied)."""
+        self.view = None
+        for w in (self.header, self.review, self.order, self.customer, self.reasons, self.chats, self.contacts,
+                  self.ledger, self.followups, self.remedy, self.reply_problems, self.conflict_html):
+            w.value = ""
+        for w in (self.contact_note, self.diagnosis_text, self.reply, self.reason, self.propose_note):
+            w.value = ""
+        self._hide_unmasked()
+        set_visible(self.conflict, False)
+        set_visible(self.body, False)
 
     def reload(self) -> Any:
         if self.view is None:

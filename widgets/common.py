@@ -287,8 +287,18 @@ def guard(status: Status, fn: Callable[..., Any] | None = None, *, clear: bool =
     return wrapper
 
 
+#: what a form says when the store refused the signed-in user's read (disabled, moved to other shops …)
+REVOKED_ZH = "账号已停用或权限已变更，请重新登录"
+
+
 class Form:
-    """A built form: ``root`` (what to display), ``status`` and named handles as attributes."""
+    """A built form: ``root`` (what to display), ``status`` and named handles as attributes.
+
+    ``revoke(error)``: the store refused to show this user what the form shows (the user was disabled or
+    their shops changed while the page was open — every workbench read re-checks): the form's data is
+    cleared (:meth:`clear_data`), background refreshes stop, and the status says :data:`REVOKED_ZH`
+    with the reason. ``revoked`` tells whether that happened.
+    """
 
     name = "form"
 
@@ -296,6 +306,22 @@ class Form:
         self.wb = wb
         self.status = Status(self.name)
         self.root: widgets.Box = widgets.VBox()
+        self.revoked = False
+
+    def clear_data(self) -> None:
+        """Remove every shown record (each form says what it shows)."""
+
+    def _halt(self) -> None:
+        """Stop background work when the form is revoked (default: :meth:`close`)."""
+        self.close()
+
+    def revoke(self, error: BaseException) -> None:
+        self.revoked = True
+        try:
+            self._halt()
+            self.clear_data()
+        finally:
+            self.status.error(f"{REVOKED_ZH}\n{error_text(error)}")
 
     def _finish(self, *children: widgets.Widget) -> None:
         self.root.children = (style_widget(), *children)

@@ -145,7 +145,13 @@ class FollowupsForm(Form):
         )
 
     def refresh(self) -> None:
-        df = self.wb.followups_due(horizon_hours=float(self.horizon.value))
+        from reviewops.errors import AccessDenied
+
+        try:
+            df = self.wb.followups_due(horizon_hours=float(self.horizon.value))
+        except AccessDenied as e:  # the user was disabled while the page was open
+            self.revoke(e)
+            return
         self.df = df
         records = df.to_dict("records")
         for old in getattr(self, "tasks", {}).values():
@@ -155,6 +161,16 @@ class FollowupsForm(Form):
         overdue = sum(1 for t in records if t.get("minutes_left") is not None and t["minutes_left"] < 0)
         self.summary.value = summary_html(len(records), overdue)
         set_visible(self.empty, not records)
+
+    def clear_data(self) -> None:
+        """No task left on the page."""
+        self.df = None
+        for old in getattr(self, "tasks", {}).values():
+            close_tree(old.box)
+        self.tasks = {}
+        self.list.children = []
+        self.summary.value = ""
+        set_visible(self.empty, False)
 
     def task(self, followup_id: int) -> _Task:
         return self.tasks[int(followup_id)]

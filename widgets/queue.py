@@ -200,9 +200,16 @@ class QueueForm(Form):
                 "platform": pick(self.platform), "shop_id": pick(self.shop)}
 
     def refresh(self, now: dt.datetime | None = None) -> None:
-        """Query the queue again and redraw (minutes left, SLA colours, new cases)."""
+        """Query the queue again and redraw (minutes left, SLA colours, new cases). When the store refuses
+        the read (the user was disabled), the rows are cleared and the auto-refresh stops (:meth:`revoke`)."""
+        from reviewops.errors import AccessDenied
+
         with self._lock:
-            df = self.wb.queue(**self.filters(), limit=self.limit, now=now)
+            try:
+                df = self.wb.queue(**self.filters(), limit=self.limit, now=now)
+            except AccessDenied as e:
+                self.revoke(e)
+                return
             self.df = df
             self.updated_at = now  # 更新于: this refresh's clock (None = now), shown in Beijing time
             self.refreshes += 1
@@ -230,6 +237,16 @@ class QueueForm(Form):
         self.next.disabled = self.page_no >= pages - 1
         counts = self.wb.queue_counts(df) if df is not None else {}
         self.counts.value = counts_html(counts, len(records), now_text(now=getattr(self, "updated_at", None)))
+
+    def _halt(self) -> None:
+        """The auto-refresh ends at its next wake-up (no join: this may run in it, or hold its lock)."""
+        self._stop.set()
+
+    def clear_data(self) -> None:
+        """No case left on the page: rows, counts and pages emptied."""
+        self.df = None
+        self.page_no = 0
+        self._draw()
 
     def _filter_changed(self, _change: Any) -> None:
         self.page_no = 0

@@ -107,12 +107,22 @@ def _period_text(first: dt.date, last: dt.date) -> str:
     return f"{first:%Y-%m-%d} 至 {last:%Y-%m-%d}（北京时间）"
 
 
+def _current(store: Store, actor: Actor) -> Actor:
+    """``actor`` as the store says now (:func:`reviewops.users.current_actor`, one small query): an open
+    dashboard of a user disabled or moved to other shops shows only what they may see at this refresh; a
+    disabled user gets :class:`AccessDenied`, logged as a refused read (target ``dashboard``)."""
+    from .users import current_actor
+
+    return current_actor(store, actor, view="dashboard")
+
+
 def _visible_shops(store: Store, actor: Actor, shop: int | None = None, platform: str | None = None) -> list[int] | None:
     """The shops whose reviews count for ``actor`` and the shop/platform choice (None = every shop)."""
     import sqlalchemy as sa
 
     from .store import shops
 
+    actor = _current(store, actor)
     if shop is None and not platform and actor.shops is None:
         return None
     with store.read() as conn:
@@ -230,6 +240,7 @@ def dashboard_options(store: Store, actor: Actor) -> DashboardOptions:
     from .store import shops
     from .users import list_users
 
+    actor = _current(store, actor)
     with store.read() as conn:
         rows = conn.execute(sa.select(shops.c.id, shops.c.name, shops.c.platform).order_by(shops.c.id)).all()
     visible = [r for r in rows if actor.may_see_shop(int(r.id))]
@@ -257,6 +268,7 @@ def dashboard_figures(store: Store, actor: Actor, first: dt.date, last: dt.date,
     from .errors import AccessDenied
     from .users import log_denied
 
+    actor = _current(store, actor)
     start, end = day_bounds(first, last)
     sku = (sku or "").strip()
     try:
@@ -518,6 +530,7 @@ def dead_letter_list(store: Store, actor: Actor, *, limit: int = DEAD_LETTER_LIM
     from .columns import PLATFORM_ZH
     from .store import shops
 
+    actor = _current(store, actor)
     df = dead_letters(store, limit=limit, shop_ids=None if actor.shops is None else sorted(actor.shops))
     with store.read() as conn:
         names = {int(r.id): f"{r.name}（{PLATFORM_ZH.get(r.platform, r.platform)}）#{r.id}"

@@ -57,12 +57,18 @@ __all__ = [
     "revoke_token",
     "set_active",
     "set_password",
+    "UserDisabled",
     "verify_password",
 ]
 
 ALL_SHOPS = "*"
 _NAME = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+class UserDisabled(AccessDenied):
+    """The signed-in user no longer exists, is disabled or has a role the policy no longer has: the whole
+    session is over (forms clear what they show and ask to sign in again), not just one action refused."""
 
 
 @dataclass(frozen=True)
@@ -252,12 +258,12 @@ def get_actor(store: "Store", name: str, *, policy: "Policy | None" = None) -> A
 
     row = user_row(store, name) if isinstance(name, str) else None
     if row is None or not row["active"]:
-        raise AccessDenied(f"用户 {name!r} 不存在或已停用；请联系管理员 / user {name!r} is unknown or disabled")
+        raise UserDisabled(f"用户 {name!r} 不存在或已停用；请联系管理员 / user {name!r} is unknown or disabled")
     policy = policy or current_policy(store, actor=f"user:{name}")
     try:
         r = policy.role(row["role"])
     except (KeyError, ConfigError):
-        raise AccessDenied(f"用户 {name} 的角色 {row['role']!r} 不在当前策略中；请管理员重新分配角色\n"
+        raise UserDisabled(f"用户 {name} 的角色 {row['role']!r} 不在当前策略中；请管理员重新分配角色\n"
                            f"user {name}'s role {row['role']!r} is not in the current policy") from None
     shops = None if row["shops"] == ALL_SHOPS else frozenset(int(s) for s in row["shops"].split(";") if s)
     return Actor(
