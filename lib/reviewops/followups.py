@@ -18,6 +18,7 @@ conditional-incentive wording.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -46,27 +47,62 @@ def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.dateti
     resolution instead — the explanation was the remedy.
     """
     from .policy import load_policy_in
-    from .store import cases, compensations as comp, followups
 
-    case = conn.execute(sa.select(cases.c.shop_id, cases.c.policy_version).where(cases.c.id == case_id)).one()
+    q = _statements()
+    case = conn.execute(q["case_shop_policy"], {"_case_id": case_id}).one()
     policy = load_policy_in(conn, case.policy_version)
     anchors = {anchor}
     if anchor == "resolved":
-        delivered = conn.execute(sa.select(sa.func.count()).select_from(comp)
-                                 .where(comp.c.case_id == case_id, comp.c.state.in_(("delivered", "approved",
-                                                                                      "pending")))).scalar_one()
+        delivered = conn.execute(q["comp_any"], {"_case_id": case_id}).scalar_one()
         if not delivered:
             anchors.add("remedy_delivered")
-    existing = set(conn.execute(sa.select(followups.c.step).where(followups.c.case_id == case_id)).scalars())
+    existing = set(conn.execute(q["steps_of_case"], {"_case_id": case_id}).scalars())
     ids = []
     for row in policy.tables["followups"]:
         if row["anchor"] not in anchors or row["step"] in existing:
             continue
-        ids.append(int(conn.execute(followups.insert().values(
-            case_id=case_id, shop_id=case.shop_id, step=row["step"], template_kind=row["template_kind"],
-            due_at=at + dt.timedelta(hours=float(row["offset_hours"])), state="open", created_at=at,
-        ).returning(followups.c.id)).scalar_one()))
+        ids.append(int(conn.execute(q["insert_task"], {
+            "case_id": case_id, "shop_id": case.shop_id, "step": row["step"], "template_kind": row["template_kind"],
+            "due_at": at + dt.timedelta(hours=float(row["offset_hours"])), "state": "open", "created_at": at,
+        }).scalar_one()))
     return ids
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """The Core statements of the hot follow-up paths, built once (parameters bound per call)."""
+    from .store import cases, compensations as comp, followups, shops
+
+    cid = sa.bindparam("_case_id")
+    return {
+        "case_shop_policy": sa.select(cases.c.shop_id, cases.c.policy_version).where(cases.c.id == cid),
+        "comp_any": sa.select(sa.func.count()).select_from(comp).where(
+            comp.c.case_id == cid, comp.c.state.in_(("delivered", "approved", "pending"))),
+        "comp_undelivered": sa.select(sa.func.count()).select_from(comp).where(
+            comp.c.case_id == cid, comp.c.state.in_(("approved", "pending"))),
+        "steps_of_case": sa.select(followups.c.step).where(followups.c.case_id == cid),
+        "insert_task": followups.insert().returning(followups.c.id),
+        "insert_task_plain": followups.insert(),
+        "message_case": sa.select(cases.c.primary_category, cases.c.policy_version, shops.c.platform, shops.c.name)
+        .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)).where(cases.c.id == cid),
+        "repurchase_coupon": sa.select(comp.c.amount_fen, comp.c.expires_at)
+        .where(comp.c.case_id == cid, comp.c.kind == "repurchase_coupon").order_by(comp.c.id.desc()),
+        "task_for_update": sa.select(followups).where(followups.c.id == sa.bindparam("_fid")).with_for_update(),
+        "task": sa.select(followups).where(followups.c.id == sa.bindparam("_fid")),
+        "complete_case": sa.select(cases.c.version, cases.c.state, cases.c.follow_up_count,
+                                   cases.c.policy_version, shops.c.platform)
+        .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)).where(cases.c.id == cid),
+        "expiry_task": sa.select(followups.c.id).where(followups.c.case_id == cid,
+                                                       followups.c.step == COUPON_EXPIRY),
+        "finish_task": followups.update().where(followups.c.id == sa.bindparam("_fid")).values(
+            state=sa.bindparam("_state", type_=followups.c.state.type),
+            done_by=sa.bindparam("_done_by", type_=followups.c.done_by.type),
+            done_at=sa.bindparam("_done_at", type_=followups.c.done_at.type),
+            reason=sa.bindparam("_reason", type_=followups.c.reason.type),
+            message=sa.bindparam("_message", type_=followups.c.message.type)),
+        "open_left": sa.select(sa.func.count()).select_from(followups).where(
+            followups.c.case_id == cid, followups.c.state == "open", followups.c.step != COUPON_EXPIRY),
+    }
 
 
 def _step_names(policy: Any) -> dict[str, str]:
@@ -76,29 +112,21 @@ def _step_names(policy: Any) -> dict[str, str]:
 
 
 def _undelivered(conn: sa.Connection, case_id: int) -> int:
-    from .store import compensations as comp
-
-    return int(conn.execute(sa.select(sa.func.count()).select_from(comp)
-                            .where(comp.c.case_id == case_id, comp.c.state.in_(("approved", "pending")))).scalar_one())
+    return int(conn.execute(_statements()["comp_undelivered"], {"_case_id": case_id}).scalar_one())
 
 
 def followup_message(conn: sa.Connection, task: Any, *, policy: Any | None = None) -> tuple[str, list[str]]:
     """The message a task sends (drafted from the policy template) and its problems (empty = ok)."""
     from .policy import load_policy_in
     from .replies import draft_reply
-    from .store import cases, compensations as comp, shops
 
-    case = conn.execute(sa.select(cases.c.primary_category, cases.c.policy_version, shops.c.platform, shops.c.name)
-                        .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
-                        .where(cases.c.id == task.case_id)).one()
+    case = conn.execute(_statements()["message_case"], {"_case_id": task.case_id}).one()
     policy = policy or load_policy_in(conn, case.policy_version)
     kwargs: dict[str, Any] = {}
     if task.template_kind == "revision_guidance":
         kwargs["remedy_delivered"] = _undelivered(conn, task.case_id) == 0
     if task.template_kind == "coupon_expiry":
-        coupon = conn.execute(sa.select(comp.c.amount_fen, comp.c.expires_at)
-                              .where(comp.c.case_id == task.case_id, comp.c.kind == "repurchase_coupon")
-                              .order_by(comp.c.id.desc())).first()
+        coupon = conn.execute(_statements()["repurchase_coupon"], {"_case_id": task.case_id}).first()
         if coupon is not None:
             kwargs["coupon_fen"] = int(coupon.amount_fen)
             kwargs["days"] = max(0, (coupon.expires_at - task.due_at).days) if coupon.expires_at else None
@@ -211,9 +239,10 @@ def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: 
     from .cases import transition_in
     from .ledger import record_policy_coupon
     from .replies import check_message
-    from .store import cases, followups, shops, update_case
+    from .store import update_case
 
-    t = conn.execute(sa.select(followups).where(followups.c.id == followup_id).with_for_update()).first()
+    q = _statements()
+    t = conn.execute(q["task_for_update"], {"_fid": followup_id}).first()
     if t is None:
         raise NotFound(f"跟进任务 {followup_id} 不存在 / follow-up {followup_id} does not exist")
     seen[1] = t.shop_id
@@ -221,10 +250,7 @@ def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: 
     if t.state != "open":
         raise ConfigError(f"跟进任务 {followup_id} 已{STATE_ZH[t.state]}（{t.done_by}，{t.done_at:%Y-%m-%d %H:%M}）；"
                           f"无需重复操作 / follow-up {followup_id} is already {t.state}")
-    case = conn.execute(sa.select(cases.c.version, cases.c.state, cases.c.follow_up_count,
-                                  cases.c.policy_version, shops.c.platform)
-                        .select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
-                        .where(cases.c.id == t.case_id)).one()
+    case = conn.execute(q["complete_case"], {"_case_id": t.case_id}).one()
     sent = None
     if done:
         drafted, problems = followup_message(conn, t, policy=policy)
@@ -250,24 +276,22 @@ def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: 
                                      stackable=kind[0] == "repurchase_coupon", note=t.step)
             if expires is not None:
                 remind = expires - dt.timedelta(days=int(policy.setting("coupon_expiry_remind_days")))
-                exists = conn.execute(sa.select(followups.c.id).where(
-                    followups.c.case_id == t.case_id, followups.c.step == COUPON_EXPIRY)).first()
+                exists = conn.execute(q["expiry_task"], {"_case_id": t.case_id}).first()
                 if exists is None:
-                    conn.execute(followups.insert().values(
-                        case_id=t.case_id, shop_id=t.shop_id, step=COUPON_EXPIRY, template_kind="coupon_expiry",
-                        due_at=max(remind, now), state="open", created_at=now))
-    conn.execute(followups.update().where(followups.c.id == followup_id).values(
-        state="done" if done else "skipped", done_by=actor.name, done_at=now, reason=reason, message=sent))
+                    conn.execute(q["insert_task_plain"], {
+                        "case_id": t.case_id, "shop_id": t.shop_id, "step": COUPON_EXPIRY,
+                        "template_kind": "coupon_expiry", "due_at": max(remind, now), "state": "open",
+                        "created_at": now})
+    conn.execute(q["finish_task"], {"_fid": followup_id, "_state": "done" if done else "skipped",
+                                    "_done_by": actor.name, "_done_at": now, "_reason": reason, "_message": sent})
     names = _step_names(policy)
     v = update_case(conn, t.case_id, case.version,
                     {"follow_up_count": int(case.follow_up_count or 0) + 1,
                      "notes": f"跟进“{names.get(t.step, t.step)}”{'已完成' if done else '已跳过：' + str(reason)}"},
                     actor=actor.name, via=via, action="followup", at=now)
-    left = conn.execute(sa.select(sa.func.count()).select_from(followups).where(
-        followups.c.case_id == t.case_id, followups.c.state == "open",
-        followups.c.step != COUPON_EXPIRY)).scalar_one()
+    left = conn.execute(q["open_left"], {"_case_id": t.case_id}).scalar_one()
     if not left and case.state == "resolved":
         transition_in(conn, t.case_id, v, "follow_up_done", actor=actor.name, via=via,
                       reason="全部跟进已完成 / every follow-up is done", at=now)
-    row = conn.execute(sa.select(followups).where(followups.c.id == followup_id)).mappings().one()
+    row = conn.execute(q["task"], {"_fid": followup_id}).mappings().one()
     return dict(row)

@@ -1090,27 +1090,41 @@ def update_case(conn: Connection, case_id: int, expected_version: int, changes: 
     bad = set(changes) - set(CASE_MUTABLE)
     if bad:
         raise ConfigError(f"未知的案件字段 unknown case field(s): {sorted(bad)}; allowed: {CASE_MUTABLE}")
-    cols = [cases.c[k] for k in changes]
-    current = conn.execute(
-        sa.select(cases.c.version, *cols).where(cases.c.id == case_id).with_for_update()
-    ).mappings().first()
+    current = conn.execute(_CASE_FOR_UPDATE, {"_case_id": case_id}).mappings().first()
     if current is None:
         raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
     if current["version"] != expected_version:
         raise stale_case(case_id, current["version"], expected_version)
     before = {k: current[k] for k in changes}
     now = at or utcnow()
-    res = conn.execute(
-        cases.update()
-        .where(cases.c.id == case_id, cases.c.version == expected_version)
-        .values(**changes, version=expected_version + 1, updated_at=now)
-    )
+    res = conn.execute(_case_update_stmt(tuple(changes)), {
+        **{"_v_" + k: v for k, v in changes.items()}, "_case_id": case_id, "_expected": expected_version,
+        "_version": expected_version + 1, "_now": now})
     if res.rowcount != 1:
         raise ConflictError(
             f"案件 {case_id} 已被他人修改；请刷新后重试。 / Case {case_id} was changed by someone else; reload and retry."
         )
-    conn.execute(case_events.insert().values(
-        case_id=case_id, version_from=expected_version, version_to=expected_version + 1, action=action,
-        actor=actor, via=via, at=now, before_json=_jsonable(before), after_json=_jsonable(changes),
-    ))
+    conn.execute(_CASE_EVENT_INSERT, {
+        "case_id": case_id, "version_from": expected_version, "version_to": expected_version + 1, "action": action,
+        "actor": actor, "via": via, "at": now, "before_json": _jsonable(before), "after_json": _jsonable(changes),
+    })
     return expected_version + 1
+
+
+# statements of update_case, built once (building a Core statement per call was a third of its time)
+_CASE_FOR_UPDATE = sa.select(cases).where(cases.c.id == sa.bindparam("_case_id")).with_for_update()
+_CASE_EVENT_INSERT = case_events.insert()
+_CASE_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _case_update_stmt(fields: tuple[str, ...]) -> Any:
+    """``UPDATE cases SET <fields>, version, updated_at WHERE id AND version`` for these fields (cached)."""
+    stmt = _CASE_UPDATES.get(fields)
+    if stmt is None:
+        stmt = (cases.update()
+                .where(cases.c.id == sa.bindparam("_case_id"), cases.c.version == sa.bindparam("_expected"))
+                .values({**{cases.c[k]: sa.bindparam("_v_" + k, type_=cases.c[k].type) for k in fields},
+                         cases.c.version: sa.bindparam("_version", type_=cases.c.version.type),
+                         cases.c.updated_at: sa.bindparam("_now", type_=cases.c.updated_at.type)}))
+        _CASE_UPDATES[fields] = stmt
+    return stmt
