@@ -35,6 +35,7 @@ case from :func:`reviewops.sla.sla_statuses`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -120,16 +121,14 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
 
     Does not refuse the ledger states: :mod:`reviewops.ledger` calls it after checking limits.
     """
-    from .store import cases, stale_case, update_case, utcnow
+    from .store import stale_case, update_case, utcnow
 
     if to_state not in TRANSITIONS:
         raise ConfigError(f"未知的案件状态 {to_state!r}；可用：{', '.join(STATES)} / unknown case state {to_state!r}")
     reason = (reason or "").strip() or None
     if to_state in _NEEDS_REASON and reason is None:
         raise ConfigError(f"转为“{STATE_ZH[to_state]}”需要填写原因 / moving a case to {to_state} needs a reason")
-    row = conn.execute(sa.select(cases.c.state, cases.c.version, cases.c.primary_category, cases.c.categories,
-                                 cases.c.first_contact_at, cases.c.sla_state_json, cases.c.policy_version)
-                       .where(cases.c.id == case_id).with_for_update()).first()
+    row = conn.execute(_case_for_transition(), {"_case_id": case_id}).first()
     if row is None:
         raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
     if row.version != expected_version:
@@ -158,6 +157,16 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
 
         schedule_in(conn, case_id, to_state, at=now)
     return version
+
+
+@functools.cache
+def _case_for_transition() -> sa.Select:
+    """The locked read of :func:`transition_in`, built once (parameter ``_case_id``)."""
+    from .store import cases
+
+    return (sa.select(cases.c.state, cases.c.version, cases.c.primary_category, cases.c.categories,
+                      cases.c.first_contact_at, cases.c.sla_state_json, cases.c.policy_version)
+            .where(cases.c.id == sa.bindparam("_case_id")).with_for_update())
 
 
 def _sla_stopped(state_json: str | None, policy_version: int | None, conn: sa.Connection,

@@ -508,10 +508,13 @@ def upsert(
     insert_only: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
     inserted: set[tuple] | None = None,
+    cannot_exist: Callable[[tuple], bool] | None = None,
 ) -> tuple[Counts, dict[tuple, int], dict[tuple, dict[str, Any]]]:
     """Insert new natural keys, update changed rows (new non-empty values win), leave the rest.
 
     Columns in ``insert_only`` are written for new rows only (e.g. ``first_seen_at``).
+    Keys for which ``cannot_exist(key)`` is true are known to be new (e.g. tracking events of a
+    shipment inserted by this very batch) and are not looked up.
     Returns the counts, ``{key: id}`` of every record (only with ``returning``) and the old
     rows of updated keys; the keys of inserted rows are added to ``inserted`` when given.
     """
@@ -519,7 +522,9 @@ def upsert(
     if not records:
         return counts, {}, {}
     all_keys = list(dict.fromkeys(tuple(r[k] for k in keys) for r in records))
-    existing = _existing_rows(conn, table, keys, all_keys)
+    if cannot_exist is not None:
+        all_keys = [k for k in all_keys if not cannot_exist(k)]
+    existing = _existing_rows(conn, table, keys, all_keys) if all_keys else {}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     old_rows: dict[tuple, dict[str, Any]] = {}
@@ -953,7 +958,10 @@ def _write_shipments(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: 
     ship["batch_id"] = batch_id
     ship = ship.reset_index().rename(columns={"_shop": "shop_id"})
     recs = _records(ship, ship.columns)
-    counts, ids, _ = upsert(conn, st.shipments, ("shop_id", "tracking_no"), recs, returning=True)
+    new_shipments: set[tuple] = set()
+    counts, ids, _ = upsert(conn, st.shipments, ("shop_id", "tracking_no"), recs, returning=True,
+                            inserted=new_shipments)
+    new_pks = {ids[k] for k in new_shipments}
     if "event_at" in df.columns:
         ev = df[df["event_at"].notna()]
         desc = ev["description"] if "description" in ev.columns else pd.Series(None, index=ev.index, dtype=object)
@@ -966,7 +974,8 @@ def _write_shipments(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: 
             "status_raw": ev["status_raw"] if "status_raw" in ev.columns else None,
             "batch_id": batch_id,
         }).drop_duplicates(["shipment_pk", "event_key"])
-        ec, _, _ = upsert(conn, st.shipment_events, ("shipment_pk", "event_key"), _records(events, events.columns))
+        ec, _, _ = upsert(conn, st.shipment_events, ("shipment_pk", "event_key"), _records(events, events.columns),
+                          cannot_exist=lambda k: k[0] in new_pks)  # a shipment new in this batch has no events yet
         # a shipment whose only change is new tracking events counts as updated
         if ec.new and counts.unchanged:
             touched = {int(x) for x in events["shipment_pk"]}
