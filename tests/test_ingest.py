@@ -614,3 +614,30 @@ def test_sheets_and_members_that_match_no_layout_are_named_in_the_notes(store, t
         zf.writestr("保费支出.csv", "流水号,金额\n1,2\n".encode("utf-8"))
     (res,) = import_file(store, z, shop="zip")
     assert any("保费支出.csv" in n for n in res.notes)
+
+
+def test_tracking_events_of_new_and_known_shipments_are_each_stored_once(store, tmp_path):
+    """Events of a shipment new in the batch skip the existence lookup (issue 14.2 speed-up); events of a
+    shipment already stored are still compared, so re-imports add nothing and only new events are added."""
+    import_file(store, layout_file(layouts.builtin("taobao_orders_legacy"), tmp_path))
+    header = ["快递单号", "快递公司", "订单编号", "物流状态", "轨迹时间", "轨迹描述", "店铺名称"]
+    oid = ORDER_IDS[None]
+
+    def ev(no, at, desc, status="运输中"):
+        return [no, "顺丰", oid, status, at, desc, "版式测试店"]
+
+    first = [header, ev("SF1", "2024-03-05 10:00:00", "已揽收"), ev("SF1", "2024-03-06 10:00:00", "运输中")]
+    (r1,) = import_file(store, write_csv(tmp_path / "t1.csv", first))
+    assert r1.status == "done" and counts(store)["shipment_events"] == 2
+    (again,) = import_file(store, write_csv(tmp_path / "t1b.csv", first))
+    assert again.status == "done" and counts(store)["shipment_events"] == 2  # nothing added
+    second = [header, ev("SF1", "2024-03-06 10:00:00", "运输中"), ev("SF1", "2024-03-07 10:00:00", "已签收", "已签收"),
+              ev("SF2", "2024-03-07 11:00:00", "已揽收"), ev("SF2", "2024-03-08 11:00:00", "运输中")]
+    (r2,) = import_file(store, write_csv(tmp_path / "t2.csv", second))
+    assert r2.status == "done"
+    with store.read() as conn:
+        per = dict(conn.execute(sa.select(st.shipments.c.tracking_no, sa.func.count())
+                                .select_from(st.shipment_events.join(
+                                    st.shipments, st.shipments.c.id == st.shipment_events.c.shipment_pk))
+                                .group_by(st.shipments.c.tracking_no)).all())
+    assert per == {"SF1": 3, "SF2": 2}
