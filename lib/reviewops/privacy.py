@@ -217,7 +217,7 @@ def is_id_card(number: str) -> bool:
 _HALF = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _TEXT_PII = re.compile(
     # an 18-character run shaped like an ID card (checked by is_id_card: a 18-digit order id stays)
-    r"(?P<id>(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z]))"
+    r"(?P<id>(?<![0-9])[0-9]{17}[0-9Xx](?![0-9]))"
     # a mobile: optional +86 / 86, 3-4-4 with optional spaces or hyphens, not inside a longer digit run
     r"|(?P<mobile>(?<![0-9])(?:\+?86[- ]?)?(?P<m3>1[3-9][0-9])[- ]?[0-9]{4}[- ]?(?P<m4>[0-9]{4})(?![0-9]))"
     # a landline with its area code (010, 02x, 0xxx) written apart from the local number
