@@ -1059,14 +1059,13 @@ def create_case(conn: Connection, *, shop_id: int, review_pk: int | None, state:
         raise ConfigError(f"未知的案件字段 unknown case field(s): {sorted(bad)}; allowed: {CASE_MUTABLE}")
     now = at or utcnow()
     values = {"state": state, **fields}
-    case_id = int(conn.execute(
-        cases.insert().values(shop_id=shop_id, review_pk=review_pk, created_at=now, updated_at=now,
-                              version=1, **values).returning(cases.c.id)
-    ).scalar_one())
-    conn.execute(case_events.insert().values(
-        case_id=case_id, version_from=0, version_to=1, action="create", actor=actor, via=via, at=now,
-        before_json=None, after_json=_jsonable(values),
-    ))
+    case_id = int(conn.execute(_CASE_INSERT, {
+        "shop_id": shop_id, "review_pk": review_pk, "created_at": now, "updated_at": now, "version": 1, **values,
+    }).scalar_one())
+    conn.execute(_CASE_EVENT_INSERT, {
+        "case_id": case_id, "version_from": 0, "version_to": 1, "action": "create", "actor": actor, "via": via,
+        "at": now, "before_json": None, "after_json": _jsonable(values),
+    })
     return case_id
 
 
@@ -1114,6 +1113,7 @@ def update_case(conn: Connection, case_id: int, expected_version: int, changes: 
 # statements of update_case, built once (building a Core statement per call was a third of its time)
 _CASE_FOR_UPDATE = sa.select(cases).where(cases.c.id == sa.bindparam("_case_id")).with_for_update()
 _CASE_EVENT_INSERT = case_events.insert()
+_CASE_INSERT = cases.insert().returning(cases.c.id)
 _CASE_UPDATES: dict[tuple[str, ...], Any] = {}
 
 
