@@ -317,6 +317,20 @@ def test_the_message_is_masked_and_links_the_case(store: Store, tmp_path: Path) 
     assert msg.role_zh == "客服主管" and [m.name for m in msg.mentions] == ["老李"]
 
 
+def test_a_stored_nickname_with_a_star_is_still_masked_in_the_alert(store: Store, tmp_path: Path) -> None:
+    """An asterisk does not make a nickname 'already masked' (issue 15 §6): the alert masks it again."""
+    from reviewops.store import customers, reviews
+
+    policy_with(store, [feishu()], DUTY)
+    ids = _import_and_triage(store, tmp_path, review_rows(0, 2))
+    with store.write() as conn:
+        pk = conn.execute(sa.select(cases.c.review_pk).where(cases.c.id == ids[0])).scalar_one()
+        conn.execute(sa.update(reviews).where(reviews.c.id == pk).values(buyer_nick_masked="@SUM(1+1)*cmd"))
+        conn.execute(sa.update(customers).values(nick_masked="@SUM(1+1)*cmd"))
+    msg = alerts.message_for(store, _events(store)[0]["id"], at=_sh(2026, 11, 26, 10, 0))
+    assert "SUM" not in msg.customer and "cmd" not in msg.customer and "*" in msg.customer
+
+
 # -------------------------------------------------------------------------------------------- SLA
 def test_sla_warnings_and_breach_are_alerted_once_each(store: Store, tmp_path: Path) -> None:
     policy_with(store, [feishu("kf"), feishu("new_only", events="new_case")], DUTY)

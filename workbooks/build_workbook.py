@@ -163,7 +163,7 @@ def build_examples(ws) -> None:
     ws["A46"] = "结果"
     ws["B46"] = "=RO_MASK(B45)"
 
-    _label(ws, "A48", "RO_CASES：读取店铺数据库的案件（只读、已打码；需设置 REVIEWOPS_DB 和 REVIEWOPS_USER）")
+    _label(ws, "A48", "RO_CASES：读取店铺数据库的案件（只读、已打码；需设置 REVIEWOPS_DB 和 REVIEWOPS_TOKEN（reviewops users token 你的账号）")
     ws["A49"] = "状态"
     _text(ws, "B49", "未关闭")
     ws["A50"] = "分类"

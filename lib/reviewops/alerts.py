@@ -327,7 +327,8 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
     if len(excerpt) > chars:
         excerpt = excerpt[:chars] + "…"
     customer = row.nick_masked or row.buyer_nick_masked
-    customer = mask_name(customer, nick=True) if customer and "*" not in customer else (customer or "（未知）")
+    # masked again whatever it looks like: mask_name keeps only what matches a platform's masking pattern
+    customer = mask_name(customer, nick=True) if customer else "（未知）"
     due = row.sla_due_at
     from .outputs import fmt_time  # Beijing time, the one formatter for people
 
