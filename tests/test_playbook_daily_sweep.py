@@ -33,6 +33,7 @@ SH = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=SH)  # the morning after the demo's export day
 USED = (0.6, 0.9, 1.2, 1.5)  # the share of its SLA budget each unanswered case has used at NOW, in turn
 NOW_TEXT = "2026-11-21T12:00:00+08:00"
+AS_OF = "2026-11-20T18:00:00+08:00"  # the demo's history ends the evening before NOW (reproducible)
 UTC = dt.UTC
 
 
@@ -44,7 +45,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
                REVIEWOPS_DB=str(base / "d.db"), REVIEWOPS_DEMO_PASSWORD="demo-pass-123")
     env.pop("REVIEWOPS_MULTI_USER", None)
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.05", "--db", str(base / "d.db"),
-                    "--out", str(base / "out")], check=True, env=env, capture_output=True, timeout=300)
+                    "--as-of", AS_OF, "--out", str(base / "out")], check=True, env=env, capture_output=True,
+                   timeout=300)
     from reviewops.policy import current_policy
     from reviewops.triage import calendar_of
 
@@ -161,7 +163,7 @@ def test_daily_sweep_on_the_demo_shop(demo_db, tmp_path, monkeypatch) -> None:
     db = demo_db["db"]
     sla = _expected_sla(db)
     delay_orders = _expected_delay_orders(db)
-    assert sla["breached"] > 5 and sla["warning"] > 5 and len(delay_orders) > 5  # the data exercises every rule
+    assert sla["breached"] >= 3 and sla["warning"] >= 3 and len(delay_orders) > 5  # the data exercises every rule
     before = _counts(db)
 
     # a dry run shows everything and writes nothing
