@@ -154,6 +154,7 @@ def test_generic_id_rejects_spaces_and_symbols():
     ("￥1,234.50", 123450), ("¥0.5", 50), ("28.9元", 2890), ("(3.00)", -300), ("-3", -300), ("+5", 500),
     ("1,234", 123400), ("0.05", 5), ("3.10", 310), ("3.100", 310), ("12.", 1200), ("RMB5", 500),
     ("CNY 5.00", 500), ("１２.５", 1250), ("  7 ", 700), ("0", 0), ("123456789012.34", 12345678901234),
+    ("12,345", 1234500), ("1，234", 123400), ("1,234,567.8", 123456780), ("(1,234.50)", -123450),
 ])
 def test_money_to_fen_exactly(raw, fen):
     conv = clean.to_fen(one([raw]))
@@ -162,7 +163,9 @@ def test_money_to_fen_exactly(raw, fen):
 
 
 @pytest.mark.parametrize("raw", ["1.234", "abc", "1e3", "-(3)", "12.3.4", "￥", "1,23a", "99999999999999999999",
-                                 "9223372036854775807", "92233720368547758.07"])
+                                 "9223372036854775807", "92233720368547758.07",
+                                 # a decimal comma or a misplaced one is refused, never read as 1,250 yuan
+                                 "12,50", "1,5", "1，5", "1,2345", "1.234,50", "12,34.5", ",123"])
 def test_bad_money_is_rejected_never_zero(raw):
     conv = clean.to_fen(one([raw]))
     assert conv.bad.iloc[0], (raw, conv.values.iloc[0])

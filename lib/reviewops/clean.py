@@ -129,18 +129,25 @@ def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> 
     return Converted(v.where(present & ~bad, None).astype(object), bad, reasons=reasons)
 
 
-_MONEY_STRIP = r"[￥¥元,\s]|RMB|CNY"
+_MONEY_STRIP = r"[￥¥元\s]|RMB|CNY"
+#: thousands separators only where they belong (1,234.50 · 12,345 · 1，234); any other comma could be a
+#: decimal comma (12,50 · 1,5) and is refused, as by the ledger's parser (reviewops.ledger.parse_yuan)
+_THOUSANDS = r"\(?[+-]?\d{1,3}(?:[,，]\d{3})+(?:\.\d*)?\)?"
 
 
 def to_fen(values: pd.Series) -> Converted:
-    """Yuan amounts (``￥1,234.50``, ``(3.00)``, ``28.9元``) → integer fen, exactly."""
+    """Yuan amounts (``￥1,234.50``, ``(3.00)``, ``28.9元``) → integer fen, exactly. A comma that is not a
+    thousands separator in its place (``12,50``, ``1,5``, ``1,2345``) makes the cell bad, never 1,250 yuan."""
     present = values.notna()
-    t = values.where(present, "").astype(str).str.replace(_MONEY_STRIP, "", regex=True)
+    core = values.where(present, "").astype(str).str.replace(_MONEY_STRIP, "", regex=True)
+    comma_bad = present & core.str.contains(r"[,，]") & ~core.str.fullmatch(_THOUSANDS).fillna(False)
+    t = core.str.replace(r"[,，]", "", regex=True)
     neg_paren = t.str.fullmatch(r"\(.*\)")
     t = t.where(~neg_paren, "-" + t.str.slice(1, -1))
     m = t.str.extract(r"^([+-]?)(\d+)(?:\.(\d*?))?0*$")
     # at most 2 decimals; at most 15 yuan digits so that fen fit an int64 exactly (no silent overflow to 0)
-    good = present & m[1].notna() & (m[2].fillna("").str.len() <= 2) & (m[1].fillna("").str.len() <= 15)
+    good = (present & m[1].notna() & (m[2].fillna("").str.len() <= 2) & (m[1].fillna("").str.len() <= 15)
+            & ~comma_bad)
     bad = present & ~good
     sign = np.where(m[0].fillna("") == "-", -1, 1)
     yuan = pd.to_numeric(m[1].where(good, "0"), errors="coerce").fillna(0).astype("int64")
@@ -148,7 +155,9 @@ def to_fen(values: pd.Series) -> Converted:
     fen_part = pd.to_numeric(frac, errors="coerce").fillna(0).astype("int64")
     fen = (yuan * 100 + fen_part) * sign
     out = pd.Series(fen, index=values.index).astype("Int64").where(good, pd.NA)
-    return Converted(out, bad, "金额格式无法识别（应为元，最多两位小数）", "amount not understood (yuan, at most 2 decimals)")
+    return Converted(out, bad, "金额格式无法识别（应为元，最多两位小数；逗号只能作千位分隔，如 1,234.50）",
+                     "amount not understood (yuan, at most 2 decimals; a comma only as a thousands separator, "
+                     "e.g. 1,234.50)")
 
 
 DATETIME_FORMATS = (
