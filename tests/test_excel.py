@@ -240,6 +240,9 @@ def test_ro_tier_matches_tier_of(pure):
     assert x.ro_tier(1500.0, 6.0)[0] == "high_value"
     assert x.ro_tier(50.0, 4.0, float(serial))[0] == "silent"
     assert "订单数应为整数" in x.ro_tier(10.0, 1.5)
+    # a comma is a thousands separator only in its place: "1,5" orders is refused, never read as 15
+    assert "千位分隔" in x.ro_tier(10.0, "1,5") and "千位分隔" in x.ro_tier(10.0, "1，5")
+    assert x.ro_tier(1500.0, "1,006")[0] == x.ro_tier(1500.0, 1006.0)[0]
 
 
 def test_ro_reply_drafts_within_the_limit_and_is_formula_safe(pure):

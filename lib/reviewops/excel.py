@@ -41,6 +41,7 @@ import datetime as dt
 import functools
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -182,6 +183,9 @@ def _column(v: Any, what: str) -> list[Any]:
     return out
 
 
+_THOUSANDS_INT = re.compile(r"[+-]?\d{1,3}(?:[,，]\d{3})+")
+
+
 def _int(v: Any, what: str, *, blank: int | None = None) -> int:
     v = _scalar(v, what)
     if v is None:
@@ -191,8 +195,11 @@ def _int(v: Any, what: str, *, blank: int | None = None) -> int:
     if isinstance(v, bool):
         raise ExcelInputError(f"{what}应为整数，收到 {v}")
     if isinstance(v, str):
+        text = v.strip()
+        if ("," in text or "，" in text) and not _THOUSANDS_INT.fullmatch(text):  # "1,5" is not 15
+            raise ExcelInputError(f"{what}应为整数，收到 {v!r}（逗号只能作千位分隔，如 1,234）")
         try:
-            v = float(v.strip().replace(",", ""))
+            v = float(text.replace(",", "").replace("，", ""))
         except ValueError:
             raise ExcelInputError(f"{what}应为整数，收到 {v!r}") from None
     if isinstance(v, float) and not v.is_integer():
