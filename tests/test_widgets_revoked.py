@@ -89,3 +89,20 @@ def test_approvals_and_followups_clear_for_a_disabled_user(sqlite_store, tmp_pat
             stmod.access_log.c.actor == "s1", stmod.access_log.c.action == "read",
             stmod.access_log.c.outcome == "denied")).scalars())
     assert targets == {"approvals", "followups"}
+
+
+def test_the_dashboard_clears_its_figures_and_stops_for_a_disabled_user(sqlite_store, tmp_path):
+    from reviewops_widgets import build_dashboard
+
+    make_case(sqlite_store, tmp_path)
+    u = make_users(sqlite_store)
+    form = build_dashboard(Workbench(sqlite_store, u["s1"]), auto_refresh=False)
+    assert form.figures is not None and form.headline.value and not form.revoked
+    set_active(sqlite_store, "s1", False, actor="boss")
+    form.refresh_button.click()
+    assert form.revoked and REVOKED_ZH in form.status.text
+    assert form.figures is None and form.headline.value == "" and form.by_shop.value == ""
+    assert form.sla.value == "" and form.dead_table.value == ""
+    form.refresh()  # a revoked page never shows figures again
+    assert form.figures is None and form.headline.value == ""
+    form.close()

@@ -372,7 +372,28 @@ class DashboardForm(Form):
         return None if w.value in (ALL, None) else w.value
 
     def refresh(self, now: dt.datetime | None = None) -> None:
-        """Recompute the alert panels and the figures for the current filters and show them."""
+        """Recompute the alert panels and the figures for the current filters and show them. When the store
+        refuses the read (the user was disabled or moved to other shops while the page was open), every
+        figure is cleared and the auto-refresh stops (:meth:`revoke`); a revoked page shows nothing again."""
+        from reviewops.errors import AccessDenied
+
+        if self.revoked:
+            return
+        try:
+            self._refresh(now)
+        except AccessDenied as e:
+            self.revoke(e)
+
+    def clear_data(self) -> None:
+        self.figures, self.dead = None, None
+        for w in (self.headline, self.charts, self.categories, self.sla, self.alert_service, self.remedies,
+                  self.by_shop, self.by_platform, self.by_sku, self.by_agent, self.dead_table, self.notice,
+                  self.calendar):
+            w.value = ""
+        if self.dead_select is not None:
+            self.dead_select.options = []
+
+    def _refresh(self, now: dt.datetime | None) -> None:
         from reviewops.dashboard import (
             dashboard_charts,
             dashboard_figures,
