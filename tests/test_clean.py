@@ -165,7 +165,7 @@ def test_money_to_fen_exactly(raw, fen):
 @pytest.mark.parametrize("raw", ["1.234", "abc", "1e3", "-(3)", "12.3.4", "￥", "1,23a", "99999999999999999999",
                                  "9223372036854775807", "92233720368547758.07",
                                  # a decimal comma or a misplaced one is refused, never read as 1,250 yuan
-                                 "12,50", "1,5", "1，5", "1,2345", "1.234,50", "12,34.5", ",123"])
+                                 "12,50", "1,5", "1，5", "1,2345", "1.234,50", "12,34.5", ",123", "0,000"])
 def test_bad_money_is_rejected_never_zero(raw):
     conv = clean.to_fen(one([raw]))
     assert conv.bad.iloc[0], (raw, conv.values.iloc[0])

@@ -290,9 +290,12 @@ def _free_port() -> int:
 def test_serve_answers_its_sign_in_page_and_stops_on_ctrl_c(installed: Installed):
     port = _free_port()
     log = (installed.base / "serve.log").open("w", encoding="utf-8")
+    # Ctrl-C reaches a terminal program even when the test runner itself was started in the background
+    # (a non-interactive shell's `cmd &` ignores SIGINT, and children inherit that): restore the default.
     proc = subprocess.Popen([str(installed.reviewops), "serve", "--port", str(port)], cwd=installed.work,
                             env=installed.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         body, deadline = "", time.monotonic() + 90
         while time.monotonic() < deadline:

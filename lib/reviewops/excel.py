@@ -183,7 +183,7 @@ def _column(v: Any, what: str) -> list[Any]:
     return out
 
 
-_THOUSANDS_INT = re.compile(r"[+-]?\d{1,3}(?:[,，]\d{3})+")
+_THOUSANDS_INT = re.compile(r"[+-]?[1-9]\d{0,2}(?:[,，]\d{3})+")
 
 
 def _int(v: Any, what: str, *, blank: int | None = None) -> int:

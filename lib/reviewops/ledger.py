@@ -112,7 +112,7 @@ _PREFIXES = ("人民币", "RMB", "CNY", "¥")  # after NFKC: the full-width ￥ 
 _SUFFIXES = ("元人民币", "元", "人民币", "RMB", "CNY")
 _FOREIGN = ("US$", "HK$", "$", "USD", "€", "EUR", "£", "GBP", "HKD", "JPY", "円", "美元", "欧元", "港币", "日元")
 # digits with thousands commas only in their place (1,234 / 12,345.50), or plain digits; a decimal point
-_AMOUNT_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
+_AMOUNT_RE = re.compile(r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")  # no "0,000"
 _PLAIN_RE = re.compile(r"\d{1,15}(?:\.\d{0,2})?")
 _SEPARATED_RE = re.compile(r"[+-]?[\d.,\s]*\d[\d.,\s]*")
 
