@@ -33,6 +33,7 @@ pytest.importorskip("papermill")
 import reviewops
 import sqlalchemy as sa
 from reviewops import runner
+from reviewops.environ import patched_environ
 from reviewops.reports import iso_week
 
 PHONE, ID_CARD, LANDLINE = "13812345678", "110101199003071234", "010-62345678"
@@ -101,18 +102,9 @@ PLAYBOOKS = sorted(p.stem for p in runner.playbooks_dir().glob("*.ipynb"))
 @pytest.fixture(scope="module", params=PLAYBOOKS)
 def run(request: pytest.FixtureRequest, hostile: dict, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp(f"run-{request.param}")
-    old = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
-    os.environ.update({k: hostile["env"][k] for k in old})
-    try:
-        result = runner.run_playbook(request.param, _params(request.param, hostile), db=hostile["db"], out_dir=out,
-                                     pdf=True, progress=False, actor="safety-test")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return result
+    with patched_environ({k: hostile["env"][k] for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}):
+        return runner.run_playbook(request.param, _params(request.param, hostile), db=hostile["db"], out_dir=out,
+                                   pdf=True, progress=False, actor="safety-test")
 
 
 def _dom(html: Path, profile: Path) -> str:
@@ -209,17 +201,9 @@ def test_same_inputs_give_the_same_tables(playbook: str, hostile: dict, tmp_path
     (``daily_sweep`` writes what it did — notices, escalations, coupons — so its second run differs by design;
     tests/test_playbook_daily_sweep.py checks that the second run issues nothing new.)
     """
-    old = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
-    os.environ.update({k: hostile["env"][k] for k in old})
-    try:
+    with patched_environ({k: hostile["env"][k] for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}):
         runs = [runner.run_playbook(playbook, _params(playbook, hostile), db=hostile["db"], out_dir=tmp_path / str(i),
                                     formats=("xlsx",), progress=False) for i in range(2)]
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
     def sheets(path: Path) -> dict[str, list[list[object]]]:
         wb = openpyxl.load_workbook(path)

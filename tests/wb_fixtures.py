@@ -80,20 +80,12 @@ def access_rows(store, action: str | None = None) -> list[dict]:
 def run_notebook(nb_path: Path, env: dict[str, str]):
     """Execute a form notebook with ``env`` set in this process (the kernel inherits it), restoring the
     environment afterwards; returns the executed notebook."""
-    import os
-
     import nbformat
     from nbclient import NotebookClient
 
+    from reviewops.environ import patched_environ
+
     nb = nbformat.read(nb_path, as_version=4)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with patched_environ(env):  # the kernel inherits it
         NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return nb

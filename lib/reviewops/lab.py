@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .environ import patched_environ
 from .errors import ConfigError
 
 LAB_DIR_NAME = "reviewops-playbooks"
@@ -283,27 +284,18 @@ def run_lab(folder: str | os.PathLike[str] | None = None, *, db: str | None = No
     from jupyterlab.labapp import LabApp
 
     env = lab_env(url)
-    changed = {k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)}
-    saved = {k: os.environ.get(k) for k in changed}
-    for k in changed:  # kernels inherit the server's environment
-        if env.get(k) is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = env[k]
+    # kernels inherit the server's environment: exactly lab_env's, for as long as the server runs
+    changes = {k: env.get(k) for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)}
     import warnings
 
     # a Jupyter extension reads the deprecated ServerApp.token; the token is set where it belongs
     warnings.filterwarnings("ignore", message="ServerApp.token config is deprecated", category=DeprecationWarning)
     try:
-        LabApp.launch_instance(argv=argv)
+        with patched_environ(changes):
+            LabApp.launch_instance(argv=argv)
     except KeyboardInterrupt:
         pass
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         LabApp.clear_instance()
         ServerApp.clear_instance()
     echo("JupyterLab 已停止 / stopped")

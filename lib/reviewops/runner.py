@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .environ import patched_environ
 from .errors import ConfigError, ReviewOpsError
 from .outputs import file_sha256, formula_safe
 from .redact import mask_url, redact_obj, redact_secrets, remember_url
@@ -646,17 +647,14 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
     actor = actor or os_actor()
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []
-    old_env = os.environ.get(RUN_DIR_ENV)
-    old_db = os.environ.get(DB_ENV)
+    kernel_env = {RUN_DIR_ENV: str(stage)} | ({DB_ENV: kernel_db} if kernel_db is not None else {})
     try:
-        os.environ[RUN_DIR_ENV] = str(stage)
-        if kernel_db is not None:
-            os.environ[DB_ENV] = kernel_db
         executed = stage / f"{name}.ipynb"
         try:
-            pm.execute_notebook(str(path), str(executed), parameters=values, kernel_name="python3",
-                                progress_bar=sys.stderr.isatty() if progress is None else progress,
-                                cwd=str(stage))
+            with patched_environ(kernel_env):  # the kernel inherits them; put back right after the run
+                pm.execute_notebook(str(path), str(executed), parameters=values, kernel_name="python3",
+                                    progress_bar=sys.stderr.isatty() if progress is None else progress,
+                                    cwd=str(stage))
         except PapermillExecutionError as e:
             failed = out / f"{name}.failed.ipynb"
             kept: Path | None = None
@@ -669,12 +667,6 @@ def run_playbook(name_or_path: str | os.PathLike[str], params: dict[str, Any] | 
                          detail={"params": shown, "cell_index": e.cell_index, "ename": e.ename})
             raise PlaybookFailed(name, e.cell_index, e.ename, redact_secrets(e.evalue), redact_secrets(e.source),
                                  kept) from None
-        finally:
-            for var, was in ((RUN_DIR_ENV, old_env), (DB_ENV, old_db)):
-                if was is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = was
         scrub_notebook(executed)  # before the HTML is made from it
 
         staged: dict[str, Path] = {"ipynb": executed}

@@ -61,6 +61,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from traitlets import Float, Int, List, Unicode, default
 
+from .environ import patched_environ
 from .errors import AccessDenied, ConfigError
 
 if t.TYPE_CHECKING:
@@ -952,15 +953,15 @@ def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_
     sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
     runtime = _runtime_copy(forms)
     app_cls = _voila_app_class()
-    saved_env = {k: os.environ.get(k) for k in (SECRET_ENV, "REVIEWOPS_DB", IDENTITY_ENV, "VOILA_APP_IP", "PATH")}
-    os.environ[SECRET_ENV] = secrets.token_urlsafe(32)  # per server start; kernels inherit it
-    os.environ["REVIEWOPS_DB"] = url  # kernels open the same store
-    os.environ.pop(IDENTITY_ENV, None)  # a kernel's identity only ever comes from a request
-    # where a preheated kernel reaches the server's request-info websocket (voila.utils.wait_for_request)
-    os.environ["VOILA_APP_IP"] = ("127.0.0.1" if ip in ("0.0.0.0", "::", "localhost")
-                                  else f"[{ip}]" if ":" in ip else ip)
     exe_dir = os.path.dirname(sys.executable)  # kernels ("python -m ipykernel") run this interpreter
-    os.environ["PATH"] = exe_dir + os.pathsep + os.environ.get("PATH", "")
+    kernel_env = {  # kernels inherit the server's environment
+        SECRET_ENV: secrets.token_urlsafe(32),  # per server start
+        "REVIEWOPS_DB": url,  # kernels open the same store
+        IDENTITY_ENV: None,  # a kernel's identity only ever comes from a request
+        # where a preheated kernel reaches the server's request-info websocket (wait_for_request)
+        "VOILA_APP_IP": "127.0.0.1" if ip in ("0.0.0.0", "::", "localhost") else f"[{ip}]" if ":" in ip else ip,
+        "PATH": exe_dir + os.pathsep + os.environ.get("PATH", ""),
+    }
     host = socket.gethostname() if ip in ("0.0.0.0", "::") else (f"[{ip}]" if ":" in ip else ip)
     link = f"http://{host}:{port}/"
     lines = [
@@ -978,17 +979,13 @@ def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_
     lines.append("  按 Ctrl-C 停止 / press Ctrl-C to stop")
     print("\n".join(lines), flush=True)
     try:
-        app_cls.launch_instance(argv=[], config=voila_config(
-            root_dir=str(runtime), db_url=url, ip=ip, port=port, trusted_header=trusted_header,
-            trusted_proxies=trusted_proxies, preheat=preheat, open_browser=open_browser))
+        with patched_environ(kernel_env):
+            app_cls.launch_instance(argv=[], config=voila_config(
+                root_dir=str(runtime), db_url=url, ip=ip, port=port, trusted_header=trusted_header,
+                trusted_proxies=trusted_proxies, preheat=preheat, open_browser=open_browser))
     except KeyboardInterrupt:
         pass
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         app_cls.clear_instance()
     print("工作台已停止 / workbench stopped", flush=True)
