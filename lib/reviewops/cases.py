@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -153,8 +153,6 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
         new["resolved_at"] = now
     version = update_case(conn, case_id, expected_version, new, actor=actor, via=via, action="transition", at=now)
     if to_state in ("contacted", "remedy_delivered", "resolved"):
-        from .followups import schedule_in
-
         schedule_in(conn, case_id, to_state, at=now)
     return version
 
@@ -304,3 +302,47 @@ def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iter
         "excerpt": df["content"].map(lambda s: (mask_text(" ".join(str(s or "").split())) or "")[:chars]),
     }, columns=QUEUE_COLUMNS)
     return out
+
+
+def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.datetime) -> list[int]:
+    """Create the case's follow-up tasks anchored at ``anchor`` (``at`` = when it happened); returns new ids.
+
+    Idempotent per (case, step). When a case is resolved without any remedy, the steps that
+    are anchored on the remedy's delivery (the revision guidance) are scheduled from the
+    resolution instead — the explanation was the remedy.
+    """
+    from .policy import load_policy_in
+
+    q = _schedule_statements()
+    case = conn.execute(q["case_shop_policy"], {"_case_id": case_id}).one()
+    policy = load_policy_in(conn, case.policy_version)
+    anchors = {anchor}
+    if anchor == "resolved":
+        delivered = conn.execute(q["comp_any"], {"_case_id": case_id}).scalar_one()
+        if not delivered:
+            anchors.add("remedy_delivered")
+    existing = set(conn.execute(q["steps_of_case"], {"_case_id": case_id}).scalars())
+    ids = []
+    for row in policy.tables["followups"]:
+        if row["anchor"] not in anchors or row["step"] in existing:
+            continue
+        ids.append(int(conn.execute(q["insert_task"], {
+            "case_id": case_id, "shop_id": case.shop_id, "step": row["step"], "template_kind": row["template_kind"],
+            "due_at": at + dt.timedelta(hours=float(row["offset_hours"])), "state": "open", "created_at": at,
+        }).scalar_one()))
+    return ids
+
+
+@functools.cache
+def _schedule_statements() -> dict[str, Any]:
+    """The statements :func:`schedule_in` runs, built once (parameters bound per call)."""
+    from .store import cases, compensations as comp, followups
+
+    cid = sa.bindparam("_case_id")
+    return {
+        "case_shop_policy": sa.select(cases.c.shop_id, cases.c.policy_version).where(cases.c.id == cid),
+        "comp_any": sa.select(sa.func.count()).select_from(comp).where(
+            comp.c.case_id == cid, comp.c.state.in_(("delivered", "approved", "pending"))),
+        "steps_of_case": sa.select(followups.c.step).where(followups.c.case_id == cid),
+        "insert_task": followups.insert().returning(followups.c.id),
+    }

@@ -39,35 +39,6 @@ _COUPON_OF = {"care": ("care_coupon", "care_coupon_fen"), "repurchase_coupon": (
                                                                                   "repurchase_coupon_fen")}
 
 
-def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.datetime) -> list[int]:
-    """Create the case's follow-up tasks anchored at ``anchor`` (``at`` = when it happened); returns new ids.
-
-    Idempotent per (case, step). When a case is resolved without any remedy, the steps that
-    are anchored on the remedy's delivery (the revision guidance) are scheduled from the
-    resolution instead — the explanation was the remedy.
-    """
-    from .policy import load_policy_in
-
-    q = _statements()
-    case = conn.execute(q["case_shop_policy"], {"_case_id": case_id}).one()
-    policy = load_policy_in(conn, case.policy_version)
-    anchors = {anchor}
-    if anchor == "resolved":
-        delivered = conn.execute(q["comp_any"], {"_case_id": case_id}).scalar_one()
-        if not delivered:
-            anchors.add("remedy_delivered")
-    existing = set(conn.execute(q["steps_of_case"], {"_case_id": case_id}).scalars())
-    ids = []
-    for row in policy.tables["followups"]:
-        if row["anchor"] not in anchors or row["step"] in existing:
-            continue
-        ids.append(int(conn.execute(q["insert_task"], {
-            "case_id": case_id, "shop_id": case.shop_id, "step": row["step"], "template_kind": row["template_kind"],
-            "due_at": at + dt.timedelta(hours=float(row["offset_hours"])), "state": "open", "created_at": at,
-        }).scalar_one()))
-    return ids
-
-
 @functools.cache
 def _statements() -> dict[str, Any]:
     """The Core statements of the hot follow-up paths, built once (parameters bound per call)."""

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from .reports import revised_review_pks
 from .scorecard import check_period, check_shops
+from .measures import SMALL_SAMPLE, small_sample
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OUTCOME_COLUMNS", "SMALL_SAMPLE", "CustomerValue", "customer_value", "nps_points"]
 
-SMALL_SAMPLE = "样本不足"
 EXAMPLE_CONVERSION = 0.78  # the playbook's example conversion rate (SPEC V4)
 
 OUTCOME_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
@@ -124,7 +124,7 @@ def _rate(k: int, n: int) -> float | None:
 
 
 def _small(*ns: int, min_sample: int) -> str:
-    return SMALL_SAMPLE if any(n < min_sample for n in ns) else ""
+    return small_sample(*ns, min_sample=min_sample)
 
 
 def _repurchased(orders: pd.DataFrame, refs: pd.DataFrame, window: dt.timedelta) -> pd.DataFrame:

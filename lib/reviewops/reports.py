@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from .errors import ConfigError
 from .sla import sla_statuses
+from .measures import _chunks, revised_review_pks, small_sample
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -340,11 +341,6 @@ def latest_review_at(store: Store, *, shop_ids: list[int] | None = None, skus: l
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
-def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
-    """``ids`` in slices small enough for one ``IN (…)`` on every backend (SQLite's variable limit)."""
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
-
-
 def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None) -> dict[int, str]:
     """case id → the actor of its earliest contact event (``contact`` or an event setting ``first_contact_at``)."""
     from .store import case_events
@@ -364,25 +360,6 @@ def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None)
         if cid not in out or (at, eid) < out[cid][:2]:
             out[cid] = (at, int(eid), actor)
     return {cid: v[2] for cid, v in out.items()}
-
-
-def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
-    """Reviews that were changed after import and are now positive (the weekly report's ``revised`` rule:
-    a later version exists with a stored version 1, and the current rating class is positive).
-    Used by every report: the dashboard, the weekly report, the scorecard and customer value."""
-    from .store import review_versions, reviews
-
-    if not review_pks:
-        return set()
-    out: set[int] = set()
-    for chunk in _chunks(sorted({int(p) for p in review_pks})):
-        q = (sa.select(reviews.c.id)
-             .select_from(reviews.join(review_versions, sa.and_(review_versions.c.review_pk == reviews.c.id,
-                                                                review_versions.c.version == 1)))
-             .where(reviews.c.id.in_(chunk), reviews.c.version > 1, reviews.c.rating_class == "positive",
-                    review_versions.c.rating_raw.is_not(None)))
-        out.update(int(r) for r in conn.execute(q).scalars())
-    return out
 
 
 def _sku_label(title: pd.Series, sku: pd.Series) -> pd.Series:
@@ -676,9 +653,7 @@ def _alert_row(source: str, label: str, g: pd.DataFrame, min_sample: int) -> dic
 
 
 def _small_sample(n: int, min_sample: int) -> str:
-    from .outcomes import SMALL_SAMPLE  # (outcomes imports this module)
-
-    return SMALL_SAMPLE if n < min_sample else ""
+    return small_sample(n, min_sample=min_sample)
 
 
 def alert_delays(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids: list[int] | None = None,

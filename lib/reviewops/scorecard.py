@@ -52,6 +52,7 @@ from .reports import (
     revised_review_pks,
     week_bounds,
 )
+from .measures import check_period, check_shops
 
 if TYPE_CHECKING:
     from .policy import Policy
@@ -155,15 +156,6 @@ def quarter_of(moment: dt.datetime) -> str:
     return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
 
 
-def check_period(start: Any, end: Any) -> None:
-    """Raise :class:`ConfigError` unless ``start < end`` are aware datetimes."""
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            raise ConfigError(f"{name} 需要带时区的时间，收到 {value!r} / {name} must be a timezone-aware datetime")
-    if end <= start:
-        raise ConfigError(f"结束时间 {end} 不晚于开始时间 {start}；请调整日期 / the end {end} is not after the start {start}")
-
-
 def period_from_text(start: str, end: str, *, default: str) -> tuple[dt.datetime, dt.datetime]:
     """Playbook dates (ISO ``YYYY-MM-DD``, Beijing, both inclusive) → the aware half-open period.
 
@@ -195,21 +187,6 @@ def period_from_text(start: str, end: str, *, default: str) -> tuple[dt.datetime
         first = first or d_first
         last = last or (first + (d_last - d_first) if str(start or "").strip() else d_last)
     return day_bounds(first, last)
-
-
-def check_shops(conn: sa.Connection, shop_ids: list[int] | None) -> list[int] | None:
-    """The shop ids as ints; an id that is not a shop raises :class:`ConfigError` naming it."""
-    from .store import shops
-
-    if shop_ids is None:
-        return None
-    known = set(conn.execute(sa.select(shops.c.id)).scalars())
-    out = []
-    for s in shop_ids:
-        if isinstance(s, bool) or not str(s).strip().isdigit() or int(s) not in known:
-            raise ConfigError(f"没有这个店铺：{s!r}；请从店铺列表中选择 / no such shop: {s!r}; pick one from the list")
-        out.append(int(s))
-    return out
 
 
 def _case_frame(conn: sa.Connection, shops: list[int] | None, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
