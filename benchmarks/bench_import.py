@@ -11,7 +11,7 @@ a fresh Python process and, for imports, on a fresh database):
 
 CSV (``--rows``, default 1,000,000, plus the ``--scaling`` sizes)
   * ``pandas.read_csv(path, dtype=str, keep_default_na=False)`` — the baseline;
-  * ``reviewops.ingest.import_file(store, path)`` in-process, with the time split
+  * ``reviewops.intake.ingest.import_file(store, path)`` in-process, with the time split
     into stages (read+decode, header/layout detection, cleaning per column,
     PII masking/hashing, building records, database write, commit) by
     wrapping the library's own functions — the library is not modified. The
@@ -159,7 +159,7 @@ class ScratchDB:
             return url
         import sqlalchemy as sa
 
-        from reviewops import store as st
+        from reviewops.core import store as st
 
         engine = sa.create_engine(st.resolve_url(url))
         try:
@@ -226,8 +226,9 @@ def instrument(timer: StageTimer, store: Any) -> dict[str, Any]:
     """Wrap the importer's own functions (module attributes) so that a real import reports its stages."""
     import sqlalchemy as sa
 
-    from reviewops import clean, ingest, privacy
-    from reviewops.columns import fields_of
+    from reviewops.intake import clean, ingest
+    from reviewops.core import privacy
+    from reviewops.core.columns import fields_of
 
     info: dict[str, Any] = {"fields": []}
     orig_detect = getattr(ingest, "detect", None)
@@ -244,7 +245,7 @@ def instrument(timer: StageTimer, store: Any) -> dict[str, Any]:
     if callable(orig_detect):
         ingest.detect = detect
     else:
-        timer.missing.append("reviewops.ingest.detect")
+        timer.missing.append("reviewops.intake.ingest.detect")
     cc_calls = {"n": 0}
 
     def cc_label(*a: Any, **kw: Any) -> str:
@@ -345,8 +346,8 @@ def task_calamine(path: str) -> dict[str, Any]:
 
 def task_import(path: str, db: str, expect: int, profile_out: str | None = None) -> dict[str, Any]:
     os.environ["REVIEWOPS_PII_KEY"] = PII_KEY_HEX
-    from reviewops import ingest
-    from reviewops.store import Store
+    from reviewops.intake import ingest
+    from reviewops.core.store import Store
 
     t0 = time.perf_counter()
     store = Store.open(db)
@@ -368,7 +369,7 @@ def task_import(path: str, db: str, expect: int, profile_out: str | None = None)
         prof.disable()
         prof.dump_stats(profile_out + ".pstats")
         with open(profile_out, "w", encoding="utf-8") as fh:
-            fh.write(f"cProfile of reviewops.ingest.import_file({Path(path).name}) — timings are inflated by the profiler\n\n")
+            fh.write(f"cProfile of reviewops.intake.ingest.import_file({Path(path).name}) — timings are inflated by the profiler\n\n")
             st = pstats.Stats(prof, stream=fh)
             fh.write("== by internal time (tottime) ==\n")
             st.sort_stats("tottime").print_stats(45)

@@ -58,7 +58,7 @@ def demo_db(scale: float, data: Path = DATA) -> Path:
 
 def bench_store(scale: float, data: Path = DATA) -> dict:
     from reviewops import Store, TextModel, open_queue, triage_store
-    from reviewops.textmodel import train_from_store
+    from reviewops.grading.textmodel import train_from_store
 
     base = demo_db(scale, data)
     out: dict = {}
@@ -95,7 +95,7 @@ def bench_store(scale: float, data: Path = DATA) -> dict:
 
 def bench_frame(rows: int, clock: str) -> dict:
     from reviewops import triage
-    from reviewops.policy import Policy, default_policy
+    from reviewops.core.policy import Policy, default_policy
 
     data = json.loads(default_policy().to_json())  # public round trip: the default policy with another clock
     for r in data["tables"]["settings"]:

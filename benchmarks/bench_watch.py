@@ -2,7 +2,7 @@
 
 What runs where (one machine, loopback only):
 
-* **the watcher** — :class:`reviewops.watch.Watcher` in a child process (as ``reviewops watch`` runs on its
+* **the watcher** — :class:`reviewops.alerting.watch.Watcher` in a child process (as ``reviewops watch`` runs on its
   own), with a drop folder and the signed HTTP push endpoint, on a fresh store (a temp SQLite file, or a
   brand-new database created on the PostgreSQL server of ``--db`` and dropped afterwards);
 * **a Feishu custom-bot stand-in** — a loopback HTTP server at ``/open-apis/bot/v2/hook/<token>`` that
@@ -10,8 +10,8 @@ What runs where (one machine, loopback only):
   msg=b""))``, timestamp within an hour), answers ``{"code":0,"msg":"success"}`` and records, per message,
   the receive time and the 提醒编号 it carries. The shop policy has one ``feishu`` channel pointing at it
   (secret by environment variable name, passed through ``WatchConfig(env=...)``) and a duty roster row —
-  the real channel code (:mod:`reviewops.channels`) delivers over HTTP;
-* **the sources** — this process: signed pushes (:func:`reviewops.watch.sign_push`) and export files
+  the real channel code (:mod:`reviewops.alerting.channels`) delivers over HTTP;
+* **the sources** — this process: signed pushes (:func:`reviewops.alerting.watch.sign_push`) and export files
   written to the drop folder (a hidden temp name, then ``os.replace``).
 
 Phases:
@@ -297,9 +297,9 @@ def _watcher_main(url: str, folder: str, push_secret: str, poll: float, settle: 
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="watcher %(levelname)s %(name)s: %(message)s")
-    from reviewops import alerts
-    from reviewops.store import Store
-    from reviewops.watch import WatchConfig, Watcher
+    from reviewops.alerting import alerts
+    from reviewops.core.store import Store
+    from reviewops.alerting.watch import WatchConfig, Watcher
 
     # measure the watcher itself: lift Feishu's per-robot limit (100/min, 5/s), which the sender otherwise
     # respects by queueing and combining (see docs/watch.md); a real robot would see combined messages here
@@ -366,7 +366,7 @@ def scratch_db(url: str | None, tmp: Path) -> Iterator[tuple[str, str]]:
 
 def setup_policy(store: Any, receiver_url: str | None) -> None:
     """The default policy plus one feishu channel (the stand-in) and one supervisor on duty around the clock."""
-    from reviewops.policy import Policy, current_policy, save_policy
+    from reviewops.core.policy import Policy, current_policy, save_policy
 
     p = current_policy(store)
     raw = {k: [dict(r) for r in v] for k, v in p.tables.items()}
@@ -426,7 +426,7 @@ def land(folder: Path, name: str, text: str) -> float:
 
 
 def send_push(port: int, secret: str, body: bytes) -> tuple[float, float, int]:
-    from reviewops.watch import sign_push
+    from reviewops.alerting.watch import sign_push
 
     req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/reviews", data=body, headers=sign_push(body, secret),
                                  method="POST")
@@ -444,7 +444,7 @@ def send_push(port: int, secret: str, body: bytes) -> tuple[float, float, int]:
 def cases_of(store: Any, prefix: str) -> dict[str, int]:
     """review_id → case id for the reviews of one phase."""
     import sqlalchemy as sa
-    from reviewops.store import cases, reviews
+    from reviewops.core.store import cases, reviews
 
     with store.read() as conn:
         rows = conn.execute(sa.select(reviews.c.review_id, cases.c.id)
@@ -455,8 +455,8 @@ def cases_of(store: Any, prefix: str) -> dict[str, int]:
 
 def ledger_of(store: Any, case_ids: list[int]) -> list[dict[str, Any]]:
     import sqlalchemy as sa
-    from reviewops.store import alert_deliveries as d
-    from reviewops.store import alert_events as e
+    from reviewops.core.store import alert_deliveries as d
+    from reviewops.core.store import alert_events as e
 
     out: list[dict[str, Any]] = []
     with store.read() as conn:
@@ -641,7 +641,7 @@ def phase_push_sustained(store: Any, rec: FeishuReceiver, port: int, secret: str
 def phase_file_throughput(store: Any, rec: FeishuReceiver, folder: Path, total: int, rows: int,
                           negative_every: int) -> dict[str, Any]:
     import sqlalchemy as sa
-    from reviewops.store import watch_files
+    from reviewops.core.store import watch_files
 
     gen = Reviews("BTF", 14)
     texts: list[str] = []
@@ -717,9 +717,9 @@ def profile_intake(tmp: Path, rec: FeishuReceiver, per_event: int, events: int, 
                    negative_every: int, out_txt: Path) -> dict[str, Any]:
     """take_push / take_file / dispatch in this process (no push HTTP, no threads), timed plain and under
     cProfile, on a scratch SQLite store whose channel is the stand-in."""
-    from reviewops.alerts import dispatch
-    from reviewops.store import Store
-    from reviewops.watch import take_file, take_push
+    from reviewops.alerting.alerts import dispatch
+    from reviewops.core.store import Store
+    from reviewops.alerting.watch import take_file, take_push
 
     store = Store.open(f"sqlite:///{tmp / 'profile.db'}")
     setup_policy(store, rec.url)
@@ -849,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     started = dt.datetime.now(dt.UTC)
     result: dict[str, Any] = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(),

@@ -26,7 +26,7 @@ generation. With ``--db URL`` (PostgreSQL) the database is emptied and refilled 
 **Measurements** (times in seconds):
 
 * ``inprocess.cold``: a fresh ``python`` process opens the store and calls
-  ``reviewops.reports.weekly_top3(store, week)`` once (process and import time excluded; the OS
+  ``reviewops.reporting.reports.weekly_top3(store, week)`` once (process and import time excluded; the OS
   page cache holds the file); ``inprocess.cold_disk``: the same after the SQLite file's pages were
   dropped from the page cache (``posix_fadvise(DONTNEED)`` on that file only);
 * ``inprocess.warm``: the same call repeated in one process;
@@ -568,7 +568,7 @@ def ensure_store(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
 _COLD = r"""
 import json, sys, time
 from reviewops import Store
-from reviewops.reports import weekly_top3
+from reviewops.reporting.reports import weekly_top3
 store = Store.open(sys.argv[1])
 t = time.perf_counter()
 r = weekly_top3(store, sys.argv[2])
@@ -611,7 +611,7 @@ def measure_inprocess(url: str, week: str, repeat: int) -> dict[str, object]:
             (cold_disk if evicted else cold).append(rec["s"])
             figures = {k: rec[k] for k in ("reviews", "negative", "cases")}
     from reviewops import Store
-    from reviewops.reports import weekly_top3
+    from reviewops.reporting.reports import weekly_top3
 
     store = Store.open(url)
     warm = []
@@ -622,7 +622,7 @@ def measure_inprocess(url: str, week: str, repeat: int) -> dict[str, object]:
         warm.append(time.perf_counter() - t)
     # every shop named explicitly (the playbook's ``shops`` parameter): the (shop_id, created_at) index applies
     import sqlalchemy as sa
-    from reviewops.store import shops
+    from reviewops.core.store import shops
     with store.read() as conn:
         all_shops = [int(x) for x in conn.execute(sa.select(shops.c.id)).scalars()]
     warm_shops = []
@@ -643,7 +643,7 @@ def check_figures(url: str, week: str) -> dict[str, int] | None:
     """The week's review and case counts by plain SQL on the SQLite file (to compare with ``figures``)."""
     if not url.startswith("sqlite:///"):
         return None
-    from reviewops.reports import week_bounds
+    from reviewops.reporting.reports import week_bounds
 
     start, end = week_bounds(week)
     fmt = "%Y-%m-%d %H:%M:%S.%f"
@@ -661,7 +661,7 @@ def check_figures(url: str, week: str) -> dict[str, int] | None:
 def measure_statements(url: str, week: str, repeat: int = 3) -> list[dict[str, object]]:
     """Time each SQL statement ``weekly_top3`` runs (captured from SQLAlchemy), with its query plan."""
     from reviewops import Store
-    from reviewops.reports import weekly_top3
+    from reviewops.reporting.reports import weekly_top3
     from sqlalchemy import event
 
     store = Store.open(url)

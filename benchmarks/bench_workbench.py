@@ -71,7 +71,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> dict:
     from reviewops import Store, Workbench, add_user, get_actor
-    from reviewops.errors import ConfigError
+    from reviewops.core.errors import ConfigError
 
     store = Store.open(args.db)
     try:

@@ -142,7 +142,7 @@ def forms_dir(work: Path) -> Path:
         shutil.copy2(default_forms_dir() / form, folder / form)
     bare_notebook(folder / "bare.ipynb")
     bare_notebook(folder / "imports.ipynb", "from reviewops.serve import open_session\n"
-                  "from reviewops.workbench import Workbench\n"
+                  "from reviewops.handling.workbench import Workbench\n"
                   "from reviewops_widgets import build_workbench, show_error\n")
     return folder
 

@@ -1,7 +1,7 @@
 """Deterministic synthetic Taobao review exports for the import benchmarks.
 
 The files use the provisional ``taobao_reviews`` layout headers
-(:data:`reviewops.layouts.BUILTIN`, name ``taobao_reviews``) and are built so
+(:data:`reviewops.intake.layouts.BUILTIN`, name ``taobao_reviews``) and are built so
 that **every row is valid** for the importer:
 
 * 订单编号 — 19-digit order ids (Taobao pattern ``^\\d{12,20}$``), unique per row;

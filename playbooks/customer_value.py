@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 客户价值：复购、挽回与 NPS（V4）
 #
-# 由 `reviewops.outcomes.customer_value` 计算；本笔记本只负责展示。每个比率都附带计数；
+# 由 `reviewops.reporting.outcomes.customer_value` 计算；本笔记本只负责展示。每个比率都附带计数；
 # 样本过少的比率标记为“样本不足”。改评仅作统计，任何补偿都不以改评为条件。
 
 # %% tags=["parameters"]
@@ -32,11 +32,11 @@ import datetime as dt
 import pandas as pd
 import reviewops
 from IPython.display import HTML, Markdown, display
-from reviewops.outcomes import OUTCOME_COLUMNS, customer_value
-from reviewops.outputs import REPORT_CSS, show_table
-from reviewops.policy import fen_to_yuan_text
+from reviewops.reporting.outcomes import OUTCOME_COLUMNS, customer_value
+from reviewops.core.outputs import REPORT_CSS, show_table
+from reviewops.core.policy import fen_to_yuan_text
 from reviewops.runner import parse_shop_ids, publish_table
-from reviewops.scorecard import NO_DATA, period_from_text, zh_frame
+from reviewops.reporting.scorecard import NO_DATA, period_from_text, zh_frame
 
 shop_ids = parse_shop_ids(shops)
 period_start, period_end = period_from_text(start, end, default="90d")

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 每日巡检：时效预警与升级、今日跟进、物流延迟补偿
 #
-# 由 `reviewops.sweep.daily_sweep` 计算并记录（时效提醒每案每类一次，超时自动升级一次，延迟补偿券每单一次）；
+# 由 `reviewops.handling.sweep.daily_sweep` 计算并记录（时效提醒每案每类一次，超时自动升级一次，延迟补偿券每单一次）；
 # 本笔记本只负责展示。时间均为北京时间，用户文本均已脱敏。
 
 # %% tags=["parameters"]
@@ -30,9 +30,9 @@ output_dir: str = ""  # 表格输出目录；空 表示不另存
 import pandas as pd
 import reviewops
 from IPython.display import HTML, Markdown, display
-from reviewops.outputs import REPORT_CSS, show_table
+from reviewops.core.outputs import REPORT_CSS, show_table
 from reviewops.runner import parse_shop_ids, publish_table
-from reviewops.sweep import SHANGHAI, daily_sweep
+from reviewops.handling.sweep import SHANGHAI, daily_sweep
 
 pd.set_option("display.max_colwidth", None)
 

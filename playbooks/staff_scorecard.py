@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 客服绩效与激励台账（O1、O2）
 #
-# 由 `reviewops.scorecard.staff_scorecard` 计算；本笔记本只负责展示。案件归属于首次联系客户的客服。
+# 由 `reviewops.reporting.scorecard.staff_scorecard` 计算；本笔记本只负责展示。案件归属于首次联系客户的客服。
 # 奖金只按“客户确认满意的已解决案件”计算；改评仅作统计（除非店铺明确开启按改评计奖）。
 
 # %% tags=["parameters"]
@@ -33,10 +33,10 @@ import datetime as dt
 import pandas as pd
 import reviewops
 from IPython.display import HTML, Markdown, display
-from reviewops.outputs import REPORT_CSS, show_table
-from reviewops.policy import fen_to_yuan_text
+from reviewops.core.outputs import REPORT_CSS, show_table
+from reviewops.core.policy import fen_to_yuan_text
 from reviewops.runner import parse_shop_ids, publish_table
-from reviewops.scorecard import NO_DATA, period_from_text, staff_scorecard, zh_frame
+from reviewops.reporting.scorecard import NO_DATA, period_from_text, staff_scorecard, zh_frame
 
 shop_ids = parse_shop_ids(shops)
 period_start, period_end = period_from_text(start, end, default="month")

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 每周差评TOP3 周报
 #
-# 由 `reviewops.reports.weekly_top3` 计算；本笔记本只负责展示。用户文本均已脱敏。
+# 由 `reviewops.reporting.reports.weekly_top3` 计算；本笔记本只负责展示。用户文本均已脱敏。
 
 # %% tags=["parameters"]
 week: str = ""  # ISO 周次，如 2026-W47；空 表示上一周
@@ -31,12 +31,12 @@ import datetime as dt
 import pandas as pd
 import reviewops
 from IPython.display import HTML, Image, Markdown, display
-from reviewops.charts import png, trend_figure
-from reviewops.dashboard import ALERT_DELAY_TITLE, alert_delay_table
-from reviewops.dashboard import sla_table as sla_table_of
-from reviewops.outputs import REPORT_CSS, show_table
-from reviewops.policy import fen_to_yuan_text
-from reviewops.reports import iso_week, weekly_top3
+from reviewops.reporting.charts import png, trend_figure
+from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, alert_delay_table
+from reviewops.reporting.dashboard import sla_table as sla_table_of
+from reviewops.core.outputs import REPORT_CSS, show_table
+from reviewops.core.policy import fen_to_yuan_text
+from reviewops.reporting.reports import iso_week, weekly_top3
 from reviewops.runner import parse_shop_ids, publish_table
 
 pd.set_option("display.max_colwidth", None)  # example reviews are shown whole, not cut at 50 characters

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
-from reviewops.policy import Policy, current_policy, save_policy
+from reviewops.core.policy import Policy, current_policy, save_policy
 
 HEADER = "评价ID,订单编号,宝贝标题,买家昵称,评价结果,评价内容,评价时间,店铺名称"
 PHONE = "13812345678"

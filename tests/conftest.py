@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from reviewops.store import Store
+from reviewops.core.store import Store
 
 #: Fixed PII hash key used by every test (hex, 32 bytes).
 TEST_PII_KEY_HEX = "5e" * 8 + "0123456789abcdef" * 3

@@ -18,10 +18,10 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from reviewops import store as stmod
-from reviewops.errors import AccessDenied, ConflictError
-from reviewops.users import get_actor, set_active, set_role
-from reviewops.workbench import Workbench
+from reviewops.core import store as stmod
+from reviewops.core.errors import AccessDenied, ConflictError
+from reviewops.core.users import get_actor, set_active, set_role
+from reviewops.handling.workbench import Workbench
 
 from wb_fixtures import access_rows, case_row, make_case, make_users
 
@@ -159,7 +159,7 @@ def test_diagnosis_and_category_are_saved_together_when_another_save_lands_betwe
     """Another user's save is started exactly between the two steps of save_diagnosis. Before the fix the
     diagnosis was committed, the other save won, and the category change raised "conflict": half saved.
     Now both steps are one transaction: the other save waits, then is refused as stale; ours is whole."""
-    triage = importlib.import_module("reviewops.triage")
+    triage = importlib.import_module("reviewops.handling.opening")
 
     cid = make_case(sqlite_store, tmp_path, text="少发了一件，客服也不理人")
     u = make_users(sqlite_store)
@@ -205,7 +205,7 @@ def test_diagnosis_and_category_are_saved_together_when_another_save_lands_betwe
 
 
 def test_a_failing_category_change_leaves_no_diagnosis(sqlite_store, tmp_path, monkeypatch):
-    triage = importlib.import_module("reviewops.triage")
+    triage = importlib.import_module("reviewops.handling.opening")
 
     cid = make_case(sqlite_store, tmp_path)
     u = make_users(sqlite_store)

@@ -45,9 +45,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from reviewops import store as stmod
-from reviewops.dashboard import ALERT_DELAY_TITLE, alert_delay_table, dashboard_figures
-from reviewops.reports import (
+from reviewops.core import store as stmod
+from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, alert_delay_table, dashboard_figures
+from reviewops.reporting.reports import (
     ALERT_DELAY_COLUMNS,
     SHANGHAI,
     alert_delays,
@@ -57,8 +57,8 @@ from reviewops.reports import (
 )
 from reviewops.runner import playbooks_dir
 from reviewops.serve import default_forms_dir
-from reviewops.users import add_user, get_actor
-from reviewops.workbench import Workbench
+from reviewops.core.users import add_user, get_actor
+from reviewops.handling.workbench import Workbench
 from reviewops_widgets import build_dashboard
 from reviewops_widgets.app import (
     CASE,

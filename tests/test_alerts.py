@@ -21,26 +21,13 @@ from alert_fixtures import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reviewops import alerts
-from reviewops.channels import ChannelError
-from reviewops.errors import ConfigError, PolicyInvalid
-from reviewops.ingest import import_file
-from reviewops.policy import (
-    Policy,
-    current_policy,
-    default_policy,
-    export_policy,
-    import_policy,
-)
-from reviewops.store import (
-    Store,
-    access_log,
-    alert_deliveries,
-    alert_events,
-    cases,
-    sla_notices,
-)
-from reviewops.triage import triage_store
+from reviewops.alerting import alerts
+from reviewops.alerting.channels import ChannelError
+from reviewops.core.errors import ConfigError, PolicyInvalid
+from reviewops.intake.ingest import import_file
+from reviewops.core.policy import Policy, current_policy, default_policy, export_policy, import_policy
+from reviewops.core.store import Store, access_log, alert_deliveries, alert_events, cases, sla_notices
+from reviewops.handling.opening import triage_store
 
 UTC = dt.UTC
 
@@ -151,7 +138,7 @@ def test_dispatch_delivers_and_records_the_time(store: Store, tmp_path: Path) ->
 
 def test_retryable_failures_back_off_then_go_to_the_dead_letters(store: Store, tmp_path: Path) -> None:
     policy_with(store, [feishu()], settings={"alert_max_attempts": "3", "alert_retry_seconds": "5"})
-    from reviewops.store import clock
+    from reviewops.core.store import clock
 
     t0 = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(hours=1)  # a past time the clock can replay
     with clock(t0 - dt.timedelta(minutes=1)):
@@ -319,7 +306,7 @@ def test_the_message_is_masked_and_links_the_case(store: Store, tmp_path: Path) 
 
 def test_a_stored_nickname_with_a_star_is_still_masked_in_the_alert(store: Store, tmp_path: Path) -> None:
     """An asterisk does not make a nickname 'already masked' (issue 15 §6): the alert masks it again."""
-    from reviewops.store import customers, reviews
+    from reviewops.core.store import customers, reviews
 
     policy_with(store, [feishu()], DUTY)
     ids = _import_and_triage(store, tmp_path, review_rows(0, 2))
@@ -361,7 +348,7 @@ def test_sla_warnings_and_breach_are_alerted_once_each(store: Store, tmp_path: P
 
 
 def test_notices_recorded_by_the_daily_sweep_are_alerted_too(store: Store, tmp_path: Path) -> None:
-    from reviewops.sweep import sla_sweep
+    from reviewops.handling.sweep import sla_sweep
 
     policy_with(store, [feishu()])
     (case_id,) = _import_and_triage(store, tmp_path, review_rows(0, 2))
@@ -406,8 +393,8 @@ def test_a_deadline_counted_without_holiday_data_says_so_in_the_alert_and_the_st
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """R-11: with the business clock and Chinese holidays on, a year the calendar does not know is counted
     Monday–Friday — visibly, in the alert's deadline and in ``reviewops watch --status``."""
-    from reviewops import sla
-    from reviewops.watch import watch_status
+    from reviewops.core import sla
+    from reviewops.alerting.watch import watch_status
 
     policy_with(store, [feishu()], settings={"sla_clock": "business", "use_cn_holidays": "是"})
     (_case_id,) = _import_and_triage(store, tmp_path, review_rows(0, 2))
@@ -426,8 +413,8 @@ def test_a_deadline_counted_without_holiday_data_says_so_in_the_alert_and_the_st
 
 
 def test_only_a_supervisor_or_admin_resends_and_only_their_shops(store: Store, tmp_path: Path) -> None:
-    from reviewops.errors import AccessDenied
-    from reviewops.users import add_user, get_actor
+    from reviewops.core.errors import AccessDenied
+    from reviewops.core.users import add_user, get_actor
 
     policy_with(store, [feishu()])
     _import_and_triage(store, tmp_path, review_rows(0, 2, shop="甲店"), name="a.csv")
@@ -486,11 +473,11 @@ def test_history_gets_cases_but_no_alerts(store: Store, tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- rate limits, digests
 def test_a_burst_goes_out_as_one_combined_message(store: Store, tmp_path: Path) -> None:
-    from reviewops.channels import render
+    from reviewops.alerting.channels import render
 
     policy_with(store, [feishu()], DUTY, settings={"alert_digest_over": "3",
                                                    "workbench_url": "https://kefu.shop.example/"})
-    from reviewops.store import clock
+    from reviewops.core.store import clock
 
     at = _sh(2026, 11, 26, 10, 0)  # a Thursday morning, 老李 on duty (a past time the clock can replay)
     with clock(at):

@@ -2,7 +2,7 @@
 
 Counts are checked against plain SQL over the store, KPI formulas are recomputed here by a small
 evaluator of the COUNTA/COUNTIFS/SUMIFS/MAX formulas the writer uses, and the KPI values are compared
-with the weekly report's figures (:func:`reviewops.reports.weekly_top3`) for the same week.
+with the weekly report's figures (:func:`reviewops.reporting.reports.weekly_top3`) for the same week.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reviewops import import_file, triage_store
-from reviewops import store as stmod
-from reviewops.analysis import SHEETS, TABLE_NAMES, export_analysis, parse_period
+from reviewops.core import store as stmod
+from reviewops.reporting.analysis import SHEETS, TABLE_NAMES, export_analysis, parse_period
 from reviewops.cli import main
-from reviewops.errors import ConfigError, NotFound
-from reviewops.outputs import file_sha256
-from reviewops.reports import weekly_top3
-from reviewops.workbench import Workbench
+from reviewops.core.errors import ConfigError, NotFound
+from reviewops.core.outputs import file_sha256
+from reviewops.reporting.reports import weekly_top3
+from reviewops.handling.workbench import Workbench
 from wb_fixtures import HEADER, access_rows, make_case, make_users
 
 PHONE = "13800138000"
@@ -366,8 +366,8 @@ _T = st.datetimes(min_value=dt.datetime(2026, 11, 1), max_value=dt.datetime(2026
 def test_sla_outcomes_split_cases_as_the_weekly_report_does(rows: list[tuple[Any, Any]], now: dt.datetime) -> None:
     """The 案件 sheet's 时效结果 counts equal the weekly report's SLA split for the same cases."""
     import pandas as pd
-    from reviewops.analysis import sla_outcome
-    from reviewops.reports import _sla
+    from reviewops.reporting.analysis import sla_outcome
+    from reviewops.reporting.reports import _sla
 
     created = dt.datetime(2026, 10, 31, tzinfo=dt.UTC)
     frame = pd.DataFrame({"sla_due_at": [d for _, d in rows], "first_contact_at": [c for c, _ in rows],
@@ -384,7 +384,7 @@ def test_export_workbook_copies_the_installed_kit_and_never_overwrites_an_edited
     import reviewops_workbooks
     from click.testing import CliRunner
 
-    from reviewops.analysis import WORKBOOK_FILES
+    from reviewops.reporting.analysis import WORKBOOK_FILES
     from reviewops.cli import cli
 
     src = reviewops_workbooks.workbooks_dir()

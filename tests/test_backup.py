@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from reviewops import backup as bk
-from reviewops import store as stmod
-from reviewops import vault
+from reviewops.core import backup as bk
+from reviewops.core import store as stmod
+from reviewops.core import vault
 from reviewops.cli import main
-from reviewops.store import Store, create_case, update_case, utcnow
+from reviewops.core.store import Store, create_case, update_case, utcnow
 
 import wb_fixtures as W
 

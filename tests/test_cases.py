@@ -11,9 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviewops import ConfigError, ConflictError, NotFound, import_file, triage_store
-from reviewops import store as stmod
-from reviewops.cases import (LEDGER_STATES, STATES, TRANSITIONS, InvalidTransition, allowed_transitions,
-                             transition_case, transition_in)
+from reviewops.core import store as stmod
+from reviewops.handling.cases import (
+    LEDGER_STATES,
+    STATES,
+    TRANSITIONS,
+    InvalidTransition,
+    allowed_transitions,
+    transition_case,
+    transition_in,
+)
 
 
 def _move(store, case_id, version, state, **kw):
@@ -110,7 +117,7 @@ def test_the_table_is_closed_and_everything_open_can_escalate():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(STATES), max_size=12))
 def test_random_moves_follow_the_table_and_the_audit(tmp_path_factory, moves):
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     d = tmp_path_factory.mktemp("sm")
     with Store.open(d / "s.db") as store:

@@ -25,7 +25,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from reviewops.channels import (
+from reviewops.alerting.channels import (
     CHANNEL_TYPE_ZH,
     CHANNEL_TYPES,
     AlertMessage,
@@ -39,7 +39,7 @@ from reviewops.channels import (
     build_channel,
     render,
 )
-from reviewops.errors import ConfigError
+from reviewops.core.errors import ConfigError
 from smtp_fixtures import Inbox, free_port, self_signed
 
 FEISHU_SECRET = "feishu-secret-Kq2"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("matplotlib")
-from reviewops import charts
+from reviewops.reporting import charts
 
 CJK_INSTALLED = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").is_file()
 
@@ -39,7 +39,7 @@ def test_bar_labels_are_text_not_math():
 
 
 def test_report_tables_escape_every_cell_and_drop_the_index():
-    from reviewops.outputs import html_table
+    from reviewops.core.outputs import html_table
 
     df = pd.DataFrame({"评价": ["<script>x()</script>", None, "a&b"], "数量": [1, 2, 3], "率": [0.5, float("nan"), 1.0]})
     out = html_table(df)

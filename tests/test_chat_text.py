@@ -2,9 +2,9 @@
 
 import sqlalchemy as sa
 
-from reviewops.ingest import import_file
-from reviewops.readers import read_bytes
-from reviewops.store import chat_messages
+from reviewops.intake.ingest import import_file
+from reviewops.intake.readers import read_bytes
+from reviewops.core.store import chat_messages
 
 PAGE = """tb_小明88 2026-3-5 14:22:08
 你好，衣服收到了，袖口开线了

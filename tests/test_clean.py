@@ -1,4 +1,4 @@
-"""Unit tests of reviewops.clean: cell cleaning and typing, a column at a time.
+"""Unit tests of reviewops.intake.clean: cell cleaning and typing, a column at a time.
 
 reliability.md §4 and I-03/I-04/I-05; exports.md §5 (value-normalisation rules).
 Every converter must either convert a non-empty cell or report it: never a
@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from reviewops import clean
+from reviewops.intake import clean
 
 UTC = dt.timezone.utc
 
@@ -320,7 +320,7 @@ def test_default_reviews_are_the_platform_texts_only():
 def test_check_not_future_marks_times_past_now_plus_the_tolerance():
     import datetime as dt
 
-    from reviewops.clean import check_not_future, to_utc
+    from reviewops.intake.clean import check_not_future, to_utc
 
     now = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.timezone.utc)  # 16:00 in Beijing
     conv, _ = to_utc(pd.Series(["2026-12-08 15:59:59", "2026-12-08 16:00:00", "2026-12-08 16:00:01", None],
@@ -335,7 +335,7 @@ def test_check_not_future_marks_times_past_now_plus_the_tolerance():
 
 
 def test_check_length_counts_characters_not_bytes():
-    from reviewops.clean import check_length
+    from reviewops.intake.clean import check_length
 
     got = check_length(pd.Series(["😀" * 5, "😀" * 6, None, "abc"], dtype=object), 5)
     assert got.bad.tolist() == [False, True, False, False]
@@ -344,7 +344,7 @@ def test_check_length_counts_characters_not_bytes():
 
 
 def test_years_no_platform_writes_are_reported_not_a_crash():
-    from reviewops.clean import to_utc
+    from reviewops.intake.clean import to_utc
 
     conv, _ = to_utc(pd.Series(["2999-01-01 00:00:00", "1899-12-31", "2200-12-31 23:59:59"], dtype=object))
     assert conv.bad.tolist() == [True, True, False]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from reviewops import ingest
+from reviewops.intake import ingest
 from reviewops.cli import EXIT_INTERNAL, EXIT_USER_ERROR, main
 
 GOOD = ("订单编号,买家昵称,评价结果,评价内容,评价时间,宝贝标题\n"

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from reviewops import Store
-from reviewops.ingest import ENV_PAUSE_AT_ROW, ENV_PAUSE_FILE
+from reviewops.intake.ingest import ENV_PAUSE_AT_ROW, ENV_PAUSE_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ GROUP = 4  # kill points between two full re-imports in a chain
 CHILD = r"""
 import json, sys
 from pathlib import Path
-import reviewops.ingest as ingest
+import reviewops.intake.ingest as ingest
 from reviewops import Store, import_file
 
 mode, db, path = sys.argv[1:4]

@@ -1,4 +1,4 @@
-"""The D1 dashboard: ``reviewops.reports.report_figures`` (any period and filters), ``reviewops.dashboard``
+"""The D1 dashboard: ``reviewops.reporting.reports.report_figures`` (any period and filters), ``reviewops.reporting.dashboard``
 and the 数据看板 form — on SQLite and PostgreSQL, with hand-built inline data whose figures are worked
 out by hand below (never by calling the function under test).
 
@@ -34,18 +34,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reviewops import import_file
-from reviewops import store as stmod
-from reviewops.dashboard import dashboard_figures, dashboard_options, default_period
-from reviewops.errors import AccessDenied, ConfigError
-from reviewops.reports import (
-    SHANGHAI,
-    day_bounds,
-    report_figures,
-    week_bounds,
-    weekly_top3,
-)
-from reviewops.users import add_user, get_actor
-from reviewops.workbench import Workbench
+from reviewops.core import store as stmod
+from reviewops.reporting.dashboard import dashboard_figures, dashboard_options, default_period
+from reviewops.core.errors import AccessDenied, ConfigError
+from reviewops.reporting.reports import SHANGHAI, day_bounds, report_figures, week_bounds, weekly_top3
+from reviewops.core.users import add_user, get_actor
+from reviewops.handling.workbench import Workbench
 from reviewops_widgets import build_dashboard
 from traitlets import TraitError
 from wb_fixtures import HEADER, make_case, make_users
@@ -176,7 +170,7 @@ def test_breakdowns_and_the_daily_series(store, week):
     assert f.by_agent["reviews"].isna().all()  # reviews have no agent
     c1, c2, c5 = week["c1"], week["c2"], week["c5"]
     assert dict(zip(f.cases["case_id"], f.cases["agent"])) == {c1: "a1", c2: None, c5: "a2"}
-    from reviewops.reports import first_contact_agents
+    from reviewops.reporting.reports import first_contact_agents
 
     with store.read() as conn:  # the staff scorecard attributes cases the same way
         assert first_contact_agents(conn, [c1, c2, c5]) == {c1: "a1", c5: "a2"}
@@ -430,8 +424,8 @@ def test_the_dashboard_is_served_beside_the_workbench():
 
 def test_sla_table_names_the_one_sla_status_and_formats_every_value():
     """The dashboard and the weekly playbook show SLA figures with the queue's status words."""
-    from reviewops.dashboard import sla_table
-    from reviewops.sla import SLA_STATUS_ZH
+    from reviewops.reporting.dashboard import sla_table
+    from reviewops.core.sla import SLA_STATUS_ZH
 
     t = sla_table({"cases": 7, "met": 3, "late": 1, "breached_unanswered": 2, "open_in_time": 1,
                    "compliance": 0.5, "first_contact_hours_median": 1.25, "resolution_hours_median": None},

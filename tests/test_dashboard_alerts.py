@@ -18,9 +18,9 @@ import ipywidgets as widgets
 import pytest
 import sqlalchemy as sa
 from alert_fixtures import Recorder, feishu, policy_with, review_rows, write_export
-from reviewops import alerts
-from reviewops.channels import ChannelError
-from reviewops.dashboard import (
+from reviewops.alerting import alerts
+from reviewops.alerting.channels import ChannelError
+from reviewops.reporting.dashboard import (
     CHANNEL_PROBLEM_NOTE,
     DEAD_LETTER_HEAD,
     alert_service,
@@ -28,14 +28,14 @@ from reviewops.dashboard import (
     dead_letter_table,
     may_resend,
 )
-from reviewops.ingest import import_file
-from reviewops.policy import current_policy
-from reviewops.reports import SHANGHAI
-from reviewops.store import access_log, alert_deliveries, alert_events, shops, utcnow
-from reviewops.triage import triage_store
-from reviewops.users import add_user, get_actor
-from reviewops.watch import WatchConfig, Watcher
-from reviewops.workbench import Workbench
+from reviewops.intake.ingest import import_file
+from reviewops.core.policy import current_policy
+from reviewops.reporting.reports import SHANGHAI
+from reviewops.core.store import access_log, alert_deliveries, alert_events, shops, utcnow
+from reviewops.handling.opening import triage_store
+from reviewops.core.users import add_user, get_actor
+from reviewops.alerting.watch import WatchConfig, Watcher
+from reviewops.handling.workbench import Workbench
 from reviewops_widgets import build_dashboard
 from reviewops_widgets.common import guard
 

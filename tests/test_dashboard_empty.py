@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from reviewops import charts
-from reviewops import store as stmod
-from reviewops.dashboard import (
+from reviewops.reporting import charts
+from reviewops.core import store as stmod
+from reviewops.reporting.dashboard import (
     category_figure,
     daily_figure,
     dashboard_charts,
@@ -38,9 +38,9 @@ from reviewops.dashboard import (
     latest_week,
     opening_range,
 )
-from reviewops.reports import SHANGHAI
-from reviewops.users import add_user, get_actor
-from reviewops.workbench import Workbench
+from reviewops.reporting.reports import SHANGHAI
+from reviewops.core.users import add_user, get_actor
+from reviewops.handling.workbench import Workbench
 from reviewops_widgets import build_dashboard
 from wb_fixtures import make_case, make_users
 

@@ -17,14 +17,8 @@ import pytest
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from reviewops import runner
-from reviewops.delivery import (
-    DeliveryFailed,
-    SmtpConfig,
-    build_message,
-    parse_recipients,
-    send_report,
-)
-from reviewops.errors import ConfigError
+from reviewops.alerting.delivery import DeliveryFailed, SmtpConfig, build_message, parse_recipients, send_report
+from reviewops.core.errors import ConfigError
 from smtp_fixtures import Inbox, free_port, self_signed
 
 FIXTURE = Path(__file__).parent / "playbooks_fixture" / "tiny.ipynb"
@@ -175,7 +169,7 @@ def test_oversized_attachments_are_named_not_sent(report):
 def test_cli_mails_after_the_run_and_logs_it(tmp_path, plain_server, monkeypatch):
     import sqlalchemy as sa
     from reviewops.cli import main
-    from reviewops.store import Store, access_log
+    from reviewops.core.store import Store, access_log
 
     inbox, port = plain_server
     db = str(tmp_path / "s.db")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from reviewops import clean
-from reviewops.layouts import builtin, norm_header
+from reviewops.intake import clean
+from reviewops.intake.layouts import builtin, norm_header
 from reviewops.demo import (
     CATEGORIES,
     DEFAULT_TODAY,
@@ -430,8 +430,8 @@ def test_chats_around_complaints_with_extortion(demo: DemoResult) -> None:
 
 # ------------------------------------------------------------------ through the real importer
 def test_build_demo_imports_everything_and_is_idempotent(tmp_path: Path) -> None:
-    pytest.importorskip("reviewops.ingest")
-    from reviewops.store import Store
+    pytest.importorskip("reviewops.intake.ingest")
+    from reviewops.core.store import Store
 
     db = tmp_path / "demo.db"
     out = tmp_path / "exports"
@@ -460,10 +460,10 @@ def test_build_demo_imports_everything_and_is_idempotent(tmp_path: Path) -> None
 
 
 def test_build_demo_fills_product_categories(tmp_path: Path) -> None:
-    pytest.importorskip("reviewops.ingest")
+    pytest.importorskip("reviewops.intake.ingest")
     import sqlalchemy as sa
 
-    from reviewops import store as st
+    from reviewops.core import store as st
 
     db = tmp_path / "demo.db"
     build_demo(db, scale=0.02)  # no out_dir: a temporary folder, removed afterwards

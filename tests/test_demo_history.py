@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-from reviewops import store as st
+from reviewops.core import store as st
 from reviewops.demo import (
     AGENT_HABITS,
     DEMO_USERS,
@@ -22,8 +22,8 @@ from reviewops.demo import (
     demo_as_of,
     work_demo_history,
 )
-from reviewops.errors import ConfigError
-from reviewops.store import Store
+from reviewops.core.errors import ConfigError
+from reviewops.core.store import Store
 
 PII = "5e" * 8 + "0123456789abcdef" * 3
 AS_OF = demo_as_of("2026-11-20T09:30")
@@ -38,7 +38,7 @@ def demo_now() -> dt.datetime:
 def base(tmp_path_factory) -> str:
     """A triaged scale-0.05 demo with its users, before any history (a file to copy)."""
     from reviewops.demo import build_demo
-    from reviewops.triage import triage_store
+    from reviewops.handling.opening import triage_store
 
     path = tmp_path_factory.mktemp("history") / "base.db"
     with pytest.MonkeyPatch.context() as mp:
@@ -250,7 +250,7 @@ def test_demo_cli_shows_the_history(worked):
 
 def test_the_scorecard_compares_the_three_agents(worked, conn):
     """The staff scorecard over the worked history: each agent's handled count is their first contacts."""
-    from reviewops.scorecard import staff_scorecard
+    from reviewops.reporting.scorecard import staff_scorecard
 
     start = demo_now() - dt.timedelta(days=60)
     end = demo_now()

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from reviewops.demo import _POSITIVE_GENERIC, _PRODUCT_TEXTS, catalogue, demo_as_of, run_demo
-from reviewops.errors import ConfigError
-from reviewops.store import Store
+from reviewops.core.errors import ConfigError
+from reviewops.core.store import Store
 
 PII = "5e" * 8 + "0123456789abcdef" * 3
 MONDAY = "2026-11-30T09:00"  # a Monday morning: the dashboard's week and last week both matter
@@ -30,7 +29,7 @@ def _pii(monkeypatch):
 def _run(tmp: Path, scale: float, as_of: str, policy_settings: dict[str, str] | None = None):
     db = tmp / "demo.db"
     if policy_settings:
-        from reviewops.policy import Policy, default_policy, save_policy
+        from reviewops.core.policy import Policy, default_policy, save_policy
 
         # a copy: default_policy() is one shared object per process; changing its rows in place would change
         # every later demo's policy in this process (that made two "same" runs differ: issue 14.2)
@@ -52,7 +51,7 @@ def monday(tmp_path_factory):
 
 
 def _default_settings() -> dict[str, str]:
-    from reviewops.policy import default_policy
+    from reviewops.core.policy import default_policy
 
     return {r["key"]: str(r["value"]) for r in default_policy().tables["settings"]}
 
@@ -62,9 +61,9 @@ _PRISTINE = _default_settings()
 
 def _mix(db: str, as_of: dt.datetime) -> Counter:
     """SLA status of the cases awaiting action at as-of, computed from the stored clock (sla.py)."""
-    from reviewops.policy import current_policy
-    from reviewops.sla import fraction_used, state_from_json
-    from reviewops.triage import calendar_of
+    from reviewops.core.policy import current_policy
+    from reviewops.core.sla import fraction_used, state_from_json
+    from reviewops.core.clock import calendar_of
 
     with Store.open(db) as store:
         cal = calendar_of(current_policy(store))
@@ -238,9 +237,9 @@ def test_review_texts_fit_their_product(monday):
 
 def test_reports_have_true_figures_on_every_platform(monday):
     """customer_value, weekly_top3 and the staff scorecard on the demo: non-zero, plausible, per platform."""
-    from reviewops.outcomes import customer_value
-    from reviewops.reports import iso_week, weekly_top3
-    from reviewops.scorecard import staff_scorecard
+    from reviewops.reporting.outcomes import customer_value
+    from reviewops.reporting.reports import iso_week, weekly_top3
+    from reviewops.reporting.scorecard import staff_scorecard
 
     db, run = monday
     at = run.as_of
@@ -274,7 +273,7 @@ def test_the_demo_printout_counts_down_at_the_as_of(tmp_path, capsys):
     import json
 
     from reviewops.cli import main
-    from reviewops.triage import open_queue
+    from reviewops.handling.opening import open_queue
 
     db = str(tmp_path / "d.db")
     assert main(["demo", "--db", db, "--scale", "0.02", "--as-of", MONDAY, "--json", "--limit", "500",

@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from reviewops import store as stmod
-from reviewops.errors import AccessDenied, ComplianceBlocked, ConfigError
-from reviewops.workbench import Workbench, one_transaction
+from reviewops.core import store as stmod
+from reviewops.core.errors import AccessDenied, ComplianceBlocked, ConfigError
+from reviewops.handling.workbench import Workbench, one_transaction
 
 from wb_fixtures import access_rows, case_row, ledger_rows, make_case, make_users
 
@@ -41,7 +41,7 @@ def test_suggestion_is_what_the_case_view_shows(sqlite_store, tmp_path):
 
 
 def make_users_in_shop(store):
-    from reviewops.users import add_user, get_actor
+    from reviewops.core.users import add_user, get_actor
 
     add_user(store, "elsewhere", role="agent", password="password1", actor="test", shops="999")
     return get_actor(store, "elsewhere")
@@ -141,7 +141,7 @@ def test_a_refused_task_undoes_the_whole_batch(sqlite_store, tmp_path):
         a.complete_followups([{"followup_id": int(tasks["revision_guidance"]["id"])},
                               {"followup_id": int(tasks["care_day3"]["id"])}])
     assert _tasks(sqlite_store, cid)["revision_guidance"]["state"] == "open"
-    from reviewops.users import add_user, get_actor
+    from reviewops.core.users import add_user, get_actor
 
     other = make_case(sqlite_store, tmp_path, shop="别的店", text="差评，太差了")
     add_user(sqlite_store, "x1", role="agent", password="password1", actor="t",

@@ -1,11 +1,11 @@
-"""reviewops.environ.patched_environ: what serve, lab and run hand their kernels, put back afterwards."""
+"""reviewops.core.environ.patched_environ: what serve, lab and run hand their kernels, put back afterwards."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from reviewops.environ import patched_environ
+from reviewops.core.environ import patched_environ
 
 
 def test_variables_are_set_removed_and_restored_even_when_the_block_raises(monkeypatch):

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reviewops import excel as x
-from reviewops import store as stmod
-from reviewops.classify import classify
-from reviewops.policy import default_policy
-from reviewops.remedy import tier_of
-from reviewops.triage import triage
+from reviewops.core import store as stmod
+from reviewops.grading.classify import classify
+from reviewops.core.policy import default_policy
+from reviewops.handling.remedy import tier_of
+from reviewops.grading.triage import triage
 
 ROOT = Path(__file__).resolve().parents[1]
 SH = ZoneInfo("Asia/Shanghai")
@@ -336,7 +336,7 @@ def shop_db(sqlite_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with sqlite_store.read() as conn:
         shops = dict(conn.execute(sa.select(stmod.shops.c.name, stmod.shops.c.id)).all())
     make_users(sqlite_store, a1=str(shops["甲店"]))
-    from reviewops.users import issue_token
+    from reviewops.core.users import issue_token
 
     TOKENS.update({n: issue_token(sqlite_store, n, actor="test") for n in ("boss", "a1")})  # who reads (issue 15)
     path = Path(sqlite_store.url[len("sqlite:///"):])
@@ -405,7 +405,7 @@ def test_ro_kpi_matches_an_independent_count(shop_db, monkeypatch):
     assert "未知指标" in x.ro_kpi("心情", 46000.0)
     assert "太长" in x.ro_kpi("rate", 45000.0, 46500.0)
     # the SLA metrics carry the one SLA status's words; the names they had before still work
-    from reviewops.sla import SLA_STATUS_ZH
+    from reviewops.core.sla import SLA_STATUS_ZH
 
     assert {x.KPI_METRICS[c][0] for c in ("sla_met", "sla_late", "sla_breached")} == {
         SLA_STATUS_ZH["met"], SLA_STATUS_ZH["late"], SLA_STATUS_ZH["breached"]}
@@ -456,7 +456,7 @@ def test_store_path_with_spaces_hash_and_chinese_opens_read_only(shop_db, tmp_pa
 
 
 def test_policy_comes_from_the_store_without_storing_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from reviewops.policy import Policy, save_policy
+    from reviewops.core.policy import Policy, save_policy
 
     db = tmp_path / "p.db"
     s = stmod.Store.open(db)
@@ -487,7 +487,7 @@ def test_ro_cases_on_both_backends(store, tmp_path: Path, monkeypatch: pytest.Mo
 
     cid = make_case(store, tmp_path, text="物流太慢了，电话13700137000")
     make_users(store)
-    from reviewops.users import issue_token
+    from reviewops.core.users import issue_token
 
     monkeypatch.setenv("REVIEWOPS_TOKEN", issue_token(store, "boss", actor="test"))
     with store.read() as conn:
@@ -511,7 +511,7 @@ def test_ro_cases_on_both_backends(store, tmp_path: Path, monkeypatch: pytest.Mo
 @given(st.text(max_size=8) | st.sampled_from(HOSTILE) | st.builds(lambda a, b: a + b, st.sampled_from(
     [" ", "\u3000", "\t", "{", "＝", "＋", " =", "\u00a0="]), st.text(max_size=4)))
 def test_fast_formula_guard_equals_formula_safe(s):
-    from reviewops.outputs import formula_safe
+    from reviewops.core.outputs import formula_safe
 
     assert x._text_out(s) == formula_safe(s)
 

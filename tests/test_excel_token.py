@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from reviewops import excel as x
-from reviewops import store as stmod
+from reviewops.core import store as stmod
 from reviewops.cli import main
-from reviewops.errors import AccessDenied
-from reviewops.users import actor_for_token, issue_token, revoke_token, set_active
+from reviewops.core.errors import AccessDenied
+from reviewops.core.users import actor_for_token, issue_token, revoke_token, set_active
 
 from wb_fixtures import make_case, make_users
 

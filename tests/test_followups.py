@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from reviewops import store as stmod
-from reviewops.errors import AccessDenied, ComplianceBlocked, ConfigError
-from reviewops.workbench import Workbench
+from reviewops.core import store as stmod
+from reviewops.core.errors import AccessDenied, ComplianceBlocked, ConfigError
+from reviewops.handling.workbench import Workbench
 
 from wb_fixtures import case_row, ledger_rows, make_case, make_users
 
@@ -111,7 +111,7 @@ def test_an_edited_message_with_conditional_incentives_is_blocked(sqlite_store, 
 def test_other_shops_tasks_are_invisible_and_refused(sqlite_store, tmp_path):
     u0 = make_users(sqlite_store)
     _, cid = _resolved_with_remedy(sqlite_store, tmp_path, u0)
-    from reviewops.users import add_user, get_actor
+    from reviewops.core.users import add_user, get_actor
 
     other = make_case(sqlite_store, tmp_path, shop="别的店", text="差评，太差了")
     add_user(sqlite_store, "x1", role="agent", password="password1", actor="t",
@@ -124,13 +124,13 @@ def test_other_shops_tasks_are_invisible_and_refused(sqlite_store, tmp_path):
 
 
 def test_steps_anchored_on_case_creation_are_scheduled_by_triage(sqlite_store, tmp_path):
-    from reviewops.policy import Policy, current_policy, save_policy
+    from reviewops.core.policy import Policy, current_policy, save_policy
 
     p = current_policy(sqlite_store)
     tables = {k: [dict(r) for r in rows] for k, rows in p.tables.items()}
     tables["followups"].append({"step": "first_touch", "name_zh": "建案即时安抚", "anchor": "created",
                                 "offset_hours": 0.5, "template_kind": "care"})
-    from reviewops.policy import TABLES, _json_to_cell
+    from reviewops.core.policy import TABLES, _json_to_cell
 
     raw = {k: [{c: _json_to_cell(TABLES[k], c, v) for c, v in r.items()} for r in rows] for k, rows in tables.items()}
     save_policy(sqlite_store, Policy.from_tables(raw), actor="test")

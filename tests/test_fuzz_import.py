@@ -2,7 +2,7 @@
 
 Every variant (byte flips, insertions, deletions, truncation, stray quotes/NUL/CR, line
 duplication and swaps, header reordering, missing and duplicated columns) is imported
-through ``reviewops.ingest.import_file`` — a sample also through the CLI — into one
+through ``reviewops.intake.ingest.import_file`` — a sample also through the CLI — into one
 SQLite store. Each outcome must be one of:
 
 * an import identical to the seed's (or, where the variant provably changes the data,
@@ -26,8 +26,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from reviewops import ImportRejected, ReviewOpsError, Store, UnknownLayout, UnsupportedFile, import_file
-from reviewops import store as st
+from reviewops import ImportRejected, Store, UnknownLayout, UnsupportedFile, import_file
+from reviewops.core import store as st
 from reviewops.cli import main
 
 pytestmark = pytest.mark.slow

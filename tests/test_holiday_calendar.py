@@ -26,11 +26,12 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from reviewops import import_file, sla
-from reviewops import store as stmod
+from reviewops import import_file
+from reviewops.core import sla
+from reviewops.core import store as stmod
 from reviewops.cli import main
-from reviewops.errors import ConfigError, PolicyInvalid
-from reviewops.policy import (
+from reviewops.core.errors import ConfigError, PolicyInvalid
+from reviewops.core.policy import (
     TABLES,
     Policy,
     _json_to_cell,
@@ -40,7 +41,7 @@ from reviewops.policy import (
     load_policy,
     save_policy,
 )
-from reviewops.sla import (
+from reviewops.core.sla import (
     CALENDAR_LOOKAHEAD_DAYS,
     ShopDay,
     SlaCalendar,
@@ -50,7 +51,8 @@ from reviewops.sla import (
     is_working_day,
     package_working_day,
 )
-from reviewops.triage import calendar_of, calendar_warning, triage_store
+from reviewops.core.clock import calendar_of, calendar_warning
+from reviewops.handling.opening import triage_store
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -348,7 +350,7 @@ def test_cli_triage_shows_the_warning_in_text_and_json(sqlite_db_url: str, tmp_p
 # ----------------------------------------------------------------------------- the other surfaces
 def test_watch_status_uses_the_shops_sheet(sqlite_store, sqlite_db_url: str, no_package_2027: None,
                                            monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from reviewops.watch import watch_status
+    from reviewops.alerting.watch import watch_status
 
     save_policy(sqlite_store, policy_with(**BUSINESS), actor="lead")
     st = watch_status(sqlite_store, now=DEC_7)
@@ -365,8 +367,8 @@ def test_watch_status_uses_the_shops_sheet(sqlite_store, sqlite_db_url: str, no_
 
 
 def test_the_dashboard_shows_the_notice(sqlite_store, no_package_2027: None) -> None:
-    from reviewops.dashboard import alert_service, calendar_notice
-    from reviewops.workbench import Workbench
+    from reviewops.reporting.dashboard import alert_service, calendar_notice
+    from reviewops.handling.workbench import Workbench
     from reviewops_widgets import build_dashboard
     from wb_fixtures import make_users
 
@@ -389,7 +391,7 @@ def test_the_dashboard_shows_the_notice(sqlite_store, no_package_2027: None) -> 
 
 
 def test_the_daily_sweep_says_it(sqlite_store, no_package_2027: None) -> None:
-    from reviewops.sweep import daily_sweep
+    from reviewops.handling.sweep import daily_sweep
 
     save_policy(sqlite_store, policy_with(**BUSINESS), actor="lead")
     assert daily_sweep(sqlite_store, now=DEC_7, apply=False).warnings == [

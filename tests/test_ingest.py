@@ -1,4 +1,4 @@
-"""reviewops.ingest end to end: files → store, on SQLite and PostgreSQL.
+"""reviewops.intake.ingest end to end: files → store, on SQLite and PostgreSQL.
 
 reliability.md I-01 (encodings), I-03 (long ids), I-04 (widths/whitespace), I-05 (dates),
 I-06 (re-exports and 追评 versions), I-07 (masked buyers), --skip-bad-rows and its
@@ -18,11 +18,12 @@ import sqlalchemy as sa
 
 from payloads.tables import xlsx_bytes
 
-from reviewops import ImportRejected, UnknownLayout, UnsupportedFile, import_file, import_paths, layouts
-from reviewops import store as st
+from reviewops import ImportRejected, UnknownLayout, UnsupportedFile, import_file, import_paths
+from reviewops.intake import layouts
+from reviewops.core import store as st
 from reviewops.cli import main
-from reviewops.columns import fields_of
-from reviewops.errors import ConfigError
+from reviewops.core.columns import fields_of
+from reviewops.core.errors import ConfigError
 
 UTC = dt.timezone.utc
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -199,7 +200,7 @@ def test_i04_full_width_and_invisible_characters_share_the_half_width_key(store,
     assert (b.rows_new, b.rows_updated, b.rows_unchanged) == (0, 0, 2)
     assert select(store, st.orders, *ORDER_COLS) == stored
     assert stored[0][8] == "138****8000" and stored[1][8] == "139****9000"
-    from reviewops.privacy import keyed_hash
+    from reviewops.core.privacy import keyed_hash
     import pandas as pd
     assert stored[0][9] == keyed_hash(pd.Series(["13800138000"]), store.pii_key).iloc[0]
 
@@ -543,7 +544,7 @@ def test_data_rows_above_the_header_are_not_dropped_as_banners(store, tmp_path):
 
 
 def test_i08_a_10k_column_header_is_refused_with_the_limit(store, tmp_path):
-    from reviewops.readers import MAX_COLUMNS
+    from reviewops.intake.readers import MAX_COLUMNS
 
     header = ["订单编号", "评价结果", "评价内容", "评价时间", *[f"列{i}" for i in range(10_000)]]
     row = ["2841234567890123456", "差评", "x", "2024-03-05 10:00:00", *[""] * 10_000]
@@ -555,7 +556,7 @@ def test_i08_a_10k_column_header_is_refused_with_the_limit(store, tmp_path):
 
 
 def test_i08_a_review_text_at_the_limit_is_kept_whole_and_a_32767_character_one_refused(store, tmp_path):
-    from reviewops.columns import REVIEW_TEXT_MAX_CHARS
+    from reviewops.core.columns import REVIEW_TEXT_MAX_CHARS
 
     text = ("差评😀𠮷" * 2_000)[:REVIEW_TEXT_MAX_CHARS]
     rows = [["订单编号", "评价结果", "评价内容", "评价时间"], ["2841234567890123456", "差评", text, "2024-03-05 10:00:00"]]

@@ -20,11 +20,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from reviewops import ImportRejected, UnknownLayout, import_file, layouts, readers
-from reviewops import store as st
+from reviewops import ImportRejected, UnknownLayout, import_file
+from reviewops.intake import layouts, readers
+from reviewops.core import store as st
 from reviewops.cli import main
-from reviewops.columns import (FUTURE_TOLERANCE, PROMISE_HORIZON, REVIEW_TEXT_MAX_CHARS, TEXT_MAX_CHARS,
-                               fields_of)
+from reviewops.core.columns import FUTURE_TOLERANCE, PROMISE_HORIZON, REVIEW_TEXT_MAX_CHARS, TEXT_MAX_CHARS, fields_of
 
 UTC = dt.timezone.utc
 SH = dt.timezone(dt.timedelta(hours=8))

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 
 from reviewops import import_file
-from reviewops.clean import NULL_TOKENS
-from reviewops import store as st
+from reviewops.intake.clean import NULL_TOKENS
+from reviewops.core import store as st
 
 SH = dt.timedelta(hours=8)
 # CI: 30 deterministic examples per test; a longer random run: REVIEWOPS_TEST_EXAMPLES=500

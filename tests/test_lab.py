@@ -37,8 +37,8 @@ import sqlalchemy as sa
 
 import reviewops
 from reviewops import lab
-from reviewops.errors import ConfigError
-from reviewops.reports import iso_week
+from reviewops.core.errors import ConfigError
+from reviewops.reporting.reports import iso_week
 from reviewops.runner import playbooks_dir
 
 
@@ -327,7 +327,7 @@ def demo_shop(tmp_path_factory: pytest.TempPathFactory) -> dict:
     db = base / "shop.db"
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.02", "--db", str(db), "--limit", "0"],
                    check=True, env=env, capture_output=True, timeout=300)
-    from reviewops.store import reviews
+    from reviewops.core.store import reviews
 
     with reviewops.Store.open(str(db)) as store, store.read() as conn:
         created = [r[0] for r in conn.execute(sa.select(reviews.c.created_at))]

@@ -5,9 +5,9 @@ import io
 
 import sqlalchemy as sa
 
-from reviewops.ingest import import_file
-from reviewops.layouts import builtin, detect
-from reviewops.store import orders, order_lines
+from reviewops.intake.ingest import import_file
+from reviewops.intake.layouts import builtin, detect
+from reviewops.core.store import orders, order_lines
 
 TAOBAO_HEADER = ["订单编号", "买家会员名", "买家实际支付金额", "订单状态", "收货人姓名", "收货地址",
                  "联系电话", "联系手机", "订单创建时间", "宝贝标题", "宝贝总数量", "店铺名称"]

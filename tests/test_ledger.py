@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviewops.errors import AccessDenied, ComplianceBlocked, ConfigError
-from reviewops.ledger import MAX_AMOUNT_FEN, RemedyItem, covers, yuan_to_fen
-from reviewops.policy import default_policy
-from reviewops.workbench import Workbench
+from reviewops.core.errors import AccessDenied, ComplianceBlocked, ConfigError
+from reviewops.handling.ledger import MAX_AMOUNT_FEN, RemedyItem, covers, yuan_to_fen
+from reviewops.core.policy import default_policy
+from reviewops.handling.workbench import Workbench
 
 from wb_fixtures import access_rows, case_row, ledger_rows, make_case, make_users
 
@@ -201,7 +201,7 @@ AMOUNTS = st.one_of(st.sampled_from([1, 100, AGENT_CASE_LIMIT - 1, AGENT_CASE_LI
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(AMOUNTS, st.booleans()), min_size=1, max_size=6))
 def test_an_agent_never_approves_above_the_limit_alone_or_cumulatively(tmp_path_factory, steps):
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     d = tmp_path_factory.mktemp("s06")
     with Store.open(d / "s.db") as store:

@@ -20,20 +20,19 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reviewops import import_file
-from reviewops import store as stmod
-from reviewops.errors import ConfigError, PolicyInvalid
-from reviewops.ledger import (
-    AmountError,
+from reviewops.core import store as stmod
+from reviewops.core.errors import ConfigError, PolicyInvalid
+from reviewops.core.money import AmountError, parse_yuan
+from reviewops.handling.ledger import (
     GiftCapExceeded,
     ReasonRequired,
     RefundExceedsPaid,
     fit_suggestion,
-    parse_yuan,
     refund_room,
     yuan_to_fen,
 )
-from reviewops.policy import Policy, default_policy, save_policy
-from reviewops.workbench import Workbench
+from reviewops.core.policy import Policy, default_policy, save_policy
+from reviewops.handling.workbench import Workbench
 
 from wb_fixtures import case_row, ledger_rows, make_case, make_users
 
@@ -385,7 +384,7 @@ STEP = st.tuples(st.sampled_from(["a1", "s1"]), st.integers(min_value=1, max_val
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(imported=st.integers(min_value=0, max_value=9000), steps=st.lists(STEP, min_size=1, max_size=6))
 def test_refunds_per_order_never_exceed_what_was_paid(tmp_path_factory, imported, steps):
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     d = tmp_path_factory.mktemp("refunds")
     with Store.open(d / "s.db") as store:
@@ -510,7 +509,7 @@ def test_excel_functions_refuse_an_ambiguous_comma(monkeypatch):
 
 def test_the_policy_workbook_refuses_an_ambiguous_comma_in_a_yuan_cell(tmp_path):
     import openpyxl
-    from reviewops.policy import export_policy, import_policy
+    from reviewops.core.policy import export_policy, import_policy
 
     book = export_policy(default_policy(), tmp_path / "策略.xlsx")
     wb = openpyxl.load_workbook(book)

@@ -62,7 +62,7 @@ import importlib.util, json, sys
 sys.path.insert(0, sys.argv[1])   # the folder of workbooks/lite/main.py, as Lite's main.py tab
 import main                        # the real xlwings decorators
 import reviewops
-classify = sys.modules["reviewops.classify"]  # the module (reviewops.classify is also the function's name)
+classify = sys.modules["reviewops.grading.classify"]  # the module (reviewops.classify is also the function's name)
 calls = json.loads(sys.argv[2])
 results = [getattr(main, name)(*args) for name, args in calls]
 print(json.dumps({
@@ -156,7 +156,7 @@ def test_core_declares_only_pyodide_installable_dependencies(core: Core):
     lib = {p.relative_to(ROOT / "lib").as_posix() for p in (ROOT / "lib" / "reviewops").rglob("*.py")
            if "__pycache__" not in p.parts}
     assert lib <= set(names), sorted(lib - set(names))
-    assert "reviewops/data/lexicon_zh.tsv" in names
+    assert "reviewops/core/data/lexicon_zh.tsv" in names
     assert {n.split("/")[0] for n in names if not n.startswith("reviewops_core-")} == {"reviewops"}
     assert not any(n.endswith("entry_points.txt") for n in names)
     assert "Version: " + _version() in meta

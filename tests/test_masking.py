@@ -14,8 +14,8 @@ import unicodedata
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as hst
-from reviewops import privacy
-from reviewops.privacy import is_id_card, mask_address, mask_name, mask_text
+from reviewops.core import privacy
+from reviewops.core.privacy import is_id_card, mask_address, mask_name, mask_text
 
 WIDE = {ord(c): ord(c) + 0xFEE0 for c in "0123456789+-"} | {ord(" "): 0x3000}
 

@@ -12,8 +12,16 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reviewops import privacy
-from reviewops.privacy import address_frame, mask_address, mask_name, mask_phone, mask_text, name_frame, phone_frame
+from reviewops.core import privacy
+from reviewops.core.privacy import (
+    address_frame,
+    mask_address,
+    mask_name,
+    mask_phone,
+    mask_text,
+    name_frame,
+    phone_frame,
+)
 
 MOBILES = st.builds(lambda p, rest: f"1{p}{rest:09d}", st.sampled_from("3456789"), st.integers(0, 10**9 - 1))
 ID_CARDS = st.builds(lambda region, y, m, d, seq, chk: f"{region}{y:04d}{m:02d}{d:02d}{seq:03d}{chk}",
@@ -80,12 +88,12 @@ def test_a_nickname_with_a_star_is_not_taken_as_masked(value):
 
 def test_the_analysis_exports_masked_nickname_column(sqlite_store, tmp_path):
     """The nickname of the report finding reaches the 买家昵称(已打码) column masked, not as written."""
-    from reviewops.analysis import export_analysis
+    from reviewops.reporting.analysis import export_analysis
 
     from wb_fixtures import make_case
 
     make_case(sqlite_store, tmp_path, nick="@SUM(1+1)*cmd")
-    from reviewops.store import reviews
+    from reviewops.core.store import reviews
 
     with sqlite_store.read() as conn:
         stored = conn.execute(reviews.select()).mappings().one()["buyer_nick_masked"]

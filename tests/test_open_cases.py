@@ -20,10 +20,10 @@ import pytest
 import sqlalchemy as sa
 
 from reviewops import excel as x
-from reviewops import store as stmod
-from reviewops.cases import transition_case
+from reviewops.core import store as stmod
+from reviewops.handling.cases import transition_case
 from reviewops.cli import main
-from reviewops.workbench import Workbench
+from reviewops.handling.workbench import Workbench
 
 from wb_fixtures import case_row, make_case, make_users
 
@@ -68,7 +68,7 @@ def shop(sqlite_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         a1.escalate(ids["escalated"], 2, "买家要求主管处理")
     with stmod.clock(t0 + dt.timedelta(hours=5)):  # three hours after its deadline
         a1.record_contact(ids["late"], 1, channel="phone", note="电话致歉")
-    from reviewops.users import issue_token
+    from reviewops.core.users import issue_token
 
     TOKENS.update({n: issue_token(store, n, actor="test") for n in ("a1", "boss")})  # Excel's identity (issue 15)
     path = Path(store.url[len("sqlite:///"):])
@@ -160,7 +160,7 @@ NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # Monday 18:00 in Beijing, a w
 
 
 def _both(contact, due, *, budget=120.0, cal=None, warn=0.8):
-    from reviewops.sla import sla_status, sla_statuses
+    from reviewops.core.sla import sla_status, sla_statuses
 
     one = sla_status(contact, due, NOW, budget_minutes=budget, cal=cal, warn=warn)
     many = sla_statuses([contact], [due], NOW, budget_minutes=[budget], cal=cal, warn=warn)
@@ -183,11 +183,11 @@ def test_status_boundaries_with_a_fixed_now():
 
 
 def test_warning_counts_working_time_on_a_business_hours_clock():
-    from reviewops.sla import SlaCalendar
+    from reviewops.core.sla import SlaCalendar
 
     cal = SlaCalendar(mode="business")  # 09:00–22:00 Beijing, Chinese working days
     late_evening = dt.datetime(2026, 3, 2, 13, 50, tzinfo=UTC)  # Monday 21:50 Beijing
-    from reviewops.sla import sla_statuses
+    from reviewops.core.sla import sla_statuses
 
     # deadline Tuesday 09:30: 10 + 30 working minutes left of 120 → 67 % used (24×7 would say 9 %)
     # deadline Tuesday 09:10: 10 + 10 left → 83 % used
@@ -199,8 +199,9 @@ def test_warning_counts_working_time_on_a_business_hours_clock():
 
 
 def test_one_definition_and_one_set_of_names():
-    from reviewops import cases, sla, sweep, workbench
-    from reviewops.sla import SLA_STATUS_ZH, SLA_STATUSES
+    from reviewops.handling import cases, sweep, workbench
+    from reviewops.core import sla
+    from reviewops.core.sla import SLA_STATUS_ZH, SLA_STATUSES
 
     assert set(cases.OPEN_STATES) | set(cases.DONE_STATES) == set(cases.STATES)
     assert not set(cases.OPEN_STATES) & set(cases.DONE_STATES)
@@ -213,7 +214,7 @@ def test_one_definition_and_one_set_of_names():
 
 def test_reports_judge_with_the_same_status(shop):
     """The report's 按时/超时/超时未联系 figures are the queue's statuses, also exactly at a deadline."""
-    from reviewops.reports import report_figures
+    from reviewops.reporting.reports import report_figures
 
     path, now, ids, store, u = shop
     at = case_row(store, ids["other_shop"])["sla_due_at"]  # the 乙店 case's deadline, to the microsecond

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reviewops.errors import ConfigError
-from reviewops.outcomes import OUTCOME_COLUMNS, SMALL_SAMPLE, customer_value, nps_points
+from reviewops.core.errors import ConfigError
+from reviewops.reporting.outcomes import OUTCOME_COLUMNS, customer_value, nps_points
+from reviewops.reporting.measures import SMALL_SAMPLE
 from test_scorecard import END, START, World, d, policy_with
 
 NOW = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)  # every repurchase window of October has closed

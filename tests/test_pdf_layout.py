@@ -34,8 +34,8 @@ import pytest
 import reviewops
 import sqlalchemy as sa
 from reviewops import runner
-from reviewops.outputs import REPORT_CSS, html_table
-from reviewops.reports import SHANGHAI, iso_week
+from reviewops.core.outputs import REPORT_CSS, html_table
+from reviewops.reporting.reports import SHANGHAI, iso_week
 
 pytestmark = pytest.mark.skipif(not Path(runner.CHROMIUM).is_file(), reason="Debian chromium not installed")
 logging.getLogger("pdfminer").setLevel(logging.ERROR)  # "Could not get FontBBox" for the CJK fonts
@@ -72,7 +72,7 @@ def pdf_pages(path: Path) -> list[dict[str, Any]]:
 
 
 def report_tables(report_html: str) -> list[list[str]]:
-    """The column headers of every report table (``reviewops.outputs.html_table``) of an HTML report."""
+    """The column headers of every report table (``reviewops.core.outputs.html_table``) of an HTML report."""
     return [[norm(html.unescape(h)) for h in re.findall(r"<th>(.*?)</th>", m.group(1))]
             for m in re.finditer(r'<table class="ro-table"><thead><tr>(.*?)</tr></thead>', report_html, re.S)]
 
@@ -110,7 +110,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     full = {k: v for k, v in os.environ.items() if k != "REVIEWOPS_MULTI_USER"} | env
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.02", "--db", str(base / "d.db"),
                     "--out", str(base / "demo-out")], check=True, env=full, capture_output=True, timeout=300)
-    from reviewops.store import reviews, shops
+    from reviewops.core.store import reviews, shops
 
     store = reviewops.Store.open(str(base / "d.db"))
     try:

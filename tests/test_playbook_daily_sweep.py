@@ -4,7 +4,7 @@ The demo's worked history leaves its newest cases (and a few never contacted) un
 detection weeks ago. The fixture restarts the SLA clocks of those unanswered cases so that at a fixed ``now``
 (the morning after the demo's export day) they have used, in turn, 60 %, 90 %, 120 % and 150 % of their
 budget — a stable mix of warning and breached cases whatever day the suite runs; answered cases are left as
-they are. The expected numbers are computed here with plain SQL and pandas, not with :mod:`reviewops.sweep`.
+they are. The expected numbers are computed here with plain SQL and pandas, not with :mod:`reviewops.handling.sweep`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ pm = pytest.importorskip("papermill")
 import pandas as pd
 import reviewops
 import sqlalchemy as sa
-from reviewops import store as stmod
-from reviewops.sla import SlaEvent, replay, state_to_json
+from reviewops.core import store as stmod
+from reviewops.core.sla import SlaEvent, replay, state_to_json
 from reviewops.runner import playbooks_dir
 
 PLAYBOOK = playbooks_dir() / "daily_sweep.ipynb"  # installed
@@ -47,8 +47,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.05", "--db", str(base / "d.db"),
                     "--as-of", AS_OF, "--out", str(base / "out")], check=True, env=env, capture_output=True,
                    timeout=300)
-    from reviewops.policy import current_policy
-    from reviewops.triage import calendar_of
+    from reviewops.core.policy import current_policy
+    from reviewops.core.clock import calendar_of
 
     store = reviewops.Store.open(str(base / "d.db"))
     cal = calendar_of(current_policy(store))
@@ -86,7 +86,7 @@ def _expected_sla(db: str) -> dict[str, int]:
     at NOW (always-on clock, as the demo policy)."""
     c = _frame(db, "SELECT id, owner_role, sla_started_at, sla_due_at, sla_hours FROM cases "
                    "WHERE first_contact_at IS NULL AND state NOT IN ('resolved', 'follow_up_done', 'closed')")
-    # (the awaiting states are reviewops.cases.OPEN_STATES; spelled out here so the test does not trust it)
+    # (the awaiting states are reviewops.handling.cases.OPEN_STATES; spelled out here so the test does not trust it)
     now = pd.Timestamp(NOW).tz_convert("UTC")
     used = (now - _utc(c["sla_started_at"])).dt.total_seconds() / (c["sla_hours"] * 3600)
     overdue = _utc(c["sla_due_at"]) <= now

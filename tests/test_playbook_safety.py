@@ -33,8 +33,8 @@ pytest.importorskip("papermill")
 import reviewops
 import sqlalchemy as sa
 from reviewops import runner
-from reviewops.environ import patched_environ
-from reviewops.reports import iso_week
+from reviewops.core.environ import patched_environ
+from reviewops.reporting.reports import iso_week
 
 PHONE, ID_CARD, LANDLINE = "13812345678", "110101199003071234", "010-62345678"
 PROBE = "data-pwned"
@@ -81,7 +81,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cli("import", str(_write_reviews(base / "hostile.csv", f"{shanghai:%Y-%m-%d %H:%M:%S}")), "--platform", "taobao",
         "--kind", "reviews", "--shop", SHOP, "--db", db)
     cli("triage", "--db", db, "--limit", "0")
-    from reviewops.store import shops
+    from reviewops.core.store import shops
 
     with reviewops.Store.open(db) as store, store.read() as conn:
         shop_id = conn.execute(sa.select(shops.c.id).where(shops.c.name == SHOP)).scalar_one()
@@ -181,8 +181,8 @@ def test_pdf_embeds_a_cjk_font(run) -> None:
 
 
 def test_run_is_recorded_with_file_hashes(run, hostile) -> None:
-    from reviewops.outputs import file_sha256
-    from reviewops.store import access_log
+    from reviewops.core.outputs import file_sha256
+    from reviewops.core.store import access_log
 
     with reviewops.Store.open(hostile["db"]) as store, store.read() as conn:
         rows = conn.execute(sa.select(access_log.c.detail_json).where(

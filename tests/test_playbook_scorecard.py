@@ -21,8 +21,8 @@ pm = pytest.importorskip("papermill")
 
 import reviewops
 import sqlalchemy as sa
-from reviewops import store as S
-from reviewops.reports import SHANGHAI
+from reviewops.core import store as S
+from reviewops.reporting.reports import SHANGHAI
 from reviewops.runner import playbooks_dir
 
 PLAYBOOKS = playbooks_dir()  # the installed ones
@@ -41,7 +41,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env.pop("REVIEWOPS_MULTI_USER", None)
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.02", "--db", str(base / "d.db"),
                     "--out", str(base / "out")], check=True, env=env, capture_output=True, timeout=300)
-    from reviewops.users import add_user, get_actor
+    from reviewops.core.users import add_user, get_actor
 
     store = reviewops.Store.open(str(base / "d.db"))
     add_user(store, "pb_agent2", role="agent", password="password1", actor="test")

@@ -23,7 +23,7 @@ pm = pytest.importorskip("papermill")
 
 import reviewops
 import sqlalchemy as sa
-from reviewops.reports import iso_week, weekly_top3
+from reviewops.reporting.reports import iso_week, weekly_top3
 from reviewops.runner import playbooks_dir
 
 # the installed playbooks (reviewops_playbooks; the same files as playbooks/ in the repository)
@@ -78,7 +78,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env.pop("REVIEWOPS_MULTI_USER", None)
     subprocess.run([sys.executable, "-m", "reviewops", "demo", "--scale", "0.05", "--db", str(base / "d.db"),
                     "--out", str(base / "out")], check=True, env=env, capture_output=True, timeout=300)
-    from reviewops.store import reviews
+    from reviewops.core.store import reviews
 
     store = reviewops.Store.open(str(base / "d.db"))
     with store.read() as conn:
@@ -131,7 +131,7 @@ def test_weekly_top3_runs_top_to_bottom_on_the_demo_shop(demo_db, tmp_path, monk
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == sorted(
         f"{n}.csv" for n in ("趋势", "差评TOP3", "典型评价", "建议措施", "响应时效", "提醒时效", "补偿"))
     assert "Traceback" not in joined
-    # the trend chart is an embedded PNG (drawn with a CJK font by reviewops.charts)
+    # the trend chart is an embedded PNG (drawn with a CJK font by reviewops.reporting.charts)
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
@@ -157,7 +157,7 @@ def test_weekly_top3_refuses_shop_ids_that_are_not_numbers(demo_db, tmp_path) ->
 def test_weekly_top3_figures_match_an_independent_count(demo_db, tmp_path, monkeypatch) -> None:
     """The notebook's headline and ranking against plain SQL over the demo store (not reports.py)."""
     import pandas as pd
-    from reviewops.reports import week_bounds
+    from reviewops.reporting.reports import week_bounds
 
     for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME"):
         monkeypatch.setenv(k, demo_db["env"][k])

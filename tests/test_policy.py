@@ -1,4 +1,4 @@
-"""The shop's policy (reviewops.policy): playbook defaults, Excel round trip, validation, versions.
+"""The shop's policy (reviewops.core.policy): playbook defaults, Excel round trip, validation, versions.
 
 The default policy must encode the playbook (SPEC E2, H1, D3, V1, E3) and pass its own
 compliance check; a workbook written by ``export_policy`` must be safe to open (no
@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 from python_calamine import CalamineWorkbook
 from reviewops.cli import EXIT_USER_ERROR, main
-from reviewops.errors import NotFound, PolicyInvalid, Problem
-from reviewops.policy import (
+from reviewops.core.errors import NotFound, PolicyInvalid, Problem
+from reviewops.core.policy import (
     SETTINGS,
     TABLES,
     Policy,
@@ -644,7 +644,7 @@ def test_role_names_and_excel_time_cells_are_understood(default_xlsx: Path, tmp_
 
 
 def test_revision_guidance_cannot_be_scheduled_before_the_remedy():
-    from reviewops.policy import TABLES, _json_to_cell
+    from reviewops.core.policy import TABLES, _json_to_cell
 
     tables = {k: [dict(r) for r in rows] for k, rows in default_policy().tables.items()}
     for r in tables["followups"]:

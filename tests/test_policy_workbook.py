@@ -18,16 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reviewops.cli import main
-from reviewops.errors import PolicyInvalid
-from reviewops.policy import (
-    ANY,
-    SETTINGS,
-    TABLES,
-    Policy,
-    default_policy,
-    export_policy,
-    import_policy,
-)
+from reviewops.core.errors import PolicyInvalid
+from reviewops.core.policy import ANY, SETTINGS, TABLES, Policy, default_policy, export_policy, import_policy
 
 HOSTILE = ['=HYPERLINK("http://evil.example","点我")', "@SUM(1,1)", "+86 138 0013 8000", "-5元",
            "=cmd|' /C calc'!A0", "\t=1+1", "＝1+1", " =1+1 亲"]

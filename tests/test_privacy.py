@@ -1,4 +1,4 @@
-"""reviewops.privacy: masking and keyed hashes (P-02 table, I-07 masked/virtual/cipher fields)."""
+"""reviewops.core.privacy: masking and keyed hashes (P-02 table, I-07 masked/virtual/cipher fields)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from reviewops import clean, import_file, privacy
-from reviewops import store as st
+from reviewops.intake import clean
+from reviewops import import_file
+from reviewops.core import privacy
+from reviewops.core import store as st
 
 KEY = b"k" * 32
 

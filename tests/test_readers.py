@@ -1,4 +1,4 @@
-"""reviewops.readers: file type by bytes, text decoding, banner rows, archives and their limits.
+"""reviewops.intake.readers: file type by bytes, text decoding, banner rows, archives and their limits.
 
 exports.md §1 (the file-level facts the importer must survive) and reliability.md I-01/I-08/S-11.
 """
@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from payloads.tables import xlsx_bytes
 from payloads.legacy_formats import biff8_xls, zipcrypto_zip
 
-from reviewops import ImportRejected, UnknownLayout, UnsupportedFile, import_file, readers
-from reviewops import store as st
+from reviewops import ImportRejected, UnknownLayout, UnsupportedFile, import_file
+from reviewops.intake import readers
+from reviewops.core import store as st
 
 HEADER = ["订单编号", "买家昵称", "评价结果", "评价内容", "评价时间", "宝贝标题", "追评内容"]
 ROWS = [

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviewops import ConfigError, Policy, default_policy, remedy_for, tier_of
-from reviewops.policy import TABLES, _json_to_cell
+from reviewops.core.policy import TABLES, _json_to_cell
 
 TODAY = dt.date(2025, 10, 1)
 

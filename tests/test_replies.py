@@ -9,15 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reviewops import ConfigError, Policy, PolicyInvalid, default_policy, remedy_for
-from reviewops.columns import PLATFORMS
-from reviewops.policy import CATEGORY_CODES, TABLES, TEMPLATE_FIELDS, _json_to_cell
-from reviewops.replies import (
-    Draft,
-    check_message,
-    clean_user_text,
-    draft_reply,
-    fit_to_limit,
-)
+from reviewops.core.columns import PLATFORMS
+from reviewops.core.policy import CATEGORY_CODES, TABLES, TEMPLATE_FIELDS, _json_to_cell
+from reviewops.handling.replies import Draft, check_message, clean_user_text, draft_reply, fit_to_limit
 
 CUSTOM_QUALITY_TAOBAO = "{customer}您好，{shop}非常抱歉！关于{problem}，已为您安排{remedy}。祝您生活愉快～"
 

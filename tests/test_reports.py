@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from reviewops.errors import ConfigError
-from reviewops.reports import iso_week, week_bounds, weekly_top3
-from reviewops.store import utcnow
-from reviewops.workbench import Workbench
+from reviewops.core.errors import ConfigError
+from reviewops.reporting.reports import iso_week, week_bounds, weekly_top3
+from reviewops.core.store import utcnow
+from reviewops.handling.workbench import Workbench
 
 from wb_fixtures import make_case, make_users
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from reviewops import runner
-from reviewops.errors import ConfigError
+from reviewops.core.errors import ConfigError
 
 FIXTURE = Path(__file__).parent / "playbooks_fixture" / "tiny.ipynb"
 PAYLOAD = "=1+1 <script>document.documentElement.dataset.pwned=1</script>"
@@ -97,7 +97,7 @@ def test_string_ids_stay_strings(id_run):
 
 def test_run_recorded_in_access_log(id_run):
     import sqlalchemy as sa
-    from reviewops.store import Store, access_log
+    from reviewops.core.store import Store, access_log
 
     _, db = id_run
     with Store.open(db) as store, store.read() as conn:

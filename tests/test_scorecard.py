@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reviewops import store as S
-from reviewops.errors import ConfigError
-from reviewops.policy import Policy, current_policy, default_policy
-from reviewops.reports import SHANGHAI
-from reviewops.scorecard import (
+from reviewops.core import store as S
+from reviewops.core.errors import ConfigError
+from reviewops.core.policy import Policy, current_policy, default_policy
+from reviewops.reporting.reports import SHANGHAI
+from reviewops.reporting.scorecard import (
     COLUMNS,
     NO_DATA,
     period_from_text,
@@ -280,7 +280,7 @@ def test_training_kpis_against_targets(store) -> None:
 
 
 def test_weekly_report_on_time_by_monday_noon_beijing(store) -> None:
-    from reviewops.users import log_access
+    from reviewops.core.users import log_access
 
     def run(at: dt.datetime, week: str | None, outcome: str = "ok") -> None:
         with store.write() as conn:

@@ -1,7 +1,7 @@
 """Secrets are never printed or saved (issue 15 §2).
 
 A canary password, SMTP password, push secret and robot tokens are pushed through every command and
-every file the tool writes; none may turn up in clear. :mod:`reviewops.redact` is the one masking helper.
+every file the tool writes; none may turn up in clear. :mod:`reviewops.core.redact` is the one masking helper.
 
 * Everywhere (no server): the helper itself; ``status``/``status --json`` errors for an unreachable,
   unsupported or malformed PostgreSQL URL with a password (a closed port, nothing listening) and the
@@ -33,17 +33,19 @@ import nbformat
 import pytest
 import sqlalchemy as sa
 from alert_fixtures import Recorder, policy_with, review_rows, write_export
-from reviewops import alerts, cli, redact
-from reviewops.channels import ChannelError
+from reviewops.alerting import alerts
+from reviewops import cli
+from reviewops.core import redact
+from reviewops.alerting.channels import ChannelError
 from reviewops.cli import main
-from reviewops.delivery import DeliveryFailed, SmtpConfig, send_report
-from reviewops.errors import ConfigError
-from reviewops.ingest import import_file
-from reviewops.policy import current_policy
-from reviewops.redact import has_masked_secret, mask_login, mask_url, redact_obj, redact_secrets
+from reviewops.alerting.delivery import DeliveryFailed, SmtpConfig, send_report
+from reviewops.core.errors import ConfigError
+from reviewops.intake.ingest import import_file
+from reviewops.core.policy import current_policy
+from reviewops.core.redact import has_masked_secret, mask_login, mask_url, redact_obj, redact_secrets
 from reviewops.runner import PlaybookFailed, RunResult, run_playbook
-from reviewops.store import Store, _safe_url, alert_deliveries, resolve_url
-from reviewops.triage import triage_store
+from reviewops.core.store import Store, _safe_url, alert_deliveries, resolve_url
+from reviewops.handling.opening import triage_store
 
 CANARY = "Canary-p4ss-9f3b"
 SMTP_CANARY = "Smtp-canary-7c1d"
@@ -435,7 +437,7 @@ def test_pg_run_connects_through_the_environment_and_writes_no_password(canary_p
 
 @pytest.mark.postgres
 def test_pg_serve_banner_from_start_to_stop(canary_pg, tmp_path: Path) -> None:
-    from reviewops.users import add_user
+    from reviewops.core.users import add_user
 
     url, password = canary_pg
     with Store.open(url) as s:

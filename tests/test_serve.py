@@ -31,10 +31,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 from reviewops import serve as srv
-from reviewops import store as st
-from reviewops.errors import AccessDenied, ConfigError
-from reviewops.store import Store
-from reviewops.users import add_user, set_active, set_password
+from reviewops.core import store as st
+from reviewops.core.errors import AccessDenied, ConfigError
+from reviewops.core.store import Store
+from reviewops.core.users import add_user, set_active, set_password
 
 PASSWORDS = {"alice": "alice-pass-1", "carol": "carol-pass-1", "erin": "erin-pass-1", "dave": "dave-pass-1"}
 OUT = re.compile(r"(WHOAMI|ACTOR|CWD|FILES|PREHEAT|VOILA_SERVER_LOADED)\[([^\]]*)\]")
@@ -392,7 +392,7 @@ def test_the_kernel_side_never_loads_voilas_server():
     server packages (2+ s of imports): a preheated kernel would pay them after the page was requested."""
     code = ("import sys\n"
             "from reviewops.serve import open_session, current_user_name, wait_for_request\n"
-            "from reviewops.workbench import Workbench\n"
+            "from reviewops.handling.workbench import Workbench\n"
             "from reviewops_widgets import build_workbench, build_case, show_error\n"
             "from reviewops_widgets.app import case_from_query, page_query_string\n"
             "bad = [m for m in ('voila', 'voila.utils', 'jupyter_server.serverapp', 'jupyterlab_server', 'matplotlib')"

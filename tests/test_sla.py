@@ -1,4 +1,4 @@
-"""The SLA clock (reviewops.sla): working-time arithmetic, Chinese holidays, R-10 and R-11.
+"""The SLA clock (reviewops.core.sla): working-time arithmetic, Chinese holidays, R-10 and R-11.
 
 Unit tests pin hand-computed deadlines (business hours 09:00–22:00 Asia/Shanghai; the
 2025 National Day holiday is Oct 1–8 and Sun 2025-09-28 / Sat 2025-10-11 are 调休
@@ -19,9 +19,9 @@ import chinese_calendar
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as hst
-from reviewops import sla
-from reviewops.errors import ConfigError
-from reviewops.sla import (
+from reviewops.core import sla
+from reviewops.core.errors import ConfigError
+from reviewops.core.sla import (
     SlaCalendar,
     SlaEvent,
     SlaState,

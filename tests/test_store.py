@@ -1,4 +1,4 @@
-"""Tests of ``reviewops.store``: the database layer (reliability.md R-03, R-07, R-08, §6).
+"""Tests of ``reviewops.core.store``: the database layer (reliability.md R-03, R-07, R-08, §6).
 
 Most tests run on both backends through the ``store`` fixture (``[sqlite]`` and
 ``[postgres]``); SQLite-only behaviour (PRAGMAs, BEGIN IMMEDIATE, network
@@ -27,8 +27,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-import reviewops.store as store_mod
-from reviewops.errors import (
+import reviewops.core.store as store_mod
+from reviewops.core.errors import (
     ConfigError,
     ConflictError,
     NetworkFilesystemError,
@@ -36,7 +36,7 @@ from reviewops.errors import (
     ReviewOpsError,
     StoreError,
 )
-from reviewops.store import (
+from reviewops.core.store import (
     Store,
     case_events,
     cases,
@@ -277,7 +277,7 @@ def test_check_not_network_refuses_network_share_in_multi_user_mode(
 def test_check_not_network_single_user_only_warns(fake_mounts: tuple[Path, Path],
                                                   caplog: pytest.LogCaptureFixture) -> None:
     mounts, base = fake_mounts
-    with caplog.at_level(logging.WARNING, logger="reviewops.store"):
+    with caplog.at_level(logging.WARNING, logger="reviewops.core.store"):
         check_not_network(base / "nfs" / "reviewops.db", multi_user=False, mounts_file=str(mounts))
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -290,7 +290,7 @@ def test_check_not_network_local_disk_passes(fake_mounts: tuple[Path, Path], whe
     mounts, base = fake_mounts
     folder = base / where
     folder.mkdir(exist_ok=True)
-    with caplog.at_level(logging.WARNING, logger="reviewops.store"):
+    with caplog.at_level(logging.WARNING, logger="reviewops.core.store"):
         check_not_network(folder / "reviewops.db", multi_user=True, mounts_file=str(mounts))
         check_not_network(Path("/usr/share/reviewops.db"), multi_user=True, mounts_file=str(mounts))  # overlay
     assert caplog.records == []
@@ -323,7 +323,7 @@ def test_store_open_single_user_on_network_fs_warns_and_opens(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(store_mod, "filesystem_type", lambda path, mounts_file="/proc/self/mounts": "nfs")
     db = tmp_path / "reviewops.db"
-    with caplog.at_level(logging.WARNING, logger="reviewops.store"):
+    with caplog.at_level(logging.WARNING, logger="reviewops.core.store"):
         s = Store.open(db, multi_user=False)
     try:
         assert s.counts()["cases"] == 0
@@ -336,7 +336,7 @@ def test_store_open_single_user_on_network_fs_warns_and_opens(
 def test_store_open_multi_user_on_local_fs_opens_quietly(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fstype: str) -> None:
     monkeypatch.setattr(store_mod, "filesystem_type", lambda path, mounts_file="/proc/self/mounts": fstype)
-    with caplog.at_level(logging.WARNING, logger="reviewops.store"):
+    with caplog.at_level(logging.WARNING, logger="reviewops.core.store"):
         with Store.open(tmp_path / "reviewops.db", multi_user=True) as s:
             assert s.counts()["cases"] == 0
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
@@ -398,7 +398,7 @@ def _schema_diff(store: Store) -> list[Any]:
 
 
 def test_migrated_schema_matches_metadata(store: Store) -> None:
-    """The migrations build exactly ``reviewops.store.metadata`` (no drift), on both backends."""
+    """The migrations build exactly ``reviewops.core.store.metadata`` (no drift), on both backends."""
     assert _schema_diff(store) == []
 
     # The comparison is able to see drift (so the empty result above means something).
@@ -640,8 +640,8 @@ def test_errors_are_reviewops_errors() -> None:
 _WORKER = r'''
 import json, random, sys, time
 import sqlalchemy as sa
-from reviewops.errors import ConflictError
-from reviewops.store import Store, cases, update_case
+from reviewops.core.errors import ConflictError
+from reviewops.core.store import Store, cases, update_case
 
 url, wid, mode, duration = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 case_ids = [int(x) for x in sys.argv[5].split(",")]

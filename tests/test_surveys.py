@@ -1,4 +1,4 @@
-"""Survey answers and training records (reviewops.surveys): validation, links, idempotent import."""
+"""Survey answers and training records (reviewops.intake.surveys): validation, links, idempotent import."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
-from reviewops import store as st
-from reviewops.errors import ConfigError, ImportRejected, NotFound
-from reviewops.surveys import KINDS, import_surveys, record_survey, record_training
-from reviewops.users import add_user
+from reviewops.core import store as st
+from reviewops.core.errors import ConfigError, ImportRejected, NotFound
+from reviewops.intake.surveys import KINDS, import_surveys, record_survey, record_training
+from reviewops.core.users import add_user
 
 AT = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
 HEAD = "问卷编号,类型,分数,订单号,回答时间\n"
@@ -141,7 +141,7 @@ def test_record_training_validation(store):
 
 def test_cli_surveys_import(sqlite_db_url, tmp_path):
     from reviewops.cli import main
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     with Store.open(sqlite_db_url) as s:
         shop = _shop(s)

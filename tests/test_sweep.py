@@ -1,4 +1,4 @@
-"""The daily sweep (reviewops.sweep): SLA warnings and escalation (E2), follow-ups due today, the P4 delay coupon.
+"""The daily sweep (reviewops.handling.sweep): SLA warnings and escalation (E2), follow-ups due today, the P4 delay coupon.
 
 Every case, order and shipment is built inline; expected values are written out by hand from that data.
 """
@@ -13,18 +13,11 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reviewops import store as stmod
-from reviewops.errors import ConfigError
-from reviewops.policy import (
-    TABLES,
-    Policy,
-    _json_to_cell,
-    current_policy,
-    default_policy,
-    save_policy,
-)
-from reviewops.sla import SlaEvent, replay, state_to_json
-from reviewops.sweep import (
+from reviewops.core import store as stmod
+from reviewops.core.errors import ConfigError
+from reviewops.core.policy import TABLES, Policy, _json_to_cell, current_policy, default_policy, save_policy
+from reviewops.core.sla import SlaEvent, replay, state_to_json
+from reviewops.handling.sweep import (
     DELAY_COLUMNS,
     FOLLOWUP_COLUMNS,
     SLA_COLUMNS,
@@ -35,7 +28,7 @@ from reviewops.sweep import (
     parse_now,
     sla_sweep,
 )
-from reviewops.triage import calendar_of
+from reviewops.core.clock import calendar_of
 
 UTC = dt.UTC
 SH = dt.timezone(dt.timedelta(hours=8))

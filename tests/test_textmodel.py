@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviewops import ModelError, NotFound, TextModel, classify
-from reviewops.classify import rating_label
-from reviewops.textmodel import _design, _linear_scores, hashed_ngrams
+from reviewops.grading.lexicon import rating_label
+from reviewops.grading.textmodel import _design, _linear_scores, hashed_ngrams
 
 NEG = ["质量太差了，用两天就坏", "物流慢得要死，等了十天", "完全不能用，垃圾", "客服态度恶劣，不理人", "颜色发错了，很失望",
        "尺码偏小根本穿不上", "垃圾产品千万别买", "做工粗糙，线头很多", "收到就是坏的，退货", "味道刺鼻，不敢用"]
@@ -136,7 +136,7 @@ def test_bytes_round_trip_without_pickles(model):
 
 
 def test_store_versions_and_checksum(store, model):
-    from reviewops.store import text_models
+    from reviewops.core.store import text_models
 
     assert TextModel.load(store) is None
     assert model.save(store, actor="t") == 1

@@ -24,11 +24,12 @@ from reviewops import (
     triage,
     triage_store,
 )
-from reviewops import store as stmod
-from reviewops.cases import OPEN_STATES
+from reviewops.core import store as stmod
+from reviewops.handling.cases import OPEN_STATES
 from reviewops.cli import main
-from reviewops.policy import TABLES, _json_to_cell
-from reviewops.triage import TRIAGE_OUTPUT, recategorize_case, recompute_due
+from reviewops.core.policy import TABLES, _json_to_cell
+from reviewops.grading.triage import TRIAGE_OUTPUT
+from reviewops.handling.opening import recategorize_case, recompute_due
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2025, 10, 1, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai, a holiday
@@ -267,7 +268,7 @@ def test_recategorize_moves_sla_and_keeps_the_audit(store, tmp_path):
         ["logistics", "quality", "malicious", "price", "service", "other"])), max_size=5),
 )
 def test_sla_recomputed_from_events_equals_stored(tmp_path_factory, mode, start, steps):
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     path = tmp_path_factory.mktemp("r10") / "s.db"
     with Store.open(path) as store:

@@ -9,11 +9,11 @@ import json
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from reviewops import store as st
+from reviewops.core import store as st
 from reviewops.cli import cli, main
 from reviewops.demo import DEMO_USERS, create_demo_users
-from reviewops.errors import AccessDenied, ConfigError, NotFound
-from reviewops.users import (
+from reviewops.core.errors import AccessDenied, ConfigError, NotFound
+from reviewops.core.users import (
     add_user,
     get_actor,
     hash_password,
@@ -165,7 +165,7 @@ def test_create_demo_users_once_with_the_given_password(sqlite_store, monkeypatc
 
 
 def test_demo_password_from_env_or_random(tmp_path, monkeypatch):
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     monkeypatch.setenv("REVIEWOPS_DEMO_PASSWORD", "env-pass-123")
     with Store.open(tmp_path / "a.db") as s:
@@ -211,7 +211,7 @@ def test_cli_users_add_list_disable_enable(runner, sqlite_db_url):
     assert [r["active"] for r in json.loads(_ok(runner.invoke(cli, ["users", "list", "--json", *db])))] == [True, False]
     _ok(runner.invoke(cli, ["users", "enable", "xiaowang", *db]))
 
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     with Store.open(sqlite_db_url) as s:
         assert verify_password("pw-from-stdin", user_row(s, "xiaowang")["password_hash"])
@@ -228,7 +228,7 @@ def test_cli_prompt_mismatch_and_passwd(runner, sqlite_db_url):
     _ok(runner.invoke(cli, ["users", "add", "a1", "--role", "agent", "--password-stdin", *db], input="first-pw-1\n"))
     out = _ok(runner.invoke(cli, ["users", "passwd", "a1", *db], input="second-pw-2\nsecond-pw-2\n"))
     assert "已更改 a1 的密码" in out
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     with Store.open(sqlite_db_url) as s:
         assert verify_password("second-pw-2", user_row(s, "a1")["password_hash"])
@@ -245,7 +245,7 @@ def test_cli_set_role_and_self_elevation(runner, sqlite_db_url, capsys):
     assert main(["users", "set-role", me, "admin", *db]) == 2
     err = capsys.readouterr().err
     assert "不能修改自己的角色" in err and "Traceback" not in err
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     with Store.open(sqlite_db_url) as s:
         assert (get_actor(s, "a1").role, get_actor(s, "a1").shops) == ("supervisor", frozenset({3}))

@@ -1,4 +1,4 @@
-"""reviewops.vault: encrypted receiver data (AES-256-GCM, key outside the store) and the role-gated,
+"""reviewops.core.vault: encrypted receiver data (AES-256-GCM, key outside the store) and the role-gated,
 audited, rate-limited reveal of one field of one case (reliability.md P-01, P-03)."""
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from reviewops import import_file, triage_store, vault
-from reviewops import store as st
-from reviewops.errors import AccessDenied, ConfigError, NotFound, StoreError
-from reviewops.users import add_user, get_actor, set_active
+from reviewops import import_file, triage_store
+from reviewops.core import vault
+from reviewops.core import store as st
+from reviewops.core.errors import AccessDenied, ConfigError, NotFound, StoreError
+from reviewops.core.users import add_user, get_actor, set_active
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 10, 1, 3, 0, tzinfo=UTC)

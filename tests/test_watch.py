@@ -28,11 +28,11 @@ from alert_fixtures import (
     review_rows,
     write_export,
 )
-from reviewops import alerts
-from reviewops.channels import ChannelError
-from reviewops.errors import ConfigError
-from reviewops.ingest import import_file
-from reviewops.store import (
+from reviewops.alerting import alerts
+from reviewops.alerting.channels import ChannelError
+from reviewops.core.errors import ConfigError
+from reviewops.intake.ingest import import_file
+from reviewops.core.store import (
     Store,
     alert_deliveries,
     alert_events,
@@ -41,7 +41,7 @@ from reviewops.store import (
     reviews,
     watch_files,
 )
-from reviewops.watch import (
+from reviewops.alerting.watch import (
     PushRejected,
     WatchConfig,
     Watcher,
@@ -324,7 +324,7 @@ def test_a_crash_between_import_and_triage_is_recovered(store: Store, tmp_path: 
     import are alerted when the watcher starts."""
     policy_with(store, [feishu()])
     import_file(store, write_export(tmp_path / "orphan.csv", review_rows(0, 6)))  # imported, no case yet
-    from reviewops.triage import triage_store
+    from reviewops.handling.opening import triage_store
 
     import_file(store, write_export(tmp_path / "manual.csv", review_rows(100, 4)))
     manual = triage_store(store, batch_ids=[2])  # a manual import that opened its cases without alerts

@@ -17,9 +17,9 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 import sqlalchemy as sa
-from reviewops.store import Store, cases, reviews
-from reviewops.users import add_user, get_actor
-from reviewops.workbench import Workbench
+from reviewops.core.store import Store, cases, reviews
+from reviewops.core.users import add_user, get_actor
+from reviewops.handling.workbench import Workbench
 from reviewops_widgets import (
     build_approvals,
     build_case,
@@ -38,7 +38,7 @@ XSS = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     from reviewops.demo import build_demo
-    from reviewops.triage import triage_store
+    from reviewops.handling.opening import triage_store
 
     path = tmp_path_factory.mktemp("widgets") / "demo.db"
     with pytest.MonkeyPatch.context() as mp:

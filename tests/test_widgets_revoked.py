@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from reviewops import store as stmod
-from reviewops.users import set_active, set_role
-from reviewops.workbench import Workbench
+from reviewops.core import store as stmod
+from reviewops.core.users import set_active, set_role
+from reviewops.handling.workbench import Workbench
 from reviewops_widgets import build_approvals, build_case, build_followups, build_queue
 from reviewops_widgets.common import REVOKED_ZH
 

@@ -25,9 +25,9 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reviewops.store import Store, cases
-from reviewops.users import add_user, get_actor
-from reviewops.workbench import Workbench
+from reviewops.core.store import Store, cases
+from reviewops.core.users import add_user, get_actor
+from reviewops.handling.workbench import Workbench
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # China has kept UTC+8 without DST since 1991
@@ -60,7 +60,7 @@ def new_york() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     from reviewops.demo import build_demo
-    from reviewops.triage import triage_store
+    from reviewops.handling.opening import triage_store
 
     path = tmp_path_factory.mktemp("widgets_text") / "demo.db"
     with pytest.MonkeyPatch.context() as mp:
@@ -132,7 +132,7 @@ def test_built_forms_show_no_developer_notes(store: Store) -> None:
 @given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31), timezones=st.just(dt.UTC)))
 def test_the_one_formatter_shows_beijing_time_whatever_the_server_clock(t: dt.datetime) -> None:
     import pandas as pd
-    from reviewops.outputs import fmt_time, local_naive, now_text
+    from reviewops.core.outputs import fmt_time, local_naive, now_text
 
     want = beijing(t)
     assert fmt_time(t) == want
@@ -146,7 +146,7 @@ def test_the_one_formatter_shows_beijing_time_whatever_the_server_clock(t: dt.da
 
 def test_no_time_is_empty() -> None:
     import pandas as pd
-    from reviewops.outputs import fmt_time, local_naive
+    from reviewops.core.outputs import fmt_time, local_naive
 
     assert fmt_time(None) == fmt_time(pd.NaT) == fmt_time(float("nan")) == ""
     assert fmt_time(None, empty="—") == "—" and local_naive(None) is None
@@ -195,10 +195,10 @@ def test_the_case_page_shows_beijing_time(store: Store) -> None:
 
 def test_report_tables_and_lists_show_beijing_time() -> None:
     import pandas as pd
-    from reviewops.outputs import html_table
-    from reviewops.sweep import _local as sweep_local
-    from reviewops.triage import _fmt_local
-    from reviewops.workbench import _local as workbench_local
+    from reviewops.core.outputs import html_table
+    from reviewops.handling.sweep import _local as sweep_local
+    from reviewops.core.outputs import fmt_time as _fmt_local
+    from reviewops.handling.workbench import _local as workbench_local
 
     table = visible_text(html_table(pd.DataFrame({"截止（北京时间）": [pd.Timestamp(INSTANT), pd.NaT]})))
     assert "2026-12-07 23:29" in table and "+00:00" not in table and "UTC" not in table
@@ -207,7 +207,7 @@ def test_report_tables_and_lists_show_beijing_time() -> None:
 
 
 def test_the_dashboard_and_report_mail_times_are_beijing_time() -> None:
-    from reviewops.dashboard import _beijing
+    from reviewops.reporting.dashboard import _beijing
 
     assert _beijing(INSTANT) == "2026-12-07 23:29:00"
     assert _beijing(INSTANT.replace(tzinfo=None)) == "2026-12-07 23:29:00"  # stored naive = UTC
@@ -215,9 +215,9 @@ def test_the_dashboard_and_report_mail_times_are_beijing_time() -> None:
 
 def test_the_analysis_export_is_beijing_time(store: Store, tmp_path: Path) -> None:
     import openpyxl
-    from reviewops.analysis import export_analysis
+    from reviewops.reporting.analysis import export_analysis
 
-    from reviewops.store import reviews
+    from reviewops.core.store import reviews
 
     with store.read() as conn:  # the export lists the cases of the reviews posted in the period
         cid, created, posted = conn.execute(

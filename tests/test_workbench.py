@@ -9,12 +9,12 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from reviewops import store as stmod
-from reviewops.cases import InvalidTransition, transition_case
-from reviewops.errors import AccessDenied, ComplianceBlocked, ConfigError, ConflictError
-from reviewops.triage import recompute_due
-from reviewops.users import get_actor, set_role
-from reviewops.workbench import Workbench, describe_conflict
+from reviewops.core import store as stmod
+from reviewops.handling.cases import InvalidTransition, transition_case
+from reviewops.core.errors import AccessDenied, ComplianceBlocked, ConfigError, ConflictError
+from reviewops.handling.opening import recompute_due
+from reviewops.core.users import get_actor, set_role
+from reviewops.handling.workbench import Workbench, describe_conflict
 
 from wb_fixtures import access_rows, case_row, ledger_rows, make_case, make_users
 
@@ -185,7 +185,7 @@ def test_two_supervisors_approving_at_once_approve_once(store, tmp_path):
 
 def test_identity_comes_from_the_store_not_from_the_caller(sqlite_store, tmp_path):
     """S-08: an agent cannot raise their own role; a disabled user cannot act."""
-    from reviewops.users import set_active
+    from reviewops.core.users import set_active
 
     make_users(sqlite_store)
     with pytest.raises(AccessDenied, match="自己"):
@@ -213,7 +213,7 @@ def test_agents_cannot_close_appeal_or_approve(sqlite_store, tmp_path):
 
 def test_an_open_page_acts_with_what_the_store_says_now(sqlite_store, tmp_path):
     """A user disabled (or demoted) while their form is open cannot act with the old rights."""
-    from reviewops.users import set_active
+    from reviewops.core.users import set_active
 
     u = make_users(sqlite_store)
     cid = make_case(sqlite_store, tmp_path, paid_fen=45000)  # a refund ≤ what the order paid

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from reviewops import import_file, triage_store
-from reviewops import store as stmod
-from reviewops.users import add_user, get_actor
+from reviewops.core import store as stmod
+from reviewops.core.users import add_user, get_actor
 
 HEADER = ["订单编号", "买家昵称", "评价结果", "评价内容", "评价时间", "宝贝标题", "追评内容", "追评时间", "解释内容"]
 _seq = itertools.count(1)
@@ -83,7 +83,7 @@ def run_notebook(nb_path: Path, env: dict[str, str]):
     import nbformat
     from nbclient import NotebookClient
 
-    from reviewops.environ import patched_environ
+    from reviewops.core.environ import patched_environ
 
     nb = nbformat.read(nb_path, as_version=4)
     with patched_environ(env):  # the kernel inherits it

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import ipywidgets as widgets
-from reviewops.outputs import TIME_LABEL
+from reviewops.core.outputs import TIME_LABEL
 
 from .approvals import ApprovalsForm, build_approvals
 from .case import CaseForm, build_case

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
-from reviewops.outputs import fmt_time
+from reviewops.core.outputs import fmt_time
 
 from .common import STYLE, Form, button, close_tree, esc, guard, kv_html, set_visible
 
@@ -22,7 +22,7 @@ __all__ = ["ApprovalsForm", "build_approvals"]
 
 
 def _yuan(fen: Any) -> str:
-    from reviewops.policy import fen_to_yuan_text
+    from reviewops.core.policy import fen_to_yuan_text
 
     return "" if fen is None else f"{fen_to_yuan_text(int(fen))} 元"
 
@@ -105,7 +105,7 @@ class ApprovalsForm(Form):
         )
 
     def refresh(self) -> None:
-        from reviewops.errors import AccessDenied
+        from reviewops.core.errors import AccessDenied
 
         try:
             data = self.wb.approvals()
@@ -134,7 +134,7 @@ class ApprovalsForm(Form):
         return self.items[int(case_id)]
 
     def decide(self, item: _Item, *, approve: bool) -> None:
-        from reviewops.errors import ConflictError
+        from reviewops.core.errors import ConflictError
 
         reason = item.reason.value
         try:

@@ -5,8 +5,8 @@ shipment, the customer's tier and history, categories with reasons, contacts and
 H1 steps: record a contact, save the diagnosis, propose a remedy (kind + amount in yuan; who must
 approve is the domain's answer), save the 3S reply, then deliver / resolve. Only the actions in
 ``view.actions`` have visible buttons; every write sends the version the operator saw and reloads the
-case afterwards. A stale save (:class:`~reviewops.errors.ConflictError`) opens a conflict box listing
-what others changed (:func:`~reviewops.workbench.describe_conflict`) with a 重新载入 button: nothing of
+case afterwards. A stale save (:class:`~reviewops.core.errors.ConflictError`) opens a conflict box listing
+what others changed (:func:`~reviewops.handling.workbench.describe_conflict`) with a 重新载入 button: nothing of
 theirs is overwritten, and the operator's own input stays in the form until they reload.
 
 The case of record, its version, the user and their role live on the server side (``form.view``,
@@ -68,14 +68,14 @@ def _nfc_len(text: str) -> int:
 
 
 def _yuan(fen: Any) -> str:
-    from reviewops.policy import fen_to_yuan_text
+    from reviewops.core.policy import fen_to_yuan_text
 
     return "" if fen is None else f"{fen_to_yuan_text(int(fen))} 元"
 
 
 def _local(t: Any) -> str:
-    """A stored UTC time as Beijing time text (:func:`reviewops.outputs.fmt_time`)."""
-    from reviewops.outputs import fmt_time
+    """A stored UTC time as Beijing time text (:func:`reviewops.core.outputs.fmt_time`)."""
+    from reviewops.core.outputs import fmt_time
 
     return fmt_time(t)
 
@@ -83,7 +83,7 @@ def _local(t: Any) -> str:
 def _purposes() -> list[tuple[str, str]]:
     """The unmask purposes the vault accepts, as dropdown options (empty when the vault is not installed)."""
     try:
-        from reviewops.vault import PURPOSES
+        from reviewops.core.vault import PURPOSES
     except ImportError:
         return []
     if isinstance(PURPOSES, dict):
@@ -99,7 +99,7 @@ def _purposes() -> list[tuple[str, str]]:
 
 # ------------------------------------------------------------------ HTML (every value escaped)
 def header_html(v: Any, roles_zh: dict[str, str] | None = None) -> str:
-    from reviewops.policy import CATEGORY_ZH, SEVERITY_ZH
+    from reviewops.core.policy import CATEGORY_ZH, SEVERITY_ZH
 
     cats = "".join(tag_html(CATEGORY_ZH.get(c, c) + ("（主）" if c == v.primary_category else ""), "ro-tag-cat")
                    for c in v.categories)
@@ -164,7 +164,7 @@ def customer_html(v: Any) -> str:
 
 
 def reasons_html(v: Any) -> str:
-    from reviewops.policy import CATEGORY_ZH
+    from reviewops.core.policy import CATEGORY_ZH
 
     cats = "、".join(CATEGORY_ZH.get(c, c) + ("（主）" if c == v.primary_category else "") for c in v.categories)
     items = "".join(f"<li>{esc(r)}</li>" for r in v.reasons)
@@ -196,7 +196,7 @@ def followups_html(v: Any) -> str:
 
 
 def remedy_html(v: Any) -> str:
-    from reviewops.ledger import KIND_ZH
+    from reviewops.handling.ledger import KIND_ZH
 
     items = "、".join(f"{KIND_ZH.get(i['kind'], i['kind'])} {_yuan(i['amount_fen'])}"
                      + (f"（{i['note']}）" if i.get("note") else "") for i in v.suggested_items)
@@ -239,7 +239,7 @@ class _ItemRow:
     """One remedy item in the editor: kind, amount in yuan, optional note."""
 
     def __init__(self, index: int, on_change: Callable[[Any], None], on_remove: Callable[[_ItemRow], None]):
-        from reviewops.ledger import KIND_ZH, PROPOSABLE
+        from reviewops.handling.ledger import KIND_ZH, PROPOSABLE
 
         self.kind = widgets.Dropdown(options=[(f"{KIND_ZH[k]}（{k}）", k) for k in PROPOSABLE], value=PROPOSABLE[0],
                                      layout=widgets.Layout(width="140px"))
@@ -266,8 +266,8 @@ class CaseForm(Form):
 
     def __init__(self, wb: Any):
         super().__init__(wb)
-        from reviewops.policy import CATEGORY_ZH
-        from reviewops.workbench import CHANNELS, PROBLEMS
+        from reviewops.core.policy import CATEGORY_ZH
+        from reviewops.handling.workbench import CHANNELS, PROBLEMS
 
         self.view: Any = None
         self.saved = 0  # successful writes (for tests and the status line)
@@ -449,8 +449,8 @@ class CaseForm(Form):
         """Load (or switch to) a case; refusals of another shop's case show in the status and the shown case
         stays. When the store refuses the shown case itself (the user's shops changed) or the user
         (disabled), everything shown is cleared and the status asks to sign in again (:meth:`revoke`)."""
-        from reviewops.errors import AccessDenied
-        from reviewops.users import UserDisabled
+        from reviewops.core.errors import AccessDenied
+        from reviewops.core.users import UserDisabled
 
         cid = parse_case_id(case_id)
         try:
@@ -536,7 +536,7 @@ class CaseForm(Form):
     # ------------------------------------------------------------ writes
     def _write(self, call: Callable[[int, int], Any], done: Callable[[Any], str]) -> Any:
         """Run one write with the version the operator saw; reload after it; a stale save opens the conflict box."""
-        from reviewops.errors import ConfigError, ConflictError
+        from reviewops.core.errors import ConfigError, ConflictError
 
         v = self.view
         if v is None:
@@ -554,7 +554,7 @@ class CaseForm(Form):
         return result
 
     def _conflict(self, error: str, case_id: int, since_version: int) -> None:
-        from reviewops.workbench import describe_conflict
+        from reviewops.handling.workbench import describe_conflict
 
         try:
             changes = describe_conflict(self.wb.store, case_id, since_version)
@@ -586,7 +586,7 @@ class CaseForm(Form):
     def _do_propose(self, _b: Any = None) -> None:
         items, problems = self.editor_items()
         if problems:
-            from reviewops.errors import ConfigError
+            from reviewops.core.errors import ConfigError
 
             raise ConfigError("；".join(problems))
         note = self.propose_note.value
@@ -623,7 +623,7 @@ class CaseForm(Form):
 
     # ------------------------------------------------------------ remedy editor
     def _add_item(self, kind: str | None = None, amount_fen: int | None = None, note: str = "") -> _ItemRow:
-        from reviewops.policy import fen_to_yuan_text
+        from reviewops.core.policy import fen_to_yuan_text
 
         row = _ItemRow(self._item_seq, lambda _c: self._update_total(), self._remove_item)
         self._item_seq += 1
@@ -643,7 +643,7 @@ class CaseForm(Form):
         self._update_total()
 
     def _fill_suggested(self) -> None:
-        from reviewops.ledger import PROPOSABLE
+        from reviewops.handling.ledger import PROPOSABLE
 
         self.item_rows = []
         self._item_seq = 0
@@ -655,8 +655,8 @@ class CaseForm(Form):
 
     def editor_items(self) -> tuple[list[dict[str, Any]], list[str]]:
         """The editor's rows as ``[{kind, amount_fen[, note]}]`` (yuan → fen by the ledger) and the problems."""
-        from reviewops.errors import ReviewOpsError
-        from reviewops.ledger import yuan_to_fen
+        from reviewops.core.errors import ReviewOpsError
+        from reviewops.handling.ledger import yuan_to_fen
 
         items, problems = [], []
         for n, r in enumerate(self.item_rows, 1):
@@ -688,7 +688,7 @@ class CaseForm(Form):
 
     # ------------------------------------------------------------ unmask
     def _unmask(self) -> None:
-        from reviewops.errors import ConfigError
+        from reviewops.core.errors import ConfigError
 
         if self.view is None:
             raise ConfigError("请先载入案件 / load a case first")

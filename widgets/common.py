@@ -249,7 +249,7 @@ class Status:
 
 def error_text(e: BaseException) -> str:
     """What an operator reads for an error: the domain's own message, never a traceback."""
-    from reviewops.errors import ReviewOpsError
+    from reviewops.core.errors import ReviewOpsError
 
     if isinstance(e, ReviewOpsError):
         return str(e)
@@ -271,7 +271,7 @@ def guard(status: Status, fn: Callable[..., Any] | None = None, *, clear: bool =
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from reviewops.errors import ReviewOpsError
+        from reviewops.core.errors import ReviewOpsError
 
         if clear:
             status.clear()
@@ -363,7 +363,7 @@ def page_query_string() -> str | None:
 def case_id_from_query() -> str | None:
     """The ``case`` parameter of the page's query string (``?case=123``), or None.
 
-    The value is only a request: :class:`~reviewops.workbench.Workbench` checks the case against the
+    The value is only a request: :class:`~reviewops.handling.workbench.Workbench` checks the case against the
     user's shops when it is loaded.
     """
     values = parse_qs(page_query_string() or "").get("case") or []
@@ -373,7 +373,7 @@ def case_id_from_query() -> str | None:
 
 def parse_case_id(value: Any) -> int:
     """A typed case number → int (``ConfigError`` with a clear message otherwise)."""
-    from reviewops.errors import ConfigError
+    from reviewops.core.errors import ConfigError
 
     text = str(value if value is not None else "").strip().lstrip("#")
     if not text.isdigit() or len(text) > 12:

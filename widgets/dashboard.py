@@ -5,22 +5,22 @@ SKU text and agent: reviews, 中差评 and rate, SLA compliance, median hours to
 first contact and to resolution, revision rate and compensation cost as headline figures; the daily
 chart and the category chart (PNG, drawn server-side); and tables of the category mix, SLA (with the
 alert delays per source, SPEC E1, below it), remedies and the breakdowns by shop, platform, SKU and agent. Everything is computed by
-:func:`reviewops.dashboard.dashboard_figures` (which calls :func:`reviewops.reports.report_figures`, as
+:func:`reviewops.reporting.dashboard.dashboard_figures` (which calls :func:`reviewops.reporting.reports.report_figures`, as
 the weekly report does); this form only reads the filters and shows the result, every value escaped.
 
-It opens on :func:`reviewops.dashboard.opening_range` (the last 7 days, or the latest week with data when
+It opens on :func:`reviewops.reporting.dashboard.opening_range` (the last 7 days, or the latest week with data when
 those are empty — the notice line 「ro-dash-notice」 says so). When the chosen range holds no review the
-notice says so plainly (:func:`reviewops.dashboard.empty_range`) and the button 「查看有数据的最近一周」
+notice says so plainly (:func:`reviewops.reporting.dashboard.empty_range`) and the button 「查看有数据的最近一周」
 (``ro-dash-latest``) sets the dates to the latest week with data; a chart with nothing to draw is a short
 message (``ro-dash-chart-empty``), never empty axes.
 
 On top, 「ro-dash-calendar」 says plainly when the next 60 days lack holiday data (deadlines would count
-Monday–Friday; :func:`reviewops.dashboard.calendar_notice`) and is empty otherwise.
+Monday–Friday; :func:`reviewops.reporting.dashboard.calendar_notice`) and is empty otherwise.
 
 Below the SLA panel: 「提醒服务」 (is ``reviewops watch`` beating, the delivery queue by state, the oldest
-waiting alert, the problems — :func:`reviewops.dashboard.alert_service`) and 「发送失败的提醒（死信）」, the
-dead letters of the user's shops; a supervisor or admin (``reviewops.alerts.RESEND_ROLES``) also gets a
-selection with 重新发送 and 全部重新发送, which call :func:`reviewops.alerts.resend` as ``wb.actor`` and
+waiting alert, the problems — :func:`reviewops.reporting.dashboard.alert_service`) and 「发送失败的提醒（死信）」, the
+dead letters of the user's shops; a supervisor or admin (``reviewops.alerting.alerts.RESEND_ROLES``) also gets a
+selection with 重新发送 and 全部重新发送, which call :func:`reviewops.alerting.alerts.resend` as ``wb.actor`` and
 show the outcome in the status line (agents see the list only).
 
 Changing a filter or clicking 刷新 recomputes (the alert panels too); with 自动刷新 ticked a background thread recomputes every
@@ -72,7 +72,7 @@ def hours_text(x: Any) -> str:
 
 
 def yuan_text(fen: Any) -> str:
-    from reviewops.policy import fen_to_yuan_text
+    from reviewops.core.policy import fen_to_yuan_text
 
     return fen_to_yuan_text(int(fen or 0)) or "0"
 
@@ -92,7 +92,7 @@ def kpi_html(name: str, label: str, value: Any, sub: str = "") -> str:
 
 def headline_html(fig: Any, updated: str) -> str:
     """The headline figures (every value escaped) and the period they cover."""
-    from reviewops.sla import SLA_STATUS_ZH
+    from reviewops.core.sla import SLA_STATUS_ZH
 
     sla = fig.sla
     last = (fig.end - dt.timedelta(days=1)).astimezone(fig.start.tzinfo)
@@ -121,14 +121,14 @@ def chart_html(png: bytes, cls: str, alt: str) -> str:
 
 
 def chart_item_html(chart: Any) -> str:
-    """One :class:`reviewops.dashboard.DashboardChart`: its image, or its message when there is nothing to draw."""
+    """One :class:`reviewops.reporting.dashboard.DashboardChart`: its image, or its message when there is nothing to draw."""
     if chart.png is None:
         return f'<div class="ro-dash-chart-empty ro-dash-chart-{esc(chart.key)}">{esc(chart.message)}</div>'
     return chart_html(chart.png, f"ro-dash-chart-{chart.key}", chart.title)
 
 
 def charts_html(charts: list[Any]) -> str:
-    """The dashboard's charts (:func:`reviewops.dashboard.dashboard_charts`): an image each, or its message."""
+    """The dashboard's charts (:func:`reviewops.reporting.dashboard.dashboard_charts`): an image each, or its message."""
     return "".join(chart_item_html(c) for c in charts)
 
 
@@ -142,15 +142,15 @@ def categories_html(fig: Any) -> str:
 
 def sla_html(fig: Any) -> str:
     s = fig.sla
-    from reviewops.dashboard import sla_table
+    from reviewops.reporting.dashboard import sla_table
 
     rows = [*sla_table(s).itertuples(index=False, name=None), ("已解决 / 改为好评", f"{fig.resolved} / {fig.revised}")]
     return table_html(("指标", "数值"), rows, cls="ro-dash-table")
 
 
 def alert_delays_html(fig: Any) -> str:
-    """The alert delays per source (SPEC E1): :func:`reviewops.dashboard.alert_delay_table`, every cell escaped."""
-    from reviewops.dashboard import alert_delay_table
+    """The alert delays per source (SPEC E1): :func:`reviewops.reporting.dashboard.alert_delay_table`, every cell escaped."""
+    from reviewops.reporting.dashboard import alert_delay_table
 
     t = alert_delay_table(fig.alert_delays)
     return table_html(list(t.columns), t.itertuples(index=False), cls="ro-dash-table",
@@ -198,7 +198,7 @@ def watcher_state_html(svc: Any) -> str:
 
 def alert_service_html(svc: Any) -> str:
     """The 提醒服务 panel: watcher state, the queue by state (Chinese), the oldest waiting alert, problems."""
-    from reviewops.dashboard import ALERT_SERVICE_TITLE
+    from reviewops.reporting.dashboard import ALERT_SERVICE_TITLE
 
     waiting = "—（没有待发送的提醒）" if svc.oldest_pending_s is None else f"已等待 {seconds_text(svc.oldest_pending_s)} 秒"
     watchers = ""
@@ -221,7 +221,7 @@ def alert_service_html(svc: Any) -> str:
 
 def dead_letters_html(table: Any, shown: int, limit: int, may_resend: bool) -> str:
     """The 死信 list (every cell escaped) and what the user can do about it."""
-    from reviewops.dashboard import DEAD_LETTER_TITLE
+    from reviewops.reporting.dashboard import DEAD_LETTER_TITLE
 
     head = title_html(DEAD_LETTER_TITLE, "dead letters of your shops")
     if may_resend:
@@ -264,7 +264,7 @@ class DashboardForm(Form):
 
     def __init__(self, wb: Any, *, refresh_seconds: float = 60.0, today: dt.date | None = None):
         super().__init__(wb)
-        from reviewops.dashboard import dashboard_options, may_resend, opening_range
+        from reviewops.reporting.dashboard import dashboard_options, may_resend, opening_range
 
         self.refresh_seconds = float(refresh_seconds)
         self.figures: Any = None
@@ -375,7 +375,7 @@ class DashboardForm(Form):
         """Recompute the alert panels and the figures for the current filters and show them. When the store
         refuses the read (the user was disabled or moved to other shops while the page was open), every
         figure is cleared and the auto-refresh stops (:meth:`revoke`); a revoked page shows nothing again."""
-        from reviewops.errors import AccessDenied
+        from reviewops.core.errors import AccessDenied
 
         if self.revoked:
             return
@@ -394,12 +394,8 @@ class DashboardForm(Form):
             self.dead_select.options = []
 
     def _refresh(self, now: dt.datetime | None) -> None:
-        from reviewops.dashboard import (
-            dashboard_charts,
-            dashboard_figures,
-            empty_range,
-        )
-        from reviewops.errors import ConfigError
+        from reviewops.reporting.dashboard import dashboard_charts, dashboard_figures, empty_range
+        from reviewops.core.errors import ConfigError
 
         self.refresh_alerts(now)  # first: a bad date must not leave the alert panels stale
         if self.start.value is None or self.end.value is None:
@@ -410,14 +406,14 @@ class DashboardForm(Form):
                                     agent=self._choice(self.agent), now=now, **filters)
             self.empty = empty_range(self.wb.store, self.wb.actor, fig, **filters)
             self._show_notice()
-            from reviewops.outputs import now_text  # Beijing time, the one formatter for people
+            from reviewops.core.outputs import now_text  # Beijing time, the one formatter for people
 
             updated = now_text(now=now)
             self.figures = fig
             self.headline.value = headline_html(fig, updated)
             self.charts.value = charts_html(dashboard_charts(fig))
             self.categories.value = title_html("中差评分类", "category mix") + categories_html(fig)
-            from reviewops.dashboard import ALERT_DELAY_TITLE
+            from reviewops.reporting.dashboard import ALERT_DELAY_TITLE
 
             self.sla.value = (title_html("响应时效（SLA）", "as of now") + sla_html(fig)
                               + title_html(ALERT_DELAY_TITLE, "real delay per source, by arrival time")
@@ -435,7 +431,7 @@ class DashboardForm(Form):
     def refresh_alerts(self, now: dt.datetime | None = None) -> None:
         """Show the holiday-data notice, the alert service's state and the dead letters of the user's shops
         (the filters do not apply)."""
-        from reviewops.dashboard import (
+        from reviewops.reporting.dashboard import (
             DEAD_LETTER_LIMIT,
             alert_kind_zh,
             alert_service,
@@ -464,7 +460,7 @@ class DashboardForm(Form):
 
     def resend_selected(self) -> int:
         """Re-queue the dead letters chosen in ``dead_select``; the outcome shows in the status line."""
-        from reviewops.errors import ConfigError
+        from reviewops.core.errors import ConfigError
 
         ids = [int(i) for i in self.dead_select.value] if self.dead_select is not None else []
         if not ids:
@@ -476,9 +472,9 @@ class DashboardForm(Form):
         return self._resend(None)
 
     def _resend(self, ids: list[int] | None) -> int:
-        """:func:`reviewops.alerts.resend` as the signed-in user (it refuses other roles and other shops)."""
-        from reviewops import alerts
-        from reviewops.errors import ConfigError
+        """:func:`reviewops.alerting.alerts.resend` as the signed-in user (it refuses other roles and other shops)."""
+        from reviewops.alerting import alerts
+        from reviewops.core.errors import ConfigError
 
         try:
             n = alerts.resend(self.wb.store, ids, actor=self.wb.actor)
@@ -505,7 +501,7 @@ class DashboardForm(Form):
 
     def show_latest(self) -> None:
         """Set the dates to the latest week with data (:attr:`empty`'s) and recompute once."""
-        from reviewops.errors import ConfigError
+        from reviewops.core.errors import ConfigError
 
         if self.empty is None or self.empty.latest is None:
             raise ConfigError("没有可跳转的有数据的一周 / there is no week with data to show")
@@ -572,7 +568,7 @@ class DashboardForm(Form):
 
 def build_dashboard(wb: Any, *, auto_refresh: bool = True, refresh_seconds: float = 60.0,
                     today: dt.date | None = None) -> DashboardForm:
-    """数据看板 for the signed-in ``wb.actor`` (a :class:`~reviewops.workbench.Workbench`); computes once at once."""
+    """数据看板 for the signed-in ``wb.actor`` (a :class:`~reviewops.handling.workbench.Workbench`); computes once at once."""
     form = DashboardForm(wb, refresh_seconds=refresh_seconds, today=today)
     guard(form.status, form.refresh)()
     if auto_refresh:

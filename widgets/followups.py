@@ -145,7 +145,7 @@ class FollowupsForm(Form):
         )
 
     def refresh(self) -> None:
-        from reviewops.errors import AccessDenied
+        from reviewops.core.errors import AccessDenied
 
         try:
             df = self.wb.followups_due(horizon_hours=float(self.horizon.value))

@@ -15,8 +15,8 @@ from typing import Any
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
-from reviewops.outputs import now_text
-from reviewops.sla import UNANSWERED_STATUSES
+from reviewops.core.outputs import now_text
+from reviewops.core.sla import UNANSWERED_STATUSES
 
 from .common import (
     STYLE,
@@ -129,7 +129,7 @@ class QueueForm(Form):
     def __init__(self, wb: Any, *, on_open: Callable[[int], Any] | None = None, page_size: int = 20,
                  limit: int = 200, refresh_seconds: float = 30.0):
         super().__init__(wb)
-        from reviewops.policy import CATEGORY_ZH
+        from reviewops.core.policy import CATEGORY_ZH
 
         self.on_open = on_open
         self.page_size = max(1, int(page_size))
@@ -202,7 +202,7 @@ class QueueForm(Form):
     def refresh(self, now: dt.datetime | None = None) -> None:
         """Query the queue again and redraw (minutes left, SLA colours, new cases). When the store refuses
         the read (the user was disabled), the rows are cleared and the auto-refresh stops (:meth:`revoke`)."""
-        from reviewops.errors import AccessDenied
+        from reviewops.core.errors import AccessDenied
 
         with self._lock:
             try:

@@ -4,9 +4,9 @@ The public API is what ``__all__`` lists; notebooks, forms, Excel functions and
 the CLI import only from here.
 """
 
-from .classify import classify
+from .grading.classify import classify
 from .demo import build_demo
-from .errors import (
+from .core.errors import (
     AccessDenied,
     ComplianceBlocked,
     ConfigError,
@@ -22,21 +22,22 @@ from .errors import (
     UnknownLayout,
     UnsupportedFile,
 )
-from .ingest import ImportResult, import_file, import_paths
-from .outcomes import CustomerValue, customer_value  # customer_value (issue 5)
-from .policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
-from .remedy import remedy_for, tier_of
-from .replies import Draft, check_message, draft_reply
-from .scorecard import Scorecard, staff_scorecard  # staff_scorecard (issue 5)
-from .store import Store
-from .sweep import DailySweep, daily_sweep  # daily_sweep (issue 5)
-from .textmodel import TextModel
-from .triage import TriageResult, open_queue, triage, triage_store
-from .users import Actor, add_user, get_actor
-from .watch import WatchConfig, Watcher, watch_status  # reviewops watch (issue 7)
-from .workbench import Workbench
+from .intake.ingest import ImportResult, import_file, import_paths
+from .reporting.outcomes import CustomerValue, customer_value  # customer_value (issue 5)
+from .core.policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
+from .handling.remedy import remedy_for, tier_of
+from .handling.replies import Draft, check_message, draft_reply
+from .reporting.scorecard import Scorecard, staff_scorecard  # staff_scorecard (issue 5)
+from .core.store import Store
+from .handling.sweep import DailySweep, daily_sweep  # daily_sweep (issue 5)
+from .grading.textmodel import TextModel
+from .handling.opening import TriageResult, open_queue, triage_store
+from .grading.triage import triage
+from .core.users import Actor, add_user, get_actor
+from .alerting.watch import WatchConfig, Watcher, watch_status  # reviewops watch (issue 7)
+from .handling.workbench import Workbench
 
-__version__ = "0.1.0"
+from .core import __version__
 
 __all__ = [
     "AccessDenied",

@@ -21,10 +21,10 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .columns import KINDS, PLATFORMS
-from .errors import ConfigError, ReviewOpsError
-from .redact import install_log_redaction, mask_url, redact_obj, redact_secrets
+from .core import __version__
+from .core.columns import KINDS, PLATFORMS
+from .core.errors import ConfigError, ReviewOpsError
+from .core.redact import install_log_redaction, mask_url, redact_obj, redact_secrets
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL = 70
@@ -48,11 +48,11 @@ def cli() -> None:
 
 
 def _read_mapping(value: str) -> dict[str, str]:
-    from .layouts import parse_map_option
+    from .intake.layouts import parse_map_option
 
     path = Path(value)
     if path.suffix.lower() in (".csv", ".txt") and path.exists():
-        from .readers import decode_text
+        from .intake.readers import decode_text
 
         text, _ = decode_text(path.read_bytes())
         out: dict[str, str] = {}
@@ -81,8 +81,8 @@ def import_cmd(files: tuple[Path, ...], platform: str | None, kind: str | None, 
                layout_name: str | None, mapping: str | None, save_layout: str | None, skip_bad_rows: bool,
                progress: bool | None, db: str | None, as_json: bool) -> None:
     """导入平台导出文件（评价、订单、退款、聊天、物流）/ import platform export files."""
-    from .ingest import describe, import_paths
-    from .store import Store
+    from .intake.ingest import describe, import_paths
+    from .core.store import Store
 
     if save_layout and not mapping:
         raise ConfigError("--save-layout 需要和 --map 一起使用 / --save-layout needs --map")
@@ -117,8 +117,8 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
              as_json: bool, as_of: str | None = None) -> None:
     """生成演示店铺、通过导入器载入、分级建案并列出待处理案件 / build the demo shop, import, triage, show the queue."""
     from .demo import demo_as_of, run_demo
-    from .ingest import describe
-    from .store import Store
+    from .intake.ingest import describe
+    from .core.store import Store
 
     if scale <= 0 or scale > 20:
         raise ConfigError(f"--scale 应在 (0, 20] 之间 / --scale must be in (0, 20]; got {scale}")
@@ -128,7 +128,7 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
     if pw is not None and len(pw) < 8:
         raise ConfigError(f"演示用户密码至少 8 位（--demo-password 或 {DEMO_PASSWORD_ENV}），收到 {len(pw)} 位 / "
                           f"the demo password needs at least 8 characters, got {len(pw)}")
-    from .triage import open_queue
+    from .handling.opening import open_queue
 
     run = run_demo(db, seed=seed, scale=scale, as_of=demo_as_of(as_of), out_dir=out_dir, password=demo_password,
                    actor=_actor(), progress=not as_json and sys.stderr.isatty())
@@ -162,9 +162,9 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
 @json_option
 def layouts_cmd(db: str | None, as_json: bool) -> None:
     """列出内置和已保存的表头版式 / list built-in and saved header layouts."""
-    from .ingest import saved_layouts
-    from .layouts import BUILTIN
-    from .store import Store
+    from .intake.ingest import saved_layouts
+    from .intake.layouts import BUILTIN
+    from .core.store import Store
 
     with Store.open(db) as store:
         user = saved_layouts(store)
@@ -185,7 +185,7 @@ def layouts_cmd(db: str | None, as_json: bool) -> None:
 @json_option
 def status_cmd(db: str | None, as_json: bool) -> None:
     """数据库位置、各表行数与待处理案件数 / where the database is, rows per table, cases awaiting action."""
-    from .store import Store
+    from .core.store import Store
 
     with Store.open(db) as store:
         data = {"db": mask_url(store.url), "dialect": store.dialect, "counts": store.counts(), "open_cases": _count_open(store)}
@@ -209,15 +209,15 @@ def _print_demo_users(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_queue(queue: Any, total_open: int | None = None) -> None:
-    """The queue of cases awaiting action as a plain table (most urgent first, reviewops.cases.case_queue).
+    """The queue of cases awaiting action as a plain table (most urgent first, reviewops.handling.cases.case_queue).
 
     剩余 counts down only while the SLA clock runs; once contacted the clock has stopped and the
     row shows its status (按时响应 / 逾期响应), never a time past the deadline."""
     if queue.empty:
         click.echo("没有待处理的案件 / no cases await action")
         return
-    from .policy import SEVERITY_ZH as sev
-    from .sla import UNANSWERED_STATUSES
+    from .core.policy import SEVERITY_ZH as sev
+    from .core.sla import UNANSWERED_STATUSES
 
     head = (f"{'案件':>6}  {'平台':<8} {'状态':<8} {'评分':<6} {'分类':<8} {'严重':<4} {'负责':<10} "
             f"{'截止(北京时间)':<16} {'时效':<6} {'剩余':>8}  摘录")
@@ -251,8 +251,8 @@ def _queue_json(queue: Any) -> list[dict[str, Any]]:
 
 
 def _count_open(store: Any, shop_ids: Any = None) -> int:
-    """Cases awaiting action (reviewops.cases.count_open: the one definition of open)."""
-    from .cases import count_open
+    """Cases awaiting action (reviewops.handling.cases.count_open: the one definition of open)."""
+    from .handling.cases import count_open
 
     return count_open(store, shop_ids=shop_ids)
 
@@ -265,8 +265,8 @@ def _count_open(store: Any, shop_ids: Any = None) -> int:
 @json_option
 def triage_cmd(no_model: bool, limit: int, db: str | None, as_json: bool) -> None:
     """把新的中差评分级并建案（可重复执行）/ grade new negative reviews into cases (idempotent)."""
-    from .store import Store
-    from .triage import open_queue, triage_store
+    from .core.store import Store
+    from .handling.opening import open_queue, triage_store
 
     with Store.open(db) as store:
         result = triage_store(store, model=not no_model, actor=_actor(), via="cli")
@@ -302,13 +302,13 @@ def _echo_triage(result: Any) -> None:
 @json_option
 def queue_cmd(limit: int, user_name: str | None, db: str | None, as_json: bool) -> None:
     """待处理案件，未联系的按响应截止时间在前 / cases awaiting action, most urgent first."""
-    from .store import Store
-    from .triage import open_queue
+    from .core.store import Store
+    from .handling.opening import open_queue
 
     with Store.open(db) as store:
         shop_ids = None
         if user_name:
-            from .users import get_actor
+            from .core.users import get_actor
 
             shop_ids = get_actor(store, user_name).shops
         queue = open_queue(store, limit=limit, shop_ids=shop_ids)
@@ -326,10 +326,10 @@ def queue_cmd(limit: int, user_name: str | None, db: str | None, as_json: bool) 
 @json_option
 def classify_cmd(texts: tuple[str, ...], ratings: tuple[str, ...], db: str | None, as_json: bool) -> None:
     """判断评价文本是否中差评及其分类（用当前策略与模型）/ classify review texts."""
-    from .classify import classify
-    from .policy import current_policy
-    from .store import Store
-    from .textmodel import TextModel
+    from .grading.classify import classify
+    from .core.policy import current_policy
+    from .core.store import Store
+    from .grading.textmodel import TextModel
 
     if ratings and len(ratings) != len(texts):
         raise ConfigError(f"--rating 给了 {len(ratings)} 个，文本 {len(texts)} 条；要么不给，要么每条一个 / "
@@ -355,8 +355,8 @@ def classify_cmd(texts: tuple[str, ...], ratings: tuple[str, ...], db: str | Non
 @json_option
 def train_cmd(min_reviews: int | None, db: str | None, as_json: bool) -> None:
     """用店铺自己的带评分评价训练文本模型并保存新版本 / train the text model on the shop's rated reviews."""
-    from .store import Store
-    from .textmodel import train_from_store
+    from .core.store import Store
+    from .grading.textmodel import train_from_store
 
     with Store.open(db) as store:
         info = train_from_store(store, actor=_actor(), min_reviews=min_reviews)
@@ -383,8 +383,8 @@ def policy_group() -> None:
 @db_option
 def policy_export_cmd(file: Path, version: int | None, db: str | None) -> None:
     """把策略写成可编辑的工作簿 / write the policy as an editable workbook."""
-    from .policy import current_policy, export_policy, load_policy
-    from .store import Store
+    from .core.policy import current_policy, export_policy, load_policy
+    from .core.store import Store
 
     with Store.open(db) as store:
         policy = load_policy(store, version) if version is not None else current_policy(store, actor=_actor())
@@ -400,8 +400,8 @@ def policy_export_cmd(file: Path, version: int | None, db: str | None) -> None:
 @json_option
 def policy_import_cmd(file: Path, note: str | None, db: str | None, as_json: bool) -> None:
     """校验工作簿并保存为新的策略版本 / validate a workbook and store it as a new policy version."""
-    from .policy import import_policy, load_policy, save_policy
-    from .store import Store
+    from .core.policy import import_policy, load_policy, save_policy
+    from .core.store import Store
 
     policy = import_policy(file)
     with Store.open(db) as store:
@@ -425,8 +425,8 @@ def policy_import_cmd(file: Path, note: str | None, db: str | None, as_json: boo
 @json_option
 def policy_show_cmd(db: str | None, as_json: bool) -> None:
     """列出策略版本 / list policy versions."""
-    from .policy import policy_versions_list
-    from .store import Store
+    from .core.policy import policy_versions_list
+    from .core.store import Store
 
     with Store.open(db) as store:
         rows = policy_versions_list(store)
@@ -496,8 +496,8 @@ def _shops_zh(shops: str) -> str:
 def users_add_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: bool, display_name: str | None,
                   password_stdin: bool, no_password: bool, db: str | None, as_json: bool) -> None:
     """添加用户 / add a workbench user."""
-    from .store import Store
-    from .users import add_user, list_users
+    from .core.store import Store
+    from .core.users import add_user, list_users
 
     if no_password and password_stdin:
         raise ConfigError("--no-password 与 --password-stdin 只能二选一 / give either --no-password or --password-stdin")
@@ -518,9 +518,9 @@ def users_add_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: bool,
 @json_option
 def users_list_cmd(db: str | None, as_json: bool) -> None:
     """列出用户（不含密码）/ list users (no password hashes)."""
-    from .policy import current_policy
-    from .store import Store
-    from .users import list_users
+    from .core.policy import current_policy
+    from .core.store import Store
+    from .core.users import list_users
 
     with Store.open(db) as store:
         rows = list_users(store)
@@ -545,8 +545,8 @@ def users_list_cmd(db: str | None, as_json: bool) -> None:
 @db_option
 def users_disable_cmd(name: str, db: str | None) -> None:
     """停用用户：立即不能登录，已登录的会话失效 / disable a user (their sessions end at once)."""
-    from .store import Store
-    from .users import set_active
+    from .core.store import Store
+    from .core.users import set_active
 
     with Store.open(db) as store:
         set_active(store, name, False, actor=_actor())
@@ -558,8 +558,8 @@ def users_disable_cmd(name: str, db: str | None) -> None:
 @db_option
 def users_enable_cmd(name: str, db: str | None) -> None:
     """重新启用用户 / enable a user again."""
-    from .store import Store
-    from .users import set_active
+    from .core.store import Store
+    from .core.users import set_active
 
     with Store.open(db) as store:
         set_active(store, name, True, actor=_actor())
@@ -572,9 +572,9 @@ def users_enable_cmd(name: str, db: str | None) -> None:
 @db_option
 def users_passwd_cmd(name: str, password_stdin: bool, db: str | None) -> None:
     """设置或更改密码（已登录的会话失效）/ set or change a password (existing sessions end)."""
-    from .errors import NotFound
-    from .store import Store
-    from .users import set_password, user_row
+    from .core.errors import NotFound
+    from .core.store import Store
+    from .core.users import set_password, user_row
 
     with Store.open(db) as store:
         if user_row(store, name) is None:
@@ -591,8 +591,8 @@ def users_passwd_cmd(name: str, password_stdin: bool, db: str | None) -> None:
 @db_option
 def users_set_role_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: bool, db: str | None) -> None:
     """更改角色（及店铺）；不能改自己的角色 / change a user's role (and shops); nobody changes their own."""
-    from .store import Store
-    from .users import set_role
+    from .core.store import Store
+    from .core.users import set_role
 
     with Store.open(db) as store:
         set_role(store, name, role, actor=_actor(), shops=_shops_arg(shops, all_shops, default=None))
@@ -606,8 +606,8 @@ def users_set_role_cmd(name: str, role: str, shops: tuple[int, ...], all_shops: 
 def users_token_cmd(name: str, revoke: bool, db: str | None) -> None:
     """Excel 个人令牌：打印一次新令牌（旧令牌作废；库里只存哈希）/ print a new personal token for Excel
     (RO_CASES/RO_KPI read REVIEWOPS_TOKEN); the store keeps only its hash; the old one stops working."""
-    from .store import Store
-    from .users import issue_token, revoke_token
+    from .core.store import Store
+    from .core.users import issue_token, revoke_token
 
     with Store.open(db) as store:
         if revoke:
@@ -698,11 +698,11 @@ def watch_cmd(folder: Path | None, http_addr: str | None, allow_remote: bool, sc
               show_status: bool, show_dead: bool, resend_ids: tuple[int, ...], resend_all: bool, db: str | None,
               as_json: bool) -> None:
     """监控服务：文件夹、推送与定时导入的新评价在几秒内提醒到值班人 / the review watcher and its alerts."""
-    from .store import Store
+    from .core.store import Store
 
     if show_status or show_dead or resend_ids or resend_all:
-        from .alerts import dead_letters, resend
-        from .watch import watch_status
+        from .alerting.alerts import dead_letters, resend
+        from .alerting.watch import watch_status
 
         with Store.open(db) as store:
             if resend_ids or resend_all:
@@ -744,7 +744,7 @@ def watch_cmd(folder: Path | None, http_addr: str | None, allow_remote: bool, sc
                 if not st["ok"]:
                     sys.exit(EXIT_USER_ERROR)
         return
-    from .watch import Watcher, WatchConfig, parse_schedule
+    from .alerting.watch import Watcher, WatchConfig, parse_schedule
 
     host, port = "127.0.0.1", None
     if http_addr:
@@ -799,7 +799,7 @@ def run_cmd(playbook: str, params: tuple[str, ...], db: str | None, out_dir: Pat
     smtp = None
     recipients: list[str] = []
     if mail_to:  # checked before anything runs
-        from .delivery import SmtpConfig, parse_recipients
+        from .alerting.delivery import SmtpConfig, parse_recipients
 
         recipients = parse_recipients(mail_to)
         smtp = SmtpConfig.from_env(host=smtp_host, port=smtp_port, security=smtp_security, user=smtp_user,
@@ -808,7 +808,7 @@ def run_cmd(playbook: str, params: tuple[str, ...], db: str | None, out_dir: Pat
                           actor=_actor())
     delivered = None
     if smtp is not None:
-        from .delivery import DeliveryFailed, send_report
+        from .alerting.delivery import DeliveryFailed, send_report
 
         try:
             delivered = send_report(result, recipients, smtp, db=db, actor=_actor())
@@ -850,8 +850,8 @@ def export_group() -> None:
 @json_option
 def export_analysis_cmd(period: str, shops: str | None, out: Path, db: str | None, as_json: bool) -> None:
     """写出分析工作簿（评价分级、案件、补偿、KPI 公式；无需 Python，WPS 可用）/ write the analysis workbook."""
-    from .analysis import export_analysis
-    from .store import Store
+    from .reporting.analysis import export_analysis
+    from .core.store import Store
 
     shop_ids = None
     if shops is not None and shops.strip():
@@ -882,7 +882,7 @@ def export_analysis_cmd(period: str, shops: str | None, out: Path, db: str | Non
 @json_option
 def export_workbook_cmd(out: Path, overwrite: bool, as_json: bool) -> None:
     """复制 Excel 工作簿 ReviewOps.xlsm 和 xlwings Lite 文件到文件夹 / copy the Excel workbook and the Lite files."""
-    from .analysis import export_workbooks
+    from .reporting.analysis import export_workbooks
 
     written = export_workbooks(out, overwrite=overwrite)
     if as_json:
@@ -908,8 +908,8 @@ def surveys_group() -> None:
 @json_option
 def surveys_import_cmd(file: Path, shop_id: int, skip_bad_rows: bool, db: str | None, as_json: bool) -> None:
     """导入问卷答案（CSV/XLSX：问卷编号、类型 csat/nps、分数、订单号、回答时间）/ import survey answers."""
-    from .store import Store
-    from .surveys import import_surveys
+    from .core.store import Store
+    from .intake.surveys import import_surveys
 
     with Store.open(db) as store:
         result = import_surveys(store, file, shop_id=shop_id, skip_bad_rows=skip_bad_rows)
@@ -923,7 +923,7 @@ def surveys_import_cmd(file: Path, shop_id: int, skip_bad_rows: bool, db: str | 
 # ---- end surveys ----
 
 
-# ---- backup and restore (issue 15 §4: backups that restore; rules in reviewops.backup) ----
+# ---- backup and restore (issue 15 §4: backups that restore; rules in reviewops.core.backup) ----
 @cli.command("backup")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--verify", "verify_only", is_flag=True,
@@ -933,8 +933,8 @@ def surveys_import_cmd(file: Path, shop_id: int, skip_bad_rows: bool, db: str | 
 @json_option
 def backup_cmd(file: Path, verify_only: bool, overwrite: bool, db: str | None, as_json: bool) -> None:
     """备份数据库到一个文件（一致快照 + 清单），或用 --verify 校验备份 / back up the store to one file, or --verify one."""
-    from .backup import backup, key_notice, verify
-    from .store import Store
+    from .core.backup import backup, key_notice, verify
+    from .core.store import Store
 
     if verify_only:
         result: Any = verify(file, db=db)
@@ -962,7 +962,7 @@ def backup_cmd(file: Path, verify_only: bool, overwrite: bool, db: str | None, a
 @json_option
 def restore_cmd(file: Path, force: bool, db: str | None, as_json: bool) -> None:
     """从备份文件恢复到空数据库（先校验，再写入）/ restore a backup into an empty store (verified first)."""
-    from .backup import key_notice, restore
+    from .core.backup import key_notice, restore
 
     result = restore(file, db, force=force)
     if as_json:
@@ -982,7 +982,7 @@ def restore_cmd(file: Path, force: bool, db: str | None, as_json: bool) -> None:
 
 
 def _actor() -> str:
-    from .users import os_actor
+    from .core.users import os_actor
 
     return os_actor()
 

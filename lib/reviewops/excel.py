@@ -16,7 +16,7 @@ What Excel sends, and what these functions accept:
 What they return: plain values and lists (a list of lists spills as a table on Excel 365);
 times as **naive Beijing-time datetimes** (Excel has no time zones); money as yuan text
 (``"129.5"``); order IDs as text. Text that came from users is made formula-safe
-(:func:`reviewops.outputs.formula_safe`, S-01/S-02) and personal numbers are masked.
+(:func:`reviewops.core.outputs.formula_safe`, S-01/S-02) and personal numbers are masked.
 A problem never raises: the function returns a short Chinese error text starting with
 ``#错误:`` instead (e.g. ``#错误: 评分应为1–5，收到 7``).
 
@@ -51,16 +51,10 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from .columns import PLATFORM_ZH, PLATFORMS
-from .errors import ReviewOpsError
-from .outputs import formula_safe, local_naive
-from .policy import (
-    CATEGORY_CODES,
-    CATEGORY_ZH,
-    Policy,
-    default_policy,
-    fen_to_yuan_text,
-)
+from .core.columns import PLATFORM_ZH, PLATFORMS
+from .core.errors import ReviewOpsError
+from .core.outputs import formula_safe, local_naive
+from .core.policy import CATEGORY_CODES, CATEGORY_ZH, Policy, default_policy, fen_to_yuan_text
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -214,10 +208,10 @@ def _int(v: Any, what: str, *, blank: int | None = None) -> int:
 
 def _yuan_fen(v: Any, what: str, *, blank: int | None = None) -> int:
     """An amount in yuan (129.5, "¥129.50", "129元", "1,234.50") → integer fen with the kit's one yuan parser
-    (:func:`reviewops.ledger.parse_yuan`): a comma only as a thousands separator in its place ("12,50" and
+    (:func:`reviewops.core.money.parse_yuan`): a comma only as a thousands separator in its place ("12,50" and
     "1,5" are refused, not read as 1,250 or 15 yuan); more than 2 decimals, negatives and another currency
     are refused too."""
-    from .ledger import AmountError, parse_yuan
+    from .core.money import AmountError, parse_yuan
 
     v = _scalar(v, what)
     if v is None:
@@ -312,7 +306,7 @@ _PLAIN_START = frozenset("=+-@\t\r\0{")
 
 
 def _text_out(v: str) -> str:
-    """:func:`~reviewops.outputs.formula_safe` with a fast path for text that plainly starts harmless
+    """:func:`~reviewops.core.outputs.formula_safe` with a fast path for text that plainly starts harmless
     (first character after spaces is ASCII and no trigger) — same result, no NFKC of long texts."""
     head = v.lstrip(" ")
     if head and head[0] < "\x80" and head[0] not in _PLAIN_START:
@@ -397,7 +391,7 @@ def _tier_code(v: Any, policy: Policy) -> str | None:
 
 def _rating(v: Any, row: int | None = None) -> Any:
     """A rating cell checked: stars 1–5 (floats from Excel become ints), 好评/中评/差评, "4星"; blank → None."""
-    from .classify import _rating_stars
+    from .grading.lexicon import _rating_stars
 
     where = f"第 {row} 行" if row is not None else ""
     v = _check(v, f"{where}评分")
@@ -423,7 +417,7 @@ _policies: dict[tuple[str, int | None], Policy] = {}
 
 def _db_url(required: bool) -> str | None:
     """The store URL from ``REVIEWOPS_DB``; without it the default store (``required``) or None."""
-    from .store import ENV_DB, resolve_url
+    from .core.store import ENV_DB, resolve_url
 
     raw = os.environ.get(ENV_DB, "").strip()
     if not raw:
@@ -432,14 +426,14 @@ def _db_url(required: bool) -> str | None:
 
 
 def _open_readonly(url: str) -> Any:
-    """A :class:`~reviewops.store.Store` on a read-only connection; never creates or migrates a database.
+    """A :class:`~reviewops.core.store.Store` on a read-only connection; never creates or migrates a database.
 
     SQLite: the file must exist; it is opened with ``mode=ro`` (writes fail in SQLite itself).
     PostgreSQL: every transaction is ``READ ONLY``.
     """
     import sqlalchemy as sa
 
-    from .store import Store, _safe_url
+    from .core.store import Store, _safe_url
 
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
@@ -490,7 +484,7 @@ def _policy() -> Policy:
     url = _db_url(required=False)
     if url is None:
         return default_policy()
-    from .policy import load_policy
+    from .core.policy import load_policy
 
     now = time.monotonic()
     with _lock:
@@ -512,10 +506,10 @@ ENV_TOKEN = "REVIEWOPS_TOKEN"
 
 def _actor(store: Any, policy: Policy, function: str = "RO_CASES") -> Any:
     """The ReviewOps user whose shops the store functions show: the active user whose personal token is in
-    ``REVIEWOPS_TOKEN`` (:func:`reviewops.users.actor_for_token`) — never a name anyone could type. A missing,
+    ``REVIEWOPS_TOKEN`` (:func:`reviewops.core.users.actor_for_token`) — never a name anyone could type. A missing,
     unknown or revoked token, or a disabled user, is refused and the refusal logged (:func:`_log_refusal`)."""
-    from .errors import AccessDenied
-    from .users import actor_for_token
+    from .core.errors import AccessDenied
+    from .core.users import actor_for_token
 
     token = os.environ.get(ENV_TOKEN, "").strip()
     try:
@@ -534,7 +528,7 @@ def _log_refusal(url: str, function: str, error: Exception, *, token_given: bool
 
     import sqlalchemy as sa
 
-    from .users import log_access
+    from .core.users import log_access
 
     try:
         login = getpass.getuser()
@@ -574,7 +568,7 @@ _CLASSIFY_HEADER = ["中差评", "负面分", "主分类", "全部分类"]
 def ro_classify(text: Any, rating: Any = None) -> Any:
     """判断评价是否中差评，给出负面分、主分类和全部分类（一列评价时返回带表头的表）。
     Negative flag, score 0–1, primary category and categories of review text (reviewops.classify)."""
-    from .classify import classify
+    from .grading.classify import classify
 
     policy = _policy()
     if not isinstance(text, (list, tuple)):
@@ -605,7 +599,7 @@ TRIAGE_HEADERS: dict[str, str] = {}
 
 
 def _build_headers() -> None:
-    from .triage import TRIAGE_INPUT
+    from .grading.triage import TRIAGE_INPUT
 
     for f in TRIAGE_INPUT:
         TRIAGE_HEADERS[_norm_key(f.name)] = f.name
@@ -633,7 +627,7 @@ TRIAGE_RESULT = (("is_negative", "中差评"), ("negative_score", "负面分"), 
 
 
 def triage_frame(table: Any) -> pd.DataFrame:
-    """The DataFrame :func:`ro_triage` hands to :func:`reviewops.triage.triage` for a 2-D range with headers.
+    """The DataFrame :func:`ro_triage` hands to :func:`reviewops.grading.triage.triage` for a 2-D range with headers.
 
     Headers are mapped by :data:`TRIAGE_HEADERS` (Chinese or English); ratings are checked (1–5,
     好评/中评/差评); times become aware datetimes (serials, text, datetimes); order IDs stay text.
@@ -694,8 +688,8 @@ def triage_frame(table: Any) -> pd.DataFrame:
 @_safe
 def ro_triage(table: Any, now: Any = None) -> Any:
     """中差评分级：每行给出是否中差评、分类、响应时效、负责角色、截止时间（北京时间）和判定理由。
-    Triage table for a range with a header row (reviewops.triage.triage, vectorised)."""
-    from .triage import triage
+    Triage table for a range with a header row (reviewops.grading.triage.triage, vectorised)."""
+    from .grading.triage import triage
 
     df = triage_frame(table)
     start = excel_datetime(now, "起算时间") if now is not None else None
@@ -717,9 +711,9 @@ def ro_triage(table: Any, now: Any = None) -> Any:
 @_safe
 def ro_sla(category: Any, created_at: Any) -> Any:
     """分类的响应时效：返回 [时效(小时), 负责角色, 响应截止(北京时间)]，按策略的时钟（全天候或工作时间）。
-    SLA hours, owner role and due time for a category from a start time (reviewops.sla)."""
-    from .sla import add_working_time
-    from .triage import calendar_of
+    SLA hours, owner role and due time for a category from a start time (reviewops.core.sla)."""
+    from .core.sla import add_working_time
+    from .core.clock import calendar_of
 
     policy = _policy()
     code = _category_code(category, policy)
@@ -738,9 +732,9 @@ def ro_sla(category: Any, created_at: Any) -> Any:
 @arg("tier", doc="可选：客户分层代码或中文名（如 high_value、高价值）/ optional customer tier")
 @_safe
 def ro_remedy(order_value: Any, tier: Any = None) -> Any:
-    """按订单金额与客户分层给出补偿：返回 [补偿方式, 优惠券(元), 审批角色, 礼遇, 说明]（reviewops.remedy.remedy_for）。
+    """按订单金额与客户分层给出补偿：返回 [补偿方式, 优惠券(元), 审批角色, 礼遇, 说明]（reviewops.handling.remedy.remedy_for）。
     Remedy band for an order value and tier: remedy, coupon (yuan), approver, gift, reason."""
-    from .remedy import remedy_for
+    from .handling.remedy import remedy_for
 
     policy = _policy()
     r = remedy_for(_yuan_fen(order_value, "订单金额"), _tier_code(tier, policy), policy=policy)
@@ -754,9 +748,9 @@ def ro_remedy(order_value: Any, tier: Any = None) -> Any:
 @arg("last_order_date", doc="可选：最近一次下单日期 / optional date of the last order")
 @_safe
 def ro_tier(annual_spend: Any, orders: Any, last_order_date: Any = None) -> Any:
-    """客户分层（高价值、新客、沉默客户…）：返回 [分层代码, 分层名称, 理由]（reviewops.remedy.tier_of）。
+    """客户分层（高价值、新客、沉默客户…）：返回 [分层代码, 分层名称, 理由]（reviewops.handling.remedy.tier_of）。
     Customer tier from annual spend (yuan), order count and last order date."""
-    from .remedy import tier_of
+    from .handling.remedy import tier_of
 
     policy = _policy()
     last = excel_datetime(last_order_date, "最近下单日期")
@@ -774,12 +768,12 @@ def ro_tier(annual_spend: Any, orders: Any, last_order_date: Any = None) -> Any:
 @arg("platform", doc="平台：淘宝、抖店、京东、拼多多… 或代码 / platform")
 @_safe
 def ro_reply(category: Any, remedy: Any = None, customer_name: Any = None, platform: Any = "taobao") -> Any:
-    """3S 回复草稿（致歉-解决-微笑），在平台字数限制内：返回 [回复文本, 提示]（reviewops.replies.draft_reply）。
+    """3S 回复草稿（致歉-解决-微笑），在平台字数限制内：返回 [回复文本, 提示]（reviewops.handling.replies.draft_reply）。
     A 3S reply draft for a category, remedy, customer and platform; problems are listed next to it."""
-    from .policy import REMEDIES, REMEDY_ZH
-    from .privacy import mask_text
-    from .remedy import remedy_for
-    from .replies import draft_reply
+    from .core.policy import REMEDIES, REMEDY_ZH
+    from .core.privacy import mask_text
+    from .handling.remedy import remedy_for
+    from .handling.replies import draft_reply
 
     policy = _policy()
     code = _category_code(category, policy)
@@ -806,9 +800,9 @@ def ro_reply(category: Any, remedy: Any = None, customer_name: Any = None, platf
 @arg("text", err_to_str=True, doc="文本或区域：手机号、身份证号、座机、QQ 号会被打码 / text or range to mask")
 @_safe
 def ro_mask(text: Any) -> Any:
-    """打码个人信息：手机号 138****8000、身份证 110101********0017 等（reviewops.privacy.mask_text），区域按原形状返回。
+    """打码个人信息：手机号 138****8000、身份证 110101********0017 等（reviewops.core.privacy.mask_text），区域按原形状返回。
     Masks phone numbers, ID cards, landlines and QQ numbers in text; a range keeps its shape."""
-    from .privacy import mask_text
+    from .core.privacy import mask_text
 
     def one(v: Any) -> Any:
         err = _excel_error(v)
@@ -841,10 +835,10 @@ _CASES_COLUMNS = (("case_id", "案件号"), ("state_zh", "状态"), ("platform",
 def _state_filter(status: Any) -> tuple[set[str] | None, bool]:
     """``status`` cell → (states to keep or None, list every case).
 
-    Empty / 待处理 / 未关闭 / open: the cases awaiting action (:data:`reviewops.cases.OPEN_STATES`, the
+    Empty / 待处理 / 未关闭 / open: the cases awaiting action (:data:`reviewops.handling.cases.OPEN_STATES`, the
     same list as the workbench queue and ``reviewops queue``); 全部 / all: every case; else the states named.
     """
-    from .cases import STATE_ZH
+    from .handling.cases import STATE_ZH
 
     s = _scalar(status, "状态")
     if s is None or _norm_key(s) in ("open", "待处理", "未关闭", "进行中"):
@@ -870,13 +864,13 @@ def _state_filter(status: Any) -> tuple[set[str] | None, bool]:
 def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any:
     """从店铺数据库读取案件列表（只读、已打码、最多 500 行）：默认为待处理案件，与工作台队列、reviewops queue 相同，按时效紧急程度排序。
     Cases from the store (REVIEWOPS_DB), read-only and masked, in the user's shops: by default the cases awaiting
-    action, exactly the workbench queue (reviewops.cases.case_queue), most urgent first."""
-    from .workbench import Workbench
+    action, exactly the workbench queue (reviewops.handling.cases.case_queue), most urgent first."""
+    from .handling.workbench import Workbench
 
     policy = _policy() if _db_url(required=False) else None
     store = _store()
     if policy is None:
-        from .policy import load_policy
+        from .core.policy import load_policy
 
         policy = load_policy(store) or default_policy()
     actor = _actor(store, policy, "RO_CASES")
@@ -897,7 +891,7 @@ def ro_cases(status: Any = None, category: Any = None, since: Any = None) -> Any
     return rows
 
 
-#: ro_kpi metric names (code, Chinese) → how to read them from :class:`~reviewops.reports.ReportFigures`.
+#: ro_kpi metric names (code, Chinese) → how to read them from :class:`~reviewops.reporting.reports.ReportFigures`.
 KPI_METRICS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reviews": ("评价数", lambda f: f.reviews),
     "negative": ("中差评数", lambda f: f.negative),
@@ -939,10 +933,10 @@ def _metric_code(metric: Any) -> str:
 @arg("end", doc="可选：结束日期（含，默认今天）/ last day, included")
 @_safe
 def ro_kpi(metric: Any, start: Any, end: Any = None) -> Any:
-    """一个指标在日期范围内的值（按评价时间统计，北京时间，含首尾两天），来自报表数字（reviewops.reports.report_figures）。
+    """一个指标在日期范围内的值（按评价时间统计，北京时间，含首尾两天），来自报表数字（reviewops.reporting.reports.report_figures）。
     One KPI for the days start..end (Beijing time, both included) from the store, read-only, the user's shops."""
-    from .policy import load_policy
-    from .reports import day_bounds, report_figures
+    from .core.policy import load_policy
+    from .reporting.reports import day_bounds, report_figures
 
     code = _metric_code(metric)
     first = excel_datetime(start, "开始日期")

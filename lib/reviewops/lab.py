@@ -35,8 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .environ import patched_environ
-from .errors import ConfigError
+from .core.environ import patched_environ
+from .core.errors import ConfigError
 
 LAB_DIR_NAME = "reviewops-playbooks"
 MANIFEST = ".reviewops-lab.json"
@@ -259,8 +259,8 @@ def run_lab(folder: str | os.PathLike[str] | None = None, *, db: str | None = No
     (and migrated) once here, so a wrong URL fails now, not in the first cell. ``echo`` prints the report
     and, once, the address with the token.
     """
-    from .redact import mask_url
-    from .store import Store
+    from .core.redact import mask_url
+    from .core.store import Store
 
     if _is_root() and not allow_root:
         raise ConfigError("不建议以 root 运行 JupyterLab；确需如此请加 --allow-root / running JupyterLab as root is "

@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .environ import patched_environ
-from .errors import ConfigError, ReviewOpsError
-from .outputs import file_sha256, formula_safe
-from .redact import mask_url, redact_obj, redact_secrets, remember_url
-from .users import os_actor
+from .core.environ import patched_environ
+from .core.errors import ConfigError, ReviewOpsError
+from .core.outputs import file_sha256, formula_safe
+from .core.redact import mask_url, redact_obj, redact_secrets, remember_url
+from .core.users import os_actor
 
 RUN_DIR_ENV = "REVIEWOPS_RUN_DIR"
 DB_ENV = "REVIEWOPS_DB"  # how a kernel gets a database URL that holds a password (never the notebook)
@@ -275,7 +275,7 @@ def publish_table(name: str, df: Any, output_dir: str | os.PathLike[str] | None 
     """What a playbook does with each of its tables: hand it to the run's XLSX (:func:`save_table`) and,
     given ``output_dir`` (the playbooks' parameter; empty = none), also write ``<name>.csv`` there
     (UTF-8 with BOM, formula-safe cells, written atomically)."""
-    from .outputs import write_csv_atomic
+    from .core.outputs import write_csv_atomic
 
     save_table(name, df)
     if output_dir:
@@ -497,7 +497,7 @@ def _print_table(header: list[str], rows: list[list[tuple[str, str]]], room: flo
 def print_html(body: str) -> str:
     """The print copy of a report (what the PDF is printed from; the HTML report itself is unchanged).
 
-    A4 paper; landscape when a report table (:func:`reviewops.outputs.html_table`) is wider than a
+    A4 paper; landscape when a report table (:func:`reviewops.core.outputs.html_table`) is wider than a
     portrait page, portrait otherwise. Headers never break and short cells never wrap (a shop name stays
     on one line); a cell longer than :data:`PDF_WRAP_EM` wraps inside its column. A table still wider than
     the page is split into column groups, each repeating the table's key columns (its leading text
@@ -570,7 +570,7 @@ def _publish(files: list[tuple[Path, Path]]) -> None:
 def _hide_db(values: dict[str, Any]) -> str | None:
     """Mask the ``db`` parameter in place when it holds a password or token; return the real URL for the
     kernel's environment (``None``: nothing to hide). The masked URL stands for ``$REVIEWOPS_DB``
-    (:func:`reviewops.store.resolve_url`), so the playbook's ``Store.open(db)`` still connects."""
+    (:func:`reviewops.core.store.resolve_url`), so the playbook's ``Store.open(db)`` still connects."""
     real = values.get("db")
     if not isinstance(real, str) or not real:
         return None
@@ -583,7 +583,7 @@ def _hide_db(values: dict[str, Any]) -> str | None:
 
 
 def scrub_notebook(path: Path, *, extra: list[str] | tuple[str, ...] = ()) -> None:
-    """Rewrite a saved notebook with every secret masked (:func:`reviewops.redact.redact_obj`): the
+    """Rewrite a saved notebook with every secret masked (:func:`reviewops.core.redact.redact_obj`): the
     parameters cell, papermill's metadata, every output and traceback. Images are left as they are."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -612,8 +612,8 @@ def _scrub_text_file(path: Path) -> None:
 
 
 def _log_run(db: str, *, actor: str, playbook: str, outcome: str, detail: dict[str, Any]) -> None:
-    from .store import Store
-    from .users import log_access
+    from .core.store import Store
+    from .core.users import log_access
 
     with Store.open(db) as store, store.write() as conn:
         log_access(conn, actor=actor, role=None, action="export", outcome=outcome, target=playbook, detail=detail)

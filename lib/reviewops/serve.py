@@ -20,7 +20,7 @@
   Voila hands the header to the kernel as ``HTTP_X_REVIEWOPS_IDENTITY`` (a fresh kernel's
   environment, or the request-info websocket for a preheated kernel).
   :func:`current_user_name` verifies it there and :func:`open_session` gives the forms their
-  :class:`~reviewops.users.Actor`.
+  :class:`~reviewops.core.users.Actor`.
 
 Hardening (S-09): binds 127.0.0.1 unless told otherwise and refuses a non-loopback address
 without ``allow_remote`` or proxy mode; authentication is always on; no static files from the
@@ -61,12 +61,12 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from traitlets import Float, Int, List, Unicode, default
 
-from .environ import patched_environ
-from .errors import AccessDenied, ConfigError
+from .core.environ import patched_environ
+from .core.errors import AccessDenied, ConfigError
 
 if t.TYPE_CHECKING:
-    from .store import Store
-    from .users import Actor
+    from .core.store import Store
+    from .core.users import Actor
 
 __all__ = [
     "DEFAULT_TRUSTED_PROXIES",
@@ -269,9 +269,9 @@ def open_session(db: str | None = None) -> tuple[Store, Actor]:
     Raises :class:`AccessDenied` (and records it in the access log) for a missing or invalid
     identity, or a user who is unknown or disabled. The caller closes the store.
     """
-    from .policy import load_policy
-    from .store import Store
-    from .users import get_actor, log_denied
+    from .core.policy import load_policy
+    from .core.store import Store
+    from .core.users import get_actor, log_denied
 
     # the store and the shop's policy (parsed once per kernel) first: in a preheated kernel this runs
     # before the request arrives; nothing here depends on who will sign in
@@ -389,20 +389,20 @@ class ReviewOpsIdentityProvider(IdentityProvider):
     def store(self) -> Store:
         with self._store_lock:
             if self._store is None:
-                from .store import Store
+                from .core.store import Store
 
                 self._store = Store.open(self.db or None)
             return self._store
 
     def user_row(self, name: str) -> dict[str, t.Any] | None:
-        from .users import user_row
+        from .core.users import user_row
 
         if not isinstance(name, str) or not _NAME_OK.fullmatch(name):
             return None
         return user_row(self.store, name)
 
     def _log(self, *, actor: str, role: str | None, action: str, outcome: str, detail: dict[str, t.Any]) -> None:
-        from .users import log_access
+        from .core.users import log_access
 
         try:
             with self.store.write() as conn:
@@ -492,7 +492,7 @@ class ReviewOpsIdentityProvider(IdentityProvider):
             self._failures.pop(next(iter(self._failures)))
 
     def process_login_form(self, handler: web.RequestHandler) -> User | None:
-        from .users import hash_password, verify_password
+        from .core.users import hash_password, verify_password
 
         name = handler.get_argument("username", default="").strip()
         password = handler.get_argument("password", default="")
@@ -904,9 +904,9 @@ def serve(db: str | None = None, ip: str = "127.0.0.1", port: int = 8866, forms_
     notebooks. ``preheat`` (default :data:`DEFAULT_PREHEAT`) keeps that many started kernels per form,
     each waiting (imports done, store open) for the next page request; 0 starts a kernel per request.
     """
-    from .redact import mask_url
-    from .store import Store
-    from .users import list_users
+    from .core.redact import mask_url
+    from .core.store import Store
+    from .core.users import list_users
 
     ip = (ip or "").strip()
     if not ip:

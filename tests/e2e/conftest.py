@@ -93,7 +93,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def store(site: Server) -> Iterator[Any]:
     """The served store, opened by the test process (reads and test set-up only)."""
-    from reviewops.store import Store
+    from reviewops.core.store import Store
 
     prev = os.environ.get("REVIEWOPS_PII_KEY")
     os.environ["REVIEWOPS_PII_KEY"] = PII_KEY

@@ -1,7 +1,7 @@
 """An alert's case link in a real browser (issue 7): the link the ledger puts into every IM, e-mail and
 SMS alert opens the served workbench on that case for whoever is signed in — and only within their shops.
 
-The link is built by :func:`reviewops.alerts.message_for` from a real alert event of the e2e demo store
+The link is built by :func:`reviewops.alerting.alerts.message_for` from a real alert event of the e2e demo store
 (the shop's ``workbench_url`` is replaced by this test server's address), so a change of the link's
 format or of the workbench's deep-link handling fails here.
 """
@@ -23,8 +23,8 @@ READY = 90_000
 
 def _alert_link(store: Any, *, shop: int | None = None, exclude_shop: int | None = None) -> tuple[int, str]:
     """Raise a new-case alert for an open case (no channel needed) and return (case id, path + query)."""
-    from reviewops import alerts
-    from reviewops.store import alert_events, cases
+    from reviewops.alerting import alerts
+    from reviewops.core.store import alert_events, cases
 
     with store.read() as conn:
         q = (sa.select(cases.c.id).where(cases.c.state == "new").where(cases.c.primary_category != "malicious")

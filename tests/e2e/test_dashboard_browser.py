@@ -27,7 +27,7 @@ READY = ".ro-dash-headline .ro-dash-reviews"
 
 def reviews_in(store: Any, first: dt.date, last: dt.date, shop: int | None = None) -> int:
     """Reviews posted on Beijing days ``first`` … ``last``, counted with plain SQL."""
-    from reviewops.store import reviews
+    from reviewops.core.store import reviews
 
     tz = dt.timezone(dt.timedelta(hours=8))
     start = dt.datetime.combine(first, dt.time(0), tzinfo=tz)
@@ -41,7 +41,7 @@ def reviews_in(store: Any, first: dt.date, last: dt.date, shop: int | None = Non
 
 
 def shop_names(store: Any) -> dict[int, str]:
-    from reviewops.store import shops
+    from reviewops.core.store import shops
 
     with store.read() as conn:
         return {int(i): n for i, n in conn.execute(sa.select(shops.c.id, shops.c.name))}
@@ -53,7 +53,7 @@ def today_bj() -> dt.date:
 
 def opening_days(store: Any) -> tuple[dt.date, dt.date]:
     """The last 7 days if they hold a review, else the 7 days ending on the newest review's Beijing day."""
-    from reviewops.store import reviews
+    from reviewops.core.store import reviews
 
     last = today_bj()
     if reviews_in(store, last - dt.timedelta(days=6), last):

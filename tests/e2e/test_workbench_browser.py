@@ -32,7 +32,7 @@ from e2e_site import (
     open_form,
 )
 from playwright.sync_api import Page, expect
-from reviewops.sla import SLA_STATUS_ZH
+from reviewops.core.sla import SLA_STATUS_ZH
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +45,14 @@ QUEUE_READY = ".ro-queue-table .ro-queue-open:not([disabled])"
 
 # ------------------------------------------------------------------ helpers
 def case_row(store: Any, case_id: int) -> dict[str, Any]:
-    from reviewops.store import cases
+    from reviewops.core.store import cases
 
     with store.read() as conn:
         return dict(conn.execute(sa.select(cases).where(cases.c.id == case_id)).mappings().one())
 
 
 def ledger(store: Any, case_id: int) -> list[dict[str, Any]]:
-    from reviewops.store import compensations
+    from reviewops.core.store import compensations
 
     with store.read() as conn:
         return [dict(r) for r in conn.execute(sa.select(compensations).where(compensations.c.case_id == case_id)
@@ -60,7 +60,7 @@ def ledger(store: Any, case_id: int) -> list[dict[str, Any]]:
 
 
 def denied(store: Any, actor: str) -> int:
-    from reviewops.store import access_log
+    from reviewops.core.store import access_log
 
     with store.read() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(access_log).where(
@@ -69,14 +69,14 @@ def denied(store: Any, actor: str) -> int:
 
 def workbench(store: Any, user: str) -> Any:
     from reviewops import Workbench
-    from reviewops.users import get_actor
+    from reviewops.core.users import get_actor
 
     return Workbench(store, get_actor(store, user))
 
 
 def fresh_case(store: Any, *, shop: int | None = None, exclude_shop: int | None = None) -> int:
     """An untouched ``new`` case (not malicious, not the XSS shop's) that no other test of this module took."""
-    from reviewops.store import cases, shops
+    from reviewops.core.store import cases, shops
 
     taken: set[int] = fresh_case.__dict__.setdefault("taken", set())
     with store.read() as conn:
@@ -283,7 +283,7 @@ def test_two_tabs_stale_save_shows_conflict_and_keeps_the_first(browser: Any, si
 
 # ------------------------------------------------------------------ 3. XSS stays text (S-04)
 def test_hostile_review_and_nickname_stay_text(browser: Any, site: Server, store: Any) -> None:
-    from reviewops.store import cases, reviews
+    from reviewops.core.store import cases, reviews
 
     with store.read() as conn:
         cid = conn.execute(sa.select(cases.c.id).join(reviews, reviews.c.id == cases.c.review_pk)

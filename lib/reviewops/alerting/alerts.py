@@ -8,18 +8,18 @@ channel of the policy's 提醒渠道 table that subscribes to it (``new_case`` |
 ``sla_breach``).
 
 Raising
-    * :func:`case_alert_hook` — given to :func:`reviewops.triage.triage_store` as ``on_case``: the
+    * :func:`case_alert_hook` — given to :func:`reviewops.handling.opening.triage_store` as ``on_case``: the
       new-case alert is written **in the transaction that opens the case**, so a crash can never
       leave a case without its alert (or an alert without its case).
     * :func:`raise_case_alerts` — the same for cases already open (a manual import, recovery).
-    * :func:`raise_sla_alerts` — runs the SLA sweep (:func:`reviewops.sweep.sla_sweep`, which records
+    * :func:`raise_sla_alerts` — runs the SLA sweep (:func:`reviewops.handling.sweep.sla_sweep`, which records
       each warning and the breach escalation once) and raises an alert for every notice of the last
       day that has none yet, whoever recorded it (the watcher or the daily_sweep playbook).
 
 Sending (:func:`dispatch`)
     A sender *claims* a due delivery with a conditional update (pending, or ``sending`` whose lease
     ran out — a sender that died), builds the message from the case as it is now (masked customer
-    and excerpt, :mod:`reviewops.privacy`), and sends it through :mod:`reviewops.channels`. Success
+    and excerpt, :mod:`reviewops.core.privacy`), and sends it through :mod:`reviewops.alerting.channels`. Success
     records ``delivered_at``. A retryable failure (timeout, HTTP 5xx, rate limit) waits
     ``alert_retry_seconds`` × 2^(attempt−1), at most 10 minutes; after ``alert_max_attempts``
     attempts, or at once for a permanent failure (bad signature or key, missing secret, channel no
@@ -52,9 +52,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from .columns import PLATFORM_ZH
-from .errors import ConfigError, ReviewOpsError
-from .policy import (
+from ..core.columns import PLATFORM_ZH
+from ..core.errors import ConfigError, ReviewOpsError
+from ..core.policy import (
     CATEGORY_ZH,
     CHANNEL_TYPE_ZH,
     SEVERITY_ZH,
@@ -63,12 +63,12 @@ from .policy import (
     current_policy,
     weekdays_of,
 )
-from .redact import redact_secrets
+from ..core.redact import redact_secrets
 
 if TYPE_CHECKING:
     from .channels import AlertMessage, Channel, Mention
-    from .store import Store
-    from .users import Actor
+    from ..core.store import Store
+    from ..core.users import Actor
 
 __all__ = [
     "DEAD_LETTER_COLUMNS",
@@ -87,7 +87,7 @@ __all__ = [
     "resend",
 ]
 
-log = logging.getLogger("reviewops.alerts")
+log = logging.getLogger("reviewops.alerting.alerts")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LEASE = dt.timedelta(seconds=60)
 MAX_BACKOFF = dt.timedelta(minutes=10)
@@ -109,7 +109,7 @@ DEAD_LETTER_COLUMNS = {
 
 
 def _utcnow() -> dt.datetime:
-    from .store import utcnow
+    from ..core.store import utcnow
 
     return utcnow()
 
@@ -143,7 +143,7 @@ def _channels_for(policy: Policy, kind: str) -> list[Mapping[str, Any]]:
 def _insert_event(conn: sa.Connection, *, key: str, kind: str, case_id: int, shop_id: int, source: str,
                   arrived_at: dt.datetime, detected_at: dt.datetime, policy: Policy, now: dt.datetime) -> int | None:
     """Insert the event and its deliveries unless the key exists (then None). Runs in the caller's transaction."""
-    from .store import alert_deliveries, alert_events
+    from ..core.store import alert_deliveries, alert_events
 
     if conn.execute(sa.select(alert_events.c.id).where(alert_events.c.key == key)).first() is not None:
         return None
@@ -166,7 +166,7 @@ def _insert_event(conn: sa.Connection, *, key: str, kind: str, case_id: int, sho
 
 def case_alert_hook(policy: Policy, *, source: str, arrived_at: dt.datetime | Mapping[int, dt.datetime] | None,
                     created: list[int] | None = None) -> Any:
-    """An ``on_case`` hook for :func:`reviewops.triage.triage_store`: the new-case alert is written in
+    """An ``on_case`` hook for :func:`reviewops.handling.opening.triage_store`: the new-case alert is written in
     the case's own transaction. ``arrived_at``: one time for the whole arrival, or per review id
     (``row.review_pk``); None = the review's detection time. Event ids are appended to ``created``.
 
@@ -203,7 +203,7 @@ def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arr
 
     ``arrived_at`` None = the review's first-seen time. Reviews posted more than the policy's
     ``alert_max_review_age_hours`` ago are skipped unless ``include_history``. Returns the new event ids."""
-    from .store import cases, reviews
+    from ..core.store import cases, reviews
 
     ids = sorted({int(c) for c in case_ids})
     if not ids:
@@ -230,14 +230,14 @@ def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arr
 
 def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
                      actor: str = "watcher", lookback: dt.timedelta = dt.timedelta(days=1)) -> list[int]:
-    """Record SLA warnings and breach escalations (once each, :func:`reviewops.sweep.sla_sweep`) and raise
+    """Record SLA warnings and breach escalations (once each, :func:`reviewops.handling.sweep.sla_sweep`) and raise
     an alert for every notice sent within ``lookback`` that has none yet. Returns the new event ids.
 
     Only notices about deadlines later than ``now − lookback`` are alerted: a watcher started on a store
     with a backlog does not post a message for every case that has been overdue for days (they are in
     the queue, marked breached, and the notices and escalations are still recorded)."""
-    from .store import alert_events, sla_notices
-    from .sweep import sla_sweep
+    from ..core.store import alert_events, sla_notices
+    from ..handling.sweep import sla_sweep
 
     now = _aware(now) or _utcnow()
     sla_sweep(store, now=now, shop_ids=shop_ids, apply=True, actor=actor)
@@ -299,8 +299,8 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
                 ) -> AlertMessage:
     """The message of one alert, built from the case as it is now (masked customer and excerpt)."""
     from .channels import AlertMessage, alert_title
-    from .privacy import mask_name, mask_text
-    from .store import alert_events, cases, customers, reviews, shops, sla_notices
+    from ..core.privacy import mask_name, mask_text
+    from ..core.store import alert_events, cases, customers, reviews, shops, sla_notices
 
     policy = policy or current_policy(store)
     with store.read() as conn:
@@ -330,7 +330,7 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
     # masked again whatever it looks like: mask_name keeps only what matches a platform's masking pattern
     customer = mask_name(customer, nick=True) if customer else "（未知）"
     due = row.sla_due_at
-    from .outputs import fmt_time  # Beijing time, the one formatter for people
+    from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
 
     due_text = fmt_time(due, empty="—")
     try:  # R-11: a deadline counted without holiday data says so in the alert too
@@ -368,7 +368,7 @@ class DispatchResult:
 
 
 def _claim(store: Store, delivery_id: int, now: dt.datetime) -> bool:
-    from .store import alert_deliveries as d
+    from ..core.store import alert_deliveries as d
 
     with store.write() as conn:
         res = conn.execute(d.update().where(d.c.id == delivery_id).where(
@@ -379,7 +379,7 @@ def _claim(store: Store, delivery_id: int, now: dt.datetime) -> bool:
 
 def _finish(store: Store, delivery_id: int, *, ok: bool, error: str | None, retryable: bool, attempts: int,
             policy: Policy) -> str:
-    from .store import alert_deliveries as d
+    from ..core.store import alert_deliveries as d
 
     now = _utcnow()
     error = redact_secrets(error)  # the ledger never keeps a webhook token or signing secret (issue 15 §2)
@@ -443,7 +443,7 @@ def digest_message(messages: list[AlertMessage], *, queue_url: str) -> AlertMess
 def _sent_last_minute(store: Store, channel: str, now: dt.datetime) -> int:
     """Messages a channel sent in the minute before ``now`` (a combined message marks its deliveries
     with one shared time, so distinct times count messages)."""
-    from .store import alert_deliveries as d
+    from ..core.store import alert_deliveries as d
 
     with store.read() as conn:
         return int(conn.execute(sa.select(sa.func.count(sa.distinct(d.c.delivered_at)))
@@ -454,7 +454,7 @@ def _sent_last_minute(store: Store, channel: str, now: dt.datetime) -> int:
 def _finish_many(store: Store, ids: list[int], *, error: str | None, retryable: bool, attempts: dict[int, int],
                  policy: Policy) -> list[str]:
     """:func:`_finish` for each delivery of a combined message; a success shares one delivery time."""
-    from .store import alert_deliveries as d
+    from ..core.store import alert_deliveries as d
 
     if error is None:
         now = _utcnow()
@@ -480,7 +480,7 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
     import time
 
     from .channels import ChannelError, build_channel
-    from .store import alert_deliveries as d
+    from ..core.store import alert_deliveries as d
 
     policy = policy or current_policy(store)
     now = _aware(now) or _utcnow()
@@ -591,8 +591,8 @@ RESEND_ROLES = ("supervisor", "admin")
 def dead_letters(store: Store, *, limit: int = 500, shop_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Deliveries that gave up, newest first (columns: :data:`DEAD_LETTER_COLUMNS`); ``shop_ids``
     limits them to those shops (a signed-in user's)."""
-    from .store import alert_deliveries as d
-    from .store import alert_events as e
+    from ..core.store import alert_deliveries as d
+    from ..core.store import alert_events as e
 
     with store.read() as conn:
         rows = conn.execute(
@@ -609,12 +609,12 @@ def resend(store: Store, delivery_ids: Iterable[int] | None = None, *, actor: st
     count; each is recorded in the access log. Returns how many were re-queued.
 
     ``actor``: the CLI's login name (the server operator: everything), or a signed-in
-    :class:`~reviewops.users.Actor` — then only a supervisor or admin (:data:`RESEND_ROLES`), and only
+    :class:`~reviewops.core.users.Actor` — then only a supervisor or admin (:data:`RESEND_ROLES`), and only
     the dead letters of the actor's shops; a refusal raises :class:`AccessDenied` and is logged."""
-    from .errors import AccessDenied
-    from .store import alert_deliveries as d
-    from .store import alert_events as e
-    from .users import Actor, log_access, log_denied
+    from ..core.errors import AccessDenied
+    from ..core.store import alert_deliveries as d
+    from ..core.store import alert_events as e
+    from ..core.users import Actor, log_access, log_denied
 
     name, role, shops = (actor.name, actor.role, actor.shops) if isinstance(actor, Actor) else (str(actor), None, None)
     if isinstance(actor, Actor) and actor.role not in RESEND_ROLES:

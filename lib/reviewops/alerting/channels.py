@@ -18,7 +18,7 @@ What each service receives (see :func:`render`, which returns exactly that paylo
   ``<@userid>``; markdown cannot carry mobile mentions, so on-duty people known only by mobile are
   mentioned in a second ``text`` message with ``mentioned_mobile_list``.
 * **E-mail**: subject ``【中差评提醒】…``, a plain-text and an HTML part (everything ``html.escape``d), sent
-  with the shop's SMTP settings (:class:`reviewops.delivery.SmtpConfig`, STARTTLS/SSL with verified
+  with the shop's SMTP settings (:class:`reviewops.alerting.delivery.SmtpConfig`, STARTTLS/SSL with verified
   certificates).
 * **SMS**: four short plain-text template parameters (≤ 12 characters each, Tencent's limit for one
   variable) — 平台店铺, 星级+分类, 截止时间, 提醒编号 — through an :class:`SmsProvider`; :class:`TencentSms`
@@ -57,8 +57,8 @@ from email.utils import formataddr, make_msgid
 from typing import Any, Protocol
 
 from .delivery import SmtpConfig, _tls_context, parse_recipients
-from .errors import ConfigError, ReviewOpsError
-from .policy import CHANNEL_TYPE_ZH, CHANNEL_TYPES
+from ..core.errors import ConfigError, ReviewOpsError
+from ..core.policy import CHANNEL_TYPE_ZH, CHANNEL_TYPES
 
 __all__ = [
     "CHANNEL_TYPES", "CHANNEL_TYPE_ZH", "AlertMessage", "Channel", "ChannelError", "DingTalkChannel",

@@ -33,11 +33,11 @@ from email.utils import formataddr, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, ReviewOpsError
-from .redact import mask_login, redact_secrets
+from ..core.errors import ConfigError, ReviewOpsError
+from ..core.redact import mask_login, redact_secrets
 
 if TYPE_CHECKING:
-    from .runner import RunResult
+    from ..runner import RunResult
 
 __all__ = ["DeliveryFailed", "DeliveryResult", "SmtpConfig", "build_message", "parse_recipients", "send_report"]
 
@@ -209,7 +209,7 @@ def build_message(result: RunResult, to: list[str], sender: str, *, max_bytes: i
             continue
         total += size
         attached.append(p.name)
-    from .outputs import fmt_time  # Beijing time, the one formatter for people
+    from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
 
     lines = [f"{title}", "",
              f"剧本 playbook：{result.playbook}",
@@ -278,8 +278,8 @@ def send_report(result: RunResult, to: list[str] | tuple[str, ...] | str, config
     out = DeliveryResult(to=sent, attachments=attached, message_id=str(msg["Message-ID"]),
                          left_out=left_out + [f"refused:{a}" for a in (refused or {})])
     if db is not None:
-        from .store import Store
-        from .users import log_access, os_actor
+        from ..core.store import Store
+        from ..core.users import log_access, os_actor
 
         with Store.open(db) as store, store.write() as conn:
             log_access(conn, actor=actor or os_actor(), role=None, action="deliver", outcome="ok",

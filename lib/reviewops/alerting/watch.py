@@ -1,9 +1,9 @@
 """The review watcher (SPEC E1): ``reviewops watch`` takes reviews in as they arrive and alerts within seconds.
 
 Three sources, one path — every arrival goes through the real importer
-(:func:`reviewops.ingest.import_file`) and triage (:func:`reviewops.triage.triage_store`), and each
+(:func:`reviewops.intake.ingest.import_file`) and triage (:func:`reviewops.handling.opening.triage_store`), and each
 new negative case gets its alert **in the transaction that opens the case**
-(:func:`reviewops.alerts.case_alert_hook`):
+(:func:`reviewops.alerting.alerts.case_alert_hook`):
 
 * **Drop folder** (``--folder``): platform export files (CSV/TSV/TXT/XLSX/XLS/ZIP) put there, also in
   sub-folders. A file is taken once its size and modification time have stayed the same for
@@ -21,11 +21,11 @@ new negative case gets its alert **in the transaction that opens the case**
 
 Arrival time — what the measured detection delay starts from: a file's modification time (when it
 finished landing), the moment a pushed request was received. Detection time is when the case was
-opened; delivery time is recorded per channel by :func:`reviewops.alerts.dispatch`.
+opened; delivery time is recorded per channel by :func:`reviewops.alerting.alerts.dispatch`.
 
-A sender thread delivers alerts (:func:`reviewops.alerts.dispatch`; retries with backoff, dead
+A sender thread delivers alerts (:func:`reviewops.alerting.alerts.dispatch`; retries with backoff, dead
 letters). Every ``sla_every`` seconds the SLA check records warnings and breach escalations once
-and alerts them (:func:`reviewops.alerts.raise_sla_alerts`). On start, reviews first seen in the
+and alerts them (:func:`reviewops.alerting.alerts.raise_sla_alerts`). On start, reviews first seen in the
 last day that have no case yet (the watcher stopped between import and triage) are triaged and
 alerted (source ``recovery``); on start and with every SLA check, cases opened in the last hour by
 anyone else (a manual ``reviewops import`` + ``triage``) that have no alert get one (source ``import``).
@@ -56,12 +56,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .delivery import is_loopback_host
-from .errors import ConfigError, ImportRejected, ReviewOpsError
+from ..core.errors import ConfigError, ImportRejected, ReviewOpsError
 
 if TYPE_CHECKING:
     from .channels import Channel
-    from .policy import Policy
-    from .store import Store
+    from ..core.policy import Policy
+    from ..core.store import Store
 
 __all__ = [
     "PUSH_SECRET_ENV",
@@ -77,7 +77,7 @@ __all__ = [
     "watch_status",
 ]
 
-log = logging.getLogger("reviewops.watch")
+log = logging.getLogger("reviewops.alerting.watch")
 PUSH_SECRET_ENV = "REVIEWOPS_PUSH_SECRET"
 MAX_PUSH_BYTES = 5 * 1024 * 1024
 MAX_PUSH_REVIEWS = 5000
@@ -88,7 +88,7 @@ ACTOR = "watcher"
 
 
 def _utcnow() -> dt.datetime:
-    from .store import utcnow
+    from ..core.store import utcnow
 
     return utcnow()
 
@@ -208,7 +208,7 @@ def _safe_error(e: Exception, *, pushed: bool = False) -> str:
 def _triage_new(store: Store, policy: Policy, *, batch_ids: list[int] | None, source: str,
                 arrived_at: dt.datetime | None, seen_since: dt.datetime | None = None) -> tuple[int, int]:
     from .alerts import case_alert_hook
-    from .triage import triage_store
+    from ..handling.opening import triage_store
 
     if batch_ids is not None and not batch_ids:
         return 0, 0
@@ -223,9 +223,9 @@ def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "fold
               policy: Policy | None = None) -> Intake:
     """Import one export file (unless its content was already taken), triage what it brought and
     raise the alerts. Never raises for a bad file: the outcome says ``rejected``/``failed``."""
-    from .ingest import import_file
-    from .policy import current_policy
-    from .store import watch_files
+    from ..intake.ingest import import_file
+    from ..core.policy import current_policy
+    from ..core.store import watch_files
 
     path = Path(path)
     key = str(path.resolve())
@@ -307,8 +307,8 @@ def verify_push(body: bytes, timestamp: str | None, signature: str | None, secre
 
 def _push_tables(event: Any) -> tuple[str, str | None, str, list[Any]]:
     """Validate a review event's shape → (event_id, shop, platform, RawTable list)."""
-    from .columns import PLATFORMS, fields_of
-    from .readers import RawTable
+    from ..core.columns import PLATFORMS, fields_of
+    from ..intake.readers import RawTable
 
     if not isinstance(event, dict):
         raise PushRejected(400, "请求体应为 JSON 对象 / the body must be a JSON object")
@@ -352,10 +352,10 @@ def take_push(store: Store, body: bytes, *, received_at: dt.datetime | None = No
 
     Raises :class:`PushRejected` for a malformed event (400), a repeated ``event_id`` (409) or
     reviews the importer refuses (422; nothing written)."""
-    from .ingest import import_file
-    from .layouts import Layout
-    from .policy import current_policy
-    from .store import push_events
+    from ..intake.ingest import import_file
+    from ..intake.layouts import Layout
+    from ..core.policy import current_policy
+    from ..core.store import push_events
 
     received = received_at or _utcnow()
     try:
@@ -556,7 +556,7 @@ class Watcher:
         """On start: triage reviews of the last day left without a case (the watcher stopped between
         import and triage). Cases opened elsewhere are alerted by the SLA check that follows at once
         (:meth:`alert_orphans`)."""
-        from .policy import current_policy
+        from ..core.policy import current_policy
 
         now = _utcnow()
         policy = current_policy(self.store, actor=ACTOR)
@@ -574,7 +574,7 @@ class Watcher:
         """Alert cases opened in the last hour by someone else (a manual ``reviewops import`` + ``triage``)
         that have no new-case alert (source ``import``). Runs on start and with every SLA check."""
         from .alerts import raise_case_alerts
-        from .store import alert_events, cases
+        from ..core.store import alert_events, cases
 
         since = _utcnow() - dt.timedelta(hours=1)
         with self.intake_lock:
@@ -680,7 +680,7 @@ class Watcher:
         return res.delivered + res.retried + res.dead
 
     def beat(self) -> None:
-        from .store import watch_heartbeats as hb
+        from ..core.store import watch_heartbeats as hb
 
         now = _utcnow()
         stats = json.dumps({**self.counters(), "folder": str(self.config.folder or ""), "http_port": self.http_port,
@@ -734,13 +734,13 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
     """The watcher's health for ``reviewops watch --status``: heartbeats, the alert queue, dead letters,
     the newest intake and the channels. ``ok`` is False when no watcher beat within ``stale_after``
     seconds, a delivery is dead, or one has waited more than 5 minutes — or when the next 60 days lack
-    holiday data (``calendar``: :func:`reviewops.triage.calendar_warning`, which reads the policy's
+    holiday data (``calendar``: :func:`reviewops.core.clock.calendar_warning`, which reads the policy's
     节假日 sheet as well as ``chinese_calendar``; its sentence is one of the ``problems``)."""
     from .alerts import channel_summary
-    from .policy import current_policy
-    from .store import alert_deliveries as d
-    from .store import push_events, watch_files
-    from .store import watch_heartbeats as hb
+    from ..core.policy import current_policy
+    from ..core.store import alert_deliveries as d
+    from ..core.store import push_events, watch_files
+    from ..core.store import watch_heartbeats as hb
 
     now = now or _utcnow()
     with store.read() as conn:
@@ -759,7 +759,7 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
     policy = current_policy(store)
     channels = channel_summary(policy)
     problems: list[str] = []
-    from .triage import calendar_warning
+    from ..core.clock import calendar_warning
 
     gap = calendar_warning(policy, now)  # R-11: the next 60 days lack holiday data (package and 节假日 sheet)
     if gap is not None:

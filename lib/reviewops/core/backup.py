@@ -23,7 +23,7 @@ with ``force``): SQLite through the backup API into the target file (one transac
 with ``pg_restore --single-transaction``. After the restore every table's rows and checksum equal
 the manifest and the audit chain verifies, or the command says so.
 
-The vault key (:mod:`reviewops.vault`) is never in the backup: :func:`key_location` says where it
+The vault key (:mod:`reviewops.core.vault`) is never in the backup: :func:`key_location` says where it
 is (a file path or the environment variable's name, never its value), and every result repeats
 that the key must be kept separately — without it the vault's encrypted receiver data cannot be
 read after a restore.
@@ -287,7 +287,7 @@ def verify_audit_chain(conn: Connection) -> dict[str, Any]:
     """Check the case audit trail and the append-only guards; returns a report (``ok`` and ``problems``).
 
     Each case's ``case_events`` must form one unbroken chain of versions ``0 → 1 → … → n`` (one
-    event per change, as :func:`reviewops.store.update_case` writes them) ending at the case's
+    event per change, as :func:`reviewops.core.store.update_case` writes them) ending at the case's
     current ``version``; no event may belong to a missing case; and the triggers that keep
     ``case_events`` and ``access_log`` append-only must be in place. (The store has no hash chain:
     the version chain plus the database's refusal of UPDATE/DELETE is what makes the log an audit.)

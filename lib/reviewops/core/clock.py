@@ -11,11 +11,7 @@ from typing import TYPE_CHECKING
 
 
 from .policy import Policy
-from .sla import (
-    CalendarGap,
-    SlaCalendar,
-    calendar_gap,
-)
+from .sla import CalendarGap, SlaCalendar, calendar_gap
 
 if TYPE_CHECKING:
     pass
@@ -35,8 +31,8 @@ def calendar_of(policy: Policy) -> SlaCalendar:
 
 
 def calendar_warning(policy: Policy, now: dt.datetime | None = None) -> CalendarGap | None:
-    """Whether the next :data:`reviewops.sla.CALENDAR_LOOKAHEAD_DAYS` days from ``now`` (default: the
+    """Whether the next :data:`reviewops.core.sla.CALENDAR_LOOKAHEAD_DAYS` days from ``now`` (default: the
     current time) lack holiday data under ``policy`` — neither ``chinese_calendar`` nor the policy's 节假日
-    rows cover them (:func:`reviewops.sla.calendar_gap`); ``None`` when nothing is missing or the clock
+    rows cover them (:func:`reviewops.core.sla.calendar_gap`); ``None`` when nothing is missing or the clock
     needs no calendar. Every surface that computes deadlines shows this one message."""
     return calendar_gap(calendar_of(policy), now or utcnow())

@@ -2,8 +2,8 @@
 
 Each kind (reviews, orders, refunds, chats, shipments) has a list of
 :class:`Field` objects: the normalised name, its value type, a Chinese label
-and a description. Layouts (:mod:`reviewops.layouts`) map platform headers to
-these names; :mod:`reviewops.clean` converts raw cells by ``type``;
+and a description. Layouts (:mod:`reviewops.intake.layouts`) map platform headers to
+these names; :mod:`reviewops.intake.clean` converts raw cells by ``type``;
 :func:`validate_frame` checks a DataFrame that claims to hold a kind.
 
 Value types

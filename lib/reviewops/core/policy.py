@@ -345,10 +345,10 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
 
 # ---------------------------------------------------------------------- defaults
 def _default_keywords() -> list[dict[str, Any]]:
-    """The default lexicon, shipped as ``reviewops/data/lexicon_zh.tsv`` (word, kind, category, weight)."""
+    """The default lexicon, shipped as ``reviewops/core/data/lexicon_zh.tsv`` (word, kind, category, weight)."""
     from importlib.resources import files
 
-    text = files("reviewops").joinpath("data", "lexicon_zh.tsv").read_text(encoding="utf-8")
+    text = files("reviewops.core").joinpath("data", "lexicon_zh.tsv").read_text(encoding="utf-8")
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
@@ -533,9 +533,9 @@ def _cell_text(value: Any) -> str:
 
 
 def _yuan_to_fen(text: str) -> int:
-    """A 元 cell → fen with the kit's one yuan parser (:func:`reviewops.ledger.parse_yuan`: thousands commas
+    """A 元 cell → fen with the kit's one yuan parser (:func:`reviewops.core.money.parse_yuan`: thousands commas
     only in their place, a comma that could be a decimal comma refused); InvalidOperation when it is not one."""
-    from .ledger import AmountError, parse_yuan
+    from .money import AmountError, parse_yuan
 
     try:
         return parse_yuan(text)
@@ -832,7 +832,7 @@ class Policy:
 
     @functools.cached_property
     def shop_days(self) -> tuple[Any, ...]:
-        """The 节假日 rows as :class:`reviewops.sla.ShopDay` (date, working?, name), for the SLA clock."""
+        """The 节假日 rows as :class:`reviewops.core.sla.ShopDay` (date, working?, name), for the SLA clock."""
         from .sla import ShopDay
 
         return tuple(ShopDay(dt.date.fromisoformat(r["date"]), r["kind"] == "workday", r.get("name") or "")
@@ -1117,7 +1117,7 @@ def export_policy(policy: Policy, path: str | Path) -> Path:
     * Every cell is an explicit string (numbers as their text, money in yuan, codes and IDs as text) in
       a text-formatted (``@``) column, so nothing a shop types or a policy holds becomes a formula or a
       number (S-02); text that a spreadsheet would run as a formula (``= + - @``, tab …,
-      :func:`reviewops.outputs.formula_safe`) is stored unchanged but marked with Excel's quote prefix
+      :func:`reviewops.core.outputs.formula_safe`) is stored unchanged but marked with Excel's quote prefix
       (the apostrophe Excel itself uses), so it stays text even when the cell is edited — and the
       value read back is exactly the policy's text.
     * Headers are the Chinese column names; each header has a note (cell comment) with the help text,

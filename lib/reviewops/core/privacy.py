@@ -16,7 +16,7 @@ ID cards, landlines and QQ numbers, never order ids (P-02).
 
 Each frame also carries a ``full`` column: the cleaned value when it arrived in
 full (not masked, virtual or platform ciphertext), else ``None``. Only the
-importer reads it, to encrypt the value into the vault (:mod:`reviewops.vault`);
+importer reads it, to encrypt the value into the vault (:mod:`reviewops.core.vault`);
 it never reaches a table in clear.
 """
 

@@ -16,7 +16,7 @@ A shop grades each negative review with a response budget (物流 2 h, 质量 4 
   events always gives exactly the state maintained incrementally (R-10).
 
 All inputs must be timezone-aware datetimes (naive ones raise
-:class:`~reviewops.errors.ConfigError`); all results are aware UTC datetimes.
+:class:`~reviewops.core.errors.ConfigError`); all results are aware UTC datetimes.
 Years without holiday data (neither ``chinese_calendar`` nor a shop row of that year) fall
 back to Monday–Friday and yield a :class:`SlaWarning` instead of failing (R-11).
 
@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
-from reviewops.errors import ConfigError
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -745,7 +745,7 @@ DEFAULT_WARNING_FRACTION = 0.8
 def warning_fraction(fractions: Iterable[float] | None) -> float:
     """The share of the budget at which a case shows ``warning``: the largest of the policy's
     ``sla_warn_fractions`` (时效提醒比例, default 0.5;0.8 → 0.8). The smaller ones are reminders only
-    (:mod:`reviewops.sweep`, :mod:`reviewops.alerts`); they do not change the status."""
+    (:mod:`reviewops.handling.sweep`, :mod:`reviewops.alerting.alerts`); they do not change the status."""
     values = [float(f) for f in (fractions or ())]
     return max(values) if values else DEFAULT_WARNING_FRACTION
 

@@ -429,7 +429,7 @@ cases = sa.Table(
     _c("negative_score", sa.Float),
     _c("model_version", sa.Integer),
     _c("triage_json", Text),  # the decision and its reasons, as triage recorded them
-    _c("sla_state_json", Text),  # the SLA clock (reviewops.sla.SlaState), maintained event by event
+    _c("sla_state_json", Text),  # the SLA clock (reviewops.core.sla.SlaState), maintained event by event
     _c("policy_version", sa.Integer),
     _c("notes", Text),
     _c("follow_up_count", sa.Integer, nullable=False, default=0),
@@ -1035,7 +1035,7 @@ class Store:
 
 
 def _safe_url(url: str) -> str:
-    """The URL for a message: :func:`reviewops.redact.mask_url` (kept for existing callers)."""
+    """The URL for a message: :func:`reviewops.core.redact.mask_url` (kept for existing callers)."""
     return mask_url(url)
 
 

@@ -1,7 +1,7 @@
 """Personal-data vault: receivers' full data encrypted at rest, revealed one field at a time (P-03).
 
 The importer stores buyers' personal data masked, with keyed hashes for matching
-(:mod:`reviewops.privacy`). When an orders export carries a receiver's name, phone or
+(:mod:`reviewops.core.privacy`). When an orders export carries a receiver's name, phone or
 address **in full** — not already masked (``138****1234``, ``张**``), not a virtual number
 (``18877771111-123``), not platform ciphertext (``$$…``/``##…``) — the importer also
 encrypts the value into the ``pii_vault`` table in the same transaction

@@ -5,12 +5,12 @@ hand an operator — Taobao/Tmall legacy order reports and refund export in GBK,
 Douyin order and after-sales CSVs with tab-prefixed cells, Pinduoduo order and
 review CSVs, a JD order CSV in GBK with a totals row, review workbooks, 千牛 and
 飞鸽 chat logs and carrier tracking events — using the exact headers of
-:mod:`reviewops.layouts` (the first alias of each field) plus the unmapped
+:mod:`reviewops.intake.layouts` (the first alias of each field) plus the unmapped
 columns a real export carries (``reference/exports.md``), in their genuine
 column order where it is known.
 
 :func:`build_demo` writes the files and loads every one through the real
-importer (:func:`reviewops.ingest.import_paths`), so the demo is also an
+importer (:func:`reviewops.intake.ingest.import_paths`), so the demo is also an
 end-to-end test of the import path.
 
 Determinism: every random draw comes from one ``random.Random(seed)``, nothing
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .clean import RATING_CLASS_ZH
+from ..intake.clean import RATING_CLASS_ZH
 
 __all__ = [
     "DEFAULT_SEED",
@@ -1222,15 +1222,15 @@ class _Gen:
         80 %, breached). The budget and the clock (7×24 or business hours with holidays) are the policy's,
         counted back from as-of, so the mix holds whatever weekday or time the demo runs at. Each review is
         detected at an import tick (:func:`detection_time`), which the placement accounts for."""
-        from .sla import add_working_time, working_minutes_between
-        from .triage import calendar_of
+        from ..core.sla import add_working_time, working_minutes_between
+        from ..core.clock import calendar_of
 
         if n <= 0:
             return
         r = self.rng
         policy = self.policy
         if policy is None:
-            from .policy import default_policy
+            from ..core.policy import default_policy
 
             policy = default_policy()
         cal = calendar_of(policy)
@@ -2330,7 +2330,7 @@ def demo_as_of(value: dt.datetime | dt.date | str | None = None, *, today: dt.da
     ``None``: ``today`` at 09:30 if given, else the current time. A moment in the future is refused
     (the history is written under a simulated clock that never runs ahead of the real one).
     """
-    from .errors import ConfigError
+    from ..core.errors import ConfigError
 
     if value is None and today is not None:
         value = today
@@ -2393,14 +2393,14 @@ def build_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0,
     """Generate the demo exports (history ending at ``as_of``, default now) and load every file through
     the real importer (no triage, no worked history: :func:`run_demo` does the whole demo).
 
-    ``db`` is what :meth:`reviewops.store.Store.open` takes (``None``: ``REVIEWOPS_DB`` or the default
+    ``db`` is what :meth:`reviewops.core.store.Store.open` takes (``None``: ``REVIEWOPS_DB`` or the default
     file). Without ``out_dir`` the files are written to a temporary folder that is removed afterwards.
-    Returns the importer's :class:`~reviewops.ingest.ImportResult` list, one per table. Running it
+    Returns the importer's :class:`~reviewops.intake.ingest.ImportResult` list, one per table. Running it
     again on the same database adds nothing. Product categories and suppliers (which no platform
     export carries) are filled into the store's ``products`` table from the catalogue.
     """
-    from .ingest import import_paths
-    from .store import Store
+    from ..intake.ingest import import_paths
+    from ..core.store import Store
 
     tmp: tempfile.TemporaryDirectory[str] | None = None
     if out_dir is None:
@@ -2424,7 +2424,7 @@ def _fill_products(store: Any, demo: DemoResult) -> None:
     """Catalogue facts (category, supplier, title) into ``products``: insert missing, fill empty fields."""
     import sqlalchemy as sa
 
-    from . import store as st
+    from ..core import store as st
 
     products = demo.products
     with store.write() as conn:
@@ -2468,7 +2468,7 @@ def create_demo_users(store: Any, password: str | None = None, *, actor: str = "
     """
     import secrets
 
-    from .users import add_user, user_row
+    from ..core.users import add_user, user_row
 
     pw = password or os.environ.get(DEMO_PASSWORD_ENV) or secrets.token_urlsafe(9)
     out: list[dict[str, Any]] = []
@@ -2525,7 +2525,7 @@ def date_demo_detection(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetim
     changed. (``seed`` is accepted for compatibility; the rule has no randomness.)"""
     import sqlalchemy as sa
 
-    from .store import reviews
+    from ..core.store import reviews
 
     now = now or demo_now()
     with store.write() as conn:
@@ -2570,17 +2570,17 @@ def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime 
     the SLA (a few never), diagnosis, the 3S reply, the suggested H1 remedy (approved by 主管老李 when
     it needs approval), delivery, resolution (mostly satisfied), due follow-ups; a few are escalated;
     malicious ones go to 法务赵 for a platform appeal. Then CSAT/NPS answers and O1 training records
-    (:mod:`reviewops.surveys`). Needs the demo users (:func:`create_demo_users`). Cases already worked
+    (:mod:`reviewops.intake.surveys`). Needs the demo users (:func:`create_demo_users`). Cases already worked
     are skipped, so running it again changes nothing. Returns counts of what was done.
     """
     import sqlalchemy as sa
 
-    from .policy import current_policy
-    from .sla import working_minutes_between
-    from .store import cases, clock, reviews
-    from .triage import calendar_of
-    from .users import get_actor
-    from .workbench import Workbench, one_transaction
+    from ..core.policy import current_policy
+    from ..core.sla import working_minutes_between
+    from ..core.store import cases, clock, reviews
+    from ..core.clock import calendar_of
+    from ..core.users import get_actor
+    from ..handling.workbench import Workbench, one_transaction
 
     now = now or demo_now()
     policy = current_policy(store)
@@ -2611,7 +2611,7 @@ def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime 
         with one_transaction(store) as tx:  # one case, one transaction; every step still the workbench's own
             wb = {n: Workbench(tx, a, via="demo", policy=policy) for n, a in actors.items()}
             _work_case(wb, agent, c, rng, now, stats, clock)
-    from .surveys import demo_surveys, demo_training
+    from ..intake.surveys import demo_surveys, demo_training
 
     stats.update(demo_surveys(store, seed=seed, now=now))
     stats.update(demo_training(store, agents=names, seed=seed, now=now, habits=AGENT_TRAINING))
@@ -2621,9 +2621,9 @@ def work_demo_history(store: Any, *, seed: int = DEFAULT_SEED, now: dt.datetime 
 def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: dt.datetime,
                stats: dict[str, int], clock: Callable[[dt.datetime], Any]) -> None:
     """One case's history (see :func:`work_demo_history`)."""
-    from .errors import AccessDenied, ComplianceBlocked
-    from .ledger import ReasonRequired
-    from .workbench import CHANNELS, PROBLEMS
+    from ..core.errors import AccessDenied, ComplianceBlocked
+    from ..handling.ledger import ReasonRequired
+    from ..handling.workbench import CHANNELS, PROBLEMS
 
     habit = AGENT_HABITS[agent]
     me = wb[agent]
@@ -2721,7 +2721,7 @@ def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict
     adds its expiry reminder (due weeks after every other task), which the next round takes."""
     import sqlalchemy as sa
 
-    from .store import followups
+    from ..core.store import followups
 
     while True:  # every task exists once due (delivery + resolution)
         with me.store.read() as conn:
@@ -2765,8 +2765,8 @@ def demo_aftermath(store: Any, demo: DemoResult, *, seed: int = DEFAULT_SEED, no
     the import results. ``demo`` is the :func:`generate_demo` result of the first exports."""
     import sqlalchemy as sa
 
-    from .ingest import import_paths
-    from .store import cases, clock, reviews, shops
+    from ..intake.ingest import import_paths
+    from ..core.store import cases, clock, reviews, shops
 
     g: _Gen = demo._gen
     now = now or demo.as_of or demo_now()
@@ -2865,10 +2865,10 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
     (revised reviews, 追评, repurchases, as later exports). Same seed, scale and as-of → the same exports
     and the same store content (apart from the users' salted password hashes): the store is
     written under the simulated clock at ``as_of``, never the real one."""
-    from .ingest import import_paths
-    from .policy import current_policy
-    from .store import Store, clock
-    from .triage import triage_store
+    from ..intake.ingest import import_paths
+    from ..core.policy import current_policy
+    from ..core.store import Store, clock
+    from ..handling.opening import triage_store
 
     at = demo_as_of(as_of)
     tmp: tempfile.TemporaryDirectory[str] | None = None

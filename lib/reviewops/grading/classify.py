@@ -21,7 +21,7 @@ before. Complaint phrases (物流太慢, 少发 …) name their category directl
 topic words (物流, 客服 …) count for their category only inside a clause that is
 negative. Alarm words (投诉, 12315, 返现删评 …) always make a review negative.
 
-With a fitted :class:`~reviewops.textmodel.TextModel` the negativity comes from
+With a fitted :class:`~reviewops.grading.textmodel.TextModel` the negativity comes from
 the model (a linear model over hashed character n-grams learned from the shop's
 own rated reviews); alarm words still force a review negative, and categories
 come from the model's category head when it has one, else from the lexicon.
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .policy import CATEGORY_CODES, Policy, default_policy
+from ..core.policy import CATEGORY_CODES, Policy, default_policy
 from .lexicon import Lexicon, TextResult, _as_list, normalize_text, rating_is_negative
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def _classify(texts: Any, ratings: Any, model: TextModel | None, policy: Policy 
     if ratings is not None:
         rating_list = _as_list(ratings)
         if len(rating_list) != n:
-            from .errors import ConfigError
+            from ..core.errors import ConfigError
             raise ConfigError(f"评分数量 {len(rating_list)} 与文本数量 {n} 不一致 / got {len(rating_list)} ratings for "
                               f"{n} texts; pass one rating (or None) per text")
         rated = [rating_is_negative(r, max_stars) for r in rating_list]
@@ -192,9 +192,9 @@ def classify(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
     ``ratings``: optional, one per text — stars (1–5, ``"4星"``) or the platform class
     (好评/中评/差评); a rating at or below the policy's ``rating_negative_max_stars``
     makes the review negative whatever the text says.
-    ``model``: a fitted :class:`~reviewops.textmodel.TextModel`; without one the policy's
+    ``model``: a fitted :class:`~reviewops.grading.textmodel.TextModel`; without one the policy's
     lexicon scores the text (cold start).
-    ``policy``: defaults to :func:`~reviewops.policy.default_policy`.
+    ``policy``: defaults to :func:`~reviewops.core.policy.default_policy`.
 
     A batch of at least :data:`PARALLEL_MIN_TEXTS` texts is split over forked worker
     processes (one per CPU, at most 8; the environment variable

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .clean import RATING_CLASS
-from .policy import Policy
+from ..intake.clean import RATING_CLASS
+from ..core.policy import Policy
 
 if TYPE_CHECKING:
     pass
@@ -154,7 +154,7 @@ class RegexMatcher:
 
 def _new_matcher(kind: str) -> Any:
     if kind not in ("auto", "ahocorasick", "regex"):
-        from .errors import ConfigError
+        from ..core.errors import ConfigError
 
         raise ConfigError(f"未知的匹配器 {kind!r}；可用 auto、ahocorasick、regex / unknown matcher {kind!r}")
     if kind != "regex":

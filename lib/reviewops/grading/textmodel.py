@@ -6,7 +6,7 @@ words for short, informal Chinese reviews: no segmenter to keep in step, and
 negations such as 不好/不错 are bigrams the model sees directly.
 
 * **Training labels** come from ratings: 1–2 stars or 差评 → negative, 4–5 stars
-  or 好评 → positive; 3 stars and 中评 are left out (:func:`~reviewops.classify.rating_label`).
+  or 好评 → positive; 3 stars and 中评 are left out (:func:`~reviewops.grading.lexicon.rating_label`).
   Optional category labels (operators' corrected categories) train a second,
   multi-class head that then names the primary category.
 * **Features** are computed for a whole batch at once with numpy (no Python loop
@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from .classify import _as_list, normalize_text, rating_label
-from .clean import RATING_CLASS_ZH
-from .errors import ModelError
+from .lexicon import _as_list, normalize_text, rating_label
+from ..intake.clean import RATING_CLASS_ZH
+from ..core.errors import ModelError
 
 __all__ = ["TextModel", "hashed_ngrams"]
 
@@ -189,7 +189,7 @@ class TextModel:
         if use_lexicon:
             from scipy import sparse
 
-            from .policy import default_policy
+            from ..core.policy import default_policy
 
             policy = policy or default_policy()
             lex_col = _lexicon_logit(_lexicon_scores(norm, policy))
@@ -222,7 +222,7 @@ class TextModel:
     def _fit_categories(self, items: list[Any], cats: list[Any], *, C: float) -> None:
         from sklearn.linear_model import LogisticRegression
 
-        from .policy import CATEGORY_CODES
+        from ..core.policy import CATEGORY_CODES
 
         if len(cats) != len(items):
             raise ModelError(f"分类标签 {len(cats)} 个与评价 {len(items)} 条不一致 / {len(cats)} category labels for "
@@ -263,7 +263,7 @@ class TextModel:
         dec = _linear_scores(norm, self.n_bits, self.weights[None, :], np.array([self.bias]))[:, 0]
         if self.lex_weight:
             if lexicon_scores is None:
-                from .policy import default_policy
+                from ..core.policy import default_policy
 
                 lexicon_scores = _lexicon_scores(norm, policy or default_policy())
             dec = dec + self.lex_weight * _lexicon_logit(np.asarray(lexicon_scores, dtype=float))
@@ -323,7 +323,7 @@ class TextModel:
 
     def save(self, store: Any, *, actor: str, note: str | None = None) -> int:
         """Store the model as a new version; returns the version number."""
-        from .store import text_models, utcnow
+        from ..core.store import text_models, utcnow
 
         blob = self.to_bytes()
         with store.write() as conn:
@@ -341,8 +341,8 @@ class TextModel:
     @classmethod
     def load(cls, store: Any, version: int | None = None) -> "TextModel | None":
         """The stored model ``version`` (default: newest), or None when no model has been trained."""
-        from .errors import NotFound
-        from .store import text_models
+        from ..core.errors import NotFound
+        from ..core.store import text_models
 
         with store.read() as conn:
             q = sa.select(text_models.c.version, text_models.c.blob, text_models.c.sha256)
@@ -361,7 +361,7 @@ class TextModel:
 
 
 def _lexicon_scores(norm_texts: Sequence[str], policy: Any) -> np.ndarray:
-    from .classify import Lexicon
+    from .lexicon import Lexicon
 
     read = Lexicon.for_policy(policy)._read
     return np.fromiter((read(t, False)[0] for t in norm_texts), dtype=float, count=len(norm_texts))
@@ -393,8 +393,8 @@ def train_from_store(store: Any, *, actor: str, min_reviews: int | None = None, 
     them) train the category head. ``min_reviews`` defaults to the policy's
     ``model_min_reviews``. Returns the model's metadata with its ``version``.
     """
-    from .policy import current_policy
-    from .store import case_events, cases, reviews
+    from ..core.policy import current_policy
+    from ..core.store import case_events, cases, reviews
 
     policy = current_policy(store, actor=actor)
     need = int(min_reviews if min_reviews is not None else policy.setting("model_min_reviews"))

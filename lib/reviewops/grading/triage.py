@@ -12,15 +12,15 @@ Two entry points:
   keeps the decision and its reasons (``cases.triage_json`` and the ``create``
   audit event).
 
-Decision rules (all values from the :class:`~reviewops.policy.Policy`):
+Decision rules (all values from the :class:`~reviewops.core.policy.Policy`):
 
 1. **Negative** = rating at or below ``rating_negative_max_stars`` (中评/差评) **or** text
    score ≥ ``negative_threshold`` **or** an alarm word (投诉, 12315, 返现删评 …).
-2. **Categories** from the text (:func:`~reviewops.classify.classify`); ``other`` when none.
+2. **Categories** from the text (:func:`~reviewops.grading.classify.classify`); ``other`` when none.
 3. **SLA hours, owner role, severity, appeal** from the primary category's row of the
    SLA matrix (分类时效); an alarm word raises the severity to ``alarm_severity``.
 4. **Due time** = SLA clock start + SLA hours on the policy's clock (24×7 or business
-   hours with Chinese holidays, the shop's 节假日 rows first; :mod:`reviewops.sla`). The clock
+   hours with Chinese holidays, the shop's 节假日 rows first; :mod:`reviewops.core.sla`). The clock
    starts when the review was detected (first imported) or, with ``sla_start = posted``, when it
    was posted.
 
@@ -38,15 +38,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .classify import TextResult, _rating_stars, classify_detail, rating_is_negative
-from .columns import Field
-from .errors import ConfigError
-from .policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, Policy, default_policy
-from .sla import (
-    add_working_time,
-)
-from .clock import calendar_of
-from .store import utcnow
+from .lexicon import TextResult, _rating_stars, rating_is_negative
+from .classify import classify_detail
+from ..core.columns import Field
+from ..core.errors import ConfigError
+from ..core.policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, Policy, default_policy
+from ..core.sla import add_working_time
+from ..core.clock import calendar_of
+from ..core.store import utcnow
 
 if TYPE_CHECKING:
     from .textmodel import TextModel
@@ -86,7 +85,7 @@ _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # high=0 is the most sever
 
 
 def _fmt_local(t: dt.datetime) -> str:
-    from .outputs import fmt_time  # the one formatter for times people read (Beijing time)
+    from ..core.outputs import fmt_time  # the one formatter for times people read (Beijing time)
 
     return fmt_time(t)
 
@@ -108,7 +107,7 @@ def _to_utc_series(values: pd.Series, name: str) -> pd.Series:
             ts = pd.Timestamp(v)
             out.append((ts.tz_localize(SHANGHAI) if ts.tzinfo is None else ts).tz_convert("UTC"))
         return pd.Series(out, index=values.index, dtype="datetime64[ns, UTC]")
-    from .clean import to_utc
+    from ..intake.clean import to_utc
 
     def local_text(v: Any) -> Any:  # datetimes among strings: as Shanghai wall time, which to_utc reads
         if isinstance(v, dt.datetime):

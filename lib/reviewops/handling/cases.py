@@ -15,21 +15,21 @@ audit log as a ``transition`` event with the reason:
 case do next" for a form's buttons, and :func:`transition_case` performs one move.
 
 The remedy states (:data:`LEDGER_STATES`) are entered only through the compensation ledger
-(:mod:`reviewops.ledger`: propose, approve, reject, deliver), which checks approval limits;
+(:mod:`reviewops.handling.ledger`: propose, approve, reject, deliver), which checks approval limits;
 :func:`transition_case` refuses them. Entering a state also does what the playbook ties to
 it, in the same transaction: the first ``contacted`` records ``first_contact_at`` and stops
 the SLA clock; ``remedy_delivered`` and ``resolved`` schedule the follow-ups anchored there
-(:mod:`reviewops.followups`); ``resolved`` records ``resolved_at``.
+(:mod:`reviewops.handling.followups`); ``resolved`` records ``resolved_at``.
 
 **What awaits action** (待处理) is declared here once: a case in one of :data:`OPEN_STATES` — not yet
 resolved, so an operator still has to do something on the case itself (first contact, diagnosis,
 remedy proposal / approval / delivery, resolving, an escalation or a platform appeal). A case that is
 contacted but not resolved stays open; ``resolved``, ``follow_up_done`` and ``closed``
 (:data:`DONE_STATES`) are not: follow-ups due on resolved cases are listed by the follow-up surfaces
-(:func:`reviewops.followups.due_followups`, 今日回访), not the queue. :func:`open_case_filter` is the
+(:func:`reviewops.handling.followups.due_followups`, 今日回访), not the queue. :func:`open_case_filter` is the
 SQL form, :func:`case_queue` the queue every surface lists (CLI ``reviewops queue``, the 差评工作台
-form via :meth:`reviewops.workbench.Workbench.queue`, Excel ``RO_CASES``), with one SLA status per
-case from :func:`reviewops.sla.sla_statuses`.
+form via :meth:`reviewops.handling.workbench.Workbench.queue`, Excel ``RO_CASES``), with one SLA status per
+case from :func:`reviewops.core.sla.sla_statuses`.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .errors import ConfigError, NotFound
+from ..core.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .policy import Policy
-    from .store import Store
+    from ..core.policy import Policy
+    from ..core.store import Store
 
 __all__ = ["DONE_STATES", "LEDGER_STATES", "OPEN_STATES", "QUEUE_COLUMNS", "STATES", "STATE_ZH", "TRANSITIONS",
            "InvalidTransition", "allowed_transitions", "case_queue", "count_open", "is_open", "open_case_filter",
@@ -100,7 +100,7 @@ def transition_case(store: "Store", case_id: int, expected_version: int, to_stat
     Raises :class:`InvalidTransition` when the move is not allowed from the current state
     (or ``appeal`` for a case that is not malicious, or a remedy state, which only the ledger
     enters), :class:`ConfigError` when escalating, closing or appealing without a reason,
-    :class:`~reviewops.errors.ConflictError` when ``expected_version`` is stale and
+    :class:`~reviewops.core.errors.ConflictError` when ``expected_version`` is stale and
     :class:`NotFound` for an unknown case. The state check and the write happen in one
     transaction; the audit event keeps the reason.
     """
@@ -119,9 +119,9 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
                   changes: dict[str, object] | None = None) -> int:
     """:func:`transition_case` inside the caller's transaction, with extra case ``changes``.
 
-    Does not refuse the ledger states: :mod:`reviewops.ledger` calls it after checking limits.
+    Does not refuse the ledger states: :mod:`reviewops.handling.ledger` calls it after checking limits.
     """
-    from .store import stale_case, update_case, utcnow
+    from ..core.store import stale_case, update_case, utcnow
 
     if to_state not in TRANSITIONS:
         raise ConfigError(f"未知的案件状态 {to_state!r}；可用：{', '.join(STATES)} / unknown case state {to_state!r}")
@@ -160,7 +160,7 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
 @functools.cache
 def _case_for_transition() -> sa.Select:
     """The locked read of :func:`transition_in`, built once (parameter ``_case_id``)."""
-    from .store import cases
+    from ..core.store import cases
 
     return (sa.select(cases.c.state, cases.c.version, cases.c.primary_category, cases.c.categories,
                       cases.c.first_contact_at, cases.c.sla_state_json, cases.c.policy_version)
@@ -172,9 +172,9 @@ def _sla_stopped(state_json: str | None, policy_version: int | None, conn: sa.Co
     """The SLA clock after a ``stop`` at first contact (the deadline that applied is kept)."""
     if not state_json:
         return {}
-    from .policy import load_policy_in
-    from .sla import SlaEvent, state_from_json, state_to_json
-    from .triage import calendar_of
+    from ..core.policy import load_policy_in
+    from ..core.sla import SlaEvent, state_from_json, state_to_json
+    from ..core.clock import calendar_of
 
     state = state_from_json(state_json)
     if state.stopped or state.started_at is None:
@@ -195,7 +195,7 @@ def is_open(state: str | None) -> bool:
 def open_case_filter(state_column: "sa.ColumnElement[str] | None" = None) -> "sa.ColumnElement[bool]":
     """The SQL condition “the case awaits action” on ``state_column`` (default ``cases.state``)."""
     if state_column is None:
-        from .store import cases
+        from ..core.store import cases
 
         state_column = cases.c.state
     return state_column.in_(OPEN_STATES)
@@ -203,7 +203,7 @@ def open_case_filter(state_column: "sa.ColumnElement[str] | None" = None) -> "sa
 
 def count_open(store: "Store", *, shop_ids: Iterable[int] | None = None) -> int:
     """How many cases await action (in ``shop_ids``; ``None`` = every shop) — the total above every queue."""
-    from .store import cases
+    from ..core.store import cases
 
     q = sa.select(sa.func.count()).select_from(cases).where(open_case_filter(cases.c.state))
     if shop_ids is not None:
@@ -230,17 +230,18 @@ def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iter
     role), ``category`` (primary), ``platform``, ``shop_id`` and ``since`` (aware; opened at or after)
     narrow it, all before ``limit``. ``now`` (default: the store clock) and ``policy`` (default: the
     current one: its SLA clock, warning fraction and ``excerpt_chars``) fix each row's SLA status
-    (:func:`reviewops.sla.sla_statuses`). Columns :data:`QUEUE_COLUMNS`; ``due_local`` is Beijing time,
+    (:func:`reviewops.core.sla.sla_statuses`). Columns :data:`QUEUE_COLUMNS`; ``due_local`` is Beijing time,
     ``minutes_left`` is clock minutes to the deadline (negative = past it; ``None`` once contacted or
     without a deadline: a stopped clock has nothing left to count), the excerpt is masked.
     """
     import pandas as pd
 
-    from .policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, current_policy
-    from .privacy import mask_text
-    from .sla import SLA_STATUS_ZH, sla_statuses, warning_fraction
-    from .store import cases, reviews, shops, utcnow
-    from .triage import _fmt_local, calendar_of
+    from ..core.policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, current_policy
+    from ..core.privacy import mask_text
+    from ..core.sla import SLA_STATUS_ZH, sla_statuses, warning_fraction
+    from ..core.store import cases, reviews, shops, utcnow
+    from ..core.outputs import fmt_time as _fmt_local
+    from ..core.clock import calendar_of
 
     now = now or utcnow()
     if now.tzinfo is None:
@@ -311,7 +312,7 @@ def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.dateti
     are anchored on the remedy's delivery (the revision guidance) are scheduled from the
     resolution instead — the explanation was the remedy.
     """
-    from .policy import load_policy_in
+    from ..core.policy import load_policy_in
 
     q = _schedule_statements()
     case = conn.execute(q["case_shop_policy"], {"_case_id": case_id}).one()
@@ -336,7 +337,7 @@ def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.dateti
 @functools.cache
 def _schedule_statements() -> dict[str, Any]:
     """The statements :func:`schedule_in` runs, built once (parameters bound per call)."""
-    from .store import cases, compensations as comp, followups
+    from ..core.store import cases, compensations as comp, followups
 
     cid = sa.bindparam("_case_id")
     return {

@@ -7,7 +7,7 @@ care message with an exclusive coupon; day 30 the "白银会员" message (V1); a
 repurchase coupon (stackable, valid 90 days), whose expiry gets its own reminder.
 
 Tasks are created when the case enters the anchoring state (:func:`schedule_in`, called by
-:func:`reviewops.cases.transition_in` in the same transaction), once per case and step.
+:func:`reviewops.handling.cases.transition_in` in the same transaction), once per case and step.
 :func:`due_followups` lists what is due with the message to send; :func:`complete_followup`
 marks a task done (recording the message as sent and the coupon it grants) or skipped with a
 reason. Compliance: the revision guidance is only ever produced after every approved remedy
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
+from ..core.errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
 
 if TYPE_CHECKING:
-    from .store import Store
-    from .users import Actor
+    from ..core.store import Store
+    from ..core.users import Actor
 
 __all__ = ["COUPON_EXPIRY", "complete_followup", "complete_followups", "due_followups", "followup_message",
            "schedule_in"]
@@ -42,7 +42,7 @@ _COUPON_OF = {"care": ("care_coupon", "care_coupon_fen"), "repurchase_coupon": (
 @functools.cache
 def _statements() -> dict[str, Any]:
     """The Core statements of the hot follow-up paths, built once (parameters bound per call)."""
-    from .store import cases, compensations as comp, followups, shops
+    from ..core.store import cases, compensations as comp, followups, shops
 
     cid = sa.bindparam("_case_id")
     return {
@@ -88,7 +88,7 @@ def _undelivered(conn: sa.Connection, case_id: int) -> int:
 
 def followup_message(conn: sa.Connection, task: Any, *, policy: Any | None = None) -> tuple[str, list[str]]:
     """The message a task sends (drafted from the policy template) and its problems (empty = ok)."""
-    from .policy import load_policy_in
+    from ..core.policy import load_policy_in
     from .replies import draft_reply
 
     case = conn.execute(_statements()["message_case"], {"_case_id": task.case_id}).one()
@@ -113,9 +113,9 @@ def due_followups(store: "Store", actor: "Actor", *, now: dt.datetime | None = N
     Columns: followup_id, case_id, platform, shop, step, step_zh, template_kind, due_at, due_local,
     minutes_left (negative = overdue), state, state_zh, message, message_ok, problems.
     """
-    from .policy import load_policy_in
-    from .store import followups, shops, utcnow
-    from .outputs import fmt_time as _fmt_local  # Beijing time, the one formatter for people
+    from ..core.policy import load_policy_in
+    from ..core.store import followups, shops, utcnow
+    from ..core.outputs import fmt_time as _fmt_local  # Beijing time, the one formatter for people
 
     now = now or utcnow()
     until = now + dt.timedelta(hours=float(horizon_hours))
@@ -146,8 +146,8 @@ def due_followups(store: "Store", actor: "Actor", *, now: dt.datetime | None = N
 
 def case_followups(conn: sa.Connection, case_id: int) -> list[dict[str, Any]]:
     """Every task of one case, by due time, with Chinese labels."""
-    from .policy import load_policy_in
-    from .store import followups
+    from ..core.policy import load_policy_in
+    from ..core.store import followups
 
     names = _step_names(load_policy_in(conn, None))
     rows = conn.execute(sa.select(followups).where(followups.c.case_id == case_id)
@@ -177,9 +177,9 @@ def complete_followups(store: "Store", actor: "Actor", tasks: list[dict[str, Any
     (when it was done; default now). Every task gets exactly the checks and records of
     :func:`complete_followup`; the first refusal undoes the whole batch (a refused access is logged).
     Returns the tasks as stored."""
-    from .policy import load_policy_in
-    from .store import utcnow
-    from .users import log_denied
+    from ..core.policy import load_policy_in
+    from ..core.store import utcnow
+    from ..core.users import log_denied
 
     items = []
     for item in tasks:
@@ -210,7 +210,7 @@ def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: 
     from .cases import transition_in
     from .ledger import record_policy_coupon
     from .replies import check_message
-    from .store import update_case
+    from ..core.store import update_case
 
     q = _statements()
     t = conn.execute(q["task_for_update"], {"_fid": followup_id}).first()

@@ -19,7 +19,7 @@ the proposer's authority; otherwise it waits for someone who has it:
   ledger row keeps requester, approver, times and reasons, and the case's state change is in
   its audit log.
 
-The case states follow (:mod:`reviewops.cases`): ``contacted`` → ``remedy_proposed``
+The case states follow (:mod:`reviewops.handling.cases`): ``contacted`` → ``remedy_proposed``
 (approved, to deliver) or → ``remedy_proposed`` → ``pending_approval``; approval moves back
 to ``remedy_proposed``, rejection to ``contacted``; :func:`deliver` marks every approved
 row delivered and moves to ``remedy_delivered``.
@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
-from .users import log_denied
-from .money import AmountError, parse_yuan
+from ..core.errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
+from ..core.users import log_denied
+from ..core.money import AmountError, parse_yuan
 
 if TYPE_CHECKING:
-    from .policy import Policy
-    from .store import Store
-    from .users import Actor
+    from ..core.policy import Policy
+    from ..core.store import Store
+    from ..core.users import Actor
 
 __all__ = [
     "AmountError",
@@ -118,7 +118,7 @@ def _check_fen(fen: int, shown: Any) -> int:
 
 
 def _yuan(fen: int | None) -> str:
-    from .policy import fen_to_yuan_text
+    from ..core.policy import fen_to_yuan_text
 
     return f"{fen_to_yuan_text(fen or 0)} 元"
 
@@ -199,8 +199,8 @@ class _Ctx:
 
 
 def _context(conn: sa.Connection, case_id: int, *, lock: bool = True) -> _Ctx:
-    from .policy import load_policy_in
-    from .store import cases, customers, orders, reviews
+    from ..core.policy import load_policy_in
+    from ..core.store import cases, customers, orders, reviews
 
     row = conn.execute(
         sa.select(cases.c.id, cases.c.shop_id, cases.c.state, cases.c.version, cases.c.policy_version,
@@ -230,7 +230,7 @@ def _totals(conn: sa.Connection, ctx: _Ctx, window_days: int, now: dt.datetime,
             kinds: tuple[str, ...] | None = None) -> tuple[int, int]:
     """(case total, customer's window total) of approved + pending + delivered rows, in fen (of ``kinds``
     only when given: the gift caps use the same two sums as the money limits)."""
-    from .store import compensations as comp
+    from ..core.store import compensations as comp
 
     which = [comp.c.state.in_(COUNTED)] + ([comp.c.kind.in_(kinds)] if kinds is not None else [])
     case_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
@@ -269,7 +269,7 @@ class RefundRoom:
 
 
 def _refund_room(conn: sa.Connection, ctx: _Ctx) -> RefundRoom:
-    from .store import compensations as comp, orders, refunds
+    from ..core.store import compensations as comp, orders, refunds
 
     imported = 0
     if ctx.order_id:
@@ -342,7 +342,7 @@ _OVER_GROUPS = ((("resend",), "补发", "resends"),
 def _above_order(conn: sa.Connection, ctx: _Ctx, items: list[Any] = ()) -> list[tuple[str, str, int, int]]:
     """The groups of remedies that exceed the order's value with ``items`` added: (label zh, label en, the
     group's total on the order in fen, order value); empty when none does or the value is unknown."""
-    from .store import compensations as comp
+    from ..core.store import compensations as comp
 
     if ctx.order_value_fen is None:
         return []
@@ -415,7 +415,7 @@ def _inbox_money(conn: sa.Connection, ctx: _Ctx, rows: list[Any]) -> tuple[list[
     """For the 审批 inbox: (why the pending refunds cannot be approved — refunds imported since the proposal
     took the order past what was paid —, the flags a card shows: remedies other than refunds above the
     order's value, with the reasons given, masked)."""
-    from .privacy import mask_text
+    from ..core.privacy import mask_text
 
     why = []
     try:
@@ -451,7 +451,7 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     gifts and the customer's within ``gift_window_days`` (:class:`GiftCapExceeded`).
     """
     from .cases import transition_in
-    from .store import compensations as comp, utcnow
+    from ..core.store import compensations as comp, utcnow
 
     if not items:
         raise ConfigError("请至少添加一项补偿（退款/补发/优惠券/礼品）/ add at least one remedy item")
@@ -544,7 +544,7 @@ def fit_suggestion(store: "Store", case_id: int, items: list[dict[str, Any]], *,
     """The suggested ``items`` (``{kind, amount_fen[, note]}``) cut to what :func:`propose` accepts: a refund to
     what the order can still refund (left out when nothing can be), a gift to what the tier's cap leaves on the
     case and for the customer within ``gift_window_days`` (left out when nothing). Read-only."""
-    from .store import utcnow
+    from ..core.store import utcnow
 
     now = now or utcnow()
     out: list[dict[str, Any]] = []
@@ -572,7 +572,7 @@ def fit_suggestion(store: "Store", case_id: int, items: list[dict[str, Any]], *,
 def customer_tier(conn: sa.Connection, customer_id: int | None, policy: "Policy", now: dt.datetime) -> dict[str, Any]:
     """The D3 tier row of a customer from their orders (annual spend, order count, last order)."""
     from .remedy import tier_of
-    from .store import orders
+    from ..core.store import orders
 
     if customer_id is None:
         t = tier_of(0, 0, None, policy=policy, today=now.date())
@@ -588,7 +588,7 @@ def customer_tier(conn: sa.Connection, customer_id: int | None, policy: "Policy"
 
 
 def _pending_rows(conn: sa.Connection, case_id: int) -> list[Any]:
-    from .store import compensations as comp
+    from ..core.store import compensations as comp
 
     return conn.execute(sa.select(comp).where(comp.c.case_id == case_id, comp.c.state == "pending")
                         .order_by(comp.c.id)).all()
@@ -612,7 +612,7 @@ def _pending_case(conn: sa.Connection, actor: "Actor", case_id: int, verb_zh: st
 def _decide_pending(conn: sa.Connection, actor: "Actor", case_id: int, state: str, reason: str,
                     now: dt.datetime) -> None:
     """Record the decision (``approved`` / ``rejected``) on every pending remedy of the case."""
-    from .store import compensations as comp
+    from ..core.store import compensations as comp
 
     conn.execute(comp.update().where(comp.c.case_id == case_id, comp.c.state == "pending")
                  .values(state=state, decided_by=actor.name, decided_role=actor.role, decided_at=now,
@@ -628,7 +628,7 @@ def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     customer's rolling-window total or the order's band.
     """
     from .cases import transition_in
-    from .store import utcnow
+    from ..core.store import utcnow
 
     now = at or utcnow()
     try:
@@ -658,7 +658,7 @@ def reject(store: "Store", actor: "Actor", case_id: int, expected_version: int, 
            via: str = "form", at: dt.datetime | None = None) -> int:
     """Reject the pending remedies of a case with a reason; the case goes back to ``contacted``."""
     from .cases import transition_in
-    from .store import utcnow
+    from ..core.store import utcnow
 
     now = at or utcnow()
     text = (reason or "").strip()
@@ -685,7 +685,7 @@ def deliver(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     Follow-ups anchored on delivery (the 24 h revision guidance) are scheduled then.
     """
     from .cases import transition_in
-    from .store import compensations as comp, utcnow
+    from ..core.store import compensations as comp, utcnow
 
     now = at or utcnow()
     try:
@@ -716,7 +716,7 @@ def record_policy_coupon(conn: sa.Connection, *, case_id: int, kind: str, amount
                          note: str | None = None) -> int:
     """A coupon the policy itself grants (day-3 care, V2 repurchase, P4 delay): delivered at once, decided by
     ``policy``; it counts towards the customer's rolling-window total like any remedy."""
-    from .store import compensations as comp
+    from ..core.store import compensations as comp
 
     ctx = _context(conn, case_id)
     return int(conn.execute(comp.insert().values(
@@ -731,15 +731,15 @@ def record_policy_coupon(conn: sa.Connection, *, case_id: int, kind: str, amount
 # ----------------------------------------------------------------- reading
 def _shown(text: str | None) -> str | None:
     """What staff typed (a note, a reason), as shown to anyone: personal numbers masked (P-02)."""
-    from .privacy import mask_text
+    from ..core.privacy import mask_text
 
     return None if text is None else mask_text(str(text))
 
 
 def case_ledger(conn: sa.Connection, case_id: int) -> list[dict[str, Any]]:
     """The case's ledger rows, oldest first, with Chinese labels; ``note`` and ``decision_reason`` masked
-    (:func:`reviewops.privacy.mask_text`: what staff typed is shown like imported text)."""
-    from .store import compensations as comp
+    (:func:`reviewops.core.privacy.mask_text`: what staff typed is shown like imported text)."""
+    from ..core.store import compensations as comp
 
     rows = conn.execute(sa.select(comp).where(comp.c.case_id == case_id).order_by(comp.c.id)).mappings().all()
     return [{**r, "note": _shown(r["note"]), "decision_reason": _shown(r["decision_reason"]),
@@ -749,7 +749,7 @@ def case_ledger(conn: sa.Connection, case_id: int) -> list[dict[str, Any]]:
 
 def pending_approvals(store: "Store", actor: "Actor", *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Cases waiting for approval in the actor's shops, oldest request first, with ``may_approve`` and why not."""
-    from .store import cases, shops, utcnow
+    from ..core.store import cases, shops, utcnow
 
     now = now or utcnow()
     out: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""Opening cases: :func:`triage_store` grades the store's new reviews (:func:`reviewops.triage`) and opens
+"""Opening cases: :func:`triage_store` grades the store's new reviews (:func:`reviewops.grading.triage`) and opens
 one case per bad review in the same transaction as its first follow-ups and its new-case alert hook;
 recategorising a case and recomputing its deadline; :func:`open_queue`.
 """
@@ -15,23 +15,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .clean import RATING_CLASS_ZH
-from .errors import ConfigError
-from .policy import Policy, current_policy
-from .sla import (
-    SlaCalendar,
-    SlaEvent,
-    SlaState,
-    replay,
-    state_from_json,
-    state_to_json,
-)
+from ..intake.clean import RATING_CLASS_ZH
+from ..core.errors import ConfigError
+from ..core.policy import Policy, current_policy
+from ..core.sla import SlaCalendar, SlaEvent, SlaState, replay, state_from_json, state_to_json
 
 if TYPE_CHECKING:
-    from .store import Store
-    from .textmodel import TextModel
-from .triage import triage
-from .clock import calendar_of, calendar_warning
+    from ..core.store import Store
+    from ..grading.textmodel import TextModel
+from ..grading.triage import triage
+from ..core.clock import calendar_of, calendar_warning
 
 
 # ---------------------------------------------------------------------- store
@@ -56,7 +49,7 @@ class TriageResult:
 
 def _pending_reviews(conn: sa.Connection, shop_ids: Iterable[int] | None, *, batch_ids: Iterable[int] | None = None,
                      seen_since: dt.datetime | None = None) -> pd.DataFrame:
-    from .store import cases, reviews, shops
+    from ..core.store import cases, reviews, shops
 
     q = (sa.select(reviews.c.id.label("review_pk"), reviews.c.shop_id, shops.c.platform,
                    reviews.c.content, reviews.c.append_content, reviews.c.rating_score, reviews.c.rating_class,
@@ -106,8 +99,8 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     Cases are written in one transaction with their audit events; a review that got
     a case meanwhile (another triage run) is skipped, never duplicated.
     """
-    from .policy import save_policy
-    from .textmodel import TextModel
+    from ..core.policy import save_policy
+    from ..grading.textmodel import TextModel
 
     if policy is None:
         policy = current_policy(store, actor=actor)
@@ -150,8 +143,8 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
                  actor: str, via: str, dated_at_detection: bool = False,
                  on_case: Callable[[sa.Connection, int, Any], None] | None = None) -> None:
     """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
-    from .followups import schedule_in
-    from .store import cases, create_case
+    from .cases import schedule_in
+    from ..core.store import cases, create_case
 
     on_create = any(r["anchor"] == "created" for r in policy.tables["followups"])
     missing: dict[int, tuple[Any, list[int]]] = {}  # year without holiday data -> (warning, case ids)
@@ -203,14 +196,14 @@ def _cases_warning(w: Any, case_ids: list[int]) -> str:
 
 
 def _utcnow() -> dt.datetime:
-    """:func:`reviewops.store.utcnow` (honours the simulated clock)."""
-    from .store import utcnow
+    """:func:`reviewops.core.store.utcnow` (honours the simulated clock)."""
+    from ..core.store import utcnow
 
     return utcnow()
 
 
 def _case_policy(store: "Store", version: int | None) -> Policy:
-    from .policy import load_policy
+    from ..core.policy import load_policy
 
     p = load_policy(store, version) if version is not None else None
     return p or current_policy(store)
@@ -223,11 +216,11 @@ def recategorize_case(store: "Store", case_id: int, expected_version: int, categ
     The SLA clock is re-budgeted (time already used still counts) under the policy
     version the case was graded with; the new deadline is stored and the change is
     audited as a ``recategorize`` event — which later serves as a training label for
-    the model's category head. Optimistic locking as :func:`~reviewops.store.update_case`
+    the model's category head. Optimistic locking as :func:`~reviewops.core.store.update_case`
     (``ConflictError`` when ``expected_version`` is stale). Returns the new version.
     """
-    from .policy import CATEGORY_CODES
-    from .store import cases, stale_case, update_case
+    from ..core.policy import CATEGORY_CODES
+    from ..core.store import cases, stale_case, update_case
 
     if category not in CATEGORY_CODES:
         raise ConfigError(f"未知分类 {category!r}；可用：{', '.join(CATEGORY_CODES)} / unknown category {category!r}")
@@ -235,7 +228,7 @@ def recategorize_case(store: "Store", case_id: int, expected_version: int, categ
     with store.read() as conn:
         row = conn.execute(sa.select(cases.c.policy_version).where(cases.c.id == case_id)).first()
     if row is None:
-        from .errors import NotFound
+        from ..core.errors import NotFound
         raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
     policy = _case_policy(store, row.policy_version)
     cal = calendar_of(policy)
@@ -270,7 +263,7 @@ def case_sla_events(conn: sa.Connection, case_id: int) -> list[SlaEvent]:
     that changed ``sla_hours`` → rebudget at the event's time; the event that set
     ``first_contact_at`` (the first contact) → stop.
     """
-    from .store import case_events
+    from ..core.store import case_events
 
     rows = conn.execute(sa.select(case_events.c.action, case_events.c.at, case_events.c.after_json)
                         .where(case_events.c.case_id == case_id).order_by(case_events.c.version_from)).all()
@@ -294,7 +287,7 @@ def recompute_due(store: "Store", case_id: int) -> dt.datetime | None:
 
     For a case whose clock stopped at the first contact, the deadline that applied then.
     """
-    from .store import cases
+    from ..core.store import cases
 
     with store.read() as conn:
         version = conn.execute(sa.select(cases.c.policy_version).where(cases.c.id == case_id)).scalar()
@@ -309,10 +302,10 @@ def recompute_due(store: "Store", case_id: int) -> dt.datetime | None:
 
 def open_queue(store: "Store", *, limit: int | None = 50, now: dt.datetime | None = None,
                shop_ids: Iterable[int] | None = None, excerpt_chars: int | None = None) -> pd.DataFrame:
-    """Cases awaiting action, most urgent first: :func:`reviewops.cases.case_queue` (the one queue every
+    """Cases awaiting action, most urgent first: :func:`reviewops.handling.cases.case_queue` (the one queue every
     surface lists — CLI, forms, Excel), for ``shop_ids`` (``None`` = every shop).
 
-    Columns :data:`reviewops.cases.QUEUE_COLUMNS` (due_at UTC, due_local Beijing time, minutes_left
+    Columns :data:`reviewops.handling.cases.QUEUE_COLUMNS` (due_at UTC, due_local Beijing time, minutes_left
     negative = past the deadline and None once contacted, sla_status / sla_status_zh, masked excerpt).
     """
     from .cases import case_queue

@@ -6,7 +6,7 @@
   tier: the remedy band (≤ 100 yuan refund + 5-yuan coupon, 100–300 resend + 10-yuan coupon,
   above 300 the supervisor decides), the approving role, and the tier's gift and approach.
 
-Both read only the :class:`~reviewops.policy.Policy`; money is in fen (integers) throughout.
+Both read only the :class:`~reviewops.core.policy.Policy`; money is in fen (integers) throughout.
 Nothing here is conditional on the customer changing a review (SPEC Compliance): the
 remedy depends on the order and the customer, never on the review's outcome.
 """
@@ -17,8 +17,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import ConfigError
-from .policy import REMEDY_ZH, Policy, default_policy, fen_to_yuan_text
+from ..core.errors import ConfigError
+from ..core.policy import REMEDY_ZH, Policy, default_policy, fen_to_yuan_text
 
 __all__ = ["Remedy", "Tier", "remedy_for", "tier_of"]
 

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .columns import PLATFORM_ZH, PLATFORMS
-from .errors import ConfigError
-from .policy import (
+from ..core.columns import PLATFORM_ZH, PLATFORMS
+from ..core.errors import ConfigError
+from ..core.policy import (
     CATEGORY_CODES,
     CATEGORY_ZH,
     TEMPLATE_FIELDS,

@@ -4,9 +4,9 @@
 
 1. **SLA** (:func:`sla_sweep`, E2) — every open case without a first contact, with the share of
    its response budget used, counted by the case's SLA clock (business hours and Chinese holidays
-   when the policy says so, :mod:`reviewops.sla`). Its ``sla_status`` is the one status every surface
-   shows (:data:`reviewops.sla.SLA_STATUSES`): *warning* once the share reaches the largest of the
-   policy's ``sla_warn_fractions`` (default 80 %, :func:`reviewops.sla.warning_fraction`), *breached* at
+   when the policy says so, :mod:`reviewops.core.sla`). Its ``sla_status`` is the one status every surface
+   shows (:data:`reviewops.core.sla.SLA_STATUSES`): *warning* once the share reaches the largest of the
+   policy's ``sla_warn_fractions`` (default 80 %, :func:`reviewops.core.sla.warning_fraction`), *breached* at
    or after the deadline. Every fraction (default 50 % and 80 %) is a reminder: each warning kind
    (``warn_50``, ``warn_80`` …, the fraction in percent; on the role's to-do list) and ``breach`` is recorded in ``sla_notices`` at most once per case (the table's unique (case, kind) constraint
    decides, so concurrent sweeps never record twice). Recording ``breach`` also escalates the case:
@@ -16,7 +16,7 @@
    happens once per case — a later sweep finds the ``breach`` notice and does not escalate again.
 2. **Follow-ups** (:func:`followups_due_today`, H1) — open follow-up tasks due by the end of the
    current day in Beijing time, overdue ones included, with the (masked) message to send, from
-   :func:`reviewops.followups.due_followups`.
+   :func:`reviewops.handling.followups.due_followups`.
 3. **Delay remedy** (:func:`delay_sweep`, P4) — orders whose dispatch was late (the promised ship
    time passed before the order shipped) or whose delivery stalled (an outbound shipment not signed
    and either past its promised arrival or without a tracking event for ``stall_hours``). Orders
@@ -30,7 +30,7 @@
    nothing.
 
 The sweep also says ahead of time when the next 60 days lack holiday data (deadlines would count
-Monday–Friday): :attr:`DailySweep.warnings`, from :func:`reviewops.triage.calendar_warning` (``chinese_calendar``
+Monday–Friday): :attr:`DailySweep.warnings`, from :func:`reviewops.core.clock.calendar_warning` (``chinese_calendar``
 and the policy's 节假日 sheet), the sentence triage, the dashboard and ``reviewops watch --status`` show.
 
 ``apply=False`` (a dry run) computes the same tables without writing anything. ``now`` makes a
@@ -43,7 +43,7 @@ Columns (declared once here)
 case before this sweep), ``escalate_to``/``escalate_to_zh`` (that role's ``escalates_to``; empty at
 the top of the chain), ``due_at`` (UTC) / ``due_local`` (Beijing time), ``fraction_used`` (share of
 the budget used, > 1 when overdue), ``minutes_left`` (working minutes; negative = overdue),
-``sla_status`` (``running`` | ``warning`` | ``breached``; :data:`reviewops.sla.SLA_STATUS_ZH`) / ``sla_status_zh``, ``notice`` (the
+``sla_status`` (``running`` | ``warning`` | ``breached``; :data:`reviewops.core.sla.SLA_STATUS_ZH`) / ``sla_status_zh``, ``notice`` (the
 highest notice the case has reached: ``warn_50`` … or ``breach``; empty while running),
 ``new_notices`` (``;``-joined kinds this sweep recorded — or would record in a dry run),
 ``escalated_to``/``escalated_to_zh`` (the role this sweep moved the case to — or would move it to), ``todo_role``
@@ -81,12 +81,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from . import sla as sla_mod
-from .errors import ConfigError
+from ..core import sla as sla_mod
+from ..core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .policy import Policy
-    from .store import Store
+    from ..core.policy import Policy
+    from ..core.store import Store
 
 __all__ = ["DAILY_SWEEP_ACTOR", "DELAY_COLUMNS", "FOLLOWUP_COLUMNS", "SLA_COLUMNS",
            "TODO_COLUMNS", "DailySweep", "daily_sweep", "delay_sweep", "followups_due_today", "parse_now",
@@ -114,7 +114,7 @@ DELAY_COLUMNS = ["shop_id", "platform", "shop", "order_id", "customer_id", "reas
                  "message_ok", "problems", "issued", "role", "role_zh"]
 TODO_COLUMNS = ["role", "role_zh", "kind", "kind_zh", "ref", "shop", "what_zh", "due_at", "due_local", "new"]
 
-SLA_STATUS_ZH = sla_mod.SLA_STATUS_ZH  # the one set of names (reviewops.sla)
+SLA_STATUS_ZH = sla_mod.SLA_STATUS_ZH  # the one set of names (reviewops.core.sla)
 REASON_ZH = {"late_dispatch": "发货超时", "stalled_delivery": "物流停滞"}
 KIND_ZH = {"sla_warning": "时效预警", "sla_escalation": "超时升级", "followup": "到期跟进", "delay_coupon": "物流延迟补偿券"}
 
@@ -123,7 +123,7 @@ KIND_ZH = {"sla_warning": "时效预警", "sla_escalation": "超时升级", "fol
 def parse_now(value: Any) -> dt.datetime:
     """``value`` as an aware UTC instant: empty/None = the current time; an ISO-8601 text or datetime
     without a zone counts as Beijing time. Anything else raises :class:`ConfigError` naming it."""
-    from .store import utcnow
+    from ..core.store import utcnow
 
     if value is None or (isinstance(value, str) and not value.strip()):
         return utcnow()
@@ -149,7 +149,7 @@ def parse_now(value: Any) -> dt.datetime:
 def _local(t: Any) -> str:
     if t is None or (not isinstance(t, dt.datetime) and pd.isna(t)):
         return ""
-    from .outputs import fmt_time  # Beijing time, the one formatter for people
+    from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
 
     return fmt_time(t)
 
@@ -221,7 +221,7 @@ def _case_clock(row: Any, cal: Any, now: dt.datetime) -> tuple[float, dt.datetim
 
     A paused clock keeps its fraction; its stored deadline does not count against it.
     """
-    from .sla import fraction_used, state_from_json
+    from ..core.sla import fraction_used, state_from_json
 
     due = _aware(row.sla_due_at)
     if row.sla_state_json:
@@ -249,9 +249,9 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
     returns the same table and writes nothing. Sorted by status (breached first), then deadline.
     """
     from .cases import STATE_ZH, open_case_filter
-    from .policy import CATEGORY_ZH, load_policy_in
-    from .store import cases, shops, sla_notices, utcnow
-    from .triage import calendar_of
+    from ..core.policy import CATEGORY_ZH, load_policy_in
+    from ..core.store import cases, shops, sla_notices, utcnow
+    from ..core.clock import calendar_of
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -325,7 +325,7 @@ def _record_notices(store: Store, rec: Any, *, now: dt.datetime, actor: str,
     Returns the kinds this call inserted and the role the case moved to ("" when none). A kind some
     other sweep recorded first is skipped; so is the escalation that belongs to its ``breach``.
     """
-    from .store import cases, sla_notices, update_case
+    from ..core.store import cases, sla_notices, update_case
 
     names, up = _role_names(policy), _escalates(policy)
     recorded: list[str] = []
@@ -365,10 +365,10 @@ def followups_due_today(store: Store, *, now: dt.datetime | None = None, shop_id
     """Open follow-ups due before the end of ``now``'s day in Beijing time, overdue ones first
     (:data:`FOLLOWUP_COLUMNS`); the message is the drafted one, masked. Reads only."""
     from .followups import due_followups
-    from .policy import load_policy_in
-    from .privacy import mask_text
-    from .store import cases, utcnow
-    from .users import Actor
+    from ..core.policy import load_policy_in
+    from ..core.privacy import mask_text
+    from ..core.store import cases, utcnow
+    from ..core.users import Actor
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -399,7 +399,7 @@ def followups_due_today(store: Store, *, now: dt.datetime | None = None, shop_id
 def _delay_candidates(conn: sa.Connection, now: dt.datetime, shop_ids: list[int] | None, stall_hours: float,
                       lookback_days: float) -> dict[tuple[int, str], dict[str, Any]]:
     """Late-dispatch and stalled-delivery orders at ``now`` (one entry per (shop, order); dispatch first)."""
-    from .store import orders, shipment_events, shipments
+    from ..core.store import orders, shipment_events, shipments
 
     since = now - dt.timedelta(days=float(lookback_days))
     found: dict[tuple[int, str], dict[str, Any]] = {}
@@ -461,10 +461,10 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     ``issued`` says whether this call inserted it (False in a dry run, or when a concurrent sweep
     was first). Orders with an existing remedy, closed/cancelled or fully refunded orders are left out.
     """
-    from .policy import fen_to_yuan_text, load_policy_in
-    from .privacy import mask_text
+    from ..core.policy import fen_to_yuan_text, load_policy_in
+    from ..core.privacy import mask_text
     from .replies import draft_reply
-    from .store import delay_remedies, orders, refunds, shops, utcnow
+    from ..core.store import delay_remedies, orders, refunds, shops, utcnow
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -584,8 +584,8 @@ def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids:
 
     ``shop_ids`` limits every check to those shops (None = all). ``apply=False`` writes nothing.
     """
-    from .policy import load_policy_in
-    from .triage import calendar_warning
+    from ..core.policy import load_policy_in
+    from ..core.clock import calendar_warning
 
     when = parse_now(now)
     shop_ids = _shop_ids(shop_ids)

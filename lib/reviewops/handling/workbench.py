@@ -1,15 +1,15 @@
 """The operator workbench: what the forms call (issue 4).
 
-:class:`Workbench` binds the store to one signed-in :class:`~reviewops.users.Actor` — made by
+:class:`Workbench` binds the store to one signed-in :class:`~reviewops.core.users.Actor` — made by
 the server from its own identity (:func:`reviewops.serve.open_session`), never from widget
 values — and offers the day's work as plain Python: the queue, one case with everything
 needed to handle it, the four H1 steps, approvals and follow-ups. Every method — reads
 included — first re-reads the user from the store (role, shops, active: one small query,
-:func:`reviewops.users.current_actor`), so a page left open by a user who was disabled or
+:func:`reviewops.core.users.current_actor`), so a page left open by a user who was disabled or
 moved to other shops shows nothing more from the next refresh; every method checks the
 actor's shops; every write checks the case's ``version`` (a stale save raises
-:class:`~reviewops.errors.ConflictError` with what changed, and overwrites nothing, R-04);
-refusals raise :class:`~reviewops.errors.AccessDenied` and are written to the access log
+:class:`~reviewops.core.errors.ConflictError` with what changed, and overwrites nothing, R-04);
+refusals raise :class:`~reviewops.core.errors.AccessDenied` and are written to the access log
 (refused reads as action ``read``, target = the view).
 
 Everything returned for display is masked (phones, names, addresses; personal numbers in
@@ -32,17 +32,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .cases import STATE_ZH, allowed_transitions, transition_case
-from .errors import AccessDenied, ConfigError, NotFound
-from .policy import CATEGORY_CODES, CATEGORY_ZH, SEVERITY_ZH, fen_to_yuan_text
-from .sla import SLA_STATUS_ZH
+from ..core.errors import AccessDenied, ConfigError, NotFound
+from ..core.policy import CATEGORY_CODES, CATEGORY_ZH, SEVERITY_ZH, fen_to_yuan_text
+from ..core.sla import SLA_STATUS_ZH
 
 if TYPE_CHECKING:
-    from .policy import Policy
+    from ..core.policy import Policy
     from .remedy import Remedy
     from .replies import Draft
-    from .sla import SlaCalendar
-    from .store import Store
-    from .users import Actor
+    from ..core.sla import SlaCalendar
+    from ..core.store import Store
+    from ..core.users import Actor
 
 __all__ = ["ACTION_ZH", "CHANNELS", "PROBLEMS", "CaseView", "Suggestion", "Workbench", "describe_conflict",
            "one_transaction"]
@@ -63,13 +63,13 @@ MAX_QUEUE = 500
 
 
 def _utcnow() -> dt.datetime:
-    from .store import utcnow
+    from ..core.store import utcnow
 
     return utcnow()
 
 
 def _local(t: dt.datetime | None) -> str:
-    from .outputs import fmt_time  # Beijing time, the one formatter for people
+    from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
 
     return fmt_time(t)
 
@@ -79,7 +79,7 @@ def _yuan(fen: int | None) -> str:
 
 
 def _mask(text: str | None) -> str:
-    from .privacy import mask_text
+    from ..core.privacy import mask_text
 
     return "" if text is None else (mask_text(str(text)) or "")
 
@@ -142,7 +142,7 @@ class Suggestion:
 
 def describe_conflict(store: "Store", case_id: int, since_version: int) -> list[dict[str, Any]]:
     """What others changed on a case after ``since_version``: [{version, at, actor, action, field, before, after}]."""
-    from .store import case_events
+    from ..core.store import case_events
 
     with store.read() as conn:
         rows = conn.execute(sa.select(case_events).where(case_events.c.case_id == case_id,
@@ -173,14 +173,14 @@ class Workbench:
     # ----------------------------------------------------------- helpers
     @property
     def policy(self) -> "Policy":
-        from .policy import current_policy
+        from ..core.policy import current_policy
 
         if self._policy is None:
             self._policy = current_policy(self.store, actor=self.actor.name)
         return self._policy
 
     def _deny(self, action: str, err: Exception, case_id: int | None = None, shop_id: int | None = None) -> None:
-        from .users import log_denied
+        from ..core.users import log_denied
 
         log_denied(self.store, self.actor, action, err, case_id=case_id, shop_id=shop_id)
 
@@ -188,7 +188,7 @@ class Workbench:
         """Re-read the actor from the store before a write: a user disabled or given another role
         while their page is open acts with what the store says now (AccessDenied when disabled;
         logged as a refusal of ``action`` when given)."""
-        from .users import get_actor
+        from ..core.users import get_actor
 
         try:
             self.actor = get_actor(self.store, self.actor.name, policy=self.policy)
@@ -199,16 +199,16 @@ class Workbench:
             raise
 
     def _read(self, view: str, case_id: int | None = None) -> None:
-        """Re-read the actor from the store before a read (:func:`reviewops.users.current_actor`: one
+        """Re-read the actor from the store before a read (:func:`reviewops.core.users.current_actor`: one
         small query); a disabled user gets :class:`AccessDenied`, logged as a refused read of ``view``."""
-        from .users import current_actor
+        from ..core.users import current_actor
 
         self.actor = current_actor(self.store, self.actor, view=view, policy=self.policy, case_id=case_id)
 
     def _case_shop(self, case_id: int, action: str, view: str = "case") -> int:
         """The case's shop after checking the actor (re-read from the store) may see it (refusals audited;
         ``action`` ``view`` is a read: refused as action ``read``, target ``case``)."""
-        from .store import cases
+        from ..core.store import cases
 
         if action == "view":
             self._read(view, case_id if isinstance(case_id, int) and not isinstance(case_id, bool) else None)
@@ -229,7 +229,7 @@ class Workbench:
             self.actor.check_shop(shop, what="案件")
         except AccessDenied as e:
             if action == "view":
-                from .users import log_read_denied
+                from ..core.users import log_read_denied
 
                 log_read_denied(self.store, self.actor, view, e, case_id=case_id, shop_id=shop)
             else:
@@ -250,17 +250,17 @@ class Workbench:
               platform: str | None = None, shop_id: int | None = None, include_closed: bool = False,
               states: Iterable[str] | None = None, since: dt.datetime | None = None,
               limit: int = 200, now: dt.datetime | None = None) -> pd.DataFrame:
-        """Cases awaiting action in the actor's shops (:func:`reviewops.cases.case_queue`, the one queue of
+        """Cases awaiting action in the actor's shops (:func:`reviewops.handling.cases.case_queue`, the one queue of
         every surface): not-yet-contacted first by SLA deadline, then severity.
 
         ``states`` keeps exactly those case states instead (resolved ones too); ``include_closed`` lists every
         case; ``since`` (aware) only cases opened at or after it. All filter before ``limit`` (at most
         :data:`MAX_QUEUE`).
 
-        Columns :data:`reviewops.cases.QUEUE_COLUMNS`: case_id, version, state, state_zh, platform, shop_id,
+        Columns :data:`reviewops.handling.cases.QUEUE_COLUMNS`: case_id, version, state, state_zh, platform, shop_id,
         shop, rating, primary_category, category_zh, severity, severity_zh, owner_role, assignee, created_at,
         due_at, due_local, minutes_left (None once contacted), sla_status (running | warning | breached | met |
-        late, :data:`reviewops.sla.SLA_STATUSES`), sla_status_zh, excerpt (masked).
+        late, :data:`reviewops.core.sla.SLA_STATUSES`), sla_status_zh, excerpt (masked).
         """
         from .cases import case_queue
 
@@ -273,7 +273,7 @@ class Workbench:
     @staticmethod
     def queue_counts(df: pd.DataFrame) -> dict[str, int]:
         """Counts for the queue header: total, breached, warning, unanswered (clock still running), by severity."""
-        from .sla import UNANSWERED_STATUSES
+        from ..core.sla import UNANSWERED_STATUSES
 
         return {
             "total": int(len(df)), "breached": int((df["sla_status"] == "breached").sum()),
@@ -284,7 +284,7 @@ class Workbench:
 
     def shops(self) -> list[dict[str, Any]]:
         """The shops the actor may see: id, platform, name."""
-        from .store import shops
+        from ..core.store import shops
 
         self._read("shops")
         with self.store.read() as conn:
@@ -296,8 +296,18 @@ class Workbench:
         """Everything the 案件处理 form shows for one case (masked)."""
         from .ledger import case_ledger, customer_tier
         from .followups import case_followups
-        from .store import (case_events, cases, chat_messages, order_lines, orders, review_versions, reviews,
-                            shipments, shops, utcnow)
+        from ..core.store import (
+            case_events,
+            cases,
+            chat_messages,
+            order_lines,
+            orders,
+            review_versions,
+            reviews,
+            shipments,
+            shops,
+            utcnow,
+        )
 
         now = now or utcnow()
         self._case_shop(case_id, "view")
@@ -393,16 +403,16 @@ class Workbench:
     @functools.cached_property
     def _sla_clock(self) -> tuple["SlaCalendar", float]:
         """The policy's SLA calendar and the warning fraction (the largest of 时效提醒比例)."""
-        from .triage import calendar_of
+        from ..core.clock import calendar_of
 
-        from .sla import warning_fraction
+        from ..core.sla import warning_fraction
 
         return calendar_of(self.policy), warning_fraction(self.policy.setting("sla_warn_fractions"))
 
     def _sla_status(self, first_contact_at: dt.datetime | None, due: dt.datetime | None, sla_hours: float | None,
                     now: dt.datetime) -> str:
-        """The case's :func:`reviewops.sla.sla_status` under this workbench's policy."""
-        from .sla import sla_status
+        """The case's :func:`reviewops.core.sla.sla_status` under this workbench's policy."""
+        from ..core.sla import sla_status
 
         cal, warn = self._sla_clock
         return sla_status(first_contact_at, due, now, budget_minutes=None if sla_hours is None else sla_hours * 60.0,
@@ -411,7 +421,7 @@ class Workbench:
     def _profile(self, conn: sa.Connection, customer_id: int | None, shop_id: int, case_id: int,
                  tier: dict[str, Any], rv: Any) -> dict[str, Any]:
         """V1: the customer's tier, history and preferences (masked)."""
-        from .store import cases, customers, order_lines, orders, reviews
+        from ..core.store import cases, customers, order_lines, orders, reviews
 
         out: dict[str, Any] = {"tier": tier["code"], "tier_zh": tier["name_zh"], "tier_reason": tier.get("reason", ""),
                                "gift": tier.get("gift") or "", "gift_cap": _yuan(tier.get("gift_cost_limit_fen")),
@@ -456,7 +466,7 @@ class Workbench:
                        tier_code: str, case_id: int | None = None) -> "Suggestion":
         """The policy's remedy for the order value and tier, as ledger items, and the 3S reply drafted
         with the diagnosed problems (what :meth:`case` and :meth:`suggestion` both show). With ``case_id``
-        the items are cut to what the ledger accepts (:func:`reviewops.ledger.fit_suggestion`: the refund
+        the items are cut to what the ledger accepts (:func:`reviewops.handling.ledger.fit_suggestion`: the refund
         to what the order can still refund, the gift to what the tier's cap leaves)."""
         from .remedy import remedy_for
         from .replies import draft_reply
@@ -478,7 +488,7 @@ class Workbench:
         ``remedy`` and ``suggested_items`` — without the rest of the case view (customer profile, chats,
         ledger, versions): for callers that only act on the suggestion. Access checked as :meth:`case`."""
         from .ledger import customer_tier
-        from .store import cases, orders, reviews, shops, utcnow
+        from ..core.store import cases, orders, reviews, shops, utcnow
 
         now = now or utcnow()
         self._case_shop(case_id, "view", view="suggestion")
@@ -501,7 +511,7 @@ class Workbench:
     def _approval_note(self, case_id: int, total_fen: int) -> str:
         """Who may approve ``total_fen`` more on this case, as a sentence for the form."""
         from .ledger import _authority, _context, _needed_role, _role_zh
-        from .store import utcnow
+        from ..core.store import utcnow
 
         if total_fen <= 0:
             return "主管决定档：请与主管商定方案后填写金额" if total_fen == 0 else ""
@@ -541,7 +551,7 @@ class Workbench:
 
     # ----------------------------------------------------------- writes
     def _update(self, case_id: int, version: int, changes: dict[str, Any], action: str) -> int:
-        from .store import update_case
+        from ..core.store import update_case
 
         self._case_shop(case_id, action)
         with self.store.write() as conn:
@@ -554,7 +564,7 @@ class Workbench:
     def record_contact(self, case_id: int, version: int, *, channel: str, note: str) -> int:
         """Log a contact with the customer; the first one moves the case to ``contacted`` and stops the SLA clock."""
         from .cases import transition_in
-        from .store import cases
+        from ..core.store import cases
 
         if channel not in CHANNELS:
             raise ConfigError(f"未知的联系方式 {channel!r}；可选：{'、'.join(CHANNELS.values())} / unknown channel {channel!r}")
@@ -571,7 +581,7 @@ class Workbench:
             if state in ("new", "escalated", "appeal"):
                 return transition_in(conn, case_id, version, "contacted", actor=self.actor.name, via=self.via,
                                      changes=changes, reason=None)
-            from .store import update_case
+            from ..core.store import update_case
 
             return update_case(conn, case_id, version, changes, actor=self.actor.name, via=self.via, action="contact")
 
@@ -579,7 +589,7 @@ class Workbench:
                        category: str | None = None) -> int:
         """H1 step 1: the confirmed problems (from :data:`PROBLEMS`) and notes; a different ``category``
         corrects the case's primary category (kept as a training label for the text model)."""
-        from .triage import recategorize_case
+        from .opening import recategorize_case
 
         bad = [p for p in problems if p not in PROBLEMS]
         if bad:
@@ -588,7 +598,7 @@ class Workbench:
             raise ConfigError("请至少选择一个问题或填写说明 / pick at least one problem or write a note")
         if category is not None and category not in CATEGORY_CODES:
             raise ConfigError(f"未知分类 {category!r} / unknown category {category!r}")
-        from .store import cases
+        from ..core.store import cases
 
         # one transaction, one version check: the diagnosis and the corrected category are saved together or
         # not at all (a save by someone else in between cannot leave the diagnosis saved and the category not)
@@ -608,9 +618,9 @@ class Workbench:
 
     def save_reply(self, case_id: int, version: int, text: str) -> int:
         """Save the (edited) 3S reply after the compliance and platform-length check."""
-        from .errors import ComplianceBlocked
+        from ..core.errors import ComplianceBlocked
         from .replies import check_message
-        from .store import cases, shops
+        from ..core.store import cases, shops
 
         self._case_shop(case_id, "save_reply")
         with self.store.read() as conn:
@@ -626,7 +636,7 @@ class Workbench:
         return self._update(case_id, version, {"reply_text": text}, "reply")
 
     def propose(self, case_id: int, version: int, items: list[dict[str, Any]], *, note: str | None = None):
-        """H1 step 2: propose remedies (kind + amount in fen); see :func:`reviewops.ledger.propose`."""
+        """H1 step 2: propose remedies (kind + amount in fen); see :func:`reviewops.handling.ledger.propose`."""
         from .ledger import RemedyItem, propose
 
         self._case_shop(case_id, "propose")
@@ -675,7 +685,7 @@ class Workbench:
     def escalate(self, case_id: int, version: int, reason: str) -> int:
         """Escalate to the next role of the owner's chain (policy), with a reason."""
         from .cases import transition_in
-        from .store import cases
+        from ..core.store import cases
 
         self._case_shop(case_id, "escalate")
         with self.store.write() as conn:
@@ -721,7 +731,7 @@ class Workbench:
                                  via=self.via)
 
     def complete_followups(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Several tasks at once (:func:`reviewops.followups.complete_followups`: each item ``followup_id``,
+        """Several tasks at once (:func:`reviewops.handling.followups.complete_followups`: each item ``followup_id``,
         optionally ``done``, ``reason``, ``message``, ``at``), in order, in one transaction."""
         from .followups import complete_followups
 
@@ -731,7 +741,7 @@ class Workbench:
     # ----------------------------------------------------------- personal data
     def unmask(self, case_id: int, field: str, purpose: str) -> str:
         """One field of one case's order in full, for roles the policy allows; audited with the purpose (P-03)."""
-        from .vault import reveal
+        from ..core.vault import reveal
 
         self._fresh("unmask", case_id)
         return reveal(self.store, self.actor, case_id, field, purpose)
@@ -740,7 +750,7 @@ class Workbench:
 
 
 # ----------------------------------------------------------- several steps, one transaction
-from .store import Store as _Store  # noqa: E402  (the store is below the workbench; only this binding needs the class)
+from ..core.store import Store as _Store  # noqa: E402  (the store is below the workbench; only this binding needs the class)
 
 
 class _BoundStore(_Store):

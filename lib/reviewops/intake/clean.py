@@ -131,7 +131,7 @@ def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> 
 
 _MONEY_STRIP = r"[￥¥元\s]|RMB|CNY"
 #: thousands separators only where they belong (1,234.50 · 12,345 · 1，234); any other comma could be a
-#: decimal comma (12,50 · 1,5) and is refused, as by the ledger's parser (reviewops.ledger.parse_yuan)
+#: decimal comma (12,50 · 1,5) and is refused, as by the ledger's parser (reviewops.core.money.parse_yuan)
 _THOUSANDS = r"\(?[+-]?[1-9]\d{0,2}(?:[,，]\d{3})+(?:\.\d*)?\)?"
 
 

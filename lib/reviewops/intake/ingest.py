@@ -1,8 +1,8 @@
 """Import of genuine platform exports into the store.
 
-Flow for one file: read the bytes into raw tables (:mod:`reviewops.readers`),
-find each table's header row, match a layout (:mod:`reviewops.layouts`),
-convert every mapped column (:mod:`reviewops.clean`, :mod:`reviewops.privacy`),
+Flow for one file: read the bytes into raw tables (:mod:`reviewops.intake.readers`),
+find each table's header row, match a layout (:mod:`reviewops.intake.layouts`),
+convert every mapped column (:mod:`reviewops.intake.clean`, :mod:`reviewops.core.privacy`),
 collect **every** problem (file, row as Excel shows it, column, value, reason
 in Chinese and English), and only then write — all tables of the file in one
 transaction, so a file is imported whole or not at all (R-01). With
@@ -33,12 +33,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import clean, privacy, vault
-from . import store as st
-from .columns import KIND_ZH, PLATFORM_ZH, PLATFORMS, fields_of
-from .errors import ConfigError, ImportRejected, Problem, ReviewOpsError, UnknownLayout
+from . import clean
+from ..core import privacy, vault
+from ..core import store as st
+from ..core.columns import KIND_ZH, PLATFORM_ZH, PLATFORMS, fields_of
+from ..core.errors import ConfigError, ImportRejected, Problem, ReviewOpsError, UnknownLayout
 from .layouts import BUILTIN, Detection, Layout, all_header_aliases, detect, layout_from_mapping, norm_header
-from .outputs import file_sha256, write_csv_atomic
+from ..core.outputs import file_sha256, write_csv_atomic
 from .readers import MAX_COLUMNS, RawTable, read_path
 
 HEADER_SCAN_ROWS = 50
@@ -162,8 +163,8 @@ def prepare_table(
 ) -> Prepared | None:
     """Detect, convert and validate one raw table. ``None`` if no layout matches it.
 
-    ``now`` (timezone-aware; default :func:`reviewops.store.utcnow`): times later than now + 1 day are bad values
-    (promised times: a year), see :attr:`reviewops.columns.Field.ahead_limit`.
+    ``now`` (timezone-aware; default :func:`reviewops.core.store.utcnow`): times later than now + 1 day are bad values
+    (promised times: a year), see :attr:`reviewops.core.columns.Field.ahead_limit`.
     """
     now = _aware_now(now)
     known = set()
@@ -400,7 +401,7 @@ def _records(df: pd.DataFrame, cols: Iterable[str]) -> list[dict[str, Any]]:
 def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows through the driver's executemany (no per-value SQLAlchemy processing).
 
-    Times are written exactly as :class:`reviewops.store.UTCDateTime` writes them
+    Times are written exactly as :class:`reviewops.core.store.UTCDateTime` writes them
     (UTC; on SQLite the text form SQLAlchemy reads back); naive times are refused.
     """
     if not rows:
@@ -1063,12 +1064,12 @@ def import_file(
 ) -> list[ImportResult]:
     """Import one export file (all its sheets / archive members) in one transaction.
 
-    ``now`` (timezone-aware, default :func:`reviewops.store.utcnow`) is the moment times are checked against: a review,
+    ``now`` (timezone-aware, default :func:`reviewops.core.store.utcnow`) is the moment times are checked against: a review,
     order, refund, message or tracking time later than now + 1 day is a bad value. A layout given by
     ``mapping`` + ``save_as`` is saved in the import's transaction, so only with a successful import.
 
     ``tables`` (with ``sha256``): rows already read — e.g. a review event pushed over HTTP
-    (:mod:`reviewops.watch`) — imported exactly like a file's; ``path`` then only names them.
+    (:mod:`reviewops.alerting.watch`) — imported exactly like a file's; ``path`` then only names them.
 
     Raises :class:`ImportRejected` listing every problem (nothing written) unless
     ``skip_bad_rows``; :class:`UnknownLayout` when the headers match nothing;

@@ -2,7 +2,7 @@
 
 A :class:`Layout` says, for one (platform, kind, version), which header text
 (any alias, matched after NFKC and removing spaces) feeds which normalised
-field of :mod:`reviewops.columns`. ``signature`` headers identify the layout;
+field of :mod:`reviewops.core.columns`. ``signature`` headers identify the layout;
 ``required`` fields must be present. ``confirmed`` tells whether the header
 list comes from code that mirrors a real export (``reference/exports.md``
 confidence High/Medium) or is provisional (review exports are confirmed for
@@ -20,8 +20,8 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 
-from .columns import KINDS, PLATFORMS, fields_of
-from .errors import ConfigError
+from ..core.columns import KINDS, PLATFORMS, fields_of
+from ..core.errors import ConfigError
 
 
 def norm_header(text: object) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import UnsupportedFile
+from ..core.errors import UnsupportedFile
 from .layouts import all_header_aliases, norm_header
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB

@@ -7,7 +7,7 @@
   the ``emotion`` module (passed / failed), a ``knowledge`` quiz score (0–100), …
 * :func:`import_surveys` reads a CSV or XLSX export with Chinese headers (问卷编号, 类型, 分数,
   订单号, 回答时间); every bad row is reported with its row, column and value
-  (:class:`~reviewops.errors.ImportRejected`, nothing written), unless ``skip_bad_rows``.
+  (:class:`~reviewops.core.errors.ImportRejected`, nothing written), unless ``skip_bad_rows``.
 * :func:`demo_surveys` / :func:`demo_training` give the demo shop seeded answers and records
   (called by :func:`reviewops.demo.work_demo_history`).
 
@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .errors import ConfigError, ImportRejected, NotFound, Problem
+from ..core.errors import ConfigError, ImportRejected, NotFound, Problem
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ..core.store import Store
 
 __all__ = ["HEADERS", "KINDS", "MODULES", "SurveyImport", "demo_surveys", "demo_training", "import_surveys",
            "record_survey", "record_training"]
 
 #: Survey kinds and their score ranges.
 KINDS: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10)}
-#: O1 training modules (as in :data:`reviewops.scorecard.MODULE_ZH`).
+#: O1 training modules (as in :data:`reviewops.reporting.scorecard.MODULE_ZH`).
 MODULES: dict[str, str] = {"emotion": "情绪管理", "negotiation": "谈判技巧", "knowledge": "产品知识",
                            "data_analysis": "数据分析"}
 #: The import file's headers (Chinese) → field.
@@ -61,7 +61,7 @@ def _check_score(kind: str, score: Any) -> int:
 
 
 def _shop_exists(conn: sa.Connection, shop_id: Any) -> int:
-    from .store import shops
+    from ..core.store import shops
 
     if isinstance(shop_id, bool) or not isinstance(shop_id, int):
         raise ConfigError(f"店铺编号应为整数，收到 {shop_id!r} / shop id must be an integer, got {shop_id!r}")
@@ -72,7 +72,7 @@ def _shop_exists(conn: sa.Connection, shop_id: Any) -> int:
 
 def _links(conn: sa.Connection, shop_id: int, order_id: str | None) -> tuple[int | None, int | None]:
     """(case_id, customer_id) of an order: its customer and the newest case on a review of it."""
-    from .store import cases, orders, reviews
+    from ..core.store import cases, orders, reviews
 
     if not order_id:
         return None, None
@@ -87,7 +87,7 @@ def _links(conn: sa.Connection, shop_id: int, order_id: str | None) -> tuple[int
 def _insert_survey(conn: sa.Connection, *, shop_id: int, survey_key: str, kind: str, score: int,
                    answered_at: dt.datetime, order_id: str | None, case_id: int | None, customer_id: int | None,
                    source: str | None) -> bool:
-    from .store import surveys
+    from ..core.store import surveys
 
     exists = conn.execute(sa.select(surveys.c.id).where(surveys.c.shop_id == shop_id,
                                                         surveys.c.survey_key == survey_key)).first()
@@ -132,7 +132,7 @@ def record_training(store: Store, *, agent: str, module: str, at: dt.datetime, r
     other modules need one of them. Raises :class:`ConfigError` for an unknown module, a missing
     or bad result, a naive time, and :class:`NotFound` for an unknown agent.
     """
-    from .store import training_records, users, utcnow
+    from ..core.store import training_records, users, utcnow
 
     if module not in MODULES:
         raise ConfigError(f"未知的培训模块 {module!r}；可选：{'、'.join(MODULES)} / unknown training module {module!r}")
@@ -289,7 +289,7 @@ def demo_surveys(store: Store, *, seed: int, now: dt.datetime, csat_share: float
     sample of other customers who bought (``nps_baseline``, default as many as the handled ones);
     nothing after ``now``. With the checks of :func:`record_survey`, in one transaction; idempotent
     (keys ``demo-csat-…``/``demo-nps-…``)."""
-    from .store import cases, orders, reviews
+    from ..core.store import cases, orders, reviews
 
     rng = random.Random(f"{seed}:surveys")
     with store.read() as conn:
@@ -345,7 +345,7 @@ def demo_training(store: Store, *, agents: list[str], seed: int, now: dt.datetim
     """Seeded O1 records per agent: a weekly call-recording check (``emotion``, passed with the agent's rate)
     and a quiz (``knowledge``) every four weeks around the agent's mean score; nothing after ``now``.
     Skipped for an agent who already has records (idempotent)."""
-    from .store import clock, training_records
+    from ..core.store import clock, training_records
 
     rng = random.Random(f"{seed}:training")
     n = 0

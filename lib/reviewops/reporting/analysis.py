@@ -16,10 +16,10 @@ KPI        each figure as a value **and** as a native formula (COUNTIFS / SUMIFS
 =========  =====================================================================================
 
 Rules: a review belongs to the period it was **posted** in (Beijing time), as in
-:mod:`reviewops.reports`; cases and compensations follow their review. Formulas appear only on the KPI
+:mod:`reviewops.reporting.reports`; cases and compensations follow their review. Formulas appear only on the KPI
 sheet and only the ones written here (never user text); every text cell is an explicit string with
-formula triggers escaped (:func:`reviewops.outputs.formula_safe`, S-01/S-02); order IDs, customer keys
-and review keys are text; review text is masked (:func:`reviewops.privacy.mask_text`) and nicknames
+formula triggers escaped (:func:`reviewops.core.outputs.formula_safe`, S-01/S-02); order IDs, customer keys
+and review keys are text; review text is masked (:func:`reviewops.core.privacy.mask_text`) and nicknames
 shown masked; amounts are exact (fen → yuan, two decimals); times are Beijing time. The file is
 written to a temporary name and renamed; the export is recorded in the access log (action
 ``export``, target ``analysis``, with row counts, columns and the file's SHA-256 — P-05).
@@ -39,12 +39,12 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from .errors import ConfigError, NotFound
-from .sla import SLA_STATUS_ZH, sla_status
+from ..core.errors import ConfigError, NotFound
+from ..core.sla import SLA_STATUS_ZH, sla_status
 
 if TYPE_CHECKING:
     from .reports import ReportFigures
-    from .store import Store
+    from ..core.store import Store
 
 __all__ = [
     "SHEETS",
@@ -62,7 +62,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHEETS = ("说明", "评价分级", "案件", "补偿", "KPI")
 #: Excel table name of each data sheet (ASCII: Excel and WPS both accept them in structured references).
 TABLE_NAMES = {"评价分级": "Reviews", "案件": "Cases", "补偿": "Compensations"}
-#: SLA outcome of a case as of the export, named as everywhere else (:data:`reviewops.sla.SLA_STATUS_ZH`):
+#: SLA outcome of a case as of the export, named as everywhere else (:data:`reviewops.core.sla.SLA_STATUS_ZH`):
 #: first contact by the due time, after it, none yet and due time reached, none yet and not yet due, no due
 #: time at all (the same split as the weekly report's SLA figures and the queue's status).
 SLA_OUTCOME_ZH = {"met": SLA_STATUS_ZH["met"], "late": SLA_STATUS_ZH["late"], "breached": SLA_STATUS_ZH["breached"],
@@ -124,11 +124,11 @@ def parse_period(text: str) -> Period:
 
 def sla_outcome(first_contact_at: dt.datetime | None, due_at: dt.datetime | None, now: dt.datetime) -> str:
     """``met`` / ``late`` / ``breached`` / ``open`` / ``none`` for one case as of ``now``
-    (see :data:`SLA_OUTCOME_ZH`) — :func:`reviewops.sla.sla_status`, the status the queue and the reports use
+    (see :data:`SLA_OUTCOME_ZH`) — :func:`reviewops.core.sla.sla_status`, the status the queue and the reports use
     (a contacted case without a due time counts as met); an uncontacted case without a due time is ``none``."""
     if due_at is None and first_contact_at is None:
         return "none"
-    status = sla_status(first_contact_at, due_at, now)  # the one SLA status (reviewops.sla); no warning here
+    status = sla_status(first_contact_at, due_at, now)  # the one SLA status (reviewops.core.sla); no warning here
     return "open" if status in ("running", "warning") else status
 
 
@@ -151,8 +151,8 @@ class AnalysisExport:
 
 # ---------------------------------------------------------------- data
 def _local(t: dt.datetime | None) -> dt.datetime | None:
-    """Aware (UTC) → naive Beijing time, as Excel shows it (:func:`reviewops.outputs.local_naive`)."""
-    from .outputs import local_naive
+    """Aware (UTC) → naive Beijing time, as Excel shows it (:func:`reviewops.core.outputs.local_naive`)."""
+    from ..core.outputs import local_naive
 
     return local_naive(t)
 
@@ -164,14 +164,14 @@ def _hours(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
 def _collect(store: Store, period: Period, shop_ids: list[int] | None, now: dt.datetime
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """The three sheets' rows (display-ready: masked text, Chinese labels, Beijing times, yuan)."""
-    from .cases import STATE_ZH
-    from .clean import RATING_CLASS_ZH
-    from .columns import PLATFORM_ZH
-    from .ledger import KIND_ZH
-    from .ledger import STATE_ZH as COMP_STATE_ZH
-    from .policy import CATEGORY_ZH, SEVERITY_ZH
-    from .privacy import mask_text
-    from .store import cases, compensations, customers, reviews, shops
+    from ..handling.cases import STATE_ZH
+    from ..intake.clean import RATING_CLASS_ZH
+    from ..core.columns import PLATFORM_ZH
+    from ..handling.ledger import KIND_ZH
+    from ..handling.ledger import STATE_ZH as COMP_STATE_ZH
+    from ..core.policy import CATEGORY_ZH, SEVERITY_ZH
+    from ..core.privacy import mask_text
+    from ..core.store import cases, compensations, customers, reviews, shops
 
     start, end = period.start, period.end
     with store.read() as conn:
@@ -269,11 +269,11 @@ def _collect(store: Store, period: Period, shop_ids: list[int] | None, now: dt.d
 
 
 def _mask_nicks(values: list[str | None]) -> list[str | None]:
-    """Nicknames in their masked display form (:func:`reviewops.privacy.mask_name` with ``nick``, for a
+    """Nicknames in their masked display form (:func:`reviewops.core.privacy.mask_name` with ``nick``, for a
     whole column at once); values the importer already masked or marked encrypted stay as they are."""
     import pandas as pd
 
-    from .privacy import CIPHER_SHOWN, name_frame
+    from ..core.privacy import CIPHER_SHOWN, name_frame
 
     if not values:
         return []
@@ -306,7 +306,7 @@ def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str,
           ) -> list[dict[str, Any]]:
     """Each KPI: key, Chinese name, value, formula (over the sheets), format, help.
 
-    Values are the library's report figures (:func:`reviewops.reports.report_figures`: counts, rate,
+    Values are the library's report figures (:func:`reviewops.reporting.reports.report_figures`: counts, rate,
     SLA split and compliance, resolved, delivered remedies, cases per category) where it has them; the
     rest (satisfaction, average hours, pending amounts) are computed from the sheets' rows. A ratio with
     nothing to divide is 0 (the formulas divide by ``MAX(…,1)``). Formulas use plain absolute ranges (``'案件'!$P$2:$P$9``), which Excel, WPS and LibreOffice all read,
@@ -314,8 +314,8 @@ def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str,
     """
     from xlsxwriter.utility import xl_col_to_name
 
-    from .ledger import KIND_ZH
-    from .policy import CATEGORY_CODES, CATEGORY_ZH
+    from ..handling.ledger import KIND_ZH
+    from ..core.policy import CATEGORY_CODES, CATEGORY_ZH
 
     sizes = {"评价分级": len(rv), "案件": len(cs), "补偿": len(cp)}
 
@@ -386,7 +386,7 @@ def _write(path: Path, period: Period, shop_ids: list[int] | None, data: dict[st
            kpis: list[dict[str, Any]], generated: dt.datetime, policy_version: int | None) -> None:
     import xlsxwriter
 
-    from .outputs import formula_safe
+    from ..core.outputs import formula_safe
 
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                          "strings_to_urls": False})
@@ -475,11 +475,11 @@ def export_analysis(store: Store, period: str | Period, out: str | os.PathLike[s
                     now: dt.datetime | None = None) -> AnalysisExport:
     """Write the analysis workbook of ``period`` (see :func:`parse_period`) for ``shop_ids`` (default
     all) to ``out`` and record the export in the access log. Returns what was written."""
-    from .outputs import file_sha256
-    from .policy import current_policy
+    from ..core.outputs import file_sha256
+    from ..core.policy import current_policy
     from .reports import report_figures
-    from .store import utcnow
-    from .users import log_access
+    from ..core.store import utcnow
+    from ..core.users import log_access
 
     p = period if isinstance(period, Period) else parse_period(period)
     shops = None if shop_ids is None else sorted({int(s) for s in shop_ids})

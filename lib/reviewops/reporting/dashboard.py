@@ -1,6 +1,6 @@
 """The live dashboard (SPEC D1): what the 数据看板 form shows, for the signed-in user.
 
-The figures themselves come from :func:`reviewops.reports.report_figures` — the same computation as
+The figures themselves come from :func:`reviewops.reporting.reports.report_figures` — the same computation as
 the weekly 差评TOP3 report — so the dashboard and the Monday report never disagree. This module only
 turns the form's inputs into that call (Beijing days → a period, single choices → filters, the
 user's shops as the limit), offers the filter choices a user may pick, and draws the two charts.
@@ -12,25 +12,25 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
   stays on the last seven days. Whenever the chosen range and filters hold no review,
   :func:`empty_range` gives the sentence the form shows (所选范围 … 没有评价) and the latest week with data
   for the same shop, platform and SKU filters, which the form offers as a button.
-* **Who sees what.** :func:`dashboard_figures` passes the :class:`~reviewops.users.Actor` to
+* **Who sees what.** :func:`dashboard_figures` passes the :class:`~reviewops.core.users.Actor` to
   ``report_figures``: a user limited to some shops sees only those shops' reviews and cases (no shop
   chosen = all of the user's shops); asking for another shop raises :class:`AccessDenied`.
   :func:`dashboard_options` offers only the user's shops and the platforms of those shops.
 * **Agent** = who made a case's first contact (see ``report_figures``); the choices are the users
   who share at least one shop with the signed-in user.
-* **Charts** are PNG bytes drawn by matplotlib with a CJK font (:mod:`reviewops.charts`); no user
+* **Charts** are PNG bytes drawn by matplotlib with a CJK font (:mod:`reviewops.reporting.charts`); no user
   text reaches the page as markup through them. :func:`dashboard_charts` gives each chart either its PNG
   or, when there is nothing to draw (no review in the range, no 中差评 to classify), a short Chinese
   message instead — never empty axes.
 * **Alert delays** (SPEC E1): :func:`alert_delay_table` turns ``fig.alert_delays`` into the table the
   dashboard and the weekly playbook both show — Chinese headers, seconds with one decimal, shares in %.
-* **Alert service** (SPEC E1/E2): :func:`alert_service` reduces :func:`reviewops.watch.watch_status` to
+* **Alert service** (SPEC E1/E2): :func:`alert_service` reduces :func:`reviewops.alerting.watch.watch_status` to
   its global, non-personal parts (is a watcher beating, the delivery queue by state, the oldest waiting
   alert, the problems); :func:`dead_letter_list` / :func:`dead_letter_table` are the dead letters of the
   signed-in user's shops as the dashboard shows them; :func:`may_resend` says whether the user gets the
-  re-send buttons (:data:`reviewops.alerts.RESEND_ROLES`; :func:`reviewops.alerts.resend` checks again).
+  re-send buttons (:data:`reviewops.alerting.alerts.RESEND_ROLES`; :func:`reviewops.alerting.alerts.resend` checks again).
 * **Holiday calendar** (R-11): :func:`calendar_notice` is the sentence the form shows on top when the next
-  60 days lack holiday data (:func:`reviewops.triage.calendar_warning` — ``chinese_calendar`` and the
+  60 days lack holiday data (:func:`reviewops.core.clock.calendar_warning` — ``chinese_calendar`` and the
   policy's 节假日 sheet); the 提醒服务 panel leaves that problem to it instead of repeating it.
 """
 
@@ -41,19 +41,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .reports import (
-    ALERT_DELAY_COLUMNS,
-    SHANGHAI,
-    ReportFigures,
-    day_bounds,
-    report_figures,
-)
+from .reports import ALERT_DELAY_COLUMNS, SHANGHAI, ReportFigures, day_bounds, report_figures
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .store import Store
-    from .users import Actor
+    from ..core.store import Store
+    from ..core.users import Actor
 
 __all__ = [
     "ALERT_DELAY_TITLE",
@@ -108,10 +102,10 @@ def _period_text(first: dt.date, last: dt.date) -> str:
 
 
 def _current(store: Store, actor: Actor) -> Actor:
-    """``actor`` as the store says now (:func:`reviewops.users.current_actor`, one small query): an open
+    """``actor`` as the store says now (:func:`reviewops.core.users.current_actor`, one small query): an open
     dashboard of a user disabled or moved to other shops shows only what they may see at this refresh; a
     disabled user gets :class:`AccessDenied`, logged as a refused read (target ``dashboard``)."""
-    from .users import current_actor
+    from ..core.users import current_actor
 
     return current_actor(store, actor, view="dashboard")
 
@@ -120,7 +114,7 @@ def _visible_shops(store: Store, actor: Actor, shop: int | None = None, platform
     """The shops whose reviews count for ``actor`` and the shop/platform choice (None = every shop)."""
     import sqlalchemy as sa
 
-    from .store import shops
+    from ..core.store import shops
 
     actor = _current(store, actor)
     if shop is None and not platform and actor.shops is None:
@@ -165,7 +159,7 @@ def opening_range(store: Store, actor: Actor, today: dt.date | None = None, days
     :func:`empty_range`'s message)."""
     import sqlalchemy as sa
 
-    from .store import reviews
+    from ..core.store import reviews
 
     first, last = default_period(today, days)
     start, end = day_bounds(first, last)
@@ -236,9 +230,9 @@ def dashboard_options(store: Store, actor: Actor) -> DashboardOptions:
     """The shops and platforms ``actor`` may see, and the users who may have worked their cases."""
     import sqlalchemy as sa
 
-    from .columns import PLATFORM_ZH
-    from .store import shops
-    from .users import list_users
+    from ..core.columns import PLATFORM_ZH
+    from ..core.store import shops
+    from ..core.users import list_users
 
     actor = _current(store, actor)
     with store.read() as conn:
@@ -265,8 +259,8 @@ def dashboard_figures(store: Store, actor: Actor, first: dt.date, last: dt.date,
     id, title or SKU ("" = all). Errors: :class:`ConfigError` (bad dates, unknown shop/platform/agent),
     :class:`AccessDenied` (a shop outside the user's shops).
     """
-    from .errors import AccessDenied
-    from .users import log_denied
+    from ..core.errors import AccessDenied
+    from ..core.users import log_denied
 
     actor = _current(store, actor)
     start, end = day_bounds(first, last)
@@ -329,7 +323,7 @@ def category_figure(fig: ReportFigures) -> Any:
 
 def daily_chart_png(fig: ReportFigures) -> bytes:
     """Bars of the daily 中差评 count with the daily 中差评率 (%) as a line on a second axis; a range
-    without reviews gives the message chart (:func:`reviewops.charts.message_figure`) instead."""
+    without reviews gives the message chart (:func:`reviewops.reporting.charts.message_figure`) instead."""
     from .charts import png
 
     return png(daily_figure(fig), dpi=100)
@@ -401,12 +395,12 @@ def alert_delay_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def sla_table(sla: dict[str, Any], *, cases_label: str = "案件数") -> pd.DataFrame:
     """``ReportFigures.sla`` as shown: 指标 / 数值 rows named by the one SLA status
-    (:data:`reviewops.sla.SLA_STATUS_ZH` — the words the queue, RO_CASES and the analysis export use),
+    (:data:`reviewops.core.sla.SLA_STATUS_ZH` — the words the queue, RO_CASES and the analysis export use),
     every value text (rate in %, hours with one decimal, ``—`` when there is nothing to measure).
     The same table on the dashboard and in the weekly playbook."""
     import pandas as pd
 
-    from .sla import SLA_STATUS_ZH
+    from ..core.sla import SLA_STATUS_ZH
 
     def share(x: Any) -> str:
         return "—" if _missing(x) else f"{float(x):.1%}"
@@ -465,8 +459,8 @@ class AlertService:
 
 
 def alert_service(store: Store, *, now: dt.datetime | None = None) -> AlertService:
-    """:func:`reviewops.watch.watch_status` reduced to what any signed-in user may see."""
-    from .watch import watch_status
+    """:func:`reviewops.alerting.watch.watch_status` reduced to what any signed-in user may see."""
+    from ..alerting.watch import watch_status
 
     st = watch_status(store, now=now)
     watchers = []
@@ -494,18 +488,18 @@ def alert_service(store: Store, *, now: dt.datetime | None = None) -> AlertServi
 
 def calendar_notice(store: Store, *, now: dt.datetime | None = None) -> str | None:
     """The dashboard's holiday-data notice at ``now`` (default: the current time), or None: the next 60 days
-    lack holiday data under the current policy (:func:`reviewops.triage.calendar_warning`, the sentence
+    lack holiday data under the current policy (:func:`reviewops.core.clock.calendar_warning`, the sentence
     triage, ``reviewops watch --status`` and the daily sweep show too)."""
-    from .policy import current_policy
-    from .triage import calendar_warning
+    from ..core.policy import current_policy
+    from ..core.clock import calendar_warning
 
     gap = calendar_warning(current_policy(store), now)
     return None if gap is None else str(gap)
 
 
 def may_resend(actor: Actor) -> bool:
-    """Whether ``actor`` gets the re-send buttons (a hint: :func:`reviewops.alerts.resend` decides)."""
-    from .alerts import RESEND_ROLES
+    """Whether ``actor`` gets the re-send buttons (a hint: :func:`reviewops.alerting.alerts.resend` decides)."""
+    from ..alerting.alerts import RESEND_ROLES
 
     return actor.role in RESEND_ROLES
 
@@ -523,12 +517,12 @@ def alert_kind_zh(kind: str) -> str:
 
 def dead_letter_list(store: Store, actor: Actor, *, limit: int = DEAD_LETTER_LIMIT) -> pd.DataFrame:
     """The newest dead letters of ``actor``'s shops (all shops for a user without a limit): the columns of
-    :data:`reviewops.alerts.DEAD_LETTER_COLUMNS` and ``shop`` (``店名（平台）#id``)."""
+    :data:`reviewops.alerting.alerts.DEAD_LETTER_COLUMNS` and ``shop`` (``店名（平台）#id``)."""
     import sqlalchemy as sa
 
-    from .alerts import dead_letters
-    from .columns import PLATFORM_ZH
-    from .store import shops
+    from ..alerting.alerts import dead_letters
+    from ..core.columns import PLATFORM_ZH
+    from ..core.store import shops
 
     actor = _current(store, actor)
     df = dead_letters(store, limit=limit, shop_ids=None if actor.shops is None else sorted(actor.shops))
@@ -544,7 +538,7 @@ def _beijing(t: Any) -> str:
 
     if t is None or pd.isna(t):
         return "—"
-    from .outputs import fmt_time  # Beijing time (naive = UTC, as stored), the one formatter for people
+    from ..core.outputs import fmt_time  # Beijing time (naive = UTC, as stored), the one formatter for people
 
     return fmt_time(t, "%Y-%m-%d %H:%M:%S")
 
@@ -554,7 +548,7 @@ def dead_letter_table(df: pd.DataFrame) -> pd.DataFrame:
     channel type in Chinese, times in Beijing time."""
     import pandas as pd
 
-    from .policy import CHANNEL_TYPE_ZH
+    from ..core.policy import CHANNEL_TYPE_ZH
 
     def cell(col: str, x: Any) -> str:
         if col in ("arrived_at", "updated_at"):

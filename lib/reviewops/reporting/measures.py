@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 #: The note a figure carries when it rests on fewer cases than the policy's ``min_sample``.
 SMALL_SAMPLE = "样本不足"
@@ -25,7 +25,7 @@ def revised_review_pks(conn: sa.Connection, review_pks: list[int]) -> set[int]:
     """Reviews that were changed after import and are now positive (the weekly report's ``revised`` rule:
     a later version exists with a stored version 1, and the current rating class is positive).
     Used by every report: the dashboard, the weekly report, the scorecard and customer value."""
-    from .store import review_versions, reviews
+    from ..core.store import review_versions, reviews
 
     if not review_pks:
         return set()
@@ -51,7 +51,7 @@ def check_period(start: Any, end: Any) -> None:
 
 def check_shops(conn: sa.Connection, shop_ids: list[int] | None) -> list[int] | None:
     """The shop ids as ints; an id that is not a shop raises :class:`ConfigError` naming it."""
-    from .store import shops
+    from ..core.store import shops
 
     if shop_ids is None:
         return None

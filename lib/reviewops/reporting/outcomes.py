@@ -15,7 +15,7 @@ For a period ``[start, end)`` and the selected shops:
   within the window after delivery; **silent** handled customers (last paid order before the case at
   least the policy's silent-tier ``min_silent_days`` earlier) → how many re-ordered.
 * **conversion**: resolved cases of the period whose review was later changed to a good rating
-  (the weekly report's rule, :func:`reviewops.reports.revised_review_pks`); the playbook's example is 78 %.
+  (the weekly report's rule, :func:`reviewops.reporting.measures.revised_review_pks`); the playbook's example is 78 %.
 * **NPS**: ``nps`` answers (0–10) of the period: promoters (9–10) % minus detractors (0–6) %, in
   points, for handled customers (the answer's case, or its customer, is handled) vs the others, and
   the change against the previous period of the same length (same handled/other split of that period).
@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .reports import revised_review_pks
-from .scorecard import check_period, check_shops
+from .measures import revised_review_pks
+from .measures import check_period, check_shops
 from .measures import SMALL_SAMPLE, small_sample
 
 if TYPE_CHECKING:
-    from .policy import Policy
-    from .store import Store
+    from ..core.policy import Policy
+    from ..core.store import Store
 
 __all__ = ["OUTCOME_COLUMNS", "SMALL_SAMPLE", "CustomerValue", "customer_value", "nps_points"]
 
@@ -146,10 +146,10 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
                    policy: Policy | None = None, min_sample: int | None = None,
                    now: dt.datetime | None = None) -> CustomerValue:
     """Repurchase vs baseline, win-back, conversion and NPS of ``[start, end)`` (aware datetimes)."""
-    from .columns import PLATFORM_ZH
-    from .policy import current_policy
-    from .store import cases, compensations, orders, reviews, surveys, utcnow
-    from .store import shops as shops_t
+    from ..core.columns import PLATFORM_ZH
+    from ..core.policy import current_policy
+    from ..core.store import cases, compensations, orders, reviews, surveys, utcnow
+    from ..core.store import shops as shops_t
 
     check_period(start, end)
     now = now or utcnow()

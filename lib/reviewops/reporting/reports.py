@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from .errors import ConfigError
-from .sla import sla_statuses
+from ..core.errors import ConfigError
+from ..core.sla import sla_statuses
 from .measures import _chunks, revised_review_pks, small_sample
 
 if TYPE_CHECKING:
-    from .policy import Policy
-    from .store import Store
-    from .users import Actor
+    from ..core.policy import Policy
+    from ..core.store import Store
+    from ..core.users import Actor
 
 __all__ = ["ALERT_DELAY_COLUMNS", "ALERT_TARGET_SECONDS", "ReportFigures", "WeeklyTop3", "alert_delays", "day_bounds",
            "first_contact_agents", "iso_week", "latest_review_at", "report_figures", "revised_review_pks", "week_bounds",
@@ -78,7 +78,7 @@ class WeeklyTop3:
 
 
 def _week_counts(conn: sa.Connection, start: dt.datetime, end: dt.datetime, shop_ids: list[int] | None) -> tuple[int, int]:
-    from .store import cases, reviews
+    from ..core.store import cases, reviews
 
     q_all = sa.select(sa.func.count()).select_from(reviews).where(reviews.c.created_at >= start,
                                                                   reviews.c.created_at < end)
@@ -111,9 +111,9 @@ def weekly_top3(store: Store, week: str, *, shop_ids: list[int] | None = None, t
     The week's figures come from :func:`report_figures`' computation (the dashboard's too); only the
     trend rows of the earlier weeks and the top-three shaping are added here.
     """
-    from .policy import current_policy
-    from .privacy import mask_text
-    from .store import utcnow
+    from ..core.policy import current_policy
+    from ..core.privacy import mask_text
+    from ..core.store import utcnow
 
     policy = policy or current_policy(store)
     now = now or utcnow()
@@ -247,9 +247,9 @@ def report_figures(store: Store, start: dt.datetime, end: dt.datetime, *, actor:
     all of the user's shops. ``now``: the moment SLA deadlines are judged at (default: now).
     ``breakdowns=False`` skips by_* and daily (the weekly report does not need them).
     """
-    from .columns import PLATFORMS
-    from .store import shops as shops_t
-    from .store import users as users_t
+    from ..core.columns import PLATFORMS
+    from ..core.store import shops as shops_t
+    from ..core.store import users as users_t
 
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
@@ -306,7 +306,7 @@ def _like(text: str) -> str:
 
 def _review_filters(q: Any, start: dt.datetime | None, end: dt.datetime | None, shops: list[int] | None,
                     skus: list[str] | None) -> Any:
-    from .store import reviews
+    from ..core.store import reviews
 
     if start is not None:
         q = q.where(reviews.c.created_at >= start)
@@ -326,7 +326,7 @@ def latest_review_at(store: Store, *, shop_ids: list[int] | None = None, skus: l
     """When the newest review of ``shop_ids`` (None = all) whose product id, title or SKU holds one of
     ``skus`` (None = any) was posted, before ``before`` if given; aware UTC, None when there is none.
     The same filters as :func:`report_figures` (the dashboard uses it to find the latest week with data)."""
-    from .store import reviews
+    from ..core.store import reviews
 
     if shop_ids is not None and not shop_ids:
         return None
@@ -343,7 +343,7 @@ def latest_review_at(store: Store, *, shop_ids: list[int] | None = None, skus: l
 
 def first_contact_agents(conn: sa.Connection, case_ids: list[int] | None = None) -> dict[int, str]:
     """case id → the actor of its earliest contact event (``contact`` or an event setting ``first_contact_at``)."""
-    from .store import case_events
+    from ..core.store import case_events
 
     q = (sa.select(case_events.c.case_id, case_events.c.actor, case_events.c.at, case_events.c.id)
          .where(sa.or_(case_events.c.action == "contact", case_events.c.after_json.like('%"first_contact_at"%'))))
@@ -370,17 +370,10 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
              platforms: list[str] | None, skus: list[str] | None, agents: list[str] | None,
              now: dt.datetime | None, policy: Policy | None, breakdowns: bool) -> ReportFigures:
     """The figures of the (already validated) period and filters; see :func:`report_figures`."""
-    from .ledger import KIND_ZH
-    from .policy import CATEGORY_ZH, current_policy
-    from .store import (
-        cases,
-        compensations,
-        orders,
-        products,
-        reviews,
-        utcnow,
-    )
-    from .store import shops as shops_t
+    from ..handling.ledger import KIND_ZH
+    from ..core.policy import CATEGORY_ZH, current_policy
+    from ..core.store import cases, compensations, orders, products, reviews, utcnow
+    from ..core.store import shops as shops_t
 
     policy = policy or current_policy(store)
     now = now or utcnow()
@@ -454,7 +447,7 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
         df["remedy_fen"] = [int(cost.get(int(c), 0)) for c in df["case_id"]]
         rv["platform"] = [shop_info.get(int(s), ("", ""))[1] for s in rv["shop_id"]]
         rv["sku_label"] = _sku_label(rv["product_title"], rv["sku_text"])
-        from .columns import PLATFORM_ZH
+        from ..core.columns import PLATFORM_ZH
 
         by_shop = _breakdown(df, rv, "shop_id", now,
                              lambda k: f"{shop_info.get(int(k), ('?', ''))[0]}（{PLATFORM_ZH.get(shop_info.get(int(k), ('', ''))[1], shop_info.get(int(k), ('', ''))[1])}）")
@@ -501,7 +494,7 @@ def _breakdown(df: pd.DataFrame, rv: pd.DataFrame | None, key: str, now: dt.date
         contact = pd.to_datetime(df["first_contact_at"], utc=True)
         created = pd.to_datetime(df["created_at"], utc=True)
         resolved_at = pd.to_datetime(df["resolved_at"], utc=True)
-        status = sla_statuses(contact, due, now)  # the one SLA status (reviewops.sla); warning is not needed here
+        status = sla_statuses(contact, due, now)  # the one SLA status (reviewops.core.sla); warning is not needed here
         w = pd.DataFrame({
             "k": df[key].astype(object).where(df[key].notna(), "\x00none"),
             "met": (status == "met").astype(int).to_numpy(),
@@ -575,7 +568,7 @@ def _daily(start: dt.datetime, end: dt.datetime, rv: pd.DataFrame, df: pd.DataFr
 
 def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
     """Answered in time (``met``) / ``late`` / unanswered at or past the deadline (``breached``) at ``cutoff``
-    — :func:`reviewops.sla.sla_statuses`, the status every queue shows; ``open_in_time`` = clock still
+    — :func:`reviewops.core.sla.sla_statuses`, the status every queue shows; ``open_in_time`` = clock still
     running; median hours."""
     if df.empty:
         return {"cases": 0, "met": 0, "late": 0, "breached_unanswered": 0, "open_in_time": 0, "compliance": None,
@@ -584,7 +577,7 @@ def _sla(df: pd.DataFrame, cutoff: dt.datetime) -> dict[str, Any]:
     contact = pd.to_datetime(df["first_contact_at"], utc=True)
     created = pd.to_datetime(df["created_at"], utc=True)
     resolved = pd.to_datetime(df["resolved_at"], utc=True)
-    status = sla_statuses(contact, due, cutoff)  # the one SLA status (reviewops.sla) at the cutoff
+    status = sla_statuses(contact, due, cutoff)  # the one SLA status (reviewops.core.sla) at the cutoff
     met = int((status == "met").sum())
     late = int((status == "late").sum())
     breached = int((status == "breached").sum())
@@ -672,13 +665,13 @@ def alert_delays(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids
     fewer alerts than ``min_sample`` (default: the policy's setting ``min_sample``); the figures are still
     given. No alert in the period: an empty frame with the columns. One query (aggregated per alert in SQL).
     """
-    from .store import alert_deliveries, alert_events
+    from ..core.store import alert_deliveries, alert_events
 
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
             raise ConfigError(f"{name} 需要带时区的时间，收到 {value!r} / {name} must be a timezone-aware datetime")
     if min_sample is None:
-        from .policy import current_policy
+        from ..core.policy import current_policy
 
         min_sample = int((policy or current_policy(store)).setting("min_sample"))
     e, d = alert_events, alert_deliveries

@@ -2,7 +2,7 @@
 
 Attribution rule: a case belongs to the agent who made its **first contact** — the actor of the
 case's earliest ``case_events`` row (by time, then id) that is a ``contact`` or sets
-``first_contact_at`` (the same rule as the dashboard's agent breakdown in :mod:`reviewops.reports`).
+``first_contact_at`` (the same rule as the dashboard's agent breakdown in :mod:`reviewops.reporting.reports`).
 Cases nobody has contacted belong to no agent.
 
 Which cases count for a period ``[start, end)``:
@@ -44,19 +44,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .errors import ConfigError
-from .reports import (
-    SHANGHAI,
-    first_contact_agents,
-    iso_week,
-    revised_review_pks,
-    week_bounds,
-)
+from ..core.errors import ConfigError
+from .reports import SHANGHAI, first_contact_agents, iso_week, week_bounds
+from .measures import revised_review_pks
 from .measures import check_period, check_shops
 
 if TYPE_CHECKING:
-    from .policy import Policy
-    from .store import Store
+    from ..core.policy import Policy
+    from ..core.store import Store
 
 __all__ = ["COLUMNS", "NO_DATA", "Scorecard", "period_from_text", "quarter_bounds",
            "staff_scorecard", "zh_frame"]
@@ -192,7 +187,7 @@ def period_from_text(start: str, end: str, *, default: str) -> tuple[dt.datetime
 def _case_frame(conn: sa.Connection, shops: list[int] | None, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """Cases contacted or resolved before ``end`` or created in ``[start, end)`` (selected shops), with agent
     and revised flag."""
-    from .store import cases
+    from ..core.store import cases
 
     q = (sa.select(cases.c.id.label("case_id"), cases.c.shop_id, cases.c.review_pk, cases.c.created_at,
                    cases.c.sla_due_at, cases.c.first_contact_at, cases.c.resolved_at, cases.c.satisfied)
@@ -251,17 +246,9 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     ``quarter`` (``"2026-Q4"``; None = the quarter holding the period's last moment) selects the top 3.
     ``now`` (default: now) decides which weekly reports were already due. See the module docstring.
     """
-    from .policy import current_policy
-    from .privacy import mask_text
-    from .store import (
-        access_log,
-        compensations,
-        point_redemptions,
-        surveys,
-        training_records,
-        users,
-        utcnow,
-    )
+    from ..core.policy import current_policy
+    from ..core.privacy import mask_text
+    from ..core.store import access_log, compensations, point_redemptions, surveys, training_records, users, utcnow
 
     check_period(start, end)
     now = now or utcnow()

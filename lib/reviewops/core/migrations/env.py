@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from reviewops.store import metadata
+from reviewops.core.store import metadata
 
 target_metadata = metadata
 

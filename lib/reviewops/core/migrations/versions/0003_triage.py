@@ -11,7 +11,7 @@ negative score, the model version and the decision with its reasons (JSON).
 import sqlalchemy as sa
 from alembic import op
 
-from reviewops.store import UTCDateTime
+from reviewops.core.store import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"

@@ -14,7 +14,7 @@ diagnosis, first-contact and resolution times and customer-confirmed satisfactio
 import sqlalchemy as sa
 from alembic import op
 
-from reviewops.store import UTCDateTime
+from reviewops.core.store import UTCDateTime
 
 revision = "0004"
 down_revision = "0003"

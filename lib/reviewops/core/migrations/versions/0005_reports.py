@@ -12,7 +12,7 @@ training results per agent) and ``point_redemptions`` (O2 service points spent o
 import sqlalchemy as sa
 from alembic import op
 
-from reviewops.store import UTCDateTime
+from reviewops.core.store import UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

@@ -14,7 +14,7 @@ hash), ``push_events`` (pushed event ids, so a replayed request is refused) and
 import sqlalchemy as sa
 from alembic import op
 
-from reviewops.store import UTCDateTime
+from reviewops.core.store import UTCDateTime
 
 revision = "0007"
 down_revision = "0006"
