@@ -1,11 +1,14 @@
 """ReviewOps: a Chinese e-commerce shop's negative-review (中差评) playbook, end to end.
 
-The public API is what ``__all__`` lists; notebooks, forms, Excel functions and
-the CLI import only from here.
+The public API is what ``__all__`` lists. The library is cut along the playbook
+(docs/architecture.md): ``core`` (store, policy, users, privacy, clock, money) under the stage packages
+``intake`` → ``grading`` → ``handling`` → ``alerting`` → ``reporting``, with the thin shells (``cli``,
+``serve``, ``runner``, ``excel``, ``demo``, ``lab``) on top. Imports run one way, downwards
+(tests/test_architecture.py holds the import-linter contracts).
 """
 
-from .grading.classify import classify
-from .demo import build_demo
+from .alerting.watch import WatchConfig, Watcher, watch_status  # reviewops watch (issue 7)
+from .core import __version__
 from .core.errors import (
     AccessDenied,
     ComplianceBlocked,
@@ -22,22 +25,21 @@ from .core.errors import (
     UnknownLayout,
     UnsupportedFile,
 )
-from .intake.ingest import ImportResult, import_file, import_paths
-from .reporting.outcomes import CustomerValue, customer_value  # customer_value (issue 5)
 from .core.policy import Policy, current_policy, default_policy, export_policy, import_policy, save_policy
+from .core.store import Store
+from .core.users import Actor, add_user, get_actor
+from .demo import build_demo
+from .grading.classify import classify
+from .grading.textmodel import TextModel
+from .grading.triage import triage
+from .handling.opening import TriageResult, open_queue, triage_store
 from .handling.remedy import remedy_for, tier_of
 from .handling.replies import Draft, check_message, draft_reply
-from .reporting.scorecard import Scorecard, staff_scorecard  # staff_scorecard (issue 5)
-from .core.store import Store
 from .handling.sweep import DailySweep, daily_sweep  # daily_sweep (issue 5)
-from .grading.textmodel import TextModel
-from .handling.opening import TriageResult, open_queue, triage_store
-from .grading.triage import triage
-from .core.users import Actor, add_user, get_actor
-from .alerting.watch import WatchConfig, Watcher, watch_status  # reviewops watch (issue 7)
 from .handling.workbench import Workbench
-
-from .core import __version__
+from .intake.ingest import ImportResult, import_file, import_paths
+from .reporting.outcomes import CustomerValue, customer_value  # customer_value (issue 5)
+from .reporting.scorecard import Scorecard, staff_scorecard  # staff_scorecard (issue 5)
 
 __all__ = [
     "AccessDenied",

@@ -31,15 +31,24 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..core.errors import ConfigError, ReviewOpsError
 from ..core.redact import mask_login, redact_secrets
 
-if TYPE_CHECKING:
-    from ..runner import RunResult
 
 __all__ = ["DeliveryFailed", "DeliveryResult", "SmtpConfig", "build_message", "parse_recipients", "send_report"]
+
+class RunReport(Protocol):
+    """What a report e-mail needs from a playbook run (:class:`reviewops.runner.RunResult` is one): the
+    playbook's name, its parameters, the files it wrote by format and when it finished. Delivery stays
+    below the shells: it never imports the runner."""
+
+    playbook: str
+    params: dict[str, Any]
+    outputs: dict[str, Path]
+    finished: dt.datetime
+
 
 SECURITY = ("starttls", "ssl", "none")
 ENV_PREFIX = "REVIEWOPS_SMTP_"
@@ -164,7 +173,7 @@ def parse_recipients(items: list[str] | tuple[str, ...] | str, *, what: str = "�
     return out
 
 
-def _report_title(result: RunResult) -> str:
+def _report_title(result: RunReport) -> str:
     """The playbook's first ``# heading`` (e.g. 每周差评TOP3 周报), else its name."""
     nb = result.outputs.get("ipynb")
     if nb is not None and Path(nb).is_file():
@@ -178,7 +187,7 @@ def _report_title(result: RunResult) -> str:
     return result.playbook
 
 
-def build_message(result: RunResult, to: list[str], sender: str, *, max_bytes: int = MAX_BYTES,
+def build_message(result: RunReport, to: list[str], sender: str, *, max_bytes: int = MAX_BYTES,
                   kinds: tuple[str, ...] = ATTACH_KINDS) -> tuple[EmailMessage, list[str], list[str]]:
     """The e-mail for a finished run: subject, a plain-text summary, the report files attached.
 
@@ -237,7 +246,7 @@ def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
     return ctx
 
 
-def send_report(result: RunResult, to: list[str] | tuple[str, ...] | str, config: SmtpConfig, *,
+def send_report(result: RunReport, to: list[str] | tuple[str, ...] | str, config: SmtpConfig, *,
                 db: str | None = None, actor: str | None = None, max_bytes: int = MAX_BYTES) -> DeliveryResult:
     """Mail the run's HTML, PDF and XLSX to ``to``; with ``db`` the delivery is written to the access log."""
     recipients = parse_recipients(to)
