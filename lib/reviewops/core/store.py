@@ -692,6 +692,41 @@ watch_heartbeats = sa.Table(
     sa.UniqueConstraint("name"),
 )
 
+evidence_files = sa.Table(
+    "evidence_files", metadata,  # E4/P5: one row per distinct evidence file, content-addressed (issue 17 §2)
+    sa.Column("sha256", Text, primary_key=True),  # hex SHA-256 of the bytes = the file's name in the evidence folder
+    _c("size", sa.BigInteger, nullable=False),
+    _c("mime", Text, nullable=False),  # sniffed from the bytes, never taken from the name or the browser
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("created_by", Text, nullable=False),
+)
+
+evidence_links = sa.Table(
+    "evidence_links", metadata,  # what a file is evidence of: a case, an order or a shop
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("sha256", Text, sa.ForeignKey("evidence_files.sha256"), nullable=False),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id")),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id")),
+    _c("order_id", Text),
+    _c("kind", Text, nullable=False),  # chat_export | screenshot | photo | video | recording | logistics | qc_report | chat_message | other
+    _c("original_name", Text),  # as the uploader named it: text only, never a path that is opened
+    _c("note", Text),
+    _c("message_ids", Text),  # JSON list of chat_messages ids (kind chat_message)
+    _c("added_by", Text, nullable=False),
+    _c("added_at", UTCDateTime(), nullable=False),
+)
+
+evidence_custody = sa.Table(
+    "evidence_custody", metadata,  # append-only chain of custody (triggers refuse UPDATE/DELETE/TRUNCATE)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("sha256", Text, sa.ForeignKey("evidence_files.sha256"), nullable=False),
+    _c("link_id", sa.Integer, sa.ForeignKey("evidence_links.id")),
+    _c("action", Text, nullable=False),  # added | viewed | exported | verified
+    _c("actor", Text, nullable=False),
+    _c("at", UTCDateTime(), nullable=False),
+    _c("detail", Text),  # JSON: outcome of a verify, purpose of an export …
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
@@ -718,6 +753,10 @@ sa.Index("ix_training_agent", training_records.c.agent, training_records.c.at)
 sa.Index("ix_alert_events_created", alert_events.c.created_at)
 sa.Index("ix_alert_events_case", alert_events.c.case_id)
 sa.Index("ix_alert_deliveries_due", alert_deliveries.c.state, alert_deliveries.c.next_attempt_at)
+sa.Index("ix_evidence_links_case", evidence_links.c.case_id)
+sa.Index("ix_evidence_links_sha256", evidence_links.c.sha256)
+sa.Index("ix_evidence_links_order", evidence_links.c.shop_id, evidence_links.c.order_id)
+sa.Index("ix_evidence_custody_sha256", evidence_custody.c.sha256, evidence_custody.c.at)
 
 
 # ------------------------------------------------------------------ URL and paths
