@@ -807,7 +807,7 @@ def machine() -> dict[str, object]:
             return ""
 
     lib = {"head": git("rev-parse", "--short", "HEAD"),
-           "reports_py_commit": git("log", "-1", "--format=%h", "--", "lib/reviewops/reports.py"),
+           "reports_py_commit": git("log", "-1", "--format=%h", "--", "lib/reviewops/reporting/reports.py"),
            "lib_uncommitted_changes": git("status", "--short", "--", "lib/")}
     return {"lib": lib, "cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem, "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version, "numpy": np.__version__, "pandas": pandas.__version__,
