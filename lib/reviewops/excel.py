@@ -712,8 +712,8 @@ def ro_triage(table: Any, now: Any = None) -> Any:
 def ro_sla(category: Any, created_at: Any) -> Any:
     """分类的响应时效：返回 [时效(小时), 负责角色, 响应截止(北京时间)]，按策略的时钟（全天候或工作时间）。
     SLA hours, owner role and due time for a category from a start time (reviewops.core.sla)."""
-    from .core.sla import add_working_time
     from .core.clock import calendar_of
+    from .core.sla import add_working_time
 
     policy = _policy()
     code = _category_code(category, policy)

@@ -66,9 +66,9 @@ from ..core.policy import (
 from ..core.redact import redact_secrets
 
 if TYPE_CHECKING:
-    from .channels import AlertMessage, Channel, Mention
     from ..core.store import Store
     from ..core.users import Actor
+    from .channels import AlertMessage, Channel, Mention
 
 __all__ = [
     "DEAD_LETTER_COLUMNS",
@@ -298,9 +298,9 @@ def on_duty(policy: Policy, at: dt.datetime, roles: Iterable[str]) -> tuple[Ment
 def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at: dt.datetime | None = None
                 ) -> AlertMessage:
     """The message of one alert, built from the case as it is now (masked customer and excerpt)."""
-    from .channels import AlertMessage, alert_title
     from ..core.privacy import mask_name, mask_text
     from ..core.store import alert_events, cases, customers, reviews, shops, sla_notices
+    from .channels import AlertMessage, alert_title
 
     policy = policy or current_policy(store)
     with store.read() as conn:
@@ -479,8 +479,8 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
     ``channels`` by name overrides the ones built from the policy (tests, a custom SMS provider)."""
     import time
 
-    from .channels import ChannelError, build_channel
     from ..core.store import alert_deliveries as d
+    from .channels import ChannelError, build_channel
 
     policy = policy or current_policy(store)
     now = _aware(now) or _utcnow()

@@ -56,9 +56,9 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any, Protocol
 
-from .delivery import SmtpConfig, _tls_context, parse_recipients
 from ..core.errors import ConfigError, ReviewOpsError
 from ..core.policy import CHANNEL_TYPE_ZH, CHANNEL_TYPES
+from .delivery import SmtpConfig, _tls_context, parse_recipients
 
 __all__ = [
     "CHANNEL_TYPES", "CHANNEL_TYPE_ZH", "AlertMessage", "Channel", "ChannelError", "DingTalkChannel",

@@ -36,7 +36,6 @@ from typing import Any, Protocol
 from ..core.errors import ConfigError, ReviewOpsError
 from ..core.redact import mask_login, redact_secrets
 
-
 __all__ = ["DeliveryFailed", "DeliveryResult", "SmtpConfig", "build_message", "parse_recipients", "send_report"]
 
 class RunReport(Protocol):

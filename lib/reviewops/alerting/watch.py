@@ -55,13 +55,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .delivery import is_loopback_host
 from ..core.errors import ConfigError, ImportRejected, ReviewOpsError
+from .delivery import is_loopback_host
 
 if TYPE_CHECKING:
-    from .channels import Channel
     from ..core.policy import Policy
     from ..core.store import Store
+    from .channels import Channel
 
 __all__ = [
     "PUSH_SECRET_ENV",
@@ -207,8 +207,8 @@ def _safe_error(e: Exception, *, pushed: bool = False) -> str:
 
 def _triage_new(store: Store, policy: Policy, *, batch_ids: list[int] | None, source: str,
                 arrived_at: dt.datetime | None, seen_since: dt.datetime | None = None) -> tuple[int, int]:
-    from .alerts import case_alert_hook
     from ..handling.opening import triage_store
+    from .alerts import case_alert_hook
 
     if batch_ids is not None and not batch_ids:
         return 0, 0
@@ -223,9 +223,9 @@ def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "fold
               policy: Policy | None = None) -> Intake:
     """Import one export file (unless its content was already taken), triage what it brought and
     raise the alerts. Never raises for a bad file: the outcome says ``rejected``/``failed``."""
-    from ..intake.ingest import import_file
     from ..core.policy import current_policy
     from ..core.store import watch_files
+    from ..intake.ingest import import_file
 
     path = Path(path)
     key = str(path.resolve())
@@ -352,10 +352,10 @@ def take_push(store: Store, body: bytes, *, received_at: dt.datetime | None = No
 
     Raises :class:`PushRejected` for a malformed event (400), a repeated ``event_id`` (409) or
     reviews the importer refuses (422; nothing written)."""
-    from ..intake.ingest import import_file
-    from ..intake.layouts import Layout
     from ..core.policy import current_policy
     from ..core.store import push_events
+    from ..intake.ingest import import_file
+    from ..intake.layouts import Layout
 
     received = received_at or _utcnow()
     try:
@@ -573,8 +573,8 @@ class Watcher:
     def alert_orphans(self) -> int:
         """Alert cases opened in the last hour by someone else (a manual ``reviewops import`` + ``triage``)
         that have no new-case alert (source ``import``). Runs on start and with every SLA check."""
-        from .alerts import raise_case_alerts
         from ..core.store import alert_events, cases
+        from .alerts import raise_case_alerts
 
         since = _utcnow() - dt.timedelta(hours=1)
         with self.intake_lock:
@@ -736,11 +736,11 @@ def watch_status(store: Store, *, now: dt.datetime | None = None, stale_after: f
     seconds, a delivery is dead, or one has waited more than 5 minutes — or when the next 60 days lack
     holiday data (``calendar``: :func:`reviewops.core.clock.calendar_warning`, which reads the policy's
     节假日 sheet as well as ``chinese_calendar``; its sentence is one of the ``problems``)."""
-    from .alerts import channel_summary
     from ..core.policy import current_policy
     from ..core.store import alert_deliveries as d
     from ..core.store import push_events, watch_files
     from ..core.store import watch_heartbeats as hb
+    from .alerts import channel_summary
 
     now = now or _utcnow()
     with store.read() as conn:

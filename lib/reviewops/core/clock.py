@@ -5,10 +5,8 @@ Every deadline — triage, cases, workbench, sweep, alerts, Excel, demo — is c
 
 from __future__ import annotations
 
-
 import datetime as dt
 from typing import TYPE_CHECKING
-
 
 from .policy import Policy
 from .sla import CalendarGap, SlaCalendar, calendar_gap
@@ -16,6 +14,8 @@ from .sla import CalendarGap, SlaCalendar, calendar_gap
 if TYPE_CHECKING:
     pass
 from .store import utcnow
+
+__all__ = ["calendar_of", "calendar_warning"]
 
 
 def calendar_of(policy: Policy) -> SlaCalendar:

@@ -5,18 +5,18 @@ is refused; other currencies are refused.
 
 from __future__ import annotations
 
-
 import math
 import re
 import unicodedata
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-
 from .errors import ConfigError
 
 if TYPE_CHECKING:
     pass
+
+__all__ = ["AmountError", "parse_yuan"]
 
 
 # ----------------------------------------------------------------- amounts

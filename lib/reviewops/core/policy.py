@@ -53,7 +53,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .columns import PLATFORMS, PLATFORM_ZH
+from .columns import PLATFORM_ZH, PLATFORMS
 from .errors import PolicyInvalid, Problem
 
 __all__ = [
@@ -1326,7 +1326,8 @@ def save_policy(store: Any, policy: Policy, *, actor: str, note: str | None = No
     Returns the policy with its version number. The version row is the audit
     record (who, when, note, SHA-256).
     """
-    from .store import policy_versions as pv, utcnow
+    from .store import policy_versions as pv
+    from .store import utcnow
 
     sha = policy.sha256
     for attempt in range(5):

@@ -41,8 +41,7 @@ from .lexicon import Lexicon, TextResult, _as_list, normalize_text, rating_is_ne
 if TYPE_CHECKING:
     from .textmodel import TextModel
 
-__all__ = ["CLASSIFY_COLUMNS", "Lexicon", "TextResult", "classify", "classify_detail", "normalize_text",
-           "rating_is_negative", "rating_label"]
+__all__ = ["CLASSIFY_COLUMNS", "PARALLEL_MIN_TEXTS", "classify", "classify_detail", "known_categories"]
 
 CLASSIFY_COLUMNS = ("is_negative", "negative_score", "primary_category", "categories")
 

@@ -5,7 +5,6 @@ alarm words). :mod:`classify` and :mod:`textmodel` both build on it.
 
 from __future__ import annotations
 
-
 import math
 import re
 import unicodedata
@@ -16,11 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ..intake.clean import RATING_CLASS
 from ..core.policy import Policy
+from ..intake.clean import RATING_CLASS
 
 if TYPE_CHECKING:
     pass
+
+__all__ = ["Lexicon", "RegexMatcher", "TextResult", "normalize_text", "rating_is_negative", "rating_label"]
 
 
 # automaton entry codes (breaks first: ``code <= _K_SENT`` tests for a break)

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from .lexicon import _as_list, normalize_text, rating_label
-from ..intake.clean import RATING_CLASS_ZH
 from ..core.errors import ModelError
+from ..intake.clean import RATING_CLASS_ZH
+from .lexicon import _as_list, normalize_text, rating_label
 
 __all__ = ["TextModel", "hashed_ngrams"]
 

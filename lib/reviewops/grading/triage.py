@@ -38,21 +38,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .lexicon import TextResult, _rating_stars, rating_is_negative
-from .classify import classify_detail
+from ..core.clock import calendar_of
 from ..core.columns import Field
 from ..core.errors import ConfigError
 from ..core.policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, Policy, default_policy
 from ..core.sla import add_working_time
-from ..core.clock import calendar_of
 from ..core.store import utcnow
+from .classify import classify_detail
+from .lexicon import TextResult, _rating_stars, rating_is_negative
 
 if TYPE_CHECKING:
     from .textmodel import TextModel
 
-__all__ = ["TRIAGE_INPUT", "TRIAGE_OUTPUT", "TriageResult", "calendar_of", "calendar_warning", "case_sla_events",
-           "open_queue",
-           "recategorize_case", "recompute_due", "triage", "triage_store"]
+__all__ = ["OUTPUT_NAMES", "TRIAGE_INPUT", "TRIAGE_OUTPUT", "triage"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

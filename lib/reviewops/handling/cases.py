@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DONE_STATES", "LEDGER_STATES", "OPEN_STATES", "QUEUE_COLUMNS", "STATES", "STATE_ZH", "TRANSITIONS",
            "InvalidTransition", "allowed_transitions", "case_queue", "count_open", "is_open", "open_case_filter",
-           "transition_case", "transition_in"]
+           "schedule_in", "transition_case", "transition_in"]
 
 STATES = ("new", "contacted", "remedy_proposed", "pending_approval", "remedy_delivered", "resolved",
           "follow_up_done", "closed", "escalated", "appeal")
@@ -172,9 +172,9 @@ def _sla_stopped(state_json: str | None, policy_version: int | None, conn: sa.Co
     """The SLA clock after a ``stop`` at first contact (the deadline that applied is kept)."""
     if not state_json:
         return {}
+    from ..core.clock import calendar_of
     from ..core.policy import load_policy_in
     from ..core.sla import SlaEvent, state_from_json, state_to_json
-    from ..core.clock import calendar_of
 
     state = state_from_json(state_json)
     if state.stopped or state.started_at is None:
@@ -236,12 +236,12 @@ def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iter
     """
     import pandas as pd
 
+    from ..core.clock import calendar_of
+    from ..core.outputs import fmt_time as _fmt_local
     from ..core.policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, current_policy
     from ..core.privacy import mask_text
     from ..core.sla import SLA_STATUS_ZH, sla_statuses, warning_fraction
     from ..core.store import cases, reviews, shops, utcnow
-    from ..core.outputs import fmt_time as _fmt_local
-    from ..core.clock import calendar_of
 
     now = now or utcnow()
     if now.tzinfo is None:
@@ -337,7 +337,8 @@ def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.dateti
 @functools.cache
 def _schedule_statements() -> dict[str, Any]:
     """The statements :func:`schedule_in` runs, built once (parameters bound per call)."""
-    from ..core.store import cases, compensations as comp, followups
+    from ..core.store import cases, followups
+    from ..core.store import compensations as comp
 
     cid = sa.bindparam("_case_id")
     return {

@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from ..core.store import Store
     from ..core.users import Actor
 
-__all__ = ["COUPON_EXPIRY", "complete_followup", "complete_followups", "due_followups", "followup_message",
-           "schedule_in"]
+__all__ = ["COUPON_EXPIRY", "complete_followup", "complete_followups", "due_followups", "followup_message"]
 
 COUPON_EXPIRY = "coupon_expiry"
 STATE_ZH = {"open": "待跟进", "done": "已完成", "skipped": "已跳过"}
@@ -42,7 +41,8 @@ _COUPON_OF = {"care": ("care_coupon", "care_coupon_fen"), "repurchase_coupon": (
 @functools.cache
 def _statements() -> dict[str, Any]:
     """The Core statements of the hot follow-up paths, built once (parameters bound per call)."""
-    from ..core.store import cases, compensations as comp, followups, shops
+    from ..core.store import cases, followups, shops
+    from ..core.store import compensations as comp
 
     cid = sa.bindparam("_case_id")
     return {
@@ -113,9 +113,9 @@ def due_followups(store: "Store", actor: "Actor", *, now: dt.datetime | None = N
     Columns: followup_id, case_id, platform, shop, step, step_zh, template_kind, due_at, due_local,
     minutes_left (negative = overdue), state, state_zh, message, message_ok, problems.
     """
+    from ..core.outputs import fmt_time as _fmt_local  # Beijing time, the one formatter for people
     from ..core.policy import load_policy_in
     from ..core.store import followups, shops, utcnow
-    from ..core.outputs import fmt_time as _fmt_local  # Beijing time, the one formatter for people
 
     now = now or utcnow()
     until = now + dt.timedelta(hours=float(horizon_hours))
@@ -207,10 +207,10 @@ def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: 
                  reason: str | None, message: str | None, via: str, now: dt.datetime,
                  seen: list[Any]) -> dict[str, Any]:
     """One task of :func:`complete_followups` in the caller's transaction."""
+    from ..core.store import update_case
     from .cases import transition_in
     from .ledger import record_policy_coupon
     from .replies import check_message
-    from ..core.store import update_case
 
     q = _statements()
     t = conn.execute(q["task_for_update"], {"_fid": followup_id}).first()

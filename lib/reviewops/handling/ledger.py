@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..core.errors import AccessDenied, ComplianceBlocked, ConfigError, NotFound
-from ..core.users import log_denied
 from ..core.money import AmountError, parse_yuan
+from ..core.users import log_denied
 
 if TYPE_CHECKING:
     from ..core.policy import Policy
@@ -269,7 +269,8 @@ class RefundRoom:
 
 
 def _refund_room(conn: sa.Connection, ctx: _Ctx) -> RefundRoom:
-    from ..core.store import compensations as comp, orders, refunds
+    from ..core.store import compensations as comp
+    from ..core.store import orders, refunds
 
     imported = 0
     if ctx.order_id:
@@ -450,8 +451,9 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     so in the reasons, the audit and the approval inbox; gifts within the tier's cap counting the case's
     gifts and the customer's within ``gift_window_days`` (:class:`GiftCapExceeded`).
     """
+    from ..core.store import compensations as comp
+    from ..core.store import utcnow
     from .cases import transition_in
-    from ..core.store import compensations as comp, utcnow
 
     if not items:
         raise ConfigError("请至少添加一项补偿（退款/补发/优惠券/礼品）/ add at least one remedy item")
@@ -571,8 +573,8 @@ def fit_suggestion(store: "Store", case_id: int, items: list[dict[str, Any]], *,
 
 def customer_tier(conn: sa.Connection, customer_id: int | None, policy: "Policy", now: dt.datetime) -> dict[str, Any]:
     """The D3 tier row of a customer from their orders (annual spend, order count, last order)."""
-    from .remedy import tier_of
     from ..core.store import orders
+    from .remedy import tier_of
 
     if customer_id is None:
         t = tier_of(0, 0, None, policy=policy, today=now.date())
@@ -627,8 +629,8 @@ def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     in the case's shop, or whose role does not cover the case's cumulative total, the
     customer's rolling-window total or the order's band.
     """
-    from .cases import transition_in
     from ..core.store import utcnow
+    from .cases import transition_in
 
     now = at or utcnow()
     try:
@@ -657,8 +659,8 @@ def approve(store: "Store", actor: "Actor", case_id: int, expected_version: int,
 def reject(store: "Store", actor: "Actor", case_id: int, expected_version: int, *, reason: str,
            via: str = "form", at: dt.datetime | None = None) -> int:
     """Reject the pending remedies of a case with a reason; the case goes back to ``contacted``."""
-    from .cases import transition_in
     from ..core.store import utcnow
+    from .cases import transition_in
 
     now = at or utcnow()
     text = (reason or "").strip()
@@ -684,8 +686,9 @@ def deliver(store: "Store", actor: "Actor", case_id: int, expected_version: int,
 
     Follow-ups anchored on delivery (the 24 h revision guidance) are scheduled then.
     """
+    from ..core.store import compensations as comp
+    from ..core.store import utcnow
     from .cases import transition_in
-    from ..core.store import compensations as comp, utcnow
 
     now = at or utcnow()
     try:

@@ -1,10 +1,9 @@
-"""Opening cases: :func:`triage_store` grades the store's new reviews (:func:`reviewops.grading.triage`) and opens
+"""Opening cases: :func:`triage_store` grades the store's new reviews (:func:`reviewops.triage`) and opens
 one case per bad review in the same transaction as its first follow-ups and its new-case alert hook;
 recategorising a case and recomputing its deadline; :func:`open_queue`.
 """
 
 from __future__ import annotations
-
 
 import datetime as dt
 import json
@@ -15,16 +14,18 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from ..intake.clean import RATING_CLASS_ZH
 from ..core.errors import ConfigError
 from ..core.policy import Policy, current_policy
 from ..core.sla import SlaCalendar, SlaEvent, SlaState, replay, state_from_json, state_to_json
+from ..intake.clean import RATING_CLASS_ZH
 
 if TYPE_CHECKING:
     from ..core.store import Store
     from ..grading.textmodel import TextModel
-from ..grading.triage import triage
 from ..core.clock import calendar_of, calendar_warning
+from ..grading.triage import triage
+
+__all__ = ["TriageResult", "case_sla_events", "open_queue", "recategorize_case", "recompute_due", "triage_store"]
 
 
 # ---------------------------------------------------------------------- store
@@ -143,8 +144,8 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
                  actor: str, via: str, dated_at_detection: bool = False,
                  on_case: Callable[[sa.Connection, int, Any], None] | None = None) -> None:
     """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
-    from .cases import schedule_in
     from ..core.store import cases, create_case
+    from .cases import schedule_in
 
     on_create = any(r["anchor"] == "created" for r in policy.tables["followups"])
     missing: dict[int, tuple[Any, list[int]]] = {}  # year without holiday data -> (warning, case ids)

@@ -248,10 +248,10 @@ def sla_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[in
     newly breached cases to the next role (one audited, version-checked case change each). A dry run
     returns the same table and writes nothing. Sorted by status (breached first), then deadline.
     """
-    from .cases import STATE_ZH, open_case_filter
+    from ..core.clock import calendar_of
     from ..core.policy import CATEGORY_ZH, load_policy_in
     from ..core.store import cases, shops, sla_notices, utcnow
-    from ..core.clock import calendar_of
+    from .cases import STATE_ZH, open_case_filter
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -364,11 +364,11 @@ def followups_due_today(store: Store, *, now: dt.datetime | None = None, shop_id
                         actor: str = DAILY_SWEEP_ACTOR, policy: Policy | None = None) -> pd.DataFrame:
     """Open follow-ups due before the end of ``now``'s day in Beijing time, overdue ones first
     (:data:`FOLLOWUP_COLUMNS`); the message is the drafted one, masked. Reads only."""
-    from .followups import due_followups
     from ..core.policy import load_policy_in
     from ..core.privacy import mask_text
     from ..core.store import cases, utcnow
     from ..core.users import Actor
+    from .followups import due_followups
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -463,8 +463,8 @@ def delay_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[
     """
     from ..core.policy import fen_to_yuan_text, load_policy_in
     from ..core.privacy import mask_text
-    from .replies import draft_reply
     from ..core.store import delay_remedies, orders, refunds, shops, utcnow
+    from .replies import draft_reply
 
     now = parse_now(now) if now is not None else utcnow()
     shop_ids = _shop_ids(shop_ids)
@@ -584,8 +584,8 @@ def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids:
 
     ``shop_ids`` limits every check to those shops (None = all). ``apply=False`` writes nothing.
     """
-    from ..core.policy import load_policy_in
     from ..core.clock import calendar_warning
+    from ..core.policy import load_policy_in
 
     when = parse_now(now)
     shop_ids = _shop_ids(shop_ids)

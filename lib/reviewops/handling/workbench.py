@@ -31,18 +31,18 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .cases import STATE_ZH, allowed_transitions, transition_case
 from ..core.errors import AccessDenied, ConfigError, NotFound
 from ..core.policy import CATEGORY_CODES, CATEGORY_ZH, SEVERITY_ZH, fen_to_yuan_text
 from ..core.sla import SLA_STATUS_ZH
+from .cases import STATE_ZH, allowed_transitions, transition_case
 
 if TYPE_CHECKING:
     from ..core.policy import Policy
-    from .remedy import Remedy
-    from .replies import Draft
     from ..core.sla import SlaCalendar
     from ..core.store import Store
     from ..core.users import Actor
+    from .remedy import Remedy
+    from .replies import Draft
 
 __all__ = ["ACTION_ZH", "CHANNELS", "PROBLEMS", "CaseView", "Suggestion", "Workbench", "describe_conflict",
            "one_transaction"]
@@ -294,8 +294,6 @@ class Workbench:
     # ----------------------------------------------------------- one case
     def case(self, case_id: int, *, now: dt.datetime | None = None) -> CaseView:
         """Everything the 案件处理 form shows for one case (masked)."""
-        from .ledger import case_ledger, customer_tier
-        from .followups import case_followups
         from ..core.store import (
             case_events,
             cases,
@@ -308,6 +306,8 @@ class Workbench:
             shops,
             utcnow,
         )
+        from .followups import case_followups
+        from .ledger import case_ledger, customer_tier
 
         now = now or utcnow()
         self._case_shop(case_id, "view")
@@ -404,7 +404,6 @@ class Workbench:
     def _sla_clock(self) -> tuple["SlaCalendar", float]:
         """The policy's SLA calendar and the warning fraction (the largest of 时效提醒比例)."""
         from ..core.clock import calendar_of
-
         from ..core.sla import warning_fraction
 
         return calendar_of(self.policy), warning_fraction(self.policy.setting("sla_warn_fractions"))
@@ -487,8 +486,8 @@ class Workbench:
         """The drafted 3S reply and the suggested remedy of one case — the same as :meth:`case`'s ``draft``,
         ``remedy`` and ``suggested_items`` — without the rest of the case view (customer profile, chats,
         ledger, versions): for callers that only act on the suggestion. Access checked as :meth:`case`."""
-        from .ledger import customer_tier
         from ..core.store import cases, orders, reviews, shops, utcnow
+        from .ledger import customer_tier
 
         now = now or utcnow()
         self._case_shop(case_id, "view", view="suggestion")
@@ -510,8 +509,8 @@ class Workbench:
 
     def _approval_note(self, case_id: int, total_fen: int) -> str:
         """Who may approve ``total_fen`` more on this case, as a sentence for the form."""
-        from .ledger import _authority, _context, _needed_role, _role_zh
         from ..core.store import utcnow
+        from .ledger import _authority, _context, _needed_role, _role_zh
 
         if total_fen <= 0:
             return "主管决定档：请与主管商定方案后填写金额" if total_fen == 0 else ""
@@ -563,8 +562,8 @@ class Workbench:
 
     def record_contact(self, case_id: int, version: int, *, channel: str, note: str) -> int:
         """Log a contact with the customer; the first one moves the case to ``contacted`` and stops the SLA clock."""
-        from .cases import transition_in
         from ..core.store import cases
+        from .cases import transition_in
 
         if channel not in CHANNELS:
             raise ConfigError(f"未知的联系方式 {channel!r}；可选：{'、'.join(CHANNELS.values())} / unknown channel {channel!r}")
@@ -619,8 +618,8 @@ class Workbench:
     def save_reply(self, case_id: int, version: int, text: str) -> int:
         """Save the (edited) 3S reply after the compliance and platform-length check."""
         from ..core.errors import ComplianceBlocked
-        from .replies import check_message
         from ..core.store import cases, shops
+        from .replies import check_message
 
         self._case_shop(case_id, "save_reply")
         with self.store.read() as conn:
@@ -684,8 +683,8 @@ class Workbench:
 
     def escalate(self, case_id: int, version: int, reason: str) -> int:
         """Escalate to the next role of the owner's chain (policy), with a reason."""
-        from .cases import transition_in
         from ..core.store import cases
+        from .cases import transition_in
 
         self._case_shop(case_id, "escalate")
         with self.store.write() as conn:

@@ -33,13 +33,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import clean
 from ..core import privacy, vault
 from ..core import store as st
 from ..core.columns import KIND_ZH, PLATFORM_ZH, PLATFORMS, fields_of
 from ..core.errors import ConfigError, ImportRejected, Problem, ReviewOpsError, UnknownLayout
-from .layouts import BUILTIN, Detection, Layout, all_header_aliases, detect, layout_from_mapping, norm_header
 from ..core.outputs import file_sha256, write_csv_atomic
+from . import clean
+from .layouts import BUILTIN, Detection, Layout, all_header_aliases, detect, layout_from_mapping, norm_header
 from .readers import MAX_COLUMNS, RawTable, read_path
 
 HEADER_SCAN_ROWS = 50

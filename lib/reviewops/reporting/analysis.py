@@ -43,8 +43,8 @@ from ..core.errors import ConfigError, NotFound
 from ..core.sla import SLA_STATUS_ZH, sla_status
 
 if TYPE_CHECKING:
-    from .reports import ReportFigures
     from ..core.store import Store
+    from .reports import ReportFigures
 
 __all__ = [
     "SHEETS",
@@ -164,14 +164,14 @@ def _hours(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
 def _collect(store: Store, period: Period, shop_ids: list[int] | None, now: dt.datetime
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """The three sheets' rows (display-ready: masked text, Chinese labels, Beijing times, yuan)."""
-    from ..handling.cases import STATE_ZH
-    from ..intake.clean import RATING_CLASS_ZH
     from ..core.columns import PLATFORM_ZH
-    from ..handling.ledger import KIND_ZH
-    from ..handling.ledger import STATE_ZH as COMP_STATE_ZH
     from ..core.policy import CATEGORY_ZH, SEVERITY_ZH
     from ..core.privacy import mask_text
     from ..core.store import cases, compensations, customers, reviews, shops
+    from ..handling.cases import STATE_ZH
+    from ..handling.ledger import KIND_ZH
+    from ..handling.ledger import STATE_ZH as COMP_STATE_ZH
+    from ..intake.clean import RATING_CLASS_ZH
 
     start, end = period.start, period.end
     with store.read() as conn:
@@ -314,8 +314,8 @@ def _kpis(rv: list[dict[str, Any]], cs: list[dict[str, Any]], cp: list[dict[str,
     """
     from xlsxwriter.utility import xl_col_to_name
 
-    from ..handling.ledger import KIND_ZH
     from ..core.policy import CATEGORY_CODES, CATEGORY_ZH
+    from ..handling.ledger import KIND_ZH
 
     sizes = {"评价分级": len(rv), "案件": len(cs), "补偿": len(cp)}
 
@@ -477,9 +477,9 @@ def export_analysis(store: Store, period: str | Period, out: str | os.PathLike[s
     all) to ``out`` and record the export in the access log. Returns what was written."""
     from ..core.outputs import file_sha256
     from ..core.policy import current_policy
-    from .reports import report_figures
     from ..core.store import utcnow
     from ..core.users import log_access
+    from .reports import report_figures
 
     p = period if isinstance(period, Period) else parse_period(period)
     shops = None if shop_ids is None else sorted({int(s) for s in shop_ids})

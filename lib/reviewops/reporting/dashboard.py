@@ -490,8 +490,8 @@ def calendar_notice(store: Store, *, now: dt.datetime | None = None) -> str | No
     """The dashboard's holiday-data notice at ``now`` (default: the current time), or None: the next 60 days
     lack holiday data under the current policy (:func:`reviewops.core.clock.calendar_warning`, the sentence
     triage, ``reviewops watch --status`` and the daily sweep show too)."""
-    from ..core.policy import current_policy
     from ..core.clock import calendar_warning
+    from ..core.policy import current_policy
 
     gap = calendar_warning(current_policy(store), now)
     return None if gap is None else str(gap)

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from ..core.errors import ConfigError
 
+__all__ = ["SMALL_SAMPLE", "check_period", "check_shops", "revised_review_pks", "small_sample"]
+
 #: The note a figure carries when it rests on fewer cases than the policy's ``min_sample``.
 SMALL_SAMPLE = "样本不足"
 

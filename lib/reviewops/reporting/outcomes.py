@@ -33,15 +33,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .measures import revised_review_pks
-from .measures import check_period, check_shops
-from .measures import SMALL_SAMPLE, small_sample
+from .measures import check_period, check_shops, revised_review_pks, small_sample
 
 if TYPE_CHECKING:
     from ..core.policy import Policy
     from ..core.store import Store
 
-__all__ = ["OUTCOME_COLUMNS", "SMALL_SAMPLE", "CustomerValue", "customer_value", "nps_points"]
+__all__ = ["OUTCOME_COLUMNS", "CustomerValue", "customer_value", "nps_points"]
 
 EXAMPLE_CONVERSION = 0.78  # the playbook's example conversion rate (SPEC V4)
 

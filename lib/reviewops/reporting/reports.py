@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..core.users import Actor
 
 __all__ = ["ALERT_DELAY_COLUMNS", "ALERT_TARGET_SECONDS", "ReportFigures", "WeeklyTop3", "alert_delays", "day_bounds",
-           "first_contact_agents", "iso_week", "latest_review_at", "report_figures", "revised_review_pks", "week_bounds",
+           "first_contact_agents", "iso_week", "latest_review_at", "report_figures", "week_bounds",
            "weekly_top3"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -370,10 +370,10 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
              platforms: list[str] | None, skus: list[str] | None, agents: list[str] | None,
              now: dt.datetime | None, policy: Policy | None, breakdowns: bool) -> ReportFigures:
     """The figures of the (already validated) period and filters; see :func:`report_figures`."""
-    from ..handling.ledger import KIND_ZH
     from ..core.policy import CATEGORY_ZH, current_policy
     from ..core.store import cases, compensations, orders, products, reviews, utcnow
     from ..core.store import shops as shops_t
+    from ..handling.ledger import KIND_ZH
 
     policy = policy or current_policy(store)
     now = now or utcnow()

@@ -45,9 +45,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..core.errors import ConfigError
+from .measures import check_period, check_shops, revised_review_pks
 from .reports import SHANGHAI, first_contact_agents, iso_week, week_bounds
-from .measures import revised_review_pks
-from .measures import check_period, check_shops
 
 if TYPE_CHECKING:
     from ..core.policy import Policy

@@ -1,7 +1,6 @@
 """Alembic environment: migrations run on the connection the Store hands over."""
 
 from alembic import context
-
 from reviewops.core.store import metadata
 
 target_metadata = metadata

@@ -6,10 +6,9 @@ Create Date: 2026-11-25
 
 All tables of Foundation I, and the triggers that keep case_events append-only.
 """
-from alembic import op
-import sqlalchemy as sa
 import reviewops.core.store
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0001'
 down_revision = None

@@ -10,7 +10,6 @@ negative score, the model version and the decision with its reasons (JSON).
 """
 import sqlalchemy as sa
 from alembic import op
-
 from reviewops.core.store import UTCDateTime
 
 revision = "0003"

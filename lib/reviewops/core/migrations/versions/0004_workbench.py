@@ -13,7 +13,6 @@ diagnosis, first-contact and resolution times and customer-confirmed satisfactio
 """
 import sqlalchemy as sa
 from alembic import op
-
 from reviewops.core.store import UTCDateTime
 
 revision = "0004"

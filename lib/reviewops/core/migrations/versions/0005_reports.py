@@ -11,7 +11,6 @@ training results per agent) and ``point_redemptions`` (O2 service points spent o
 """
 import sqlalchemy as sa
 from alembic import op
-
 from reviewops.core.store import UTCDateTime
 
 revision = "0005"

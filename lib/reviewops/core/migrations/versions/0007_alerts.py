@@ -13,7 +13,6 @@ hash), ``push_events`` (pushed event ids, so a replayed request is refused) and
 """
 import sqlalchemy as sa
 from alembic import op
-
 from reviewops.core.store import UTCDateTime
 
 revision = "0007"
