@@ -6,13 +6,9 @@ Every deadline — triage, cases, workbench, sweep, alerts, Excel, demo — is c
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from .policy import Policy
 from .sla import CalendarGap, SlaCalendar, calendar_gap
-
-if TYPE_CHECKING:
-    pass
 from .store import utcnow
 
 __all__ = ["calendar_of", "calendar_warning"]

@@ -9,12 +9,9 @@ import math
 import re
 import unicodedata
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["AmountError", "parse_yuan"]
 
@@ -26,21 +23,11 @@ class AmountError(ConfigError):
 
 
 _PREFIXES = ("人民币", "RMB", "CNY", "¥")  # after NFKC: the full-width ￥ reads as ¥
-
-
 _SUFFIXES = ("元人民币", "元", "人民币", "RMB", "CNY")
-
-
 _FOREIGN = ("US$", "HK$", "$", "USD", "€", "EUR", "£", "GBP", "HKD", "JPY", "円", "美元", "欧元", "港币", "日元")
-
-
 # digits with thousands commas only in their place (1,234 / 12,345.50), or plain digits; a decimal point
 _AMOUNT_RE = re.compile(r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")  # no "0,000"
-
-
 _PLAIN_RE = re.compile(r"\d{1,15}(?:\.\d{0,2})?")
-
-
 _SEPARATED_RE = re.compile(r"[+-]?[\d.,\s]*\d[\d.,\s]*")
 
 

@@ -10,16 +10,13 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ..core.policy import Policy
 from ..intake.clean import RATING_CLASS
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Lexicon", "RegexMatcher", "TextResult", "normalize_text", "rating_is_negative", "rating_label"]
 
