@@ -30,6 +30,7 @@ from .core.store import Store
 from .core.users import Actor, add_user, get_actor
 from .demo import build_demo
 from .grading.classify import classify
+from .grading.extortion import extortion_scores
 from .grading.textmodel import TextModel
 from .grading.triage import triage
 from .handling.opening import TriageResult, open_queue, triage_store
@@ -80,6 +81,7 @@ __all__ = [
     "default_policy",
     "draft_reply",
     "export_policy",
+    "extortion_scores",
     "get_actor",
     "import_file",
     "import_paths",

@@ -39,6 +39,7 @@ from ..core.policy import (
     default_policy,
     fen_to_yuan_text,
 )
+from ..grading.extortion import incentive_hits
 from .remedy import Remedy
 
 __all__ = ["Draft", "check_message", "clean_user_text", "draft_reply", "fit_to_limit"]
@@ -163,14 +164,18 @@ def _squeezed(text: str) -> str:
 def _forbidden_problems(text: str, policy: Policy) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
-    for variant in (unicodedata.normalize("NFC", text), _squeezed(text)):
-        for matched, reason in policy.forbidden_hits(variant):
-            if reason in seen:
-                continue
-            seen.add(reason)
-            out.append(f"含违规诱导用语「{matched}」：{reason}。补偿不得以好评、改评或删评为条件，请删改后再发送 / "
-                       f"conditional-incentive wording {matched!r} is not allowed (SPEC Compliance: {reason}); "
-                       f"remedies are never conditional on a review — rephrase before sending")
+    hits = [h for variant in (unicodedata.normalize("NFC", text), _squeezed(text))
+            for h in policy.forbidden_hits(variant)]
+    # the "benefit ↔ review" reading shared with extortion_scores (abbreviations, split words, emoji,
+    # conditions hidden in sentence order, pressure to delete) — after the policy's own rows
+    hits += incentive_hits(text)
+    for matched, reason in hits:
+        if reason in seen:
+            continue
+        seen.add(reason)
+        out.append(f"含违规诱导用语「{matched}」：{reason}。补偿不得以好评、改评或删评为条件，请删改后再发送 / "
+                   f"conditional-incentive wording {matched!r} is not allowed (SPEC Compliance: {reason}); "
+                   f"remedies are never conditional on a review — rephrase before sending")
     return out
 
 

@@ -1,0 +1,141 @@
+"""Accuracy of the extortion detector and the compliance guard (issue 17; results: docs/accuracy.md).
+
+Data: ``benchmarks/data/malicious/buyer_texts.tsv`` and ``seller_messages.tsv`` — hand-written, labelled
+independently of the detector (see that folder's README.md). Each row has ``split`` dev/test (by sha1 of
+the whitespace-free text).
+
+* Buyer texts: ``reviewops.extortion_scores(texts, channel=row channel)``; positive = ``is_extortion``.
+  Precision, recall, F1, per kind (recall of the rows of that kind; a flagged row counts whatever kind the
+  detector named) and the false-positive rate on hard / easy negatives.
+* Seller messages: ``reviewops.check_message(text, platform="taobao")`` blocks when it reports a
+  conditional-incentive problem (the length check never fires on these short texts). Block rate per
+  blocked kind, false-block rate on lawful messages (hard / plain).
+
+Protocol: the lexicon was tuned on ``dev`` only. ``--show-errors`` lists misreadings and refuses on
+``test``. The ``test`` figures in docs/accuracy.md were computed once, after freezing the lexicon and rules.
+
+Usage::
+
+    python benchmarks/accuracy_extortion.py --split dev [--show-errors]
+    python benchmarks/accuracy_extortion.py --split test --json benchmarks/results/accuracy_extortion.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data" / "malicious"
+
+
+def load(name: str, split: str) -> list[dict[str, str]]:
+    with open(DATA / name, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [r for r in rows if split == "all" or r["split"] == split]
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def buyer_figures(split: str, show_errors: bool = False) -> dict:
+    from reviewops import extortion_scores
+
+    rows = load("buyer_texts.tsv", split)
+    flagged: list[bool] = [False] * len(rows)
+    kinds: list[str] = [""] * len(rows)
+    reasons: list[str] = [""] * len(rows)
+    for channel in ("chat", "review"):
+        idx = [i for i, r in enumerate(rows) if r["channel"] == channel]
+        if not idx:
+            continue
+        df = extortion_scores([rows[i]["text"] for i in idx], channel=channel)
+        for i, f, k, why in zip(idx, df["is_extortion"], df["kind"], df["reasons"]):
+            flagged[i], kinds[i], reasons[i] = bool(f), k, why
+    tp = sum(1 for r, f in zip(rows, flagged) if f and r["is_extortion"] == "1")
+    fp = sum(1 for r, f in zip(rows, flagged) if f and r["is_extortion"] == "0")
+    fn = sum(1 for r, f in zip(rows, flagged) if not f and r["is_extortion"] == "1")
+    p, rc = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    out: dict = {"rows": len(rows), "positives": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p,
+                 "recall": rc, "f1": round(2 * p * rc / (p + rc), 4) if p and rc else None, "per_kind": {}}
+    for kind in ("money_for_review", "threat_bad_review", "abuse", "competitor"):
+        sel = [(f, k) for r, f, k in zip(rows, flagged, kinds) if r["kind"] == kind]
+        out["per_kind"][kind] = {"n": len(sel), "recall": _ratio(sum(f for f, _ in sel), len(sel)),
+                                 "kind_right": _ratio(sum(k == kind for _, k in sel), len(sel))}
+    for name, hard in (("hard_negatives", "1"), ("easy_negatives", "0")):
+        sel = [f for r, f in zip(rows, flagged) if r["is_extortion"] == "0" and r["hard_negative"] == hard]
+        out[name] = {"n": len(sel), "false_positive_rate": _ratio(sum(sel), len(sel))}
+    if show_errors:
+        if split != "dev":
+            raise SystemExit("--show-errors is only allowed on the dev split")
+        for r, f, k, why in zip(rows, flagged, kinds, reasons):
+            if f != (r["is_extortion"] == "1"):
+                print(f"  {'FP' if f else 'FN'} [{r['kind'] or '-'}] {r['text']}  →  {why}")
+    return out
+
+
+def seller_figures(split: str, show_errors: bool = False) -> dict:
+    from reviewops import check_message
+
+    rows = load("seller_messages.tsv", split)
+    blocked = []
+    probs = []
+    for r in rows:
+        pr = [p for p in check_message(r["text"], platform="taobao") if "SPEC Compliance" in p]
+        blocked.append(bool(pr))
+        probs.append(pr)
+    out: dict = {"rows": len(rows), "per_kind": {}}
+    pos = [b for r, b in zip(rows, blocked) if r["blocked"] == "1"]
+    neg = [b for r, b in zip(rows, blocked) if r["blocked"] == "0"]
+    out["blocked_n"], out["block_rate"] = len(pos), _ratio(sum(pos), len(pos))
+    out["lawful_n"], out["false_block_rate"] = len(neg), _ratio(sum(neg), len(neg))
+    for kind in ("cash_for_review", "refund_for_review", "gift_for_review", "coupon_for_review",
+                 "pressure_no_benefit", "other"):
+        sel = [b for r, b in zip(rows, blocked) if r["kind"] == kind]
+        out["per_kind"][kind] = {"n": len(sel), "block_rate": _ratio(sum(sel), len(sel))}
+    for name, hard in (("hard_lawful", "1"), ("plain_lawful", "0")):
+        sel = [b for r, b in zip(rows, blocked) if r["blocked"] == "0" and r["hard_lawful"] == hard]
+        out[name] = {"n": len(sel), "false_block_rate": _ratio(sum(sel), len(sel))}
+    if show_errors:
+        if split != "dev":
+            raise SystemExit("--show-errors is only allowed on the dev split")
+        for r, b, pr in zip(rows, blocked, probs):
+            if b != (r["blocked"] == "1"):
+                print(f"  {'FALSE-BLOCK' if b else 'MISSED'} [{r['kind'] or '-'}] {r['text']}  →  "
+                      f"{pr[0].split(' / ')[0] if pr else ''}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--show-errors", action="store_true", help="list misreadings (dev only)")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+    figures = {"split": args.split, "buyer": buyer_figures(args.split, args.show_errors),
+               "seller": seller_figures(args.split, args.show_errors)}
+    b, s = figures["buyer"], figures["seller"]
+    print(f"[{args.split}] extortion_scores: precision {b['precision']}  recall {b['recall']}  "
+          f"(tp {b['tp']} fp {b['fp']} fn {b['fn']} of {b['rows']})")
+    for k, v in b["per_kind"].items():
+        print(f"    {k:<18} n={v['n']:<3} recall {v['recall']}  kind right {v['kind_right']}")
+    print(f"    hard negatives FP rate {b['hard_negatives']['false_positive_rate']} (n={b['hard_negatives']['n']}), "
+          f"easy {b['easy_negatives']['false_positive_rate']} (n={b['easy_negatives']['n']})")
+    print(f"[{args.split}] compliance guard: blocked {s['block_rate']} of {s['blocked_n']}, false blocks "
+          f"{s['false_block_rate']} of {s['lawful_n']} lawful")
+    for k, v in s["per_kind"].items():
+        print(f"    {k:<20} n={v['n']:<3} blocked {v['block_rate']}")
+    print(f"    hard lawful false-block {s['hard_lawful']['false_block_rate']} (n={s['hard_lawful']['n']}), "
+          f"plain {s['plain_lawful']['false_block_rate']} (n={s['plain_lawful']['n']})")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

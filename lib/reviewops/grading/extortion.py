@@ -1,0 +1,414 @@
+"""Extortion and abuse in buyer texts, and the "benefit ↔ review" reading of what the shop sends (SPEC H2,
+Compliance; issue 17).
+
+* :func:`extortion_scores` — per buyer chat message or review: a 0–1 ``score``, ``is_extortion`` at the
+  lexicon's threshold, the ``kind`` (money_for_review, threat_bad_review, abuse, competitor) and the
+  ``reasons`` (the phrases and rules that fired, Chinese, ``；``-joined).
+* :func:`incentive_hits` — the seller side: [(matched words, reason)] when a message ties a benefit to a
+  review, or presses the buyer to delete a review / make it good. The compliance guard
+  (:func:`reviewops.handling.replies.check_message`) uses it next to the policy's 违规用语 sheet.
+
+How a text is read (rule-based, no model): the text is normalised (:func:`reviewops.grading.lexicon.normalize_text`:
+NFKC, lower case), then whitespace and invisible characters are removed (so "红 包" and "红\u200b包" read as
+红包), a few traditional characters are simplified and every run of digits becomes ``#`` (转50 → 转#). One
+leftmost-longest Aho-Corasick pass over the lexicon (``core/data/extortion_zh.tsv``) finds the terms and the
+clause/sentence breaks. Each term has a role (benefit, review, action, lever, link, negation, …; the TSV's
+header explains them) and a weight; a role's terms are combined per clause:
+
+* **money_for_review**: a benefit (红包, hb, 转#, 返现, 好处费, "你懂的", 开个价 …) and a review lever (a review
+  word and an action, or 删评/改成好评 …) in the same or an adjacent clause, stronger with an exchange
+  link (就, 的话, 只要, 到位 …). A negation before the benefit in its clause (不要红包, 没有返现) cancels it;
+  an honesty word (如实, 真实 …) cancels the lever of its clause; a reporting frame anywhere (客服说, 卡片,
+  违规, 我没删 …: the buyer reports the *seller's* offer) divides the score.
+* **threat_bad_review**: a flood (小号, 多个号, 天天差评, 一片绿, 降权 …) with a coercion (你看着办, 掂量, 信不信 …)
+  or a review word; lowered when the text names a lawful route (12315, 消协, 平台介入 …).
+* **abuse**: a personal insult or curse (alone enough), or a weak insult (垃圾, 废物) next to a person
+  (你这种人, 客服就是) — "他妈的，这锅垃圾" is a complaint, not abuse.
+* **competitor**: a smear (骗子, 假货, 翻新) with a diversion (去买, 旗舰店, 隔壁, 认准 …) or a rival's voice (我们厂,
+  同行, 懂行的都知道).
+
+The lexicon is loaded once (:func:`functools.cache`); ``policy`` can override the threshold through an
+``extortion_threshold`` setting when the policy has one (it has none yet: the threshold is the TSV's
+``setting  threshold`` row).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .lexicon import _new_matcher, normalize_text
+
+__all__ = ["KINDS", "extortion_scores", "incentive_hits", "read_text", "squeeze"]
+
+KINDS = ("money_for_review", "threat_bad_review", "abuse", "competitor")
+KIND_ZH = {"money_for_review": "以评价索要好处", "threat_bad_review": "以差评/多号威胁", "abuse": "辱骂诅咒",
+           "competitor": "同行抹黑引流"}
+CHANNELS = ("chat", "review")
+
+_CLAUSE_BREAKS = ",、;:~…()[]\"“”'‘’<>《》「」『』|/"
+_SENTENCE_BREAKS = "。!?\n\r."
+# removed before matching: whitespace and invisible/format characters (zero-width, bidi, variation selectors)
+_DROP = {ord(c): None for c in (" \t\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+                                "\u2009\u200a\u202f\u205f\u3000\u200b\u200c\u200d\u200e\u200f\u2060\u2061"
+                                "\u2062\u2063\u2064\ufeff\u00ad\u061c\u202a\u202b\u202c\u202d\u202e\u2066"
+                                "\u2067\u2068\u2069\ufe0e\ufe0f\x0b\x0c\x1c\x1d\x1e\x1f\x85")}
+_DROP.update({ord("\u2028"): "\n", ord("\u2029"): "\n"})
+# traditional → simplified, only characters whose mapping is unambiguous in this vocabulary
+_TRAD_MAP = dict(zip("評現紅刪轉給錢禮塊優換價號們讓說這點發寫圖後麼個來還領費贈貼補償會員積聯繫係幫為對將與條請謝當錯時間準備買賣貨單帳賬額總處變親",
+                     "评现红删转给钱礼块优换价号们让说这点发写图后么个来还领费赠贴补偿会员积联系系帮为对将与条请谢当错时间准备买卖货单账账额总处变亲"))
+_DROP.update({ord(k): v for k, v in _TRAD_MAP.items()})
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def squeeze(text: Any) -> str:
+    """The form every text is matched in: :func:`normalize_text` (NFKC, lower case), whitespace and invisible
+    characters removed, a few traditional characters simplified, 12315 kept as a word and every other run of
+    digits written as ``#``. Stable under inserted spaces, zero-width characters and full-width forms."""
+    s = normalize_text(text)
+    if not s:
+        return s
+    s = s.translate(_DROP)
+    if _HAS_DIGIT.search(s):
+        s = s.replace("12315", "一二三一五")
+        s = _DIGITS.sub("#", s)
+    return s
+
+
+# ------------------------------------------------------------------ lexicon
+_BREAK, _SENT = "break", "sentence"
+ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
+         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond",
+         "guard")
+
+
+@dataclass(frozen=True)
+class _Reader:
+    side: str
+    threshold: float
+    iter_long: Any
+
+
+def _lexicon_rows() -> list[dict[str, Any]]:
+    from importlib.resources import files
+
+    text = files("reviewops.core").joinpath("data", "extortion_zh.tsv").read_text(encoding="utf-8")
+    rows: list[dict[str, Any]] = []
+    header: list[str] | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if header is None:
+            header = cells
+            continue
+        r = dict(zip(header, cells))
+        r["weight"] = float(r["weight"])
+        rows.append(r)
+    return rows
+
+
+@functools.cache
+def _reader(side: str) -> _Reader:
+    """The lexicon's automaton for ``side`` (buyer | seller), built once per process."""
+    rows = _lexicon_rows()
+    threshold = 0.5
+    entries: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r["side"] not in (side, "both"):
+            continue
+        if r["role"] == "setting":
+            if r["term"] == "threshold":
+                threshold = float(r["weight"])
+            continue
+        if r["role"] not in ROLES:
+            raise ValueError(f"extortion_zh.tsv: unknown role {r['role']!r}")
+        term = squeeze(r["term"])
+        if not term:
+            continue
+        roles = entries.setdefault(term, {})
+        roles[r["role"]] = max(roles.get(r["role"], 0.0), r["weight"])
+    a = _new_matcher("auto")
+    for ch in _CLAUSE_BREAKS:
+        entries.setdefault(ch, {})[_BREAK] = 0.0
+    for ch in _SENTENCE_BREAKS:
+        entries.setdefault(ch, {})[_SENT] = 0.0
+    for term, roles in entries.items():
+        if _SENT in roles:
+            value: Any = _SENT
+        elif _BREAK in roles:
+            value = _BREAK
+        elif "guard" in roles:
+            value = None
+        else:
+            value = (term, tuple(roles.items()))
+        a.add_word(term, value)
+    a.make_automaton()
+    return _Reader(side, threshold, a.iter_long)
+
+
+def _clauses(reader: _Reader, s: str) -> list[tuple[int, dict[str, tuple[float, str]]]]:
+    """[(sentence number, {role: (weight, term)})] per clause that has any hit. Negation cancels a benefit,
+    lever, action or delete word after it in its clause."""
+    out: list[tuple[int, dict[str, tuple[float, str]]]] = []
+    cur: dict[str, tuple[float, str]] = {}
+    sent = 0
+    negated = False
+    for _end, value in reader.iter_long(s):
+        if value is None:
+            continue
+        if value is _BREAK or value is _SENT or value == _BREAK or value == _SENT:
+            if cur:
+                out.append((sent, cur))
+                cur = {}
+            negated = False
+            if value == _SENT:
+                sent += 1
+            continue
+        term, roles = value
+        for role, w in roles:
+            if role == "negation":
+                negated = True
+            elif negated and role in ("benefit", "lever", "del", "pressure"):
+                continue
+            old = cur.get(role)
+            if old is None or w > old[0]:
+                cur[role] = (w, term)
+    if cur:
+        out.append((sent, cur))
+    return out
+
+
+def _get(c: dict[str, tuple[float, str]], role: str) -> tuple[float, str]:
+    return c.get(role, (0.0, ""))
+
+
+def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[float, str]:
+    best = (0.0, "")
+    for c in window:
+        v = c.get(role)
+        if v is not None and v[0] > best[0]:
+            best = v
+    return best
+
+
+def _anywhere(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]], role: str) -> tuple[float, str]:
+    return _best((c for _, c in clauses), role)
+
+
+# ------------------------------------------------------------------ buyer side
+def _money(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+    best, why = 0.0, []
+    n = len(clauses)
+    for i, (_, c) in enumerate(clauses):
+        b = c.get("benefit")
+        if b is None:
+            continue
+        window = [clauses[j][1] for j in range(max(0, i - 1), min(n, i + 2))
+                  if "honest" not in clauses[j][1]]
+        lever = _best(window, "lever")
+        rev, act = _best(window, "review"), _best(window, "action")
+        if lever[0]:
+            ra, ra_terms = lever[0], [lever[1]]
+        elif rev[0] and act[0]:
+            ra, ra_terms = min(rev[0], act[0]), [rev[1], act[1]]
+        elif rev[0] or act[0]:
+            ra, ra_terms = 0.6 * max(rev[0], act[0]), [rev[1] or act[1]]
+        else:
+            continue
+        link = _best(window, "link")
+        s = 0.4 * b[0] + 0.35 * ra + 0.25 * link[0]
+        if s > best:
+            best = s
+            why = [b[1], *ra_terms] + ([link[1]] if link[0] else [])
+    return best, why
+
+
+def _threat(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+    flood, coerce = _anywhere(clauses, "flood"), _anywhere(clauses, "coerce")
+    if not flood[0] and coerce[0] < 0.8:
+        return 0.0, []
+    rev = _anywhere(clauses, "review")
+    s = 0.5 * flood[0] + 0.4 * coerce[0] + 0.2 * (1.0 if rev[0] else 0.0)
+    return s, [t for w, t in (flood, coerce, rev) if w]
+
+
+def _abuse(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+    strong = _anywhere(clauses, "abuse")
+    if strong[0]:
+        return strong[0], [strong[1]]
+    best, why = 0.0, []
+    for i, (sent, c) in enumerate(clauses):
+        ins = c.get("insult")
+        if ins is None:
+            continue
+        same = [cc for s2, cc in clauses if s2 == sent]
+        person = _best(same, "person")
+        if person[0] and ins[0] + 0.3 > best:
+            best, why = min(1.0, ins[0] + 0.3 * person[0]), [person[1], ins[1]]
+    return best, why
+
+
+def _competitor(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+    smear, divert, rival = (_anywhere(clauses, r) for r in ("smear", "divert", "rival"))
+    s = 0.45 * smear[0] + 0.45 * divert[0] + 0.35 * rival[0]
+    return s, [t for w, t in (smear, divert, rival) if w]
+
+
+@dataclass(frozen=True)
+class Reading:
+    score: float
+    is_extortion: bool
+    kind: str
+    reasons: str
+
+
+_EMPTY = Reading(0.0, False, "", "")
+
+
+def read_text(text: Any, channel: str = "chat", threshold: float | None = None) -> Reading:
+    """One buyer text's reading (what :func:`extortion_scores` returns per row)."""
+    reader = _reader("buyer")
+    thr = reader.threshold if threshold is None else threshold
+    s = squeeze(text)
+    if not s:
+        return Reading(0.0, thr <= 0.0, "", "")
+    clauses = _clauses(reader, s)
+    if not clauses:
+        return Reading(0.0, thr <= 0.0, "", "")
+    money, mwhy = _money(clauses)
+    notes: list[str] = []
+    if money:
+        report = _anywhere(clauses, "report")
+        if report[0]:
+            money *= 0.3
+            notes.append(f"转述/举报卖家的返现（{report[1]}）")
+    threat, twhy = _threat(clauses)
+    if threat:
+        lawful = _anywhere(clauses, "lawful")
+        if lawful[0]:
+            threat *= 0.6
+            notes.append(f"合法维权途径（{lawful[1]}）")
+    abuse, awhy = _abuse(clauses)
+    comp, cwhy = _competitor(clauses)
+    scores = {"money_for_review": (money, mwhy), "threat_bad_review": (threat, twhy), "abuse": (abuse, awhy),
+              "competitor": (comp, cwhy)}
+    kind, (score, why) = max(scores.items(), key=lambda kv: kv[1][0])
+    score = round(min(1.0, max(0.0, score)), 4)
+    if score <= 0.0:
+        return Reading(0.0, thr <= 0.0, "", "")
+    flagged = score >= thr
+    reasons = [f"{KIND_ZH[kind]}：{'＋'.join(dict.fromkeys(t for t in why if t))}", *notes]
+    return Reading(score, flagged, kind if flagged else "", "；".join(reasons))
+
+
+def _threshold(policy: Any) -> float | None:
+    if policy is None:
+        return None
+    try:
+        return float(policy.setting("extortion_threshold"))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = None) -> pd.DataFrame:
+    """Extortion/abuse reading of buyer texts, one row per text in order.
+
+    Columns: ``score`` (0–1 float), ``is_extortion`` (``score >= threshold``; the threshold is the lexicon's
+    ``threshold`` setting, or the policy's ``extortion_threshold`` setting when it has one), ``kind``
+    (money_for_review, threat_bad_review, abuse, competitor; "" when not flagged) and ``reasons`` (Chinese,
+    ``；``-joined: the words and the rule that fired, and any lawful/reporting frame that lowered the score).
+    ``channel`` is ``"chat"`` (IM messages) or ``"review"``. None/NaN texts read as empty (score 0).
+    Identical texts in one call are read once.
+    """
+    if channel not in CHANNELS:
+        from ..core.errors import ConfigError
+
+        raise ConfigError(f"未知渠道 {channel!r}；可用：chat、review / unknown channel {channel!r}; use chat or review")
+    if isinstance(texts, str):
+        texts = [texts]
+    thr = _threshold(policy)
+    memo: dict[Any, Reading] = {}
+    out: list[Reading] = []
+    append = out.append
+    for t in texts:
+        try:
+            r = memo.get(t)
+        except TypeError:  # unhashable
+            r = None
+        if r is None:
+            r = read_text(t, channel, thr)
+            try:
+                memo[t] = r
+            except TypeError:
+                pass
+        append(r)
+    if not out:
+        return pd.DataFrame({"score": pd.Series(dtype=float), "is_extortion": pd.Series(dtype=bool),
+                             "kind": pd.Series(dtype=object), "reasons": pd.Series(dtype=object)})
+    score, flag, kind, reasons = zip(*((r.score, r.is_extortion, r.kind, r.reasons) for r in out))
+    return pd.DataFrame({"score": pd.array(score, dtype=float), "is_extortion": pd.array(flag, dtype=bool),
+                         "kind": list(kind), "reasons": list(reasons)})
+
+
+# ------------------------------------------------------------------ seller side (the compliance guard)
+def incentive_hits(text: Any) -> list[tuple[str, str]]:
+    """What a seller message does wrong: [(matched words, reason_zh)], empty when it reads lawful.
+
+    Blocks a benefit (cash, 红包, 返现, refund, coupon, gift, points, perks …) tied to a review — in the same
+    clause, or in an adjacent clause of the same sentence when an action, exchange link or request is there
+    (the condition may sit in sentence order: 给您补偿20元～方便的话帮忙改下评价) — and pressure to delete a
+    review or make it good without any benefit. A message that says the remedy does not depend on the review
+    (和评价无关, 不需要您做任何事, 由您决定 …) or thanks for a review already given is not an incentive.
+    """
+    reader = _reader("seller")
+    s = squeeze(text)
+    if not s:
+        return []
+    clauses = _clauses(reader, s)
+    if not clauses:
+        return []
+    hits: list[tuple[str, str]] = []
+    uncond = _anywhere(clauses, "uncond")
+    n = len(clauses)
+    if not uncond[0]:
+        for i, (sent, c) in enumerate(clauses):
+            b = c.get("benefit")
+            if b is None:
+                continue
+            for j in range(max(0, i - 2), min(n, i + 3)):
+                sj, cj = clauses[j]
+                if sj != sent or "ack" in cj:
+                    continue
+                r = cj.get("lever") or cj.get("pressure") or cj.get("review")
+                if r is None:
+                    continue
+                if j != i:
+                    span = [clauses[k][1] for k in range(min(i, j), max(i, j) + 1)]
+                    tie = _best(span, "action")[0] or _best(span, "link")[0] or _best(span, "request")[0] \
+                        or _best(span, "del")[0]
+                    if not tie or (abs(i - j) == 2 and not _best(span, "link")[0]):
+                        continue
+                hits.append((f"{b[1]}…{r[1]}" if i != j else f"{b[1]}+{r[1]}",
+                             "以好评、晒图、改评或删评为条件给予好处（返现、红包、退款、券、礼品、积分等）"))
+                break
+            if hits:
+                break
+    if not hits:
+        for i, (sent, c) in enumerate(clauses):
+            p = c.get("pressure")
+            if p is None and "del" in c:
+                window = [cc for s2, cc in clauses[max(0, i - 1):i + 2] if s2 == sent and "ack" not in cc]
+                rev = _best(window, "review")
+                if rev[0]:
+                    p = (1.0, f"{rev[1]}…{c['del'][1]}")
+            if p is not None:
+                hits.append((p[1], "要求买家删除评价或改为好评（施压删评/改评，无论是否给予好处）"))
+                break
+    return hits
