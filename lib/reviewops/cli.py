@@ -981,6 +981,118 @@ def restore_cmd(file: Path, force: bool, db: str | None, as_json: bool) -> None:
 # ---- end backup and restore ----
 
 
+# ---- evidence (issue 17 §2) ----
+@cli.group("evidence")
+def evidence_group() -> None:
+    """证据链：附加、列出、校验证据文件（按 SHA-256 存放，保管记录只追加）/ the evidence chain: add, list, verify."""
+
+
+def _evidence_actor(store: Any) -> Any:
+    """The signed-in user of $REVIEWOPS_TOKEN when set (their role decides what they see), else cli:<os user>."""
+    token = os.environ.get("REVIEWOPS_TOKEN", "").strip()
+    if token:
+        from .core.users import actor_for_token
+
+        return actor_for_token(store, token)
+    return _actor()
+
+
+@evidence_group.command("add")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--case", "case_id", required=True, type=int, help="案件编号 / case number")
+@click.option("--kind", type=click.Choice(["chat_export", "screenshot", "photo", "video", "recording", "logistics",
+                                           "qc_report", "other"]),
+              help="证据类别（默认按文件类型推断）/ evidence kind (default: from the file type)")
+@click.option("--note", default="", help="说明：这份证据证明什么 / what the file shows")
+@db_option
+@json_option
+def evidence_add_cmd(file: Path, case_id: int, kind: str | None, note: str, db: str | None, as_json: bool) -> None:
+    """把文件作为证据附加到案件（类型按内容识别，危险文件拒收）/ attach a file to a case as evidence."""
+    from .core.store import Store
+    from .handling.evidence import KIND_ZH, add_evidence_path, evidence_root
+
+    with Store.open(db) as store:
+        item = add_evidence_path(store, _evidence_actor(store), file, case_id=case_id, kind=kind, note=note)
+        root = evidence_root(store)
+    if as_json:
+        _echo_json(item.to_dict() | {"root": str(root)})
+        return
+    how = {"new": "已保存 stored", "present": "内容已存在，未重复保存 deduplicated",
+           "repaired": "已修复损坏的副本 repaired a damaged copy"}[item.stored]
+    linked = "（已附加过，未重复附加 already attached）" if item.already_linked else ""
+    click.echo(f"证据 evidence #{item.link_id} → 案件 case {case_id}{linked}: {KIND_ZH[item.kind]} {item.mime} "
+               f"{item.size} B\n  SHA-256 {item.sha256}\n  {how}")
+
+
+@evidence_group.command("list")
+@click.option("--case", "case_id", required=True, type=int, help="案件编号 / case number")
+@db_option
+@json_option
+def evidence_list_cmd(case_id: int, db: str | None, as_json: bool) -> None:
+    """列出案件的证据：哈希、时间、类别、附加人 / list a case's evidence: hash, time, kind, who."""
+    from .core.store import Store
+    from .handling.evidence import list_evidence
+
+    with Store.open(db) as store:
+        rows = list_evidence(store, _evidence_actor(store), case_id=case_id)
+    if as_json:
+        _echo_json({"case_id": case_id, "evidence": rows})
+        return
+    if not rows:
+        click.echo(f"案件 {case_id} 还没有证据 / case {case_id} has no evidence yet")
+        return
+    click.echo(f"案件 case {case_id}: {len(rows)} 份证据 evidence")
+    for r in rows:
+        at = r["added_at"].astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"  #{r['link_id']:<4} {at} {r['kind_zh']:<6} {r['mime']:<16} {r['size']:>10} B  {r['sha256']}  "
+                   f"{r['original_name']}  ({r['added_by']})" + (f"  — {r['note']}" if r["note"] else ""))
+
+
+@evidence_group.command("verify")
+@db_option
+@json_option
+def evidence_verify_cmd(db: str | None, as_json: bool) -> None:
+    """重新计算每份证据的哈希，列出缺失或被改动的文件（有问题时退出码 1）/ recompute every hash; exit 1 when a
+    file is missing or altered."""
+    from .core.store import Store
+    from .handling.evidence import verify_evidence
+
+    with Store.open(db) as store:
+        report = verify_evidence(store, actor=_actor())
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(f"证据文件夹 evidence folder: {report.root}")
+        click.echo(f"  已校验 checked {report.checked + len(report.missing)}，完好 intact "
+                   f"{report.checked - len(report.altered)}")
+        for sha in report.missing:
+            click.echo(f"  ✗ 缺失 missing  {sha}")
+        for sha in report.altered:
+            click.echo(f"  ✗ 被改动 altered {sha}")
+        for c in report.chat_changed:
+            click.echo(f"  ✗ 聊天消息 chat message {c['message_id']} (evidence #{c['link_id']}): "
+                       f"{'已删除 deleted' if c['state'] == 'deleted' else '入库后被改动 changed in the store'}")
+        for f in report.unknown_files:
+            click.echo(f"  ? 未登记的文件 unregistered file {f}")
+        click.echo("  全部完好 all intact" if report.ok else "  有问题，见上 problems above")
+    if not report.ok:
+        sys.exit(1)
+
+
+@evidence_group.command("link-chat")
+@click.option("--case", "case_id", required=True, type=int, help="案件编号 / case number")
+@db_option
+def evidence_link_chat_cmd(case_id: int, db: str | None) -> None:
+    """把该案件买家已导入的聊天消息逐条登记为证据（各有哈希）/ link the case buyer's imported chat messages."""
+    from .core.store import Store
+    from .handling.evidence import link_chat_messages
+
+    with Store.open(db) as store:
+        n = link_chat_messages(store, case_id, actor=_evidence_actor(store))
+    click.echo(f"案件 case {case_id}: 新登记 {n} 条聊天消息 / {n} chat message(s) linked")
+# ---- end evidence ----
+
+
 def _actor() -> str:
     from .core.users import os_actor
 
