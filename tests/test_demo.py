@@ -471,3 +471,25 @@ def test_build_demo_fills_product_categories(tmp_path: Path) -> None:
         rows = conn.execute(sa.select(st.products.c.category, st.products.c.supplier)).all()
     assert rows and all(c in CATEGORIES and s for c, s in rows)
     assert {c for c, _ in rows} == set(CATEGORIES)
+
+
+# the demo package's files, from the top (the whole command) to the bottom (the clock); docs/demo.md
+DEMO_FILES = ("run", "history", "generate", "writers", "chats", "reviews", "customers", "shipments", "shop",
+              "catalogue", "timeline")
+
+
+def test_demo_package_files_import_one_way() -> None:
+    """Each file of ``reviewops.demo`` imports only files below it in :data:`DEMO_FILES` (imports inside
+    functions included), and the package's ``__init__`` only re-exports."""
+    grimp = pytest.importorskip("grimp")
+    import reviewops.demo as pkg
+
+    graph = grimp.build_graph("reviewops", cache_dir=None)
+    present = sorted(p.stem for p in Path(pkg.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert present == sorted(DEMO_FILES)
+    for i, name in enumerate(DEMO_FILES):
+        deps = {m.rsplit(".", 1)[-1] for m in graph.find_modules_directly_imported_by(f"reviewops.demo.{name}")
+                if m.startswith("reviewops.demo.")}
+        assert deps <= set(DEMO_FILES[i + 1:]), (name, sorted(deps - set(DEMO_FILES[i + 1:])))
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is not None
