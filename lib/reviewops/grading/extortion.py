@@ -44,14 +44,14 @@ import pandas as pd
 
 from .lexicon import _new_matcher, normalize_text
 
-__all__ = ["KINDS", "extortion_scores", "incentive_hits", "read_text", "squeeze"]
+__all__ = ["KINDS", "disclaimed", "extortion_scores", "incentive_hits", "read_text", "squeeze"]
 
 KINDS = ("money_for_review", "threat_bad_review", "abuse", "competitor")
 KIND_ZH = {"money_for_review": "以评价索要好处", "threat_bad_review": "以差评/多号威胁", "abuse": "辱骂诅咒",
            "competitor": "同行抹黑引流"}
 CHANNELS = ("chat", "review")
 
-_CLAUSE_BREAKS = ",、;:~…()[]\"“”'‘’<>《》「」『』|/"
+_CLAUSE_BREAKS = ",、;:~…()[]<>《》|/"  # quotes are not breaks: 追评写“质量很好”，… is one clause
 _SENTENCE_BREAKS = "。!?\n\r."
 # removed before matching: whitespace and invisible/format characters (zero-width, bidi, variation selectors)
 _DROP = {ord(c): None for c in (" \t\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -153,20 +153,25 @@ def _reader(side: str) -> _Reader:
     return _Reader(side, threshold, a.iter_long)
 
 
-def _clauses(reader: _Reader, s: str) -> list[tuple[int, dict[str, tuple[float, str]]]]:
-    """[(sentence number, {role: (weight, term)})] per clause that has any hit. Negation cancels a benefit,
-    lever, action or delete word after it in its clause."""
-    out: list[tuple[int, dict[str, tuple[float, str]]]] = []
+Clause = tuple[int, int, dict[str, tuple[float, str]]]  # (sentence number, clause number, {role: (weight, term)})
+
+
+def _clauses(reader: _Reader, s: str) -> list[Clause]:
+    """[(sentence number, clause number, {role: (weight, term)})] for each clause that has any hit (clause
+    numbers count every clause, so adjacency is real). A negation cancels a benefit, lever, delete word or
+    lawful route after it in its clause."""
+    out: list[Clause] = []
     cur: dict[str, tuple[float, str]] = {}
-    sent = 0
+    sent = k = 0
     negated = False
     for _end, value in reader.iter_long(s):
         if value is None:
             continue
-        if value is _BREAK or value is _SENT or value == _BREAK or value == _SENT:
+        if value.__class__ is str:  # a break
             if cur:
-                out.append((sent, cur))
+                out.append((sent, k, cur))
                 cur = {}
+            k += 1
             negated = False
             if value == _SENT:
                 sent += 1
@@ -175,18 +180,17 @@ def _clauses(reader: _Reader, s: str) -> list[tuple[int, dict[str, tuple[float, 
         for role, w in roles:
             if role == "negation":
                 negated = True
-            elif negated and role in ("benefit", "lever", "del", "pressure"):
+            elif negated and role in _NEGATABLE:
                 continue
             old = cur.get(role)
             if old is None or w > old[0]:
                 cur[role] = (w, term)
     if cur:
-        out.append((sent, cur))
+        out.append((sent, k, cur))
     return out
 
 
-def _get(c: dict[str, tuple[float, str]], role: str) -> tuple[float, str]:
-    return c.get(role, (0.0, ""))
+_NEGATABLE = frozenset(("benefit", "lever", "del", "pressure", "lawful"))
 
 
 def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[float, str]:
@@ -198,20 +202,18 @@ def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[fl
     return best
 
 
-def _anywhere(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]], role: str) -> tuple[float, str]:
-    return _best((c for _, c in clauses), role)
+def _anywhere(clauses: Sequence[Clause], role: str) -> tuple[float, str]:
+    return _best((c for _, _, c in clauses), role)
 
 
 # ------------------------------------------------------------------ buyer side
-def _money(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+def _money(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
     best, why = 0.0, []
-    n = len(clauses)
-    for i, (_, c) in enumerate(clauses):
+    for _, k, c in clauses:
         b = c.get("benefit")
         if b is None:
             continue
-        window = [clauses[j][1] for j in range(max(0, i - 1), min(n, i + 2))
-                  if "honest" not in clauses[j][1]]
+        window = [cj for _, kj, cj in clauses if abs(kj - k) <= 1 and "honest" not in cj]
         lever = _best(window, "lever")
         rev, act = _best(window, "review"), _best(window, "action")
         if lever[0]:
@@ -230,7 +232,7 @@ def _money(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple
     return best, why
 
 
-def _threat(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+def _threat(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
     flood, coerce = _anywhere(clauses, "flood"), _anywhere(clauses, "coerce")
     if not flood[0] and coerce[0] < 0.8:
         return 0.0, []
@@ -239,23 +241,23 @@ def _threat(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tupl
     return s, [t for w, t in (flood, coerce, rev) if w]
 
 
-def _abuse(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+def _abuse(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
     strong = _anywhere(clauses, "abuse")
     if strong[0]:
         return strong[0], [strong[1]]
     best, why = 0.0, []
-    for i, (sent, c) in enumerate(clauses):
+    for sent, _, c in clauses:
         ins = c.get("insult")
         if ins is None:
             continue
-        same = [cc for s2, cc in clauses if s2 == sent]
+        same = [cc for s2, _, cc in clauses if s2 == sent]
         person = _best(same, "person")
         if person[0] and ins[0] + 0.3 > best:
             best, why = min(1.0, ins[0] + 0.3 * person[0]), [person[1], ins[1]]
     return best, why
 
 
-def _competitor(clauses: Sequence[tuple[int, dict[str, tuple[float, str]]]]) -> tuple[float, list[str]]:
+def _competitor(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
     smear, divert, rival = (_anywhere(clauses, r) for r in ("smear", "divert", "rival"))
     s = 0.45 * smear[0] + 0.45 * divert[0] + 0.35 * rival[0]
     return s, [t for w, t in (smear, divert, rival) if w]
@@ -375,36 +377,36 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
     if not clauses:
         return []
     hits: list[tuple[str, str]] = []
-    uncond = _anywhere(clauses, "uncond")
-    n = len(clauses)
-    if not uncond[0]:
-        for i, (sent, c) in enumerate(clauses):
+    if not _anywhere(clauses, "uncond")[0]:
+        for sent, k, c in clauses:
             b = c.get("benefit")
             if b is None:
                 continue
-            for j in range(max(0, i - 2), min(n, i + 3)):
-                sj, cj = clauses[j]
-                if sj != sent or "ack" in cj:
+            for sj, kj, cj in clauses:
+                d = abs(kj - k)
+                if d > 2 or "ack" in cj:
                     continue
                 r = cj.get("lever") or cj.get("pressure") or cj.get("review")
                 if r is None:
                     continue
-                if j != i:
-                    span = [clauses[k][1] for k in range(min(i, j), max(i, j) + 1)]
-                    tie = _best(span, "action")[0] or _best(span, "link")[0] or _best(span, "request")[0] \
-                        or _best(span, "del")[0]
-                    if not tie or (abs(i - j) == 2 and not _best(span, "link")[0]):
+                if d:
+                    span = [cc for _, kk, cc in clauses if min(k, kj) <= kk <= max(k, kj)]
+                    link = _best(span, "link")[0]
+                    tie = link or any(_best(span, role)[0] for role in _TIES)
+                    if not tie or (d == 2 and not link):
                         continue
-                hits.append((f"{b[1]}…{r[1]}" if i != j else f"{b[1]}+{r[1]}",
+                    if sj != sent and (d > 1 or not (c.get("action") or c.get("link") or c.get("lever"))):
+                        continue
+                hits.append((f"{b[1]}…{r[1]}" if d else f"{b[1]}+{r[1]}",
                              "以好评、晒图、改评或删评为条件给予好处（返现、红包、退款、券、礼品、积分等）"))
                 break
             if hits:
                 break
     if not hits:
-        for i, (sent, c) in enumerate(clauses):
+        for sent, k, c in clauses:
             p = c.get("pressure")
             if p is None and "del" in c:
-                window = [cc for s2, cc in clauses[max(0, i - 1):i + 2] if s2 == sent and "ack" not in cc]
+                window = [cc for s2, kk, cc in clauses if s2 == sent and abs(kk - k) <= 1 and "ack" not in cc]
                 rev = _best(window, "review")
                 if rev[0]:
                     p = (1.0, f"{rev[1]}…{c['del'][1]}")
@@ -412,3 +414,35 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
                 hits.append((p[1], "要求买家删除评价或改为好评（施压删评/改评，无论是否给予好处）"))
                 break
     return hits
+
+
+_TIES = ("action", "request", "del", "lever", "pressure")
+
+
+def disclaimed(text: Any, matched: Any) -> bool:
+    """True when ``matched`` (a phrase found in the seller message ``text``, e.g. by the policy's 违规用语
+    rows) sits after a negation in its clause (我们不做好评返现, 平台规定不能好评返现) or in a clause that thanks for
+    a review already given (您的好评我们已经收到) — a statement about the rule, not an offer."""
+    s, m = squeeze(text), squeeze(matched)
+    if not m:
+        return False
+    at = s.find(m)
+    if at < 0:
+        return False
+    reader = _reader("seller")
+    negated = acked = False
+    for end, value in reader.iter_long(s):
+        if value is None:
+            continue
+        if value.__class__ is str:  # a break: past the match's clause, or a new clause before it
+            if end >= at:
+                break
+            negated = acked = False
+            continue
+        roles = {r for r, _ in value[1]}
+        if "ack" in roles:
+            acked = True
+        start = end + 1 - len(value[0])
+        if start < at and ("negation" in roles or ("uncond" in roles and end >= at)):
+            negated = True  # 不做好评返现, 不能好评返现: a negation before the phrase or a disclaimer around it
+    return negated or acked

@@ -39,7 +39,7 @@ from ..core.policy import (
     default_policy,
     fen_to_yuan_text,
 )
-from ..grading.extortion import incentive_hits
+from ..grading.extortion import disclaimed, incentive_hits
 from .remedy import Remedy
 
 __all__ = ["Draft", "check_message", "clean_user_text", "draft_reply", "fit_to_limit"]
@@ -164,8 +164,9 @@ def _squeezed(text: str) -> str:
 def _forbidden_problems(text: str, policy: Policy) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
+    # the policy's 违规用语 rows and floor, except a phrase the message disclaims (我们不做好评返现) …
     hits = [h for variant in (unicodedata.normalize("NFC", text), _squeezed(text))
-            for h in policy.forbidden_hits(variant)]
+            for h in policy.forbidden_hits(variant) if not disclaimed(text, h[0])]
     # the "benefit ↔ review" reading shared with extortion_scores (abbreviations, split words, emoji,
     # conditions hidden in sentence order, pressure to delete) — after the policy's own rows
     hits += incentive_hits(text)
