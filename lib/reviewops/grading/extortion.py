@@ -84,7 +84,7 @@ def squeeze(text: Any) -> str:
 # ------------------------------------------------------------------ lexicon
 _BREAK, _SENT = "break", "sentence"
 ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
-         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond",
+         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite",
          "guard")
 
 
@@ -401,6 +401,15 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
                              "以好评、晒图、改评或删评为条件给予好处（返现、红包、退款、券、礼品、积分等）"))
                 break
             if hits:
+                break
+    if not hits:
+        for sent, k, c in clauses:
+            off = c.get("offsite")
+            if off is None:
+                continue
+            cash = _best((cc for _, kk, cc in clauses if abs(kk - k) <= 1), "benefit")
+            if cash[0]:
+                hits.append((f"{off[1]}…{cash[1]}", "引导加微信/站外领取返现、红包或礼品（好评返现的常见变体）"))
                 break
     if not hits:
         for sent, k, c in clauses:
