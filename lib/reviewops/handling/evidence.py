@@ -52,10 +52,25 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.errors import AccessDenied, ConfigError, NotFound, ReviewOpsError, StoreError
+from ..core.errors import (
+    AccessDenied,
+    ConfigError,
+    NotFound,
+    ReviewOpsError,
+    StoreError,
+)
 from ..core.privacy import mask_text
-from ..core.store import (cases, chat_messages, evidence_custody, evidence_files, evidence_links, reviews, settings,
-                          shops, utcnow)
+from ..core.store import (
+    cases,
+    chat_messages,
+    evidence_custody,
+    evidence_files,
+    evidence_links,
+    reviews,
+    settings,
+    shops,
+    utcnow,
+)
 from ..core.users import Actor, current_actor, log_access, log_denied
 
 if TYPE_CHECKING:
@@ -130,8 +145,8 @@ DECLARED = {
 }
 
 _MARKUP_START = re.compile(rb"^\s*<(?:!doctype|html|head|body|svg|\?xml|script|iframe|object|embed|meta|xsl|math)\b",
-                           re.I)
-_MARKUP_ANYWHERE = re.compile(rb"<\s*(?:script|svg|iframe|object|embed|html)\b|javascript\s*:", re.I)
+                           re.IGNORECASE)
+_MARKUP_ANYWHERE = re.compile(rb"<\s*(?:script|svg|iframe|object|embed|html)\b|javascript\s*:", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -340,7 +355,7 @@ def guess_kind(mime: str) -> str:
 
 
 # ----------------------------------------------------------------------- storage
-def evidence_root(store: "Store") -> Path:
+def evidence_root(store: Store) -> Path:
     """The evidence folder of this store: ``$REVIEWOPS_EVIDENCE_DIR``, else the store setting ``evidence_dir``,
     else ``evidence/`` beside the SQLite file (PostgreSQL: ``<user data dir>/evidence/<host>_<port>_<db>``)."""
     env = os.environ.get(ENV_EVIDENCE_DIR, "").strip()
@@ -358,7 +373,7 @@ def evidence_root(store: "Store") -> Path:
     return Path(platformdirs.user_data_dir("reviewops", appauthor=False)) / "evidence" / ident
 
 
-def set_evidence_root(store: "Store", path: str | os.PathLike[str], *, actor: str) -> Path:
+def set_evidence_root(store: Store, path: str | os.PathLike[str], *, actor: str) -> Path:
     """Keep ``path`` (absolute) as this store's evidence folder (setting ``evidence_dir``); logged.
     Files already stored are not moved: move the folder's contents yourself, then run verify."""
     root = Path(path).expanduser().resolve()
@@ -452,7 +467,7 @@ def _name_role(actor: Actor | str) -> tuple[str, str | None]:
     return str(actor), None
 
 
-def _now_actor(store: "Store", actor: Actor | str, view: str, case_id: int | None = None,
+def _now_actor(store: Store, actor: Actor | str, view: str, case_id: int | None = None,
                shop_id: int | None = None) -> Actor | str:
     """A signed-in actor re-read from the store (disabled → AccessDenied, logged); strings pass as they are."""
     if isinstance(actor, Actor):
@@ -468,7 +483,7 @@ def may_view(actor: Actor | str) -> bool:
     return isinstance(actor, Actor) and actor.role in EVIDENCE_ROLES
 
 
-def _check_shop(store: "Store", actor: Actor | str, shop_id: int | None, *, action: str, what: str,
+def _check_shop(store: Store, actor: Actor | str, shop_id: int | None, *, action: str, what: str,
                 case_id: int | None = None) -> None:
     if isinstance(actor, Actor) and shop_id is not None and not actor.may_see_shop(shop_id):
         err = AccessDenied(f"{actor.name} 无权访问店铺 {shop_id} 的{what}；请联系管理员分配店铺\n"
@@ -528,7 +543,7 @@ class EvidenceItem:
         return dict(self.__dict__)
 
 
-def add_evidence(store: "Store", actor: Actor | str, data: bytes, *, original_name: str, kind: str,
+def add_evidence(store: Store, actor: Actor | str, data: bytes, *, original_name: str, kind: str,
                  case_id: int | None = None, order_id: str | None = None, shop_id: int | None = None,
                  note: str = "", declared_type: str | None = None) -> EvidenceItem:
     """Attach ``data`` as evidence to a case (or an order/shop); returns the :class:`EvidenceItem`.
@@ -590,7 +605,7 @@ def add_evidence(store: "Store", actor: Actor | str, data: bytes, *, original_na
                         order_id=order_id, shop_id=shop_id, stored=stored, already_linked=already)
 
 
-def add_evidence_path(store: "Store", actor: Actor | str, path: str | os.PathLike[str], **kw: Any) -> EvidenceItem:
+def add_evidence_path(store: Store, actor: Actor | str, path: str | os.PathLike[str], **kw: Any) -> EvidenceItem:
     """:func:`add_evidence` for a file on disk (the CLI): its size is checked before it is read; the file's own
     name is kept as ``original_name`` unless one is given."""
     p = Path(path)
@@ -618,7 +633,7 @@ def add_evidence_path(store: "Store", actor: Actor | str, path: str | os.PathLik
     return add_evidence(store, actor, p.read_bytes(), **kw)
 
 
-def list_evidence(store: "Store", actor: Actor | str, *, case_id: int | None = None, order_id: str | None = None,
+def list_evidence(store: Store, actor: Actor | str, *, case_id: int | None = None, order_id: str | None = None,
                   shop_id: int | None = None) -> list[dict[str, Any]]:
     """The evidence of a case (or an order / a shop), oldest first: link id, hash, size, type, kind, time, who.
 
@@ -667,9 +682,8 @@ class EvidenceContent:
     original_name: str
 
 
-def _open_content(store: "Store", actor: Actor | str, sha256: str, *, action: str, custody_action: str,
+def _open_content(store: Store, actor: Actor | str, sha256: str, *, action: str, custody_action: str,
                   purpose: str | None, link_id: int | None) -> EvidenceContent:
-    name_s, role = _name_role(actor)
     sha = str(sha256 or "").strip().lower()
 
     def deny(zh: str, en: str, shop_id: int | None = None, case_id: int | None = None) -> AccessDenied:
@@ -720,7 +734,7 @@ def _open_content(store: "Store", actor: Actor | str, sha256: str, *, action: st
                            original_name=link["original_name"] or "")
 
 
-def read_evidence(store: "Store", actor: Actor | str, sha256: str, *, link_id: int | None = None,
+def read_evidence(store: Store, actor: Actor | str, sha256: str, *, link_id: int | None = None,
                   purpose: str | None = None) -> EvidenceContent:
     """The content of one evidence file for a signed-in user of :data:`EVIDENCE_ROLES` who may see one of its
     shops; custody ``viewed``. The bytes are re-hashed before they are returned (an altered file raises
@@ -729,7 +743,7 @@ def read_evidence(store: "Store", actor: Actor | str, sha256: str, *, link_id: i
                          link_id=link_id)
 
 
-def export_evidence(store: "Store", actor: Actor | str, sha256: str, *, purpose: str,
+def export_evidence(store: Store, actor: Actor | str, sha256: str, *, purpose: str,
                     link_id: int | None = None) -> EvidenceContent:
     """Like :func:`read_evidence`, for bytes that leave the kit (a download, an appeal packet): custody
     ``exported`` with the purpose (required)."""
@@ -739,7 +753,7 @@ def export_evidence(store: "Store", actor: Actor | str, sha256: str, *, purpose:
                          link_id=link_id)
 
 
-def custody_log(store: "Store", sha256: str | None = None, *, case_id: int | None = None) -> list[dict[str, Any]]:
+def custody_log(store: Store, sha256: str | None = None, *, case_id: int | None = None) -> list[dict[str, Any]]:
     """Custody entries (oldest first) of one file or of every file linked to a case."""
     ec = evidence_custody
     q = sa.select(ec)
@@ -773,7 +787,7 @@ class VerifyReport:
                 "altered": self.altered, "chat_changed": self.chat_changed, "unknown_files": self.unknown_files}
 
 
-def verify_evidence(store: "Store", *, actor: Actor | str = "system") -> VerifyReport:
+def verify_evidence(store: Store, *, actor: Actor | str = "system") -> VerifyReport:
     """Recompute the SHA-256 of every stored evidence file; name each one missing or altered, and each linked
     chat message whose row changed since it was linked. One custody entry ``verified`` per file (its result)."""
     name_s, _role = _name_role(actor)
@@ -834,7 +848,7 @@ def canonical_message(msg: dict[str, Any]) -> bytes:
     UTC ISO 8601): what a chat-message evidence link hashes and stores."""
     sent = msg.get("sent_at")
     if isinstance(sent, dt.datetime):
-        sent = sent.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        sent = sent.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {"schema": "reviewops.chat_message/1", "id": msg.get("id"), "shop_id": msg.get("shop_id"),
             "message_key": msg.get("message_key"), "conversation_hash": msg.get("conversation_hash"),
             "message_seq": msg.get("message_seq"), "sent_at": sent, "sender_role": msg.get("sender_role"),
@@ -842,7 +856,7 @@ def canonical_message(msg: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def link_chat_messages(store: "Store", case_id: int, *, actor: Actor | str = "system") -> int:
+def link_chat_messages(store: Store, case_id: int, *, actor: Actor | str = "system") -> int:
     """Link the imported chat messages of the case's buyer as evidence (one link per message, kind
     ``chat_message``, each a canonical JSON file with its own SHA-256); messages already linked are skipped.
     Returns the number of new links. The buyer is the review's customer; without one, the review's order."""
