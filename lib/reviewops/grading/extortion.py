@@ -51,7 +51,7 @@ KIND_ZH = {"money_for_review": "以评价索要好处", "threat_bad_review": "�
            "competitor": "同行抹黑引流"}
 CHANNELS = ("chat", "review")
 
-_CLAUSE_BREAKS = ",、;:~…()[]<>《》|/"  # quotes are not breaks: 追评写“质量很好”，… is one clause
+_CLAUSE_BREAKS = ",、;:~…()[]<>《》【】〔〕|/"  # quotes are not breaks: 追评写“质量很好”，… is one clause
 _SENTENCE_BREAKS = "。!?\n\r."
 # removed before matching: whitespace and invisible/format characters (zero-width, bidi, variation selectors)
 _DROP = {ord(c): None for c in (" \t\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -159,12 +159,13 @@ Clause = tuple[int, int, dict[str, tuple[float, str]]]  # (sentence number, clau
 def _clauses(reader: _Reader, s: str) -> list[Clause]:
     """[(sentence number, clause number, {role: (weight, term)})] for each clause that has any hit (clause
     numbers count every clause, so adjacency is real). A negation cancels a benefit, lever, delete word or
-    lawful route after it in its clause."""
+    lawful route (seller side: also a review word) starting within :data:`NEGATION_WINDOW` characters after it."""
     out: list[Clause] = []
     cur: dict[str, tuple[float, str]] = {}
     sent = k = 0
-    negated = False
-    for _end, value in reader.iter_long(s):
+    neg_until = -1
+    negatable = _NEGATABLE[reader.side]
+    for end, value in reader.iter_long(s):
         if value is None:
             continue
         if value.__class__ is str:  # a break
@@ -172,15 +173,16 @@ def _clauses(reader: _Reader, s: str) -> list[Clause]:
                 out.append((sent, k, cur))
                 cur = {}
             k += 1
-            negated = False
+            neg_until = -1
             if value == _SENT:
                 sent += 1
             continue
         term, roles = value
+        start = end + 1 - len(term)
         for role, w in roles:
             if role == "negation":
-                negated = True
-            elif negated and role in _NEGATABLE:
+                neg_until = end + NEGATION_WINDOW
+            elif start <= neg_until and role in negatable:
                 continue
             old = cur.get(role)
             if old is None or w > old[0]:
@@ -190,7 +192,10 @@ def _clauses(reader: _Reader, s: str) -> list[Clause]:
     return out
 
 
-_NEGATABLE = frozenset(("benefit", "lever", "del", "pressure", "lawful"))
+#: a negation cancels what starts at most this many characters after it, in its clause (不要什么红包; 没有问题的话给个好评 is not negated)
+NEGATION_WINDOW = 5
+_NEGATABLE = {"buyer": frozenset(("benefit", "lever", "del", "pressure", "lawful")),
+              "seller": frozenset(("benefit", "lever", "del", "pressure", "review"))}
 
 
 def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[float, str]:
