@@ -326,3 +326,37 @@ def test_cli_round_trip(sqlite_store, tmp_path, capsys):
     path.unlink()
     assert main(["evidence", "verify", *db]) == 1
     assert row["sha256"] in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ the 案件处理 form
+def _upload(name: str, data: bytes, mime: str) -> dict:
+    return {"name": name, "type": mime, "size": len(data), "content": memoryview(data),
+            "last_modified": dt.datetime(2026, 11, 20, tzinfo=UTC)}
+
+
+def test_the_case_form_uploads_lists_and_previews_for_allowed_roles_only(sqlite_store, tmp_path):
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets import build_case
+
+    store = sqlite_store
+    case = make_case(store, tmp_path)
+    u = make_users(store)
+    agent = build_case(Workbench(store, u["a1"]), case_id=case)
+    agent.evidence_upload.value = (_upload("截图.png", PNG, "image/png"),
+                                   _upload("page.html", b"<html><img src=x onerror=alert(1)></html>", "text/html"))
+    agent.evidence_add.click()
+    sha = hashlib.sha256(PNG).hexdigest()
+    assert "拒收 1 个" in agent.status.widget.value and "page.html" in agent.status.widget.value
+    assert sha in agent.evidence_list.value and "onerror" not in agent.evidence_list.value
+    assert agent.evidence_upload.value == ()
+    assert agent.evidence_pick.options == () and agent.evidence_preview.layout.display == "none"  # no preview
+    assert _counts(store)[:2] == (1, 1)
+
+    legal = build_case(Workbench(store, u["l1"]), case_id=case)
+    assert sha in legal.evidence_list.value
+    legal.evidence_pick.value = legal.evidence_pick.options[0][1]
+    legal.evidence_show.click()
+    assert legal.evidence_image.value == PNG and legal.evidence_image.format == "png"
+    assert [r["action"] for r in ev.custody_log(store, sha)] == ["added", "viewed"]
+    legal.revoke(AccessDenied("test"))
+    assert legal.evidence_image.value == b"" and legal.evidence_list.value == ""

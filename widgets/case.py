@@ -235,6 +235,26 @@ def conflict_html(error: str, changes: list[dict[str, Any]]) -> str:
 
 
 # ------------------------------------------------------------------ the form
+# ------------------------------------------------------------------ evidence (issue 17 §2)
+#: file types the upload dialog offers (the bytes decide: reviewops.handling.evidence.check_upload)
+EVIDENCE_ACCEPT = ".jpg,.jpeg,.png,.gif,.webp,.pdf,.mp4,.mov,.m4v,.mp3,.m4a,.wav,.amr,.zip,.xlsx,.txt,.csv"
+PREVIEW_FORMATS = {"image/jpeg": "jpeg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+
+
+def _size_text(n: Any) -> str:
+    n = int(n or 0)
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} B"
+
+
+def evidence_html(rows: list[dict[str, Any]]) -> str:
+    """The case's evidence as an escaped table: time, kind, name, type, size, SHA-256, who, note."""
+    return table_html(
+        ["时间", "类别", "文件名", "类型", "大小", "SHA-256", "添加人", "说明"],
+        [[_local(r["added_at"]), r["kind_zh"], r["original_name"], r["mime"], _size_text(r["size"]), r["sha256"],
+          r["added_by"], r["note"]] for r in rows],
+        cls="ro-case-evidence-table", empty="（还没有证据）")
+
+
 class _ItemRow:
     """One remedy item in the editor: kind, amount in yuan, optional note."""
 
@@ -260,7 +280,9 @@ class _ItemRow:
 class CaseForm(Form):
     """案件处理. Handles: ``case_id load reload actor header conflict conflict_reload buttons`` (action code →
     Button), ``contact_channel contact_note problems diagnosis_text category reply reply_length items
-    add_item suggest propose_note reason satisfied unmask_field unmask_purpose unmask_button unmask_value``."""
+    add_item suggest propose_note reason satisfied unmask_field unmask_purpose unmask_button unmask_value
+    evidence_upload evidence_kind evidence_note evidence_add evidence_link_chat evidence_list evidence_pick
+    evidence_show evidence_hide evidence_image``."""
 
     name = "case"
 
@@ -413,6 +435,46 @@ class CaseForm(Form):
                                   widgets.HBox([self.unmask_value, self.unmask_hide]),
                                   sub="每次查看都会记录用途 / every view is audited", cls="ro-case-unmask-box")
 
+        # -- evidence (E4/P5): upload, list with hash and time, image preview for the roles allowed to see content;
+        # every call goes to reviewops.handling.evidence, which checks the user's rights again each time
+        from reviewops.handling.evidence import KIND_ZH as EVIDENCE_KIND_ZH
+
+        self.evidence_upload = widgets.FileUpload(accept=EVIDENCE_ACCEPT, multiple=True, description="选择文件")
+        self.evidence_upload.add_class("ro-case-evidence-upload")
+        self.evidence_kind = widgets.Dropdown(
+            options=[(f"{zh}（{k}）", k) for k, zh in EVIDENCE_KIND_ZH.items() if k != "chat_message"],
+            value="screenshot", description="类别", style=STYLE, layout=widgets.Layout(width="220px"))
+        self.evidence_kind.add_class("ro-case-evidence-kind")
+        self.evidence_note = widgets.Text(value="", placeholder="这份证据证明什么（可选）", description="说明",
+                                          style=STYLE, layout=widgets.Layout(width="100%"))
+        self.evidence_note.add_class("ro-case-evidence-note")
+        self.evidence_add = button("上传为证据", "ro-case-evidence-add", style="primary", icon="upload")
+        self.evidence_add.on_click(guard(self.status, lambda _b: self._add_evidence()))
+        self.evidence_link_chat = button("关联买家聊天记录", "ro-case-evidence-link-chat", icon="link")
+        self.evidence_link_chat.on_click(guard(self.status, lambda _b: self._link_chats()))
+        self.evidence_list = widgets.HTML("")
+        self.evidence_list.add_class("ro-case-evidence-list")
+        self.evidence_pick = widgets.Dropdown(options=[], description="图片", style=STYLE,
+                                              layout=widgets.Layout(width="360px"))
+        self.evidence_pick.add_class("ro-case-evidence-pick")
+        self.evidence_show = button("预览", "ro-case-evidence-show", icon="eye")
+        self.evidence_show.on_click(guard(self.status, lambda _b: self._preview_evidence()))
+        self.evidence_hide = button("隐藏预览", "ro-case-evidence-hide", icon="eye-slash")
+        self.evidence_hide.on_click(guard(self.status, lambda _b: self._hide_preview()))
+        self.evidence_image = widgets.Image(value=b"", format="png", layout=widgets.Layout(max_width="100%"))
+        self.evidence_image.add_class("ro-case-evidence-image")
+        set_visible(self.evidence_image, False)
+        self.evidence_preview = widgets.VBox([widgets.HBox([self.evidence_pick, self.evidence_show,
+                                                            self.evidence_hide]), self.evidence_image])
+        self.evidence_preview.add_class("ro-case-evidence-preview")
+        self.evidence_box = section(
+            "证据", widgets.HBox([self.evidence_upload, self.evidence_kind],
+                               layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+            self.evidence_note, widgets.HBox([self.evidence_add, self.evidence_link_chat]), self.evidence_list,
+            self.evidence_preview,
+            sub="按内容哈希保存，网页/SVG 等危险文件拒收；每次查看都记入保管记录 / stored by SHA-256; custody logged",
+            cls="ro-case-evidence-box")
+
         # -- layout
         left = widgets.VBox([
             section("评价", self.review, sub="review"),
@@ -420,6 +482,7 @@ class CaseForm(Form):
             section("客户画像", self.customer, sub="customer"),
             section("分类与依据", self.reasons, sub="categories & reasons"),
             section("聊天记录", self.chats, sub="chats"),
+            self.evidence_box,
             self.unmask_box,
         ], layout=widgets.Layout(width="50%", min_width="420px"))
         right = widgets.VBox([
@@ -472,6 +535,7 @@ class CaseForm(Form):
         for w in (self.contact_note, self.diagnosis_text, self.reply, self.reason, self.propose_note):
             w.value = ""
         self._hide_unmasked()
+        self._clear_evidence()
         set_visible(self.conflict, False)
         set_visible(self.body, False)
 
@@ -516,6 +580,9 @@ class CaseForm(Form):
         self._fill_suggested()
         if not same_case:
             self._hide_unmasked()
+            self._hide_preview()
+            self.evidence_note.value = ""
+        self._refresh_evidence()
         # only the allowed actions have visible buttons
         for code, b in self.buttons.items():
             set_visible(b, code in v.actions)
@@ -702,6 +769,98 @@ class CaseForm(Form):
 
     def _hide_unmasked(self) -> None:
         self.unmask_value.value = ""
+
+
+    # ------------------------------------------------------------ evidence
+    def _refresh_evidence(self) -> None:
+        """The evidence list of the shown case (metadata; names and notes masked unless the role may see
+        content) and, for those roles, the images that can be previewed."""
+        from reviewops.core.errors import AccessDenied, ReviewOpsError
+        from reviewops.handling.evidence import list_evidence, may_view
+
+        if self.view is None:
+            self._clear_evidence()
+            return
+        try:
+            rows = list_evidence(self.wb.store, self.wb.actor, case_id=self.view.case_id)
+        except AccessDenied:
+            raise
+        except ReviewOpsError as e:
+            self.evidence_list.value = msg_html("error", e)
+            return
+        self.evidence_list.value = evidence_html(rows)
+        images = [r for r in rows if r["mime"] in PREVIEW_FORMATS and r["can_view"]]
+        self.evidence_pick.options = [(f"#{r['link_id']} {r['original_name'] or r['sha256'][:12]}",
+                                       f"{r['link_id']}:{r['sha256']}") for r in images]
+        set_visible(self.evidence_preview, may_view(self.wb.actor) and bool(images))
+
+    def _add_evidence(self) -> None:
+        """Attach every chosen file to the shown case; each refusal is named, the rest are kept."""
+        from reviewops.core.errors import ConfigError
+        from reviewops.handling.evidence import EvidenceRefused, add_evidence
+
+        if self.view is None:
+            raise ConfigError("请先载入案件 / load a case first")
+        files = list(self.evidence_upload.value or ())
+        if not files:
+            raise ConfigError("请先选择要上传的文件 / choose a file first")
+        kept, refused = [], []
+        for f in files:
+            name = str(f.get("name") or "")
+            try:
+                item = add_evidence(self.wb.store, self.wb.actor, bytes(f.get("content") or b""), original_name=name,
+                                    kind=self.evidence_kind.value, case_id=self.view.case_id,
+                                    note=self.evidence_note.value, declared_type=str(f.get("type") or "") or None)
+            except EvidenceRefused as e:
+                refused.append(f"{name}：{e.zh}")
+                continue
+            kept.append(f"{name}（SHA-256 {item.sha256[:12]}…" + ("，已附加过）" if item.already_linked else "）"))
+        self.evidence_upload.value = ()
+        self._refresh_evidence()
+        if refused:
+            self.status.error("；".join(([f"已保存 {len(kept)} 个：" + "、".join(kept)] if kept else [])
+                                       + [f"拒收 {len(refused)} 个：" + "；".join(refused)]))
+        else:
+            self.evidence_note.value = ""
+            self.status.ok(f"已保存 {len(kept)} 个证据：" + "、".join(kept))
+
+    def _link_chats(self) -> None:
+        from reviewops.core.errors import ConfigError
+        from reviewops.handling.evidence import link_chat_messages
+
+        if self.view is None:
+            raise ConfigError("请先载入案件 / load a case first")
+        n = link_chat_messages(self.wb.store, self.view.case_id, actor=self.wb.actor)
+        self._refresh_evidence()
+        self.status.ok(f"已关联 {n} 条买家聊天消息（每条单独计算哈希）" if n else "没有新的买家聊天消息可关联")
+
+    def _preview_evidence(self) -> None:
+        """Show the chosen image (read through read_evidence: role-checked, re-hashed, custody 'viewed')."""
+        from reviewops.core.errors import ConfigError
+        from reviewops.handling.evidence import read_evidence
+
+        if self.view is None or not self.evidence_pick.value:
+            raise ConfigError("请先选择要预览的图片 / choose an image first")
+        link_id, sha = str(self.evidence_pick.value).split(":", 1)
+        content = read_evidence(self.wb.store, self.wb.actor, sha, link_id=int(link_id), purpose="案件处理预览")
+        fmt = PREVIEW_FORMATS.get(content.mime)
+        if fmt is None:
+            raise ConfigError("只能预览图片 / only images can be previewed")
+        self.evidence_image.format = fmt
+        self.evidence_image.value = content.data
+        set_visible(self.evidence_image, True)
+        self.status.info("已显示证据图片（已记入保管记录）；用完请点“隐藏预览” / shown; custody logged")
+
+    def _hide_preview(self) -> None:
+        self.evidence_image.value = b""
+        set_visible(self.evidence_image, False)
+
+    def _clear_evidence(self) -> None:
+        self._hide_preview()
+        self.evidence_list.value = ""
+        self.evidence_pick.options = []
+        self.evidence_note.value = ""
+        self.evidence_upload.value = ()
 
 
 def build_case(wb: Any, *, case_id: Any = None) -> CaseForm:
