@@ -44,7 +44,7 @@ import pandas as pd
 
 from .lexicon import _new_matcher, normalize_text
 
-__all__ = ["KINDS", "disclaimed", "extortion_scores", "incentive_hits", "read_text", "squeeze"]
+__all__ = ["KINDS", "disclaimed", "extortion_scores", "incentive_hits", "read_text", "squeeze", "squeeze_many"]
 
 KINDS = ("money_for_review", "threat_bad_review", "abuse", "competitor")
 KIND_ZH = {"money_for_review": "以评价索要好处", "threat_bad_review": "以差评/多号威胁", "abuse": "辱骂诅咒",
@@ -54,17 +54,30 @@ CHANNELS = ("chat", "review")
 _CLAUSE_BREAKS = ",、;:~…()[]<>《》【】〔〕|/"  # quotes are not breaks: 追评写“质量很好”，… is one clause
 _SENTENCE_BREAKS = "。!?\n\r."
 # removed before matching: whitespace and invisible/format characters (zero-width, bidi, variation selectors)
-_DROP = {ord(c): None for c in (" \t\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-                                "\u2009\u200a\u202f\u205f\u3000\u200b\u200c\u200d\u200e\u200f\u2060\u2061"
-                                "\u2062\u2063\u2064\ufeff\u00ad\u061c\u202a\u202b\u202c\u202d\u202e\u2066"
-                                "\u2067\u2068\u2069\ufe0e\ufe0f\x0b\x0c\x1c\x1d\x1e\x1f\x85")}
-_DROP.update({ord("\u2028"): "\n", ord("\u2029"): "\n"})
+_DROP_CHARS = (" \t\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"
+               "\u205f\u3000\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u061c"
+               "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufe0e\ufe0f\x0b\x0c\x1c\x1d\x1e\x1f\x85")
+_DROP_RE = re.compile("[" + re.escape(_DROP_CHARS) + "]+")
+_LINE_SEP_RE = re.compile("[\u2028\u2029]")
 # traditional → simplified, only characters whose mapping is unambiguous in this vocabulary
 _TRAD_MAP = dict(zip("評現紅刪轉給錢禮塊優換價號們讓說這點發寫圖後麼個來還領費贈貼補償會員積聯繫係幫為對將與條請謝當錯時間準備買賣貨單帳賬額總處變親",
                      "评现红删转给钱礼块优换价号们让说这点发写图后么个来还领费赠贴补偿会员积联系系帮为对将与条请谢当错时间准备买卖货单账账额总处变亲"))
-_DROP.update({ord(k): v for k, v in _TRAD_MAP.items()})
+_TRAD_TABLE = str.maketrans(_TRAD_MAP)
+_TRAD_RE = re.compile("[" + "".join(_TRAD_MAP) + "]")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
-_HAS_DIGIT = re.compile(r"\d")
+_SEP = "\ue000"  # a private-use character joins a batch for one normalisation pass
+
+
+def _squeeze_str(s: str) -> str:
+    """Everything after :func:`normalize_text` (works on one text or on a batch joined with ``_SEP``)."""
+    s = _DROP_RE.sub("", s)
+    if "\u2028" in s or "\u2029" in s:
+        s = _LINE_SEP_RE.sub("\n", s)
+    if _TRAD_RE.search(s):
+        s = s.translate(_TRAD_TABLE)
+    if "12315" in s:
+        s = s.replace("12315", "一二三一五")
+    return _DIGITS.sub("#", s)
 
 
 def squeeze(text: Any) -> str:
@@ -72,13 +85,21 @@ def squeeze(text: Any) -> str:
     characters removed, a few traditional characters simplified, 12315 kept as a word and every other run of
     digits written as ``#``. Stable under inserted spaces, zero-width characters and full-width forms."""
     s = normalize_text(text)
-    if not s:
-        return s
-    s = s.translate(_DROP)
-    if _HAS_DIGIT.search(s):
-        s = s.replace("12315", "一二三一五")
-        s = _DIGITS.sub("#", s)
-    return s
+    return _squeeze_str(s) if s else s
+
+
+def squeeze_many(texts: Sequence[Any]) -> list[str]:
+    """:func:`squeeze` of each text (same results): :func:`normalize_text` per text, then the rest in one pass
+    over the batch joined with a private-use separator."""
+    normed = [normalize_text(t) for t in texts]
+    if not normed:
+        return []
+    if any(_SEP in t for t in normed):
+        return [_squeeze_str(t) if t else t for t in normed]
+    out = _squeeze_str(_SEP.join(normed)).split(_SEP)
+    if len(out) != len(normed):  # cannot happen (the separator survives every step); be safe
+        return [_squeeze_str(t) if t else t for t in normed]
+    return out
 
 
 # ------------------------------------------------------------------ lexicon
@@ -86,6 +107,10 @@ _BREAK, _SENT = "break", "sentence"
 ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
          "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite",
          "guard")
+
+
+_NEGATABLE = {"buyer": frozenset(("benefit", "lever", "del", "pressure", "lawful")),
+              "seller": frozenset(("benefit", "lever", "del", "pressure", "review"))}
 
 
 @dataclass(frozen=True)
@@ -146,8 +171,9 @@ def _reader(side: str) -> _Reader:
             value = _BREAK
         elif "guard" in roles:
             value = None
-        else:
-            value = (term, tuple(roles.items()))
+        else:  # (term, ((role, weight, 1 negation / 2 negatable / 0), …))
+            value = (term, tuple((role, w, 1 if role == "negation" else 2 if role in _NEGATABLE[side] else 0)
+                                 for role, w in roles.items()))
         a.add_word(term, value)
     a.make_automaton()
     return _Reader(side, threshold, a.iter_long)
@@ -156,46 +182,53 @@ def _reader(side: str) -> _Reader:
 Clause = tuple[int, int, dict[str, tuple[float, str]]]  # (sentence number, clause number, {role: (weight, term)})
 
 
-def _clauses(reader: _Reader, s: str) -> list[Clause]:
+def _clauses(reader: _Reader, s: str) -> tuple[list[Clause], dict[str, tuple[float, str]]]:
     """[(sentence number, clause number, {role: (weight, term)})] for each clause that has any hit (clause
-    numbers count every clause, so adjacency is real). A negation cancels a benefit, lever, delete word or
-    lawful route (seller side: also a review word) starting within :data:`NEGATION_WINDOW` characters after it."""
+    numbers count every clause, so adjacency is real), and the text's strongest term per role. A negation
+    cancels a benefit, lever, delete word or lawful route (seller side: also a review word) starting within
+    :data:`NEGATION_WINDOW` characters after it."""
     out: list[Clause] = []
-    cur: dict[str, tuple[float, str]] = {}
+    totals: dict[str, tuple[float, str]] = {}
+    cur: dict[str, tuple[float, str]] | None = None
     sent = k = 0
     neg_until = -1
-    negatable = _NEGATABLE[reader.side]
     for end, value in reader.iter_long(s):
         if value is None:
             continue
         if value.__class__ is str:  # a break
-            if cur:
+            if cur is not None:
                 out.append((sent, k, cur))
-                cur = {}
+                cur = None
             k += 1
             neg_until = -1
             if value == _SENT:
                 sent += 1
             continue
         term, roles = value
-        start = end + 1 - len(term)
-        for role, w in roles:
-            if role == "negation":
-                neg_until = end + NEGATION_WINDOW
-            elif start <= neg_until and role in negatable:
-                continue
+        if cur is None:
+            cur = {}
+        for role, w, flag in roles:
+            if flag:
+                if flag == 1:
+                    neg_until = end + NEGATION_WINDOW
+                elif end + 1 - len(term) <= neg_until:
+                    continue
             old = cur.get(role)
             if old is None or w > old[0]:
-                cur[role] = (w, term)
-    if cur:
+                cur[role] = hit = (w, term)
+                old = totals.get(role)
+                if old is None or w > old[0]:
+                    totals[role] = hit
+    if cur is not None:
         out.append((sent, k, cur))
-    return out
+    return out, totals
 
 
 #: a negation cancels what starts at most this many characters after it, in its clause (不要什么红包; 没有问题的话给个好评 is not negated)
 NEGATION_WINDOW = 5
-_NEGATABLE = {"buyer": frozenset(("benefit", "lever", "del", "pressure", "lawful")),
-              "seller": frozenset(("benefit", "lever", "del", "pressure", "review"))}
+
+
+_ZERO = (0.0, "")
 
 
 def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[float, str]:
@@ -237,17 +270,17 @@ def _money(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
     return best, why
 
 
-def _threat(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
-    flood, coerce = _anywhere(clauses, "flood"), _anywhere(clauses, "coerce")
+def _threat(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
+    flood, coerce = totals.get("flood", _ZERO), totals.get("coerce", _ZERO)
     if not flood[0] and coerce[0] < 0.8:
         return 0.0, []
-    rev = _anywhere(clauses, "review")
+    rev = totals.get("review", _ZERO)
     s = 0.5 * flood[0] + 0.4 * coerce[0] + 0.2 * (1.0 if rev[0] else 0.0)
     return s, [t for w, t in (flood, coerce, rev) if w]
 
 
-def _abuse(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
-    strong = _anywhere(clauses, "abuse")
+def _abuse(clauses: Sequence[Clause], totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
+    strong = totals.get("abuse", _ZERO)
     if strong[0]:
         return strong[0], [strong[1]]
     best, why = 0.0, []
@@ -262,8 +295,8 @@ def _abuse(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
     return best, why
 
 
-def _competitor(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
-    smear, divert, rival = (_anywhere(clauses, r) for r in ("smear", "divert", "rival"))
+def _competitor(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
+    smear, divert, rival = (totals.get(r, _ZERO) for r in ("smear", "divert", "rival"))
     s = 0.45 * smear[0] + 0.45 * divert[0] + 0.35 * rival[0]
     return s, [t for w, t in (smear, divert, rival) if w]
 
@@ -276,43 +309,51 @@ class Reading:
     reasons: str
 
 
-_EMPTY = Reading(0.0, False, "", "")
-
-
 def read_text(text: Any, channel: str = "chat", threshold: float | None = None) -> Reading:
     """One buyer text's reading (what :func:`extortion_scores` returns per row)."""
     reader = _reader("buyer")
-    thr = reader.threshold if threshold is None else threshold
-    s = squeeze(text)
+    return _read_squeezed(reader, squeeze(text), reader.threshold if threshold is None else threshold)
+
+
+def _read_squeezed(reader: _Reader, s: str, thr: float) -> Reading:
     if not s:
-        return Reading(0.0, thr <= 0.0, "", "")
-    clauses = _clauses(reader, s)
-    if not clauses:
-        return Reading(0.0, thr <= 0.0, "", "")
-    money, mwhy = _money(clauses)
+        return _NOTHING if thr > 0.0 else Reading(0.0, True, "", "")
+    clauses, totals = _clauses(reader, s)
+    if not totals:
+        return _NOTHING if thr > 0.0 else Reading(0.0, True, "", "")
+    best, kind, why = 0.0, "", []
     notes: list[str] = []
-    if money:
-        report = _anywhere(clauses, "report")
-        if report[0]:
+    if "benefit" in totals:
+        money, mwhy = _money(clauses)
+        if money and "report" in totals:
             money *= 0.3
-            notes.append(f"转述/举报卖家的返现（{report[1]}）")
-    threat, twhy = _threat(clauses)
-    if threat:
-        lawful = _anywhere(clauses, "lawful")
-        if lawful[0]:
+            notes.append(f"转述/举报卖家的返现（{totals['report'][1]}）")
+        if money > best:
+            best, kind, why = money, "money_for_review", mwhy
+    if "flood" in totals or "coerce" in totals:
+        threat, twhy = _threat(totals)
+        if threat and "lawful" in totals:
             threat *= 0.6
-            notes.append(f"合法维权途径（{lawful[1]}）")
-    abuse, awhy = _abuse(clauses)
-    comp, cwhy = _competitor(clauses)
-    scores = {"money_for_review": (money, mwhy), "threat_bad_review": (threat, twhy), "abuse": (abuse, awhy),
-              "competitor": (comp, cwhy)}
-    kind, (score, why) = max(scores.items(), key=lambda kv: kv[1][0])
-    score = round(min(1.0, max(0.0, score)), 4)
+            notes.append(f"合法维权途径（{totals['lawful'][1]}）")
+        if threat > best:
+            best, kind, why = threat, "threat_bad_review", twhy
+    if "abuse" in totals or "insult" in totals:
+        abuse, awhy = _abuse(clauses, totals)
+        if abuse > best:
+            best, kind, why = abuse, "abuse", awhy
+    if "smear" in totals or "divert" in totals or "rival" in totals:
+        comp, cwhy = _competitor(totals)
+        if comp > best:
+            best, kind, why = comp, "competitor", cwhy
+    score = round(min(1.0, best), 4)
     if score <= 0.0:
-        return Reading(0.0, thr <= 0.0, "", "")
+        return _NOTHING if thr > 0.0 else Reading(0.0, True, "", "")
     flagged = score >= thr
     reasons = [f"{KIND_ZH[kind]}：{'＋'.join(dict.fromkeys(t for t in why if t))}", *notes]
     return Reading(score, flagged, kind if flagged else "", "；".join(reasons))
+
+
+_NOTHING = Reading(0.0, False, "", "")
 
 
 def _threshold(policy: Any) -> float | None:
@@ -340,28 +381,34 @@ def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = 
         raise ConfigError(f"未知渠道 {channel!r}；可用：chat、review / unknown channel {channel!r}; use chat or review")
     if isinstance(texts, str):
         texts = [texts]
+    reader = _reader("buyer")
     thr = _threshold(policy)
-    memo: dict[Any, Reading] = {}
-    out: list[Reading] = []
-    append = out.append
-    for t in texts:
+    if thr is None:
+        thr = reader.threshold
+    items = texts if isinstance(texts, Sequence) else list(texts)
+    # identical texts are read once: index of each distinct text (unhashable values are read alone)
+    first: dict[Any, int] = {}
+    uniq: list[Any] = []
+    slot: list[int] = []
+    for t in items:
         try:
-            r = memo.get(t)
-        except TypeError:  # unhashable
-            r = None
-        if r is None:
-            r = read_text(t, channel, thr)
-            try:
-                memo[t] = r
-            except TypeError:
-                pass
-        append(r)
-    if not out:
-        return pd.DataFrame({"score": pd.Series(dtype=float), "is_extortion": pd.Series(dtype=bool),
-                             "kind": pd.Series(dtype=object), "reasons": pd.Series(dtype=object)})
-    score, flag, kind, reasons = zip(*((r.score, r.is_extortion, r.kind, r.reasons) for r in out))
-    return pd.DataFrame({"score": pd.array(score, dtype=float), "is_extortion": pd.array(flag, dtype=bool),
-                         "kind": list(kind), "reasons": list(reasons)})
+            k = first.get(t)
+            if k is None:
+                k = first[t] = len(uniq)
+                uniq.append(t)
+        except TypeError:
+            k = len(uniq)
+            uniq.append(t)
+        slot.append(k)
+    readings = [_read_squeezed(reader, s, thr) for s in squeeze_many(uniq)]
+    if len(readings) == len(items):
+        rows = readings
+    else:
+        rows = [readings[k] for k in slot]
+    return pd.DataFrame({"score": pd.array([r.score for r in rows], dtype=float),
+                         "is_extortion": pd.array([r.is_extortion for r in rows], dtype=bool),
+                         "kind": pd.Series([r.kind for r in rows], dtype=object),
+                         "reasons": pd.Series([r.reasons for r in rows], dtype=object)})
 
 
 # ------------------------------------------------------------------ seller side (the compliance guard)
@@ -378,7 +425,7 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
     s = squeeze(text)
     if not s:
         return []
-    clauses = _clauses(reader, s)
+    clauses, totals = _clauses(reader, s)
     if not clauses:
         return []
     hits: list[tuple[str, str]] = []
@@ -453,7 +500,7 @@ def disclaimed(text: Any, matched: Any) -> bool:
                 break
             negated = acked = False
             continue
-        roles = {r for r, _ in value[1]}
+        roles = {x[0] for x in value[1]}
         if "ack" in roles:
             acked = True
         start = end + 1 - len(value[0])
