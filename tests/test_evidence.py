@@ -302,8 +302,7 @@ def test_the_evidence_folder_default_setting_and_environment(sqlite_store, tmp_p
     assert (tmp_path / "env" / item.sha256[:2] / item.sha256).read_bytes() == WAV
 
 
-def test_cli_round_trip(sqlite_store, tmp_path, capsys):
-    store = sqlite_store
+def test_cli_round_trip(store, tmp_path, capsys):
     case = make_case(store, tmp_path)
     db = ["--db", store.url]
     shot = tmp_path / "截图.png"
