@@ -105,7 +105,7 @@ def squeeze_many(texts: Sequence[Any]) -> list[str]:
 # ------------------------------------------------------------------ lexicon
 _BREAK, _SENT = "break", "sentence"
 ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
-         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite",
+         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite", "rating",
          "guard")
 
 
@@ -445,7 +445,9 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
                     span = [cc for _, kk, cc in clauses if min(k, kj) <= kk <= max(k, kj)]
                     link = _best(span, "link")[0]
                     tie = link or any(_best(span, role)[0] for role in _TIES)
-                    if not tie or (d == 2 and not link):
+                    # 晒图加五星，返您两元: a good rating right before the benefit needs no other tie
+                    rated = d == 1 and kj < k and sj == sent and "rating" in cj
+                    if not rated and (not tie or (d == 2 and not link)):
                         continue
                     if sj != sent and (d > 1 or not (c.get("action") or c.get("link") or c.get("lever"))):
                         continue
