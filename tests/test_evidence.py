@@ -243,6 +243,10 @@ def _hostile() -> list:
         pytest.param(b"hello", "a.png", "image/svg+xml", "markup", id="declared-svg"),
         pytest.param(b"\xef\xbb\xbf  <script>alert(1)</script>", "x.csv", None, "markup", id="bom-script"),
         pytest.param(GIF + b"<script>alert(1)</script>", "a.gif", None, "markup", id="gif-polyglot"),
+        pytest.param(PDF.replace(b"/Type /Catalog", b"/Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
+                     "report.pdf", None, "active_content", id="pdf-javascript"),
+        pytest.param(PDF.replace(b"/Type /Catalog", b"/OpenAction << /S /#4caunch /F (calc.exe) >>"), "report.pdf", None,
+                     "active_content", id="pdf-launch-hex-escaped"),
     ]
 
 

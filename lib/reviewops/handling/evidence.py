@@ -18,7 +18,8 @@ recordings, logistics proof, QC reports — are attached to a case, an order or 
   ``code``), store nothing — no row, no file — and are written to the access log (action ``evidence_add``,
   outcome ``denied``): an empty file, a file over its type's limit, a type the kit does not accept, a name
   extension or declared (browser) type that does not match the bytes, a ZIP with traversal/absolute/drive
-  names or links, too many members or a compression-bomb ratio, and **every** HTML, SVG or XML document
+  names or links, too many members or a compression-bomb ratio, a PDF naming script or launch actions,
+  and **every** HTML, SVG or XML document
   (and binary files carrying markup in their first kilobyte): markup is never stored, so it can never be
   rendered live. A screenshot or PDF of the page is the evidence to keep instead.
 * **Custody.** ``evidence_custody`` is append-only (database triggers): ``added``, ``viewed``,
@@ -147,6 +148,8 @@ DECLARED = {
 _MARKUP_START = re.compile(rb"^\s*<(?:!doctype|html|head|body|svg|\?xml|script|iframe|object|embed|meta|xsl|math)\b",
                            re.IGNORECASE)
 _MARKUP_ANYWHERE = re.compile(rb"<\s*(?:script|svg|iframe|object|embed|html)\b|javascript\s*:", re.IGNORECASE)
+_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|RichMedia|XFA)(?![A-Za-z0-9])")
+_PDF_HEX_NAME = re.compile(rb"#([0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -157,7 +160,8 @@ class EvidenceRefused(ReviewOpsError):
     """An upload that cannot be evidence (hostile, empty, too large, of another type than it claims).
 
     Nothing was stored; the refusal is in the access log. ``code`` names the rule: ``empty``,
-    ``oversize``, ``unsupported``, ``mismatch``, ``markup``, ``zip_traversal``, ``zip_bomb``, ``zip_invalid``.
+    ``oversize``, ``unsupported``, ``mismatch``, ``markup``, ``active_content`` (PDF with script),
+    ``zip_traversal``, ``zip_bomb``, ``zip_invalid``.
     """
 
     def __init__(self, code: str, zh: str, en: str):
@@ -324,6 +328,12 @@ def check_upload(data: bytes, original_name: str = "", declared_type: str | None
     if size > limit:
         raise EvidenceRefused("oversize", f"{FAMILY_ZH[family]} {name!r} 过大（{_mib(size)}，上限 {_mib(limit)}）",
                               f"the {family} file {name!r} is too large ({_mib(size)}, limit {_mib(limit)})")
+    if mime == PDF and _PDF_ACTIVE.search(_PDF_HEX_NAME.sub(lambda m: bytes([int(m.group(1), 16)]), data)):
+        raise EvidenceRefused(
+            "active_content", f"PDF {name!r} 含有脚本或启动动作（/JavaScript、/JS、/Launch、/RichMedia、/XFA），不接收；"
+                              f"请打印为不含脚本的 PDF 或截图后再上传",
+            f"the PDF {name!r} carries script or launch actions (/JavaScript, /JS, /Launch, /RichMedia, /XFA); "
+            f"not accepted — print it to a plain PDF or take a screenshot")
     if mime == ZIP:
         mime = _check_zip(data)
         family = FAMILY[mime]
