@@ -66,6 +66,10 @@ _TRAD_TABLE = str.maketrans(_TRAD_MAP)
 _TRAD_RE = re.compile("[" + "".join(_TRAD_MAP) + "]")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _SEP = "\ue000"  # a private-use character joins a batch for one normalisation pass
+# appended before matching: pyahocorasick's iter_long (2.3.1) drops a shorter word that ends the text while a
+# longer word is still partly matched ("一个差评" with 一个差评不够 in the lexicon gave no 差评); a character in no
+# term makes it settle
+_END = "\x00"
 
 
 def _squeeze_str(s: str) -> str:
@@ -192,7 +196,7 @@ def _clauses(reader: _Reader, s: str) -> tuple[list[Clause], dict[str, tuple[flo
     cur: dict[str, tuple[float, str]] | None = None
     sent = k = 0
     neg_until = -1
-    for end, value in reader.iter_long(s):
+    for end, value in reader.iter_long(s + _END):
         if value is None:
             continue
         if value.__class__ is str:  # a break
@@ -494,7 +498,7 @@ def disclaimed(text: Any, matched: Any) -> bool:
         return False
     reader = _reader("seller")
     negated = acked = False
-    for end, value in reader.iter_long(s):
+    for end, value in reader.iter_long(s + _END):
         if value is None:
             continue
         if value.__class__ is str:  # a break: past the match's clause, or a new clause before it
