@@ -301,8 +301,9 @@ def _abuse(clauses: Sequence[Clause], totals: dict[str, tuple[float, str]]) -> t
 
 def _competitor(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
     smear, divert, rival = (totals.get(r, _ZERO) for r in ("smear", "divert", "rival"))
-    s = 0.45 * smear[0] + 0.45 * divert[0] + 0.35 * rival[0]
-    return s, [t for w, t in (smear, divert, rival) if w]
+    coerce = totals.get("coerce", _ZERO) if rival[0] else _ZERO  # a rival's threat (我是隔壁店的…小心点)
+    s = 0.45 * smear[0] + 0.45 * divert[0] + 0.35 * rival[0] + 0.3 * coerce[0]
+    return s, [t for w, t in (smear, divert, rival, coerce) if w]
 
 
 @dataclass(frozen=True)
