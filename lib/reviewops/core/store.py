@@ -727,6 +727,24 @@ evidence_custody = sa.Table(
     _c("detail", Text),  # JSON: outcome of a verify, purpose of an export …
 )
 
+case_signals = sa.Table(
+    "case_signals", metadata,  # H2: what a malicious-review verdict rests on, one row per signal (issue 17 §1)
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("signal_key", Text, nullable=False),  # idempotency: kind + what it rests on (chat:<msg id>, ip:<hash> …)
+    _c("kind", Text, nullable=False),  # extortion_chat | extortion_review | serial_buyer | burst_ip | burst_device | burst_receiver | burst_text
+    _c("score", sa.Float, nullable=False),  # 0–1
+    _c("reasons", Text, nullable=False),  # Chinese, "；"-joined
+    _c("pointers", Text, nullable=False),  # JSON: {"reviews": [reviews.id], "orders": [order id], "messages": [chat_messages.id] …}
+    _c("detected_at", UTCDateTime(), nullable=False),
+    _c("updated_at", UTCDateTime(), nullable=False),  # last refresh while open (a burst that grew)
+    _c("status", Text, nullable=False, default="open"),  # open | confirmed | rejected
+    _c("decided_by", Text),
+    _c("decided_at", UTCDateTime()),
+    _c("decision_note", Text),
+    sa.UniqueConstraint("case_id", "signal_key"),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
@@ -757,6 +775,7 @@ sa.Index("ix_evidence_links_case", evidence_links.c.case_id)
 sa.Index("ix_evidence_links_sha256", evidence_links.c.sha256)
 sa.Index("ix_evidence_links_order", evidence_links.c.shop_id, evidence_links.c.order_id)
 sa.Index("ix_evidence_custody_sha256", evidence_custody.c.sha256, evidence_custody.c.at)
+sa.Index("ix_case_signals_status", case_signals.c.status, case_signals.c.kind)
 
 
 # ------------------------------------------------------------------ URL and paths

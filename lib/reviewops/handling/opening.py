@@ -43,6 +43,7 @@ class TriageResult:
     model_version: int | None = None
     case_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    malicious: list[int] = field(default_factory=list)  # new cases routed to 法务 by detection (detect=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +82,13 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
                  actor: str = "system", via: str = "cli", now: dt.datetime | None = None,
                  shop_ids: Iterable[int] | None = None, dated_at_detection: bool = False,
                  batch_ids: Iterable[int] | None = None, seen_since: dt.datetime | None = None,
-                 on_case: Callable[[sa.Connection, int, Any], None] | None = None) -> TriageResult:
+                 on_case: Callable[[sa.Connection, int, Any], None] | None = None,
+                 detect: bool = False) -> TriageResult:
     """Open a case for every negative review in the store that has none yet (idempotent).
+
+    ``detect``: run the malicious-review detection (:func:`reviewops.handling.defence.detect_in`) on the new
+    cases in the same transaction, so a case and its signals and malicious routing exist together and its
+    new-case alert already names 法务 (the watcher and ``reviewops triage`` do; ``result.malicious``).
 
     ``batch_ids`` / ``seen_since``: only reviews written by those import batches / first seen since
     then (the watcher triages what it just imported instead of every review without a case).
@@ -125,25 +131,28 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     if neg.empty:
         return result
     cal = calendar_of(policy)
+    secret = store.pii_key if detect else None  # may write the key on first use: not inside the transaction
     for attempt in range(3):
         try:
             _write_cases(store, neg, policy, cal, result, actor=actor, via=via,
-                         dated_at_detection=dated_at_detection, on_case=on_case)
+                         dated_at_detection=dated_at_detection, on_case=on_case, detect_secret=secret, now=now)
             return result
         except sa.exc.IntegrityError:
             # another triage run opened a case for one of these reviews first (PostgreSQL, read
             # committed): nothing of this transaction was kept; go again and skip what is taken
             if attempt == 2:
                 raise
-            result.case_ids, result.already_cased, result.created = [], 0, 0
+            result.case_ids, result.already_cased, result.created, result.malicious = [], 0, 0, []
             result.warnings = [str(ahead)] if ahead is not None else []
     return result
 
 
 def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCalendar, result: TriageResult, *,
                  actor: str, via: str, dated_at_detection: bool = False,
-                 on_case: Callable[[sa.Connection, int, Any], None] | None = None) -> None:
-    """Open the cases of graded negative rows in one transaction, skipping reviews that have one."""
+                 on_case: Callable[[sa.Connection, int, Any], None] | None = None,
+                 detect_secret: bytes | None = None, now: dt.datetime | None = None) -> None:
+    """Open the cases of graded negative rows in one transaction, skipping reviews that have one
+    (with ``detect_secret``, the malicious-review detection runs on them in that transaction)."""
     from ..core.store import cases, create_case
     from .cases import schedule_in
 
@@ -184,6 +193,11 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
             for w in clock.warnings:
                 missing.setdefault(w.year, (w, []))[1].append(case_id)
         result.created = len(result.case_ids)
+        if detect_secret is not None and result.case_ids:
+            from .defence import detect_in
+
+            result.malicious = detect_in(conn, case_ids=result.case_ids, now=now, actor=actor, via=via,
+                                         secret=detect_secret).malicious
     result.warnings[:0] = [_cases_warning(w, ids) for _year, (w, ids) in sorted(missing.items())]
 
 

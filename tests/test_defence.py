@@ -1,0 +1,284 @@
+"""Malicious-review defence (issue 17 §1): signals recorded on cases, routing to 法务, decisions, tuning, the
+hooks in triage / the watcher / the CLI, and the demo shop's planted extortion chats and same-IP bursts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from reviewops import import_file, triage_store
+from reviewops.core import store as st
+from reviewops.core.errors import AccessDenied, ConfigError
+from reviewops.core.users import add_user
+from reviewops.grading.signals import burst_signals, near_duplicates, shingles
+from reviewops.handling import defence as df
+from reviewops.handling.opening import recompute_due
+
+BJ = ZoneInfo("Asia/Shanghai")
+SHOP = "测试店"
+REVIEW_HEADER = ["评价ID", "订单编号", "宝贝ID", "宝贝标题", "买家昵称", "评价结果", "评价内容", "评价时间", "追评内容",
+                 "解释内容", "IP地址", "设备ID"]
+CHAT_HEADER = ["客户名", "消息序号", "发送时间", "发送内容", "账号类型", "订单编号"]
+
+
+def _bj(hours_ago: float) -> str:
+    return (dt.datetime.now(BJ) - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def _review(i: int, nick: str, text: str, hours_ago: float, *, rating: str = "差评", ip: str = "",
+            product: str = "P1", device: str = "") -> list[str]:
+    return [f"R{i}", f"28400000000{i:05d}", product, "保温杯", nick, rating, text, _bj(hours_ago), "", "", ip, device]
+
+
+def _import_reviews(store: st.Store, tmp: Path, rows: list[list[str]], name: str = "r.csv") -> None:
+    import_file(store, _csv(tmp / name, REVIEW_HEADER, rows), platform="taobao", kind="reviews", shop=SHOP)
+
+
+def _import_chats(store: st.Store, tmp: Path, rows: list[list[str]], name: str = "c.csv") -> None:
+    import_file(store, _csv(tmp / name, CHAT_HEADER, rows), platform="taobao", kind="chats", shop=SHOP)
+
+
+def _case_of(store: st.Store, review_id: str) -> dict:
+    with store.read() as conn:
+        return dict(conn.execute(sa.select(st.cases).select_from(
+            st.cases.join(st.reviews, st.reviews.c.id == st.cases.c.review_pk))
+            .where(st.reviews.c.review_id == review_id)).mappings().one())
+
+
+def _signals(store: st.Store, case_id: int | None = None) -> list[dict]:
+    q = sa.select(st.case_signals).order_by(st.case_signals.c.id)
+    if case_id is not None:
+        q = q.where(st.case_signals.c.case_id == case_id)
+    with store.read() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+EXTORTION_CHAT = [
+    ["阿强", "1", _bj(5), "你们这个杯子漏水", "买家", "2840000000000001"],
+    ["阿强", "2", _bj(4.9), "亲，非常抱歉，麻烦拍个视频我们核实", "客服", ""],
+    ["阿强", "3", _bj(4.8), "不用那么麻烦，不给我退50块我就给差评", "买家", ""],
+    ["阿强", "4", _bj(4.7), "亲，平台规定不能以返现的方式换取评价哦", "客服", ""],
+    ["阿强", "5", _bj(4.6), "少废话，50块钱，给了我就删评", "买家", ""],
+]
+LAWFUL_CHAT = [
+    ["小美", "1", _bj(5), "杯子漏水，我要申请退货退款", "买家", "2840000000000002"],
+    ["小美", "2", _bj(4.9), "亲，已同意退货，运费我们承担", "客服", ""],
+    ["小美", "3", _bj(4.8), "再不处理我就打12315投诉你们", "买家", ""],
+]
+
+
+# ------------------------------------------------------------------------------------- text and chats
+def test_extortion_chat_makes_the_case_malicious_and_a_lawful_complaint_does_not(store, tmp_path):
+    _import_reviews(store, tmp_path, [_review(1, "阿强", "杯子漏水，差评", 3), _review(2, "小美", "杯子漏水，太差了", 3)])
+    _import_chats(store, tmp_path, EXTORTION_CHAT + LAWFUL_CHAT)
+    res = triage_store(store, model=False, actor="tester", detect=True)
+    bad, ok = _case_of(store, "R1"), _case_of(store, "R2")
+    assert res.malicious == [bad["id"]]
+    assert bad["primary_category"] == "malicious" and bad["owner_role"] == "legal" and bad["severity"] == "high"
+    record = json.loads(bad["triage_json"])
+    assert record["needs_appeal"] is True and record["defence"]["score"] >= df.MALICIOUS_THRESHOLD
+    assert any("恶意差评检测" in r for r in record["reasons"])
+    # 1 h from detection on the policy's clock, and the audit log rebuilds the same deadline (R-10)
+    assert record["defence"]["sla_hours_from_detection"] == 1.0
+    assert recompute_due(store, bad["id"]) == bad["sla_due_at"]
+    assert bad["sla_due_at"] > dt.datetime.now(dt.UTC)
+    sig = [s for s in _signals(store, bad["id"]) if s["kind"] == "extortion_chat"]
+    assert len(sig) == 1 and sig[0]["status"] == "open" and "勒索" in sig[0]["reasons"]
+    with store.read() as conn:
+        texts = dict(conn.execute(sa.select(st.chat_messages.c.id, st.chat_messages.c.content)).all())
+        events = conn.execute(sa.select(st.case_events.c.action, st.case_events.c.actor)
+                              .where(st.case_events.c.case_id == bad["id"])).all()
+    flagged = [texts[m] for m in json.loads(sig[0]["pointers"])["messages"]]
+    assert "不用那么麻烦，不给我退50块我就给差评" in flagged and "你们这个杯子漏水" not in flagged
+    assert ("detect_malicious", "tester") in [tuple(e) for e in events]
+    assert ok["primary_category"] != "malicious" and ok["owner_role"] != "legal"
+    assert not [s for s in _signals(store, ok["id"]) if s["kind"].startswith("extortion")]
+
+
+def test_rerun_is_idempotent(store, tmp_path):
+    _import_reviews(store, tmp_path, [_review(1, "阿强", "杯子漏水，差评", 3)])
+    _import_chats(store, tmp_path, EXTORTION_CHAT)
+    triage_store(store, model=False, detect=True)
+    case = _case_of(store, "R1")
+    before = _signals(store)
+    again = df.detect_malicious(store)
+    assert (again.signals_new, again.signals_updated, again.malicious) == (0, 0, [])
+    assert _signals(store) == before
+    assert _case_of(store, "R1")["version"] == case["version"]
+
+
+def test_chat_imported_after_the_review_updates_the_case(store, tmp_path):
+    _import_reviews(store, tmp_path, [_review(1, "阿强", "杯子漏水，差评", 3)])
+    triage_store(store, model=False, detect=True)
+    case = _case_of(store, "R1")
+    assert case["primary_category"] != "malicious"
+    assert df.detect_new_chats(store).examined == 0  # nothing imported yet
+    _import_chats(store, tmp_path, EXTORTION_CHAT)
+    seen: list[tuple[int, dict]] = []
+    res = df.detect_new_chats(store, actor="watcher", via="watch", on_malicious=lambda c, i, info: seen.append((i, info)))
+    assert res.malicious == [case["id"]] and [i for i, _ in seen] == [case["id"]]
+    assert seen[0][1]["kinds"] == ["extortion_chat"] and seen[0][1]["score"] >= df.MALICIOUS_THRESHOLD
+    now = _case_of(store, "R1")
+    assert now["primary_category"] == "malicious" and now["owner_role"] == "legal"
+    assert recompute_due(store, now["id"]) == now["sla_due_at"]
+    assert df.detect_new_chats(store).examined == 0  # the watermark moved on
+
+
+def test_a_later_extortion_message_extends_the_open_signal_and_not_a_decided_one(store, tmp_path):
+    _import_reviews(store, tmp_path, [_review(1, "阿强", "杯子漏水，差评", 3)])
+    _import_chats(store, tmp_path, EXTORTION_CHAT[:3])
+    triage_store(store, model=False, detect=True)
+    case = _case_of(store, "R1")
+    [first] = [s for s in _signals(store, case["id"]) if s["kind"] == "extortion_chat"]
+    assert len(json.loads(first["pointers"])["messages"]) == 1
+    _import_chats(store, tmp_path, EXTORTION_CHAT[3:], name="c2.csv")
+    assert df.detect_new_chats(store).signals_updated == 1
+    [grown] = [s for s in _signals(store, case["id"]) if s["kind"] == "extortion_chat"]
+    assert grown["id"] == first["id"] and len(json.loads(grown["pointers"])["messages"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------- bursts
+def test_same_ip_burst_of_three_bad_reviews_in_two_hours_is_found_with_pointers(store, tmp_path):
+    ip = "117.136.38.201"
+    rows = [_review(i, f"买家{i}", text, 3 - 0.9 * i, ip=ip) for i, text in
+            enumerate(["包装破了", "颜色和图片不一样", "用了两天就坏"])]
+    rows += [_review(7, "路人", "盖子拧不紧", 2, ip="10.0.0.9"), _review(8, "老顾客", "很好", 2, rating="好评", ip=ip)]
+    _import_reviews(store, tmp_path, rows)
+    triage_store(store, model=False, detect=True)
+    ids = {f"R{i}": _case_of(store, f"R{i}")["id"] for i in range(3)}
+    with store.read() as conn:
+        pk = dict(conn.execute(sa.select(st.reviews.c.review_id, st.reviews.c.id)).all())
+    for rid, case_id in ids.items():
+        [sig] = [s for s in _signals(store, case_id) if s["kind"] == "burst_ip"]
+        ptr = json.loads(sig["pointers"])
+        assert sorted(ptr["reviews"]) == sorted(pk[r] for r in ("R0", "R1", "R2"))
+        assert len(ptr["orders"]) == 3 and "同一 IP" in sig["reasons"]
+        assert ip not in sig["signal_key"] and ip not in sig["pointers"]  # the IP itself is not copied
+        assert 0 < sig["score"] < df.MALICIOUS_THRESHOLD  # a signal, not on its own a verdict
+    assert not [s for s in _signals(store, _case_of(store, "R7")["id"]) if s["kind"] == "burst_ip"]
+
+
+def test_near_identical_texts_from_different_ips_are_found(store, tmp_path):
+    rows = [_review(i, f"号{i}", text, 5 - i, ip=f"36.1.2.{i}") for i, text in enumerate(
+        ["这家店卖假货，大家千万别买，垃圾", "这家店卖假货！大家千万别买 垃圾", "这家店卖假货大家千万别买，垃圾！！"])]
+    rows.append(_review(9, "别人", "杯子盖子拧不紧，漏水", 4, ip="36.1.2.9"))
+    _import_reviews(store, tmp_path, rows)
+    triage_store(store, model=False, detect=True)
+    for i in range(3):
+        case = _case_of(store, f"R{i}")
+        [sig] = [s for s in _signals(store, case["id"]) if s["kind"] == "burst_text"]
+        assert len(json.loads(sig["pointers"])["reviews"]) == 3 and "来自 3 个不同 IP" in sig["reasons"]
+    assert not _signals(store, _case_of(store, "R9")["id"])
+
+
+def test_near_duplicates_use_minhash_and_exact_jaccard():
+    texts = ["差评，骗子店铺，大家别上当", "差评!骗子店铺 大家别上当", "物流太慢了等了一周", "差评"]
+    dup = near_duplicates(texts)
+    assert dup[0] == {1} and dup[1] == {0} and dup[2] == set() and 3 not in dup  # "差评" is too short
+    assert shingles("骗子 店铺！") == {"骗子店", "子店铺"}
+
+
+def test_burst_and_text_together_cross_the_threshold(sqlite_store, tmp_path):
+    rows = [_review(i, f"号{i}", "这家店卖假货，大家千万别买，垃圾", 2 - 0.3 * i, ip="117.136.0.1") for i in range(3)]
+    _import_reviews(sqlite_store, tmp_path, rows)
+    res = triage_store(sqlite_store, model=False, detect=True)
+    assert len(res.malicious) == 3
+    with sqlite_store.read() as conn:
+        assert burst_signals(conn, None) and burst_signals(conn, []) == []
+
+
+# ---------------------------------------------------------------------------------------- serial buyer
+def test_serial_buyer_with_abnormal_refunds_is_explained(sqlite_store, tmp_path):
+    store = sqlite_store
+    _import_reviews(store, tmp_path, [_review(1, "惯犯", "质量太差", 2)])
+    triage_store(store, model=False, detect=False)
+    now = dt.datetime.now(dt.UTC)
+    with store.write() as conn:
+        shop = store.shop_id(conn, "taobao", SHOP)
+        cust = conn.execute(sa.select(st.reviews.c.customer_id)).scalar_one()
+        other = conn.execute(st.customers.insert().values(shop_id=shop, customer_key="nick:other", nick_hash="other",
+                                                          nick_is_masked=False, created_at=now)
+                             .returning(st.customers.c.id)).scalar_one()
+        for i in range(60):  # the shop: 60 orders of other buyers, 3 refunded with return
+            conn.execute(st.orders.insert().values(shop_id=shop, order_id=f"N{i}", customer_id=other, created_at=now))
+            if i < 3:
+                conn.execute(st.refunds.insert().values(shop_id=shop, refund_id=f"NR{i}", order_id=f"N{i}",
+                                                        kind_raw="退货退款", need_return=True))
+        for i in range(5):  # the buyer: 5 orders, 4 refunded without return
+            conn.execute(st.orders.insert().values(shop_id=shop, order_id=f"S{i}", customer_id=cust, created_at=now))
+            if i < 4:
+                conn.execute(st.refunds.insert().values(shop_id=shop, refund_id=f"SR{i}", order_id=f"S{i}",
+                                                        kind_raw="仅退款", need_return=False))
+    df.detect_malicious(store)
+    case = _case_of(store, "R1")
+    [sig] = [s for s in _signals(store, case["id"]) if s["kind"] == "serial_buyer"]
+    assert "共 5 单" in sig["reasons"] and "仅退款 4 单（80%" in sig["reasons"] and "二项检验" in sig["reasons"]
+    assert sorted(json.loads(sig["pointers"])["refunded_orders"]) == [f"S{i}" for i in range(4)]
+    assert sig["score"] <= 0.55 and case["primary_category"] != "malicious"
+
+
+# ------------------------------------------------------------------------------------------ decisions
+def _users(store: st.Store) -> None:
+    for name, role in (("fa", "legal"), ("zhu", "supervisor"), ("kf", "agent")):
+        add_user(store, name, role=role, password="pw-123456-abc", actor="admin")
+
+
+def test_decide_signal_roles_and_refusals_logged(store, tmp_path):
+    _users(store)
+    ip = "117.136.38.201"
+    _import_reviews(store, tmp_path, [_review(i, f"买家{i}", t, 3 - 0.5 * i, ip=ip)
+                                      for i, t in enumerate(["包装破了", "颜色不对", "用了就坏"])])
+    triage_store(store, model=False, detect=True)
+    case = _case_of(store, "R0")
+    [sig] = [s for s in _signals(store, case["id"]) if s["kind"] == "burst_ip"]
+    with pytest.raises(AccessDenied):
+        df.decide_signal(store, "kf", sig["id"], True, "我觉得是")
+    with store.read() as conn:
+        denied = conn.execute(sa.select(st.access_log.c.actor, st.access_log.c.action, st.access_log.c.target)
+                              .where(st.access_log.c.outcome == "denied")).all()
+    assert ("kf", "signal_decide", f"signal:{sig['id']}") in [tuple(r) for r in denied]
+    assert _signals(store, case["id"])[0]["status"] == "open"
+    out = df.decide_signal(store, "fa", sig["id"], True, "同一IP三个新号，确认")
+    assert out["status"] == "confirmed" and out["made_malicious"] and out["malicious"], (out, _case_of(store, "R0"))
+    now = _case_of(store, "R0")
+    assert now["primary_category"] == "malicious" and now["owner_role"] == "legal"
+    kept = [s for s in _signals(store, case["id"]) if s["id"] == sig["id"]][0]
+    assert (kept["status"], kept["decided_by"], kept["decision_note"]) == ("confirmed", "fa", "同一IP三个新号，确认")
+    with pytest.raises(ConfigError):
+        df.decide_signal(store, "zhu", sig["id"], False, "改主意")
+    other = [s for s in _signals(store, _case_of(store, "R1")["id"]) if s["kind"] == "burst_ip"][0]
+    res = df.decide_signal(store, "zhu", other["id"], False, "正常客户")
+    assert res["status"] == "rejected" and not res["malicious"] and res["below_threshold"]
+    assert df.detect_malicious(store).signals_updated == 0  # decided signals are never refreshed
+
+
+def test_tuned_threshold_follows_decisions_within_bounds(sqlite_store, tmp_path):
+    store = sqlite_store
+    _import_reviews(store, tmp_path, [_review(i, f"买家{i}", "质量太差", 3) for i in range(24)])
+    triage_store(store, model=False)
+    with store.write() as conn:
+        shop = store.shop_id(conn, "taobao", SHOP)
+        case_ids = [int(c) for (c,) in conn.execute(sa.select(st.cases.c.id).order_by(st.cases.c.id))]
+    assert df.tuned_threshold(store, shop) == df.MALICIOUS_THRESHOLD
+    now = dt.datetime.now(dt.UTC)
+    with store.write() as conn:  # legal rejected every signal below 0.8 and confirmed the ones above
+        for i, c in enumerate(case_ids):
+            score = 0.62 + 0.01 * i
+            conn.execute(st.case_signals.insert().values(
+                case_id=c, signal_key=f"t:{i}", kind="burst_ip", score=score, reasons="x", pointers="{}",
+                detected_at=now, updated_at=now, status="confirmed" if score >= 0.8 else "rejected",
+                decided_by="fa", decided_at=now))
+    t = df.tuned_threshold(store, shop)
+    assert df.MALICIOUS_THRESHOLD < t <= 0.8 and t <= df.THRESHOLD_BOUNDS[1]
+    assert t == round(0.6 + (0.8 - 0.6) * 24 / (24 + df.TUNING_PRIOR), 2)
