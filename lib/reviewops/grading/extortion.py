@@ -109,7 +109,7 @@ def squeeze_many(texts: Sequence[Any]) -> list[str]:
 # ------------------------------------------------------------------ lexicon
 _BREAK, _SENT = "break", "sentence"
 ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
-         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite", "rating",
+         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite", "rating", "illicit",
          "guard")
 
 
@@ -434,7 +434,7 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
     if not clauses:
         return []
     hits: list[tuple[str, str]] = []
-    if not _anywhere(clauses, "uncond")[0]:
+    if "uncond" not in totals and "illicit" not in totals:
         for sent, k, c in clauses:
             b = c.get("benefit")
             if b is None:
@@ -489,8 +489,9 @@ _TIES = ("action", "request", "del", "lever", "pressure")
 
 def disclaimed(text: Any, matched: Any) -> bool:
     """True when ``matched`` (a phrase found in the seller message ``text``, e.g. by the policy's 违规用语
-    rows) sits after a negation in its clause (我们不做好评返现, 平台规定不能好评返现) or in a clause that thanks for
-    a review already given (您的好评我们已经收到) — a statement about the rule, not an offer."""
+    rows) sits after a negation in its clause (我们不做好评返现, 平台规定不能好评返现), in a clause that thanks for
+    a review already given (您的好评我们已经收到) or in one that calls it a violation (好评返现是违规行为) — a
+    statement about the rule, not an offer."""
     s, m = squeeze(text), squeeze(matched)
     if not m:
         return False
@@ -508,7 +509,7 @@ def disclaimed(text: Any, matched: Any) -> bool:
             negated = acked = False
             continue
         roles = {x[0] for x in value[1]}
-        if "ack" in roles:
+        if "ack" in roles or "illicit" in roles:  # 感谢您的好评 / 好评返现是违规行为: a statement, not an offer
             acked = True
         start = end + 1 - len(value[0])
         if start < at and ("negation" in roles or ("uncond" in roles and end >= at)):
