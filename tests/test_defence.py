@@ -282,3 +282,68 @@ def test_tuned_threshold_follows_decisions_within_bounds(sqlite_store, tmp_path)
     t = df.tuned_threshold(store, shop)
     assert df.MALICIOUS_THRESHOLD < t <= 0.8 and t <= df.THRESHOLD_BOUNDS[1]
     assert t == round(0.6 + (0.8 - 0.6) * 24 / (24 + df.TUNING_PRIOR), 2)
+
+
+# ---------------------------------------------------------------------------------- watcher and CLI
+def test_watcher_routes_on_arrival_and_alerts_a_chat_that_comes_later(store, tmp_path):
+    from alert_fixtures import feishu, policy_with
+    from reviewops.alerting.alerts import message_for
+    from reviewops.alerting.watch import take_file
+
+    policy = policy_with(store, [feishu()])
+    take_file(store, _csv(tmp_path / "r.csv", REVIEW_HEADER, [_review(1, "阿强", "杯子漏水，差评", 3)]),
+              platform="taobao", shop=SHOP, policy=policy)
+    case = _case_of(store, "R1")
+    assert case["primary_category"] != "malicious"
+    out = take_file(store, _csv(tmp_path / "c.csv", CHAT_HEADER, EXTORTION_CHAT), platform="taobao", shop=SHOP,
+                    policy=policy)
+    assert out.state == "done" and out.alerts == 1
+    now = _case_of(store, "R1")
+    assert (now["primary_category"], now["owner_role"]) == ("malicious", "legal")
+    with store.read() as conn:
+        events = conn.execute(sa.select(st.alert_events.c.id, st.alert_events.c.key, st.alert_events.c.kind)
+                              .order_by(st.alert_events.c.id)).all()
+        deliveries = conn.execute(sa.select(sa.func.count()).select_from(st.alert_deliveries)).scalar_one()
+    assert [(e.key, e.kind) for e in events] == [(f"new_case:{case['id']}", "new_case"),
+                                                 (f"malicious:{case['id']}", "malicious")]
+    assert deliveries == 2
+    msg = message_for(store, events[1].id, policy=policy)
+    assert msg.category_zh == "恶意" and msg.role_zh == "法务"
+    # the same file again: nothing new, no second alert
+    again = take_file(store, tmp_path / "c.csv", platform="taobao", shop=SHOP, policy=policy)
+    assert again.state == "unchanged"
+
+
+def test_watcher_new_case_alert_already_names_legal(sqlite_store, tmp_path):
+    from alert_fixtures import feishu, policy_with
+    from reviewops.alerting.alerts import message_for
+    from reviewops.alerting.watch import take_file
+
+    store = sqlite_store
+    policy = policy_with(store, [feishu()])
+    import_file(store, _csv(tmp_path / "c.csv", CHAT_HEADER, EXTORTION_CHAT), platform="taobao", kind="chats", shop=SHOP)
+    take_file(store, _csv(tmp_path / "r.csv", REVIEW_HEADER, [_review(1, "阿强", "杯子漏水，差评", 3)]),
+              platform="taobao", shop=SHOP, policy=policy)
+    case = _case_of(store, "R1")
+    assert case["primary_category"] == "malicious"
+    with store.read() as conn:
+        [(eid, kind)] = conn.execute(sa.select(st.alert_events.c.id, st.alert_events.c.kind)).all()
+    assert kind == "new_case" and message_for(store, eid, policy=policy).role_zh == "法务"
+
+
+def test_cli_triage_detects_and_picks_up_later_chats(sqlite_store, tmp_path, capsys):
+    from reviewops.cli import main
+
+    store = sqlite_store
+    _import_reviews(store, tmp_path, [_review(1, "阿强", "杯子漏水，差评", 3)])
+    assert main(["triage", "--db", store.url, "--json", "--limit", "0"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["created"] == 1 and first["malicious"] == []
+    _import_chats(store, tmp_path, EXTORTION_CHAT)
+    assert main(["triage", "--db", store.url, "--limit", "0"]) == 0
+    out = capsys.readouterr().out
+    case = _case_of(store, "R1")
+    assert "恶意差评检测" in out and str(case["id"]) in out and case["owner_role"] == "legal"
+    with store.read() as conn:
+        keys = [k for (k,) in conn.execute(sa.select(st.alert_events.c.key))]
+    assert keys == [f"malicious:{case['id']}"]

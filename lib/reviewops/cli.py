@@ -264,21 +264,36 @@ def _count_open(store: Any, shop_ids: Any = None) -> int:
 @db_option
 @json_option
 def triage_cmd(no_model: bool, limit: int, db: str | None, as_json: bool) -> None:
-    """把新的中差评分级并建案（可重复执行）/ grade new negative reviews into cases (idempotent)."""
+    """把新的中差评分级并建案（可重复执行），并检测恶意差评 / grade new negative reviews into cases (idempotent)
+    and run the malicious-review detection on them and on the cases of newly imported chats."""
+    from .alerting.watch import malicious_alert_hook
+    from .core.policy import current_policy
     from .core.store import Store
+    from .handling.defence import detect_new_chats
     from .handling.opening import open_queue, triage_store
 
     with Store.open(db) as store:
-        result = triage_store(store, model=not no_model, actor=_actor(), via="cli")
+        result = triage_store(store, model=not no_model, actor=_actor(), via="cli", detect=True)
+        # chats imported since the last run: their buyers' cases again (a chat after its review updates the case)
+        chats = detect_new_chats(store, actor=_actor(), via="cli",
+                                 on_malicious=malicious_alert_hook(current_policy(store), source="import"))
         queue = open_queue(store, limit=limit)
         total = _count_open(store)
     if as_json:
         data = result.to_dict()
+        data["chat_cases_examined"] = chats.examined
+        data["malicious"] = sorted({*result.malicious, *chats.malicious})
         data["queue"] = _queue_json(queue)
         data["open_cases"] = total
         _echo_json(data)
         return
     _echo_triage(result)
+    routed = sorted({*result.malicious, *chats.malicious})
+    if routed or chats.examined:
+        shown = "、".join(str(i) for i in routed[:20]) + (" …" if len(routed) > 20 else "")
+        click.echo(f"恶意差评检测 malicious-review detection：{len(routed)} 个案件转法务（1 小时内处理）"
+                   + (f"：{shown}" if routed else "")
+                   + (f"；新聊天涉及案件 {chats.examined} 个 / chats re-examined {chats.examined} cases" if chats.examined else ""))
     if limit:
         click.echo("")
         _print_queue(queue, total)

@@ -72,6 +72,7 @@ __all__ = [
     "parse_schedule",
     "sign_push",
     "take_file",
+    "malicious_alert_hook",
     "take_push",
     "verify_push",
     "watch_status",
@@ -213,9 +214,62 @@ def _triage_new(store: Store, policy: Policy, *, batch_ids: list[int] | None, so
     if batch_ids is not None and not batch_ids:
         return 0, 0
     created: list[int] = []
+    # detect=True: malicious-review detection runs on the new cases in the transaction that opens them, so
+    # their new-case alert already says 恶意 / 法务 (issue 17 §1)
     res = triage_store(store, policy=policy, actor=ACTOR, via="watch", batch_ids=batch_ids, seen_since=seen_since,
-                       on_case=case_alert_hook(policy, source=source, arrived_at=arrived_at, created=created))
+                       on_case=case_alert_hook(policy, source=source, arrived_at=arrived_at, created=created),
+                       detect=True)
     return res.created, len(created)
+
+
+def malicious_alert_hook(policy: Policy, *, source: str, created: list[int] | None = None) -> Any:
+    """An ``on_malicious`` hook for :func:`reviewops.handling.defence.detect_malicious` / ``detect_new_chats``: a
+    case that became malicious after it was opened (a chat imported after its review) gets an alert in the
+    transaction that routes it to 法务. Key ``malicious:<case>`` (once per case), kind ``malicious``, delivered
+    on the channels that take new-case alerts (the policy has no event of its own for it yet); the message is
+    built from the case when sent (恶意, 法务, the 1 h deadline). Kept out of the new-case figures (E1 delays
+    count kind ``new_case`` only). Material older than the policy's ``alert_max_review_age_hours`` (a first
+    import of old chats) is recorded on the case but pages nobody. Event ids are appended to ``created``."""
+    from ..core.store import alert_deliveries, alert_events
+    from .alerts import _channels_for, _is_history
+
+    def hook(conn: sa.Connection, case_id: int, info: dict[str, Any]) -> None:
+        now = _utcnow()
+        if _is_history(policy, info.get("evidence_at"), now):
+            return
+        key = f"malicious:{case_id}"
+        if conn.execute(sa.select(alert_events.c.id).where(alert_events.c.key == key)).first() is not None:
+            return
+        detected = info.get("detected_at") or now
+        event_id = int(conn.execute(alert_events.insert().values(
+            key=key, kind="malicious", case_id=case_id, shop_id=int(info["shop_id"]), source=source,
+            arrived_at=min(info.get("evidence_at") or detected, now), detected_at=detected, created_at=now)
+            .returning(alert_events.c.id)).scalar_one())
+        rows = [{"event_id": event_id, "channel": r["name"], "channel_type": r["type"], "state": "pending",
+                 "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+                for r in _channels_for(policy, "new_case")]
+        if rows:
+            conn.execute(alert_deliveries.insert(), rows)
+        if created is not None:
+            created.append(event_id)
+
+    return hook
+
+
+def _detect_chats(store: Store, policy: Policy, results: list[Any], *, source: str) -> int:
+    """Chats just imported: detection again for the cases of their buyers (a chat that arrives after its review
+    updates the case); returns the malicious alerts raised."""
+    from ..handling.defence import detect_new_chats
+
+    batches = [int(r.batch_id) for r in results if r.kind == "chats" and r.batch_id is not None]
+    if not batches:
+        return 0
+    created: list[int] = []
+    res = detect_new_chats(store, batch_ids=batches, actor=ACTOR, via="watch",
+                           on_malicious=malicious_alert_hook(policy, source=source, created=created))
+    if res.malicious:
+        log.info("chats: %d cases re-examined, %d routed to legal as malicious", res.examined, len(res.malicious))
+    return len(created)
 
 
 def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "folder",
@@ -254,6 +308,7 @@ def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "fold
         out.reviews_new = sum(r.rows_new for r in results if r.kind == "reviews")
         out.reviews_updated = sum(r.rows_updated for r in results if r.kind == "reviews")
         out.cases, out.alerts = _triage_new(store, policy, batch_ids=batches, source=source, arrived_at=arrived)
+        out.alerts += _detect_chats(store, policy, results, source=source)
     summary = json.dumps(out.to_dict(), ensure_ascii=False)
     with store.write() as conn:
         values = {"source": source, "sha256": sha, "size": size, "state": out.state, "imported_at": _utcnow(),
