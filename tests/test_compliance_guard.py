@@ -5,7 +5,6 @@ in its evasive forms and pressure to delete a review, and keeps passing lawful m
 from __future__ import annotations
 
 import pytest
-
 from reviewops import check_message, default_policy, draft_reply
 from reviewops.grading.extortion import disclaimed, incentive_hits
 from reviewops.handling.remedy import remedy_for

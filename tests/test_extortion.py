@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import reviewops
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import reviewops
 from reviewops import extortion_scores
 from reviewops.core.errors import ConfigError
 from reviewops.grading import extortion as ext

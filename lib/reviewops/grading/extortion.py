@@ -109,8 +109,8 @@ def squeeze_many(texts: Sequence[Any]) -> list[str]:
 # ------------------------------------------------------------------ lexicon
 _BREAK, _SENT = "break", "sentence"
 ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
-         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond", "offsite", "rating", "illicit",
-         "guard")
+         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond",
+         "offsite", "rating", "illicit", "guard")
 
 
 _NEGATABLE = {"buyer": frozenset(("benefit", "lever", "del", "pressure", "lawful")),
@@ -242,10 +242,6 @@ def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[fl
         if v is not None and v[0] > best[0]:
             best = v
     return best
-
-
-def _anywhere(clauses: Sequence[Clause], role: str) -> tuple[float, str]:
-    return _best((c for _, _, c in clauses), role)
 
 
 # ------------------------------------------------------------------ buyer side
