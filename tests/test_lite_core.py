@@ -62,7 +62,7 @@ import importlib.util, json, sys
 sys.path.insert(0, sys.argv[1])   # the folder of workbooks/lite/main.py, as Lite's main.py tab
 import main                        # the real xlwings decorators
 import reviewops
-classify = sys.modules["reviewops.grading.classify"]  # the module (reviewops.classify is also the function's name)
+lexicon = sys.modules["reviewops.grading.lexicon"]  # the matcher lives with the lexicon
 calls = json.loads(sys.argv[2])
 results = [getattr(main, name)(*args) for name, args in calls]
 print(json.dumps({
@@ -70,7 +70,7 @@ print(json.dumps({
     "absent": [m for m in json.loads(sys.argv[3]) if importlib.util.find_spec(m) is not None],
     "reviewops": reviewops.__file__,
     "xlwings": __import__("xlwings").__file__,
-    "matcher": type(classify._new_matcher("auto")).__name__,  # pyahocorasick absent: the pure-Python one
+    "matcher": type(lexicon._new_matcher("auto")).__name__,  # pyahocorasick absent: the pure-Python one
     "prefix": sys.prefix,
 }, ensure_ascii=False, default=str))
 """
@@ -163,7 +163,7 @@ def test_core_declares_only_pyodide_installable_dependencies(core: Core):
 
 
 def _version() -> str:
-    text = (ROOT / "lib" / "reviewops" / "__init__.py").read_text(encoding="utf-8")
+    text = (ROOT / "lib" / "reviewops" / "core" / "__init__.py").read_text(encoding="utf-8")  # the one literal
     return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
 
 

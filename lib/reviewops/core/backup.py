@@ -83,7 +83,7 @@ ENV_PG_BIN = "REVIEWOPS_PG_BIN"
 ENV_HINT = "REVIEWOPS_VAULT_KEY / REVIEWOPS_VAULT_KEY_FILE"
 
 #: Audit tables the database keeps append-only (triggers of migrations 0001/0002/0004).
-APPEND_ONLY = ("case_events", "access_log")
+APPEND_ONLY = ("case_events", "access_log", "evidence_custody")
 _CHUNK = 1 << 20
 
 
