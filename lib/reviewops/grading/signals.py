@@ -135,14 +135,14 @@ def _link_values(df: pd.DataFrame, kind: str, policy: dict[str, Any]) -> pd.Seri
         addr = [_address_key(r, int(policy["address_min_detail_chars"])) for r in df.itertuples(index=False)]
         v = pd.Series([("tel:" + p) if isinstance(p, str) and p else (("addr:" + a) if a else None)
                        for p, a in zip(df["receiver_phone_hash"], addr)], index=df.index, dtype=object)
-    v = v.where(v.notna(), None).map(lambda x: str(x).strip() if x is not None else None)
-    return v.where(v.map(bool), None)
+    clean = [str(x).strip() if isinstance(x, str) else None for x in v]
+    return pd.Series([x or None for x in clean], index=df.index, dtype=object)
 
 
 def _windows(times: Sequence[pd.Timestamp], i: int, window: pd.Timedelta, need: int) -> list[int]:
-    """Indices (into sorted ``times``) of the union of every ``window``-long span that holds ``times[i]`` and at
-    least ``need`` items; empty when there is none."""
-    members: set[int] = set()
+    """Indices (into sorted ``times``) of the fullest ``window``-long span that holds ``times[i]`` and at least
+    ``need`` items (the earliest such span on a tie); empty when there is none."""
+    best: tuple[int, int] | None = None
     n = len(times)
     for s in range(i, -1, -1):
         if times[i] - times[s] > window:
@@ -150,9 +150,9 @@ def _windows(times: Sequence[pd.Timestamp], i: int, window: pd.Timedelta, need: 
         end = s
         while end + 1 < n and times[end + 1] - times[s] <= window:
             end += 1
-        if end >= i and end - s + 1 >= need:
-            members.update(range(s, end + 1))
-    return sorted(members)
+        if end >= i and end - s + 1 >= need and (best is None or end - s >= best[1] - best[0]):
+            best = (s, end)
+    return list(range(best[0], best[1] + 1)) if best else []
 
 
 def _burst_score(kind: str, n: int, span: pd.Timedelta, one_product: bool, policy: dict[str, Any]) -> float:
