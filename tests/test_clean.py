@@ -349,3 +349,47 @@ def test_years_no_platform_writes_are_reported_not_a_crash():
     conv, _ = to_utc(pd.Series(["2999-01-01 00:00:00", "1899-12-31", "2200-12-31 23:59:59"], dtype=object))
     assert conv.bad.tolist() == [True, True, False]
     assert "year out of range" in conv.reasons[0] and conv.values.isna().tolist() == [True, True, False]
+
+
+# ------------------------------------------------------------------ long columns: once per distinct value
+def _repeated(values: list, n: int = 1200, seed: int = 7) -> pd.Series:
+    import random
+
+    r = random.Random(seed)
+    return pd.Series([r.choice(values) for _ in range(n)], dtype=object)
+
+
+def test_long_columns_are_cleaned_per_distinct_value_with_the_cell_rule():
+    raw = _repeated([None, float("nan"), pd.NA, "", " - ", '="00123"', "'0123", '"abc"', "\u3000x\u3000", "１２３",
+                     "a\u200bb", "\t=1+1", "'=cmd", "好评", "2026-11-30 09:00:00"])
+    assert len(raw) >= clean._FACTORIZE_MIN
+    for free_text in (False, True):
+        got = clean.clean_cells(raw, free_text=free_text)
+        want = [clean.clean_cell(v, free_text) for v in raw.tolist()]
+        assert got.tolist() == want
+    # numbers from a workbook are not merged with equal text or each other (1, 1.0, True)
+    mixed = _repeated([1, 1.0, True, "1", None])
+    assert clean.clean_cells(mixed).tolist() == [clean.clean_cell(v) for v in mixed.tolist()]
+
+
+def test_excel_mangling_is_judged_on_rows_not_on_distinct_ids():
+    """One mangled id on 600 rows among 400 genuine ones: most rows end in zeros past digit 15 (Excel), although
+    only one distinct id does."""
+    genuine = [f"{123456789012345678 + 7919 * i}" for i in range(400)]
+    genuine = [g if not g.endswith("0") else g[:-1] + "7" for g in genuine]
+    values = pd.Series(["123456789012340000"] * 600 + genuine, dtype=object)
+    got = clean.to_id(values)
+    ref = clean._to_id(values, None, None)  # cell by cell, every row counted
+    assert int(got.bad.sum()) == int(ref.bad.sum()) == 600
+    assert got.values.tolist() == ref.values.tolist() and got.reasons.tolist() == ref.reasons.tolist()
+
+
+def test_repeated_times_convert_like_single_ones_and_slashes_count_rows():
+    values = _repeated(["2026-11-30 09:00:00", "2026/3/5 14:22", "03/09/2024", "45361.5", "2999-01-01", None,
+                        "1988-04-10 02:30:00", "2026年3月5日"])
+    conv, slash = clean.to_utc(values)
+    ref, ref_slash = clean._to_utc(values, clean.SHANGHAI)
+    assert slash == int(ref_slash.sum()) == int((values == "2026/3/5 14:22").sum())
+    assert conv.values.dtype == ref.values.dtype
+    assert conv.values.equals(ref.values) and conv.bad.equals(ref.bad)
+    assert conv.reasons.tolist() == ref.reasons.tolist()

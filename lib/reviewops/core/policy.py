@@ -1295,14 +1295,23 @@ def load_policy(store: Any, version: int | None = None) -> Policy | None:
         return load_policy_in(conn, version, missing_ok=True)
 
 
+@functools.cache
+def _policy_stmts() -> tuple[sa.Select, sa.Select, sa.Select]:
+    """The statements of :func:`load_policy_in`, built once (it runs in nearly every workbench step): the
+    newest version's number and hash, a given version's number and hash, a version's text."""
+    from .store import policy_versions as pv
+
+    head = sa.select(pv.c.version, pv.c.sha256)
+    return (head.order_by(pv.c.version.desc()).limit(1),
+            head.where(pv.c.version == sa.bindparam("v")),
+            sa.select(pv.c.policy_json).where(pv.c.version == sa.bindparam("v")))
+
+
 def load_policy_in(conn: sa.Connection, version: int | None = None, *, missing_ok: bool = False) -> Policy | None:
     """:func:`load_policy` in the caller's transaction; with no stored policy, the default
     (or None with ``missing_ok``). Parsed versions are kept in memory by content hash."""
-    from .store import policy_versions as pv
-
-    q = sa.select(pv.c.version, pv.c.sha256)
-    q = q.where(pv.c.version == version) if version is not None else q.order_by(pv.c.version.desc()).limit(1)
-    row = conn.execute(q).first()
+    latest, by_version, text_of = _policy_stmts()
+    row = conn.execute(latest).first() if version is None else conn.execute(by_version, {"v": version}).first()
     if row is None:
         if version is not None:
             from .errors import NotFound
@@ -1312,7 +1321,7 @@ def load_policy_in(conn: sa.Connection, version: int | None = None, *, missing_o
     key = (int(row.version), str(row.sha256))
     hit = _PARSED.get(key)
     if hit is None:
-        text = conn.execute(sa.select(pv.c.policy_json).where(pv.c.version == row.version)).scalar_one()
+        text = conn.execute(text_of, {"v": row.version}).scalar_one()
         hit = Policy.from_json(text, version=row.version, source=f"store v{row.version}")
         if len(_PARSED) > 32:
             _PARSED.clear()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -240,12 +241,18 @@ def list_users(store: "Store") -> list[dict[str, Any]]:
              "created_at": r["created_at"]} for r in rows]
 
 
-def user_row(store: "Store", name: str) -> dict[str, Any] | None:
-    """The stored row of user ``name`` (including the password hash), or None."""
+@functools.cache
+def _user_row_stmt() -> sa.Select:
+    """``SELECT * FROM users WHERE name = :name``, built once (every workbench step re-reads its actor)."""
     from .store import users
 
+    return sa.select(users).where(users.c.name == sa.bindparam("name"))
+
+
+def user_row(store: "Store", name: str) -> dict[str, Any] | None:
+    """The stored row of user ``name`` (including the password hash), or None."""
     with store.read() as conn:
-        row = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
+        row = conn.execute(_user_row_stmt(), {"name": name}).mappings().first()
     return dict(row) if row is not None else None
 
 

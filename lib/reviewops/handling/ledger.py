@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -198,30 +199,94 @@ class _Ctx:
     policy: "Policy"
 
 
-def _context(conn: sa.Connection, case_id: int, *, lock: bool = True) -> _Ctx:
-    from ..core.policy import load_policy_in
+# ----------------------------------------------------------------- statements
+# The ledger's statements run several times in every remedy step (propose, approve, deliver, the policy's own
+# coupons, the suggestion's fit): each is built once, with bind parameters, so SQLAlchemy reuses its compiled
+# form instead of building the statement and its cache key again on every call.
+_bp = sa.bindparam
+
+
+@functools.cache
+def _context_stmts() -> dict[str, Any]:
     from ..core.store import cases, customers, orders, reviews
 
-    row = conn.execute(
-        sa.select(cases.c.id, cases.c.shop_id, cases.c.state, cases.c.version, cases.c.policy_version,
-                  reviews.c.customer_id, reviews.c.order_id)
+    order = sa.select(orders.c.paid_fen, orders.c.goods_fen, orders.c.customer_id).where(
+        orders.c.shop_id == _bp("shop_id"), orders.c.order_id == _bp("order_id"))
+    return {
+        "case": sa.select(cases.c.id, cases.c.shop_id, cases.c.state, cases.c.version, cases.c.policy_version,
+                          reviews.c.customer_id, reviews.c.order_id)
         .select_from(cases.outerjoin(reviews, reviews.c.id == cases.c.review_pk))
-        .where(cases.c.id == case_id)).first()
+        .where(cases.c.id == _bp("case_id")),
+        "order": order,
+        "order_locked": order.with_for_update(),
+        "customer_locked": sa.select(customers.c.id).where(customers.c.id == _bp("customer_id")).with_for_update(),
+    }
+
+
+@functools.cache
+def _sum_stmt(scope: str, *, kinds: bool = False, since: bool = False, refunds_only: bool = False) -> sa.Select:
+    """``coalesce(sum(amount_fen), 0)`` of the counted ledger rows of the case (``:case_id``), the customer
+    (``:customer_id``) or the order (``:shop_id``, ``:order_id``); of ``:kinds`` only (``kinds``), of refunds
+    only (``refunds_only``), requested at or after ``:since`` (``since``)."""
+    from ..core.store import compensations as comp
+
+    where = {"case": [comp.c.case_id == _bp("case_id")], "customer": [comp.c.customer_id == _bp("customer_id")],
+             "order": [(comp.c.shop_id == _bp("shop_id")) & (comp.c.order_id == _bp("order_id"))]}[scope]
+    if refunds_only:
+        where.append(comp.c.kind == "refund")
+    where.append(comp.c.state.in_(COUNTED))
+    if kinds:
+        where.append(comp.c.kind.in_(_bp("kinds", expanding=True)))
+    if since:
+        where.append(comp.c.requested_at >= _bp("since"))
+    return sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0)).where(*where)
+
+
+@functools.cache
+def _insert_stmt() -> sa.Insert:
+    """A ledger row, its id returned; the values come as the parameters of each execution."""
+    from ..core.store import compensations as comp
+
+    return comp.insert().returning(comp.c.id)
+
+
+@functools.cache
+def _case_rows_stmt(state: str) -> sa.Select:
+    """The case's (``:case_id``) ledger rows in ``state``, oldest first."""
+    from ..core.store import compensations as comp
+
+    return sa.select(comp).where(comp.c.case_id == _bp("case_id"), comp.c.state == state).order_by(comp.c.id)
+
+
+def _scope(ctx: "_Ctx", *, by_order: bool = False, by_customer: bool = False) -> tuple[str, dict[str, Any]]:
+    """The ledger rows a sum is over: the order's (when it has one and ``by_order``), the customer's (when
+    known and ``by_customer``), else the case's; (scope, its parameters)."""
+    if by_order and ctx.order_id:
+        return "order", {"shop_id": ctx.shop_id, "order_id": ctx.order_id}
+    if by_customer and ctx.customer_id is not None:
+        return "customer", {"customer_id": ctx.customer_id}
+    return "case", {"case_id": ctx.case_id}
+
+
+def _context(conn: sa.Connection, case_id: int, *, lock: bool = True) -> _Ctx:
+    from ..core.policy import load_policy_in
+
+    q = _context_stmts()
+    row = conn.execute(q["case"], {"case_id": case_id}).first()
     if row is None:
         raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
     value = None
     customer_id = row.customer_id
     if row.order_id:
-        q = sa.select(orders.c.paid_fen, orders.c.goods_fen, orders.c.customer_id).where(
-            orders.c.shop_id == row.shop_id, orders.c.order_id == row.order_id)
         # serialise decisions on one order: the refunds of its cases must not race past what was paid (PostgreSQL)
-        o = conn.execute(q.with_for_update() if lock else q).first()
+        o = conn.execute(q["order_locked"] if lock else q["order"],
+                         {"shop_id": row.shop_id, "order_id": row.order_id}).first()
         if o is not None:
             value = o.paid_fen if o.paid_fen is not None else o.goods_fen
             customer_id = customer_id or o.customer_id
     if customer_id is not None and lock:
         # serialise decisions for one customer: the rolling-window sum must not race (PostgreSQL)
-        conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id).with_for_update())
+        conn.execute(q["customer_locked"], {"customer_id": customer_id})
     policy = load_policy_in(conn, None)  # limits are those in force now, not when the case was graded
     return _Ctx(int(row.id), int(row.shop_id), row.state, int(row.version), customer_id, row.order_id, value, policy)
 
@@ -230,15 +295,13 @@ def _totals(conn: sa.Connection, ctx: _Ctx, window_days: int, now: dt.datetime,
             kinds: tuple[str, ...] | None = None) -> tuple[int, int]:
     """(case total, customer's window total) of approved + pending + delivered rows, in fen (of ``kinds``
     only when given: the gift caps use the same two sums as the money limits)."""
-    from ..core.store import compensations as comp
-
-    which = [comp.c.state.in_(COUNTED)] + ([comp.c.kind.in_(kinds)] if kinds is not None else [])
-    case_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
-                              .where(comp.c.case_id == ctx.case_id, *which)).scalar_one()
+    extra = {"kinds": list(kinds)} if kinds is not None else {}
+    case_total = conn.execute(_sum_stmt("case", kinds=kinds is not None),
+                              {"case_id": ctx.case_id, **extra}).scalar_one()
     since = now - dt.timedelta(days=int(window_days))
-    who = (comp.c.customer_id == ctx.customer_id) if ctx.customer_id is not None else (comp.c.case_id == ctx.case_id)
-    window_total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0))
-                                .where(who, *which, comp.c.requested_at >= since)).scalar_one()
+    who, params = _scope(ctx, by_customer=True)
+    window_total = conn.execute(_sum_stmt(who, kinds=kinds is not None, since=True),
+                                {**params, **extra, "since": since}).scalar_one()
     return int(case_total), int(window_total)
 
 
@@ -268,27 +331,31 @@ class RefundRoom:
         return 0 if self.paid_fen is None else max(0, self.paid_fen - self.refunded_fen)
 
 
-def _refund_room(conn: sa.Connection, ctx: _Ctx) -> RefundRoom:
-    from ..core.store import compensations as comp
+@functools.cache
+def _refund_stmts() -> tuple[sa.Select, sa.Select]:
     from ..core.store import orders, refunds
 
+    return (sa.select(orders.c.refund_fen).where(orders.c.shop_id == _bp("shop_id"),
+                                                 orders.c.order_id == _bp("order_id")),
+            sa.select(refunds.c.status_raw, refunds.c.refund_fen, refunds.c.apply_fen, refunds.c.refund_shipping_fen,
+                      refunds.c.refunded_at, refunds.c.closed_at)
+            .where(refunds.c.shop_id == _bp("shop_id"), refunds.c.order_id == _bp("order_id")))
+
+
+def _refund_room(conn: sa.Connection, ctx: _Ctx) -> RefundRoom:
     imported = 0
     if ctx.order_id:
-        order_refund = conn.execute(sa.select(orders.c.refund_fen).where(
-            orders.c.shop_id == ctx.shop_id, orders.c.order_id == ctx.order_id)).scalar()
-        rows = conn.execute(sa.select(refunds.c.status_raw, refunds.c.refund_fen, refunds.c.apply_fen,
-                                      refunds.c.refund_shipping_fen, refunds.c.refunded_at, refunds.c.closed_at)
-                            .where(refunds.c.shop_id == ctx.shop_id, refunds.c.order_id == ctx.order_id)).all()
+        of_order, of_refunds = _refund_stmts()
+        key = {"shop_id": ctx.shop_id, "order_id": ctx.order_id}
+        order_refund = conn.execute(of_order, key).scalar()
+        rows = conn.execute(of_refunds, key).all()
         rows_fen = sum(int(r.refund_fen if r.refund_fen is not None else (r.apply_fen or 0))
                        + int(r.refund_shipping_fen or 0) for r in rows
                        if r.refunded_at is not None or not (r.closed_at is not None
                                                             or _CLOSED_REFUND_RE.search(str(r.status_raw or ""))))
         imported = max(int(order_refund or 0), rows_fen)
-        mine = (comp.c.shop_id == ctx.shop_id) & (comp.c.order_id == ctx.order_id)
-    else:
-        mine = comp.c.case_id == ctx.case_id
-    ledger_fen = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0)).where(
-        mine, comp.c.kind == "refund", comp.c.state.in_(COUNTED))).scalar_one()
+    scope, params = _scope(ctx, by_order=True)
+    ledger_fen = conn.execute(_sum_stmt(scope, refunds_only=True), params).scalar_one()
     return RefundRoom(ctx.order_id, ctx.order_value_fen, imported, int(ledger_fen))
 
 
@@ -343,17 +410,13 @@ _OVER_GROUPS = ((("resend",), "补发", "resends"),
 def _above_order(conn: sa.Connection, ctx: _Ctx, items: list[Any] = ()) -> list[tuple[str, str, int, int]]:
     """The groups of remedies that exceed the order's value with ``items`` added: (label zh, label en, the
     group's total on the order in fen, order value); empty when none does or the value is unknown."""
-    from ..core.store import compensations as comp
-
     if ctx.order_value_fen is None:
         return []
-    mine = ((comp.c.shop_id == ctx.shop_id) & (comp.c.order_id == ctx.order_id)) if ctx.order_id else (
-        comp.c.case_id == ctx.case_id)
+    scope, params = _scope(ctx, by_order=True)
     out = []
     for kinds, zh, en in _OVER_GROUPS:
         adding = sum(i.amount_fen for i in items if i.kind in kinds)
-        had = int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(comp.c.amount_fen), 0)).where(
-            mine, comp.c.kind.in_(kinds), comp.c.state.in_(COUNTED))).scalar_one())
+        had = int(conn.execute(_sum_stmt(scope, kinds=True), {**params, "kinds": list(kinds)}).scalar_one())
         if had + adding > ctx.order_value_fen and (adding or not items):
             out.append((zh, en, had + adding, ctx.order_value_fen))
     return out
@@ -451,7 +514,6 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
     so in the reasons, the audit and the approval inbox; gifts within the tier's cap counting the case's
     gifts and the customer's within ``gift_window_days`` (:class:`GiftCapExceeded`).
     """
-    from ..core.store import compensations as comp
     from ..core.store import utcnow
     from .cases import transition_in
 
@@ -490,7 +552,7 @@ def propose(store: "Store", actor: "Actor", case_id: int, expected_version: int,
                     values.update(decided_by=actor.name, decided_role=actor.role, decided_at=now,
                                   decision_reason="在提出人审批权限内 / within the proposer's authority"
                                   + (f"；{flag}" if flag else ""))
-                ids.append(int(conn.execute(comp.insert().values(**values).returning(comp.c.id)).scalar_one()))
+                ids.append(int(conn.execute(_insert_stmt(), values).scalar_one()))
             summary = "、".join(f"{KIND_ZH[i.kind]} {_yuan(i.amount_fen)}" for i in items)
             v = transition_in(conn, ctx.case_id, expected_version, "remedy_proposed", actor=actor.name, via=via,
                               reason=f"提出补偿：{summary}（合计 {_yuan(total)}）" + (f"；{note}" if note else "")
@@ -571,29 +633,33 @@ def fit_suggestion(store: "Store", case_id: int, items: list[dict[str, Any]], *,
     return out
 
 
+@functools.cache
+def _tier_stmts() -> tuple[sa.Select, sa.Select]:
+    from ..core.store import orders
+
+    return (sa.select(sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0))
+            .where(orders.c.customer_id == _bp("customer_id"), orders.c.created_at >= _bp("since")),
+            sa.select(sa.func.count(), sa.func.max(orders.c.created_at)).where(orders.c.customer_id == _bp("customer_id")))
+
+
 def customer_tier(conn: sa.Connection, customer_id: int | None, policy: "Policy", now: dt.datetime) -> dict[str, Any]:
     """The D3 tier row of a customer from their orders (annual spend, order count, last order)."""
-    from ..core.store import orders
     from .remedy import tier_of
 
     if customer_id is None:
         t = tier_of(0, 0, None, policy=policy, today=now.date())
     else:
         since = now - dt.timedelta(days=365)
-        spend = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(orders.c.paid_fen), 0))
-                             .where(orders.c.customer_id == customer_id, orders.c.created_at >= since)).scalar_one()
-        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(orders.c.created_at))
-                               .where(orders.c.customer_id == customer_id)).one()
+        spend_q, count_q = _tier_stmts()
+        spend = conn.execute(spend_q, {"customer_id": customer_id, "since": since}).scalar_one()
+        n, last = conn.execute(count_q, {"customer_id": customer_id}).one()
         t = tier_of(int(spend), int(n), last.date() if last is not None else None, policy=policy, today=now.date())
     row = next(r for r in policy.tables["tiers"] if r["code"] == t.code)
     return {**row, "reason": t.reason}
 
 
 def _pending_rows(conn: sa.Connection, case_id: int) -> list[Any]:
-    from ..core.store import compensations as comp
-
-    return conn.execute(sa.select(comp).where(comp.c.case_id == case_id, comp.c.state == "pending")
-                        .order_by(comp.c.id)).all()
+    return conn.execute(_case_rows_stmt("pending"), {"case_id": case_id}).all()
 
 
 def _pending_case(conn: sa.Connection, actor: "Actor", case_id: int, verb_zh: str) -> tuple[_Ctx, list[Any]]:
@@ -719,16 +785,14 @@ def record_policy_coupon(conn: sa.Connection, *, case_id: int, kind: str, amount
                          note: str | None = None) -> int:
     """A coupon the policy itself grants (day-3 care, V2 repurchase, P4 delay): delivered at once, decided by
     ``policy``; it counts towards the customer's rolling-window total like any remedy."""
-    from ..core.store import compensations as comp
-
     ctx = _context(conn, case_id)
-    return int(conn.execute(comp.insert().values(
+    return int(conn.execute(_insert_stmt(), dict(
         case_id=case_id, shop_id=ctx.shop_id, customer_id=ctx.customer_id, order_id=ctx.order_id, kind=kind,
         amount_fen=_check_fen(int(amount_fen), amount_fen / 100), state="delivered", stackable=stackable,
         expires_at=expires_at, note=note, requested_by=actor, requested_role=role, requested_at=at,
         decided_by="policy", decided_role="policy", decided_at=at,
         decision_reason="策略规定的跟进券 / granted by the policy's follow-up cadence", delivered_by=actor,
-        delivered_at=at, policy_version=ctx.policy.version, version=1).returning(comp.c.id)).scalar_one())
+        delivered_at=at, policy_version=ctx.policy.version, version=1)).scalar_one())
 
 
 # ----------------------------------------------------------------- reading

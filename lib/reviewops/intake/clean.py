@@ -67,10 +67,44 @@ def clean_cell(v: object, free_text: bool = False) -> str | None:
     return None if s in NULL_TOKENS else s
 
 
+#: below this many cells a column is cleaned cell by cell (factorising costs more than it saves)
+_FACTORIZE_MIN = 256
+
+
+def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, uniques) of a column whose present cells are all text, missing cells coded -1; None for a
+    short column or one that holds other types (numbers from a workbook: ``1`` and ``1.0`` must not merge)."""
+    if len(values) < _FACTORIZE_MIN:
+        return None
+    arr = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=True) != "string":
+        return None
+    codes, uniques = pd.factorize(arr)
+    return codes, uniques
+
+
 def clean_cells(raw: pd.Series, *, free_text: bool = False) -> pd.Series:
-    """Clean raw cells; returns an object Series with ``None`` for empty/placeholder cells."""
-    return pd.Series([clean_cell(v, free_text) for v in raw.astype(object).tolist()],
-                     index=raw.index, dtype=object)
+    """Clean raw cells; returns an object Series with ``None`` for empty/placeholder cells.
+
+    Exports repeat most of their cells (statuses, shop names, the times and ids of an order on each of its
+    rows), so a long text column is cleaned once per distinct value (:func:`clean_cell`, the same rule)."""
+    fact = _factorized(raw)
+    if fact is None:
+        return pd.Series([clean_cell(v, free_text) for v in raw.astype(object).tolist()],
+                         index=raw.index, dtype=object)
+    codes, uniques = fact
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = [clean_cell(u, free_text) for u in uniques.tolist()]
+    table[-1] = None  # code -1: a missing cell
+    out = table[codes]
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):  # NaN and None clean to None; anything else missing (pd.NA, NaT) by the cell rule
+        arr = raw.to_numpy(dtype=object)
+        for i in missing.tolist():
+            v = arr[i]
+            if v is not None:
+                out[i] = clean_cell(v, free_text)
+    return pd.Series(out, index=raw.index, dtype=object)
 
 
 def _ok(values: pd.Series) -> Converted:
@@ -91,8 +125,40 @@ ORDER_ID_RE = {
 GENERIC_ID_RE = r"^[0-9A-Za-z][0-9A-Za-z_\-#./:]{0,63}$"
 
 
+def _spread(unique: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per-distinct-value results back onto the rows."""
+    return pd.Series(unique.to_numpy()[codes], index=index, dtype=unique.dtype)
+
+
+def _worth_factorizing(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, distinct values) of a long text column with many repeats; missing cells are one more
+    distinct value, ``None`` (a converter treats every missing cell alike). None when not worth it."""
+    fact = _factorized(values)
+    if fact is None or 2 * len(fact[1]) > len(values):  # mostly distinct: no saving
+        return None
+    codes, uniques = fact
+    if (codes < 0).any():
+        uniques = np.append(uniques.astype(object), None)
+        codes = np.where(codes < 0, len(uniques) - 1, codes)
+    return codes, uniques
+
+
 def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> Converted:
-    """Identifiers as exact text. Rejects Excel-mangled numbers (I-03) and malformed ids."""
+    """Identifiers as exact text. Rejects Excel-mangled numbers (I-03) and malformed ids.
+
+    A column with many repeated ids is checked once per distinct id (the Excel test still counts rows)."""
+    fact = _worth_factorizing(values)
+    if fact is None:
+        return _to_id(values, None, pattern)
+    codes, uniques = fact
+    weights = np.bincount(codes, minlength=len(uniques))
+    u = _to_id(pd.Series(uniques, dtype=object), weights, pattern)
+    return Converted(_spread(u.values, codes, values.index), _spread(u.bad, codes, values.index),
+                     reasons=_spread(u.reasons, codes, values.index))
+
+
+def _to_id(values: pd.Series, weights: np.ndarray | None, pattern: tuple[str, str, str] | None) -> Converted:
+    """:func:`to_id` of ``values``, each cell standing for ``weights`` rows (None: one each)."""
     v = values
     present = v.notna()
     text = v.where(present, "").astype(str)
@@ -104,9 +170,15 @@ def to_id(values: pd.Series, *, pattern: tuple[str, str, str] | None = None) -> 
     # The column went through Excel's number conversion when any cell shows E+ or .0, or when most long ids
     # end in zeros past digit 15 and genuine ids would do so by chance less than once in 1,000 (a 17-digit
     # id ends in "00" once in 100, a 19-digit one in "0000" once in 10,000).
-    chance_decades = int((text.str.len() - 15)[long_zero_tail].sum())
+    if weights is None:
+        chance_decades = int((text.str.len() - 15)[long_zero_tail].sum())
+        n_zero_tail, n_long = int(long_zero_tail.sum()), int(long_ids.sum())
+    else:
+        tail = long_zero_tail.to_numpy(dtype=bool)
+        chance_decades = int(((text.str.len() - 15).to_numpy() * weights)[tail].sum())
+        n_zero_tail, n_long = int(weights[tail].sum()), int(weights[long_ids.to_numpy(dtype=bool)].sum())
     through_excel = bool((sci | dotzero).any()) or (
-        long_zero_tail.sum() >= max(1, int(0.5 * long_ids.sum())) and chance_decades >= 3)
+        n_zero_tail >= max(1, int(0.5 * n_long)) and chance_decades >= 3)
     if long_ids.any() and through_excel:
         mangled = long_zero_tail
     else:
@@ -177,8 +249,22 @@ def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, in
     """Platform times (local ``tz``) → tz-aware UTC. Also returns how many were slash-style (re-saved by Excel).
 
     Known formats only; ``03/09/2024`` is ambiguous and rejected; Excel serials
-    (``45361.5``) are converted deliberately. Never silently NaT (I-05).
+    (``45361.5``) are converted deliberately. Never silently NaT (I-05). A column with many repeated times
+    (an order's times on each of its rows, a shipment's on each event) is converted once per distinct text.
     """
+    fact = _worth_factorizing(values)
+    if fact is None:
+        conv, slash = _to_utc(values, tz)
+        return conv, int(slash.sum())
+    codes, uniques = fact
+    conv, slash = _to_utc(pd.Series(uniques, dtype=object), tz)
+    utc = pd.Series(conv.values.array.take(codes), index=values.index)
+    return Converted(utc, _spread(conv.bad, codes, values.index), reasons=_spread(conv.reasons, codes, values.index)), \
+        int(slash.to_numpy(dtype=bool)[codes].sum())
+
+
+def _to_utc(values: pd.Series, tz: ZoneInfo) -> tuple[Converted, pd.Series]:
+    """:func:`to_utc` of ``values``, with the mask of slash-style cells instead of their count."""
     present = values.notna()
     text = values.where(present, "").astype(str).str.replace(r"\s+", " ", regex=True)
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -224,7 +310,7 @@ def to_utc(values: pd.Series, *, tz: ZoneInfo = SHANGHAI) -> tuple[Converted, in
                         "this local time does not exist or is ambiguous (daylight-saving change)")
         bad = bad | dst
         good = good & ~dst
-    slash = int((good & text.str.match(_SLASH)).sum())
+    slash = (good & text.str.match(_SLASH)).astype(bool)
     return Converted(utc, bad, reasons=reasons), slash
 
 
