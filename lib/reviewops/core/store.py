@@ -745,6 +745,31 @@ case_signals = sa.Table(
     sa.UniqueConstraint("case_id", "signal_key"),
 )
 
+appeals = sa.Table(
+    "appeals", metadata,  # H3: platform appeals of malicious reviews (issue 17 §3), written by handling.appeals only
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("platform", Text, nullable=False),
+    _c("ground", Text, nullable=False),  # extortion | rival | abuse (the rule row of appeal_rules.tsv)
+    _c("appeal_type", Text, nullable=False),  # the type chosen in the platform's form
+    _c("state", Text, nullable=False),  # drafted | submitted | accepted | rejected
+    _c("packet_sha256", Text, nullable=False),  # SHA-256 of the packet ZIP as last built
+    _c("packet_name", Text, nullable=False),
+    _c("review_at", UTCDateTime()),  # the review time the deadline counts from
+    _c("deadline_at", UTCDateTime()),
+    _c("created_by", Text, nullable=False),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("submitted_by", Text),
+    _c("submitted_at", UTCDateTime()),
+    _c("platform_ref", Text),  # the platform's reference number of the appeal
+    _c("decided_by", Text),
+    _c("decided_at", UTCDateTime()),
+    _c("platform_reason", Text),  # the platform's reason, as legal copied it
+    _c("updated_at", UTCDateTime(), nullable=False),
+    _c("version", sa.Integer, nullable=False, default=1),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
@@ -776,6 +801,8 @@ sa.Index("ix_evidence_links_sha256", evidence_links.c.sha256)
 sa.Index("ix_evidence_links_order", evidence_links.c.shop_id, evidence_links.c.order_id)
 sa.Index("ix_evidence_custody_sha256", evidence_custody.c.sha256, evidence_custody.c.at)
 sa.Index("ix_case_signals_status", case_signals.c.status, case_signals.c.kind)
+sa.Index("ix_appeals_case", appeals.c.case_id)
+sa.Index("ix_appeals_state", appeals.c.state, appeals.c.deadline_at)
 
 
 # ------------------------------------------------------------------ URL and paths
