@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,11 +184,17 @@ def shingles(text: Any, k: int | None = None) -> set[str]:
     return {s[i:i + k] for i in range(max(1, len(s) - k + 1))}
 
 
+_LSH_PARAMS: dict[tuple[float, int], tuple[int, int]] = {}
+
+
 def near_duplicates(texts: Sequence[Any], *, threshold: float | None = None, num_perm: int | None = None,
-                    min_chars: int | None = None) -> dict[int, set[int]]:
+                    min_chars: int | None = None, groups: Sequence[Any] | None = None,
+                    comparable: Callable[[int, int], bool] | None = None) -> dict[int, set[int]]:
     """Index → indices of the other texts that are near-identical to it (MinHash + MinHashLSH candidates from
     :mod:`datasketch`, kept when the exact Jaccard similarity of the shingle sets reaches ``threshold``).
-    Texts shorter than ``min_chars`` (after squeezing) are left out."""
+    Texts shorter than ``min_chars`` (after squeezing) are left out; with ``groups`` (one label per text) only
+    texts of the same group are compared (the same shop and product), and with ``comparable(i, j)`` only the
+    pairs it accepts (e.g. posted within the burst window)."""
     from datasketch import MinHash, MinHashLSH
 
     threshold = float(threshold if threshold is not None else SIGNAL_POLICY["near_dup_jaccard"])
@@ -201,16 +207,20 @@ def near_duplicates(texts: Sequence[Any], *, threshold: float | None = None, num
     out: dict[int, set[int]] = {i: set() for i in sets}
     if len(sets) < 2:
         return out
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    hashes: dict[int, Any] = {}
-    for i, sh in sets.items():
-        m = MinHash(num_perm=num_perm, seed=1)
-        m.update_batch([x.encode("utf-8") for x in sorted(sh)])
-        hashes[i] = m
+    key = (threshold, num_perm)
+    if key not in _LSH_PARAMS:  # the (bands, rows) optimisation integrates numerically: once per setting
+        probe = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        _LSH_PARAMS[key] = (probe.b, probe.r)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, params=_LSH_PARAMS[key])
+    order = list(sets)
+    hashes = MinHash.bulk([[x.encode("utf-8") for x in sorted(sets[i])] for i in order], num_perm=num_perm, seed=1)
+    for i, m in zip(order, hashes):
         lsh.insert(i, m)
-    for i, m in hashes.items():
+    for i, m in zip(order, hashes):
         for j in lsh.query(m):
-            if j == i or j in out[i]:
+            if j == i or j in out[i] or (groups is not None and groups[i] != groups[j]):
+                continue
+            if comparable is not None and not comparable(i, j):
                 continue
             a, b = sets[i], sets[j]
             if len(a & b) / len(a | b) >= threshold:
@@ -302,36 +312,38 @@ def burst_signals(conn: sa.Connection, review_pks: Iterable[int] | None = None, 
 def _text_bursts(bad: pd.DataFrame, targets: set[int], window: pd.Timedelta, need: int,
                  policy: dict[str, Any]) -> list[Signal]:
     out: list[Signal] = []
+    bad = bad.reset_index(drop=True)
     texts = bad["content"].where(~bad["is_default_review"].fillna(False).astype(bool), None)
-    for (_shop, _product), grp in bad.assign(_t=texts).groupby(["shop_id", "product_id"], sort=False):
-        if len(grp) < need or not (set(grp["review_pk"].astype(int)) & targets):
+    groups = [(s, p) if isinstance(p, str) and p else (s, None, i)
+              for i, (s, p) in enumerate(zip(bad["shop_id"], bad["product_id"]))]
+    ns = bad["created_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    w = int(window.value)
+    dup = near_duplicates(list(texts), threshold=float(policy["near_dup_jaccard"]),
+                          num_perm=int(policy["minhash_perm"]), min_chars=int(policy["min_text_chars"]), groups=groups,
+                          comparable=lambda i, j: abs(int(ns[i]) - int(ns[j])) <= w)
+    pks = bad["review_pk"].astype(int).tolist()
+    for i, pk in enumerate(pks):
+        if pk not in targets or len(dup.get(i, ())) + 1 < need:
             continue
-        grp = grp.reset_index(drop=True)
-        dup = near_duplicates(list(grp["_t"]), threshold=float(policy["near_dup_jaccard"]),
-                              num_perm=int(policy["minhash_perm"]), min_chars=int(policy["min_text_chars"]))
-        for i, pk in enumerate(grp["review_pk"].astype(int)):
-            if pk not in targets or len(dup.get(i, ())) + 1 < need:
-                continue
-            near = sorted({i, *dup[i]})
-            sub = grp.iloc[near].sort_values(["created_at", "review_pk"]).reset_index(drop=True)
-            pos = int((sub["review_pk"] == pk).to_numpy().nonzero()[0][0])
-            idx = _windows(list(sub["created_at"]), pos, window, need)
-            if not idx:
-                continue
-            members = sub.iloc[idx]
-            span = members["created_at"].max() - members["created_at"].min()
-            score = _burst_score("burst_text", len(members), span, True, policy)
-            ips = members["ip"].dropna().nunique()
-            reasons = [f"{KIND_ZH['burst_text']}：同一商品的 {len(members)} 条差评文字几乎相同"
-                       f"（3 字片段 Jaccard ≥ {float(policy['near_dup_jaccard']):g}，MinHash 检索），集中在 {_fmt_span(span)} 内"]
-            if ips > 1:
-                reasons.append(f"来自 {ips} 个不同 IP")
-            first = int(members["review_pk"].min())
-            out.append(Signal(
-                review_pk=pk, kind="burst_text", key=f"burst_text:{first}", score=score, reasons=reasons,
-                pointers={"reviews": [int(x) for x in members["review_pk"]],
-                          "orders": sorted({str(o) for o in members["order_id"].dropna()}),
-                          "window": [members["created_at"].min().isoformat(), members["created_at"].max().isoformat()]}))
+        near = sorted({i, *dup[i]}, key=lambda j: (int(ns[j]), pks[j]))
+        times = [pd.Timestamp(int(ns[j]), tz="UTC") for j in near]
+        idx = _windows(times, near.index(i), window, need)
+        if not idx:
+            continue
+        members = bad.iloc[[near[k] for k in idx]]
+        span = members["created_at"].max() - members["created_at"].min()
+        score = _burst_score("burst_text", len(members), span, True, policy)
+        ips = members["ip"].dropna().nunique()
+        reasons = [f"{KIND_ZH['burst_text']}：同一商品的 {len(members)} 条差评文字几乎相同"
+                   f"（3 字片段 Jaccard ≥ {float(policy['near_dup_jaccard']):g}，MinHash 检索），集中在 {_fmt_span(span)} 内"]
+        if ips > 1:
+            reasons.append(f"来自 {ips} 个不同 IP")
+        first = int(members["review_pk"].min())
+        out.append(Signal(
+            review_pk=pk, kind="burst_text", key=f"burst_text:{first}", score=score, reasons=reasons,
+            pointers={"reviews": [int(x) for x in members["review_pk"]],
+                      "orders": sorted({str(o) for o in members["order_id"].dropna()}),
+                      "window": [members["created_at"].min().isoformat(), members["created_at"].max().isoformat()]}))
     return out
 
 
@@ -441,10 +453,20 @@ def buyer_signals(conn: sa.Connection, review_pks: Iterable[int] | None = None, 
     no_return = {(int(s), str(o)) for s, o, nr in zip(rf["shop_id"], rf["order_id"], rf["nr"]) if int(nr) == 1}
     out: list[Signal] = []
     cache: dict[str, Signal | None] = {}
+    od = od.drop_duplicates(["shop_id", "order_id"])
+    orders_of: dict[int, list[tuple[int, str]]] = {}
+    for c, s_, o in zip(od["customer_id"], od["shop_id"], od["order_id"]):
+        orders_of.setdefault(int(c), []).append((int(s_), str(o)))
+    bad_of: dict[int, list[int]] = {}
+    for pk, c in zip(bad["review_pk"], bad["customer_id"]):
+        bad_of.setdefault(int(c), []).append(int(pk))
     for review_pk, _shop, cust in rev:
         ident = identity[cust]
         if ident not in cache:
-            cache[ident] = _serial(ident, members[ident], od, refunded, no_return, bad, base, policy)
+            ids = members[ident]
+            keys = sorted({k for c in ids for k in orders_of.get(c, [])})
+            cache[ident] = _serial(ident, keys, sorted({p for c in ids for p in bad_of.get(c, [])}), refunded,
+                                   no_return, base, policy)
         sig = cache[ident]
         if sig is not None:
             out.append(Signal(review_pk=review_pk, kind=sig.kind, key=sig.key, score=sig.score,
@@ -452,19 +474,18 @@ def buyer_signals(conn: sa.Connection, review_pks: Iterable[int] | None = None, 
     return out
 
 
-def _serial(ident: str, ids: set[int], od: pd.DataFrame, refunded: set[tuple[int, str]],
-            no_return: set[tuple[int, str]], bad: pd.DataFrame, base: dict[int, dict[str, float]],
+def _serial(ident: str, keys: list[tuple[int, str]], bad_pks: list[int], refunded: set[tuple[int, str]],
+            no_return: set[tuple[int, str]], base: dict[int, dict[str, float]],
             policy: dict[str, Any]) -> Signal | None:
-    mine = od[od["customer_id"].isin(ids)].drop_duplicates(["shop_id", "order_id"])
-    n = len(mine)
+    n = len(keys)
     if n < int(policy["serial_min_orders"]):
         return None
-    keys = [(int(s), str(o)) for s, o in zip(mine["shop_id"], mine["order_id"])]
     k_ref = sum(1 for k in keys if k in refunded)
     k_nr = sum(1 for k in keys if k in no_return)
-    my_bad = bad[bad["customer_id"].isin(ids)]
-    k_bad = min(n, len(my_bad))
-    per_shop = mine["shop_id"].value_counts()
+    k_bad = min(n, len(bad_pks))
+    per_shop: dict[int, int] = {}
+    for s_, _o in keys:
+        per_shop[s_] = per_shop.get(s_, 0) + 1
 
     def expected(rate: str) -> float:
         return float(sum(base.get(int(s), {}).get(rate, 0.0) * c for s, c in per_shop.items()) / n)
@@ -485,7 +506,7 @@ def _serial(ident: str, ids: set[int], od: pd.DataFrame, refunded: set[tuple[int
                                                              + math.log10(float(policy["serial_alpha"])))
     score = round(min(float(policy["serial_max_score"]), score), 4)
     parts = [f"{label} {k} 单（{k / n:.0%}，本店基线 {p0:.1%}）" for _r, k, p0, _pv, _ab, label in tests]
-    shops = mine["shop_id"].nunique()
+    shops = len(per_shop)
     where = f"在本店 {shops} 个平台店铺" if shops > 1 else "在本店"
     abnormal = "、".join(label for *_x, label in hits)
     reasons = [f"{KIND_ZH['serial_buyer']}：同一买家（昵称键控哈希）{where}共 {n} 单，" + "，".join(parts),
@@ -494,4 +515,4 @@ def _serial(ident: str, ids: set[int], od: pd.DataFrame, refunded: set[tuple[int
                   reasons=reasons,
                   pointers={"orders": sorted({o for _s, o in keys})[:100],
                             "refunded_orders": sorted({o for s, o in keys if (s, o) in refunded})[:100],
-                            "reviews": sorted(int(x) for x in my_bad["review_pk"])[:100]})
+                            "reviews": bad_pks[:100]})

@@ -247,10 +247,21 @@ def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
         return []
     out = []
     look = pd.Timedelta(days=CHAT_LOOKBACK_DAYS)
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    for pos, (s_, c, o) in enumerate(zip(flagged["shop_id"], flagged["customer_id"], flagged["order_id"])):
+        if c is not None and c == c:
+            by_key.setdefault((int(s_), "c", int(c)), []).append(pos)
+        if isinstance(o, str) and o:
+            by_key.setdefault((int(s_), "o", o), []).append(pos)
     for r in cs.itertuples(index=False):
-        mine = flagged[(flagged["shop_id"] == r.shop_id)
-                       & ((flagged["customer_id"] == r.customer_id) | (flagged["order_id"] == r.order_id))
-                       & (flagged["sent_at"] >= r.created_at - look)]
+        hit = set(by_key.get((int(r.shop_id), "c", int(r.customer_id)), [])) if r.customer_id == r.customer_id \
+            and r.customer_id is not None else set()
+        if isinstance(r.order_id, str) and r.order_id:
+            hit.update(by_key.get((int(r.shop_id), "o", r.order_id), []))
+        if not hit:
+            continue
+        mine = flagged.iloc[sorted(hit)]
+        mine = mine[mine["sent_at"] >= r.created_at - look]
         if mine.empty:
             continue
         chat = {k: s for (cid, k), s in existing.items() if cid == int(r.id) and s["kind"] == "extortion_chat"}
