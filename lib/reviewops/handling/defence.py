@@ -5,8 +5,8 @@ What runs (:func:`detect_malicious`, on the cases given, or every case):
 
 * **Extortion in text** — :func:`reviewops.grading.extortion.extortion_scores` on the case's review text
   (content and 追评, ``channel="review"``) and on the imported chat messages the case's buyer sent in that
-  shop (same customer or same order, from :data:`CHAT_LOOKBACK_DAYS` days before the review on,
-  ``channel="chat"``). A text the detector flags becomes an ``extortion_review`` / ``extortion_chat`` signal
+  shop (same customer or same order; not a message tied to another order; from :data:`CHAT_LOOKBACK_DAYS`
+  days before the review to :data:`CHAT_AFTER_DAYS` days after it, ``channel="chat"``). A text the detector flags becomes an ``extortion_review`` / ``extortion_chat`` signal
   scored ``0.6 + 0.4 × detector score`` (so any flagged text reaches the default threshold on its own).
 * **Accounts and bursts** — :mod:`reviewops.grading.signals`: ``serial_buyer``, ``burst_ip``,
   ``burst_device``, ``burst_receiver``, ``burst_text``.
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from ..core.store import Store
     from ..core.users import Actor
 
-__all__ = ["CHAT_LOOKBACK_DAYS", "DECIDE_ROLES", "MALICIOUS_THRESHOLD", "DefenceResult", "case_signals_frame",
+__all__ = ["CHAT_AFTER_DAYS", "CHAT_LOOKBACK_DAYS", "DECIDE_ROLES", "MALICIOUS_THRESHOLD", "DefenceResult", "case_signals_frame",
            "combined_score", "decide_signal", "detect_malicious", "detect_new_chats", "tuned_threshold"]
 
 #: A case becomes malicious when its combined score reaches this (until the shop's decisions tune it).
@@ -76,8 +76,10 @@ TUNING_PRIOR = 20
 MISS_WEIGHT = 2.0
 #: Roles that may confirm or reject a signal.
 DECIDE_ROLES = ("legal", "supervisor")
-#: Chat messages of the buyer taken into account, from this many days before the review on.
-CHAT_LOOKBACK_DAYS = 60
+#: Chat messages of the buyer taken into account: from this many days before the review …
+CHAT_LOOKBACK_DAYS = 14
+#: … to this many days after it (a demand to delete or change a review comes after it).
+CHAT_AFTER_DAYS = 30
 #: The settings key of the last import batch whose chats :func:`detect_new_chats` examined.
 CHAT_WATERMARK = "defence_chat_batch_seen"
 
@@ -246,7 +248,7 @@ def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
     if flagged.empty:
         return []
     out = []
-    look = pd.Timedelta(days=CHAT_LOOKBACK_DAYS)
+    look, after = pd.Timedelta(days=CHAT_LOOKBACK_DAYS), pd.Timedelta(days=CHAT_AFTER_DAYS)
     by_key: dict[tuple[Any, ...], list[int]] = {}
     for pos, (s_, c, o) in enumerate(zip(flagged["shop_id"], flagged["customer_id"], flagged["order_id"])):
         if c is not None and c == c:
@@ -261,7 +263,8 @@ def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
         if not hit:
             continue
         mine = flagged.iloc[sorted(hit)]
-        mine = mine[mine["sent_at"] >= r.created_at - look]
+        other_order = mine["order_id"].map(lambda o: isinstance(o, str) and bool(o)) & (mine["order_id"] != r.order_id)
+        mine = mine[(mine["sent_at"] >= r.created_at - look) & (mine["sent_at"] <= r.created_at + after) & ~other_order]
         if mine.empty:
             continue
         chat = {k: s for (cid, k), s in existing.items() if cid == int(r.id) and s["kind"] == "extortion_chat"}
