@@ -1108,6 +1108,119 @@ def evidence_link_chat_cmd(case_id: int, db: str | None) -> None:
 # ---- end evidence ----
 
 
+# ---- appeal (issue 17 §3) ----
+@cli.group("appeal")
+def appeal_group() -> None:
+    """平台申诉：制作申诉包、登记提交与平台结果、法务申诉队列 / platform appeals: build, submit, decide, queue."""
+
+
+def _appeal_row_text(r: dict[str, Any]) -> str:
+    from .core.outputs import fmt_time
+
+    flag = "⚠逾期 OVERDUE " if r["overdue"] else "⚠24小时内 DUE SOON " if r["warning"] else ""
+    left = "" if r["hours_left"] is None else f"（{r['hours_left']:+.1f} h）"
+    aid = f"申诉 #{r['appeal_id']}" if r["appeal_id"] else "未制作"
+    return (f"  {flag}案件 {r['case_id']:<5} {r['platform_zh']:<4} {r['state_zh']:<6} {aid:<10} "
+            f"截止 {fmt_time(r['deadline_at'], empty='—')}{left}  {r['appeal_type']}")
+
+
+@appeal_group.command("build")
+@click.argument("case_id", type=int)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              show_default=True, help="输出文件夹 / output folder")
+@click.option("--ground", type=click.Choice(["extortion", "rival", "abuse"]),
+              help="申诉理由（默认按案件信号判断）/ appeal ground (default: from the case's signals)")
+@db_option
+@json_option
+def appeal_build_cmd(case_id: int, out_dir: Path, ground: str | None, db: str | None, as_json: bool) -> None:
+    """制作案件的平台申诉包（ZIP、摘要 HTML 与 PDF；需法务/主管/管理员的 REVIEWOPS_TOKEN）/ build a case's appeal
+    packet (ZIP, summary HTML and PDF; needs a legal/supervisor/admin REVIEWOPS_TOKEN)."""
+    from .core.outputs import fmt_time
+    from .core.store import Store
+    from .handling.appeals import build_packet
+    from .runner import write_pdf
+
+    with Store.open(db) as store:
+        packet = build_packet(store, _evidence_actor(store), case_id, out_dir=out_dir, ground=ground)
+    pdf = packet.summary_path.with_suffix(".pdf")
+    pdf_note = write_pdf(packet.summary_path, pdf)
+    if as_json:
+        _echo_json(packet.to_dict() | {"pdf_path": None if pdf_note else str(pdf), "pdf_note": pdf_note})
+        return
+    click.echo(f"申诉 appeal #{packet.appeal_id}（{packet.state}，版本 v{packet.version}）案件 case {case_id}: "
+               f"{packet.appeal_type}")
+    click.echo(f"  申诉包 packet  {packet.zip_path}  ({packet.size} B)\n  SHA-256 {packet.sha256}")
+    click.echo(f"  摘要 summary  {packet.summary_path}" + (f"\n  {pdf_note}" if pdf_note else f"\n  PDF  {pdf}"))
+    click.echo(f"  截止 deadline {fmt_time(packet.deadline_at, empty='—')}（北京时间）  证据 evidence {len(packet.evidence)}")
+    for c in packet.checklist:
+        click.echo(f"  {'✓' if c['状态'] == '已满足' else '✗'} {c['类别']} {c['要求']}：{c['状态']}（{c['依据']}）")
+    for n in packet.notes:
+        click.echo(f"  ! {n}")
+
+
+@appeal_group.command("submit")
+@click.argument("appeal_id", type=int)
+@click.option("--ref", "ref", required=True, help="平台给出的申诉编号 / the platform's reference")
+@click.option("--version", "version", type=int, help="你看到的版本（防止覆盖他人修改）/ the version you saw")
+@db_option
+@json_option
+def appeal_submit_cmd(appeal_id: int, ref: str, version: int | None, db: str | None, as_json: bool) -> None:
+    """登记申诉已向平台提交（谁、何时、平台编号）/ record that the appeal was filed with the platform."""
+    from .core.store import Store
+    from .handling.appeals import submit_appeal
+
+    with Store.open(db) as store:
+        row = submit_appeal(store, _evidence_actor(store), appeal_id, ref, expected_version=version)
+    if as_json:
+        _echo_json(row)
+        return
+    click.echo(f"申诉 appeal #{appeal_id} 已提交 submitted，平台编号 ref {row['platform_ref']}（v{row['version']}）")
+
+
+@appeal_group.command("decide")
+@click.argument("appeal_id", type=int)
+@click.option("--accepted/--rejected", "accepted", required=True, help="平台结果 / the platform's decision")
+@click.option("--reason", default="", help="平台给出的理由（驳回时必填）/ the platform's reason (required when rejected)")
+@click.option("--version", "version", type=int, help="你看到的版本 / the version you saw")
+@db_option
+@json_option
+def appeal_decide_cmd(appeal_id: int, accepted: bool, reason: str, version: int | None, db: str | None,
+                      as_json: bool) -> None:
+    """登记平台的申诉结果：成功，或驳回及理由 / record the platform's decision."""
+    from .core.store import Store
+    from .handling.appeals import APPEAL_STATE_ZH, decide_appeal
+
+    with Store.open(db) as store:
+        row = decide_appeal(store, _evidence_actor(store), appeal_id, accepted, reason, expected_version=version)
+    if as_json:
+        _echo_json(row)
+        return
+    click.echo(f"申诉 appeal #{appeal_id}: {APPEAL_STATE_ZH[row['state']]} {row['state']}（v{row['version']}）")
+
+
+@appeal_group.command("queue")
+@click.option("--all", "include_submitted", is_flag=True, help="也列出已提交待平台处理的 / include submitted appeals")
+@db_option
+@json_option
+def appeal_queue_cmd(include_submitted: bool, db: str | None, as_json: bool) -> None:
+    """法务申诉队列：按申诉截止排序，24 小时内与逾期的标出 / the legal queue, by appeal deadline."""
+    from .core.store import Store
+    from .handling.appeals import legal_queue
+
+    with Store.open(db) as store:
+        rows = legal_queue(store, _evidence_actor(store), include_submitted=include_submitted)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("没有待申诉的案件 / nothing to appeal")
+        return
+    click.echo(f"待申诉 {len(rows)} 件（截止为北京时间）/ {len(rows)} to appeal")
+    for r in rows:
+        click.echo(_appeal_row_text(r))
+# ---- end appeal ----
+
+
 def _actor() -> str:
     from .core.users import os_actor
 

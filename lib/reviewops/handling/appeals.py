@@ -405,11 +405,11 @@ def _evidence_items(store: Store, actor: Actor, case_id: int) -> tuple[list[_Ite
                 who = "买家" if m["sender_role"] in ("buyer", "unknown") else "客服" if m["sender_role"] in (
                     "agent", "bot") else "系统"
                 shows = f"{who}消息：“{_one_line(mask_text(m['content']) or '', 60)}”"
-        keyed.append((at, r["sha256"], r))
+        keyed.append((at, r["sha256"], shows, r))
     keyed.sort(key=lambda t: (t[0], t[1]))
     items: list[_Item] = []
     seen: set[str] = set()
-    for at, sha, r in keyed:
+    for at, sha, shows, r in keyed:
         if sha in seen:
             continue
         seen.add(sha)
