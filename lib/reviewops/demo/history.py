@@ -7,6 +7,7 @@ aftermath (revised reviews, 追评, repurchases) written as the platforms' later
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import random
 from collections.abc import Callable
@@ -275,20 +276,26 @@ def _work_case(wb: dict[str, Any], agent: str, c: Any, rng: random.Random, end: 
     _followups(proposer, c.id, rng, sim, stats, clock)
 
 
+@functools.cache
+def _open_tasks_stmt() -> Any:
+    """A case's (``:case_id``) open follow-up tasks in due order, built once."""
+    import sqlalchemy as sa
+
+    from ..core.store import followups
+
+    return (sa.select(followups.c.id, followups.c.due_at)
+            .where(followups.c.case_id == sa.bindparam("case_id"), followups.c.state == "open")
+            .order_by(followups.c.due_at, followups.c.id))
+
+
 def _followups(me: Any, case_id: int, rng: random.Random, sim: _Sim, stats: dict[str, int],
                clock: Callable[[dt.datetime], Any]) -> None:
     """Complete the case's follow-ups as they fall due (a few skipped), until the end of the history: the open
     tasks in due order, each at its own time, as one batch (``Workbench.complete_followups``); a done 复购券 task
     adds its expiry reminder (due weeks after every other task), which the next round takes."""
-    import sqlalchemy as sa
-
-    from ..core.store import followups
-
     while True:  # every task exists once due (delivery + resolution)
         with me.store.read() as conn:
-            open_tasks = conn.execute(sa.select(followups.c.id, followups.c.due_at).where(
-                followups.c.case_id == case_id, followups.c.state == "open")
-                .order_by(followups.c.due_at, followups.c.id)).all()
+            open_tasks = conn.execute(_open_tasks_stmt(), {"case_id": case_id}).all()
         batch: list[dict[str, Any]] = []
         for t in open_tasks:
             if not sim.at(t.due_at + dt.timedelta(minutes=rng.uniform(5, 6 * 60))):

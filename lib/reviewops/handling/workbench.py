@@ -161,6 +161,29 @@ def describe_conflict(store: "Store", case_id: int, since_version: int) -> list[
     return out
 
 
+@functools.cache
+def _stmts() -> dict[str, Any]:
+    """The workbench's per-step lookups, built once with bind parameters (the demo's history runs each of
+    them thousands of times; SQLAlchemy then reuses the compiled form)."""
+    from ..core.store import cases, orders, reviews, shops
+
+    case = cases.c.id == sa.bindparam("case_id")
+    return {
+        "shop_of": sa.select(cases.c.shop_id).where(case),
+        "state": sa.select(cases.c.state, cases.c.assignee).where(case),
+        "category": sa.select(cases.c.primary_category).where(case),
+        "platform": sa.select(shops.c.platform).select_from(cases.join(shops, shops.c.id == cases.c.shop_id))
+        .where(case),
+        "owner_role": sa.select(cases.c.owner_role).where(case),
+        "suggestion": sa.select(cases.c.shop_id, cases.c.primary_category, cases.c.diagnosis_json, shops.c.platform,
+                                reviews.c.customer_id, reviews.c.order_id)
+        .select_from(cases.join(shops, shops.c.id == cases.c.shop_id).outerjoin(reviews, reviews.c.id == cases.c.review_pk))
+        .where(case),
+        "order_paid": sa.select(orders.c.paid_fen, orders.c.customer_id).where(
+            orders.c.shop_id == sa.bindparam("shop_id"), orders.c.order_id == sa.bindparam("order_id")),
+    }
+
+
 class Workbench:
     """The signed-in ``actor``'s view of the store; every form action is one method."""
 
@@ -208,8 +231,6 @@ class Workbench:
     def _case_shop(self, case_id: int, action: str, view: str = "case") -> int:
         """The case's shop after checking the actor (re-read from the store) may see it (refusals audited;
         ``action`` ``view`` is a read: refused as action ``read``, target ``case``)."""
-        from ..core.store import cases
-
         if action == "view":
             self._read(view, case_id if isinstance(case_id, int) and not isinstance(case_id, bool) else None)
         else:
@@ -220,7 +241,7 @@ class Workbench:
         shop = known.get(case_id) if known is not None else None
         if shop is None:
             with self.store.read() as conn:
-                shop = conn.execute(sa.select(cases.c.shop_id).where(cases.c.id == case_id)).scalar_one_or_none()
+                shop = conn.execute(_stmts()["shop_of"], {"case_id": case_id}).scalar_one_or_none()
             if known is not None and shop is not None:
                 known[case_id] = shop
         if shop is None:
@@ -486,21 +507,17 @@ class Workbench:
         """The drafted 3S reply and the suggested remedy of one case — the same as :meth:`case`'s ``draft``,
         ``remedy`` and ``suggested_items`` — without the rest of the case view (customer profile, chats,
         ledger, versions): for callers that only act on the suggestion. Access checked as :meth:`case`."""
-        from ..core.store import cases, orders, reviews, shops, utcnow
+        from ..core.store import utcnow
         from .ledger import customer_tier
 
         now = now or utcnow()
         self._case_shop(case_id, "view", view="suggestion")
+        q = _stmts()
         with self.store.read() as conn:
-            c = conn.execute(sa.select(cases.c.shop_id, cases.c.primary_category, cases.c.diagnosis_json,
-                                       shops.c.platform, reviews.c.customer_id, reviews.c.order_id)
-                             .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)
-                                          .outerjoin(reviews, reviews.c.id == cases.c.review_pk))
-                             .where(cases.c.id == case_id)).one()
+            c = conn.execute(q["suggestion"], {"case_id": case_id}).one()
             customer_id, value = c.customer_id, None
             if c.order_id:
-                o = conn.execute(sa.select(orders.c.paid_fen, orders.c.customer_id).where(
-                    orders.c.shop_id == c.shop_id, orders.c.order_id == c.order_id)).first()
+                o = conn.execute(q["order_paid"], {"shop_id": c.shop_id, "order_id": c.order_id}).first()
                 if o is not None:
                     customer_id, value = customer_id or o.customer_id, o.paid_fen
             tier = customer_tier(conn, customer_id, self.policy, now)
@@ -562,7 +579,6 @@ class Workbench:
 
     def record_contact(self, case_id: int, version: int, *, channel: str, note: str) -> int:
         """Log a contact with the customer; the first one moves the case to ``contacted`` and stops the SLA clock."""
-        from ..core.store import cases
         from .cases import transition_in
 
         if channel not in CHANNELS:
@@ -572,8 +588,7 @@ class Workbench:
             raise ConfigError("请填写联系记录（与客户沟通了什么）/ write what was said in the contact")
         self._case_shop(case_id, "contact")
         with self.store.write() as conn:
-            state, assignee = conn.execute(sa.select(cases.c.state, cases.c.assignee)
-                                           .where(cases.c.id == case_id)).one()
+            state, assignee = conn.execute(_stmts()["state"], {"case_id": case_id}).one()
             changes = {"last_contact_channel": channel, "last_contact_note": note[:2000]}
             if not assignee:
                 changes["assignee"] = self.actor.name
@@ -597,7 +612,6 @@ class Workbench:
             raise ConfigError("请至少选择一个问题或填写说明 / pick at least one problem or write a note")
         if category is not None and category not in CATEGORY_CODES:
             raise ConfigError(f"未知分类 {category!r} / unknown category {category!r}")
-        from ..core.store import cases
 
         # one transaction, one version check: the diagnosis and the corrected category are saved together or
         # not at all (a save by someone else in between cannot leave the diagnosis saved and the category not)
@@ -609,7 +623,7 @@ class Workbench:
                            "diagnose")
             self.actor = wb.actor
             with tx.read() as conn:
-                current = conn.execute(sa.select(cases.c.primary_category).where(cases.c.id == case_id)).scalar_one()
+                current = conn.execute(_stmts()["category"], {"case_id": case_id}).scalar_one()
             if category and category != current:
                 v = recategorize_case(tx, case_id, v, category, actor=self.actor.name, via=self.via,
                                       note=f"诊断更正分类：{CATEGORY_ZH.get(current, current)} → {CATEGORY_ZH[category]}")
@@ -618,14 +632,11 @@ class Workbench:
     def save_reply(self, case_id: int, version: int, text: str) -> int:
         """Save the (edited) 3S reply after the compliance and platform-length check."""
         from ..core.errors import ComplianceBlocked
-        from ..core.store import cases, shops
         from .replies import check_message
 
         self._case_shop(case_id, "save_reply")
         with self.store.read() as conn:
-            platform = conn.execute(sa.select(shops.c.platform).select_from(cases.join(shops, shops.c.id ==
-                                                                                         cases.c.shop_id))
-                                    .where(cases.c.id == case_id)).scalar_one()
+            platform = conn.execute(_stmts()["platform"], {"case_id": case_id}).scalar_one()
         text = (text or "").strip()
         if not text:
             raise ConfigError("回复内容为空 / the reply is empty")
@@ -683,12 +694,11 @@ class Workbench:
 
     def escalate(self, case_id: int, version: int, reason: str) -> int:
         """Escalate to the next role of the owner's chain (policy), with a reason."""
-        from ..core.store import cases
         from .cases import transition_in
 
         self._case_shop(case_id, "escalate")
         with self.store.write() as conn:
-            owner = conn.execute(sa.select(cases.c.owner_role).where(cases.c.id == case_id)).scalar_one()
+            owner = conn.execute(_stmts()["owner_role"], {"case_id": case_id}).scalar_one()
             try:
                 up = self.policy.role(owner or "agent").get("escalates_to") or owner
             except KeyError:
