@@ -72,6 +72,8 @@ APPEAL_STATES = ("drafted", "submitted", "accepted", "rejected")
 APPEAL_STATE_ZH = {"drafted": "已起草", "submitted": "已提交", "accepted": "申诉成功", "rejected": "申诉被驳回"}
 GROUNDS = ("extortion", "rival", "abuse")
 GROUND_ZH = {"extortion": "利用评价要挟/索要额外利益", "rival": "同行或批量恶意评价", "abuse": "辱骂/泄露隐私/广告"}
+#: Evidence rows the one-page summary lists (the rest: the packet's index).
+SUMMARY_EVIDENCE_ROWS = 12
 #: The queue warns when a deadline is this close (hours).
 WARN_HOURS = 24
 RULES_PATH = Path(__file__).resolve().parent.parent / "core" / "data" / "appeal_rules.tsv"
@@ -693,11 +695,12 @@ def build_packet(store: Store, actor: Actor | str, case_id: int, *, out_dir: str
 
 
 # --------------------------------------------------------------------- summary
-_CSS = """body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;font-size:12px;margin:16px;color:#111}
-h1{font-size:18px;margin:0 0 8px}h2{font-size:14px;margin:12px 0 4px}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:2px 4px;text-align:left;vertical-align:top}
-th{background:#eee}.missing{color:#b00;font-weight:bold}.met{color:#060}
-pre{white-space:pre-wrap;border:1px solid #999;padding:6px;font-family:inherit}.mono{font-family:monospace;font-size:10px}
+_CSS = """body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;font-size:10px;margin:0;color:#111}
+h1{font-size:15px;margin:0 0 4px}h2{font-size:12px;margin:6px 0 2px}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:1px 3px;text-align:left;vertical-align:top}
+th{background:#eee;white-space:nowrap}.missing{color:#b00;font-weight:bold}.met{color:#060}p{margin:2px 0}
+pre{white-space:pre-wrap;border:1px solid #999;padding:3px;margin:0;font-family:inherit;font-size:9px;line-height:1.3}
+.mono{font-family:monospace;font-size:9px}
 @page{size:A4;margin:10mm}"""
 
 
@@ -736,12 +739,15 @@ def summary_html(packet: AppealPacket, rule: AppealRule, facts: dict[str, Any], 
         out.append(f"<tr><td>{e(c['要求'])}</td><td>{e(c['类别'])}</td><td class={cls}>{e(c['状态'])}</td>"
                    f"<td>{e(c['依据'])}</td><td>{e(c['来源'])}</td></tr>")
     out.append("</table><h2>证据清单</h2><table><tr><th>序号</th><th>时间</th><th>类别</th><th>证明内容</th>"
-               "<th>SHA-256</th></tr>")
-    for it in packet.evidence:
+               "<th>SHA-256（前 16 位，全文见证据清单）</th></tr>")
+    shown = packet.evidence[:SUMMARY_EVIDENCE_ROWS]
+    for it in shown:
         out.append(f"<tr><td>{it['index']}</td><td>{e(it['time'])}</td><td>{e(it['kind_zh'])}</td>"
-                   f"<td>{e(it['shows'])}</td><td class=mono>{e(it['sha256'])}</td></tr>")
+                   f"<td>{e(it['shows'])}</td><td class=mono>{e(it['sha256'][:16])}…</td></tr>")
     if not packet.evidence:
         out.append('<tr><td colspan="5" class="missing">没有证据</td></tr>')
+    if len(packet.evidence) > len(shown):
+        out.append(f'<tr><td colspan="5">另有 {len(packet.evidence) - len(shown)} 份，见申诉包内的《{INDEX_NAME}》</td></tr>')
     out.append(f"</table><h2>申诉书（{_nlen(packet.text)}/{rule.text_limit} 字）</h2><pre>{e(packet.text)}</pre>")
     out.append(f"<p>生成于 {e(fmt_time(now))}（北京时间）</p></body></html>")
     return "\n".join(out) + "\n"
