@@ -397,3 +397,41 @@ def test_demo_planted_extortion_chats_and_same_ip_bursts_are_all_found(tmp_path)
     routed = {(r.platform, r.order_id) for r in rows if r.primary_category == "malicious"}
     assert routed - planted == set()  # no false positive on the demo
     assert len(routed & planted) >= len(planted & set(by_review)) - 1
+
+
+def test_a_review_that_completes_a_burst_marks_the_earlier_cases_too(sqlite_store, tmp_path):
+    store = sqlite_store
+    ip = "117.136.38.201"
+    _import_reviews(store, tmp_path, [_review(i, f"买家{i}", t, 3 - 0.2 * i, ip=ip)
+                                      for i, t in enumerate(["包装破了", "颜色不对"])])
+    triage_store(store, model=False, detect=True)
+    assert not _signals(store)  # two reviews are no burst
+    for i, t in ((2, "用了就坏"), (3, "盖子漏水")):
+        _import_reviews(store, tmp_path, [_review(i, f"买家{i}", t, 3 - 0.2 * i, ip=ip)], name=f"r{i}.csv")
+    res = triage_store(store, model=False, detect=True)
+    assert len(res.case_ids) == 2
+    routed = {f"R{i}": _case_of(store, f"R{i}") for i in range(4)}
+    for rid, case in routed.items():  # 4 reviews, one IP, one product, within an hour: 0.63 on every case
+        [sig] = [s for s in _signals(store, case["id"]) if s["kind"] == "burst_ip"]
+        assert len(json.loads(sig["pointers"])["reviews"]) == 4
+        assert case["primary_category"] == "malicious", rid
+
+
+def test_watcher_alerts_an_earlier_case_a_new_review_routes(sqlite_store, tmp_path):
+    from alert_fixtures import feishu, policy_with
+    from reviewops.alerting.watch import take_file
+
+    store = sqlite_store
+    policy = policy_with(store, [feishu()])
+    ip = "117.136.38.201"
+    take_file(store, _csv(tmp_path / "a.csv", REVIEW_HEADER, [_review(i, f"买家{i}", t, 3 - 0.2 * i, ip=ip)
+                                                               for i, t in enumerate(["包装破了", "颜色不对"])]),
+              platform="taobao", shop=SHOP, policy=policy)
+    take_file(store, _csv(tmp_path / "b.csv", REVIEW_HEADER, [_review(i, f"买家{i}", t, 3 - 0.2 * i, ip=ip)
+                                                               for i, t in ((2, "用了就坏"), (3, "盖子漏水"))]),
+              platform="taobao", shop=SHOP, policy=policy)
+    with store.read() as conn:
+        keys = sorted(k for (k,) in conn.execute(sa.select(st.alert_events.c.key)))
+    first = [_case_of(store, f"R{i}")["id"] for i in range(2)]
+    later = [_case_of(store, f"R{i}")["id"] for i in range(2, 4)]
+    assert keys == sorted([f"new_case:{c}" for c in first + later] + [f"malicious:{c}" for c in first])

@@ -273,10 +273,10 @@ def triage_cmd(no_model: bool, limit: int, db: str | None, as_json: bool) -> Non
     from .handling.opening import open_queue, triage_store
 
     with Store.open(db) as store:
-        result = triage_store(store, model=not no_model, actor=_actor(), via="cli", detect=True)
+        alert = malicious_alert_hook(current_policy(store), source="import")
+        result = triage_store(store, model=not no_model, actor=_actor(), via="cli", detect=True, on_malicious=alert)
         # chats imported since the last run: their buyers' cases again (a chat after its review updates the case)
-        chats = detect_new_chats(store, actor=_actor(), via="cli",
-                                 on_malicious=malicious_alert_hook(current_policy(store), source="import"))
+        chats = detect_new_chats(store, actor=_actor(), via="cli", on_malicious=alert)
         queue = open_queue(store, limit=limit)
         total = _count_open(store)
     if as_json:

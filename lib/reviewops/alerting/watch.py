@@ -215,10 +215,11 @@ def _triage_new(store: Store, policy: Policy, *, batch_ids: list[int] | None, so
         return 0, 0
     created: list[int] = []
     # detect=True: malicious-review detection runs on the new cases in the transaction that opens them, so
-    # their new-case alert already says 恶意 / 法务 (issue 17 §1)
+    # their new-case alert already says 恶意 / 法务; an earlier case routed then (a burst completed) gets its
+    # own malicious alert (issue 17 §1)
     res = triage_store(store, policy=policy, actor=ACTOR, via="watch", batch_ids=batch_ids, seen_since=seen_since,
                        on_case=case_alert_hook(policy, source=source, arrived_at=arrived_at, created=created),
-                       detect=True)
+                       detect=True, on_malicious=malicious_alert_hook(policy, source=source, created=created))
     return res.created, len(created)
 
 

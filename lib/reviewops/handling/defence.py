@@ -136,8 +136,11 @@ def detect_malicious(store: "Store", *, case_ids: Iterable[int] | None = None, n
 
 def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.datetime | None = None,
               actor: str = "system", via: str = "cli", on_malicious: OnMalicious | None = None,
-              secret: bytes = b"") -> DefenceResult:
-    """:func:`detect_malicious` in the caller's write transaction (what ``triage_store(detect=True)`` uses)."""
+              secret: bytes = b"", _expand: bool = True) -> DefenceResult:
+    """:func:`detect_malicious` in the caller's write transaction (what ``triage_store(detect=True)`` uses).
+
+    A burst found around a given case is recorded on every case of the burst: the other members' cases are
+    examined too (once, not transitively)."""
     from ..core.store import cases, orders, reviews
 
     at = now or _utcnow()
@@ -166,15 +169,19 @@ def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.da
     existing = _existing(conn, [int(c) for c in cs["id"]])
     found += _chat_signals(conn, cs, existing)
     pks = list(by_review)
-    for sig in burst_signals(conn, pks, secret=secret) + buyer_signals(conn, pks):
+    bursts = burst_signals(conn, pks, secret=secret)
+    for sig in bursts + buyer_signals(conn, pks):
         found.append((by_review[sig.review_pk], sig))
     new, updated = _record(conn, found, existing, at)
     result.signals_new, result.signals_updated = new, updated
     existing = _existing(conn, [int(c) for c in cs["id"]])
     thresholds: dict[int, float] = {}
     policies: dict[int | None, Any] = {}
+    per_case: dict[int, list[dict[str, Any]]] = {}
+    for (cid, _k), sig_row in existing.items():
+        per_case.setdefault(cid, []).append(sig_row)
     for row in cs.itertuples(index=False):
-        sigs = [s for (cid, _k), s in existing.items() if cid == int(row.id)]
+        sigs = per_case.get(int(row.id), [])
         if not sigs:
             continue
         score = combined_score(sigs)
@@ -192,6 +199,17 @@ def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.da
             result.malicious.append(int(row.id))
             if on_malicious is not None:
                 on_malicious(conn, int(row.id), info)
+    others = {int(p) for sig in bursts for p in sig.pointers.get("reviews", [])} - set(by_review)
+    if _expand and others:
+        more = [int(c) for chunk in _chunks(sorted(others)) for (c,) in conn.execute(
+            sa.select(cases.c.id).where(cases.c.review_pk.in_(chunk)))]
+        if more:
+            extra = detect_in(conn, case_ids=more, now=now, actor=actor, via=via, on_malicious=on_malicious,
+                              secret=secret, _expand=False)
+            result.signals_new += extra.signals_new
+            result.signals_updated += extra.signals_updated
+            result.malicious += extra.malicious
+            result.scores.update(extra.scores)
     return result
 
 

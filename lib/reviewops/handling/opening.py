@@ -83,12 +83,15 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
                  shop_ids: Iterable[int] | None = None, dated_at_detection: bool = False,
                  batch_ids: Iterable[int] | None = None, seen_since: dt.datetime | None = None,
                  on_case: Callable[[sa.Connection, int, Any], None] | None = None,
-                 detect: bool = False) -> TriageResult:
+                 detect: bool = False,
+                 on_malicious: Callable[[sa.Connection, int, Any], None] | None = None) -> TriageResult:
     """Open a case for every negative review in the store that has none yet (idempotent).
 
     ``detect``: run the malicious-review detection (:func:`reviewops.handling.defence.detect_in`) on the new
     cases in the same transaction, so a case and its signals and malicious routing exist together and its
     new-case alert already names 法务 (the watcher and ``reviewops triage`` do; ``result.malicious``).
+    ``on_malicious(conn, case_id, info)`` runs for an *earlier* case routed then (a new review completing a
+    burst with it); the new cases' own alerts come from ``on_case``.
 
     ``batch_ids`` / ``seen_since``: only reviews written by those import batches / first seen since
     then (the watcher triages what it just imported instead of every review without a case).
@@ -135,7 +138,8 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
     for attempt in range(3):
         try:
             _write_cases(store, neg, policy, cal, result, actor=actor, via=via,
-                         dated_at_detection=dated_at_detection, on_case=on_case, detect_secret=secret, now=now)
+                         dated_at_detection=dated_at_detection, on_case=on_case, detect_secret=secret, now=now,
+                         on_malicious=on_malicious)
             return result
         except sa.exc.IntegrityError:
             # another triage run opened a case for one of these reviews first (PostgreSQL, read
@@ -150,7 +154,8 @@ def triage_store(store: "Store", *, policy: Policy | None = None, model: "TextMo
 def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCalendar, result: TriageResult, *,
                  actor: str, via: str, dated_at_detection: bool = False,
                  on_case: Callable[[sa.Connection, int, Any], None] | None = None,
-                 detect_secret: bytes | None = None, now: dt.datetime | None = None) -> None:
+                 detect_secret: bytes | None = None, now: dt.datetime | None = None,
+                 on_malicious: Callable[[sa.Connection, int, Any], None] | None = None) -> None:
     """Open the cases of graded negative rows in one transaction, skipping reviews that have one
     (with ``detect_secret``, the malicious-review detection runs on them in that transaction)."""
     from ..core.store import cases, create_case
@@ -196,8 +201,14 @@ def _write_cases(store: "Store", neg: pd.DataFrame, policy: Policy, cal: SlaCale
         if detect_secret is not None and result.case_ids:
             from .defence import detect_in
 
+            opened = set(result.case_ids)
+
+            def earlier(conn: sa.Connection, case_id: int, info: Any) -> None:
+                if on_malicious is not None and case_id not in opened:
+                    on_malicious(conn, case_id, info)
+
             result.malicious = detect_in(conn, case_ids=result.case_ids, now=now, actor=actor, via=via,
-                                         secret=detect_secret).malicious
+                                         secret=detect_secret, on_malicious=earlier).malicious
     result.warnings[:0] = [_cases_warning(w, ids) for _year, (w, ids) in sorted(missing.items())]
 
 
