@@ -392,3 +392,70 @@ def test_cli_build_submit_decide_queue(world, monkeypatch, capsys):
     monkeypatch.delenv("REVIEWOPS_TOKEN")
     assert main(["appeal", "build", str(case), "--out", str(out), "--db", db]) == EXIT_USER_ERROR
     assert "法务" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ the 申诉 form
+def test_appeals_form_build_download_submit_decide(world):
+    import base64
+    import re
+
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.appeals import build_appeals
+
+    store, u, case, tmp = world["store"], world["users"], world["case"], world["tmp"]
+    form = build_appeals(Workbench(store, u["l1"]), out_dir=tmp / "form")
+    assert not form.status.text and list(form.rows) == [case]
+    row = form.row(case)
+    assert row.data["state"] == "to_build"
+    row.build.click()
+    assert form.status.kind == "ok", form.status.text
+    pk = form.last_packet
+    link = re.search(r'href="data:application/zip;base64,([^"]+)"', form.row(case).packet.value)
+    assert link and base64.b64decode(link.group(1)) == pk.zip_path.read_bytes()  # the download is the packet
+    row = form.row(case)
+    assert row.data["state"] == "drafted" and row.version == pk.version
+    row.ref.value = "TB-2026-42"
+    row.submit.click()
+    assert form.status.kind == "ok" and ap.get_appeal(store, pk.appeal_id)["state"] == "submitted"
+    # a decision from a stale list is refused and the list refreshed
+    row = form.row(case)
+    ap.decide_appeal(store, u["s1"], pk.appeal_id, True)
+    row.accept.click()
+    assert form.status.kind == "error" and "刷新" in form.status.text
+    assert ap.get_appeal(store, pk.appeal_id)["state"] == "accepted" and case not in form.rows
+
+
+def test_appeals_form_refuses_an_agent(world):
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.appeals import build_appeals
+
+    form = build_appeals(Workbench(world["store"], world["users"]["a1"]), out_dir=world["tmp"] / "f")
+    assert form.status.kind == "error" and "无权" in form.status.text and form.rows == {}
+    assert access_rows(world["store"], "appeal_queue")[-1]["outcome"] == "denied"
+
+
+def test_appeals_form_classes_are_documented(world):
+    import re
+
+    import ipywidgets as widgets
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.appeals import build_appeals
+
+    store, u, case = world["store"], world["users"], world["case"]
+    form = build_appeals(Workbench(store, u["l1"]), out_dir=world["tmp"] / "f")
+    form.row(case).build.click()
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "forms.md").read_text(encoding="utf-8")
+
+    def walk(w):
+        yield w
+        for c in getattr(w, "children", ()):
+            yield from walk(c)
+    actionable = (widgets.Button, widgets.Text, widgets.Textarea, widgets.Dropdown, widgets.Checkbox)
+    missing, undocumented = [], set()
+    for w in walk(form.root):
+        ro = [c for c in w._dom_classes if c.startswith("ro-")]
+        if isinstance(w, actionable) and not ro:
+            missing.append(type(w).__name__)
+        undocumented |= {re.sub(r"-\d+$", "", c) for c in ro if f"`{re.sub(r'-[0-9]+$', '', c)}`" not in doc}
+    assert not missing and not undocumented, (missing, sorted(undocumented))
+    assert "ro-appeals-download" in form.row(case).packet.value
