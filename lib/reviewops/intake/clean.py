@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -126,8 +127,19 @@ GENERIC_ID_RE = r"^[0-9A-Za-z][0-9A-Za-z_\-#./:]{0,63}$"
 
 
 def _spread(unique: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Per-distinct-value results back onto the rows."""
-    return pd.Series(unique.to_numpy()[codes], index=index, dtype=unique.dtype)
+    """Per-distinct-value results back onto the rows (same dtype)."""
+    return pd.Series(unique.array.take(codes), index=index, dtype=unique.dtype)
+
+
+def _by_distinct(values: pd.Series, convert: Callable[[pd.Series], Converted]) -> Converted:
+    """``convert`` (a cell-by-cell converter) of a long column with many repeats, run once per distinct value."""
+    fact = _worth_factorizing(values)
+    if fact is None:
+        return convert(values)
+    codes, uniques = fact
+    u = convert(pd.Series(uniques, dtype=object))
+    return Converted(_spread(u.values, codes, values.index), _spread(u.bad, codes, values.index), u.reason_zh,
+                     u.reason_en, None if u.reasons is None else _spread(u.reasons, codes, values.index))
 
 
 def _worth_factorizing(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -210,6 +222,10 @@ _THOUSANDS = r"\(?[+-]?[1-9]\d{0,2}(?:[,，]\d{3})+(?:\.\d*)?\)?"
 def to_fen(values: pd.Series) -> Converted:
     """Yuan amounts (``￥1,234.50``, ``(3.00)``, ``28.9元``) → integer fen, exactly. A comma that is not a
     thousands separator in its place (``12,50``, ``1,5``, ``1,2345``) makes the cell bad, never 1,250 yuan."""
+    return _by_distinct(values, _to_fen)
+
+
+def _to_fen(values: pd.Series) -> Converted:
     present = values.notna()
     core = values.where(present, "").astype(str).str.replace(_MONEY_STRIP, "", regex=True)
     comma_bad = present & core.str.contains(r"[,，]") & ~core.str.fullmatch(_THOUSANDS).fillna(False)
@@ -349,6 +365,10 @@ def check_length(values: pd.Series, limit: int) -> Converted:
     A text that long is not what the platform exported: most often a stray quote swallowed the rows
     after it, or a whole document was pasted into the cell.
     """
+    return _by_distinct(values, lambda v: _check_length(v, limit))
+
+
+def _check_length(values: pd.Series, limit: int) -> Converted:
     present = values.notna()
     if not present.any():
         return _ok(values)
