@@ -51,7 +51,16 @@ from ..core.errors import AccessDenied, ConfigError, ConflictError, NotFound
 from ..core.outputs import fmt_time, formula_safe
 from ..core.privacy import mask_text
 from ..core.sla import SlaCalendar, is_working_day
-from ..core.store import appeals, case_signals, cases, chat_messages, orders, reviews, shops, utcnow
+from ..core.store import (
+    appeals,
+    case_signals,
+    cases,
+    chat_messages,
+    orders,
+    reviews,
+    shops,
+    utcnow,
+)
 from ..core.users import Actor, current_actor, log_access, log_denied
 from .evidence import FAMILY, KIND_ZH, KINDS, export_evidence, list_evidence
 
@@ -571,8 +580,7 @@ def _zip_bytes(members: list[tuple[str, bytes]], when: dt.datetime | None) -> by
     else:
         local = fmt_time(when, "%Y %m %d %H %M %S")
         stamp = tuple(int(x) for x in local.split())  # type: ignore[assignment]
-        if stamp < _ZIP_EPOCH:
-            stamp = _ZIP_EPOCH
+        stamp = max(stamp, _ZIP_EPOCH)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, data in members:

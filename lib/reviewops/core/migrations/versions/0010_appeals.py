@@ -12,7 +12,6 @@ change checks. Written by :mod:`reviewops.handling.appeals` only; each change is
 """
 import sqlalchemy as sa
 from alembic import op
-
 from reviewops.core.store import UTCDateTime
 
 revision = "0010"
