@@ -159,7 +159,7 @@ def test_same_ip_burst_of_three_bad_reviews_in_two_hours_is_found_with_pointers(
     ids = {f"R{i}": _case_of(store, f"R{i}")["id"] for i in range(3)}
     with store.read() as conn:
         pk = dict(conn.execute(sa.select(st.reviews.c.review_id, st.reviews.c.id)).all())
-    for rid, case_id in ids.items():
+    for case_id in ids.values():
         [sig] = [s for s in _signals(store, case_id) if s["kind"] == "burst_ip"]
         ptr = json.loads(sig["pointers"])
         assert sorted(ptr["reviews"]) == sorted(pk[r] for r in ("R0", "R1", "R2"))
@@ -253,11 +253,11 @@ def test_decide_signal_roles_and_refusals_logged(store, tmp_path):
     assert out["status"] == "confirmed" and out["made_malicious"] and out["malicious"], (out, _case_of(store, "R0"))
     now = _case_of(store, "R0")
     assert now["primary_category"] == "malicious" and now["owner_role"] == "legal"
-    kept = [s for s in _signals(store, case["id"]) if s["id"] == sig["id"]][0]
+    kept = next(s for s in _signals(store, case["id"]) if s["id"] == sig["id"])
     assert (kept["status"], kept["decided_by"], kept["decision_note"]) == ("confirmed", "fa", "同一IP三个新号，确认")
     with pytest.raises(ConfigError):
         df.decide_signal(store, "zhu", sig["id"], False, "改主意")
-    other = [s for s in _signals(store, _case_of(store, "R1")["id"]) if s["kind"] == "burst_ip"][0]
+    other = next(s for s in _signals(store, _case_of(store, "R1")["id"]) if s["kind"] == "burst_ip")
     res = df.decide_signal(store, "zhu", other["id"], False, "正常客户")
     assert res["status"] == "rejected" and not res["malicious"] and res["below_threshold"]
     assert df.detect_malicious(store).signals_updated == 0  # decided signals are never refreshed

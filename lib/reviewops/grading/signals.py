@@ -32,8 +32,15 @@ import sqlalchemy as sa
 
 from .lexicon import normalize_text
 
-__all__ = ["SIGNAL_KINDS", "SIGNAL_POLICY", "Signal", "buyer_signals", "burst_signals", "near_duplicates",
-           "shingles"]
+__all__ = [
+    "SIGNAL_KINDS",
+    "SIGNAL_POLICY",
+    "Signal",
+    "burst_signals",
+    "buyer_signals",
+    "near_duplicates",
+    "shingles",
+]
 
 #: The thresholds of the account and burst signals (policy-like; one place to tune them).
 SIGNAL_POLICY: dict[str, Any] = {

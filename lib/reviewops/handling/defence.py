@@ -55,7 +55,7 @@ import sqlalchemy as sa
 from ..core.errors import AccessDenied, ConfigError, NotFound
 from ..core.sla import SlaEvent, state_from_json, state_to_json
 from ..grading.extortion import extortion_scores
-from ..grading.signals import KIND_ZH, Signal, buyer_signals, burst_signals
+from ..grading.signals import KIND_ZH, Signal, burst_signals, buyer_signals
 
 if TYPE_CHECKING:
     from ..core.store import Store
@@ -123,7 +123,7 @@ def text_signal_score(detector_score: float) -> float:
 
 
 # ----------------------------------------------------------------------------------------- detection
-def detect_malicious(store: "Store", *, case_ids: Iterable[int] | None = None, now: dt.datetime | None = None,
+def detect_malicious(store: Store, *, case_ids: Iterable[int] | None = None, now: dt.datetime | None = None,
                      actor: str = "system", via: str = "cli", on_malicious: OnMalicious | None = None) -> DefenceResult:
     """Run the detectors on ``case_ids`` (None = every case), record their signals once, and make the cases
     whose combined score reaches the shop's threshold malicious (see the module text). Idempotent.
@@ -269,7 +269,7 @@ def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
     look, after = pd.Timedelta(days=CHAT_LOOKBACK_DAYS), pd.Timedelta(days=CHAT_AFTER_DAYS)
     by_key: dict[tuple[Any, ...], list[int]] = {}
     for pos, (s_, c, o) in enumerate(zip(flagged["shop_id"], flagged["customer_id"], flagged["order_id"])):
-        if c is not None and c == c:
+        if pd.notna(c):
             by_key.setdefault((int(s_), "c", int(c)), []).append(pos)
         if isinstance(o, str) and o:
             by_key.setdefault((int(s_), "o", o), []).append(pos)
@@ -382,7 +382,7 @@ def _evidence_at(conn: sa.Connection, sigs: list[dict[str, Any]], row: Any) -> d
         for chunk in _chunks(ids):
             t = conn.execute(sa.select(sa.func.max(col)).where(table.c.id.in_(chunk))).scalar()
             if t is not None:
-                t = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+                t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
                 latest = max(latest, t)
     return latest
 
@@ -425,7 +425,7 @@ def _make_malicious(conn: sa.Connection, case_id: int, info: dict[str, Any], *, 
     kinds = "、".join(KIND_ZH.get(k, k) for k in info["kinds"])
     record["needs_appeal"] = True
     record["defence"] = {"score": info["score"], "threshold": info["threshold"], "signals": info["signals"],
-                         "kinds": info["kinds"], "detected_at": at.astimezone(dt.timezone.utc).isoformat(),
+                         "kinds": info["kinds"], "detected_at": at.astimezone(dt.UTC).isoformat(),
                          "sla_hours_from_detection": float(cat["sla_hours"]),
                          "due_at": due.isoformat() if due is not None else None,
                          "previous_category": cur.primary_category}
@@ -441,7 +441,8 @@ def _make_malicious(conn: sa.Connection, case_id: int, info: dict[str, Any], *, 
 # ------------------------------------------------------------------------------- chats after reviews
 def cases_of_chat_batches(conn: sa.Connection, batch_ids: Iterable[int]) -> list[int]:
     """The cases whose buyer (same shop and customer, or same order) sent a chat message in these import batches."""
-    from ..core.store import cases, chat_messages as cm, orders, reviews
+    from ..core.store import cases, orders, reviews
+    from ..core.store import chat_messages as cm
 
     ids = sorted({int(b) for b in batch_ids})
     if not ids:
@@ -466,7 +467,7 @@ def cases_of_chat_batches(conn: sa.Connection, batch_ids: Iterable[int]) -> list
     return sorted(out)
 
 
-def detect_new_chats(store: "Store", *, batch_ids: Iterable[int] | None = None, now: dt.datetime | None = None,
+def detect_new_chats(store: Store, *, batch_ids: Iterable[int] | None = None, now: dt.datetime | None = None,
                      actor: str = "system", via: str = "cli", on_malicious: OnMalicious | None = None) -> DefenceResult:
     """Detection for the cases of the buyers whose chats arrived in ``batch_ids`` — by default every chat import
     batch after the store's watermark (``settings.defence_chat_batch_seen``), which then moves to the newest
@@ -487,14 +488,14 @@ def detect_new_chats(store: "Store", *, batch_ids: Iterable[int] | None = None, 
         result = detect_in(conn, case_ids=case_ids, now=now, actor=actor, via=via, on_malicious=on_malicious,
                            secret=secret) if case_ids else DefenceResult()
         top = max(ids)
-        if top > seen:
-            if conn.execute(settings.update().where(settings.c.key == CHAT_WATERMARK).values(value=str(top))).rowcount == 0:
-                conn.execute(settings.insert().values(key=CHAT_WATERMARK, value=str(top)))
+        if top > seen and conn.execute(settings.update().where(settings.c.key == CHAT_WATERMARK)
+                                       .values(value=str(top))).rowcount == 0:
+            conn.execute(settings.insert().values(key=CHAT_WATERMARK, value=str(top)))
         return result
 
 
 # --------------------------------------------------------------------------------------- decisions
-def _actor_of(store: "Store", actor: "Actor | str") -> "Actor":
+def _actor_of(store: Store, actor: Actor | str) -> Actor:
     from ..core.users import Actor, get_actor
 
     if isinstance(actor, Actor):
@@ -504,7 +505,7 @@ def _actor_of(store: "Store", actor: "Actor | str") -> "Actor":
     return get_actor(store, actor)
 
 
-def decide_signal(store: "Store", actor: "Actor | str", signal_id: int, confirm: bool, note: str | None = None, *,
+def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: bool, note: str | None = None, *,
                   via: str = "cli", now: dt.datetime | None = None) -> dict[str, Any]:
     """法务 (legal) or 客服主管 (supervisor) confirms or rejects one open signal; the decision is kept (who, when,
     note) and feeds :func:`tuned_threshold`. Anyone else — another role, a user without the case's shop, an
@@ -562,7 +563,7 @@ def decide_signal(store: "Store", actor: "Actor | str", signal_id: int, confirm:
             "malicious": state == "malicious", "below_threshold": score < thr}
 
 
-def tuned_threshold(store: "Store", shop_id: int) -> float:
+def tuned_threshold(store: Store, shop_id: int) -> float:
     """The shop's malicious threshold, tuned by its legal decisions.
 
     Rule: every decided signal of the shop's cases is a labelled example (its score; confirmed = malicious).
@@ -600,7 +601,7 @@ def _tuned_in(conn: sa.Connection, shop_id: int) -> float:
 
 
 # ------------------------------------------------------------------------------------------ reading
-def case_signals_frame(store: "Store", case_id: int) -> pd.DataFrame:
+def case_signals_frame(store: Store, case_id: int) -> pd.DataFrame:
     """The signals recorded on a case (newest first): id, kind, kind_zh, score, status, reasons, pointers (dict),
     detected_at, decided_by, decided_at, decision_note."""
     from ..core.store import case_signals

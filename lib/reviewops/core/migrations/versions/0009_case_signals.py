@@ -14,7 +14,6 @@ idempotent (one row per case and key). Legal staff confirm or reject each signal
 """
 import sqlalchemy as sa
 from alembic import op
-
 from reviewops.core.store import UTCDateTime
 
 revision = "0009"
