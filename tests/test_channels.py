@@ -734,3 +734,12 @@ def test_a_grade_without_stars_is_shown_as_the_platform_wrote_it_and_stays_inert
                              ensure_ascii=False)
         assert "](http://evil)" not in hostile and "http://evil" not in hostile, kind
     assert "未知" in json.dumps(render("feishu", base), ensure_ascii=False)
+
+
+def test_a_malicious_alert_has_its_own_title_and_colour():
+    """A case routed to 法务 after it was opened (issue 17 §1, kind ``malicious``) is named as such, not the
+    generic 中差评提醒, and WeCom shows it in the warning colour like a breach."""
+    from reviewops.alerting.channels import alert_title
+
+    assert alert_title("malicious") == "疑似恶意差评（转法务）"
+    assert alert_title("something_else") == "中差评提醒"

@@ -81,7 +81,7 @@ WECOM_RETRYABLE = frozenset({-1, 45009})                 # system busy / api fre
 TENCENT_RETRYABLE_PREFIXES = ("LimitExceeded", "RequestLimitExceeded", "InternalError", "ClientNetworkError",
                               "ServerNetworkError")
 
-_KIND_ZH = {"new_case": "新中差评", "breach": "超时升级"}
+_KIND_ZH = {"new_case": "新中差评", "breach": "超时升级", "malicious": "疑似恶意差评（转法务）"}
 _MARKUP = str.maketrans({
     "[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "#": "＃", "`": "｀",
     "!": "！", "~": "～", "|": "｜", "@": "＠", "&": "＆", "\\": "＼", "{": "｛", "}": "｝", "$": "＄", "^": "＾",
@@ -316,7 +316,7 @@ def _render_dingtalk(msg: AlertMessage) -> dict[str, Any]:
 
 
 def _wecom_content(msg: AlertMessage, excerpt_limit: int) -> str:
-    color = "warning" if msg.kind == "breach" else "info" if msg.kind == "new_case" else "comment"
+    color = "warning" if msg.kind in ("breach", "malicious") else "info" if msg.kind == "new_case" else "comment"
     lines = [f"### 【中差评提醒】<font color=\"{color}\">{_inert(_title(msg))}</font>"]
     lines += [f"> **{label}**：{value}" for label, value in _facts(msg, excerpt_limit)]
     url = _link(msg.case_url)
@@ -400,7 +400,8 @@ def _sms_params(msg: AlertMessage) -> list[str]:
     key = _clean(msg.key)
     if len(key) > SMS_PARAM_MAX:
         w = re.match(r"^warn_(\d+)", msg.kind or "")
-        abbr = "N" if msg.kind == "new_case" else "B" if msg.kind == "breach" else f"W{w.group(1)}" if w else "A"
+        abbr = ("N" if msg.kind == "new_case" else "B" if msg.kind == "breach" else "M" if msg.kind == "malicious"
+                else f"W{w.group(1)}" if w else "A")
         key = f"{abbr}-{int(msg.case_id)}"
     return [p(f"{_clean(msg.platform_zh)}{_clean(msg.shop)}"), p(f"{stars}{_clean(msg.category_zh)}"),
             p(m.group(1) if m else due), p(key)]
