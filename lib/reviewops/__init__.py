@@ -33,6 +33,7 @@ from .grading.classify import classify
 from .grading.extortion import extortion_scores
 from .grading.textmodel import TextModel
 from .grading.triage import triage
+from .handling.defence import decide_signal, detect_malicious
 from .handling.opening import TriageResult, open_queue, triage_store
 from .handling.remedy import remedy_for, tier_of
 from .handling.replies import Draft, check_message, draft_reply
@@ -78,7 +79,9 @@ __all__ = [
     "current_policy",
     "customer_value",  # staff_scorecard / customer_value (issue 5)
     "daily_sweep",  # daily_sweep (issue 5)
+    "decide_signal",  # malicious-review defence (issue 17)
     "default_policy",
+    "detect_malicious",  # malicious-review defence (issue 17)
     "draft_reply",
     "export_policy",
     "extortion_scores",
