@@ -51,7 +51,8 @@ def _env(monkeypatch):
     monkeypatch.setattr("reviewops.grading.classify.default_model", lambda: None, raising=False)
 
 
-def _malicious_case(store, tmp_path, *, platform="taobao", chats=True, screenshot=True, shop="测试店") -> int:
+def _malicious_case(store, tmp_path, *, platform="taobao", chats=True, screenshot=True, shop="测试店",
+                    link=True) -> int:
     """A bad review of 2026-11-20 10:00 (Beijing) with a fixed order timeline, the buyer's chats linked as
     evidence and a screenshot; the case marked malicious."""
     # imported through the Taobao layout (the fixture's headers), then the shop is moved to ``platform``
@@ -77,7 +78,7 @@ def _malicious_case(store, tmp_path, *, platform="taobao", chats=True, screensho
         st.update_case(conn, case_id, cur, {"primary_category": "malicious", "categories": "malicious",
                                             "owner_role": "legal"}, actor="test", via="test")
     with st.clock(dt.datetime(2026, 11, 21, 2, 0, tzinfo=UTC)):  # evidence added at a fixed time (goldens)
-        if chats:
+        if chats and link:
             ev.link_chat_messages(store, case_id, actor="test")
         if screenshot:
             ev.add_evidence(store, "test", PNG, original_name="旺旺截图.png", kind="screenshot", case_id=case_id,
@@ -459,3 +460,15 @@ def test_appeals_form_classes_are_documented(world):
         undocumented |= {re.sub(r"-\d+$", "", c) for c in ro if f"`{re.sub(r'-[0-9]+$', '', c)}`" not in doc}
     assert not missing and not undocumented, (missing, sorted(undocumented))
     assert "ro-appeals-download" in form.row(case).packet.value
+
+
+def test_build_links_the_buyers_chats_first(store, tmp_path):
+    u = make_users(store)
+    case_id = _malicious_case(store, tmp_path, link=False, screenshot=False)
+    assert ev.list_evidence(store, u["l1"], case_id=case_id) == []
+    pk = ap.build_packet(store, u["l1"], case_id, out_dir=tmp_path / "o")
+    assert len(pk.evidence) == len(CHATS) and "给200块好处费就删评" in pk.text
+    added = [c for c in ev.custody_log(store, case_id=case_id) if c["action"] == "added"]
+    assert len(added) == len(CHATS) and {c["actor"] for c in added} == {"l1"}
+    bare = _malicious_case(store, tmp_path, link=False, screenshot=False, shop="另一店")
+    assert ap.build_packet(store, u["l1"], bare, out_dir=tmp_path / "p", link_chats=False).evidence == []

@@ -62,7 +62,7 @@ from ..core.store import (
     utcnow,
 )
 from ..core.users import Actor, current_actor, log_access, log_denied
-from .evidence import FAMILY, KIND_ZH, KINDS, export_evidence, list_evidence
+from .evidence import FAMILY, KIND_ZH, KINDS, export_evidence, link_chat_messages, list_evidence
 
 if TYPE_CHECKING:
     from ..core.policy import Policy
@@ -616,10 +616,13 @@ def packet_names(case_id: int, platform: str) -> tuple[str, str]:
 
 
 def build_packet(store: Store, actor: Actor | str, case_id: int, *, out_dir: str | os.PathLike[str],
-                 ground: str | None = None, policy: Policy | None = None) -> AppealPacket:
+                 ground: str | None = None, policy: Policy | None = None, link_chats: bool = True) -> AppealPacket:
     """Build the appeal packet of a case into ``out_dir`` and record it in ``appeals`` (see the module text).
 
-    ``ground`` overrides the one the case's signals give (:func:`choose_ground`). A drafted appeal of the case
+    ``ground`` overrides the one the case's signals give (:func:`choose_ground`). With ``link_chats`` (the
+    default) the case buyer's imported chat messages not yet linked are first linked as evidence
+    (:func:`~reviewops.handling.evidence.link_chat_messages`, custody ``added`` by this user), so a chat imported
+    after the last build is in the packet. A drafted appeal of the case
     is updated (its version goes up when the packet changed); a submitted or decided one is left as it is
     and the packet is only written (``notes`` says so); after a rejection a new drafted appeal is opened
     unless the platform takes one appeal per review only.
@@ -634,6 +637,8 @@ def build_packet(store: Store, actor: Actor | str, case_id: int, *, out_dir: str
     platform = facts["platform"]
     rule = rule_for(platform, ground or choose_ground(facts["signals"]))
     policy = policy or current_policy(store, actor=actor.name)
+    if link_chats:
+        link_chat_messages(store, case_id, actor=actor)
     deadline = appeal_deadline(rule, facts["created_at"], policy) if facts["created_at"] is not None else None
     items, msgs = _evidence_items(store, actor, case_id)
     quotes = _quotes(facts, msgs)
