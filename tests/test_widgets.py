@@ -509,6 +509,46 @@ def test_the_app_builds_forms_on_first_use_and_refreshing_lists_does_not_leak_wi
     app.close()
 
 
+def test_the_appeals_tab_is_there_for_legal_supervisor_and_admin_only(store):
+    """申诉 is the fifth tab for the roles of APPEAL_ROLES, built on first use; an agent has no such tab."""
+    from reviewops.handling.appeals import APPEAL_ROLES
+    from reviewops_widgets import AppealsForm, build_appeals
+    from reviewops_widgets.app import APPEALS, TABS
+
+    assert callable(build_appeals) and set(APPEAL_ROLES) == {"legal", "supervisor", "admin"}
+    for name, role in (("legal_tab", "legal"), ("admin_tab", "admin")):
+        if name not in fresh_case.__dict__.setdefault("users", set()):
+            add_user(store, name, role=role, password="password1", actor="test")
+            fresh_case.__dict__["users"].add(name)
+    for name in ("agent", "agent_shop1"):
+        app = build_workbench(wb(store, name), auto_refresh=False)
+        try:
+            assert tuple(app.tabs.titles) == TABS and len(app.tabs.children) == 4 and "申诉" not in app.tabs.titles
+            assert not app.may_appeal and APPEALS not in app._slots
+            with pytest.raises(AttributeError):
+                app.appeals  # noqa: B018
+            for index in (1, 2, 3, 0):  # every tab it has still works
+                app.tabs.selected_index = index
+            assert app.status.kind != "error", app.status.text
+        finally:
+            app.close()
+    for name in ("supervisor", "legal_tab", "admin_tab"):
+        app = build_workbench(wb(store, name), auto_refresh=False)
+        try:
+            assert tuple(app.tabs.titles) == (*TABS, "申诉") and len(app.tabs.children) == 5
+            assert APPEALS not in app._built  # built the first time its tab is selected
+            app.tabs.selected_index = APPEALS
+            form = app._built[APPEALS]
+            assert isinstance(form, AppealsForm) and app.appeals is form
+            assert app.tabs.children[APPEALS].children == (form.root,)
+            assert form.status.kind != "error", form.status.text
+            app.tabs.selected_index = 0
+            app.tabs.selected_index = APPEALS  # switching back refreshes the list
+            assert app._built[APPEALS] is form and form.status.kind != "error", form.status.text
+        finally:
+            app.close()
+
+
 def test_the_workbench_first_paint_stays_small(store):
     """The first open (docs/performance.md): every widget model of the first paint is sent to the browser and
     turned into a view, so the page is built with the queue only and its row slots share the models nobody

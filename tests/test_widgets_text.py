@@ -1,7 +1,7 @@
 """What operators read on the forms (issue 14 §5), headless.
 
 * **No developer notes.** No form page — the notebooks' markdown and every text the built forms show
-  (workbench with all four tabs, case page, dashboard) — talks about how it is served
+  (workbench with all its tabs, 申诉 included, case page, dashboard) — talks about how it is served
   (``reviewops serve``, ``.ipynb`` links, Voila, 服务器登录 …). Those notes live in docs/forms.md and
   docs/serve.md.
 * **One time zone for people.** The approvals card, the queue's 更新于 clock and deadlines, the case
@@ -112,7 +112,7 @@ def test_built_forms_show_no_developer_notes(store: Store) -> None:
     from reviewops_widgets import build_case, build_dashboard, build_workbench
 
     app = build_workbench(wb(store), auto_refresh=False)
-    for tab in (app.case, app.approvals, app.followups):  # build every tab
+    for tab in (app.case, app.approvals, app.followups, app.appeals):  # build every tab (sup sees 申诉)
         assert tab.root is not None
     app.queue.open_case(1)  # what the queue says when it opens a case
     cid = int(app.queue.visible_case_ids()[0])

@@ -2,7 +2,8 @@
 
 Builders (each returns a form object with ``.root`` to display and named handles):
 ``build_queue`` 差评工作台, ``build_case`` 案件处理, ``build_approvals`` 补偿审批, ``build_followups`` 今日回访,
-``build_workbench`` (the four in a Tab), ``build_dashboard`` 数据看板 (served as its own page). The names are imported lazily so that ``import reviewops_widgets``
+``build_appeals`` 申诉 (legal, supervisor, admin),
+``build_workbench`` (the forms in a Tab; 申诉 only for those roles), ``build_dashboard`` 数据看板 (served as its own page). The names are imported lazily so that ``import reviewops_widgets``
 (which the server does to find the notebooks) stays cheap.
 """
 
@@ -16,14 +17,15 @@ _EXPORTS = {
     "build_case": "case", "CaseForm": "case",
     "build_approvals": "approvals", "ApprovalsForm": "approvals",
     "build_followups": "followups", "FollowupsForm": "followups",
+    "build_appeals": "appeals", "AppealsForm": "appeals",
     "build_workbench": "app", "WorkbenchApp": "app",
     "build_dashboard": "dashboard", "DashboardForm": "dashboard",
     "esc": "common", "show_error": "common", "case_id_from_query": "common", "Form": "common",
 }
 
 __all__ = [
-    "ApprovalsForm", "CaseForm", "DashboardForm", "FollowupsForm", "Form", "QueueForm", "WorkbenchApp",
-    "build_approvals", "build_case", "build_dashboard", "build_followups", "build_queue", "build_workbench",
+    "AppealsForm", "ApprovalsForm", "CaseForm", "DashboardForm", "FollowupsForm", "Form", "QueueForm", "WorkbenchApp",
+    "build_appeals", "build_approvals", "build_case", "build_dashboard", "build_followups", "build_queue", "build_workbench",
     "case_id_from_query", "esc", "show_error",
 ]
 

@@ -1,8 +1,10 @@
-"""The composed workbench: a header naming the signed-in user and a Tab of the four forms.
+"""The composed workbench: a header naming the signed-in user and a Tab of the forms.
 
-``build_workbench(wb)`` — 差评工作台 · 案件处理 · 补偿审批 · 今日回访. 处理 in the queue (or 打开案件 in
-approvals / follow-ups) loads that case in the 案件处理 tab and switches to it; switching to a list tab
-refreshes it. Only the queue is built when the page opens; the other three forms are built the first
+``build_workbench(wb)`` — 差评工作台 · 案件处理 · 补偿审批 · 今日回访, and 申诉 (the legal desk's platform
+appeals) for the roles that handle appeals (:data:`reviewops.handling.appeals.APPEAL_ROLES`: legal,
+supervisor, admin); other roles get no such tab at all (the library refuses them anyway). 处理 in the queue
+(or 打开案件 in approvals / follow-ups) loads that case in the 案件处理 tab and switches to it; switching to a
+list tab refreshes it. Only the queue is built when the page opens; the other forms are built the first
 time their tab is selected (or a case is opened), which keeps the page's first paint small
 (benchmarks/bench_workbench_browser.py). Who is signed in comes from ``wb.actor``, which the server made
 (:func:`reviewops.serve.open_session`) — never from a widget.
@@ -21,6 +23,7 @@ from urllib.parse import parse_qsl
 import ipywidgets as widgets
 from reviewops.core.outputs import TIME_LABEL
 
+from .appeals import AppealsForm, build_appeals
 from .approvals import ApprovalsForm, build_approvals
 from .case import CaseForm, build_case
 from .common import Form, esc, guard, page_query_string, style_widget
@@ -30,7 +33,8 @@ from .queue import QueueForm, build_queue
 __all__ = ["WorkbenchApp", "build_workbench", "case_from_query", "page_query_string"]
 
 TABS = ("差评工作台", "案件处理", "补偿审批", "今日回访")
-QUEUE, CASE, APPROVALS, FOLLOWUPS = range(4)
+APPEALS_TAB = "申诉"  # the fifth tab, for the roles that handle appeals only
+QUEUE, CASE, APPROVALS, FOLLOWUPS, APPEALS = range(5)
 MAX_CASE_DIGITS = 12
 
 
@@ -57,6 +61,14 @@ def case_from_query(qs: str | None) -> int | None:
     return int(v)
 
 
+def may_appeal(actor: Any) -> bool:
+    """Whether the user gets the 申诉 tab: a role of :data:`reviewops.handling.appeals.APPEAL_ROLES` (the
+    library checks the role and the case's shop again on every call)."""
+    from reviewops.handling.appeals import APPEAL_ROLES
+
+    return getattr(actor, "role", None) in APPEAL_ROLES
+
+
 def user_html(actor: Any) -> str:
     shops = "全部店铺" if actor.shops is None else "店铺 " + "、".join(str(s) for s in sorted(actor.shops))
     return (f'<div class="ro-app-head"><span class="ro-sub">当前用户 Signed in：</span>'
@@ -66,7 +78,8 @@ def user_html(actor: Any) -> str:
 
 
 class WorkbenchApp(Form):
-    """Handles: ``user tabs queue case approvals followups`` (the four forms)."""
+    """Handles: ``user tabs queue case approvals followups`` (the four forms) and ``appeals`` (the 申诉 form,
+    only when ``may_appeal``; else using it raises AttributeError)."""
 
     name = "app"
 
@@ -76,10 +89,12 @@ class WorkbenchApp(Form):
         self.user.add_class("ro-app-user")
         self.queue: QueueForm = build_queue(wb, on_open=self.open_case, auto_refresh=auto_refresh,
                                            refresh_seconds=refresh_seconds)
+        self.may_appeal = may_appeal(wb.actor)
         self._built: dict[int, Form] = {}
-        self._slots = {i: widgets.VBox([]) for i in (CASE, APPROVALS, FOLLOWUPS)}
+        lazy = (CASE, APPROVALS, FOLLOWUPS, APPEALS) if self.may_appeal else (CASE, APPROVALS, FOLLOWUPS)
+        self._slots = {i: widgets.VBox([]) for i in lazy}
         self.tabs = widgets.Tab(children=[self.queue.root, *self._slots.values()])
-        self.tabs.titles = TABS
+        self.tabs.titles = (*TABS, APPEALS_TAB) if self.may_appeal else TABS
         self.tabs.add_class("ro-app-tabs")
         self.tabs.observe(guard(self.status, self._switched), names="selected_index")
         self.root = widgets.VBox([style_widget(), self.user, self.status.widget, self.tabs])
@@ -93,8 +108,12 @@ class WorkbenchApp(Form):
                 form = build_case(self.wb)
             elif index == APPROVALS:
                 form = build_approvals(self.wb, on_open=self.open_case)
-            else:
+            elif index == FOLLOWUPS:
                 form = build_followups(self.wb, on_open=self.open_case)
+            elif index == APPEALS and self.may_appeal:
+                form = build_appeals(self.wb)
+            else:
+                raise AttributeError(f"no tab {index} for role {self.wb.actor.role!r}")
             self._built[index] = form
             self._slots[index].children = (form.root,)
         return form
@@ -110,6 +129,12 @@ class WorkbenchApp(Form):
     @property
     def followups(self) -> FollowupsForm:
         return self._form(FOLLOWUPS)
+
+    @property
+    def appeals(self) -> AppealsForm:
+        if not self.may_appeal:
+            raise AttributeError(f"role {self.wb.actor.role!r} has no 申诉 tab")
+        return self._form(APPEALS)
 
     def open_case(self, case_id: int) -> None:
         """Load ``case_id`` in the 案件处理 tab and show it (refusals appear in that tab's status)."""
@@ -128,9 +153,9 @@ class WorkbenchApp(Form):
             form = self._form(APPROVALS)
             if not fresh:  # a new form has just loaded its list
                 guard(form.status, form.refresh)()
-        elif index == FOLLOWUPS:
-            fresh = FOLLOWUPS not in self._built
-            form = self._form(FOLLOWUPS)
+        elif index in (FOLLOWUPS, APPEALS) and index in self._slots:
+            fresh = index not in self._built
+            form = self._form(index)
             if not fresh:
                 guard(form.status, form.refresh)()
 
