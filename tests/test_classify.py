@@ -297,7 +297,13 @@ def test_edited_lexicon_is_used():
     data = json.loads(default_policy().to_json())
     data["tables"]["keywords"].append({"word": "跑路", "kind": "negative", "category": "service", "weight": 3.0})
     edited = Policy.from_json(json.dumps(data))
-    assert not one("店家跑路")["is_negative"]
+    # 店家跑路 (the shop has vanished) is a concrete complaint, so negative per categories.md; the default
+    # model already says so (issue 18). The edit is what puts the word among the lexicon's hits and names
+    # its category.
+    _, (before,) = classify_detail(["店家跑路"])
+    assert "跑路" not in before.negative_hits
+    _, (after,) = classify_detail(["店家跑路"], policy=edited)
+    assert "跑路" in after.negative_hits and after.category_hits.get("service") == ("跑路",)
     row = one("店家跑路", policy=edited)
     assert row["is_negative"] and row["primary_category"] == "service"
     assert Lexicon.for_policy(edited) is Lexicon.for_policy(edited)

@@ -37,6 +37,7 @@ import pandas as pd
 
 from ..core.policy import CATEGORY_CODES, Policy, default_policy
 from .lexicon import Lexicon, TextResult, _as_list, normalize_text, rating_is_negative
+from .textmodel import default_model, lexicon_features
 
 if TYPE_CHECKING:
     from .textmodel import TextModel
@@ -50,11 +51,20 @@ CLASSIFY_COLUMNS = ("is_negative", "negative_score", "primary_category", "catego
 #: Batches at least this long are split over worker processes (see :func:`classify`).
 PARALLEL_MIN_TEXTS = 20_000
 _PROCESSES_ENV = "REVIEWOPS_CLASSIFY_PROCESSES"
+#: ``REVIEWOPS_DEFAULT_MODEL=off`` scores without the shipped default model (the lexicon alone, as before
+#: issue 18): for comparisons (benchmarks/accuracy.py, bench_classify.py), not for production.
+_DEFAULT_MODEL_ENV = "REVIEWOPS_DEFAULT_MODEL"
+
+
+def _use_default_model() -> bool:
+    import os
+
+    return os.environ.get(_DEFAULT_MODEL_ENV, "").strip().lower() not in ("off", "0", "no", "false")
 _JOB: tuple[Any, ...] | None = None  # the batch a forked worker reads (inherited, never pickled)
 
 
 def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: float,
-          model: TextModel | None, detail: bool) -> tuple[Any, ...]:
+          model: TextModel | None, detail: bool, use_default: bool = True) -> tuple[Any, ...]:
     """One chunk: ``(scores, is_negative, primary, categories, details or None)``."""
     norm = [normalize_text(t) for t in items]
     n = len(norm)
@@ -65,10 +75,15 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
     else:
         details = None
         res = [read(t, False) for t in norm]
+    dm = default_model() if use_default else None
     if model is not None:
         lex_scores = np.fromiter((r[0] for r in res), dtype=float, count=n)
         scores = np.asarray(model.predict_scores(norm, normalized=True, lexicon_scores=lex_scores), dtype=float)
         cat_pred = model.predict_categories(norm, normalized=True)
+    elif dm is not None:
+        lex_feats = lexicon_features(res, lex.rank)
+        scores = dm.negative(norm, lex_feats)
+        cat_pred = None
     else:
         scores = np.fromiter((r[0] for r in res), dtype=float, count=n)
         cat_pred = None
@@ -77,13 +92,26 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
     cats: list[str] = [""] * n
     rank = lex.rank
     joined: dict[tuple[str, ...], str] = {}
-    for i, (_, alarm, cat_scores) in enumerate(res):
-        if not (is_neg[i] or alarm or (rated is not None and rated[i])):
-            continue
+    flagged = [i for i, r in enumerate(res) if is_neg[i] or r[1] or (rated is not None and rated[i])]
+    if dm is not None and flagged:  # categories of the negative reviews only (the costly part of the model)
+        feats = lex_feats[flagged] if model is None else lexicon_features([res[i] for i in flagged], lex.rank)
+        cat_idx, cat_probs = dm.categories([norm[i] for i in flagged], feats)
+    for j, i in enumerate(flagged):
+        cat_scores = res[i][2]
         is_neg[i] = True
-        ranked = rank(cat_scores) if cat_scores else []
+        if dm is not None:
+            if cat_pred is None and scores[i] < threshold and not cat_scores:
+                ranked = ["other"]  # negative by rating or alarm only, and the text names no complaint
+            else:
+                ranked = dm.rank(int(cat_idx[j]), cat_probs[j], cat_scores)
+        else:
+            ranked = rank(cat_scores) if cat_scores else []
         if cat_pred is not None and cat_pred[i]:
             ranked = [cat_pred[i]] + [c for c in ranked if c != cat_pred[i]]
+            if ranked[0] == "other":
+                ranked = ["other"]
+            elif "other" in ranked:
+                ranked.remove("other")
         if not ranked:
             ranked = ["other"]
         key = tuple(ranked)
@@ -97,9 +125,9 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
 
 def _work(bounds: tuple[int, int]) -> tuple[Any, ...]:
     """A forked worker's chunk ``items[lo:hi]`` of the batch in :data:`_JOB`."""
-    lex, items, rated, threshold, model = _JOB  # type: ignore[misc]
+    lex, items, rated, threshold, model, use_default = _JOB  # type: ignore[misc]
     lo, hi = bounds
-    return _rows(lex, items[lo:hi], None if rated is None else rated[lo:hi], threshold, model, False)[:4]
+    return _rows(lex, items[lo:hi], None if rated is None else rated[lo:hi], threshold, model, False, use_default)[:4]
 
 
 def _processes(n: int) -> int:
@@ -146,15 +174,18 @@ def _classify(texts: Any, ratings: Any, model: TextModel | None, policy: Policy 
         rated = [rating_is_negative(r, max_stars) for r in rating_list]
     lex = Lexicon.for_policy(policy)
     threshold = float(policy.setting("negative_threshold"))
+    use_default = _use_default_model()
+    if use_default and model is None:
+        default_model()  # loaded before any fork, so workers share it
     procs = 1 if detail else _processes(n)
     if procs == 1:
-        scores, is_neg, primary, cats, details = _rows(lex, items, rated, threshold, model, detail)
+        scores, is_neg, primary, cats, details = _rows(lex, items, rated, threshold, model, detail, use_default)
     else:
         import multiprocessing as mp
 
         step = -(-n // procs)
         bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
-        _JOB = (lex, items, rated, threshold, model)
+        _JOB = (lex, items, rated, threshold, model, use_default)
         try:
             with mp.get_context("fork").Pool(len(bounds) - 1) as pool:
                 pending = pool.map_async(_work, bounds[1:], chunksize=1)
@@ -180,6 +211,12 @@ def classify_detail(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = 
                     ) -> tuple[pd.DataFrame, list[TextResult]]:
     """:func:`classify` plus the lexicon reading of each text (for decision reasons)."""
     frame, details = _classify(texts, ratings, model, policy, True)
+    if details and (model is not None or _use_default_model() and default_model() is not None):
+        # the reading's score is the one classify used (the model's); the hits stay the lexicon's (reasons)
+        import dataclasses
+
+        details = [dataclasses.replace(d, score=float(s)) if d.score != s else d
+                   for d, s in zip(details, frame["negative_score"].tolist())]
     return frame, details or []
 
 

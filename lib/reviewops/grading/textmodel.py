@@ -38,7 +38,7 @@ from ..core.errors import ModelError
 from ..intake.clean import RATING_CLASS_ZH
 from .lexicon import _as_list, normalize_text, rating_label
 
-__all__ = ["TextModel", "hashed_ngrams"]
+__all__ = ["CategoryModel", "TextModel", "default_model", "hashed_ngrams", "lexicon_features"]
 
 _P1 = np.uint32(0x9E3779B1)
 _P2 = np.uint32(0x85EBCA77)
@@ -358,6 +358,246 @@ class TextModel:
             raise ModelError(f"模型 v{row.version} 校验失败（数据损坏）；请重新训练 / model v{row.version} failed its "
                              "checksum; retrain with `reviewops train`")
         return cls.from_bytes(blob, version=int(row.version))
+
+
+# ------------------------------------------------------------ default model
+#: The lexicon features every :class:`CategoryModel` reads, in column order: the lexicon's score as a
+#: logit (÷4), the alarm flag, each category's lexicon score (capped at 6, ÷3), and a one-hot of the
+#: lexicon's top-ranked category.
+LEXICON_FEATURES: tuple[str, ...] = ("lex_logit", "alarm") + tuple(f"lex_{c}" for c in (
+    "logistics", "quality", "size", "missing_wrong", "description", "service", "price", "malicious", "other")) + \
+    tuple(f"top_{c}" for c in ("logistics", "quality", "size", "missing_wrong", "description", "service", "price",
+                               "malicious", "other"))
+_CODES = ("logistics", "quality", "size", "missing_wrong", "description", "service", "price", "malicious", "other")
+_CODE_INDEX = {c: k for k, c in enumerate(_CODES)}
+DEFAULT_MODEL_NAME = "default_model"
+MODEL_FORMAT = 1
+
+
+def lexicon_features(readings: Sequence[tuple[float, Any, dict[str, float]]], rank: Any) -> np.ndarray:
+    """The lexicon's readings ``(score, alarm, category_scores)`` of a batch as the model's dense features.
+
+    ``rank``: the lexicon's :meth:`~reviewops.grading.lexicon.Lexicon.rank` (ties broken by the policy's
+    category priority). Columns: :data:`LEXICON_FEATURES`.
+    """
+    n = len(readings)
+    nc = len(_CODES)
+    out = np.zeros((n, 2 + 2 * nc))
+    scores = np.fromiter((r[0] for r in readings), dtype=float, count=n)
+    out[:, 0] = _lexicon_logit(scores) / 4.0
+    out[:, 1] = np.fromiter((bool(r[1]) for r in readings), dtype=float, count=n)
+    index = _CODE_INDEX
+    for i, r in enumerate(readings):
+        cs = r[2]
+        if not cs:
+            continue
+        row = out[i]
+        for c, v in cs.items():
+            k = index.get(c)
+            if k is not None:
+                row[2 + k] = (v if v < 6.0 else 6.0) / 3.0
+        top = rank(cs)[0] if len(cs) > 1 else next(iter(cs))
+        k = index.get(top)
+        if k is not None:
+            row[2 + nc + k] = 1.0
+    return out
+
+
+def _sparse_ngram_scores(norm_texts: Sequence[str], n_bits: int, table: np.ndarray, columns: np.ndarray
+                         ) -> np.ndarray:
+    """Σ over each text's hashed 1–3-grams of the heads' weights, divided by √(n-grams): shape (n, heads).
+
+    ``table`` (int32, ``2**n_bits + 1``) maps a feature to its column index in ``columns`` (heads, used + 1);
+    features the model does not use (and the "not a feature" index) map to the last column, which is 0.
+    One lookup in ``table`` per n-gram, then per head a gather from a small table and one ``bincount``.
+    """
+    n = len(norm_texts)
+    k = columns.shape[0]
+    if n == 0:
+        return np.zeros((0, k))
+    f1, f2, f3, doc, counts = _positions(norm_texts, n_bits)
+    i1, i2, i3 = table[f1], table[f2], table[f3]
+    out = np.empty((n, k))
+    for j in range(k):
+        w = columns[j]
+        s = w.take(i1)
+        s[:-1] += w.take(i2)
+        s[:-2] += w.take(i3)
+        out[:, j] = np.bincount(doc, weights=s, minlength=n + 1)[:n]
+    return out / np.sqrt(np.maximum(counts, 1))[:, None]
+
+
+@dataclass
+class CategoryModel:
+    """The shipped default model: negative detection plus one-vs-rest complaint categories.
+
+    Linear heads over hashed character 1–3-grams of :func:`normalize_text` output (only the n-grams
+    the training kept, see :func:`_sparse_ngram_scores`) plus the lexicon features
+    (:data:`LEXICON_FEATURES`). Head 0 is "negative"; heads 1… are the categories ``cat_labels``.
+    A category head with too few training rows (``size``, ``malicious``) is a pooled head over the
+    lexicon features only. The primary category is the argmax of the category logits plus
+    ``offsets`` (priors tuned on DEV); a further category is listed when its probability reaches
+    ``secondary``. Stored as ``.npz`` arrays (no pickles) plus a JSON header
+    (``lib/reviewops/grading/data/default_model.{npz,json}``); rebuilt by
+    ``python benchmarks/train_default_model.py``.
+    """
+
+    n_bits: int
+    cat_labels: tuple[str, ...]
+    table: np.ndarray  # int32, 2**n_bits + 1: feature -> column of ``columns`` (unused -> the last, zero column)
+    columns: np.ndarray  # float32, (heads, used features + 1)
+    lex_weights: np.ndarray  # float64, (len(LEXICON_FEATURES), heads)
+    bias: np.ndarray  # float64, (heads,)
+    offsets: np.ndarray  # float64, (categories,)
+    secondary: float = 0.5
+    neg_shrink: float = 0.0  # the negative head's n-gram part is weighted len / (len + neg_shrink)
+    cat_shrink: float = 0.0  # the category heads' n-gram part is weighted len / (len + cat_shrink)
+    tie_margin: float = 0.0  # the lexicon's first-ranked category wins when within this of the model's best
+    lexicon_below: int = 0  # in a text shorter than this (characters) the lexicon's named category is the primary
+    header: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.header.get("version", ""))
+
+    def logits(self, norm_texts: Sequence[str], lex_feats: np.ndarray, heads: slice = slice(None)) -> np.ndarray:
+        """Decision values (n, heads) for normalised texts and their :func:`lexicon_features`."""
+        out = _sparse_ngram_scores(norm_texts, self.n_bits, self.table, self.columns[heads])
+        out += lex_feats @ self.lex_weights[:, heads]
+        out += self.bias[heads]
+        return out
+
+    def negative_logits(self, norm_texts: Sequence[str], lex_feats: np.ndarray) -> np.ndarray:
+        """The negative head's decision values. Its n-gram part counts ``len / (len + neg_shrink)``: a short
+        text says little, so the lexicon's reading of it (trained on the same rows) weighs more."""
+        ngram = _sparse_ngram_scores(norm_texts, self.n_bits, self.table, self.columns[0:1])[:, 0]
+        if self.neg_shrink:
+            lengths = np.fromiter(map(len, norm_texts), dtype=float, count=len(norm_texts))
+            ngram *= lengths / (lengths + self.neg_shrink)
+        return ngram + lex_feats @ self.lex_weights[:, 0] + self.bias[0]
+
+    def negative(self, norm_texts: Sequence[str], lex_feats: np.ndarray) -> np.ndarray:
+        """Probability that each text is negative (0 for an empty text)."""
+        p = _sigmoid(self.negative_logits(norm_texts, lex_feats))
+        p[np.fromiter((not t.strip() for t in norm_texts), dtype=bool, count=len(norm_texts))] = 0.0
+        return p
+
+    def categories(self, norm_texts: Sequence[str], lex_feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(primary index (n,), category probabilities (n, categories))`` (index into ``cat_labels``).
+
+        The n-gram part counts ``len / (len + cat_shrink)`` (short texts lean on the lexicon features).
+        The primary is the argmax of logit + offset; when the lexicon's own first-ranked category (which
+        follows the codebook's "first mentioned wins a tie") is within ``tie_margin`` of that, it is taken,
+        and so it is in a text shorter than ``lexicon_below`` characters (one-line shop reviews, unlike the
+        corpus the model learned from, where a named complaint phrase is the better guide); a one-liner in
+        which the lexicon names no complaint (一般) is ``other`` (categories.md: content-free negativity).
+        """
+        heads = slice(1, None)
+        z = _sparse_ngram_scores(norm_texts, self.n_bits, self.table, self.columns[heads])
+        if self.cat_shrink:
+            lengths = np.fromiter(map(len, norm_texts), dtype=float, count=len(norm_texts))
+            z *= (lengths / (lengths + self.cat_shrink))[:, None]
+        z += lex_feats @ self.lex_weights[:, heads]
+        z += self.bias[heads]
+        if not len(norm_texts):
+            return np.zeros(0, dtype=np.int64), _sigmoid(z)
+        adj = z + self.offsets
+        primary = adj.argmax(axis=1)
+        if self.tie_margin or self.lexicon_below:
+            nc = len(self.cat_labels)
+            top_lex = lex_feats[:, 2 + nc: 2 + 2 * nc]
+            has = top_lex.any(axis=1)
+            lex_k = top_lex.argmax(axis=1)
+            rows = np.arange(len(primary))
+            close = has & (adj[rows, primary] - adj[rows, lex_k] <= self.tie_margin)
+            if self.lexicon_below:
+                lengths = np.fromiter(map(len, norm_texts), dtype=float, count=len(norm_texts))
+                short = lengths < self.lexicon_below
+                close |= has & short
+                if "other" in self.cat_labels:  # a one-liner naming no complaint (一般, 差评): content-free
+                    lex_k = np.where(has, lex_k, self.cat_labels.index("other"))
+                    close |= short
+            primary = np.where(close, lex_k, primary)
+        return primary, _sigmoid(z)
+
+    def rank(self, primary: int, probs: np.ndarray, lexicon_named: Any = ()) -> list[str]:
+        """The categories of one negative review, primary first (``other`` only ever alone). A further
+        category is listed when its probability reaches ``secondary`` and the lexicon names it too
+        (the lexicon reads negation and contrast: 质量不错，但是物流太慢 names logistics only)."""
+        labels = self.cat_labels
+        first = labels[primary]
+        if first == "other":
+            return ["other"]
+        more = [(-probs[k], k) for k in range(len(labels))
+                if k != primary and probs[k] >= self.secondary and labels[k] != "other" and labels[k] in lexicon_named]
+        return [first] + [labels[k] for _, k in sorted(more)]
+
+    # ------------------------------------------------------------ storage
+    def to_files(self, npz_path: Any, json_path: Any) -> None:
+        unused = self.columns.shape[1] - 1
+        used = np.flatnonzero(self.table[:-1] != unused)
+        np.savez_compressed(npz_path, features=used.astype(np.int32),
+                            weights=self.columns[:, self.table[used]].astype(np.float32),
+                            lex_weights=self.lex_weights.astype(np.float64), bias=self.bias.astype(np.float64),
+                            offsets=self.offsets.astype(np.float64))
+        header = dict(self.header)
+        header.update({"format": MODEL_FORMAT, "n_bits": self.n_bits, "heads": ["negative", *self.cat_labels],
+                       "cat_labels": list(self.cat_labels), "secondary": self.secondary,
+                       "neg_shrink": self.neg_shrink, "cat_shrink": self.cat_shrink,
+                       "tie_margin": self.tie_margin, "lexicon_below": self.lexicon_below,
+                       "lexicon_features": list(LEXICON_FEATURES)})
+        with open(npz_path, "rb") as fh:
+            header["npz_sha256"] = hashlib.sha256(fh.read()).hexdigest()
+        with open(json_path, "w", encoding="utf-8") as fh:
+            json.dump(header, fh, ensure_ascii=False, indent=1, sort_keys=True)
+            fh.write("\n")
+
+    @classmethod
+    def from_files(cls, npz_path: Any, json_path: Any) -> "CategoryModel":
+        try:
+            with open(json_path, encoding="utf-8") as fh:
+                header = json.load(fh)
+            with open(npz_path, "rb") as fh:
+                blob = fh.read()
+            if header.get("format") != MODEL_FORMAT:
+                raise ValueError(f"format {header.get('format')!r}, expected {MODEL_FORMAT}")
+            if hashlib.sha256(blob).hexdigest() != header.get("npz_sha256"):
+                raise ValueError("the .npz does not match the sha256 in its header")
+            if list(header.get("lexicon_features", [])) != list(LEXICON_FEATURES):
+                raise ValueError("the model was trained on other lexicon features")
+            z = np.load(io.BytesIO(blob), allow_pickle=False)
+            n_bits = int(header["n_bits"])
+            feats = z["features"].astype(np.int64)
+            weights = np.asarray(z["weights"], dtype=np.float32)
+            table = np.full((1 << n_bits) + 1, len(feats), dtype=np.int32)
+            table[feats] = np.arange(len(feats), dtype=np.int32)
+            columns = np.zeros((weights.shape[0], len(feats) + 1), dtype=np.float32)
+            columns[:, :-1] = weights
+            return cls(n_bits=n_bits, cat_labels=tuple(header["cat_labels"]), table=table, columns=columns,
+                       lex_weights=np.asarray(z["lex_weights"], dtype=np.float64),
+                       bias=np.asarray(z["bias"], dtype=np.float64), offsets=np.asarray(z["offsets"], dtype=np.float64),
+                       secondary=float(header.get("secondary", 0.5)),
+                       neg_shrink=float(header.get("neg_shrink", 0.0)),
+                       cat_shrink=float(header.get("cat_shrink", 0.0)),
+                       tie_margin=float(header.get("tie_margin", 0.0)),
+                       lexicon_below=int(header.get("lexicon_below", 0)), header=header)
+        except (OSError, ValueError, KeyError) as e:
+            raise ModelError(f"默认模型无法读取（{e}）；请重新安装 reviewops / the shipped default model cannot be read "
+                             f"({e}); reinstall reviewops or run benchmarks/train_default_model.py") from None
+
+
+_DEFAULT: list[CategoryModel | None] = []
+
+
+def default_model() -> CategoryModel | None:
+    """The shipped default model (loaded once), or None when the package carries none."""
+    if not _DEFAULT:
+        from pathlib import Path
+
+        here = Path(__file__).resolve().parent / "data"
+        npz, js = here / f"{DEFAULT_MODEL_NAME}.npz", here / f"{DEFAULT_MODEL_NAME}.json"
+        _DEFAULT.append(CategoryModel.from_files(npz, js) if npz.exists() and js.exists() else None)
+    return _DEFAULT[0]
 
 
 def _lexicon_scores(norm_texts: Sequence[str], policy: Any) -> np.ndarray:
