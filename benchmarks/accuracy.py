@@ -30,6 +30,11 @@ Usage::
     python benchmarks/accuracy.py --split dev     # DEV figures, for tuning the lexicon
     python benchmarks/accuracy.py --json results/accuracy.json
     python benchmarks/accuracy.py --quick         # smoke run: 1/8 of the corpus (by sha1), figures not comparable
+    python benchmarks/accuracy.py --agreement     # issue 18: second labeller vs labels.tsv (kappa, agreement)
+
+The shipped default model (issue 18) is trained and scored by ``benchmarks/train_default_model.py``; the
+rows here use ``classify`` as it is, i.e. with that model, unless ``REVIEWOPS_DEFAULT_MODEL=off`` (the
+lexicon alone, the cold start these figures first described).
 
 ``--quick`` (the test suite runs it): only the reviews whose sha1 starts with ``0`` or ``8`` (about 1/8 of each
 split), JSON written to a temporary directory (``_quick.py``) and printed as the last stdout line.
@@ -259,6 +264,61 @@ def _table(title: str, res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Cohen's kappa of two labellings of the same items."""
+    n = len(a)
+    if not n:
+        return float("nan")
+    po = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    pe = sum(ca[k] * cb.get(k, 0) for k in ca) / (n * n)
+    return (po - pe) / (1 - pe) if pe < 1 else 1.0
+
+
+def agreement(first: Path | None = None, second: Path | None = None) -> dict[str, Any]:
+    """Agreement of the second, independent labelling (``labels_second.tsv``: sha1, negative, primary,
+    categories, note) with ``labels.tsv`` on the rows both labelled: percent agreement and Cohen's kappa
+    on ``negative`` and on ``primary`` (rows both call negative), and per-category agreement of the label sets."""
+    import csv
+
+    base = HERE / "data" / "categories"
+    first = first or base / "labels.tsv"
+    second = second or base / "labels_second.tsv"
+    def read(p: Path) -> dict[str, dict[str, str]]:
+        with open(p, encoding="utf-8", newline="") as fh:
+            return {r["sha1"]: r for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)}
+    a, b = read(first), read(second)
+    common = sorted(set(a) & set(b))
+    neg_a = [a[h]["negative"] for h in common]
+    neg_b = [b[h]["negative"] for h in common]
+    both = [h for h in common if a[h]["negative"] == b[h]["negative"] == "yes"]
+    pa = [a[h]["primary"] for h in both]
+    pb = [b[h]["primary"] for h in both]
+    per_cat = {}
+    for c in CATEGORY_ORDER:
+        x = [c in a[h]["categories"].split(";") for h in both]
+        y = [c in b[h]["categories"].split(";") for h in both]
+        if any(x) or any(y):
+            per_cat[c] = {"first": sum(x), "second": sum(y), "both": sum(i and j for i, j in zip(x, y)),
+                          "kappa": round(cohen_kappa([str(i) for i in x], [str(j) for j in y]), 4)}
+    confusion: dict[str, Counter[str]] = {}
+    for x, y in zip(pa, pb):
+        if x != y:
+            confusion.setdefault(x, Counter())[y] += 1
+    return {
+        "second_rows": len(b), "common_rows": len(common),
+        "negative_agreement": round(sum(x == y for x, y in zip(neg_a, neg_b)) / len(common), 4) if common else None,
+        "negative_kappa": round(cohen_kappa(neg_a, neg_b), 4),
+        "both_negative": len(both),
+        "primary_agreement": round(sum(x == y for x, y in zip(pa, pb)) / len(both), 4) if both else None,
+        "primary_kappa": round(cohen_kappa(pa, pb), 4),
+        "category_sets_identical": round(sum(a[h]["categories"] == b[h]["categories"] for h in both) / len(both), 4)
+        if both else None,
+        "per_category": per_cat,
+        "primary_disagreements_first_to_second": {k: dict(v.most_common()) for k, v in confusion.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("test", "dev"), default="test", help="evaluate on TEST (default) or DEV")
@@ -266,7 +326,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-model", action="store_true", help="skip the TextModel rows")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run on 1/8 of the corpus; JSON to a temp directory and as the last stdout line")
+    ap.add_argument("--agreement", action="store_true",
+                    help="only the inter-annotator agreement of labels_second.tsv with labels.tsv (issue 18)")
     args = ap.parse_args(argv)
+    if args.agreement:
+        res = agreement()
+        print(f"second labelling: {res['second_rows']} rows, {res['common_rows']} in labels.tsv")
+        print(f"  negative: agreement {res['negative_agreement']:.3f}, Cohen's kappa {res['negative_kappa']:.3f}")
+        print(f"  primary (the {res['both_negative']} rows both call negative): agreement "
+              f"{res['primary_agreement']:.3f}, Cohen's kappa {res['primary_kappa']:.3f}; identical category sets "
+              f"{res['category_sets_identical']:.3f}")
+        for c, v in res["per_category"].items():
+            print(f"  {c:<14} first {v['first']:>4} second {v['second']:>4} both {v['both']:>4} kappa {v['kappa']:.3f}")
+        print(f"  primary disagreements (first -> second): {res['primary_disagreements_first_to_second']}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return 0
     if args.quick:
         with quick_dir("accuracy") as tmp:
             args.json = args.json or tmp / "accuracy.json"
