@@ -24,6 +24,9 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
   message instead — never empty axes.
 * **Alert delays** (SPEC E1): :func:`alert_delay_table` turns ``fig.alert_delays`` into the table the
   dashboard and the weekly playbook both show — Chinese headers, seconds with one decimal, shares in %.
+* **Platform appeals** (SPEC H3, issue 17 §3): :func:`appeal_table` turns ``fig.appeals``
+  (:func:`reviewops.reporting.reports.appeal_figures`) into the 指标/数值 table the dashboard and the weekly
+  playbook both show — filed, won, lost, pending, and the share of malicious cases appealed in time.
 * **Alert service** (SPEC E1/E2): :func:`alert_service` reduces :func:`reviewops.alerting.watch.watch_status` to
   its global, non-personal parts (is a watcher beating, the delivery queue by state, the oldest waiting
   alert, the problems); :func:`dead_letter_list` / :func:`dead_letter_table` are the dead letters of the
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_DELAY_TITLE",
+    "APPEAL_LABELS",
+    "APPEAL_TITLE",
     "ALERT_SERVICE_TITLE",
     "DEAD_LETTER_HEAD",
     "DEAD_LETTER_LIMIT",
@@ -63,6 +68,7 @@ __all__ = [
     "EmptyRange",
     "OpeningRange",
     "alert_delay_table",
+    "appeal_table",
     "sla_table",
     "alert_kind_zh",
     "alert_service",
@@ -365,7 +371,7 @@ def figures_summary(fig: ReportFigures) -> dict[str, Any]:
     return {"reviews": fig.reviews, "negative": fig.negative, "rate": fig.rate, "compliance": fig.sla["compliance"],
             "first_contact_hours_median": fig.sla["first_contact_hours_median"],
             "resolution_hours_median": fig.sla["resolution_hours_median"], "revision_rate": fig.revision_rate,
-            "remedy_fen": fig.remedy_fen}
+            "remedy_fen": fig.remedy_fen, **{f"appeals_{k}": v for k, v in fig.appeals.items()}}
 
 
 def _missing(x: Any) -> bool:
@@ -418,6 +424,30 @@ def sla_table(sla: dict[str, Any], *, cases_label: str = "案件数") -> pd.Data
         ("首次联系用时中位数", hours(sla["first_contact_hours_median"])),
         ("解决用时中位数", hours(sla["resolution_hours_median"])),
     ]
+    return pd.DataFrame(rows, columns=["指标", "数值"])
+
+
+APPEAL_TITLE = "平台申诉（恶意差评）"
+#: ``fig.appeals`` key → the row's Chinese label (the weekly playbook and the dashboard)
+APPEAL_LABELS = {
+    "filed": "提交申诉数（本期提交平台）",
+    "won": "申诉成功（本期平台受理）",
+    "lost": "申诉被驳回（本期平台驳回）",
+    "pending": "待平台处理（期末）",
+    "due": "申诉截止在本期的恶意差评",
+    "in_time": "其中按时申诉",
+    "in_time_rate": "按时申诉率",
+}
+
+
+def appeal_table(appeals: dict[str, Any]) -> pd.DataFrame:
+    """``ReportFigures.appeals`` as shown: 指标 / 数值 rows (:data:`APPEAL_LABELS`), every value text (counts as
+    integers, the in-time share in %, ``—`` when no malicious case's deadline fell in the period).
+    The same table on the dashboard and in the weekly playbook."""
+    import pandas as pd
+
+    rows = [(label, ("—" if _missing(appeals.get(k)) else f"{float(appeals[k]):.1%}") if k == "in_time_rate"
+             else str(int(appeals.get(k) or 0))) for k, label in APPEAL_LABELS.items()]
     return pd.DataFrame(rows, columns=["指标", "数值"])
 
 

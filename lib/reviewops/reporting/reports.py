@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from ..core.store import Store
     from ..core.users import Actor
 
-__all__ = ["ALERT_DELAY_COLUMNS", "ALERT_TARGET_SECONDS", "ReportFigures", "WeeklyTop3", "alert_delays", "day_bounds",
-           "first_contact_agents", "iso_week", "latest_review_at", "report_figures", "week_bounds",
-           "weekly_top3"]
+__all__ = ["ALERT_DELAY_COLUMNS", "ALERT_TARGET_SECONDS", "APPEAL_FIGURE_NAMES", "ReportFigures", "WeeklyTop3",
+           "alert_delays", "appeal_figures", "day_bounds", "first_contact_agents", "iso_week", "latest_review_at",
+           "report_figures", "week_bounds", "weekly_top3"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$")
@@ -71,6 +71,7 @@ class WeeklyTop3:
     resolved: int
     notes: list[str] = field(default_factory=list)
     alert_delays: pd.DataFrame = field(default_factory=lambda: _alert_frame([]))  # see :func:`alert_delays`
+    appeals: dict[str, Any] = field(default_factory=lambda: _no_appeals())  # see :func:`appeal_figures`
 
     @property
     def revision_rate(self) -> float | None:
@@ -148,7 +149,7 @@ def weekly_top3(store: Store, week: str, *, shop_ids: list[int] | None = None, t
     return WeeklyTop3(week=iso_week(start), start=start, end=end, reviews=fig.reviews, negative=fig.negative,
                       rate=fig.rate, trend=pd.DataFrame(trend_rows), top3=top3, sla=fig.sla,
                       remedies=fig.remedies, revised=fig.revised, resolved=fig.resolved,
-                      alert_delays=fig.alert_delays)
+                      alert_delays=fig.alert_delays, appeals=fig.appeals)
 
 
 # ------------------------------------------------------------------ figures for any period and filters
@@ -169,6 +170,9 @@ class ReportFigures:
     ``alert_delays``: the real delays of the new-case alerts that arrived in the period, per source
     (:func:`alert_delays`, :data:`ALERT_DELAY_COLUMNS`), for the same shops (the SKU and agent filters
     do not apply to it).
+    ``appeals``: the platform appeals of the period (:func:`appeal_figures`: filed, won, lost, pending, and
+    the share of malicious cases appealed in time), for the same shops (the SKU and agent filters do not
+    apply to it either).
     """
 
     start: dt.datetime
@@ -190,6 +194,7 @@ class ReportFigures:
     cases: pd.DataFrame = field(repr=False)
     filters: dict[str, Any] = field(default_factory=dict)
     alert_delays: pd.DataFrame = field(default_factory=lambda: _alert_frame([]))
+    appeals: dict[str, Any] = field(default_factory=lambda: _no_appeals())
 
     @property
     def revision_rate(self) -> float | None:
@@ -459,7 +464,8 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
                          negative=n_neg, rate=(n_neg / n_all) if n_all else None, categories=categories,
                          sla=_sla(df, now), remedies=remedies, revised=revised, resolved=resolved, by_shop=by_shop,
                          by_platform=by_platform, by_sku=by_sku, by_agent=by_agent, daily=daily, cases=df,
-                         alert_delays=alert_delays(store, start, end, shop_ids=shops, policy=policy))
+                         alert_delays=alert_delays(store, start, end, shop_ids=shops, policy=policy),
+                         appeals=appeal_figures(store, start, end, shop_ids=shops, policy=policy, now=now))
 
 
 BREAKDOWN_COLUMNS = ["key", "label", "reviews", "negative", "rate", "compliance", "first_contact_hours_median",
@@ -703,3 +709,128 @@ def alert_delays(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids
     rows = [_alert_row(s, SOURCE_ZH.get(s, s or "（未知）"), ev[ev["source"] == s], min_sample) for s in order]
     rows.append(_alert_row(TOTAL, "合计", ev, min_sample))
     return _alert_frame(rows)
+
+
+# ------------------------------------------------------------------ platform appeals (SPEC H3, issue 17 §3)
+#: The keys of :func:`appeal_figures`, in the order the reports show them.
+APPEAL_FIGURE_NAMES = ("filed", "won", "lost", "pending", "due", "in_time", "in_time_rate")
+
+
+def _no_appeals() -> dict[str, Any]:
+    return {"filed": 0, "won": 0, "lost": 0, "pending": 0, "due": 0, "in_time": 0, "in_time_rate": None}
+
+
+def _is_malicious(primary: Any, categories: Any, state: Any, triage_json: Any) -> bool:
+    """A case legal must appeal — the stored decision, read the way the legal queue reads it
+    (``handling.appeals.legal_queue``): primary category or one of the categories ``malicious``, the case in
+    state ``appeal``, or triage's ``needs_appeal`` flag (set by the detection of issue 17 §1)."""
+    import json
+
+    if primary == "malicious" or state == "appeal" or "malicious" in str(categories or "").split(";"):
+        return True
+    try:
+        return bool(json.loads(triage_json or "{}").get("needs_appeal"))
+    except (TypeError, ValueError):
+        return False
+
+
+def _aware(t: Any) -> dt.datetime | None:
+    if t is None or (isinstance(t, float) and pd.isna(t)):
+        return None
+    t = pd.Timestamp(t).to_pydatetime()
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t  # the store's naive times are UTC
+
+
+def appeal_figures(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids: list[int] | None = None,
+                   policy: Policy | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The platform appeals of ``[start, end)`` for the shops ``shop_ids`` (None = all), from the stored
+    ``appeals`` rows and the cases' stored categories:
+
+    * ``filed``: appeals submitted to the platform in the period (``submitted_at``);
+    * ``won`` / ``lost``: appeals the platform accepted / rejected in the period (``decided_at``);
+    * ``pending``: appeals awaiting the platform at the end of the period (or now, if that is earlier) —
+      submitted before then and not decided before then;
+    * ``due``: malicious cases (see :func:`_is_malicious`, or any case with an appeal) whose appeal deadline
+      fell in the period: it lies in ``[start, end)`` and is not after ``now`` (a deadline still ahead is not
+      counted yet). The deadline is the one stored on the case's first appeal; a case never appealed has the
+      deadline the legal queue shows for it (``handling.appeals``: the platform's rule for the ground its
+      signals support, counted from the review time on the policy's calendar);
+    * ``in_time``: of those, the cases whose **first** appeal was submitted at or before that deadline;
+      ``in_time_rate`` = ``in_time / due`` (None when nothing was due).
+
+    The figures count what is stored; nothing is re-graded. ``now`` defaults to the store's clock.
+    """
+    from ..core.store import appeals, case_signals, cases, reviews, utcnow
+    from ..core.store import shops as shops_t
+    from ..handling.appeals import (
+        appeal_deadline,
+        choose_ground,
+        load_appeal_rules,
+        rule_for,
+    )
+
+    now = now or utcnow()
+    cutoff = min(end, now)
+    shops = None if shop_ids is None else ([int(s) for s in shop_ids] or [-1])
+    out = _no_appeals()
+    with store.read() as conn:
+        q = sa.select(appeals.c.id, appeals.c.case_id, appeals.c.state, appeals.c.deadline_at, appeals.c.submitted_at,
+                      appeals.c.decided_at, appeals.c.created_at)
+        if shops is not None:
+            q = q.where(appeals.c.shop_id.in_(shops))
+        arows = [dict(r) for r in conn.execute(q.order_by(appeals.c.id)).mappings()]
+        rules = load_appeal_rules()
+        window = max((r.deadline_days if r.deadline_basis == "calendar" else 2 * r.deadline_days + 30)
+                     for r in rules.values()) + 1
+        cq = (sa.select(cases.c.id, cases.c.primary_category, cases.c.categories, cases.c.state, cases.c.triage_json,
+                        shops_t.c.platform, reviews.c.created_at.label("review_at"))
+              .select_from(cases.join(shops_t, shops_t.c.id == cases.c.shop_id)
+                           .join(reviews, reviews.c.id == cases.c.review_pk))
+              .where(reviews.c.created_at < cutoff, reviews.c.created_at >= start - dt.timedelta(days=window),
+                     sa.or_(cases.c.primary_category == "malicious", cases.c.state == "appeal",
+                            cases.c.categories.like("%malicious%"), cases.c.triage_json.like("%needs_appeal%"))))
+        if shops is not None:
+            cq = cq.where(cases.c.shop_id.in_(shops))
+        crows = [r for r in conn.execute(cq).all()
+                 if _is_malicious(r.primary_category, r.categories, r.state, r.triage_json)]
+        ids = [int(r.id) for r in crows]
+        signals: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(ids):
+            for srow in conn.execute(sa.select(case_signals.c.case_id, case_signals.c.kind, case_signals.c.pointers)
+                                     .where(case_signals.c.case_id.in_(chunk),
+                                            case_signals.c.status != "rejected")).mappings():
+                signals.setdefault(int(srow["case_id"]), []).append(dict(srow))
+    for a in arows:
+        submitted, decided = _aware(a["submitted_at"]), _aware(a["decided_at"])
+        if submitted is not None and start <= submitted < end:
+            out["filed"] += 1
+        if decided is not None and start <= decided < end:
+            if a["state"] == "accepted":
+                out["won"] += 1
+            elif a["state"] == "rejected":
+                out["lost"] += 1
+        if submitted is not None and submitted < cutoff and (decided is None or decided >= cutoff):
+            out["pending"] += 1
+    first: dict[int, dict[str, Any]] = {}
+    for a in arows:  # ordered by id: the first appeal of each case
+        first.setdefault(int(a["case_id"]), a)
+    deadlines: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {
+        cid: (_aware(a["deadline_at"]), _aware(a["submitted_at"])) for cid, a in first.items()}
+    if crows:
+        from ..core.policy import current_policy
+
+        policy = policy or current_policy(store)
+        for r in crows:
+            cid = int(r.id)
+            if cid in deadlines or r.review_at is None:
+                continue
+            rule = rule_for(r.platform, choose_ground(signals.get(cid, [])), rules=rules)
+            deadlines[cid] = (appeal_deadline(rule, _aware(r.review_at), policy), None)
+    for deadline, submitted in deadlines.values():
+        if deadline is None or not (start <= deadline < end) or deadline > now:
+            continue
+        out["due"] += 1
+        if submitted is not None and submitted <= deadline:
+            out["in_time"] += 1
+    out["in_time_rate"] = (out["in_time"] / out["due"]) if out["due"] else None
+    return out
