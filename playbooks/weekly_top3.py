@@ -32,7 +32,7 @@ import pandas as pd
 import reviewops
 from IPython.display import HTML, Image, Markdown, display
 from reviewops.reporting.charts import png, trend_figure
-from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, alert_delay_table
+from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, APPEAL_TITLE, alert_delay_table, appeal_table
 from reviewops.reporting.dashboard import sla_table as sla_table_of
 from reviewops.core.outputs import REPORT_CSS, show_table
 from reviewops.core.policy import fen_to_yuan_text
@@ -142,6 +142,14 @@ if alerts.empty:
     display(Markdown("本周没有新案件提醒。"))
 show(alerts)
 save("提醒时效", alerts)
+
+# %%
+display(Markdown(f"## {APPEAL_TITLE}"))
+display(Markdown("本周向平台提交、获平台受理或驳回的申诉数，以及周末时仍待平台处理的申诉；按时申诉率 = "
+                 "申诉截止时间落在本周（且已过）的恶意差评中，首次申诉在截止前提交的比例。"))
+appeals_table = appeal_table(report.appeals)
+show(appeals_table)
+save("平台申诉", appeals_table)
 
 # %%
 display(Markdown("## 补偿措施与成本"))

@@ -114,7 +114,8 @@ def test_weekly_top3_runs_top_to_bottom_on_the_demo_shop(demo_db, tmp_path, monk
     golden = demo_db["golden"]
     assert len(golden.top3) == 3
     for heading in (f"## 概览：{golden.week}", "## 趋势：与前几周对比", "## 差评TOP3 原因", "### 典型评价（已脱敏）",
-                    "## 建议措施与负责部门", "## 响应时效（SLA）", "## 补偿措施与成本", "## 追评改善（修改为好评）"):
+                    "## 建议措施与负责部门", "## 响应时效（SLA）", "## 平台申诉（恶意差评）", "## 补偿措施与成本",
+                    "## 追评改善（修改为好评）"):
         assert any(t.startswith(heading) for t in texts), heading
     # the top-3 table: the categories weekly_top3 returns, in rank order, with their case counts
     [top_html] = [t for t in texts if "<th>分类代码</th>" in t]
@@ -129,7 +130,13 @@ def test_weekly_top3_runs_top_to_bottom_on_the_demo_shop(demo_db, tmp_path, monk
     assert f"<td>{golden.negative}</td>" in joined  # the headline count
     # tables handed on as files for downstream steps
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == sorted(
-        f"{n}.csv" for n in ("趋势", "差评TOP3", "典型评价", "建议措施", "响应时效", "提醒时效", "补偿"))
+        f"{n}.csv" for n in ("趋势", "差评TOP3", "典型评价", "建议措施", "响应时效", "提醒时效", "平台申诉", "补偿"))
+    # the appeal figures (issue 17 §3): the table weekly_top3's figures give, with its Chinese labels
+    from reviewops.reporting.dashboard import APPEAL_LABELS, appeal_table
+
+    [appeal_html] = [t for t in texts if APPEAL_LABELS["in_time_rate"] in t and "<table" in t]
+    for label, value in appeal_table(golden.appeals).itertuples(index=False):
+        assert re.search(rf"<td>{re.escape(label)}</td>\s*<td[^>]*>{re.escape(value)}</td>", appeal_html), (label, value)
     assert "Traceback" not in joined
     # the trend chart is an embedded PNG (drawn with a CJK font by reviewops.reporting.charts)
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
