@@ -8,8 +8,10 @@ its 评价内容 column with the 评价结果 ratings (synthetic shop reviews, a
 Rows measured (wall clock of the whole ``classify`` call: normalisation, lexicon or model,
 DataFrame; best and median of ``--repeat`` runs after one warm-up call):
 
-* cold start (lexicon), default process setting (split over processes for large batches);
-* cold start, one process (``REVIEWOPS_CLASSIFY_PROCESSES=1``);
+* the shipped default model (issue 18; the lexicon runs too: its readings are model features and the
+  operators' reasons), default process setting (split over processes for large batches), and one process
+  (``REVIEWOPS_CLASSIFY_PROCESSES=1``);
+* the lexicon alone (``REVIEWOPS_DEFAULT_MODEL=off``, the cold start before issue 18), both settings;
 * with a fitted ``TextModel`` (fitted once on the corpus with star labels; fitting not timed).
 
 The machine's load average is recorded before and after: other work on the machine
@@ -152,9 +154,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"{os.cpu_count()} CPUs, default processes for this batch: {default_procs}; load average {load_before}")
     print(f"  {'':<44}{'best /s':>12}{'median /s':>12}")
     rows = out["rows"]
-    rows.append(_row("cold start (default processes)", n,
+    rows.append(_row("default model (default processes)", n,
                      _time(procs(None)(lambda: classify(batch)), args.repeat), f"{default_procs} processes"))
-    rows.append(_row("cold start (one process)", n, _time(procs("1")(lambda: classify(batch)), args.repeat)))
+    rows.append(_row("default model (one process)", n, _time(procs("1")(lambda: classify(batch)), args.repeat)))
+
+    def lexicon_only(fn: Any) -> Any:
+        def wrapped() -> Any:
+            os.environ["REVIEWOPS_DEFAULT_MODEL"] = "off"
+            try:
+                return fn()
+            finally:
+                os.environ.pop("REVIEWOPS_DEFAULT_MODEL", None)
+        return wrapped
+
+    rows.append(_row("lexicon only (default processes)", n,
+                     _time(lexicon_only(procs(None)(lambda: classify(batch))), args.repeat),
+                     "REVIEWOPS_DEFAULT_MODEL=off (before issue 18)"))
+    rows.append(_row("lexicon only (one process)", n,
+                     _time(lexicon_only(procs("1")(lambda: classify(batch))), args.repeat)))
     if not args.no_model:
         from reviewops.grading.textmodel import TextModel
 

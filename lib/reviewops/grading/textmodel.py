@@ -444,7 +444,7 @@ class CategoryModel:
 
     n_bits: int
     cat_labels: tuple[str, ...]
-    table: np.ndarray  # int32, 2**n_bits + 1: feature -> column of ``columns`` (unused -> the last, zero column)
+    table: np.ndarray  # uint16/int32, 2**n_bits + 1: feature -> column of ``columns`` (unused -> the last, zero column)
     columns: np.ndarray  # float32, (heads, used features + 1)
     lex_weights: np.ndarray  # float64, (len(LEXICON_FEATURES), heads)
     bias: np.ndarray  # float64, (heads,)
@@ -569,7 +569,8 @@ class CategoryModel:
             n_bits = int(header["n_bits"])
             feats = z["features"].astype(np.int64)
             weights = np.asarray(z["weights"], dtype=np.float32)
-            table = np.full((1 << n_bits) + 1, len(feats), dtype=np.int32)
+            # a 16-bit table (512 KiB at 2**18) stays in cache: the per-n-gram lookup is the hot loop
+            table = np.full((1 << n_bits) + 1, len(feats), dtype=np.uint16 if len(feats) < 65535 else np.int32)
             table[feats] = np.arange(len(feats), dtype=np.int32)
             columns = np.zeros((weights.shape[0], len(feats) + 1), dtype=np.float32)
             columns[:, :-1] = weights
