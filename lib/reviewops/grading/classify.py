@@ -21,10 +21,18 @@ before. Complaint phrases (物流太慢, 少发 …) name their category directl
 topic words (物流, 客服 …) count for their category only inside a clause that is
 negative. Alarm words (投诉, 12315, 返现删评 …) always make a review negative.
 
+By default (issue 18) the shipped :class:`~reviewops.grading.textmodel.CategoryModel`
+(``grading/data/default_model.*``, trained on hand-labelled real reviews by
+``benchmarks/train_default_model.py``) decides negativity and the categories, reading the lexicon's
+output as features; the lexicon's hits stay the reasons (:func:`classify_detail`), alarm words still
+force a review negative, and a review negative only by its rating whose text names no complaint is
+``other``. ``REVIEWOPS_DEFAULT_MODEL=off`` turns the default model off (lexicon only).
+
 With a fitted :class:`~reviewops.grading.textmodel.TextModel` the negativity comes from
 the model (a linear model over hashed character n-grams learned from the shop's
 own rated reviews); alarm words still force a review negative, and categories
-come from the model's category head when it has one, else from the lexicon.
+come from the model's category head when it has one (its primary first), the rest from the default
+model (or the lexicon when there is none).
 """
 
 from __future__ import annotations
@@ -228,8 +236,8 @@ def classify(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = None,
     ``ratings``: optional, one per text — stars (1–5, ``"4星"``) or the platform class
     (好评/中评/差评); a rating at or below the policy's ``rating_negative_max_stars``
     makes the review negative whatever the text says.
-    ``model``: a fitted :class:`~reviewops.grading.textmodel.TextModel`; without one the policy's
-    lexicon scores the text (cold start).
+    ``model``: a fitted :class:`~reviewops.grading.textmodel.TextModel`; without one the shipped default
+    model (with the policy's lexicon as its features) scores the text.
     ``policy``: defaults to :func:`~reviewops.core.policy.default_policy`.
 
     A batch of at least :data:`PARALLEL_MIN_TEXTS` texts is split over forked worker

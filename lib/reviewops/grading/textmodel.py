@@ -19,6 +19,12 @@ negations such as 不好/不错 are bigrams the model sees directly.
   (docs/accuracy.md), and slightly in-domain. The policy's SHA-256 is kept in ``meta``.
 * **Storage** is plain arrays (``numpy.savez`` without pickles) in the store's
   ``text_models`` table, versioned; :meth:`TextModel.save` / :meth:`TextModel.load`.
+
+:class:`CategoryModel` is the shipped default model (issue 18; :func:`default_model`): a negative head
+and one-vs-rest category heads over the same hashed n-grams plus :func:`lexicon_features`, trained on
+the hand-labelled corpus by ``benchmarks/train_default_model.py`` (scikit-learn there only) and scored
+here with numpy. Its files are ``data/default_model.npz`` (arrays) + ``.json`` (version, features,
+training-data sha256, DEV figures); ``data/trained_sha1.tsv`` lists every text it was trained or tuned on.
 """
 
 from __future__ import annotations
