@@ -81,8 +81,8 @@ def import_cmd(files: tuple[Path, ...], platform: str | None, kind: str | None, 
                layout_name: str | None, mapping: str | None, save_layout: str | None, skip_bad_rows: bool,
                progress: bool | None, db: str | None, as_json: bool) -> None:
     """导入平台导出文件（评价、订单、退款、聊天、物流）/ import platform export files."""
-    from .intake.ingest import describe, import_paths
     from .core.store import Store
+    from .intake.ingest import describe, import_paths
 
     if save_layout and not mapping:
         raise ConfigError("--save-layout 需要和 --map 一起使用 / --save-layout needs --map")
@@ -116,9 +116,9 @@ def import_cmd(files: tuple[Path, ...], platform: str | None, kind: str | None, 
 def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_password: str | None, db: str | None,
              as_json: bool, as_of: str | None = None) -> None:
     """生成演示店铺、通过导入器载入、分级建案并列出待处理案件 / build the demo shop, import, triage, show the queue."""
+    from .core.store import Store
     from .demo import demo_as_of, run_demo
     from .intake.ingest import describe
-    from .core.store import Store
 
     if scale <= 0 or scale > 20:
         raise ConfigError(f"--scale 应在 (0, 20] 之间 / --scale must be in (0, 20]; got {scale}")
@@ -162,9 +162,9 @@ def demo_cmd(seed: int, scale: float, out_dir: Path | None, limit: int, demo_pas
 @json_option
 def layouts_cmd(db: str | None, as_json: bool) -> None:
     """列出内置和已保存的表头版式 / list built-in and saved header layouts."""
+    from .core.store import Store
     from .intake.ingest import saved_layouts
     from .intake.layouts import BUILTIN
-    from .core.store import Store
 
     with Store.open(db) as store:
         user = saved_layouts(store)
@@ -341,9 +341,9 @@ def queue_cmd(limit: int, user_name: str | None, db: str | None, as_json: bool) 
 @json_option
 def classify_cmd(texts: tuple[str, ...], ratings: tuple[str, ...], db: str | None, as_json: bool) -> None:
     """判断评价文本是否中差评及其分类（用当前策略与模型）/ classify review texts."""
-    from .grading.classify import classify
     from .core.policy import current_policy
     from .core.store import Store
+    from .grading.classify import classify
     from .grading.textmodel import TextModel
 
     if ratings and len(ratings) != len(texts):
@@ -759,7 +759,7 @@ def watch_cmd(folder: Path | None, http_addr: str | None, allow_remote: bool, sc
                 if not st["ok"]:
                     sys.exit(EXIT_USER_ERROR)
         return
-    from .alerting.watch import Watcher, WatchConfig, parse_schedule
+    from .alerting.watch import WatchConfig, Watcher, parse_schedule
 
     host, port = "127.0.0.1", None
     if http_addr:
@@ -865,8 +865,8 @@ def export_group() -> None:
 @json_option
 def export_analysis_cmd(period: str, shops: str | None, out: Path, db: str | None, as_json: bool) -> None:
     """写出分析工作簿（评价分级、案件、补偿、KPI 公式；无需 Python，WPS 可用）/ write the analysis workbook."""
-    from .reporting.analysis import export_analysis
     from .core.store import Store
+    from .reporting.analysis import export_analysis
 
     shop_ids = None
     if shops is not None and shops.strip():
