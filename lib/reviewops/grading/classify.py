@@ -104,6 +104,7 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
     if dm is not None and flagged:  # categories of the negative reviews only (the costly part of the model)
         feats = lex_feats[flagged] if model is None else lexicon_features([res[i] for i in flagged], lex.rank)
         cat_idx, cat_probs = dm.categories([norm[i] for i in flagged], feats)
+        dm_ranked = dm.rank_batch(cat_idx, cat_probs, [res[i][2] for i in flagged])
     for j, i in enumerate(flagged):
         cat_scores = res[i][2]
         is_neg[i] = True
@@ -111,7 +112,7 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
             if cat_pred is None and scores[i] < threshold and not cat_scores:
                 ranked = ["other"]  # negative by rating or alarm only, and the text names no complaint
             else:
-                ranked = dm.rank(int(cat_idx[j]), cat_probs[j], cat_scores)
+                ranked = dm_ranked[j]
         else:
             ranked = rank(cat_scores) if cat_scores else []
         if cat_pred is not None and cat_pred[i]:

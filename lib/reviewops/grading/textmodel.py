@@ -393,19 +393,30 @@ def lexicon_features(readings: Sequence[tuple[float, Any, dict[str, float]]], ra
     out[:, 0] = _lexicon_logit(scores) / 4.0
     out[:, 1] = np.fromiter((bool(r[1]) for r in readings), dtype=float, count=n)
     index = _CODE_INDEX
+    rows_i: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    tops_i: list[int] = []
+    tops_k: list[int] = []
     for i, r in enumerate(readings):
         cs = r[2]
         if not cs:
             continue
-        row = out[i]
         for c, v in cs.items():
             k = index.get(c)
             if k is not None:
-                row[2 + k] = (v if v < 6.0 else 6.0) / 3.0
+                rows_i.append(i)
+                cols.append(2 + k)
+                vals.append(v if v < 6.0 else 6.0)
         top = rank(cs)[0] if len(cs) > 1 else next(iter(cs))
         k = index.get(top)
         if k is not None:
-            row[2 + nc + k] = 1.0
+            tops_i.append(i)
+            tops_k.append(2 + nc + k)
+    if rows_i:
+        out[rows_i, cols] = np.asarray(vals) / 3.0
+    if tops_i:
+        out[tops_i, tops_k] = 1.0
     return out
 
 
@@ -537,6 +548,24 @@ class CategoryModel:
         more = [(-probs[k], k) for k in range(len(labels))
                 if k != primary and probs[k] >= self.secondary and labels[k] != "other" and labels[k] in lexicon_named]
         return [first] + [labels[k] for _, k in sorted(more)]
+
+    def rank_batch(self, primary: np.ndarray, probs: np.ndarray, lexicon_named: Sequence[Any]) -> list[list[str]]:
+        """:meth:`rank` for a batch (the common case, a primary alone, without a Python loop per label)."""
+        labels = self.cat_labels
+        extra = probs >= self.secondary
+        if len(primary):
+            extra[np.arange(len(primary)), primary] = False
+        if "other" in labels:
+            extra[:, labels.index("other")] = False
+        any_extra = extra.any(axis=1)
+        out: list[list[str]] = []
+        for i, k in enumerate(primary.tolist()):
+            first = labels[k]
+            if first == "other" or not any_extra[i]:
+                out.append([first])
+            else:
+                out.append(self.rank(k, probs[i], lexicon_named[i]))
+        return out
 
     # ------------------------------------------------------------ storage
     def to_files(self, npz_path: Any, json_path: Any) -> None:
