@@ -436,3 +436,17 @@ def test_sla_table_names_the_one_sla_status_and_formats_every_value():
     assert [by_status[SLA_STATUS_ZH[s]] for s in ("met", "late", "breached", "running")] == ["3", "1", "2", "1"]
     assert rows["SLA 达成率"] == "50.0%" and rows["首次联系用时中位数"] == "1.2 小时"
     assert rows["解决用时中位数"] == "—"
+
+
+def test_the_form_shows_the_appeal_figures(tmp_path):
+    """The 数据看板 form's SLA panel ends with the platform-appeals table (issue 17 §3), labelled in Chinese."""
+    from reviewops_widgets.dashboard import appeals_html
+
+    from reviewops.reporting.dashboard import APPEAL_LABELS
+
+    fig = type("F", (), {"appeals": {"filed": 3, "won": 1, "lost": 1, "pending": 1, "due": 2, "in_time": 1,
+                                      "in_time_rate": 0.5}})()
+    html = appeals_html(fig)
+    for label in list(APPEAL_LABELS.values())[:4]:
+        assert label in html
+    assert "ro-dash-table" in html

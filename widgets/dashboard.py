@@ -157,6 +157,14 @@ def alert_delays_html(fig: Any) -> str:
                       empty="所选范围内没有新案件提醒")
 
 
+def appeals_html(fig: Any) -> str:
+    """Platform appeals of the period (issue 17 §3): :func:`reviewops.reporting.dashboard.appeal_table`, escaped."""
+    from reviewops.reporting.dashboard import appeal_table
+
+    return table_html(("指标", "数值"), appeal_table(fig.appeals).itertuples(index=False, name=None),
+                      cls="ro-dash-table")
+
+
 def remedies_html(fig: Any) -> str:
     r = fig.remedies
     rows = [(x.kind_zh, x.kind, x.count, yuan_text(x.amount_fen)) for x in r.itertuples(index=False)]
@@ -413,11 +421,13 @@ class DashboardForm(Form):
             self.headline.value = headline_html(fig, updated)
             self.charts.value = charts_html(dashboard_charts(fig))
             self.categories.value = title_html("中差评分类", "category mix") + categories_html(fig)
-            from reviewops.reporting.dashboard import ALERT_DELAY_TITLE
+            from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, APPEAL_TITLE
 
             self.sla.value = (title_html("响应时效（SLA）", "as of now") + sla_html(fig)
                               + title_html(ALERT_DELAY_TITLE, "real delay per source, by arrival time")
-                              + alert_delays_html(fig))
+                              + alert_delays_html(fig)
+                              + title_html(APPEAL_TITLE, "platform appeals of malicious reviews")
+                              + appeals_html(fig))
             self.remedies.value = title_html("补偿成本", "delivered remedies") + remedies_html(fig)
             self.by_shop.value = title_html("按店铺", "by shop") + breakdown_html(fig.by_shop)
             self.by_platform.value = title_html("按平台", "by platform") + breakdown_html(fig.by_platform)
