@@ -420,6 +420,17 @@ def lexicon_features(readings: Sequence[tuple[float, Any, dict[str, float]]], ra
     return out
 
 
+def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a thin ``b`` (20 rows) without BLAS: BLAS threads in forked workers on a small machine
+    oversubscribe the cores (classify's process pool) and cost more than this loop."""
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for j in range(a.shape[1]):
+        col = a[:, j]
+        if col.any():
+            out += col[:, None] * b[j]
+    return out
+
+
 def _sparse_ngram_scores(norm_texts: Sequence[str], n_bits: int, table: np.ndarray, columns: np.ndarray
                          ) -> np.ndarray:
     """Σ over each text's hashed 1–3-grams of the heads' weights, divided by √(n-grams): shape (n, heads).
@@ -480,7 +491,7 @@ class CategoryModel:
     def logits(self, norm_texts: Sequence[str], lex_feats: np.ndarray, heads: slice = slice(None)) -> np.ndarray:
         """Decision values (n, heads) for normalised texts and their :func:`lexicon_features`."""
         out = _sparse_ngram_scores(norm_texts, self.n_bits, self.table, self.columns[heads])
-        out += lex_feats @ self.lex_weights[:, heads]
+        out += _small_matmul(lex_feats, self.lex_weights[:, heads])
         out += self.bias[heads]
         return out
 
@@ -491,7 +502,7 @@ class CategoryModel:
         if self.neg_shrink:
             lengths = np.fromiter(map(len, norm_texts), dtype=float, count=len(norm_texts))
             ngram *= lengths / (lengths + self.neg_shrink)
-        return ngram + lex_feats @ self.lex_weights[:, 0] + self.bias[0]
+        return ngram + _small_matmul(lex_feats, self.lex_weights[:, :1])[:, 0] + self.bias[0]
 
     def negative(self, norm_texts: Sequence[str], lex_feats: np.ndarray) -> np.ndarray:
         """Probability that each text is negative (0 for an empty text)."""
@@ -514,7 +525,7 @@ class CategoryModel:
         if self.cat_shrink:
             lengths = np.fromiter(map(len, norm_texts), dtype=float, count=len(norm_texts))
             z *= (lengths / (lengths + self.cat_shrink))[:, None]
-        z += lex_feats @ self.lex_weights[:, heads]
+        z += _small_matmul(lex_feats, self.lex_weights[:, heads])
         z += self.bias[heads]
         if not len(norm_texts):
             return np.zeros(0, dtype=np.int64), _sigmoid(z)
