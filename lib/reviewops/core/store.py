@@ -1164,17 +1164,22 @@ def stale_case(case_id: int, current: int, expected: int) -> ConflictError:
 
 
 def update_case(conn: Connection, case_id: int, expected_version: int, changes: dict[str, Any], *,
-                actor: str, via: str, action: str = "update", at: dt.datetime | None = None) -> int:
+                actor: str, via: str, action: str = "update", at: dt.datetime | None = None,
+                current: Any = None) -> int:
     """Apply ``changes`` if the case is still at ``expected_version``; returns the new version.
 
     Raises :class:`ConflictError` when someone else changed the case first (no
     overwrite, no silent retry) and :class:`NotFound` for an unknown case.
     Writes one ``case_events`` row with the before/after values of the changed fields.
+    ``current``: the whole case row (every column of ``cases``) as the caller has just read it
+    with ``FOR UPDATE`` in this transaction and not changed since; then it is not read again
+    (same checks, same audit row, one statement fewer).
     """
     bad = set(changes) - set(CASE_MUTABLE)
     if bad:
         raise ConfigError(f"未知的案件字段 unknown case field(s): {sorted(bad)}; allowed: {CASE_MUTABLE}")
-    current = conn.execute(_CASE_FOR_UPDATE, {"_case_id": case_id}).mappings().first()
+    if current is None:
+        current = conn.execute(_CASE_FOR_UPDATE, {"_case_id": case_id}).mappings().first()
     if current is None:
         raise NotFound(f"案件不存在 case {case_id} does not exist; check the case number")
     if current["version"] != expected_version:

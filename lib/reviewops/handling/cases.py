@@ -151,7 +151,8 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
         new.update(_sla_stopped(row.sla_state_json, row.policy_version, conn, now))
     if to_state == "resolved":
         new["resolved_at"] = now
-    version = update_case(conn, case_id, expected_version, new, actor=actor, via=via, action="transition", at=now)
+    version = update_case(conn, case_id, expected_version, new, actor=actor, via=via, action="transition", at=now,
+                          current=row._mapping)
     if to_state in ("contacted", "remedy_delivered", "resolved"):
         schedule_in(conn, case_id, to_state, at=now)
     return version
@@ -159,12 +160,11 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
 
 @functools.cache
 def _case_for_transition() -> sa.Select:
-    """The locked read of :func:`transition_in`, built once (parameter ``_case_id``)."""
+    """The locked read of :func:`transition_in`, built once (parameter ``_case_id``): the whole row, which
+    :func:`reviewops.core.store.update_case` then takes as ``current`` instead of reading it again."""
     from ..core.store import cases
 
-    return (sa.select(cases.c.state, cases.c.version, cases.c.primary_category, cases.c.categories,
-                      cases.c.first_contact_at, cases.c.sla_state_json, cases.c.policy_version)
-            .where(cases.c.id == sa.bindparam("_case_id")).with_for_update())
+    return sa.select(cases).where(cases.c.id == sa.bindparam("_case_id")).with_for_update()
 
 
 def _sla_stopped(state_json: str | None, policy_version: int | None, conn: sa.Connection,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import os
 import re
 import time
@@ -246,12 +247,12 @@ def prepare_table(
     def col(fname: str) -> pd.Series:
         """The field's column; with several alias columns, the first non-empty cell per row wins."""
         cis = det.columns.get(fname) or [det.mapping[fname]]
-        out = pd.Series([r[cis[0]] for r in data_rows], index=idx, dtype=object)
+        out = pd.Series(list(map(operator.itemgetter(cis[0]), data_rows)), index=idx, dtype=object)
         for ci in cis[1:]:
             empty = out.isna() | (out.astype(str).str.strip() == "")
             if not empty.any():
                 break
-            out = out.where(~empty, pd.Series([r[ci] for r in data_rows], index=idx, dtype=object))
+            out = out.where(~empty, pd.Series(list(map(operator.itemgetter(ci), data_rows)), index=idx, dtype=object))
         return out
 
     def report(mask: pd.Series, header: str, values: pd.Series, zh: str, en: str, code: str,
@@ -389,7 +390,9 @@ def _records(df: pd.DataFrame, cols: Iterable[str]) -> list[dict[str, Any]]:
     for c in cols:
         s = df[c]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
-            arr = [None if x is pd.NaT or x is None else x.to_pydatetime() for x in s.astype(object)]
+            # datetimes straight from the int64 column (in C), not through a Timestamp per cell: the same
+            # values, tz included; NaT → None
+            arr = [None if x is pd.NaT or x is None else x for x in s.dt.to_pydatetime().tolist()]
         else:
             arr = s.astype(object).where(s.notna(), None).tolist()
             if arr and any(hasattr(x, "item") and not isinstance(x, (str, bytes)) for x in arr[:50]):

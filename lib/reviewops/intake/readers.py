@@ -197,8 +197,7 @@ def read_csv_text(text: str, source: str, member: str | None, encoding: str,
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     rows = table.rows
     try:
-        for row in reader:
-            rows.append(row)  # type: ignore[arg-type]
+        rows.extend(reader)  # type: ignore[arg-type]  # rows read before a csv.Error are kept, as one by one
     except csv.Error as e:
         table.problems.append((len(rows) + 1, f"CSV 格式错误（引号不配对或字段过长）：{e}",
                                f"malformed CSV (unbalanced quote or oversized field): {e}"))
