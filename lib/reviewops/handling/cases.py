@@ -154,7 +154,8 @@ def transition_in(conn: sa.Connection, case_id: int, expected_version: int, to_s
     version = update_case(conn, case_id, expected_version, new, actor=actor, via=via, action="transition", at=now,
                           current=row._mapping)
     if to_state in ("contacted", "remedy_delivered", "resolved"):
-        schedule_in(conn, case_id, to_state, at=now)
+        schedule_in(conn, case_id, to_state, at=now,
+                    case=None if "shop_id" in new or "policy_version" in new else row)
     return version
 
 
@@ -305,17 +306,21 @@ def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iter
     return out
 
 
-def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.datetime) -> list[int]:
+def schedule_in(conn: sa.Connection, case_id: int, anchor: str, *, at: dt.datetime,
+                case: Any = None) -> list[int]:
     """Create the case's follow-up tasks anchored at ``anchor`` (``at`` = when it happened); returns new ids.
 
     Idempotent per (case, step). When a case is resolved without any remedy, the steps that
     are anchored on the remedy's delivery (the revision guidance) are scheduled from the
     resolution instead — the explanation was the remedy.
+    ``case``: the case row (``shop_id``, ``policy_version``) when the caller has just read it in this
+    transaction (else it is read here).
     """
     from ..core.policy import load_policy_in
 
     q = _schedule_statements()
-    case = conn.execute(q["case_shop_policy"], {"_case_id": case_id}).one()
+    if case is None:
+        case = conn.execute(q["case_shop_policy"], {"_case_id": case_id}).one()
     policy = load_policy_in(conn, case.policy_version)
     anchors = {anchor}
     if anchor == "resolved":

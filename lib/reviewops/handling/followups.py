@@ -275,5 +275,9 @@ def _complete_in(conn: sa.Connection, actor: "Actor", policy: Any, followup_id: 
     if not left and case.state == "resolved":
         transition_in(conn, t.case_id, v, "follow_up_done", actor=actor.name, via=via,
                       reason="全部跟进已完成 / every follow-up is done", at=now)
+    if type(now) is dt.datetime:
+        # the locked row with what finish_task wrote, as the store gives it back (times in UTC): no read-back
+        return {**t._mapping, "state": "done" if done else "skipped", "done_by": actor.name,
+                "done_at": now.astimezone(dt.timezone.utc), "reason": reason, "message": sent}
     row = conn.execute(q["task"], {"_fid": followup_id}).mappings().one()
     return dict(row)

@@ -417,18 +417,23 @@ def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         cols += list(defaults)
         rows = [{**defaults, **r} for r in rows]
     sqlite = conn.dialect.name == "sqlite"
-    dt_idx = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, st.UTCDateTime)]
-    params = []
-    for r in rows:
-        t = [r.get(c) for c in cols]
-        for i in dt_idx:
-            v = t[i]
-            if v is not None:
-                if v.tzinfo is None:
-                    raise st.StoreError(f"时间缺少时区 / naive datetime {v!r} for {table.name}.{cols[i]}")
-                v = v.astimezone(dt.timezone.utc)
-                t[i] = v.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else v
-        params.append(tuple(t))
+    utc = dt.timezone.utc
+    columns = []  # built a column at a time (a list comprehension each), then zipped into row tuples
+    for c in cols:
+        vals = [r.get(c) for r in rows]
+        if isinstance(table.c[c].type, st.UTCDateTime):
+            if any(v is not None and v.tzinfo is None for v in vals):
+                for r in rows:  # the first naive time in row order, as reported before
+                    for c2 in cols:
+                        v = r.get(c2)
+                        if isinstance(table.c[c2].type, st.UTCDateTime) and v is not None and v.tzinfo is None:
+                            raise st.StoreError(f"时间缺少时区 / naive datetime {v!r} for {table.name}.{c2}")
+            if sqlite:
+                vals = [None if v is None else v.astimezone(utc).strftime("%Y-%m-%d %H:%M:%S.%f") for v in vals]
+            else:
+                vals = [None if v is None else v.astimezone(utc) for v in vals]
+        columns.append(vals)
+    params = list(zip(*columns))
     ph = "?" if sqlite else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))})"
     conn.exec_driver_sql(sql, params)
