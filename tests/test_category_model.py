@@ -59,16 +59,38 @@ def test_shipped_files_load_without_pickles_and_say_what_they_are():
 
 
 def test_classify_uses_the_default_model(monkeypatch):
+    """By default the shipped model names the categories of the negative reviews; negativity stays the
+    lexicon's (it generalises better to unseen product kinds); ``full`` lets the model decide negativity too."""
+    import reviewops.grading.classify as cl
     from reviewops.grading.classify import classify, classify_detail
 
-    texts = ["房间很干净，但是隔音太差，晚上吵得睡不着，前台也不管", "物流太慢了，等了一周"]
-    with_model = classify(texts)
+    texts = ["房间很干净，但是隔音太差，晚上吵得睡不着，前台也不管", "物流太慢了，等了一周", "很好，下次还来"]
+    default = classify(texts)
     frame, details = classify_detail(texts)
-    assert frame["negative_score"].tolist() == with_model["negative_score"].tolist()
+    assert frame["negative_score"].tolist() == default["negative_score"].tolist()
     assert details[0].negative_hits  # the lexicon's phrases are still the reasons an operator reads
     monkeypatch.setenv("REVIEWOPS_DEFAULT_MODEL", "off")
     lexicon_only = classify(texts)
-    assert with_model["negative_score"].tolist() != lexicon_only["negative_score"].tolist()
+    assert default["negative_score"].tolist() == lexicon_only["negative_score"].tolist()
+    assert default["is_negative"].tolist() == lexicon_only["is_negative"].tolist() == [True, True, False]
+    monkeypatch.setenv("REVIEWOPS_DEFAULT_MODEL", "full")
+    full = classify(texts)
+    assert full["negative_score"].tolist() != lexicon_only["negative_score"].tolist()
+    # the categories come from the model: a model that names 'price' for everything is what classify shows
+    real = cl.default_model()
+
+    class PriceOnly:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def rank_batch(self, idx, probs, lex_scores):
+            return [["price"] for _ in lex_scores]
+
+    monkeypatch.setenv("REVIEWOPS_DEFAULT_MODEL", "categories")
+    monkeypatch.setattr(cl, "default_model", lambda: PriceOnly())
+    assert classify(texts)["primary_category"].tolist() == ["price", "price", ""]
+    monkeypatch.setenv("REVIEWOPS_DEFAULT_MODEL", "off")
+    assert classify(texts)["primary_category"].tolist()[1] == "logistics"
 
 
 def test_a_shop_model_still_decides_negativity(monkeypatch):

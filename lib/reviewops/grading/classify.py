@@ -23,10 +23,12 @@ negative. Alarm words (投诉, 12315, 返现删评 …) always make a review neg
 
 By default (issue 18) the shipped :class:`~reviewops.grading.textmodel.CategoryModel`
 (``grading/data/default_model.*``, trained on hand-labelled real reviews by
-``benchmarks/train_default_model.py``) decides negativity and the categories, reading the lexicon's
-output as features; the lexicon's hits stay the reasons (:func:`classify_detail`), alarm words still
-force a review negative, and a review negative only by its rating whose text names no complaint is
-``other``. ``REVIEWOPS_DEFAULT_MODEL=off`` turns the default model off (lexicon only).
+``benchmarks/train_default_model.py``) names the complaint categories of the reviews found negative,
+reading the lexicon's output as features; negativity stays the lexicon's (on product kinds left out of
+training the lexicon detects negatives better than the model's negative head — docs/accuracy.md). The
+lexicon's hits stay the reasons (:func:`classify_detail`), alarm words still force a review negative, and
+a review negative only by its rating whose text names no complaint is ``other``.
+``REVIEWOPS_DEFAULT_MODEL=full`` lets the model decide negativity too; ``=off`` is the lexicon alone.
 
 With a fitted :class:`~reviewops.grading.textmodel.TextModel` the negativity comes from
 the model (a linear model over hashed character n-grams learned from the shop's
@@ -59,20 +61,32 @@ CLASSIFY_COLUMNS = ("is_negative", "negative_score", "primary_category", "catego
 #: Batches at least this long are split over worker processes (see :func:`classify`).
 PARALLEL_MIN_TEXTS = 20_000
 _PROCESSES_ENV = "REVIEWOPS_CLASSIFY_PROCESSES"
-#: ``REVIEWOPS_DEFAULT_MODEL=off`` scores without the shipped default model (the lexicon alone, as before
-#: issue 18): for comparisons (benchmarks/accuracy.py, bench_classify.py), not for production.
+#: How the shipped default model is used when no shop model is given (``REVIEWOPS_DEFAULT_MODEL``):
+#: ``categories`` (the default) — the model names the complaint categories of the reviews found negative,
+#: negativity stays the lexicon's; ``full`` — the model's negative head decides negativity too; ``off`` — the
+#: lexicon alone, as before issue 18. Negativity stays with the lexicon by default because on a product kind
+#: left out of training the lexicon detects negatives better than the model (docs/accuracy.md, held-out
+#: kinds: hotel 0.896 vs 0.793, electronics 0.894 vs 0.880), and a shop's reviews are such a kind.
 _DEFAULT_MODEL_ENV = "REVIEWOPS_DEFAULT_MODEL"
+DEFAULT_MODEL_MODES = ("categories", "full", "off")
+
+
+def _default_model_mode() -> str:
+    import os
+
+    raw = os.environ.get(_DEFAULT_MODEL_ENV, "").strip().lower()
+    if raw in ("off", "0", "no", "false"):
+        return "off"
+    return "full" if raw == "full" else "categories"
 
 
 def _use_default_model() -> bool:
-    import os
-
-    return os.environ.get(_DEFAULT_MODEL_ENV, "").strip().lower() not in ("off", "0", "no", "false")
+    return _default_model_mode() != "off"
 _JOB: tuple[Any, ...] | None = None  # the batch a forked worker reads (inherited, never pickled)
 
 
 def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: float,
-          model: TextModel | None, detail: bool, use_default: bool = True) -> tuple[Any, ...]:
+          model: TextModel | None, detail: bool, mode: str = "categories") -> tuple[Any, ...]:
     """One chunk: ``(scores, is_negative, primary, categories, details or None)``."""
     norm = [normalize_text(t) for t in items]
     n = len(norm)
@@ -83,12 +97,13 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
     else:
         details = None
         res = [read(t, False) for t in norm]
-    dm = default_model() if use_default else None
+    dm = default_model() if mode != "off" else None
+    lex_feats = None
     if model is not None:
         lex_scores = np.fromiter((r[0] for r in res), dtype=float, count=n)
         scores = np.asarray(model.predict_scores(norm, normalized=True, lexicon_scores=lex_scores), dtype=float)
         cat_pred = model.predict_categories(norm, normalized=True)
-    elif dm is not None:
+    elif dm is not None and mode == "full":
         lex_feats = lexicon_features(res, lex.rank)
         scores = dm.negative(norm, lex_feats)
         cat_pred = None
@@ -102,7 +117,8 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
     joined: dict[tuple[str, ...], str] = {}
     flagged = [i for i, r in enumerate(res) if is_neg[i] or r[1] or (rated is not None and rated[i])]
     if dm is not None and flagged:  # categories of the negative reviews only (the costly part of the model)
-        feats = lex_feats[flagged] if model is None else lexicon_features([res[i] for i in flagged], lex.rank)
+        feats = (lex_feats[flagged] if lex_feats is not None
+                 else lexicon_features([res[i] for i in flagged], lex.rank))
         cat_idx, cat_probs = dm.categories([norm[i] for i in flagged], feats)
         dm_ranked = dm.rank_batch(cat_idx, cat_probs, [res[i][2] for i in flagged])
     for j, i in enumerate(flagged):
@@ -134,9 +150,9 @@ def _rows(lex: Lexicon, items: list[Any], rated: list[bool] | None, threshold: f
 
 def _work(bounds: tuple[int, int]) -> tuple[Any, ...]:
     """A forked worker's chunk ``items[lo:hi]`` of the batch in :data:`_JOB`."""
-    lex, items, rated, threshold, model, use_default = _JOB  # type: ignore[misc]
+    lex, items, rated, threshold, model, mode = _JOB  # type: ignore[misc]
     lo, hi = bounds
-    return _rows(lex, items[lo:hi], None if rated is None else rated[lo:hi], threshold, model, False, use_default)[:4]
+    return _rows(lex, items[lo:hi], None if rated is None else rated[lo:hi], threshold, model, False, mode)[:4]
 
 
 def _processes(n: int) -> int:
@@ -183,18 +199,18 @@ def _classify(texts: Any, ratings: Any, model: TextModel | None, policy: Policy 
         rated = [rating_is_negative(r, max_stars) for r in rating_list]
     lex = Lexicon.for_policy(policy)
     threshold = float(policy.setting("negative_threshold"))
-    use_default = _use_default_model()
-    if use_default and model is None:
+    mode = _default_model_mode()
+    if mode != "off":
         default_model()  # loaded before any fork, so workers share it
     procs = 1 if detail else _processes(n)
     if procs == 1:
-        scores, is_neg, primary, cats, details = _rows(lex, items, rated, threshold, model, detail, use_default)
+        scores, is_neg, primary, cats, details = _rows(lex, items, rated, threshold, model, detail, mode)
     else:
         import multiprocessing as mp
 
         step = -(-n // procs)
         bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
-        _JOB = (lex, items, rated, threshold, model, use_default)
+        _JOB = (lex, items, rated, threshold, model, mode)
         try:
             with mp.get_context("fork").Pool(len(bounds) - 1) as pool:
                 pending = pool.map_async(_work, bounds[1:], chunksize=1)
@@ -220,7 +236,7 @@ def classify_detail(texts: Iterable[Any] | str, ratings: Iterable[Any] | None = 
                     ) -> tuple[pd.DataFrame, list[TextResult]]:
     """:func:`classify` plus the lexicon reading of each text (for decision reasons)."""
     frame, details = _classify(texts, ratings, model, policy, True)
-    if details and (model is not None or _use_default_model() and default_model() is not None):
+    if details and (model is not None or _default_model_mode() == "full" and default_model() is not None):
         # the reading's score is the one classify used (the model's); the hits stay the lexicon's (reasons)
         import dataclasses
 
