@@ -115,7 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
     ap.add_argument("--show-errors", action="store_true", help="list misreadings (dev only)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run (the test suite's): the dev split, JSON to a temporary place, printed last")
     args = ap.parse_args(argv)
+    if args.quick:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _quick import print_result, quick_dir
+
+        if args.split != "dev" or args.show_errors:
+            raise SystemExit("--quick reads the dev split only")
+        with quick_dir("accuracy_extortion") as tmp:
+            figures = {"split": "dev", "buyer": buyer_figures("dev", False), "seller": seller_figures("dev", False)}
+            (tmp / "accuracy_extortion.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n",
+                                                          encoding="utf-8")
+        print_result({"split": "dev", "precision": figures["buyer"]["precision"],
+                      "recall": figures["buyer"]["recall"], "block_rate": figures["seller"]["block_rate"],
+                      "false_block_rate": figures["seller"]["false_block_rate"]})
+        return 0
     figures = {"split": args.split, "buyer": buyer_figures(args.split, args.show_errors),
                "seller": seller_figures(args.split, args.show_errors)}
     b, s = figures["buyer"], figures["seller"]

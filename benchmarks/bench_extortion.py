@@ -65,7 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run (the test suite's): 5,000 texts, JSON to a temporary place, printed last")
     args = ap.parse_args(argv)
+    if args.quick:
+        sys.path.insert(0, str(HERE))
+        from _quick import print_result, quick_dir
+
+        res = run(5_000)
+        with quick_dir("extortion") as tmp:
+            (tmp / "extortion.json").write_text(json.dumps(res, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print_result(res)
+        return 0
     res = run(args.n)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

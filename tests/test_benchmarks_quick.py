@@ -37,6 +37,9 @@ def _benchmarks() -> list[str]:
 # timeout in seconds). A benchmark not listed here still has to pass the generic checks.
 EXPECT: dict[str, tuple[set[str], str | None, tuple, int]] = {
     "accuracy.py": ({"corpus", "cold_start", "text_model", "categories"}, "accuracy/accuracy.json", (), 240),
+    "accuracy_extortion.py": ({"split", "precision", "recall", "block_rate", "false_block_rate"},
+                              "accuracy_extortion/accuracy_extortion.json", (), 240),
+    "bench_extortion.py": ({"unique", "realistic"}, "extortion/extortion.json", (), 240),
     "bench_classify.py": ({"env", "corpus_batch", "rows"}, "classify/classify.json", (), 240),
     "bench_demo.py": ({"scale", "wall_s", "cpu_s", "phases_s", "cases"}, None, (), 240),
     "bench_excel.py": ({"function", "runs"}, "excel/excel.json", (), 240),
