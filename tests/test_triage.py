@@ -392,3 +392,23 @@ def test_a_column_mixing_strings_and_aware_datetimes_is_read():
                        "created_at": ["2025-09-30 08:00:00", dt.datetime(2025, 9, 30, 0, 0, tzinfo=UTC)]})
     out = triage(df, _policy_with(sla_start="posted"), now=NOW)
     assert list(out["sla_start"]) == [pd.Timestamp("2025-09-30 00:00", tz="UTC")] * 2
+
+
+def test_a_category_named_by_the_default_model_says_so(monkeypatch):
+    """When no lexicon phrase names the primary category, the reason credits the default category model
+    (issue 18) instead of claiming 'no category words, so other'."""
+    import reviewops.grading.classify as cl
+
+    real = cl.default_model()
+
+    class PriceOnly:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def rank_batch(self, idx, probs, lex_scores):
+            return [["price"] for _ in lex_scores]
+
+    monkeypatch.setattr(cl, "default_model", lambda: PriceOnly())
+    out = triage(pd.DataFrame({"content": ["垃圾，非常失望，再也不来了"], "rating": [1]}), now=NOW)
+    assert out["primary_category"].iloc[0] == "price"
+    assert "默认分类模型" in out["reasons"].iloc[0]

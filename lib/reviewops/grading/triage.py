@@ -152,6 +152,8 @@ def _reason_category(primary: str, cats: list[str], d: TextResult, from_model: b
         why = "模型分类头 / model's category head"
     elif hits:
         why = "命中：" + "、".join(dict.fromkeys(hits))
+    elif primary != "other":  # named by the shipped default category model, not by a lexicon phrase
+        why = "默认分类模型判断，未命中分类词 / the default category model; no category words found"
     else:
         why = "未命中分类词，归为其他 / no category words found"
     others = [f"{CATEGORY_ZH[c]}" for c in cats[1:]]
