@@ -80,8 +80,6 @@ def _default_model_mode() -> str:
     return "full" if raw == "full" else "categories"
 
 
-def _use_default_model() -> bool:
-    return _default_model_mode() != "off"
 _JOB: tuple[Any, ...] | None = None  # the batch a forked worker reads (inherited, never pickled)
 
 

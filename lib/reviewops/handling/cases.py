@@ -238,7 +238,7 @@ def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iter
     import pandas as pd
 
     from ..core.clock import calendar_of
-    from ..core.outputs import fmt_time as _fmt_local
+    from ..core.outputs import fmt_time
     from ..core.policy import CATEGORY_ZH, SEVERITIES, SEVERITY_ZH, current_policy
     from ..core.privacy import mask_text
     from ..core.sla import SLA_STATUS_ZH, sla_statuses, warning_fraction
@@ -297,7 +297,7 @@ def case_queue(store: "Store", *, now: dt.datetime | None = None, shop_ids: Iter
         "severity": df["severity"], "severity_zh": df["severity"].map(lambda s: SEVERITY_ZH.get(s, s or "")),
         "owner_role": df["owner_role"], "assignee": df["assignee"].map(lambda a: a or ""),
         "created_at": df["created_at"], "due_at": df["due_at"],
-        "due_local": df["due_at"].map(lambda t: "" if t is None or t != t else _fmt_local(t)),
+        "due_local": df["due_at"].map(lambda t: "" if t is None or t != t else fmt_time(t)),
         "minutes_left": [None if d is None or d != d or c is not None and c == c else
                          round((d - now).total_seconds() / 60.0) for d, c in zip(df["due_at"], df["first_contact_at"])],
         "sla_status": status.to_numpy(), "sla_status_zh": status.map(SLA_STATUS_ZH).to_numpy(),

@@ -46,13 +46,8 @@ def _statements() -> dict[str, Any]:
 
     cid = sa.bindparam("_case_id")
     return {
-        "case_shop_policy": sa.select(cases.c.shop_id, cases.c.policy_version).where(cases.c.id == cid),
-        "comp_any": sa.select(sa.func.count()).select_from(comp).where(
-            comp.c.case_id == cid, comp.c.state.in_(("delivered", "approved", "pending"))),
         "comp_undelivered": sa.select(sa.func.count()).select_from(comp).where(
             comp.c.case_id == cid, comp.c.state.in_(("approved", "pending"))),
-        "steps_of_case": sa.select(followups.c.step).where(followups.c.case_id == cid),
-        "insert_task": followups.insert().returning(followups.c.id),
         "insert_task_plain": followups.insert(),
         "message_case": sa.select(cases.c.primary_category, cases.c.policy_version, shops.c.platform, shops.c.name)
         .select_from(cases.join(shops, shops.c.id == cases.c.shop_id)).where(cases.c.id == cid),

@@ -121,10 +121,6 @@ def _rate(k: int, n: int) -> float | None:
     return (k / n) if n else None
 
 
-def _small(*ns: int, min_sample: int) -> str:
-    return small_sample(*ns, min_sample=min_sample)
-
-
 def _repurchased(orders: pd.DataFrame, refs: pd.DataFrame, window: dt.timedelta) -> pd.DataFrame:
     """refs (customer_id, ref_at) + flag/amount of a paid order in (ref_at, ref_at + window]."""
     if refs.empty:
@@ -231,7 +227,7 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
         return {"shop_id": sid, "shop": label, "handled": n_h, "handled_repurchased": k_h, "handled_rate": rh,
                 "baseline": n_b, "baseline_repurchased": k_b, "baseline_rate": rb,
                 "difference_points": (rh - rb) * 100 if rh is not None and rb is not None else None,
-                "note": _small(n_h, n_b, min_sample=min_sample)}
+                "note": small_sample(n_h, n_b, min_sample=min_sample)}
 
     for sid in sorted(set(hr["shop_id"].astype(int)) | set(br["shop_id"].astype(int))):
         rows.append(rep_row(sid, shop_info.get(sid, str(sid)), hr[hr["shop_id"] == sid], br[br["shop_id"] == sid]))
@@ -246,7 +242,7 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     cr = _repurchased(orders_c, cref, window)
     wrows = [{"measure": "repurchase_coupon", "measure_zh": "复购券 → 再次下单", "customers": len(cr),
               "reordered": int(cr["repurchased"].sum()), "rate": _rate(int(cr["repurchased"].sum()), len(cr)),
-              "order_fen": int(cr["order_fen"].sum()), "note": _small(len(cr), min_sample=min_sample)}]
+              "order_fen": int(cr["order_fen"].sum()), "note": small_sample(len(cr), min_sample=min_sample)}]
     if silent_days:
         thr = dt.timedelta(days=min(silent_days))
         before = h[["customer_id", "case_at"]].merge(orders_c, on="customer_id", how="left")
@@ -258,13 +254,13 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
         wrows.append({"measure": "silent", "measure_zh": f"沉默客户（≥{min(silent_days)} 天未购）→ 再次下单",
                       "customers": len(sr), "reordered": int(sr["repurchased"].sum()),
                       "rate": _rate(int(sr["repurchased"].sum()), len(sr)), "order_fen": int(sr["order_fen"].sum()),
-                      "note": _small(len(sr), min_sample=min_sample)})
+                      "note": small_sample(len(sr), min_sample=min_sample)})
     winback = _frame(wrows, "winback")
 
     n_res = len(res)
     n_rev = int(sum(1 for p in res["review_pk"] if pd.notna(p) and int(p) in revised_pks))
     conversion = _frame([{"resolved": n_res, "revised": n_rev, "rate": _rate(n_rev, n_res),
-                          "example": EXAMPLE_CONVERSION, "note": _small(n_res, min_sample=min_sample)}], "conversion")
+                          "example": EXAMPLE_CONVERSION, "note": small_sample(n_res, min_sample=min_sample)}], "conversion")
 
     # NPS: handled vs other, this period vs the previous one
     def split(p_start: dt.datetime, p_end: dt.datetime) -> tuple[pd.Series, pd.Series]:
@@ -287,7 +283,7 @@ def customer_value(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
                       "passives": int(((cur >= 7) & (cur <= 8)).sum()), "detractors": int((cur <= 6).sum()),
                       "nps": n, "prev_n": len(prv), "prev_nps": p,
                       "change": (n - p) if n is not None and p is not None else None,
-                      "note": "无数据" if not len(cur) else _small(len(cur), min_sample=min_sample)})
+                      "note": "无数据" if not len(cur) else small_sample(len(cur), min_sample=min_sample)})
     nps = _frame(nrows, "nps")
     notes = []
     open_windows = int((h["ref_at"] + window > pd.Timestamp(now)).sum()) if len(h) else 0

@@ -647,12 +647,8 @@ def _alert_row(source: str, label: str, g: pd.DataFrame, min_sample: int) -> dic
         "pending": int((~delivered & (g["n_open"] > 0)).sum()),
         "dead": int((~delivered & (g["n_deliveries"] > 0) & (g["n_dead"] == g["n_deliveries"])).sum()),
         "no_channel": int((g["n_deliveries"] == 0).sum()),
-        "note": _small_sample(n, min_sample),
+        "note": small_sample(n, min_sample=min_sample),
     }
-
-
-def _small_sample(n: int, min_sample: int) -> str:
-    return small_sample(n, min_sample=min_sample)
 
 
 def alert_delays(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids: list[int] | None = None,
