@@ -68,7 +68,7 @@ def zip_members(data: bytes) -> dict[str, bytes]:
 
 def test_legal_builds_downloads_and_submits_an_appeal(browser: Any, site: Server, store: Any,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from reviewops.core.store import appeals
+    from reviewops.core.store import appeals, cases, reviews
     from reviewops.handling.evidence import ENV_EVIDENCE_DIR
 
     monkeypatch.delenv(ENV_EVIDENCE_DIR, raising=False)  # the evidence folder beside the served store, as the server
@@ -100,7 +100,13 @@ def test_legal_builds_downloads_and_submits_an_appeal(browser: Any, site: Server
         assert len(shots) == 1 and members[shots[0]] == PNG, sorted(members)
         index = list(csv.reader(io.StringIO(members["证据清单.csv"].decode("utf-8-sig"))))
         assert any(shots[0] in row and sha in row for row in index[1:]), index
-        assert f"#{cid}" in members["申诉书.txt"].decode("utf-8") or str(cid) in members["申诉书.txt"].decode("utf-8")
+        # the packet is this case's: its file name names the case, its letter the case's order (the letter does
+        # not carry the internal case number; a bare str(cid) check passed only when the digits happened to occur)
+        assert f"案件{cid}-" in download.suggested_filename, download.suggested_filename
+        with store.read() as conn:
+            order_id = conn.execute(sa.select(reviews.c.order_id).select_from(
+                cases.join(reviews, reviews.c.id == cases.c.review_pk)).where(cases.c.id == cid)).scalar_one()
+        assert f"订单号：{order_id or '（无订单号）'}" in members["申诉书.txt"].decode("utf-8")
         with store.read() as conn:
             drafted = conn.execute(sa.select(appeals).where(appeals.c.case_id == cid)).mappings().one()
         assert drafted["state"] == "drafted" and drafted["created_by"] == "zhaofa"
