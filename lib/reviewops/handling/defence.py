@@ -61,8 +61,10 @@ if TYPE_CHECKING:
     from ..core.store import Store
     from ..core.users import Actor
 
-__all__ = ["CHAT_AFTER_DAYS", "CHAT_LOOKBACK_DAYS", "DECIDE_ROLES", "MALICIOUS_THRESHOLD", "DefenceResult", "case_signals_frame",
-           "combined_score", "decide_signal", "detect_malicious", "detect_new_chats", "tuned_threshold"]
+__all__ = ["CHAT_AFTER_DAYS", "CHAT_LOOKBACK_DAYS", "DECIDE_ROLES", "MALICIOUS_THRESHOLD", "STATUS_ZH", "DefenceResult",
+           "SignalAlreadyDecided", "SignalReasonRequired", "case_signals_frame", "combined_score", "decide_signal",
+           "detect_malicious", "detect_new_chats", "list_signals", "pending_signals", "pointers_text",
+           "threshold_info", "tuned_threshold"]
 
 #: A case becomes malicious when its combined score reaches this (until the shop's decisions tune it).
 MALICIOUS_THRESHOLD = 0.6
@@ -74,8 +76,12 @@ TUNING_MIN_DECISIONS = 10
 TUNING_PRIOR = 20
 #: A missed malicious review (a confirmed signal below the threshold) costs this many false alarms.
 MISS_WEIGHT = 2.0
-#: Roles that may confirm or reject a signal.
-DECIDE_ROLES = ("legal", "supervisor")
+#: Roles that may confirm or reject a signal, and read the signal lists and thresholds (法务, 客服主管, 店长).
+DECIDE_ROLES = ("legal", "supervisor", "admin")
+#: A signal's status in Chinese.
+STATUS_ZH = {"open": "待复核", "confirmed": "已确认", "rejected": "已驳回"}
+#: Longest decision note kept (characters); a longer one is refused, not cut.
+NOTE_MAX_CHARS = 500
 #: Chat messages of the buyer taken into account: from this many days before the review …
 CHAT_LOOKBACK_DAYS = 14
 #: … to this many days after it (a demand to delete or change a review comes after it).
@@ -295,8 +301,8 @@ def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
         key = open_keys[0] if open_keys else f"chat:{int(mine['id'].min())}"
         best = mine.sort_values(["score", "id"], ascending=[False, True]).iloc[0]
         kinds = sorted({str(k) for k in mine["kind"] if k})
-        reasons = [f"{KIND_ZH['extortion_chat']}：买家在聊天中 {len(mine)} 条消息被识别为勒索/威胁"
-                   f"（{'、'.join(kinds)}；最高检测分 {float(best['score']):.2f}）"]
+        reasons = [(f"{KIND_ZH['extortion_chat']}：买家在聊天中 {len(mine)} 条消息被识别为勒索/威胁"
+                    f"（{'、'.join(kinds)}；最高检测分 {float(best['score']):.2f}）")]
         reasons += list(dict.fromkeys(str(x) for x in mine["reasons"] if x))[:5]
         out.append((int(r.id), Signal(
             review_pk=int(r.review_pk), kind="extortion_chat", key=key, score=text_signal_score(best["score"]),
@@ -495,59 +501,103 @@ def detect_new_chats(store: Store, *, batch_ids: Iterable[int] | None = None, no
 
 
 # --------------------------------------------------------------------------------------- decisions
+class SignalAlreadyDecided(ConfigError):
+    """The signal was already confirmed or rejected (a decision is stored once and never changed)."""
+
+
+class SignalReasonRequired(ConfigError):
+    """A rejection without a reason (or a note longer than :data:`NOTE_MAX_CHARS`)."""
+
+
+_SIGN_IN_HINT = ("确认或驳回信号需要登录的法务、主管或管理员（命令行请设置 REVIEWOPS_TOKEN：reviewops users token 用户名）",
+                 ("deciding signals needs a signed-in legal, supervisor or admin user (on the command line set "
+                  "REVIEWOPS_TOKEN: reviewops users token NAME)"))
+
+
 def _actor_of(store: Store, actor: Actor | str) -> Actor:
-    from ..core.users import Actor, get_actor
+    from ..core.users import Actor, UserDisabled, get_actor
 
     if isinstance(actor, Actor):
         return get_actor(store, actor.name)  # as the store says now (role, shops, active)
     if not isinstance(actor, str) or not actor.strip():
         raise ConfigError("需要操作人 / an actor is required")
-    return get_actor(store, actor)
+    try:
+        return get_actor(store, actor)
+    except UserDisabled as e:  # e.g. cli:<os user> without a token
+        zh, en = str(e).split(" / ", 1) if " / " in str(e) else (str(e), "")
+        raise UserDisabled(f"{zh}；{_SIGN_IN_HINT[0]}\n{en}; {_SIGN_IN_HINT[1]}") from None
+
+
+def _clean_note(note: str | None, *, required: bool, signal_id: int) -> str | None:
+    from ..core.privacy import mask_text
+
+    text = (note or "").strip() if isinstance(note, str) or note is None else str(note).strip()
+    if required and not text:
+        raise SignalReasonRequired(f"驳回信号 {signal_id} 必须写明理由（--note \"…\"，如：正常客户，买家已撤回投诉）\n"
+                                   f"rejecting signal {signal_id} needs a reason (--note \"…\")")
+    if len(text) > NOTE_MAX_CHARS:
+        raise SignalReasonRequired(f"说明太长：{len(text)} 字，最多 {NOTE_MAX_CHARS} 字；请精简后重试\n"
+                                   f"the note has {len(text)} characters; at most {NOTE_MAX_CHARS}")
+    return mask_text(text) or None
 
 
 def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: bool, note: str | None = None, *,
                   via: str = "cli", now: dt.datetime | None = None) -> dict[str, Any]:
-    """法务 (legal) or 客服主管 (supervisor) confirms or rejects one open signal; the decision is kept (who, when,
-    note) and feeds :func:`tuned_threshold`. Anyone else — another role, a user without the case's shop, an
-    unknown or disabled user — is refused (:class:`AccessDenied`) and the refusal is written to the access log
-    (action ``signal_decide``, outcome ``denied``). A confirmed signal on an open case that is not malicious
-    yet makes it malicious (same routing as detection). A rejection never un-routes a case: a legal user who
-    disagrees recategorises it (the answer says when the remaining score is below the threshold).
-    Returns the signal as decided, with the case's combined score and threshold."""
+    """法务 (legal), 客服主管 (supervisor) or 店长 (admin) — :data:`DECIDE_ROLES` — confirms or rejects one open
+    signal; the decision is kept (who, when, note) and feeds :func:`tuned_threshold`. Anyone else — another
+    role, a user without the case's shop, an unknown or disabled user (``cli:<os user>`` without a token) — is
+    refused (:class:`AccessDenied`) and the refusal is written to the access log (action ``signal_decide``,
+    outcome ``denied``). A rejection needs a reason (:class:`SignalReasonRequired`, nothing written); the note
+    is stored masked (:func:`reviewops.core.privacy.mask_text`), at most :data:`NOTE_MAX_CHARS` characters.
+    A decision is stored once: deciding an already decided signal again — the same way or not — raises
+    :class:`SignalAlreadyDecided` naming who decided it and how, and changes nothing.
+
+    A confirmed signal on an open case that is not malicious yet makes it malicious (same routing as
+    detection). A rejection never un-routes a case: a legal user who disagrees recategorises it (the answer
+    says when the remaining score is below the threshold). Returns the signal as decided, with the case's
+    combined score and the shop's threshold after the decision."""
     from ..core.store import case_signals, cases
     from ..core.users import log_access, log_denied
 
+    if isinstance(signal_id, bool) or not isinstance(signal_id, int):
+        raise ConfigError(f"信号编号应为整数，收到 {signal_id!r} / the signal id must be an integer, got {signal_id!r}")
     at = now or _utcnow()
     with store.read() as conn:
-        row = conn.execute(sa.select(case_signals.c.case_id, cases.c.shop_id)
+        row = conn.execute(sa.select(case_signals.c.case_id, case_signals.c.kind, cases.c.shop_id)
                            .select_from(case_signals.join(cases, cases.c.id == case_signals.c.case_id))
                            .where(case_signals.c.id == int(signal_id))).first()
     if row is None:
-        raise NotFound(f"信号不存在 signal {signal_id} does not exist")
+        raise NotFound(f"信号 {signal_id} 不存在；用 reviewops signal list 查看 / signal {signal_id} does not exist")
     case_id, shop_id = int(row.case_id), int(row.shop_id)
     try:
         who = _actor_of(store, actor)
         if who.role not in DECIDE_ROLES:
-            raise AccessDenied(f"{who.name}（{who.role_zh}）无权确认或驳回恶意差评信号；只有法务或客服主管可以\n"
-                               f"{who.name} ({who.role}) may not decide malicious-review signals; only legal or supervisor may")
+            raise AccessDenied(f"{who.name}（{who.role_zh}）无权确认或驳回恶意差评信号；只有法务、客服主管或店长可以\n"
+                               f"{who.name} ({who.role}) may not decide malicious-review signals; only legal, "
+                               f"supervisor or admin may")
         who.check_shop(shop_id, what="恶意差评信号 malicious-review signals")
     except AccessDenied as e:
         log_denied(store, actor, "signal_decide", e, case_id=case_id, shop_id=shop_id, target=f"signal:{int(signal_id)}")
         raise
+    text = _clean_note(note, required=not confirm, signal_id=int(signal_id))
     status = "confirmed" if confirm else "rejected"
     with store.write() as conn:
         done = conn.execute(case_signals.update()
                             .where(case_signals.c.id == int(signal_id), case_signals.c.status == "open")
-                            .values(status=status, decided_by=who.name, decided_at=at,
-                                    decision_note=(note or "").strip() or None)).rowcount
+                            .values(status=status, decided_by=who.name, decided_at=at, decision_note=text)).rowcount
         if not done:
-            cur = conn.execute(sa.select(case_signals.c.status, case_signals.c.decided_by)
+            cur = conn.execute(sa.select(case_signals.c.status, case_signals.c.decided_by, case_signals.c.decided_at)
                                .where(case_signals.c.id == int(signal_id))).first()
-            raise ConfigError(f"信号 {signal_id} 已由 {cur.decided_by} 判定为 {cur.status}，不能再改 / signal {signal_id} "
-                              f"was already {cur.status} by {cur.decided_by}")
+            from ..core.outputs import fmt_time
+
+            raise SignalAlreadyDecided(
+                f"信号 {signal_id} 已由 {cur.decided_by} 于 {fmt_time(cur.decided_at)}（北京时间）"
+                f"{STATUS_ZH.get(cur.status, cur.status)}，判定只记录一次，不能再改；如判定有误，请在案件中更正分类\n"
+                f"signal {signal_id} was already {cur.status} by {cur.decided_by}; a decision is kept once and "
+                f"cannot be changed (recategorise the case instead)")
         log_access(conn, actor=who.name, role=who.role, action=f"signal_{'confirm' if confirm else 'reject'}",
                    outcome="ok", case_id=case_id, shop_id=shop_id, target=f"signal:{int(signal_id)}",
-                   detail={"note": (note or "")[:200]} if note else None, at=at)
+                   detail={"note": text[:200]} if text else None, at=at)
         sigs = list(_existing(conn, [case_id]).values())
         score = combined_score(sigs)
         thr = _tuned_in(conn, shop_id)
@@ -558,9 +608,10 @@ def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: boo
                     "kinds": sorted({s["kind"] for s in sigs if s["status"] != "rejected"})}
             made = _make_malicious(conn, case_id, info, at=at, actor=who.name, via=via, policies={})
         state = conn.execute(sa.select(cases.c.primary_category).where(cases.c.id == case_id)).scalar()
-    return {"signal_id": int(signal_id), "case_id": case_id, "status": status, "decided_by": who.name,
-            "decided_at": at, "combined_score": round(score, 4), "threshold": thr, "made_malicious": made,
-            "malicious": state == "malicious", "below_threshold": score < thr}
+    return {"signal_id": int(signal_id), "case_id": case_id, "shop_id": shop_id, "kind": str(row.kind),
+            "kind_zh": KIND_ZH.get(str(row.kind), str(row.kind)), "status": status, "status_zh": STATUS_ZH[status],
+            "decided_by": who.name, "decided_at": at, "decision_note": text, "combined_score": round(score, 4),
+            "threshold": thr, "made_malicious": made, "malicious": state == "malicious", "below_threshold": score < thr}
 
 
 def tuned_threshold(store: Store, shop_id: int) -> float:
@@ -571,12 +622,18 @@ def tuned_threshold(store: Store, shop_id: int) -> float:
     ``t`` within :data:`THRESHOLD_BOUNDS` (candidates: the bounds, the default and every decided score) that
     minimises ``rejected signals scoring ≥ t`` (false alarms) + :data:`MISS_WEIGHT` × ``confirmed signals
     scoring < t`` (misses); ties go to the cut nearest the default. The result moves from the default toward
-    ``t`` by ``n / (n + TUNING_PRIOR)`` (n decisions), rounded to 0.01 and kept within the bounds."""
+    ``t`` by ``n / (n + TUNING_PRIOR)`` (n decisions), rounded to 0.01 and kept within the bounds.
+    Detection (:func:`detect_in`) and :func:`decide_signal` use this value for the case's shop."""
     with store.read() as conn:
         return _tuned_in(conn, int(shop_id))
 
 
 def _tuned_in(conn: sa.Connection, shop_id: int) -> float:
+    return float(_tuning_in(conn, shop_id)["threshold"])
+
+
+def _tuning_in(conn: sa.Connection, shop_id: int) -> dict[str, Any]:
+    """The tuned threshold of a shop and what it rests on (see :func:`tuned_threshold`)."""
     from ..core.store import case_signals, cases
 
     rows = conn.execute(sa.select(case_signals.c.score, case_signals.c.status)
@@ -584,9 +641,13 @@ def _tuned_in(conn: sa.Connection, shop_id: int) -> float:
                         .where(cases.c.shop_id == int(shop_id), case_signals.c.status.in_(("confirmed", "rejected")))
                         ).all()
     n = len(rows)
+    confirmed = sum(1 for _s, st in rows if st == "confirmed")
     base = MALICIOUS_THRESHOLD
+    out: dict[str, Any] = {"shop_id": int(shop_id), "threshold": base, "default": base, "decisions": n,
+                           "confirmed": confirmed, "rejected": n - confirmed, "min_decisions": TUNING_MIN_DECISIONS,
+                           "bounds": list(THRESHOLD_BOUNDS), "tuned": False, "best_cut": None, "weight": 0.0}
     if n < TUNING_MIN_DECISIONS:
-        return base
+        return out
     lo, hi = THRESHOLD_BOUNDS
     cands = sorted({lo, hi, base, *(min(hi, max(lo, float(s))) for s, _ in rows)})
 
@@ -597,7 +658,9 @@ def _tuned_in(conn: sa.Connection, shop_id: int) -> float:
 
     best = min(cands, key=lambda t: (cost(t), abs(t - base)))
     t = base + (best - base) * n / (n + TUNING_PRIOR)
-    return round(min(hi, max(lo, t)), 2)
+    out.update(threshold=round(min(hi, max(lo, t)), 2), tuned=True, best_cut=round(float(best), 4),
+               weight=round(n / (n + TUNING_PRIOR), 4))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -613,3 +676,175 @@ def case_signals_frame(store: Store, case_id: int) -> pd.DataFrame:
     df["kind_zh"] = df["kind"].map(lambda k: KIND_ZH.get(k, k))
     df["pointers"] = df["pointers"].map(json.loads)
     return df
+
+
+# ---------------------------------------------------------------------------------- legal review
+POINTER_ZH = {"reviews": "评价", "messages": "聊天消息", "orders": "订单", "refunded_orders": "退款订单",
+              "window": "时间窗", "detector_kind": "检测类型"}
+
+
+def pointers_text(pointers: dict[str, Any] | str | None, *, limit: int = 5) -> str:
+    """What a signal rests on, for people: ``评价 #12 #13 #14；订单 2840…；聊天消息 #5 #6 等 9 条；时间窗 …``.
+
+    Store row ids (reviews, chat messages) with ``#``, platform order ids as they are (not personal data,
+    P-02), the burst window in Beijing time; at most ``limit`` items per kind ("等 N 条"); the whole text
+    passes :func:`reviewops.core.privacy.mask_text`. Pointers never hold an IP, a device id, a phone or an
+    address (the detectors keep keyed hashes in the signal key only)."""
+    from ..core.outputs import fmt_time
+    from ..core.privacy import mask_text
+
+    if isinstance(pointers, str):
+        try:
+            pointers = json.loads(pointers)
+        except ValueError:
+            pointers = {}
+    parts = []
+    for key, values in (pointers or {}).items():
+        if not isinstance(values, list) or not values:
+            continue
+        label = POINTER_ZH.get(key, key)
+        if key == "window":
+            times = [fmt_time(pd.Timestamp(v)) for v in values[:2]]
+            parts.append(f"{label} {' – '.join(times)}（北京时间）")
+            continue
+        shown = [f"#{v}" if key in ("reviews", "messages") else str(v) for v in values[:limit]]
+        more = f" 等 {len(values)} 条" if len(values) > limit else ""
+        parts.append(f"{label} {' '.join(shown)}{more}")
+    return mask_text("；".join(parts)) or ""
+
+
+def _authorise_read(store: Store, actor: Actor | str, action: str, *, case_id: int | None = None,
+                    shop_id: int | None = None) -> Actor | None:
+    """A signed-in :class:`Actor` of :data:`DECIDE_ROLES` (re-read from the store; the shop checked when given),
+    or ``None`` for the local operator (a plain ``cli:<user>`` string — the command line without a token, a
+    playbook — who can read the store anyway, as for the appeal queue). Refusals are logged."""
+    from ..core.users import Actor, current_actor, log_denied
+
+    if not isinstance(actor, Actor):
+        if not isinstance(actor, str) or not actor.strip():
+            raise ConfigError("需要操作人 / an actor is required")
+        return None
+    who = current_actor(store, actor, view="signals", case_id=case_id, shop_id=shop_id)
+    err: AccessDenied | None = None
+    if who.role not in DECIDE_ROLES:
+        err = AccessDenied(f"{who.label}无权查看恶意差评信号复核；只有法务、客服主管或店长可以\n"
+                           f"{who.name} ({who.role}) may not review malicious-review signals; only legal, supervisor "
+                           f"or admin may")
+    elif shop_id is not None and not who.may_see_shop(shop_id):
+        err = AccessDenied(f"{who.name} 无权访问店铺 {shop_id} 的恶意差评信号；请联系管理员分配店铺\n"
+                           f"{who.name} may not access the signals of shop {shop_id}; ask an admin to assign the shop")
+    if err is not None:
+        log_denied(store, who, action, err, case_id=case_id, shop_id=shop_id, target="signals")
+        raise err
+    return who
+
+
+def list_signals(store: Store, actor: Actor | str, *, case_id: int | None = None,
+                 case_ids: Iterable[int] | None = None, shop_id: int | None = None, pending: bool = False,
+                 with_open: bool = False) -> list[dict[str, Any]]:
+    """The signals legal reviews, as rows for the CLI and the forms.
+
+    Filters: ``case_id`` (one case; :class:`NotFound` when it does not exist), ``case_ids``, ``shop_id``,
+    ``pending`` (open signals only), ``with_open`` (every signal of the cases that still have an open one —
+    the 信号复核 section, so a decision stays in view). Only the shops the signed-in user may see (a user
+    outside :data:`DECIDE_ROLES`, or asking for another shop's case or shop, is refused and logged — action
+    ``signal_list``); the local operator (a plain string) sees every shop. Order: cases that are still open
+    first, newest case first, then the signal id.
+
+    Each row: ``signal_id case_id shop_id shop_name platform platform_zh case_state case_state_zh
+    primary_category malicious kind kind_zh score status status_zh reasons pointers pointers_text detected_at
+    decided_by decided_at decision_note``. ``reasons`` and ``pointers_text`` are masked
+    (:func:`reviewops.core.privacy.mask_text`); ``pointers`` holds ids only."""
+    from ..core.columns import PLATFORM_ZH
+    from ..core.privacy import mask_text
+    from ..core.store import case_signals, cases, shops
+    from .cases import STATE_ZH
+
+    one = None
+    if case_id is not None:
+        if isinstance(case_id, bool) or not isinstance(case_id, int):
+            raise ConfigError(f"案件编号应为整数，收到 {case_id!r} / the case id must be an integer, got {case_id!r}")
+        with store.read() as conn:
+            one = conn.execute(sa.select(cases.c.shop_id).where(cases.c.id == case_id)).scalar()
+        if one is None:
+            raise NotFound(f"案件 {case_id} 不存在；请检查案件编号\ncase {case_id} does not exist; check the case number")
+    if shop_id is not None:
+        if isinstance(shop_id, bool) or not isinstance(shop_id, int):
+            raise ConfigError(f"店铺编号应为整数，收到 {shop_id!r} / the shop id must be an integer, got {shop_id!r}")
+        with store.read() as conn:
+            if conn.execute(sa.select(shops.c.id).where(shops.c.id == shop_id)).scalar() is None:
+                raise NotFound(f"店铺 {shop_id} 不存在；用 reviewops status 查看 / shop {shop_id} does not exist")
+    who = _authorise_read(store, actor, "signal_list", case_id=case_id,
+                          shop_id=int(one) if one is not None else shop_id)
+    q = (sa.select(case_signals, cases.c.shop_id, cases.c.state.label("case_state"), cases.c.primary_category,
+                   shops.c.name.label("shop_name"), shops.c.platform)
+         .select_from(case_signals.join(cases, cases.c.id == case_signals.c.case_id)
+                      .join(shops, shops.c.id == cases.c.shop_id)))
+    if case_id is not None:
+        q = q.where(case_signals.c.case_id == case_id)
+    if shop_id is not None:
+        q = q.where(cases.c.shop_id == shop_id)
+    if pending:
+        q = q.where(case_signals.c.status == "open")
+    if with_open:
+        q = q.where(case_signals.c.case_id.in_(sa.select(case_signals.c.case_id)
+                                               .where(case_signals.c.status == "open").scalar_subquery()))
+    if who is not None and who.shops is not None:
+        q = q.where(cases.c.shop_id.in_(sorted(who.shops)))
+    with store.read() as conn:
+        if case_ids is not None:
+            ids = sorted({int(c) for c in case_ids})
+            rows = [r for chunk in _chunks(ids) for r in
+                    conn.execute(q.where(case_signals.c.case_id.in_(chunk))).mappings().all()]
+        else:
+            rows = list(conn.execute(q).mappings().all())
+    out = []
+    for r in rows:
+        pointers = json.loads(r["pointers"] or "{}")
+        out.append({
+            "signal_id": int(r["id"]), "case_id": int(r["case_id"]), "shop_id": int(r["shop_id"]),
+            "shop_name": r["shop_name"], "platform": r["platform"],
+            "platform_zh": PLATFORM_ZH.get(r["platform"], r["platform"]), "case_state": r["case_state"],
+            "case_state_zh": STATE_ZH.get(r["case_state"], r["case_state"]),
+            "primary_category": r["primary_category"], "malicious": r["primary_category"] == "malicious",
+            "kind": r["kind"], "kind_zh": KIND_ZH.get(r["kind"], r["kind"]), "score": round(float(r["score"]), 4),
+            "status": r["status"], "status_zh": STATUS_ZH.get(r["status"], r["status"]),
+            "reasons": mask_text(r["reasons"]) or "", "pointers": pointers, "pointers_text": pointers_text(pointers),
+            "detected_at": r["detected_at"], "decided_by": r["decided_by"], "decided_at": r["decided_at"],
+            "decision_note": r["decision_note"]})
+    out.sort(key=lambda x: (x["case_state"] not in _OPEN_STATES, -x["case_id"], x["signal_id"]))
+    return out
+
+
+def pending_signals(store: Store, actor: Actor | str, shop_id: int | None = None) -> list[dict[str, Any]]:
+    """The legal queue of signals: every open (undecided) signal the user may see, open cases first
+    (:func:`list_signals` with ``pending=True``)."""
+    return list_signals(store, actor, shop_id=shop_id, pending=True)
+
+
+def threshold_info(store: Store, actor: Actor | str, shop_id: int | None = None) -> list[dict[str, Any]]:
+    """Per shop the user may see (or just ``shop_id``): the tuned threshold, the default and what it rests on —
+    ``shop_id shop_name platform platform_zh threshold default decisions confirmed rejected min_decisions
+    bounds tuned best_cut weight`` (see :func:`tuned_threshold`). Same access as :func:`list_signals`
+    (refusals logged as ``signal_threshold``)."""
+    from ..core.columns import PLATFORM_ZH
+    from ..core.store import shops
+
+    if shop_id is not None and (isinstance(shop_id, bool) or not isinstance(shop_id, int)):
+        raise ConfigError(f"店铺编号应为整数，收到 {shop_id!r} / the shop id must be an integer, got {shop_id!r}")
+    with store.read() as conn:
+        q = sa.select(shops.c.id, shops.c.name, shops.c.platform).order_by(shops.c.id)
+        if shop_id is not None:
+            q = q.where(shops.c.id == shop_id)
+        rows = conn.execute(q).all()
+    if shop_id is not None and not rows:
+        raise NotFound(f"店铺 {shop_id} 不存在；用 reviewops status 查看 / shop {shop_id} does not exist")
+    who = _authorise_read(store, actor, "signal_threshold", shop_id=shop_id)
+    out = []
+    with store.read() as conn:
+        for sid, name, platform in rows:
+            if who is not None and not who.may_see_shop(int(sid)):
+                continue
+            out.append({"shop_name": name, "platform": platform, "platform_zh": PLATFORM_ZH.get(platform, platform),
+                        **_tuning_in(conn, int(sid))})
+    return out
