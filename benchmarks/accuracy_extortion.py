@@ -1,8 +1,13 @@
 """Accuracy of the extortion detector and the compliance guard (issue 17; results: docs/accuracy.md).
 
 Data: ``benchmarks/data/malicious/buyer_texts.tsv`` and ``seller_messages.tsv`` — hand-written, labelled
-independently of the detector (see that folder's README.md). Each row has ``split`` dev/test (by sha1 of
-the whitespace-free text).
+independently of the detector (see that folder's README.md). Each row has a ``split`` column dev/test (by sha1
+of the whitespace-free text), but **every row is development data now**: the old ``test`` rows were scored
+once (docs/accuracy.md, commit ``be9d49a``), then their errors were read and used to tune the rules, so they
+are no longer a test set. ``--split dev`` reads all rows of both files; ``--split old-dev`` / ``old-test``
+read one old half (for comparison with the figures reported before). The held-out set is
+``benchmarks/data/malicious/fresh/buyer_texts.tsv`` and ``fresh/seller_messages.tsv`` (same columns; written
+by someone else, never read while tuning): ``--split fresh`` scores every row of those files, once, at the end.
 
 * Buyer texts: ``reviewops.extortion_scores(texts, channel=row channel)``; positive = ``is_extortion``.
   Precision, recall, F1, per kind (recall of the rows of that kind; a flagged row counts whatever kind the
@@ -11,13 +16,14 @@ the whitespace-free text).
   conditional-incentive problem (the length check never fires on these short texts). Block rate per
   blocked kind, false-block rate on lawful messages (hard / plain).
 
-Protocol: the lexicon was tuned on ``dev`` only. ``--show-errors`` lists misreadings and refuses on
-``test``. The ``test`` figures in docs/accuracy.md were computed once, after freezing the lexicon and rules.
+Protocol: the lexicon is tuned on ``dev`` (all old rows) and on probe sentences written for the tests.
+``--show-errors`` lists misreadings and refuses on ``fresh``. The ``fresh`` figures are computed by the
+coordinator once, after the lexicon and rules are frozen.
 
 Usage::
 
     python benchmarks/accuracy_extortion.py --split dev [--show-errors]
-    python benchmarks/accuracy_extortion.py --split test --json benchmarks/results/accuracy_extortion.json
+    python benchmarks/accuracy_extortion.py --split fresh --json benchmarks/results/accuracy_extortion_fresh.json
 """
 
 from __future__ import annotations
@@ -32,10 +38,21 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "malicious"
 
 
+FRESH = DATA / "fresh"
+#: --split name → (folder, rows kept by the old split column or None for every row)
+SPLITS = {"dev": (DATA, None), "old-dev": (DATA, "dev"), "old-test": (DATA, "test"), "fresh": (FRESH, None)}
+
+
 def load(name: str, split: str) -> list[dict[str, str]]:
-    with open(DATA / name, encoding="utf-8", newline="") as f:
+    """The rows of ``name`` for ``split`` (dev = every row of the old files; ``all`` is kept as a synonym)."""
+    folder, keep = SPLITS["dev" if split == "all" else split]
+    path = folder / name
+    if not path.exists():
+        raise SystemExit(f"评测集不存在：{path} / no such evaluation file: {path}"
+                         + ("; the fresh held-out set is written by someone else — wait for it" if split == "fresh" else ""))
+    with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [r for r in rows if split == "all" or r["split"] == split]
+    return [r for r in rows if keep is None or r.get("split") == keep]
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -70,8 +87,8 @@ def buyer_figures(split: str, show_errors: bool = False) -> dict:
         sel = [f for r, f in zip(rows, flagged) if r["is_extortion"] == "0" and r["hard_negative"] == hard]
         out[name] = {"n": len(sel), "false_positive_rate": _ratio(sum(sel), len(sel))}
     if show_errors:
-        if split != "dev":
-            raise SystemExit("--show-errors is only allowed on the dev split")
+        if split == "fresh":
+            raise SystemExit("--show-errors is not allowed on the fresh held-out set")
         for r, f, k, why in zip(rows, flagged, kinds, reasons):
             if f != (r["is_extortion"] == "1"):
                 print(f"  {'FP' if f else 'FN'} [{r['kind'] or '-'}] {r['text']}  →  {why}")
@@ -101,8 +118,8 @@ def seller_figures(split: str, show_errors: bool = False) -> dict:
         sel = [b for r, b in zip(rows, blocked) if r["blocked"] == "0" and r["hard_lawful"] == hard]
         out[name] = {"n": len(sel), "false_block_rate": _ratio(sum(sel), len(sel))}
     if show_errors:
-        if split != "dev":
-            raise SystemExit("--show-errors is only allowed on the dev split")
+        if split == "fresh":
+            raise SystemExit("--show-errors is not allowed on the fresh held-out set")
         for r, b, pr in zip(rows, blocked, probs):
             if b != (r["blocked"] == "1"):
                 print(f"  {'FALSE-BLOCK' if b else 'MISSED'} [{r['kind'] or '-'}] {r['text']}  →  "
@@ -112,11 +129,13 @@ def seller_figures(split: str, show_errors: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("dev", "test"), default="dev")
-    ap.add_argument("--show-errors", action="store_true", help="list misreadings (dev only)")
+    ap.add_argument("--split", choices=tuple(SPLITS), default="dev",
+                    help="dev = all rows of the old files (both old halves, all seen); old-dev / old-test = one old "
+                         "half; fresh = the held-out files in fresh/ (scored once by the coordinator)")
+    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke run (the test suite's): the dev split, JSON to a temporary place, printed last")
+                    help="smoke run (the test suite's): the dev rows, JSON to a temporary place, printed last")
     args = ap.parse_args(argv)
     if args.quick:
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -2,7 +2,8 @@
 
 Inputs (all built here, nothing downloaded):
 
-* ``unique``: N distinct texts — the DEV split of benchmarks/data/malicious/buyer_texts.tsv (trigger-dense:
+* ``unique``: N distinct texts — every row of benchmarks/data/malicious/buyer_texts.tsv (all development data
+  now, both old splits; trigger-dense:
   extortion, hard negatives) mixed 1:3 with ordinary short reviews and questions, each made distinct by a
   suffix (" 单号N": a space, two characters and a number, no punctuation), so the per-call memo of identical texts never helps;
 * ``realistic``: the same mix without the suffix (real review exports repeat short texts such as 好评, 不错).
@@ -32,7 +33,7 @@ def texts(n: int, unique: bool) -> list[str]:
     base: list[str] = []
     if path.exists():
         with open(path, encoding="utf-8", newline="") as f:
-            base = [r["text"] for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "dev"]
+            base = [r["text"] for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
     pool = []
     for i, t in enumerate(base):
         pool.append(t)
