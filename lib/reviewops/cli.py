@@ -1221,6 +1221,166 @@ def appeal_queue_cmd(include_submitted: bool, db: str | None, as_json: bool) -> 
 # ---- end appeal ----
 
 
+# ---- signal (issue 17 §1: legal review of the malicious-review signals) ----
+@cli.group("signal")
+def signal_group() -> None:
+    """恶意差评信号复核：列出、确认、驳回信号，查看本店调整后的阈值（需法务/主管/店长的 REVIEWOPS_TOKEN）/ legal
+    review of malicious-review signals: list, confirm, reject, the shop's tuned threshold."""
+
+
+def _signal_time(t: Any) -> str:
+    from .core.outputs import fmt_time
+
+    return fmt_time(t, empty="—")
+
+
+def _cut(text: Any, width: int) -> str:
+    """``text`` cut to ``width`` terminal columns (CJK characters take two), with … when cut."""
+    import unicodedata
+
+    out, cols = "", 0
+    for ch in str(text):
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if cols + w > width - 1:
+            return out + "…"
+        out, cols = out + ch, cols + w
+    return out
+
+
+def _signal_rows_text(rows: list[dict[str, Any]], *, reasons: bool) -> list[str]:
+    head = (f"{_pad('信号 id', 8)} {_pad('案件 case', 10)} {_pad('类型 kind', 24)} {_pad('分数', 5)} "
+            f"{_pad('依据 rests on', 46)} {_pad('状态 status', 18)} 判定人 decided by")
+    lines = [head]
+    for r in rows:
+        status = f"{r['status_zh']} {r['status']}"
+        who = f"{r['decided_by']} {_signal_time(r['decided_at'])}" if r["decided_by"] else "—"
+        lines.append(f"{_pad(r['signal_id'], 8)} {_pad(r['case_id'], 10)} {_pad(_cut(r['kind_zh'], 24), 24)} "
+                     f"{r['score']:.2f}  {_pad(_cut(r['pointers_text'] or '—', 46), 46)} {_pad(status, 18)} {who}")
+        if reasons:
+            lines.append(f"         依据 reasons: {r['reasons']}")
+            if r["pointers_text"]:
+                lines.append(f"         指向 pointers: {r['pointers_text']}")
+        if r["decision_note"]:
+            lines.append(f"         说明 note: {r['decision_note']}")
+    return lines
+
+
+@signal_group.command("list")
+@click.option("--case", "case_id", type=int, help="只列出这个案件的信号（含依据）/ one case's signals, with reasons")
+@click.option("--pending", is_flag=True, help="只列出待复核的信号（法务队列）/ only signals awaiting a decision")
+@click.option("--shop", "shop_id", type=int, help="只列出这个店铺（店铺编号）/ one shop (its id)")
+@db_option
+@json_option
+def signal_list_cmd(case_id: int | None, pending: bool, shop_id: int | None, db: str | None, as_json: bool) -> None:
+    """列出恶意差评信号：编号、案件、类型、分数、所依据的评价/订单/聊天消息、状态、判定人 / list the signals: id, case,
+    kind, score, what it rests on, status, who decided."""
+    from .core.store import Store
+    from .handling.defence import list_signals
+
+    if case_id is not None and pending:
+        raise ConfigError("--case 与 --pending 只能二选一 / give either --case or --pending")
+    with Store.open(db) as store:
+        rows = list_signals(store, _evidence_actor(store), case_id=case_id, shop_id=shop_id, pending=pending)
+    if as_json:
+        _echo_json(rows)
+        return
+    what = f"案件 {case_id} 的" if case_id is not None else "待复核的" if pending else ""
+    if not rows:
+        click.echo(f"没有{what}恶意差评信号 / no signals" + (" awaiting a decision" if pending else ""))
+        return
+    open_n = sum(1 for r in rows if r["status"] == "open")
+    click.echo(f"{what}信号 {len(rows)} 条，待复核 {open_n} 条（时间为北京时间）/ {len(rows)} signal(s), {open_n} open")
+    for line in _signal_rows_text(rows, reasons=case_id is not None):
+        click.echo(line)
+
+
+def _echo_decision(out: dict[str, Any]) -> None:
+    click.echo(f"信号 signal #{out['signal_id']}（{out['kind_zh']}）{out['status_zh']} {out['status']} — "
+               f"案件 case {out['case_id']}，判定人 by {out['decided_by']}，{_signal_time(out['decided_at'])}（北京时间）")
+    if out["decision_note"]:
+        click.echo(f"  说明 note: {out['decision_note']}")
+    state = ("已转法务（恶意差评）/ now routed to legal as malicious" if out["made_malicious"] else
+             "案件已是恶意差评 / the case is malicious" if out["malicious"] else
+             "案件不是恶意差评 / the case is not malicious")
+    below = "，低于阈值 below the threshold" if out["below_threshold"] else ""
+    click.echo(f"  案件综合分 combined score {out['combined_score']:.2f} / 本店阈值 threshold {out['threshold']:.2f}"
+               f"{below}：{state}")
+    if out["status"] == "rejected" and out["malicious"] and out["below_threshold"]:
+        click.echo("  驳回不会撤销已转法务的案件；如不是恶意差评，请在案件处理中更正分类 / a rejection does not un-route the "
+                   "case; recategorise it if it is not malicious")
+
+
+@signal_group.command("confirm")
+@click.argument("signal_id", type=int)
+@click.option("--note", default="", help="说明（可选）/ a note (optional)")
+@db_option
+@json_option
+def signal_confirm_cmd(signal_id: int, note: str, db: str | None, as_json: bool) -> None:
+    """确认一个信号（记入本店阈值调整；达到阈值的未结案件转法务）/ confirm a signal."""
+    from .core.store import Store
+    from .handling.defence import decide_signal
+
+    with Store.open(db) as store:
+        out = decide_signal(store, _evidence_actor(store), signal_id, True, note, via="cli")
+    if as_json:
+        _echo_json(out)
+    else:
+        _echo_decision(out)
+
+
+@signal_group.command("reject")
+@click.argument("signal_id", type=int)
+@click.option("--note", default="", help="驳回理由（必填）/ the reason (required)")
+@db_option
+@json_option
+def signal_reject_cmd(signal_id: int, note: str, db: str | None, as_json: bool) -> None:
+    """驳回一个信号，必须写明理由（记入本店阈值调整）/ reject a signal; a reason is required."""
+    from .core.store import Store
+    from .handling.defence import decide_signal
+
+    with Store.open(db) as store:
+        out = decide_signal(store, _evidence_actor(store), signal_id, False, note, via="cli")
+    if as_json:
+        _echo_json(out)
+    else:
+        _echo_decision(out)
+
+
+@signal_group.command("threshold")
+@click.option("--shop", "shop_id", type=int, help="店铺编号（默认：你能看到的每个店铺）/ shop id (default: every shop you see)")
+@db_option
+@json_option
+def signal_threshold_cmd(shop_id: int | None, db: str | None, as_json: bool) -> None:
+    """本店调整后的恶意差评阈值、默认值，以及所依据的确认/驳回数 / the shop's tuned threshold, the default and the
+    decisions it rests on."""
+    from .core.store import Store
+    from .handling.defence import threshold_info
+
+    with Store.open(db) as store:
+        rows = threshold_info(store, _evidence_actor(store), shop_id)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("没有可查看的店铺 / no shops")
+        return
+    click.echo(f"{_pad('店铺 shop', 28)} {_pad('阈值 threshold', 15)} {_pad('默认 default', 13)} "
+               f"{_pad('确认 confirmed', 15)} {_pad('驳回 rejected', 14)} 说明 note")
+    for r in rows:
+        if r["tuned"]:
+            note = (f"按 {r['decisions']} 个判定调整（最佳切点 {r['best_cut']:.2f}，权重 {r['weight']:.0%}）/ tuned by "
+                    f"{r['decisions']} decisions")
+        else:
+            note = (f"判定不足 {r['min_decisions']} 个，使用默认值 / fewer than {r['min_decisions']} decisions: "
+                    "the default")
+        shop = f"#{r['shop_id']} {r['platform_zh']} {r['shop_name']}"
+        click.echo(f"{_pad(_cut(shop, 28), 28)} {_pad(format(r['threshold'], '.2f'), 15)} "
+                   f"{_pad(format(r['default'], '.2f'), 13)} {_pad(r['confirmed'], 15)} {_pad(r['rejected'], 14)} {note}")
+    lo, hi = rows[0]["bounds"]
+    click.echo(f"阈值只在 {lo:.2f}–{hi:.2f} 之间调整 / the threshold stays within {lo:.2f}–{hi:.2f}")
+# ---- end signal ----
+
+
 def _actor() -> str:
     from .core.users import os_actor
 

@@ -679,12 +679,13 @@ def case_signals_frame(store: Store, case_id: int) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------- legal review
-POINTER_ZH = {"reviews": "评价", "messages": "聊天消息", "orders": "订单", "refunded_orders": "退款订单",
+#: Pointer kinds in Chinese, in the order they are shown.
+POINTER_ZH = {"messages": "聊天消息", "reviews": "评价", "orders": "订单", "refunded_orders": "退款订单",
               "window": "时间窗", "detector_kind": "检测类型"}
 
 
 def pointers_text(pointers: dict[str, Any] | str | None, *, limit: int = 5) -> str:
-    """What a signal rests on, for people: ``评价 #12 #13 #14；订单 2840…；聊天消息 #5 #6 等 9 条；时间窗 …``.
+    """What a signal rests on, for people: ``聊天消息 #5 #6 等 9 条；评价 #12；订单 2840…；时间窗 …``.
 
     Store row ids (reviews, chat messages) with ``#``, platform order ids as they are (not personal data,
     P-02), the burst window in Beijing time; at most ``limit`` items per kind ("等 N 条"); the whole text
@@ -699,7 +700,10 @@ def pointers_text(pointers: dict[str, Any] | str | None, *, limit: int = 5) -> s
         except ValueError:
             pointers = {}
     parts = []
-    for key, values in (pointers or {}).items():
+    pointers = pointers or {}
+    order = [k for k in POINTER_ZH if k in pointers] + sorted(k for k in pointers if k not in POINTER_ZH)
+    for key in order:
+        values = pointers[key]
         if not isinstance(values, list) or not values:
             continue
         label = POINTER_ZH.get(key, key)
