@@ -25,8 +25,10 @@ import operator
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from dataclasses import replace as _dc_replace
 from pathlib import Path
 from typing import Any
 
@@ -1053,6 +1055,91 @@ def _assign_shops(conn: Connection, store: st.Store, p: Prepared, shop: str | No
 
 
 # --------------------------------------------------------------------- public entry points
+@dataclass
+class PreparedFile:
+    """One file read and checked, not yet written: its prepared tables (sheets / archive members), the names
+    of those whose headers match no layout, and the file's SHA-256. ``slim``: the raw rows were dropped to
+    cross a process boundary (:func:`prepare_ahead`); only a skipped row's original cells need them."""
+
+    tables: list[Prepared]
+    ignored: list[str]
+    sha256: str
+    slim: bool = False
+
+
+def prepare_file(
+    path: str | os.PathLike[str],
+    *,
+    candidates: Sequence[Layout],
+    platform: str | None,
+    kind: str | None,
+    pii_key: bytes,
+    now: dt.datetime,
+    tables: list[RawTable] | None = None,
+    sha256: str | None = None,
+) -> PreparedFile:
+    """Read ``path`` (unless ``tables`` are given) and prepare every table against ``candidates``: the part
+    of :func:`import_file` that needs no store. Raises :class:`UnknownLayout` when no table matches,
+    :class:`UnsupportedFile` for unreadable bytes."""
+    path = Path(path)
+    if tables is None:
+        # the CSV delimiter is the one whose split of the header row gives the headers these layouts know
+        known = all_header_aliases().union(*(lay._alias_index for lay in candidates))
+        tables = read_path(path, known)
+    prepared: list[Prepared] = []
+    ignored: list[str] = []  # sheets / archive members whose headers match no layout
+    for t in tables:
+        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=pii_key, now=now)
+        if p is not None:
+            prepared.append(p)
+        elif any(any(c is not None and str(c).strip() for c in r) for r in t.rows):
+            ignored.append(t.member or t.label)
+    if not prepared:
+        t = tables[0]
+        known = all_header_aliases()
+        hdr = find_header_row(t.rows, known)
+        headers = [c or "" for c in (t.rows[hdr] if hdr is not None else (t.rows[0] if t.rows else []))]
+        detail = ""
+        if platform or kind:
+            detail = f"（已限定 restricted to platform={platform} kind={kind}）"
+        raise UnknownLayout(path.name, [str(h) for h in headers], detail)
+    return PreparedFile(tables=prepared, ignored=ignored, sha256=sha256 or file_sha256(path))
+
+
+def _prepare_slim(path: str, candidates: Sequence[Layout], platform: str | None, kind: str | None,
+                  pii_key: bytes, now: dt.datetime) -> PreparedFile | None:
+    """:func:`prepare_file` in a worker process. The raw rows stay behind (a few MB of frame cross the pipe
+    instead of 60 MB of cells) unless a table has problems. ``None`` when the file fails: the caller prepares
+    it again itself, so the error is raised with its own type and message in the caller's process."""
+    try:
+        pf = prepare_file(path, candidates=candidates, platform=platform, kind=kind, pii_key=pii_key, now=now)
+    except Exception:  # noqa: BLE001 — re-raised by the caller's own preparation
+        return None
+    if any(p.problems for p in pf.tables):
+        return pf
+    slim = [_dc_replace(p, table=_dc_replace(p.table, rows=[]), raw_rows=[]) for p in pf.tables]
+    return PreparedFile(tables=slim, ignored=pf.ignored, sha256=pf.sha256, slim=True)
+
+
+def warm_worker() -> bool:
+    """Runs first in a new worker: its imports happen while the caller is busy with something else."""
+    return True
+
+
+def prepare_ahead(executor: Executor, store: st.Store, path: str | os.PathLike[str], *,
+                  platform: str | None = None, kind: str | None = None,
+                  now: dt.datetime | None = None) -> Future[PreparedFile | None]:
+    """Start reading and checking ``path`` in ``executor`` (a process pool) while this process writes other
+    files; give the future to :func:`import_paths` (``ahead``). The layouts are the store's saved ones and
+    the built-in ones, as for :func:`import_file` without ``layout``/``mapping``; ``now`` is the moment times
+    are checked against (default: now, or the simulated clock). Same file → the same rows as importing it
+    directly (``tests/test_ingest_ahead.py``)."""
+    if platform is not None and platform not in PLATFORMS:
+        raise ConfigError(f"未知平台 unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}")
+    candidates = (*saved_layouts(store), *BUILTIN)
+    return executor.submit(_prepare_slim, str(path), candidates, platform, kind, store.pii_key, _aware_now(now))
+
+
 def import_file(
     store: st.Store,
     path: str | os.PathLike[str],
@@ -1069,6 +1156,7 @@ def import_file(
     tables: list[RawTable] | None = None,
     sha256: str | None = None,
     now: dt.datetime | None = None,
+    prepared: PreparedFile | None = None,
 ) -> list[ImportResult]:
     """Import one export file (all its sheets / archive members) in one transaction.
 
@@ -1102,47 +1190,34 @@ def import_file(
         candidates = found[:1]
     else:
         candidates = (*saved_layouts(store), *BUILTIN)
-    if tables is None:
-        # the CSV delimiter is the one whose split of the header row gives the headers these layouts know
-        known = all_header_aliases().union(*(lay._alias_index for lay in candidates))
-        tables = read_path(path, known)
-    key = store.pii_key
-    prepared: list[Prepared] = []
-    ignored: list[str] = []  # sheets / archive members whose headers match no layout
-    for t in tables:
-        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=key, now=now)
-        if p is not None:
-            prepared.append(p)
-        elif any(any(c is not None and str(c).strip() for c in r) for r in t.rows):
-            ignored.append(t.member or t.label)
-    if not prepared:
-        t = tables[0]
-        known = all_header_aliases()
-        hdr = find_header_row(t.rows, known)
-        headers = [c or "" for c in (t.rows[hdr] if hdr is not None else (t.rows[0] if t.rows else []))]
-        detail = ""
-        if platform or kind:
-            detail = f"（已限定 restricted to platform={platform} kind={kind}）"
-        raise UnknownLayout(path.name, [str(h) for h in headers], detail)
-
-    sha = sha256 or file_sha256(path)
+    if prepared is None:
+        prepared = prepare_file(path, candidates=candidates, platform=platform, kind=kind, pii_key=store.pii_key,
+                                now=now, tables=tables, sha256=sha256)
+    elif prepared.slim and skip_bad_rows:
+        # the rows were dropped to cross a process boundary, and a skipped row's original cells go to the
+        # rejected file: read again here (same file, same result)
+        prepared = prepare_file(path, candidates=candidates, platform=platform, kind=kind, pii_key=store.pii_key,
+                                now=now, tables=tables, sha256=prepared.sha256)
+    ignored = prepared.ignored
+    sha = prepared.sha256
+    prepared_tables = prepared.tables
     results: list[ImportResult] = []
     with store.write() as conn:
-        for p in prepared:
+        for p in prepared_tables:
             p.problems.extend(_assign_shops(conn, store, p, shop))
             if p.problems:
                 p.bad_rows |= {pr.row for pr in p.problems if pr.row is not None and pr.row > p.header_row}
-        all_problems = [pr for p in prepared for pr in p.problems]
+        all_problems = [pr for p in prepared_tables for pr in p.problems]
         if all_problems and not skip_bad_rows:
-            raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
+            raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared_tables))
         if skip_bad_rows and any(pr.row is None or pr.row <= p.header_row or pr.code == "malformed_file"
-                                 for p in prepared for pr in p.problems):
+                                 for p in prepared_tables for pr in p.problems):
             # a problem with the file itself (not a row) cannot be skipped: a broken quote loses every row after it
-            raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared))
+            raise ImportRejected(path.name, all_problems, rows_read=sum(p.rows_read for p in prepared_tables))
         if mapping is not None and save_as:
             # in the import's transaction: a rejected file leaves no layout behind
             _save_layout(conn, candidates[0], actor)
-        for p in prepared:
+        for p in prepared_tables:
             lay = p.detection.layout
             good = p.frame[~p.frame["_row"].isin(p.bad_rows)]
             now = st.utcnow()
@@ -1217,9 +1292,14 @@ def import_paths(
     actor: str | None = None,
     progress: bool | Callable[[int], None] = False,
     now: dt.datetime | None = None,
+    ahead: Mapping[str, Future[PreparedFile | None]] | None = None,
 ) -> list[ImportResult]:
     """Import several files, each all-or-nothing. A file that fails gives a result with
-    ``status`` 'rejected' (validation) or 'failed' (unreadable/unknown) and its ``error``; the others go on."""
+    ``status`` 'rejected' (validation) or 'failed' (unreadable/unknown) and its ``error``; the others go on.
+
+    ``ahead``: futures from :func:`prepare_ahead` by ``str(path)``: a file found there is written from what a
+    worker already read and checked (used only without ``layout``/``mapping``); a file whose worker failed is
+    read again here, so its error is the usual one."""
     results: list[ImportResult] = []
     for path in paths:
         path = Path(path)
@@ -1233,9 +1313,11 @@ def import_paths(
         elif callable(progress):
             cb = progress
         try:
+            fut = ahead.get(str(path)) if ahead is not None and layout is None and mapping is None else None
+            ready = fut.result() if fut is not None else None
             results.extend(import_file(store, path, platform=platform, kind=kind, shop=shop, layout=layout,
                                        mapping=mapping, save_as=save_as, skip_bad_rows=skip_bad_rows,
-                                       actor=actor, progress=cb, now=now))
+                                       actor=actor, progress=cb, now=now, prepared=ready))
         except ImportRejected as e:
             results.append(ImportResult(file=path.name, member=None, platform=platform, kind=kind or "?",
                                         layout="?", file_type="?", encoding=None, header_row=None,
