@@ -97,7 +97,7 @@ def test_cli_list_confirm_reject_and_threshold(world, monkeypatch, capsys):
 
     code, out, err = _cli(capsys, "signal", "list", "--pending", "--db", db)
     assert code == 0, err
-    assert "待复核 7 条" in out and "同一IP集中差评" in out and "待复核 open" in out
+    assert "待复核的信号 7 条" in out and "同一IP集中差评" in out and "待复核 open" in out
     assert "117.136" not in out and "36.1.2.3" not in out  # what a signal rests on is ids, never the IP
     code, out, _ = _cli(capsys, "signal", "list", "--case", str(b0["case_id"]), "--db", db)
     assert code == 0 and f"{b0['id']}" in out and "同一 IP" in out and "评价 #" in out and "订单 2840" in out

@@ -1289,7 +1289,8 @@ def signal_list_cmd(case_id: int | None, pending: bool, shop_id: int | None, db:
         click.echo(f"没有{what}恶意差评信号 / no signals" + (" awaiting a decision" if pending else ""))
         return
     open_n = sum(1 for r in rows if r["status"] == "open")
-    click.echo(f"{what}信号 {len(rows)} 条，待复核 {open_n} 条（时间为北京时间）/ {len(rows)} signal(s), {open_n} open")
+    tail = "" if pending else f"，待复核 {open_n} 条"
+    click.echo(f"{what}信号 {len(rows)} 条{tail}（时间为北京时间）/ {len(rows)} signal(s), {open_n} open")
     for line in _signal_rows_text(rows, reasons=case_id is not None):
         click.echo(line)
 

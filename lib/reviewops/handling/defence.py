@@ -36,6 +36,11 @@ case_id, info)`` hook, run in the transaction that makes the case malicious (the
 that becomes malicious in the transaction that opens it needs no second alert: its new-case alert is built
 from the case when it is sent, so it already says 恶意 / 法务 / 1 h.
 
+Legal review (:func:`decide_signal`, :func:`list_signals`, :func:`pending_signals`, :func:`threshold_info`):
+the ``reviewops signal`` commands and the 信号复核 section of the 申诉 form call these; a rejection needs a
+reason, a decision is stored once (:class:`SignalAlreadyDecided`), reads and decisions are role-checked
+(:data:`DECIDE_ROLES`) with refusals in the access log.
+
 When it runs: ``triage_store(..., detect=True)`` runs it on the new cases inside the transaction that opens
 them (the watcher and ``reviewops triage`` do so); :func:`detect_new_chats` runs it on the cases of the buyers
 whose chat messages were imported since the last run (a chat imported after its review updates the case).
