@@ -1,11 +1,14 @@
 """Alerts (SPEC E1, E2): the ledger between "a case needs someone" and the IM robot, e-mail or SMS.
 
 Every thing worth an alert is one ``alert_events`` row with an idempotency key — ``new_case:<case>``
-for a new negative case, ``warn_50:<case>`` / ``warn_80:<case>`` … for an SLA warning and
-``breach:<case>`` for the escalation at breach. The unique key means an alert is raised once however
+for a new negative case, ``warn_50:<case>`` / ``warn_80:<case>`` … for an SLA warning,
+``breach:<case>`` for the escalation at breach, ``appeal_warn:<case>`` for a platform-appeal deadline
+within the warning window and ``appeal_overdue:<case>`` for a missed one (issue 17 §3; the watcher's
+``malicious:<case>`` is in :mod:`reviewops.alerting.watch`). The unique key means an alert is raised once however
 often a watcher restarts or how many run. Each event gets one ``alert_deliveries`` row per enabled
 channel of the policy's 提醒渠道 table that subscribes to it (``new_case`` | ``sla_warn`` |
-``sla_breach``).
+``sla_breach``; the policy has no appeal events of its own, so an appeal warning goes to the channels of
+``sla_warn`` and a missed appeal deadline to those of ``sla_breach``).
 
 Raising
     * :func:`case_alert_hook` — given to :func:`reviewops.handling.opening.triage_store` as ``on_case``: the
@@ -13,8 +16,10 @@ Raising
       leave a case without its alert (or an alert without its case).
     * :func:`raise_case_alerts` — the same for cases already open (a manual import, recovery).
     * :func:`raise_sla_alerts` — runs the SLA sweep (:func:`reviewops.handling.sweep.sla_sweep`, which records
-      each warning and the breach escalation once) and raises an alert for every notice of the last
-      day that has none yet, whoever recorded it (the watcher or the daily_sweep playbook).
+      each warning and the breach escalation once) and the appeal-deadline sweep
+      (:func:`reviewops.handling.sweep.appeal_sweep`, which records each appeal's warning and overdue stage once)
+      and raises an alert for every notice of the last day that has none yet, whoever recorded it (the
+      watcher or the daily_sweep playbook).
 
 Sending (:func:`dispatch`)
     A sender *claims* a due delivery with a conditional update (pending, or ``sending`` whose lease
@@ -33,7 +38,9 @@ Sending (:func:`dispatch`)
 Who is @-mentioned (:func:`on_duty`)
     The people of the policy's 值班表 on duty at the alert time (Beijing time, overnight shifts
     allowed) whose role is the role that must act (the owner, or the escalation target at breach) or
-    客服主管 (``supervisor``).
+    客服主管 (``supervisor``). An appeal-deadline alert is addressed to the role recorded with its notice
+    (法务, the ``malicious`` category's owner) only: its message names the case, platform, appeal type and
+    state and the deadline in Beijing time, and carries no customer, rating or review text.
 
 Nothing here logs personal data: log lines and ``last_error`` carry ids, channel names, status
 codes and the services' error codes only.
@@ -96,7 +103,7 @@ MAX_BACKOFF = dt.timedelta(minutes=10)
 DEAD_LETTER_COLUMNS = {
     "delivery_id": "投递编号 (alert_deliveries.id; what `reviewops watch --resend` takes)",
     "key": "提醒编号 (the alert's idempotency key)",
-    "kind": "new_case | warn_NN | breach",
+    "kind": "new_case | warn_NN | breach | malicious | appeal_warn | appeal_overdue",
     "case_id": "案件编号",
     "shop_id": "店铺编号",
     "channel": "渠道代码",
@@ -124,15 +131,21 @@ def _aware(t: Any) -> dt.datetime | None:
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
+#: Alert kinds of platform-appeal deadlines (the ``sla_notices`` kinds of :func:`reviewops.handling.sweep.appeal_sweep`).
+APPEAL_KINDS = ("appeal_warn", "appeal_overdue")
+
+
 def alert_event_of_kind(kind: str) -> str:
-    """The policy event a kind belongs to: ``new_case`` → new_case, ``warn_NN`` → sla_warn, ``breach`` → sla_breach."""
-    if kind == "new_case":
+    """The policy event a kind belongs to: ``new_case`` and ``malicious`` → new_case, ``warn_NN`` and
+    ``appeal_warn`` → sla_warn, ``breach`` and ``appeal_overdue`` → sla_breach."""
+    if kind in ("new_case", "malicious"):
         return "new_case"
-    if kind.startswith("warn_"):
+    if kind.startswith("warn_") or kind == "appeal_warn":
         return "sla_warn"
-    if kind == "breach":
+    if kind in ("breach", "appeal_overdue"):
         return "sla_breach"
-    raise ConfigError(f"未知提醒类型 {kind!r} / unknown alert kind {kind!r}; use new_case, warn_NN or breach")
+    raise ConfigError(f"未知提醒类型 {kind!r} / unknown alert kind {kind!r}; use new_case, warn_NN, breach, malicious, "
+                      "appeal_warn or appeal_overdue")
 
 
 def _channels_for(policy: Policy, kind: str) -> list[Mapping[str, Any]]:
@@ -230,18 +243,20 @@ def raise_case_alerts(store: Store, case_ids: Iterable[int], *, source: str, arr
 
 def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
                      actor: str = "watcher", lookback: dt.timedelta = dt.timedelta(days=1)) -> list[int]:
-    """Record SLA warnings and breach escalations (once each, :func:`reviewops.handling.sweep.sla_sweep`) and raise
-    an alert for every notice sent within ``lookback`` that has none yet. Returns the new event ids.
+    """Record SLA warnings and breach escalations (once each, :func:`reviewops.handling.sweep.sla_sweep`) and the
+    platform-appeal deadline warnings and misses (once each per case, :func:`reviewops.handling.sweep.appeal_sweep`),
+    and raise an alert for every notice sent within ``lookback`` that has none yet. Returns the new event ids.
 
     Only notices about deadlines later than ``now − lookback`` are alerted: a watcher started on a store
     with a backlog does not post a message for every case that has been overdue for days (they are in
-    the queue, marked breached, and the notices and escalations are still recorded)."""
+    the queue, marked breached or overdue, and the notices and escalations are still recorded)."""
     from ..core.store import alert_events, sla_notices
-    from ..handling.sweep import sla_sweep
+    from ..handling.sweep import appeal_sweep, sla_sweep
 
     now = _aware(now) or _utcnow()
-    sla_sweep(store, now=now, shop_ids=shop_ids, apply=True, actor=actor)
     policy = current_policy(store)
+    sla_sweep(store, now=now, shop_ids=shop_ids, apply=True, actor=actor, policy=policy)
+    appeal_sweep(store, now=now, shop_ids=shop_ids, apply=True, actor=actor, policy=policy)
     out: list[int] = []
     with store.write() as conn:
         q = (sa.select(sla_notices.c.case_id, sla_notices.c.shop_id, sla_notices.c.kind, sla_notices.c.sent_at)
@@ -317,6 +332,8 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
             .where(alert_events.c.id == event_id)).first()
         if row is None:
             raise ReviewOpsError(f"提醒 {event_id} 不存在 / alert {event_id} does not exist")
+        if row.kind in APPEAL_KINDS:
+            return _appeal_message(conn, row, policy, at)
         role = row.owner_role
         if row.kind == "breach":
             role = conn.execute(sa.select(sla_notices.c.role).where(sla_notices.c.case_id == row.case_id)
@@ -351,6 +368,52 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         role_zh=role_names.get(role, role or ""),
         case_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb?case={int(row.case_id)}",
         mentions=mentions)
+
+
+def _appeal_message(conn: sa.Connection, row: Any, policy: Policy, at: dt.datetime | None) -> AlertMessage:
+    """The message of an appeal-deadline alert: case number, platform and shop, the appeal type and state, the
+    deadline in Beijing time (the one recorded with the notice) and what to do — no customer, rating or review
+    text. Addressed to the notice's role (法务) and its on-duty people only."""
+    from ..core.outputs import fmt_time
+    from ..core.store import appeals, case_signals, sla_notices
+    from ..handling.appeals import APPEAL_STATE_ZH, choose_ground, load_appeal_rules
+    from .channels import AlertMessage, alert_title
+
+    notice = conn.execute(sa.select(sla_notices.c.due_at, sla_notices.c.role)
+                          .where(sla_notices.c.case_id == row.case_id, sla_notices.c.kind == row.kind)).first()
+    deadline = notice.due_at if notice is not None else None
+    role = (notice.role if notice is not None else None) or row.owner_role or "legal"
+    appeal = conn.execute(sa.select(appeals.c.state, appeals.c.appeal_type, appeals.c.deadline_at)
+                          .where(appeals.c.case_id == row.case_id).order_by(appeals.c.id.desc()).limit(1)).first()
+    if appeal is not None:
+        state_zh, appeal_type = APPEAL_STATE_ZH.get(appeal.state, appeal.state), appeal.appeal_type
+        deadline = deadline or appeal.deadline_at
+    else:
+        signals = [dict(r) for r in conn.execute(
+            sa.select(case_signals.c.kind, case_signals.c.pointers)
+            .where(case_signals.c.case_id == row.case_id, case_signals.c.status != "rejected")).mappings()]
+        rule = load_appeal_rules().get((row.platform, choose_ground(signals)))
+        state_zh, appeal_type = "待制作申诉包", (rule.appeal_type if rule is not None else "恶意评价")
+    platform_zh = PLATFORM_ZH.get(row.platform, row.platform or "")
+    due = fmt_time(deadline, empty="—")
+    what = f"案件 #{int(row.case_id)} 的{platform_zh}平台申诉（{appeal_type}，{state_zh}）"
+    filed = appeal is not None and appeal.state not in ("drafted",)  # submitted since the notice was recorded
+    if row.kind == "appeal_overdue":
+        body = f"{what}已于 {due}（北京时间）截止" + (
+            "；此后已提交，无需再处理" if filed else "，仍未提交：请立即提交，或在案件中记录未能申诉的原因")
+    else:
+        left = ("" if deadline is None else
+                f"，剩余约 {max((deadline - (at or _utcnow())).total_seconds(), 0) / 3600:.0f} 小时")
+        body = f"{what}须在 {due}（北京时间）前提交{left}" + ("；现已提交，无需再处理" if filed else "：请制作申诉包并提交")
+    role_names = {r["code"]: r["name_zh"] for r in policy.tables["roles"]}
+    return AlertMessage(
+        key=row.key, kind=row.kind, title=f"{alert_title(row.kind)}：案件 #{int(row.case_id)}（{platform_zh}）",
+        case_id=int(row.case_id),
+        platform_zh=platform_zh, shop=row.shop or "", customer="—", rating=None, rating_text="—",
+        category_zh=CATEGORY_ZH.get("malicious", "恶意"), severity_zh=SEVERITY_ZH.get(row.severity, row.severity or ""),
+        excerpt=body, due_local=due, role_zh=role_names.get(role, role),
+        case_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb?case={int(row.case_id)}",
+        mentions=on_duty(policy, at or _utcnow(), {role}))
 
 
 # --------------------------------------------------------------------------------------- dispatch

@@ -24,6 +24,11 @@ What each service receives (see :func:`render`, which returns exactly that paylo
   variable) — 平台店铺, 星级+分类, 截止时间, 提醒编号 — through an :class:`SmsProvider`; :class:`TencentSms`
   uses the Tencent Cloud SDK (optional extra ``reviewops[sms]``).
 
+An appeal-deadline alert (kinds ``appeal_warn`` / ``appeal_overdue``) is headed 【平台申诉提醒】 instead of
+【中差评提醒】 and shows 平台店铺, 案件, 申诉事项 (case, platform, appeal type and state, what to do), 申诉截止
+(Beijing time), 负责角色 and 提醒编号 — no customer, rating or review excerpt; its SMS carries the stage
+(申诉即将截止 / 申诉已逾期) in place of 星级+分类 and a key shortened to ``AW-<case>`` / ``AO-<case>``.
+
 User text (excerpt, nick, shop …) can never create a link, header, image, HTML or a mention in any
 channel: line breaks are folded, control and zero-width characters dropped, and the characters that
 carry markup in the robots' markdown (``[ ] ( ) < > * _ # ` ! ~ | @ & \\``) become their full-width forms.
@@ -81,7 +86,10 @@ WECOM_RETRYABLE = frozenset({-1, 45009})                 # system busy / api fre
 TENCENT_RETRYABLE_PREFIXES = ("LimitExceeded", "RequestLimitExceeded", "InternalError", "ClientNetworkError",
                               "ServerNetworkError")
 
-_KIND_ZH = {"new_case": "新中差评", "breach": "超时升级", "malicious": "疑似恶意差评（转法务）"}
+_KIND_ZH = {"new_case": "新中差评", "breach": "超时升级", "malicious": "疑似恶意差评（转法务）",
+            "appeal_warn": "申诉即将截止", "appeal_overdue": "申诉已逾期"}
+#: Kinds about a platform appeal's deadline: their own headline prefix and facts (no customer, rating or review).
+_APPEAL_KINDS = ("appeal_warn", "appeal_overdue")
 _MARKUP = str.maketrans({
     "[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "#": "＃", "`": "｀",
     "!": "！", "~": "～", "|": "｜", "@": "＠", "&": "＆", "\\": "＼", "{": "｛", "}": "｝", "$": "＄", "^": "＾",
@@ -201,13 +209,19 @@ def _stars(rating: int | None, text: str = "") -> str:
 
 
 def alert_title(kind: str) -> str:
-    """The headline of an alert kind: 新中差评, 时效预警：已用 NN% (``warn_NN``), 超时升级; 中差评提醒 otherwise."""
+    """The headline of an alert kind: 新中差评, 时效预警：已用 NN% (``warn_NN``), 超时升级, 疑似恶意差评（转法务）,
+    申诉即将截止 / 申诉已逾期 (``appeal_warn`` / ``appeal_overdue``); 中差评提醒 otherwise."""
     m = re.match(r"^warn_(\d+)$", kind or "")
     return f"时效预警：已用 {m.group(1)}%" if m else _KIND_ZH.get(kind, "中差评提醒")
 
 
 def _title(msg: AlertMessage) -> str:
     return _clean(msg.title, 40) or alert_title(msg.kind)
+
+
+def _banner(msg: AlertMessage) -> str:
+    """The bracketed name every message starts with: 平台申诉提醒 for an appeal deadline, else 中差评提醒."""
+    return "平台申诉提醒" if msg.kind in _APPEAL_KINDS else "中差评提醒"
 
 
 def _link(url: str) -> str | None:
@@ -257,6 +271,15 @@ def _facts(msg: AlertMessage, limit: int, text: Callable[[Any, int], str] | None
     """(label, value) pairs shown in every channel, in order. ``text`` makes each value safe for the
     channel: :func:`_inert` (default, the IM robots' markup) or :func:`_clean` (e-mail, escaped later)."""
     t = text or _inert
+    if msg.kind in _APPEAL_KINDS:  # about the appeal, not the review: no customer, rating or review text
+        return [
+            ("平台店铺", f"{t(msg.platform_zh, 20)} · {t(msg.shop, 60)}"),
+            ("案件", f"#{int(msg.case_id)}"),
+            ("申诉事项", t(msg.excerpt, limit)),
+            ("申诉截止", f"{t(msg.due_local, 30)}（北京时间）"),
+            ("负责角色", t(msg.role_zh, 30)),
+            ("提醒编号", _key(msg, t)),
+        ]
     return [
         ("平台店铺", f"{t(msg.platform_zh, 20)} · {t(msg.shop, 60)}"),
         ("顾客", t(msg.customer, 40)),
@@ -290,12 +313,12 @@ def _render_feishu(msg: AlertMessage) -> dict[str, Any]:
     if at:
         lines.append([{"tag": "text", "text": "值班："}, *at, {"tag": "text", "text": "请尽快处理"}])
     return {"msg_type": "post",
-            "content": {"post": {"zh_cn": {"title": f"【中差评提醒】{_inert(_title(msg))}", "content": lines}}}}
+            "content": {"post": {"zh_cn": {"title": f"【{_banner(msg)}】{_inert(_title(msg))}", "content": lines}}}}
 
 
 def _render_dingtalk(msg: AlertMessage) -> dict[str, Any]:
     title = _inert(_title(msg))
-    parts = [f"### 【中差评提醒】{title}"]
+    parts = [f"### 【{_banner(msg)}】{title}"]
     parts += [f"**{label}**：{value}" for label, value in _facts(msg, EXCERPT_MAX)]
     url = _link(msg.case_url)
     parts.append(f"[打开案件 #{int(msg.case_id)}]({url})" if url else f"案件 #{int(msg.case_id)}（链接无效）")
@@ -311,13 +334,14 @@ def _render_dingtalk(msg: AlertMessage) -> dict[str, Any]:
     if tags:
         parts.append("值班：" + " ".join(tags) + " 请尽快处理")
     return {"msgtype": "markdown",
-            "markdown": {"title": f"中差评提醒：{title}", "text": "\n\n".join(parts)},
+            "markdown": {"title": f"{_banner(msg)}：{title}", "text": "\n\n".join(parts)},
             "at": {"atMobiles": mobiles, "isAtAll": False}}
 
 
 def _wecom_content(msg: AlertMessage, excerpt_limit: int) -> str:
-    color = "warning" if msg.kind in ("breach", "malicious") else "info" if msg.kind == "new_case" else "comment"
-    lines = [f"### 【中差评提醒】<font color=\"{color}\">{_inert(_title(msg))}</font>"]
+    color = ("warning" if msg.kind in ("breach", "malicious", "appeal_overdue") else "info" if msg.kind == "new_case"
+             else "comment")
+    lines = [f"### 【{_banner(msg)}】<font color=\"{color}\">{_inert(_title(msg))}</font>"]
     lines += [f"> **{label}**：{value}" for label, value in _facts(msg, excerpt_limit)]
     url = _link(msg.case_url)
     lines.append(f"[打开案件 #{int(msg.case_id)}]({url})" if url else f"案件 #{int(msg.case_id)}（链接无效）")
@@ -349,13 +373,13 @@ def _wecom_mobile_followup(msg: AlertMessage) -> dict[str, Any] | None:
             mobiles.append(mob)
     if not mobiles:
         return None
-    content = _clean(f"【中差评提醒】{_title(msg)}：案件 #{int(msg.case_id)} 请尽快处理，提醒编号 {_key(msg)}",
+    content = _clean(f"【{_banner(msg)}】{_title(msg)}：案件 #{int(msg.case_id)} 请尽快处理，提醒编号 {_key(msg)}",
                      WECOM_TEXT_MAX // 3)
     return {"msgtype": "text", "text": {"content": content, "mentioned_mobile_list": mobiles}}
 
 
 def _email_subject(msg: AlertMessage) -> str:
-    s = f"【中差评提醒】{_title(msg)}｜{_clean(msg.platform_zh, 20)}·{_clean(msg.shop, 60)}｜案件 #{int(msg.case_id)}"
+    s = f"【{_banner(msg)}】{_title(msg)}｜{_clean(msg.platform_zh, 20)}·{_clean(msg.shop, 60)}｜案件 #{int(msg.case_id)}"
     return _clean(s, 200)
 
 
@@ -364,7 +388,7 @@ def _render_email(msg: AlertMessage) -> EmailMessage:
     duty = "、".join(_clean(m.name, 20) for m in msg.mentions)
     url = _link(msg.case_url)
     title = _title(msg)
-    text = [f"【中差评提醒】{title}", ""] + [f"{k}：{v}" for k, v in facts]
+    text = [f"【{_banner(msg)}】{title}", ""] + [f"{k}：{v}" for k, v in facts]
     text.append(f"案件：#{int(msg.case_id)} {url or '（链接无效，请在工作台查找）'}")
     if duty:
         text.append(f"值班：{duty}")
@@ -378,7 +402,7 @@ def _render_email(msg: AlertMessage) -> EmailMessage:
     link = (f"<a href=\"{html.escape(url, quote=True)}\">打开案件 #{int(msg.case_id)}</a>" if url
             else f"案件 #{int(msg.case_id)}（链接无效）")
     body = (f"<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body>"
-            f"<h3>【中差评提醒】{cell(title)}</h3><table>{rows}</table><p>{link}</p>"
+            f"<h3>【{html.escape(_banner(msg))}】{cell(title)}</h3><table>{rows}</table><p>{link}</p>"
             + (f"<p>值班：{cell(duty)}</p>" if duty else "")
             + "<p style=\"color:#888\">顾客信息已脱敏。此邮件由 ReviewOps 自动发送。</p></body></html>")
     em = EmailMessage()
@@ -401,9 +425,12 @@ def _sms_params(msg: AlertMessage) -> list[str]:
     if len(key) > SMS_PARAM_MAX:
         w = re.match(r"^warn_(\d+)", msg.kind or "")
         abbr = ("N" if msg.kind == "new_case" else "B" if msg.kind == "breach" else "M" if msg.kind == "malicious"
+                else "AW" if msg.kind == "appeal_warn" else "AO" if msg.kind == "appeal_overdue"
                 else f"W{w.group(1)}" if w else "A")
         key = f"{abbr}-{int(msg.case_id)}"
-    return [p(f"{_clean(msg.platform_zh)}{_clean(msg.shop)}"), p(f"{stars}{_clean(msg.category_zh)}"),
+    what = (alert_title(msg.kind) if msg.kind in _APPEAL_KINDS  # no rating: the appeal's stage instead
+            else f"{stars}{_clean(msg.category_zh)}")
+    return [p(f"{_clean(msg.platform_zh)}{_clean(msg.shop)}"), p(what),
             p(m.group(1) if m else due), p(key)]
 
 

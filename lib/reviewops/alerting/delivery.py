@@ -58,7 +58,7 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0
 _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 
-def _said(error: BaseException, config: "SmtpConfig") -> str:
+def _said(error: BaseException, config: SmtpConfig) -> str:
     """What the server or the socket said, with the login and password masked (issue 15 §2)."""
     text = str(redact_secrets(error, extra=[config.password or ""]))
     return text.replace(config.user, str(mask_login(config.user))) if config.user else text

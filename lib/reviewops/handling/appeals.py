@@ -62,7 +62,14 @@ from ..core.store import (
     utcnow,
 )
 from ..core.users import Actor, current_actor, log_access, log_denied
-from .evidence import FAMILY, KIND_ZH, KINDS, export_evidence, link_chat_messages, list_evidence
+from .evidence import (
+    FAMILY,
+    KIND_ZH,
+    KINDS,
+    export_evidence,
+    link_chat_messages,
+    list_evidence,
+)
 
 if TYPE_CHECKING:
     from ..core.policy import Policy
@@ -72,7 +79,7 @@ __all__ = [
     "APPEAL_ROLES", "APPEAL_STATES", "APPEAL_STATE_ZH", "GROUNDS", "GROUND_ZH", "RULES_PATH", "WARN_HOURS",
     "AppealPacket", "AppealRule", "Requirement", "appeal_deadline", "build_packet", "choose_ground",
     "decide_appeal", "get_appeal", "legal_queue", "list_appeals", "load_appeal_rules", "rule_for",
-    "submit_appeal",
+    "submit_appeal", "warn_hours",
 ]
 
 #: Roles that build, submit and decide appeals. TODO: policy data (the roles table has no such column yet).
@@ -83,8 +90,12 @@ GROUNDS = ("extortion", "rival", "abuse")
 GROUND_ZH = {"extortion": "利用评价要挟/索要额外利益", "rival": "同行或批量恶意评价", "abuse": "辱骂/泄露隐私/广告"}
 #: Evidence rows the one-page summary lists (the rest: the packet's index).
 SUMMARY_EVIDENCE_ROWS = 12
-#: The queue warns when a deadline is this close (hours).
+#: The queue warns (and the sweep alerts 法务, :func:`reviewops.handling.sweep.appeal_sweep`) when a deadline is
+#: this close (hours) — the default of the policy setting ``appeal_warn_hours`` once the policy declares it
+#: (:func:`warn_hours`).
 WARN_HOURS = 24
+#: The policy setting that holds the warning window, when :data:`reviewops.core.policy.SETTINGS` declares it.
+WARN_HOURS_SETTING = "appeal_warn_hours"
 RULES_PATH = Path(__file__).resolve().parent.parent / "core" / "data" / "appeal_rules.tsv"
 RULE_COLUMNS = ("platform", "ground", "appeal_type", "entry", "required", "recommended", "deadline_days",
                 "deadline_basis", "deadline_kind", "text_limit", "once_only", "confidence", "source")
@@ -284,6 +295,18 @@ def appeal_deadline(rule: AppealRule, review_at: dt.datetime, policy: Policy) ->
         if is_working_day(day, cal)[0]:
             left -= 1
     return dt.datetime.combine(day, cal.day_end, tzinfo=cal.zone).astimezone(dt.UTC)
+
+
+def warn_hours(policy: Policy) -> float:
+    """The warning window before an appeal deadline, in hours: the policy's ``appeal_warn_hours`` setting when
+    the policy declares one, else :data:`WARN_HOURS` (today's policy has no such setting yet)."""
+    from ..core.policy import SETTINGS
+
+    if WARN_HOURS_SETTING in SETTINGS:
+        value = policy.setting(WARN_HOURS_SETTING)
+        if value is not None:
+            return float(value)
+    return float(WARN_HOURS)
 
 
 # ------------------------------------------------------------------------ access
@@ -880,7 +903,7 @@ def legal_queue(store: Store, actor: Actor | str, now: dt.datetime | None = None
     """What legal must file, soonest deadline first: open malicious cases without an appeal yet (state
     ``to_build``, deadline from the review time and the platform's rule) and drafted appeals; with
     ``include_submitted`` also appeals awaiting the platform. Each row: ``warning`` (deadline within
-    :data:`WARN_HOURS` h), ``overdue`` (passed, not filed), ``hours_left``."""
+    :func:`warn_hours` h, default :data:`WARN_HOURS`), ``overdue`` (passed, not filed), ``hours_left``."""
     from ..core.policy import current_policy
     from .cases import OPEN_STATES
 
@@ -890,6 +913,7 @@ def legal_queue(store: Store, actor: Actor | str, now: dt.datetime | None = None
         raise ConfigError("需要操作人 / an actor is required")
     now = now or utcnow()
     policy = policy or current_policy(store)
+    window = warn_hours(policy)
     rules = load_appeal_rules()
     with store.read() as conn:
         crows = conn.execute(
@@ -912,14 +936,15 @@ def legal_queue(store: Store, actor: Actor | str, now: dt.datetime | None = None
 
     def row_for(case_id: int, shop_id: int, platform: str, state: str, ground: str, appeal_type: str,
                 deadline: dt.datetime | None, appeal: dict[str, Any] | None) -> dict[str, Any]:
-        hours = None if deadline is None else round((deadline - now).total_seconds() / 3600, 1)
+        secs = None if deadline is None else (deadline - now).total_seconds()
+        hours = None if secs is None else round(secs / 3600, 1)
         pending = state in ("to_build", "drafted")
         return {"case_id": case_id, "shop_id": shop_id, "platform": platform,
                 "platform_zh": PLATFORM_ZH.get(platform, platform), "appeal_id": appeal["id"] if appeal else None,
                 "state": state, "state_zh": APPEAL_STATE_ZH.get(state, "待制作申诉包"), "ground": ground,
                 "appeal_type": appeal_type, "deadline_at": deadline, "hours_left": hours,
-                "warning": bool(pending and hours is not None and 0 <= hours <= WARN_HOURS),
-                "overdue": bool(pending and hours is not None and hours < 0),
+                "warning": bool(pending and secs is not None and 0 <= secs <= window * 3600),
+                "overdue": bool(pending and secs is not None and secs < 0),
                 "filed_in_time": (None if appeal is None or appeal["submitted_at"] is None or deadline is None
                                   else appeal["submitted_at"] <= deadline),
                 "platform_ref": appeal["platform_ref"] if appeal else None,

@@ -29,6 +29,17 @@
    for months-old parcels; a policy with ``delay_coupon_fen`` = 0 lists the late orders but issues
    nothing.
 
+4. **Appeal deadlines** (:func:`appeal_sweep`, H3/P5) — malicious cases whose platform appeal is not yet
+   submitted (no packet built yet, or drafted) from :func:`reviewops.handling.appeals.legal_queue`: the deadline
+   counted from the review time by the platform's rule (working days on the policy's holiday calendar), a
+   *warning* within :func:`reviewops.handling.appeals.warn_hours` hours of it (24 h,
+   :data:`~reviewops.handling.appeals.WARN_HOURS`, until the policy declares ``appeal_warn_hours``), *overdue*
+   after it. Each stage is recorded in ``sla_notices`` at most once per case — kinds ``appeal_warn`` and
+   ``appeal_overdue``, addressed to the owner role of the policy's ``malicious`` category (法务); a case first
+   seen overdue records only ``appeal_overdue`` — and :func:`reviewops.alerting.alerts.raise_sla_alerts` turns each
+   into an alert exactly as it does the SLA notices. The deadline items are on that role's to-do list
+   (kind ``appeal_deadline``).
+
 The sweep also says ahead of time when the next 60 days lack holiday data (deadlines would count
 Monday–Friday): :attr:`DailySweep.warnings`, from :func:`reviewops.core.clock.calendar_warning` (``chinese_calendar``
 and the policy's 节假日 sheet), the sentence triage, the dashboard and ``reviewops watch --status`` show.
@@ -64,8 +75,15 @@ or hours since the last tracking event when the promise has not passed), ``carri
 ``issued`` (this sweep inserted the remedy), ``role``/``role_zh`` (the owner role of the policy's
 ``logistics`` category, who sends the message).
 
+:data:`APPEAL_COLUMNS` — ``case_id``, ``shop_id``, ``platform``/``platform_zh``, ``shop``, ``appeal_id`` (empty
+while no packet is built), ``state`` (``to_build`` | ``drafted``) / ``state_zh``, ``ground``, ``appeal_type``,
+``deadline_at`` (UTC) / ``deadline_local`` (Beijing time), ``hours_left`` (negative = overdue),
+``appeal_status`` (``warning`` | ``overdue``) / ``appeal_status_zh``, ``notice`` (the stage reached:
+``appeal_warn`` | ``appeal_overdue``), ``new_notices`` (recorded by this sweep — or would be in a dry run),
+``role``/``role_zh`` (who files the appeal: the ``malicious`` category's owner role).
+
 :data:`TODO_COLUMNS` — ``role``, ``role_zh``, ``kind`` (``sla_warning`` | ``sla_escalation`` |
-``followup`` | ``delay_coupon``) / ``kind_zh``, ``ref`` (case id or order id, as text), ``shop``,
+``followup`` | ``delay_coupon`` | ``appeal_deadline``) / ``kind_zh``, ``ref`` (case id or order id, as text), ``shop``,
 ``what_zh`` (what to do, in Chinese), ``due_at``/``due_local``, ``new`` (the notice/coupon came
 from this sweep). Sorted by the policy's role order, then due time.
 """
@@ -88,9 +106,9 @@ if TYPE_CHECKING:
     from ..core.policy import Policy
     from ..core.store import Store
 
-__all__ = ["DAILY_SWEEP_ACTOR", "DELAY_COLUMNS", "FOLLOWUP_COLUMNS", "SLA_COLUMNS",
-           "TODO_COLUMNS", "DailySweep", "daily_sweep", "delay_sweep", "followups_due_today", "parse_now",
-           "sla_sweep"]
+__all__ = ["APPEAL_COLUMNS", "APPEAL_NOTICES", "DAILY_SWEEP_ACTOR", "DELAY_COLUMNS", "FOLLOWUP_COLUMNS",
+           "SLA_COLUMNS", "TODO_COLUMNS", "DailySweep", "appeal_sweep", "daily_sweep", "delay_sweep",
+           "followups_due_today", "parse_now", "sla_sweep"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -113,10 +131,17 @@ DELAY_COLUMNS = ["shop_id", "platform", "shop", "order_id", "customer_id", "reas
                  "promised_local", "hours_late", "carrier", "tracking_no", "amount_fen", "amount_yuan", "message",
                  "message_ok", "problems", "issued", "role", "role_zh"]
 TODO_COLUMNS = ["role", "role_zh", "kind", "kind_zh", "ref", "shop", "what_zh", "due_at", "due_local", "new"]
+APPEAL_COLUMNS = ["case_id", "shop_id", "platform", "platform_zh", "shop", "appeal_id", "state", "state_zh", "ground",
+                  "appeal_type", "deadline_at", "deadline_local", "hours_left", "appeal_status", "appeal_status_zh",
+                  "notice", "new_notices", "role", "role_zh"]
+#: The ``sla_notices`` kinds of an appeal deadline, by stage (recorded once per case each).
+APPEAL_NOTICES = {"warning": "appeal_warn", "overdue": "appeal_overdue"}
+APPEAL_STATUS_ZH = {"warning": "申诉即将截止", "overdue": "申诉已逾期"}
 
 SLA_STATUS_ZH = sla_mod.SLA_STATUS_ZH  # the one set of names (reviewops.core.sla)
 REASON_ZH = {"late_dispatch": "发货超时", "stalled_delivery": "物流停滞"}
-KIND_ZH = {"sla_warning": "时效预警", "sla_escalation": "超时升级", "followup": "到期跟进", "delay_coupon": "物流延迟补偿券"}
+KIND_ZH = {"sla_warning": "时效预警", "sla_escalation": "超时升级", "followup": "到期跟进", "delay_coupon": "物流延迟补偿券",
+           "appeal_deadline": "申诉截止"}
 
 
 # ------------------------------------------------------------------------ helpers
@@ -546,11 +571,88 @@ def _excluded(o: Any, refunds_fen: int = 0) -> bool:
     return paid > 0 and max(int(o.refund_fen or 0), int(refunds_fen or 0)) >= paid
 
 
+# ------------------------------------------------------------------ 4. appeal deadlines
+def appeal_role(policy: Policy) -> str:
+    """The role that files platform appeals: the owner role of the policy's ``malicious`` category (法务)."""
+    try:
+        return str(policy.category("malicious")["owner_role"] or "legal")
+    except KeyError:
+        return "legal"
+
+
+def appeal_sweep(store: Store, *, now: dt.datetime | None = None, shop_ids: list[int] | None = None,
+                 apply: bool = True, actor: str = DAILY_SWEEP_ACTOR, policy: Policy | None = None) -> pd.DataFrame:
+    """Appeals not yet submitted whose platform deadline is near or past at ``now`` (:data:`APPEAL_COLUMNS`),
+    overdue first, then by deadline.
+
+    With ``apply`` records each stage's notice in ``sla_notices`` (``appeal_warn`` within the warning window,
+    ``appeal_overdue`` after the deadline; once per case and kind — the table's unique (case, kind) decides, so
+    concurrent sweeps never record twice). A dry run returns the same table and writes nothing. The queue is read
+    as the sweep's ``actor`` (a plain operator name: every shop), limited to ``shop_ids``.
+    """
+    from ..core.columns import PLATFORM_ZH
+    from ..core.policy import load_policy_in
+    from ..core.store import shops, sla_notices, utcnow
+    from .appeals import legal_queue
+
+    now = parse_now(now) if now is not None else utcnow()
+    shop_ids = _shop_ids(shop_ids)
+    with store.read() as conn:
+        policy = policy or load_policy_in(conn, None)
+    queue = [r for r in legal_queue(store, actor, now=now, policy=policy)
+             if (r["warning"] or r["overdue"]) and (shop_ids is None or int(r["shop_id"]) in shop_ids)]
+    seen: dict[int, set[str]] = {}
+    ids = sorted({int(r["case_id"]) for r in queue})
+    with store.read() as conn:
+        for start in range(0, len(ids), 500):
+            for cid, kind in conn.execute(
+                    sa.select(sla_notices.c.case_id, sla_notices.c.kind)
+                    .where(sla_notices.c.case_id.in_(ids[start:start + 500]),
+                           sla_notices.c.kind.in_(list(APPEAL_NOTICES.values())))).all():
+                seen.setdefault(int(cid), set()).add(str(kind))
+        shop_names = {int(r.id): r.name for r in conn.execute(sa.select(shops.c.id, shops.c.name)).all()}
+    role = appeal_role(policy)
+    role_zh = _role_names(policy).get(role, role)
+    out: list[dict[str, Any]] = []
+    for r in queue:
+        status = "overdue" if r["overdue"] else "warning"
+        kind = APPEAL_NOTICES[status]
+        new = "" if kind in seen.get(int(r["case_id"]), set()) else kind
+        out.append({
+            "case_id": int(r["case_id"]), "shop_id": int(r["shop_id"]), "platform": r["platform"],
+            "platform_zh": PLATFORM_ZH.get(r["platform"], r["platform"]), "shop": shop_names.get(int(r["shop_id"]), ""),
+            "appeal_id": r["appeal_id"], "state": r["state"], "state_zh": r["state_zh"], "ground": r["ground"],
+            "appeal_type": r["appeal_type"], "deadline_at": r["deadline_at"], "deadline_local": _local(r["deadline_at"]),
+            "hours_left": r["hours_left"], "appeal_status": status, "appeal_status_zh": APPEAL_STATUS_ZH[status],
+            "notice": kind, "new_notices": new, "role": role, "role_zh": role_zh})
+    df = pd.DataFrame(out, columns=APPEAL_COLUMNS)
+    df["appeal_id"] = df["appeal_id"].astype("Int64")
+    if apply and len(df) and (df["new_notices"] != "").any():
+        recorded = []
+        with store.write() as conn:
+            for rec in df.itertuples(index=False):
+                if not rec.new_notices:
+                    recorded.append("")
+                    continue
+                done = _insert_once(conn, sla_notices, ["case_id", "kind"], {
+                    "case_id": int(rec.case_id), "shop_id": int(rec.shop_id), "kind": rec.new_notices,
+                    "due_at": _py_dt(rec.deadline_at), "role": role, "sent_at": now, "sent_by": actor})
+                recorded.append(rec.new_notices if done else "")
+        df["new_notices"] = recorded
+    if len(df):
+        df = (df.assign(_o=df["appeal_status"].map({"overdue": 0, "warning": 1}),
+                        _d=pd.to_datetime(df["deadline_at"], utc=True))
+              .sort_values(["_o", "_d", "case_id"], kind="stable").drop(columns=["_o", "_d"]).reset_index(drop=True))
+    return df
+
+
 # ----------------------------------------------------------------------- the sweep
 @dataclass
 class DailySweep:
-    """One sweep's result: the three tables, the to-do list per role, the counts (see the module doc) and
-    ``warnings`` (``中文 / English`` sentences: the holiday data missing within the next 60 days)."""
+    """One sweep's result: the SLA, follow-up and delay tables, the to-do list per role, the counts (see the module
+    doc), ``warnings`` (``中文 / English`` sentences: the holiday data missing within the next 60 days) and
+    ``appeals`` (:data:`APPEAL_COLUMNS`: appeal deadlines near or past; on the legal role's to-do list, not in
+    ``counts``)."""
 
     now: dt.datetime
     applied: bool
@@ -561,6 +663,7 @@ class DailySweep:
     counts: dict[str, int]
     roles: list[tuple[str, str]] = field(default_factory=list)  # (code, name_zh) in the policy's order
     warnings: list[str] = field(default_factory=list)
+    appeals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=APPEAL_COLUMNS))
 
     def todo_for(self, role: str) -> pd.DataFrame:
         """The to-do rows of one role (a role code)."""
@@ -594,8 +697,9 @@ def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids:
     sla = sla_sweep(store, now=when, shop_ids=shop_ids, apply=apply, actor=actor, policy=policy)
     fups = followups_due_today(store, now=when, shop_ids=shop_ids, actor=actor, policy=policy)
     delays = delay_sweep(store, now=when, shop_ids=shop_ids, apply=apply, actor=actor, policy=policy)
+    appeal_rows = appeal_sweep(store, now=when, shop_ids=shop_ids, apply=apply, actor=actor, policy=policy)
     roles = [(r["code"], r["name_zh"]) for r in policy.tables["roles"]]
-    todo = _todo(sla, fups, delays, roles, applied=apply)
+    todo = _todo(sla, fups, delays, roles, applied=apply, appeals=appeal_rows)
     counts = {
         "sla_open": len(sla), "sla_warning": int((sla["sla_status"] == "warning").sum()),
         "sla_breached": int((sla["sla_status"] == "breached").sum()),
@@ -606,11 +710,11 @@ def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids:
     }
     gap = calendar_warning(policy, when)  # R-11, ahead of time: the same sentence on every surface
     return DailySweep(now=when, applied=apply, sla=sla, followups=fups, delays=delays, todo=todo, counts=counts,
-                      roles=roles, warnings=[str(gap)] if gap is not None else [])
+                      roles=roles, warnings=[str(gap)] if gap is not None else [], appeals=appeal_rows)
 
 
 def _todo(sla: pd.DataFrame, fups: pd.DataFrame, delays: pd.DataFrame, roles: list[tuple[str, str]], *,
-          applied: bool) -> pd.DataFrame:
+          applied: bool, appeals: pd.DataFrame | None = None) -> pd.DataFrame:
     names = dict(roles)
     rows: list[dict[str, Any]] = []
     for r in sla.itertuples(index=False):
@@ -643,6 +747,15 @@ def _todo(sla: pd.DataFrame, fups: pd.DataFrame, delays: pd.DataFrame, roles: li
                      "what_zh": f"订单 {d.order_id} {d.reason_zh}（{d.hours_late:.1f} 小时）：{how} {d.amount_yuan} 元"
                                 f"延迟补偿券，请把补偿消息发给顾客",
                      "due_at": d.promised_at, "new": bool(d.issued)})
+    for a in (appeals.itertuples(index=False) if appeals is not None else ()):
+        if a.appeal_status == "overdue":
+            what = (f"案件 {a.case_id} 的{a.platform_zh}平台申诉（{a.appeal_type}，{a.state_zh}）已于 {a.deadline_local} 截止"
+                    f"仍未提交：请立即提交，或在案件中记录未能申诉的原因")
+        else:
+            what = (f"案件 {a.case_id} 的{a.platform_zh}平台申诉（{a.appeal_type}，{a.state_zh}）将于 {a.deadline_local} 截止"
+                    f"（剩余约 {max(float(a.hours_left), 0):.0f} 小时）：请在截止前制作申诉包并提交")
+        rows.append({"role": a.role, "kind": "appeal_deadline", "ref": str(a.case_id), "shop": a.shop, "what_zh": what,
+                     "due_at": a.deadline_at, "new": bool(a.new_notices)})
     df = pd.DataFrame(rows, columns=["role", "kind", "ref", "shop", "what_zh", "due_at", "new"])
     order = {code: i for i, (code, _) in enumerate(roles)}
     df["role_zh"] = [names.get(r, r or "未指定") for r in df["role"]]
@@ -650,7 +763,8 @@ def _todo(sla: pd.DataFrame, fups: pd.DataFrame, delays: pd.DataFrame, roles: li
     df["due_local"] = [_local(t) for t in df["due_at"]]
     if len(df):
         df = (df.assign(_r=df["role"].map(lambda r: order.get(r, len(order))),
-                        _k=df["kind"].map({"sla_escalation": 0, "sla_warning": 1, "followup": 2, "delay_coupon": 3}),
+                        _k=df["kind"].map({"sla_escalation": 0, "sla_warning": 1, "appeal_deadline": 2, "followup": 3,
+                                           "delay_coupon": 4}),
                         _d=pd.to_datetime(df["due_at"], utc=True))
               .sort_values(["_r", "_k", "_d", "ref"], kind="stable", na_position="last")
               .drop(columns=["_r", "_k", "_d"]).reset_index(drop=True))
