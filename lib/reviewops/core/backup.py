@@ -11,17 +11,29 @@
   stored, Beijing time shown), the source kind and a masked location (never a password), the
   rows and a checksum of every table (SHA-256 over the rows in primary-key order, see
   :func:`table_checksums`), the audit-chain check (:func:`verify_audit_chain`), the vault's key
-  ids (never the key) and the dump's size and SHA-256; the manifest carries its own SHA-256.
+  ids (never the key), the dump's size and SHA-256 and the evidence files it holds; the manifest
+  carries its own SHA-256;
+* ``evidence/<sha[:2]>/<sha256>`` — the evidence folder (:mod:`reviewops.handling.evidence`): every file the
+  snapshot's ``evidence_files`` table lists, stored (not deflated) under its content hash. A file that is
+  missing from the folder or whose bytes no longer match its name is left out and named in the manifest
+  (``evidence.missing`` / ``evidence.altered``) and in the result's warnings — the backup of a damaged folder
+  still saves everything else. A store without evidence makes a backup without the folder.
 
 :func:`verify` refuses a truncated or altered file (ZIP structure and CRCs, the manifest and its
-checksum, the dump's checksum) and then restores the dump into a temporary database — a file
+checksum, the dump's checksum, every evidence file's SHA-256 against its name and the manifest) and then
+restores the dump into a temporary database — a file
 for SQLite, a throwaway database on the PostgreSQL server for ``pg_dump`` — and compares every
 table's rows and checksum with the manifest and checks the audit chain.
 
 :func:`restore` verifies first and writes only then, into an empty store (a non-empty one only
 with ``force``): SQLite through the backup API into the target file (one transaction), PostgreSQL
 with ``pg_restore --single-transaction``. After the restore every table's rows and checksum equal
-the manifest and the audit chain verifies, or the command says so.
+the manifest and the audit chain verifies, or the command says so. Then the evidence files are written
+into the restored store's evidence folder (:func:`evidence_folder`: ``$REVIEWOPS_EVIDENCE_DIR``, the
+restored store's ``evidence_dir`` setting, else ``evidence/`` beside the SQLite file; ``evidence_dir=``
+overrides), each through a temporary file whose SHA-256 is checked before it takes its name, read-only;
+files already there with the right bytes are kept, nothing else in the folder is touched. Backups of
+format version 1 (without evidence) still verify and restore.
 
 The vault key (:mod:`reviewops.core.vault`) is never in the backup: :func:`key_location` says where it
 is (a file path or the environment variable's name, never its value), and every result repeats
@@ -57,15 +69,17 @@ from .errors import ConfigError, StoreError
 from .store import SQLITE_BUSY_TIMEOUT_MS, Store, resolve_url, utcnow
 
 __all__ = [
-    "BackupInvalid",
-    "BackupResult",
+    "EVIDENCE_DIR_ENV",
     "FORMAT",
     "FORMAT_VERSION",
+    "BackupInvalid",
+    "BackupResult",
     "PgToolMissing",
     "RestoreRefused",
     "RestoreResult",
     "VerifyResult",
     "backup",
+    "evidence_folder",
     "key_location",
     "key_notice",
     "restore",
@@ -75,12 +89,19 @@ __all__ = [
 ]
 
 FORMAT = "reviewops-backup"
-FORMAT_VERSION = 1
+#: 2 adds the evidence folder (``evidence/…`` members, ``manifest["evidence"]``); 1 (database only) is still read.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 DUMP_SQLITE = "database.sqlite"
 DUMP_PG = "database.pgdump"
 ENV_PG_BIN = "REVIEWOPS_PG_BIN"
 ENV_HINT = "REVIEWOPS_VAULT_KEY / REVIEWOPS_VAULT_KEY_FILE"
+#: Same variable and setting as :mod:`reviewops.handling.evidence` (the core cannot import the handling stage).
+EVIDENCE_DIR_ENV = "REVIEWOPS_EVIDENCE_DIR"
+EVIDENCE_DIR_SETTING = "evidence_dir"
+EVIDENCE_PREFIX = "evidence/"
+_EVIDENCE_MEMBER = re.compile(r"^evidence/([0-9a-f]{2})/([0-9a-f]{64})$")
 
 #: Audit tables the database keeps append-only (triggers of migrations 0001/0002/0004).
 APPEND_ONLY = ("case_events", "access_log", "evidence_custody")
@@ -110,10 +131,11 @@ class BackupResult:
     path: Path
     manifest: dict[str, Any]
     key: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)  # evidence files missing or altered in the source folder
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "size": self.path.stat().st_size, "manifest": self.manifest,
-                "vault_key": self.key}
+                "vault_key": self.key, "warnings": self.warnings}
 
 
 @dataclass
@@ -138,11 +160,14 @@ class RestoreResult:
     checks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     key: dict[str, Any] = field(default_factory=dict)
+    #: the evidence written: ``folder``, ``files`` (in the backup), ``written``, ``present`` (already there, same bytes)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "target": self.target, "tables": self.manifest["tables"],
                 "alembic_revision": self.manifest["alembic_revision"], "replaced": self.replaced,
-                "audit": self.audit, "checks": self.checks, "warnings": self.warnings, "vault_key": self.key}
+                "audit": self.audit, "checks": self.checks, "warnings": self.warnings, "vault_key": self.key,
+                "evidence": self.evidence}
 
 
 # ------------------------------------------------------------------ URLs, secrets
@@ -230,7 +255,7 @@ def _canon(v: Any) -> Any:
         return {"hex": bytes(v).hex()}
     if isinstance(v, dt.datetime):
         if v.tzinfo is not None:
-            v = v.astimezone(dt.timezone.utc)
+            v = v.astimezone(dt.UTC)
         return v.isoformat()
     if isinstance(v, (dt.date, dt.time)):
         return v.isoformat()
@@ -265,7 +290,7 @@ def table_checksums(conn: Connection) -> dict[str, dict[str, Any]]:
         types = {c["name"]: c["type"] for c in cols}
         pk = insp.get_pk_constraint(name).get("constrained_columns") or names
 
-        def order(c: str) -> str:
+        def order(c: str, types: dict[str, Any] = types) -> str:
             q = _quote(conn, c)
             return f'{q} COLLATE "C"' if pg and isinstance(types[c], sa.String) else q
 
@@ -304,10 +329,9 @@ def verify_audit_chain(conn: Connection) -> dict[str, Any]:
     for case_id, vfrom, vto in rows:
         events += 1
         expect = last.get(case_id, 0)
-        if vfrom != expect or vto != vfrom + 1:
-            if len(problems) < 20:
-                problems.append(f"案件 {case_id} 的事件链在版本 {expect} 处断开（事件 {vfrom}→{vto}）/ "
-                                f"case {case_id}: the event chain breaks at version {expect} (event {vfrom}→{vto})")
+        if (vfrom != expect or vto != vfrom + 1) and len(problems) < 20:
+            problems.append(f"案件 {case_id} 的事件链在版本 {expect} 处断开（事件 {vfrom}→{vto}）/ "
+                            f"case {case_id}: the event chain breaks at version {expect} (event {vfrom}→{vto})")
         last[case_id] = vto
     for case_id, version in versions.items():
         if last.get(case_id) != version and len(problems) < 40:
@@ -445,12 +469,103 @@ def _describe(conn: Connection) -> dict[str, Any]:
             "audit": verify_audit_chain(conn), "vault": _vault_info(conn)}
 
 
+# ----------------------------------------------------------------------- evidence
+def evidence_folder(url: str, configured: str | None = None) -> Path:
+    """The evidence folder of the store at ``url``, by the rule of
+    :func:`reviewops.handling.evidence.evidence_root`: ``$REVIEWOPS_EVIDENCE_DIR``, else ``configured`` (the store's
+    ``evidence_dir`` setting), else ``evidence/`` beside the SQLite file, or
+    ``<user data dir>/evidence/<host>_<port>_<db>`` for PostgreSQL."""
+    env = os.environ.get(EVIDENCE_DIR_ENV, "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    if configured:
+        return Path(configured).expanduser().resolve()
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database:
+        return Path(u.database).expanduser().resolve().parent / "evidence"
+    import platformdirs
+
+    ident = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{u.host or 'local'}_{u.port or 5432}_{u.database or 'db'}")
+    return Path(platformdirs.user_data_dir("reviewops", appauthor=False)) / "evidence" / ident
+
+
+def _evidence_listed(conn: Connection) -> tuple[list[tuple[str, int]], str | None]:
+    """The evidence files the database lists (hash, size; sorted) and its ``evidence_dir`` setting."""
+    names = set(sa.inspect(conn).get_table_names())
+    files: list[tuple[str, int]] = []
+    if "evidence_files" in names:
+        files = sorted((str(a), int(b)) for a, b in conn.execute(sa.text("SELECT sha256, size FROM evidence_files")))
+    configured = None
+    if "settings" in names:
+        configured = conn.execute(sa.text("SELECT value FROM settings WHERE key = :k"),
+                                  {"k": EVIDENCE_DIR_SETTING}).scalar_one_or_none()
+    return files, configured
+
+
+def _hash_size(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def _survey_evidence(root: Path, listed: list[tuple[str, int]]) -> dict[str, Any]:
+    """Which listed files are in ``root`` with the right bytes (``files``: [hash, size]), missing or altered."""
+    files: list[list[Any]] = []
+    missing: list[str] = []
+    altered: list[str] = []
+    for sha, _size in listed:
+        try:
+            got, n = _hash_size(root / sha[:2] / sha)
+        except OSError:
+            missing.append(sha)
+            continue
+        if got != sha:
+            altered.append(sha)
+        else:
+            files.append([sha, n])
+    return {"folder": str(root), "files": files, "count": len(files), "bytes": sum(n for _, n in files),
+            "missing": missing, "altered": altered}
+
+
+def _write_evidence_members(zf: zipfile.ZipFile, root: Path, evidence: dict[str, Any]) -> None:
+    """Copy each surveyed file into the archive (stored, not deflated), checking its hash again on the way."""
+    for sha, size in evidence["files"]:
+        info = zipfile.ZipInfo(f"{EVIDENCE_PREFIX}{sha[:2]}/{sha}")
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o100400 << 16  # a read-only regular file, as in the evidence folder
+        h = hashlib.sha256()
+        with open(root / sha[:2] / sha, "rb") as src, zf.open(info, "w", force_zip64=size >= 1 << 31) as dst:
+            while chunk := src.read(_CHUNK):
+                h.update(chunk)
+                dst.write(chunk)
+        if h.hexdigest() != sha:
+            raise StoreError(f"证据文件 {sha} 在备份过程中被改动；备份未完成，请重新备份 / the evidence file {sha} changed "
+                             f"during the backup; nothing was written, run the backup again")
+
+
+def _evidence_warnings(evidence: dict[str, Any] | None) -> list[str]:
+    if not evidence or not (evidence.get("missing") or evidence.get("altered")):
+        return []
+    missing, altered = evidence.get("missing") or [], evidence.get("altered") or []
+    shown = ", ".join(x[:12] for x in (missing + altered)[:5])
+    return [(f"备份时证据文件夹 {evidence['folder']} 中缺少 {len(missing)} 个、内容与哈希不符 {len(altered)} 个证据文件"
+             f"（{shown}…），它们不在备份中；用 `reviewops evidence verify` 查看并从原始来源找回 / the evidence folder "
+             f"{evidence['folder']} lacked {len(missing)} and had {len(altered)} altered evidence file(s) ({shown}…) at "
+             f"backup time; they are not in the backup — see `reviewops evidence verify`")]
+
+
 def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = False,
            actor: str | None = None) -> BackupResult:
     """Write a consistent backup of ``store`` to ``dest`` (one ZIP file, see the module docstring).
 
     The file appears atomically (written beside, then renamed); an existing ``dest`` is refused
-    unless ``overwrite``. The vault key is never included: the result says where it is. The
+    unless ``overwrite``. The evidence files the snapshot lists are copied from the store's evidence folder
+    (:func:`evidence_folder`); missing or altered ones are left out and named in ``warnings`` and the
+    manifest. The vault key is never included: the result says where it is. The
     backup is recorded in the store's access log (``action="backup"``, after the snapshot, so
     not inside it) under ``actor`` (default ``cli:<os user>``).
     """
@@ -478,6 +593,7 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
                     if ok != "ok":
                         raise StoreError(f"数据库副本完整性检查失败 / the database copy fails integrity_check: {ok}")
                     described = _describe(conn)
+                    listed, configured = _evidence_listed(conn)
             finally:
                 engine.dispose()
             dump_meta = {"name": DUMP_SQLITE, "format": f"sqlite3 {sqlite3.sqlite_version}"}
@@ -495,8 +611,11 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
                                f"--snapshot={snapshot}", f"--file={dump}", f"--dbname={conninfo}"],
                               env, secret, "pg_dump 备份", "the pg_dump backup")
                     described = _describe(conn)  # the same snapshot as the dump
+                    listed, configured = _evidence_listed(conn)
             dump_meta = {"name": DUMP_PG, "format": "pg_dump custom", "tool": version}
         dump_meta.update({"size": dump.stat().st_size, "sha256": _sha256_file(dump)})
+        root = evidence_folder(store.url, configured)
+        evidence = _survey_evidence(root, listed)
         where = key_location()
         manifest: dict[str, Any] = {
             "format": FORMAT,
@@ -506,6 +625,7 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
             **_now_fields(),
             "source": {"kind": kind, "location": masked_location(store.url)},
             "dump": dump_meta,
+            "evidence": evidence,
             "tables": described["tables"],
             "audit": described["audit"],
             "vault": {**described["vault"], "key_included": False,
@@ -517,6 +637,7 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
             with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
                 zf.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True))
                 zf.write(dump, dump_meta["name"])
+                _write_evidence_members(zf, root, evidence)
             with open(part, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(part, dest)
@@ -526,8 +647,9 @@ def backup(store: Store, dest: str | os.PathLike[str], *, overwrite: bool = Fals
         log_access(conn, actor=actor or os_actor(), role=None, action="backup", outcome="ok", target=dest.name,
                    detail={"dump_sha256": dump_meta["sha256"], "tables": len(manifest["tables"]),
                            "rows": sum(t["rows"] for t in manifest["tables"].values()),
-                           "alembic_revision": manifest["alembic_revision"]})
-    return BackupResult(dest, manifest, where)
+                           "alembic_revision": manifest["alembic_revision"], "evidence_files": evidence["count"],
+                           "evidence_missing": len(evidence["missing"]) + len(evidence["altered"])})
+    return BackupResult(dest, manifest, where, _evidence_warnings(evidence))
 
 
 # ----------------------------------------------------------------------- verify
@@ -551,24 +673,91 @@ def _read_manifest(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
         raise _refuse(path, "清单格式不对（不是 ReviewOps 备份）", "the manifest has the wrong format (not a ReviewOps backup)")
     if manifest.get("manifest_sha256") != _manifest_digest(manifest):
         raise _refuse(path, "清单的校验和不符（清单被改动过）", "the manifest's checksum does not match (it was altered)")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise _refuse(path, f"备份格式版本 {manifest.get('format_version')!r} 不受本版本支持（支持 {FORMAT_VERSION}）；"
-                            f"请用制作该备份的 ReviewOps 版本",
+    if manifest.get("format_version") not in READABLE_VERSIONS:
+        raise _refuse(path, f"备份格式版本 {manifest.get('format_version')!r} 不受本版本支持（支持 "
+                            f"{'、'.join(map(str, READABLE_VERSIONS))}）；请用制作该备份的 ReviewOps 版本",
                       f"backup format version {manifest.get('format_version')!r} is not supported (this version reads "
-                      f"{FORMAT_VERSION}); use the ReviewOps version that made it")
+                      f"{', '.join(map(str, READABLE_VERSIONS))}); use the ReviewOps version that made it")
     dump = manifest.get("dump") or {}
     expected = {"sqlite": DUMP_SQLITE, "postgresql": DUMP_PG}.get((manifest.get("source") or {}).get("kind"))
     if dump.get("name") != expected or expected not in names:
         raise _refuse(path, f"缺少数据文件 {expected or dump.get('name')}", f"the dump {expected or dump.get('name')} is missing")
-    extra = sorted(set(names) - {MANIFEST, expected})
+    listed = _listed_members(path, manifest)
+    extra = sorted(set(names) - {MANIFEST, expected} - listed)
     if extra:
-        raise _refuse(path, f"含有意外的文件 {extra}", f"unexpected members {extra}")
+        raise _refuse(path, f"含有意外的文件 {extra[:5]}", f"unexpected members {extra[:5]}")
+    absent = sorted(listed - set(names))
+    if absent:
+        raise _refuse(path, f"缺少清单列出的证据文件 {absent[:5]}（共 {len(absent)} 个）",
+                      f"evidence files the manifest lists are missing: {absent[:5]} ({len(absent)} in all)")
     rev = manifest.get("alembic_revision")
     if rev is None or str(rev) > _head_revision():
         raise _refuse(path, f"备份的数据库版本 {rev} 比本 ReviewOps 更新（最高 {_head_revision()}）；请先升级 ReviewOps",
                       f"the backup's schema revision {rev} is newer than this ReviewOps knows ({_head_revision()}); "
                       f"upgrade ReviewOps first")
     return manifest
+
+
+def _listed_members(path: Path, manifest: dict[str, Any]) -> set[str]:
+    """The ``evidence/…`` member names the manifest lists (none for a format-1 backup); a malformed list is refused."""
+    ev = manifest.get("evidence")
+    if ev is None:
+        return set()
+    out: set[str] = set()
+    try:
+        for sha, size in ev["files"]:
+            name = f"{EVIDENCE_PREFIX}{sha[:2]}/{sha}"
+            if not (isinstance(sha, str) and _EVIDENCE_MEMBER.match(name) and isinstance(size, int) and size >= 0):
+                raise ValueError(sha)
+            out.add(name)
+    except (KeyError, TypeError, ValueError) as e:
+        raise _refuse(path, f"清单中的证据文件列表格式不对（{e!r}）", f"the manifest's evidence list is malformed ({e!r})") from None
+    return out
+
+
+def _check_evidence(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any]) -> int:
+    """Read every evidence member, recompute its SHA-256 and size, and refuse the first that does not match its
+    name and the manifest. Returns the number checked."""
+    ev = manifest.get("evidence")
+    if not ev:
+        return 0
+    for sha, size in ev["files"]:
+        name = f"{EVIDENCE_PREFIX}{sha[:2]}/{sha}"
+        h = hashlib.sha256()
+        n = 0
+        try:
+            with zf.open(name) as src:
+                while chunk := src.read(_CHUNK):
+                    h.update(chunk)
+                    n += len(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise _refuse(path, f"证据文件 {name} 已损坏或被截断（{e}）",
+                          f"the evidence file {name} is damaged or truncated ({e})") from None
+        if h.hexdigest() != sha or n != size:
+            raise _refuse(path, f"证据文件 {name} 的内容与其 SHA-256（文件名）不符：实际 {h.hexdigest()}，{n} 字节"
+                                f"（文件被改动或损坏）",
+                          f"the evidence file {name} does not match its SHA-256 (its name): got {h.hexdigest()}, "
+                          f"{n} bytes (it was altered or damaged)")
+    return len(ev["files"])
+
+
+def _check_evidence_rows(path: Path, manifest: dict[str, Any], url: str) -> None:
+    """The evidence the manifest accounts for (in the backup, missing or altered) is what ``evidence_files`` lists."""
+    ev = manifest.get("evidence")
+    if ev is None:
+        return
+    want = {sha for sha, _ in ev["files"]} | set(ev.get("missing") or []) | set(ev.get("altered") or [])
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            got = {sha for sha, _ in _evidence_listed(conn)[0]}
+    finally:
+        engine.dispose()
+    if want != got:
+        diff = sorted(want ^ got)
+        raise _refuse(path, f"清单中的证据文件与数据库的 evidence_files 表不一致（{len(diff)} 个，如 {diff[:3]}）",
+                      f"the manifest's evidence files differ from the database's evidence_files table ({len(diff)}, "
+                      f"e.g. {diff[:3]})")
 
 
 @contextmanager
@@ -683,6 +872,10 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
     checks = ["ZIP 结构与 CRC / ZIP structure and CRCs", "清单与其校验和 / manifest and its checksum"]
     dump = _extract_dump(path, zf, manifest, tmp)
     checks.append("数据文件校验和 / dump checksum")
+    n_evidence = _check_evidence(path, zf, manifest)
+    if manifest.get("evidence") is not None:
+        checks.append(f"证据文件 {n_evidence} 个：逐个重算 SHA-256 与清单、文件名核对 / {n_evidence} evidence files: every "
+                      f"SHA-256 recomputed against its name and the manifest")
     if manifest["source"]["kind"] == "sqlite":
         try:
             con = sqlite3.connect(str(dump))
@@ -695,6 +888,7 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
         if ok != "ok":
             raise _refuse(path, f"数据文件完整性检查失败（{ok}）", f"the dump fails SQLite's integrity check ({ok})")
         _compare(path, manifest, _describe_url(f"sqlite:///{dump}"), "试恢复", "the trial restore")
+        _check_evidence_rows(path, manifest, f"sqlite:///{dump}")
         checks.append("试恢复到临时 SQLite 文件：各表行数与校验和、审计链 / trial restore into a temporary SQLite file: "
                       "rows and checksums of every table, audit chain")
     else:
@@ -712,6 +906,7 @@ def _trial(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], tmp: Path,
                 except StoreError as e:
                     raise _refuse(path, f"试恢复失败：{e}", f"the trial restore failed: {e}") from None
                 _compare(path, manifest, _describe_url(scratch), "试恢复", "the trial restore")
+                _check_evidence_rows(path, manifest, scratch)
         except _ScratchUnavailable as e:
             if not trial_optional:
                 raise
@@ -789,14 +984,78 @@ def _restore_sqlite(snapshot: Path, target: Path) -> None:
         source.close()
 
 
-def restore(path: str | os.PathLike[str], db: str | None = None, *, force: bool = False) -> RestoreResult:
+def _restore_evidence(path: Path, zf: zipfile.ZipFile, manifest: dict[str, Any], url: str,
+                      evidence_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Write the backup's evidence files into the restored store's evidence folder: each through a temporary file
+    in its sub-folder whose SHA-256 must equal its name before it is renamed (read-only); a file already there with
+    the right bytes is kept. Returns the folder and counts."""
+    import secrets
+
+    ev = manifest.get("evidence")
+    if evidence_dir is not None:
+        root = Path(evidence_dir).expanduser().resolve()
+    else:
+        engine = _engine(url)
+        try:
+            with engine.connect() as conn:
+                _, configured = _evidence_listed(conn)
+        finally:
+            engine.dispose()
+        root = evidence_folder(url, configured)
+    out = {"folder": str(root), "files": len(ev["files"]) if ev else 0, "written": 0, "present": 0}
+    if not ev:
+        return out
+    try:
+        for sha, _size in ev["files"]:
+            target = root / sha[:2] / sha
+            if target.is_file():
+                try:
+                    if _hash_size(target)[0] == sha:
+                        out["present"] += 1
+                        continue
+                except OSError:
+                    pass
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = target.parent / f".tmp-{secrets.token_hex(8)}"
+            h = hashlib.sha256()
+            try:
+                with zf.open(f"{EVIDENCE_PREFIX}{sha[:2]}/{sha}") as src, open(tmp, "xb") as dst:
+                    while chunk := src.read(_CHUNK):
+                        h.update(chunk)
+                        dst.write(chunk)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                if h.hexdigest() != sha:
+                    raise _refuse(path, f"证据文件 {sha} 解出后与其 SHA-256 不符", f"the evidence file {sha} does not match "
+                                        "its SHA-256 when extracted")
+                if os.name == "posix":
+                    os.chmod(tmp, 0o400)  # evidence is never edited in place
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            out["written"] += 1
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as e:
+        why = getattr(e, "strerror", None) or str(e)
+        raise StoreError(
+            f"数据库已恢复到 {masked_location(url)}，但写入证据文件夹 {root} 失败（{why}；已写入 {out['written']} 个）。"
+            f"请检查该文件夹的权限，或设置 {EVIDENCE_DIR_ENV} 指定别的位置，然后加 --force 再恢复一次。\n"
+            f"The database was restored into {masked_location(url)}, but writing the evidence folder {root} failed "
+            f"({why}; {out['written']} written). Check the folder's permissions or set {EVIDENCE_DIR_ENV}, then "
+            f"restore again with --force.") from None
+    return out
+
+
+def restore(path: str | os.PathLike[str], db: str | None = None, *, force: bool = False,
+            evidence_dir: str | os.PathLike[str] | None = None) -> RestoreResult:
     """Restore the backup ``path`` into the store ``db`` (``--db`` / ``REVIEWOPS_DB`` / the default file).
 
     Order: the file is checked completely (:func:`verify`, including a trial restore) and the target
     must be empty (or ``force``) before anything is written; nothing is written on refusal. Then the
     dump is written in one transaction, and every table's rows and checksum and the audit chain are
     compared with the manifest. The target must be of the backup's kind (SQLite ↔ SQLite,
-    PostgreSQL ↔ PostgreSQL). Stop the watcher and the workbench before restoring.
+    PostgreSQL ↔ PostgreSQL). Then the evidence files (every hash already checked by the verification) are
+    written into the restored store's evidence folder — ``evidence_dir``, else :func:`evidence_folder` of the
+    target. Stop the watcher and the workbench before restoring.
     """
     path = Path(path).expanduser()
     url = resolve_url(db)
@@ -828,8 +1087,21 @@ def restore(path: str | os.PathLike[str], db: str | None = None, *, force: bool 
         _compare(path, manifest, got, "恢复", "the restore", written=masked_location(url))
         checks.append("恢复后各表行数与校验和等于清单，审计链完整 / after the restore every table's rows and checksum "
                       "equal the manifest and the audit chain verifies")
+        evidence = _restore_evidence(path, zf, manifest, url, evidence_dir)
+        if manifest.get("evidence") is not None:
+            checks.append(f"证据文件 {evidence['files']} 个已恢复到 {evidence['folder']}（新写入 {evidence['written']} 个，"
+                          f"{evidence['present']} 个原已存在且内容一致），每个都核对了 SHA-256 / {evidence['files']} evidence "
+                          f"files restored into {evidence['folder']} ({evidence['written']} written, "
+                          f"{evidence['present']} already there), every SHA-256 checked")
     where = key_location()
-    warnings: list[str] = []
+    warnings: list[str] = _evidence_warnings(manifest.get("evidence"))
+    listed_rows = (manifest["tables"].get("evidence_files") or {}).get("rows", 0)
+    if manifest.get("evidence") is None and listed_rows:
+        warnings.append(f"这份备份（格式版本 {manifest.get('format_version')}）不含证据文件夹，数据库列出 {listed_rows} 个证据文件："
+                        f"请把原证据文件夹复制到 {evidence['folder']}，再运行 `reviewops evidence verify` / this backup "
+                        f"(format {manifest.get('format_version')}) has no evidence folder while the database lists "
+                        f"{listed_rows} evidence files: copy the old folder to {evidence['folder']} and run "
+                        f"`reviewops evidence verify`")
     want_ids = manifest.get("vault", {}).get("key_ids") or []
     if want_ids and where.get("key_id") not in want_ids:
         have = where.get("key_id") or "无 none"
@@ -840,5 +1112,6 @@ def restore(path: str | os.PathLike[str], db: str | None = None, *, force: bool 
     if str(manifest["alembic_revision"]) < _head_revision():
         warnings.append(f"备份的数据库版本 {manifest['alembic_revision']} 早于本版本（{_head_revision()}）；下次打开时会自动升级 / "
                         f"the backup's schema revision is older than this version's; it is migrated on the next open")
-    return RestoreResult(path, masked_location(url), manifest, existing, got["audit"], checks, warnings, where)
+    return RestoreResult(path, masked_location(url), manifest, existing, got["audit"], checks, warnings, where,
+                         evidence)
 
