@@ -65,6 +65,9 @@ _TRAD_MAP = dict(zip("評現紅刪轉給錢禮塊優換價號們讓說這點發�
 _TRAD_TABLE = str.maketrans(_TRAD_MAP)
 _TRAD_RE = re.compile("[" + "".join(_TRAD_MAP) + "]")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+# a word split by the same punctuation between single characters (好.评.返.红.包, 删-差-评, 好*评): the separators go
+_SPLIT_WORD = re.compile(r"[\u4e00-\u9fff](?:[.·•・*_/|\-~^][\u4e00-\u9fff]){2,}")
+_SPLIT_SEPS = re.compile(r"[.·•・*_/|\-~^]")
 _SEP = "\ue000"  # a private-use character joins a batch for one normalisation pass
 # appended before matching: pyahocorasick's iter_long (2.3.1) drops a shorter word that ends the text while a
 # longer word is still partly matched ("一个差评" with 一个差评不够 in the lexicon gave no 差评); a character in no
@@ -81,7 +84,12 @@ def _squeeze_str(s: str) -> str:
         s = s.translate(_TRAD_TABLE)
     if "12315" in s:
         s = s.replace("12315", "一二三一五")
+    s = _SPLIT_WORD.sub(_join_split, s)
     return _DIGITS.sub("#", s)
+
+
+def _join_split(m: re.Match) -> str:
+    return _SPLIT_SEPS.sub("", m.group(0))
 
 
 def squeeze(text: Any) -> str:
@@ -110,7 +118,7 @@ def squeeze_many(texts: Sequence[Any]) -> list[str]:
 _BREAK, _SENT = "break", "sentence"
 ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
          "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond",
-         "offsite", "rating", "illicit", "guard")
+         "offsite", "rating", "illicit", "guard", "cond", "demand", "ultimatum", "go", "intent")
 
 
 _NEGATABLE = {"buyer": frozenset(("benefit", "lever", "del", "pressure", "lawful")),
@@ -245,41 +253,75 @@ def _best(window: Iterable[dict[str, tuple[float, str]]], role: str) -> tuple[fl
 
 
 # ------------------------------------------------------------------ buyer side
-def _money(clauses: Sequence[Clause]) -> tuple[float, list[str]]:
+#: how many clauses apart a benefit and a review lever may sit in one sentence (beyond one clause an exchange
+#: link must sit between them: v我50，看看实力，差评删不删就看这个了); across a sentence break at most two
+#: clauses, with a link (差评挂了三天了…想好了就微信转账)
+MONEY_SPAN = 3
+_DECAY = (1.0, 1.0, 0.92, 0.85)
+
+
+def _money(clauses: Sequence[Clause], has_review: bool) -> tuple[float, list[str]]:
+    """The best benefit ↔ review-lever pairing: 0.4 benefit + 0.35 lever + 0.25 exchange link, decayed by distance.
+    A clause with an honesty word (如实, 不会删) gives no lever unless it has a condition (否则差评不会删除)."""
     best, why = 0.0, []
-    for _, k, c in clauses:
+    n = len(clauses)
+    for i in range(n):
+        sb, k, c = clauses[i]
         b = c.get("benefit")
         if b is None:
             continue
-        window = [cj for _, kj, cj in clauses if abs(kj - k) <= 1 and "honest" not in cj]
-        lever = _best(window, "lever")
-        rev, act = _best(window, "review"), _best(window, "action")
-        if lever[0]:
-            ra, ra_terms = lever[0], [lever[1]]
-        elif rev[0] and act[0]:
-            ra, ra_terms = min(rev[0], act[0]), [rev[1], act[1]]
-        elif rev[0] or act[0]:
-            ra, ra_terms = 0.6 * max(rev[0], act[0]), [rev[1] or act[1]]
-        else:
-            continue
-        link = _best(window, "link")
-        s = 0.4 * b[0] + 0.35 * ra + 0.25 * link[0]
-        if s > best:
-            best = s
-            why = [b[1], *ra_terms] + ([link[1]] if link[0] else [])
+        for j in range(n):
+            sj, kj, cj = clauses[j]
+            d = kj - k if kj > k else k - kj
+            cross = sj != sb
+            if d > MONEY_SPAN or (cross and d > 2):
+                continue
+            if "honest" in cj and "cond" not in cj:
+                continue
+            lever, rev, act = cj.get("lever"), cj.get("review"), cj.get("action")
+            if lever is not None:
+                ra, ra_terms = lever[0], [lever[1]]
+            elif rev is not None and act is not None:
+                ra, ra_terms = min(rev[0], act[0]), [rev[1], act[1]]
+            elif rev is not None:
+                ra, ra_terms = 0.6 * rev[0], [rev[1]]
+            elif act is not None:  # 给钱就删, 每条50删: the review is implicit or named in another clause
+                ra, ra_terms = (0.6 if has_review else 0.5) * act[0], [act[1]]
+            else:
+                continue
+            if d or cross:
+                lo, hi = (i, j) if i < j else (j, i)
+                # the link may also follow the pair (给钱就删，不给拉倒; 补我300，不然免谈)
+                link = _best((clauses[x][2] for x in range(lo, min(hi + 2, n))), "link")
+                if (d > 1 or cross) and not link[0]:
+                    continue
+            else:
+                link = _best((clauses[x][2] for x in range(i, min(i + 2, n))), "link")
+            sc = (0.4 * b[0] + 0.35 * ra + 0.25 * link[0]) * _DECAY[d] * (0.9 if cross else 1.0)
+            if sc > best:
+                best = sc
+                why = [b[1], *ra_terms] + ([link[1]] if link[0] else [])
     return best, why
 
 
 def _threat(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
-    flood, coerce = totals.get("flood", _ZERO), totals.get("coerce", _ZERO)
-    if not flood[0] and coerce[0] < 0.8:
+    """Flood (many accounts, friends, every listing, exposure), coercion (你看着办, 给个交代) and an ultimatum
+    (不答应的话, 除非, 要么…要么, 不按我说的): 0.5 flood + 0.4 coerce + 0.25 ultimatum + 0.2 review word + 0.2 the
+    buyer's own future action (我会, 我让, 都会来) — the last only adds to one of the first three. An ultimatum
+    with a single bad review stays below the threshold (不给我退款就差评 is within the buyer's rights)."""
+    flood, coerce, ult = totals.get("flood", _ZERO), totals.get("coerce", _ZERO), totals.get("ultimatum", _ZERO)
+    if not flood[0] and coerce[0] < 0.8 and not ult[0]:
         return 0.0, []
-    rev = totals.get("review", _ZERO)
-    s = 0.5 * flood[0] + 0.4 * coerce[0] + 0.2 * (1.0 if rev[0] else 0.0)
-    return s, [t for w, t in (flood, coerce, rev) if w]
+    rev = totals.get("review") or totals.get("lever") or _ZERO
+    intent = totals.get("intent", _ZERO)
+    s = 0.5 * flood[0] + 0.4 * coerce[0] + 0.25 * ult[0] + 0.2 * (1.0 if rev[0] else 0.0) + 0.2 * intent[0]
+    return s, [t for w, t in (flood, coerce, ult, rev, intent) if w]
 
 
 def _abuse(clauses: Sequence[Clause], totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
+    """A curse or slur alone; or an insult aimed at a person in the same sentence. A person-noun insult (蠢猪,
+    流氓, 废物; weight ≥ 0.85) needs any addressee (你, 客服, 老板); an adjective (垃圾, 恶心) needs a pointed one
+    (你这种人, 客服就是; weight ≥ 0.9) — 客服态度垃圾 is a complaint."""
     strong = totals.get("abuse", _ZERO)
     if strong[0]:
         return strong[0], [strong[1]]
@@ -288,15 +330,24 @@ def _abuse(clauses: Sequence[Clause], totals: dict[str, tuple[float, str]]) -> t
         ins = c.get("insult")
         if ins is None:
             continue
-        same = [cc for s2, _, cc in clauses if s2 == sent]
-        person = _best(same, "person")
-        if person[0] and ins[0] + 0.3 > best:
-            best, why = min(1.0, ins[0] + 0.3 * person[0]), [person[1], ins[1]]
+        person = _best((cc for s2, _, cc in clauses if s2 == sent), "person")
+        if not person[0] or (person[0] < 0.9 and ins[0] < 0.85):
+            continue
+        sc = min(1.0, ins[0] + 0.3 * person[0])
+        if sc > best:
+            best, why = sc, [person[1], ins[1]]
     return best, why
 
 
-def _competitor(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
+def _competitor(clauses: Sequence[Clause], totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
+    """A smear (假货, 黑店, 仿的) with a diversion (去买, 认准, 真货在, 看我主页) or a rival's voice (同行, 我们店);
+    a weak diversion (旗舰店, 别家: a buyer comparing) does not reach the threshold with a smear alone."""
     smear, divert, rival = (totals.get(r, _ZERO) for r in ("smear", "divert", "rival"))
+    if divert[0] and divert[0] < 0.5:  # 去XX旗舰店, 隔壁同款便宜一半: a weak diversion with a go/compare word is strong
+        for _, _, c in clauses:
+            if "divert" in c and "go" in c:
+                divert = (0.9, f"{c['go'][1]}…{c['divert'][1]}")
+                break
     coerce = totals.get("coerce", _ZERO) if rival[0] else _ZERO  # a rival's threat (我是隔壁店的…小心点)
     s = 0.45 * smear[0] + 0.45 * divert[0] + 0.35 * rival[0] + 0.3 * coerce[0]
     return s, [t for w, t in (smear, divert, rival, coerce) if w]
@@ -325,16 +376,17 @@ def _read_squeezed(reader: _Reader, s: str, thr: float) -> Reading:
     best, kind, why = 0.0, "", []
     notes: list[str] = []
     if "benefit" in totals:
-        money, mwhy = _money(clauses)
-        if money and "report" in totals:
+        money, mwhy = _money(clauses, "review" in totals or "lever" in totals)
+        if money and "report" in totals and "demand" not in totals:  # 客服说…我现在就要: a demand, not a report
             money *= 0.3
             notes.append(f"转述/举报卖家的返现（{totals['report'][1]}）")
         if money > best:
             best, kind, why = money, "money_for_review", mwhy
-    if "flood" in totals or "coerce" in totals:
+    if "flood" in totals or "coerce" in totals or "ultimatum" in totals:
         threat, twhy = _threat(totals)
-        if threat and "lawful" in totals:
-            threat *= 0.6
+        if threat and "lawful" in totals:  # a lawful route or entitlement lowers all but the flood
+            flood = totals.get("flood", _ZERO)[0]
+            threat = 0.5 * flood + 0.6 * (threat - 0.5 * flood)
             notes.append(f"合法维权途径（{totals['lawful'][1]}）")
         if threat > best:
             best, kind, why = threat, "threat_bad_review", twhy
@@ -343,7 +395,7 @@ def _read_squeezed(reader: _Reader, s: str, thr: float) -> Reading:
         if abuse > best:
             best, kind, why = abuse, "abuse", awhy
     if "smear" in totals or "divert" in totals or "rival" in totals:
-        comp, cwhy = _competitor(totals)
+        comp, cwhy = _competitor(clauses, totals)
         if comp > best:
             best, kind, why = comp, "competitor", cwhy
     score = round(min(1.0, best), 4)
@@ -437,18 +489,24 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
                 continue
             for sj, kj, cj in clauses:
                 d = abs(kj - k)
-                if d > 2 or "ack" in cj:
+                if d > GUARD_SPAN or "ack" in cj or (d > 2 and sj != sent):
                     continue
                 r = cj.get("lever") or cj.get("pressure") or cj.get("review")
                 if r is None:
-                    continue
+                    # 改了我转你: a bare change/delete with a link and cash in the same or the next clause
+                    r = cj.get("action") if d <= 1 and sj == sent else None
+                    if r is None or not _best((cc for _, kk, cc in clauses if min(k, kj) <= kk <= max(k, kj)),
+                                              "link")[0]:
+                        continue
                 if d:
                     span = [cc for _, kk, cc in clauses if min(k, kj) <= kk <= max(k, kj)]
                     link = _best(span, "link")[0]
                     tie = link or any(_best(span, role)[0] for role in _TIES)
                     # 晒图加五星，返您两元: a good rating right before the benefit needs no other tie
                     rated = d == 1 and kj < k and sj == sent and "rating" in cj
-                    if not rated and (not tie or (d == 2 and not link)):
+                    # farther apart in one sentence (a card: 请给五星好评并晒图（15字以上），截图发给客服，即可领取礼品)
+                    # an exchange link must sit between them
+                    if not rated and (not tie or (d >= 2 and not link)):
                         continue
                     if sj != sent and (d > 1 or not (c.get("action") or c.get("link") or c.get("lever"))):
                         continue
@@ -469,6 +527,10 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
     if not hits:
         for sent, k, c in clauses:
             p = c.get("pressure")
+            if (p is None and "ack" not in c and c.get("rating", _ZERO)[0] >= 1.0
+                    and ("lever" in c or "action" in c) and (c.get("lever") or c["action"])[1] != c["rating"][1]):
+                # 把评价改为五星: a change to a good rating, however the words fell
+                p = (1.0, f"{(c.get('lever') or c['action'])[1]}…{c['rating'][1]}")
             if p is None and "del" in c:
                 window = [cc for s2, kk, cc in clauses if s2 == sent and abs(kk - k) <= 1 and "ack" not in cc]
                 rev = _best(window, "review")
@@ -481,6 +543,8 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
 
 
 _TIES = ("action", "request", "del", "lever", "pressure")
+#: how many clauses apart (one sentence) a benefit and a review may sit in a seller message; beyond 1 with a link
+GUARD_SPAN = 4
 
 
 def disclaimed(text: Any, matched: Any) -> bool:
