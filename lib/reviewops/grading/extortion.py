@@ -310,7 +310,7 @@ def _threat(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
     buyer's own future action (我会, 我让, 都会来) — the last only adds to one of the first three. An ultimatum
     with a single bad review stays below the threshold (不给我退款就差评 is within the buyer's rights)."""
     flood, coerce, ult = totals.get("flood", _ZERO), totals.get("coerce", _ZERO), totals.get("ultimatum", _ZERO)
-    if not flood[0] and coerce[0] < 0.8 and not ult[0]:
+    if flood[0] < 0.8 and coerce[0] < 0.8 and not ult[0]:  # a weak flood (天天, 朋友) needs a coercion or an ultimatum
         return 0.0, []
     rev = totals.get("review") or totals.get("lever") or _ZERO
     intent = totals.get("intent", _ZERO)
