@@ -262,7 +262,8 @@ _DECAY = (1.0, 1.0, 0.92, 0.85)
 
 def _money(clauses: Sequence[Clause], has_review: bool) -> tuple[float, list[str]]:
     """The best benefit ↔ review-lever pairing: 0.4 benefit + 0.35 lever + 0.25 exchange link, decayed by distance.
-    A clause with an honesty word (如实, 不会删) gives no lever unless it has a condition (否则差评不会删除)."""
+    A clause with an honesty word (如实, 不会删) gives no lever unless a condition or ultimatum sits in it or
+    between it and the benefit (否则差评不会删除; 不给我补两百，这个差评我不会删)."""
     best, why = 0.0, []
     n = len(clauses)
     for i in range(n):
@@ -276,8 +277,9 @@ def _money(clauses: Sequence[Clause], has_review: bool) -> tuple[float, list[str
             cross = sj != sb
             if d > MONEY_SPAN or (cross and d > 2):
                 continue
-            if "honest" in cj and "cond" not in cj:
-                continue
+            if "honest" in cj and not any("cond" in clauses[x][2] or "ultimatum" in clauses[x][2]
+                                          for x in range(min(i, j), max(i, j) + 1)):
+                continue  # 差评我不会删 is honest; 不给我补两百，这个差评我不会删 is a condition
             lever, rev, act = cj.get("lever"), cj.get("review"), cj.get("action")
             if lever is not None:
                 ra, ra_terms = lever[0], [lever[1]]
@@ -313,7 +315,7 @@ def _threat(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
     if flood[0] < 0.8 and coerce[0] < 0.8 and not ult[0]:  # a weak flood (天天, 朋友) needs a coercion or an ultimatum
         return 0.0, []
     rev = totals.get("review") or totals.get("lever") or _ZERO
-    intent = totals.get("intent", _ZERO)
+    intent = totals.get("intent", _ZERO) if rev[0] else _ZERO  # 我就取消订单 is no threat: the intent must name a harm
     s = 0.5 * flood[0] + 0.4 * coerce[0] + 0.25 * ult[0] + 0.2 * (1.0 if rev[0] else 0.0) + 0.2 * intent[0]
     return s, [t for w, t in (flood, coerce, ult, rev, intent) if w]
 
@@ -388,7 +390,8 @@ def _read_squeezed(reader: _Reader, s: str, thr: float) -> Reading:
             flood = totals.get("flood", _ZERO)[0]
             threat = 0.5 * flood + 0.6 * (threat - 0.5 * flood)
             notes.append(f"合法维权途径（{totals['lawful'][1]}）")
-        if threat > best:
+        # a benefit demanded for the review is the kind, unless the flood is the main content (codebook)
+        if threat > best and not (kind and best >= thr and totals.get("flood", _ZERO)[0] < 0.8):
             best, kind, why = threat, "threat_bad_review", twhy
     if "abuse" in totals or "insult" in totals:
         abuse, awhy = _abuse(clauses, totals)
