@@ -19,6 +19,7 @@ key                sheet               what it holds
 ``channels``       提醒渠道             where alerts go: Feishu/DingTalk/WeCom robots, e-mail, SMS (E1)
 ``duty``           值班表               who is on duty when; alerts @-mention them (E1)
 ``holidays``       节假日               the shop's own official holidays and 调休 workdays (over ``chinese_calendar``)
+``risk_rules``     风险订单             P2 high-risk order flags: per reason its threshold, weight and recommended action
 ``settings``       参数                 single values (thresholds, clock, coupons)
 =================  ==================  ==============================================
 
@@ -31,10 +32,12 @@ graded under.
 
 Money is kept in fen (integers) inside the policy; the workbook shows yuan.
 
-``channels``, ``duty`` and ``holidays`` are optional tables: a policy stored before they existed loads with
+``channels``, ``duty``, ``holidays`` and ``risk_rules`` are optional tables: a policy stored before they existed loads with
 them empty (no channel configured, nobody on duty, no day of the shop's own), and a workbook without those
 sheets imports the same way. An empty ``holidays`` table is left out of :meth:`Policy.to_json`, so the
-SHA-256 of a policy without it is what it was before the table existed.
+SHA-256 of a policy without it is what it was before the table existed. An empty ``risk_rules`` table is
+left out the same way and means the built-in rules (:data:`DEFAULT_RISK_RULES`, read by
+:mod:`reviewops.prevention.risk`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,10 @@ __all__ = [
     "CATEGORY_CODES",
     "CATEGORY_ZH",
     "Column",
+    "DEFAULT_RISK_RULES",
     "Policy",
+    "RISK_REASONS",
+    "RISK_REASON_ZH",
     "SETTINGS",
     "TABLES",
     "Table",
@@ -111,6 +117,30 @@ HOLIDAY_KINDS = ("holiday", "workday")
 HOLIDAY_KIND_ZH = {"holiday": "假日", "workday": "调休上班"}
 #: Years a 节假日 date may lie in.
 HOLIDAY_YEARS = (2000, 2099)
+#: Reasons a P2 risk score can rest on (the 风险订单 table, :mod:`reviewops.prevention.risk`). The three rate
+#: reasons compare the buyer's rate with the shop's (``min_ratio`` × the shop's rate); the others count events.
+RISK_REASONS = ("refund_rate", "no_return", "returns", "serial", "bad_review", "malicious", "burst")
+RISK_REASON_ZH = {"refund_rate": "退款率高", "no_return": "仅退款多", "returns": "退货多", "serial": "短时连续下单",
+                  "bad_review": "曾给差评", "malicious": "恶意评价信号", "burst": "集中差评成员"}
+#: The built-in 风险订单 rows (used when the policy's table is empty). Thresholds from shared/reference/prevention.md
+#: §2: a rate ≥ 3× the shop's average (the platform's reported 90-day rule), 3 orders in a day (yueyue_repo), any
+#: prior 中差评 (auto-review tools); weights are a first choice, see docs/prevention.md for how they were checked.
+DEFAULT_RISK_RULES: tuple[dict[str, Any], ...] = (
+    {"code": "refund_rate", "min_count": 2, "min_ratio": 3.0, "weight": 0.3,
+     "action": "确认该商品已投保运费险（未投保则备好人工补偿方案）；订单备注，发货前核对商品"},
+    {"code": "no_return", "min_count": 2, "min_ratio": 3.0, "weight": 0.4,
+     "action": "发货前联系买家核对规格、数量与收货信息；打包拍照留证"},
+    {"code": "returns", "min_count": 2, "min_ratio": 3.0, "weight": 0.2,
+     "action": "确认运费险；随货附尺码/使用说明卡"},
+    {"code": "serial", "min_count": 3, "min_ratio": None, "weight": 0.2,
+     "action": "发货前联系买家确认每一单（规格、地址），避免重复下单后退款"},
+    {"code": "bad_review", "min_count": 1, "min_ratio": None, "weight": 0.45,
+     "action": "仔细打包并附质检记录（拍照留证）；发货后主动告知物流进度"},
+    {"code": "malicious", "min_count": 1, "min_ratio": None, "weight": 0.7,
+     "action": "主管人工复核后照常发货；保留聊天记录与打包视频作证据（不得拒绝交易或改价）"},
+    {"code": "burst", "min_count": 1, "min_ratio": None, "weight": 0.6,
+     "action": "主管人工复核；全程留证（打包视频、物流凭证），照常发货"},
+)
 
 _TRUE = {"是", "true", "yes", "y", "1", "on", "对", "√", "✓"}
 _FALSE = {"否", "false", "no", "n", "0", "off", "不", "×", "✗", ""}
@@ -269,6 +299,18 @@ TABLES: dict[str, Table] = {t.key: t for t in (
                choices=HOLIDAY_KINDS, choice_zh=HOLIDAY_KIND_ZH),
         Column("name", "名称", "text", "如 元旦、春节 / name, e.g. New Year's Day", required=False),
     ), unique=("date",), optional=True, omit_empty=True),
+    Table("risk_rules", "风险订单", "高风险订单提示（SPEC P2）：按买家在本店的历史（下单前的数据，近 risk_lookback_days 天）"
+          "给新订单打分。每行一个原因：达到门槛即计入，分数 = 1 − ∏(1 − 权重)，计数类原因按倍数加重（最多 3 倍）；"
+          "分数 ≥ risk_flag_threshold 即提示，并给出本表的建议措施。只提示、不拉黑：不得据此拒绝交易或改价。空表 = 内置规则。", (
+        Column("code", "原因代码", "choice", "退款率高/仅退款多/退货多/短时连续下单/曾给差评/恶意评价信号/集中差评成员",
+               choices=RISK_REASONS, choice_zh=RISK_REASON_ZH),
+        Column("min_count", "最少次数", "int", "该买家至少有这么多次（退款、仅退款、退货、差评…；连续下单为窗口内含本单的单数）"
+               " / at least this many events (serial: orders in the window, this one included)", min=1),
+        Column("min_ratio", "高于本店倍数", "float", "比率类原因：买家比率 ≥ 本店比率 × 此倍数（空=只看次数）/ rate reasons: "
+               "the buyer's rate at least this multiple of the shop's (blank = count only)", required=False, min=0),
+        Column("weight", "权重", "float", "0–1，达到门槛时计入分数的权重（0=停用）/ weight 0–1 (0 = off)", min=0),
+        Column("action", "建议措施", "text", "提示订单时给客服的建议（运费险、发货前联系、仔细打包…）/ recommended action"),
+    ), unique=("code",), optional=True, omit_empty=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -340,6 +382,14 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("alert_retry_seconds", "int", "5", "首次重试等待秒数，之后每次加倍（最多10分钟）/ first retry delay in seconds, "
             "doubled each time (at most 10 min)", min=1, max=600),
     Setting("excerpt_chars", "int", "60", "队列与提醒中评价摘录的字数 / excerpt length", min=10, max=500),
+    Setting("risk_flag_threshold", "float", "0.5", "高风险订单：分数 ≥ 此值即提示（0–1）/ flag an order whose risk score "
+            "is at least this", min=0.0, max=1.0),
+    Setting("risk_lookback_days", "int", "90", "高风险订单：只看买家下单前多少天的历史 / days of the buyer's history a "
+            "risk score reads", min=1, max=730),
+    Setting("risk_serial_hours", "int", "24", "高风险订单：多少小时内的多笔订单算连续下单 / hours within which orders "
+            "count as serial", min=1, max=720),
+    Setting("risk_expiry_days", "int", "14", "高风险订单：提示在下单后多少天过期（不是黑名单）/ days after the order when "
+            "its flag expires", min=1, max=90),
 )}
 
 
@@ -516,6 +566,7 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
         "channels": [],  # the shop adds its own robots (their webhook addresses are its own)
         "duty": [],
         "holidays": [],  # the shop enters a year chinese_calendar does not know yet (e.g. 2027)
+        "risk_rules": [dict(r) for r in DEFAULT_RISK_RULES],
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -991,6 +1042,9 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
                 f"{r['date']} 是{_WEEKDAY_ZH[day.weekday()]}，本来就上班；调休上班日应为周六或周日（请核对日期）",
                 f"{r['date']} is a {day:%A}, already a working day; a make-up workday is a Saturday or Sunday "
                 "(check the date)")
+    for r in t.get("risk_rules", ()):
+        if r["weight"] > 1:
+            add("risk_rules", r["_row"], "权重", r["weight"], "权重应在 0 到 1 之间", "weight must be between 0 and 1")
     parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
     for r in t["settings"]:
         spec = SETTINGS.get(r["key"])
