@@ -308,3 +308,34 @@ def _visible(box) -> list:
             out.append(c)
             out += _visible(c)
     return out
+
+
+# ------------------------------------------------------------------------------ the 案件处理 form section
+def test_signal_review_section_of_the_case_form(world):
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.case import build_case
+
+    store, u = world["store"], world["users"]
+    b0 = _signal(store, "B0")
+    before = len(access_rows(store))
+    agent = build_case(Workbench(store, u["a1"]), case_id=b0["case_id"])
+    assert agent.view is not None and not agent.may_review_signals
+    assert agent.signals_box.layout.display == "none" and agent.signals_table.value == ""
+    assert not [r for r in access_rows(store)[before:] if r["action"].startswith("signal")]  # no read attempted
+
+    form = build_case(Workbench(store, u["l1"]), case_id=b0["case_id"])
+    assert form.may_review_signals and form.signals_box.layout.display != "none", form.status.text
+    assert "同一IP集中差评" in form.signals_table.value and "评价 #" in form.signals_table.value
+    assert "117.136" not in form.signals_table.value and "36.1.2.3" not in form.signals_table.value
+    assert "本店恶意差评阈值 <b>0.60</b>" in form.signal_threshold.value
+    assert form.signal_pick.value == b0["id"]
+    form.signal_reject.click()  # no reason
+    assert form.status.kind == "error" and "理由" in form.status.text and _signal(store, "B0")["status"] == "open"
+    form.signal_note.value = "同一IP三个新号"
+    form.signal_confirm.click()
+    assert form.status.kind == "ok" and "已确认" in form.status.text and "转法务" in form.status.text
+    assert form.view.primary_category == "malicious"  # reloaded: the confirmation routed the case
+    assert "已确认" in form.signals_table.value and "l1" in form.signals_table.value
+    assert "同一IP三个新号" in form.signals_table.value
+    assert form.signal_editor.layout.display == "none" and form.signal_pick.options == ()
+    assert "已确认 1 / 已驳回 0" in form.signal_threshold.value

@@ -9,6 +9,12 @@ case afterwards. A stale save (:class:`~reviewops.core.errors.ConflictError`) op
 what others changed (:func:`~reviewops.handling.workbench.describe_conflict`) with a 重新载入 button: nothing of
 theirs is overwritten, and the operator's own input stays in the form until they reload.
 
+信号复核 (issue 17 §1), for legal, supervisor and admin users (:data:`reviewops.handling.defence.DECIDE_ROLES`)
+when the case has detection signals: each signal with its reasons, what it rests on and its decision, the
+shop's tuned threshold, and 确认信号 / 驳回信号 (驳回 needs a reason) for the open ones — the library
+(:func:`~reviewops.handling.defence.decide_signal`) checks the role and shop again; the case is reloaded
+after a decision (a confirmation may route it to 法务). Other roles do not get the section.
+
 The case of record, its version, the user and their role live on the server side (``form.view``,
 ``wb.actor``); no widget value is ever used as authority.
 """
@@ -255,6 +261,29 @@ def evidence_html(rows: list[dict[str, Any]]) -> str:
         cls="ro-case-evidence-table", empty="（还没有证据）")
 
 
+# ------------------------------------------------------------------ signals (issue 17 §1)
+def signals_table_html(rows: list[dict[str, Any]]) -> str:
+    """The case's detection signals as an escaped table: id, kind, score, status, reasons, pointers, decision."""
+    from reviewops.core.outputs import fmt_time
+
+    def decision(r: dict[str, Any]) -> str:
+        if not r.get("decided_by"):
+            return "—"
+        note = f"：{r['decision_note']}" if r.get("decision_note") else ""
+        return f"{r['decided_by']} · {fmt_time(r.get('decided_at'))}{note}"
+    return table_html(["信号", "类型", "分数", "状态", "依据", "指向", "判定"],
+                      [[f"#{r['signal_id']}", r["kind_zh"], f"{float(r['score']):.2f}", r["status_zh"], r["reasons"],
+                        r["pointers_text"] or "—", decision(r)] for r in rows],
+                      cls="ro-case-signals-table", empty="（没有检测信号）")
+
+
+def signal_threshold_html(t: dict[str, Any]) -> str:
+    how = (f"按 {t['decisions']} 个判定调整" if t["tuned"]
+           else f"判定不足 {t['min_decisions']} 个，使用默认值")
+    return (f'<div>本店恶意差评阈值 <b>{esc(format(t["threshold"], ".2f"))}</b>（默认 {esc(format(t["default"], ".2f"))}；'
+            f'已确认 {esc(t["confirmed"])} / 已驳回 {esc(t["rejected"])}；{esc(how)}）</div>')
+
+
 class _ItemRow:
     """One remedy item in the editor: kind, amount in yuan, optional note."""
 
@@ -282,7 +311,8 @@ class CaseForm(Form):
     Button), ``contact_channel contact_note problems diagnosis_text category reply reply_length items
     add_item suggest propose_note reason satisfied unmask_field unmask_purpose unmask_button unmask_value
     evidence_upload evidence_kind evidence_note evidence_add evidence_link_chat evidence_list evidence_pick
-    evidence_show evidence_hide evidence_image``."""
+    evidence_show evidence_hide evidence_image signals_box signals_table signal_threshold signal_pick signal_note
+    signal_confirm signal_reject``; ``may_review_signals`` (legal, supervisor, admin)."""
 
     name = "case"
 
@@ -475,12 +505,40 @@ class CaseForm(Form):
             sub="按内容哈希保存，网页/SVG 等危险文件拒收；每次查看都记入保管记录 / stored by SHA-256; custody logged",
             cls="ro-case-evidence-box")
 
+        # -- 信号复核 (issue 17 §1): legal, supervisor and admin confirm or reject the case's detection signals;
+        # the library checks the role and the shop again on every call
+        from reviewops.handling.defence import DECIDE_ROLES
+
+        self.may_review_signals = getattr(wb.actor, "role", None) in DECIDE_ROLES
+        self.signals_table = widgets.HTML("")
+        self.signals_table.add_class("ro-case-signals")
+        self.signal_threshold = widgets.HTML("")
+        self.signal_threshold.add_class("ro-case-signal-threshold")
+        self.signal_pick = widgets.Dropdown(options=[], description="信号", style=STYLE,
+                                            layout=widgets.Layout(width="320px"))
+        self.signal_pick.add_class("ro-case-signal-pick")
+        self.signal_note = widgets.Text(value="", placeholder="理由（驳回必填）", description="理由", style=STYLE,
+                                        layout=widgets.Layout(width="100%"))
+        self.signal_note.add_class("ro-case-signal-note")
+        self.signal_confirm = button("确认信号", "ro-case-signal-confirm", style="warning", icon="check")
+        self.signal_confirm.on_click(guard(self.status, lambda _b: self._decide_signal(True)))
+        self.signal_reject = button("驳回信号", "ro-case-signal-reject", style="info", icon="times")
+        self.signal_reject.on_click(guard(self.status, lambda _b: self._decide_signal(False)))
+        self.signal_editor = widgets.VBox([self.signal_pick, self.signal_note,
+                                           widgets.HBox([self.signal_confirm, self.signal_reject])])
+        self.signal_editor.add_class("ro-case-signal-editor")
+        self.signals_box = section("信号复核", self.signal_threshold, self.signals_table, self.signal_editor,
+                                   sub="恶意差评检测信号：确认或驳回，判定用于调整本店阈值 / detection signals",
+                                   cls="ro-case-signals-box")
+        set_visible(self.signals_box, False)
+
         # -- layout
         left = widgets.VBox([
             section("评价", self.review, sub="review"),
             section("订单与物流", self.order, sub="order & shipment"),
             section("客户画像", self.customer, sub="customer"),
             section("分类与依据", self.reasons, sub="categories & reasons"),
+            self.signals_box,
             section("聊天记录", self.chats, sub="chats"),
             self.evidence_box,
             self.unmask_box,
@@ -536,6 +594,7 @@ class CaseForm(Form):
             w.value = ""
         self._hide_unmasked()
         self._clear_evidence()
+        self._clear_signals()
         set_visible(self.conflict, False)
         set_visible(self.body, False)
 
@@ -582,7 +641,9 @@ class CaseForm(Form):
             self._hide_unmasked()
             self._hide_preview()
             self.evidence_note.value = ""
+            self.signal_note.value = ""
         self._refresh_evidence()
+        self._refresh_signals()
         # only the allowed actions have visible buttons
         for code, b in self.buttons.items():
             set_visible(b, code in v.actions)
@@ -861,6 +922,61 @@ class CaseForm(Form):
         self.evidence_pick.options = []
         self.evidence_note.value = ""
         self.evidence_upload.value = ()
+
+
+    # ------------------------------------------------------------ signals
+    def _refresh_signals(self) -> None:
+        """The shown case's detection signals and the shop's threshold (legal, supervisor, admin only; the
+        section stays hidden for other roles and for a case without signals)."""
+        from reviewops.core.errors import AccessDenied
+        from reviewops.handling.defence import list_signals, threshold_info
+
+        if self.view is None or not self.may_review_signals:
+            self._clear_signals()
+            return
+        try:
+            rows = list_signals(self.wb.store, self.wb.actor, case_id=self.view.case_id)
+            info = threshold_info(self.wb.store, self.wb.actor, rows[0]["shop_id"]) if rows else []
+        except AccessDenied:  # the role or shops changed meanwhile (logged by the library)
+            self._clear_signals()
+            return
+        if not rows:
+            self._clear_signals()
+            return
+        self.signals_table.value = signals_table_html(rows)
+        self.signal_threshold.value = signal_threshold_html(info[0]) if info else ""
+        open_rows = [r for r in rows if r["status"] == "open"]
+        self.signal_pick.options = [(f"#{r['signal_id']} {r['kind_zh']}（{r['score']:.2f}）", r["signal_id"])
+                                    for r in open_rows]
+        self.signal_pick.value = open_rows[0]["signal_id"] if open_rows else None
+        set_visible(self.signal_editor, bool(open_rows))
+        set_visible(self.signals_box, True)
+
+    def _decide_signal(self, confirm: bool) -> None:
+        from reviewops.core.errors import ConfigError
+        from reviewops.handling.defence import SignalAlreadyDecided, decide_signal
+
+        if self.view is None or self.signal_pick.value is None:
+            raise ConfigError("请先选择要确认或驳回的信号 / choose a signal first")
+        try:
+            out = decide_signal(self.wb.store, self.wb.actor, int(self.signal_pick.value), confirm,
+                                self.signal_note.value, via="form")
+        except SignalAlreadyDecided as e:
+            self.reload()
+            self.status.error(f"{e}\n已重新载入 / reloaded")
+            return
+        self.signal_note.value = ""
+        self.reload()
+        routed = "，案件已转法务（恶意差评）" if out["made_malicious"] else ""
+        self.status.ok(f"信号 #{out['signal_id']}（{out['kind_zh']}）{out['status_zh']}{routed}；案件综合分 "
+                       f"{out['combined_score']:.2f}，本店阈值 {out['threshold']:.2f}")
+
+    def _clear_signals(self) -> None:
+        self.signals_table.value = ""
+        self.signal_threshold.value = ""
+        self.signal_pick.options = []
+        self.signal_note.value = ""
+        set_visible(self.signals_box, False)
 
 
 def build_case(wb: Any, *, case_id: Any = None) -> CaseForm:
