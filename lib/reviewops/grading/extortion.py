@@ -511,7 +511,10 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
                     # an exchange link must sit between them
                     if not rated and (not tie or (d >= 2 and not link)):
                         continue
-                    if sj != sent and (d > 1 or not (c.get("action") or c.get("link") or c.get("lever"))):
+                    # across a sentence break: adjacent clauses, and the benefit clause acts/links or the review
+                    # clause is a request (能不能给个好评呀？我们给您包个红包)
+                    if sj != sent and (d > 1 or not (c.get("action") or c.get("link") or c.get("lever")
+                                                     or (kj < k and "request" in cj))):
                         continue
                 hits.append((f"{b[1]}…{r[1]}" if d else f"{b[1]}+{r[1]}",
                              "以好评、晒图、改评或删评为条件给予好处（返现、红包、退款、券、礼品、积分等）"))
