@@ -149,3 +149,25 @@ def conversation(g: Shop, c: _Customer, o: _Order, ln: _Line, kind: str, start: 
             t = t + _sec(r.uniform(15, 240))
         msgs.append((t, role, agent if role == "agent" else (shop.bot if role == "bot" else c.nick), text))
     return msgs
+
+
+# ------------------------------------------------------------------ read-only view (tests, accuracy figures)
+def planted_extortion(demo: object) -> list[dict[str, object]]:
+    """The extortion conversations the demo planted, read-only: per conversation its ``platform``, ``order_id``,
+    the ``reviews`` of that order's malicious lines (each ``platform``, ``review_id``, ``order_id``, ``product_id``,
+    ``rating_class`` — a buyer may still post a good review after the chat; empty when the buyer posted none before
+    as-of), the buyer messages written (``buyer_messages``) and when the chat starts and ends (``start``, ``end``)."""
+    from .reviews import _ref, _shop_of
+
+    g = _shop_of(demo)
+    out: list[dict[str, object]] = []
+    for platform in ("taobao", "douyin"):
+        for _c, o, kind, msgs in g.convs[platform]:
+            if kind != "extortion":
+                continue
+            out.append({"platform": platform, "order_id": o.order_id,
+                        "reviews": [_ref(ln.review) for ln in o.lines
+                                    if ln.issue == "malicious" and ln.review is not None],
+                        "buyer_messages": [m[3] for m in msgs if m[1] == "buyer"],
+                        "start": msgs[0][0], "end": msgs[-1][0]})
+    return out

@@ -405,3 +405,39 @@ def complaint(g: Shop, code: str, sub: str | None, o: _Order, ln: _Line) -> str:
     hub = _hub(o.customer.geo[1])
     return t.format(size=size, qty=ln.qty, spec=spec_text, claim=_texts(p)[2], noun=p.noun, days=days,
                     hub=hub, carrier=o.carrier or "快递", amt=r.choice((10, 20, 30, 50)), ship_days=ship_days)
+
+
+# ------------------------------------------------------------------ read-only views (tests, accuracy figures)
+def _shop_of(demo: Any) -> Shop:
+    """The in-memory shop of a :class:`~reviewops.demo.generate.DemoResult` (or the shop itself)."""
+    g = getattr(demo, "_gen", demo)
+    if not isinstance(g, Shop):
+        raise TypeError(f"expected a DemoResult or the demo Shop, got {type(demo).__name__}")
+    return g
+
+
+def _ref(rv: _Review) -> dict[str, Any]:
+    """How a review is found in the store: the platform's review id where its export carries it, else the order
+    and the product's platform id (PDD's review export has no review id column)."""
+    o = rv.order
+    return {"platform": o.platform, "review_id": rv.review_id, "order_id": o.order_id,
+            "product_id": rv.line.product.platform_id[o.platform], "rating_class": rv.cls}
+
+
+def planted_bursts(demo: Any) -> list[dict[str, Any]]:
+    """The same-IP bursts the demo planted, read-only: per burst its ``platform``, ``ip``, ``product_code`` and
+    its bad ``reviews`` in posting order (each ``platform``, ``review_id``, ``order_id``, ``product_id``,
+    ``rating_class``)."""
+    g = _shop_of(demo)
+    return [{"platform": b["platform"], "ip": b["ip"], "product_code": b["product"].code,
+             "reviews": [_ref(ln.review) for o in b["orders"] for ln in o.lines
+                         if ln.review is not None and ln.review.burst]}
+            for b in g.bursts]
+
+
+def planted_malicious(demo: Any) -> list[dict[str, Any]]:
+    """Every review the demo wrote as malicious (risky buyers' extortion, the bursts, the malicious complaints),
+    read-only, each ``platform``, ``review_id``, ``order_id``, ``product_id``, ``rating_class``: a detection outside
+    them is a false positive. (Reviews whose extra code is malicious without the line being so are not among them.)"""
+    g = _shop_of(demo)
+    return [_ref(rv) for p in PLATFORMS for rv in g.reviews[p] if rv.malicious]
