@@ -24,8 +24,9 @@ finished landing), the moment a pushed request was received. Detection time is w
 opened; delivery time is recorded per channel by :func:`reviewops.alerting.alerts.dispatch`.
 
 A sender thread delivers alerts (:func:`reviewops.alerting.alerts.dispatch`; retries with backoff, dead
-letters). Every ``sla_every`` seconds the SLA check records warnings and breach escalations once
-and alerts them (:func:`reviewops.alerting.alerts.raise_sla_alerts`). On start, reviews first seen in the
+letters). Every ``sla_every`` seconds the SLA check records warnings and breach escalations once, and the
+platform-appeal deadlines near or past (``appeal_warn`` / ``appeal_overdue``, once per case), and alerts them
+(:func:`reviewops.alerting.alerts.raise_sla_alerts`). On start, reviews first seen in the
 last day that have no case yet (the watcher stopped between import and triage) are triaged and
 alerted (source ``recovery``); on start and with every SLA check, cases opened in the last hour by
 anyone else (a manual ``reviewops import`` + ``triage``) that have no alert get one (source ``import``).
