@@ -33,7 +33,9 @@ lookback before the order: the share of the shop's orders refunded, refunded wit
 
 **The rules** are the policy's 风险订单 table (:data:`reviewops.core.policy.DEFAULT_RISK_RULES` when empty): a
 reason fires when the buyer has at least ``min_count`` events (serial: orders within ``risk_serial_hours``, this one
-included) and, for the three rate reasons, the buyer's rate is at least ``min_ratio`` × the shop's rate. A fired
+included) and, for the three rate reasons, the buyer's rate is at least ``min_ratio`` × the shop's rate (for 差评
+too when its rule has a ``min_ratio``: bad reviews per prior order against the shop's share, so a buyer with hundreds
+of orders and a few bad reviews is not flagged; with no prior order in the lookback the count alone decides). A fired
 reason adds ``weight``; a count reason (差评, 恶意, 集中差评, 仅退款, 连续下单) weighs ``1 − (1 − weight)^m`` with
 ``m = min(count / min_count, 3)``. Score = ``1 − ∏(1 − each)`` (0–1), flagged at ``risk_flag_threshold``; a flagged
 order carries the fired reasons' recommended actions.
@@ -278,9 +280,9 @@ def score_frame(orders: pd.DataFrame, events: pd.DataFrame, settings: RiskSettin
     serial_n = buyer_count("order", r_serial) + 1
     shop_orders = shop_count("order")
     safe_prior = np.maximum(prior, 1)
-    rate = {k: np.where(prior > 0, np.minimum(counts[k] / safe_prior, 1.0), 0.0) for k in ("refund", "no_return", "return")}
-    shop_rate = {k: np.where(shop_orders > 0, shop_count(k) / np.maximum(shop_orders, 1), 0.0)
-                 for k in ("refund", "no_return", "return")}
+    rated = ("refund", "no_return", "return", "bad_review")
+    rate = {k: np.where(prior > 0, np.minimum(counts[k] / safe_prior, 1.0), 0.0) for k in rated}
+    shop_rate = {k: np.where(shop_orders > 0, shop_count(k) / np.maximum(shop_orders, 1), 0.0) for k in rated}
 
     keep = np.ones(n, dtype=np.float64)  # ∏(1 − contribution)
     fired: dict[str, np.ndarray] = {}
@@ -302,6 +304,9 @@ def score_frame(orders: pd.DataFrame, events: pd.DataFrame, settings: RiskSettin
         else:
             c = counts[COUNT_REASONS[code]]
             hit = c >= need
+            if code == "bad_review" and ratio is not None and not pd.isna(ratio):  # a buyer who orders a lot
+                hit &= (prior == 0) | (rate["bad_review"] >= float(ratio) * np.maximum(shop_rate["bad_review"],
+                                                                                        MIN_BASELINE))
         if code in RATE_REASONS and code != "no_return":
             contrib = np.where(hit, w, 0.0)
         else:
@@ -366,7 +371,8 @@ def _explain(out: pd.DataFrame, fired: Mapping[str, np.ndarray], st: RiskSetting
             np.char.add(np.char.add("，本店平均 ", _pct1(col("shop_return_rate"))), "）")),
         "serial": np.char.add(np.char.add(f"{int(st.serial_hours)} 小时内连续下单 ", col("serial_orders").astype(str)),
                               " 单（含本单）"),
-        "bad_review": np.char.add(np.char.add(f"近{days}天在本店给过中差评 ", col("bad_reviews").astype(str)), " 次"),
+        "bad_review": np.char.add(np.char.add(np.char.add(np.char.add(f"近{days}天在本店给过中差评 ",
+                                  col("bad_reviews").astype(str)), " 次（其订单 "), col("prior_orders").astype(str)), " 单）"),
         "malicious": np.char.add(np.char.add(f"近{days}天的评价有恶意评价信号 ", col("malicious").astype(str)),
                                  " 条（聊天或评价中的勒索/威胁，未被法务驳回）"),
         "burst": np.char.add(np.char.add(f"近{days}天有 ", col("bursts").astype(str)),
