@@ -1,6 +1,6 @@
-"""The daily sweep (每日巡检; SPEC E2, H1 follow-ups, P4): what every role has to do today.
+"""The daily sweep (每日巡检; SPEC E2, H1 follow-ups, P4, H3 appeal deadlines): what every role has to do today.
 
-:func:`daily_sweep` runs three checks and writes one to-do list per role:
+:func:`daily_sweep` runs four checks and writes one to-do list per role:
 
 1. **SLA** (:func:`sla_sweep`, E2) — every open case without a first contact, with the share of
    its response budget used, counted by the case's SLA clock (business hours and Chinese holidays
@@ -683,7 +683,7 @@ class DailySweep:
 
 def daily_sweep(store: Store, *, now: dt.datetime | str | None = None, shop_ids: list[int] | None = None,
                 apply: bool = True, actor: str = DAILY_SWEEP_ACTOR) -> DailySweep:
-    """Run the SLA, follow-up and delay checks at ``now`` and build the to-do list per role.
+    """Run the SLA, follow-up, delay and appeal-deadline checks at ``now`` and build the to-do list per role.
 
     ``shop_ids`` limits every check to those shops (None = all). ``apply=False`` writes nothing.
     """
