@@ -76,7 +76,7 @@ except ImportError:  # pragma: no cover - without xlwings the functions stay pla
 
 
 __all__ = ["FUNCTIONS", "MAX_ROWS", "PURE_FUNCTIONS", "STORE_FUNCTIONS", "excel_datetime", "ro_cases",
-           "ro_classify", "ro_kpi", "ro_mask", "ro_remedy", "ro_reply", "ro_sla", "ro_tier", "ro_triage"]
+           "ro_classify", "ro_kpi", "ro_mask", "ro_remedy", "ro_reply", "ro_risk", "ro_sla", "ro_tier", "ro_triage"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Largest range a function reads or returns (rows); more is refused (input) or cut with a note row (output).
@@ -950,10 +950,62 @@ def ro_kpi(metric: Any, start: Any, end: Any = None) -> Any:
     return _cell(KPI_METRICS[code][1](fig))
 
 
+#: Rows :func:`ro_risk` returns at most; a note row says when cut.
+RISK_LIMIT = 500
+_RISK_COLUMNS = (("order_id", "订单号"), ("shop", "店铺"), ("created_at", "下单时间(北京时间)"), ("score", "风险分"),
+                 ("reasons", "原因"), ("recommendations", "建议措施"), ("expires_at", "提示过期(北京时间)"))
+
+
+@func
+@arg("since", doc="开始时刻（含，北京时间；空=今天0点）/ orders placed on or after this time")
+@arg("until", doc="可选：评分时刻（空=现在），只看此前下单的订单与此前的历史 / scoring time (blank = now)")
+@arg("threshold", doc="可选：风险分门槛 0–1（空=策略的 risk_flag_threshold，即只列高风险订单；0=全部订单）/ min score")
+@_safe
+def ro_risk(since: Any = None, until: Any = None, threshold: Any = None) -> Any:
+    """高风险订单提示（P2，只读、不含个人信息、最多 500 行）：每单按买家下单前的历史打分（reviewops.prevention.risk.score_orders），
+    列出分数、原因与策略中的建议措施（运费险、发货前联系、仔细打包）。只是提示，不是黑名单。
+    High-risk order flags from the store (REVIEWOPS_DB), read-only, the user's shops: score, reasons, actions."""
+    from .core.policy import load_policy
+    from .prevention.risk import risk_settings, score_orders
+
+    at = excel_datetime(until, "评分时刻") or dt.datetime.now(SHANGHAI)
+    start = excel_datetime(since, "开始时刻")
+    if start is None:
+        start = at.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    th = _scalar(threshold, "门槛")
+    if th is not None:
+        if isinstance(th, str):
+            try:
+                th = float(th.strip().rstrip("%")) / (100 if th.strip().endswith("%") else 1)
+            except ValueError:
+                raise ExcelInputError(f"门槛应为 0–1 的数字，收到 {th!r}") from None
+        if isinstance(th, bool) or not isinstance(th, (int, float)) or not 0 <= float(th) <= 1:
+            raise ExcelInputError(f"门槛应为 0–1 的数字，收到 {th!r}")
+    store = _store()
+    policy = load_policy(store) or default_policy()  # never stores a policy
+    actor = _actor(store, policy, "RO_RISK")
+    settings = risk_settings(policy)
+    df = score_orders(store, since=start, now=at, shop_ids=None if actor.shops is None else sorted(actor.shops),
+                      settings=settings)
+    df = df[df["score"] >= (settings.threshold if th is None else float(th)) - 1e-12]
+    cut = len(df) > RISK_LIMIT
+    df = df.head(RISK_LIMIT)
+    rows: list[list[Any]] = [[h for _, h in _RISK_COLUMNS]]
+    data = [_cells(df[c]) if c in ("created_at", "expires_at") else [_cell(v) for v in df[c].tolist()]
+            for c, _ in _RISK_COLUMNS]
+    for i in range(len(df)):
+        rows.append([col[i] for col in data])
+    if cut:
+        rows.append([f"（只显示前 {RISK_LIMIT} 单；请缩短时间范围或提高门槛）"] + [None] * (len(_RISK_COLUMNS) - 1))
+    if len(rows) == 1:
+        rows.append(["（没有符合条件的订单）"] + [None] * (len(_RISK_COLUMNS) - 1))
+    return rows
+
+
 # ----------------------------------------------------------------- registry
 #: Functions that need no database (the ones xlwings Lite can offer).
 PURE_FUNCTIONS = (ro_classify, ro_triage, ro_sla, ro_remedy, ro_tier, ro_reply, ro_mask)
 #: Functions that read the store (read-only).
-STORE_FUNCTIONS = (ro_cases, ro_kpi)
+STORE_FUNCTIONS = (ro_cases, ro_kpi, ro_risk)
 #: Every Excel function, by its formula name (``=RO_CLASSIFY(…)``).
 FUNCTIONS: dict[str, Callable[..., Any]] = {f.__name__.upper(): f for f in PURE_FUNCTIONS + STORE_FUNCTIONS}
