@@ -1,7 +1,13 @@
 """extortion_scores: buyer-side extortion / abuse reading (issue 17 §1, SPEC H2).
 
-Inline examples were written for these tests (not copied from the evaluation sets); the accuracy floor reads
-only the DEV split of benchmarks/data/malicious/buyer_texts.tsv.
+Inline examples were written for these tests (not copied from the evaluation sets). The accuracy floor reads
+every row of benchmarks/data/malicious/buyer_texts.tsv and seller_messages.tsv (both old splits: the old test
+half has been seen, so all rows are development data); never the held-out benchmarks/data/malicious/fresh/.
+
+``PROBE_*``: sentences written by the engineer who reworked the rules (issue 17 generalisation), in rounds A–G.
+Each round was written *before* the rule change that followed it and read once as unseen text; the first
+reading of each round is in docs/accuracy.md. They are new phrasings, not copied from any set, and are kept
+here as regression tests (all pass now, so they no longer measure generalisation).
 """
 
 from __future__ import annotations
@@ -67,6 +73,389 @@ def test_lawful_and_honest_texts_are_not_flagged(text):
     row = extortion_scores([text]).iloc[0]
     assert not row["is_extortion"], (text, row.to_dict())
     assert row["kind"] == ""
+
+
+# ------------------------------------------------------------------ probes (rounds A–G, see the module docstring)
+PROBE_EXTORTION = [
+    ('给我打个888，评价这事就算了', 'money_for_review', 'A'),
+    ('老板大气点，发个六十六的红包，一星我马上撤', 'money_for_review', 'A'),
+    ('支付宝到账之前，这个差评我是不会动的', 'money_for_review', 'A'),
+    ('想让我改评也行，先拿两百块来', 'money_for_review', 'A'),
+    ('加我vx转一百，追评给你改成满意', 'money_for_review', 'A'),
+    ('这样吧，补我二十块，晒图好评给你安排上', 'money_for_review', 'A'),
+    ('钱到了评价自然就好看了', 'money_for_review', 'A'),
+    ('评价可以删，前提是退款之外再给我五十', 'money_for_review', 'A'),
+    ('不转钱这条差评永远挂着', 'money_for_review', 'A'),
+    ('你们给多少，我就把差评改成几星', 'money_for_review', 'A'),
+    ('不给我满意答复，我让全公司同事每人下一单给差评', 'threat_bad_review', 'A'),
+    ('一个星期内不解决，我就每天换个号给你们刷一星', 'threat_bad_review', 'A'),
+    ('你不答应，我把这件事发到网上，让大家都看看你们是什么店', 'threat_bad_review', 'A'),
+    ('我有的是时间，你们店里每件商品我都会去留言说有质量问题', 'threat_bad_review', 'A'),
+    ('等着看你的店评分一天天往下掉吧，除非按我说的做', 'threat_bad_review', 'A'),
+    ('再不给我个说法，我老婆我妈的号都会来给你打一星', 'threat_bad_review', 'A'),
+    ('这只是第一条差评，后面还有很多条', 'threat_bad_review', 'A'),
+    ('我认识好多做测评的，一句话就能让你这款没人买', 'threat_bad_review', 'A'),
+    ('你们客服是不是脑子进水了，废物一个', 'abuse', 'A'),
+    ('什么狗屁老板，滚回家种地吧', 'abuse', 'A'),
+    ('你个死骗子，祝你生意倒闭全家倒霉', 'abuse', 'A'),
+    ('客服真是个蠢猪，听不懂人话', 'abuse', 'A'),
+    ('这种货色也敢卖？我们店同款质量好一倍，价格还便宜', 'competitor', 'A'),
+    ('大家别在这买了，都是仿货，真货在我签名里的店', 'competitor', 'A'),
+    ('劝大家绕道，XX专营店的才是原厂货', 'competitor', 'A'),
+    ('同行路过，这个价格绝对是假货，懂的来问我', 'competitor', 'A'),
+    ('老板，我这人好说话，手机充值一百，差评我今晚就撤', 'money_for_review', 'B'),
+    ('想私了就发五十个红包过来，不然这个一星会一直在', 'money_for_review', 'B'),
+    ('我也不为难你，表示一下心意，追评我就写好话', 'money_for_review', 'B'),
+    ('给我免单，评价我帮你改成五星', 'money_for_review', 'B'),
+    ('你家这差评值多少钱自己心里算算，转账备注删评', 'money_for_review', 'B'),
+    ('微信给我发个两百，我把追评也删了', 'money_for_review', 'B'),
+    ('你们要是肯再寄两件过来，这条差评可以考虑撤掉', 'money_for_review', 'B'),
+    ('删评可以，三百块一口价，拖一天加五十', 'money_for_review', 'B'),
+    ('这评价你想要没了，就拿点实际的出来', 'money_for_review', 'B'),
+    ('先把钱打过来，我看到到账就去改', 'money_for_review', 'B'),
+    ('hb50，cp秒删，不讲价', 'money_for_review', 'B'),
+    ('咱们做个交易，你给我补点钱，我把差评换成好评', 'money_for_review', 'B'),
+    ('你们不是怕差评吗？那就花钱买个清净', 'money_for_review', 'B'),
+    ('我认识的人多，今天不给我一个满意的处理，明天你们店就多二十条差评', 'threat_bad_review', 'B'),
+    ('我已经注册了五个新账号，都会来你家买一单然后差评', 'threat_bad_review', 'B'),
+    ('你不理我是吧？我让我们班同学一人给你一个差评', 'threat_bad_review', 'B'),
+    ('我会把你们的聊天截图发到微博和小红书，看你们还怎么做生意', 'threat_bad_review', 'B'),
+    ('别逼我，你家每款产品底下我都去留个差评', 'threat_bad_review', 'B'),
+    ('我有空，天天买天天退天天差评，看谁耗得起', 'threat_bad_review', 'B'),
+    ('今天给不出方案，我就在所有平台上写你们是黑心店', 'threat_bad_review', 'B'),
+    ('我已经在几个群里说了，大家都会来给你们店打低分', 'threat_bad_review', 'B'),
+    ('好啊，那就看看你这店还能开几天', 'threat_bad_review', 'B'),
+    ('客服你是猪吗？说了八百遍还不懂', 'abuse', 'B'),
+    ('你们这群骗子不得好死', 'abuse', 'B'),
+    ('滚吧你，垃圾东西，跟你说话浪费时间', 'abuse', 'B'),
+    ('狗东西客服，祝你天天倒霉', 'abuse', 'B'),
+    ('老板你脑子是不是有坑，这么蠢还开店', 'abuse', 'B'),
+    ('sb店家，ntm是不是有病', 'abuse', 'B'),
+    ('这家店就是卖高仿的，想要正品的来我们店看看', 'competitor', 'B'),
+    ('买家们注意，这家是翻新货，要买去官方自营', 'competitor', 'B'),
+    ('同样的东西我家卖39，这家卖89还是假的，傻子才买', 'competitor', 'B'),
+    ('都别买了，垃圾货，搜“美好生活小店”才是良心店', 'competitor', 'B'),
+    ('我们是做这个的，这家用的是回收料，懂的人都不会买，有需要私聊', 'competitor', 'B'),
+    ('zfb转我80，一星立刻变五星', 'money_for_review', 'C'),
+    ('亲，评价的事好商量，您出个数', 'money_for_review', 'C'),
+    ('东西我不退了，你再给我打一百，我就不追评了', 'money_for_review', 'C'),
+    ('给点辛苦钱，我这条长差评就撤了，不然挂到天荒地老', 'money_for_review', 'C'),
+    ('vx发我个666红包，好评马上安排', 'money_for_review', 'C'),
+    ('你们赔我一千块精神损失，我就不在评价里写你们欺诈', 'money_for_review', 'C'),
+    ('听说你们怕差评？一条两百，删不删你们决定', 'money_for_review', 'C'),
+    ('五星可以给，前提是把这单钱全退了东西我留着，再加二十', 'money_for_review', 'C'),
+    ('hb给够，差评秒变好评😏', 'money_for_review', 'C'),
+    ('要我追加好评也行，意思意思吧老板', 'money_for_review', 'C'),
+    ('三天内不给我答复，我就叫上我所有亲戚一起给你们差评', 'threat_bad_review', 'C'),
+    ('你们不处理也行，我有的是号，慢慢给你们写', 'threat_bad_review', 'C'),
+    ('我是专业打假的，不给个说法，我让你这个店铺开不下去', 'threat_bad_review', 'C'),
+    ('你家每一个链接我都会去评论区说是假货，不信走着瞧', 'threat_bad_review', 'C'),
+    ('我粉丝十万，一条视频你们店就凉了，自己考虑', 'threat_bad_review', 'C'),
+    ('再不回复，我就天天来问大家里说你们东西有毒', 'threat_bad_review', 'C'),
+    ('这次差评只是个开头，不按我说的来，后面一条接一条', 'threat_bad_review', 'C'),
+    ('我和我室友四个号都买了，全部一星，你看着处理吧', 'threat_bad_review', 'C'),
+    ('你这种人就该被骂，死了都没人管', 'abuse', 'C'),
+    ('客服是人工智障吧，蠢得要命', 'abuse', 'C'),
+    ('卖家你个老不死的', 'abuse', 'C'),
+    ('你们全家都是骗子，早晚遭报应', 'abuse', 'C'),
+    ('去你妈的客服', 'abuse', 'C'),
+    ('这款还不如隔壁小马家的，人家是正品还便宜一半，别在这浪费钱', 'competitor', 'C'),
+    ('奉劝各位，这家都是库存尾货翻新的，想要新货私我', 'competitor', 'C'),
+    ('同行来说句公道话，这家的价格根本不可能是真货，去官方买吧', 'competitor', 'C'),
+    ('假货！！！想买真的点我头像进店', 'competitor', 'C'),
+    ('买的电饭煲用了两次就有焦味，找客服只给退一半，我说了，不给我额外补两百，这个差评和追评我都不会删，你们看着办吧', 'money_for_review', 'D'),
+    ('亲，你们是不是很在乎评分？那我们谈谈，我把一星撤了，你给我发个包', 'money_for_review', 'D'),
+    ('本来想给好评的，既然你们不返点钱，那就只能差评了', 'money_for_review', 'D'),
+    ('老板，我这人讲道理，你让我满意了，评价我自然会改，你懂我意思吧', 'money_for_review', 'D'),
+    ('这条差评删除的价格是一百八，过了今晚涨价', 'money_for_review', 'D'),
+    ('想要好评？可以，先转我三十块辛苦费', 'money_for_review', 'D'),
+    ('东西退了我还要差评，除非你们把运费和我的时间费都赔了，两百不多吧', 'money_for_review', 'D'),
+    ('👉🧧👈 到了就删', 'money_for_review', 'D'),
+    ('我跟你说，我在好几个平台都有号，你们这家我会一个个去写差评，直到你们给我一个交代', 'threat_bad_review', 'D'),
+    ('我表哥在电视台，你们再这样我就让他来曝光', 'threat_bad_review', 'D'),
+    ('不赔我钱，接下来一个月我每天都来买一单然后差评退货', 'threat_bad_review', 'D'),
+    ('等着吧，今晚我就发到业主群和朋友圈，让大家都知道你们是什么货色', 'threat_bad_review', 'D'),
+    ('我们宿舍六个人都买了，如果不给解决，六个差评马上到', 'threat_bad_review', 'D'),
+    ('劝你识趣一点，我搞过好几家店了，你不会想知道后果', 'threat_bad_review', 'D'),
+    ('滚，你们这帮吸血鬼', 'abuse', 'D'),
+    ('客服小妹是不是没读过书？脑子被驴踢了吧', 'abuse', 'D'),
+    ('操，客服就是个傻子', 'abuse', 'D'),
+    ('你们老板不得好死，生儿子没屁眼', 'abuse', 'D'),
+    ('这家卖的是假冒伪劣，真正的原装在我店里，想要的来', 'competitor', 'D'),
+    ('纯路人提醒，这个牌子官方早就停产了，这家肯定是假的，想要正品的去搜“悦享家居”', 'competitor', 'D'),
+    ('我们厂就是给这个牌子代工的，这家卖的根本不是原厂货，私我拿出厂价', 'competitor', 'D'),
+    ('我也不想闹，八十八块钱的事，你转了我就改成好评，皆大欢喜', 'money_for_review', 'E'),
+    ('差评删不删，全看老板给的红包大小', 'money_for_review', 'E'),
+    ('h b 到 手 ， 评 价 改 口', 'money_for_review', 'E'),
+    ('免费再给我发一套，追评我就夸你们', 'money_for_review', 'E'),
+    ('说吧，多少钱能让我把这条评价撤了？你开个价', 'money_for_review', 'E'),
+    ('我要的不多，两百块，差评换好评，成交就发我', 'money_for_review', 'E'),
+    ('家里人都有淘宝号，一人一条差评，你自己算算吧', 'threat_bad_review', 'E'),
+    ('我可以告诉你，我手上有十几个账号，每个都能给你们差评', 'threat_bad_review', 'E'),
+    ('你们要是不同意，我就去你们每个宝贝下面追评说质量有问题', 'threat_bad_review', 'E'),
+    ('拖是吧？我会让我们公司同事都来给你们评一星', 'threat_bad_review', 'E'),
+    ('你妈死了吗客服', 'abuse', 'E'),
+    ('傻x卖家', 'abuse', 'E'),
+    ('你们这群垃圾人，赚黑心钱早晚出事', 'abuse', 'E'),
+    ('这家质量垃圾还是假货，我在某宝另一家买的同款才是正品，链接私我', 'competitor', 'E'),
+    ('姐妹们别买这家了，全是山寨货，去我主页看正品', 'competitor', 'E'),
+    ('你给我个痛快话，一百块，这差评我今天就删', 'money_for_review', 'F'),
+    ('商量个事，你们退我五十，我把追评改成好的', 'money_for_review', 'F'),
+    ('只要钱到位，什么评价都好说', 'money_for_review', 'F'),
+    ('这样，你们补偿我一个月会员费，我的评价就改过来', 'money_for_review', 'F'),
+    ('差评在这摆着，你们看看值不值得花点钱', 'money_for_review', 'F'),
+    ('加个微信吧，私下给我点，评价的事包在我身上', 'money_for_review', 'F'),
+    ('东西我就不退了，给我个大红包，一星改五星', 'money_for_review', 'F'),
+    ('老板，删一条差评给三十，你们家我写了三条，自己算', 'money_for_review', 'F'),
+    ('不给钱？行，那我每周都来买一次，每次都写差评', 'threat_bad_review', 'F'),
+    ('我老公是律师，我朋友是记者，你们不给我个说法就等着上新闻吧', 'threat_bad_review', 'F'),
+    ('我不会只写一条的，你们所有的商品评论区我都会去留言', 'threat_bad_review', 'F'),
+    ('别以为我就一个号，我这里随时能换号继续给你们差评', 'threat_bad_review', 'F'),
+    ('我已经发动身边所有人了，你们就等着评分暴跌吧', 'threat_bad_review', 'F'),
+    ('今晚十二点前不给我处理好，明天你们就会看到一排差评', 'threat_bad_review', 'F'),
+    ('你们这些奸商都该去死', 'abuse', 'F'),
+    ('客服你就是个废物，什么都不会', 'abuse', 'F'),
+    ('祝你们老板出门踩狗屎被雷劈', 'abuse', 'F'),
+    ('这家是卖假货的，正品我家有，进我主页', 'competitor', 'F'),
+    ('说句实话，这款在我们厂出厂价才十块，别买这家，来找我', 'competitor', 'F'),
+    ('山寨的，别上当，买正版要去认证的那家', 'competitor', 'F'),
+    ('做生意嘛，大家互相给个面子，你发我六十八，我把评价改成五星', 'money_for_review', 'G'),
+    ('追评写什么取决于你们的态度，态度就是红包', 'money_for_review', 'G'),
+    ('老板，帮我把这单的钱全退了，东西我也不寄回，差评我立马删', 'money_for_review', 'G'),
+    ('给个五十的购物卡，我给你们写个三百字的好评', 'money_for_review', 'G'),
+    ('我这人很好说话的，你懂的，差评的事可以商量', 'money_for_review', 'G'),
+    ('hb安排一下，不然这个cp不会撤的', 'money_for_review', 'G'),
+    ('先给钱再改评，没钱免谈', 'money_for_review', 'G'),
+    ('你们要是再赔两百，我就把评价里的照片都删了', 'money_for_review', 'G'),
+    ('五百块，少一分这个差评都挂着', 'money_for_review', 'G'),
+    ('朋友们都在等我一句话，不给我满意的结果，差评会一波一波来', 'threat_bad_review', 'G'),
+    ('我会在抖音上发视频，标题就写这家店骗人，你们自己掂量', 'threat_bad_review', 'G'),
+    ('拿不出诚意来，我就开十个号轮流给你们差评', 'threat_bad_review', 'G'),
+    ('你们店的每个商品我都会买一个，然后全部差评', 'threat_bad_review', 'G'),
+    ('信不信我让你这个月一单都卖不出去', 'threat_bad_review', 'G'),
+    ('要么退钱加赔偿，要么我天天来写差评，你们选', 'threat_bad_review', 'G'),
+    ('你们客服是不是智商有问题', 'abuse', 'G'),
+    ('老板真是个人渣', 'abuse', 'G'),
+    ('傻逼店家，全家死光', 'abuse', 'G'),
+    ('你这个狗东西，赶紧滚', 'abuse', 'G'),
+    ('别在这家当冤大头了，我店里同款只要一半价钱，主页有', 'competitor', 'G'),
+    ('这家东西是假的，我是做这一行的，正品只有我们家有', 'competitor', 'G'),
+    ('大家认准官方授权店，这家是盗版，去搜“正品小铺”', 'competitor', 'G'),
+]
+PROBE_LAWFUL = [
+    ('质量太差了，我要申请退款，不退的话我就投诉到平台', 'A'),
+    ('不给我换货我就给差评，这是我的权利', 'A'),
+    ('商家私信我说好评给五块钱红包，我没理他', 'A'),
+    ('收到的卡片上写着五星好评返现十元，这种做法不对吧', 'A'),
+    ('你们发货太慢了，气死我了，差评！', 'A'),
+    ('我买的小号衣服太紧了，能换中号吗', 'A'),
+    ('请问这个红包是店铺的还是平台的，下单能用吗', 'A'),
+    ('如果再拖着不处理，我会向消费者协会反映', 'A'),
+    ('评价我写的是实话，不会因为你们打电话就改', 'A'),
+    ('客服态度差得要命，垃圾服务，再也不来了', 'A'),
+    ('这个充电器是假货吧，和官方旗舰店买的完全不一样', 'A'),
+    ('差价什么时候退给我？保价期内降了二十', 'A'),
+    ('退款到账了，差评我已经改成好评了，谢谢', 'A'),
+    ('之前说好的补偿二十块到现在都没给，我要投诉', 'A'),
+    ('我给了一星，因为漏发了一个零件，补发了我再追评', 'A'),
+    ('骗子店铺，图片和实物差太多了，大家谨慎购买', 'A'),
+    ('你们的客服说只要给好评就返现，我觉得这是在骗人', 'A'),
+    ('朋友推荐我来买的，结果一般，给个中评', 'A'),
+    ('快递员态度很恶心，不是店家的问题', 'A'),
+    ('我的几个号都是家里人用的，不是刷单', 'A'),
+    ('收到的杯子裂了，要么给我换新的，要么退款，不然我就给差评', 'B'),
+    ('第三次联系了还是没人管，我会投诉到平台，评价也会实话实说', 'B'),
+    ('你们的短信写着好评返现十元，我没好评也不要钱，就是想提醒一下别人', 'B'),
+    ('我不是为了红包，东西确实好，主动给个好评', 'B'),
+    ('客服态度太恶心了，问什么都答非所问，差评', 'B'),
+    ('这鞋子垃圾，穿一天就开胶，骗钱的玩意', 'B'),
+    ('请问评价晒图有没有红包？看到别人说有', 'B'),
+    ('已经申请仅退款了，商家不同意的话我申请平台介入', 'B'),
+    ('我女儿的账号和我的账号都买了，两单都有问题', 'B'),
+    ('差评是我写的，写的都是实际情况，你们打电话我也不会改', 'B'),
+    ('这次补发很快，我把之前的差评改成好评了，不用给我什么', 'B'),
+    ('价格保护期内降价了，按规则把差价退给我，谢谢', 'B'),
+    ('我朋友也买了，她那件也是一样的线头问题', 'B'),
+    ('官方旗舰店买的和你家的对比了一下，做工差不少，有点失望', 'B'),
+    ('店家主动说给我补偿五元，我说不用了，东西没问题就行', 'B'),
+    ('卖家说改好评给返现，我拒绝了，这种行为平台应该查', 'B'),
+    ('妈的快递又晚了三天，急用的东西', 'B'),
+    ('我要给一星，产品和描述不符，请大家参考', 'B'),
+    ('如果这周还收不到货，我就申请退款并且给差评', 'B'),
+    ('商品有质量问题，按三包规定请给我维修或者更换', 'B'),
+    ('店铺红包怎么领不了，提示已经领完', 'B'),
+    ('打印机HP的墨盒兼容吗', 'B'),
+    ('这款小号偏大，我平时穿S', 'B'),
+    ('假一赔十是真的吗，我怀疑是假货想送检', 'B'),
+    ('你们东西不错，我已经推荐给同事了', 'B'),
+    ('东西坏了不给修，我就去12315投诉，差评也会写', 'C'),
+    ('收到货发现是旧的，要求退货退款，不然给差评，这是正当要求', 'C'),
+    ('快递员把我的包裹丢了，你们得补发或者退款', 'C'),
+    ('差评写了，原因是包装破损，不是针对客服', 'C'),
+    ('你们卡片上说好评送十元，我觉得没必要，我就按实际评价', 'C'),
+    ('客服问我能不能改评价，说给我返现，我没答应', 'C'),
+    ('我的评价是真实的，你们再打电话骚扰我就报警', 'C'),
+    ('店铺双十二的红包怎么用？满多少可以减', 'C'),
+    ('能不能给我补发一个配件？差评我可以改', 'C'),
+    ('有点生气，等了十天才发货，给中评', 'C'),
+    ('垃圾质量，穿了一次就起球，后悔买了', 'C'),
+    ('我们全家都在用这个牌子，这次买的感觉不太一样，是不是批次问题', 'C'),
+    ('我想问下晒图评价有没有活动，没有也没关系', 'C'),
+    ('刚下单就降价五十，麻烦按价保退我差价', 'C'),
+    ('朋友们别急着下单，等我用几天再来追评', 'C'),
+    ('请问这款有小号吗，孩子穿', 'C'),
+    ('我没用过别家的，不知道这个算不算好', 'C'),
+    ('店家很负责，主动退了我二十块运费，好评', 'C'),
+    ('被快递坑惨了，不是店家的错', 'C'),
+    ('要不是客服态度好，我肯定给差评了', 'C'),
+    ('买了三次了，这次的质量明显不如以前，给个差评提醒一下，希望店家重视', 'D'),
+    ('你们说好的48小时发货，现在五天了，不发货我就申请退款，并给差评', 'D'),
+    ('商家在包裹里放了好评返现卡，扫码要加微信，我没加，提醒大家不要上当', 'D'),
+    ('退款还没到账，麻烦看一下，我差评已经删了', 'D'),
+    ('收到有破损，拍照给客服了，客服说补发，等补发到了我再改评价', 'D'),
+    ('我上次差评后店家主动联系给我补发了，态度很好，追评一下', 'D'),
+    ('客服说如果我改好评就给我五元红包，我觉得这样不好，评价就按真实的写', 'D'),
+    ('这个价格还要什么自行车，一般般吧，中评', 'D'),
+    ('问一下，好评返现是你们店的活动吗？我看评论里很多人说有', 'D'),
+    ('太坑了，买回来就是坏的，退货！', 'D'),
+    ('别家卖的都有赠品，你们家为什么没有', 'D'),
+    ('我用小号买的，收货地址写的我妈家', 'D'),
+    ('亲戚推荐的，说这家正品，果然不错', 'D'),
+    ('今天之内不发货我就取消订单了', 'D'),
+    ('质量很差，我要求退款，不给退的话我会找平台客服介入', 'D'),
+    ('祝店家生意兴隆，东西很好用', 'D'),
+    ('说实话有点失望，不过客服态度好，给三星', 'D'),
+    ('你们的包装太差了，垃圾包装，东西都压坏了', 'D'),
+    ('红包袋做工不错，过年发红包正合适', 'E'),
+    ('小号的杯子容量偏小，建议买大号', 'E'),
+    ('HP打印机用这个墨盒很合适', 'E'),
+    ('和男朋友买的cp款，很可爱', 'E'),
+    ('已经转账付款了，什么时候发货', 'E'),
+    ('这个设计的好处是收纳方便', 'E'),
+    ('买了两个号码的鞋，一个自己穿一个给老公', 'E'),
+    ('评价返现卡我拍照举报给平台了', 'E'),
+    ('店家说好评返红包，我没要，东西确实一般', 'E'),
+    ('东西有问题，给我退款或者换货，否则我只能差评了', 'E'),
+    ('你们这样处理我很不满意，我要投诉到消费者协会', 'E'),
+    ('这什么破质量，气死了，差评差评差评', 'E'),
+    ('老板人不错，多送了一个小礼物，好评', 'E'),
+    ('追评：用了一个月，还是很好用', 'E'),
+    ('请问晒图好评有奖励吗？我看别人说有', 'E'),
+    ('快递太慢，和店家无关，不给差评', 'E'),
+    ('新人红包领了，下单便宜了十块', 'E'),
+    ('我是第二次买了，第一次用的我老公的号', 'E'),
+    ('假的吧？和我在专柜买的味道不一样，求店家解释', 'E'),
+    ('我不要补偿，只要你们给我换个新的', 'E'),
+    ('如果明天还不发货，我就申请退款然后给差评', 'F'),
+    ('收到货是坏的，要求全额退款，这是我应得的', 'F'),
+    ('你们的返现卡片太过分了，我已经截图发给平台了', 'F'),
+    ('商家客服私信我要我改好评，说可以返我二十块，我觉得很离谱', 'F'),
+    ('为了这个破杯子我跑了三趟快递点，气死了', 'F'),
+    ('退款已经收到，谢谢，评价就不改了，还是如实写', 'F'),
+    ('有没有满减活动啊？红包能叠加吗', 'F'),
+    ('我家孩子穿小号正好', 'F'),
+    ('这款我已经推荐给好几个朋友了，大家都说好', 'F'),
+    ('差评是因为物流，东西本身没问题', 'F'),
+    ('东西和描述不一样，我要退货，不然就找平台', 'F'),
+    ('你们客服回复太慢了，能不能多招几个人', 'F'),
+    ('收到的是二手货吧，有使用痕迹，我要投诉', 'F'),
+    ('价格比别家贵了十块，但服务好，值了', 'F'),
+    ('我的差评不会删，除非你们真正解决问题', 'F'),
+    ('说好的赠品没有发，请补发，不然我给差评', 'F'),
+    ('老公用他的号又买了一单，第二单也有同样的问题', 'F'),
+    ('刚看到你们说好评返五元，这是违规的吧', 'F'),
+    ('店家态度很好，主动补偿了五块钱，好评', 'F'),
+    ('你们家东西真垃圾，用了三天就坏了', 'F'),
+    ('产品有瑕疵，请给我退款，不退我就给差评', 'G'),
+    ('客服说五星好评送小礼品，我觉得这样不好，就没参加', 'G'),
+    ('收到的卡片写着好评返五元，我直接扔了', 'G'),
+    ('我的评价都是实话，不会删，也不需要补偿', 'G'),
+    ('快递慢得要死，差评给快递', 'G'),
+    ('都是假话，说好的包邮结果收了运费，投诉', 'G'),
+    ('我不要红包，我要一个能用的东西', 'G'),
+    ('这个小号的尺码表不准，退了', 'G'),
+    ('红包领了但是用不了，提示不满足条件', 'G'),
+    ('如果你们能补发，我就把差评改了', 'G'),
+    ('你们店的东西我全家都喜欢', 'G'),
+    ('差评！发错颜色了，要求换货', 'G'),
+    ('店家太实在了，多给我寄了一包，好评', 'G'),
+    ('用了一周，质量一般，对得起价格', 'G'),
+    ('退款十几天了还没到账，再不处理我就找平台介入', 'G'),
+    ('客服态度恶心，我问了三次都不理', 'G'),
+    ('我是老顾客了，这次真的失望，一星', 'G'),
+    ('店家让我改评价，我没同意，评价是我的自由', 'G'),
+    ('商家说给我退二十块让我删差评，我拒绝了，这种做法不对', 'G'),
+    ('看到评论区有人说好评返现，是真的吗？', 'G'),
+    ('给了差评之后，店家态度很好地给我退了款', 'G'),
+    ('这家是不是卖假货啊？和我之前在官方买的不一样，求解释', 'G'),
+]
+
+
+@pytest.mark.parametrize("text, kind, probe_round", PROBE_EXTORTION)
+def test_probe_extortion_is_flagged(text, kind, probe_round):
+    row = extortion_scores([text]).iloc[0]
+    assert row["is_extortion"], (probe_round, text, row.to_dict())
+    assert row["kind"] in ext.KINDS
+
+
+@pytest.mark.parametrize("text, probe_round", PROBE_LAWFUL)
+def test_probe_lawful_is_not_flagged(text, probe_round):
+    row = extortion_scores([text]).iloc[0]
+    assert not row["is_extortion"], (probe_round, text, row.to_dict())
+
+
+def test_probe_kinds_mostly_right():
+    df = extortion_scores([t for t, _, _ in PROBE_EXTORTION])
+    right = sum(k == want for k, (_, want, _) in zip(df["kind"], PROBE_EXTORTION))
+    assert right / len(PROBE_EXTORTION) >= 0.9, right
+
+
+# ------------------------------------------------------------------ frames (what generalises)
+@pytest.mark.parametrize("text, flagged", [
+    # an ultimatum over one bad review: lawful when the demand is the buyer's right, a threat when unstated
+    ("不给我退款我就给差评", False),
+    ("不给我一个满意的交代，我就给差评", True),
+    # a flood needs no demand; a weak flood (朋友, 天天) needs a coercion or an ultimatum
+    ("我家里五个号都会来给你差评", True),
+    ("朋友们别急着下单，等我用几天再来追评", False),
+    ("不答应的话，朋友们都会来给你差评", True),
+    # the buyer's own future action is no threat without a named harm
+    ("今天之内不发货我就取消订单了", False),
+    # an honesty word shields the review unless a condition ties it to a benefit
+    ("差评我不会删，东西就是有问题", False),
+    ("不给我补两百，这个差评我不会删", True),
+    # the seller's offer reported, or a question about a promotion
+    ("店家私信我说改好评可以返我十块，我没理", False),
+    ("请问晒图好评有奖励吗？", False),
+    ("之前客服说改评给钱，我现在就要，不给我就再追一条", True),
+    # far apart in one sentence, with a link between
+    ("v我50，先看看诚意，差评删不删就看这个了", True),
+    # a diversion: comparing with a flagship store is not a recommendation
+    ("这个是假货吧，和旗舰店买的不一样", False),
+    ("这个是假货，大家去XX旗舰店买", True),
+    # insults: a person-noun with any addressee; an adjective only with a pointed one
+    ("客服真是个蠢猪", True),
+    ("客服态度垃圾，差评", False),
+    ("你这种人就是垃圾", True),
+])
+def test_frames(text, flagged):
+    row = extortion_scores([text]).iloc[0]
+    assert bool(row["is_extortion"]) is flagged, (text, row.to_dict())
+
+
+def test_split_words_and_traditional_characters_are_normalised():
+    assert ext.squeeze("好.评.返.红.包") == "好评返红包"
+    assert ext.squeeze("删-差-评") == "删差评"
+    assert ext.squeeze("3.5元") == "#元"  # a decimal is an amount, not a split word
+    assert ext.squeeze("十幾個小號") == "十几个小号"
+    assert extortion_scores(["我有十幾個小號，你自己看著辦"]).iloc[0]["kind"] == "threat_bad_review"
+
+
+def test_money_is_the_kind_unless_the_flood_is_the_main_content():
+    money = extortion_scores(["不给我额外补两百，这个差评我不会删，你们看着办吧"]).iloc[0]
+    assert money["kind"] == "money_for_review", money.to_dict()
+    flood = extortion_scores(["不给钱，我就开十个号轮流给你们差评"]).iloc[0]
+    assert flood["kind"] == "threat_bad_review", flood.to_dict()
 
 
 def test_frame_columns_types_and_order():
@@ -141,7 +530,7 @@ def test_property_stable_under_spaces_zero_width_and_full_width(text, inserts, f
     assert (a["score"], a["is_extortion"], a["kind"]) == (b["score"], b["is_extortion"], b["kind"]), (text, variant)
 
 
-# ------------------------------------------------------------------ accuracy floor (DEV split only)
+# ------------------------------------------------------------------ accuracy floor (all dev rows, both old splits)
 def _accuracy_module():
     spec = importlib.util.spec_from_file_location("accuracy_extortion", ROOT / "benchmarks" / "accuracy_extortion.py")
     mod = importlib.util.module_from_spec(spec)
@@ -149,7 +538,9 @@ def _accuracy_module():
     return mod
 
 
-#: measured on the DEV split when the lexicon was frozen (docs/accuracy.md); the floor is 0.03 below
+#: measured on all dev rows (461 buyer, 339 seller: the old dev and test halves) when the generalised rules were
+#: frozen (docs/accuracy.md); the floor is 0.03 below. These rows were used for tuning: the floor guards against
+#: regressions, it says nothing about unseen text (the fresh/ set does).
 DEV_PRECISION, DEV_RECALL = 1.0, 1.0
 DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 1.0, 0.0
 
@@ -159,6 +550,7 @@ def test_accuracy_floor_on_the_dev_split():
     if not (mod.DATA / "buyer_texts.tsv").exists():
         pytest.skip("benchmarks/data/malicious is not in this checkout")
     b = mod.buyer_figures("dev")
+    assert b["rows"] >= 420, b  # every row, not one old half
     assert b["precision"] >= DEV_PRECISION - 0.03, b
     assert b["recall"] >= DEV_RECALL - 0.03, b
     s = mod.seller_figures("dev")

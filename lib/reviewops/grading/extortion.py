@@ -298,16 +298,27 @@ def _money(clauses: Sequence[Clause], has_review: bool) -> tuple[float, list[str
             if d or cross:
                 lo, hi = (i, j) if i < j else (j, i)
                 # the link may also follow the pair (给钱就删，不给拉倒; 补我300，不然免谈)
-                link = _best((clauses[x][2] for x in range(lo, min(hi + 2, n))), "link")
+                link = _link(clauses[x][2] for x in range(lo, min(hi + 2, n)))
                 if (d > 1 or cross) and not link[0]:
                     continue
             else:
-                link = _best((clauses[x][2] for x in range(i, min(i + 2, n))), "link")
+                link = _link(clauses[x][2] for x in range(i, min(i + 2, n)))
             sc = (0.4 * b[0] + 0.35 * ra + 0.25 * link[0]) * _DECAY[d] * (0.9 if cross else 1.0)
             if sc > best:
                 best = sc
                 why = [b[1], *ra_terms] + ([link[1]] if link[0] else [])
     return best, why
+
+
+def _link(window: Iterable[dict[str, tuple[float, str]]]) -> tuple[float, str]:
+    """The strongest exchange link in ``window``; an ultimatum (不给我…) ties a benefit to a review as a link does."""
+    best = _ZERO
+    for c in window:
+        for role in ("link", "ultimatum"):
+            v = c.get(role)
+            if v is not None and v[0] > best[0]:
+                best = v
+    return best
 
 
 def _threat(totals: dict[str, tuple[float, str]]) -> tuple[float, list[str]]:
