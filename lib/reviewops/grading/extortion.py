@@ -10,22 +10,42 @@ Compliance; issue 17).
 
 How a text is read (rule-based, no model): the text is normalised (:func:`reviewops.grading.lexicon.normalize_text`:
 NFKC, lower case), then whitespace and invisible characters are removed (so "红 包" and "红\u200b包" read as
-红包), a few traditional characters are simplified and every run of digits becomes ``#`` (转50 → 转#). One
-leftmost-longest Aho-Corasick pass over the lexicon (``core/data/extortion_zh.tsv``) finds the terms and the
-clause/sentence breaks. Each term has a role (benefit, review, action, lever, link, negation, …; the TSV's
-header explains them) and a weight; a role's terms are combined per clause:
+红包), about 150 traditional characters are simplified (曬圖好評 → 晒图好评), a word split by the same
+punctuation between single characters is joined (好.评.返.现, 删-差-评) and every run of digits becomes ``#``
+(转50 → 转#). One leftmost-longest Aho-Corasick pass over the lexicon (``core/data/extortion_zh.tsv``) finds the
+terms and the clause/sentence breaks. Each term has a role (benefit, review, action, lever, link, negation,
+ultimatum, intent, …; the TSV's header explains them) and a weight. The rules read frames — who gives what to
+whom, on what condition — from the roles per clause, not whole phrasings:
 
-* **money_for_review**: a benefit (红包, hb, 转#, 返现, 好处费, "你懂的", 开个价 …) and a review lever (a review
-  word and an action, or 删评/改成好评 …) in the same or an adjacent clause, stronger with an exchange
-  link (就, 的话, 只要, 到位 …). A negation before the benefit in its clause (不要红包, 没有返现) cancels it;
-  an honesty word (如实, 真实 …) cancels the lever of its clause; a reporting frame anywhere (客服说, 卡片,
-  违规, 我没删 …: the buyer reports the *seller's* offer) divides the score.
-* **threat_bad_review**: a flood (小号, 多个号, 天天差评, 一片绿, 降权 …) with a coercion (你看着办, 掂量, 信不信 …)
-  or a review word; lowered when the text names a lawful route (12315, 消协, 平台介入 …).
-* **abuse**: a personal insult or curse (alone enough), or a weak insult (垃圾, 废物) next to a person
-  (你这种人, 客服就是) — "他妈的，这锅垃圾" is a complaint, not abuse.
-* **competitor**: a smear (骗子, 假货, 翻新) with a diversion (去买, 旗舰店, 隔壁, 认准 …) or a rival's voice (我们厂,
-  同行, 懂行的都知道).
+* **money_for_review**: a benefit (红包, hb, 转#, 返现, 好处费, "你懂的", 开个价, 不寄回 …) and a review lever (a review
+  word and an action, 删评/改成好评, or a bare action such as 给钱就删) scored 0.4 benefit + 0.35 lever + 0.25
+  exchange link (就, 的话, 只要, 到位, 立删, or an ultimatum 不给我…), decayed by distance: the same or the
+  adjacent clause freely, up to :data:`MONEY_SPAN` clauses apart in one sentence or two across a sentence break
+  only with a link between (v我50，看看实力，差评删不删就看这个了). A negation before the benefit in its clause
+  (不要红包, 没有返现) cancels it; an honesty word (如实, 不会删) cancels the lever of its clause unless a
+  condition or an ultimatum ties it (否则差评不会删除); a reporting or asking frame anywhere (客服说, 卡片, 违规,
+  说可以返我, 请问 …: the *seller's* offer or a public promotion) divides the score unless the buyer demands
+  (我现在就要).
+* **threat_bad_review**: 0.5 flood (小号, 五个号, 所有宝贝, 一排差评, 发到网上, 卖不出去 …) + 0.4 coercion
+  (你看着办, 掂量, 别逼我, 自己考虑 …) + 0.25 ultimatum (不答应的话, 除非, 要么, 不按我说的 …) + 0.2 a review
+  word + 0.2 the buyer's own future action (我会, 我让; only with a named harm). A weak flood (朋友, 天天) needs a
+  coercion or an ultimatum; an ultimatum over one bad review stays below the threshold (不给我退款就差评 is the
+  buyer's right), and a lawful route or entitlement (12315, 消协, 退款, 换货 …) lowers all but the flood part.
+  When a benefit demand is also flagged it is the kind, unless the flood is the main content.
+* **abuse**: a curse or slur (alone enough), or an insult aimed at a person in the same sentence: a
+  person-noun (蠢猪, 流氓, 废物) with any addressee (你, 客服, 老板), an adjective (垃圾, 恶心, 骗子) only with a
+  pointed one (你这种人, 老板是个) — "他妈的，这锅垃圾" and "客服态度垃圾" are complaints, not abuse.
+* **competitor**: a smear (假货, 黑店, 仿的, 盗版) with a diversion (去买, 认准, 真货在, 看我主页, 私我) or a rival's voice
+  (我们厂, 同行, 我家卖). A weak diversion (旗舰店, 隔壁, 别家: a buyer comparing) counts only with a go/compare
+  word in its clause (去XX旗舰店, 隔壁同款便宜一半).
+
+The seller side (:func:`incentive_hits`) reads the same roles with the seller's lexicon rows: a benefit (cash,
+refunds — also a refund or after-sales *withheld*, 先不退 —, coupons, gifts, perks) and a review in the same or
+the adjacent clause with a tie, up to :data:`GUARD_SPAN` clauses apart in one sentence with an exchange link
+between (a card insert), or across a sentence break after a request (能不能给个好评呀？我们给您包个红包); a bare
+change with a link and cash (改了我转你); off-site collection (加微信领); and pressure without a benefit (删了吧,
+不删的话, a change to a good rating such as 把评价改为五星, 请给五星好评). A remedy said to be unconditional (和评价无关,
+由您决定, 改不改都可以) or the practice disclaimed (不以任何形式, 是违规的) cancels the benefit readings.
 
 The lexicon is loaded once (:func:`functools.cache`); ``policy`` can override the threshold through an
 ``extortion_threshold`` setting when the policy has one (it has none yet: the threshold is the TSV's
@@ -486,11 +506,14 @@ def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = 
 def incentive_hits(text: Any) -> list[tuple[str, str]]:
     """What a seller message does wrong: [(matched words, reason_zh)], empty when it reads lawful.
 
-    Blocks a benefit (cash, 红包, 返现, refund, coupon, gift, points, perks …) tied to a review — in the same
-    clause, or in an adjacent clause of the same sentence when an action, exchange link or request is there
-    (the condition may sit in sentence order: 给您补偿20元～方便的话帮忙改下评价) — and pressure to delete a
-    review or make it good without any benefit. A message that says the remedy does not depend on the review
-    (和评价无关, 不需要您做任何事, 由您决定 …) or thanks for a review already given is not an incentive.
+    Blocks a benefit (cash, 红包, 返现, refund — also one withheld —, coupon, gift, points, perks …) tied to a
+    review: in the same clause; in an adjacent clause when an action, exchange link or request is there (the
+    condition may sit in sentence order: 给您补偿20元～方便的话帮忙改下评价); up to :data:`GUARD_SPAN` clauses
+    apart in one sentence with an exchange link between (a card insert); in the next sentence after a request
+    for a review. Also a bare change with a link and cash (改了我转你), off-site collection next to a benefit, and
+    pressure to delete a review or make it good without any benefit (删了吧, 不删的话, 把评价改为五星). A message
+    that says the remedy does not depend on the review (和评价无关, 不需要您做任何事, 由您决定 …) or thanks for a
+    review already given is not an incentive.
     """
     reader = _reader("seller")
     s = squeeze(text)
