@@ -20,6 +20,7 @@ key                sheet               what it holds
 ``duty``           值班表               who is on duty when; alerts @-mention them (E1)
 ``holidays``       节假日               the shop's own official holidays and 调休 workdays (over ``chinese_calendar``)
 ``risk_rules``     风险订单             P2 high-risk order flags: per reason its threshold, weight and recommended action
+``knowledge``      知识库               P1 per-product Q&A and FAQ quick replies (category, product, question, answer, keywords)
 ``settings``       参数                 single values (thresholds, clock, coupons)
 =================  ==================  ==============================================
 
@@ -37,7 +38,11 @@ them empty (no channel configured, nobody on duty, no day of the shop's own), an
 sheets imports the same way. An empty ``holidays`` table is left out of :meth:`Policy.to_json`, so the
 SHA-256 of a policy without it is what it was before the table existed. An empty ``risk_rules`` table is
 left out the same way and means the built-in rules (:data:`DEFAULT_RISK_RULES`, read by
-:mod:`reviewops.prevention.risk`).
+:mod:`reviewops.prevention.risk`). ``knowledge`` follows the same pattern: empty (or a policy stored before it
+existed) means the built-in knowledge base :data:`DEFAULT_KNOWLEDGE` (:meth:`Policy.knowledge`, read by
+:mod:`reviewops.prevention.knowledge` and :mod:`reviewops.prevention.quiz`). Every answer is checked like a
+template: no conditional-incentive wording (the 违规用语 rows and the compliance floor, also with spaces,
+invisible characters and full-width forms removed) and within the shortest platform reply limit.
 """
 
 from __future__ import annotations
@@ -63,7 +68,11 @@ __all__ = [
     "CATEGORY_CODES",
     "CATEGORY_ZH",
     "Column",
+    "DEFAULT_KNOWLEDGE",
     "DEFAULT_RISK_RULES",
+    "KB_CATEGORIES",
+    "KB_CATEGORY_ZH",
+    "KB_GENERAL",
     "Policy",
     "RISK_REASONS",
     "RISK_REASON_ZH",
@@ -140,6 +149,128 @@ DEFAULT_RISK_RULES: tuple[dict[str, Any], ...] = (
      "action": "主管人工复核后照常发货；保留聊天记录与打包视频作证据（不得拒绝交易或改价）"},
     {"code": "burst", "min_count": 1, "min_ratio": None, "weight": 0.6,
      "action": "主管人工复核；全程留证（打包视频、物流凭证），照常发货"},
+)
+
+#: The 知识库 (P1) category column: a complaint category, or 通用 (``general``) for every case.
+KB_GENERAL = "general"
+KB_CATEGORIES: tuple[str, ...] = (*CATEGORY_CODES, KB_GENERAL)
+KB_CATEGORY_ZH: dict[str, str] = {**CATEGORY_ZH, KB_GENERAL: "通用"}
+
+
+def _kb(category: str, product: str, question: str, answer: str, keywords: str) -> dict[str, Any]:
+    return {"category": category, "product": product or None, "question": question, "answer": answer,
+            "keywords": keywords}
+
+
+_CLOTHES = "T恤;牛仔裤;卫衣;连衣裙;羽绒服;开衫"
+_SHOES = "小白鞋;跑步鞋;雪地靴;棉拖鞋;皮鞋"
+_FOOD = "坚果;牛肉干;螺蛳粉;大米;普洱茶"
+_BEAUTY = "面膜;洗面奶;口红;防晒霜;精华液"
+#: The built-in 知识库 (used when the policy's table is empty): FAQ quick replies for every case (通用) and Q&A for
+#: the demo shop's product kinds (reviewops.demo.catalogue). Written for this kit from the playbook's 一、前置预防
+#: and shared/reference/prevention.md (运费险, 7天无理由, dispatch promises); sizes and care are common trade
+#: practice, to be checked by each shop against its own size charts and labels. ``product`` holds terms
+#: separated by ; — an entry fits a product whose id, SKU, merchant code, category or title contains one of them.
+DEFAULT_KNOWLEDGE: tuple[dict[str, Any], ...] = (
+    _kb("general", "", "下单后多久发货？",
+        "亲，现货商品付款后48小时内发货，预售商品以详情页标注的发货时间为准；发货后可在订单详情查看快递单号和物流轨迹。"
+        "节假日期间的发货安排以店铺首页公告为准～", "发货;多久发;什么时候发;几天发;发货时间"),
+    _kb("general", "", "支持7天无理由退货吗？怎么申请？",
+        "亲，本店商品支持7天无理由退货（定制商品、已拆封的食品和贴身用品等平台规定不适用的除外）。签收后7天内在订单详情点"
+        "“申请售后—退货退款”，原因选“7天无理由”，商品保持完好、不影响二次销售，寄回后填写退货快递单号，我们收到后尽快为您退款。",
+        "7天无理由;七天无理由;退货;怎么退;申请售后"),
+    _kb("general", "", "有运费险吗？退货运费谁出？",
+        "亲，带“运费险”标识的商品下单时已含退货运费险，退货时选择上门取件或自行寄回，运费会按平台规则理赔到您的账户。"
+        "如果是质量问题、发错或漏发，退货运费由本店承担，请先联系客服登记。", "运费险;运费;退货运费;邮费"),
+    _kb("general", "", "客服什么时间在线？多久回复？",
+        "亲，客服在线时间为每天9:00–22:00，在线时一般3分钟内回复；夜间留言我们会在次日上班后第一时间处理，"
+        "售后问题24小时内给您答复。", "客服;在线;人工;回复慢;没人回"),
+    _kb("general", "", "怎么开发票？",
+        "亲，本店可开具电子普通发票。确认收货后在订单详情点“申请开票”，或把发票抬头和税号发给客服，"
+        "一般3个工作日内开出并发送到您的订单。", "发票;开票;抬头;税号"),
+    _kb("logistics", "", "快递几天能到？",
+        "亲，发货后江浙沪一般1–2天送达，大部分省份2–4天，新疆、西藏、青海等偏远地区约5–7天，具体以快递轨迹为准。"
+        "超过承诺时间还没送到的，请联系客服，我们帮您催件跟进。", "几天到;多久到;快递;送达;慢"),
+    _kb("logistics", "", "物流好几天没更新怎么办？",
+        "亲，非常抱歉让您着急了！请把订单号发给客服，我们马上联系快递核实包裹位置；超过48小时没有轨迹更新的，"
+        "我们会为您登记补发或退款，不让您白等。", "物流不动;没更新;不更新;停滞;查件;丢件"),
+    _kb("logistics", "", "哪些地区不发货？",
+        "亲，新疆、西藏等偏远地区和部分海岛可能不在配送范围内或需要补邮费，下单前请查看详情页的“配送范围”说明，"
+        "或先咨询客服确认，避免下单后无法发货。", "偏远;不发货;配送范围;新疆;西藏;海岛"),
+    _kb("logistics", "", "可以指定快递吗？",
+        "亲，默认使用本店合作快递发货；如需指定快递，请在下单时留言备注，我们尽量安排。指定顺丰等快递可能需要补运费差价，"
+        "请先联系客服确认。", "指定快递;顺丰;京东快递;换快递"),
+    _kb("missing_wrong", "", "收到的商品少件或发错了怎么办？",
+        "亲，非常抱歉！请拍下收到的商品、外包装和快递面单发给客服，我们核实后为您免费补发或换货，退回的运费由本店承担。",
+        "少件;漏发;少发;发错;错发;不是我买的"),
+    _kb("quality", "", "收到商品有破损怎么办？",
+        "亲，非常抱歉！请在签收后48小时内拍下破损处、外包装和快递面单（有开箱视频更好）发给客服，"
+        "我们核实后为您补发或退款，相关运费由本店承担。", "破损;坏了;压坏;碎了;摔坏"),
+    _kb("description", "", "实物和图片有色差吗？",
+        "亲，商品图片均为实物拍摄，但不同手机、电脑屏幕的显示效果和拍摄光线会带来轻微色差，请以收到的实物为准。"
+        "如果颜色差别明显、与描述不符，请在自然光下拍照发给客服，我们为您退换。", "色差;颜色;和图片不一样;实物;图片"),
+    _kb("price", "", "刚买完就降价了，能退差价吗？",
+        "亲，价格保护以商品页的“价保”标识为准：价保期内同款降价的，把订单号发给客服即可申请退差价；"
+        "参加平台大促的商品以活动规则为准。", "降价;差价;价保;便宜了"),
+    _kb("size", _CLOTHES, "衣服尺码怎么选？",
+        "亲，请参考详情页尺码表里的实测数据（胸围、衣长、肩宽），拿一件自己穿着合身的同类衣服平铺测量对比最准确。"
+        "身高体重在两个尺码之间时，喜欢宽松选大一码、喜欢修身选小一码；也可以把身高体重发给客服，帮您推荐尺码。",
+        "尺码;码数;大小;偏大;偏小;身高;体重"),
+    _kb("size", "牛仔裤", "牛仔裤的尺码和腰围怎么对应？",
+        "亲，本店牛仔裤尺码对应腰围：25码约64cm（1尺9）、26码约66cm（2尺）、27码约69cm（2尺1）、28码约71cm（2尺2）、"
+        "29码约74cm（2尺3）、30码约76cm（2尺4）。请按平量腰围选择，臀围、大腿偏粗的建议选大一码。",
+        "腰围;尺码;几码;牛仔裤;裤子"),
+    _kb("size", _SHOES, "鞋子偏大还是偏小？怎么选码？",
+        "亲，请站立测量脚长（脚跟到最长脚趾），对照详情页尺码表选择：脚长约230mm选36码、235mm选37码，每5mm一个码。"
+        "脚背高或脚偏宽的建议选大一码；雪地靴和棉拖按平时的码数即可。", "鞋码;尺码;偏大;偏小;脚长;挤脚;磨脚"),
+    _kb("size", "纸尿裤", "纸尿裤尺码怎么选？",
+        "亲，按宝宝体重选择：NB码约5kg以下，S码4–8kg，M码6–11kg，L码9–14kg，XL码12kg以上。处在两个尺码交界时建议选大一码，"
+        "腰贴处留一指宽松度，宝宝更舒服、不勒腿。", "尺码;体重;勒腿;侧漏;纸尿裤"),
+    _kb("size", "连体衣", "婴儿连体衣的尺码对应多大的宝宝？",
+        "亲，尺码数字对应宝宝身高（cm）：59码约0–3个月，66码约3–6个月，73码约6–12个月，80码约12–18个月，"
+        "90码约18–24个月。宝宝长得快，建议按身高选大一码。", "尺码;月龄;身高;连体衣;哈衣"),
+    _kb("quality", "T恤;卫衣;连衣裙;开衫", "纯棉衣服会缩水吗？怎么洗？",
+        "亲，纯棉面料第一次洗涤会有约1–3%的轻微缩水，属于正常现象。建议30℃以下冷水反面手洗或轻柔机洗，深浅色分开洗，"
+        "不要暴晒和高温烘干，平铺或挂起阴干，可以减少缩水和变形。", "缩水;洗;起球;变形;掉色"),
+    _kb("quality", "羽绒服", "羽绒服钻绒怎么办？能机洗吗？",
+        "亲，少量钻绒是羽绒服的正常现象，看到绒毛时请从里面往回拉，不要从外面直接拔，越拔会越多。清洗建议30℃以下温水加"
+        "中性洗涤剂轻轻按压手洗，不要拧干和暴晒，晾干后轻拍恢复蓬松。钻绒严重的请联系客服处理。", "钻绒;跑绒;掉毛;羽绒;洗"),
+    _kb("quality", _FOOD, "食品保质期多久？怎么保存？",
+        "亲，生产日期和保质期印在每件包装上，发货时保证在保质期内并留有充足的食用时间。开封后请密封，放在阴凉干燥处，"
+        "避免阳光直射；坚果、牛肉干开袋后建议尽快吃完。", "保质期;生产日期;保存;过期;受潮"),
+    _kb("quality", "苹果", "收到的苹果有磕碰或坏果怎么办？",
+        "亲，水果在运输中难免有少量磕碰。签收后24小时内，请把坏果和整箱拍照发给客服并注明坏果个数，我们核实后按坏果比例"
+        "为您退款或补发。苹果收到后放冰箱冷藏，口感更脆。", "坏果;烂果;磕碰;不新鲜;苹果"),
+    _kb("quality", _BEAUTY, "敏感肌能用吗？用了过敏怎么办？",
+        "亲，首次使用前请在耳后或手腕内侧小面积试用24小时，没有泛红刺痒再正常使用。如果出现过敏，请立即停用并用清水洗净，"
+        "必要时及时就医，并联系客服说明情况，我们协助您办理售后。", "过敏;敏感肌;刺痛;泛红;烂脸"),
+    _kb("description", "口红", "口红色号和图片一样吗？",
+        "亲，色号图是自然光下的试色，不同唇色、灯光和屏幕显示都会有差异。建议参考详情页不同肤色的试色图选择；"
+        "未拆封的商品支持7天无理由退换。", "色号;色差;显色;口红"),
+    _kb("quality", "充电器;充电宝;数据线", "充电器支持哪些手机？会伤电池吗？",
+        "亲，20W PD快充支持iPhone 8及以后的机型和大部分Type-C接口手机，会自动匹配设备支持的功率，不会损伤电池。"
+        "请配合支持快充的数据线使用，避免在高温、潮湿的环境充电。", "快充;兼容;伤电池;充不进;发烫"),
+    _kb("quality", "蓝牙耳机", "蓝牙耳机连不上或只有一边响怎么办？",
+        "亲，请先把两只耳机放回充电仓，合盖10秒再打开；在手机蓝牙设置里删除旧的配对记录后重新搜索连接。仍然只有一边响的，"
+        "长按充电仓按键10秒恢复出厂设置后再试；还不行请联系客服，为您检测或换新。", "连不上;一边响;断连;配对;没声音"),
+    _kb("description", "机械键盘", "青轴、红轴、茶轴有什么区别？",
+        "亲，青轴段落感明显、有清脆的“咔哒”声，打字手感好但声音较大；红轴直上直下、轻柔安静，适合游戏和办公室；"
+        "茶轴介于两者之间，有轻微段落感、声音小。怕吵的话建议选红轴或茶轴。", "青轴;红轴;茶轴;声音大;手感"),
+    _kb("description", "手机壳", "手机壳会发黄吗？适配哪些型号？",
+        "亲，透明硅胶壳长期受紫外线和皮肤油脂影响会逐渐发黄，这是材质特性，平时用酒精棉片擦拭可以延缓。下单前请核对"
+        "“适用型号”与您的手机完全一致，比如iPhone 16和16 Pro的壳不通用。", "发黄;型号;不合适;装不上;手机壳"),
+    _kb("quality", "保温杯;吸管杯", "保温杯第一次怎么用？保温效果怎么样？",
+        "亲，首次使用前请用温水加少量小苏打清洗，再用开水烫一遍。装满开水拧紧盖子，室温下6小时后水温约70℃以上。"
+        "请不要装碳酸饮料，也不要长时间存放牛奶，不能放进微波炉。", "保温;异味;漏水;第一次用;清洗"),
+    _kb("quality", "四件套;毛毯;枕头", "四件套第一次洗会掉色吗？",
+        "亲，纯棉活性印染的四件套第一次洗涤可能有少量浮色，属于正常现象。建议首次单独冷水清洗，不要用含漂白成分的洗衣液，"
+        "阴干后色牢度会更好。", "掉色;褪色;起球;异味;洗"),
+    _kb("quality", "辅食机", "辅食机怎么清洗？有保修吗？",
+        "亲，刀头和杯体可以拆下用清水冲洗，主机底座不能泡水，用湿布擦拭即可。小家电享受一年保修，"
+        "使用中有任何问题请联系客服，我们安排检测维修或换新。", "清洗;保修;不转;坏了;噪音"),
+    _kb("missing_wrong", "收纳箱", "收纳箱是几只装？",
+        "亲，标题规格为3只装，叠放在一个包裹里发出。收到时请核对数量，少件的请拍照联系客服，我们为您补发。",
+        "几只;数量;少了;收纳箱"),
 )
 
 _TRUE = {"是", "true", "yes", "y", "1", "on", "对", "√", "✓"}
@@ -311,6 +442,18 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("weight", "权重", "float", "0–1，达到门槛时计入分数的权重（0=停用）/ weight 0–1 (0 = off)", min=0),
         Column("action", "建议措施", "text", "提示订单时给客服的建议（运费险、发货前联系、仔细打包…）/ recommended action"),
     ), unique=("code",), optional=True, omit_empty=True),
+    Table("knowledge", "知识库", "产品知识库与常见问题快捷回复（SPEC P1）：案件处理表单按案件的商品和分类推荐，"
+          "知识测验从这里出题。答案与话术一样检查：不得含以好评/改评为条件的利益诱导（见“违规用语”），不超过各平台回复字数上限。"
+          "空表 = 内置知识库。", (
+        Column("category", "分类", "choice", "适用的投诉分类，或 通用（所有案件）/ complaint category or 通用 (general)",
+               choices=KB_CATEGORIES, choice_zh=KB_CATEGORY_ZH),
+        Column("product", "商品", "text", "商品编号、SKU、商家编码、类目或标题中的词，多个用分号分隔；空=所有商品 / product "
+               "id, SKU, merchant code, category or title words, ;-separated; blank = every product", required=False),
+        Column("question", "问题", "text", "买家会怎么问 / the buyer's question"),
+        Column("answer", "答案", "text", "标准答案（可直接插入回复）/ the answer (can be inserted into a reply)"),
+        Column("keywords", "关键词", "text", "评价或问题里出现这些词时推荐本条，分号分隔 / words in a review that make this "
+               "entry fit, ;-separated", required=False),
+    ), unique=("category", "product", "question"), optional=True, omit_empty=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -388,6 +531,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "risk score reads", min=1, max=730),
     Setting("risk_serial_hours", "int", "24", "高风险订单：多少小时内的多笔订单算连续下单 / hours within which orders "
             "count as serial", min=1, max=720),
+    Setting("quiz_pass_mark", "int", "95", "知识测验及格线（答对百分比，0–100；恰好等于即及格）/ knowledge quiz pass mark "
+            "(% correct; exactly at the mark passes)", min=0, max=100),
+    Setting("quiz_questions", "int", "10", "每次知识测验的题数 / questions per knowledge quiz", min=1, max=100),
     Setting("risk_expiry_days", "int", "14", "高风险订单：提示在下单后多少天过期（不是黑名单）/ days after the order when "
             "its flag expires", min=1, max=90),
 )}
@@ -567,6 +713,7 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
         "duty": [],
         "holidays": [],  # the shop enters a year chinese_calendar does not know yet (e.g. 2027)
         "risk_rules": [dict(r) for r in DEFAULT_RISK_RULES],
+        "knowledge": [dict(r) for r in DEFAULT_KNOWLEDGE],
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -897,6 +1044,11 @@ class Policy:
         """
         return _forbidden_hits(text, self.tables["forbidden"])
 
+    def knowledge(self) -> tuple[Mapping[str, Any], ...]:
+        """The 知识库 rows (P1), or the built-in :data:`DEFAULT_KNOWLEDGE` when the table is empty."""
+        rows = self.tables.get("knowledge", ())
+        return tuple(rows) if rows else DEFAULT_KNOWLEDGE
+
 
 def _forbidden_hits(text: str, rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
     hits: list[tuple[str, str]] = []
@@ -1045,6 +1197,12 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
     for r in t.get("risk_rules", ()):
         if r["weight"] > 1:
             add("risk_rules", r["_row"], "权重", r["weight"], "权重应在 0 到 1 之间", "weight must be between 0 and 1")
+    limits = [r["reply_max_chars"] for r in t["platforms"]]
+    for r in t.get("knowledge", ()):
+        for problem in knowledge_answer_problems(r["answer"], [f for f in t["forbidden"] if f["pattern"]],
+                                                 min(limits) if limits else None):
+            add("knowledge", r["_row"], "答案", _short(r["answer"]), f"知识库第{r['_row']}行（问题「{_short(r['question'])}」）"
+                f"的答案{problem[0]}", problem[1])
     parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
     for r in t["settings"]:
         spec = SETTINGS.get(r["key"])
@@ -1067,6 +1225,48 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
 
 
 _WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def _short(text: Any, n: int = 30) -> str:
+    s = str(text or "")
+    return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def _squeeze(text: str) -> str:
+    """Text as a reader sees it: NFKC (全角 → half width), without whitespace and invisible characters."""
+    import unicodedata
+
+    s = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in s if not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+
+
+def knowledge_answer_problems(answer: str, forbidden: Iterable[Mapping[str, Any]] = (),
+                              max_chars: int | None = None) -> list[tuple[str, str]]:
+    """Why a 知识库 answer may not be stored: [(Chinese, English)]; empty when it is fine.
+
+    The same rules as a template: conditional-incentive wording from ``forbidden`` (the policy's 违规用语 rows)
+    and the built-in :data:`COMPLIANCE_FLOOR`, looked for in the text and in its squeezed form (spaces, invisible
+    characters and full-width forms removed); and at most ``max_chars`` characters (the shortest platform reply
+    limit), since an answer is inserted into replies. The workbench checks the reply again with
+    :func:`reviewops.handling.replies.check_message` before it is sent.
+    """
+    import unicodedata
+
+    out: list[tuple[str, str]] = []
+    rows = list(forbidden)
+    seen: set[str] = set()
+    for variant in (unicodedata.normalize("NFC", answer), _squeeze(answer)):
+        for matched, reason in _forbidden_hits(variant, rows):
+            if reason in seen:
+                continue
+            seen.add(reason)
+            out.append((f"含违规诱导用语「{matched}」：{reason}。补偿不得以好评、改评或删评为条件，请改写",
+                        f"conditional-incentive wording {matched!r} is not allowed (SPEC Compliance: {reason})"))
+    n = len(unicodedata.normalize("NFC", answer))
+    if max_chars is not None and n > max_chars:
+        out.append((f"有 {n} 字，超过平台回复字数上限 {max_chars} 字，请删减至少 {n - max_chars} 字",
+                    f"has {n} characters, over the shortest platform reply limit {max_chars}"))
+    return out
 
 
 def _holiday_notes(rows: Iterable[Mapping[str, Any]], source: str) -> list[Problem]:
