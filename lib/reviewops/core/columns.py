@@ -1,6 +1,6 @@
 """The normalised columns of every import kind, declared once.
 
-Each kind (reviews, orders, refunds, chats, shipments) has a list of
+Each kind (reviews, orders, refunds, chats, shipments, listings) has a list of
 :class:`Field` objects: the normalised name, its value type, a Chinese label
 and a description. Layouts (:mod:`reviewops.intake.layouts`) map platform headers to
 these names; :mod:`reviewops.intake.clean` converts raw cells by ``type``;
@@ -20,6 +20,14 @@ Value types
 ``nick``      buyer nickname → masked form + keyed hash
 ``address``   address → province/city kept, the rest masked
 ``bool``      是/否, Y/N, true/false
+``hours``     a promised dispatch time (发货时效: ``48小时``, ``2天``, ``当日发``, ``次日发``) → whole hours;
+              a bare number (no unit) is refused as ambiguous
+``regions``   a list of regions (不发货地区: ``新疆、西藏``) → province short names (or the text as written
+              when it names a place inside a province, ``港澳台``/``海外``/``偏远地区`` kept as groups);
+              a region no province list knows is refused
+``tags``      a list of service commitments (``7天无理由, 运费险``) → known names normalised
+              (:data:`reviewops.intake.clean.COMMITMENTS`), others kept as written
+``flag``      something shown or not (尺码表, 色差说明, 7天退货): 是/否/有/无/1/0, any other content = present
 
 Limits that make a value bad (reported like any other bad value)
 -----------------------------------------------------------------
@@ -41,7 +49,7 @@ from .errors import ConfigError
 
 VALUE_TYPES = (
     "id", "text", "money", "datetime", "int", "score", "rating",
-    "phone", "name", "nick", "address", "bool",
+    "phone", "name", "nick", "address", "bool", "hours", "regions", "tags", "flag",
 )
 
 
@@ -60,7 +68,9 @@ TEXT_MAX_CHARS = 10_000
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 #: Promised dispatch/delivery times lie ahead by nature (presales promise weeks); beyond a year is refused.
 PROMISE_HORIZON = dt.timedelta(days=366)
-TEXT_LIKE_TYPES = frozenset({"text", "name", "nick", "address", "phone"})
+#: A listing's detail page (宝贝描述, HTML) is long by nature; beyond this it is no description.
+DESCRIPTION_MAX_CHARS = 200_000
+TEXT_LIKE_TYPES = frozenset({"text", "name", "nick", "address", "phone", "regions", "tags"})
 
 
 @dataclass(frozen=True)
@@ -222,15 +232,42 @@ SHIPMENT_FIELDS = (
     _f("shop_name", "text", "店铺名称", "shop name"),
 )
 
+LISTING_FIELDS = (
+    _f("listing_id", "id", "商品ID", "platform listing / item id (宝贝ID, 数字ID); '0' (never uploaded) counts as none"),
+    _f("sku_id", "id", "SKU ID", "SKU id when the export has one row per SKU"),
+    _f("sku_spec", "text", "SKU规格", "SKU spec text (颜色分类:白色;尺码:M)"),
+    _f("merchant_code", "id", "商家编码", "merchant code (outer id)"),
+    _f("title", "text", "商品标题", "listing title"),
+    _f("category", "text", "类目", "category as the platform writes it (Taobao: the numeric 类目 id)"),
+    _f("price", "money", "价格", "price shown (fen)"),
+    _f("status_raw", "text", "商品状态", "listing status as written (出售中/仓库中 …)"),
+    _f("dispatch", "hours", "发货时效", "promised dispatch time → hours"),
+    _f("excluded_regions", "regions", "不发货地区", "regions the listing does not ship to"),
+    _f("size_chart", "flag", "尺码表", "a size chart is shown (Taobao 尺码库)"),
+    _f("colour_note", "flag", "色差说明", "a colour-difference (色差) note is shown"),
+    _f("commitments", "tags", "服务承诺", "service commitments shown, as a list"),
+    _f("promise_7day", "flag", "7天无理由", "7天无理由退货 offered (Taobao 7天退货)"),
+    _f("promise_freight_insurance", "flag", "运费险", "return-shipping insurance (运费险) offered"),
+    _f("promise_damage", "flag", "破损包赔", "破损包赔 / 坏损包退 offered"),
+    _f("promise_quick_refund", "flag", "极速退款", "极速退款 offered"),
+    _f("promise_fast_dispatch", "flag", "闪电发货", "闪电发货 / 极速发货 offered"),
+    _f("selling_points", "text", "宝贝卖点", "selling points (searched for promises, not stored)"),
+    _f("description", "text", "宝贝描述", "detail page text or HTML (searched for promises, not stored)",
+       max_chars=DESCRIPTION_MAX_CHARS),
+    _f("shop_name", "text", "店铺名称", "shop name"),
+)
+
 KINDS: dict[str, tuple[Field, ...]] = {
     "reviews": REVIEW_FIELDS,
     "orders": ORDER_FIELDS,
     "refunds": REFUND_FIELDS,
     "chats": CHAT_FIELDS,
     "shipments": SHIPMENT_FIELDS,
+    "listings": LISTING_FIELDS,
 }
 
-KIND_ZH = {"reviews": "评价", "orders": "订单", "refunds": "退款/售后", "chats": "聊天记录", "shipments": "物流"}
+KIND_ZH = {"reviews": "评价", "orders": "订单", "refunds": "退款/售后", "chats": "聊天记录", "shipments": "物流",
+           "listings": "商品/宝贝"}
 
 PLATFORMS = ("taobao", "tmall", "douyin", "jd", "pdd", "kuaishou")
 PLATFORM_ZH = {
@@ -264,7 +301,7 @@ def validate_frame(df: pd.DataFrame, kind: str, *, required: tuple[str, ...] = (
     Raises :class:`ConfigError` naming the unknown or missing columns.
     """
     known = set(fields_of(kind)) | set(DERIVED)
-    unknown = [c for c in df.columns if c not in known and not str(c).endswith(("_masked", "_hash", "_fen"))]
+    unknown = [c for c in df.columns if c not in known and not str(c).endswith(("_masked", "_hash", "_fen", "_hours", "_raw"))]
     missing = [c for c in required if c not in df.columns]
     if unknown or missing:
         raise ConfigError(

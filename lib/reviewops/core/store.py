@@ -202,6 +202,34 @@ products = sa.Table(
     sa.UniqueConstraint("shop_id", "product_id"),
 )
 
+listings = sa.Table(
+    "listings", metadata,  # the shop's product/listing exports (kind listings, issue 19), written by intake.ingest only
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("listing_key", Text, nullable=False),  # the listing id, else 商家编码:<code>, else 标题:<title>
+    _c("sku", Text, nullable=False),  # SKU id, else SKU spec, else "" (a row for the whole listing)
+    _c("listing_id", Text),  # the platform's listing / item id (products.product_id)
+    _c("sku_spec", Text),
+    _c("merchant_code", Text),
+    _c("product_pk", sa.Integer, sa.ForeignKey("products.id")),  # the product with the same id in this shop
+    _c("title", Text),
+    _c("category", Text),  # as the platform writes it (Taobao: the numeric 类目 id)
+    _c("price_fen", Fen),
+    _c("status_raw", Text),
+    _c("dispatch_hours", sa.Integer),  # promised dispatch time in hours; None: no promise shown
+    _c("dispatch_raw", Text),  # the cell or the phrase the promise was read from
+    _c("excluded_regions", Text),  # JSON list of short province names / groups (不发货地区)
+    _c("size_chart", sa.Boolean),  # None: the export says nothing about it
+    _c("colour_note", sa.Boolean),
+    _c("commitments", Text),  # JSON list of service commitments shown (7天无理由, 运费险 …)
+    _c("source_row", sa.Integer),
+    _c("row_hash", Text),  # of the compared columns (ingest.LISTING_CONTENT)
+    _c("first_batch_id", sa.Integer, sa.ForeignKey("import_batches.id")),
+    _c("last_batch_id", sa.Integer, sa.ForeignKey("import_batches.id")),
+    _c("updated_at", UTCDateTime(), nullable=False),  # first seen, or the last import that changed a value
+    sa.UniqueConstraint("shop_id", "listing_key", "sku"),
+)
+
 orders = sa.Table(
     "orders", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -783,6 +811,7 @@ sa.Index("ix_reviews_order", reviews.c.shop_id, reviews.c.order_id)
 sa.Index("ix_refunds_order", refunds.c.shop_id, refunds.c.order_id)
 sa.Index("ix_chat_conv", chat_messages.c.shop_id, chat_messages.c.conversation_hash, chat_messages.c.sent_at)
 sa.Index("ix_shipments_order", shipments.c.shop_id, shipments.c.order_id)
+sa.Index("ix_listings_listing_id", listings.c.shop_id, listings.c.listing_id)
 sa.Index("ix_cases_state", cases.c.shop_id, cases.c.state, cases.c.sla_due_at)
 sa.Index("ix_orders_customer", orders.c.customer_id)
 sa.Index("ix_compensations_case", compensations.c.case_id)
@@ -1113,7 +1142,7 @@ class Store:
         """Row count of every data table."""
         names = ["shops", "customers", "orders", "order_lines", "reviews", "review_versions", "refunds",
                  "chat_messages", "shipments", "shipment_events", "cases", "case_events", "import_batches",
-                 "compensations", "followups", "users", "pii_vault", "access_log"]
+                 "compensations", "followups", "users", "pii_vault", "access_log", "listings"]
         with self.read() as conn:
             return {n: int(conn.execute(sa.select(sa.func.count()).select_from(metadata.tables[n])).scalar_one())
                     for n in names}

@@ -108,6 +108,7 @@ def generate_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, 
     build_shop(g)
     w = _Writer(g, out)
     cat_path = w.write_all()
+    w.listings()  # the listing exports, last: their own random stream leaves the files above unchanged
     res = DemoResult(spec=spec, seed=seed, today=g.today, files=w.files, catalogue_path=cat_path,
                      stats=_collect_stats(g, w), products=g.products, as_of=at)
     res._gen = g
@@ -117,7 +118,7 @@ def generate_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, 
 def generate_exports(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, scale: float = 1.0,
                      today: dt.date | None = None, as_of: dt.datetime | str | None = None) -> list[Path]:
     """Write the demo shop's platform exports into ``out_dir``; paths in import order
-    (orders, then refunds, shipments, reviews and chats). Same seed, scale and as-of → identical bytes."""
+    (orders, then refunds, shipments, reviews, chats and listings). Same seed, scale and as-of → identical bytes."""
     return generate_demo(out_dir, seed=seed, scale=scale, today=today, as_of=as_of).paths
 
 

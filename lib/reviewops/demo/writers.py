@@ -1,7 +1,8 @@
 """The platform export writers: the demo shop written as genuine-format files — Taobao/Tmall legacy order
 reports and refund export in GBK, Douyin order and after-sales CSVs with tab-prefixed cells, Pinduoduo
 order and review CSVs, a JD order CSV in GBK with a totals row, review workbooks, 千牛 and 飞鸽 chat logs,
-carrier tracking events and the catalogue — with the exact headers of :mod:`reviewops.intake.layouts`
+carrier tracking events, the catalogue and the listing exports (淘宝助理 CSV, provisional Douyin/PDD/JD 商品列表,
+:meth:`_Writer.listings`) — with the exact headers of :mod:`reviewops.intake.layouts`
 (the first alias of each field) plus the unmapped columns a real export carries (``reference/exports.md``),
 in their genuine column order where it is known. XLSX files carry a fixed creation time (as-of)."""
 
@@ -13,10 +14,11 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..intake.clean import RATING_CLASS_ZH
 from .catalogue import Product, _money
+from .catalogue import _texts as _product_texts
 from .shipments import _REFUND_REASON, events, return_events
 from .shop import PLATFORMS, SHOPS, Shop, _Order, _Refund, _Review
 from .timeline import _sec, _ts
@@ -590,6 +592,142 @@ class _Writer:
         path = self.out / "商品资料_禾木优选.csv"
         _csv(path, head, rows, encoding="utf-8-sig")
         return path
+
+    # --------------------------------------------------------------- listings
+    #: demo category ids (Taobao writes its 类目 as a number) and Douyin first-level categories, per shop category
+    _TB_CID: ClassVar[dict[str, str]] = {"服装": "50000671", "鞋": "50012027", "食品": "50008075", "美妆": "50010788", "数码配件": "50008090",
+               "家居": "50008163", "母婴": "50012412"}
+    _DY_CAT: ClassVar[dict[str, str]] = {"服装": "服饰内衣", "鞋": "鞋靴箱包", "食品": "食品饮料", "美妆": "美妆", "数码配件": "3C数码配件",
+               "家居": "家居家纺", "母婴": "母婴宠物"}
+    _REMOTE = (("新疆", "西藏"), ("新疆", "西藏", "青海"), ("新疆", "西藏", "内蒙古", "港澳台"), ("海外", "港澳台"))
+    _COLOUR = "图片均为实物拍摄，因显示器不同可能存在轻微色差，颜色请以实物为准"
+
+    def _listing_facts(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """What each product's listing shows on each platform: dispatch promise (hours or None), regions not
+        served, size chart, colour note and commitments. Drawn from a stream of its own (``listings-<seed>``),
+        so the other exports are the same bytes with or without the listing files."""
+        r = random.Random(f"listings-{self.g.seed}")
+        facts: dict[tuple[str, str], dict[str, Any]] = {}
+        for platform in PLATFORMS:
+            for p in self.g.products:
+                fresh = p.category == "食品"
+                sized = p.size_kind is not None
+                coloured = any(name in ("颜色分类", "色号", "花色") for name, _ in p.dims)
+                hours = r.choice((24, 48, 48, 48, 72)) if r.random() < 0.82 else None
+                excluded = r.choice(self._REMOTE) if r.random() < (0.5 if fresh else 0.2) else ()
+                commitments = ["7天无理由"] if not fresh and r.random() < 0.9 else []
+                if r.random() < 0.45:
+                    commitments.append("运费险")
+                if p.category in ("食品", "家居", "数码配件") and r.random() < 0.6:
+                    commitments.append("破损包赔")
+                if platform == "pdd" and r.random() < 0.5:
+                    commitments.append("极速退款")
+                facts[(platform, p.code)] = {
+                    "hours": hours, "excluded": excluded, "size_chart": sized and r.random() < 0.7,
+                    "colour": coloured and r.random() < 0.5, "commitments": commitments,
+                }
+        return facts
+
+    @staticmethod
+    def _hours_text(hours: int | None, platform: str) -> str:
+        if hours is None:
+            return ""
+        if platform == "douyin":
+            return {24: "当日发", 48: "48小时", 72: "72小时"}[hours]
+        if platform == "jd":
+            return f"{hours // 24}天"
+        return f"{hours}小时"
+
+    def listings(self) -> None:
+        """One listing export per platform: Taobao as a 淘宝助理 CSV (GBK; ``version 1.00``, English keys and
+        Chinese labels above the rows; promises written in 宝贝卖点/宝贝描述), Douyin (tab-prefixed UTF-8 CSV, one
+        row per listing), Pinduoduo (UTF-8 CSV, one row per SKU) and JD (XLSX) in the provisional layouts."""
+        facts = self._listing_facts()
+        products = self.g.products
+
+        def size_text(p: Product) -> str:
+            sizes = next((v for name, v in p.dims if name == "尺码"), ())
+            return "尺码表：" + "/".join(sizes) if sizes else "尺码表"
+
+        # Taobao: 淘宝助理 CSV
+        keys = ["title", "cid", "price", "num", "description", "outer_id", "num_id", "is_lighting_consigment", "features",
+                "newprepay", "subtitle"]
+        head = ["宝贝名称", "宝贝类目", "宝贝价格", "宝贝数量", "宝贝描述", "商家编码", "数字ID", "闪电发货", "尺码库", "7天退货",
+                "宝贝卖点"]
+        rows = []
+        for p in products:
+            f = facts[("taobao", p.code)]
+            _, _, claim = _product_texts(p)
+            points = [claim]
+            if f["hours"] is not None:
+                points.append(f"现货，付款后{f['hours']}小时内发货")
+            desc = [f"<p>{p.listing_title('taobao')}</p>", f"<p>{claim}，品质保证</p>"]
+            if f["size_chart"]:
+                desc.append(f"<p>{size_text(p)}，请参考尺码表选购</p>")
+            if f["colour"]:
+                desc.append(f"<p>{self._COLOUR}</p>")
+            if f["excluded"]:
+                desc.append(f"<p>{'、'.join(f['excluded'])}地区不发货，敬请谅解</p>")
+            extra = [c for c in f["commitments"] if c != "7天无理由"]
+            if extra:
+                desc.append(f"<p>本店承诺：{'、'.join(extra)}</p>")
+            rows.append([p.listing_title("taobao"), self._TB_CID[p.category], _money(p.platform_price["taobao"]),
+                         "999", "".join(desc), p.code, p.platform_id["taobao"],
+                         "1" if f["hours"] == 24 else "0", size_text(p) if f["size_chart"] else "",
+                         "1" if "7天无理由" in f["commitments"] else "0", "；".join(points)])
+        name = f"淘宝助理宝贝导出_{self.stamp}.csv"
+        self.add(name, "taobao", "listings", "taobao_listings_assistant", "gbk",
+                 _csv(self.out / name, head, rows, encoding="gbk",
+                      banner=(["version 1.00"] + [""] * (len(head) - 1), keys)),
+                 shop=SHOPS["taobao"].name)
+
+        # Douyin: 商品列表 (provisional), one row per listing
+        head = ["商品ID", "商品名称", "一级类目", "二级类目", "三级类目", "四级类目", "商家编码", "货号", "SKU列表", "售价(元)",
+                "商品发货时间", "不发货地区", "尺码表", "色差说明", "服务承诺", "商品状态"]
+        rows = []
+        for p in products:
+            f = facts[("douyin", p.code)]
+            rows.append([_tab(v) for v in (
+                p.platform_id["douyin"], p.listing_title("douyin"), self._DY_CAT[p.category], p.noun, "", "", p.code,
+                f"{p.code}-DY",
+                "；".join(_spec_tb(p, sku, ":", ",") for sku in p.skus), _money(p.platform_price["douyin"]),
+                self._hours_text(f["hours"], "douyin"), "、".join(f["excluded"]), "有" if f["size_chart"] else "",
+                self._COLOUR if f["colour"] else "", "、".join(f["commitments"]), "在售")])
+        name = f"抖店商品列表_{self.stamp}.csv"
+        self.add(name, "douyin", "listings", "douyin_listings", "utf-8-sig",
+                 _csv(self.out / name, head, rows, encoding="utf-8-sig", quote_all=True), shop=SHOPS["douyin"].name)
+
+        # Pinduoduo: 商品列表 (provisional), one row per SKU
+        head = ["商品ID", "商品名称", "商品类目", "SKU ID", "商品规格", "商家编码", "拼单价(元)", "发货时效", "不配送区域", "7天无理由",
+                "极速退款", "退货包运费", "尺码表", "色差说明", "商品状态"]
+        rows = []
+        for p in products:
+            f = facts[("pdd", p.code)]
+            for sku in p.skus:
+                rows.append([
+                    p.platform_id["pdd"], p.listing_title("pdd"), f"{p.category}/{p.noun}", p.sku_ids[sku],
+                    ",".join(sku) or "默认", p.sku_code(sku), _money(p.platform_price["pdd"]),
+                    self._hours_text(f["hours"], "pdd"), "、".join(f["excluded"]),
+                    "是" if "7天无理由" in f["commitments"] else "否", "是" if "极速退款" in f["commitments"] else "否",
+                    "是" if "运费险" in f["commitments"] else "否", "有" if f["size_chart"] else "无",
+                    "有" if f["colour"] else "无", "在售中"])
+        name = f"拼多多商品列表_{self.stamp}.csv"
+        self.add(name, "pdd", "listings", "pdd_listings", "utf-8-sig",
+                 _csv(self.out / name, head, rows, encoding="utf-8-sig"), shop=SHOPS["pdd"].name)
+
+        # JD: 商品导出 (provisional), workbook
+        head = ["商品编号", "商品名称", "一级类目", "三级类目", "京东价", "发货时效", "不发货地区", "尺码表", "色差说明", "服务承诺",
+                "上下架状态"]
+        rows = []
+        for p in products:
+            f = facts[("jd", p.code)]
+            rows.append([p.platform_id["jd"], p.listing_title("jd"), self._DY_CAT[p.category], p.noun,
+                         _money(p.platform_price["jd"]), self._hours_text(f["hours"], "jd"), "，".join(f["excluded"]),
+                         "是" if f["size_chart"] else "否", self._COLOUR if f["colour"] else "",
+                         "，".join(f["commitments"]), "上架"])
+        name = f"京东商品导出_{self.stamp}.xlsx"
+        self.add(name, "jd", "listings", "jd_listings", "xlsx",
+                 _xlsx(self.out / name, [("商品列表", head, rows)], self.now, "商品导出"), shop=SHOPS["jd"].name)
 
     def write_all(self) -> Path:
         self.taobao_orders()

@@ -13,6 +13,7 @@ strip surrounding quotes, map placeholder tokens to empty.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -476,3 +477,242 @@ def _is_default_text(v: object) -> bool:
 def is_default_review(content: pd.Series) -> pd.Series:
     """True where the platform wrote the text itself (系统默认好评 …)."""
     return pd.Series([_is_default_text(v) for v in content.astype(object).tolist()], index=content.index, dtype=bool)
+
+
+# ---------------------------------------------------------------------------------------- listings
+#: Longest dispatch promise accepted: a presale promises up to 150 days (WeChat) or 30 (Douyin); beyond a
+#: year it is a typing error.
+DISPATCH_MAX_HOURS = 366 * 24
+_HOUR_UNITS = r"(?:个)?(?:小时|钟头|h|hr|hrs|hour|hours)"
+_DAY_UNITS = r"(?:个)?(?:天|日|工作日|d|day|days)"
+_DISPATCH_WORDS = {
+    # the shortest wording of each (the promise binds at its upper bound: 当日发 = by the day's end)
+    "当日发": 24, "当天发": 24, "今日发": 24, "当日发货": 24, "当天发货": 24, "今日发货": 24,
+    "次日发": 48, "次日发货": 48, "隔日发": 48, "隔日发货": 48, "隔天发": 48, "隔天发货": 48, "明日发": 48,
+}
+_DISPATCH_RE = re.compile(
+    rf"^(?:现货[,，]?)?(?:付款后|下单后|支付后|拍下后)?(?:预售)?(\d{{1,5}}(?:\.\d+)?)\s*({_HOUR_UNITS}|{_DAY_UNITS})"
+    rf"\s*(?:内|以内|之内)?\s*(?:发货|发出|发)?$", re.IGNORECASE)
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _dispatch_hours(text: str) -> tuple[int | None, str | None]:
+    """(hours, None) or (None, reason zh\x1fen) for one cleaned dispatch cell."""
+    t = re.sub(r"\s+", "", text)
+    if t in _DISPATCH_WORDS:
+        return _DISPATCH_WORDS[t], None
+    m = _DISPATCH_RE.match(t)
+    if m is None:
+        if re.fullmatch(r"\d+(\.\d+)?", t):
+            return None, ("发货时效缺少单位（写成 48小时、2天 或 当日发）\x1f"
+                          "dispatch time has no unit (write 48小时, 2天 or 当日发)")
+        return None, ("发货时效无法识别（应为 48小时、2天、当日发、次日发）\x1f"
+                      "dispatch time not understood (use 48小时, 2天, 当日发 or 次日发)")
+    n = float(m.group(1))
+    hours = n if re.match(_HOUR_UNITS, m.group(2), re.IGNORECASE) else n * 24
+    if hours != int(hours) or hours <= 0:
+        return None, (f"发货时效应为正的整小时数，收到 {text}\x1fdispatch time must be a positive whole number of hours; "
+                      f"got {text}")
+    if hours > DISPATCH_MAX_HOURS:
+        return None, (f"发货时效超过一年（{int(hours)} 小时）\x1fdispatch time beyond a year ({int(hours)} hours)")
+    return int(hours), None
+
+
+def to_hours(values: pd.Series) -> Converted:
+    """Promised dispatch times (``48小时``, ``72h``, ``2天``, ``付款后48小时内发货``, ``当日发``, ``次日发``) → whole
+    hours (Int64). A bare number is refused: ``48`` could be hours or days (Douyin counts days, PDD seconds)."""
+    out = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    bad = pd.Series(False, index=values.index)
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    for i, v in values.items():
+        if _missing(v):
+            continue
+        hours, why = _dispatch_hours(str(v))
+        if why is None:
+            out[i] = hours
+        else:
+            bad[i] = True
+            reasons[i] = why
+    return Converted(out, bad, reasons=reasons)
+
+
+#: Provinces (and the like) by short name, with the long forms and aliases that mean them.
+PROVINCES: dict[str, tuple[str, ...]] = {
+    "北京": ("北京市",), "天津": ("天津市",), "上海": ("上海市",), "重庆": ("重庆市",),
+    "河北": ("河北省",), "山西": ("山西省",), "辽宁": ("辽宁省",), "吉林": ("吉林省",), "黑龙江": ("黑龙江省",),
+    "江苏": ("江苏省",), "浙江": ("浙江省",), "安徽": ("安徽省",), "福建": ("福建省",), "江西": ("江西省",),
+    "山东": ("山东省",), "河南": ("河南省",), "湖北": ("湖北省",), "湖南": ("湖南省",), "广东": ("广东省",),
+    "海南": ("海南省",), "四川": ("四川省",), "贵州": ("贵州省",), "云南": ("云南省",), "陕西": ("陕西省",),
+    "甘肃": ("甘肃省",), "青海": ("青海省",), "台湾": ("台湾省",),
+    "内蒙古": ("内蒙古自治区",), "广西": ("广西壮族自治区",), "西藏": ("西藏自治区",), "宁夏": ("宁夏回族自治区",),
+    "新疆": ("新疆维吾尔自治区",), "香港": ("香港特别行政区",), "澳门": ("澳门特别行政区",),
+}
+#: Groups shops write instead of provinces; kept as written (the audit decides what they cover).
+REGION_GROUPS = ("港澳台", "海外", "偏远地区")
+_PROVINCE_ORDER = {name: i for i, name in enumerate((*PROVINCES, *REGION_GROUPS))}
+_LONG_TO_SHORT = {long: short for short, longs in PROVINCES.items() for long in longs}
+_REGION_SPLIT = re.compile(r"[,，、;；/|\s]+")
+
+
+def region_of(token: str) -> str | None:
+    """The short province name of ``token`` (``新疆维吾尔自治区`` → ``新疆``), a group as written, the token as
+    written when it names a place inside a province (``海南三沙市``), or ``None`` when it names no province."""
+    t = token.strip().rstrip("等")
+    if t in PROVINCES or t in REGION_GROUPS:
+        return t
+    if t in _LONG_TO_SHORT:
+        return _LONG_TO_SHORT[t]
+    if t in ("港澳", "港澳地区", "港澳台地区"):
+        return "港澳台"
+    if t in ("国外", "境外", "海外地区"):
+        return "海外"
+    if t in ("偏远", "偏远山区"):
+        return "偏远地区"
+    for short in PROVINCES:
+        if t.startswith(short):
+            return t
+    return None
+
+
+def _region_sort(names: list[str]) -> list[str]:
+    return sorted(dict.fromkeys(names), key=lambda n: (_PROVINCE_ORDER.get(n, len(_PROVINCE_ORDER)), n))
+
+
+def to_regions(values: pd.Series) -> Converted:
+    """Lists of regions (``新疆、西藏``, ``新疆维吾尔自治区,西藏自治区``, ``港澳台 海外``) → JSON lists of short
+    province names in a fixed order; a token that names no province or group makes the cell bad."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    bad = pd.Series(False, index=values.index)
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    for i, v in values.items():
+        if _missing(v):
+            continue
+        tokens = [t for t in _REGION_SPLIT.split(str(v)) if t]
+        found = [region_of(t) for t in tokens]
+        unknown = [t for t, r in zip(tokens, found) if r is None]
+        if unknown:
+            bad[i] = True
+            reasons[i] = (f"不认识的地区：{'、'.join(unknown)}（应为省份名，如 新疆、西藏，或 港澳台、海外、偏远地区；"
+                          f"用顿号或逗号分隔）\x1funknown region(s): {', '.join(unknown)} (give provinces such as 新疆, "
+                          f"西藏, or 港澳台/海外/偏远地区, separated by 、 or commas)")
+            continue
+        out[i] = json.dumps(_region_sort([r for r in found if r]), ensure_ascii=False)
+    return Converted(out, bad, reasons=reasons)
+
+
+#: Service commitments by their usual name, with the ways listings write them.
+COMMITMENTS: dict[str, tuple[str, ...]] = {
+    "7天无理由": ("7天无理由", "七天无理由", "7天无理由退货", "七天无理由退货", "7天无理由退换", "7天退货", "七天退换"),
+    "运费险": ("运费险", "退货运费险", "赠运费险", "送运费险", "退货包运费", "运费保险"),
+    "破损包赔": ("破损包赔", "坏损包退", "破损包退", "坏了包赔", "破损补寄", "坏损包赔"),
+    "极速退款": ("极速退款", "闪电退款"),
+    "假一赔十": ("假一赔十",),
+    "假一赔三": ("假一赔三",),
+    "闪电发货": ("闪电发货", "极速发货"),
+    "24小时发货": ("24小时发货", "24小时内发货", "24h发货"),
+    "48小时发货": ("48小时发货", "48小时内发货", "48h发货"),
+    "24小时售后响应": ("24小时售后响应", "售后24小时响应", "24小时售后"),
+    "先行赔付": ("先行赔付",),
+    "上门取件": ("上门取件", "免费上门取件"),
+}
+_COMMIT_ORDER = {name: i for i, name in enumerate(COMMITMENTS)}
+_COMMIT_ALIAS = {unicodedata.normalize("NFKC", a).lower(): name for name, aliases in COMMITMENTS.items() for a in aliases}
+
+
+def commitment_of(token: str) -> str:
+    """The usual name of a commitment (``七天无理由退货`` → ``7天无理由``), else the token as written."""
+    t = unicodedata.normalize("NFKC", token).strip()
+    return _COMMIT_ALIAS.get(t.lower().replace(" ", ""), t)
+
+
+def commitment_list(names: list[str]) -> list[str]:
+    """Commitments without repeats, known ones in :data:`COMMITMENTS` order, then the rest by name."""
+    return sorted(dict.fromkeys(n for n in names if n), key=lambda n: (_COMMIT_ORDER.get(n, len(_COMMIT_ORDER)), n))
+
+
+def to_tags(values: pd.Series) -> Converted:
+    """Lists of service commitments (``7天无理由, 运费险、破损包赔``) → JSON lists of names (known ones
+    normalised, others kept as written). Never bad: a shop may show a commitment no list knows."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    for i, v in values.items():
+        if _missing(v):
+            continue
+        names = commitment_list([commitment_of(t) for t in _REGION_SPLIT.split(str(v)) if t])
+        out[i] = json.dumps(names, ensure_ascii=False)
+    return _ok(out)
+
+
+_FLAG_FALSE = frozenset({"否", "无", "没有", "n", "no", "false", "0", "不支持", "未设置", "未上传", "不提供"})
+_FLAG_TRUE = frozenset({"是", "有", "y", "yes", "true", "1", "支持", "已设置", "已上传", "提供"})
+
+
+def to_flag(values: pd.Series) -> Converted:
+    """Whether something is shown: 是/否, 有/无, 1/0, 支持/不支持; any other content (a 尺码库 id, a note's text)
+    means it is there. Never bad."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    for i, v in values.items():
+        if _missing(v):
+            continue
+        t = str(v).strip().lower()
+        out[i] = t not in _FLAG_FALSE
+    return _ok(out)
+
+
+# Promises written in a listing's title, selling points or detail page (the Taobao export has no 发货时效 column:
+# prevention.md §3). The shortest dispatch promise shown binds.
+_TEXT_DISPATCH = re.compile(
+    rf"(\d{{1,3}})\s*({_HOUR_UNITS}|天|日)\s*(?:内|以内|之内)?\s*(?:发货|发出)|(当日发|当天发|次日发|隔日发|隔天发)", re.IGNORECASE)
+_TEXT_EXCLUDED = re.compile(r"([^。；;！!？?\n<>]{1,40}?)(?:地区)?(?:均|暂|都)?(?:不发货|不配送|不支持配送|不包邮且不发|无法配送|不能发货)")
+_SIZE_WORDS = re.compile(r"尺码表|尺码对照|尺寸表|尺码参考|尺码建议|尺码详情|尺码信息")
+_COLOUR_WORDS = re.compile(r"色差|以实物为准|颜色以实物|颜色请以")
+
+
+def dispatch_in_text(text: str | None) -> tuple[int | None, str | None]:
+    """(hours, phrase) of the shortest dispatch promise written in ``text``, or (None, None)."""
+    if not text:
+        return None, None
+    best: tuple[int, str] | None = None
+    for m in _TEXT_DISPATCH.finditer(str(text)):
+        if m.group(3):
+            hours = _DISPATCH_WORDS[m.group(3)]
+        else:
+            n = int(m.group(1))
+            hours = n if re.match(_HOUR_UNITS, m.group(2), re.IGNORECASE) else n * 24
+        if 0 < hours <= DISPATCH_MAX_HOURS and (best is None or hours < best[0]):
+            best = (hours, m.group(0))
+    return best if best is not None else (None, None)
+
+
+def regions_in_text(text: str | None) -> list[str]:
+    """Provinces a text says are not served (``新疆、西藏等偏远地区不发货``)."""
+    if not text:
+        return []
+    found: list[str] = []
+    for m in _TEXT_EXCLUDED.finditer(str(text)):
+        clause = m.group(1)
+        for short, longs in PROVINCES.items():
+            if short in clause or any(lg in clause for lg in longs):
+                found.append(short)
+        for g in REGION_GROUPS:
+            if g in clause or (g == "偏远地区" and "偏远" in clause):
+                found.append(g)
+    return _region_sort(found)
+
+
+def commitments_in_text(text: str | None) -> list[str]:
+    """Known commitments written in ``text`` (any of their wordings)."""
+    if not text:
+        return []
+    t = unicodedata.normalize("NFKC", str(text)).lower()
+    return commitment_list([name for alias, name in _COMMIT_ALIAS.items() if alias in t])
+
+
+def mentions_size_chart(text: str | None) -> bool:
+    return bool(text) and _SIZE_WORDS.search(str(text)) is not None
+
+
+def mentions_colour_note(text: str | None) -> bool:
+    return bool(text) and _COLOUR_WORDS.search(str(text)) is not None

@@ -192,6 +192,9 @@ def prepare_table(
     filled = sum(1 for h in headers if h.strip())
     for i in range(hdr_idx):
         n = sum(1 for c in t.rows[i] if c is not None and str(c).strip())
+        if lay.preamble and n and sum(1 for c in t.rows[i] if c is not None and str(c).strip()
+                                      and norm_header(c) in lay.preamble) >= 0.8 * n:
+            continue  # the layout's own extra header line (淘宝助理's English keys), not data
         if n >= max(3, (filled + 1) // 2):
             problems.append(_problem(
                 t, i + 1, None, None,
@@ -319,6 +322,19 @@ def prepare_table(
             conv = clean.to_bool(cleaned)
             report(conv.bad, header, cleaned, conv.reason_zh, conv.reason_en, "bad_bool")
             frame[fname] = conv.values
+        elif f.type == "hours":
+            conv = clean.to_hours(cleaned)
+            report(conv.bad, header, cleaned, "", "", "bad_dispatch", conv.reasons)
+            frame[fname + "_hours"] = conv.values
+            frame[fname + "_raw"] = cleaned
+        elif f.type == "regions":
+            conv = clean.to_regions(cleaned)
+            report(conv.bad, header, cleaned, "", "", "bad_region", conv.reasons)
+            frame[fname] = conv.values
+        elif f.type == "tags":
+            frame[fname] = clean.to_tags(cleaned).values
+        elif f.type == "flag":
+            frame[fname] = clean.to_flag(cleaned).values
         elif f.type == "phone":
             pf = privacy.phone_frame(cleaned, pii_key)
             frame[fname + "_masked"] = pf["masked"]
@@ -366,6 +382,20 @@ def prepare_table(
                 has_any |= frame[c].notna()
         report(~has_any & ~bad, "评价内容", pd.Series([None] * n, index=idx, dtype=object),
                "评价既没有内容也没有评分", "review has neither text nor a rating", "empty_review")
+
+    if lay.kind == "listings":
+        dup = _conflicting_listing_rows(frame)
+        if dup:
+            mask = pd.Series(False, index=idx)
+            reasons = pd.Series(None, index=idx, dtype=object)
+            for j, (key, rows) in dup.items():
+                mask[j] = True
+                others = "、".join(str(r) for r in rows if r != excel_rows[j])
+                reasons[j] = (f"同一商品（{key}）在第 {others} 行也出现，且内容不同；一份商品导出中每个商品/SKU 只能有一行，"
+                              f"请删除多余的行或重新导出\x1fthe same listing ({key}) also appears on row(s) {others} with "
+                              f"different values; a listing export has one row per listing/SKU — remove the extra rows or "
+                              f"re-export")
+            report(mask, "商品ID", pd.Series([None] * n, index=idx, dtype=object), "", "", "duplicate_row", reasons)
 
     bad_rows = set(frame.loc[bad, "_row"].tolist())
     return Prepared(t, det, eff_platform, hdr_idx + 1, frame, data_rows, headers, problems, bad_rows, n, notes)
@@ -1004,8 +1034,181 @@ def _write_shipments(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: 
     return counts
 
 
+# ------------------------------------------------------------------------- listings
+#: listing columns compared between exports (a change in any is an update); the rest is bookkeeping
+LISTING_CONTENT = ("listing_id", "sku_spec", "merchant_code", "title", "category", "price_fen", "status_raw",
+                   "dispatch_hours", "dispatch_raw", "excluded_regions", "size_chart", "colour_note", "commitments")
+_LISTING_TEXTS = ("title", "selling_points", "description")
+_PROMISE_FLAGS = {"promise_7day": "7天无理由", "promise_freight_insurance": "运费险", "promise_damage": "破损包赔",
+                  "promise_quick_refund": "极速退款", "promise_fast_dispatch": "闪电发货"}
+
+
+def _listing_keys(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(listing key, SKU key, listing id) per row. The key is the platform's listing id, else ``商家编码:`` the
+    merchant code, else ``标题:`` the title (a Taobao item never uploaded has 数字ID 0); the SKU key is the SKU
+    id, else the SKU spec, else ``""`` (a row for the whole listing)."""
+    none = pd.Series(None, index=df.index, dtype=object)
+    lid = df["listing_id"] if "listing_id" in df.columns else none
+    lid = lid.where(lid.notna() & (lid.astype(str) != "0"), None)
+    code = df["merchant_code"] if "merchant_code" in df.columns else none
+    title = df["title"] if "title" in df.columns else none
+    key = lid.where(lid.notna(), ("商家编码:" + code.astype(str)).where(code.notna(), ("标题:" + title.astype(str))
+                                                                     .where(title.notna(), None)))
+    sku = none.copy()
+    for c in ("sku_id", "sku_spec"):
+        if c in df.columns:
+            sku = sku.where(sku.notna(), df[c])
+    return key.astype(object), sku.where(sku.notna(), "").astype(object), lid.astype(object)
+
+
+def _conflicting_listing_rows(frame: pd.DataFrame) -> dict[int, tuple[str, list[int]]]:
+    """Rows whose listing/SKU key appears again in the file with other values: ``{index: (key, Excel rows)}``.
+    Exact repeats are not listed (they are one listing)."""
+    key, sku, _ = _listing_keys(frame)
+    shop = frame["shop_name"].fillna("") if "shop_name" in frame.columns else pd.Series("", index=frame.index)
+    full = shop.astype(str) + "\x1f" + key.fillna("").astype(str) + "\x1f" + sku.astype(str)
+    have = key.notna()
+    repeated = full[have & full.duplicated(keep=False)]
+    if repeated.empty:
+        return {}
+    content = [c for c in frame.columns if c != "_row"]
+    out: dict[int, tuple[str, list[int]]] = {}
+    for idx in repeated.groupby(repeated, sort=False).groups.values():
+        rows = [tuple(_py(v) for v in frame.loc[j, content]) for j in idx]
+        if len(set(rows)) == 1:
+            continue
+        shown = str(key[idx[0]]) + (f"，SKU {sku[idx[0]]}" if sku[idx[0]] else "")
+        excel = [int(frame.loc[j, "_row"]) for j in idx]
+        for j in idx:
+            out[int(j)] = (shown, excel)
+    return out
+
+
+def _listing_values(df: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
+    """The stored columns of every listing row and the set of them this file says something about (a column
+    the file does not have keeps the stored value; one it has, even empty, replaces it)."""
+    cols = set(df.columns)
+    has_text = bool(cols & {"selling_points", "description"})
+    n = len(df)
+
+    def col(name: str) -> list[Any]:
+        return _plain(df[name]) if name in cols else [None] * n
+
+    texts = ["\n".join(str(t) for t in parts if t) for parts in zip(*(col(c) for c in _LISTING_TEXTS))]
+    body = ["\n".join(str(t) for t in parts if t) for parts in zip(col("selling_points"), col("description"))]
+    out = pd.DataFrame(index=df.index)
+    for c in ("listing_id", "sku_spec", "merchant_code", "title", "category", "status_raw"):
+        out[c] = col(c) if c != "listing_id" else _plain(_listing_keys(df)[2])
+    out["price_fen"] = col("price_fen")
+    known = {c for c in ("listing_id", "sku_spec", "merchant_code", "title", "category", "status_raw") if c in cols}
+    if "price_fen" in cols:
+        known.add("price_fen")
+    # dispatch: the shortest promise shown binds (the column's, or one written in the title or the detail text)
+    hours, raw = [], []
+    for h, r, text in zip(col("dispatch_hours"), col("dispatch_raw"), texts):
+        th, phrase = clean.dispatch_in_text(text)
+        if h is not None and (th is None or h <= th):
+            hours.append(int(h))
+            raw.append(r)
+        else:
+            hours.append(th)
+            raw.append(phrase)
+    out["dispatch_hours"] = pd.Series(hours, index=df.index, dtype=object)
+    out["dispatch_raw"] = raw
+    if "dispatch_hours" in cols or has_text:
+        known |= {"dispatch_hours", "dispatch_raw"}
+    regions = []
+    for given, text in zip(col("excluded_regions"), body):
+        names = json.loads(given) if given else []
+        regions.append(json.dumps(clean._region_sort([*names, *clean.regions_in_text(text)]), ensure_ascii=False))
+    out["excluded_regions"] = regions
+    if "excluded_regions" in cols or has_text:
+        known.add("excluded_regions")
+    for name, mentions in (("size_chart", clean.mentions_size_chart), ("colour_note", clean.mentions_colour_note)):
+        if name in cols or has_text:
+            known.add(name)
+            out[name] = [bool(flag) or mentions(text) for flag, text in zip(col(name), body)]
+        else:
+            out[name] = [True if mentions(text) else None for text in texts]
+    commitments = []
+    flags = {f: col(f) for f in _PROMISE_FLAGS}
+    for i, (given, text) in enumerate(zip(col("commitments"), texts)):
+        names = json.loads(given) if given else []
+        names += [zh for f, zh in _PROMISE_FLAGS.items() if flags[f][i] is True]
+        if hours[i] is not None:  # a dispatch promise shown is a commitment (24/48小时发货), however it is written
+            names.append(clean.commitment_of(f"{hours[i]}小时发货"))
+        commitments.append(json.dumps(clean.commitment_list([*names, *clean.commitments_in_text(text)]),
+                                      ensure_ascii=False))
+    out["commitments"] = commitments
+    if cols & {"commitments", *_PROMISE_FLAGS} or has_text:
+        known.add("commitments")
+    return out, known
+
+
+def _product_links(conn: Connection, recs: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """``{(shop, listing id): products.id}``; a listing whose product is not in ``products`` yet is added there
+    (id and title; category and supplier stay for the catalogue or the orders to fill)."""
+    wanted = {(r["shop_id"], r["listing_id"]): r["title"] for r in recs if r.get("listing_id") is not None}
+    if not wanted:
+        return {}
+    keys = list(wanted)
+    found = {k: v["id"] for k, v in _existing_rows(conn, st.products, ("shop_id", "product_id"), keys, ("id",)).items()}
+    missing = [{"shop_id": s, "product_id": pid, "title": wanted[(s, pid)]} for (s, pid) in keys if (s, pid) not in found]
+    if missing:
+        _bulk_insert(conn, st.products, missing)
+        found.update({k: v["id"] for k, v in _existing_rows(
+            conn, st.products, ("shop_id", "product_id"), [(m["shop_id"], m["product_id"]) for m in missing],
+            ("id",)).items()})
+    return found
+
+
+def _write_listings(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
+    """Listings: one row per (shop, listing, SKU). A re-export that changes nothing leaves the row as it was
+    (only ``last_batch_id`` moves on); a changed value updates it and its ``updated_at``."""
+    df = df.copy()
+    key, sku, _ = _listing_keys(df)
+    df["_key"], df["_sku"] = key, sku
+    df = df[df["_key"].notna()].drop_duplicates(["_shop", "_key", "_sku"], keep="last")
+    values, known = _listing_values(df)
+    now = st.utcnow()
+    recs: list[dict[str, Any]] = []
+    for (shop, k, s, row), vals in zip(zip(df["_shop"], df["_key"], df["_sku"], df["_row"]),
+                                       _records(values, LISTING_CONTENT)):
+        recs.append({"shop_id": int(shop), "listing_key": str(k), "sku": str(s), **vals, "source_row": int(row)})
+    keys = [(r["shop_id"], r["listing_key"], r["sku"]) for r in recs]
+    existing = _existing_rows(conn, st.listings, ("shop_id", "listing_key", "sku"), keys)
+    links = _product_links(conn, recs)
+    counts = Counts()
+    inserts, changed, seen = [], [], []
+    for r, k in zip(recs, keys):
+        old = existing.get(k)
+        for c in LISTING_CONTENT:
+            if c not in known:
+                r[c] = old.get(c) if old is not None else r.get(c)
+        r["row_hash"] = _hash_row(*(_hash_value(r.get(c)) for c in LISTING_CONTENT))
+        r["product_pk"] = links.get((r["shop_id"], r["listing_id"])) if r.get("listing_id") is not None else None
+        if old is None:
+            inserts.append({**r, "first_batch_id": batch_id, "last_batch_id": batch_id, "updated_at": now})
+        elif old.get("row_hash") != r["row_hash"]:
+            changed.append({**{c: r[c] for c in (*LISTING_CONTENT, "row_hash", "product_pk", "source_row")},
+                            "last_batch_id": batch_id, "updated_at": now, "_id": old["id"]})
+        else:
+            seen.append({"_id": old["id"], "last_batch_id": batch_id, "source_row": r["source_row"],
+                         "product_pk": r["product_pk"] if r["product_pk"] is not None else old.get("product_pk")})
+    _bulk_insert(conn, st.listings, inserts)
+    for rows in (changed, seen):
+        if rows:
+            cols = [c for c in rows[0] if c != "_id"]
+            conn.execute(st.listings.update().where(st.listings.c.id == sa.bindparam("_id")).values(
+                {c: sa.bindparam(c) for c in cols}), rows)
+    counts.new, counts.updated, counts.unchanged = len(inserts), len(changed), len(seen)
+    if progress:
+        progress(len(df))
+    return counts
+
+
 WRITERS = {"orders": _write_orders, "reviews": _write_reviews, "refunds": _write_refunds,
-           "chats": _write_chats, "shipments": _write_shipments}
+           "chats": _write_chats, "shipments": _write_shipments, "listings": _write_listings}
 
 
 # --------------------------------------------------------------------- shops
@@ -1178,7 +1381,7 @@ def import_file(
     now = _aware_now(now)
     if mapping is not None:
         if kind is None:
-            raise ConfigError("使用 --map 时必须给出 --kind / --map needs --kind (reviews|orders|refunds|chats|shipments)")
+            raise ConfigError("使用 --map 时必须给出 --kind / --map needs --kind (reviews|orders|refunds|chats|shipments|listings)")
         user = layout_from_mapping(save_as or f"map:{path.name}", kind, platform, mapping)
         candidates: Sequence[Layout] = (user,)
     elif isinstance(layout, Layout):

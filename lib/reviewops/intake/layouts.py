@@ -9,6 +9,12 @@ confidence High/Medium) or is provisional (review exports are confirmed for
 no platform; Kuaishou is inferred): a shop that meets a different layout maps
 it once (``reviewops import --map``) and saves it by name.
 
+A listing export (kind ``listings``) is one row per listing or per SKU: Taobao's 淘宝助理 CSV is confirmed
+(``reference/prevention.md`` §3, confidence H; it starts with a ``version 1.00`` line and a line of English
+keys above the Chinese header, see :attr:`Layout.preamble`); the Douyin, Pinduoduo and JD listing layouts
+are provisional (prevention.md: Douyin only a third-party template, PDD/JD headers unknown), Kuaishou has none.
+Their ``category`` is the top-level one (一级类目: it tells apparel from the rest); deeper levels stay unmapped.
+
 Detection (:func:`detect`) scores every layout against a header row and picks
 the best one that has all its required fields; ties are broken by signature
 matches and then by the platform the user gave.
@@ -48,6 +54,9 @@ class Layout:
     source: str = ""
     line_model: str = "line"  # 'line': one row per SKU line; 'order': one row per order
     builtin: bool = True
+    #: cells of extra header lines above the header row (淘宝助理 CSV: its English keys line), normalised;
+    #: a row above the header made of these is a header line, not data
+    preamble: frozenset[str] = frozenset()
     _alias_index: dict[str, str] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -118,6 +127,21 @@ class Layout:
 
 def _cols(**kw: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(a for a in v.split("|") if a) for k, v in kw.items()}
+
+
+#: 淘宝助理 CSV: the line of English keys above its Chinese header (prevention.md §3: "English keys, Chinese labels")
+_TAOBAO_ASSISTANT_KEYS = (
+    "title", "cid", "seller_cids", "stuff_status", "location_state", "location_city", "item_type", "price",
+    "auction_increment", "num", "valid_thru", "freight_payer", "post_fee", "ems_fee", "express_fee",
+    "has_invoice", "has_warranty", "approve_status", "has_showcase", "list_time", "description", "cateProps",
+    "postage_id", "has_discount", "modified", "upload_fail_msg", "picture_status", "auction_point", "picture",
+    "video", "skuProps", "inputPids", "inputValues", "outer_id", "propAlias", "auto_fill", "num_id",
+    "local_cid", "navigation_type", "user_name", "syncStatus", "is_lighting_consigment", "is_xinpin",
+    "foodparame", "features", "buyareatype", "global_stock_type", "global_stock_country", "sub_stock_type",
+    "item_size", "item_weight", "sell_promise", "custom_design_flag", "wireless_desc", "barcode",
+    "sku_barcode", "newprepay", "subtitle", "cpv_memo", "input_custom_cpv", "qualification",
+    "add_qualification", "o2o_bind_service",
+)
 
 
 BUILTIN: tuple[Layout, ...] = (
@@ -415,6 +439,65 @@ BUILTIN: tuple[Layout, ...] = (
             shop_name="店铺名称",
         ),
     ),
+    # ------------------------------------------------------------ listings
+    # Taobao 淘宝助理 CSV (prevention.md §3, H): the Chinese labels below are documented there, except 数字ID
+    # (the item id, 0 for an item never uploaded), taken from the same 淘宝助理 header line. No 发货时效 and no
+    # 不发货地区 column: both are read from 宝贝卖点 / 宝贝描述 text (ingest._write_listings).
+    Layout(
+        name="taobao_listings_assistant", platform="taobao", kind="listings", version="淘宝助理 CSV (version 1.00)",
+        source="prevention.md §3 (H); 数字ID from the same 淘宝助理 header line",
+        signature=("宝贝名称", "宝贝类目", "宝贝价格", "宝贝卖点", "尺码库", "7天退货"),
+        required=("title",),
+        columns=_cols(
+            title="宝贝名称", category="宝贝类目", price="宝贝价格", description="宝贝描述|无线详情",
+            merchant_code="商家编码", listing_id="数字ID|宝贝ID", status_raw="宝贝状态",
+            promise_fast_dispatch="闪电发货", size_chart="尺码库", promise_7day="7天退货", selling_points="宝贝卖点",
+            shop_name="店铺名称",
+        ),
+        preamble=frozenset(norm_header(k) for k in _TAOBAO_ASSISTANT_KEYS),
+    ),
+    Layout(
+        name="douyin_listings", platform="douyin", kind="listings", version="商品列表 (provisional)",
+        source="prevention.md §3 (L: a third-party template's 商品名称/类目/商家编码/货号/SKU列表/商品发货时间)",
+        confirmed=False,
+        signature=("一级类目", "商品发货时间", "SKU列表", "货号"),
+        required=("title",),
+        columns=_cols(
+            listing_id="商品ID", title="商品名称", category="一级类目|类目",
+            merchant_code="商家编码", sku_id="SKU ID", sku_spec="SKU列表|SKU规格", price="售价(元)|价格(元)",
+            dispatch="商品发货时间|发货时效", excluded_regions="不发货地区|限售地区", size_chart="尺码表",
+            colour_note="色差说明", commitments="服务承诺", promise_7day="7天无理由", promise_freight_insurance="运费险",
+            status_raw="商品状态", description="商品详情", shop_name="店铺名称",
+        ),
+    ),
+    Layout(
+        name="pdd_listings", platform="pdd", kind="listings", version="商品列表 (provisional, API goods fields)",
+        source="prevention.md §3 (headers unknown; shipment_limit_second, 不配送区域, is_refundable, quick_refund)",
+        confirmed=False,
+        signature=("发货时效", "不配送区域", "极速退款", "7天无理由", "拼单价(元)"),
+        required=("title",),
+        columns=_cols(
+            listing_id="商品ID|商品id", title="商品名称", category="商品类目|类目", sku_id="SKU ID|规格ID",
+            sku_spec="商品规格|规格", merchant_code="商家编码|SKU编码", price="拼单价(元)|价格(元)",
+            dispatch="发货时效|承诺发货时间", excluded_regions="不配送区域|不发货地区", size_chart="尺码表",
+            colour_note="色差说明", commitments="服务承诺", promise_7day="7天无理由",
+            promise_quick_refund="极速退款", promise_freight_insurance="退货包运费|运费险", status_raw="商品状态",
+            description="商品详情", shop_name="店铺名称",
+        ),
+    ),
+    Layout(
+        name="jd_listings", platform="jd", kind="listings", version="商品导出 (provisional)",
+        source="prevention.md §3 (JD listing headers unknown)", confirmed=False,
+        signature=("商品编号", "发货时效", "不发货地区", "尺码表", "色差说明"),
+        required=("title",),
+        columns=_cols(
+            listing_id="商品编号|商品ID", title="商品名称", category="一级类目|类目",
+            sku_spec="销售属性|规格", merchant_code="商家SKU|商家编码|货号", price="京东价|售价",
+            dispatch="发货时效|承诺发货时间", excluded_regions="不发货地区|限售地区", size_chart="尺码表",
+            colour_note="色差说明", commitments="服务承诺", promise_7day="7天无理由",
+            promise_damage="破损包赔", status_raw="上下架状态|商品状态", description="商品介绍", shop_name="店铺名称",
+        ),
+    ),
 )
 
 _BY_NAME = {lay.name: lay for lay in BUILTIN}
@@ -497,7 +580,7 @@ def layout_from_mapping(name: str, kind: str, platform: str | None, mapping: dic
         cols[fname] = cols.get(fname, ()) + (header,)
     required = {
         "reviews": ("created_at",), "orders": ("order_id",), "refunds": ("order_id",),
-        "chats": ("conversation", "sent_at", "content"), "shipments": ("tracking_no",),
+        "chats": ("conversation", "sent_at", "content"), "shipments": ("tracking_no",), "listings": ("title",),
     }[kind]
     missing = [r for r in required if r not in cols]
     if missing:
