@@ -340,66 +340,61 @@ def score_frame(orders: pd.DataFrame, events: pd.DataFrame, settings: RiskSettin
 
 
 def _explain(out: pd.DataFrame, fired: Mapping[str, np.ndarray], st: RiskSettings) -> None:
-    """Fill reason_codes, reasons and recommendations (text built only for the rows where a reason fired)."""
+    """Fill reason_codes, reasons and recommendations: each reason's text is built (vectorised) only for the rows
+    where it fired, then the parts are joined in :data:`RISK_REASONS` order."""
     n = len(out)
-    codes = np.full(n, "", dtype=object)
-    reasons = np.full(n, "", dtype=object)
-    recs = np.full(n, "", dtype=object)
-    any_hit = np.zeros(n, dtype=bool)
-    for h in fired.values():
-        any_hit |= h
-    idx = np.flatnonzero(any_hit)
-    if len(idx) == 0:
-        out["reason_codes"], out["reasons"], out["recommendations"] = codes, reasons, recs
-        return
-    sub = out.iloc[idx]
     days = int(st.lookback_days)
+    flagged = out["flagged"].to_numpy()
 
-    def col(name: str) -> np.ndarray:
-        return sub[name].to_numpy()
+    def s(name: str, rows: np.ndarray) -> pd.Series:
+        return pd.Series(out[name].to_numpy()[rows]).astype(str)
 
-    texts: dict[str, np.ndarray] = {
-        "refund_rate": np.char.add(np.char.add(np.char.add(np.char.add(np.char.add(
-            f"该买家近{days}天退款率 ", _pct(col("refund_rate"))), "（"), col("refunds").astype(str)),
-            np.char.add("/", col("prior_orders").astype(str))),
-            np.char.add(np.char.add(" 单；本店平均 ", _pct1(col("shop_refund_rate"))), "）")),
-        "no_return": np.char.add(np.char.add(np.char.add(np.char.add(
-            f"近{days}天仅退款 ", col("no_return").astype(str)), " 次（占其订单 "), _pct(col("no_return_rate"))),
-            np.char.add(np.char.add("，本店平均 ", _pct1(col("shop_no_return_rate"))), "）")),
-        "returns": np.char.add(np.char.add(np.char.add(np.char.add(
-            f"近{days}天退货 ", col("returns").astype(str)), " 次（占其订单 "), _pct(col("return_rate"))),
-            np.char.add(np.char.add("，本店平均 ", _pct1(col("shop_return_rate"))), "）")),
-        "serial": np.char.add(np.char.add(f"{int(st.serial_hours)} 小时内连续下单 ", col("serial_orders").astype(str)),
-                              " 单（含本单）"),
-        "bad_review": np.char.add(np.char.add(np.char.add(np.char.add(f"近{days}天在本店给过中差评 ",
-                                  col("bad_reviews").astype(str)), " 次（其订单 "), col("prior_orders").astype(str)), " 单）"),
-        "malicious": np.char.add(np.char.add(f"近{days}天的评价有恶意评价信号 ", col("malicious").astype(str)),
-                                 " 条（聊天或评价中的勒索/威胁，未被法务驳回）"),
-        "burst": np.char.add(np.char.add(f"近{days}天有 ", col("bursts").astype(str)),
-                             " 条差评属于集中差评（同一IP/设备/收货人或近似文本）"),
-    }
-    flagged = sub["flagged"].to_numpy()
-    c_parts: list[np.ndarray] = []
-    r_parts: list[np.ndarray] = []
-    a_parts: list[np.ndarray] = []
+    def pct(name: str, rows: np.ndarray) -> pd.Series:
+        return pd.Series(_pct(out[name].to_numpy()[rows]))
+
+    def pct1(name: str, rows: np.ndarray) -> pd.Series:
+        return pd.Series(_pct1(out[name].to_numpy()[rows]))
+
+    def text(code: str, r: np.ndarray) -> pd.Series:
+        if code == "refund_rate":
+            return (f"该买家近{days}天退款率 " + pct("refund_rate", r) + "（" + s("refunds", r) + "/" + s("prior_orders", r)
+                    + " 单；本店平均 " + pct1("shop_refund_rate", r) + "）")
+        if code == "no_return":
+            return (f"近{days}天仅退款 " + s("no_return", r) + " 次（占其订单 " + pct("no_return_rate", r) + "，本店平均 "
+                    + pct1("shop_no_return_rate", r) + "）")
+        if code == "returns":
+            return (f"近{days}天退货 " + s("returns", r) + " 次（占其订单 " + pct("return_rate", r) + "，本店平均 "
+                    + pct1("shop_return_rate", r) + "）")
+        if code == "serial":
+            return f"{int(st.serial_hours)} 小时内连续下单 " + s("serial_orders", r) + " 单（含本单）"
+        if code == "bad_review":
+            return f"近{days}天在本店给过中差评 " + s("bad_reviews", r) + " 次（其订单 " + s("prior_orders", r) + " 单）"
+        if code == "malicious":
+            return f"近{days}天的评价有恶意评价信号 " + s("malicious", r) + " 条（聊天或评价中的勒索/威胁，未被法务驳回）"
+        return f"近{days}天有 " + s("bursts", r) + " 条差评属于集中差评（同一IP/设备/收货人或近似文本）"
+
+    codes = pd.Series([""] * n, dtype=object)
+    reasons = pd.Series([""] * n, dtype=object)
+    recs = pd.Series([""] * n, dtype=object)
+
+    def append(acc: pd.Series, rows: np.ndarray, part: pd.Series | str, sep: str) -> None:
+        cur = acc.iloc[rows]
+        glue = np.where(cur.to_numpy() != "", sep, "")
+        acc.iloc[rows] = (cur.reset_index(drop=True) + pd.Series(glue) + part).to_numpy()
+
     for code in RISK_REASONS:
         if code not in fired:
             continue
-        h = fired[code][idx]
-        rule = st.rule(code) or {}
-        c_parts.append(np.where(h, code, ""))
-        r_parts.append(np.where(h, np.char.add(f"{RISK_REASON_ZH[code]}：", texts[code].astype(str)), ""))
-        a_parts.append(np.where(h & flagged, str(rule.get("action") or ""), ""))
-
-    def join(parts: list[np.ndarray], sep: str) -> np.ndarray:
-        frame = pd.DataFrame({i: p for i, p in enumerate(parts)})
-        vals = frame.to_numpy(dtype=object)
-        return np.array([sep.join(dict.fromkeys(v for v in row if v)) for row in vals], dtype=object)
-
-    codes[idx] = join(c_parts, ";")
-    reasons[idx] = join(r_parts, "；")
-    recs[idx] = join(a_parts, "；")
-    out["reason_codes"], out["reasons"], out["recommendations"] = codes, reasons, recs
+        rows = np.flatnonzero(fired[code])
+        if len(rows) == 0:
+            continue
+        append(codes, rows, code, ";")
+        append(reasons, rows, f"{RISK_REASON_ZH[code]}：" + text(code, rows), "；")
+        action = str((st.rule(code) or {}).get("action") or "")
+        act_rows = rows[flagged[rows]]
+        if action and len(act_rows):
+            append(recs, act_rows, action, "；")
+    out["reason_codes"], out["reasons"], out["recommendations"] = codes.to_numpy(), reasons.to_numpy(), recs.to_numpy()
 
 
 # ------------------------------------------------------------------------------------------ the store
