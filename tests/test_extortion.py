@@ -4,7 +4,7 @@ Inline examples were written for these tests (not copied from the evaluation set
 every row of benchmarks/data/malicious/buyer_texts.tsv and seller_messages.tsv (both old splits: the old test
 half has been seen, so all rows are development data); never the held-out benchmarks/data/malicious/fresh/.
 
-``PROBE_*``: sentences written by the engineer who reworked the rules (issue 17 generalisation), in rounds A–G.
+``PROBE_*``: sentences written by the engineer who reworked the rules (issue 17 generalisation), in rounds A–H.
 Each round was written *before* the rule change that followed it and read once as unseen text; the first
 reading of each round is in docs/accuracy.md. They are new phrasings, not copied from any set, and are kept
 here as regression tests (all pass now, so they no longer measure generalisation).
@@ -75,7 +75,7 @@ def test_lawful_and_honest_texts_are_not_flagged(text):
     assert row["kind"] == ""
 
 
-# ------------------------------------------------------------------ probes (rounds A–G, see the module docstring)
+# ------------------------------------------------------------------ probes (rounds A–H, see the module docstring)
 PROBE_EXTORTION = [
     ('给我打个888，评价这事就算了', 'money_for_review', 'A'),
     ('老板大气点，发个六十六的红包，一星我马上撤', 'money_for_review', 'A'),
@@ -241,6 +241,26 @@ PROBE_EXTORTION = [
     ('别在这家当冤大头了，我店里同款只要一半价钱，主页有', 'competitor', 'G'),
     ('这家东西是假的，我是做这一行的，正品只有我们家有', 'competitor', 'G'),
     ('大家认准官方授权店，这家是盗版，去搜“正品小铺”', 'competitor', 'G'),
+    ('亲，我的评价对你们影响挺大的吧？咱们私下解决，给我返个一百，我马上改', 'money_for_review', 'H'),
+    ('我不是不能改评价，只是需要一点动力，比如一个红包', 'money_for_review', 'H'),
+    ('shan评可以，先zhuan账', 'money_for_review', 'H'),
+    ('差评变好评，明码标价一百，微信支付宝都行', 'money_for_review', 'H'),
+    ('收到货挺失望的，不过你要是给我点补偿，我也不是不能给五星，三十块怎么样', 'money_for_review', 'H'),
+    ('老板你看，我写了这么长一篇差评，你出两百我就删，不出我就置顶', 'money_for_review', 'H'),
+    ('退款我不要了，你直接微信给我八十，这事就过去了，评价我也会去改', 'money_for_review', 'H'),
+    ('跟你说清楚，不给钱的话我还有三个号没用呢', 'threat_bad_review', 'H'),
+    ('你们这种店我见多了，不服我们就耗着，我每天都写一条追评', 'threat_bad_review', 'H'),
+    ('我已经截图了，不给个满意的答复，这些截图明天全网都能看到', 'threat_bad_review', 'H'),
+    ('不解决的话，我家亲戚十几个人，每人买一单给你差评', 'threat_bad_review', 'H'),
+    ('告诉你们，我是职业的，你们不配合，我有的是办法让你们评分掉下来', 'threat_bad_review', 'H'),
+    ('要是这次不按我的要求来，你家以后每个新品我都去差评', 'threat_bad_review', 'H'),
+    ('你们客服都是猪脑子吗', 'abuse', 'H'),
+    ('你个臭不要脸的骗子老板', 'abuse', 'H'),
+    ('客服去死吧，浪费我时间', 'abuse', 'H'),
+    ('祝你们店主一家出门都被车撞', 'abuse', 'H'),
+    ('各位别被骗了，这家全是仿品，正品我这里有，私聊', 'competitor', 'H'),
+    ('这个牌子根本不是这家的，这家是假冒的，去搜官方店铺“优品生活旗舰店”买', 'competitor', 'H'),
+    ('友商路过，这价钱绝对做不出正品，想买靠谱的看我头像', 'competitor', 'H'),
 ]
 PROBE_LAWFUL = [
     ('质量太差了，我要申请退款，不退的话我就投诉到平台', 'A'),
@@ -388,6 +408,26 @@ PROBE_LAWFUL = [
     ('看到评论区有人说好评返现，是真的吗？', 'G'),
     ('给了差评之后，店家态度很好地给我退了款', 'G'),
     ('这家是不是卖假货啊？和我之前在官方买的不一样，求解释', 'G'),
+    ('等了半个月才到，我要退款，如果不给退，我就如实写差评', 'H'),
+    ('你们的客服打了三次电话让我删评，我不会删的，也不要你们的红包', 'H'),
+    ('包裹里的卡片说好评返八元，我觉得这是违规的，已经举报', 'H'),
+    ('东西很好用，客服也耐心，五星好评', 'H'),
+    ('这什么垃圾东西，破了个洞，申请退货', 'H'),
+    ('新人红包怎么领？我找不到入口', 'H'),
+    ('我买了小号，孩子穿正好，就是颜色有点浅', 'H'),
+    ('差评已经改成好评了，店家处理得很好，没有给我任何东西', 'H'),
+    ('因为物流慢给了差评，现在店家补偿了运费，我愿意追评说明', 'H'),
+    ('如果你们能补发零件，我就不给差评了，毕竟东西本身还行', 'H'),
+    ('你们这种态度我只能投诉到平台了', 'H'),
+    ('被坑了，买贵了五十，申请价保', 'H'),
+    ('我的评价写的都是事实，你们要是觉得不对可以申诉', 'H'),
+    ('客服一直让我改好评，还说给我返现，我拒绝了', 'H'),
+    ('这款之前在别家买过，质量差不多', 'H'),
+    ('我老婆也用我的账号买东西，所以订单有点多', 'H'),
+    ('太气人了，第三次收到坏的，差评！', 'H'),
+    ('问一下评价有没有返现，朋友说有', 'H'),
+    ('这款比旗舰店便宜，但是质量也还行', 'H'),
+    ('再不发货就退款', 'H'),
 ]
 
 
