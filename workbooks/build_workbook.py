@@ -183,6 +183,16 @@ def build_examples(ws) -> None:
     ws["B68"] = "=RO_KPI(B65,B66,B67)"
     ws["B68"].number_format = "0.0%"
 
+    _label(ws, "A70", "RO_RISK：高风险订单提示（P2：按买家下单前的历史打分，原因与建议措施；只读、不含个人信息；需设置 REVIEWOPS_DB 和 "
+           "REVIEWOPS_TOKEN）")
+    ws["A71"] = "开始（下单不早于）"
+    _value(ws, "B71", dt.datetime(2026, 11, 14), "yyyy-mm-dd")
+    ws["A72"] = "评分时刻（空=现在）"
+    _value(ws, "B72", dt.datetime(2026, 11, 20, 18, 0), "yyyy-mm-dd hh:mm")
+    ws["A73"] = "门槛（空=策略）"
+    _value(ws, "B73", 0.5, "0.00")
+    _array(ws, "A74:G84", "=RO_RISK(B71,B72,B73)")
+
     ws["A7"].comment = Comment("结果区域由数组公式填充；在 Excel 365 中自己输入的公式会自动溢出。", "ReviewOps")
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 34
