@@ -1382,6 +1382,147 @@ def signal_threshold_cmd(shop_id: int | None, db: str | None, as_json: bool) -> 
 # ---- end signal ----
 
 
+# ---- quiz (issue 19 P1: knowledge quiz per agent) ----
+@cli.group("quiz")
+def quiz_group() -> None:
+    """产品知识测验：从知识库为客服出题、作答、查成绩（及格线为策略的 quiz_pass_mark，默认 95 分）/ knowledge quiz:
+    draw questions from the knowledge base for an agent, answer, see the results."""
+
+
+def _quiz_agent(store: Any) -> str | None:
+    """With $REVIEWOPS_TOKEN: its user (only their own quiz is accepted); without: None (the machine's own user)."""
+    token = os.environ.get("REVIEWOPS_TOKEN", "").strip()
+    if not token:
+        return None
+    from .core.users import actor_for_token
+
+    return actor_for_token(store, token).name
+
+
+def _echo_quiz(view: Any) -> None:
+    from .prevention.quiz import LETTERS
+
+    click.echo(f"知识测验 quiz #{view.quiz_id} — {view.agent}，{len(view.questions)} 题，及格线 pass mark "
+               f"{view.pass_mark} 分")
+    for q in view.questions:
+        scope = f"{q.category_zh}" + (f" · {q.product}" if q.product else "")
+        click.echo(f"\n{q.number}. {q.question}（{scope}）")
+        for letter, option in zip(LETTERS, q.options, strict=False):
+            click.echo(f"   {letter}. {option}")
+
+
+def _echo_result(r: Any) -> None:
+    verdict = "及格 passed" if r.passed else "未及格 not passed"
+    click.echo(f"测验 quiz #{r.quiz_id}（{r.agent}）：答对 {r.correct}/{r.total}，得分 {r.score:g} 分，及格线 "
+               f"{r.pass_mark} 分 — {verdict}")
+    for k in r.wrong:
+        click.echo(f"  第{k}题：您的答案 {r.chosen[k - 1] or '未答'}，正确答案 {r.key[k - 1]} / question {k}: "
+                   f"yours {r.chosen[k - 1] or '-'}, correct {r.key[k - 1]}")
+
+
+@quiz_group.command("new")
+@click.option("--agent", required=True, help="参加测验的客服（用户名）/ the agent (user name)")
+@click.option("--n", "n", type=int, default=None, help="题数（默认策略的 quiz_questions，10）/ questions (default 10)")
+@click.option("--seed", type=int, default=None, help="随机种子：同一策略版本下相同种子出相同的题 / same seed, same "
+              "questions")
+@db_option
+@json_option
+def quiz_new_cmd(agent: str, n: int | None, seed: int | None, db: str | None, as_json: bool) -> None:
+    """为客服新建一次知识测验（优先覆盖其经手案件的商品和分类），打印题目（不含答案）/ draw a new quiz for an agent
+    (their cases' products and categories first) and print it without answers."""
+    from .core.store import Store
+    from .prevention.quiz import new_quiz
+
+    with Store.open(db) as store:
+        view = new_quiz(store, agent, n=n, seed=seed, created_by=_actor())
+    if as_json:
+        from dataclasses import asdict
+
+        _echo_json(asdict(view))
+        return
+    _echo_quiz(view)
+    click.echo(f"\n作答：reviewops quiz take {view.quiz_id}（逐题作答）或 reviewops quiz answer {view.quiz_id} "
+               f"--answers 答案.txt（每行一个 A–D）/ answer with quiz take or quiz answer")
+
+
+@quiz_group.command("take")
+@click.argument("quiz_id", type=int)
+@db_option
+def quiz_take_cmd(quiz_id: int, db: str | None) -> None:
+    """在终端逐题作答并提交（每题输入 A、B、C 或 D）/ answer a quiz question by question in the terminal."""
+    from .core.store import Store
+    from .prevention.quiz import LETTERS, open_quiz, submit_quiz
+
+    with Store.open(db) as store:
+        agent = _quiz_agent(store)
+        view = open_quiz(store, quiz_id, agent=agent)
+        if view.submitted:
+            raise ConfigError(f"测验 {quiz_id} 已提交，请新建测验 / quiz {quiz_id} was already submitted")
+        click.echo(f"知识测验 quiz #{view.quiz_id} — {view.agent}，{len(view.questions)} 题，及格线 {view.pass_mark} 分")
+        answers = []
+        for q in view.questions:
+            click.echo(f"\n{q.number}. {q.question}")
+            for letter, option in zip(LETTERS, q.options, strict=False):
+                click.echo(f"   {letter}. {option}")
+            answers.append(click.prompt("您的答案 your answer", type=click.Choice(list(LETTERS), case_sensitive=False)))
+        result = submit_quiz(store, quiz_id, answers, agent=agent)
+    _echo_result(result)
+
+
+@quiz_group.command("answer")
+@click.argument("quiz_id", type=int)
+@click.option("--answers", "answers_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="答案文件：每行一个 A–D（按题号顺序），或“题号 答案”，或一行 ABCD… / one A–D per line, or "
+                   "'N X' lines, or one line ABCD…")
+@db_option
+@json_option
+def quiz_answer_cmd(quiz_id: int, answers_file: Path, db: str | None, as_json: bool) -> None:
+    """从文件提交测验答案并显示成绩 / submit a quiz's answers from a file and show the score."""
+    from .core.store import Store
+    from .prevention.quiz import submit_quiz
+
+    text = answers_file.read_text(encoding="utf-8-sig")
+    with Store.open(db) as store:
+        result = submit_quiz(store, quiz_id, text, agent=_quiz_agent(store))
+    if as_json:
+        from dataclasses import asdict
+
+        _echo_json(asdict(result))
+        return
+    _echo_result(result)
+
+
+@quiz_group.command("results")
+@click.option("--agent", default=None, help="只看这个客服 / one agent")
+@click.option("--open", "include_open", is_flag=True, help="也列出未提交的测验 / also list quizzes not yet submitted")
+@db_option
+@json_option
+def quiz_results_cmd(agent: str | None, include_open: bool, db: str | None, as_json: bool) -> None:
+    """知识测验成绩（最新在前）：客服、时间、得分、及格线、是否及格 / knowledge quiz results, newest first."""
+    from .core.outputs import fmt_time
+    from .core.store import Store
+    from .prevention.quiz import quiz_results
+
+    with Store.open(db) as store:
+        rows = quiz_results(store, agent, include_open=include_open)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("没有知识测验成绩 / no quiz results")
+        return
+    click.echo(f"{_pad('测验 id', 8)} {_pad('客服 agent', 12)} {_pad('提交时间（北京）', 18)} {_pad('答对', 7)} "
+               f"{_pad('得分', 6)} {_pad('及格线', 6)} 结果")
+    for r in rows:
+        right = f"{r['correct']}/{r['questions']}" if r["questions"] else "—"
+        score = "—" if r["score"] is None else f"{r['score']:g}"
+        verdict = {True: "及格", False: "未及格"}.get(r["passed"], "—") if r["state"] != "open" else "未提交"
+        click.echo(f"{_pad(r['quiz_id'], 8)} {_pad(r['agent'], 12)} "
+                   f"{_pad(fmt_time(r['submitted_at'], empty='—'), 18)} {_pad(right, 7)} {_pad(score, 6)} "
+                   f"{_pad(r['pass_mark'] if r['pass_mark'] is not None else '—', 6)} {verdict}")
+# ---- end quiz ----
+
+
 def _actor() -> str:
     from .core.users import os_actor
 

@@ -25,9 +25,15 @@ Which cases count for a period ``[start, end)``:
   then by name.
 * **training KPIs** (O1): emotion management = call-recording pass rate (``training_records`` module
   ``emotion``) vs ``call_pass_target``; negotiation = CSAT vs ``csat_target``; knowledge = quiz
-  average vs 95; data analysis (team) = weekly reports on time: each ISO week ending in the period
+  average vs ``knowledge_target`` (95); data analysis (team) = weekly reports on time: each ISO week ending in the period
   and due by ``now`` is on time when an ``access_log`` row (action ``export``, target ``weekly_top3``,
   outcome ``ok``) for that week was written by Monday 12:00 Beijing of the following week.
+
+* **knowledge quizzes** (P1, O1; per agent in ``agents``): the ``knowledge`` training records with a score whose
+  time (the submission, :mod:`reviewops.prevention.quiz`) falls in the period — how many, the best and the last
+  score, and whether the last one passed (its stored ``passed``; a record without one, e.g. entered by hand,
+  passes when its score ≥ the policy's ``quiz_pass_mark``). Open (unsubmitted) quizzes have no score and do not
+  count. No quiz in the period → 0 and None.
 
 Every table is a DataFrame whose columns are declared once in :data:`COLUMNS` with a Chinese header
 and a description; money in fen; text masked.
@@ -83,6 +89,10 @@ COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("points_earned", "服务积分（本期）", "service_points_per_case × satisfied resolved cases"),
         ("points_redeemed", "已兑换积分（本期）", "points redeemed in the period"),
         ("points_balance", "积分余额", "all points earned up to the period end minus all redeemed"),
+        ("quizzes", "知识测验次数", "knowledge quizzes with a score submitted in the period"),
+        ("quiz_best", "测验最高分", "the best quiz score (0–100) in the period; None without quizzes"),
+        ("quiz_last", "测验最近得分", "the last quiz score in the period; None without quizzes"),
+        ("quiz_passed", "最近测验及格", "是 / 否: the last quiz passed (score ≥ quiz_pass_mark); None without quizzes"),
     ],
     "top3": [
         ("rank", "排名", "1–3"),
@@ -263,6 +273,7 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     csat_target = float(policy.setting("csat_target"))
     call_target = float(policy.setting("call_pass_target"))
     knowledge_target = float(policy.setting("knowledge_target"))
+    pass_mark = int(policy.setting("quiz_pass_mark"))
     horizon = max(end, q_end)
     with store.read() as conn:
         df = _case_frame(conn, shops, start, horizon)
@@ -282,10 +293,11 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
                                                   point_redemptions.c.at)
                                         .where(point_redemptions.c.at < end)).mappings().all(),
                            columns=["agent", "points", "at"])
-        tr = pd.DataFrame(conn.execute(sa.select(training_records.c.agent, training_records.c.module,
-                                                 training_records.c.passed, training_records.c.score)
+        tr = pd.DataFrame(conn.execute(sa.select(training_records.c.id, training_records.c.agent,
+                                                 training_records.c.module, training_records.c.passed,
+                                                 training_records.c.score, training_records.c.at)
                                        .where(training_records.c.at >= start, training_records.c.at < end))
-                          .mappings().all(), columns=["agent", "module", "passed", "score"])
+                          .mappings().all(), columns=["id", "agent", "module", "passed", "score", "at"])
         runs = conn.execute(sa.select(access_log.c.at, access_log.c.detail_json).where(
             access_log.c.action == "export", access_log.c.target == "weekly_top3", access_log.c.outcome == "ok",
             access_log.c.at < horizon + dt.timedelta(days=8))).all()
@@ -310,7 +322,7 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
                      "revision_pay_fen": bonus * f["revised"] if per_revision else 0,
                      "points_earned": ppc * f["satisfied"],
                      "points_redeemed": int(red_period[red_period["agent"] == a]["points"].sum()),
-                     "points_balance": earned_all - redeemed_all})
+                     "points_balance": earned_all - redeemed_all, **_quizzes(tr, a, pass_mark)})
     agents = _frame(rows, "agents")
     if len(agents):
         agents = agents.sort_values(["satisfied", "handled", "agent"], ascending=[False, False, True],
@@ -345,6 +357,19 @@ def staff_scorecard(store: Store, start: dt.datetime, end: dt.datetime, *, shop_
     return Scorecard(start=start, end=end, quarter=quarter, agents=agents, totals=totals, top3=top3,
                      training=training, pay_per_revision=per_revision, resolved_bonus_fen=bonus, points_per_case=ppc,
                      notes=notes)
+
+
+def _quizzes(tr: pd.DataFrame, agent: str, pass_mark: int) -> dict[str, Any]:
+    """The agent's knowledge quizzes in the period (``tr`` is already the period's): count, best, last, last passed."""
+    q = tr[(tr["agent"] == agent) & (tr["module"] == "knowledge") & tr["score"].notna()]
+    if not len(q):
+        return {"quizzes": 0, "quiz_best": None, "quiz_last": None, "quiz_passed": None}
+    q = q.assign(at=pd.to_datetime(q["at"], utc=True)).sort_values(["at", "id"], kind="stable")
+    last = q.iloc[-1]
+    passed = bool(last["passed"]) if last["passed"] is not None and not pd.isna(last["passed"]) else \
+        float(last["score"]) >= pass_mark - 1e-9
+    return {"quizzes": len(q), "quiz_best": float(q["score"].max()), "quiz_last": float(last["score"]),
+            "quiz_passed": "是" if passed else "否"}
 
 
 MODULE_ZH = {"emotion": "情绪管理", "negotiation": "谈判技巧", "knowledge": "产品知识", "data_analysis": "数据分析"}
