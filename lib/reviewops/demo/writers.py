@@ -699,7 +699,7 @@ class _Writer:
 
         # Pinduoduo: 商品列表 (provisional), one row per SKU
         head = ["商品ID", "商品名称", "商品类目", "SKU ID", "商品规格", "商家编码", "拼单价(元)", "发货时效", "不配送区域", "7天无理由",
-                "极速退款", "退货包运费", "尺码表", "色差说明", "商品状态"]
+                "极速退款", "服务承诺", "尺码表", "色差说明", "商品状态"]
         rows = []
         for p in products:
             f = facts[("pdd", p.code)]
@@ -709,7 +709,8 @@ class _Writer:
                     ",".join(sku) or "默认", p.sku_code(sku), _money(p.platform_price["pdd"]),
                     self._hours_text(f["hours"], "pdd"), "、".join(f["excluded"]),
                     "是" if "7天无理由" in f["commitments"] else "否", "是" if "极速退款" in f["commitments"] else "否",
-                    "是" if "运费险" in f["commitments"] else "否", "有" if f["size_chart"] else "无",
+                    "、".join(c for c in f["commitments"] if c not in ("7天无理由", "极速退款")),
+                    "有" if f["size_chart"] else "无",
                     "有" if f["colour"] else "无", "在售中"])
         name = f"拼多多商品列表_{self.stamp}.csv"
         self.add(name, "pdd", "listings", "pdd_listings", "utf-8-sig",
