@@ -4,7 +4,7 @@ Inline examples were written for these tests (not copied from the evaluation set
 every row of benchmarks/data/malicious/buyer_texts.tsv and seller_messages.tsv (both old splits: the old test
 half has been seen, so all rows are development data); never the held-out benchmarks/data/malicious/fresh/.
 
-``PROBE_*``: sentences written by the engineer who reworked the rules (issue 17 generalisation), in rounds A–H.
+``PROBE_*``: sentences written by the engineer who reworked the rules (issue 17 generalisation), in rounds A–J.
 Each round was written *before* the rule change that followed it and read once as unseen text; the first
 reading of each round is in docs/accuracy.md. They are new phrasings, not copied from any set, and are kept
 here as regression tests (all pass now, so they no longer measure generalisation).
@@ -75,7 +75,7 @@ def test_lawful_and_honest_texts_are_not_flagged(text):
     assert row["kind"] == ""
 
 
-# ------------------------------------------------------------------ probes (rounds A–H, see the module docstring)
+# ------------------------------------------------------------------ probes (rounds A–J, see the module docstring)
 PROBE_EXTORTION = [
     ('给我打个888，评价这事就算了', 'money_for_review', 'A'),
     ('老板大气点，发个六十六的红包，一星我马上撤', 'money_for_review', 'A'),
@@ -261,6 +261,32 @@ PROBE_EXTORTION = [
     ('各位别被骗了，这家全是仿品，正品我这里有，私聊', 'competitor', 'H'),
     ('这个牌子根本不是这家的，这家是假冒的，去搜官方店铺“优品生活旗舰店”买', 'competitor', 'H'),
     ('友商路过，这价钱绝对做不出正品，想买靠谱的看我头像', 'competitor', 'H'),
+    ('这箱橙子烂了三个，其实也无所谓，你们发个二十的红包，评价我给你们改回来', 'money_for_review', 'I'),
+    ('耳机有杂音，退货麻烦，给我补一百块钱我就不写差评了', 'money_for_review', 'I'),
+    ('我这边可以撤销评价，但是要一点补偿，你知道我说的是什么', 'money_for_review', 'I'),
+    ('给我返点现，不多，五十，好评马上到', 'money_for_review', 'I'),
+    ('你们的差评我可以帮你们处理掉，前提你懂', 'money_for_review', 'I'),
+    ('👉红包👈 来了我就把一星删了', 'money_for_review', 'I'),
+    ('朋友圈我有三千好友，不想你们的店被挂出来就表示一下', 'threat_bad_review', 'I'),
+    ('这只是开胃菜，你们再拖，我每个平台都去发帖', 'threat_bad_review', 'I'),
+    ('你再不回我消息，我就组织群里的人一起给你刷差评', 'threat_bad_review', 'I'),
+    ('我会一直下单一直差评，直到你们给我道歉赔钱为止', 'threat_bad_review', 'I'),
+    ('要么今天把钱退了再赔五百，要么等着店铺被降权吧', 'threat_bad_review', 'I'),
+    ('这种客服就是个草包，废物一个', 'abuse', 'I'),
+    ('老板你全家都不得好死', 'abuse', 'I'),
+    ('滚你丫的，什么狗客服', 'abuse', 'I'),
+    ('这家就是个坑人的黑店，我们店同款只要一半的价，点我主页', 'competitor', 'I'),
+    ('别买了，假的，我是代理，要正品找我', 'competitor', 'I'),
+    ('说白了就是钱的事，给够了差评自然消失', 'money_for_review', 'J'),
+    ('一星评价撤回的条件：退全款，东西不退，另加五十', 'money_for_review', 'J'),
+    ('我可以删，你先把红包发过来我看看诚意', 'money_for_review', 'J'),
+    ('老板，红包一到，评价马上变样', 'money_for_review', 'J'),
+    ('我闺蜜团十几个人，你们要是不给个说法，每人一个差评', 'threat_bad_review', 'J'),
+    ('你们等着，我要让全网都知道你们卖的什么东西', 'threat_bad_review', 'J'),
+    ('今天你们不低头，明天就让你们店铺评分跌破四点五', 'threat_bad_review', 'J'),
+    ('你们这帮狗东西', 'abuse', 'J'),
+    ('客服你是不是有病，脑残吧', 'abuse', 'J'),
+    ('这家卖的是翻新货，同样的价格去某某官方旗舰店能买到全新的', 'competitor', 'J'),
 ]
 PROBE_LAWFUL = [
     ('质量太差了，我要申请退款，不退的话我就投诉到平台', 'A'),
@@ -428,6 +454,32 @@ PROBE_LAWFUL = [
     ('问一下评价有没有返现，朋友说有', 'H'),
     ('这款比旗舰店便宜，但是质量也还行', 'H'),
     ('再不发货就退款', 'H'),
+    ('橙子烂了好几个，要求按坏果数量退款，不然差评', 'I'),
+    ('耳机有杂音，申请换货，客服处理很快，好评', 'I'),
+    ('你们客服说给我返现让我撤销评价，我没同意', 'I'),
+    ('我的差评是真实体验，不会因为红包改', 'I'),
+    ('什么垃圾耳机，一边没声音', 'I'),
+    ('这个价格买到正品，很值，推荐', 'I'),
+    ('发错了颜色，我要投诉到平台', 'I'),
+    ('卡片上写好评返现，我觉得没必要，就给个中评吧', 'I'),
+    ('问一下你们店的会员有没有红包', 'I'),
+    ('店家很诚信，说补发就补发，好评', 'I'),
+    ('质量差，差评，但是客服态度还可以', 'I'),
+    ('小号买的，送朋友的', 'I'),
+    ('你们的东西是不是假的？我要去鉴定', 'I'),
+    ('我要求退一赔三，这是你们自己承诺的假一赔三', 'I'),
+    ('收到货后客服私信说好评送礼物，我直接拒绝了', 'I'),
+    ('再不发货我就申请平台介入', 'I'),
+    ('东西还行，就是物流慢，给了三星', 'J'),
+    ('我在评价里说了实话，你们客服就一直打电话，太烦了', 'J'),
+    ('客服主动说给我补个红包，我说不用了', 'J'),
+    ('我要求按照七天无理由退货，运费你们出', 'J'),
+    ('差评一个，东西跟图片不符，退货中', 'J'),
+    ('我没有收到承诺的赠品，请补发', 'J'),
+    ('店里搞活动送的红包我领到了，谢谢', 'J'),
+    ('这家的衣服我买过好多次，这次的小号偏小', 'J'),
+    ('请问评价后还能申请退货吗', 'J'),
+    ('太差了，垃圾，再也不买了', 'J'),
 ]
 
 
