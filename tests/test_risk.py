@@ -335,7 +335,21 @@ def test_risk_orders_playbook_runs_and_matches_an_independent_count(demo, tmp_pa
     want = recent[recent["score"] >= 0.5]
     assert len(recent) > 0 and len(table) == len(want)
     assert set(table["订单号"]) == set(want["order_id"])
-    assert int(summary.loc[summary["项目"] == "订单数", "数值"].iloc[0]) == len(recent)
+    import sqlite3
+
+    con = sqlite3.connect(demo["db"])
+    lo, hi = since.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"), "2026-11-20 10:00:00.999999"
+    n_orders = con.execute("select count(*) from orders where created_at >= ? and created_at <= ?", (lo, hi)).fetchone()[0]
+    con.close()
+    assert int(summary.loc[summary["项目"] == "订单数", "数值"].iloc[0]) == n_orders == len(recent)
+    # the bad-review counts written in the reasons match a count made without reviewops
+    keyed = {(int(s_), o): (s_, o) for s_, o in zip(want["shop_id"], want["order_id"])}
+    expect = _independent_counts(demo["db"], list(keyed))
+    by_order = dict(zip(want["order_id"], want["shop_id"]))
+    for oid, why in zip(table["订单号"], table["原因"]):
+        m = re.search(r"给过中差评 (\d+) 次（其订单 (\d+) 单）", why)
+        if m:
+            assert (int(m.group(2)), int(m.group(1))) == expect[(int(by_order[oid]), oid)], (oid, why)
     assert int(summary.loc[summary["项目"] == "高风险订单", "数值"].iloc[0]) == len(want)
     if len(table):
         assert (table["原因"].str.len() > 0).all() and (table["建议措施"].str.len() > 0).all()

@@ -168,7 +168,8 @@ def check_frame(df: pd.DataFrame, columns: Sequence[RiskColumn], what: str) -> p
                 s = s.astype("datetime64[ns, UTC]")
             elif c.dtype == "object":
                 s = s.astype(object).where(s.notna(), None)
-                s = s.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+                if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):  # ids as text: 28… → "28…"
+                    s = s.map(lambda v: v if v is None or isinstance(v, str) else str(v))
             else:
                 s = s.astype(c.dtype)
         except (ValueError, TypeError) as e:
