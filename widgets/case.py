@@ -277,6 +277,13 @@ def signals_table_html(rows: list[dict[str, Any]]) -> str:
                       cls="ro-case-signals-table", empty="（没有检测信号）")
 
 
+def kb_table_html(rows: list[Any]) -> str:
+    """The fitting 知识库 entries: number, question, category, why (escaped)."""
+    return table_html(["#", "问题", "分类", "推荐理由"],
+                      [[i + 1, s.question, s.category_zh, s.why] for i, s in enumerate(rows)],
+                      cls="ro-case-kb", empty="没有匹配本案件的知识库条目")
+
+
 def signal_threshold_html(t: dict[str, Any]) -> str:
     how = (f"按 {t['decisions']} 个判定调整" if t["tuned"]
            else f"判定不足 {t['min_decisions']} 个，使用默认值")
@@ -312,7 +319,9 @@ class CaseForm(Form):
     add_item suggest propose_note reason satisfied unmask_field unmask_purpose unmask_button unmask_value
     evidence_upload evidence_kind evidence_note evidence_add evidence_link_chat evidence_list evidence_pick
     evidence_show evidence_hide evidence_image signals_box signals_table signal_threshold signal_pick signal_note
-    signal_confirm signal_reject``; ``may_review_signals`` (legal, supervisor, admin)."""
+    signal_confirm signal_reject kb_box kb_table kb_pick kb_insert``; ``kb_suggestions`` (the 知识库 entries that fit
+    the case, :func:`reviewops.prevention.knowledge.suggest_for_case`); ``may_review_signals`` (legal, supervisor,
+    admin)."""
 
     name = "case"
 
@@ -444,6 +453,20 @@ class CaseForm(Form):
         self.reply_editor = widgets.VBox([self.reply, widgets.HBox([self.reply_length]), self.reply_problems,
                                           widgets.HBox([b["save_reply"], self.reply_draft])])
 
+        # -- 知识库推荐 (P1): the entries that fit the case's product and categories; one inserts its answer into
+        # the reply (ranking in reviewops.prevention.knowledge; the reply is checked again when saved)
+        self.kb_suggestions: list[Any] = []
+        self.kb_table = widgets.HTML("")
+        self.kb_table.add_class("ro-case-kb-table")
+        self.kb_pick = widgets.Dropdown(options=[], description="条目", style=STYLE,
+                                        layout=widgets.Layout(width="100%"))
+        self.kb_pick.add_class("ro-case-kb-pick")
+        self.kb_insert = button("插入回复", "ro-case-kb-insert", icon="plus-square")
+        self.kb_insert.on_click(guard(self.status, lambda _b: self._insert_kb()))
+        self.kb_box = section("知识库推荐", self.kb_table, widgets.HBox([self.kb_pick, self.kb_insert]),
+                              sub="按案件的商品与分类推荐问答；“插入回复”把答案加到 3S 回复末尾 / knowledge base",
+                              cls="ro-case-kb-box")
+
         # -- unmask (P-03): one value at a time, with a purpose; audited by the vault
         self.unmask_field = widgets.Dropdown(options=[(v, k) for k, v in UNMASK_ZH.items()], value="receiver_phone",
                                              description="字段", style=STYLE, layout=widgets.Layout(width="200px"))
@@ -550,6 +573,7 @@ class CaseForm(Form):
             section("补偿方案", self.remedy, self.remedy_editor, sub="H1 ② remedy"),
             section("补偿台账", self.ledger, sub="ledger"),
             section("3S 回复", self.reply_editor, sub="Sorry · Solve · Smile"),
+            self.kb_box,
             section("回访", self.followups, sub="H1 ③④ follow-ups"),
         ], layout=widgets.Layout(width="50%", min_width="420px"))
         # status and conflict box stay in view (sticky) while the operator works further down the page
@@ -595,6 +619,9 @@ class CaseForm(Form):
         self._hide_unmasked()
         self._clear_evidence()
         self._clear_signals()
+        self.kb_suggestions = []
+        self.kb_table.value = ""
+        self.kb_pick.options = []
         set_visible(self.conflict, False)
         set_visible(self.body, False)
 
@@ -644,6 +671,7 @@ class CaseForm(Form):
             self.signal_note.value = ""
         self._refresh_evidence()
         self._refresh_signals()
+        self._refresh_kb()
         # only the allowed actions have visible buttons
         for code, b in self.buttons.items():
             set_visible(b, code in v.actions)
@@ -813,6 +841,39 @@ class CaseForm(Form):
     def _restore_draft(self) -> None:
         if self.view is not None:
             self.reply.value = self.view.draft.text
+
+    # ------------------------------------------------------------ knowledge base (P1)
+    def _refresh_kb(self) -> None:
+        from reviewops.prevention.knowledge import suggest_for_case
+
+        v = self.view
+        self.kb_suggestions = suggest_for_case(v, self.wb.policy) if v is not None else []
+        self.kb_table.value = kb_table_html(self.kb_suggestions)
+        self.kb_pick.options = [(f"{i + 1}. {s.question}", i) for i, s in enumerate(self.kb_suggestions)]
+        self.kb_pick.value = 0 if self.kb_suggestions else None
+        self.kb_insert.disabled = not self.kb_suggestions or self.reply.disabled
+
+    def _insert_kb(self) -> None:
+        """Append the picked entry's answer to the reply draft (a new line between) and check the result with the
+        same guard as sending (:func:`reviewops.handling.replies.check_message`); problems show, nothing is saved."""
+        from reviewops.core.errors import ConfigError
+        from reviewops.handling.replies import check_message
+
+        if self.view is None:
+            raise ConfigError("请先载入案件 / load a case first")
+        if self.reply.disabled:
+            raise ConfigError("当前状态下不能编辑回复 / the reply cannot be edited in this state")
+        if self.kb_pick.value is None or not self.kb_suggestions:
+            raise ConfigError("没有可插入的知识库条目 / no knowledge base entry to insert")
+        entry = self.kb_suggestions[int(self.kb_pick.value)]
+        current = self.reply.value.rstrip()
+        self.reply.value = f"{current}\n{entry.answer}" if current else entry.answer
+        problems = check_message(self.reply.value, platform=self.view.platform, policy=self.wb.policy)
+        if problems:
+            self.reply_problems.value = "".join(msg_html("error", p) for p in problems)
+            self.status.warn("已插入知识库答案，但回复还不能发送：" + problems[0].split(" / ")[0])
+        else:
+            self.status.ok(f"已插入知识库答案：{entry.question}（记得点“保存回复”）")
 
     # ------------------------------------------------------------ unmask
     def _unmask(self) -> None:
