@@ -164,7 +164,7 @@ def _kb(category: str, product: str, question: str, answer: str, keywords: str) 
 
 _CLOTHES = "T恤;牛仔裤;卫衣;连衣裙;羽绒服;开衫"
 _SHOES = "小白鞋;跑步鞋;雪地靴;棉拖鞋;皮鞋"
-_FOOD = "坚果;牛肉干;螺蛳粉;大米;普洱茶"
+_FOOD = "坚果;牛肉干;螺蛳粉;大米;普洱"
 _BEAUTY = "面膜;洗面奶;口红;防晒霜;精华液"
 #: The built-in 知识库 (used when the policy's table is empty): FAQ quick replies for every case (通用) and Q&A for
 #: the demo shop's product kinds (reviewops.demo.catalogue). Written for this kit from the playbook's 一、前置预防
@@ -268,6 +268,9 @@ DEFAULT_KNOWLEDGE: tuple[dict[str, Any], ...] = (
     _kb("quality", "辅食机", "辅食机怎么清洗？有保修吗？",
         "亲，刀头和杯体可以拆下用清水冲洗，主机底座不能泡水，用湿布擦拭即可。小家电享受一年保修，"
         "使用中有任何问题请联系客服，我们安排检测维修或换新。", "清洗;保修;不转;坏了;噪音"),
+    _kb("quality", "湿巾", "婴儿湿巾可以擦嘴吗？开封后能放多久？",
+        "亲，手口湿巾可以给宝宝擦手擦嘴，成分表印在包装背面。开封后每次用完请盖紧或贴好封口，避免变干；建议开封后30天内用完。"
+        "如果宝宝皮肤出现发红，请停用并联系客服。", "湿巾;擦嘴;变干;干了;刺激"),
     _kb("missing_wrong", "收纳箱", "收纳箱是几只装？",
         "亲，标题规格为3只装，叠放在一个包裹里发出。收到时请核对数量，少件的请拍照联系客服，我们为您补发。",
         "几只;数量;少了;收纳箱"),
