@@ -27,7 +27,7 @@ from reviewops.prevention.quiz import (
     submit_quiz,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def with_settings(**values: str) -> Policy:

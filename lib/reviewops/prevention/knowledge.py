@@ -16,7 +16,7 @@ the policy loads. This module only reads them:
 of its terms; an entry for every product fits every case. Points: the product matched +3; the entry's category is
 the case's primary category +2, another of its categories +1.5, 通用 +0.5; each of the entry's 关键词 in the
 review text (and 追评) +1, at most 3. An entry whose category is none of the case's (and not 通用) fits only when
-the review mentions one of its keywords, and then with 1 point less. Ties keep the table's order, so the result
+the review mentions one of its keywords, and then with half a point less. Ties keep the table's order, so the result
 is the same for the same case and policy. Nothing is written.
 """
 
@@ -38,7 +38,7 @@ CATEGORY_POINTS = 1.5
 GENERAL_POINTS = 0.5
 KEYWORD_POINTS = 1.0
 MAX_KEYWORDS = 3
-OFF_CATEGORY_PENALTY = 1.0
+OFF_CATEGORY_PENALTY = 0.5
 DEFAULT_LIMIT = 5
 
 _SPLIT = re.compile(r"[;；,，、\n]+")
