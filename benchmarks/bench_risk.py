@@ -149,7 +149,7 @@ def lift(db: str, as_of: str | None, max_flag_rate: float, review_lag_days: int)
     now = _as_utc(as_of, "as_of") or utcnow()
     base = risk_settings(load_policy(store))
     with store.read() as conn:
-        od, ev = load_history(conn, now=now, secret=store.pii_key)
+        od, ev = load_history(conn, now=now)
         bad = pd.DataFrame(conn.execute(
             sa.select(reviews.c.shop_id, reviews.c.order_id)
             .select_from(reviews.outerjoin(cases, cases.c.review_pk == reviews.c.id))
