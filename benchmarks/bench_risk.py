@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from _quick import print_result, quick_dir
 
 HERE = Path(__file__).resolve().parent
