@@ -5,8 +5,8 @@ Two layers:
 * :func:`score_frame` — pure and vectorised (numpy/pandas): orders (:data:`ORDER_COLUMNS`) and history events
   (:data:`EVENT_COLUMNS`) in, one scored row per order out (:data:`RISK_COLUMNS`). An order at time ``t`` reads
   only events with ``at < t`` (strictly before) and ``at ≥ t − lookback``: nothing that happened at or after the
-  order can change its score (tests/test_risk.py checks it with Hypothesis). 1,000,000 orders score in a few
-  seconds (benchmarks/bench_risk.py, docs/prevention.md).
+  order can change its score (tests/test_risk.py checks it with Hypothesis). 1,000,000 orders score in about
+  10–15 s on this 2-core machine (benchmarks/bench_risk.py, docs/prevention.md).
 * :func:`score_orders` — reads the store (read-only) into those two frames and calls :func:`score_frame`.
 
 **The buyer** is the keyed hash of the nick (``customers.nick_hash``), matched across the store's shops like the
