@@ -179,7 +179,7 @@ def test_today_moves_the_whole_shop(tmp_path: Path) -> None:
 
 def test_import_order_and_file_kinds(demo: DemoResult) -> None:
     kinds = [f.kind for f in demo.files]
-    rank = {"orders": 0, "refunds": 1, "shipments": 1, "reviews": 2, "chats": 2}
+    rank = {"orders": 0, "refunds": 1, "shipments": 1, "reviews": 2, "chats": 2, "listings": 3}
     assert [rank[k] for k in kinds] == sorted(rank[k] for k in kinds), kinds
     assert {f.platform for f in demo.files} == set(SHOPS)
     for kind in ("orders", "reviews", "refunds", "shipments", "chats"):
@@ -440,7 +440,7 @@ def test_build_demo_imports_everything_and_is_idempotent(tmp_path: Path) -> None
     bad = [(r.file, r.status, r.error, r.problems[:3]) for r in first
            if r.status != "done" or r.rows_rejected]
     assert not bad, bad
-    assert {r.kind for r in first} == {"orders", "refunds", "shipments", "reviews", "chats"}
+    assert {r.kind for r in first} == {"orders", "refunds", "shipments", "reviews", "chats", "listings"}
     with Store.open(db) as store:
         counts = store.counts()
     assert counts["shops"] == 4

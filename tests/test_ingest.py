@@ -408,9 +408,10 @@ ORDER_IDS = {"douyin": "6917926768823643751", "pdd": "240305-123456789012345", "
 VALUES = {"money": ("12.50", 1250), "datetime": ("2024-03-05 14:22:00", dt.datetime(2024, 3, 5, 6, 22, tzinfo=UTC)),
           "int": ("2", 2), "score": ("4", 4), "rating": ("差评", "差评"), "phone": ("13800138000", "138****8000"),
           "name": ("张三", "张*"), "nick": ("tb_buyer_1", "t***1"), "address": ("浙江省杭州市西湖区文三路1号", "浙江省 杭州市 ****"),
-          "bool": ("是", True), "text": ("文本", "文本")}
+          "bool": ("是", True), "text": ("文本", "文本"), "hours": ("48小时", 48), "regions": ("新疆、西藏", '["西藏", "新疆"]'),
+          "tags": ("7天无理由", '["7天无理由"]'), "flag": ("是", True)}
 KIND_TABLE = {"orders": st.orders, "reviews": st.reviews, "refunds": st.refunds, "chats": st.chat_messages,
-              "shipments": st.shipments}
+              "shipments": st.shipments, "listings": st.listings}
 
 
 def layout_file(lay, tmp_path, variant=lambda h: h):
