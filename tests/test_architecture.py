@@ -22,7 +22,7 @@ import reviewops
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
 PKG_DIR = Path(reviewops.__file__).resolve().parent
-STAGES = ("core", "intake", "grading", "handling", "alerting", "reporting")
+STAGES = ("core", "intake", "grading", "handling", "prevention", "alerting", "reporting")
 SHELLS = ("cli", "serve", "runner", "excel", "demo", "lab")
 
 
