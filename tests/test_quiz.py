@@ -179,6 +179,75 @@ def _as_data(view: Any) -> Any:
     return asdict(view)
 
 
+# ------------------------------------------------------------------ the 知识测验 form
+def _walk(w: Any):
+    yield w
+    for c in getattr(w, "children", ()) or ():
+        yield from _walk(c)
+
+
+def test_the_quiz_form_sends_no_answer_to_the_browser_before_submission(agents: Store) -> None:
+    import ipywidgets as widgets
+    from reviewops.core.users import get_actor
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.quiz import build_quiz
+
+    store = agents
+    form = build_quiz(Workbench(store, get_actor(store, "xiaowang")))
+    view = form.new()
+    key = stored_key(store, view.quiz_id)
+    # every widget model of the form, as the front end receives it (values, options, classes, HTML)
+    states = [w.get_state() for w in _walk(form.root)]
+    sent = json.dumps(states, ensure_ascii=False, default=str)
+    assert "correct" not in sent and "ro-quiz-score" not in sent and "ro-quiz-wrong" not in sent
+    assert form.result.value == ""
+    radios = [w for w in _walk(form.root) if isinstance(w, widgets.RadioButtons)]
+    assert radios == form.choices and len(radios) == len(key) == 10
+    for radio, q in zip(radios, view.questions, strict=True):
+        st = radio.get_state()
+        assert st["index"] is None and st["_options_labels"] == tuple(f"{LETTERS[i]}. {o}"
+                                                                     for i, o in enumerate(q.options))
+        assert [c for c in st["_dom_classes"] if "correct" in c or "right" in c] == []
+    # nor does the kernel-side form hold the key: only the key-less view
+    assert "correct" not in json.dumps(_as_data(form.quiz), ensure_ascii=False, default=str)
+    # unanswered: asks first; then submitting grades against the stored key
+    form.send()
+    assert form.last_result is None and "还没有作答" in form.status.widget.value
+    for radio, k in zip(radios, key, strict=True):
+        radio.value = k
+    result = form.send()
+    assert result.score == 100.0 and result.passed and "得分 100 分" in form.result.value
+    assert "及格线 95 分" in form.result.value and str(view.quiz_id) in form.history.value
+    assert all(r.disabled for r in radios) and form.submit.disabled
+
+
+def test_the_quiz_notebook_runs_with_the_server_identity(agents: Store, db_url: str) -> None:
+    import nbformat
+    from reviewops.serve import (
+        IDENTITY_ENV,
+        SECRET_ENV,
+        default_forms_dir,
+        make_identity_token,
+    )
+    from wb_fixtures import run_notebook
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the notebook run is backend-independent; once is enough")
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(root / "widgets" / "quiz.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code) and "open_session" in code[0].source
+    secret = "s" * 43
+    env = {SECRET_ENV: secret, IDENTITY_ENV: make_identity_token("xiaowang", secret=secret), "REVIEWOPS_DB": db_url,
+           "VOILA_PREHEAT": "False"}
+    out = run_notebook(default_forms_dir() / "quiz.ipynb", env)
+    outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"], outputs
+    state = out.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any("ro-quiz-start" in m["state"].get("_dom_classes", []) for m in state.values())
+
+
 # ------------------------------------------------------------------ scorecard (O1)
 def test_quiz_results_feed_the_scorecard(agents: Store) -> None:
     from reviewops.reporting.scorecard import COLUMNS, staff_scorecard

@@ -72,6 +72,12 @@ class QuizForm(Form):
         who = widgets.HTML(f'<div class="ro-sub">当前用户：<b>{esc(wb.actor.label)}</b>；测验题目来自店铺策略的“知识库”，'
                            f"提交后才显示成绩和正确答案</div>")
         who.add_class("ro-quiz-user")
+        # long options wrap inside their own row (ipywidgets keeps radio labels on one line by default)
+        css = widgets.HTML("<style>.ro-quiz-choice{height:auto!important}.ro-quiz-choice .widget-radio-box{height:auto}"
+                           ".ro-quiz-choice .widget-radio-box label{display:flex;flex-direction:row-reverse;justify-content:flex-end;"
+                           "white-space:normal;"
+                           "height:auto;line-height:1.5;margin:2px 0;align-items:flex-start}.ro-quiz-choice .widget-radio-box input{margin-top:4px;"
+                           "flex:none}</style>", layout=widgets.Layout(display="none"))
         self.start = button("开始新测验", "ro-quiz-start", style="primary", icon="play")
         self.start.on_click(guard(self.status, lambda _b: self.new()))
         self.questions_box = widgets.VBox([])
@@ -90,7 +96,7 @@ class QuizForm(Form):
         self.history = widgets.HTML("")
         self.history.add_class("ro-quiz-history")
         self._finish(
-            who, widgets.HBox([self.start]), self.status.widget,
+            css, who, widgets.HBox([self.start]), self.status.widget,
             section("测验", self.questions_box, self.submit_bar, self.result, sub="单选，每题一个答案 / one answer each",
                     cls="ro-quiz-box"),
             section("我的成绩", self.history, sub="最新在前 / newest first", cls="ro-quiz-history-box"),
@@ -123,7 +129,7 @@ class QuizForm(Form):
         self.result.value = ""
         boxes, self.choices = [], []
         for q in view.questions:
-            scope = q.category_zh + (f" · {q.product}" if q.product else "")
+            scope = q.category_zh + (f" · {q.product.replace(';', '、')}" if q.product else "")
             head = widgets.HTML(f'<div class="ro-quiz-q"><b>{q.number}. {esc(q.question)}</b> '
                                 f'<span class="ro-sub">（{esc(scope)}）</span></div>')
             radio = widgets.RadioButtons(options=[(f"{LETTERS[i]}. {o}", i) for i, o in enumerate(q.options)],

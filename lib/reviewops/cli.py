@@ -1405,7 +1405,7 @@ def _echo_quiz(view: Any) -> None:
     click.echo(f"知识测验 quiz #{view.quiz_id} — {view.agent}，{len(view.questions)} 题，及格线 pass mark "
                f"{view.pass_mark} 分")
     for q in view.questions:
-        scope = f"{q.category_zh}" + (f" · {q.product}" if q.product else "")
+        scope = f"{q.category_zh}" + (f" · {q.product.replace(';', '、')}" if q.product else "")
         click.echo(f"\n{q.number}. {q.question}（{scope}）")
         for letter, option in zip(LETTERS, q.options, strict=False):
             click.echo(f"   {letter}. {option}")
