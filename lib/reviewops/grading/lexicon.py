@@ -123,6 +123,9 @@ class TextResult:
     category_hits: dict[str, tuple[str, ...]]
 
 
+_END = "\x00"  # see Lexicon._read
+
+
 class RegexMatcher:
     """A pure-Python stand-in for ``ahocorasick.Automaton`` with the two calls the lexicon uses.
 
@@ -291,7 +294,10 @@ class Lexicon:
         pos_hits: list[str] = []
         cat_scores: dict[str, float] = {}
         cat_hits: dict[str, list[str]] = {}
-        for end, (code, weight, category, word, n) in self._iter_long(text):
+        # the sentinel: pyahocorasick's iter_long (2.3.1) drops a shorter word that ends the text while a longer
+        # word is still partly matched (质量太差 with 太差了吧 in the lexicon gave no 差); a character in no word
+        # makes it settle. Positions are unchanged.
+        for end, (code, weight, category, word, n) in self._iter_long(text + _END):
             if code <= _K_SENT:  # clause or sentence break
                 if weight:  # the mark itself carries sentiment
                     if weight > 0:
