@@ -219,6 +219,16 @@ def test_the_quiz_form_sends_no_answer_to_the_browser_before_submission(agents: 
     assert result.score == 100.0 and result.passed and "得分 100 分" in form.result.value
     assert "及格线 95 分" in form.result.value and str(view.quiz_id) in form.history.value
     assert all(r.disabled for r in radios) and form.submit.disabled
+    # every class of the form is documented (docs/forms.md), every actionable widget has one
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "forms.md").read_text(encoding="utf-8")
+    actionable = (widgets.Button, widgets.Checkbox, widgets.RadioButtons)
+    for w in _walk(form.root):
+        ro = [c for c in w._dom_classes if c.startswith("ro-")]
+        assert ro or not isinstance(w, actionable), w
+        for c in ro:
+            assert f"`{re.sub(r'-[0-9]+$', '', c)}`" in doc or c in ("ro-form", "ro-section", "ro-sticky"), c
 
 
 def test_the_quiz_notebook_runs_with_the_server_identity(agents: Store, db_url: str) -> None:
