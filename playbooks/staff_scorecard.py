@@ -125,3 +125,14 @@ training = zh_frame(tr.assign(target=[num(x, "{:g}") for x in tr["target"]],
                               actual=[num(x) for x in tr["actual"]]), "training").drop(columns=["模块代码"])
 show(training)
 save("培训考核", training)
+
+# %%
+display(Markdown("## 知识测验（P1）"))
+display(Markdown("本期提交的知识测验：次数、最高分、最近得分、最近一次是否及格（及格线为策略的 quiz_pass_mark）；"
+                 "平均分见上表“产品知识”。"))
+quizzes = zh_frame(pd.DataFrame({
+    "agent": a["agent"], "display_name": a["display_name"], "quizzes": a["quizzes"],
+    "quiz_best": [num(x, "{:g}") for x in a["quiz_best"]], "quiz_last": [num(x, "{:g}") for x in a["quiz_last"]],
+    "quiz_passed": [x if x is not None else NO_DATA for x in a["quiz_passed"]],
+}), "agents")
+show(quizzes)
