@@ -69,10 +69,13 @@ __all__ = [
     "CATEGORY_ZH",
     "Column",
     "DEFAULT_KNOWLEDGE",
+    "DEFAULT_LISTING_RULES",
     "DEFAULT_RISK_RULES",
     "KB_CATEGORIES",
     "KB_CATEGORY_ZH",
     "KB_GENERAL",
+    "LISTING_FINDINGS",
+    "LISTING_FINDING_ZH",
     "Policy",
     "RISK_REASONS",
     "RISK_REASON_ZH",
@@ -149,6 +152,31 @@ DEFAULT_RISK_RULES: tuple[dict[str, Any], ...] = (
      "action": "主管人工复核后照常发货；保留聊天记录与打包视频作证据（不得拒绝交易或改价）"},
     {"code": "burst", "min_count": 1, "min_ratio": None, "weight": 0.6,
      "action": "主管人工复核；全程留证（打包视频、物流凭证），照常发货"},
+)
+
+#: Findings of the P3 listing audit (the 商品信息审计 table, :mod:`reviewops.prevention.listing_audit`).
+LISTING_FINDINGS = ("no_dispatch", "late_dispatch", "region", "size_chart", "colour_note")
+LISTING_FINDING_ZH = {"no_dispatch": "未写发货时效", "late_dispatch": "发货承诺未兑现", "region": "投诉地区未列为不发货",
+                      "size_chart": "服装鞋类缺尺码表", "colour_note": "缺色差说明"}
+#: The built-in 商品信息审计 rows (used when the policy's table is empty): shared/reference/prevention.md §3 (the
+#: shortest shown promise binds; 不配送区域 stated; apparel needs a size table, coloured goods a 色差 note — shop
+#: policy). Counts and rates are a first choice, see docs/prevention.md.
+DEFAULT_LISTING_RULES: tuple[dict[str, Any], ...] = (
+    {"code": "no_dispatch", "min_count": 1, "min_rate": None, "department": "运营/商品", "severity": "medium",
+     "applies_to": "", "keywords": "",
+     "action": "在发货时效设置与详情页写明发货时间（如“付款后48小时内发货”），并按近期实际发货用时承诺"},
+    {"code": "late_dispatch", "min_count": 10, "min_rate": 0.1, "department": "物流/仓储", "severity": "high",
+     "applies_to": "", "keywords": "",
+     "action": "仓库按承诺时效排产发货；做不到时把承诺改为实际能做到的时效（以最短展示时效为准）"},
+    {"code": "region", "min_count": 3, "min_rate": 2.0, "department": "物流/仓储", "severity": "medium",
+     "applies_to": "", "keywords": "",
+     "action": "在运费模板与详情页写明该地区不发货或时效较长，或为该地区换用更合适的快递"},
+    {"code": "size_chart", "min_count": 2, "min_rate": None, "department": "运营/商品", "severity": "medium",
+     "applies_to": "服装;服饰;鞋;靴;内衣;童装;女装;男装;裤;裙;衫;外套;卫衣;羽绒服;T恤", "keywords": "",
+     "action": "补充尺码表（含实测尺寸与试穿建议），客服按尺码表推荐尺码"},
+    {"code": "colour_note", "min_count": 2, "min_rate": None, "department": "运营/商品", "severity": "low",
+     "applies_to": "", "keywords": "色差;颜色;偏色;褪色;与图片不符;和图片不一样;跟图片不一样;图片不符;实物不符",
+     "action": "详情页加色差说明（实物拍摄、显示器差异），主图尽量还原实物颜色"},
 )
 
 #: The 知识库 (P1) category column: a complaint category, or 通用 (``general``) for every case.
@@ -460,6 +488,24 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("keywords", "关键词", "text", "评价或问题里出现这些词时推荐本条，分号分隔 / words in a review that make this "
                "entry fit, ;-separated", required=False),
     ), unique=("category", "product", "question"), optional=True, omit_empty=True),
+    Table("listing_rules", "商品信息审计", "商品信息透明度审计（SPEC P3）：每条商品链接缺少或与事实不符的信息——未写发货时效、"
+          "发货承诺被本店实际发货打破、投诉物流的地区未列为不发货、服装鞋类有尺码投诉却无尺码表、有色差/描述不符投诉却无色差说明。"
+          "每行一种问题：达到门槛即列出，并给出负责部门、严重程度与建议。空表 = 内置规则。", (
+        Column("code", "问题代码", "choice", "未写发货时效/发货承诺未兑现/投诉地区未列为不发货/服装鞋类缺尺码表/缺色差说明",
+               choices=LISTING_FINDINGS, choice_zh=LISTING_FINDING_ZH),
+        Column("min_count", "最少次数", "int", "未写发货时效：期间订单数；发货承诺：已发货订单数；地区、尺码、色差：相关投诉数"
+               " / at least this many orders (no_dispatch, late_dispatch) or complaints (the others)", min=0),
+        Column("min_rate", "最低比率", "float", "发货承诺：超时发货占比（0–1）；地区：该地区物流投诉率 ≥ 本店物流投诉率 × 此倍数；"
+               "空=只看次数 / late share (late_dispatch) or multiple of the shop's logistics complaint rate (region)",
+               required=False, min=0),
+        Column("department", "负责部门", "text", "负责改进的部门（物流/仓储、运营/商品、客服…）/ owner department"),
+        Column("severity", "严重程度", "choice", "高/中/低", choices=SEVERITIES, choice_zh=SEVERITY_ZH),
+        Column("applies_to", "适用商品", "text", "商品类目或标题中的词，分号分隔；空=所有商品 / category or title words, "
+               ";-separated; blank = every product", required=False),
+        Column("keywords", "投诉关键词", "text", "评价中出现这些词也算相关投诉（如 色差），分号分隔 / words in a review that "
+               "make it count, ;-separated", required=False),
+        Column("action", "建议措施", "text", "给负责部门的改进建议 / recommended fix"),
+    ), unique=("code",), optional=True, omit_empty=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -540,6 +586,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("quiz_pass_mark", "int", "95", "知识测验及格线（答对百分比，0–100；恰好等于即及格）/ knowledge quiz pass mark "
             "(% correct; exactly at the mark passes)", min=0, max=100),
     Setting("quiz_questions", "int", "10", "每次知识测验的题数 / questions per knowledge quiz", min=1, max=100),
+    Setting("listing_audit_days", "int", "90", "商品信息审计：看最近多少天的订单和评价 / days of orders and reviews the "
+            "listing audit reads", min=1, max=730),
     Setting("risk_expiry_days", "int", "14", "高风险订单：提示在下单后多少天过期（不是黑名单）/ days after the order when "
             "its flag expires", min=1, max=90),
 )}
@@ -720,6 +768,7 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
         "holidays": [],  # the shop enters a year chinese_calendar does not know yet (e.g. 2027)
         "risk_rules": [dict(r) for r in DEFAULT_RISK_RULES],
         "knowledge": [dict(r) for r in DEFAULT_KNOWLEDGE],
+        "listing_rules": [dict(r) for r in DEFAULT_LISTING_RULES],
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
