@@ -87,6 +87,15 @@ def test_an_answer_over_the_shortest_reply_limit_and_an_unknown_category_are_ref
     assert "第3行" in msg and "分类" in msg
 
 
+def test_a_shorter_platform_reply_limit_does_not_refuse_the_built_in_answers() -> None:
+    def edit(t: dict[str, Any]) -> None:
+        t["platforms"][0]["reply_max_chars"] = 60
+
+    p = Policy.from_json(policy_json_with(edit))
+    long = max(p.knowledge(), key=lambda e: len(e["answer"]))["answer"]
+    assert len(long) > 60 and check_message(long, platform=p.tables["platforms"][0]["platform"], policy=p)
+
+
 def test_the_workbook_round_trip_keeps_the_base_and_an_excel_edit_is_checked(tmp_path: Path) -> None:
     p = default_policy()
     path = export_policy(p, tmp_path / "策略.xlsx")

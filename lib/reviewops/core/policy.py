@@ -42,7 +42,8 @@ left out the same way and means the built-in rules (:data:`DEFAULT_RISK_RULES`, 
 existed) means the built-in knowledge base :data:`DEFAULT_KNOWLEDGE` (:meth:`Policy.knowledge`, read by
 :mod:`reviewops.prevention.knowledge` and :mod:`reviewops.prevention.quiz`). Every answer is checked like a
 template: no conditional-incentive wording (the 违规用语 rows and the compliance floor, also with spaces,
-invisible characters and full-width forms removed) and within the shortest platform reply limit.
+invisible characters and full-width forms removed) and at most :data:`KB_ANSWER_MAX_CHARS` characters; the
+reply an answer is inserted into is checked against the platform's own limit when it is saved or sent.
 """
 
 from __future__ import annotations
@@ -183,6 +184,8 @@ DEFAULT_LISTING_RULES: tuple[dict[str, Any], ...] = (
 KB_GENERAL = "general"
 KB_CATEGORIES: tuple[str, ...] = (*CATEGORY_CODES, KB_GENERAL)
 KB_CATEGORY_ZH: dict[str, str] = {**CATEGORY_ZH, KB_GENERAL: "通用"}
+#: The longest a 知识库 answer may be (characters, NFC) — the platforms' usual reply limit.
+KB_ANSWER_MAX_CHARS = 500
 
 
 def _kb(category: str, product: str, question: str, answer: str, keywords: str) -> dict[str, Any]:
@@ -477,7 +480,7 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("action", "建议措施", "text", "提示订单时给客服的建议（运费险、发货前联系、仔细打包…）/ recommended action"),
     ), unique=("code",), optional=True, omit_empty=True),
     Table("knowledge", "知识库", "产品知识库与常见问题快捷回复（SPEC P1）：案件处理表单按案件的商品和分类推荐，"
-          "知识测验从这里出题。答案与话术一样检查：不得含以好评/改评为条件的利益诱导（见“违规用语”），不超过各平台回复字数上限。"
+          "知识测验从这里出题。答案与话术一样检查：不得含以好评/改评为条件的利益诱导（见“违规用语”），最多 500 字。"
           "空表 = 内置知识库。", (
         Column("category", "分类", "choice", "适用的投诉分类，或 通用（所有案件）/ complaint category or 通用 (general)",
                choices=KB_CATEGORIES, choice_zh=KB_CATEGORY_ZH),
@@ -1252,10 +1255,8 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
     for r in t.get("risk_rules", ()):
         if r["weight"] > 1:
             add("risk_rules", r["_row"], "权重", r["weight"], "权重应在 0 到 1 之间", "weight must be between 0 and 1")
-    limits = [r["reply_max_chars"] for r in t["platforms"]]
     for r in t.get("knowledge", ()):
-        for problem in knowledge_answer_problems(r["answer"], [f for f in t["forbidden"] if f["pattern"]],
-                                                 min(limits) if limits else None):
+        for problem in knowledge_answer_problems(r["answer"], [f for f in t["forbidden"] if f["pattern"]]):
             add("knowledge", r["_row"], "答案", _short(r["answer"]), f"知识库第{r['_row']}行（问题「{_short(r['question'])}」）"
                 f"的答案{problem[0]}", problem[1])
     parsed: dict[str, tuple[Any, int]] = {}  # valid settings: value and sheet row
@@ -1301,8 +1302,9 @@ def knowledge_answer_problems(answer: str, forbidden: Iterable[Mapping[str, Any]
 
     The same rules as a template: conditional-incentive wording from ``forbidden`` (the policy's 违规用语 rows)
     and the built-in :data:`COMPLIANCE_FLOOR`, looked for in the text and in its squeezed form (spaces, invisible
-    characters and full-width forms removed); and at most ``max_chars`` characters (the shortest platform reply
-    limit), since an answer is inserted into replies. The workbench checks the reply again with
+    characters and full-width forms removed); and at most ``max_chars`` characters (default
+    :data:`KB_ANSWER_MAX_CHARS`). Not the platforms' reply limits: a shop that shortens one is not refused for
+    answers it never wrote — the reply an answer goes into is checked against its platform's limit. The workbench checks the reply again with
     :func:`reviewops.handling.replies.check_message` before it is sent.
     """
     import unicodedata
@@ -1318,9 +1320,10 @@ def knowledge_answer_problems(answer: str, forbidden: Iterable[Mapping[str, Any]
             out.append((f"含违规诱导用语「{matched}」：{reason}。补偿不得以好评、改评或删评为条件，请改写",
                         f"conditional-incentive wording {matched!r} is not allowed (SPEC Compliance: {reason})"))
     n = len(unicodedata.normalize("NFC", answer))
-    if max_chars is not None and n > max_chars:
-        out.append((f"有 {n} 字，超过平台回复字数上限 {max_chars} 字，请删减至少 {n - max_chars} 字",
-                    f"has {n} characters, over the shortest platform reply limit {max_chars}"))
+    max_chars = KB_ANSWER_MAX_CHARS if max_chars is None else max_chars
+    if n > max_chars:
+        out.append((f"有 {n} 字，超过知识库答案的上限 {max_chars} 字，请删减至少 {n - max_chars} 字",
+                    f"has {n} characters, over the knowledge-base answer limit {max_chars}"))
     return out
 
 
