@@ -616,6 +616,6 @@ def audit_listings(store: Store, *, since: Any = None, until: Any = None, shop_i
     out = audit_frame(ls, od, rv, settings, region_source=source)
     out["shop"] = out["shop_id"].map(names).astype(object)
     out.attrs.update({"since": start, "until": end, "region_source": source, "listings": int(
-        ls.groupby(["shop_id", "listing_key"]).ngroups) if len(ls) else 0, "orders": int(od["order_id"].nunique()),
+        ls.groupby(["shop_id", "listing_key"]).ngroups) if len(ls) else 0, "orders": int(len(od[["shop_id", "order_id"]].drop_duplicates())),
         "order_lines": len(od), "reviews": len(rv)})
     return out
