@@ -130,7 +130,7 @@ class QuizForm(Form):
         boxes, self.choices = [], []
         for q in view.questions:
             scope = q.category_zh + (f" · {q.product.replace(';', '、')}" if q.product else "")
-            head = widgets.HTML(f'<div class="ro-quiz-q"><b>{q.number}. {esc(q.question)}</b> '
+            head = widgets.HTML(f'<div class="ro-quiz-q"><b>{esc(q.number)}. {esc(q.question)}</b> '
                                 f'<span class="ro-sub">（{esc(scope)}）</span></div>')
             radio = widgets.RadioButtons(options=[(f"{LETTERS[i]}. {o}", i) for i, o in enumerate(q.options)],
                                          value=None, layout=widgets.Layout(width="100%"))
