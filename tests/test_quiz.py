@@ -219,6 +219,11 @@ def test_the_quiz_form_sends_no_answer_to_the_browser_before_submission(agents: 
     assert result.score == 100.0 and result.passed and "得分 100 分" in form.result.value
     assert "及格线 95 分" in form.result.value and str(view.quiz_id) in form.history.value
     assert all(r.disabled for r in radios) and form.submit.disabled
+    # a user disabled while the page is open: the form is revoked, nothing is drawn
+    from reviewops.core.users import set_active
+
+    set_active(store, "xiaowang", False, actor="test")
+    assert form.new() is None and form.revoked and form.questions_box.children == ()
     # every class of the form is documented (docs/forms.md), every actionable widget has one
     import re
 

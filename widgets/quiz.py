@@ -60,7 +60,8 @@ class QuizForm(Form):
     """知识测验. Handles: ``start`` (Button 开始新测验), ``questions_box``, ``choices`` (one RadioButtons per question,
     options ``A. …``, value the option index or None), ``submit`` (Button 提交答案), ``confirm`` (Checkbox: submit
     with questions unanswered), ``result`` (HTML, filled only after submitting), ``history`` (HTML);
-    ``quiz`` (the open :class:`~reviewops.prevention.quiz.QuizView` — no key) and ``last_result``."""
+    ``quiz`` (the open :class:`~reviewops.prevention.quiz.QuizView` — no key) and ``last_result``. Every action
+    re-checks the signed-in user in the store; a user disabled since the page opened gets the form revoked."""
 
     name = "quiz"
 
@@ -104,9 +105,23 @@ class QuizForm(Form):
         self.refresh_history()
 
     # ------------------------------------------------------------ reads
+    def _still_allowed(self) -> bool:
+        """Re-check the signed-in user in the store (disabled since the page opened → the form is revoked)."""
+        from reviewops.core.errors import AccessDenied
+        from reviewops.core.users import get_actor
+
+        try:
+            get_actor(self.wb.store, self.wb.actor.name)
+        except AccessDenied as e:
+            self.revoke(e)
+            return False
+        return True
+
     def refresh_history(self) -> None:
         from reviewops.prevention.quiz import quiz_results
 
+        if not self._still_allowed():
+            return
         self.history.value = history_html(quiz_results(self.wb.store, self.wb.actor.name))
 
     def clear_data(self) -> None:
@@ -123,6 +138,8 @@ class QuizForm(Form):
         """Draw a quiz for the signed-in user and show its questions (no key)."""
         from reviewops.prevention.quiz import LETTERS, new_quiz
 
+        if not self._still_allowed():
+            return None
         view = new_quiz(self.wb.store, self.wb.actor.name, created_by=self.wb.actor.name, policy=self.wb.policy)
         self.quiz = view
         self.last_result = None
@@ -161,6 +178,8 @@ class QuizForm(Form):
         if missing and not self.confirm.value:
             set_visible(self.confirm, True)
             self.status.warn(f"第 {'、'.join(map(str, missing))} 题还没有作答；答完再提交，或勾选“仍然提交”")
+            return None
+        if not self._still_allowed():
             return None
         result = submit_quiz(self.wb.store, self.quiz.quiz_id, answers, agent=self.wb.actor.name)
         self.last_result = result
