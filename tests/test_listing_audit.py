@@ -410,3 +410,58 @@ def _orders_seen(db: str, since: pd.Timestamp, until: pd.Timestamp) -> set:
         "or x.title = l.title))", (since.strftime(fmt), until.strftime(fmt) + ".999999")).fetchall()
     con.close()
     return set(rows)
+
+
+# ------------------------------------------------------------------------------------------ the form
+def _walk(w):
+    yield w
+    for c in getattr(w, "children", ()) or ():
+        yield from _walk(c)
+
+
+def test_the_form_shows_the_users_shops_only_and_every_class_is_documented(store) -> None:
+    import re
+    from pathlib import Path
+
+    import ipywidgets as widgets
+    from reviewops.core.errors import AccessDenied
+    from reviewops.core.store import shops
+    from reviewops.core.users import add_user, get_actor, set_active
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.listing_audit import build_listing_audit
+
+    _seed_store(store)
+    with store.write() as conn:
+        other = conn.execute(shops.insert().values(platform="jd", name="别的店", created_at=dt.datetime(
+            2026, 10, 1, tzinfo=UTC))).inserted_primary_key[0]
+    add_user(store, "laoli", role="supervisor", shops=None, actor="test")
+    add_user(store, "xiaowang", role="agent", shops=[other], actor="test")
+    now = dt.datetime(2026, 10, 20, 4, 0, tzinfo=UTC)
+    form = build_listing_audit(Workbench(store, get_actor(store, "laoli")), now=now)
+    assert form.status.kind == "ok" and len(form.findings) == 4
+    assert "发货承诺未兑现" in form.table.value and "139****1111" in form.table.value
+    assert "13900001111" not in form.table.value
+    form.kind.value = "region"
+    form.run.click()
+    assert list(form.findings["finding"]) == ["region"] and "新疆" in form.table.value
+    # an agent of another shop sees none of this shop's listings
+    agent = build_listing_audit(Workbench(store, get_actor(store, "xiaowang")), now=now)
+    assert [v for _l, v in agent.shop.options] == ["__all__", other]
+    assert agent.findings.empty and "没有发现问题" in agent.table.value
+    agent.shop.options = [*agent.shop.options, ("测试店", 1)]  # a tampered option is still refused
+    agent.shop.value = 1
+    agent.run.click()
+    assert agent.status.kind == "error" and agent.findings.empty
+    set_active(store, "laoli", False, actor="test")
+    form.run.click()
+    assert form.status.kind == "error"
+    with pytest.raises(AccessDenied):
+        form.refresh(now)
+    # every class of the form is documented (docs/forms.md), every actionable widget has one
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "forms.md").read_text(encoding="utf-8")
+    actionable = (widgets.Button, widgets.Dropdown, widgets.BoundedIntText)
+    for w in _walk(form.root):
+        ro = [c for c in w._dom_classes if c.startswith("ro-")]
+        assert ro or not isinstance(w, actionable), w
+        for c in ro:
+            assert f"`{re.sub(r'-[0-9]+$', '', c)}`" in doc or c in ("ro-form", "ro-section", "ro-sticky"), c

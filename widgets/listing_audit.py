@@ -28,10 +28,10 @@ def summary_html(df: Any, days: int) -> str:
     from reviewops.core.policy import LISTING_FINDING_ZH
 
     a = df.attrs
-    head = (f'<div class="ro-sub">近 {esc(days)} 天：审计商品链接 {esc(a.get("listings", 0))} 条，订单 '
-            f'{esc(a.get("orders", 0))} 单，评价 {esc(a.get("reviews", 0))} 条；发现问题 <b>{len(df)}</b> 个</div>')
     rows = [[zh, int((df["finding"] == code).sum()) if len(df) else 0] for code, zh in LISTING_FINDING_ZH.items()]
-    return head + table_html(["问题", "数量"], rows, cls="ro-listing-audit-counts")
+    return (f'<div class="ro-sub">近 {esc(days)} 天：审计商品链接 {esc(a.get("listings", 0))} 条，订单 '
+            f'{esc(a.get("orders", 0))} 单，评价 {esc(a.get("reviews", 0))} 条；发现问题 <b>{esc(len(df))}</b> 个</div>'
+            + table_html(["问题", "数量"], rows, cls="ro-listing-audit-counts"))
 
 
 def findings_html(df: Any) -> str:
