@@ -44,6 +44,7 @@ EXPECT: dict[str, tuple[set[str], str | None, tuple, int]] = {
     "bench_demo.py": ({"scale", "wall_s", "cpu_s", "phases_s", "cases"}, None, (), 240),
     "bench_excel.py": ({"function", "runs"}, "excel/excel.json", (), 240),
     "bench_risk.py": ({"speed", "store", "lift"}, "risk/risk.json", (), 240),
+    "bench_listing_audit.py": ({"scale", "demo_s", "audit"}, "listing_audit/listing_audit.json", (), 240),
     "bench_import.py": ({"machine", "benchmarks", "profile", "loadavg_start"}, "import/import.json", (), 240),
     "bench_triage.py": ({"frame", "store"}, "triage/triage.json", (), 240),
     "bench_watch.py": ({"phases", "receiver", "goals"}, "watch/watch.json", (pytest.mark.slow,), 300),
