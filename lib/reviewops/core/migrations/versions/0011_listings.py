@@ -1,6 +1,6 @@
 """Listings: the shop's product/listing exports
 
-Revision ID: 0014
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-07
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from reviewops.core.store import UTCDateTime
 
-revision = "0014"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
