@@ -120,7 +120,8 @@ class ListingAuditForm(Form):
         self.findings = df
         self.summary.value = summary_html(df, days)
         self.table.value = findings_html(df)
-        self.status.ok(f"审计完成：发现问题 {len(df)} 个 / {len(df)} findings")
+        label = "" if self.kind.value == ALL else f"（{self.kind.label}）"
+        self.status.ok(f"审计完成{label}：发现问题 {len(df)} 个 / {len(df)} findings")
         return df
 
 
