@@ -95,6 +95,7 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
     scale ≥ :data:`PIPELINE_MIN_SCALE` (the full demo: about 8 s less of its minute), else 0."""
     from ..core.policy import current_policy
     from ..core.store import Store, clock
+    from ..handling.defence import detect_malicious
     from ..handling.opening import triage_store
     from ..intake.ingest import import_paths, prepare_ahead
 
@@ -134,13 +135,19 @@ def run_demo(db: Any = None, *, seed: int = DEFAULT_SEED, scale: float = 1.0, as
             users = create_demo_users(store, password, actor=actor)
             done("triage")
             history = work_demo_history(store, seed=seed, now=at)
+            # the legal desk's detectors over the whole shop at as-of (issue 17): signals on every case they
+            # rest on — for legal to confirm or reject — and the still-open cases above the threshold go to 法务;
+            # the history's closed cases keep their outcome
+            found = detect_malicious(store, now=at, actor=actor)
+            history.update(signals=found.signals_new, malicious_routed=len(found.malicious))
             done("history")
             after, later = demo_aftermath(store, demo, seed=seed, now=at, progress=progress)
             results.extend(later)
             batches = [r.batch_id for r in later if getattr(r, "batch_id", None) is not None]
             if batches:
                 date_demo_detection(store, seed=seed, now=at)
-                more = triage_store(store, actor=actor, via="cli", dated_at_detection=True, batch_ids=batches)
+                more = triage_store(store, actor=actor, via="cli", dated_at_detection=True, batch_ids=batches,
+                                    detect=True)
                 triaged.created += more.created
                 triaged.case_ids.extend(more.case_ids)
             history.update({f"after_{k}": v for k, v in after.items()})
