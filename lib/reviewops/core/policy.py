@@ -69,6 +69,10 @@ __all__ = [
     "CATEGORY_CODES",
     "CATEGORY_ZH",
     "Column",
+    "COMMITMENT_MEASURES",
+    "COMMITMENT_MEASURE_ZH",
+    "COMMITMENT_UNIT",
+    "DEFAULT_COMMITMENTS",
     "DEFAULT_KNOWLEDGE",
     "DEFAULT_LISTING_RULES",
     "DEFAULT_RISK_RULES",
@@ -178,6 +182,33 @@ DEFAULT_LISTING_RULES: tuple[dict[str, Any], ...] = (
     {"code": "colour_note", "min_count": 2, "min_rate": None, "department": "运营/商品", "severity": "low",
      "applies_to": "", "keywords": "色差;颜色;偏色;褪色;与图片不符;和图片不一样;跟图片不一样;图片不符;实物不符",
      "action": "详情页加色差说明（实物拍摄、显示器差异），主图尽量还原实物颜色"},
+)
+
+#: What a P6 service commitment (the 服务承诺 table, :mod:`reviewops.prevention.commitments`) measures, and the unit
+#: of its limit: paid → shipped; refund applied → first seller action; buyer's first message → first agent reply;
+#: damage refund applied → refunded; return received → refunded.
+COMMITMENT_MEASURES = ("dispatch_within_hours", "aftersales_response_hours", "chat_first_response_minutes",
+                       "damage_claim_paid_hours", "return_no_reason_days")
+COMMITMENT_MEASURE_ZH = {"dispatch_within_hours": "付款后发货用时(小时)", "aftersales_response_hours": "售后申请首次处理用时(小时)",
+                         "chat_first_response_minutes": "咨询首次人工回复用时(分钟)",
+                         "damage_claim_paid_hours": "破损理赔打款用时(小时)", "return_no_reason_days": "收到退货后退款用时(天)"}
+COMMITMENT_UNIT = {"dispatch_within_hours": "hours", "aftersales_response_hours": "hours",
+                   "chat_first_response_minutes": "minutes", "damage_claim_paid_hours": "hours",
+                   "return_no_reason_days": "days"}
+#: The built-in 服务承诺 rows (used when the policy's table is empty): shared/reference/prevention.md §4 (24小时售后响应
+#: shop promise, 3-minute chat SLA of 千牛 tools, 7天无理由: refund within 7 days of receiving the return) and §3 (48 h
+#: dispatch, the common default); 破损包赔 48 h is a first choice (no platform figure was found).
+DEFAULT_COMMITMENTS: tuple[dict[str, Any], ...] = (
+    {"code": "dispatch_48h", "name_zh": "48小时发货", "measure": "dispatch_within_hours", "limit": 48.0,
+     "platform": "*", "warn_fraction": 0.75, "listing_words": "48小时发货;48小时内发货;24小时发货;闪电发货", "enabled": True},
+    {"code": "aftersales_24h", "name_zh": "24小时售后响应", "measure": "aftersales_response_hours", "limit": 24.0,
+     "platform": "*", "warn_fraction": 0.75, "listing_words": "24小时售后响应;售后响应", "enabled": True},
+    {"code": "chat_3min", "name_zh": "3分钟客服响应", "measure": "chat_first_response_minutes", "limit": 3.0,
+     "platform": "*", "warn_fraction": 0.67, "listing_words": "", "enabled": True},
+    {"code": "damage_paid_48h", "name_zh": "破损包赔", "measure": "damage_claim_paid_hours", "limit": 48.0,
+     "platform": "*", "warn_fraction": 0.75, "listing_words": "破损包赔;坏损包退;破损补寄", "enabled": True},
+    {"code": "no_reason_7d", "name_zh": "7天无理由退货", "measure": "return_no_reason_days", "limit": 7.0,
+     "platform": "*", "warn_fraction": 0.7, "listing_words": "7天无理由;七天无理由;7天退货", "enabled": True},
 )
 
 #: The 知识库 (P1) category column: a complaint category, or 通用 (``general``) for every case.
@@ -509,6 +540,25 @@ TABLES: dict[str, Table] = {t.key: t for t in (
                "make it count, ;-separated", required=False),
         Column("action", "建议措施", "text", "给负责部门的改进建议 / recommended fix"),
     ), unique=("code",), optional=True, omit_empty=True),
+    Table("commitments", "服务承诺", "店铺公开的服务承诺（SPEC P6）：24小时售后响应、破损包赔、48小时发货、7天无理由……"
+          "每行一项承诺：衡量什么（付款→发货、售后申请→首次处理、咨询→首次人工回复、破损退款申请→打款、收到退货→退款）、"
+          "上限（单位见“衡量方式”：小时/分钟/天，恰好等于上限算守约）、适用平台、预警比例（已用时 ≥ 上限 × 比例即预警）。"
+          "达成率与违约明细进周报和数据看板，进行中的违约发提醒。空表 = 内置承诺。", (
+        Column("code", "承诺代码", "code", "英文小写代码，如 dispatch_48h / commitment code"),
+        Column("name_zh", "承诺名称", "text", "店铺展示的承诺，如 48小时发货 / the commitment as shown"),
+        Column("measure", "衡量方式", "choice", "付款后发货用时(小时)/售后申请首次处理用时(小时)/咨询首次人工回复用时(分钟)/"
+               "破损理赔打款用时(小时)/收到退货后退款用时(天) / what is measured", choices=COMMITMENT_MEASURES,
+               choice_zh=COMMITMENT_MEASURE_ZH),
+        Column("limit", "上限", "float", "承诺的时限，单位随衡量方式（小时/分钟/天）/ the limit in the measure's unit",
+               min=0.01),
+        Column("platform", "平台", "choice", "只对该平台的店铺计算，* 表示全部 / platform or * for all", choices=PLATFORMS,
+               choice_zh=PLATFORM_ZH, allow_any=True),
+        Column("warn_fraction", "预警比例", "float", "0–1 之间：已用时达到上限的这一比例即预警 / warn when this share of "
+               "the limit has passed", min=0.01),
+        Column("listing_words", "商品页用语", "text", "商品导出的“服务承诺”中出现这些词即算该商品展示了本承诺，分号分隔 / "
+               "words in a listing's commitments that mean it shows this one, ;-separated", required=False),
+        Column("enabled", "启用", "bool", "是否计算 / measured"),
+    ), unique=("code",), optional=True, omit_empty=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -772,6 +822,7 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
         "risk_rules": [dict(r) for r in DEFAULT_RISK_RULES],
         "knowledge": [dict(r) for r in DEFAULT_KNOWLEDGE],
         "listing_rules": [dict(r) for r in DEFAULT_LISTING_RULES],
+        "commitments": [dict(r) for r in DEFAULT_COMMITMENTS],
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -1255,6 +1306,10 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
     for r in t.get("risk_rules", ()):
         if r["weight"] > 1:
             add("risk_rules", r["_row"], "权重", r["weight"], "权重应在 0 到 1 之间", "weight must be between 0 and 1")
+    for r in t.get("commitments", ()):
+        if r["warn_fraction"] >= 1:
+            add("commitments", r["_row"], "预警比例", r["warn_fraction"], "预警比例应小于 1（如 0.75：用掉四分之三时限时预警）",
+                "the warning fraction must be below 1 (e.g. 0.75: warn when three quarters of the limit have passed)")
     for r in t.get("knowledge", ()):
         for problem in knowledge_answer_problems(r["answer"], [f for f in t["forbidden"] if f["pattern"]]):
             add("knowledge", r["_row"], "答案", _short(r["answer"]), f"知识库第{r['_row']}行（问题「{_short(r['question'])}」）"
