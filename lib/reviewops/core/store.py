@@ -798,6 +798,92 @@ appeals = sa.Table(
     _c("version", sa.Integer, nullable=False, default=1),
 )
 
+ambassadors = sa.Table(
+    "ambassadors", metadata,  # V3 推荐大使 (issue 20): one row per invited customer, written by handling.ambassadors only
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),  # the resolved case that made them a candidate
+    _c("state", Text, nullable=False),  # proposed | invited | active | declined | opted_out
+    _c("basis", Text, nullable=False),  # why a candidate (Chinese): satisfied / CSAT / NPS
+    _c("invitation_text", Text, nullable=False),  # as approved (checked by the compliance guard)
+    _c("referral_code", Text),  # given after consent; unique per shop
+    _c("coupon_code", Text),  # a code the shop created on the platform and recorded here (optional)
+    _c("proposed_by", Text, nullable=False),
+    _c("proposed_at", UTCDateTime(), nullable=False),
+    _c("approved_by", Text),
+    _c("approved_at", UTCDateTime()),
+    _c("consent_at", UTCDateTime()),
+    _c("consent_channel", Text),
+    _c("consent_recorded_by", Text),
+    _c("ended_at", UTCDateTime()),  # declined or opted out
+    _c("ended_channel", Text),
+    _c("ended_by", Text),
+    _c("updated_at", UTCDateTime(), nullable=False),
+    _c("version", sa.Integer, nullable=False, default=1),
+    sa.UniqueConstraint("shop_id", "customer_id"),
+    sa.UniqueConstraint("shop_id", "referral_code"),
+)
+
+ambassador_messages = sa.Table(
+    "ambassador_messages", metadata,  # the programme's outbox: invitation, code, reward notices
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("ambassador_id", sa.Integer, sa.ForeignKey("ambassadors.id"), nullable=False),
+    _c("kind", Text, nullable=False),  # invitation | code | reward_notice
+    _c("text", Text, nullable=False),
+    _c("state", Text, nullable=False),  # pending | sent | cancelled
+    _c("created_by", Text, nullable=False),
+    _c("created_at", UTCDateTime(), nullable=False),
+    _c("sent_by", Text),
+    _c("sent_at", UTCDateTime()),
+    _c("channel", Text),
+    _c("cancelled_at", UTCDateTime()),
+    _c("reason", Text),
+)
+
+ambassador_referrals = sa.Table(
+    "ambassador_referrals", metadata,  # referred orders recognised in the shop's imported orders, one row per order
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("ambassador_id", sa.Integer, sa.ForeignKey("ambassadors.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("order_id", Text, nullable=False),
+    _c("matched_by", Text, nullable=False),  # referral_code | coupon_code
+    _c("matched_in", Text, nullable=False),  # buyer_message | seller_memo
+    _c("status", Text, nullable=False),  # counted | excluded
+    _c("excluded_reason", Text),
+    _c("order_at", UTCDateTime()),
+    _c("paid_fen", Fen),
+    _c("revenue_fen", Fen),  # paid less refunds
+    _c("recognised_at", UTCDateTime(), nullable=False),
+    _c("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("shop_id", "order_id"),
+)
+
+ambassador_rewards = sa.Table(
+    "ambassador_rewards", metadata,  # the programme's rewards ledger, in fen; each reward_key issued once
+    sa.Column("id", sa.Integer, primary_key=True),
+    _c("ambassador_id", sa.Integer, sa.ForeignKey("ambassadors.id"), nullable=False),
+    _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
+    _c("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    _c("kind", Text, nullable=False),  # referral_coupon | threshold_gift
+    _c("reward_key", Text, nullable=False),  # coupon:<order id> | gift:<threshold>
+    _c("referral_id", sa.Integer, sa.ForeignKey("ambassador_referrals.id")),
+    _c("amount_fen", Fen, nullable=False),
+    _c("state", Text, nullable=False),  # approved | pending | rejected | delivered | cancelled
+    _c("needed_role", Text),
+    _c("requested_by", Text, nullable=False),
+    _c("requested_role", Text, nullable=False),
+    _c("requested_at", UTCDateTime(), nullable=False),
+    _c("decided_by", Text),
+    _c("decided_role", Text),
+    _c("decided_at", UTCDateTime()),
+    _c("decision_reason", Text),
+    _c("delivered_by", Text),
+    _c("delivered_at", UTCDateTime()),
+    _c("note", Text),
+    sa.UniqueConstraint("ambassador_id", "reward_key"),
+)
+
 CASE_MUTABLE = (
     "state", "primary_category", "categories", "severity", "owner_role", "assignee",
     "sla_due_at", "sla_started_at", "sla_hours", "negative_score", "model_version", "triage_json", "sla_state_json",
@@ -832,6 +918,9 @@ sa.Index("ix_evidence_custody_sha256", evidence_custody.c.sha256, evidence_custo
 sa.Index("ix_case_signals_status", case_signals.c.status, case_signals.c.kind)
 sa.Index("ix_appeals_case", appeals.c.case_id)
 sa.Index("ix_appeals_state", appeals.c.state, appeals.c.deadline_at)
+sa.Index("ix_ambassador_messages_amb", ambassador_messages.c.ambassador_id, ambassador_messages.c.state)
+sa.Index("ix_ambassador_referrals_amb", ambassador_referrals.c.ambassador_id)
+sa.Index("ix_ambassador_rewards_shop", ambassador_rewards.c.shop_id, ambassador_rewards.c.requested_at)
 
 
 # ------------------------------------------------------------------ URL and paths
