@@ -351,7 +351,8 @@ def commitment_adherence(store: Store, start: Any, end: Any, *, shop_ids: Sequen
     """Adherence per commitment (:data:`ADHERENCE_COLUMNS`, one row per enabled commitment of the policy, in its
     order, zeros when the period has no event) and the breaches (:data:`BREACH_COLUMNS`, by commitment then start)
     of the events whose clock started in ``[start, end)`` (text or naive times = Beijing time) in ``shop_ids``
-    (None = every shop). Open events are judged at ``min(end, now)``; ``now`` None = the current time. Read-only;
+    (None = every shop). Events are judged as the store knows them at ``now`` (None = the current time): a late
+    closing after ``end`` still counts, and an event still open at ``now`` past its limit is breached. Read-only;
     ``policy`` None = the store's newest policy."""
     from ..core.policy import load_policy
     from ..core.store import utcnow
@@ -360,7 +361,7 @@ def commitment_adherence(store: Store, start: Any, end: Any, *, shop_ids: Sequen
     if since > until:
         raise ConfigError(f"start（{since:%Y-%m-%d %H:%M} UTC）晚于 end（{until:%Y-%m-%d %H:%M} UTC）；请交换或改正 / "
                           "start is after end")
-    at = min(until, _as_utc(now, "now") if now is not None else utcnow())
+    at = _as_utc(now, "now") if now is not None else utcnow()
     rows = commitment_rows(policy or load_policy(store) or default_policy())
     measures = sorted({r["measure"] for r in rows})
     with store.read() as conn:
