@@ -21,6 +21,8 @@ key                sheet               what it holds
 ``holidays``       节假日               the shop's own official holidays and 调休 workdays (over ``chinese_calendar``)
 ``risk_rules``     风险订单             P2 high-risk order flags: per reason its threshold, weight and recommended action
 ``knowledge``      知识库               P1 per-product Q&A and FAQ quick replies (category, product, question, answer, keywords)
+``extortion_lexicon`` 恶意识别词库     the extortion/abuse detector's and compliance guard's lexicon (issue 17)
+``appeal_rules``   申诉规则             per platform and ground: appeal type, entry, evidence, deadline, text limit (H3)
 ``settings``       参数                 single values (thresholds, clock, coupons)
 =================  ==================  ==============================================
 
@@ -44,6 +46,14 @@ existed) means the built-in knowledge base :data:`DEFAULT_KNOWLEDGE` (:meth:`Pol
 template: no conditional-incentive wording (the 违规用语 rows and the compliance floor, also with spaces,
 invisible characters and full-width forms removed) and at most :data:`KB_ANSWER_MAX_CHARS` characters; the
 reply an answer is inserted into is checked against the platform's own limit when it is saved or sent.
+
+``extortion_lexicon`` (恶意识别词库) and ``appeal_rules`` (申诉规则) are optional too, and empty means the built-in
+rows shipped as ``core/data/extortion_zh.tsv`` and ``core/data/appeal_rules.tsv`` (:func:`builtin_rows`; the
+default policy holds them empty, so its SHA-256 does not carry two thousand lexicon rows). The workbook shows the
+built-in rows when the table is empty, and a table read back equal to the built-in rows (in any order) is stored
+empty again: exporting and re-importing an untouched workbook stores no new version, while an edited row makes
+the whole table the shop's own. :meth:`Policy.extortion_lexicon` and :meth:`Policy.appeal_rules` return the rows
+in force; :mod:`reviewops.grading.extortion` and :mod:`reviewops.handling.appeals` read them.
 """
 
 from __future__ import annotations
@@ -76,6 +86,9 @@ __all__ = [
     "DEFAULT_KNOWLEDGE",
     "DEFAULT_LISTING_RULES",
     "DEFAULT_RISK_RULES",
+    "EVIDENCE_KINDS",
+    "EXTORTION_ROLES",
+    "EXTORTION_SIDES",
     "KB_CATEGORIES",
     "KB_CATEGORY_ZH",
     "KB_GENERAL",
@@ -88,6 +101,8 @@ __all__ = [
     "TABLES",
     "Table",
     "TEMPLATE_FIELDS",
+    "builtin_rows",
+    "parse_requirements",
     "current_policy",
     "default_policy",
     "export_policy",
@@ -210,6 +225,32 @@ DEFAULT_COMMITMENTS: tuple[dict[str, Any], ...] = (
     {"code": "no_reason_7d", "name_zh": "7天无理由退货", "measure": "return_no_reason_days", "limit": 7.0,
      "platform": "*", "warn_fraction": 0.7, "listing_words": "7天无理由;七天无理由;7天退货", "enabled": True},
 )
+
+#: The 恶意识别词库 (issue 17): which reader a row feeds (buyer = extortion_scores on buyer texts, seller = the
+#: compliance guard on what the shop sends, both) and the roles the rules of reviewops.grading.extortion read
+#: (core/data/extortion_zh.tsv's header explains each).
+EXTORTION_SIDES = ("buyer", "seller", "both")
+EXTORTION_SIDE_ZH = {"buyer": "买家", "seller": "卖家", "both": "双方"}
+EXTORTION_ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood",
+                   "coerce", "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request",
+                   "ack", "uncond", "offsite", "rating", "illicit", "guard", "cond", "demand", "ultimatum", "go",
+                   "intent")
+#: The 申诉规则 (issue 17 §3, SPEC H3): the grounds of an appeal, how a deadline is counted and who set it.
+APPEAL_GROUNDS = ("extortion", "rival", "abuse")
+APPEAL_GROUND_ZH = {"extortion": "利用评价要挟", "rival": "同行或批量恶意", "abuse": "辱骂/隐私/广告"}
+DEADLINE_BASES = ("calendar", "working")
+DEADLINE_BASIS_ZH = {"calendar": "自然日", "working": "工作日"}
+DEADLINE_KINDS = ("platform", "kit")
+DEADLINE_KIND_ZH = {"platform": "平台规定", "kit": "系统目标"}
+CONFIDENCES = ("H", "M", "L")
+CONFIDENCE_ZH = {"H": "高", "M": "中", "L": "低"}
+#: Evidence kinds an appeal requirement may name (the same as reviewops.handling.evidence.KINDS, which a test
+#: checks; core cannot import handling).
+EVIDENCE_KINDS = ("chat_export", "screenshot", "photo", "video", "recording", "logistics", "qc_report", "chat_message",
+                  "other")
+#: Bounds of the 申诉规则 numbers (as the TSV loader had them).
+APPEAL_DEADLINE_MAX_DAYS = 365
+APPEAL_TEXT_LIMITS = (50, 10000)
 
 #: The 知识库 (P1) category column: a complaint category, or 通用 (``general``) for every case.
 KB_GENERAL = "general"
@@ -559,6 +600,44 @@ TABLES: dict[str, Table] = {t.key: t for t in (
                "words in a listing's commitments that mean it shows this one, ;-separated", required=False),
         Column("enabled", "启用", "bool", "是否计算 / measured"),
     ), unique=("code",), optional=True, omit_empty=True),
+    Table("extortion_lexicon", "恶意识别词库", "恶意差评检测（买家的勒索、辱骂、同行抹黑）与合规拦截（店铺发出的好评返现类消息）"
+          "共用的词库（issue 17）。每行一个词：用于哪一方、角色（benefit 好处、review 评价、action 动作、lever 改评删评、"
+          "link 交换条件、negation 否定、flood 多号/曝光、coerce 胁迫、abuse 辱骂……各角色的含义见 core/data/extortion_zh.tsv "
+          "的说明）、权重 0–1。匹配前统一全角半角、大小写、去空格，数字写作 #（转50 → 转#）。判定阈值是参数 extortion_threshold。"
+          "改动后 reviewops policy import 即生效。空表 = 内置词库。", (
+        Column("side", "适用方", "choice", "买家=检测买家消息与评价；卖家=合规拦截店铺消息；双方 / buyer, seller or both",
+               choices=EXTORTION_SIDES, choice_zh=EXTORTION_SIDE_ZH),
+        Column("role", "角色", "choice", "词在规则中的角色（benefit、review、action、lever、link、negation、flood、coerce、"
+               "abuse、insult …）/ the word's role in the rules", choices=EXTORTION_ROLES),
+        Column("term", "词语", "text", "要匹配的词（# 代表任意数字）/ term; # stands for any number"),
+        Column("weight", "权重", "float", "0–1；guard 行为 0（只阻止更短的词在其中匹配）/ weight 0–1", min=0),
+        Column("note", "备注", "text", "说明 / note", required=False),
+    ), unique=("side", "role", "term"), optional=True, omit_empty=True),
+    Table("appeal_rules", "申诉规则", "恶意差评的平台申诉规则（SPEC H3）：每个平台 × 申诉理由一行——申诉类型、入口、平台要求与建议的"
+          "证据、从评价时间起的申诉时限、申诉文字上限、是否只能申诉一次。证据写成“说明=证据类别|证据类别”，多项用分号分隔；"
+          "review 表示评价本身即证据。证据类别：" + "、".join(EVIDENCE_KINDS) + "。表中有行时，6 个平台 × 3 个理由都必须有且只有一行。"
+          "空表 = 内置规则（来自 shared/reference/appeals.md，请在平台后台核实）。", (
+        Column("platform", "平台", "choice", "平台 / platform", choices=PLATFORMS, choice_zh=PLATFORM_ZH),
+        Column("ground", "申诉理由", "choice", "利用评价要挟/同行或批量恶意/辱骂隐私广告 / ground", choices=APPEAL_GROUNDS,
+               choice_zh=APPEAL_GROUND_ZH),
+        Column("appeal_type", "申诉类型", "text", "在平台申诉表单中选择的类型 / appeal type to choose"),
+        Column("entry", "申诉入口", "text", "申诉表单所在的菜单路径 / where the form is"),
+        Column("required", "必需证据", "text", "说明=证据类别|证据类别；分号分隔；或 review / required evidence"),
+        Column("recommended", "建议证据", "text", "同上，核对清单标为“建议” / recommended evidence, same syntax",
+               required=False),
+        Column("deadline_days", "时限天数", "int", f"评价后多少天内必须申诉（1–{APPEAL_DEADLINE_MAX_DAYS}）/ days from the "
+               "review time", min=1),
+        Column("deadline_basis", "计日方式", "choice", "自然日/工作日（按节假日日历，截止到当日工作时间结束）/ calendar or "
+               "working days", choices=DEADLINE_BASES, choice_zh=DEADLINE_BASIS_ZH),
+        Column("deadline_kind", "时限来源", "choice", "平台规定/系统目标（未查到平台时限时本系统的申诉目标）/ platform rule or "
+               "the kit's own target", choices=DEADLINE_KINDS, choice_zh=DEADLINE_KIND_ZH),
+        Column("text_limit", "字数上限", "int", f"申诉文字最多多少字（{APPEAL_TEXT_LIMITS[0]}–{APPEAL_TEXT_LIMITS[1]}）/ "
+               "most characters of appeal text", min=APPEAL_TEXT_LIMITS[0]),
+        Column("once_only", "仅一次", "bool", "平台是否只受理一次申诉（被驳回不能再申诉）/ one appeal per review"),
+        Column("confidence", "可信度", "choice", "高/中/低：规则来源的可信度 / confidence of the source",
+               choices=CONFIDENCES, choice_zh=CONFIDENCE_ZH),
+        Column("source", "来源", "text", "规则出处 / source"),
+    ), unique=("platform", "ground"), optional=True, omit_empty=True),
     Table("settings", "参数", "单项参数。值的类型见“说明”列。", (
         Column("key", "参数", "code", "参数代码 / setting key"),
         Column("value", "值", "text", "参数值 / value", required=False),
@@ -570,7 +649,7 @@ TABLES: dict[str, Table] = {t.key: t for t in (
 @dataclass(frozen=True)
 class Setting:
     key: str
-    type: str  # float | int | bool | choice | hhmm | fractions | yuan | url
+    type: str  # float | int | bool | choice | hhmm | fractions | yuan | url | roles
     default: str
     zh: str
     choices: tuple[str, ...] = ()
@@ -643,6 +722,18 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "listing audit reads", min=1, max=730),
     Setting("risk_expiry_days", "int", "14", "高风险订单：提示在下单后多少天过期（不是黑名单）/ days after the order when "
             "its flag expires", min=1, max=90),
+    Setting("extortion_threshold", "float", "0.5", "恶意识别：买家消息或评价的文本分 ≥ 此值即判为勒索/辱骂/同行抹黑（0–1）"
+            " / a buyer text scoring at least this is flagged", min=0.0, max=1.0),
+    Setting("malicious_threshold", "float", "0.6", "恶意差评：案件综合分 ≥ 此值转法务（店铺法务确认/驳回够多后按其决定调整，"
+            "0.5–0.9）/ default case threshold before a shop's decisions tune it", min=0.5, max=0.9),
+    Setting("appeal_warn_hours", "int", "24", "平台申诉截止前多少小时预警（法务队列与每日巡检）/ warn this many hours "
+            "before an appeal deadline", min=1, max=720),
+    Setting("signal_roles", "roles", "legal;supervisor;admin", "可确认/驳回恶意信号、查看信号与阈值的角色（分号分隔的角色代码）"
+            " / roles that decide detection signals"),
+    Setting("appeal_roles", "roles", "legal;supervisor;admin", "可制作、提交平台申诉并记录结果的角色（分号分隔）/ roles that "
+            "build, submit and decide appeals"),
+    Setting("evidence_roles", "roles", "legal;supervisor;admin", "可查看证据内容与未打码文件名、备注的角色（分号分隔）/ roles "
+            "that see evidence content unmasked"),
 )}
 
 
@@ -823,6 +914,8 @@ def _default_tables() -> dict[str, list[dict[str, Any]]]:
         "knowledge": [dict(r) for r in DEFAULT_KNOWLEDGE],
         "listing_rules": [dict(r) for r in DEFAULT_LISTING_RULES],
         "commitments": [dict(r) for r in DEFAULT_COMMITMENTS],
+        "extortion_lexicon": [],  # empty = the built-in core/data/extortion_zh.tsv (builtin_rows)
+        "appeal_rules": [],  # empty = the built-in core/data/appeal_rules.tsv
         "settings": [{"key": s.key, "value": s.default, "note": s.zh} for s in SETTINGS.values()],
     }
 
@@ -979,6 +1072,12 @@ def _setting_value(s: Setting, text: str) -> tuple[Any, tuple[str, str] | None]:
             return None, ("应为 0 到 1 之间递增的小数，用分号分隔，如 0.5;0.8",
                           "must be increasing fractions between 0 and 1, e.g. 0.5;0.8")
         return tuple(vals), None
+    if s.type == "roles":
+        codes = _split_list(text)
+        if not codes or any(not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", c) for c in codes):
+            return None, ("应为角色代码，分号分隔，如 legal;supervisor;admin",
+                          "must be role codes separated by ;, e.g. legal;supervisor;admin")
+        return tuple(dict.fromkeys(codes)), None
     raise AssertionError(s.type)  # pragma: no cover - schema error
 
 
@@ -1073,6 +1172,7 @@ class Policy:
             raise PolicyInvalid(source, problems)
         clean = {k: tuple({c: v for c, v in r.items() if c not in ("_row", "_bad")} for r in rows)
                  for k, rows in tables.items()}
+        clean = _collapse_builtin(clean)
         return cls(tables=clean, version=version, source=source, notes=tuple(_holiday_notes(tables["holidays"],
                                                                                              source)))
 
@@ -1157,6 +1257,22 @@ class Policy:
         """The 知识库 rows (P1), or the built-in :data:`DEFAULT_KNOWLEDGE` when the table is empty."""
         rows = self.tables.get("knowledge", ())
         return tuple(rows) if rows else DEFAULT_KNOWLEDGE
+
+    def extortion_lexicon(self) -> tuple[Mapping[str, Any], ...]:
+        """The 恶意识别词库 rows in force: the policy's, or the built-in lexicon when the table is empty."""
+        rows = self.tables.get("extortion_lexicon", ())
+        return tuple(rows) if rows else builtin_rows("extortion_lexicon")
+
+    def appeal_rules(self) -> tuple[Mapping[str, Any], ...]:
+        """The 申诉规则 rows in force: the policy's, or the built-in rules when the table is empty."""
+        rows = self.tables.get("appeal_rules", ())
+        return tuple(rows) if rows else builtin_rows("appeal_rules")
+
+    def roles_setting(self, key: str) -> tuple[str, ...]:
+        """A roles setting (``signal_roles``, ``appeal_roles``, ``evidence_roles``) as a tuple of role codes."""
+        if SETTINGS[key].type != "roles":
+            raise KeyError(key)
+        return tuple(self.setting(key))
 
 
 def _forbidden_hits(text: str, rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -1310,6 +1426,33 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
         if r["warn_fraction"] >= 1:
             add("commitments", r["_row"], "预警比例", r["warn_fraction"], "预警比例应小于 1（如 0.75：用掉四分之三时限时预警）",
                 "the warning fraction must be below 1 (e.g. 0.75: warn when three quarters of the limit have passed)")
+    for r in t.get("extortion_lexicon", ()):
+        if r["weight"] > 1:
+            add("extortion_lexicon", r["_row"], "权重", r["weight"], f"词语「{_short(r['term'])}」的权重应在 0 到 1 之间",
+                f"the weight of {r['term']!r} must be between 0 and 1")
+    for r in t.get("appeal_rules", ()):
+        if r["deadline_days"] > APPEAL_DEADLINE_MAX_DAYS:
+            add("appeal_rules", r["_row"], "时限天数", r["deadline_days"], f"应在 1–{APPEAL_DEADLINE_MAX_DAYS} 天之间",
+                f"must be 1–{APPEAL_DEADLINE_MAX_DAYS} days")
+        if r["text_limit"] > APPEAL_TEXT_LIMITS[1]:
+            add("appeal_rules", r["_row"], "字数上限", r["text_limit"], f"应在 {APPEAL_TEXT_LIMITS[0]}–{APPEAL_TEXT_LIMITS[1]} 之间",
+                f"must be {APPEAL_TEXT_LIMITS[0]}–{APPEAL_TEXT_LIMITS[1]}")
+        for col, zh in (("required", "必需证据"), ("recommended", "建议证据")):
+            try:
+                reqs = parse_requirements(r[col] or "")
+            except ValueError as e:
+                add("appeal_rules", r["_row"], zh, e.args[1], e.args[2], e.args[3])
+                continue
+            if col == "required" and not reqs:
+                add("appeal_rules", r["_row"], zh, r[col], "至少需要一项证据要求（或 review）",
+                    "at least one requirement (or review) is needed")
+    if t.get("appeal_rules") and "appeal_rules" not in incomplete:
+        have = {(r["platform"], r["ground"]) for r in t["appeal_rules"]}
+        lack = [f"{PLATFORM_ZH[p]}/{APPEAL_GROUND_ZH[g]}" for p in PLATFORMS for g in APPEAL_GROUNDS if (p, g) not in have]
+        if lack:
+            add("appeal_rules", None, "平台+申诉理由", "、".join(lack), f"缺少这些平台与理由的规则：{'、'.join(lack)}"
+                "（或清空整张表以使用内置规则）", "rows are missing for: " + ", ".join(
+                    f"{p}/{g}" for p in PLATFORMS for g in APPEAL_GROUNDS if (p, g) not in have))
     for r in t.get("knowledge", ()):
         for problem in knowledge_answer_problems(r["answer"], [f for f in t["forbidden"] if f["pattern"]]):
             add("knowledge", r["_row"], "答案", _short(r["answer"]), f"知识库第{r['_row']}行（问题「{_short(r['question'])}」）"
@@ -1332,6 +1475,14 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
         row = end[1] if end[1] is not None else start[1]
         add("settings", row, "值", f"{start[0]:%H:%M}-{end[0]:%H:%M}", "工作时间结束必须晚于开始",
             "business_day_end must be after business_day_start")
+    role_codes = {r["code"] for r in all_rows["roles"]}
+    for key, (value, row) in parsed.items():
+        if SETTINGS[key].type != "roles":
+            continue
+        unknown = [c for c in value if c not in role_codes]
+        if unknown:
+            add("settings", row, "值", ";".join(value), f"{key}：未知角色 {'、'.join(unknown)}；可用：{'、'.join(sorted(role_codes))}",
+                f"{key}: unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(role_codes))}")
     return problems
 
 
@@ -1403,6 +1554,92 @@ def _holiday_notes(rows: Iterable[Mapping[str, Any]], source: str) -> list[Probl
                              f"chinese_calendar has {r['date']} as {pkg_en}; the shop's entry "
                              f"({r['kind']}) takes precedence", "policy_note"))
     return notes
+
+
+# ------------------------------------------------------------ built-in sheets (TSV)
+#: Tables whose empty value means rows shipped as a TSV in core/data: key → file name.
+_BUILTIN_FILES = {"extortion_lexicon": "extortion_zh.tsv", "appeal_rules": "appeal_rules.tsv"}
+
+
+@functools.cache
+def builtin_rows(key: str) -> tuple[Mapping[str, Any], ...]:
+    """The built-in rows of ``extortion_lexicon`` or ``appeal_rules`` (read from ``core/data``), parsed as the
+    sheet's cells are. The lexicon file's ``setting`` rows are left out (its threshold is the setting
+    ``extortion_threshold``), and a (side, role, term) listed twice keeps its highest weight — the detector
+    always took the highest, so it reads the same."""
+    from importlib.resources import files
+
+    spec = TABLES[key]
+    text = files("reviewops.core").joinpath("data", _BUILTIN_FILES[key]).read_text(encoding="utf-8")
+    header: list[str] | None = None
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = [c.strip() for c in line.split("\t")]
+        if header is None:
+            header = cells
+            continue
+        raw = dict(zip(header, cells))
+        if key == "extortion_lexicon" and raw.get("role") == "setting":
+            continue
+        row: dict[str, Any] = {}
+        for col in spec.columns:
+            value, err = _parse(col, raw.get(col.key), ())
+            if err:  # pragma: no cover - the shipped file is checked by the tests
+                raise PolicyInvalid(_BUILTIN_FILES[key], [Problem(_BUILTIN_FILES[key], no, col.key, raw.get(col.key),
+                                                                  err[0], err[1], "policy_cell")])
+            row[col.key] = value
+        k = tuple(row[c] for c in spec.unique)
+        old = out.get(k)
+        if old is None:
+            out[k] = row
+        elif key == "extortion_lexicon":
+            old["weight"] = max(old["weight"], row["weight"])
+            old["note"] = old["note"] or row["note"]
+    return tuple(out.values())
+
+
+def _canon(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    return sorted(json.dumps(dict(r), ensure_ascii=False, sort_keys=True, default=str) for r in rows)
+
+
+@functools.cache
+def _builtin_canon(key: str) -> tuple[str, ...]:
+    return tuple(_canon(builtin_rows(key)))
+
+
+def _collapse_builtin(tables: dict[str, tuple[dict[str, Any], ...]]) -> dict[str, tuple[dict[str, Any], ...]]:
+    """A built-in-backed table read back equal to its built-in rows (in any order) is stored empty."""
+    for key in _BUILTIN_FILES:
+        rows = tables.get(key)
+        if rows and len(rows) == len(builtin_rows(key)) and tuple(_canon(rows)) == _builtin_canon(key):
+            tables[key] = ()
+    return tables
+
+
+def parse_requirements(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A 申诉规则 evidence cell (``说明=类别|类别;…``, or ``review``) → [(label, kinds)]; ``review`` gives
+    ``("", ())`` (the review itself is the evidence). Raises ValueError(reason, value, zh, en) when a part is
+    not of that form or names an unknown evidence kind (:data:`EVIDENCE_KINDS`)."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for part in (p.strip() for p in re.split(r"[;；]", text or "")):
+        if not part:
+            continue
+        if part.lower() == "review":
+            out.append(("", ()))
+            continue
+        label, sep, kinds_s = part.partition("=")
+        kinds = tuple(k.strip() for k in kinds_s.split("|") if k.strip())
+        if not sep or not label.strip() or not kinds:
+            raise ValueError("syntax", part, "应写成“说明=证据类别|证据类别”（多项用分号分隔），或 review",
+                             'write "label=kind|kind" (several separated by ;), or review')
+        bad = [k for k in kinds if k not in EVIDENCE_KINDS]
+        if bad:
+            raise ValueError("kind", part, f"未知的证据类别 {'、'.join(bad)}；可用：{'、'.join(EVIDENCE_KINDS)}",
+                             f"unknown evidence kind(s) {', '.join(bad)}; known: {', '.join(EVIDENCE_KINDS)}")
+        out.append((label.strip(), kinds))
+    return out
 
 
 _DEFAULT: Policy | None = None
@@ -1562,7 +1799,7 @@ def export_policy(policy: Policy, path: str | Path) -> Path:
         for key, spec in TABLES.items():
             ws = wb.add_worksheet(spec.sheet)
             ws.freeze_panes(1, 0)
-            rows = policy.tables[key]
+            rows = policy.tables[key] or (builtin_rows(key) if key in _BUILTIN_FILES else ())
             n = max(len(rows) + 200, 500)
             ws.set_row(0, 30)
             widths: list[int] = []
@@ -1586,6 +1823,8 @@ def export_policy(policy: Policy, path: str | Path) -> Path:
                     v = r.get(col.key)
                     if v is not None:
                         put(ws, i, j, _cell_out(col, v))
+                    else:
+                        ws.write_blank(i, j, None, text)
             if key == "settings":  # a drop-down for single settings that have a fixed set of values
                 vcol = next(j for j, c in enumerate(spec.columns) if c.key == "value")
                 for i, r in enumerate(rows, start=1):
