@@ -72,6 +72,7 @@ __all__ = [
     "breaches_in_progress",
     "commitment_adherence",
     "commitment_rows",
+    "empty_frame",
     "evaluate_events",
     "listing_commitments",
     "load_events",
@@ -157,7 +158,8 @@ LISTING_COMMITMENT_COLUMNS: tuple[AuditColumn, ...] = (
 )
 
 
-def _empty(cols: Sequence[AuditColumn]) -> pd.DataFrame:
+def empty_frame(cols: Sequence[AuditColumn]) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes of ``cols``."""
     return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in cols})
 
 
@@ -281,8 +283,8 @@ def load_events(conn: sa.Connection, *, since: dt.datetime, until: dt.datetime,
             ["shop_id", "conv", "conv_masked", "sent_at", "seq", "role", "order_id"])
         parts.append(chat_turns(ch, until=until))
     if not parts:
-        return _empty(EVENT_COLUMNS)
-    ev = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else _empty(EVENT_COLUMNS)
+        return empty_frame(EVENT_COLUMNS)
+    ev = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else empty_frame(EVENT_COLUMNS)
     ev["platform"] = ev["shop_id"].map(platform) if len(ev) else ev.get("platform")
     return _typed(ev, EVENT_COLUMNS)
 
@@ -293,7 +295,7 @@ def chat_turns(ch: pd.DataFrame, *, until: dt.datetime | None = None) -> pd.Data
     message (or opens the conversation) and closes with the next agent message; turns starting at or after ``until``
     are left out (their messages are read only to close earlier turns)."""
     if ch.empty:
-        return _empty(EVENT_COLUMNS)
+        return empty_frame(EVENT_COLUMNS)
     ch = ch.sort_values(["shop_id", "conv", "sent_at", "seq"], kind="stable").reset_index(drop=True)
     same = (ch["shop_id"].eq(ch["shop_id"].shift())) & (ch["conv"].eq(ch["conv"].shift()))
     prev_role = ch["role"].shift().where(same)
@@ -390,11 +392,11 @@ def commitment_adherence(store: Store, start: Any, end: Any, *, shop_ids: Sequen
                     "breached": breached, "open": n("open"),
                     "rate": kept / (kept + breached) if kept + breached else np.nan, "median": med, "p90": p90,
                     "listings": per_code.get(code, 0)})
-    adherence = _typed(pd.DataFrame(out), ADHERENCE_COLUMNS) if out else _empty(ADHERENCE_COLUMNS)
+    adherence = _typed(pd.DataFrame(out), ADHERENCE_COLUMNS) if out else empty_frame(ADHERENCE_COLUMNS)
     order = {r["code"]: i for i, r in enumerate(rows)}
     br = ev[ev["status"] == "breached"]
     br = br.assign(_o=br["commitment"].map(order)).sort_values(["_o", "started_at", "event_id"], kind="stable")
-    breaches = _typed(_shown_event(br, status_col=True), BREACH_COLUMNS) if len(br) else _empty(BREACH_COLUMNS)
+    breaches = _typed(_shown_event(br, status_col=True), BREACH_COLUMNS) if len(br) else empty_frame(BREACH_COLUMNS)
     adherence.attrs.update({"since": since, "until": until, "at": at, "events": len(ev)})
     return adherence, breaches
 
@@ -412,7 +414,7 @@ def breaches_in_progress(store: Store, now: Any = None, *, shop_ids: Sequence[in
     at = _as_utc(now, "now") if now is not None else utcnow()
     rows = commitment_rows(policy or load_policy(store) or default_policy())
     if not rows:
-        return _empty(PROGRESS_COLUMNS)
+        return empty_frame(PROGRESS_COLUMNS)
     longest = max(float(r["limit"]) * UNIT_SECONDS[COMMITMENT_UNIT[r["measure"]]] for r in rows)
     since = at - dt.timedelta(seconds=longest) - lookback
     with store.read() as conn:
@@ -422,7 +424,7 @@ def breaches_in_progress(store: Store, now: Any = None, *, shop_ids: Sequence[in
     ev = ev[ev["closed_at"].isna() & (ev["due_at"] > pd.Timestamp(at) - pd.Timedelta(lookback))]
     ev = ev[ev["elapsed_s"] >= ev["limit_s"] * ev["warn_fraction"]]
     if ev.empty:
-        return _empty(PROGRESS_COLUMNS)
+        return empty_frame(PROGRESS_COLUMNS)
     stage = np.where(ev["status"] == "breached", "breached", "warning")
     prefix = np.where(stage == "breached", "commit_breach:", "commit_warn:")
     ev = ev.assign(stage=stage, stage_zh=pd.Series(stage, index=ev.index).map(STAGE_ZH),
@@ -462,7 +464,7 @@ def _match_listings(df: pd.DataFrame, rows: Sequence[Mapping[str, Any]]) -> pd.D
 
     terms = [(r["code"], [w for w in [*_split_list(r.get("listing_words")), r["name_zh"]] if w]) for r in rows]
     if df.empty:
-        return _empty(LISTING_COMMITMENT_COLUMNS)
+        return empty_frame(LISTING_COMMITMENT_COLUMNS)
     exploded = df[["shop_id", "listing_key", "shown"]].explode("shown").dropna(subset=["shown"])
     hits = []
     for code, ws in terms:  # one vectorised pass per commitment row (a handful)

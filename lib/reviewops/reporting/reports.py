@@ -72,6 +72,8 @@ class WeeklyTop3:
     notes: list[str] = field(default_factory=list)
     alert_delays: pd.DataFrame = field(default_factory=lambda: _alert_frame([]))  # see :func:`alert_delays`
     appeals: dict[str, Any] = field(default_factory=lambda: _no_appeals())  # see :func:`appeal_figures`
+    commitments: pd.DataFrame = field(default_factory=lambda: _no_commitments()[0])  # see :func:`commitment_figures`
+    commitment_breaches: pd.DataFrame = field(default_factory=lambda: _no_commitments()[1])
 
     @property
     def revision_rate(self) -> float | None:
@@ -149,7 +151,8 @@ def weekly_top3(store: Store, week: str, *, shop_ids: list[int] | None = None, t
     return WeeklyTop3(week=iso_week(start), start=start, end=end, reviews=fig.reviews, negative=fig.negative,
                       rate=fig.rate, trend=pd.DataFrame(trend_rows), top3=top3, sla=fig.sla,
                       remedies=fig.remedies, revised=fig.revised, resolved=fig.resolved,
-                      alert_delays=fig.alert_delays, appeals=fig.appeals)
+                      alert_delays=fig.alert_delays, appeals=fig.appeals, commitments=fig.commitments,
+                      commitment_breaches=fig.commitment_breaches)
 
 
 # ------------------------------------------------------------------ figures for any period and filters
@@ -173,6 +176,8 @@ class ReportFigures:
     ``appeals``: the platform appeals of the period (:func:`appeal_figures`: filed, won, lost, pending, and
     the share of malicious cases appealed in time), for the same shops (the SKU and agent filters do not
     apply to it either).
+    ``commitments`` / ``commitment_breaches``: the P6 service commitments of the events that started in the
+    period (:func:`commitment_figures`), for the same shops (the SKU and agent filters do not apply).
     """
 
     start: dt.datetime
@@ -195,6 +200,8 @@ class ReportFigures:
     filters: dict[str, Any] = field(default_factory=dict)
     alert_delays: pd.DataFrame = field(default_factory=lambda: _alert_frame([]))
     appeals: dict[str, Any] = field(default_factory=lambda: _no_appeals())
+    commitments: pd.DataFrame = field(default_factory=lambda: _no_commitments()[0])
+    commitment_breaches: pd.DataFrame = field(default_factory=lambda: _no_commitments()[1])
 
     @property
     def revision_rate(self) -> float | None:
@@ -460,12 +467,14 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
         by_sku = _breakdown(df, rv, "sku_label", now, lambda k: k or "（未知商品）")
         by_agent = _breakdown(df, None, "agent", now, lambda k: k if k else NO_AGENT)
         daily = _daily(start, end, rv, df)
+    commitments, commitment_breaches = commitment_figures(store, start, end, shop_ids=shops, policy=policy, now=now)
     return ReportFigures(start=start, end=end, shop_ids=shops if shops != [-1] else [], reviews=n_all,
                          negative=n_neg, rate=(n_neg / n_all) if n_all else None, categories=categories,
                          sla=_sla(df, now), remedies=remedies, revised=revised, resolved=resolved, by_shop=by_shop,
                          by_platform=by_platform, by_sku=by_sku, by_agent=by_agent, daily=daily, cases=df,
                          alert_delays=alert_delays(store, start, end, shop_ids=shops, policy=policy),
-                         appeals=appeal_figures(store, start, end, shop_ids=shops, policy=policy, now=now))
+                         appeals=appeal_figures(store, start, end, shop_ids=shops, policy=policy, now=now),
+                         commitments=commitments, commitment_breaches=commitment_breaches)
 
 
 BREAKDOWN_COLUMNS = ["key", "label", "reviews", "negative", "rate", "compliance", "first_contact_hours_median",
@@ -830,3 +839,22 @@ def appeal_figures(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
             out["in_time"] += 1
     out["in_time_rate"] = (out["in_time"] / out["due"]) if out["due"] else None
     return out
+
+
+# ------------------------------------------------------------------ service commitments (SPEC P6, issue 19)
+def _no_commitments() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from ..prevention.commitments import ADHERENCE_COLUMNS, BREACH_COLUMNS, empty_frame
+
+    return empty_frame(ADHERENCE_COLUMNS), empty_frame(BREACH_COLUMNS)
+
+
+def commitment_figures(store: Store, start: dt.datetime, end: dt.datetime, *, shop_ids: list[int] | None = None,
+                       policy: Policy | None = None, now: dt.datetime | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Adherence to the policy's 服务承诺 of the events whose clock started in ``[start, end)`` in ``shop_ids``
+    (None = all): :func:`reviewops.prevention.commitments.commitment_adherence` — one row per enabled commitment
+    (eligible, kept, breached, open, rate, median, P90, listings showing it) and the breaches (masked, Beijing
+    time). Events are judged as the store knows them at ``now`` (default: now)."""
+    from ..prevention.commitments import commitment_adherence
+
+    return commitment_adherence(store, start, end, shop_ids=shop_ids, policy=policy, now=now)
