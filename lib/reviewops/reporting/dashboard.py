@@ -67,8 +67,12 @@ __all__ = [
     "DashboardOptions",
     "EmptyRange",
     "OpeningRange",
+    "COMMITMENT_EMPTY",
+    "COMMITMENT_TITLE",
     "alert_delay_table",
     "appeal_table",
+    "commitment_breach_table",
+    "commitment_table",
     "sla_table",
     "alert_kind_zh",
     "alert_service",
@@ -449,6 +453,41 @@ def appeal_table(appeals: dict[str, Any]) -> pd.DataFrame:
     rows = [(label, ("—" if _missing(appeals.get(k)) else f"{float(appeals[k]):.1%}") if k == "in_time_rate"
              else str(int(appeals.get(k) or 0))) for k, label in APPEAL_LABELS.items()]
     return pd.DataFrame(rows, columns=["指标", "数值"])
+
+
+COMMITMENT_TITLE = "服务承诺（P6：达成率与违约）"
+COMMITMENT_EMPTY = "本期没有需要履约的事件（没有付款订单、售后申请、买家咨询、破损理赔或退货入库）。"
+BREACH_LIMIT = 200  # breach rows shown (the weekly playbook's XLSX keeps them all)
+
+
+def _unit_value(v: Any, unit: str) -> str:
+    return "—" if _missing(v) else f"{float(v):.1f} {unit}"
+
+
+def commitment_table(adherence: pd.DataFrame) -> pd.DataFrame:
+    """``ReportFigures.commitments`` as shown: one row per commitment — 承诺, 时限, 应履约, 守约, 违约, 进行中, 达成率
+    (``—`` when nothing was eligible), 用时中位数, 用时P90, 展示商品数 — every value text. The same table on the
+    dashboard and in the weekly playbook."""
+    import pandas as pd
+
+    rows = [(r.name_zh, f"{r.limit:g} {r.unit_zh}", str(int(r.eligible)), str(int(r.kept)), str(int(r.breached)),
+             str(int(r.open)), "—" if _missing(r.rate) else f"{float(r.rate):.1%}", _unit_value(r.median, r.unit_zh),
+             _unit_value(r.p90, r.unit_zh), str(int(r.listings))) for r in adherence.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=["承诺", "时限", "应履约", "守约", "违约", "进行中", "达成率", "用时中位数",
+                                       "用时P90", "展示商品数"])
+
+
+def commitment_breach_table(breaches: pd.DataFrame, *, limit: int | None = BREACH_LIMIT) -> pd.DataFrame:
+    """``ReportFigures.commitment_breaches`` as shown (Beijing time, order ids as the redaction leaves them), the
+    first ``limit`` rows (None = all)."""
+    import pandas as pd
+
+    b = breaches if limit is None else breaches.head(limit)
+    rows = [(r.name_zh, str(r.shop_id), r.event_id, r.order_id or "—", _beijing(r.started_at), _beijing(r.due_at),
+             "—" if _missing(r.closed_at) else _beijing(r.closed_at), f"{float(r.elapsed):.1f} {r.unit_zh}", r.status_zh)
+            for r in b.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=["承诺", "店铺编号", "事件", "订单号", "开始(北京)", "时限(北京)", "结束(北京)",
+                                       "用时", "状态"])
 
 
 # ------------------------------------------------------------------------------ alert service (E1/E2)
