@@ -13,7 +13,7 @@ NFKC, lower case), then whitespace and invisible characters are removed (so "红
 红包), about 150 traditional characters are simplified (曬圖好評 → 晒图好评), a word split by the same
 punctuation between single characters is joined (好.评.返.现, 删-差-评) and every run of digits becomes ``#``
 (转50 → 转#). One leftmost-longest Aho-Corasick pass over the lexicon (``core/data/extortion_zh.tsv``) finds the
-terms and the clause/sentence breaks. Each term has a role (benefit, review, action, lever, link, negation,
+terms and the clause/sentence breaks (the policy's 恶意识别词库 sheet when given, see below). Each term has a role (benefit, review, action, lever, link, negation,
 ultimatum, intent, …; the TSV's header explains them) and a weight. The rules read frames — who gives what to
 whom, on what condition — from the roles per clause, not whole phrasings:
 
@@ -47,9 +47,13 @@ change with a link and cash (改了我转你); off-site collection (加微信领
 不删的话, a change to a good rating such as 把评价改为五星, 请给五星好评). A remedy said to be unconditional (和评价无关,
 由您决定, 改不改都可以) or the practice disclaimed (不以任何形式, 是违规的) cancels the benefit readings.
 
-The lexicon is loaded once (:func:`functools.cache`); ``policy`` can override the threshold through an
-``extortion_threshold`` setting when the policy has one (it has none yet: the threshold is the TSV's
-``setting  threshold`` row).
+**Policy data.** The lexicon is the policy's 恶意识别词库 sheet (``extortion_lexicon``,
+:meth:`reviewops.core.policy.Policy.extortion_lexicon`): a shop edits, adds or removes terms and weights in the
+policy workbook, and ``reviewops policy import`` makes them count. An empty sheet — and ``policy=None`` — means
+the built-in lexicon shipped as ``core/data/extortion_zh.tsv``. The cut-off is the setting ``extortion_threshold``
+(0.5, the TSV's ``setting  threshold`` row). Each lexicon is compiled once: the built-in one per process, a
+shop's once per policy content (keyed by the policy's SHA-256, the last :data:`READER_CACHE` kept), so
+scoring speed does not depend on where the lexicon came from.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..core.policy import EXTORTION_ROLES, SETTINGS, builtin_rows
 from .lexicon import _new_matcher, normalize_text
 
 __all__ = ["KINDS", "disclaimed", "extortion_scores", "incentive_hits", "read_text", "squeeze", "squeeze_many"]
@@ -140,9 +145,11 @@ def squeeze_many(texts: Sequence[Any]) -> list[str]:
 
 # ------------------------------------------------------------------ lexicon
 _BREAK, _SENT = "break", "sentence"
-ROLES = ("benefit", "review", "action", "lever", "link", "negation", "honest", "report", "lawful", "flood", "coerce",
-         "abuse", "insult", "person", "smear", "divert", "rival", "del", "pressure", "request", "ack", "uncond",
-         "offsite", "rating", "illicit", "guard", "cond", "demand", "ultimatum", "go", "intent")
+ROLES = EXTORTION_ROLES  # the 恶意识别词库's role column (core.policy validates it)
+#: The built-in cut-off (the setting's default; the TSV's ``setting  threshold`` row says the same).
+DEFAULT_THRESHOLD = float(SETTINGS["extortion_threshold"].default)
+#: Compiled lexicons of shops' policies kept in memory (by policy SHA-256 and side).
+READER_CACHE = 8
 
 
 _NEGATABLE = {"buyer": frozenset(("benefit", "lever", "del", "pressure", "lawful")),
@@ -157,44 +164,49 @@ class _Reader:
 
 
 def _lexicon_rows() -> list[dict[str, Any]]:
-    from importlib.resources import files
-
-    text = files("reviewops.core").joinpath("data", "extortion_zh.tsv").read_text(encoding="utf-8")
-    rows: list[dict[str, Any]] = []
-    header: list[str] | None = None
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        cells = line.split("\t")
-        if header is None:
-            header = cells
-            continue
-        r = dict(zip(header, cells))
-        r["weight"] = float(r["weight"])
-        rows.append(r)
-    return rows
+    """The built-in lexicon rows (side, role, term, weight, note), as the policy reads them."""
+    return [dict(r) for r in builtin_rows("extortion_lexicon")]
 
 
 @functools.cache
 def _reader(side: str) -> _Reader:
-    """The lexicon's automaton for ``side`` (buyer | seller), built once per process."""
-    rows = _lexicon_rows()
-    threshold = 0.5
+    """The built-in lexicon's automaton for ``side`` (buyer | seller), built once per process."""
+    return _compile(side, builtin_rows("extortion_lexicon"), DEFAULT_THRESHOLD)
+
+
+_READERS: dict[tuple[str, str], _Reader] = {}
+
+
+def _reader_for(side: str, policy: Any) -> _Reader:
+    """The automaton of ``policy``'s 恶意识别词库 for ``side``: the built-in one when there is no policy or its
+    sheet is empty, else compiled once per policy content (SHA-256)."""
+    rows = getattr(policy, "tables", {}).get("extortion_lexicon") if policy is not None else None
+    if not rows:
+        return _reader(side)
+    key = (side, policy.sha256)
+    hit = _READERS.get(key)
+    if hit is None:
+        hit = _compile(side, rows, DEFAULT_THRESHOLD)
+        if len(_READERS) >= 2 * READER_CACHE:
+            _READERS.clear()
+        _READERS[key] = hit
+    return hit
+
+
+def _compile(side: str, rows: Iterable[Any], threshold: float) -> _Reader:
+    """One Aho-Corasick automaton over the lexicon rows of ``side`` (and ``both``): per normalised term its
+    roles with the highest weight of each."""
     entries: dict[str, dict[str, float]] = {}
     for r in rows:
         if r["side"] not in (side, "both"):
             continue
-        if r["role"] == "setting":
-            if r["term"] == "threshold":
-                threshold = float(r["weight"])
-            continue
         if r["role"] not in ROLES:
-            raise ValueError(f"extortion_zh.tsv: unknown role {r['role']!r}")
+            raise ValueError(f"恶意识别词库：未知角色 {r['role']!r} / unknown lexicon role {r['role']!r}")
         term = squeeze(r["term"])
         if not term:
             continue
         roles = entries.setdefault(term, {})
-        roles[r["role"]] = max(roles.get(r["role"], 0.0), r["weight"])
+        roles[r["role"]] = max(roles.get(r["role"], 0.0), float(r["weight"]))
     a = _new_matcher("auto")
     for ch in _CLAUSE_BREAKS:
         entries.setdefault(ch, {})[_BREAK] = 0.0
@@ -398,9 +410,12 @@ class Reading:
     reasons: str
 
 
-def read_text(text: Any, channel: str = "chat", threshold: float | None = None) -> Reading:
-    """One buyer text's reading (what :func:`extortion_scores` returns per row)."""
-    reader = _reader("buyer")
+def read_text(text: Any, channel: str = "chat", threshold: float | None = None, policy: Any = None) -> Reading:
+    """One buyer text's reading (what :func:`extortion_scores` returns per row), with ``policy``'s lexicon and
+    threshold when given."""
+    reader = _reader_for("buyer", policy)
+    if threshold is None:
+        threshold = _threshold(policy)
     return _read_squeezed(reader, squeeze(text), reader.threshold if threshold is None else threshold)
 
 
@@ -459,8 +474,10 @@ def _threshold(policy: Any) -> float | None:
 def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = None) -> pd.DataFrame:
     """Extortion/abuse reading of buyer texts, one row per text in order.
 
-    Columns: ``score`` (0–1 float), ``is_extortion`` (``score >= threshold``; the threshold is the lexicon's
-    ``threshold`` setting, or the policy's ``extortion_threshold`` setting when it has one), ``kind``
+    ``policy`` (a :class:`reviewops.core.policy.Policy`, optional): its 恶意识别词库 (empty: the built-in lexicon)
+    and its ``extortion_threshold`` setting; without one, the built-in lexicon and threshold (0.5).
+
+    Columns: ``score`` (0–1 float), ``is_extortion`` (``score >= threshold``), ``kind``
     (money_for_review, threat_bad_review, abuse, competitor; "" when not flagged) and ``reasons`` (Chinese,
     ``；``-joined: the words and the rule that fired, and any lawful/reporting frame that lowered the score).
     ``channel`` is ``"chat"`` (IM messages) or ``"review"``. None/NaN texts read as empty (score 0).
@@ -472,7 +489,7 @@ def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = 
         raise ConfigError(f"未知渠道 {channel!r}；可用：chat、review / unknown channel {channel!r}; use chat or review")
     if isinstance(texts, str):
         texts = [texts]
-    reader = _reader("buyer")
+    reader = _reader_for("buyer", policy)
     thr = _threshold(policy)
     if thr is None:
         thr = reader.threshold
@@ -503,7 +520,7 @@ def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = 
 
 
 # ------------------------------------------------------------------ seller side (the compliance guard)
-def incentive_hits(text: Any) -> list[tuple[str, str]]:
+def incentive_hits(text: Any, policy: Any = None) -> list[tuple[str, str]]:
     """What a seller message does wrong: [(matched words, reason_zh)], empty when it reads lawful.
 
     Blocks a benefit (cash, 红包, 返现, refund — also one withheld —, coupon, gift, points, perks …) tied to a
@@ -513,9 +530,10 @@ def incentive_hits(text: Any) -> list[tuple[str, str]]:
     for a review. Also a bare change with a link and cash (改了我转你), off-site collection next to a benefit, and
     pressure to delete a review or make it good without any benefit (删了吧, 不删的话, 把评价改为五星). A message
     that says the remedy does not depend on the review (和评价无关, 不需要您做任何事, 由您决定 …) or thanks for a
-    review already given is not an incentive.
+    review already given is not an incentive. ``policy``: read with its 恶意识别词库 (seller and both rows;
+    empty or None: the built-in lexicon).
     """
-    reader = _reader("seller")
+    reader = _reader_for("seller", policy)
     s = squeeze(text)
     if not s:
         return []
@@ -591,7 +609,7 @@ _TIES = ("action", "request", "del", "lever", "pressure")
 GUARD_SPAN = 4
 
 
-def disclaimed(text: Any, matched: Any) -> bool:
+def disclaimed(text: Any, matched: Any, policy: Any = None) -> bool:
     """True when ``matched`` (a phrase found in the seller message ``text``, e.g. by the policy's 违规用语
     rows) sits after a negation in its clause (我们不做好评返现, 平台规定不能好评返现), in a clause that thanks for
     a review already given (您的好评我们已经收到) or in one that calls it a violation (好评返现是违规行为) — a
@@ -602,7 +620,7 @@ def disclaimed(text: Any, matched: Any) -> bool:
     at = s.find(m)
     if at < 0:
         return False
-    reader = _reader("seller")
+    reader = _reader_for("seller", policy)
     negated = acked = False
     for end, value in reader.iter_long(s + _END):
         if value is None:
