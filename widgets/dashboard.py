@@ -165,6 +165,26 @@ def appeals_html(fig: Any) -> str:
                       cls="ro-dash-table")
 
 
+COMMITMENT_BREACH_ROWS = 20  # breaches listed on the dashboard (the weekly playbook's XLSX has them all)
+
+
+def commitments_html(fig: Any) -> str:
+    """P6 service commitments of the period (issue 19): :func:`reviewops.reporting.dashboard.commitment_table` and the
+    first breaches (:func:`~reviewops.reporting.dashboard.commitment_breach_table`), escaped; an empty period says so."""
+    from reviewops.reporting.dashboard import COMMITMENT_EMPTY, commitment_breach_table, commitment_table
+
+    t = commitment_table(fig.commitments)
+    note = (f'<div class="ro-muted">{esc(COMMITMENT_EMPTY)}</div>'
+            if not len(fig.commitments) or int(fig.commitments["eligible"].sum()) == 0 else "")
+    b = commitment_breach_table(fig.commitment_breaches, limit=COMMITMENT_BREACH_ROWS)
+    more = len(fig.commitment_breaches) - len(b)
+    tail = f'<div class="ro-muted">{esc(f"另有 {more} 条违约未列出（周报 XLSX 含全部）")}</div>' if more > 0 else ""
+    return (note + table_html(list(t.columns), t.itertuples(index=False, name=None), cls="ro-dash-table",
+                              empty="策略中没有启用的服务承诺")
+            + table_html(list(b.columns), b.itertuples(index=False, name=None), cls="ro-dash-table",
+                         empty="所选范围内没有违约") + tail)
+
+
 def remedies_html(fig: Any) -> str:
     r = fig.remedies
     rows = [(x.kind_zh, x.kind, x.count, yuan_text(x.amount_fen)) for x in r.itertuples(index=False)]
@@ -421,13 +441,15 @@ class DashboardForm(Form):
             self.headline.value = headline_html(fig, updated)
             self.charts.value = charts_html(dashboard_charts(fig))
             self.categories.value = title_html("中差评分类", "category mix") + categories_html(fig)
-            from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, APPEAL_TITLE
+            from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, APPEAL_TITLE, COMMITMENT_TITLE
 
             self.sla.value = (title_html("响应时效（SLA）", "as of now") + sla_html(fig)
                               + title_html(ALERT_DELAY_TITLE, "real delay per source, by arrival time")
                               + alert_delays_html(fig)
                               + title_html(APPEAL_TITLE, "platform appeals of malicious reviews")
-                              + appeals_html(fig))
+                              + appeals_html(fig)
+                              + title_html(COMMITMENT_TITLE, "service commitments kept, by event start")
+                              + commitments_html(fig))
             self.remedies.value = title_html("补偿成本", "delivered remedies") + remedies_html(fig)
             self.by_shop.value = title_html("按店铺", "by shop") + breakdown_html(fig.by_shop)
             self.by_platform.value = title_html("按平台", "by platform") + breakdown_html(fig.by_platform)
