@@ -33,6 +33,8 @@ import reviewops
 from IPython.display import HTML, Image, Markdown, display
 from reviewops.reporting.charts import png, trend_figure
 from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, APPEAL_TITLE, alert_delay_table, appeal_table
+from reviewops.reporting.dashboard import (COMMITMENT_EMPTY, COMMITMENT_TITLE, commitment_breach_table,
+                                          commitment_table)
 from reviewops.reporting.dashboard import sla_table as sla_table_of
 from reviewops.core.outputs import REPORT_CSS, show_table
 from reviewops.core.policy import fen_to_yuan_text
@@ -150,6 +152,22 @@ display(Markdown("本周向平台提交、获平台受理或驳回的申诉数�
 appeals_table = appeal_table(report.appeals)
 show(appeals_table)
 save("平台申诉", appeals_table)
+
+# %%
+display(Markdown(f"## {COMMITMENT_TITLE}"))
+display(Markdown("店铺公开的服务承诺（策略“服务承诺”表）：开始于本周的事件——付款订单、售后申请、买家咨询、破损理赔、"
+                 "退货入库——按各自时限判断，恰好等于时限算守约；仍未结束且已超时的计为违约，未超时的计为进行中、不计入达成率。"
+                 "违约明细的时间为北京时间，全部违约在 XLSX 的“承诺违约”表中。"))
+commitments_table = commitment_table(report.commitments)
+if int(report.commitments["eligible"].sum()) == 0:
+    display(Markdown(COMMITMENT_EMPTY))
+show(commitments_table)
+save("服务承诺", commitments_table)
+breaches_table = commitment_breach_table(report.commitment_breaches, limit=None)
+if breaches_table.empty:
+    display(Markdown("本周没有违约。"))
+show(breaches_table.head(50))
+save("承诺违约", breaches_table)
 
 # %%
 display(Markdown("## 补偿措施与成本"))

@@ -261,3 +261,59 @@ def test_policy_sheet_round_trip(tmp_path) -> None:
     back = import_policy(path)
     assert back.tables["commitments"] == pol.tables["commitments"] and back.sha256 == pol.sha256
     assert back.tables["commitments"][0]["limit"] == 36.0 and back.tables["commitments"][0]["platform"] == "pdd"
+
+
+# ------------------------------------------------------------------------------------------ reports
+def _late_orders(store: Store, shop: int) -> int:
+    """40 orders in 2026-W45 shipped after 10, 47, 48, 49, 70 h; returns how many are late by a plain SQL count."""
+    with store.write() as conn:
+        for i in range(40):
+            _order(conn, shop, f"9{i:03d}", T0 + i * H, T0 + i * H + [10, 47, 48, 49, 70][i % 5] * H)
+    with store.read() as conn:
+        return int(conn.execute(sa.text("SELECT COUNT(*) FROM orders WHERE shipped_at > paid_at + INTERVAL '48 hours'"
+                                         if store.engine.dialect.name == "postgresql" else
+                                         "SELECT COUNT(*) FROM orders WHERE julianday(shipped_at) - julianday(paid_at)"
+                                         " > 2.0 + 1e-9")).scalar_one())
+
+
+def test_report_section_matches_an_independent_count(shop_store: tuple[Store, int]) -> None:
+    from reviewops.reporting.dashboard import commitment_breach_table, commitment_table
+    from reviewops.reporting.reports import report_figures, weekly_top3
+
+    store, shop = shop_store
+    late = _late_orders(store, shop)
+    assert late == 16
+    week = weekly_top3(store, "2026-W45", now=NOW)
+    fig = report_figures(store, START, END, now=NOW)
+    for adh, br in ((week.commitments, week.commitment_breaches), (fig.commitments, fig.commitment_breaches)):
+        row = commitment_table(adh).set_index("承诺").loc["48小时发货"]
+        assert (row["应履约"], row["守约"], row["违约"], row["达成率"]) == ("40", str(40 - late), str(late), "60.0%")
+        b = commitment_breach_table(br)
+        assert len(b) == late and b["开始(北京)"].iloc[0] == "2026-11-02 13:00:00"  # the first late: 9003 paid 05:00 UTC
+    empty = weekly_top3(store, "2026-W30", now=NOW)
+    assert commitment_table(empty.commitments)["应履约"].eq("0").all()
+    assert commitment_table(empty.commitments)["达成率"].eq("—").all() and empty.commitment_breaches.empty
+
+
+def test_weekly_playbook_shows_the_section(sqlite_db_url: str, sqlite_store: Store, tmp_path) -> None:
+    import re
+
+    import papermill as pm
+    from reviewops.reporting.dashboard import COMMITMENT_TITLE, commitment_table
+    from reviewops.reporting.reports import weekly_top3
+    from reviewops.runner import playbooks_dir
+
+    with sqlite_store.write() as conn:
+        shop = _shop(conn)
+    late = _late_orders(sqlite_store, shop)
+    nb = pm.execute_notebook(str(playbooks_dir() / "weekly_top3.ipynb"), str(tmp_path / "out.ipynb"),
+                             kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
+                             parameters={"week": "2026-W45", "db": sqlite_db_url})
+    texts = [o.get("data", {}).get("text/html") or o.get("data", {}).get("text/markdown") or ""
+             for c in nb.cells for o in c.get("outputs", [])]
+    assert any(t.startswith(f"## {COMMITMENT_TITLE}") for t in texts)
+    [table] = [t for t in texts if "<th>展示商品数</th>" in t]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    want = commitment_table(weekly_top3(sqlite_store, "2026-W45").commitments)
+    assert cells == [str(v) for row in want.itertuples(index=False) for v in row]
+    assert cells[:6] == ["48小时发货", "48 小时", "40", str(40 - late), str(late), "0"]
