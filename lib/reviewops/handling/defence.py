@@ -39,7 +39,15 @@ from the case when it is sent, so it already says 恶意 / 法务 / 1 h.
 Legal review (:func:`decide_signal`, :func:`list_signals`, :func:`pending_signals`, :func:`threshold_info`):
 the ``reviewops signal`` commands and the 信号复核 section of the 申诉 form call these; a rejection needs a
 reason, a decision is stored once (:class:`SignalAlreadyDecided`), reads and decisions are role-checked
-(:data:`DECIDE_ROLES`) with refusals in the access log.
+(the policy's ``signal_roles`` setting, default :data:`DECIDE_ROLES`) with refusals in the access log.
+
+Policy data (issue 17): detection reads the store's current policy (:func:`reviewops.core.policy.load_policy_in`,
+parsed once per version) — the 恶意识别词库 sheet and ``extortion_threshold`` for the text detector (the
+compiled lexicon is cached by the policy's SHA-256, :mod:`reviewops.grading.extortion`), ``malicious_threshold``
+for the default case threshold (:data:`MALICIOUS_THRESHOLD` is its built-in value) and ``signal_roles`` for who
+decides. A shop's edit counts from the ``reviewops policy import`` that stores it; a case made malicious keeps the
+policy version its detection ran under in ``triage_json.defence.policy_version``. The account and burst
+detectors' numbers stay in :data:`reviewops.grading.signals.SIGNAL_POLICY` (code, not yet policy data).
 
 When it runs: ``triage_store(..., detect=True)`` runs it on the new cases inside the transaction that opens
 them (the watcher and ``reviewops triage`` do so); :func:`detect_new_chats` runs it on the cases of the buyers
@@ -67,11 +75,13 @@ if TYPE_CHECKING:
     from ..core.users import Actor
 
 __all__ = ["CHAT_AFTER_DAYS", "CHAT_LOOKBACK_DAYS", "DECIDE_ROLES", "MALICIOUS_THRESHOLD", "STATUS_ZH", "DefenceResult",
-           "SignalAlreadyDecided", "SignalReasonRequired", "case_signals_frame", "combined_score", "decide_signal",
+           "SignalAlreadyDecided", "SignalReasonRequired", "case_signals_frame", "combined_score", "decide_roles",
+           "decide_signal",
            "detect_malicious", "detect_new_chats", "list_signals", "pending_signals", "pointers_text",
            "threshold_info", "tuned_threshold"]
 
-#: A case becomes malicious when its combined score reaches this (until the shop's decisions tune it).
+#: A case becomes malicious when its combined score reaches this (until the shop's decisions tune it): the
+#: built-in value of the policy setting ``malicious_threshold``, which the detector reads.
 MALICIOUS_THRESHOLD = 0.6
 #: The tuned threshold never leaves these bounds.
 THRESHOLD_BOUNDS = (0.5, 0.9)
@@ -81,8 +91,24 @@ TUNING_MIN_DECISIONS = 10
 TUNING_PRIOR = 20
 #: A missed malicious review (a confirmed signal below the threshold) costs this many false alarms.
 MISS_WEIGHT = 2.0
-#: Roles that may confirm or reject a signal, and read the signal lists and thresholds (法务, 客服主管, 店长).
+#: Roles that may confirm or reject a signal, and read the signal lists and thresholds (法务, 客服主管, 店长): the
+#: default of the policy setting ``signal_roles`` (:func:`decide_roles`), which the checks read.
 DECIDE_ROLES = ("legal", "supervisor", "admin")
+
+
+def decide_roles(policy: Any) -> tuple[str, ...]:
+    """The roles that decide signals under ``policy`` (its ``signal_roles`` setting; None: :data:`DECIDE_ROLES`)."""
+    if policy is None:
+        return DECIDE_ROLES
+    return policy.roles_setting("signal_roles")
+
+
+def _store_policy(store: Store) -> Any:
+    """The store's newest policy (the default when none is stored), without writing."""
+    from ..core.policy import load_policy_in
+
+    with store.read() as conn:
+        return load_policy_in(conn)
 #: A signal's status in Chinese.
 STATUS_ZH = {"open": "待复核", "confirmed": "已确认", "rejected": "已驳回"}
 #: Longest decision note kept (characters); a longer one is refused, not cut.
@@ -152,10 +178,12 @@ def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.da
 
     A burst found around a given case is recorded on every case of the burst: the other members' cases are
     examined too (once, not transitively)."""
+    from ..core.policy import load_policy_in
     from ..core.store import cases, orders, reviews
 
     at = now or _utcnow()
     result = DefenceResult()
+    policy = load_policy_in(conn)  # the shop's current policy: lexicon, thresholds
     q = (sa.select(cases.c.id, cases.c.shop_id, cases.c.review_pk, cases.c.state, cases.c.primary_category,
                    reviews.c.content, reviews.c.append_content, reviews.c.created_at, reviews.c.is_default_review,
                    reviews.c.order_id, sa.func.coalesce(reviews.c.customer_id, orders.c.customer_id).label("customer_id"))
@@ -176,9 +204,9 @@ def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.da
     result.examined = len(cs)
     by_review = {int(r): int(c) for r, c in zip(cs["review_pk"], cs["id"])}
     found: list[tuple[int, Signal]] = []
-    found += _review_text_signals(cs)
+    found += _review_text_signals(cs, policy)
     existing = _existing(conn, [int(c) for c in cs["id"]])
-    found += _chat_signals(conn, cs, existing)
+    found += _chat_signals(conn, cs, existing, policy)
     pks = list(by_review)
     bursts = burst_signals(conn, pks, secret=secret)
     for sig in bursts + buyer_signals(conn, pks):
@@ -199,13 +227,14 @@ def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.da
         result.scores[int(row.id)] = round(score, 4)
         shop = int(row.shop_id)
         if shop not in thresholds:
-            thresholds[shop] = _tuned_in(conn, shop)
+            thresholds[shop] = _tuned_in(conn, shop, policy)
         if score < thresholds[shop] or row.primary_category == "malicious" or row.state not in _OPEN_STATES:
             continue
         info = {"shop_id": shop, "score": round(score, 4), "threshold": thresholds[shop], "detected_at": at,
                 "signals": sorted(int(s["id"]) for s in sigs if s["status"] != "rejected"),
                 "kinds": sorted({s["kind"] for s in sigs if s["status"] != "rejected"}),
-                "evidence_at": _evidence_at(conn, sigs, row), "review_created_at": row.created_at.to_pydatetime()}
+                "evidence_at": _evidence_at(conn, sigs, row), "review_created_at": row.created_at.to_pydatetime(),
+                "policy_version": policy.version}
         if _make_malicious(conn, int(row.id), info, at=at, actor=actor, via=via, policies=policies):
             result.malicious.append(int(row.id))
             if on_malicious is not None:
@@ -224,7 +253,7 @@ def detect_in(conn: sa.Connection, *, case_ids: Iterable[int] | None, now: dt.da
     return result
 
 
-def _review_text_signals(cs: pd.DataFrame) -> list[tuple[int, Signal]]:
+def _review_text_signals(cs: pd.DataFrame, policy: Any = None) -> list[tuple[int, Signal]]:
     texts = []
     for r in cs.itertuples(index=False):
         if bool(r.is_default_review):
@@ -232,7 +261,7 @@ def _review_text_signals(cs: pd.DataFrame) -> list[tuple[int, Signal]]:
             continue
         parts = [str(t) for t in (r.content, r.append_content) if isinstance(t, str) and t.strip()]
         texts.append("\n".join(parts))
-    scored = extortion_scores(texts, channel="review")
+    scored = extortion_scores(texts, channel="review", policy=policy)
     out = []
     for r, s in zip(cs.itertuples(index=False), scored.itertuples(index=False)):
         if not bool(s.is_extortion):
@@ -246,8 +275,8 @@ def _review_text_signals(cs: pd.DataFrame) -> list[tuple[int, Signal]]:
     return out
 
 
-def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
-                  existing: dict[tuple[int, str], dict[str, Any]]) -> list[tuple[int, Signal]]:
+def _chat_signals(conn: sa.Connection, cs: pd.DataFrame, existing: dict[tuple[int, str], dict[str, Any]],
+                  policy: Any = None) -> list[tuple[int, Signal]]:
     from ..core.store import chat_messages as cm
 
     shops = sorted({int(s) for s in cs["shop_id"]})
@@ -271,7 +300,7 @@ def _chat_signals(conn: sa.Connection, cs: pd.DataFrame,
         return []
     msgs = msgs.sort_values("id").reset_index(drop=True)
     msgs["sent_at"] = pd.to_datetime(msgs["sent_at"], utc=True)
-    scored = extortion_scores(msgs["content"].tolist(), channel="chat")
+    scored = extortion_scores(msgs["content"].tolist(), channel="chat", policy=policy)
     msgs = pd.concat([msgs, scored[["score", "is_extortion", "kind", "reasons"]].reset_index(drop=True)], axis=1)
     flagged = msgs[msgs["is_extortion"].astype(bool)]
     if flagged.empty:
@@ -439,7 +468,8 @@ def _make_malicious(conn: sa.Connection, case_id: int, info: dict[str, Any], *, 
                          "kinds": info["kinds"], "detected_at": at.astimezone(dt.UTC).isoformat(),
                          "sla_hours_from_detection": float(cat["sla_hours"]),
                          "due_at": due.isoformat() if due is not None else None,
-                         "previous_category": cur.primary_category}
+                         "previous_category": cur.primary_category,
+                         "policy_version": info.get("policy_version")}
     reasons = list(record.get("reasons") or [])
     reasons.append(f"恶意差评检测：综合分 {info['score']:.2f} ≥ 阈值 {info['threshold']:.2f}（{kinds}），"
                    f"转{cat.get('department') or '法务'}，{float(cat['sla_hours']):g} 小时内处理并准备平台申诉")
@@ -548,7 +578,7 @@ def _clean_note(note: str | None, *, required: bool, signal_id: int) -> str | No
 
 def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: bool, note: str | None = None, *,
                   via: str = "cli", now: dt.datetime | None = None) -> dict[str, Any]:
-    """法务 (legal), 客服主管 (supervisor) or 店长 (admin) — :data:`DECIDE_ROLES` — confirms or rejects one open
+    """法务 (legal), 客服主管 (supervisor) or 店长 (admin) — the policy's ``signal_roles`` (:func:`decide_roles`) — confirms or rejects one open
     signal; the decision is kept (who, when, note) and feeds :func:`tuned_threshold`. Anyone else — another
     role, a user without the case's shop, an unknown or disabled user (``cli:<os user>`` without a token) — is
     refused (:class:`AccessDenied`) and the refusal is written to the access log (action ``signal_decide``,
@@ -567,7 +597,10 @@ def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: boo
     if isinstance(signal_id, bool) or not isinstance(signal_id, int):
         raise ConfigError(f"信号编号应为整数，收到 {signal_id!r} / the signal id must be an integer, got {signal_id!r}")
     at = now or _utcnow()
+    from ..core.policy import load_policy_in
+
     with store.read() as conn:
+        policy = load_policy_in(conn)
         row = conn.execute(sa.select(case_signals.c.case_id, case_signals.c.kind, cases.c.shop_id)
                            .select_from(case_signals.join(cases, cases.c.id == case_signals.c.case_id))
                            .where(case_signals.c.id == int(signal_id))).first()
@@ -576,10 +609,11 @@ def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: boo
     case_id, shop_id = int(row.case_id), int(row.shop_id)
     try:
         who = _actor_of(store, actor)
-        if who.role not in DECIDE_ROLES:
-            raise AccessDenied(f"{who.name}（{who.role_zh}）无权确认或驳回恶意差评信号；只有法务、客服主管或店长可以\n"
-                               f"{who.name} ({who.role}) may not decide malicious-review signals; only legal, "
-                               f"supervisor or admin may")
+        allowed = decide_roles(policy)
+        if who.role not in allowed:
+            raise AccessDenied(f"{who.name}（{who.role_zh}）无权确认或驳回恶意差评信号；可以的角色：{'、'.join(allowed)}"
+                               f"（策略参数 signal_roles）\n{who.name} ({who.role}) may not decide malicious-review "
+                               f"signals; allowed roles: {', '.join(allowed)} (policy setting signal_roles)")
         who.check_shop(shop_id, what="恶意差评信号 malicious-review signals")
     except AccessDenied as e:
         log_denied(store, actor, "signal_decide", e, case_id=case_id, shop_id=shop_id, target=f"signal:{int(signal_id)}")
@@ -605,12 +639,13 @@ def decide_signal(store: Store, actor: Actor | str, signal_id: int, confirm: boo
                    detail={"note": text[:200]} if text else None, at=at)
         sigs = list(_existing(conn, [case_id]).values())
         score = combined_score(sigs)
-        thr = _tuned_in(conn, shop_id)
+        thr = _tuned_in(conn, shop_id, policy)
         made = False
         if confirm and score >= thr:
             info = {"shop_id": shop_id, "score": round(score, 4), "threshold": thr, "detected_at": at,
                     "signals": sorted(int(s["id"]) for s in sigs if s["status"] != "rejected"),
-                    "kinds": sorted({s["kind"] for s in sigs if s["status"] != "rejected"})}
+                    "kinds": sorted({s["kind"] for s in sigs if s["status"] != "rejected"}),
+                    "policy_version": policy.version}
             made = _make_malicious(conn, case_id, info, at=at, actor=who.name, via=via, policies={})
         state = conn.execute(sa.select(cases.c.primary_category).where(cases.c.id == case_id)).scalar()
     return {"signal_id": int(signal_id), "case_id": case_id, "shop_id": shop_id, "kind": str(row.kind),
@@ -623,7 +658,8 @@ def tuned_threshold(store: Store, shop_id: int) -> float:
     """The shop's malicious threshold, tuned by its legal decisions.
 
     Rule: every decided signal of the shop's cases is a labelled example (its score; confirmed = malicious).
-    With fewer than :data:`TUNING_MIN_DECISIONS`, the default :data:`MALICIOUS_THRESHOLD`. Otherwise the cut
+    With fewer than :data:`TUNING_MIN_DECISIONS`, the default: the policy's ``malicious_threshold`` (built in
+    :data:`MALICIOUS_THRESHOLD`). Otherwise the cut
     ``t`` within :data:`THRESHOLD_BOUNDS` (candidates: the bounds, the default and every decided score) that
     minimises ``rejected signals scoring ≥ t`` (false alarms) + :data:`MISS_WEIGHT` × ``confirmed signals
     scoring < t`` (misses); ties go to the cut nearest the default. The result moves from the default toward
@@ -633,13 +669,23 @@ def tuned_threshold(store: Store, shop_id: int) -> float:
         return _tuned_in(conn, int(shop_id))
 
 
-def _tuned_in(conn: sa.Connection, shop_id: int) -> float:
-    return float(_tuning_in(conn, shop_id)["threshold"])
+def _tuned_in(conn: sa.Connection, shop_id: int, policy: Any = None) -> float:
+    return float(_tuning_in(conn, shop_id, policy)["threshold"])
 
 
-def _tuning_in(conn: sa.Connection, shop_id: int) -> dict[str, Any]:
-    """The tuned threshold of a shop and what it rests on (see :func:`tuned_threshold`)."""
+def _default_threshold(policy: Any) -> float:
+    """The policy's ``malicious_threshold`` (:data:`MALICIOUS_THRESHOLD` without a policy)."""
+    return MALICIOUS_THRESHOLD if policy is None else float(policy.setting("malicious_threshold"))
+
+
+def _tuning_in(conn: sa.Connection, shop_id: int, policy: Any = None) -> dict[str, Any]:
+    """The tuned threshold of a shop and what it rests on (see :func:`tuned_threshold`); the default from
+    ``policy`` (the store's current one when not given)."""
+    from ..core.policy import load_policy_in
     from ..core.store import case_signals, cases
+
+    if policy is None:
+        policy = load_policy_in(conn)
 
     rows = conn.execute(sa.select(case_signals.c.score, case_signals.c.status)
                         .select_from(case_signals.join(cases, cases.c.id == case_signals.c.case_id))
@@ -647,7 +693,7 @@ def _tuning_in(conn: sa.Connection, shop_id: int) -> dict[str, Any]:
                         ).all()
     n = len(rows)
     confirmed = sum(1 for _s, st in rows if st == "confirmed")
-    base = MALICIOUS_THRESHOLD
+    base = _default_threshold(policy)
     out: dict[str, Any] = {"shop_id": int(shop_id), "threshold": base, "default": base, "decisions": n,
                            "confirmed": confirmed, "rejected": n - confirmed, "min_decisions": TUNING_MIN_DECISIONS,
                            "bounds": list(THRESHOLD_BOUNDS), "tuned": False, "best_cut": None, "weight": 0.0}
@@ -724,7 +770,7 @@ def pointers_text(pointers: dict[str, Any] | str | None, *, limit: int = 5) -> s
 
 def _authorise_read(store: Store, actor: Actor | str, action: str, *, case_id: int | None = None,
                     shop_id: int | None = None) -> Actor | None:
-    """A signed-in :class:`Actor` of :data:`DECIDE_ROLES` (re-read from the store; the shop checked when given),
+    """A signed-in :class:`Actor` of the policy's ``signal_roles`` (:func:`decide_roles`; re-read from the store; the shop checked when given),
     or ``None`` for the local operator (a plain ``cli:<user>`` string — the command line without a token, a
     playbook — who can read the store anyway, as for the appeal queue). Refusals are logged."""
     from ..core.users import Actor, current_actor, log_denied
@@ -735,10 +781,11 @@ def _authorise_read(store: Store, actor: Actor | str, action: str, *, case_id: i
         return None
     who = current_actor(store, actor, view="signals", case_id=case_id, shop_id=shop_id)
     err: AccessDenied | None = None
-    if who.role not in DECIDE_ROLES:
-        err = AccessDenied(f"{who.label}无权查看恶意差评信号复核；只有法务、客服主管或店长可以\n"
-                           f"{who.name} ({who.role}) may not review malicious-review signals; only legal, supervisor "
-                           f"or admin may")
+    allowed = decide_roles(_store_policy(store))
+    if who.role not in allowed:
+        err = AccessDenied(f"{who.label}无权查看恶意差评信号复核；可以的角色：{'、'.join(allowed)}（策略参数 signal_roles）\n"
+                           f"{who.name} ({who.role}) may not review malicious-review signals; allowed roles: "
+                           f"{', '.join(allowed)} (policy setting signal_roles)")
     elif shop_id is not None and not who.may_see_shop(shop_id):
         err = AccessDenied(f"{who.name} 无权访问店铺 {shop_id} 的恶意差评信号；请联系管理员分配店铺\n"
                            f"{who.name} may not access the signals of shop {shop_id}; ask an admin to assign the shop")
@@ -756,7 +803,7 @@ def list_signals(store: Store, actor: Actor | str, *, case_id: int | None = None
     Filters: ``case_id`` (one case; :class:`NotFound` when it does not exist), ``case_ids``, ``shop_id``,
     ``pending`` (open signals only), ``with_open`` (every signal of the cases that still have an open one —
     the 信号复核 section, so a decision stays in view). Only the shops the signed-in user may see (a user
-    outside :data:`DECIDE_ROLES`, or asking for another shop's case or shop, is refused and logged — action
+    outside the policy's ``signal_roles`` (:func:`decide_roles`), or asking for another shop's case or shop, is refused and logged — action
     ``signal_list``); the local operator (a plain string) sees every shop. Order: cases that are still open
     first, newest case first, then the signal id.
 
