@@ -45,7 +45,7 @@ DATA = ROOT / "lib" / "reviewops" / "grading" / "data"
 
 import make_corpus  # noqa: E402
 
-MODEL_VERSION = "2026.12-2"
+MODEL_VERSION = "2026.12-3"
 N_BITS = 18
 C_NEG = float(os.environ.get("RO_C_NEG", 1.0))
 LEX_SCALE = float(os.environ.get("RO_LEX_SCALE", 3.0))

