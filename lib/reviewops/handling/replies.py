@@ -166,10 +166,11 @@ def _forbidden_problems(text: str, policy: Policy) -> list[str]:
     seen: set[str] = set()
     # the policy's 违规用语 rows and floor, except a phrase the message disclaims (我们不做好评返现) …
     hits = [h for variant in (unicodedata.normalize("NFC", text), _squeezed(text))
-            for h in policy.forbidden_hits(variant) if not disclaimed(text, h[0])]
+            for h in policy.forbidden_hits(variant) if not disclaimed(text, h[0], policy)]
     # the "benefit ↔ review" reading shared with extortion_scores (abbreviations, split words, emoji,
-    # conditions hidden in sentence order, pressure to delete) — after the policy's own rows
-    hits += incentive_hits(text)
+    # conditions hidden in sentence order, pressure to delete) — after the policy's own rows; with the
+    # policy's 恶意识别词库 (seller rows; compiled once per policy SHA-256, empty = the built-in lexicon)
+    hits += incentive_hits(text, policy)
     for matched, reason in hits:
         if reason in seen:
             continue
@@ -193,7 +194,9 @@ def check_message(text: str, *, platform: str, policy: Policy | None = None) -> 
     Checks: not empty; at most the platform's ``reply_max_chars`` characters (counted as the
     platform does: the NFC text's length); no conditional-incentive wording from the policy's
     违规用语 sheet or the built-in compliance floor (also looked for with spaces, invisible
-    characters and full-width forms removed). Each problem is Chinese, then English.
+    characters and full-width forms removed), nor a benefit tied to a review as the policy's 恶意识别词库
+    reads it (:func:`reviewops.grading.extortion.incentive_hits`; pass the store's current policy so a shop's
+    lexicon edit counts). Each problem is Chinese, then English.
     """
     policy = policy or default_policy()
     if not isinstance(text, str):
