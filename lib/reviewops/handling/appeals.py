@@ -1,13 +1,17 @@
 """Platform appeal packets for malicious reviews (issue 17 §3, SPEC H3).
 
-* **Rules as data.** ``core/data/appeal_rules.tsv`` holds, per platform (taobao, tmall, douyin, jd, pdd,
-  kuaishou) and ground (``extortion`` 利用评价要挟, ``rival`` 同行/批量恶意, ``abuse`` 辱骂/隐私/广告): the appeal
+* **Rules as data.** The policy's 申诉规则 sheet (``appeal_rules``, :meth:`reviewops.core.policy.Policy.appeal_rules`;
+  empty = the built-in rules shipped as ``core/data/appeal_rules.tsv``) holds, per platform (taobao, tmall,
+  douyin, jd, pdd, kuaishou) and ground (``extortion`` 利用评价要挟, ``rival`` 同行/批量恶意, ``abuse`` 辱骂/隐私/广告): the appeal
   type to choose, where the form is, the evidence the platform requires and recommends (as evidence kinds of
   :mod:`reviewops.handling.evidence`), the deadline in days from the review time (calendar or working days,
   and whether the platform set it or the kit, where no platform deadline was found), the text limit, whether
   the platform takes one appeal per review only, the confidence and the source (``shared/reference/appeals.md``).
-  :func:`load_appeal_rules` reads and validates it (errors name the row, column and value). It is not yet a
-  sheet of the policy workbook (``docs/appeals.md`` says how it should become one).
+  The policy validates the sheet when it is imported (errors name the sheet, row, column and value);
+  :func:`load_appeal_rules` gives the rules of a policy (``policy=``; compiled once per policy SHA-256), of a
+  TSV file (``path``, validated the same way, errors naming the line) or the built-in ones. A shop's edit
+  counts from the ``reviewops policy import`` that stores it: :func:`build_packet` and :func:`legal_queue` read
+  the store's current policy.
 * **The packet.** :func:`build_packet` writes a ZIP (``申诉书.txt`` — the appeal text drafted from the case
   within the platform's text limit; ``证据清单.csv`` — file, SHA-256, time, kind, what it shows; ``核对清单.csv``
   — the platform's requirements marked 已满足/缺少; ``证据/NN_…`` — the evidence files in index order, read
@@ -18,9 +22,11 @@
 * **Tracking.** Table ``appeals``: drafted → submitted (who, when, the platform's reference) → accepted /
   rejected (when, the platform's reason), each change checked against the row's ``version`` (optimistic
   locking) and written to the access log. :func:`legal_queue` lists what legal must file, by deadline, with
-  a warning within :data:`WARN_HOURS` hours and an overdue flag; working-day deadlines count on the policy's
+  a warning within :func:`warn_hours` hours (the policy's ``appeal_warn_hours``, 24 = :data:`WARN_HOURS`) and
+  an overdue flag; working-day deadlines count on the policy's
   holiday calendar (``chinese_calendar`` and the policy's 节假日 rows).
-* **Access.** Only signed-in users of :data:`APPEAL_ROLES` (legal, supervisor, admin) who may see the
+* **Access.** Only signed-in users of the policy's ``appeal_roles`` (default :data:`APPEAL_ROLES`: legal,
+  supervisor, admin; :func:`appeal_roles`) who may see the
   case's shop build, submit and decide; every refusal is in the access log (``log_denied``). The queue is
   open to those roles and to the local operator (a plain ``cli:<user>`` string).
 """
@@ -65,7 +71,6 @@ from ..core.users import Actor, current_actor, log_access, log_denied
 from .evidence import (
     FAMILY,
     KIND_ZH,
-    KINDS,
     export_evidence,
     link_chat_messages,
     list_evidence,
@@ -77,12 +82,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APPEAL_ROLES", "APPEAL_STATES", "APPEAL_STATE_ZH", "GROUNDS", "GROUND_ZH", "RULES_PATH", "WARN_HOURS",
-    "AppealPacket", "AppealRule", "Requirement", "appeal_deadline", "build_packet", "choose_ground",
+    "AppealPacket", "AppealRule", "Requirement", "appeal_deadline", "appeal_roles", "build_packet", "choose_ground",
     "decide_appeal", "get_appeal", "legal_queue", "list_appeals", "load_appeal_rules", "rule_for",
     "submit_appeal", "warn_hours",
 ]
 
-#: Roles that build, submit and decide appeals. TODO: policy data (the roles table has no such column yet).
+#: Roles that build, submit and decide appeals: the default of the policy setting ``appeal_roles``, which the
+#: checks read (:func:`appeal_roles`).
 APPEAL_ROLES = ("legal", "supervisor", "admin")
 APPEAL_STATES = ("drafted", "submitted", "accepted", "rejected")
 APPEAL_STATE_ZH = {"drafted": "已起草", "submitted": "已提交", "accepted": "申诉成功", "rejected": "申诉被驳回"}
@@ -91,8 +97,7 @@ GROUND_ZH = {"extortion": "利用评价要挟/索要额外利益", "rival": "同
 #: Evidence rows the one-page summary lists (the rest: the packet's index).
 SUMMARY_EVIDENCE_ROWS = 12
 #: The queue warns (and the sweep alerts 法务, :func:`reviewops.handling.sweep.appeal_sweep`) when a deadline is
-#: this close (hours) — the default of the policy setting ``appeal_warn_hours`` once the policy declares it
-#: (:func:`warn_hours`).
+#: this close (hours) — the default of the policy setting ``appeal_warn_hours`` (:func:`warn_hours`).
 WARN_HOURS = 24
 #: The policy setting that holds the warning window, when :data:`reviewops.core.policy.SETTINGS` declares it.
 WARN_HOURS_SETTING = "appeal_warn_hours"
@@ -137,7 +142,7 @@ class Requirement:
 
 @dataclass(frozen=True)
 class AppealRule:
-    """One row of ``appeal_rules.tsv``."""
+    """One row of the 申诉规则 sheet (or ``appeal_rules.tsv``)."""
 
     platform: str
     ground: str
@@ -163,25 +168,54 @@ def _rule_error(path: Path, line: int, column: str, value: str, zh: str, en: str
                        f"appeal rules {path.name} line {line}, column {column}, value {value!r}: {en}")
 
 
+_REVIEW_LABEL = "评价原文（评价本身即证据）"
+
+
 def _requirements(text: str, *, required: bool, path: Path, line: int, column: str) -> list[Requirement]:
-    out = []
-    for part in (p.strip() for p in text.split(";")):
-        if not part:
-            continue
-        if part == "review":
-            out.append(Requirement("评价原文（评价本身即证据）", (), required))
-            continue
-        label, sep, kinds_s = part.partition("=")
-        kinds = tuple(k.strip() for k in kinds_s.split("|") if k.strip())
-        if not sep or not label.strip() or not kinds:
-            raise _rule_error(path, line, column, part, "应写成“说明=证据类别|证据类别”，或 review",
-                              'write "label=kind|kind", or review')
-        bad = [k for k in kinds if k not in KINDS]
-        if bad:
-            raise _rule_error(path, line, column, part, f"未知的证据类别 {bad}；可用：{', '.join(KINDS)}",
-                              f"unknown evidence kind(s) {bad}; known: {', '.join(KINDS)}")
-        out.append(Requirement(label.strip(), kinds, required))
-    return out
+    from ..core.policy import parse_requirements
+
+    try:
+        parsed = parse_requirements(text)
+    except ValueError as e:
+        raise _rule_error(path, line, column, e.args[1], e.args[2], e.args[3]) from None
+    return [Requirement(label or _REVIEW_LABEL, kinds, required) for label, kinds in parsed]
+
+
+def _rule_of(r: Any) -> AppealRule:
+    """An :class:`AppealRule` from a validated 申诉规则 row of the policy."""
+    from ..core.policy import parse_requirements
+
+    reqs = [Requirement(label or _REVIEW_LABEL, kinds, True) for label, kinds in parse_requirements(r["required"])]
+    reqs += [Requirement(label or _REVIEW_LABEL, kinds, False)
+             for label, kinds in parse_requirements(r.get("recommended") or "")]
+    return AppealRule(platform=r["platform"], ground=r["ground"], appeal_type=r["appeal_type"], entry=r["entry"],
+                      requirements=tuple(reqs), deadline_days=int(r["deadline_days"]),
+                      deadline_basis=r["deadline_basis"], deadline_kind=r["deadline_kind"],
+                      text_limit=int(r["text_limit"]), once_only=bool(r["once_only"]), confidence=r["confidence"],
+                      source=r["source"])
+
+
+_POLICY_RULES: dict[str, dict[tuple[str, str], AppealRule]] = {}
+
+
+def _policy_rules(policy: Policy) -> dict[tuple[str, str], AppealRule]:
+    """The rules of ``policy``'s 申诉规则 (the built-in ones when empty), built once per policy SHA-256."""
+    if not policy.tables.get("appeal_rules"):
+        return _builtin_rules()
+    hit = _POLICY_RULES.get(policy.sha256)
+    if hit is None:
+        hit = {(r["platform"], r["ground"]): _rule_of(r) for r in policy.appeal_rules()}
+        if len(_POLICY_RULES) > 16:
+            _POLICY_RULES.clear()
+        _POLICY_RULES[policy.sha256] = hit
+    return hit
+
+
+@functools.cache
+def _builtin_rules() -> dict[tuple[str, str], AppealRule]:
+    from ..core.policy import builtin_rows
+
+    return {(r["platform"], r["ground"]): _rule_of(r) for r in builtin_rows("appeal_rules")}
 
 
 @functools.lru_cache(maxsize=8)
@@ -251,10 +285,15 @@ def _load(path_s: str, mtime: float) -> dict[tuple[str, str], AppealRule]:
     return rules
 
 
-def load_appeal_rules(path: str | os.PathLike[str] | None = None) -> dict[tuple[str, str], AppealRule]:
-    """The appeal rules keyed by (platform, ground), validated: every platform × ground present once, kinds
-    known, numbers in range. Errors are :class:`ConfigError` naming the line, column and value."""
-    p = Path(path) if path is not None else RULES_PATH
+def load_appeal_rules(path: str | os.PathLike[str] | None = None, *, policy: Policy | None = None
+                      ) -> dict[tuple[str, str], AppealRule]:
+    """The appeal rules keyed by (platform, ground): ``policy``'s 申诉规则 (validated when the policy was built;
+    empty = built in), else the TSV at ``path`` validated here — every platform × ground present once, kinds
+    known, numbers in range; errors are :class:`ConfigError` naming the line, column and value — else the
+    built-in rules (``core/data/appeal_rules.tsv``)."""
+    if path is None:
+        return _policy_rules(policy) if policy is not None else _builtin_rules()
+    p = Path(path)
     try:
         mtime = p.stat().st_mtime
     except OSError as e:
@@ -262,9 +301,10 @@ def load_appeal_rules(path: str | os.PathLike[str] | None = None) -> dict[tuple[
     return _load(str(p), mtime)
 
 
-def rule_for(platform: str, ground: str = "extortion", *, rules: dict[tuple[str, str], AppealRule] | None = None
-             ) -> AppealRule:
-    rules = rules or load_appeal_rules()
+def rule_for(platform: str, ground: str = "extortion", *, rules: dict[tuple[str, str], AppealRule] | None = None,
+             policy: Policy | None = None) -> AppealRule:
+    """The rule of (platform, ground) among ``rules``, else ``policy``'s, else the built-in ones."""
+    rules = rules or load_appeal_rules(policy=policy)
     try:
         return rules[(platform, ground)]
     except KeyError:
@@ -298,15 +338,28 @@ def appeal_deadline(rule: AppealRule, review_at: dt.datetime, policy: Policy) ->
 
 
 def warn_hours(policy: Policy) -> float:
-    """The warning window before an appeal deadline, in hours: the policy's ``appeal_warn_hours`` setting when
-    the policy declares one, else :data:`WARN_HOURS` (today's policy has no such setting yet)."""
+    """The warning window before an appeal deadline, in hours: the policy's ``appeal_warn_hours`` setting; a
+    value equal to the setting's default (24) reads as :data:`WARN_HOURS` (the same 24 unless a test patches
+    the module constant)."""
     from ..core.policy import SETTINGS
 
-    if WARN_HOURS_SETTING in SETTINGS:
-        value = policy.setting(WARN_HOURS_SETTING)
-        if value is not None:
-            return float(value)
-    return float(WARN_HOURS)
+    value = policy.setting(WARN_HOURS_SETTING)
+    if value is None or float(value) == float(SETTINGS[WARN_HOURS_SETTING].default):
+        return float(WARN_HOURS)
+    return float(value)
+
+
+def appeal_roles(policy: Policy | None) -> tuple[str, ...]:
+    """The roles that build, submit and decide appeals under ``policy`` (its ``appeal_roles`` setting; None:
+    :data:`APPEAL_ROLES`)."""
+    return APPEAL_ROLES if policy is None else policy.roles_setting("appeal_roles")
+
+
+def _store_policy(store: Store) -> Policy:
+    from ..core.policy import load_policy_in
+
+    with store.read() as conn:
+        return load_policy_in(conn)
 
 
 # ------------------------------------------------------------------------ access
@@ -319,16 +372,18 @@ def _deny(store: Store, actor: Actor | str, action: str, zh: str, en: str, *, ca
 
 def _authorise(store: Store, actor: Actor | str, action: str, *, case_id: int | None = None,
                shop_id: int | None = None) -> Actor:
-    """The signed-in actor, re-read from the store, of :data:`APPEAL_ROLES` and the case's shop; else refused
-    (and logged)."""
+    """The signed-in actor, re-read from the store, of the policy's ``appeal_roles`` (:func:`appeal_roles`) and
+    the case's shop; else refused (and logged)."""
     if not isinstance(actor, Actor):
         raise _deny(store, actor, action, "申诉只能由登录的法务、主管或管理员办理（命令行请设置 REVIEWOPS_TOKEN）",
                     "appeals need a signed-in legal, supervisor or admin user (on the command line set REVIEWOPS_TOKEN)",
                     case_id=case_id, shop_id=shop_id)
     actor = current_actor(store, actor, view="appeal", case_id=case_id, shop_id=shop_id)
-    if actor.role not in APPEAL_ROLES:
-        raise _deny(store, actor, action, f"{actor.label}无权办理平台申诉（可办理的角色：{'、'.join(APPEAL_ROLES)}）",
-                    f"role {actor.role} may not handle platform appeals (allowed: {', '.join(APPEAL_ROLES)})",
+    allowed = appeal_roles(_store_policy(store))
+    if actor.role not in allowed:
+        raise _deny(store, actor, action, f"{actor.label}无权办理平台申诉（可办理的角色：{'、'.join(allowed)}；策略参数 "
+                    f"appeal_roles）", f"role {actor.role} may not handle platform appeals (allowed: "
+                    f"{', '.join(allowed)}; policy setting appeal_roles)",
                     case_id=case_id, shop_id=shop_id)
     if shop_id is not None and not actor.may_see_shop(shop_id):
         raise _deny(store, actor, action, f"{actor.name} 无权访问店铺 {shop_id} 的案件",
@@ -455,9 +510,10 @@ def _evidence_items(store: Store, actor: Actor, case_id: int) -> tuple[list[_Ite
     return items, [msgs[k] for k in sorted(msgs)]
 
 
-def _quotes(facts: dict[str, Any], msgs: list[dict[str, Any]]) -> list[tuple[dt.datetime, str]]:
+def _quotes(facts: dict[str, Any], msgs: list[dict[str, Any]], policy: Policy | None = None
+            ) -> list[tuple[dt.datetime, str]]:
     """The buyer's messages to quote: those the case's chat signals rest on, else those the extortion reader
-    flags now; in time order, masked."""
+    flags now (with ``policy``'s lexicon); in time order, masked."""
     buyer = [m for m in msgs if m["sender_role"] in ("buyer", "unknown") and _clean(m["content"])]
     if not buyer:
         return []
@@ -467,7 +523,7 @@ def _quotes(facts: dict[str, Any], msgs: list[dict[str, Any]]) -> list[tuple[dt.
     if not chosen:
         from ..grading.extortion import extortion_scores
 
-        scored = extortion_scores([m["content"] for m in buyer], channel="chat")
+        scored = extortion_scores([m["content"] for m in buyer], channel="chat", policy=policy)
         chosen = [m for m, flag in zip(buyer, scored["is_extortion"]) if bool(flag)]
     chosen.sort(key=lambda m: (m["sent_at"], m["id"]))
     return [(m["sent_at"], _one_line(mask_text(m["content"]) or "")) for m in chosen]
@@ -658,13 +714,13 @@ def build_packet(store: Store, actor: Actor | str, case_id: int, *, out_dir: str
     if ground is not None and ground not in GROUNDS:
         raise ConfigError(f"未知的申诉理由 {ground!r}；可用：{', '.join(GROUNDS)} / unknown ground {ground!r}")
     platform = facts["platform"]
-    rule = rule_for(platform, ground or choose_ground(facts["signals"]))
     policy = policy or current_policy(store, actor=actor.name)
+    rule = rule_for(platform, ground or choose_ground(facts["signals"]), policy=policy)
     if link_chats:
         link_chat_messages(store, case_id, actor=actor)
     deadline = appeal_deadline(rule, facts["created_at"], policy) if facts["created_at"] is not None else None
     items, msgs = _evidence_items(store, actor, case_id)
-    quotes = _quotes(facts, msgs)
+    quotes = _quotes(facts, msgs, policy)
     text = draft_text(facts, rule, quotes, len(items), deadline)
     checklist = _checklist(facts, rule, items, text)
     members: list[tuple[str, bytes]] = [(TEXT_NAME, text.encode("utf-8"))]
@@ -914,7 +970,7 @@ def legal_queue(store: Store, actor: Actor | str, now: dt.datetime | None = None
     now = now or utcnow()
     policy = policy or current_policy(store)
     window = warn_hours(policy)
-    rules = load_appeal_rules()
+    rules = load_appeal_rules(policy=policy)
     with store.read() as conn:
         crows = conn.execute(
             sa.select(cases.c.id, cases.c.shop_id, cases.c.state, cases.c.primary_category, cases.c.categories,
