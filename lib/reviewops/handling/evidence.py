@@ -28,8 +28,9 @@ recordings, logistics proof, QC reports — are attached to a case, an order or 
 * **Chat messages.** :func:`link_chat_messages` links the case buyer's imported chat messages as evidence,
   one link per message, each stored as a canonical JSON serialisation with its own SHA-256.
 * **Access.** Any user who may see the case's shop may attach evidence and list it (metadata only, free
-  text masked). Only the roles in :data:`EVIDENCE_ROLES` read the content (previews, downloads) and see the
-  file names and notes unmasked — the policy has no such setting yet, so this is a module constant for now.
+  text masked). Only the roles of the policy's ``evidence_roles`` setting (default :data:`EVIDENCE_ROLES`,
+  :func:`evidence_roles`; the store's current policy) read the content (previews, downloads) and see the
+  file names and notes unmasked.
   A plain string actor (``cli:<os user>``, a playbook) is the local operator: it may add, list (masked) and
   verify, never read content; a signed-in :class:`~reviewops.core.users.Actor` is re-read from the store
   before every call.
@@ -79,16 +80,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENV_EVIDENCE_DIR", "EVIDENCE_ROLES", "KINDS", "KIND_ZH", "SIZE_LIMITS", "EvidenceContent", "EvidenceRefused",
-    "VerifyReport", "add_evidence", "add_evidence_path", "check_upload", "custody_log", "evidence_root",
-    "export_evidence", "guess_kind", "link_chat_messages", "list_evidence", "may_view", "read_evidence",
-    "set_evidence_root", "sniff", "verify_evidence",
+    "VerifyReport", "add_evidence", "add_evidence_path", "check_upload", "custody_log", "evidence_roles",
+    "evidence_root", "export_evidence", "guess_kind", "link_chat_messages", "list_evidence", "may_view",
+    "read_evidence", "set_evidence_root", "sniff", "verify_evidence",
 ]
 
 ENV_EVIDENCE_DIR = "REVIEWOPS_EVIDENCE_DIR"
 SETTING_EVIDENCE_DIR = "evidence_dir"
 
-#: Roles that see evidence content and unmasked names/notes. TODO: policy data (the roles table has no such
-#: column yet); until then this constant decides.
+#: Roles that see evidence content and unmasked names/notes: the default of the policy setting ``evidence_roles``
+#: (:func:`evidence_roles`), which the checks read.
 EVIDENCE_ROLES = ("legal", "supervisor", "admin")
 
 KINDS = ("chat_export", "screenshot", "photo", "video", "recording", "logistics", "qc_report", "chat_message", "other")
@@ -487,10 +488,23 @@ def _now_actor(store: Store, actor: Actor | str, view: str, case_id: int | None 
     return actor
 
 
-def may_view(actor: Actor | str) -> bool:
-    """True when ``actor`` may see evidence content and unmasked names/notes (a signed-in user of a role in
+def evidence_roles(policy: Any = None) -> tuple[str, ...]:
+    """The roles that see evidence content under ``policy`` (its ``evidence_roles`` setting; None:
     :data:`EVIDENCE_ROLES`)."""
-    return isinstance(actor, Actor) and actor.role in EVIDENCE_ROLES
+    return EVIDENCE_ROLES if policy is None else policy.roles_setting("evidence_roles")
+
+
+def _store_policy(store: Store) -> Any:
+    from ..core.policy import load_policy_in
+
+    with store.read() as conn:
+        return load_policy_in(conn)
+
+
+def may_view(actor: Actor | str, policy: Any = None) -> bool:
+    """True when ``actor`` may see evidence content and unmasked names/notes (a signed-in user of a role in
+    ``policy``'s ``evidence_roles``; without a policy, :data:`EVIDENCE_ROLES`)."""
+    return isinstance(actor, Actor) and actor.role in evidence_roles(policy)
 
 
 def _check_shop(store: Store, actor: Actor | str, shop_id: int | None, *, action: str, what: str,
@@ -647,7 +661,7 @@ def list_evidence(store: Store, actor: Actor | str, *, case_id: int | None = Non
                   shop_id: int | None = None) -> list[dict[str, Any]]:
     """The evidence of a case (or an order / a shop), oldest first: link id, hash, size, type, kind, time, who.
 
-    File names and notes are shown unmasked only to :data:`EVIDENCE_ROLES`; for others personal numbers are
+    File names and notes are shown unmasked only to the policy's ``evidence_roles``; for others personal numbers are
     masked. ``can_view`` says whether this actor may open the content. Nothing is logged in custody (a listing
     shows no content).
     """
@@ -658,7 +672,7 @@ def list_evidence(store: Store, actor: Actor | str, *, case_id: int | None = Non
             case_id, order_id, shop = _resolve_target(conn, None, order_id, shop_id)
     actor = _now_actor(store, actor, "evidence", case_id, shop)
     _check_shop(store, actor, shop, action="read", what="证据", case_id=case_id)
-    full = may_view(actor)
+    full = may_view(actor, _store_policy(store))
     el, ef = evidence_links, evidence_files
     q = sa.select(el, ef.c.size, ef.c.mime).select_from(el.join(ef, ef.c.sha256 == el.c.sha256))
     if case_id is not None:
@@ -707,10 +721,11 @@ def _open_content(store: Store, actor: Actor | str, sha256: str, *, action: str,
     if not _SHA.fullmatch(sha):
         raise ConfigError(f"证据编号应为 64 位十六进制 SHA-256，收到 {sha256!r} / give the 64-hex SHA-256")
     actor = current_actor(store, actor, view="evidence")
-    if actor.role not in EVIDENCE_ROLES:
-        raise deny(f"{actor.label}无权查看证据内容（可查看的角色：{'、'.join(EVIDENCE_ROLES)}）；请联系法务或主管",
-                   f"role {actor.role} may not open evidence (allowed: {', '.join(EVIDENCE_ROLES)}); ask legal or a "
-                   f"supervisor")
+    allowed = evidence_roles(_store_policy(store))
+    if actor.role not in allowed:
+        raise deny(f"{actor.label}无权查看证据内容（可查看的角色：{'、'.join(allowed)}；策略参数 evidence_roles）；请联系法务或主管",
+                   f"role {actor.role} may not open evidence (allowed: {', '.join(allowed)}; policy setting "
+                   f"evidence_roles); ask legal or a supervisor")
     with store.read() as conn:
         f = conn.execute(sa.select(evidence_files).where(evidence_files.c.sha256 == sha)).mappings().first()
         links = conn.execute(sa.select(evidence_links).where(evidence_links.c.sha256 == sha)
@@ -746,7 +761,7 @@ def _open_content(store: Store, actor: Actor | str, sha256: str, *, action: str,
 
 def read_evidence(store: Store, actor: Actor | str, sha256: str, *, link_id: int | None = None,
                   purpose: str | None = None) -> EvidenceContent:
-    """The content of one evidence file for a signed-in user of :data:`EVIDENCE_ROLES` who may see one of its
+    """The content of one evidence file for a signed-in user of the policy's ``evidence_roles`` who may see one of its
     shops; custody ``viewed``. The bytes are re-hashed before they are returned (an altered file raises
     :class:`StoreError`). Refusals raise :class:`AccessDenied` and are logged."""
     return _open_content(store, actor, sha256, action="evidence_view", custody_action="viewed", purpose=purpose,
