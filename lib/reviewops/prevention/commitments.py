@@ -229,14 +229,14 @@ def load_events(conn: sa.Connection, *, since: dt.datetime, until: dt.datetime,
     parts: list[pd.DataFrame] = []
     if "dispatch_within_hours" in measures:
         paid = sa.func.coalesce(orders.c.paid_at, orders.c.created_at)
-        first_ship = (sa.select(shipments.c.shop_id, shipments.c.order_id, sa.func.min(shipments.c.shipped_at).label("at"))
-                      .where(sa.or_(shipments.c.direction.is_(None), shipments.c.direction == "outbound"))
-                      .group_by(shipments.c.shop_id, shipments.c.order_id).subquery())
+        # the first outbound tracking, looked up (index shop_id, order_id) only for orders without a shipped time
+        first_ship = (sa.select(sa.func.min(shipments.c.shipped_at))
+                      .where(shipments.c.shop_id == orders.c.shop_id, shipments.c.order_id == orders.c.order_id,
+                             sa.or_(shipments.c.direction.is_(None), shipments.c.direction == "outbound"))
+                      .scalar_subquery())
         od = _frame(conn.execute(
             sa.select(orders.c.shop_id, orders.c.order_id, orders.c.status_raw, paid,
-                      sa.func.coalesce(orders.c.shipped_at, first_ship.c.at))
-            .select_from(orders.outerjoin(first_ship, sa.and_(first_ship.c.shop_id == orders.c.shop_id,
-                                                              first_ship.c.order_id == orders.c.order_id)))
+                      sa.func.coalesce(orders.c.shipped_at, first_ship))
             .where(shops_of(orders.c.shop_id), paid.is_not(None), paid >= since, paid < until)).all(),
             ["shop_id", "order_id", "status", "started_at", "closed_at"])
         unshipped_end = od["closed_at"].isna() & od["status"].fillna("").str.contains(NOT_SHIPPING, regex=True)
