@@ -1,0 +1,306 @@
+"""Review ambassadors (推荐大使 / 好评大使, SPEC V3, issue 20): candidates, the guard on invitation and reward
+texts, consent before anything is sent, opt-out, referral matching from imported orders, the rewards ledger
+(each reward once, the threshold gift once under concurrency on both backends), results."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from reviewops import import_file
+from reviewops.core import store as stmod
+from reviewops.core.errors import AccessDenied, ComplianceBlocked, ConfigError
+from reviewops.handling import ambassadors as amb
+from reviewops.intake.surveys import record_survey
+from wb_fixtures import make_case, make_users
+
+CN = ZoneInfo("Asia/Shanghai")
+ORDER_HEADER = ["订单编号", "买家会员名", "买家应付货款", "买家实际支付金额", "订单状态", "买家留言", "订单创建时间", "宝贝标题",
+                "宝贝总数量"]
+_seq = itertools.count(1)
+
+
+def O(n) -> str:
+    """A Taobao-shaped order id (14 digits) for test order ``n``."""
+    return f"28419999{int(n):06d}"
+BAD_TEXT = "亲，推荐好友下单送您50元优惠券，记得把评价改成好评哦"  # ties the reward to a review
+
+
+def _resolve(store, case_id, *, days_ago=30, satisfied=True):
+    at = stmod.utcnow() - dt.timedelta(days=days_ago)
+    with store.write() as conn:
+        conn.execute(stmod.cases.update().where(stmod.cases.c.id == case_id).values(
+            state="resolved", resolved_at=at, satisfied=satisfied))
+
+
+def _shop_id(store, case_id):
+    with store.read() as conn:
+        return conn.execute(sa.select(stmod.cases.c.shop_id).where(stmod.cases.c.id == case_id)).scalar_one()
+
+
+def _active(store, tmp_path, u, *, customer="cust1", consent_days_ago=10):
+    """A resolved satisfied case → proposed by a1, approved by s1, consent recorded; (ambassador id, code)."""
+    cid = make_case(store, tmp_path, customer=customer)
+    _resolve(store, cid)
+    aid = amb.propose_invitation(store, u["a1"], cid)
+    amb.approve_invitation(store, u["s1"], aid)
+    code = amb.record_consent(store, u["a1"], aid, channel="chat",
+                              consent_at=stmod.utcnow() - dt.timedelta(days=consent_days_ago))
+    return aid, code
+
+
+def _orders_csv(tmp_path, rows):
+    """rows: (order id, nick, paid yuan, status, buyer note, days ago)."""
+    path = tmp_path / f"orders{next(_seq)}.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(ORDER_HEADER)
+        for oid, nick, paid, status, note, days in rows:
+            at = (dt.datetime.now(CN) - dt.timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")
+            w.writerow([O(oid), nick, paid, paid, status, note, at, "外套", "1"])
+    return path
+
+
+def _import(store, path):
+    return import_file(store, path, platform="taobao", kind="orders", shop="测试店")
+
+
+# ------------------------------------------------------------------ candidates
+def test_candidates_need_satisfaction_cooling_off_and_no_malicious_signal(sqlite_store, tmp_path):
+    s = sqlite_store
+    ok = make_case(s, tmp_path, customer="c-ok")
+    _resolve(s, ok)
+    fresh = make_case(s, tmp_path, customer="c-fresh")
+    _resolve(s, fresh, days_ago=3)
+    unhappy = make_case(s, tmp_path, customer="c-unhappy")
+    _resolve(s, unhappy, satisfied=False)
+    by_survey = make_case(s, tmp_path, customer="c-csat")
+    _resolve(s, by_survey, satisfied=None)
+    record_survey(s, shop_id=_shop_id(s, by_survey), survey_key="q1", kind="csat", score=5,
+                  answered_at=stmod.utcnow() - dt.timedelta(days=20), case_id=by_survey)
+    low_survey = make_case(s, tmp_path, customer="c-lowcsat")
+    _resolve(s, low_survey, satisfied=None)
+    record_survey(s, shop_id=_shop_id(s, low_survey), survey_key="q2", kind="csat", score=3,
+                  answered_at=stmod.utcnow() - dt.timedelta(days=20), case_id=low_survey)
+    bad = make_case(s, tmp_path, customer="c-bad")
+    _resolve(s, bad)
+    with s.write() as conn:
+        now = stmod.utcnow()
+        conn.execute(stmod.case_signals.insert().values(case_id=bad, signal_key="chat:1", kind="extortion_chat",
+                                                        score=0.9, reasons="索要好处", pointers="{}", detected_at=now,
+                                                        updated_at=now, status="open"))
+    df = amb.candidates(s)
+    assert sorted(df["case_id"]) == sorted([ok, by_survey])
+    row = df[df["case_id"] == by_survey].iloc[0]
+    assert "满意度评分 5/5" in row["reasons"] and "无恶意评价信号" in row["reasons"]
+    assert "结案时客户确认满意" in df[df["case_id"] == ok].iloc[0]["reasons"]
+    everyone = amb.candidates(s, include_ineligible=True).set_index("case_id")
+    assert "冷静期未满" in everyone.loc[fresh, "reasons"]
+    assert "恶意评价信号" in everyone.loc[bad, "reasons"]
+    assert unhappy not in everyone.index and low_survey not in everyone.index
+    u = make_users(s)
+    with pytest.raises(ConfigError, match="冷静期未满"):
+        amb.propose_invitation(s, u["a1"], fresh)
+
+
+# ------------------------------------------------------------------ the guard
+def test_guard_blocks_reward_for_review_in_template_and_operator_edit(sqlite_store, tmp_path):
+    s = sqlite_store
+    u = make_users(s)
+    cid = make_case(s, tmp_path)
+    _resolve(s, cid)
+    # the operator's edit of the invitation
+    with pytest.raises(ComplianceBlocked, match="评价"):
+        amb.propose_invitation(s, u["a1"], cid, text=BAD_TEXT)
+    aid = amb.propose_invitation(s, u["a1"], cid)
+    # the supervisor's edit at approval
+    with pytest.raises(ComplianceBlocked):
+        amb.approve_invitation(s, u["s1"], aid, text="推荐好友下单送50元券，给个五星好评再送礼品")
+    # the programme's templates (invitation and reward notice)
+    with pytest.raises(ComplianceBlocked, match="invite_template"):
+        amb.save_programme(s, u["s1"], invite_template=BAD_TEXT)
+    with pytest.raises(ComplianceBlocked, match="reward_template"):
+        amb.save_programme(s, u["s1"], reward_template="{customer}您好，好评返现{reward}已发放")
+    assert amb.programme(s) == amb.DEFAULT_PROGRAMME
+    # the one guard itself blocks the classic wording; the programme rule blocks any review word
+    assert amb.check_programme_text("好评返现，推荐好友得红包", platform="taobao")
+    assert amb.check_programme_text("每推荐一位好友送50元券，记得给我们好评", platform="taobao")
+    assert amb.check_programme_text(amb.DEFAULT_PROGRAMME.invite_template, platform="taobao") == []
+    with pytest.raises(AccessDenied):
+        amb.save_programme(s, u["a1"], cooling_off_days=7)
+    assert amb.save_programme(s, u["s1"], cooling_off_days=7).cooling_off_days == 7
+
+
+# ------------------------------------------------------------------ consent and opt-out
+def test_nothing_but_the_invitation_is_sent_without_consent(sqlite_store, tmp_path):
+    s = sqlite_store
+    u = make_users(s)
+    cid = make_case(s, tmp_path)
+    _resolve(s, cid)
+    aid = amb.propose_invitation(s, u["a1"], cid)
+    with pytest.raises(AccessDenied):
+        amb.approve_invitation(s, u["a2"], aid)  # an agent may not approve
+    msg = amb.approve_invitation(s, u["s1"], aid)
+    # a message other than the invitation, queued before consent (e.g. by hand), cannot be sent
+    with s.write() as conn:
+        early = amb._queue(conn, aid, "code", "{customer}您好，推荐码 TJ2345AB", "a1", stmod.utcnow())
+    with pytest.raises(amb.ConsentRequired, match="尚未同意"):
+        amb.mark_sent(s, u["a1"], early, channel="chat")
+    with pytest.raises(amb.ConsentRequired):
+        amb.set_coupon_code(s, u["a1"], aid, "SHOP2026")
+    amb.mark_sent(s, u["a1"], msg, channel="chat")  # the invitation itself may go
+    code = amb.record_consent(s, u["a1"], aid, channel="chat")
+    assert amb.CODE_RE.fullmatch(code)
+    row = amb.results(s).iloc[0]
+    assert row["consented"] and row["referral_code"] == code
+    pending = amb.messages(s, aid, state="pending")
+    assert list(pending["kind"]) == ["code", "code"]
+    amb.mark_sent(s, u["a1"], int(pending[pending["id"] != early]["id"].iloc[0]), channel="chat")
+
+
+def test_opting_out_stops_pending_messages_and_rewards(sqlite_store, tmp_path):
+    s = sqlite_store
+    u = make_users(s)
+    aid, code = _active(s, tmp_path, u)
+    _import(s, _orders_csv(tmp_path, [("9001", "朋友甲", "120.00", "交易成功", f"推荐码{code}", 2)]))
+    amb.recognise_referrals(s, u["a1"])
+    coupon = amb.rewards(s)
+    assert list(coupon["state"]) == ["approved"]
+    out = amb.opt_out(s, u["a1"], aid, channel="sms", at=stmod.utcnow() - dt.timedelta(days=1))
+    assert out == {"messages": 2, "rewards": 1}  # the unsent invitation and code message, the undelivered coupon
+    msgs = amb.messages(s, aid)
+    assert "pending" not in set(msgs["state"])
+    assert set(msgs[msgs["kind"] == "code"]["state"]) == {"cancelled"}
+    with pytest.raises(amb.ConsentRequired):
+        amb.mark_sent(s, u["a1"], int(msgs["id"].iloc[-1]), channel="chat")
+    with pytest.raises(amb.ConsentRequired):
+        amb.deliver_reward(s, u["a1"], int(coupon["id"].iloc[0]))
+    # later orders with the code no longer count, and nothing new is issued
+    _import(s, _orders_csv(tmp_path, [("9002", "朋友乙", "80.00", "交易成功", f"{code}", 0)]))
+    amb.recognise_referrals(s, u["a1"])
+    refs = amb.referrals(s).set_index("order_id")
+    assert refs.loc[O(9002), "status"] == "excluded" and "退出" in refs.loc[O(9002), "excluded_reason"]
+    assert set(amb.rewards(s)["state"]) == {"cancelled"}
+
+
+# ------------------------------------------------------------------ referral matching
+def test_same_order_imported_twice_counts_once_and_refunds_cancellations_are_excluded(sqlite_store, tmp_path):
+    s = sqlite_store
+    u = make_users(s)
+    _aid, code = _active(s, tmp_path, u)
+    rows = [("8001", "朋友甲", "100.00", "交易成功", f"朋友推荐 {code.lower()}", 3),  # lower case still matches
+            ("8002", "朋友乙", "60.00", "交易关闭", f"{code}", 3),
+            ("8003", "朋友丙", "90.00", "交易成功", "", 3),  # no code
+            ("8004", "朋友丁", "50.00", "交易成功", f"{code}", 10.5),  # half a day before consent
+            ("8005", "朋友戊", "70.00", "卖家已发货", f"{code}", 2)]
+    path = _orders_csv(tmp_path, rows)
+    _import(s, path)
+    r1 = amb.recognise_referrals(s, u["a1"])
+    _import(s, path)  # the same export again
+    _import(s, _orders_csv(tmp_path, [rows[0]]))  # and a new file carrying the same order
+    r2 = amb.recognise_referrals(s, u["a1"])
+    refs = amb.referrals(s).set_index("order_id")
+    assert (r1.new, r1.counted, r1.excluded) == (4, 2, 2)
+    assert (r2.new, r2.changed, r2.counted) == (0, 0, 2)
+    assert sorted(refs.index) == [O(8001), O(8002), O(8004), O(8005)]
+    assert "取消或关闭" in refs.loc[O(8002), "excluded_reason"] and "早于" in refs.loc[O(8004), "excluded_reason"]
+    rw = amb.rewards(s)
+    assert sorted(rw["reward_key"]) == ["coupon:" + O(8001), "coupon:" + O(8005)] and set(rw["amount_fen"]) == {5000}
+    # 8005 is fully refunded later (the 退款金额 of a later export): excluded, its coupon cancelled
+    with s.write() as conn:
+        conn.execute(stmod.orders.update().where(stmod.orders.c.order_id == O(8005)).values(refund_fen=7000))
+    r3 = amb.recognise_referrals(s, u["a1"])
+    assert (r3.changed, r3.counted, r3.rewards_cancelled) == (1, 1, 1)
+    assert "全额退款" in amb.referrals(s).set_index("order_id").loc[O(8005), "excluded_reason"]
+    res = amb.results(s).iloc[0]
+    assert (res["referred_orders"], res["revenue_fen"], res["cost_fen"]) == (1, 10000, 5000)
+    assert res["roi"] == pytest.approx(2.0)
+
+
+def test_self_referral_and_coupon_code_in_seller_memo(sqlite_store, tmp_path):
+    s = sqlite_store
+    u = make_users(s)
+    aid, code = _active(s, tmp_path, u)
+    amb.set_coupon_code(s, u["a1"], aid, "dashi-zhang")
+    _import(s, _orders_csv(tmp_path, [("7001", "朋友甲", "100.00", "交易成功", "用了券 DASHI-ZHANG", 1)]))
+    amb.recognise_referrals(s, u["a1"])
+    refs = amb.referrals(s).set_index("order_id")
+    assert refs.loc[O(7001), "matched_by"] == "coupon_code" and refs.loc[O(7001), "status"] == "counted"
+    # the ambassador's own order with their own code does not count
+    with s.write() as conn:
+        cust = conn.execute(sa.select(stmod.ambassadors.c.customer_id)).scalar_one()
+        sid = conn.execute(sa.select(stmod.ambassadors.c.shop_id)).scalar_one()
+        conn.execute(stmod.orders.insert().values(shop_id=sid, order_id=O(7002), customer_id=cust, paid_fen=5000,
+                                                  created_at=stmod.utcnow(), status_raw="交易成功", seller_memo=code))
+    amb.recognise_referrals(s, u["a1"])
+    assert amb.referrals(s).set_index("order_id").loc[O(7002), "excluded_reason"] == "推荐人本人的订单"
+
+
+# ------------------------------------------------------------------ rewards ledger
+def test_threshold_gift_exactly_once_under_concurrency(store, tmp_path):
+    s = store
+    u = make_users(s)
+    _aid, code = _active(s, tmp_path, u)
+    _import(s, _orders_csv(tmp_path, [(str(6000 + i), f"朋友{i}", "100.00", "交易成功", f"推荐码 {code}", 2)
+                                      for i in range(4)]))
+    n = 4
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait()
+            amb.recognise_referrals(s, u["a1"])
+        except BaseException as e:  # noqa: BLE001 — reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    rw = amb.rewards(s)
+    assert list(rw["kind"]).count("threshold_gift") == 1
+    assert sorted(rw[rw["kind"] == "referral_coupon"]["reward_key"]) == ["coupon:" + O(6000 + i) for i in range(4)]
+    assert len(amb.referrals(s)) == 4
+    # the database itself refuses a second gift
+    with pytest.raises(sa.exc.IntegrityError), s.write() as conn:
+        row = dict(conn.execute(sa.select(stmod.ambassador_rewards).where(
+            stmod.ambassador_rewards.c.kind == "threshold_gift")).mappings().one())
+        row.pop("id")
+        conn.execute(stmod.ambassador_rewards.insert().values(**row))
+
+
+def test_rewards_above_the_agents_limit_wait_for_approval(sqlite_store, tmp_path):
+    s = sqlite_store
+    u = make_users(s)
+    amb.save_programme(s, u["s1"], referral_coupon_fen=20000, gift_fen=0)  # 200 yuan a referral
+    aid, code = _active(s, tmp_path, u)
+    _import(s, _orders_csv(tmp_path, [("5001", "朋友甲", "300.00", "交易成功", code, 1),
+                                      ("5002", "朋友乙", "300.00", "交易成功", code, 1)]))
+    amb.recognise_referrals(s, u["a1"])
+    rw = amb.rewards(s).set_index("reward_key")
+    # the agent's case limit is 310 yuan: the first 200 fits, the second (400 cumulative) waits for a supervisor
+    assert rw.loc["coupon:" + O(5001), "state"] == "approved" and rw.loc["coupon:" + O(5002), "state"] == "pending"
+    assert rw.loc["coupon:" + O(5002), "needed_role"] == "supervisor"
+    pid = int(rw.loc["coupon:" + O(5002), "id"])
+    with pytest.raises(AccessDenied):
+        amb.approve_reward(s, u["a1"], pid)  # the requester
+    with pytest.raises(AccessDenied):
+        amb.approve_reward(s, u["a2"], pid)  # another agent: above the limit
+    amb.approve_reward(s, u["s1"], pid)
+    mid = amb.deliver_reward(s, u["a1"], pid)
+    text = amb.messages(s, aid).set_index("id").loc[mid, "text"]
+    assert "200元推荐优惠券" in text and not amb.check_programme_text(text, platform="taobao")
+    with s.read() as conn:
+        costs = amb.reward_costs(conn, stmod.utcnow() - dt.timedelta(days=7), stmod.utcnow() + dt.timedelta(seconds=1))
+    assert costs["referral_coupon"] == 40000 and costs["total"] == 40000
+    assert costs["referred_orders"] == 2 and costs["referred_revenue_fen"] == 60000
+    shop = amb.shop_results(s).iloc[0]
+    assert (shop["invitations"], shop["consents"], shop["referred_orders"], shop["cost_fen"]) == (1, 1, 2, 40000)
