@@ -304,3 +304,25 @@ def test_rewards_above_the_agents_limit_wait_for_approval(sqlite_store, tmp_path
     assert costs["referred_orders"] == 2 and costs["referred_revenue_fen"] == 60000
     shop = amb.shop_results(s).iloc[0]
     assert (shop["invitations"], shop["consents"], shop["referred_orders"], shop["cost_fen"]) == (1, 1, 2, 40000)
+
+
+def test_costs_in_the_report_figures_and_dashboard_table(sqlite_store, tmp_path):
+    from reviewops.reporting.dashboard import ambassador_table, figures_summary
+    from reviewops.reporting.reports import report_figures
+
+    s = sqlite_store
+    u = make_users(s)
+    aid, code = _active(s, tmp_path, u)
+    _import(s, _orders_csv(tmp_path, [(str(4000 + i), f"朋友{i}", "80.00", "交易成功", code, 1) for i in range(3)]))
+    amb.recognise_referrals(s, u["a1"])
+    now = stmod.utcnow()
+    fig = report_figures(s, now - dt.timedelta(days=7), now + dt.timedelta(minutes=1))
+    # independent count: 3 coupons of 50 yuan and one gift of 50 yuan; 3 orders of 80 yuan
+    assert fig.ambassadors == {"referral_coupon": 15000, "threshold_gift": 5000, "total": 20000,
+                               "referred_orders": 3, "referred_revenue_fen": 24000}
+    assert figures_summary(fig)["ambassador_cost_fen"] == 20000
+    table = dict(ambassador_table(fig.ambassadors).values.tolist())
+    assert table["奖励成本合计"] == "200.00 元" and table["每 1 元奖励带来的收入"] == "1.20"
+    empty = report_figures(s, now - dt.timedelta(days=30), now - dt.timedelta(days=20))
+    assert empty.ambassadors["total"] == 0
+    assert dict(ambassador_table(empty.ambassadors).values.tolist())["每 1 元奖励带来的收入"] == "—"

@@ -27,6 +27,10 @@ user's shops as the limit), offers the filter choices a user may pick, and draws
 * **Platform appeals** (SPEC H3, issue 17 §3): :func:`appeal_table` turns ``fig.appeals``
   (:func:`reviewops.reporting.reports.appeal_figures`) into the 指标/数值 table the dashboard and the weekly
   playbook both show — filed, won, lost, pending, and the share of malicious cases appealed in time.
+* **Review ambassadors** (SPEC V3, issue 20): :func:`ambassador_table` turns ``fig.ambassadors``
+  (:func:`reviewops.reporting.reports.ambassador_figures`) into a 指标/数值 table — referred orders, their
+  revenue, coupon and gift cost, total cost and revenue per yuan of cost; ``figures_summary`` carries
+  ``ambassador_cost_fen``.
 * **Alert service** (SPEC E1/E2): :func:`alert_service` reduces :func:`reviewops.alerting.watch.watch_status` to
   its global, non-personal parts (is a watcher beating, the delivery queue by state, the oldest waiting
   alert, the problems); :func:`dead_letter_list` / :func:`dead_letter_table` are the dead letters of the
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_DELAY_TITLE",
+    "AMBASSADOR_TITLE",
     "APPEAL_LABELS",
     "APPEAL_TITLE",
     "ALERT_SERVICE_TITLE",
@@ -70,6 +75,7 @@ __all__ = [
     "COMMITMENT_EMPTY",
     "COMMITMENT_TITLE",
     "alert_delay_table",
+    "ambassador_table",
     "appeal_table",
     "commitment_breach_table",
     "commitment_table",
@@ -375,7 +381,8 @@ def figures_summary(fig: ReportFigures) -> dict[str, Any]:
     return {"reviews": fig.reviews, "negative": fig.negative, "rate": fig.rate, "compliance": fig.sla["compliance"],
             "first_contact_hours_median": fig.sla["first_contact_hours_median"],
             "resolution_hours_median": fig.sla["resolution_hours_median"], "revision_rate": fig.revision_rate,
-            "remedy_fen": fig.remedy_fen, **{f"appeals_{k}": v for k, v in fig.appeals.items()}}
+            "remedy_fen": fig.remedy_fen, **{f"appeals_{k}": v for k, v in fig.appeals.items()},
+            "ambassador_cost_fen": int(fig.ambassadors.get("total", 0))}
 
 
 def _missing(x: Any) -> bool:
@@ -452,6 +459,26 @@ def appeal_table(appeals: dict[str, Any]) -> pd.DataFrame:
 
     rows = [(label, ("—" if _missing(appeals.get(k)) else f"{float(appeals[k]):.1%}") if k == "in_time_rate"
              else str(int(appeals.get(k) or 0))) for k, label in APPEAL_LABELS.items()]
+    return pd.DataFrame(rows, columns=["指标", "数值"])
+
+
+AMBASSADOR_TITLE = "推荐大使（V3：推荐奖励成本与推荐订单）"
+
+
+def ambassador_table(amb: dict[str, Any]) -> pd.DataFrame:
+    """``ReportFigures.ambassadors`` as shown: 指标 / 数值 rows, money in yuan with two decimals, the revenue per
+    yuan of reward cost (``—`` without cost). The same table on the dashboard and in the weekly playbook."""
+    import pandas as pd
+
+    def yuan(k: str) -> str:
+        return f"{int(amb.get(k) or 0) / 100:,.2f} 元"
+
+    cost = int(amb.get("total") or 0)
+    rows = [("推荐订单（未取消、未全额退款）", str(int(amb.get("referred_orders") or 0))),
+            ("推荐订单收入（实付减退款）", yuan("referred_revenue_fen")),
+            ("推荐优惠券成本", yuan("referral_coupon")), ("推荐满额礼品成本", yuan("threshold_gift")),
+            ("奖励成本合计", yuan("total")),
+            ("每 1 元奖励带来的收入", "—" if not cost else f"{int(amb.get('referred_revenue_fen') or 0) / cost:.2f}")]
     return pd.DataFrame(rows, columns=["指标", "数值"])
 
 

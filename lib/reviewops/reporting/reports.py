@@ -74,6 +74,7 @@ class WeeklyTop3:
     appeals: dict[str, Any] = field(default_factory=lambda: _no_appeals())  # see :func:`appeal_figures`
     commitments: pd.DataFrame = field(default_factory=lambda: _no_commitments()[0])  # see :func:`commitment_figures`
     commitment_breaches: pd.DataFrame = field(default_factory=lambda: _no_commitments()[1])
+    ambassadors: dict[str, int] = field(default_factory=dict)  # see :func:`ambassador_figures`
 
     @property
     def revision_rate(self) -> float | None:
@@ -152,7 +153,7 @@ def weekly_top3(store: Store, week: str, *, shop_ids: list[int] | None = None, t
                       rate=fig.rate, trend=pd.DataFrame(trend_rows), top3=top3, sla=fig.sla,
                       remedies=fig.remedies, revised=fig.revised, resolved=fig.resolved,
                       alert_delays=fig.alert_delays, appeals=fig.appeals, commitments=fig.commitments,
-                      commitment_breaches=fig.commitment_breaches)
+                      commitment_breaches=fig.commitment_breaches, ambassadors=fig.ambassadors)
 
 
 # ------------------------------------------------------------------ figures for any period and filters
@@ -178,6 +179,8 @@ class ReportFigures:
     apply to it either).
     ``commitments`` / ``commitment_breaches``: the P6 service commitments of the events that started in the
     period (:func:`commitment_figures`), for the same shops (the SKU and agent filters do not apply).
+    ``ambassadors``: the V3 referral programme's cost and referred orders of the period
+    (:func:`ambassador_figures`), for the same shops.
     """
 
     start: dt.datetime
@@ -202,6 +205,7 @@ class ReportFigures:
     appeals: dict[str, Any] = field(default_factory=lambda: _no_appeals())
     commitments: pd.DataFrame = field(default_factory=lambda: _no_commitments()[0])
     commitment_breaches: pd.DataFrame = field(default_factory=lambda: _no_commitments()[1])
+    ambassadors: dict[str, int] = field(default_factory=dict)
 
     @property
     def revision_rate(self) -> float | None:
@@ -474,7 +478,8 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
                          by_platform=by_platform, by_sku=by_sku, by_agent=by_agent, daily=daily, cases=df,
                          alert_delays=alert_delays(store, start, end, shop_ids=shops, policy=policy),
                          appeals=appeal_figures(store, start, end, shop_ids=shops, policy=policy, now=now),
-                         commitments=commitments, commitment_breaches=commitment_breaches)
+                         commitments=commitments, commitment_breaches=commitment_breaches,
+                         ambassadors=ambassador_figures(store, start, end, shop_ids=shops))
 
 
 BREAKDOWN_COLUMNS = ["key", "label", "reviews", "negative", "rate", "compliance", "first_contact_hours_median",
@@ -858,3 +863,16 @@ def commitment_figures(store: Store, start: dt.datetime, end: dt.datetime, *, sh
     from ..prevention.commitments import commitment_adherence
 
     return commitment_adherence(store, start, end, shop_ids=shop_ids, policy=policy, now=now)
+
+
+# ------------------------------------------------------------------ review ambassadors (SPEC V3, issue 20)
+def ambassador_figures(store: Store, start: dt.datetime, end: dt.datetime, *,
+                       shop_ids: list[int] | None = None) -> dict[str, int]:
+    """The referral programme in ``[start, end)`` for ``shop_ids`` (None = all), in fen:
+    :func:`reviewops.handling.ambassadors.reward_costs` — ``referral_coupon`` and ``threshold_gift`` (approved or
+    delivered rewards requested in the period), ``total``, ``referred_orders`` and ``referred_revenue_fen``
+    (counted referred orders placed in the period, paid less refunds)."""
+    from ..handling.ambassadors import reward_costs
+
+    with store.read() as conn:
+        return reward_costs(conn, start, end, shop_ids)
