@@ -39,7 +39,7 @@ from reviewops.reporting.dashboard import sla_table as sla_table_of
 from reviewops.core.outputs import REPORT_CSS, show_table
 from reviewops.core.policy import fen_to_yuan_text
 from reviewops.reporting.reports import iso_week, weekly_top3
-from reviewops.runner import parse_shop_ids, publish_table
+from reviewops.runner import parse_shop_ids, publish_table, save_table
 
 pd.set_option("display.max_colwidth", None)  # example reviews are shown whole, not cut at 50 characters
 
@@ -162,12 +162,12 @@ commitments_table = commitment_table(report.commitments)
 if int(report.commitments["eligible"].sum()) == 0:
     display(Markdown(COMMITMENT_EMPTY))
 show(commitments_table)
-save("服务承诺", commitments_table)
+save_table("服务承诺", commitments_table)  # XLSX sheet only: the CSV set stays as it was
 breaches_table = commitment_breach_table(report.commitment_breaches, limit=None)
 if breaches_table.empty:
     display(Markdown("本周没有违约。"))
 show(breaches_table.head(50))
-save("承诺违约", breaches_table)
+save_table("承诺违约", breaches_table)
 
 # %%
 display(Markdown("## 补偿措施与成本"))
