@@ -312,7 +312,7 @@ def test_costs_in_the_report_figures_and_dashboard_table(sqlite_store, tmp_path)
 
     s = sqlite_store
     u = make_users(s)
-    aid, code = _active(s, tmp_path, u)
+    _aid, code = _active(s, tmp_path, u)
     _import(s, _orders_csv(tmp_path, [(str(4000 + i), f"朋友{i}", "80.00", "交易成功", code, 1) for i in range(3)]))
     amb.recognise_referrals(s, u["a1"])
     now = stmod.utcnow()
@@ -326,3 +326,46 @@ def test_costs_in_the_report_figures_and_dashboard_table(sqlite_store, tmp_path)
     empty = report_figures(s, now - dt.timedelta(days=30), now - dt.timedelta(days=20))
     assert empty.ambassadors["total"] == 0
     assert dict(ambassador_table(empty.ambassadors).values.tolist())["每 1 元奖励带来的收入"] == "—"
+
+
+def test_cli_walks_the_programme(sqlite_store, sqlite_db_url, tmp_path, monkeypatch, capsys):
+    import json
+
+    from reviewops.cli import main
+    from reviewops.core.users import issue_token
+
+    s = sqlite_store
+    make_users(s)
+    cid = make_case(s, tmp_path)
+    _resolve(s, cid)
+    tokens = {n: issue_token(s, n, actor="test") for n in ("a1", "s1")}
+
+    def run(who, *args):
+        monkeypatch.setenv("REVIEWOPS_TOKEN", tokens[who]) if who else monkeypatch.delenv("REVIEWOPS_TOKEN", raising=False)
+        capsys.readouterr()
+        code = main(["ambassadors", *args, "--db", sqlite_db_url, "--json"])
+        out = capsys.readouterr()
+        return code, (json.loads(out.out) if code == 0 else out.err)
+
+    code, rows = run(None, "candidates")
+    assert code == 0 and [r["case_id"] for r in rows] == [cid]
+    code, err = run(None, "invite", str(cid))
+    assert code == 2 and "REVIEWOPS_TOKEN" in err
+    code, err = run("a1", "invite", str(cid), "--text", BAD_TEXT)
+    assert code == 2 and "评价" in err
+    code, out = run("a1", "invite", str(cid))
+    aid = out["ambassador_id"]
+    assert run("a1", "invite", str(aid), "--approve")[0] == 2  # an agent may not approve
+    assert run("s1", "invite", str(aid), "--approve")[0] == 0
+    yesterday = (dt.datetime.now(CN) - dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    code, out = run("a1", "consent", str(aid), "--channel", "chat", "--at", yesterday)
+    assert code == 0 and amb.CODE_RE.fullmatch(out["referral_code"])
+    _import(s, _orders_csv(tmp_path, [("3001", "朋友甲", "100.00", "交易成功", out["referral_code"], 0)]))
+    code, refs = run("a1", "referrals", "--scan")
+    assert code == 0 and [(r["order_id"], r["status"]) for r in refs] == [(O(3001), "counted")]
+    code, rw = run(None, "rewards")
+    assert [(r["kind"], r["amount_fen"], r["state"]) for r in rw] == [("referral_coupon", 5000, "approved")]
+    code, summary = run(None, "rewards", "--summary")
+    assert (summary[0]["referred_orders"], summary[0]["cost_fen"], summary[0]["roi"]) == (1, 5000, 2.0)
+    code, out = run("a1", "optout", str(aid), "--channel", "phone")
+    assert out["cancelled"] == {"messages": 2, "rewards": 1}

@@ -1523,6 +1523,192 @@ def quiz_results_cmd(agent: str | None, include_open: bool, db: str | None, as_j
 # ---- end quiz ----
 
 
+# ---- ambassadors (issue 20: V3 推荐大使, referrals never reviews; rules in reviewops.handling.ambassadors) ----
+@cli.group("ambassadors")
+def ambassadors_group() -> None:
+    """推荐大使（好评大使）：候选人、邀请、同意/退出、推荐订单、奖励 / review ambassadors: candidates, invitations,
+    consent and opt-out, referred orders, rewards (referrals only — never reviews)."""
+
+
+def _token_actor(store: Any) -> Any:
+    token = os.environ.get("REVIEWOPS_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("此命令需要登录用户：请设置 REVIEWOPS_TOKEN（reviewops users token NAME）/ this command needs a "
+                          "signed-in user: set REVIEWOPS_TOKEN")
+    from .core.users import actor_for_token
+
+    return actor_for_token(store, token)
+
+
+def _frame_out(df: Any, cols: list[str], as_json: bool, empty: str) -> None:
+    if as_json:
+        _echo_json(json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso")))
+        return
+    if df.empty:
+        click.echo(empty)
+        return
+    click.echo(df[cols].to_string(index=False))
+
+
+_CHANNEL = click.Choice(["chat", "phone", "sms", "platform_message", "wechat", "in_person", "other"])
+
+
+@ambassadors_group.command("candidates")
+@click.option("--shop", "shop_id", type=int, help="店铺编号 / shop id")
+@click.option("--all", "show_all", is_flag=True, help="也列出暂不邀请的（冷静期、恶意信号）/ include held-back customers")
+@db_option
+@json_option
+def ambassadors_candidates_cmd(shop_id: int | None, show_all: bool, db: str | None, as_json: bool) -> None:
+    """可邀请的推荐大使候选人（已解决且确认满意、无恶意信号、过冷静期），含原因 / candidates with reasons."""
+    from .core.store import Store
+    from .handling.ambassadors import candidates
+
+    with Store.open(db) as store:
+        df = candidates(store, shop_id, include_ineligible=show_all)
+    _frame_out(df, ["shop", "case_id", "customer", "status", "reasons"], as_json, "没有候选人 / no candidates")
+
+
+@ambassadors_group.command("invite")
+@click.argument("number", type=int)
+@click.option("--approve", is_flag=True, help="NUMBER 是推荐大使编号：主管批准邀请 / approve ambassador NUMBER's invitation")
+@click.option("--text", help="修改后的邀请话术（经合规检查）/ an edited invitation text (compliance-checked)")
+@db_option
+@json_option
+def ambassadors_invite_cmd(number: int, approve: bool, text: str | None, db: str | None, as_json: bool) -> None:
+    """提议邀请案件 NUMBER 的客户（任何角色），或 --approve 批准推荐大使 NUMBER 的邀请（主管及以上，非提议人）/
+    propose inviting case NUMBER's customer, or --approve ambassador NUMBER's invitation."""
+    from .core.store import Store
+    from .handling.ambassadors import approve_invitation, propose_invitation
+
+    with Store.open(db) as store:
+        actor = _token_actor(store)
+        if approve:
+            out = {"ambassador_id": number, "message_id": approve_invitation(store, actor, number, text=text)}
+        else:
+            out = {"ambassador_id": propose_invitation(store, actor, number, text=text)}
+    if as_json:
+        _echo_json(out)
+    elif approve:
+        click.echo(f"已批准推荐大使 {number} 的邀请，邀请消息 {out['message_id']} 待发送 / invitation approved and queued")
+    else:
+        click.echo(f"已提议邀请，推荐大使编号 {out['ambassador_id']}，待主管批准 / proposed; awaits a supervisor")
+
+
+@ambassadors_group.command("consent")
+@click.argument("ambassador_id", type=int)
+@click.option("--channel", required=True, type=_CHANNEL, help="客户表示同意的渠道 / where the customer consented")
+@click.option("--at", "at", metavar="TIME", help="同意时间（北京时间，默认现在）/ when (Beijing time, default now)")
+@click.option("--declined", is_flag=True, help="客户婉拒 / the customer declined")
+@db_option
+@json_option
+def ambassadors_consent_cmd(ambassador_id: int, channel: str, at: str | None, declined: bool, db: str | None,
+                            as_json: bool) -> None:
+    """记录客户同意（日期、渠道；此后才可发送推荐码等消息）或婉拒 / record consent (date, channel) or a decline."""
+    from .core.store import Store
+    from .handling.ambassadors import record_consent
+
+    when = None
+    if at:
+        from zoneinfo import ZoneInfo
+
+        try:
+            when = dt.datetime.fromisoformat(at)
+        except ValueError:
+            raise ConfigError(f"时间格式应为 2026-12-01 10:00，收到 {at!r} / bad time {at!r}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    with Store.open(db) as store:
+        code = record_consent(store, _token_actor(store), ambassador_id, channel=channel, consent_at=when,
+                              declined=declined)
+    if as_json:
+        _echo_json({"ambassador_id": ambassador_id, "referral_code": code, "declined": declined})
+    elif declined:
+        click.echo(f"已记录婉拒，推荐大使 {ambassador_id} 结束 / declined")
+    else:
+        click.echo(f"已记录同意；推荐码 {code}（推荐码消息待发送）/ consent recorded; referral code {code}")
+
+
+@ambassadors_group.command("optout")
+@click.argument("ambassador_id", type=int)
+@click.option("--channel", required=True, type=_CHANNEL, help="客户要求退出的渠道 / where the customer opted out")
+@db_option
+@json_option
+def ambassadors_optout_cmd(ambassador_id: int, channel: str, db: str | None, as_json: bool) -> None:
+    """客户退出：一步停止一切（待发消息、未发放奖励取消，之后的订单不再计入）/ opt out: stops everything."""
+    from .core.store import Store
+    from .handling.ambassadors import opt_out
+
+    with Store.open(db) as store:
+        out = opt_out(store, _token_actor(store), ambassador_id, channel=channel)
+    if as_json:
+        _echo_json({"ambassador_id": ambassador_id, "cancelled": out})
+    else:
+        click.echo(f"推荐大使 {ambassador_id} 已退出；取消待发消息 {out['messages']} 条、未发放奖励 {out['rewards']} 笔 / "
+                   "opted out")
+
+
+@ambassadors_group.command("referrals")
+@click.option("--shop", "shop_id", type=int, help="店铺编号 / shop id")
+@click.option("--scan", is_flag=True, help="先在已导入订单中识别推荐订单并发放奖励（需 REVIEWOPS_TOKEN）/ recognise "
+              "referred orders in the imported orders and issue rewards first")
+@db_option
+@json_option
+def ambassadors_referrals_cmd(shop_id: int | None, scan: bool, db: str | None, as_json: bool) -> None:
+    """推荐订单（买家留言/商家备注中的推荐码或优惠券码；每单只计一次，取消/全额退款不计）/ referred orders."""
+    from .core.store import Store
+    from .handling.ambassadors import recognise_referrals, referrals
+
+    with Store.open(db) as store:
+        if scan:
+            r = recognise_referrals(store, _token_actor(store), shop_id)
+            if not as_json:
+                click.echo(f"新识别 {r.new} 单，状态变化 {r.changed} 单；计入 {r.counted}、不计 {r.excluded}；新发奖励 "
+                           f"{r.rewards_issued}、待审批 {r.rewards_pending}、取消 {r.rewards_cancelled}")
+        df = referrals(store, shop_id)
+    _frame_out(df, ["ambassador_id", "order_id", "matched_by", "status", "excluded_reason", "revenue_fen"], as_json,
+               "没有推荐订单 / no referred orders")
+
+
+@ambassadors_group.command("rewards")
+@click.option("--shop", "shop_id", type=int, help="店铺编号 / shop id")
+@click.option("--approve", "approve_id", type=int, help="批准待审批奖励 / approve a pending reward")
+@click.option("--reject", "reject_id", type=int, help="驳回待审批奖励（须 --reason）/ reject a pending reward")
+@click.option("--reason", help="驳回原因 / reason")
+@click.option("--deliver", "deliver_id", type=int, help="标记已发放并排队奖励通知 / mark delivered and queue the notice")
+@click.option("--summary", is_flag=True, help="按店铺汇总：邀请、同意、推荐订单、收入、成本、ROI / per-shop results")
+@db_option
+@json_option
+def ambassadors_rewards_cmd(shop_id: int | None, approve_id: int | None, reject_id: int | None, reason: str | None,
+                            deliver_id: int | None, summary: bool, db: str | None, as_json: bool) -> None:
+    """推荐奖励台账（分）：推荐优惠券与满额礼品，每项只发一次；审批与发放 / the rewards ledger."""
+    from .core.store import Store
+    from .handling.ambassadors import (
+        approve_reward,
+        deliver_reward,
+        reject_reward,
+        rewards,
+        shop_results,
+    )
+
+    with Store.open(db) as store:
+        if approve_id or reject_id or deliver_id:
+            actor = _token_actor(store)
+            if approve_id:
+                approve_reward(store, actor, approve_id, reason=reason)
+            if reject_id:
+                reject_reward(store, actor, reject_id, reason=reason or "")
+            if deliver_id:
+                deliver_reward(store, actor, deliver_id)
+        if summary:
+            df = shop_results(store, shop_id)
+            _frame_out(df, list(df.columns), as_json, "没有推荐大使 / no ambassadors")
+            return
+        df = rewards(store, shop_id)
+    _frame_out(df, ["id", "ambassador_id", "kind", "reward_key", "amount_fen", "state", "needed_role"], as_json,
+               "没有奖励 / no rewards")
+# ---- end ambassadors ----
+
+
 def _actor() -> str:
     from .core.users import os_actor
 
