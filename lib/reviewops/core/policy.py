@@ -215,7 +215,7 @@ COMMITMENT_UNIT = {"dispatch_within_hours": "hours", "aftersales_response_hours"
 #: dispatch, the common default); 破损包赔 48 h is a first choice (no platform figure was found).
 DEFAULT_COMMITMENTS: tuple[dict[str, Any], ...] = (
     {"code": "dispatch_48h", "name_zh": "48小时发货", "measure": "dispatch_within_hours", "limit": 48.0,
-     "platform": "*", "warn_fraction": 0.75, "listing_words": "48小时发货;48小时内发货;24小时发货;闪电发货", "enabled": True},
+     "platform": "*", "warn_fraction": 0.75, "listing_words": "48小时发货;48小时内发货", "enabled": True},
     {"code": "aftersales_24h", "name_zh": "24小时售后响应", "measure": "aftersales_response_hours", "limit": 24.0,
      "platform": "*", "warn_fraction": 0.75, "listing_words": "24小时售后响应;售后响应", "enabled": True},
     {"code": "chat_3min", "name_zh": "3分钟客服响应", "measure": "chat_first_response_minutes", "limit": 3.0,
