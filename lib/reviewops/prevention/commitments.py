@@ -23,9 +23,10 @@ store (nothing is written):
 An event is **kept** when closed within the limit — exactly at the limit is kept —, **breached** when closed later or
 still open after the limit at the time of measuring, and **open** (not yet counted) while still within its limit.
 Rate = kept / (kept + breached). :func:`commitment_adherence` gives the figures per commitment for a period and lists
-the breaches; :func:`breaches_in_progress` the open events at ``now`` whose warning fraction or limit has passed (for
-each with the alert ledger's idempotency key, once per event and stage); :func:`listing_commitments` which
-commitments each listing of the ``listings`` table shows.
+the breaches; :func:`breaches_in_progress` the open events at ``now`` whose warning fraction or limit has passed,
+each with a key meant for the alert ledger (once per event and stage; not raised yet: ``alert_events.case_id`` is
+NOT NULL and these events have no case); :func:`listing_commitments` which commitments each listing of the
+``listings`` table shows (a 服务承诺 row matches a shown word that contains one of its 商品页用语 or its name).
 
 Order ids are passed through :func:`reviewops.core.privacy.mask_text` (the project's redaction: an order id is kept,
 an id-card-shaped number masked); conversations are shown by their masked name only. Times out are Beijing time.
@@ -468,7 +469,7 @@ def _match_listings(df: pd.DataFrame, rows: Sequence[Mapping[str, Any]]) -> pd.D
     exploded = df[["shop_id", "listing_key", "shown"]].explode("shown").dropna(subset=["shown"])
     hits = []
     for code, ws in terms:  # one vectorised pass per commitment row (a handful)
-        m = exploded["shown"].map(lambda s, ws=ws: any(w in s or s in w for w in ws))
+        m = exploded["shown"].map(lambda s, ws=ws: any(w in s for w in ws))
         hits.append(exploded[m].assign(code=code))
     hit = pd.concat(hits) if hits else exploded.assign(code=None).iloc[0:0]
     codes = hit.groupby(["shop_id", "listing_key"])["code"].agg(lambda s: ";".join(dict.fromkeys(s)))
