@@ -216,6 +216,25 @@ def test_breaches_in_progress_stages(shop_store: tuple[Store, int]) -> None:
     assert list(p["key"]) == [f"commit_breach:dispatch_48h:{shop}:B1", f"commit_warn:dispatch_48h:{shop}:W1"]
 
 
+def test_in_progress_keys_are_stable_and_move_from_warning_to_breach(shop_store: tuple[Store, int]) -> None:
+    store, shop = shop_store
+    m = dt.timedelta(minutes=1)
+    with store.write() as conn:
+        _refund(conn, shop, "P1", T0)  # no seller action yet
+        _chat(conn, shop, "cx", [("buyer", T0)])
+    warn = breaches_in_progress(store, T0 + 18 * H)  # 18/24 = 0.75 of the after-sales limit; the chat long breached
+    again = breaches_in_progress(store, T0 + 18 * H)
+    assert list(warn["key"]) == list(again["key"])  # the same keys every run: one alert per event and stage
+    assert dict(zip(warn["commitment"], warn["stage"])) == {"chat_3min": "breached", "aftersales_24h": "warning"}
+    assert breaches_in_progress(store, T0 + 18 * H - m)["commitment"].tolist() == ["chat_3min"]  # below the fraction
+    late = breaches_in_progress(store, T0 + 24 * H + m)
+    assert f"commit_breach:aftersales_24h:{shop}:P1" in set(late["key"])
+    assert set(late.loc[late["commitment"] == "aftersales_24h", "stage_zh"]) == {"已违约"}
+    with store.write() as conn:
+        conn.execute(refunds.update().where(refunds.c.refund_id == "P1").values(agreed_at=T0 + 25 * H))
+    assert "aftersales_24h" not in set(breaches_in_progress(store, T0 + 26 * H)["commitment"])  # closed: no longer
+
+
 # ------------------------------------------------------------------------------------------ listings
 def test_listing_commitments(shop_store: tuple[Store, int]) -> None:
     store, shop = shop_store
