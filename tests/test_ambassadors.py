@@ -369,3 +369,53 @@ def test_cli_walks_the_programme(sqlite_store, sqlite_db_url, tmp_path, monkeypa
     assert (summary[0]["referred_orders"], summary[0]["cost_fen"], summary[0]["roi"]) == (1, 5000, 2.0)
     code, out = run("a1", "optout", str(aid), "--channel", "phone")
     assert out["cancelled"] == {"messages": 2, "rewards": 1}
+
+
+def test_playbook_runs_and_matches_an_independent_count(sqlite_store, sqlite_db_url, tmp_path):
+    import sqlite3
+
+    import pandas as pd
+
+    pm = pytest.importorskip("papermill")
+    from reviewops.runner import playbooks_dir
+
+    s = sqlite_store
+    u = make_users(s)
+    aid, code = _active(s, tmp_path, u, customer="c1")
+    aid2, code2 = _active(s, tmp_path, u, customer="c2")
+    waiting = make_case(s, tmp_path, customer="c3")  # a candidate not yet invited
+    _resolve(s, waiting)
+    _import(s, _orders_csv(tmp_path, [("2001", "甲", "100.00", "交易成功", code, 1), ("2002", "乙", "55.50", "交易成功", code, 1),
+                                      ("2003", "丙", "80.00", "交易成功", code, 1), ("2004", "丁", "60.00", "交易关闭", code, 1),
+                                      ("2005", "戊", "42.00", "交易成功", code2, 1)]))
+    amb.recognise_referrals(s, u["a1"])
+    nb = playbooks_dir() / "ambassadors.ipynb"
+    params = pm.inspect_notebook(str(nb))
+    assert {k: p["inferred_type_name"] for k, p in params.items()} == {"db": "str", "shops": "str", "output_dir": "str"}
+    out = tmp_path / "tables"
+    pm.execute_notebook(str(nb), str(tmp_path / "o.ipynb"), kernel_name="python3", cwd=str(tmp_path),
+                        parameters={"db": sqlite_db_url, "output_dir": str(out)}, progress_bar=False)
+    read = lambda name: pd.read_csv(out / f"{name}.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)  # noqa: E731
+    per, shop, cand, ledger = read("推荐大使"), read("店铺汇总"), read("候选人"), read("奖励台账")
+    # the independent count: straight SQL on the file
+    con = sqlite3.connect(sqlite_db_url.removeprefix("sqlite:///"))
+    want = {}
+    for a in (aid, aid2):
+        orders, revenue = con.execute(
+            "SELECT count(*), coalesce(sum(o.paid_fen - coalesce(o.refund_fen, 0)), 0) FROM orders o JOIN ambassadors a "
+            "ON a.shop_id = o.shop_id WHERE a.id = ? AND (o.buyer_message LIKE '%' || a.referral_code || '%') "
+            "AND o.status_raw NOT LIKE '%关闭%'", (a,)).fetchone()
+        cost = con.execute("SELECT coalesce(sum(amount_fen), 0) FROM ambassador_rewards WHERE ambassador_id = ? "
+                           "AND state IN ('approved', 'delivered')", (a,)).fetchone()[0]
+        want[str(a)] = (str(orders), f"{revenue / 100:g}", f"{cost / 100:g}")
+    con.close()
+    assert want[str(aid)] == ("3", "235.5", "200")  # 3 coupons of 50 + the gift at 3 orders (50)
+    got = {r["推荐大使编号"]: (r["推荐订单"], r["推荐收入（元）"], r["奖励成本（元）"]) for _, r in per.iterrows()}
+    assert got == want
+    row = shop.iloc[0]
+    assert (row["邀请"], row["同意"], row["推荐订单"], row["奖励成本（元）"]) == ("2", "2", "4", "250")
+    assert row["收入/成本"] == f"{(23550 + 4200) / 25000:.2f}"
+    status = dict(zip(cand["案件"], cand["状态"]))
+    assert status.pop(str(waiting)) == "可邀请" and set(status.values()) == {"已同意（推荐大使）"}
+    assert all("结案时客户确认满意" in r for r in cand["原因"])
+    assert sorted(ledger["类型"]) == ["推荐优惠券"] * 4 + ["推荐满额礼品"]
