@@ -657,13 +657,14 @@ alert_events = sa.Table(
     "alert_events", metadata,  # E1/E2: one row per thing worth an alert, at most once (unique key)
     sa.Column("id", sa.Integer, primary_key=True),
     _c("key", Text, nullable=False),  # idempotency key: new_case:<case> | warn_50:<case> | breach:<case> …
-    _c("kind", Text, nullable=False),  # new_case | warn_50 | warn_80 … | breach
-    _c("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    _c("kind", Text, nullable=False),  # new_case | warn_50 | warn_80 … | breach | commit_warn | commit_breach
+    _c("case_id", sa.Integer, sa.ForeignKey("cases.id")),  # None = an alert about no case (commit_warn/commit_breach)
     _c("shop_id", sa.Integer, sa.ForeignKey("shops.id"), nullable=False),
     _c("source", Text, nullable=False),  # folder | push | schedule | import | sweep
     _c("arrived_at", UTCDateTime(), nullable=False),  # file landed / event received / threshold crossed
     _c("detected_at", UTCDateTime(), nullable=False),  # the case was opened (or the notice recorded)
     _c("created_at", UTCDateTime(), nullable=False),
+    _c("subject", Text),  # a case-less alert: what it is about (commitment code, masked order id), no personal data
     sa.UniqueConstraint("key"),
 )
 
