@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -104,3 +104,21 @@ nps = zh_frame(n.assign(nps=[num(x) for x in n["nps"]], prev_nps=[num(x) for x i
 nps = nps.drop(columns=["分组代码"])
 show(nps)
 save("NPS", nps)
+
+# %%
+display(Markdown("## 推荐大使（V3）：邀请、同意、推荐订单、收入、奖励成本与 ROI"))
+from reviewops.handling.ambassadors import shop_results  # noqa: E402
+
+a = shop_results(store)
+if shop_ids is not None:
+    a = a[a["shop_id"].isin(shop_ids)]
+ambassadors = pd.DataFrame({
+    "店铺": a["shop"], "邀请": a["invitations"].astype(str), "同意": a["consents"].astype(str),
+    "退出": a["opted_out"].astype(str), "推荐订单": a["referred_orders"].astype(str),
+    "推荐收入（元）": [fen_to_yuan_text(int(x)) or "0" for x in a["revenue_fen"]],
+    "奖励成本（元）": [fen_to_yuan_text(int(x)) or "0" for x in a["cost_fen"]],
+    "收入/成本": [num(x, "{:.2f}") for x in a["roi"]],
+})
+show(ambassadors)
+save("推荐大使", ambassadors)
+display(Markdown("推荐大使的奖励只针对推荐好友下单（未取消、未全额退款），与评价无关；累计至今，不限统计期。"))

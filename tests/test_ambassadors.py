@@ -395,7 +395,7 @@ def test_playbook_runs_and_matches_an_independent_count(sqlite_store, sqlite_db_
     out = tmp_path / "tables"
     pm.execute_notebook(str(nb), str(tmp_path / "o.ipynb"), kernel_name="python3", cwd=str(tmp_path),
                         parameters={"db": sqlite_db_url, "output_dir": str(out)}, progress_bar=False)
-    read = lambda name: pd.read_csv(out / f"{name}.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)  # noqa: E731
+    read = lambda name: pd.read_csv(out / f"{name}.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
     per, shop, cand, ledger = read("推荐大使"), read("店铺汇总"), read("候选人"), read("奖励台账")
     # the independent count: straight SQL on the file
     con = sqlite3.connect(sqlite_db_url.removeprefix("sqlite:///"))
@@ -419,3 +419,10 @@ def test_playbook_runs_and_matches_an_independent_count(sqlite_store, sqlite_db_
     assert status.pop(str(waiting)) == "可邀请" and set(status.values()) == {"已同意（推荐大使）"}
     assert all("结案时客户确认满意" in r for r in cand["原因"])
     assert sorted(ledger["类型"]) == ["推荐优惠券"] * 4 + ["推荐满额礼品"]
+    # the customer_value playbook shows the same per-shop figures
+    out2 = tmp_path / "cv"
+    pm.execute_notebook(str(playbooks_dir() / "customer_value.ipynb"), str(tmp_path / "cv.ipynb"), kernel_name="python3",
+                        cwd=str(tmp_path), parameters={"db": sqlite_db_url, "output_dir": str(out2)}, progress_bar=False)
+    cv = pd.read_csv(out2 / "推荐大使.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False).iloc[0]
+    assert (cv["邀请"], cv["同意"], cv["推荐订单"], cv["推荐收入（元）"], cv["奖励成本（元）"]) == (
+        "2", "2", "4", f"{(23550 + 4200) / 100:g}", "250")
