@@ -100,6 +100,7 @@ FORM_TITLES = {  # the workbench forms (widgets/); other notebooks show their fi
     "dashboard": "数据看板 / Dashboard",  # widgets/dashboard.ipynb (issue 5, SPEC D1)
     "quiz": "知识测验 / Knowledge quiz",  # widgets/quiz.ipynb (issue 19 P1): any signed-in user, for themself
     "listing_audit": "商品信息审计 / Listing audit",  # widgets/listing_audit.ipynb (issue 19 P3): the user's shops only
+    "ambassadors": "推荐大使 / Review ambassadors",  # widgets/ambassadors.ipynb (issue 20 V3): the user's shops only
 }
 
 
