@@ -332,3 +332,13 @@ def test_every_alert_panel_class_is_documented(world):
         assert needed in classes
     assert not sorted(c for c in classes if f"`{c}`" not in doc)
     form.close()
+
+
+def test_every_alert_kind_reads_in_chinese_in_the_dead_letter_list():
+    from reviewops.reporting.dashboard import alert_kind_zh
+
+    assert alert_kind_zh("malicious") == "疑似恶意差评（转法务）"
+    assert alert_kind_zh("appeal_overdue") == "申诉已逾期"
+    assert alert_kind_zh("commit_warn") == "服务承诺即将违约"
+    assert alert_kind_zh("warn_80") == "时效预警 80%"
+    assert alert_kind_zh("some_new_kind") == "some_new_kind"  # unknown: as stored

@@ -48,6 +48,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..alerting.channels import alert_title
 from .reports import ALERT_DELAY_COLUMNS, SHANGHAI, ReportFigures, day_bounds, report_figures
 
 if TYPE_CHECKING:
@@ -601,14 +602,15 @@ def may_resend(actor: Actor) -> bool:
 
 
 def alert_kind_zh(kind: str) -> str:
-    """新中差评 / 时效预警 NN% / 超时升级 (an unknown kind as stored)."""
+    """新中差评 / 时效预警 NN% / 超时升级, the other kinds by their alert headline (an unknown kind as stored)."""
     if kind == "new_case":
         return "新中差评"
     if kind.startswith("warn_"):
         return f"时效预警 {kind.removeprefix('warn_')}%"
     if kind == "breach":
         return "超时升级"
-    return kind
+    title = alert_title(kind)  # the alert kinds' headlines (malicious, appeals, commitments …)
+    return kind if title == alert_title("") else title
 
 
 def dead_letter_list(store: Store, actor: Actor, *, limit: int = DEAD_LETTER_LIMIT) -> pd.DataFrame:
