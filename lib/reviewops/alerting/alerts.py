@@ -78,6 +78,8 @@ if TYPE_CHECKING:
     from .channels import AlertMessage, Channel, Mention
 
 __all__ = [
+    "COMMITMENT_OWNER",
+    "COMMIT_KINDS",
     "DEAD_LETTER_COLUMNS",
     "RESEND_ROLES",
     "SERVICE_LIMITS",
@@ -90,6 +92,7 @@ __all__ = [
     "message_for",
     "on_duty",
     "raise_case_alerts",
+    "raise_commitment_alerts",
     "raise_sla_alerts",
     "resend",
 ]
@@ -103,8 +106,8 @@ MAX_BACKOFF = dt.timedelta(minutes=10)
 DEAD_LETTER_COLUMNS = {
     "delivery_id": "投递编号 (alert_deliveries.id; what `reviewops watch --resend` takes)",
     "key": "提醒编号 (the alert's idempotency key)",
-    "kind": "new_case | warn_NN | breach | malicious | appeal_warn | appeal_overdue",
-    "case_id": "案件编号",
+    "kind": "new_case | warn_NN | breach | malicious | appeal_warn | appeal_overdue | commit_warn | commit_breach",
+    "case_id": "案件编号（服务承诺提醒无案件：空）",
     "shop_id": "店铺编号",
     "channel": "渠道代码",
     "channel_type": "feishu | dingtalk | wecom | email | sms",
@@ -135,17 +138,21 @@ def _aware(t: Any) -> dt.datetime | None:
 APPEAL_KINDS = ("appeal_warn", "appeal_overdue")
 
 
+#: Alert kinds of service commitments in progress (issue 19 §P6): alerts about no case.
+COMMIT_KINDS = ("commit_warn", "commit_breach")
+
+
 def alert_event_of_kind(kind: str) -> str:
-    """The policy event a kind belongs to: ``new_case`` and ``malicious`` → new_case, ``warn_NN`` and
-    ``appeal_warn`` → sla_warn, ``breach`` and ``appeal_overdue`` → sla_breach."""
+    """The policy event a kind belongs to: ``new_case`` and ``malicious`` → new_case, ``warn_NN``,
+    ``appeal_warn`` and ``commit_warn`` → sla_warn, ``breach``, ``appeal_overdue`` and ``commit_breach`` → sla_breach."""
     if kind in ("new_case", "malicious"):
         return "new_case"
-    if kind.startswith("warn_") or kind == "appeal_warn":
+    if kind.startswith("warn_") or kind in ("appeal_warn", "commit_warn"):
         return "sla_warn"
-    if kind in ("breach", "appeal_overdue"):
+    if kind in ("breach", "appeal_overdue", "commit_breach"):
         return "sla_breach"
     raise ConfigError(f"未知提醒类型 {kind!r} / unknown alert kind {kind!r}; use new_case, warn_NN, breach, malicious, "
-                      "appeal_warn or appeal_overdue")
+                      "appeal_warn, appeal_overdue, commit_warn or commit_breach")
 
 
 def _channels_for(policy: Policy, kind: str) -> list[Mapping[str, Any]]:
@@ -153,9 +160,11 @@ def _channels_for(policy: Policy, kind: str) -> list[Mapping[str, Any]]:
     return [r for r in policy.tables.get("channels", ()) if r["enabled"] and event in alert_events_of(r)]
 
 
-def _insert_event(conn: sa.Connection, *, key: str, kind: str, case_id: int, shop_id: int, source: str,
-                  arrived_at: dt.datetime, detected_at: dt.datetime, policy: Policy, now: dt.datetime) -> int | None:
-    """Insert the event and its deliveries unless the key exists (then None). Runs in the caller's transaction."""
+def _insert_event(conn: sa.Connection, *, key: str, kind: str, case_id: int | None, shop_id: int, source: str,
+                  arrived_at: dt.datetime, detected_at: dt.datetime, policy: Policy, now: dt.datetime,
+                  subject: str | None = None) -> int | None:
+    """Insert the event and its deliveries unless the key exists (then None). Runs in the caller's transaction.
+    ``case_id`` None = an alert about no case; ``subject`` then says what it is about."""
     from ..core.store import alert_deliveries, alert_events
 
     if conn.execute(sa.select(alert_events.c.id).where(alert_events.c.key == key)).first() is not None:
@@ -164,7 +173,7 @@ def _insert_event(conn: sa.Connection, *, key: str, kind: str, case_id: int, sho
     try:
         event_id = int(conn.execute(alert_events.insert().values(
             key=key, kind=kind, case_id=case_id, shop_id=shop_id, source=source, arrived_at=arrived_at,
-            detected_at=detected_at, created_at=now).returning(alert_events.c.id)).scalar_one())
+            detected_at=detected_at, created_at=now, subject=subject).returning(alert_events.c.id)).scalar_one())
     except sa.exc.IntegrityError:
         nested.rollback()
         return None
@@ -277,6 +286,70 @@ def raise_sla_alerts(store: Store, *, now: dt.datetime | None = None, shop_ids: 
     return out
 
 
+#: Per commitment measure: who owns a breach in progress (department, the role whose on-duty people are
+#: @-mentioned) and what to do now. Shown in the alert; the 服务承诺 table has no owner column of its own.
+COMMITMENT_OWNER: dict[str, tuple[str, str, str]] = {
+    "dispatch_within_hours": ("仓储发货", "agent",
+                              "请仓库立即安排发货并回填物流单号；确实无法按时发货的，请客服主动联系买家说明原因（可按策略发延迟补偿券）"),
+    "aftersales_response_hours": ("售后", "agent", "请售后立即处理该售后申请：同意、退款，或写明拒绝理由"),
+    "chat_first_response_minutes": ("客服", "agent", "请客服立即回复该会话中买家的消息"),
+    "damage_claim_paid_hours": ("售后", "supervisor", "请核实破损凭证并尽快完成赔付打款，或联系买家补寄"),
+    "return_no_reason_days": ("售后/财务", "agent", "退货已签收，请验货后立即退款"),
+}
+
+
+def _subject_of(row: Mapping[str, Any], measure: str) -> str:
+    """The ``alert_events.subject`` of a commitment alert: JSON with the commitment, the masked event and order
+    ids, the clock's start and deadline (UTC) and the limit — no customer data."""
+    from ..core.privacy import mask_text
+
+    def iso(t: Any) -> str:
+        return pd.Timestamp(t).tz_convert("UTC").isoformat()
+
+    order = row.get("order_id")
+    return json.dumps({
+        "commitment": str(row["commitment"]), "name_zh": str(row["name_zh"]), "measure": measure,
+        "event": mask_text(str(row["event_id"])), "order": None if order is None or pd.isna(order) else str(order),
+        "started_at": iso(row["started_at"]), "due_at": iso(row["due_at"]), "limit": float(row["limit"]),
+        "unit_zh": str(row["unit_zh"]),
+    }, ensure_ascii=False, sort_keys=True)
+
+
+def raise_commitment_alerts(store: Store, *, now: dt.datetime | None = None,
+                            shop_ids: list[int] | None = None) -> list[int]:
+    """Raise one alert per service commitment breach in progress (issue 19 §P6): every key of
+    :func:`reviewops.prevention.commitments.breaches_in_progress` at ``now`` — ``commit_warn:<code>:<shop>:<event>``
+    once the warning fraction of the limit has passed, ``commit_breach:…`` once the limit has — becomes one
+    ``alert_events`` row of kind ``commit_warn`` / ``commit_breach`` with no case and a ``subject``
+    (:func:`_subject_of`), delivered to the channels of ``sla_warn`` / ``sla_breach``. Exactly once per key (the
+    ledger's unique key); an event closed before it was seen raises nothing. Returns the new event ids."""
+    from ..prevention.commitments import breaches_in_progress, commitment_rows
+
+    now = _aware(now) or _utcnow()
+    policy = current_policy(store)
+    progress = breaches_in_progress(store, now, shop_ids=shop_ids, policy=policy)
+    if progress.empty:
+        return []
+    rules = {r["code"]: r for r in commitment_rows(policy)}
+    out: list[int] = []
+    with store.write() as conn:
+        for row in progress.to_dict("records"):
+            rule = rules.get(row["commitment"], {})
+            started = pd.Timestamp(row["started_at"]).to_pydatetime()
+            due = pd.Timestamp(row["due_at"]).to_pydatetime()
+            breached = row["stage"] == "breached"
+            reached = due if breached else started + (due - started) * float(rule.get("warn_fraction") or 0.0)
+            eid = _insert_event(conn, key=str(row["key"]), kind="commit_breach" if breached else "commit_warn",
+                                case_id=None, shop_id=int(row["shop_id"]), source="sweep",
+                                arrived_at=min(reached, now), detected_at=now, policy=policy, now=_utcnow(),
+                                subject=_subject_of(row, str(rule.get("measure") or "")))
+            if eid is not None:
+                out.append(eid)
+    if out:
+        log.info("commitment alerts raised: %d", len(out))
+    return out
+
+
 # ------------------------------------------------------------------------------------------- duty
 def _hhmm(text: str) -> dt.time:
     h, m = text.split(":")
@@ -321,17 +394,20 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
     with store.read() as conn:
         row = conn.execute(
             sa.select(alert_events.c.key, alert_events.c.kind, alert_events.c.case_id, alert_events.c.arrived_at,
+                      alert_events.c.subject,
                       shops.c.platform, shops.c.name.label("shop"), cases.c.primary_category, cases.c.severity,
                       cases.c.owner_role, cases.c.sla_due_at, cases.c.triage_json, reviews.c.content,
                       reviews.c.rating_score,
                       reviews.c.rating_raw, reviews.c.buyer_nick_masked, customers.c.nick_masked)
-            .select_from(alert_events.join(cases, cases.c.id == alert_events.c.case_id)
-                         .join(shops, shops.c.id == cases.c.shop_id)
+            .select_from(alert_events.outerjoin(cases, cases.c.id == alert_events.c.case_id)
+                         .join(shops, shops.c.id == alert_events.c.shop_id)
                          .outerjoin(reviews, reviews.c.id == cases.c.review_pk)
                          .outerjoin(customers, customers.c.id == reviews.c.customer_id))
             .where(alert_events.c.id == event_id)).first()
         if row is None:
             raise ReviewOpsError(f"提醒 {event_id} 不存在 / alert {event_id} does not exist")
+        if row.case_id is None:  # an alert about no case: a service commitment in progress
+            return _commitment_message(row, policy, at)
         if row.kind in APPEAL_KINDS:
             return _appeal_message(conn, row, policy, at)
         role = row.owner_role
@@ -368,6 +444,55 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         role_zh=role_names.get(role, role or ""),
         case_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb?case={int(row.case_id)}",
         mentions=mentions)
+
+
+def _commitment_message(row: Any, policy: Policy, at: dt.datetime | None) -> AlertMessage:
+    """The message of a case-less alert (a service commitment in progress, kinds :data:`COMMIT_KINDS`): the
+    commitment, the event (masked order id), how long it has been open against the limit, start and deadline in
+    Beijing time, what to do and who owns it — no customer, rating or review text, no case link."""
+    from ..core.outputs import fmt_time
+    from ..prevention.commitments import UNIT_SECONDS
+    from .channels import AlertMessage, alert_title
+
+    try:
+        sub = json.loads(row.subject or "{}")
+    except ValueError:
+        sub = {}
+    if not isinstance(sub, dict):
+        sub = {}
+    name = str(sub.get("name_zh") or sub.get("commitment") or "服务承诺")
+    measure = str(sub.get("measure") or "")
+    dept, role, todo = COMMITMENT_OWNER.get(measure, ("店铺运营", "supervisor", "请尽快处理并在承诺时限内完成"))
+    unit_zh = str(sub.get("unit_zh") or "小时")
+    unit_s = {"小时": UNIT_SECONDS["hours"], "分钟": UNIT_SECONDS["minutes"], "天": UNIT_SECONDS["days"]}.get(
+        unit_zh, UNIT_SECONDS["hours"])
+    started = _aware(pd.Timestamp(sub["started_at"])) if sub.get("started_at") else None
+    due = _aware(pd.Timestamp(sub["due_at"])) if sub.get("due_at") else None
+    when = _aware(at) or _utcnow()
+    event = str(sub.get("event") or "—")
+    order = sub.get("order")
+    what = f"订单 {order}" if order else f"事件 {event}"
+    if order and event != order:
+        what += f"（事件 {event}）"
+    limit = sub.get("limit")
+    parts = []
+    if started is not None:
+        parts.append(f"自 {fmt_time(started)}（北京时间）起已 {(when - started).total_seconds() / unit_s:.1f} {unit_zh}"
+                     + (f"，承诺上限 {float(limit):g} {unit_zh}" if limit is not None else ""))
+    if row.kind == "commit_breach":
+        parts.append("已超过承诺时限，仍未完成")
+    else:
+        parts.append("即将超过承诺时限")
+    body = "，".join(parts) + f"：{todo}。若已处理，请确认数据已导入，本提醒不会重复发送。"
+    role_names = {r["code"]: r["name_zh"] for r in policy.tables["roles"]}
+    roles = {role, "supervisor"}
+    platform_zh = PLATFORM_ZH.get(row.platform, row.platform or "")
+    return AlertMessage(
+        key=row.key, kind=row.kind, title=f"{alert_title(row.kind)}：{name}", case_id=None,
+        platform_zh=platform_zh, shop=row.shop or "", customer="—", rating=None, rating_text="—",
+        category_zh=name, severity_zh="已违约" if row.kind == "commit_breach" else "即将违约", excerpt=body,
+        due_local=fmt_time(due, empty="—"), role_zh=f"{dept}（{role_names.get(role, role)}）", case_url="",
+        mentions=on_duty(policy, when, roles), subject=f"{name}·{what}")
 
 
 def _appeal_message(conn: sa.Connection, row: Any, policy: Policy, at: dt.datetime | None) -> AlertMessage:
@@ -488,7 +613,8 @@ def digest_message(messages: list[AlertMessage], *, queue_url: str) -> AlertMess
     def unique(values: list[str]) -> str:
         return "、".join(dict.fromkeys(v for v in values if v))
 
-    lines = [f"#{m.case_id} {m.title}·{m.category_zh}：{m.excerpt[:30]}" for m in messages[:DIGEST_LINES]]
+    lines = [(f"#{m.case_id} {m.title}·{m.category_zh}：{m.excerpt[:30]}" if m.case_id is not None
+              else f"{m.title}·{m.subject[:40]}") for m in messages[:DIGEST_LINES]]
     if len(messages) > DIGEST_LINES:
         lines.append(f"另有 {len(messages) - DIGEST_LINES} 条，见工作台队列")
     mentions = {m.name: m for msg in messages for m in msg.mentions}

@@ -87,9 +87,12 @@ TENCENT_RETRYABLE_PREFIXES = ("LimitExceeded", "RequestLimitExceeded", "Internal
                               "ServerNetworkError")
 
 _KIND_ZH = {"new_case": "新中差评", "breach": "超时升级", "malicious": "疑似恶意差评（转法务）",
-            "appeal_warn": "申诉即将截止", "appeal_overdue": "申诉已逾期"}
+            "appeal_warn": "申诉即将截止", "appeal_overdue": "申诉已逾期",
+            "commit_warn": "服务承诺即将违约", "commit_breach": "服务承诺已违约"}
 #: Kinds about a platform appeal's deadline: their own headline prefix and facts (no customer, rating or review).
 _APPEAL_KINDS = ("appeal_warn", "appeal_overdue")
+#: Kinds about a service commitment in progress (issue 19 §P6): no case, no customer, rating or review.
+_COMMIT_KINDS = ("commit_warn", "commit_breach")
 _MARKUP = str.maketrans({
     "[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "#": "＃", "`": "｀",
     "!": "！", "~": "～", "|": "｜", "@": "＠", "&": "＆", "\\": "＼", "{": "｛", "}": "｝", "$": "＄", "^": "＾",
@@ -120,7 +123,7 @@ class AlertMessage:
     key: str
     kind: str
     title: str
-    case_id: int
+    case_id: int | None  # None = an alert about no case (a service commitment in progress)
     platform_zh: str
     shop: str
     customer: str
@@ -133,6 +136,7 @@ class AlertMessage:
     case_url: str
     mentions: tuple[Mention, ...] = ()
     rating_text: str = ""  # the platform's own grade when there are no stars (淘宝 好评/中评/差评)
+    subject: str = ""  # a case-less alert: what it is about (commitment and masked order / event id)
 
 
 class ChannelError(ReviewOpsError):
@@ -220,8 +224,23 @@ def _title(msg: AlertMessage) -> str:
 
 
 def _banner(msg: AlertMessage) -> str:
-    """The bracketed name every message starts with: 平台申诉提醒 for an appeal deadline, else 中差评提醒."""
-    return "平台申诉提醒" if msg.kind in _APPEAL_KINDS else "中差评提醒"
+    """The bracketed name every message starts with: 平台申诉提醒 for an appeal deadline, 服务承诺提醒 for a
+    service commitment in progress, else 中差评提醒."""
+    return "平台申诉提醒" if msg.kind in _APPEAL_KINDS else "服务承诺提醒" if msg.kind in _COMMIT_KINDS else "中差评提醒"
+
+
+def _case_ref(msg: AlertMessage) -> str:
+    """``案件 #N`` (plain text); for an alert about no case its subject (commitment and masked order / event id)."""
+    return f"案件 #{int(msg.case_id)}" if msg.case_id is not None else (_clean(msg.subject, 60) or "无关联案件")
+
+
+def _case_line(msg: AlertMessage, url: str | None, *, markdown: bool) -> str | None:
+    """The last line that links the case (markdown or plain); None for an alert about no case."""
+    if msg.case_id is None:
+        return None
+    if markdown:
+        return f"[打开案件 #{int(msg.case_id)}]({url})" if url else f"案件 #{int(msg.case_id)}（链接无效）"
+    return f"案件：#{int(msg.case_id)} {url or '（链接无效，请在工作台查找）'}"
 
 
 def _link(url: str) -> str | None:
@@ -271,6 +290,16 @@ def _facts(msg: AlertMessage, limit: int, text: Callable[[Any, int], str] | None
     """(label, value) pairs shown in every channel, in order. ``text`` makes each value safe for the
     channel: :func:`_inert` (default, the IM robots' markup) or :func:`_clean` (e-mail, escaped later)."""
     t = text or _inert
+    if msg.kind in _COMMIT_KINDS:  # about a shop's promise, not a review: no customer, rating or review text
+        return [
+            ("平台店铺", f"{t(msg.platform_zh, 20)} · {t(msg.shop, 60)}"),
+            ("服务承诺", t(msg.category_zh, 30)),
+            ("事项", t(msg.subject, 80)),
+            ("情况与处理", t(msg.excerpt, limit)),
+            ("承诺时限", f"{t(msg.due_local, 30)}（北京时间）"),
+            ("负责", t(msg.role_zh, 40)),
+            ("提醒编号", _key(msg, t)),
+        ]
     if msg.kind in _APPEAL_KINDS:  # about the appeal, not the review: no customer, rating or review text
         return [
             ("平台店铺", f"{t(msg.platform_zh, 20)} · {t(msg.shop, 60)}"),
@@ -299,7 +328,9 @@ def _render_feishu(msg: AlertMessage) -> dict[str, Any]:
     lines: list[list[dict[str, Any]]] = [[{"tag": "text", "text": f"{label}：{value}"}]
                                          for label, value in _facts(msg, EXCERPT_MAX)]
     url = _link(msg.case_url)
-    if url:
+    if msg.case_id is None:
+        pass  # an alert about no case: nothing to link
+    elif url:
         lines.append([{"tag": "text", "text": "案件："}, {"tag": "a", "text": f"打开案件 #{int(msg.case_id)}", "href": url}])
     else:
         lines.append([{"tag": "text", "text": f"案件：#{int(msg.case_id)}（链接无效，请在工作台查找）"}])
@@ -320,8 +351,9 @@ def _render_dingtalk(msg: AlertMessage) -> dict[str, Any]:
     title = _inert(_title(msg))
     parts = [f"### 【{_banner(msg)}】{title}"]
     parts += [f"**{label}**：{value}" for label, value in _facts(msg, EXCERPT_MAX)]
-    url = _link(msg.case_url)
-    parts.append(f"[打开案件 #{int(msg.case_id)}]({url})" if url else f"案件 #{int(msg.case_id)}（链接无效）")
+    line = _case_line(msg, _link(msg.case_url), markdown=True)
+    if line:
+        parts.append(line)
     mobiles: list[str] = []
     tags: list[str] = []
     for m in msg.mentions:
@@ -343,8 +375,9 @@ def _wecom_content(msg: AlertMessage, excerpt_limit: int) -> str:
              else "comment")
     lines = [f"### 【{_banner(msg)}】<font color=\"{color}\">{_inert(_title(msg))}</font>"]
     lines += [f"> **{label}**：{value}" for label, value in _facts(msg, excerpt_limit)]
-    url = _link(msg.case_url)
-    lines.append(f"[打开案件 #{int(msg.case_id)}]({url})" if url else f"案件 #{int(msg.case_id)}（链接无效）")
+    line = _case_line(msg, _link(msg.case_url), markdown=True)
+    if line:
+        lines.append(line)
     tags = []
     for m in msg.mentions:
         uid = _safe_id(m.wecom_id)
@@ -373,13 +406,13 @@ def _wecom_mobile_followup(msg: AlertMessage) -> dict[str, Any] | None:
             mobiles.append(mob)
     if not mobiles:
         return None
-    content = _clean(f"【{_banner(msg)}】{_title(msg)}：案件 #{int(msg.case_id)} 请尽快处理，提醒编号 {_key(msg)}",
+    content = _clean(f"【{_banner(msg)}】{_title(msg)}：{_case_ref(msg)} 请尽快处理，提醒编号 {_key(msg)}",
                      WECOM_TEXT_MAX // 3)
     return {"msgtype": "text", "text": {"content": content, "mentioned_mobile_list": mobiles}}
 
 
 def _email_subject(msg: AlertMessage) -> str:
-    s = f"【{_banner(msg)}】{_title(msg)}｜{_clean(msg.platform_zh, 20)}·{_clean(msg.shop, 60)}｜案件 #{int(msg.case_id)}"
+    s = f"【{_banner(msg)}】{_title(msg)}｜{_clean(msg.platform_zh, 20)}·{_clean(msg.shop, 60)}｜{_case_ref(msg)}"
     return _clean(s, 200)
 
 
@@ -389,7 +422,9 @@ def _render_email(msg: AlertMessage) -> EmailMessage:
     url = _link(msg.case_url)
     title = _title(msg)
     text = [f"【{_banner(msg)}】{title}", ""] + [f"{k}：{v}" for k, v in facts]
-    text.append(f"案件：#{int(msg.case_id)} {url or '（链接无效，请在工作台查找）'}")
+    line = _case_line(msg, url, markdown=False)
+    if line:
+        text.append(line)
     if duty:
         text.append(f"值班：{duty}")
     text += ["", "顾客信息已脱敏。/ Customer data is masked.", "此邮件由 ReviewOps 自动发送。/ Sent automatically by ReviewOps."]
@@ -399,10 +434,12 @@ def _render_email(msg: AlertMessage) -> EmailMessage:
 
     rows = "".join(f"<tr><th style=\"text-align:left;padding:2px 12px 2px 0\">{html.escape(k)}</th>"
                    f"<td>{cell(v)}</td></tr>" for k, v in facts)
-    link = (f"<a href=\"{html.escape(url, quote=True)}\">打开案件 #{int(msg.case_id)}</a>" if url
+    link = ("" if msg.case_id is None else
+            f"<a href=\"{html.escape(url, quote=True)}\">打开案件 #{int(msg.case_id)}</a>" if url
             else f"案件 #{int(msg.case_id)}（链接无效）")
     body = (f"<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body>"
-            f"<h3>【{html.escape(_banner(msg))}】{cell(title)}</h3><table>{rows}</table><p>{link}</p>"
+            f"<h3>【{html.escape(_banner(msg))}】{cell(title)}</h3><table>{rows}</table>"
+            + (f"<p>{link}</p>" if link else "")
             + (f"<p>值班：{cell(duty)}</p>" if duty else "")
             + "<p style=\"color:#888\">顾客信息已脱敏。此邮件由 ReviewOps 自动发送。</p></body></html>")
     em = EmailMessage()
@@ -426,9 +463,12 @@ def _sms_params(msg: AlertMessage) -> list[str]:
         w = re.match(r"^warn_(\d+)", msg.kind or "")
         abbr = ("N" if msg.kind == "new_case" else "B" if msg.kind == "breach" else "M" if msg.kind == "malicious"
                 else "AW" if msg.kind == "appeal_warn" else "AO" if msg.kind == "appeal_overdue"
+                else "CW" if msg.kind == "commit_warn" else "CB" if msg.kind == "commit_breach"
                 else f"W{w.group(1)}" if w else "A")
-        key = f"{abbr}-{int(msg.case_id)}"
+        key = (f"{abbr}-{int(msg.case_id)}" if msg.case_id is not None  # no case: the key's end (the event id)
+               else f"{abbr}-{key[-(SMS_PARAM_MAX - len(abbr) - 1):]}")
     what = (alert_title(msg.kind) if msg.kind in _APPEAL_KINDS  # no rating: the appeal's stage instead
+            else _clean(msg.category_zh) if msg.kind in _COMMIT_KINDS  # the commitment's name
             else f"{stars}{_clean(msg.category_zh)}")
     return [p(f"{_clean(msg.platform_zh)}{_clean(msg.shop)}"), p(what),
             p(m.group(1) if m else due), p(key)]

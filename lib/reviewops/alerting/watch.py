@@ -26,7 +26,9 @@ opened; delivery time is recorded per channel by :func:`reviewops.alerting.alert
 A sender thread delivers alerts (:func:`reviewops.alerting.alerts.dispatch`; retries with backoff, dead
 letters). Every ``sla_every`` seconds the SLA check records warnings and breach escalations once, and the
 platform-appeal deadlines near or past (``appeal_warn`` / ``appeal_overdue``, once per case), and alerts them
-(:func:`reviewops.alerting.alerts.raise_sla_alerts`). On start, reviews first seen in the
+(:func:`reviewops.alerting.alerts.raise_sla_alerts`); the same check raises the service-commitment breaches in
+progress (``commit_warn`` / ``commit_breach``, once per event and stage, alerts with no case:
+:func:`reviewops.alerting.alerts.raise_commitment_alerts`). On start, reviews first seen in the
 last day that have no case yet (the watcher stopped between import and triage) are triaged and
 alerted (source ``recovery``); on start and with every SLA check, cases opened in the last hour by
 anyone else (a manual ``reviewops import`` + ``triage``) that have no alert get one (source ``import``).
@@ -716,11 +718,13 @@ class Watcher:
         return taken
 
     def sla_check(self) -> int:
-        from .alerts import raise_sla_alerts
+        from .alerts import raise_commitment_alerts, raise_sla_alerts
 
         self.alert_orphans()
         with self.intake_lock:
             ids = raise_sla_alerts(self.store, actor=ACTOR)
+        # service commitments in progress (issue 19 §P6): own guard, so a failure there never stops the SLA alerts
+        self._guard("commitment check", lambda: ids.extend(raise_commitment_alerts(self.store)))
         if ids:
             self.bump("alerts", len(ids))
             self.wake.set()
