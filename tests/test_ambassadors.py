@@ -426,3 +426,61 @@ def test_playbook_runs_and_matches_an_independent_count(sqlite_store, sqlite_db_
     cv = pd.read_csv(out2 / "推荐大使.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False).iloc[0]
     assert (cv["邀请"], cv["同意"], cv["推荐订单"], cv["推荐收入（元）"], cv["奖励成本（元）"]) == (
         "2", "2", "4", f"{(23550 + 4200) / 100:g}", "250")
+
+
+def _walk(w):
+    yield w
+    for c in getattr(w, "children", ()) or ():
+        yield from _walk(c)
+
+
+def test_the_supervisor_form_and_every_class_is_documented(sqlite_store, tmp_path):
+    import re
+    from pathlib import Path
+
+    widgets = pytest.importorskip("ipywidgets")
+    from reviewops.core.users import get_actor, set_active
+    from reviewops.handling.workbench import Workbench
+    from reviewops_widgets.ambassadors import build_ambassadors
+
+    s = sqlite_store
+    u = make_users(s)
+    cid = make_case(s, tmp_path)
+    _resolve(s, cid)
+    agent = build_ambassadors(Workbench(s, u["a1"]))
+    assert agent.status.kind == "ok" and list(agent.candidates_df["case_id"]) == [cid]
+    assert "结案时客户确认满意" in agent.candidates.value
+    agent.case.value = cid
+    agent.text.value = BAD_TEXT
+    agent.propose.click()
+    assert agent.status.kind == "error" and "评价" in agent.status.text and agent.results_df.empty
+    agent.text.value = ""
+    agent.propose.click()
+    assert agent.status.kind == "ok", agent.status.text
+    aid = int(agent.ambassador.value)
+    agent.approve.click()  # an agent may not approve
+    assert agent.status.kind == "error"
+    sup = build_ambassadors(Workbench(s, get_actor(s, "s1")))
+    sup.ambassador.value = aid
+    sup.consent.click()  # not yet approved: no consent before the invitation
+    assert sup.status.kind == "error"
+    sup.approve.click()
+    assert sup.status.kind == "ok" and "待发送" in sup.status.text
+    sup.channel.value = "phone"
+    sup.consent.click()
+    assert sup.status.kind == "ok" and "推荐码 TJ" in sup.status.text
+    assert sup.results_df.iloc[0]["state"] == "active" and "已同意" in sup.listing.value
+    sup.optout.click()
+    assert sup.status.kind == "ok" and "已退出" in sup.status.text
+    assert sup.results_df.iloc[0]["state"] == "opted_out" and amb.messages(s, aid, state="pending").empty
+    set_active(s, "s1", False, actor="test")
+    sup.refresh_button.click()
+    assert sup.status.kind == "error" and sup.results_df is not None
+    # every class of the form is documented (docs/forms.md), every actionable widget has one
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "forms.md").read_text(encoding="utf-8")
+    actionable = (widgets.Button, widgets.Dropdown, widgets.IntText, widgets.Textarea)
+    for w in _walk(agent.root):
+        ro = [c for c in w._dom_classes if c.startswith("ro-")]
+        assert ro or not isinstance(w, actionable), w
+        for c in ro:
+            assert f"`{re.sub(r'-[0-9]+$', '', c)}`" in doc or c in ("ro-form", "ro-section", "ro-sticky"), c
