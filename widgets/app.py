@@ -1,7 +1,7 @@
 """The composed workbench: a header naming the signed-in user and a Tab of the forms.
 
 ``build_workbench(wb)`` — 差评工作台 · 案件处理 · 补偿审批 · 今日回访, and 申诉 (the legal desk's platform
-appeals) for the roles that handle appeals (:data:`reviewops.handling.appeals.APPEAL_ROLES`: legal,
+appeals) for the roles that handle appeals (the policy's `appeal_roles`, default legal,
 supervisor, admin); other roles get no such tab at all (the library refuses them anyway). 处理 in the queue
 (or 打开案件 in approvals / follow-ups) loads that case in the 案件处理 tab and switches to it; switching to a
 list tab refreshes it. Only the queue is built when the page opens; the other forms are built the first
@@ -61,12 +61,13 @@ def case_from_query(qs: str | None) -> int | None:
     return int(v)
 
 
-def may_appeal(actor: Any) -> bool:
-    """Whether the user gets the 申诉 tab: a role of :data:`reviewops.handling.appeals.APPEAL_ROLES` (the
-    library checks the role and the case's shop again on every call)."""
-    from reviewops.handling.appeals import APPEAL_ROLES
+def may_appeal(actor: Any, policy: Any = None) -> bool:
+    """Whether the user gets the 申诉 tab: a role of the policy's ``appeal_roles``
+    (:func:`reviewops.handling.appeals.appeal_roles`; the library checks the role and the case's shop again on
+    every call)."""
+    from reviewops.handling.appeals import appeal_roles
 
-    return getattr(actor, "role", None) in APPEAL_ROLES
+    return getattr(actor, "role", None) in appeal_roles(policy)
 
 
 def user_html(actor: Any) -> str:
@@ -89,7 +90,7 @@ class WorkbenchApp(Form):
         self.user.add_class("ro-app-user")
         self.queue: QueueForm = build_queue(wb, on_open=self.open_case, auto_refresh=auto_refresh,
                                            refresh_seconds=refresh_seconds)
-        self.may_appeal = may_appeal(wb.actor)
+        self.may_appeal = may_appeal(wb.actor, wb.policy)
         self._built: dict[int, Form] = {}
         lazy = (CASE, APPROVALS, FOLLOWUPS, APPEALS) if self.may_appeal else (CASE, APPROVALS, FOLLOWUPS)
         self._slots = {i: widgets.VBox([]) for i in lazy}

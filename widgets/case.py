@@ -9,7 +9,7 @@ case afterwards. A stale save (:class:`~reviewops.core.errors.ConflictError`) op
 what others changed (:func:`~reviewops.handling.workbench.describe_conflict`) with a 重新载入 button: nothing of
 theirs is overwritten, and the operator's own input stays in the form until they reload.
 
-信号复核 (issue 17 §1), for legal, supervisor and admin users (:data:`reviewops.handling.defence.DECIDE_ROLES`)
+信号复核 (issue 17 §1), for legal, supervisor and admin users (the policy's `signal_roles`)
 when the case has detection signals: each signal with its reasons, what it rests on and its decision, the
 shop's tuned threshold, and 确认信号 / 驳回信号 (驳回 needs a reason) for the open ones — the library
 (:func:`~reviewops.handling.defence.decide_signal`) checks the role and shop again; the case is reloaded
@@ -530,9 +530,9 @@ class CaseForm(Form):
 
         # -- 信号复核 (issue 17 §1): legal, supervisor and admin confirm or reject the case's detection signals;
         # the library checks the role and the shop again on every call
-        from reviewops.handling.defence import DECIDE_ROLES
+        from reviewops.handling.defence import decide_roles
 
-        self.may_review_signals = getattr(wb.actor, "role", None) in DECIDE_ROLES
+        self.may_review_signals = getattr(wb.actor, "role", None) in decide_roles(wb.policy)
         self.signals_table = widgets.HTML("")
         self.signals_table.add_class("ro-case-signals")
         self.signal_threshold = widgets.HTML("")
@@ -914,7 +914,7 @@ class CaseForm(Form):
         images = [r for r in rows if r["mime"] in PREVIEW_FORMATS and r["can_view"]]
         self.evidence_pick.options = [(f"#{r['link_id']} {r['original_name'] or r['sha256'][:12]}",
                                        f"{r['link_id']}:{r['sha256']}") for r in images]
-        set_visible(self.evidence_preview, may_view(self.wb.actor) and bool(images))
+        set_visible(self.evidence_preview, may_view(self.wb.actor, self.wb.policy) and bool(images))
 
     def _add_evidence(self) -> None:
         """Attach every chosen file to the shown case; each refusal is named, the rest are kept."""

@@ -783,13 +783,17 @@ def appeal_figures(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     cutoff = min(end, now)
     shops = None if shop_ids is None else ([int(s) for s in shop_ids] or [-1])
     out = _no_appeals()
+    if policy is None:
+        from ..core.policy import current_policy
+
+        policy = current_policy(store)
     with store.read() as conn:
         q = sa.select(appeals.c.id, appeals.c.case_id, appeals.c.state, appeals.c.deadline_at, appeals.c.submitted_at,
                       appeals.c.decided_at, appeals.c.created_at)
         if shops is not None:
             q = q.where(appeals.c.shop_id.in_(shops))
         arows = [dict(r) for r in conn.execute(q.order_by(appeals.c.id)).mappings()]
-        rules = load_appeal_rules()
+        rules = load_appeal_rules(policy=policy)  # the shop's 申诉规则 (empty sheet = built in)
         window = max((r.deadline_days if r.deadline_basis == "calendar" else 2 * r.deadline_days + 30)
                      for r in rules.values()) + 1
         cq = (sa.select(cases.c.id, cases.c.primary_category, cases.c.categories, cases.c.state, cases.c.triage_json,
@@ -827,9 +831,6 @@ def appeal_figures(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     deadlines: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {
         cid: (_aware(a["deadline_at"]), _aware(a["submitted_at"])) for cid, a in first.items()}
     if crows:
-        from ..core.policy import current_policy
-
-        policy = policy or current_policy(store)
         for r in crows:
             cid = int(r.id)
             if cid in deadlines or r.review_at is None:
