@@ -196,7 +196,7 @@ def test_a_submitted_appeal_is_not_alerted_a_drafted_one_is(store: Store, tmp_pa
 def test_the_warning_window_is_warn_hours(store: Store, tmp_path: Path, monkeypatch) -> None:
     from reviewops.core.policy import default_policy
 
-    assert ap.warn_hours(default_policy()) == ap.WARN_HOURS == 24  # the policy has no appeal_warn_hours yet
+    assert ap.warn_hours(default_policy()) == ap.WARN_HOURS == 24  # the default policy's appeal_warn_hours
     policy_with(store, [feishu("kf")], DUTY)
     _malicious(store, tmp_path)
     at = DUE - dt.timedelta(hours=30)

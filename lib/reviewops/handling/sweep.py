@@ -32,8 +32,8 @@
 4. **Appeal deadlines** (:func:`appeal_sweep`, H3/P5) — malicious cases whose platform appeal is not yet
    submitted (no packet built yet, or drafted) from :func:`reviewops.handling.appeals.legal_queue`: the deadline
    counted from the review time by the platform's rule (working days on the policy's holiday calendar), a
-   *warning* within :func:`reviewops.handling.appeals.warn_hours` hours of it (24 h,
-   :data:`~reviewops.handling.appeals.WARN_HOURS`, until the policy declares ``appeal_warn_hours``), *overdue*
+   *warning* within :func:`reviewops.handling.appeals.warn_hours` hours of it (the policy's
+   ``appeal_warn_hours``, default 24 h), *overdue*
    after it. Each stage is recorded in ``sla_notices`` at most once per case — kinds ``appeal_warn`` and
    ``appeal_overdue``, addressed to the owner role of the policy's ``malicious`` category (法务); a case first
    seen overdue records only ``appeal_overdue`` — and :func:`reviewops.alerting.alerts.raise_sla_alerts` turns each
