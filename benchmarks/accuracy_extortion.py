@@ -7,7 +7,10 @@ once (docs/accuracy.md, commit ``be9d49a``), then their errors were read and use
 are no longer a test set. ``--split dev`` reads all rows of both files; ``--split old-dev`` / ``old-test``
 read one old half (for comparison with the figures reported before). The held-out set is
 ``benchmarks/data/malicious/fresh/buyer_texts.tsv`` and ``fresh/seller_messages.tsv`` (same columns; written
-by someone else, never read while tuning): ``--split fresh`` scores every row of those files, once, at the end.
+by someone else) was scored once at the end of round 1 and has been development data since (round 2):
+``--split fresh`` reads it, ``--split all`` reads dev + fresh (every row seen). The second held-out set is
+``benchmarks/data/malicious/fresh2/`` (same files and columns, written by someone else while round 2 was done and
+never opened by it): ``--split fresh2`` scores it, once, by the coordinator.
 
 * Buyer texts: ``reviewops.extortion_scores(texts, channel=row channel)``; positive = ``is_extortion``.
   Precision, recall, F1, per kind (recall of the rows of that kind; a flagged row counts whatever kind the
@@ -17,13 +20,14 @@ by someone else, never read while tuning): ``--split fresh`` scores every row of
   blocked kind, false-block rate on lawful messages (hard / plain).
 
 Protocol: the lexicon is tuned on ``dev`` (all old rows) and on probe sentences written for the tests.
-``--show-errors`` lists misreadings and refuses on ``fresh``. The ``fresh`` figures are computed by the
+``--show-errors`` lists misreadings and refuses on ``fresh2``. The ``fresh2`` figures are computed by the
 coordinator once, after the lexicon and rules are frozen.
 
 Usage::
 
     python benchmarks/accuracy_extortion.py --split dev [--show-errors]
-    python benchmarks/accuracy_extortion.py --split fresh --json benchmarks/results/accuracy_extortion_fresh.json
+    python benchmarks/accuracy_extortion.py --split all [--show-errors]
+    python benchmarks/accuracy_extortion.py --split fresh2 --json benchmarks/results/accuracy_extortion_fresh2.json
 """
 
 from __future__ import annotations
@@ -39,20 +43,28 @@ DATA = HERE / "data" / "malicious"
 
 
 FRESH = DATA / "fresh"
-#: --split name → (folder, rows kept by the old split column or None for every row)
-SPLITS = {"dev": (DATA, None), "old-dev": (DATA, "dev"), "old-test": (DATA, "test"), "fresh": (FRESH, None)}
+FRESH2 = DATA / "fresh2"
+#: --split name → [(folder, rows kept by the old split column or None for every row)]
+SPLITS = {"dev": [(DATA, None)], "old-dev": [(DATA, "dev")], "old-test": [(DATA, "test")],
+          "fresh": [(FRESH, None)], "all": [(DATA, None), (FRESH, None)], "fresh2": [(FRESH2, None)]}
+#: splits still held out: scored once by the coordinator, never with --show-errors
+HELD_OUT = ("fresh2",)
 
 
 def load(name: str, split: str) -> list[dict[str, str]]:
-    """The rows of ``name`` for ``split`` (dev = every row of the old files; ``all`` is kept as a synonym)."""
-    folder, keep = SPLITS["dev" if split == "all" else split]
-    path = folder / name
-    if not path.exists():
-        raise SystemExit(f"评测集不存在：{path} / no such evaluation file: {path}"
-                         + ("; the fresh held-out set is written by someone else — wait for it" if split == "fresh" else ""))
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [r for r in rows if keep is None or r.get("split") == keep]
+    """The rows of ``name`` for ``split`` (dev = every row of the old files; fresh = the first held-out set, seen
+    since it was scored; all = dev + fresh; fresh2 = the second held-out set)."""
+    out: list[dict[str, str]] = []
+    for folder, keep in SPLITS[split]:
+        path = folder / name
+        if not path.exists():
+            raise SystemExit(f"评测集不存在：{path} / no such evaluation file: {path}"
+                             + ("; the held-out set is written by someone else — wait for it"
+                                if split in HELD_OUT else ""))
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        out.extend(r for r in rows if keep is None or r.get("split") == keep)
+    return out
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -87,8 +99,8 @@ def buyer_figures(split: str, show_errors: bool = False) -> dict:
         sel = [f for r, f in zip(rows, flagged) if r["is_extortion"] == "0" and r["hard_negative"] == hard]
         out[name] = {"n": len(sel), "false_positive_rate": _ratio(sum(sel), len(sel))}
     if show_errors:
-        if split == "fresh":
-            raise SystemExit("--show-errors is not allowed on the fresh held-out set")
+        if split in HELD_OUT:
+            raise SystemExit(f"--show-errors is not allowed on the held-out set {split}")
         for r, f, k, why in zip(rows, flagged, kinds, reasons):
             if f != (r["is_extortion"] == "1"):
                 print(f"  {'FP' if f else 'FN'} [{r['kind'] or '-'}] {r['text']}  →  {why}")
@@ -118,8 +130,8 @@ def seller_figures(split: str, show_errors: bool = False) -> dict:
         sel = [b for r, b in zip(rows, blocked) if r["blocked"] == "0" and r["hard_lawful"] == hard]
         out[name] = {"n": len(sel), "false_block_rate": _ratio(sum(sel), len(sel))}
     if show_errors:
-        if split == "fresh":
-            raise SystemExit("--show-errors is not allowed on the fresh held-out set")
+        if split in HELD_OUT:
+            raise SystemExit(f"--show-errors is not allowed on the held-out set {split}")
         for r, b, pr in zip(rows, blocked, probs):
             if b != (r["blocked"] == "1"):
                 print(f"  {'FALSE-BLOCK' if b else 'MISSED'} [{r['kind'] or '-'}] {r['text']}  →  "
@@ -131,12 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=tuple(SPLITS), default="dev",
                     help="dev = all rows of the old files (both old halves, all seen); old-dev / old-test = one old "
-                         "half; fresh = the held-out files in fresh/ (scored once by the coordinator)")
-    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh)")
+                         "half; fresh = the first held-out set (scored once, seen since); all = dev + fresh (all "
+                         "seen); fresh2 = the second held-out set in fresh2/ (scored once by the coordinator)")
+    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh2)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run (the test suite's): the dev rows, JSON to a temporary place, printed last")
     args = ap.parse_args(argv)
+    if args.show_errors and args.split in HELD_OUT:
+        raise SystemExit(f"--show-errors is not allowed on the held-out set {args.split}")
     if args.quick:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _quick import print_result, quick_dir
