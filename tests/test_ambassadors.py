@@ -108,6 +108,15 @@ def test_candidates_need_satisfaction_cooling_off_and_no_malicious_signal(sqlite
         amb.propose_invitation(s, u["a1"], fresh)
 
 
+def test_an_empty_store_has_empty_results(sqlite_store):
+    s = sqlite_store
+    assert amb.candidates(s).empty and amb.candidates(s, include_ineligible=True).empty
+    assert amb.results(s).empty and amb.shop_results(s).empty and amb.rewards(s).empty and amb.referrals(s).empty
+    assert "shop_id" in amb.candidates(s).columns
+    with s.read() as conn:
+        assert amb.reward_costs(conn, stmod.utcnow() - dt.timedelta(days=7), stmod.utcnow())["total"] == 0
+
+
 # ------------------------------------------------------------------ the guard
 def test_guard_blocks_reward_for_review_in_template_and_operator_edit(sqlite_store, tmp_path):
     s = sqlite_store

@@ -410,7 +410,7 @@ def candidates(store: Store, shop_id: int | None = None, *, now: dt.datetime | N
             "reasons", "status"]
     df = pd.DataFrame(list(best.values()), columns=cols)
     if not include_ineligible:
-        df = df[df["eligible"]]
+        df = df[df["eligible"].astype(bool)]  # a boolean mask even when empty (an empty object column selects columns)
     return df.sort_values(["shop_id", "resolved_at", "customer_id"]).reset_index(drop=True)
 
 
