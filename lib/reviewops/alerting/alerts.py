@@ -8,7 +8,10 @@ within the warning window and ``appeal_overdue:<case>`` for a missed one (issue 
 often a watcher restarts or how many run. Each event gets one ``alert_deliveries`` row per enabled
 channel of the policy's 提醒渠道 table that subscribes to it (``new_case`` | ``sla_warn`` |
 ``sla_breach``; the policy has no appeal events of its own, so an appeal warning goes to the channels of
-``sla_warn`` and a missed appeal deadline to those of ``sla_breach``).
+``sla_warn`` and a missed appeal deadline to those of ``sla_breach``). A service commitment in progress (issue 19
+§P6) raises ``commit_warn:<code>:<shop>:<event>`` (channels of ``sla_warn``) and ``commit_breach:…`` (channels of
+``sla_breach``): alerts with **no case** — ``alert_events.case_id`` is None and ``alert_events.subject`` holds what
+they are about (JSON: commitment, masked event and order ids, start, deadline, limit).
 
 Raising
     * :func:`case_alert_hook` — given to :func:`reviewops.handling.opening.triage_store` as ``on_case``: the
@@ -20,6 +23,8 @@ Raising
       (:func:`reviewops.handling.sweep.appeal_sweep`, which records each appeal's warning and overdue stage once)
       and raises an alert for every notice of the last day that has none yet, whoever recorded it (the
       watcher or the daily_sweep playbook).
+    * :func:`raise_commitment_alerts` — the breaches in progress of the 服务承诺
+      (:func:`reviewops.prevention.commitments.breaches_in_progress`), once per key; run by the watcher's SLA check.
 
 Sending (:func:`dispatch`)
     A sender *claims* a due delivery with a conditional update (pending, or ``sending`` whose lease
@@ -40,7 +45,10 @@ Who is @-mentioned (:func:`on_duty`)
     allowed) whose role is the role that must act (the owner, or the escalation target at breach) or
     客服主管 (``supervisor``). An appeal-deadline alert is addressed to the role recorded with its notice
     (法务, the ``malicious`` category's owner) only: its message names the case, platform, appeal type and
-    state and the deadline in Beijing time, and carries no customer, rating or review text.
+    state and the deadline in Beijing time, and carries no customer, rating or review text. A commitment alert is
+    addressed to the measure's owner role (:data:`COMMITMENT_OWNER`) and 客服主管: its message names the commitment,
+    the order or masked event, the time used against the limit, start and deadline in Beijing time, what to do and
+    the owner department — no customer, rating or review text, and no case link.
 
 Nothing here logs personal data: log lines and ``last_error`` carry ids, channel names, status
 codes and the services' error codes only.

@@ -29,6 +29,11 @@ An appeal-deadline alert (kinds ``appeal_warn`` / ``appeal_overdue``) is headed 
 (Beijing time), 负责角色 and 提醒编号 — no customer, rating or review excerpt; its SMS carries the stage
 (申诉即将截止 / 申诉已逾期) in place of 星级+分类 and a key shortened to ``AW-<case>`` / ``AO-<case>``.
 
+A service-commitment alert (kinds ``commit_warn`` / ``commit_breach``, issue 19 §P6) has no case
+(``AlertMessage.case_id`` None): it is headed 【服务承诺提醒】 and shows 平台店铺, 服务承诺, 事项 (``subject``: the order or
+masked event), 情况与处理, 承诺时限, 负责 and 提醒编号, with no case line or link; its SMS carries the commitment's name
+in place of 星级+分类 and a long key is shortened to ``CW-`` / ``CB-`` plus the key's end.
+
 User text (excerpt, nick, shop …) can never create a link, header, image, HTML or a mention in any
 channel: line breaks are folded, control and zero-width characters dropped, and the characters that
 carry markup in the robots' markdown (``[ ] ( ) < > * _ # ` ! ~ | @ & \\``) become their full-width forms.

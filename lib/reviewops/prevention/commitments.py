@@ -24,8 +24,9 @@ An event is **kept** when closed within the limit — exactly at the limit is ke
 still open after the limit at the time of measuring, and **open** (not yet counted) while still within its limit.
 Rate = kept / (kept + breached). :func:`commitment_adherence` gives the figures per commitment for a period and lists
 the breaches; :func:`breaches_in_progress` the open events at ``now`` whose warning fraction or limit has passed,
-each with a key meant for the alert ledger (once per event and stage; not raised yet: ``alert_events.case_id`` is
-NOT NULL and these events have no case); :func:`listing_commitments` which commitments each listing of the
+each with the alert ledger's key (once per event and stage; :func:`reviewops.alerting.alerts.raise_commitment_alerts`
+raises them as case-less alerts ``commit_warn`` / ``commit_breach``, run by the watcher's SLA check);
+:func:`listing_commitments` which commitments each listing of the
 ``listings`` table shows (a 服务承诺 row matches a shown word that contains one of its 商品页用语 or its name).
 
 Order ids are passed through :func:`reviewops.core.privacy.mask_text` (the project's redaction: an order id is kept,
