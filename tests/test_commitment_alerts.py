@@ -159,6 +159,9 @@ def test_the_message_says_what_to_do_and_carries_no_personal_data(store: Store) 
             assert "打开案件" not in text and "案件 #" not in text and "workbench" not in text, channel_type
             if channel_type != "sms":
                 assert "服务承诺" in text and "请" in text, channel_type
+            else:  # four short parameters: the commitment's name instead of a rating, the key shortened
+                assert all(len(p) <= 12 for p in payload) and payload[1] == m.category_zh[:12], payload
+                assert payload[3].startswith("CB-"), payload
     assert "请客服立即回复" in chat.excerpt and "分钟" in chat.excerpt and "王**" in chat.subject
 
 
