@@ -525,7 +525,7 @@ def _appeal_message(conn: sa.Connection, row: Any, policy: Policy, at: dt.dateti
         signals = [dict(r) for r in conn.execute(
             sa.select(case_signals.c.kind, case_signals.c.pointers)
             .where(case_signals.c.case_id == row.case_id, case_signals.c.status != "rejected")).mappings()]
-        rule = load_appeal_rules().get((row.platform, choose_ground(signals)))
+        rule = load_appeal_rules(policy=policy).get((row.platform, choose_ground(signals)))
         state_zh, appeal_type = "待制作申诉包", (rule.appeal_type if rule is not None else "恶意评价")
     platform_zh = PLATFORM_ZH.get(row.platform, row.platform or "")
     due = fmt_time(deadline, empty="—")
