@@ -76,6 +76,9 @@ from .columns import PLATFORM_ZH, PLATFORMS
 from .errors import PolicyInvalid, Problem
 
 __all__ = [
+    "AMBASSADOR_REVIEW_WORDS_RE",
+    "AMBASSADOR_TEMPLATE_FIELDS",
+    "AMBASSADOR_TEMPLATE_KINDS",
     "CATEGORY_CODES",
     "CATEGORY_ZH",
     "Column",
@@ -139,6 +142,17 @@ TEMPLATE_KIND_ZH = {
     "reply_3s": "3S回复", "revision_guidance": "评价修改指引", "care": "三日关怀", "silver_member": "三十日白银会员",
     "repurchase_coupon": "复购券", "delay_notice": "物流延迟补偿", "appeal": "平台申诉", "coupon_expiry": "券到期提醒",
 }
+#: Template kinds of the 推荐大使 programme (issue 20, :mod:`reviewops.handling.ambassadors`): rows of the 话术模板
+#: sheet, not reply-builder kinds (the reply builder and the 跟进节奏 sheet use :data:`TEMPLATE_KINDS` only).
+AMBASSADOR_TEMPLATE_KINDS = ("ambassador_invite", "ambassador_code", "ambassador_reward")
+TEMPLATE_KIND_ZH.update({"ambassador_invite": "推荐大使邀请", "ambassador_code": "推荐大使推荐码",
+                         "ambassador_reward": "推荐大使奖励通知"})
+#: Placeholders an ambassador template may use (filled by handling.ambassadors).
+AMBASSADOR_TEMPLATE_FIELDS = ("customer", "shop", "code", "coupon", "threshold", "gift", "reward")
+#: Words an ambassador text may not contain at all: the programme rewards referrals, never reviews, so its
+#: texts have no reason to mention reviews or ratings (checked on load for the ambassador templates and by
+#: handling.ambassadors.check_programme_text on every text sent).
+AMBASSADOR_REVIEW_WORDS_RE = re.compile(r"评价|好评|差评|中评|追评|晒图|评分|打分|五星|5星|星级|评论|点评|改评|删评|返现")
 ANCHORS = ("created", "contacted", "remedy_delivered", "resolved")
 ANCHOR_ZH = {"created": "建案", "contacted": "首次联系", "remedy_delivered": "补偿送达", "resolved": "问题解决"}
 #: Placeholders a template may use; filled by the reply builder.
@@ -478,8 +492,10 @@ TABLES: dict[str, Table] = {t.key: t for t in (
         Column("approach", "处理方式", "text", "补偿与沟通方式说明 / how to approach", required=False),
     ), unique=("code",)),
     Table("templates", "话术模板", "回复与跟进话术。可用占位符：{customer} {problem} {remedy} {coupon} {shop} {order_id} {days} "
-          "{platform_rule}。不得含以好评/改评为条件的利益诱导（见“违规用语”）。", (
-        Column("kind", "用途", "choice", "3S回复/评价修改指引/三日关怀/…", choices=TEMPLATE_KINDS, choice_zh=TEMPLATE_KIND_ZH),
+          "{platform_rule}；推荐大使话术（推荐大使邀请/推荐码/奖励通知）可用 {customer} {shop} {code} {coupon} {threshold} {gift} "
+          "{reward}，且不得提及评价或评分。不得含以好评/改评为条件的利益诱导（见“违规用语”）。", (
+        Column("kind", "用途", "choice", "3S回复/评价修改指引/三日关怀/…/推荐大使邀请", choices=TEMPLATE_KINDS
+               + AMBASSADOR_TEMPLATE_KINDS, choice_zh=TEMPLATE_KIND_ZH),
         Column("category", "分类", "choice", "适用分类，* 表示全部 / category or *", choices=CATEGORY_CODES,
                choice_zh=CATEGORY_ZH, allow_any=True),
         Column("platform", "平台", "choice", "适用平台，* 表示全部 / platform or *", choices=PLATFORMS, choice_zh=PLATFORM_ZH,
@@ -728,6 +744,18 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "0.5–0.9）/ default case threshold before a shop's decisions tune it", min=0.5, max=0.9),
     Setting("appeal_warn_hours", "int", "24", "平台申诉截止前多少小时预警（法务队列与每日巡检）/ warn this many hours "
             "before an appeal deadline", min=1, max=720),
+    Setting("ambassador_coupon_fen", "yuan", "50", "推荐大使：每位推荐好友下单成功奖励的优惠券面额（元）/ ambassador "
+            "coupon per referred order (yuan)", min=0),
+    Setting("ambassador_gift_after", "int", "3", "推荐大使：累计推荐多少笔有效订单另送礼品 / referred orders that earn "
+            "the gift", min=1, max=100),
+    Setting("ambassador_gift_fen", "yuan", "50", "推荐大使：满额礼品的价值上限（元；剧本未给金额，50元为本系统默认）/ "
+                                                  "ambassador gift value (yuan)", min=0),
+    Setting("ambassador_cooling_days", "int", "14", "推荐大使：案件解决后多少天才可邀请（冷静期）/ cooling-off days after "
+            "resolution before an invitation", min=0, max=365),
+    Setting("ambassador_csat_min", "int", "4", "推荐大使：满意度（1–5）≥ 此值视为确认满意 / CSAT at least this counts "
+            "as satisfied", min=1, max=5),
+    Setting("ambassador_nps_min", "int", "9", "推荐大使：NPS（0–10）≥ 此值视为推荐者 / NPS at least this counts as a "
+            "promoter", min=0, max=10),
     Setting("signal_roles", "roles", "legal;supervisor;admin", "可确认/驳回恶意信号、查看信号与阈值的角色（分号分隔的角色代码）"
             " / roles that decide detection signals"),
     Setting("appeal_roles", "roles", "legal;supervisor;admin", "可制作、提交平台申诉并记录结果的角色（分号分隔）/ roles that "
@@ -797,6 +825,16 @@ def _default_templates() -> list[dict[str, Any]]:
         {"kind": "appeal", "category": "malicious", "platform": ANY,
          "text": "订单{order_id}的评价存在恶意情形，申诉类型：{platform_rule}。买家在沟通中{problem}，"
                  "相关聊天记录与证据见附件，请平台核查处理。"},
+        # 推荐大使 (issue 20): written for this project; rewards are for referred orders, never reviews.
+        {"kind": "ambassador_invite", "category": ANY, "platform": ANY,
+         "text": "{customer}您好，感谢您之前耐心帮我们改进！诚邀您成为{shop}的推荐大使：好友在本店下单时在买家留言里"
+                 "填写您的推荐码，每位好友下单成功（未取消、未全额退款）您可获得{coupon}元优惠券，累计推荐{threshold}位"
+                 "好友下单另送一份礼品。是否参加完全由您决定，回复“同意”参加，随时回复“退出”即可停止。"},
+        {"kind": "ambassador_code", "category": ANY, "platform": ANY,
+         "text": "{customer}您好，感谢您加入{shop}推荐大使！您的推荐码是 {code}，好友下单时在买家留言里填写即可。"
+                 "随时回复“退出”即可停止。"},
+        {"kind": "ambassador_reward", "category": ANY, "platform": ANY,
+         "text": "{customer}您好，您推荐的好友订单已确认，{reward}已发放，感谢您向朋友推荐{shop}！"},
     ]
     return rows
 
@@ -1375,10 +1413,17 @@ def _check_tables(t: Mapping[str, tuple[dict[str, Any], ...]], source: str,
     for r in t["templates"]:
         if r["text"] is None:
             continue
+        fields = AMBASSADOR_TEMPLATE_FIELDS if r["kind"] in AMBASSADOR_TEMPLATE_KINDS else TEMPLATE_FIELDS
         for name in placeholder.findall(r["text"]):
-            if name not in TEMPLATE_FIELDS:
-                add("templates", r["_row"], "话术", "{" + name + "}", f"未知占位符；可用：{' '.join('{'+f+'}' for f in TEMPLATE_FIELDS)}",
-                    f"unknown placeholder; allowed: {', '.join(TEMPLATE_FIELDS)}")
+            if name not in fields:
+                add("templates", r["_row"], "话术", "{" + name + "}", f"未知占位符；可用：{' '.join('{'+f+'}' for f in fields)}",
+                    f"unknown placeholder; allowed: {', '.join(fields)}")
+        if r["kind"] in AMBASSADOR_TEMPLATE_KINDS:
+            hits = sorted(set(AMBASSADOR_REVIEW_WORDS_RE.findall(r["text"])))
+            if hits:
+                add("templates", r["_row"], "话术", "、".join(hits),
+                    f"推荐大使话术不得提及评价或评分（{'、'.join(hits)}）：奖励只针对推荐好友下单，与评价无关",
+                    "an ambassador text may not mention reviews or ratings; rewards are for referrals only")
         for matched, reason in _forbidden_hits(r["text"], [f for f in t["forbidden"] if f["pattern"]]):
             add("templates", r["_row"], "话术", matched, f"含违规诱导用语：{reason}",
                 "conditional-incentive wording is not allowed (SPEC Compliance)")
