@@ -551,6 +551,8 @@ def incentive_hits(text: Any, policy: Any = None) -> list[tuple[str, str]]:
                 if d > GUARD_SPAN or "ack" in cj or (d > 2 and sj != sent):
                     continue
                 r = cj.get("lever") or cj.get("pressure") or cj.get("review")
+                if r is None and "review" in totals:  # 给您30元，麻烦您帮忙删除 (the review named earlier)
+                    r = cj.get("del")
                 if r is None:
                     # 改了我转你: a bare change/delete with a link and cash in the same or the next clause
                     r = cj.get("action") if d <= 1 and sj == sent else None
@@ -593,11 +595,20 @@ def incentive_hits(text: Any, policy: Any = None) -> list[tuple[str, str]]:
                     and ("lever" in c or "action" in c) and (c.get("lever") or c["action"])[1] != c["rating"][1]):
                 # 把评价改为五星: a change to a good rating, however the words fell
                 p = (1.0, f"{(c.get('lever') or c['action'])[1]}…{c['rating'][1]}")
-            if p is None and "del" in c:
+            if p is None and "del" in c and "ack" not in c:
+                # a delete/change/harassment word next to a review (隐藏一下差评, 评价的事请您配合, 我们有您的地址…
+                # 评价的事您掂量): pressure, unless the sentence leaves it to the buyer (不强求, 随您, 您决定)
+                same = [cc for s2, _, cc in clauses if s2 == sent]
+                if _best(same, "uncond")[0] or "illicit" in c:
+                    continue
                 window = [cc for s2, kk, cc in clauses if s2 == sent and abs(kk - k) <= 1 and "ack" not in cc]
                 rev = _best(window, "review")
+                if not rev[0]:
+                    rev = _best(window, "rating")
                 if rev[0]:
                     p = (1.0, f"{rev[1]}…{c['del'][1]}")
+            if p is not None and "illicit" in c:
+                p = None  # 店铺规定：客服不得…要求顾客删除评价 — a rule, not a request
             if p is not None:
                 hits.append((p[1], "要求买家删除评价或改为好评（施压删评/改评，无论是否给予好处）"))
                 break
