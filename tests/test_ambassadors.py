@@ -493,3 +493,95 @@ def test_the_supervisor_form_and_every_class_is_documented(sqlite_store, tmp_pat
         assert ro or not isinstance(w, actionable), w
         for c in ro:
             assert f"`{re.sub(r'-[0-9]+$', '', c)}`" in doc or c in ("ro-form", "ro-section", "ro-sticky"), c
+
+
+# ------------------------------------------------------------------ the programme is policy data
+def test_the_default_policy_carries_the_default_programme():
+    from reviewops.core.policy import default_policy
+
+    assert amb.programme_of(default_policy()) == amb.DEFAULT_PROGRAMME
+    p = default_policy()
+    assert (p.setting("ambassador_coupon_fen"), p.setting("ambassador_gift_after"), p.setting("ambassador_gift_fen"),
+            p.setting("ambassador_cooling_days"), p.setting("ambassador_csat_min"), p.setting("ambassador_nps_min")
+            ) == (5000, 3, 5000, 14, 4, 9)
+
+
+def _policy_with(**edits):
+    """The default policy's JSON with ambassador settings (key → cell text) and templates (kind → text) changed."""
+    import json
+
+    from reviewops.core.policy import Policy, default_policy
+
+    data = json.loads(default_policy().to_json())
+    for r in data["tables"]["settings"]:
+        if r["key"] in edits:
+            r["value"] = edits[r["key"]]
+    for r in data["tables"]["templates"]:
+        if r["kind"] in edits:
+            r["text"] = edits[r["kind"]]
+    return Policy.from_json(json.dumps(data, ensure_ascii=False))
+
+
+def test_policy_load_refuses_an_ambassador_template_tying_the_reward_to_a_review():
+    from reviewops.core.errors import PolicyInvalid
+
+    with pytest.raises(PolicyInvalid, match="不得提及评价"):  # any review word, even without a condition
+        _policy_with(ambassador_invite="{customer}您好，推荐好友下单送{coupon}元券，欢迎评价")
+    with pytest.raises(PolicyInvalid, match="违规诱导"):  # the compliance floor on the reward notice
+        _policy_with(ambassador_reward="{customer}您好，好评返现{reward}已发放")
+    with pytest.raises(PolicyInvalid, match="占位符"):
+        _policy_with(ambassador_code="您的推荐码 {order_id}")
+    with pytest.raises(PolicyInvalid, match="ambassador_csat_min"):
+        _policy_with(ambassador_csat_min="6")
+    ok = _policy_with(ambassador_coupon_fen="30", ambassador_gift_after="5", ambassador_code="推荐码 {code}，{shop}")
+    prog = amb.programme_of(ok)
+    assert (prog.referral_coupon_fen, prog.gift_threshold, prog.code_template) == (3000, 5, "推荐码 {code}，{shop}")
+
+
+def test_programme_round_trips_through_the_policy_workbook(tmp_path):
+    from reviewops.core.policy import export_policy, import_policy
+
+    p = _policy_with(ambassador_gift_fen="88.5", ambassador_cooling_days="21",
+                     ambassador_reward="{customer}您好，{reward}已发放，谢谢您推荐{shop}！")
+    back = import_policy(export_policy(p, tmp_path / "policy.xlsx"))
+    assert back.sha256 == p.sha256
+    prog = amb.programme_of(back)
+    assert (prog.gift_fen, prog.cooling_off_days) == (8850, 21)
+    assert prog.reward_template == "{customer}您好，{reward}已发放，谢谢您推荐{shop}！"
+
+
+def test_old_programme_json_keeps_working_until_the_policy_carries_it(sqlite_store):
+    import json
+
+    from reviewops.core.policy import Policy, default_policy, load_policy, save_policy
+
+    s = sqlite_store
+    u = make_users(s)
+    # a store from before: a policy version without the ambassador rows, and the programme saved as JSON
+    data = json.loads(default_policy().to_json())
+    data["tables"]["settings"] = [r for r in data["tables"]["settings"] if not r["key"].startswith("ambassador_")]
+    data["tables"]["templates"] = [r for r in data["tables"]["templates"] if not r["kind"].startswith("ambassador_")]
+    save_policy(s, Policy.from_json(json.dumps(data, ensure_ascii=False)), actor="test")
+    with s.write() as conn:
+        conn.execute(stmod.settings.insert().values(key=amb.SETTING_KEY, value=json.dumps(
+            {"referral_coupon_fen": 2000, "gift_threshold": 2, "invite_template": "{customer}您好，欢迎加入{shop}推荐大使"},
+            ensure_ascii=False)))
+    prog = amb.programme(s)
+    assert (prog.referral_coupon_fen, prog.gift_threshold, prog.gift_fen) == (2000, 2, 5000)
+    assert prog.invite_template == "{customer}您好，欢迎加入{shop}推荐大使"
+    # saving moves everything into a new policy version; from then on the policy wins over the old row
+    before = load_policy(s).version
+    saved = amb.save_programme(s, u["s1"], cooling_off_days=10)
+    stored = load_policy(s)
+    assert stored.version == before + 1
+    assert (saved.referral_coupon_fen, saved.gift_threshold, saved.cooling_off_days) == (2000, 2, 10)
+    assert stored.setting("ambassador_coupon_fen") == 2000 and stored.setting("ambassador_cooling_days") == 10
+    assert stored.template("ambassador_invite") == "{customer}您好，欢迎加入{shop}推荐大使"
+    with s.write() as conn:
+        conn.execute(stmod.settings.update().where(stmod.settings.c.key == amb.SETTING_KEY).values(
+            value=json.dumps({"referral_coupon_fen": 9900})))
+    assert amb.programme(s).referral_coupon_fen == 2000
+    # a blocked template stores nothing
+    with pytest.raises(ComplianceBlocked):
+        amb.save_programme(s, u["s1"], code_template="推荐码 {code}，记得五星")
+    assert load_policy(s).version == stored.version

@@ -65,6 +65,7 @@ from ..core.errors import (
     ConflictError,
     NotFound,
 )
+from ..core.policy import AMBASSADOR_REVIEW_WORDS_RE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +92,7 @@ __all__ = [
     "messages",
     "opt_out",
     "programme",
+    "programme_of",
     "propose_invitation",
     "recognise_referrals",
     "record_consent",
@@ -115,7 +117,7 @@ COUNTED_REWARDS = ("approved", "pending", "delivered")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_RE = re.compile(r"TJ[" + CODE_ALPHABET + r"]{6}", re.IGNORECASE)
 #: Words an ambassador text may not contain at all (the programme rewards referrals, never reviews).
-REVIEW_WORDS_RE = re.compile(r"评价|好评|差评|中评|追评|晒图|评分|打分|五星|5星|星级|评论|点评|改评|删评|返现")
+REVIEW_WORDS_RE = AMBASSADOR_REVIEW_WORDS_RE  # declared in core.policy, checked there on load too
 _CANCELLED_RE = re.compile(r"关闭|取消|撤销|cancel|closed", re.IGNORECASE)
 _UNPAID_RE = re.compile(r"等待买家付款|待付款|未付款|unpaid", re.IGNORECASE)
 _CLOSED_REFUND_RE = re.compile(r"关闭|取消|撤销|撤回|拒绝|驳回|失败|未通过|无效|closed|cancel|reject|fail", re.IGNORECASE)
@@ -167,44 +169,97 @@ def _validate(p: Programme) -> None:
                               f"{name} must be an integer in {lo}..{hi}, got {v!r}")
 
 
-def programme(store: Store, conn: sa.Connection | None = None) -> Programme:
-    """The shop's saved programme (``settings`` row ``ambassadors.programme``), else the defaults."""
+#: Programme field → the policy's 参数 key (issue 20: the numbers are policy data).
+POLICY_SETTINGS = {"referral_coupon_fen": "ambassador_coupon_fen", "gift_threshold": "ambassador_gift_after",
+                   "gift_fen": "ambassador_gift_fen", "cooling_off_days": "ambassador_cooling_days",
+                   "csat_mark": "ambassador_csat_min", "nps_promoter": "ambassador_nps_min"}
+#: Programme text field → the policy's 话术模板 kind (the general row: 分类 *, 平台 *).
+POLICY_TEMPLATES = {"invite_template": "ambassador_invite", "code_template": "ambassador_code",
+                    "reward_template": "ambassador_reward"}
+
+
+def programme_of(policy: Policy, legacy: dict[str, Any] | None = None) -> Programme:
+    """The programme a policy gives: each number from its 参数 row (``ambassador_*``), each text from its
+    general (*, *) 话术模板 row of kind ``ambassador_invite`` / ``ambassador_code`` / ``ambassador_reward``.
+    A policy stored before these existed has no such row: then the value of the old ``legacy`` JSON
+    (``settings`` row ``ambassadors.programme``) is used if it has one, else the code default — so a store
+    that saved its programme the old way keeps it until it saves a policy that carries the rows; from then
+    on the policy wins."""
+    legacy = legacy or {}
+    keys = {r["key"] for r in policy.tables["settings"]}
+    values: dict[str, Any] = {}
+    for field, key in POLICY_SETTINGS.items():
+        if key in keys or field not in legacy:
+            values[field] = int(policy.setting(key))
+        else:
+            values[field] = int(legacy[field])
+    for field, kind in POLICY_TEMPLATES.items():
+        row = next((r for r in policy.tables["templates"] if r["kind"] == kind and r["category"] == "*"
+                    and r["platform"] == "*" and r["text"]), None)
+        values[field] = row["text"] if row else legacy.get(field) or getattr(DEFAULT_PROGRAMME, field)
+    return Programme(**values)
+
+
+def _legacy(store: Store, conn: sa.Connection | None) -> dict[str, Any]:
     raw = store.get_setting(SETTING_KEY, conn)
-    if not raw:
-        return DEFAULT_PROGRAMME
-    data = json.loads(raw)
-    known = {f.name for f in dataclasses.fields(Programme)}
-    return Programme(**{k: v for k, v in data.items() if k in known})
+    return json.loads(raw) if raw else {}
+
+
+def programme(store: Store, conn: sa.Connection | None = None) -> Programme:
+    """The shop's programme: from the newest stored policy (:func:`programme_of`), with the old
+    ``settings`` row ``ambassadors.programme`` filling what an older stored policy does not carry."""
+    if conn is None:
+        with store.read() as c:
+            return programme_of(_policy(c), _legacy(store, c))
+    return programme_of(_policy(conn), _legacy(store, conn))
 
 
 def save_programme(store: Store, actor: Actor, **changes: Any) -> Programme:
-    """Change the programme (supervisor or above). Every template is checked by
+    """Change the programme (supervisor or above) by storing a new policy version whose 参数 rows
+    ``ambassador_*`` and general 话术模板 rows ``ambassador_*`` carry it (all of them, so values read from
+    the old ``ambassadors.programme`` row move into the policy). The policy's own load check runs (ranges,
+    placeholders, 违规用语, no review words in an ambassador template), then every template is checked by
     :func:`check_programme_text` on every platform of the store's shops; a blocked one raises
-    :class:`ComplianceBlocked` naming the template and the problem."""
-    from ..core.store import settings, shops
+    :class:`ComplianceBlocked` naming the template and the problem, and nothing is stored."""
+    from ..core.errors import PolicyInvalid
+    from ..core.policy import Policy, fen_to_yuan_text, save_policy
+    from ..core.store import shops
 
     _require_role(actor, "supervisor", "修改推荐大使方案")
     unknown = set(changes) - set(_INT_FIELDS) - set(_TEXT_FIELDS)
     if unknown:
         raise ConfigError(f"未知的推荐大使参数 {sorted(unknown)}；可用：{', '.join(_INT_FIELDS + _TEXT_FIELDS)} / "
                           f"unknown programme settings {sorted(unknown)}")
-    with store.write() as conn:
-        new = dataclasses.replace(programme(store, conn), **changes)
-        _validate(new)
+    with store.read() as conn:
         policy = _policy(conn)
+        new = dataclasses.replace(programme_of(policy, _legacy(store, conn)), **changes)
         platforms = sorted({r for r in conn.execute(sa.select(shops.c.platform)).scalars()} or {"taobao"})
-        sample = _fill_values(new, customer="亲", shop="本店", code="TJ2345AB", reward="50元优惠券")
-        for name in _TEXT_FIELDS:
-            for platform in platforms:
-                problems = check_programme_text(_fill(getattr(new, name), sample), platform=platform, policy=policy)
-                if problems:
-                    raise ComplianceBlocked(f"推荐大使话术 {name} 不合规：" + "；".join(problems)
-                                            + f" / programme template {name} is blocked; reword it")
-        value = new.to_json()
-        if conn.execute(sa.select(settings.c.key).where(settings.c.key == SETTING_KEY)).first():
-            conn.execute(settings.update().where(settings.c.key == SETTING_KEY).values(value=value))
-        else:
-            conn.execute(settings.insert().values(key=SETTING_KEY, value=value))
+    _validate(new)
+    sample = _fill_values(new, customer="亲", shop="本店", code="TJ2345AB", reward="50元优惠券")
+    for name in _TEXT_FIELDS:
+        for platform in platforms:
+            problems = check_programme_text(_fill(getattr(new, name), sample), platform=platform, policy=policy)
+            if problems:
+                raise ComplianceBlocked(f"推荐大使话术 {name} 不合规：" + "；".join(problems)
+                                        + f" / programme template {name} is blocked; reword it")
+    data = json.loads(policy.to_json())
+    tables = data["tables"]
+    money = {"referral_coupon_fen", "gift_fen"}
+    wanted = {key: (fen_to_yuan_text(getattr(new, f)) if f in money else str(getattr(new, f)))
+              for f, key in POLICY_SETTINGS.items()}
+    rows = [r for r in tables.get("settings", []) if r["key"] not in wanted]
+    from ..core.policy import SETTINGS
+
+    tables["settings"] = rows + [{"key": k, "value": v, "note": SETTINGS[k].zh} for k, v in wanted.items()]
+    kinds = {kind: getattr(new, f) for f, kind in POLICY_TEMPLATES.items()}
+    tables["templates"] = [r for r in tables.get("templates", []) if not (
+        r["kind"] in kinds and r["category"] == "*" and r["platform"] == "*")] + [
+        {"kind": k, "category": "*", "platform": "*", "text": t} for k, t in kinds.items()]
+    try:
+        changed = Policy.from_json(json.dumps(data, ensure_ascii=False), source="推荐大使方案")
+    except PolicyInvalid as e:
+        raise ComplianceBlocked(f"推荐大使方案不能保存：{e} / the programme does not pass the policy check") from e
+    save_policy(store, changed, actor=actor.name, note="推荐大使方案 / ambassador programme")
     return new
 
 
