@@ -287,6 +287,31 @@ PROBE_EXTORTION = [
     ('你们这帮狗东西', 'abuse', 'J'),
     ('客服你是不是有病，脑残吧', 'abuse', 'J'),
     ('这家卖的是翻新货，同样的价格去某某官方旗舰店能买到全新的', 'competitor', 'J'),
+    # round K (round 2, after the first fresh set was read): first reading 8 of 15 missed
+    ('不处理是吧，我再注册几个账号接着写', 'threat_bad_review', 'K'),
+    ('我手上号不少，一个号一条差评，慢慢来', 'threat_bad_review', 'K'),
+    ('这周先一个差评，下周还有，直到你们回我为止', 'threat_bad_review', 'K'),
+    ('我把你们店的链接发到业主群和妈妈群，看谁还来买', 'threat_bad_review', 'K'),
+    ('我就说用了过敏进医院了，看平台帮谁', 'threat_bad_review', 'K'),
+    ('我们几个同学约好了，一人一个一星', 'threat_bad_review', 'K'),
+    ('懂行的都知道这货是拼多多九块九的，想要好货搜我店名', 'competitor', 'K'),
+    ('这玩意儿就是割韭菜，我们工厂直销一半价格，主页有链接', 'competitor', 'K'),
+    ('各位别被骗，这家是贴牌货，认准我们的正牌', 'competitor', 'K'),
+    ('祝你们全家出门被车撞', 'abuse', 'K'),
+    ('客服是不是脑子有坑，说话听不懂吗', 'abuse', 'K'),
+    ('给个两百块，差评立马消失', 'money_for_review', 'K'),
+    ('想让我把星星加回来？看你们的表示了', 'money_for_review', 'K'),
+    # round L (round 2, after round K's change): first reading 3 of 11 missed
+    ('老子有十几个号，一个个给你刷一星', 'threat_bad_review', 'L'),
+    ('你们不给说法，我就在小红书和抖音都发一遍', 'threat_bad_review', 'L'),
+    ('我表哥在报社，这事捅出去你们就完了', 'threat_bad_review', 'L'),
+    ('不退钱？那我每天换个号来骂一次', 'threat_bad_review', 'L'),
+    ('转我八十，这条差评我马上删', 'money_for_review', 'L'),
+    ('差评撤不撤，全看你们给多少', 'money_for_review', 'L'),
+    ('这家都是库存尾货翻新的，真想买好的来我们家，链接在我签名', 'competitor', 'L'),
+    ('我就是干服装批发的，这种料子进价五块，谁买谁傻，正品私我', 'competitor', 'L'),
+    ('你这种客服活该一辈子打工', 'abuse', 'L'),
+    ('老板死全家', 'abuse', 'L'),
 ]
 PROBE_LAWFUL = [
     ('质量太差了，我要申请退款，不退的话我就投诉到平台', 'A'),
@@ -479,7 +504,29 @@ PROBE_LAWFUL = [
     ('店里搞活动送的红包我领到了，谢谢', 'J'),
     ('这家的衣服我买过好多次，这次的小号偏小', 'J'),
     ('请问评价后还能申请退货吗', 'J'),
-    ('太差了，垃圾，再也不买了', 'J'),
+    ('太差了，垃圾，再也不买了', 'J'),    # round K: first reading 0 of 10 flagged (lawful 追评 about the shop's handling among them)
+    ('客服很快就帮我换了，追评补充一下，服务不错', 'K'),
+    ('联系了售后，退款到账了，追评更新一下进度', 'K'),
+    ('等了一周客服都没回复，追评记录一下给后来的人参考', 'K'),
+    ('商家主动联系重发了，追评说一下处理结果', 'K'),
+    ('第一次评价写错了，追评改正一下，东西其实没问题', 'K'),
+    ('找客服三次都没解决，只好追评提醒大家注意尺码', 'K'),
+    ('这家卖的和旗舰店不一样吗？我有点怀疑是不是正品', 'K'),
+    ('店家说好评返现，我觉得这样不好，举报了', 'K'),
+    ('我朋友也买了，她那件也有色差', 'K'),
+    ('不给退我就去12315投诉，差评也会写', 'K'),
+    ('找了客服也没解决，追评让大家看看', 'K'),
+    ('客服道歉了也给解决了，追评说明一下', 'K'),
+    # round L: first reading 1 of 9 flagged (a buyer asking whether it is genuine)
+    ('客服态度很好，后来补发了，追评给个说法：满意', 'L'),
+    ('售后一直拖，我已经投诉到平台了，追评告诉大家进度', 'L'),
+    ('收到后有点漏，联系商家退了一半钱，追评说明', 'L'),
+    ('不好意思之前给了差评，现在问题解决了，我改成好评了', 'L'),
+    ('商家说只要五星就返十块，我觉得不合适，拒绝了', 'L'),
+    ('这个价格比旗舰店便宜不少，不知道是不是正品', 'L'),
+    ('我和同事一起买的，三个人都收到了坏的', 'L'),
+    ('再不发货我就申请退款了', 'L'),
+    ('你们的客服说话真让人生气，态度太差', 'L'),
 ]
 
 
@@ -622,7 +669,7 @@ def test_property_stable_under_spaces_zero_width_and_full_width(text, inserts, f
     assert (a["score"], a["is_extortion"], a["kind"]) == (b["score"], b["is_extortion"], b["kind"]), (text, variant)
 
 
-# ------------------------------------------------------------------ accuracy floor (all dev rows, both old splits)
+# ------------------------------------------------------------------ accuracy floor (all seen rows: old files + fresh)
 def _accuracy_module():
     spec = importlib.util.spec_from_file_location("accuracy_extortion", ROOT / "benchmarks" / "accuracy_extortion.py")
     mod = importlib.util.module_from_spec(spec)
@@ -630,21 +677,21 @@ def _accuracy_module():
     return mod
 
 
-#: measured on all dev rows (461 buyer, 339 seller: the old dev and test halves) when the generalised rules were
-#: frozen (docs/accuracy.md); the floor is 0.03 below. These rows were used for tuning: the floor guards against
-#: regressions, it says nothing about unseen text (the fresh/ set does).
-DEV_PRECISION, DEV_RECALL = 1.0, 1.0
-DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 1.0, 0.0
+#: measured on all seen rows (``--split all``: the old files and the first fresh set, 801 buyer, 672 seller) when
+#: the round-2 rules were frozen (docs/accuracy.md); the floor is 0.03 below. Every one of these rows was used for
+#: tuning: the floor guards against regressions, it says nothing about unseen text (the fresh2/ set does).
+DEV_PRECISION, DEV_RECALL = 0.9969, 0.9907
+DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 0.9975, 0.0
 
 
-def test_accuracy_floor_on_the_dev_split():
+def test_accuracy_floor_on_all_seen_rows():
     mod = _accuracy_module()
-    if not (mod.DATA / "buyer_texts.tsv").exists():
-        pytest.skip("benchmarks/data/malicious is not in this checkout")
-    b = mod.buyer_figures("dev")
-    assert b["rows"] >= 420, b  # every row, not one old half
+    if not (mod.DATA / "buyer_texts.tsv").exists() or not (mod.FRESH / "buyer_texts.tsv").exists():
+        pytest.skip("benchmarks/data/malicious (with fresh/) is not in this checkout")
+    b = mod.buyer_figures("all")
+    assert b["rows"] >= 780, b  # the old files and the first fresh set
     assert b["precision"] >= DEV_PRECISION - 0.03, b
     assert b["recall"] >= DEV_RECALL - 0.03, b
-    s = mod.seller_figures("dev")
+    s = mod.seller_figures("all")
     assert s["block_rate"] >= DEV_BLOCK_RATE - 0.03, s
     assert s["false_block_rate"] <= DEV_FALSE_BLOCK_RATE + 0.03, s
