@@ -33,6 +33,7 @@ import reviewops
 from IPython.display import HTML, Image, Markdown, display
 from reviewops.reporting.charts import png, trend_figure
 from reviewops.reporting.dashboard import ALERT_DELAY_TITLE, APPEAL_TITLE, alert_delay_table, appeal_table
+from reviewops.reporting.dashboard import AMBASSADOR_TITLE, ambassador_table
 from reviewops.reporting.dashboard import (COMMITMENT_EMPTY, COMMITMENT_TITLE, commitment_breach_table,
                                           commitment_table)
 from reviewops.reporting.dashboard import sla_table as sla_table_of
@@ -182,6 +183,16 @@ if remedies.empty:
 show(remedies)
 display(Markdown(f"补偿合计：**{fen_to_yuan_text(total_fen) or '0'} 元**"))
 save("补偿", remedies)
+
+# %%
+display(Markdown(f"## {AMBASSADOR_TITLE}"))
+display(Markdown("推荐大使方案（奖励只针对推荐好友下单，与评价无关）：本周申请且已批准或已发放的推荐优惠券与满额礼品成本，"
+                 "以及本周下单、未取消且未全额退款的推荐订单与其收入（实付减退款）。金额与门槛来自店铺策略的推荐大使参数。"))
+ambassadors_table = ambassador_table(report.ambassadors)
+if not int(report.ambassadors.get("referred_orders") or 0) and not int(report.ambassadors.get("total") or 0):
+    display(Markdown("本周没有推荐订单或推荐奖励。"))
+show(ambassadors_table)
+save_table("推荐大使", ambassadors_table)  # XLSX sheet only: the CSV set stays as it was
 
 # %%
 display(Markdown("## 追评改善（修改为好评）"))

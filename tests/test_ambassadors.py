@@ -585,3 +585,46 @@ def test_old_programme_json_keeps_working_until_the_policy_carries_it(sqlite_sto
     with pytest.raises(ComplianceBlocked):
         amb.save_programme(s, u["s1"], code_template="推荐码 {code}，记得五星")
     assert load_policy(s).version == stored.version
+
+
+def test_weekly_playbook_and_dashboard_show_the_programme_cost(sqlite_store, sqlite_db_url, tmp_path):
+    """A small store with one referred order of 80 yuan: the weekly 差评TOP3 playbook's 推荐大使 section and the
+    数据看板 form show 1 order, 80 yuan revenue, one 50-yuan coupon, no gift, 50 yuan in all, 1.60 per yuan."""
+    import re
+
+    pm = pytest.importorskip("papermill")
+    pytest.importorskip("ipywidgets")
+    from reviewops.handling.workbench import Workbench
+    from reviewops.reporting.dashboard import AMBASSADOR_TITLE
+    from reviewops.reporting.reports import iso_week
+    from reviewops.runner import playbooks_dir
+    from reviewops_widgets import build_dashboard
+
+    s = sqlite_store
+    u = make_users(s)
+    _aid, code = _active(s, tmp_path, u)
+    _import(s, _orders_csv(tmp_path, [("5001", "朋友甲", "80.00", "交易成功", f"朋友推荐 {code}", 0)]))
+    amb.recognise_referrals(s, u["a1"])
+    want = {"推荐订单（未取消、未全额退款）": "1", "推荐订单收入（实付减退款）": "80.00 元", "推荐优惠券成本": "50.00 元",
+            "推荐满额礼品成本": "0.00 元", "奖励成本合计": "50.00 元", "每 1 元奖励带来的收入": "1.60"}
+    out = tmp_path / "tables"
+    nb = pm.execute_notebook(str(playbooks_dir() / "weekly_top3.ipynb"), str(tmp_path / "o.ipynb"), kernel_name="python3",
+                             cwd=str(tmp_path), progress_bar=False,
+                             parameters={"week": iso_week(stmod.utcnow()), "db": sqlite_db_url, "output_dir": str(out)})
+    texts = ["".join(o.get("data", {}).get("text/html", "") or o.get("data", {}).get("text/markdown", ""))
+             for c in nb.cells for o in c.get("outputs", [])]
+    assert any(t.startswith(f"## {AMBASSADOR_TITLE}") for t in texts)
+    [html] = [t for t in texts if "推荐优惠券成本" in t and "<table" in t]
+    for label, value in want.items():
+        assert re.search(rf"<td>{re.escape(label)}</td>\s*<td[^>]*>{re.escape(value)}</td>", html), (label, value)
+    assert "推荐大使.csv" not in {p.name for p in out.iterdir()}  # XLSX sheet only
+    # the dashboard form, today's Beijing date
+    form = build_dashboard(Workbench(s, u["s1"]), auto_refresh=False)
+    today = dt.datetime.now(CN).date()
+    form.start.value, form.end.value = today - dt.timedelta(days=1), today
+    form.refresh()
+    assert AMBASSADOR_TITLE in form.remedies.value
+    for label, value in want.items():
+        assert re.search(rf"<td>{re.escape(label)}</td>\s*<td[^>]*>{re.escape(value)}</td>", form.remedies.value), (
+            label, value)
+    form.close()

@@ -4,7 +4,8 @@
 SKU text and agent: reviews, 中差评 and rate, SLA compliance, median hours to
 first contact and to resolution, revision rate and compensation cost as headline figures; the daily
 chart and the category chart (PNG, drawn server-side); and tables of the category mix, SLA (with the
-alert delays per source, SPEC E1, below it), remedies and the breakdowns by shop, platform, SKU and agent. Everything is computed by
+alert delays per source, SPEC E1, below it), remedies (with the 推荐大使 programme's reward cost and referred
+orders below them, SPEC V3 — dates and shop filter only) and the breakdowns by shop, platform, SKU and agent. Everything is computed by
 :func:`reviewops.reporting.dashboard.dashboard_figures` (which calls :func:`reviewops.reporting.reports.report_figures`, as
 the weekly report does); this form only reads the filters and shows the result, every value escaped.
 
@@ -183,6 +184,16 @@ def commitments_html(fig: Any) -> str:
                               empty="策略中没有启用的服务承诺")
             + table_html(list(b.columns), b.itertuples(index=False, name=None), cls="ro-dash-table",
                          empty="所选范围内没有违约") + tail)
+
+
+def ambassadors_html(fig: Any) -> str:
+    """The 推荐大使 programme's cost and referred orders of the period (SPEC V3, issue 20):
+    :func:`reviewops.reporting.dashboard.ambassador_table` of ``fig.ambassadors``, escaped. It follows the dates and
+    the shop filter; platform, SKU and agent do not narrow it (a referral belongs to a shop, not to a review)."""
+    from reviewops.reporting.dashboard import ambassador_table
+
+    return table_html(("指标", "数值"), ambassador_table(fig.ambassadors or {}).itertuples(index=False, name=None),
+                      cls="ro-dash-table")
 
 
 def remedies_html(fig: Any) -> str:
@@ -450,7 +461,11 @@ class DashboardForm(Form):
                               + appeals_html(fig)
                               + title_html(COMMITMENT_TITLE, "service commitments kept, by event start")
                               + commitments_html(fig))
-            self.remedies.value = title_html("补偿成本", "delivered remedies") + remedies_html(fig)
+            from reviewops.reporting.dashboard import AMBASSADOR_TITLE
+
+            self.remedies.value = (title_html("补偿成本", "delivered remedies") + remedies_html(fig)
+                                   + title_html(AMBASSADOR_TITLE, "referral rewards and referred orders, by shop only")
+                                   + ambassadors_html(fig))
             self.by_shop.value = title_html("按店铺", "by shop") + breakdown_html(fig.by_shop)
             self.by_platform.value = title_html("按平台", "by platform") + breakdown_html(fig.by_platform)
             self.by_sku.value = (title_html("按商品 / SKU", f"by SKU, top {SKU_ROWS}")
