@@ -41,9 +41,12 @@ The steps, each a function taking the store and the signed-in :class:`~reviewops
 5. :func:`results` / :func:`shop_results` — invitations, consents, referred orders and revenue, rewards and
    cost, ROI (revenue ÷ cost); :func:`reward_costs` for the weekly report and dashboard.
 
-The programme's numbers and texts (:class:`Programme`) are data: defaults below, overridden by the
-shop's saved programme (the store's ``settings`` row ``ambassadors.programme``, JSON, written by
-:func:`save_programme`, which re-checks the templates). The shop policy workbook does not carry them yet.
+The programme's numbers and texts (:class:`Programme`) are policy data: the 参数 rows ``ambassador_coupon_fen``,
+``ambassador_gift_after``, ``ambassador_gift_fen``, ``ambassador_cooling_days``, ``ambassador_csat_min``,
+``ambassador_nps_min`` and the general 话术模板 rows of kinds ``ambassador_invite`` / ``ambassador_code`` /
+``ambassador_reward`` (:func:`programme_of`; the policy's load check refuses an ambassador template with a review
+word). :func:`save_programme` stores them as a new policy version. A store's old ``settings`` row
+``ambassadors.programme`` (JSON) still fills what an older stored policy version does not carry.
 """
 
 from __future__ import annotations
