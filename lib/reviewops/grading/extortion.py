@@ -44,8 +44,12 @@ refunds — also a refund or after-sales *withheld*, 先不退 —, coupons, gif
 the adjacent clause with a tie, up to :data:`GUARD_SPAN` clauses apart in one sentence with an exchange link
 between (a card insert), or across a sentence break after a request (能不能给个好评呀？我们给您包个红包); a bare
 change with a link and cash (改了我转你); off-site collection (加微信领); and pressure without a benefit (删了吧,
-不删的话, a change to a good rating such as 把评价改为五星, 请给五星好评). A remedy said to be unconditional (和评价无关,
-由您决定, 改不改都可以) or the practice disclaimed (不以任何形式, 是违规的) cancels the benefit readings.
+不删的话, a change to a good rating such as 把评价改为五星, 请给五星好评; and, since round 2, a ``del`` word — delete,
+hide, change, 处理一下, 请配合, 点满, or harassment: 一直联系, 您的地址, 第#次联系您 — next to a review word in its or
+the adjacent clause, unless the sentence leaves it to the buyer: 不强求, 随您). A remedy said to be unconditional
+(和评价无关, 由您决定, 改不改都可以) or the practice disclaimed (不以任何形式, 是违规的) cancels the benefit readings; a
+rule or withdrawn offer in the pressure's clause (不得, 禁止, 已作废) cancels the pressure reading; a clause that
+replies about the review's content (评价里提到的划痕) or thanks for it (``ack``) is never read as the lever.
 
 **Policy data.** The lexicon is the policy's 恶意识别词库 sheet (``extortion_lexicon``,
 :meth:`reviewops.core.policy.Policy.extortion_lexicon`): a shop edits, adds or removes terms and weights in the
