@@ -409,4 +409,118 @@ def demo_aftermath(store: Any, demo: DemoResult, *, seed: int = DEFAULT_SEED, no
             results.extend(import_paths(store, [f.path], platform=f.platform, kind=f.kind, shop=f.shop,
                                         progress=progress))
     demo.files.extend(w.files)
+    more, later = demo_ambassadors(store, demo, seed=seed, now=now, progress=progress)
+    stats.update(more)
+    results.extend(later)
+    return stats, results
+
+
+def _times(o: _Order) -> list[dt.datetime]:
+    """Every time an order (and its refunds) carries, naive Beijing time."""
+    objs = [o, *o.refunds]
+    return [v for x in objs for k in getattr(x, "__slots__", ()) if isinstance(v := getattr(x, k, None), dt.datetime)]
+
+
+#: 推荐大使 in the demo (issue 20): how many satisfied customers are invited (at most), the share who consent,
+#: and how many friends' orders each consenting one brings (inclusive range).
+DEMO_AMBASSADORS = {"invite": 6, "consent": 0.8, "referred": (1, 4)}
+AMBASSADOR_SUFFIX = "_推荐订单"
+
+
+def demo_ambassadors(store: Any, demo: DemoResult, *, seed: int = DEFAULT_SEED, now: dt.datetime | None = None,
+                     progress: bool = False) -> tuple[dict[str, int], list[Any]]:
+    """The 推荐大使 programme in the demo (issue 20), through :mod:`reviewops.handling.ambassadors`: up to
+    :data:`DEMO_AMBASSADORS` ``invite`` customers eligible at ``now`` (resolved, satisfied, no malicious signal) are
+    invited once their cooling-off has passed — proposed by 客服小王 and approved by 主管老李 a few hours later,
+    the invitation marked sent; most consent a day later (the code message marked sent), the others decline.
+    Friends of each consenting one (other buyers of the same platform) then order with the code in 买家留言; these
+    orders are written as the platforms' order exports (files ``…_推荐订单<ISO week>``, one set per week in which
+    referred orders were placed) and imported at the end of that week (or ``now``), after which 主管老李 runs
+    :func:`~reviewops.handling.ambassadors.recognise_referrals` and delivers the approved rewards — so coupon and
+    gift costs fall in the weeks the friends ordered. Randomness: ``random.Random(f"{seed}:ambassadors")`` and, for
+    the orders, the generator's ``rng`` re-seeded from ``f"{seed}:ambassador-orders"`` — the earlier exports
+    are unchanged. An order the generator makes cancelled or refunded is excluded by the recognition, as in a shop.
+    Returns counts (``ambassadors_invited``, ``ambassadors_active``, ``referred_orders``) and the import results."""
+    from ..core.errors import ReviewOpsError
+    from ..core.store import clock
+    from ..core.users import get_actor
+    from ..handling import ambassadors as amb
+    from ..intake.ingest import import_paths
+
+    g: Shop = demo._gen
+    now = now or demo.as_of or demo_now()
+    stats = {"ambassadors_invited": 0, "ambassadors_active": 0, "referred_orders": 0}
+    results: list[Any] = []
+    try:
+        agent, sup = get_actor(store, DEMO_USERS[0][0]), get_actor(store, DEMO_USERS[1][0])
+    except ReviewOpsError:
+        return stats, results  # no demo users: nothing to act with
+    prog = amb.programme(store)
+    rng = random.Random(f"{seed}:ambassadors")
+    end_local = now.astimezone(SHANGHAI).replace(tzinfo=None)
+    latest = now - dt.timedelta(days=21)  # leave three weeks for friends to order
+    cand = amb.candidates(store, now=now)
+    cand = cand[[r + dt.timedelta(days=prog.cooling_off_days + 1) < latest for r in cand["resolved_at"]]]
+    picks = sorted(rng.sample(range(len(cand)), min(DEMO_AMBASSADORS["invite"], len(cand))))
+    friends: list[tuple[dt.datetime, str, str]] = []  # (order time, platform, code)
+    for i in picks:
+        r = cand.iloc[i]
+        span = (latest - r["resolved_at"]).total_seconds() / DAY - prog.cooling_off_days - 1
+        at = r["resolved_at"] + dt.timedelta(days=prog.cooling_off_days + 1 + rng.uniform(0, min(span, 20)))
+        try:
+            aid = amb.propose_invitation(store, agent, int(r["case_id"]), now=at)
+            at += dt.timedelta(hours=rng.uniform(1, 6))
+            msg = amb.approve_invitation(store, sup, aid, now=at)
+            amb.mark_sent(store, agent, msg, channel="chat", now=at + dt.timedelta(minutes=10))
+        except ReviewOpsError:
+            continue  # not eligible at that moment (e.g. the satisfaction came later): not invited
+        stats["ambassadors_invited"] += 1
+        consent_at = at + dt.timedelta(days=1, hours=rng.uniform(0, 12))
+        if rng.random() >= DEMO_AMBASSADORS["consent"]:
+            amb.record_consent(store, agent, aid, channel="chat", consent_at=consent_at, declined=True, now=consent_at)
+            continue
+        code = amb.record_consent(store, agent, aid, channel="chat", consent_at=consent_at, now=consent_at, rng=rng)
+        code_msg = amb.messages(store, aid)
+        for m in code_msg.itertuples(index=False):
+            if m.kind == "code" and m.state == "pending":
+                amb.mark_sent(store, agent, int(m.id), channel="chat", now=consent_at + dt.timedelta(minutes=5))
+        stats["ambassadors_active"] += 1
+        first = consent_at.astimezone(SHANGHAI).replace(tzinfo=None) + dt.timedelta(days=1)
+        last = end_local - dt.timedelta(hours=2)
+        for _ in range(rng.randint(*DEMO_AMBASSADORS["referred"])):
+            friends.append((first + _sec(rng.uniform(0, (last - first).total_seconds())), str(r["platform"]), str(code)))
+    if not friends:
+        return stats, results
+    g.rng = random.Random(f"{seed}:ambassador-orders")
+    prod_cum = _cum([p.weight for p in g.products])
+    weeks: dict[str, dict[str, list[_Order]]] = {}
+    for when, platform, code in sorted(friends):
+        buyer = g.rng.choice(g.customers[platform])
+        o = new_order(g, buyer, when, prod_cum)
+        o.buyer_msg = f"朋友推荐，推荐码 {code}"
+        y, w, _ = when.isocalendar()
+        weeks.setdefault(f"{y}-W{w:02d}", {p: [] for p in PLATFORMS})[platform].append(o)
+        stats["referred_orders"] += 1
+    out = Path(demo.files[0].path).parent
+    for week in sorted(weeks):
+        orders = weeks[week]
+        wr = _Writer(g, out, suffix=f"{AMBASSADOR_SUFFIX}{week}", orders=orders, reviews={p: [] for p in PLATFORMS})
+        writers = {"taobao": wr.taobao_orders, "douyin": wr.douyin_orders, "pdd": wr.pdd_orders, "jd": wr.jd_orders}
+        for platform in PLATFORMS:
+            if orders[platform]:
+                writers[platform]()
+        # imported once the week is over and every event its orders carry (payment, delivery, completion,
+        # refunds) has happened — the importer refuses times in its future
+        y, w = int(week[:4]), int(week[-2:])
+        last = max([dt.datetime.fromisocalendar(y, w, 7).replace(hour=23, minute=30)]
+                   + [t + dt.timedelta(hours=1) for p in PLATFORMS for o in orders[p] for t in _times(o)])
+        at = min(last.replace(tzinfo=SHANGHAI).astimezone(dt.UTC), now)
+        with clock(at):
+            for f in wr.files:
+                results.extend(import_paths(store, [f.path], platform=f.platform, kind=f.kind, shop=f.shop,
+                                            progress=progress))
+        amb.recognise_referrals(store, sup, now=at)
+        for rw in amb.rewards(store, state="approved").itertuples(index=False):
+            amb.deliver_reward(store, sup, int(rw.id), now=at)
+        demo.files.extend(wr.files)
     return stats, results

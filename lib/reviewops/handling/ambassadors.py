@@ -529,11 +529,12 @@ def approve_invitation(store: Store, actor: Actor, ambassador_id: int, *, text: 
         return _queue(conn, ambassador_id, "invitation", body, actor.name, now)
 
 
-def _new_code(conn: sa.Connection, shop_id: int) -> str:
+def _new_code(conn: sa.Connection, shop_id: int, rng: Any = None) -> str:
     from ..core.store import ambassadors
 
+    pick = secrets.choice if rng is None else rng.choice
     while True:
-        code = "TJ" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        code = "TJ" + "".join(pick(CODE_ALPHABET) for _ in range(6))
         if not conn.execute(sa.select(ambassadors.c.id).where(ambassadors.c.shop_id == shop_id,
                                                               ambassadors.c.referral_code == code)).first():
             return code
@@ -541,10 +542,12 @@ def _new_code(conn: sa.Connection, shop_id: int) -> str:
 
 def record_consent(store: Store, actor: Actor, ambassador_id: int, *, channel: str,
                    consent_at: dt.datetime | None = None, declined: bool = False,
-                   now: dt.datetime | None = None) -> str | None:
+                   now: dt.datetime | None = None, rng: Any = None) -> str | None:
     """Record the customer's answer to the invitation: consent (date, channel) gives the referral code and
     queues the code message; ``declined`` ends it. Only after consent may anything else be sent.
-    Returns the referral code (None when declined)."""
+    Returns the referral code (None when declined). The code's 6 characters come from :mod:`secrets`, or
+    from ``rng`` (a ``random.Random``) when given — the demo passes a seeded one so the same seed gives the
+    same store; a code already used in the shop is drawn again either way."""
     if channel not in CHANNELS:
         raise ConfigError(f"未知的渠道 {channel!r}；可选：{', '.join(CHANNELS)} / unknown channel {channel!r}")
     now = _aware(now, "时间")
@@ -559,7 +562,7 @@ def record_consent(store: Store, actor: Actor, ambassador_id: int, *, channel: s
             _update(conn, row, now, state="declined", ended_at=consent_at, ended_channel=channel, ended_by=actor.name)
             _cancel_pending(conn, ambassador_id, now, "客户婉拒")
             return None
-        code = _new_code(conn, row["shop_id"])
+        code = _new_code(conn, row["shop_id"], rng)
         _update(conn, row, now, state="active", consent_at=consent_at, consent_channel=channel,
                 consent_recorded_by=actor.name, referral_code=code)
         prog = programme(store, conn)
