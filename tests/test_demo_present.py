@@ -267,6 +267,41 @@ def test_reports_have_true_figures_on_every_platform(monday):
     assert sc.agents["handled"].sum() > 0 and sc.agents["revised"].sum() > 0
 
 
+def test_the_demo_has_ambassadors_and_referred_orders_in_the_reports(monday):
+    """推荐大使 in the demo (issue 20): invited through the programme, friends' orders carrying the code in 买家留言
+    imported as order exports, recognised and rewarded; the weekly figures match a count made with plain SQL."""
+    from reviewops.handling.ambassadors import shop_results
+    from reviewops.reporting.reports import iso_week, weekly_top3
+
+    db, run = monday
+    at = run.as_of
+    assert run.history["after_ambassadors_invited"] >= run.history["after_ambassadors_active"] > 0
+    assert run.history["after_referred_orders"] > 0
+    assert any("推荐订单" in f.path.name for f in run.demo.files)
+    with Store.open(db) as store:
+        res = shop_results(store)
+        with store.read() as conn:
+            # independent: orders whose 买家留言 holds an active ambassador's code, placed after the consent,
+            # not closed and not fully refunded
+            orders = conn.execute(sa.text(
+                "SELECT COUNT(*) FROM orders o JOIN ambassadors a ON a.shop_id = o.shop_id AND a.state = 'active' "
+                "AND o.buyer_message LIKE '%' || a.referral_code || '%' AND o.created_at >= a.consent_at "
+                "WHERE o.status_raw NOT LIKE '%关闭%' AND o.status_raw NOT LIKE '%取消%' AND o.paid_fen > 0 "
+                "AND COALESCE(o.refund_fen, 0) < o.paid_fen")).scalar()
+            sent = conn.execute(sa.text("SELECT COUNT(*) FROM ambassador_messages WHERE state = 'sent'")).scalar()
+            start = at - dt.timedelta(days=7)
+            week = weekly_top3(store, iso_week(start), now=at)
+            cost = conn.execute(sa.text(
+                "SELECT COALESCE(SUM(amount_fen), 0) FROM ambassador_rewards WHERE state IN ('approved', 'delivered') "
+                "AND requested_at >= :s AND requested_at < :e"), {"s": week.start.astimezone(dt.UTC).replace(tzinfo=None),
+                                                                   "e": week.end.astimezone(dt.UTC).replace(tzinfo=None)}
+            ).scalar()
+    assert int(res["referred_orders"].sum()) == orders > 0
+    assert int(res["cost_fen"].sum()) >= 5000 * orders  # a 50-yuan coupon per order, plus the gifts
+    assert sent >= 2 * run.history["after_ambassadors_active"]  # the invitation and the code, at least
+    assert week.ambassadors["total"] == cost
+
+
 def test_the_demo_printout_counts_down_at_the_as_of(tmp_path, capsys):
     """`reviewops demo --as-of <past>`: the queue's 剩余 is measured at the as-of moment (the demo's now), so a
     reproducible run a week later still shows the live mix, not every case thousands of minutes overdue."""
