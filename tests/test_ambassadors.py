@@ -628,3 +628,21 @@ def test_weekly_playbook_and_dashboard_show_the_programme_cost(sqlite_store, sql
         assert re.search(rf"<td>{re.escape(label)}</td>\s*<td[^>]*>{re.escape(value)}</td>", form.remedies.value), (
             label, value)
     form.close()
+
+
+def test_every_default_ambassador_template_passes_the_guard_on_every_platform():
+    """The default policy's 推荐大使 texts, filled, pass check_programme_text on every platform (the reply
+    builder's test of default templates covers the reply kinds only)."""
+    from reviewops.core.columns import PLATFORMS
+    from reviewops.core.policy import AMBASSADOR_TEMPLATE_KINDS, default_policy
+
+    p = default_policy()
+    prog = amb.programme_of(p)
+    values = amb._fill_values(prog, customer="张**", shop="禾木优选旗舰店", code="TJ2345AB", reward="50元推荐优惠券")
+    kinds = {r["kind"] for r in p.tables["templates"] if r["kind"] in AMBASSADOR_TEMPLATE_KINDS}
+    assert kinds == set(AMBASSADOR_TEMPLATE_KINDS)
+    for field in amb.POLICY_TEMPLATES:
+        text = amb._fill(getattr(prog, field), values)
+        assert "{" not in text
+        for platform in PLATFORMS:
+            assert amb.check_programme_text(text, platform=platform, policy=p) == [], (field, platform)
