@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from reviewops import import_file
+from reviewops import check_message, import_file
 from reviewops.core import store as stmod
 from reviewops.core.errors import AccessDenied, ComplianceBlocked, ConfigError
 from reviewops.handling import ambassadors as amb
@@ -646,3 +646,22 @@ def test_every_default_ambassador_template_passes_the_guard_on_every_platform():
         assert "{" not in text
         for platform in PLATFORMS:
             assert amb.check_programme_text(text, platform=platform, policy=p) == [], (field, platform)
+
+
+def test_no_referral_code_trips_the_compliance_guard():
+    """A code goes into the 推荐码 message the guard checks: no 3-letter window of the code alphabet may read
+    as a review or benefit abbreviation (the old alphabet gave e.g. TJCB5RJV and TJX6RA94, blocked)."""
+    import itertools
+
+    from reviewops.core.policy import default_policy
+    from reviewops.handling.ambassadors import CODE_GEN_ALPHABET, CODE_RE
+
+    text = next(r["text"] for r in default_policy().tables["templates"] if r["kind"] == "ambassador_code")
+    blocked = []
+    for a, b, c in itertools.product(CODE_GEN_ALPHABET, repeat=3):
+        code = f"TJ2{a}{b}{c}22"
+        assert CODE_RE.fullmatch(code)
+        msg = text.replace("{customer}", "亲").replace("{shop}", "本店").replace("{code}", code)
+        if check_message(msg, platform="taobao"):
+            blocked.append(code)
+    assert blocked == []

@@ -129,17 +129,24 @@ def test_a_file_the_worker_cannot_read_fails_as_usual(tmp_path: Path, pool) -> N
 
 def test_run_demo_writes_from_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[bool] = []
-    real = ingest.import_file
+    ahead: list[str] = []
+    real_import, real_ahead = ingest.import_file, ingest.prepare_ahead
 
     def spy(*a, **kw):
         seen.append(kw.get("prepared") is not None)
-        return real(*a, **kw)
+        return real_import(*a, **kw)
+
+    def spy_ahead(executor, store, path, **kw):
+        ahead.append(str(path))
+        return real_ahead(executor, store, path, **kw)
 
     monkeypatch.setattr(ingest, "import_file", spy)
+    monkeypatch.setattr(ingest, "prepare_ahead", spy_ahead)
     run = demo_run.run_demo(f"sqlite:///{tmp_path / 'demo.db'}", scale=0.02, as_of="2026-11-30T09:00",
                             out_dir=tmp_path / "out", password="demo-pass-1", prepare_workers=1)
-    # the exports of the day are read ahead; the aftermath's later exports (追评改评) are small and read here
-    first = sum("追评改评" not in f.path.name for f in run.demo.files)
+    # every export of the day is read ahead and written from the worker's result; the aftermath's later
+    # exports (追评改评, referred orders) are small and read here
+    first = len(ahead)
     assert first > 10 and seen == [True] * first + [False] * (len(seen) - first)
     assert run.triage.created > 0
 

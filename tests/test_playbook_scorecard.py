@@ -153,7 +153,7 @@ def test_staff_scorecard_tables_match_an_independent_count(demo_db, tmp_path, mo
 
 def test_customer_value_tables_match_an_independent_count(demo_db, tmp_path, monkeypatch) -> None:
     _, tables = _run("customer_value", demo_db, tmp_path, monkeypatch, start=P_START, end=P_END)
-    assert sorted(p.name for p in tables.iterdir()) == sorted(f"{n}.csv" for n in ("复购对比", "挽回效果", "改评转化", "NPS"))
+    assert sorted(p.name for p in tables.iterdir()) == sorted(f"{n}.csv" for n in ("复购对比", "挽回效果", "改评转化", "NPS", "推荐大使"))
     engine = sa.create_engine(f"sqlite:///{demo_db['db']}")
     with engine.connect() as conn:
         # the customer of a case: the review's nick, else the reviewed order's buyer (JD masks review nicks);
