@@ -56,6 +56,7 @@ from ..core.policy import (
     default_policy,
 )
 from ..core.privacy import mask_text
+from .frames import as_utc, empty_frame, frame_of
 from .listing_audit import AuditColumn
 
 if TYPE_CHECKING:
@@ -160,11 +161,6 @@ LISTING_COMMITMENT_COLUMNS: tuple[AuditColumn, ...] = (
 )
 
 
-def empty_frame(cols: Sequence[AuditColumn]) -> pd.DataFrame:
-    """An empty frame with the columns and dtypes of ``cols``."""
-    return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in cols})
-
-
 def _typed(df: pd.DataFrame, cols: Sequence[AuditColumn]) -> pd.DataFrame:
     out = df.reindex(columns=[c.name for c in cols])
     for c in cols:
@@ -191,33 +187,7 @@ def commitment_rows(policy: Policy | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def _as_utc(value: Any, what: str) -> dt.datetime:
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigError(f"{what} 不是有效的时间：{value!r}；请用 ISO 格式，如 2026-11-20T09:00:00+08:00 / "
-                              f"{what} is not a valid time: {value!r}") from None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time(0, 0))
-    if not isinstance(value, dt.datetime):
-        raise ConfigError(f"{what} 应为时间，收到 {type(value).__name__} {value!r} / {what} must be a time")
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=SHANGHAI)  # naive = Beijing time, as everywhere in the reports
-    return value.astimezone(UTC)
-
-
 # ------------------------------------------------------------------------------------------- reading
-def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame([tuple(r) for r in rows], columns=columns)
-    for c in columns:
-        if c.endswith("_at"):
-            df[c] = pd.to_datetime(df[c], utc=True)
-    return df
-
-
 def load_events(conn: sa.Connection, *, since: dt.datetime, until: dt.datetime,
                 measures: Sequence[str] = COMMITMENT_MEASURES, shop_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """The events (:data:`EVENT_COLUMNS`) of ``measures`` whose clock started in ``[since, until)``, read on ``conn``
@@ -236,24 +206,24 @@ def load_events(conn: sa.Connection, *, since: dt.datetime, until: dt.datetime,
                       .where(shipments.c.shop_id == orders.c.shop_id, shipments.c.order_id == orders.c.order_id,
                              sa.or_(shipments.c.direction.is_(None), shipments.c.direction == "outbound"))
                       .scalar_subquery())
-        od = _frame(conn.execute(
+        od = frame_of(conn.execute(
             sa.select(orders.c.shop_id, orders.c.order_id, orders.c.status_raw, paid,
                       sa.func.coalesce(orders.c.shipped_at, first_ship))
             .where(shops_of(orders.c.shop_id), paid.is_not(None), paid >= since, paid < until)).all(),
-            ["shop_id", "order_id", "status", "started_at", "closed_at"])
+            ["shop_id", "order_id", "status", "started_at", "closed_at"], times=True)
         unshipped_end = od["closed_at"].isna() & od["status"].fillna("").str.contains(NOT_SHIPPING, regex=True)
         od = od[~unshipped_end]
         parts.append(od.assign(measure="dispatch_within_hours", event_id=od["order_id"]))
     refund_measures = {"aftersales_response_hours", "damage_claim_paid_hours", "return_no_reason_days"} & set(measures)
     if refund_measures:
-        rf = _frame(conn.execute(
+        rf = frame_of(conn.execute(
             sa.select(refunds.c.shop_id, refunds.c.refund_id, refunds.c.order_id, refunds.c.reason, refunds.c.reason_tag,
                       refunds.c.buyer_note, refunds.c.need_return, refunds.c.return_tracking_no, refunds.c.applied_at,
                       refunds.c.agreed_at, refunds.c.refunded_at, refunds.c.finished_at, refunds.c.closed_at)
             .where(shops_of(refunds.c.shop_id), refunds.c.applied_at.is_not(None),
                    refunds.c.applied_at >= since - dt.timedelta(days=60), refunds.c.applied_at < until)).all(),
             ["shop_id", "refund_id", "order_id", "reason", "reason_tag", "buyer_note", "need_return", "return_tracking_no",
-             "applied_at", "agreed_at", "refunded_at", "finished_at", "closed_at"])
+             "applied_at", "agreed_at", "refunded_at", "finished_at", "closed_at"], times=True)
         rf["event_id"] = rf["refund_id"]
         if "aftersales_response_hours" in measures:
             first = rf[["agreed_at", "refunded_at", "finished_at", "closed_at"]].min(axis=1)
@@ -267,22 +237,22 @@ def load_events(conn: sa.Connection, *, since: dt.datetime, until: dt.datetime,
             d = d.assign(measure="damage_claim_paid_hours", started_at=d["applied_at"], closed_at=d["refunded_at"])
             parts.append(d[(d["started_at"] >= since) & (d["started_at"] < until)])
         if "return_no_reason_days" in measures:
-            rt = _frame(conn.execute(
+            rt = frame_of(conn.execute(
                 sa.select(shipments.c.shop_id, shipments.c.tracking_no, shipments.c.signed_at)
                 .where(shops_of(shipments.c.shop_id), shipments.c.direction == "return",
-                       shipments.c.signed_at.is_not(None))).all(), ["shop_id", "return_tracking_no", "signed_at"])
+                       shipments.c.signed_at.is_not(None))).all(), ["shop_id", "return_tracking_no", "signed_at"], times=True)
             r = rf[rf["return_tracking_no"].notna()].merge(rt, on=["shop_id", "return_tracking_no"], how="inner")
             r = r.assign(measure="return_no_reason_days", started_at=r["signed_at"],
                          closed_at=r["refunded_at"].fillna(r["finished_at"]))
             parts.append(r[(r["started_at"] >= since) & (r["started_at"] < until)])
     if "chat_first_response_minutes" in measures:
-        ch = _frame(conn.execute(
+        ch = frame_of(conn.execute(
             sa.select(chat_messages.c.shop_id, chat_messages.c.conversation_hash, chat_messages.c.conversation_masked,
                       chat_messages.c.sent_at, chat_messages.c.message_seq, chat_messages.c.sender_role,
                       chat_messages.c.order_id)
             .where(shops_of(chat_messages.c.shop_id), chat_messages.c.sender_role.in_(("buyer", "agent")),
                    chat_messages.c.sent_at >= since, chat_messages.c.sent_at < until + dt.timedelta(days=1))).all(),
-            ["shop_id", "conv", "conv_masked", "sent_at", "seq", "role", "order_id"])
+            ["shop_id", "conv", "conv_masked", "sent_at", "seq", "role", "order_id"], times=True)
         parts.append(chat_turns(ch, until=until))
     if not parts:
         return empty_frame(EVENT_COLUMNS)
@@ -361,11 +331,11 @@ def commitment_adherence(store: Store, start: Any, end: Any, *, shop_ids: Sequen
     from ..core.policy import load_policy
     from ..core.store import utcnow
 
-    since, until = _as_utc(start, "start"), _as_utc(end, "end")
+    since, until = as_utc(start, "start", required=True), as_utc(end, "end", required=True)
     if since > until:
         raise ConfigError(f"start（{since:%Y-%m-%d %H:%M} UTC）晚于 end（{until:%Y-%m-%d %H:%M} UTC）；请交换或改正 / "
                           "start is after end")
-    at = _as_utc(now, "now") if now is not None else utcnow()
+    at = as_utc(now, "now", required=True) if now is not None else utcnow()
     rows = commitment_rows(policy or load_policy(store) or default_policy())
     measures = sorted({r["measure"] for r in rows})
     with store.read() as conn:
@@ -413,7 +383,7 @@ def breaches_in_progress(store: Store, now: Any = None, *, shop_ids: Sequence[in
     from ..core.policy import load_policy
     from ..core.store import utcnow
 
-    at = _as_utc(now, "now") if now is not None else utcnow()
+    at = as_utc(now, "now", required=True) if now is not None else utcnow()
     rows = commitment_rows(policy or load_policy(store) or default_policy())
     if not rows:
         return empty_frame(PROGRESS_COLUMNS)
@@ -442,7 +412,7 @@ def _listing_frame(conn: sa.Connection, shop_ids: Sequence[int] | None) -> pd.Da
     q = sa.select(listings.c.shop_id, listings.c.listing_key, listings.c.title, listings.c.commitments)
     if shop_ids is not None:
         q = q.where(listings.c.shop_id.in_([int(s) for s in shop_ids]))
-    df = _frame(conn.execute(q).all(), ["shop_id", "listing_key", "title", "commitments"])
+    df = frame_of(conn.execute(q).all(), ["shop_id", "listing_key", "title", "commitments"], times=True)
 
     def words(cell: Any) -> list[str]:
         if not cell:

@@ -59,6 +59,9 @@ from ..core.policy import (
     Policy,
     default_policy,
 )
+from .frames import FrameColumn, frame_of
+from .frames import as_utc as _as_utc
+from .frames import check_frame as _check
 
 if TYPE_CHECKING:
     from ..core.store import Store
@@ -91,19 +94,13 @@ PROMISE_STEPS = (24, 48, 72, 96, 120, 168)
 REGION_GROUPS = {"港澳台": ("香港", "澳门", "台湾")}
 
 
+def AuditColumn(name: str, dtype: str, zh: str, description: str, *, nullable: bool = True,
+                as_text: bool = True) -> FrameColumn:
+    """A column of this module's frames (:class:`~reviewops.prevention.frames.FrameColumn`; times may be empty)."""
+    return FrameColumn(name, dtype, zh, description, nullable=nullable, as_text=as_text)
+
+
 # ------------------------------------------------------------------------------------------- columns
-@dataclass(frozen=True)
-class AuditColumn:
-    """One column of a frame this module reads or returns: name, pandas dtype, Chinese header, description;
-    ``nullable`` times may be empty (NaT)."""
-
-    name: str
-    dtype: str  # int64 | float64 | object | datetime64[ns, UTC]
-    zh: str
-    description: str
-    nullable: bool = True
-
-
 LISTING_COLUMNS: tuple[AuditColumn, ...] = (
     AuditColumn("shop_id", "int64", "店铺编号", "the listing's shop (shops.id)"),
     AuditColumn("listing_key", "object", "商品链接键", "listings.listing_key: the listing id, else 商家编码:…, else 标题:…"),
@@ -113,8 +110,8 @@ LISTING_COLUMNS: tuple[AuditColumn, ...] = (
     AuditColumn("category", "object", "类目", "the product's category (products.category, else the listing's)"),
     AuditColumn("dispatch_hours", "float64", "承诺发货时效(小时)", "promised dispatch hours; NaN = no promise shown"),
     AuditColumn("excluded_regions", "object", "不发货地区", "regions not served, ;-joined ('' = none)"),
-    AuditColumn("size_chart", "object", "尺码表", "True / False / None (the export says nothing)"),
-    AuditColumn("colour_note", "object", "色差说明", "True / False / None (the export says nothing)"),
+    AuditColumn("size_chart", "object", "尺码表", "True / False / None (the export says nothing)", as_text=False),
+    AuditColumn("colour_note", "object", "色差说明", "True / False / None (the export says nothing)", as_text=False),
 )
 ORDER_COLUMNS: tuple[AuditColumn, ...] = (
     AuditColumn("shop_id", "int64", "店铺编号", "the order's shop"),
@@ -156,36 +153,6 @@ FINDING_COLUMNS: tuple[AuditColumn, ...] = (
 )
 FINDING_NAMES = tuple(c.name for c in FINDING_COLUMNS)
 FINDING_ZH = {c.name: c.zh for c in FINDING_COLUMNS}
-
-
-def _check(df: pd.DataFrame, columns: Sequence[AuditColumn], what: str) -> pd.DataFrame:
-    """``df`` with exactly the declared ``columns`` in their dtypes; naive times are Beijing time. Raises
-    :class:`ConfigError` naming a missing column or a value that does not convert."""
-    missing = [c.name for c in columns if c.name not in df.columns]
-    if missing:
-        raise ConfigError(f"{what} 缺少列：{'、'.join(missing)}；现有列：{list(df.columns)} / {what} lacks columns "
-                          f"{missing}; got {list(df.columns)}")
-    out = {}
-    for c in columns:
-        s = df[c.name]
-        try:
-            if c.dtype.startswith("datetime"):
-                s = pd.to_datetime(s)
-                s = s.dt.tz_localize("Asia/Shanghai").dt.tz_convert(UTC) if s.dt.tz is None else s.dt.tz_convert(UTC)
-                if not c.nullable and s.isna().any():
-                    raise ValueError(f"{int(s.isna().sum())} empty times")
-                s = s.astype("datetime64[ns, UTC]")
-            elif c.dtype == "object":
-                s = s.astype(object).where(s.notna(), None)
-                if c.name not in ("size_chart", "colour_note"):
-                    s = s.map(lambda v: v if v is None or isinstance(v, str) else str(v))
-            else:
-                s = s.astype(c.dtype)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"{what} 的列 {c.name}（{c.zh}）无法转换为 {c.dtype}：{e} / column {c.name} of {what} "
-                              f"does not convert to {c.dtype}: {e}") from None
-        out[c.name] = s.reset_index(drop=True)
-    return pd.DataFrame(out, columns=[c.name for c in columns])
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -451,32 +418,6 @@ def audit_frame(listings: pd.DataFrame, orders: pd.DataFrame, reviews: pd.DataFr
 
 
 # ------------------------------------------------------------------------------------------ the store
-def _as_utc(value: Any, what: str) -> dt.datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigError(f"{what} 不是有效的时间：{value!r}；请用 ISO 格式，如 2026-11-20T09:00:00+08:00（不带时区按"
-                              f"北京时间）/ {what} is not a valid time: {value!r}") from None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time(0, 0))
-    if not isinstance(value, dt.datetime):
-        raise ConfigError(f"{what} 应为时间，收到 {type(value).__name__} {value!r} / {what} must be a time")
-    if value.tzinfo is None or value.utcoffset() is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return value.astimezone(UTC)
-
-
-def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
-
-
 def _regions_json(cell: Any) -> str:
     if not cell:
         return ""
@@ -506,7 +447,7 @@ def load_audit_data(conn: sa.Connection, *, since: dt.datetime, until: dt.dateti
     def shops_of(col: Any) -> Any:
         return sa.true() if shop_ids is None else col.in_([int(s) for s in shop_ids])
 
-    ls = _frame(conn.execute(
+    ls = frame_of(conn.execute(
         sa.select(listings.c.shop_id, listings.c.listing_key, listings.c.sku, listings.c.listing_id,
                   listings.c.merchant_code, listings.c.title, sa.func.coalesce(products.c.category, listings.c.category),
                   listings.c.dispatch_hours, listings.c.excluded_regions, listings.c.size_chart, listings.c.colour_note)
@@ -533,7 +474,7 @@ def load_audit_data(conn: sa.Connection, *, since: dt.datetime, until: dt.dateti
     first_ship = (sa.select(shipments.c.shop_id, shipments.c.order_id, sa.func.min(shipments.c.shipped_at).label("at"))
                   .where(sa.or_(shipments.c.direction.is_(None), shipments.c.direction == "outbound"))
                   .group_by(shipments.c.shop_id, shipments.c.order_id).subquery())
-    od = _frame(conn.execute(
+    od = frame_of(conn.execute(
         sa.select(order_lines.c.shop_id, order_lines.c.order_id, order_lines.c.product_id, order_lines.c.merchant_code,
                   order_lines.c.title, orders.c.province, paid,
                   sa.func.coalesce(order_lines.c.shipped_at, orders.c.shipped_at, first_ship.c.at))
@@ -554,13 +495,13 @@ def load_audit_data(conn: sa.Connection, *, since: dt.datetime, until: dt.dateti
                           shipment_events.c.event_at)
                 .select_from(shipment_events.join(shipments, shipments.c.id == shipment_events.c.shipment_pk))
                 .where(shops_of(shipments.c.shop_id), shipment_events.c.location.is_not(None)))
-        ev = _frame(conn.execute(last).all(), ["shop_id", "order_id", "location", "at"])
+        ev = frame_of(conn.execute(last).all(), ["shop_id", "order_id", "location", "at"])
         ev = ev.sort_values("at", kind="stable").drop_duplicates(["shop_id", "order_id"], keep="last")
         loc = {(int(s), str(o)): short_region(x) for s, o, x in zip(ev["shop_id"], ev["order_id"], ev["location"])}
         od["region"] = [loc.get((int(s), str(o))) for s, o in zip(od["shop_id"], od["order_id"])]
     region_of = {(int(s), str(o)): r for s, o, r in zip(od["shop_id"], od["order_id"], od["region"])}
 
-    rv = _frame(conn.execute(
+    rv = frame_of(conn.execute(
         sa.select(reviews.c.id, reviews.c.shop_id, reviews.c.order_id, reviews.c.product_id, reviews.c.product_title,
                   reviews.c.created_at, reviews.c.content, cases.c.categories)
         .select_from(reviews.outerjoin(cases, cases.c.review_pk == reviews.c.id))
@@ -616,6 +557,6 @@ def audit_listings(store: Store, *, since: Any = None, until: Any = None, shop_i
     out = audit_frame(ls, od, rv, settings, region_source=source)
     out["shop"] = out["shop_id"].map(names).astype(object)
     out.attrs.update({"since": start, "until": end, "region_source": source, "listings": int(
-        ls.groupby(["shop_id", "listing_key"]).ngroups) if len(ls) else 0, "orders": int(len(od[["shop_id", "order_id"]].drop_duplicates())),
+        ls.groupby(["shop_id", "listing_key"]).ngroups) if len(ls) else 0, "orders": len(od[["shop_id", "order_id"]].drop_duplicates()),
         "order_lines": len(od), "reviews": len(rv)})
     return out

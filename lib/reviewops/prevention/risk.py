@@ -66,6 +66,9 @@ from ..core.policy import (
     Policy,
     default_policy,
 )
+from .frames import FrameColumn as RiskColumn  # the columns of this module's frames
+from .frames import as_utc as _as_utc
+from .frames import check_frame, frame_of
 
 if TYPE_CHECKING:
     from ..core.store import Store
@@ -100,14 +103,7 @@ MAX_MULTIPLE = 3.0
 
 
 # ------------------------------------------------------------------------------------------- columns
-@dataclass(frozen=True)
-class RiskColumn:
-    """One column of a frame this module reads or returns: name, pandas dtype, Chinese header, description."""
 
-    name: str
-    dtype: str  # int64 | float64 | bool | object (text) | datetime64[ns, UTC]
-    zh: str
-    description: str
 
 
 ORDER_COLUMNS: tuple[RiskColumn, ...] = (
@@ -149,34 +145,7 @@ RISK_NAMES = tuple(c.name for c in RISK_COLUMNS)
 RISK_ZH = {c.name: c.zh for c in RISK_COLUMNS}
 
 
-def check_frame(df: pd.DataFrame, columns: Sequence[RiskColumn], what: str) -> pd.DataFrame:
-    """``df`` with exactly the declared ``columns`` in their dtypes (extra columns dropped); naive times are Beijing
-    time. Raises :class:`ConfigError` naming a missing column or a value that does not convert."""
-    missing = [c.name for c in columns if c.name not in df.columns]
-    if missing:
-        raise ConfigError(f"{what} 缺少列：{'、'.join(missing)}；现有列：{list(df.columns)} / {what} lacks columns "
-                          f"{missing}; got {list(df.columns)}")
-    out = {}
-    for c in columns:
-        s = df[c.name]
-        try:
-            if c.dtype.startswith("datetime"):
-                s = pd.to_datetime(s)
-                s = s.dt.tz_localize(SHANGHAI).dt.tz_convert(UTC) if s.dt.tz is None else s.dt.tz_convert(UTC)
-                if s.isna().any():
-                    raise ValueError(f"{int(s.isna().sum())} empty times")
-                s = s.astype("datetime64[ns, UTC]")
-            elif c.dtype == "object":
-                s = s.astype(object).where(s.notna(), None)
-                if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):  # ids as text: 28… → "28…"
-                    s = s.map(lambda v: v if v is None or isinstance(v, str) else str(v))
-            else:
-                s = s.astype(c.dtype)
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"{what} 的列 {c.name}（{c.zh}）无法转换为 {c.dtype}：{e} / column {c.name} of {what} "
-                              f"does not convert to {c.dtype}: {e}") from None
-        out[c.name] = s.reset_index(drop=True)
-    return pd.DataFrame(out)
+
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -399,26 +368,10 @@ def _explain(out: pd.DataFrame, fired: Mapping[str, np.ndarray], st: RiskSetting
 
 
 # ------------------------------------------------------------------------------------------ the store
-def _as_utc(value: Any, what: str) -> dt.datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigError(f"{what} 不是有效的时间：{value!r}；请用 ISO 格式，如 2026-11-20T09:00:00+08:00（不带时区按"
-                              f"北京时间）/ {what} is not a valid time: {value!r}") from None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time(0, 0))
-    if not isinstance(value, dt.datetime):
-        raise ConfigError(f"{what} 应为时间，收到 {type(value).__name__} {value!r} / {what} must be a time")
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=SHANGHAI)
-    return value.astimezone(UTC)
 
 
-def _frame_of(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(list(rows), columns=columns)
+
+
 
 
 def _buyer_keys(customer_ids: pd.Series, nick: Mapping[int, str | None]) -> pd.Series:
@@ -438,7 +391,7 @@ def load_history(conn: sa.Connection, *, now: dt.datetime, secret: bytes = b"",
     from ..core.store import case_signals, cases, customers, orders, refunds, reviews
 
     nick = {int(i): h for i, h in conn.execute(sa.select(customers.c.id, customers.c.nick_hash)).all()}
-    od = _frame_of(conn.execute(sa.select(orders.c.shop_id, orders.c.order_id, orders.c.customer_id, orders.c.created_at)
+    od = frame_of(conn.execute(sa.select(orders.c.shop_id, orders.c.order_id, orders.c.customer_id, orders.c.created_at)
                                 .where(orders.c.created_at.is_not(None), orders.c.created_at <= now)).all(),
                    ["shop_id", "order_id", "customer_id", "created_at"])
     od["created_at"] = pd.to_datetime(od["created_at"], utc=True)
@@ -447,7 +400,7 @@ def load_history(conn: sa.Connection, *, now: dt.datetime, secret: bytes = b"",
     events: list[pd.DataFrame] = [od.assign(kind="order", at=od["created_at"])[["shop_id", "buyer", "kind", "at"]]]
 
     applied = sa.func.coalesce(refunds.c.applied_at, refunds.c.agreed_at, refunds.c.refunded_at, refunds.c.finished_at)
-    rf = _frame_of(conn.execute(sa.select(refunds.c.shop_id, refunds.c.order_id, applied, refunds.c.kind_raw,
+    rf = frame_of(conn.execute(sa.select(refunds.c.shop_id, refunds.c.order_id, applied, refunds.c.kind_raw,
                                           refunds.c.need_return, refunds.c.return_tracking_no)
                                 .where(applied.is_not(None), applied <= now)).all(),
                    ["shop_id", "order_id", "at", "kind_raw", "need_return", "return_tracking_no"])
@@ -467,7 +420,7 @@ def load_history(conn: sa.Connection, *, now: dt.datetime, secret: bytes = b"",
             events.append(sub.assign(kind=k)[["shop_id", "buyer", "kind", "at"]])
 
     cust = sa.func.coalesce(reviews.c.customer_id, orders.c.customer_id)
-    rv = _frame_of(conn.execute(
+    rv = frame_of(conn.execute(
         sa.select(reviews.c.id, reviews.c.shop_id, cust, reviews.c.created_at)
         .select_from(reviews.outerjoin(cases, cases.c.review_pk == reviews.c.id)
                      .outerjoin(orders, sa.and_(orders.c.shop_id == reviews.c.shop_id,
@@ -479,7 +432,7 @@ def load_history(conn: sa.Connection, *, now: dt.datetime, secret: bytes = b"",
     events.append(rv.assign(kind="bad_review")[["shop_id", "buyer", "kind", "at"]])
     by_pk = rv.set_index("review_pk")
 
-    sig = _frame_of(conn.execute(sa.select(cases.c.review_pk, case_signals.c.kind, case_signals.c.status)
+    sig = frame_of(conn.execute(sa.select(cases.c.review_pk, case_signals.c.kind, case_signals.c.status)
                                  .select_from(case_signals.join(cases, cases.c.id == case_signals.c.case_id))).all(),
                     ["review_pk", "kind", "status"])
     mal = sig[sig["kind"].isin(["extortion_chat", "extortion_review"]) & (sig["status"] != "rejected")]
