@@ -507,12 +507,14 @@ def commitment_table(adherence: pd.DataFrame) -> pd.DataFrame:
 
 def commitment_breach_table(breaches: pd.DataFrame, *, limit: int | None = BREACH_LIMIT) -> pd.DataFrame:
     """``ReportFigures.commitment_breaches`` as shown (Beijing time, order ids as the redaction leaves them), the
-    first ``limit`` rows (None = all)."""
+    first ``limit`` rows (None = all). 用时 is given for closed events only: an event still open grows with the
+    clock, and a report of a past week must read the same whenever it is run (its 状态 says it is open)."""
     import pandas as pd
 
     b = breaches if limit is None else breaches.head(limit)
     rows = [(r.name_zh, str(r.shop_id), r.event_id, r.order_id or "—", _beijing(r.started_at), _beijing(r.due_at),
-             "—" if _missing(r.closed_at) else _beijing(r.closed_at), f"{float(r.elapsed):.1f} {r.unit_zh}", r.status_zh)
+             "—" if _missing(r.closed_at) else _beijing(r.closed_at),
+             "—" if _missing(r.closed_at) else f"{float(r.elapsed):.1f} {r.unit_zh}", r.status_zh)
             for r in b.itertuples(index=False)]
     return pd.DataFrame(rows, columns=["承诺", "店铺编号", "事件", "订单号", "开始(北京)", "时限(北京)", "结束(北京)",
                                        "用时", "状态"])
