@@ -265,6 +265,7 @@ def report_figures(store: Store, start: dt.datetime, end: dt.datetime, *, actor:
     """
     from ..core.columns import PLATFORMS
     from ..core.store import shops as shops_t
+    from ..core.store import utcnow
     from ..core.store import users as users_t
 
     for name, value in (("start", start), ("end", end)):
@@ -389,6 +390,7 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
     from ..core.policy import CATEGORY_ZH, current_policy
     from ..core.store import cases, compensations, orders, products, reviews, utcnow
     from ..core.store import shops as shops_t
+    from ..core.store import utcnow
     from ..handling.ledger import KIND_ZH
 
     policy = policy or current_policy(store)
@@ -471,7 +473,10 @@ def _compute(store: Store, start: dt.datetime, end: dt.datetime, *, shops: list[
         by_sku = _breakdown(df, rv, "sku_label", now, lambda k: k or "（未知商品）")
         by_agent = _breakdown(df, None, "agent", now, lambda k: k if k else NO_AGENT)
         daily = _daily(start, end, rv, df)
-    commitments, commitment_breaches = commitment_figures(store, start, end, shop_ids=shops, policy=policy, now=now)
+    # an event still open is judged at the end of the period (or now, if earlier): a past period's report reads
+    # the same whenever it is run
+    commitments, commitment_breaches = commitment_figures(store, start, end, shop_ids=shops, policy=policy,
+                                                          now=min(now or utcnow(), end))
     return ReportFigures(start=start, end=end, shop_ids=shops if shops != [-1] else [], reviews=n_all,
                          negative=n_neg, rate=(n_neg / n_all) if n_all else None, categories=categories,
                          sla=_sla(df, now), remedies=remedies, revised=revised, resolved=resolved, by_shop=by_shop,
@@ -772,6 +777,7 @@ def appeal_figures(store: Store, start: dt.datetime, end: dt.datetime, *, shop_i
     """
     from ..core.store import appeals, case_signals, cases, reviews, utcnow
     from ..core.store import shops as shops_t
+    from ..core.store import utcnow
     from ..handling.appeals import (
         appeal_deadline,
         choose_ground,
