@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Check the fresh held-out malicious-review sets (issue 17) and print their counts.
 
-    python benchmarks/data/malicious/fresh/check_fresh.py   # exit 1 on any problem
+    python benchmarks/data/malicious/check_fresh.py            # every set below; exit 1 on any problem
+    python benchmarks/data/malicious/check_fresh.py fresh2     # one set
+
+One checker for every held-out set; each set's own rules (its id prefixes, the source tag of its
+writer, the earlier sets it must not repeat, its minimum of hard lawful seller rows) are in
+:data:`SETS`. A new set is one more entry there.
 
 These rows are TEST ONLY: never use them to tune thresholds, lexicons or models.
 
-Checks: header; unique ``FB…``/``FS…`` ids; ``channel`` and 0/1 labels; ``kind`` set exactly
+Checks: header; unique ids with the set's prefixes; ``channel`` and 0/1 labels; ``kind`` set exactly
 when the label is 1 and from the codebook's list; ``hard_*`` = 1 only on label-0 rows;
-``split`` = ``test`` on every row; ``source`` from the documented values; the ``sha1`` column
+``split`` = ``test`` on every row; ``source`` from the set's documented values; the ``sha1`` column
 equals sha1 of the UTF-8 text with all whitespace removed (Python ``re.sub(r"\\s+", "", text)``);
 no duplicate text (after whitespace removal) within or across the two files; no text that is
-also in the earlier sets one folder up (only hashes are compared); and the minimums
-(buyer >= 320 rows with >= 40 % hard negatives; seller >= 320 rows with >= 100 hard lawful).
+also in an earlier set (only hashes are compared); and the minimums (buyer >= 320 rows with >= 40 %
+hard negatives; seller >= 320 rows with the set's minimum of hard lawful rows).
 Standard library only.
 """
 from __future__ import annotations
@@ -22,31 +27,44 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent  # benchmarks/data/malicious
 _WS = re.compile(r"\s+")
 
-BUYER = {
-    "file": "buyer_texts.tsv",
-    "prefix": "FB",
-    "header": ["id", "channel", "text", "is_extortion", "kind", "hard_negative", "split", "note",
-               "source", "sha1"],
-    "label": "is_extortion",
-    "hard": "hard_negative",
-    "kinds": ["money_for_review", "threat_bad_review", "abuse", "competitor"],
-    "sources": {"helper/written", "helper/written+obfuscated"},
+#: Each held-out set: its folder, id prefixes (buyer, seller), its writer's source tag, the sets
+#: written before it (folders; "." is the labelled set one level up), its minimum of hard lawful
+#: seller rows.
+SETS: dict[str, dict] = {
+    "fresh": {"prefixes": ("FB", "FS"), "tag": "helper", "earlier": (".",), "min_hard_lawful": 100},
+    "fresh2": {"prefixes": ("GB", "GS"), "tag": "helper2", "earlier": (".", "fresh"),
+               "min_hard_lawful": 120},
+    "fresh3": {"prefixes": ("HB", "HS"), "tag": "helper3", "earlier": (".", "fresh", "fresh2"),
+               "min_hard_lawful": 120},
 }
-SELLER = {
-    "file": "seller_messages.tsv",
-    "prefix": "FS",
-    "header": ["id", "text", "blocked", "kind", "hard_lawful", "split", "note", "source", "sha1"],
-    "label": "blocked",
-    "hard": "hard_lawful",
-    "kinds": ["cash_for_review", "refund_for_review", "gift_for_review", "coupon_for_review",
-              "pressure_no_benefit", "other"],
-    "sources": {f"helper/{form}{obf}"
-                for form in ("chat", "review-reply", "sms", "card-insert", "follow-up", "template")
-                for obf in ("", "+obfuscated")},
-}
+
+BUYER_KINDS = ["money_for_review", "threat_bad_review", "abuse", "competitor"]
+SELLER_KINDS = ["cash_for_review", "refund_for_review", "gift_for_review", "coupon_for_review",
+                "pressure_no_benefit", "other"]
+SELLER_FORMS = ("chat", "review-reply", "sms", "card-insert", "follow-up", "template")
+
+
+def specs(name: str) -> tuple[dict, dict]:
+    """The buyer and seller file rules of one set."""
+    s = SETS[name]
+    folder = HERE / name
+    buyer = {
+        "folder": folder, "file": "buyer_texts.tsv", "prefix": s["prefixes"][0],
+        "header": ["id", "channel", "text", "is_extortion", "kind", "hard_negative", "split", "note",
+                   "source", "sha1"],
+        "label": "is_extortion", "hard": "hard_negative", "kinds": BUYER_KINDS,
+        "sources": {f"{s['tag']}/written", f"{s['tag']}/written+obfuscated"},
+    }
+    seller = {
+        "folder": folder, "file": "seller_messages.tsv", "prefix": s["prefixes"][1],
+        "header": ["id", "text", "blocked", "kind", "hard_lawful", "split", "note", "source", "sha1"],
+        "label": "blocked", "hard": "hard_lawful", "kinds": SELLER_KINDS,
+        "sources": {f"{s['tag']}/{form}{obf}" for form in SELLER_FORMS for obf in ("", "+obfuscated")},
+    }
+    return buyer, seller
 
 
 def text_sha1(text: str) -> str:
@@ -65,7 +83,7 @@ def read(path: Path) -> tuple[list[str], list[dict]]:
 
 def check(spec: dict, problems: list[str]) -> list[dict]:
     name = spec["file"]
-    header, rows = read(HERE / name)
+    header, rows = read(spec["folder"] / name)
     if header != spec["header"]:
         problems.append(f"{name}: header {header} != {spec['header']}")
         return rows
@@ -102,11 +120,13 @@ def check(spec: dict, problems: list[str]) -> list[dict]:
     return rows
 
 
-def old_hashes() -> set[str]:
+def old_hashes(name: str) -> set[str]:
     hashes = set()
-    for fname in ("buyer_texts.tsv", "seller_messages.tsv"):
-        path = HERE.parent / fname
-        if path.exists():
+    for folder in (HERE / f for f in SETS[name]["earlier"]):
+        for fname in ("buyer_texts.tsv", "seller_messages.tsv"):
+            path = folder / fname
+            if not path.exists():
+                continue
             _header, rows = read(path)
             hashes |= {text_sha1(r["text"]) for r in rows if "text" in r}
     return hashes
@@ -131,31 +151,44 @@ def report(spec: dict, rows: list[dict]) -> None:
     print("  source: " + ", ".join(f"{s} {n}" for s, n in sorted(sources.items())))
 
 
-def main() -> int:
+def check_set(name: str) -> list[str]:
+    """Check one set; print its counts when it is clean; return its problems."""
     problems: list[str] = []
-    buyer = check(BUYER, problems)
-    seller = check(SELLER, problems)
+    buyer_spec, seller_spec = specs(name)
+    buyer = check(buyer_spec, problems)
+    seller = check(seller_spec, problems)
     both = {text_sha1(r["text"]) for r in buyer} & {text_sha1(r["text"]) for r in seller}
     if both:
         problems.append(f"{len(both)} texts occur in both files")
-    old = old_hashes()
-    for name, rows in (("buyer", buyer), ("seller", seller)):
+    old = old_hashes(name)
+    for who, rows in (("buyer", buyer), ("seller", seller)):
         seen = [r["id"] for r in rows if text_sha1(r.get("text", "")) in old]
         if seen:
-            problems.append(f"{name}: rows also in the earlier sets: {seen}")
-    if len(buyer) < 320 or sum(r["hard_negative"] == "1" for r in buyer) < 0.40 * len(buyer):
+            problems.append(f"{who}: rows also in the earlier sets: {seen}")
+    if len(buyer) < 320 or sum(r.get("hard_negative") == "1" for r in buyer) < 0.40 * len(buyer):
         problems.append("buyer: needs >= 320 rows and >= 40 % hard negatives")
-    if len(seller) < 320 or sum(r["hard_lawful"] == "1" for r in seller) < 100:
-        problems.append("seller: needs >= 320 rows and >= 100 hard lawful rows")
+    need = SETS[name]["min_hard_lawful"]
+    if len(seller) < 320 or sum(r.get("hard_lawful") == "1" for r in seller) < need:
+        problems.append(f"seller: needs >= 320 rows and >= {need} hard lawful rows")
+    print(f"== {name}")
     if not problems:
-        report(BUYER, buyer)
-        report(SELLER, seller)
+        report(buyer_spec, buyer)
+        report(seller_spec, seller)
         print("ok")
-        return 0
+    return [f"{name}: {p}" for p in problems]
+
+
+def main(argv: list[str]) -> int:
+    names = argv or [n for n in SETS if (HERE / n).is_dir()]
+    unknown = [n for n in names if n not in SETS]
+    if unknown:
+        print(f"unknown set(s) {unknown}; known: {sorted(SETS)}")
+        return 2
+    problems = [p for n in names for p in check_set(n)]
     for p in problems:
         print("PROBLEM:", p)
-    return 1
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
