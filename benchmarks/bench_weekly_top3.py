@@ -640,12 +640,27 @@ def measure_inprocess(url: str, week: str, repeat: int) -> dict[str, object]:
 
 
 def check_figures(url: str, week: str) -> dict[str, int] | None:
-    """The week's review and case counts by plain SQL on the SQLite file (to compare with ``figures``)."""
-    if not url.startswith("sqlite:///"):
-        return None
+    """The week's review and case counts by plain SQL on the SQLite file or the PostgreSQL database (to compare
+    with ``figures``)."""
     from reviewops.reporting.reports import week_bounds
 
     start, end = week_bounds(week)
+    if url.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                b = {"s": start, "e": end}
+                n = conn.execute(sa.text("SELECT count(*) FROM reviews WHERE created_at >= :s AND created_at < :e"),
+                                 b).scalar_one()
+                k = conn.execute(sa.text("SELECT count(*) FROM cases c JOIN reviews r ON r.id = c.review_pk "
+                                         "WHERE r.created_at >= :s AND r.created_at < :e"), b).scalar_one()
+        finally:
+            engine.dispose()
+        return {"reviews": int(n), "cases": int(k)}
+    if not url.startswith("sqlite:///"):
+        return None
     fmt = "%Y-%m-%d %H:%M:%S.%f"
     bounds = tuple(t.astimezone(dt.UTC).strftime(fmt) for t in (start, end))
     con = sqlite3.connect(f"file:{url[len('sqlite:///'):]}?mode=ro", uri=True)
