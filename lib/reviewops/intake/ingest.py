@@ -32,6 +32,7 @@ from dataclasses import replace as _dc_replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -471,6 +472,114 @@ def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
     conn.exec_driver_sql(sql, params)
 
 
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_PLAIN = frozenset({str, int, bool, type(None)})  # how SQLAlchemy stores a DATETIME on SQLite (read back by UTCDateTime)
+
+
+def _pylist(values: Any, n: int) -> list[Any]:
+    """A column as plain Python values for the driver (``None`` for empty), converted by dtype in C where
+    pandas can: nullable and numpy integers/bools by ``tolist``, text as is. A scalar is repeated ``n`` times."""
+    if not isinstance(values, pd.Series):
+        return [values] * n
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return [None if x is pd.NaT or x is None else x for x in values.dt.to_pydatetime().tolist()]
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biu":
+        return values.tolist()  # numpy ints and bools: never empty
+    arr = values.to_numpy(dtype=object, na_value=None).tolist()
+    if any(x.__class__ not in _PLAIN for x in arr):
+        arr = [_py(x) for x in arr]
+    return arr
+
+
+def _time_texts(values: Any, n: int, sqlite: bool) -> list[Any]:
+    """A timezone-aware time column (or one time for every row) as the driver takes it: on SQLite the UTC
+    text SQLAlchemy writes, vectorised; elsewhere aware datetimes. Naive times are refused."""
+    if isinstance(values, list):
+        if any(v is not None and v.tzinfo is None for v in values):
+            raise st.StoreError(f"时间缺少时区 / naive datetime in {values!r:.200}")
+        utc_ = dt.timezone.utc
+        if sqlite:
+            return [None if v is None else v.astimezone(utc_).strftime(_SQLITE_TIME) for v in values]
+        return [None if v is None else v.astimezone(utc_) for v in values]
+    if not isinstance(values, pd.Series):
+        if values is None:
+            return [None] * n
+        if values.tzinfo is None:
+            raise st.StoreError(f"时间缺少时区 / naive datetime {values!r}")
+        one = values.astimezone(dt.timezone.utc)
+        return [one.strftime(_SQLITE_TIME) if sqlite else one] * n
+    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        if values.isna().all():
+            return [None] * n
+        raise st.StoreError(f"时间缺少时区 / naive datetime column {values.name!r}")
+    utc = values.dt.tz_convert("UTC")
+    if sqlite:
+        return utc.dt.strftime(_SQLITE_TIME).to_numpy(dtype=object, na_value=None).tolist()
+    return [None if x is pd.NaT or x is None else x for x in utc.dt.to_pydatetime().tolist()]
+
+
+def _new_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
+    """``n`` fresh primary keys for rows this transaction is about to insert, in insertion order.
+
+    SQLite: the ids it would give itself (max + 1 …; the write transaction is ``BEGIN IMMEDIATE``, so no
+    other writer can take them). PostgreSQL: drawn from the column's sequence."""
+    if n == 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        top = conn.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()
+        base = int(top or 0)
+        return list(range(base + 1, base + n + 1))
+    rows = conn.exec_driver_sql(
+        f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, {int(n)})").scalars().all()
+    return sorted(int(x) for x in rows)
+
+
+def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Any], n: int, *,
+                    progress: Callable[[int], None] | None = None, pause: bool = False) -> None:
+    """INSERT ``n`` rows given column by column (pandas Series, lists, or one value for every row).
+
+    The columnar twin of :func:`_bulk_insert`: no dict per row; times converted a column at a time. SQLite
+    takes them through the driver's ``executemany``; PostgreSQL through ``COPY … FROM STDIN``."""
+    if n == 0:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    cols = list(columns)
+    defaults = {c.name: c.default.arg for c in table.c
+                if c.name not in cols and c.default is not None and c.default.is_scalar}
+    lists = []
+    for c in cols:
+        v = columns[c]
+        if isinstance(table.c[c].type, st.UTCDateTime):
+            lists.append(_time_texts(v, n, sqlite))
+        elif isinstance(v, list):
+            lists.append(v)
+        else:
+            lists.append(_pylist(v, n))
+    for c, v in defaults.items():
+        cols.append(c)
+        lists.append([v] * n)
+    if sqlite:
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"
+        step = WRITE_CHUNK * 10
+        for i in range(0, n, step):
+            conn.exec_driver_sql(sql, list(zip(*(col[i:i + step] for col in lists))))
+            if pause:
+                _maybe_pause(i, min(n, i + step))
+            if progress:
+                progress(min(n, i + step) - i)
+        return
+    raw = conn.connection.driver_connection
+    step = WRITE_CHUNK * 50
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
+        for i in range(0, n, step):
+            for row in zip(*(col[i:i + step] for col in lists)):
+                cp.write_row(row)
+            if pause:
+                _maybe_pause(i, min(n, i + step))
+            if progress:
+                progress(min(n, i + step) - i)
+
+
 def _ids_of(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
             batch_id: int | None) -> dict[tuple, int]:
     """``{natural key: id}`` for rows just inserted (by batch when the table has one)."""
@@ -550,12 +659,14 @@ def upsert(
     progress: Callable[[int], None] | None = None,
     inserted: set[tuple] | None = None,
     cannot_exist: Callable[[tuple], bool] | None = None,
+    existing: dict[tuple, dict[str, Any]] | None = None,
 ) -> tuple[Counts, dict[tuple, int], dict[tuple, dict[str, Any]]]:
     """Insert new natural keys, update changed rows (new non-empty values win), leave the rest.
 
     Columns in ``insert_only`` are written for new rows only (e.g. ``first_seen_at``).
     Keys for which ``cannot_exist(key)`` is true are known to be new (e.g. tracking events of a
-    shipment inserted by this very batch) and are not looked up.
+    shipment inserted by this very batch) and are not looked up. ``existing``: the stored rows under
+    these keys, already looked up by the caller (:func:`_existing_rows`).
     Returns the counts, ``{key: id}`` of every record (only with ``returning``) and the old
     rows of updated keys; the keys of inserted rows are added to ``inserted`` when given.
     """
@@ -565,7 +676,8 @@ def upsert(
     all_keys = list(dict.fromkeys(tuple(r[k] for k in keys) for r in records))
     if cannot_exist is not None:
         all_keys = [k for k in all_keys if not cannot_exist(k)]
-    existing = _existing_rows(conn, table, keys, all_keys) if all_keys else {}
+    if existing is None:
+        existing = _existing_rows(conn, table, keys, all_keys) if all_keys else {}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     old_rows: dict[tuple, dict[str, Any]] = {}
@@ -634,15 +746,37 @@ def _customer_ids(conn: Connection, frame: pd.DataFrame, nick_col: str | None) -
         return out
     sub = frame.loc[have, ["_shop", nick_col + "_hash", nick_col + "_masked"]].drop_duplicates(["_shop", nick_col + "_hash"])
     now = st.utcnow()
-    recs = [
-        {"shop_id": int(s), "customer_key": f"nick:{k}", "nick_masked": m, "nick_hash": k,
-         "nick_is_masked": False, "first_seen_at": None, "created_at": now}
-        for s, k, m in sub.itertuples(index=False, name=None)
-    ]
-    _, ids, _ = upsert(conn, st.customers, ("shop_id", "customer_key"), recs, returning=True)
+    n = len(sub)
+    shops = _pylist(sub["_shop"], n)
+    hashes = sub[nick_col + "_hash"].tolist()
+    masked = _pylist(sub[nick_col + "_masked"], n)
+    ckeys = [f"nick:{k}" for k in hashes]
+    keys = list(zip(shops, ckeys))
+    stored = _existing_rows(conn, st.customers, ("shop_id", "customer_key"), keys)
+    ids: dict[tuple, int] = {}
+    fresh = [i for i, k in enumerate(keys) if k not in stored] if stored else range(n)
+    m = len(fresh)
+    if m:
+        new_ids = _new_ids(conn, st.customers, m)
+        pick = fresh if isinstance(fresh, list) else None
+        _insert_columns(conn, st.customers, {
+            "id": new_ids,
+            "shop_id": shops if pick is None else [shops[i] for i in pick],
+            "customer_key": ckeys if pick is None else [ckeys[i] for i in pick],
+            "nick_masked": masked if pick is None else [masked[i] for i in pick],
+            "nick_hash": hashes if pick is None else [hashes[i] for i in pick],
+            "nick_is_masked": False, "first_seen_at": None, "created_at": now}, m)
+        ids.update(zip((keys[i] for i in fresh), new_ids))
+    if stored:
+        # customers already stored: the same merge as any upsert (a new non-empty value wins)
+        recs = [{"shop_id": keys[i][0], "customer_key": keys[i][1], "nick_masked": masked[i], "nick_hash": hashes[i],
+                 "nick_is_masked": False, "first_seen_at": None, "created_at": now}
+                for i in range(n) if keys[i] in stored]
+        upsert(conn, st.customers, ("shop_id", "customer_key"), recs, existing=stored)
+        ids.update((k, r["id"]) for k, r in stored.items())
     keyed = {(s, k[len("nick:"):]): v for (s, k), v in ids.items()}
     vals = [keyed.get((int(s), k)) if k is not None else None
-            for s, k in zip(frame["_shop"], frame[nick_col + "_hash"])]
+            for s, k in zip(frame["_shop"].tolist(), frame[nick_col + "_hash"].tolist())]
     return pd.Series(vals, index=frame.index, dtype=object)
 
 
@@ -657,8 +791,8 @@ def _iso(ts: Any) -> str:
 
 def _iso_all(times: pd.Series) -> list[str]:
     """:func:`_iso` of every value (vectorised for a timezone-aware column: 4x faster on 394,000 events)."""
-    if isinstance(times.dtype, pd.DatetimeTZDtype) and not times.isna().any():
-        return times.dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        return times.dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("").tolist()
     return [_iso(t) for t in times]
 
 
@@ -816,7 +950,7 @@ def _stored_versioned(conn: Connection, recs: list[dict[str, Any]]) -> dict[tupl
 
 def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
     df = df.copy()
-    created = df["created_at"].map(_iso)
+    created = pd.Series(_iso_all(df["created_at"]), index=df.index, dtype=object)
     order = df["order_id"] if "order_id" in df.columns else pd.Series(None, index=df.index, dtype=object)
     item = pd.Series("", index=df.index, dtype=object)
     for c in ("line_id", "product_id"):
@@ -851,42 +985,91 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
     out["source_row"] = df["_row"]
     out["batch_id"] = batch_id
     now = st.utcnow()
-    recs = _records(out, out.columns)
-    # The version hash covers the review's text as it will be stored: an export that lacks a value
-    # the store already has (an older export without the 追评) changes nothing and makes no version.
-    stored = _stored_versioned(conn, recs)
-    for r in recs:
-        r["first_seen_at"] = now
-        old = stored.get((r["shop_id"], r["review_key"]))
-        if old is not None:
+    out = out.reset_index(drop=True)
+    n = len(out)
+    keys = list(zip(_pylist(out["shop_id"], n), out["review_key"].tolist()))
+    # every stored column of the reviews already in the store under these keys (one lookup; none on a
+    # first import of the shop)
+    stored = _existing_rows(conn, st.reviews, ("shop_id", "review_key"), keys)
+    if stored:
+        is_new = np.fromiter((k not in stored for k in keys), dtype=bool, count=n)
+        new_pos, old_pos = np.flatnonzero(is_new), np.flatnonzero(~is_new)
+        fresh = out.iloc[new_pos]
+    else:
+        new_pos, old_pos = np.arange(n), np.arange(0)
+        fresh = out
+    counts = Counts()
+    # new reviews, a column at a time: the row as read, version 1
+    m = len(fresh)
+    ids: list[int] = []
+    hashes: list[str] = []
+    if m:
+        hashes = _version_hashes(fresh, m)
+        ids = _new_ids(conn, st.reviews, m)
+        _insert_columns(conn, st.reviews, {"id": ids, **{c: fresh[c] for c in fresh.columns},
+                                           "first_seen_at": now, "row_hash": hashes}, m,
+                        progress=progress, pause=True)
+        counts.new = m
+    # reviews already stored: merged value by value (a new non-empty value wins), as before
+    bumps: list[dict[str, Any]] = []
+    bumped: list[tuple[int, dict[str, Any]]] = []  # (position in the file, version row)
+    if len(old_pos):
+        recs = _records(out.iloc[old_pos], out.columns)
+        # The version hash covers the review's text as it will be stored: an export that lacks a value
+        # the store already has (an older export without the 追评) changes nothing and makes no version.
+        for r in recs:
+            r["first_seen_at"] = now
+            old = stored[(r["shop_id"], r["review_key"])]
             for c in VERSIONED:
                 if r.get(c) is None and old.get(c) is not None:
                     r[c] = old[c]
-        r["row_hash"] = _hash_row(*(_hash_value(r.get(c)) for c in VERSIONED))
-    new_keys: set[tuple] = set()
-    counts, ids, old_rows = upsert(conn, st.reviews, ("shop_id", "review_key"), recs, returning=True,
-                                   insert_only=("first_seen_at",), progress=progress, inserted=new_keys)
-    # versions: v1 for new reviews, +1 for changed text
-    versions: list[dict[str, Any]] = []
-    bumps: list[dict[str, Any]] = []
-    for r in recs:
-        k = (r["shop_id"], r["review_key"])
-        old = old_rows.get(k)
-        if old is not None:
-            if old.get("row_hash") != r["row_hash"]:
+            r["row_hash"] = _hash_row(*(_hash_value(r.get(c)) for c in VERSIONED))
+        c_old, _, old_rows = upsert(conn, st.reviews, ("shop_id", "review_key"), recs,
+                                    insert_only=("first_seen_at",), progress=progress, existing=stored)
+        counts.updated, counts.unchanged = c_old.updated, c_old.unchanged
+        for pos, r in zip(old_pos.tolist(), recs):
+            old = old_rows.get((r["shop_id"], r["review_key"]))
+            if old is not None and old.get("row_hash") != r["row_hash"]:
                 merged = {c: (r.get(c) if r.get(c) is not None else old.get(c)) for c in VERSIONED}
                 v = int(old["version"]) + 1
                 bumps.append({"_id": old["id"], "version": v})
-                versions.append({"review_pk": old["id"], "version": v, **merged, "row_hash": r["row_hash"],
-                                 "batch_id": batch_id, "observed_at": now})
-        elif k in new_keys:
-            versions.append({"review_pk": ids[k], "version": 1, **{c: r.get(c) for c in VERSIONED},
-                             "row_hash": r["row_hash"], "batch_id": batch_id, "observed_at": now})
+                bumped.append((pos, {"review_pk": old["id"], "version": v, **merged, "row_hash": r["row_hash"],
+                                     "batch_id": batch_id, "observed_at": now}))
     if bumps:
         conn.execute(st.reviews.update().where(st.reviews.c.id == sa.bindparam("_id")).values(
             version=sa.bindparam("version")), bumps)
-    _bulk_insert(conn, st.review_versions, versions)
+    # versions: v1 for new reviews, +1 for changed text, in file order
+    vcols: dict[str, list[Any]] = {
+        "review_pk": ids, "version": [1] * m,
+        **{c: (_pylist(fresh[c], m) if c in fresh.columns else [None] * m) for c in VERSIONED},
+        "row_hash": hashes, "batch_id": [batch_id] * m,
+    }
+    if bumped:
+        order = np.argsort(np.concatenate([new_pos, np.array([b[0] for b in bumped], dtype=np.int64)]),
+                           kind="stable")
+        for c, vals in vcols.items():
+            joined = np.array([*vals, *(b[1][c] for b in bumped)], dtype=object)
+            vcols[c] = joined[order].tolist()
+    nv = m + len(bumped)
+    _insert_columns(conn, st.review_versions, {**vcols, "observed_at": now}, nv)
     return counts
+
+
+def _version_hashes(frame: pd.DataFrame, n: int) -> list[str]:
+    """:func:`_hash_row` of the :data:`VERSIONED` values of every row (as :func:`_hash_value` renders them),
+    a column at a time: times as UTC ISO text without microseconds, empty as ``""``."""
+    parts = []
+    for c in VERSIONED:
+        if c not in frame.columns:
+            parts.append([""] * n)
+            continue
+        col = frame[c]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            col = col.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        vals = col.to_numpy(dtype=object, na_value=None).tolist()
+        parts.append(["" if v is None else (v if v.__class__ is str else str(_hash_value(v))) for v in vals])
+    b2 = hashlib.blake2b
+    return [b2("\x1f".join(row).encode("utf-8"), digest_size=16).hexdigest() for row in zip(*parts)]
 
 
 def _write_refunds(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
