@@ -252,3 +252,23 @@ def test_version_hashes_match_the_row_hash(store):
     recs = ingest._records(frame, frame.columns)
     want = [ingest._hash_row(*(ingest._hash_value(r.get(c)) for c in ingest.VERSIONED)) for r in recs]
     assert ingest._version_hashes(frame, 3) == want
+
+
+def test_stages_are_told_from_the_start_and_progress_counts_every_written_row(store, tmp_path, capsys):
+    rows = _rows(700)
+    path = _write(tmp_path / "p.csv", rows)
+    seen: list[tuple[str, int | None]] = []
+    done: list[int] = []
+    ingest.import_file(store, path, now=NOW, stage=lambda name, n: seen.append((name, n)), progress=done.append)
+    assert seen == [("reading", None), ("checking", 701), ("writing", 700)]
+    assert sum(done) == 700
+    # again: every row is unchanged and still counted
+    seen.clear()
+    done.clear()
+    ingest.import_file(store, path, now=NOW, stage=lambda name, n: seen.append((name, n)), progress=done.append)
+    assert [s[0] for s in seen] == ["reading", "checking", "writing"] and sum(done) == 700
+    # the command line's bar: shown with its stage before the first row is written
+    res = ingest.import_paths(store, [path], now=NOW, progress=True)
+    assert res[0].rows_unchanged == 700
+    err = capsys.readouterr().err
+    assert ingest.STAGE_ZH["reading"] in err and ingest.STAGE_ZH["writing"] in err

@@ -51,6 +51,8 @@ TOTAL_ROW = re.compile(r"^(合计|总计|總計)")
 ENV_PAUSE_AT_ROW = "REVIEWOPS_TEST_PAUSE_AT_ROW"  # test hook for kill -9 tests (R-01)
 ENV_PAUSE_FILE = "REVIEWOPS_TEST_PAUSE_FILE"
 WRITE_CHUNK = 2000
+#: what a progress bar says while an import is in each stage
+STAGE_ZH = {"reading": "读取 reading", "checking": "检查 checking", "writing": "写入 writing"}
 
 
 @dataclass
@@ -546,38 +548,41 @@ def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Any
     cols = list(columns)
     defaults = {c.name: c.default.arg for c in table.c
                 if c.name not in cols and c.default is not None and c.default.is_scalar}
-    lists = []
-    for c in cols:
-        v = columns[c]
-        if isinstance(table.c[c].type, st.UTCDateTime):
-            lists.append(_time_texts(v, n, sqlite))
-        elif isinstance(v, list):
-            lists.append(v)
-        else:
-            lists.append(_pylist(v, n))
-    for c, v in defaults.items():
-        cols.append(c)
-        lists.append([v] * n)
+    times = [isinstance(table.c[c].type, st.UTCDateTime) for c in cols]
+    names = [*cols, *defaults]
+
+    def part(i: int, j: int) -> list[list[Any]]:
+        """Rows i..j as driver values, column by column (converted a chunk at a time: bounded memory)."""
+        out = []
+        for c, is_time in zip(cols, times):
+            v = columns[c]
+            if isinstance(v, (list, range, pd.Series)):
+                v = v[i:j] if not isinstance(v, pd.Series) else v.iloc[i:j]
+            out.append(_time_texts(v, j - i, sqlite) if is_time else v if isinstance(v, list) else _pylist(v, j - i))
+        out.extend([d] * (j - i) for d in defaults.values())
+        return out
+
+    step = WRITE_CHUNK * 10
     if sqlite:
-        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(['?'] * len(cols))})"
-        step = WRITE_CHUNK * 10
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(['?'] * len(names))})"
         for i in range(0, n, step):
-            conn.exec_driver_sql(sql, list(zip(*(col[i:i + step] for col in lists))))
+            j = min(n, i + step)
+            conn.exec_driver_sql(sql, list(zip(*part(i, j))))
             if pause:
-                _maybe_pause(i, min(n, i + step))
+                _maybe_pause(i, j)
             if progress:
-                progress(min(n, i + step) - i)
+                progress(j - i)
         return
     raw = conn.connection.driver_connection
-    step = WRITE_CHUNK * 50
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as cp:
         for i in range(0, n, step):
-            for row in zip(*(col[i:i + step] for col in lists)):
+            j = min(n, i + step)
+            for row in zip(*part(i, j)):
                 cp.write_row(row)
             if pause:
-                _maybe_pause(i, min(n, i + step))
+                _maybe_pause(i, j)
             if progress:
-                progress(min(n, i + step) - i)
+                progress(j - i)
 
 
 def _ids_of(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
@@ -1463,15 +1468,21 @@ def prepare_file(
     now: dt.datetime,
     tables: list[RawTable] | None = None,
     sha256: str | None = None,
+    stage: Callable[[str, int | None], None] | None = None,
 ) -> PreparedFile:
     """Read ``path`` (unless ``tables`` are given) and prepare every table against ``candidates``: the part
     of :func:`import_file` that needs no store. Raises :class:`UnknownLayout` when no table matches,
-    :class:`UnsupportedFile` for unreadable bytes."""
+    :class:`UnsupportedFile` for unreadable bytes. ``stage(name, rows)`` is told when reading
+    (``"reading"``) and checking (``"checking"``, with the number of rows read) begin."""
     path = Path(path)
     if tables is None:
+        if stage:
+            stage("reading", None)
         # the CSV delimiter is the one whose split of the header row gives the headers these layouts know
         known = all_header_aliases().union(*(lay._alias_index for lay in candidates))
         tables = read_path(path, known)
+    if stage:
+        stage("checking", sum(len(t.rows) for t in tables))
     prepared: list[Prepared] = []
     ignored: list[str] = []  # sheets / archive members whose headers match no layout
     for t in tables:
@@ -1543,8 +1554,13 @@ def import_file(
     sha256: str | None = None,
     now: dt.datetime | None = None,
     prepared: PreparedFile | None = None,
+    stage: Callable[[str, int | None], None] | None = None,
 ) -> list[ImportResult]:
     """Import one export file (all its sheets / archive members) in one transaction.
+
+    ``progress(rows)`` is called as rows are written; ``stage(name, rows)`` when a stage begins:
+    ``"reading"``, ``"checking"`` (rows read), ``"writing"`` (rows to write) — a progress bar can show
+    where a long import is from its first second (:func:`import_paths` does).
 
     ``now`` (timezone-aware, default :func:`reviewops.core.store.utcnow`) is the moment times are checked against: a review,
     order, refund, message or tracking time later than now + 1 day is a bad value. A layout given by
@@ -1578,12 +1594,20 @@ def import_file(
         candidates = (*saved_layouts(store), *BUILTIN)
     if prepared is None:
         prepared = prepare_file(path, candidates=candidates, platform=platform, kind=kind, pii_key=store.pii_key,
-                                now=now, tables=tables, sha256=sha256)
+                                now=now, tables=tables, sha256=sha256, stage=stage)
+        if not skip_bad_rows:
+            # the raw cells only ever go to a rejected-rows file (skip_bad_rows): let them go before writing
+            # (this preparation is ours alone; a caller's PreparedFile is left as it was given)
+            for p in prepared.tables:
+                p.table = _dc_replace(p.table, rows=[])
+                p.raw_rows = []
     elif prepared.slim and skip_bad_rows:
         # the rows were dropped to cross a process boundary, and a skipped row's original cells go to the
         # rejected file: read again here (same file, same result)
         prepared = prepare_file(path, candidates=candidates, platform=platform, kind=kind, pii_key=store.pii_key,
-                                now=now, tables=tables, sha256=prepared.sha256)
+                                now=now, tables=tables, sha256=prepared.sha256, stage=stage)
+    if stage:
+        stage("writing", sum(p.rows_read - len(p.bad_rows) for p in prepared.tables))
     ignored = prepared.ignored
     sha = prepared.sha256
     prepared_tables = prepared.tables
@@ -1691,11 +1715,17 @@ def import_paths(
         path = Path(path)
         bar = None
         cb: Callable[[int], None] | None = None
+        st_cb: Callable[[str, int | None], None] | None = None
         if progress is True:
             from tqdm import tqdm
 
-            bar = tqdm(desc=path.name, unit="行", leave=False, mininterval=0.5)
+            bar = tqdm(desc=f"{path.name} {STAGE_ZH['reading']}", unit="行", leave=False, mininterval=0.5)
             cb = bar.update
+
+            def st_cb(name: str, rows: int | None, bar: Any = bar, label: str = path.name) -> None:
+                bar.set_description(f"{label} {STAGE_ZH[name]}", refresh=False)
+                bar.reset(total=rows)  # the rows of this stage (read, to check, to write)
+                bar.refresh()
         elif callable(progress):
             cb = progress
         try:
@@ -1703,7 +1733,7 @@ def import_paths(
             ready = fut.result() if fut is not None else None
             results.extend(import_file(store, path, platform=platform, kind=kind, shop=shop, layout=layout,
                                        mapping=mapping, save_as=save_as, skip_bad_rows=skip_bad_rows,
-                                       actor=actor, progress=cb, now=now, prepared=ready))
+                                       actor=actor, progress=cb, now=now, prepared=ready, stage=st_cb))
         except ImportRejected as e:
             results.append(ImportResult(file=path.name, member=None, platform=platform, kind=kind or "?",
                                         layout="?", file_type="?", encoding=None, header_row=None,
