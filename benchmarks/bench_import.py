@@ -164,8 +164,13 @@ class ScratchDB:
         engine = sa.create_engine(st.resolve_url(url))
         try:
             with engine.begin() as conn:
-                st.metadata.drop_all(conn)
-                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+                if engine.dialect.name == "postgresql":
+                    # everything, the migrations' functions and triggers included (a scratch database)
+                    conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                    conn.exec_driver_sql("CREATE SCHEMA public")
+                else:
+                    st.metadata.drop_all(conn)
+                    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         finally:
             engine.dispose()
         return url

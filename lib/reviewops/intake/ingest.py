@@ -475,6 +475,7 @@ def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_PG_TIME = "%Y-%m-%d %H:%M:%S.%f+00:00"  # UTC with its offset, for COPY into timestamptz
 _PLAIN = frozenset({str, int, bool, type(None)})  # how SQLAlchemy stores a DATETIME on SQLite (read back by UTCDateTime)
 
 
@@ -494,30 +495,26 @@ def _pylist(values: Any, n: int) -> list[Any]:
 
 
 def _time_texts(values: Any, n: int, sqlite: bool) -> list[Any]:
-    """A timezone-aware time column (or one time for every row) as the driver takes it: on SQLite the UTC
-    text SQLAlchemy writes, vectorised; elsewhere aware datetimes. Naive times are refused."""
+    """A timezone-aware time column (a Series, a list, or one time for every row) as text the database reads
+    back exactly: on SQLite the UTC text SQLAlchemy writes, on PostgreSQL UTC with its offset (``COPY``);
+    converted a column at a time. Naive times are refused."""
+    fmt = _SQLITE_TIME if sqlite else _PG_TIME
+    utc_ = dt.timezone.utc
     if isinstance(values, list):
         if any(v is not None and v.tzinfo is None for v in values):
             raise st.StoreError(f"时间缺少时区 / naive datetime in {values!r:.200}")
-        utc_ = dt.timezone.utc
-        if sqlite:
-            return [None if v is None else v.astimezone(utc_).strftime(_SQLITE_TIME) for v in values]
-        return [None if v is None else v.astimezone(utc_) for v in values]
+        return [None if v is None else v.astimezone(utc_).strftime(fmt) for v in values]
     if not isinstance(values, pd.Series):
         if values is None:
             return [None] * n
         if values.tzinfo is None:
             raise st.StoreError(f"时间缺少时区 / naive datetime {values!r}")
-        one = values.astimezone(dt.timezone.utc)
-        return [one.strftime(_SQLITE_TIME) if sqlite else one] * n
+        return [values.astimezone(utc_).strftime(fmt)] * n
     if not isinstance(values.dtype, pd.DatetimeTZDtype):
         if values.isna().all():
             return [None] * n
         raise st.StoreError(f"时间缺少时区 / naive datetime column {values.name!r}")
-    utc = values.dt.tz_convert("UTC")
-    if sqlite:
-        return utc.dt.strftime(_SQLITE_TIME).to_numpy(dtype=object, na_value=None).tolist()
-    return [None if x is pd.NaT or x is None else x for x in utc.dt.to_pydatetime().tolist()]
+    return values.dt.tz_convert("UTC").dt.strftime(fmt).to_numpy(dtype=object, na_value=None).tolist()
 
 
 def _new_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
@@ -577,12 +574,48 @@ def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Any
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as cp:
         for i in range(0, n, step):
             j = min(n, i + step)
-            for row in zip(*part(i, j)):
-                cp.write_row(row)
+            texts = [_copy_texts(col) for col in part(i, j)]
+            cp.write(("\n".join(map("\t".join, zip(*texts))) + "\n").encode("utf-8"))
             if pause:
                 _maybe_pause(i, j)
             if progress:
                 progress(j - i)
+
+
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(v: Any) -> str:
+    if v is None:
+        return "\\N"
+    if v.__class__ is str:
+        return v.translate(_COPY_ESCAPE)
+    if v is True or v is False:
+        return "t" if v else "f"
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            raise st.StoreError(f"时间缺少时区 / naive datetime {v!r}")
+        return v.isoformat(" ")
+    if isinstance(v, float):
+        return repr(v)
+    return str(v).translate(_COPY_ESCAPE)
+
+
+def _copy_texts(col: list[Any]) -> list[str]:
+    """A column's values in PostgreSQL's ``COPY`` text format (``\\N`` for NULL; backslash, tab and line ends
+    escaped), decided once per column by the types it holds: text that needs no escaping (the common case,
+    checked on the whole column at once) and integers go through without a call per value."""
+    kinds = set(map(type, col))
+    kinds.discard(type(None))
+    if kinds <= {str}:
+        probe = "".join(v for v in col if v is not None)
+        if "\\" in probe or "\t" in probe or "\n" in probe or "\r" in probe:
+            esc = _COPY_ESCAPE
+            return ["\\N" if v is None else v.translate(esc) for v in col]
+        return ["\\N" if v is None else v for v in col]
+    if kinds <= {int}:
+        return ["\\N" if v is None else str(v) for v in col]
+    return [_copy_text(v) for v in col]
 
 
 def _ids_of(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
