@@ -10,7 +10,11 @@ read one old half (for comparison with the figures reported before). The held-ou
 by someone else) was scored once at the end of round 1 and has been development data since (round 2):
 ``--split fresh`` reads it, ``--split all`` reads dev + fresh (every row seen). The second held-out set is
 ``benchmarks/data/malicious/fresh2/`` (same files and columns, written by someone else while round 2 was done and
-never opened by it): ``--split fresh2`` scores it, once, by the coordinator.
+never opened by it) was scored once on 2026-12-07 and has been development data since (it chose the
+settings of the extortion model, ``train_extortion_model.py``); ``--split all`` reads every seen row. The
+third held-out set is ``benchmarks/data/malicious/fresh3/`` (written 2026-12-08 by a helper who saw neither
+the detector nor any earlier row): ``--split fresh3`` scores it, once, by the coordinator, after the rules and
+the model were frozen; ``--rules-only`` adds the rules' figures alone beside the default detector's.
 
 * Buyer texts: ``reviewops.extortion_scores(texts, channel=row channel)``; positive = ``is_extortion``.
   Precision, recall, F1, per kind (recall of the rows of that kind; a flagged row counts whatever kind the
@@ -20,14 +24,14 @@ never opened by it): ``--split fresh2`` scores it, once, by the coordinator.
   blocked kind, false-block rate on lawful messages (hard / plain).
 
 Protocol: the lexicon is tuned on ``dev`` (all old rows) and on probe sentences written for the tests.
-``--show-errors`` lists misreadings and refuses on ``fresh2``. The ``fresh2`` figures are computed by the
-coordinator once, after the lexicon and rules are frozen.
+``--show-errors`` lists misreadings and refuses on ``fresh3``. The ``fresh3`` figures are computed by the
+coordinator once, after the lexicon, the rules and the model are frozen.
 
 Usage::
 
     python benchmarks/accuracy_extortion.py --split dev [--show-errors]
     python benchmarks/accuracy_extortion.py --split all [--show-errors]
-    python benchmarks/accuracy_extortion.py --split fresh2 --json benchmarks/results/accuracy_extortion_fresh2.json
+    python benchmarks/accuracy_extortion.py --split fresh3 --rules-only --json benchmarks/results/accuracy_extortion_fresh3.json
 """
 
 from __future__ import annotations
@@ -44,16 +48,18 @@ DATA = HERE / "data" / "malicious"
 
 FRESH = DATA / "fresh"
 FRESH2 = DATA / "fresh2"
+FRESH3 = DATA / "fresh3"
 #: --split name → [(folder, rows kept by the old split column or None for every row)]
 SPLITS = {"dev": [(DATA, None)], "old-dev": [(DATA, "dev")], "old-test": [(DATA, "test")],
-          "fresh": [(FRESH, None)], "all": [(DATA, None), (FRESH, None)], "fresh2": [(FRESH2, None)]}
+          "fresh": [(FRESH, None)], "all": [(DATA, None), (FRESH, None), (FRESH2, None)], "fresh2": [(FRESH2, None)],
+          "fresh3": [(FRESH3, None)]}
 #: splits still held out: scored once by the coordinator, never with --show-errors
-HELD_OUT = ("fresh2",)
+HELD_OUT = ("fresh3",)
 
 
 def load(name: str, split: str) -> list[dict[str, str]]:
     """The rows of ``name`` for ``split`` (dev = every row of the old files; fresh = the first held-out set, seen
-    since it was scored; all = dev + fresh; fresh2 = the second held-out set)."""
+    since it was scored; all = dev + fresh + fresh2; fresh3 = the third held-out set)."""
     out: list[dict[str, str]] = []
     for folder, keep in SPLITS[split]:
         path = folder / name
@@ -71,7 +77,7 @@ def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
 
-def buyer_figures(split: str, show_errors: bool = False) -> dict:
+def buyer_figures(split: str, show_errors: bool = False, rules_only: bool = False) -> dict:
     from reviewops import extortion_scores
 
     rows = load("buyer_texts.tsv", split)
@@ -82,7 +88,8 @@ def buyer_figures(split: str, show_errors: bool = False) -> dict:
         idx = [i for i, r in enumerate(rows) if r["channel"] == channel]
         if not idx:
             continue
-        df = extortion_scores([rows[i]["text"] for i in idx], channel=channel)
+        df = extortion_scores([rows[i]["text"] for i in idx], channel=channel,
+                              **({"model": None} if rules_only else {}))
         for i, f, k, why in zip(idx, df["is_extortion"], df["kind"], df["reasons"]):
             flagged[i], kinds[i], reasons[i] = bool(f), k, why
     tp = sum(1 for r, f in zip(rows, flagged) if f and r["is_extortion"] == "1")
@@ -143,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=tuple(SPLITS), default="dev",
                     help="dev = all rows of the old files (both old halves, all seen); old-dev / old-test = one old "
-                         "half; fresh = the first held-out set (scored once, seen since); all = dev + fresh (all "
-                         "seen); fresh2 = the second held-out set in fresh2/ (scored once by the coordinator)")
-    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh2)")
+                         "half; fresh, fresh2 = the first two held-out sets (scored once, seen since); all = dev + fresh + "
+                         "fresh2 (all seen); fresh3 = the third held-out set (scored once by the coordinator)")
+    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh3)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--rules-only", action="store_true",
+                    help="also score the buyer texts with the rules alone (extortion_scores(model=None)), for comparison")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run (the test suite's): the dev rows, JSON to a temporary place, printed last")
     args = ap.parse_args(argv)
@@ -168,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     figures = {"split": args.split, "buyer": buyer_figures(args.split, args.show_errors),
                "seller": seller_figures(args.split, args.show_errors)}
+    if args.rules_only:
+        figures["buyer_rules_only"] = r = buyer_figures(args.split, False, rules_only=True)
+        print(f"[{args.split}] rules alone: precision {r['precision']}  recall {r['recall']}  "
+              f"(tp {r['tp']} fp {r['fp']} fn {r['fn']} of {r['rows']})")
     b, s = figures["buyer"], figures["seller"]
     print(f"[{args.split}] extortion_scores: precision {b['precision']}  recall {b['recall']}  "
           f"(tp {b['tp']} fp {b['fp']} fn {b['fn']} of {b['rows']})")

@@ -379,7 +379,8 @@ def _key_sha1(text: str) -> str:
 
 
 def trained_sha1s(rows: list[dict[str, Any]], extra: list[tuple[str, str, int]]) -> list[str]:
-    """TRAIN + DEV rows, the unlabelled TRAIN-range texts and the old accuracy.md DEV range (lexicon)."""
+    """TRAIN + DEV rows, the unlabelled TRAIN-range texts, the old accuracy.md DEV range (lexicon) and the
+    extortion model's training texts."""
     out = {r["sha1"] for r in rows if r["split"] in ("train", "dev")}
     out.update(h for h, _, _ in extra)
     for pool in make_corpus.load_pools().values():
@@ -387,6 +388,11 @@ def trained_sha1s(rows: list[dict[str, Any]], extra: list[tuple[str, str, int]])
     # the old protocol (benchmarks/accuracy.py) kept every non-empty line, also those under 8 characters
     old_lines = _old_dev_lines()
     out.update(_key_sha1(t) for t in old_lines)
+    # the shipped extortion model's training texts are listed in the same file (train_extortion_model.py)
+    sys.path.insert(0, str(HERE))
+    import train_extortion_model
+
+    out.update(train_extortion_model.trained_sha1s())
     return sorted(out)
 
 

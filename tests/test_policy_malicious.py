@@ -85,7 +85,7 @@ def _add(ws: Any, **cells: Any) -> int:
 
 def _shop_edit(wb: openpyxl.Workbook) -> None:
     """A shop's edit: a new buyer abuse term and a new seller benefit, a weight lowered, two deadlines changed,
-    a longer warning window."""
+    a longer warning window, and the learned model turned off (the shop's lexicon alone decides)."""
     lex = wb[LEX]
     _add(lex, 适用方="买家", 角色="abuse", 词语="蛆虫", 权重=0.9, 备注="店铺新增")
     _add(lex, 适用方="卖家", 角色="benefit", 词语="奶茶", 权重="1", 备注="店铺新增：奶茶券")
@@ -95,6 +95,7 @@ def _shop_edit(wb: openpyxl.Workbook) -> None:
     rules.cell(_row(rules, 平台="淘宝", 申诉理由="辱骂/隐私/广告"), _col(rules, "时限天数"), 20)
     params = wb["参数"]
     params.cell(_row(params, 参数="appeal_warn_hours"), _col(params, "值"), "48")
+    params.cell(_row(params, 参数="extortion_model_weight"), _col(params, "值"), "0")  # its lexicon alone decides
 
 
 # ------------------------------------------------------------------------------ defaults
@@ -141,7 +142,14 @@ def test_an_edited_workbook_changes_the_detector_the_guard_and_the_deadlines(def
     before, after = ext.extortion_scores([ABUSE_TEXT, "傻逼"]), ext.extortion_scores([ABUSE_TEXT, "傻逼"], policy=p)
     assert before["is_extortion"].tolist() == [False, True]
     assert after["is_extortion"].tolist() == [True, False] and after["kind"][0] == "abuse" and after["score"][1] == 0.3
-    assert "蛆虫" in after["reasons"][0]
+    assert "蛆虫" in after["reasons"][0] and "模型判断" not in after["reasons"][0]
+    # with the model on (the default weight), the lowered weight still counts in the rule part of the score
+    on = json.loads(p.to_json())
+    for r in on["tables"]["settings"]:
+        if r["key"] == "extortion_model_weight":
+            r["value"] = "0.7"
+    with_model = ext.extortion_scores(["傻逼"], policy=Policy.from_json(json.dumps(on, ensure_ascii=False)))
+    assert with_model["score"][0] < ext.extortion_scores(["傻逼"])["score"][0]
     problems = check_message(GUARD_TEXT, platform="taobao", policy=p)
     assert len(problems) == 1 and "奶茶" in problems[0]
     assert ext.incentive_hits(GUARD_TEXT) == [] and ext.disclaimed("我们不做好评奶茶", "好评奶茶", p)

@@ -740,6 +740,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "its flag expires", min=1, max=90),
     Setting("extortion_threshold", "float", "0.5", "恶意识别：买家消息或评价的文本分 ≥ 此值即判为勒索/辱骂/同行抹黑（0–1）"
             " / a buyer text scoring at least this is flagged", min=0.0, max=1.0),
+    Setting("extortion_model_weight", "float", "0.7", "恶意识别：模型（字词特征）在文本分中的权重；0 = 只用恶意识别词库的规则"
+            " / weight of the learned n-gram model in the text score; 0 = the lexicon's rules alone", min=0.0, max=1.0),
     Setting("malicious_threshold", "float", "0.6", "恶意差评：案件综合分 ≥ 此值转法务（店铺法务确认/驳回够多后按其决定调整，"
             "0.5–0.9）/ default case threshold before a shop's decisions tune it", min=0.5, max=0.9),
     Setting("appeal_warn_hours", "int", "24", "平台申诉截止前多少小时预警（法务队列与每日巡检）/ warn this many hours "

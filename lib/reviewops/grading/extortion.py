@@ -68,12 +68,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..core.policy import EXTORTION_ROLES, SETTINGS, builtin_rows
 from .lexicon import _new_matcher, normalize_text
 
-__all__ = ["KINDS", "disclaimed", "extortion_scores", "incentive_hits", "read_text", "squeeze", "squeeze_many"]
+__all__ = ["KINDS", "ExtortionModel", "disclaimed", "extortion_model", "extortion_scores", "incentive_hits", "read_text",
+           "squeeze", "squeeze_many"]
 
 KINDS = ("money_for_review", "threat_bad_review", "abuse", "competitor")
 KIND_ZH = {"money_for_review": "以评价索要好处", "threat_bad_review": "以差评/多号威胁", "abuse": "辱骂诅咒",
@@ -475,17 +477,26 @@ def _threshold(policy: Any) -> float | None:
         return None
 
 
-def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = None) -> pd.DataFrame:
+def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = None,
+                     model: Any = "default") -> pd.DataFrame:
     """Extortion/abuse reading of buyer texts, one row per text in order.
 
     ``policy`` (a :class:`reviewops.core.policy.Policy`, optional): its 恶意识别词库 (empty: the built-in lexicon)
     and its ``extortion_threshold`` setting; without one, the built-in lexicon and threshold (0.5).
 
+    ``model``: ``"default"`` (the shipped :class:`ExtortionModel`, see :func:`extortion_model`), an
+    :class:`ExtortionModel`, or ``None`` for the rules alone. With a model the score is
+    ``min(1, rule_weight · rule score + model_weight · model probability)`` — 0.375 and the policy's
+    ``extortion_model_weight`` (0.7; 0 turns the model off) — or the rule score itself when it reaches the
+    model's ``rule_floor`` (0.7): at the 0.5 threshold the model alone flags at p ≥ 0.71, a weak rule reading
+    needs the model's agreement, and a strong one is never vetoed. Without a model it is the rule score.
+
     Columns: ``score`` (0–1 float), ``is_extortion`` (``score >= threshold``), ``kind``
-    (money_for_review, threat_bad_review, abuse, competitor; "" when not flagged) and ``reasons`` (Chinese,
-    ``；``-joined: the words and the rule that fired, and any lawful/reporting frame that lowered the score).
-    ``channel`` is ``"chat"`` (IM messages) or ``"review"``. None/NaN texts read as empty (score 0).
-    Identical texts in one call are read once.
+    (money_for_review, threat_bad_review, abuse, competitor; "" when not flagged: the rules' kind, else the
+    model's kind head) and ``reasons`` (Chinese, ``；``-joined: the words and the rule that fired, any
+    lawful/reporting frame that lowered the score, and the model's probability with the character n-grams that
+    weighed most). ``channel`` is ``"chat"`` (IM messages) or ``"review"``. None/NaN texts read as empty
+    (score 0). Identical texts in one call are read once.
     """
     if channel not in CHANNELS:
         from ..core.errors import ConfigError
@@ -512,7 +523,15 @@ def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = 
             k = len(uniq)
             uniq.append(t)
         slot.append(k)
-    readings = [_read_squeezed(reader, s, thr) for s in squeeze_many(uniq)]
+    squeezed = squeeze_many(uniq)
+    m = _model_arg(model)
+    weight = _model_weight(policy)
+    if m is not None and weight is None:
+        weight = m.model_weight
+    if m is None or not weight:
+        readings = [_read_squeezed(reader, s, thr) for s in squeezed]
+    else:
+        readings = _combined(m, reader, squeezed, thr, weight)
     if len(readings) == len(items):
         rows = readings
     else:
@@ -521,6 +540,172 @@ def extortion_scores(texts: Iterable[Any], channel: str = "chat", policy: Any = 
                          "is_extortion": pd.array([r.is_extortion for r in rows], dtype=bool),
                          "kind": pd.Series([r.kind for r in rows], dtype=object),
                          "reasons": pd.Series([r.reasons for r in rows], dtype=object)})
+
+
+# ------------------------------------------------------------------ the learned part (issue 17)
+@dataclass(frozen=True)
+class ExtortionModel:
+    r"""A logistic regression over hashed character 1–3-grams of squeezed (:func:`squeeze`) buyer texts (binary head)
+    plus a head over :data:`KINDS` (learned on the positive rows), trained by
+    ``benchmarks/train_extortion_model.py`` on the labelled sets that have been seen; ``header`` is its JSON
+    (version, settings, training files' sha256, the protocol's figures). Scored with numpy."""
+
+    n_bits: int
+    weights: np.ndarray  # (1, 2**n_bits) float32
+    bias: np.ndarray  # (1,)
+    kind_weights: np.ndarray  # (len(KINDS), 2**n_bits)
+    kind_bias: np.ndarray
+    rule_weight: float
+    model_weight: float  # the default of the policy setting extortion_model_weight
+    rule_floor: float
+    length_shrink: float  # the n-gram part of a text of L characters counts L / (L + length_shrink)
+    header: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.header.get("version", ""))
+
+    def probability(self, squeezed: Sequence[str]) -> np.ndarray:
+        """P(extortion) per squeezed text (0 for an empty one)."""
+        from .textmodel import _linear_scores
+
+        z = _linear_scores(squeezed, self.n_bits, self.weights, self.bias)[:, 0]
+        if self.length_shrink:  # a short text has few n-grams: pull it towards the bias (less evidence)
+            n = np.fromiter(map(len, squeezed), dtype=float, count=len(squeezed))
+            z = self.bias[0] + (z - self.bias[0]) * n / (n + self.length_shrink)
+        p = 1.0 / (1.0 + np.exp(-z))
+        p[np.fromiter((not s for s in squeezed), dtype=bool, count=len(squeezed))] = 0.0
+        return p
+
+    def kinds(self, squeezed: Sequence[str]) -> list[str]:
+        from .textmodel import _linear_scores
+
+        z = _linear_scores(squeezed, self.n_bits, self.kind_weights, self.kind_bias)
+        return [KINDS[int(k)] for k in z.argmax(axis=1)]
+
+    def top_ngrams(self, s: str, k: int = 3) -> list[str]:
+        """The ``k`` character bi- and trigrams of one squeezed text with the largest positive weights (what an
+        operator reads as the model's reason); ``^``/``$`` mark the text's start and end."""
+        from .textmodel import _positions
+
+        _f1, f2, f3, _doc, _n = _positions([s], self.n_bits)
+        w = np.append(self.weights[0], np.float32(0))
+        joined = "\x00" + s + "\x00"
+        cands: dict[str, float] = {}
+        for size, f in ((2, f2), (3, f3)):
+            for i, fi in enumerate(f[: len(joined) - size + 1]):
+                weight = float(w[fi])
+                gram = joined[i:i + size]
+                if weight > 0 and gram.strip("\x00"):
+                    shown = gram.replace("\x00", "^", 1) if gram.startswith("\x00") else gram
+                    shown = shown[:-1] + "$" if shown.endswith("\x00") else shown
+                    cands[shown] = max(cands.get(shown, 0.0), weight)
+        out: list[str] = []
+        for gram, _w in sorted(cands.items(), key=lambda kv: (-kv[1], kv[0])):
+            core = gram.strip("^$")
+            if any(core in o or o.strip("^$") in core for o in out):
+                continue
+            out.append(gram)
+            if len(out) == k:
+                break
+        return out
+
+    @classmethod
+    def from_files(cls, npz_path: Any, json_path: Any) -> ExtortionModel:
+        import hashlib
+        import io
+        import json
+
+        from ..core.errors import ModelError
+
+        try:
+            with open(json_path, encoding="utf-8") as fh:
+                header = json.load(fh)
+            with open(npz_path, "rb") as fh:
+                blob = fh.read()
+            if header.get("format") != 1:
+                raise ValueError(f"format {header.get('format')!r}, expected 1")
+            if hashlib.sha256(blob).hexdigest() != header.get("npz_sha256"):
+                raise ValueError("the .npz does not match the sha256 in its header")
+            if tuple(header.get("kinds", ())) != KINDS:
+                raise ValueError(f"kinds {header.get('kinds')!r}, expected {list(KINDS)}")
+            z = np.load(io.BytesIO(blob), allow_pickle=False)
+            n_bits = int(header["n_bits"])
+            weights = np.asarray(z["weights"], dtype=np.float32)
+            kind_weights = np.asarray(z["kind_weights"], dtype=np.float32)
+            if weights.shape != (1, 1 << n_bits) or kind_weights.shape != (len(KINDS), 1 << n_bits):
+                raise ValueError(f"weights of shape {weights.shape} / {kind_weights.shape} for {n_bits} bits")
+            return cls(n_bits=n_bits, weights=weights, bias=np.asarray(z["bias"], dtype=np.float64),
+                       kind_weights=kind_weights, kind_bias=np.asarray(z["kind_bias"], dtype=np.float64),
+                       rule_weight=float(header["rule_weight"]), model_weight=float(header["model_weight"]),
+                       rule_floor=float(header["rule_floor"]), length_shrink=float(header["length_shrink"]),
+                       header=header)
+        except (OSError, ValueError, KeyError) as e:
+            raise ModelError(f"恶意识别模型无法读取（{e}）；请重新安装 reviewops / the shipped extortion model cannot be "
+                             f"read ({e}); reinstall reviewops or run benchmarks/train_extortion_model.py") from None
+
+
+_MODEL: list[ExtortionModel | None] = []
+
+
+def extortion_model() -> ExtortionModel | None:
+    """The shipped extortion model (``grading/data/extortion_model.npz`` + ``.json``, loaded once), or None
+    when the package carries none."""
+    if not _MODEL:
+        from pathlib import Path
+
+        here = Path(__file__).resolve().parent / "data"
+        npz, js = here / "extortion_model.npz", here / "extortion_model.json"
+        _MODEL.append(ExtortionModel.from_files(npz, js) if npz.exists() and js.exists() else None)
+    return _MODEL[0]
+
+
+def _model_weight(policy: Any) -> float | None:
+    if policy is None:
+        return None
+    try:
+        return float(policy.setting("extortion_model_weight"))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def _model_arg(model: Any) -> ExtortionModel | None:
+    if model is None:
+        return None
+    if isinstance(model, ExtortionModel):
+        return model
+    if model == "default":
+        return extortion_model()
+    from ..core.errors import ConfigError
+
+    raise ConfigError(f"未知模型参数 {model!r}；可用：\"default\"、None 或 ExtortionModel / unknown model {model!r}; "
+                      f"use \"default\", None or an ExtortionModel")
+
+
+_ANY = 1e-9  # a threshold that keeps the rules' kind and reasons for any positive score
+
+
+def _combined(m: ExtortionModel, reader: _Reader, squeezed: Sequence[str], thr: float,
+              model_weight: float) -> list[Reading]:
+    """The rules and the model together: score = min(1, rule_weight·rule + model_weight·p), or the rule score
+    itself when it is at least the model's ``rule_floor`` and higher."""
+    rules = [_read_squeezed(reader, s, _ANY) if s else _NOTHING for s in squeezed]
+    p = m.probability(squeezed)
+    rule = np.fromiter((r.score for r in rules), float, len(rules))
+    score = np.minimum(1.0, m.rule_weight * rule + model_weight * p)
+    score = np.where(rule >= m.rule_floor, np.maximum(score, rule), score).round(4)
+    flagged = score >= thr if thr > 0 else np.ones(len(rules), dtype=bool)
+    need_kind = [i for i, r in enumerate(rules) if flagged[i] and not r.kind]
+    head = dict(zip(need_kind, m.kinds([squeezed[i] for i in need_kind]))) if need_kind else {}
+    out: list[Reading] = []
+    for i, r in enumerate(rules):
+        reasons = [r.reasons] if r.reasons else []
+        if p[i] >= 0.5 or (flagged[i] and not r.reasons):
+            grams = "、".join(m.top_ngrams(squeezed[i]))
+            reasons.append(f"模型判断 {p[i]:.2f}" + (f"（{grams}）" if grams else ""))
+        kind = (r.kind or head.get(i, "")) if flagged[i] else ""
+        out.append(Reading(float(score[i]), bool(flagged[i]), kind, "；".join(reasons)))
+    return out
 
 
 # ------------------------------------------------------------------ seller side (the compliance guard)
