@@ -674,6 +674,8 @@ def _existing_rows(conn: Connection, table: sa.Table, keys: Sequence[str], wante
     if keys[0] == "shop_id" and conn.execute(
             sa.select(table.c.id).where(table.c.shop_id.in_({k[0] for k in wanted})).limit(1)).first() is None:
         return out  # nothing stored for these shops yet (a first import): no lookups
+    if conn.dialect.name == "postgresql" and len(wanted) > PG_STAGE_KEYS:
+        return _existing_rows_staged(conn, table, keys, wanted, sel)
     ordered = sorted(set(wanted), key=lambda k: tuple("" if v is None else str(v) for v in k))
     for i in range(0, len(ordered), 500):
         chunk = ordered[i:i + 500]
@@ -683,6 +685,35 @@ def _existing_rows(conn: Connection, table: sa.Table, keys: Sequence[str], wante
             k = tuple(row[c] for c in keys)
             if k in want:
                 out[k] = dict(row)
+    return out
+
+
+#: above this many keys, PostgreSQL looks stored rows up by a join with the keys COPYed into a temporary table
+PG_STAGE_KEYS = 2000
+
+
+def _existing_rows_staged(conn: Connection, table: sa.Table, keys: Sequence[str], wanted: list[tuple],
+                          sel: list[Any]) -> dict[tuple, dict[str, Any]]:
+    """:func:`_existing_rows` on PostgreSQL for many keys: the keys go into a temporary table by ``COPY``
+    (dropped at commit), and one join returns the stored rows — one statement instead of one per 500 keys."""
+    tmp = f"_reviewops_keys_{table.name}"
+    types = [table.c[k].type.compile(dialect=conn.dialect) for k in keys]
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {tmp}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {tmp} ({', '.join(f'k{j} {t}' for j, t in enumerate(types))}) "
+                         f"ON COMMIT DROP")
+    uniq = list(dict.fromkeys(wanted))
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {tmp} FROM STDIN") as cp:
+        for i in range(0, len(uniq), 50_000):
+            part = uniq[i:i + 50_000]
+            texts = [_copy_texts([k[j] for k in part]) for j in range(len(keys))]
+            cp.write(("\n".join(map("\t".join, zip(*texts))) + "\n").encode("utf-8"))
+    conn.exec_driver_sql(f"ANALYZE {tmp}")
+    staged = sa.table(tmp, *(sa.column(f"k{j}") for j in range(len(keys))))
+    on = sa.and_(*(table.c[k] == staged.c[f"k{j}"] for j, k in enumerate(keys)))
+    out: dict[tuple, dict[str, Any]] = {}
+    for row in conn.execute(sa.select(*sel).select_from(table.join(staged, on))).mappings():
+        out[tuple(row[c] for c in keys)] = dict(row)
     return out
 
 
