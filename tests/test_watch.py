@@ -154,7 +154,7 @@ def test_a_bad_file_is_refused_whole_without_personal_data_in_logs(store: Store,
     rows = review_rows(0, 6)
     rows[3] = rows[3].replace("2841234567000003", "O-3")  # a bad order id: the whole file is refused
     write_export(drop / "bad.csv", rows)
-    _wait(lambda: _count(store, watch_files) == 1, what="the refusal")
+    _wait(lambda: _count(store, watch_files, watch_files.c.state != "taking") == 1, what="the refusal")
     with store.read() as conn:
         row = conn.execute(sa.select(watch_files)).mappings().one()
     assert row["state"] == "rejected" and "订单编号" in row["summary"]

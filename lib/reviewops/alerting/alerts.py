@@ -57,6 +57,7 @@ codes and the services' error codes only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -91,6 +92,7 @@ __all__ = [
     "DEAD_LETTER_COLUMNS",
     "RESEND_ROLES",
     "SERVICE_LIMITS",
+    "ChannelCache",
     "DispatchResult",
     "alert_event_of_kind",
     "case_alert_hook",
@@ -98,6 +100,7 @@ __all__ = [
     "digest_message",
     "dispatch",
     "message_for",
+    "messages_for",
     "on_duty",
     "raise_case_alerts",
     "raise_commitment_alerts",
@@ -394,34 +397,71 @@ def on_duty(policy: Policy, at: dt.datetime, roles: Iterable[str]) -> tuple[Ment
 def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at: dt.datetime | None = None
                 ) -> AlertMessage:
     """The message of one alert, built from the case as it is now (masked customer and excerpt)."""
-    from ..core.privacy import mask_name, mask_text
+    msg = messages_for(store, [event_id], policy=policy, at=at).get(int(event_id))
+    if msg is None:
+        raise ReviewOpsError(f"提醒 {event_id} 不存在 / alert {event_id} does not exist")
+    return msg
+
+
+def messages_for(store: Store, event_ids: Iterable[int], *, policy: Policy | None = None,
+                 at: dt.datetime | None = None) -> dict[int, AlertMessage]:
+    """The messages of several alerts by event id, read in one transaction with one query per 500 alerts (plus
+    one for the escalation roles of breaches, and the appeal facts of each appeal-deadline alert) — what a
+    sender round needs. Ids that do not exist are left out."""
     from ..core.store import alert_events, cases, customers, reviews, shops, sla_notices
-    from .channels import AlertMessage, alert_title
 
     policy = policy or current_policy(store)
+    ids = sorted({int(i) for i in event_ids})
+    when = _aware(at) or _utcnow()
+    out: dict[int, AlertMessage] = {}
+    duty: dict[frozenset[str], tuple[Mention, ...]] = {}
+
+    def mentions(roles: set[str]) -> tuple[Mention, ...]:
+        key = frozenset(roles)
+        if key not in duty:
+            duty[key] = on_duty(policy, when, roles)
+        return duty[key]
+
     with store.read() as conn:
-        row = conn.execute(
-            sa.select(alert_events.c.key, alert_events.c.kind, alert_events.c.case_id, alert_events.c.arrived_at,
-                      alert_events.c.subject,
-                      shops.c.platform, shops.c.name.label("shop"), cases.c.primary_category, cases.c.severity,
-                      cases.c.owner_role, cases.c.sla_due_at, cases.c.triage_json, reviews.c.content,
-                      reviews.c.rating_score,
-                      reviews.c.rating_raw, reviews.c.buyer_nick_masked, customers.c.nick_masked)
-            .select_from(alert_events.outerjoin(cases, cases.c.id == alert_events.c.case_id)
-                         .join(shops, shops.c.id == alert_events.c.shop_id)
-                         .outerjoin(reviews, reviews.c.id == cases.c.review_pk)
-                         .outerjoin(customers, customers.c.id == reviews.c.customer_id))
-            .where(alert_events.c.id == event_id)).first()
-        if row is None:
-            raise ReviewOpsError(f"提醒 {event_id} 不存在 / alert {event_id} does not exist")
-        if row.case_id is None:  # an alert about no case: a service commitment in progress
-            return _commitment_message(row, policy, at)
-        if row.kind in APPEAL_KINDS:
-            return _appeal_message(conn, row, policy, at)
-        role = row.owner_role
-        if row.kind == "breach":
-            role = conn.execute(sa.select(sla_notices.c.role).where(sla_notices.c.case_id == row.case_id)
-                                .where(sla_notices.c.kind == "breach")).scalar_one_or_none() or role
+        rows: list[Any] = []
+        for i in range(0, len(ids), 500):
+            rows += conn.execute(
+                sa.select(alert_events.c.id, alert_events.c.key, alert_events.c.kind, alert_events.c.case_id,
+                          alert_events.c.arrived_at, alert_events.c.subject,
+                          shops.c.platform, shops.c.name.label("shop"), cases.c.primary_category, cases.c.severity,
+                          cases.c.owner_role, cases.c.sla_due_at, cases.c.triage_json, reviews.c.content,
+                          reviews.c.rating_score,
+                          reviews.c.rating_raw, reviews.c.buyer_nick_masked, customers.c.nick_masked)
+                .select_from(alert_events.outerjoin(cases, cases.c.id == alert_events.c.case_id)
+                             .join(shops, shops.c.id == alert_events.c.shop_id)
+                             .outerjoin(reviews, reviews.c.id == cases.c.review_pk)
+                             .outerjoin(customers, customers.c.id == reviews.c.customer_id))
+                .where(alert_events.c.id.in_(ids[i:i + 500]))).all()
+        breach_cases = sorted({int(r.case_id) for r in rows if r.kind == "breach" and r.case_id is not None})
+        breach_roles: dict[int, str] = {}
+        for i in range(0, len(breach_cases), 500):
+            breach_roles.update((int(c), r) for c, r in conn.execute(
+                sa.select(sla_notices.c.case_id, sla_notices.c.role).where(sla_notices.c.kind == "breach")
+                .where(sla_notices.c.case_id.in_(breach_cases[i:i + 500]))).all())
+        for row in rows:
+            if row.case_id is None:  # an alert about no case: a service commitment in progress
+                out[int(row.id)] = _commitment_message(row, policy, at)
+            elif row.kind in APPEAL_KINDS:
+                out[int(row.id)] = _appeal_message(conn, row, policy, at)
+            else:
+                role = row.owner_role
+                if row.kind == "breach":
+                    role = breach_roles.get(int(row.case_id)) or role
+                out[int(row.id)] = _case_message(row, role, policy, mentions)
+    return out
+
+
+def _case_message(row: Any, role: str | None, policy: Policy, mentions: Any) -> AlertMessage:
+    """The message of an alert about a review's case (new case, SLA warning, breach, malicious)."""
+    from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
+    from ..core.privacy import mask_name, mask_text
+    from .channels import AlertMessage, alert_title
+
     role_names = {r["code"]: r["name_zh"] for r in policy.tables["roles"]}
     chars = int(policy.setting("excerpt_chars"))
     excerpt = mask_text(" ".join(str(row.content or "").split())) or ""
@@ -430,17 +470,13 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
     customer = row.nick_masked or row.buyer_nick_masked
     # masked again whatever it looks like: mask_name keeps only what matches a platform's masking pattern
     customer = mask_name(customer, nick=True) if customer else "（未知）"
-    due = row.sla_due_at
-    from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
-
-    due_text = fmt_time(due, empty="—")
+    due_text = fmt_time(row.sla_due_at, empty="—")
     try:  # R-11: a deadline counted without holiday data says so in the alert too
         reasons = json.loads(row.triage_json or "{}").get("reasons") or []
     except ValueError:
         reasons = []
     if any("节假日数据" in str(r) for r in reasons):
         due_text += "（缺少节假日数据，按周一至周五计）"
-    mentions = on_duty(policy, at or _utcnow(), {role, "supervisor"} if role else {"supervisor"})
     return AlertMessage(
         key=row.key, kind=row.kind, title=alert_title(row.kind), case_id=int(row.case_id),
         platform_zh=PLATFORM_ZH.get(row.platform, row.platform or ""),
@@ -451,7 +487,7 @@ def message_for(store: Store, event_id: int, *, policy: Policy | None = None, at
         due_local=due_text,
         role_zh=role_names.get(role, role or ""),
         case_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb?case={int(row.case_id)}",
-        mentions=mentions)
+        mentions=mentions({role, "supervisor"} if role else {"supervisor"}))
 
 
 def _commitment_message(row: Any, policy: Policy, at: dt.datetime | None) -> AlertMessage:
@@ -563,38 +599,6 @@ class DispatchResult:
     errors: list[str] = field(default_factory=list)  # no personal data
 
 
-def _claim(store: Store, delivery_id: int, now: dt.datetime) -> bool:
-    from ..core.store import alert_deliveries as d
-
-    with store.write() as conn:
-        res = conn.execute(d.update().where(d.c.id == delivery_id).where(
-            sa.or_(d.c.state == "pending", sa.and_(d.c.state == "sending", d.c.lease_until < now)))
-            .values(state="sending", lease_until=now + LEASE, updated_at=now))
-        return res.rowcount == 1
-
-
-def _finish(store: Store, delivery_id: int, *, ok: bool, error: str | None, retryable: bool, attempts: int,
-            policy: Policy) -> str:
-    from ..core.store import alert_deliveries as d
-
-    now = _utcnow()
-    error = redact_secrets(error)  # the ledger never keeps a webhook token or signing secret (issue 15 §2)
-    if ok:
-        values: dict[str, Any] = {"state": "delivered", "delivered_at": now, "last_error": None}
-        state = "delivered"
-    elif retryable and attempts < int(policy.setting("alert_max_attempts")):
-        wait = dt.timedelta(seconds=int(policy.setting("alert_retry_seconds")) * 2 ** (attempts - 1))
-        values = {"state": "pending", "next_attempt_at": now + min(wait, MAX_BACKOFF), "last_error": error}
-        state = "retry"
-    else:
-        values = {"state": "dead", "last_error": error}
-        state = "dead"
-    with store.write() as conn:
-        conn.execute(d.update().where(d.c.id == delivery_id).where(d.c.state == "sending")
-                     .values(attempts=attempts, lease_until=None, updated_at=now, **values))
-    return state
-
-
 #: What each service accepts from one robot or account: (messages per minute, per second or None). Over
 #: it the services refuse, and DingTalk blocks the robot for 10 minutes. Feishu custom bots: 100/min and
 #: 5/s; DingTalk and WeCom group robots: 20/min; e-mail and SMS: a conservative 30/min. A channel's
@@ -637,50 +641,252 @@ def digest_message(messages: list[AlertMessage], *, queue_url: str) -> AlertMess
         role_zh=unique([m.role_zh for m in messages]), case_url=queue_url, mentions=tuple(mentions.values()))
 
 
-def _sent_last_minute(store: Store, channel: str, now: dt.datetime) -> int:
-    """Messages a channel sent in the minute before ``now`` (a combined message marks its deliveries
-    with one shared time, so distinct times count messages)."""
+#: While a round sends, the outcomes of its messages are written to the ledger at least this often (seconds):
+#: one transaction for all outcomes of the interval instead of one per alert. It bounds the at-least-once
+#: window: a sender killed after a service accepted a message repeats at most what it sent in the last interval.
+FLUSH_S = 0.05
+#: A paced channel (a per-second limit) whose next free send slot is further away than this is left for a
+#: later round (its alerts stay queued) rather than waited for.
+MAX_SLOT_WAIT = dt.timedelta(seconds=1)
+#: A paced channel's first send slot of a round is this far after the slots are (re)reserved, just before sending:
+#: time to commit, so the first send is not late (a late send followed by another sender's on-time one would come
+#: closer than the per-second limit allows).
+SLOT_LEAD = dt.timedelta(seconds=0.05)
+
+
+def _message_of(store: Store, msgs: Mapping[int, AlertMessage], event_id: int, policy: Policy,
+                now: dt.datetime) -> AlertMessage:
+    """A message built for the round, or built now (when building them together failed)."""
+    return msgs.get(event_id) or message_for(store, event_id, policy=policy, at=now)
+
+
+def _digest_of(store: Store, msgs: Mapping[int, AlertMessage], event_ids: list[int], policy: Policy,
+               now: dt.datetime) -> AlertMessage:
+    return digest_message([_message_of(store, msgs, e, policy, now) for e in event_ids],
+                          queue_url=f"{policy.setting('workbench_url')}voila/render/workbench.ipynb")
+
+
+class ChannelCache:
+    """Channels built from the policy's 提醒渠道 rows, kept from one :func:`dispatch` round to the next so a robot's
+    HTTP connection stays open (:class:`reviewops.alerting.channels.HttpSession`). A channel is built again when its
+    row or the environment it reads changes; :meth:`close` closes every connection. One per sender (the watcher
+    holds one); not shared between threads."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple[Any, Channel]] = {}
+
+    def get(self, row: Mapping[str, Any], env: Mapping[str, str] | None) -> Channel:
+        """The channel of ``row``; raises :class:`ConfigError` as :func:`reviewops.alerting.channels.build_channel`."""
+        import os
+
+        from .channels import build_channel
+
+        e = os.environ if env is None else env
+        secret = str(row.get("secret_env") or "")
+        key = (tuple(sorted((str(k), str(v)) for k, v in row.items())),
+               tuple(sorted((k, str(v)) for k, v in e.items() if k.startswith("REVIEWOPS_") or k == secret)))
+        name = str(row["name"])
+        held = self._built.get(name)
+        if held is not None and held[0] == key:
+            return held[1]
+        channel = build_channel(row, env=env)
+        if held is not None:
+            held[1].close()
+        self._built[name] = (key, channel)
+        return channel
+
+    def close(self) -> None:
+        for _, channel in self._built.values():
+            channel.close()
+        self._built.clear()
+
+
+def _lock_channel(conn: sa.Connection, name: str) -> None:
+    """Serialise the claims of one channel between senders (other watcher processes) for the rest of this
+    transaction: on PostgreSQL a transaction-level advisory lock on the channel's name; SQLite's write
+    transaction (``BEGIN IMMEDIATE``) already excludes every other writer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"reviewops.alert_channel:{name}"})
+
+
+@dataclass
+class _Claim:
+    """What one channel may send this round (decided and recorded in one transaction)."""
+
+    ids: list[int] = field(default_factory=list)  # claimed, in the order given
+    digest: bool = False  # one combined message for all of them
+    throttled: int = 0  # left queued: the minute is used up, or the next send slot is too far
+    offset_s: float = 0.0  # the first send slot, seconds after ``now``
+    spacing_s: float = 0.0  # between individual sends (a per-second limit), 0 = unpaced
+
+
+def _claim_round(store: Store, name: str, ids: list[int], now: dt.datetime, *, per_minute: int,
+                 per_second: float | None, digest_over: int, pace: bool, elapsed_s: float = 0.0) -> _Claim:
+    """Claim the due deliveries ``ids`` of one channel with one ``UPDATE`` (pending, or ``sending`` whose lease ran
+    out), within the channel's rate, counted over **every** sender sharing the ledger: the minute's budget is
+    ``per_minute`` minus the messages delivered in the last minute and those claimed by any sender and still in
+    flight (distinct times = messages: a combined message's deliveries share one); a paced channel's sends get
+    slots ``1/per_second`` apart after the last one delivered or reserved (kept in ``next_attempt_at`` while
+    ``sending``), so two watchers together still keep to Feishu's 5 a second. More than ``digest_over`` claimed,
+    or more than the budget, → one combined message (one slot). ``elapsed_s``: seconds since ``now`` was read
+    (slots are reserved from the current time, :data:`SLOT_LEAD` ahead)."""
     from ..core.store import alert_deliveries as d
 
-    with store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count(sa.distinct(d.c.delivered_at)))
-                                .where(d.c.channel == channel).where(d.c.state == "delivered")
-                                .where(d.c.delivered_at >= now - dt.timedelta(minutes=1))).scalar_one())
+    out = _Claim()
+    with store.write() as conn:
+        _lock_channel(conn, name)
+        sent, last_sent, held, last_held = _rate_state(conn, name, now)
+        budget = per_minute - sent - held
+        if budget <= 0:
+            out.throttled = len(ids)
+            return out
+        base = now
+        if per_second and pace:
+            out.spacing_s = 1.0 / per_second
+            current = now + dt.timedelta(seconds=elapsed_s)
+            base = current + SLOT_LEAD
+            last = max((t for t in (last_sent, last_held) if t is not None), default=None)
+            if last is not None:
+                base = max(base, last + dt.timedelta(seconds=out.spacing_s))
+            if base - current > MAX_SLOT_WAIT + SLOT_LEAD:
+                out.throttled = len(ids)
+                return out
+        claimed: set[int] = set()
+        for i in range(0, len(ids), 500):
+            claimed.update(int(r) for r in conn.execute(
+                d.update().where(d.c.id.in_(ids[i:i + 500]))
+                .where(sa.or_(d.c.state == "pending", sa.and_(d.c.state == "sending", d.c.lease_until < now)))
+                .values(state="sending", lease_until=now + LEASE, updated_at=now).returning(d.c.id)).scalars())
+        out.ids = [i for i in ids if i in claimed]
+        if not out.ids:
+            return out
+        out.digest = len(out.ids) > max(1, min(digest_over, budget))
+        out.offset_s = (base - now).total_seconds()
+        _set_slots(conn, out, base)
+    return out
 
 
-def _finish_many(store: Store, ids: list[int], *, error: str | None, retryable: bool, attempts: dict[int, int],
-                 policy: Policy) -> list[str]:
-    """:func:`_finish` for each delivery of a combined message; a success shares one delivery time."""
+def _rate_state(conn: sa.Connection, name: str, now: dt.datetime, mine: list[int] | None = None
+                ) -> tuple[int, Any, int, Any]:
+    """(messages delivered in the minute before ``now``, the last one's time, messages claimed and in flight, the
+    latest slot reserved) of a channel, over every sender; ``mine``: deliveries of this round, left out."""
     from ..core.store import alert_deliveries as d
 
-    if error is None:
-        now = _utcnow()
-        with store.write() as conn:
-            for i in ids:
-                conn.execute(d.update().where(d.c.id == i).where(d.c.state == "sending").values(
-                    state="delivered", delivered_at=now, last_error=None, attempts=attempts[i], lease_until=None,
-                    updated_at=now))
-        return ["delivered"] * len(ids)
-    return [_finish(store, i, ok=False, error=error, retryable=retryable, attempts=attempts[i], policy=policy)
-            for i in ids]
+    recent = (sa.select(sa.func.count(sa.distinct(d.c.delivered_at)), sa.func.max(d.c.delivered_at))
+              .where(d.c.channel == name).where(d.c.state == "delivered")
+              .where(d.c.delivered_at >= now - dt.timedelta(minutes=1)))
+    flying = (sa.select(sa.func.count(sa.distinct(d.c.next_attempt_at)), sa.func.max(d.c.next_attempt_at))
+              .where(d.c.channel == name).where(d.c.state == "sending").where(d.c.lease_until >= now))
+    if mine:
+        flying = flying.where(d.c.id.not_in(mine))
+    sent, last_sent = conn.execute(recent).one()
+    held, last_held = conn.execute(flying).one()
+    return int(sent or 0), last_sent, int(held or 0), last_held
+
+
+def _set_slots(conn: sa.Connection, claim: _Claim, base: dt.datetime) -> None:
+    """Record the claimed deliveries' send slots in ``next_attempt_at`` (one for a combined message)."""
+    from ..core.store import alert_deliveries as d
+
+    step = dt.timedelta(seconds=claim.spacing_s or 0.001)  # distinct slots: each single send is one message
+    conn.execute(d.update().where(d.c.id == sa.bindparam("b_id")).values(next_attempt_at=sa.bindparam("b_slot")),
+                 [{"b_id": i, "b_slot": base if claim.digest else base + n * step} for n, i in enumerate(claim.ids)])
+
+
+def _reserve_slots(store: Store, name: str, claim: _Claim, now: dt.datetime, elapsed_s: float) -> None:
+    """Just before a paced round sends (its messages built): reserve its slots again from the current time, after
+    anything delivered or reserved by the other senders meanwhile, so the round's first send is on time — the slots
+    of the claim were only a place in the queue. Sets ``claim.offset_s``."""
+    with store.write() as conn:
+        _lock_channel(conn, name)
+        _sent, last_sent, _held, last_held = _rate_state(conn, name, now, claim.ids)
+        base = now + dt.timedelta(seconds=elapsed_s) + SLOT_LEAD
+        last = max((t for t in (last_sent, last_held) if t is not None), default=None)
+        if last is not None:
+            base = max(base, last + dt.timedelta(seconds=claim.spacing_s))
+        _set_slots(conn, claim, base)
+    claim.offset_s = (base - now).total_seconds()
+
+
+class _Outcomes:
+    """The outcomes of a round's sends, written to the ledger in one transaction per :data:`FLUSH_S` (and at the
+    end): delivered (with the time the service accepted it), back to ``pending`` with backoff, or dead."""
+
+    def __init__(self, store: Store, policy: Policy) -> None:
+        self.store = store
+        self.max_attempts = int(policy.setting("alert_max_attempts"))
+        self.retry_s = int(policy.setting("alert_retry_seconds"))
+        self.rows: dict[str, list[dict[str, Any]]] = {"delivered": [], "retry": [], "dead": []}
+        self.since: float | None = None
+
+    def add(self, delivery_id: int, *, attempts: int, error: str | None = None, retryable: bool = False,
+            at: dt.datetime | None = None) -> str:
+        import time
+
+        now = at or _utcnow()
+        if error is None:
+            state = "delivered"
+            row: dict[str, Any] = {"b_id": delivery_id, "b_at": now}
+        else:
+            error = redact_secrets(error)  # the ledger never keeps a webhook token or signing secret (issue 15 §2)
+            if retryable and attempts < self.max_attempts:
+                state = "retry"
+                wait = dt.timedelta(seconds=self.retry_s * 2 ** (attempts - 1))
+                row = {"b_id": delivery_id, "b_next": now + min(wait, MAX_BACKOFF), "b_err": error}
+            else:
+                state = "dead"
+                row = {"b_id": delivery_id, "b_err": error}
+        row.update(b_attempts=attempts, b_now=now)
+        self.rows[state].append(row)
+        if self.since is None:
+            self.since = time.monotonic()
+        elif time.monotonic() - self.since >= FLUSH_S:
+            self.flush()
+        return state
+
+    def flush(self) -> None:
+        from ..core.store import alert_deliveries as d
+
+        if not any(self.rows.values()):
+            return
+        mine = (d.update().where(d.c.id == sa.bindparam("b_id")).where(d.c.state == "sending"))
+        common = {"attempts": sa.bindparam("b_attempts"), "lease_until": None, "updated_at": sa.bindparam("b_now")}
+        with self.store.write() as conn:
+            if self.rows["delivered"]:
+                conn.execute(mine.values(state="delivered", delivered_at=sa.bindparam("b_at"), last_error=None,
+                                         **common), self.rows["delivered"])
+            if self.rows["retry"]:
+                conn.execute(mine.values(state="pending", next_attempt_at=sa.bindparam("b_next"),
+                                         last_error=sa.bindparam("b_err"), **common), self.rows["retry"])
+            if self.rows["dead"]:
+                conn.execute(mine.values(state="dead", last_error=sa.bindparam("b_err"), **common), self.rows["dead"])
+        self.rows = {"delivered": [], "retry": [], "dead": []}
+        self.since = None
 
 
 def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, policy: Policy | None = None,
              now: dt.datetime | None = None, limit: int = 200, timeout: float = 5.0,
-             env: Mapping[str, str] | None = None, pace: bool = True) -> DispatchResult:
+             env: Mapping[str, str] | None = None, pace: bool = True, cache: ChannelCache | None = None
+             ) -> DispatchResult:
     """Send every due delivery (at most ``limit``), oldest first, within each service's rate
     (:data:`SERVICE_LIMITS`): a channel that used its minute waits (its alerts stay queued), and more than
     the policy's ``alert_digest_over`` alerts due at once for a channel — or more than its remaining minute
     allows — go out as one combined message (:func:`digest_message`; ``alert_digest_over`` 0 = only when
     the minute's budget requires it). ``pace`` spaces individual sends to a per-second limit.
-    ``channels`` by name overrides the ones built from the policy (tests, a custom SMS provider)."""
+    ``channels`` by name overrides the ones built from the policy (tests, a custom SMS provider); ``cache``
+    keeps the built ones (and their open connections) for the next round — without it they are closed at the end.
+
+    Per channel and round: one transaction claims the due deliveries (:func:`_claim_round`: one ``UPDATE``, the
+    rate counted over every sender of the ledger), one read builds their messages (:func:`messages_for`), and
+    the outcomes are recorded in one transaction per :data:`FLUSH_S` seconds of sending (:class:`_Outcomes`)."""
     import time
 
     from ..core.store import alert_deliveries as d
-    from .channels import ChannelError, build_channel
+    from .channels import ChannelError
 
     policy = policy or current_policy(store)
     now = _aware(now) or _utcnow()
+    at_now = time.monotonic()  # send slots are times after ``now``: each send waits for its own, however late we are
     with store.read() as conn:
         due = conn.execute(
             sa.select(d.c.id, d.c.event_id, d.c.channel, d.c.channel_type, d.c.attempts)
@@ -689,11 +895,12 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
             .order_by(d.c.next_attempt_at, d.c.id).limit(limit)).all()
     result = DispatchResult()
     rows = {r["name"]: r for r in policy.tables.get("channels", ())}
-    messages: dict[int, AlertMessage] = {}
     digest_over = int(policy.setting("alert_digest_over")) or limit
     by_channel: dict[str, list[Any]] = {}
     for item in due:
         by_channel.setdefault(item.channel, []).append(item)
+    own_cache = cache is None
+    cache = cache if cache is not None else ChannelCache()
 
     def tally(state: str, err: str | None, item_id: int, channel: str, attempts: int) -> None:
         if state == "delivered":
@@ -706,77 +913,86 @@ def dispatch(store: Store, *, channels: Mapping[str, Channel] | None = None, pol
             result.errors.append(redact_secrets(err))  # never a webhook token or signing secret (issue 15 §2)
             log.warning("alert delivery %s via %s: %s (attempt %d)", item_id, channel, state, attempts)
 
-    def message(event_id: int) -> AlertMessage:
-        msg = messages.get(event_id)
-        if msg is None:
-            msg = messages[event_id] = message_for(store, event_id, policy=policy, at=now)
-        return msg
+    def send_one(ch: Any, name: str, msg: Any) -> tuple[str | None, bool]:
+        try:
+            ch.send(msg(), timeout=timeout)
+        except ChannelError as e:
+            return f"{name}: {str(e)[:300]}", e.retryable
+        except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
+            return f"{name}: {type(e).__name__}", True
+        return None, False
 
-    for name, items in by_channel.items():
-        ch: Any = (channels or {}).get(name)
-        if ch is None:
-            if name not in rows:
-                ch = ConfigError(f"渠道 {name} 已不在策略的提醒渠道表中 / channel {name} is no longer in the policy")
-            else:
-                try:
-                    ch = build_channel(rows[name], env=env)
-                except ConfigError as e:
-                    ch = e
-        if isinstance(ch, ReviewOpsError):  # cannot be built here: every delivery of it is dead now
-            for item in items:
-                if _claim(store, item.id, now):
-                    err = f"{name}: {str(ch)[:300]}"
-                    tally(_finish(store, item.id, ok=False, error=err, retryable=False, attempts=item.attempts + 1,
-                                  policy=policy), err, item.id, name, item.attempts + 1)
+    try:
+        for name, items in by_channel.items():
+            ch: Any = (channels or {}).get(name)
+            if ch is None:
+                if name not in rows:
+                    ch = ConfigError(f"渠道 {name} 已不在策略的提醒渠道表中 / channel {name} is no longer in the policy")
                 else:
-                    result.skipped += 1
-            continue
-        per_minute, per_second = SERVICE_LIMITS.get(getattr(ch, "type", ""), (60, None))
-        per_minute = int((rows.get(name) or {}).get("per_minute") or per_minute)  # the shop's own cap (每分钟上限)
-        budget = per_minute - _sent_last_minute(store, name, now)
-        if budget <= 0:
-            result.throttled += len(items)
-            continue
-        claimed = [item for item in items if _claim(store, item.id, now)]
-        result.skipped += len(items) - len(claimed)
-        if not claimed:
-            continue
-        attempts = {item.id: int(item.attempts) + 1 for item in claimed}
-        if len(claimed) > max(1, min(digest_over, budget)):  # one combined message
+                    try:
+                        ch = cache.get(rows[name], env)
+                    except ConfigError as e:
+                        ch = e
+            attempts = {int(item.id): int(item.attempts) + 1 for item in items}
+            events = {int(item.id): int(item.event_id) for item in items}
+            ids = [int(item.id) for item in items]
+            outcomes = _Outcomes(store, policy)
+            if isinstance(ch, ReviewOpsError):  # cannot be built here: every delivery of it is dead now
+                claim = _claim_round(store, name, ids, now, per_minute=10**9, per_second=None, digest_over=limit,
+                                     pace=False)
+                err = f"{name}: {str(ch)[:300]}"
+                for i in claim.ids:
+                    tally(outcomes.add(i, attempts=attempts[i], error=err), err, i, name, attempts[i])
+                outcomes.flush()
+                result.skipped += len(ids) - len(claim.ids)
+                continue
+            per_minute, per_second = SERVICE_LIMITS.get(getattr(ch, "type", ""), (60, None))
+            per_minute = int((rows.get(name) or {}).get("per_minute") or per_minute)  # the shop's own cap (每分钟上限)
+            claim = _claim_round(store, name, ids, now, per_minute=per_minute, per_second=per_second,
+                                 digest_over=digest_over, pace=pace, elapsed_s=time.monotonic() - at_now)
+            result.throttled += claim.throttled
+            result.skipped += len(ids) - len(claim.ids) - claim.throttled
+            if not claim.ids:
+                continue
             try:
-                msgs = [message(item.event_id) for item in claimed]
-                ch.send(digest_message(msgs, queue_url=f"{policy.setting('workbench_url')}voila/render/"
-                                                       "workbench.ipynb"), timeout=timeout)
-            except ChannelError as e:
-                err, retry = f"{name}: {str(e)[:300]}", e.retryable
-            except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
-                err, retry = f"{name}: {type(e).__name__}", True
-            else:
-                err, retry = None, False
-                result.digests += 1
-            states = _finish_many(store, [i.id for i in claimed], error=err, retryable=retry, attempts=attempts,
-                                  policy=policy)
-            for item, state in zip(claimed, states, strict=True):
-                tally(state, err, item.id, name, attempts[item.id])
-            continue
-        for n, item in enumerate(claimed):
-            if pace and per_second and n:
-                time.sleep(1.0 / per_second)
+                msgs = messages_for(store, [events[i] for i in claim.ids], policy=policy, at=now)
+            except Exception:  # noqa: BLE001 - built one by one below, each failure on its own delivery
+                log.warning("alert messages of %d deliveries via %s: built one by one", len(claim.ids), name)
+                msgs = {}
+
             try:
-                ch.send(message(item.event_id), timeout=timeout)
-            except ChannelError as e:
-                err = f"{name}: {str(e)[:300]}"
-                state = _finish(store, item.id, ok=False, error=err, retryable=e.retryable, attempts=attempts[item.id],
-                                policy=policy)
-            except Exception as e:  # noqa: BLE001 - a channel bug must not stop the other alerts
-                err = f"{name}: {type(e).__name__}"
-                state = _finish(store, item.id, ok=False, error=err, retryable=True, attempts=attempts[item.id],
-                                policy=policy)
-            else:
-                err = None
-                state = _finish(store, item.id, ok=True, error=None, retryable=False, attempts=attempts[item.id],
-                                policy=policy)
-            tally(state, err, item.id, name, attempts[item.id])
+                if claim.spacing_s:  # paced: this round's send slots, from now
+                    _reserve_slots(store, name, claim, now, time.monotonic() - at_now)
+                if claim.digest:  # one combined message
+                    combined = functools.partial(_digest_of, store, msgs, [events[i] for i in claim.ids], policy, now)
+                    wait = claim.offset_s - (time.monotonic() - at_now)
+                    if wait > 0:
+                        time.sleep(wait)
+                    err, retry = send_one(ch, name, combined)
+                    if err is None:
+                        result.digests += 1
+                    at = _utcnow()
+                    for i in claim.ids:
+                        tally(outcomes.add(i, attempts=attempts[i], error=err, retryable=retry, at=at), err, i, name,
+                              attempts[i])
+                    continue
+                previous: float | None = None  # when this round's last send began (seconds after ``now``)
+                for n, i in enumerate(claim.ids):
+                    if claim.spacing_s:  # its slot, and never closer than the limit to the send before it
+                        slot = claim.offset_s + n * claim.spacing_s
+                        if previous is not None:
+                            slot = max(slot, previous + claim.spacing_s)
+                        wait = slot - (time.monotonic() - at_now)
+                        if wait > 0:
+                            time.sleep(wait)
+                        previous = time.monotonic() - at_now
+                    err, retry = send_one(ch, name, functools.partial(_message_of, store, msgs, events[i], policy, now))
+                    tally(outcomes.add(i, attempts=attempts[i], error=err, retryable=retry), err, i, name, attempts[i])
+            finally:
+                outcomes.flush()
+    finally:
+        if own_cache:
+            cache.close()
     return result
 
 

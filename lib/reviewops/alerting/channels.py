@@ -42,6 +42,7 @@ carry markup in the robots' markdown (``[ ] ( ) < > * _ # ` ! ~ | @ & \\``) beco
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -53,7 +54,9 @@ import json
 import os
 import re
 import smtplib
+import socket
 import ssl
+import threading
 import time
 import unicodedata
 import urllib.error
@@ -72,7 +75,7 @@ from .delivery import SmtpConfig, _tls_context, parse_recipients
 
 __all__ = [
     "CHANNEL_TYPES", "CHANNEL_TYPE_ZH", "AlertMessage", "Channel", "ChannelError", "DingTalkChannel",
-    "EmailChannel", "FeishuChannel", "Mention", "SmsChannel", "SmsProvider", "TencentSms", "WeComChannel",
+    "EmailChannel", "FeishuChannel", "HttpSession", "Mention", "SmsChannel", "SmsProvider", "TencentSms", "WeComChannel",
     "alert_title", "build_channel", "render",
 ]
 
@@ -173,6 +176,12 @@ class Channel(ABC):
     @abstractmethod
     def send(self, msg: AlertMessage, *, timeout: float = 5.0) -> None:
         """Deliver ``msg``; raise :class:`ChannelError` when it was not delivered."""
+
+    def close(self) -> None:
+        """Close the connections kept open for the next message (robots: :class:`HttpSession`)."""
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()
 
     def __repr__(self) -> str:  # never the URL, key or secret
         return f"<{type(self).__name__} name={self.name!r} type={self.type!r}>"
@@ -513,44 +522,158 @@ def _short(text: Any, limit: int = 160) -> str:
     return _clean(text, limit)
 
 
+class HttpSession:
+    """The HTTP connections of one robot channel, kept open between messages (keep-alive).
+
+    One connection per scheme, host and port, used by one message at a time (a lock), so a burst of alerts
+    costs one TCP (and TLS) handshake instead of one per message. A connection idle for more than
+    :attr:`IDLE_S` seconds is closed before the next message rather than reused (services close idle
+    connections after a while; sending into one they are closing risks a lost request). If a *reused*
+    connection turns out to have been closed by the service before it answered (``RemoteDisconnected``,
+    reset, broken pipe), the message is sent once more on a fresh connection — the classic keep-alive race,
+    where the service has not processed the request. Redirects are never followed. Behind an HTTP(S) proxy
+    (``https_proxy`` … in the environment, ``no_proxy`` respected) every message goes through
+    :mod:`urllib.request` as before, one connection each. ``opened`` and ``requests`` count connections and
+    messages (tests, benchmarks)."""
+
+    IDLE_S = 20.0
+
+    def __init__(self) -> None:
+        self._conns: dict[tuple[str, str, int], tuple[http.client.HTTPConnection, float]] = {}
+        self._lock = threading.Lock()
+        self.opened = 0
+        self.requests = 0
+
+    def close(self) -> None:
+        with self._lock:
+            for conn, _ in self._conns.values():
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._conns.clear()
+
+    def post(self, url: str, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
+        """POST ``data``; (HTTP status, at most 64 KiB of the answer). Raises what :mod:`http.client` raises."""
+        parts = urllib.parse.urlsplit(url)
+        if _proxied(parts):
+            req = urllib.request.Request(url, data=data, method="POST", headers=headers)
+            try:
+                with _OPENER.open(req, timeout=timeout) as resp:
+                    self.requests += 1
+                    return resp.status, resp.read(65536)
+            except urllib.error.HTTPError as e:
+                return e.code, (e.read(65536) if e.fp else b"")
+            except urllib.error.URLError as e:
+                raise e.reason if isinstance(e.reason, BaseException) else OSError(str(e.reason)) from None
+        https = parts.scheme == "https"
+        key = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80))
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        with self._lock:
+            for attempt in (0, 1):
+                conn, reused = self._connection(key, timeout)
+                try:
+                    conn.request("POST", path, body=data, headers={**headers, "Host": parts.netloc})
+                    resp = conn.getresponse()
+                    body = resp.read(65536)
+                except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                    self._drop(key)
+                    if reused and attempt == 0:
+                        continue  # the service closed an idle connection: not processed, send on a new one
+                    raise
+                except BaseException:
+                    self._drop(key)
+                    raise
+                self.requests += 1
+                if resp.will_close or not resp.isclosed():  # the service closes it, or an answer over 64 KiB
+                    self._drop(key)
+                else:
+                    self._conns[key] = (conn, time.monotonic())
+                return resp.status, body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self, key: tuple[str, str, int], timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        held = self._conns.get(key)
+        if held is not None and time.monotonic() - held[1] <= self.IDLE_S and held[0].sock is not None:
+            conn = held[0]
+            conn.timeout = timeout
+            conn.sock.settimeout(timeout)
+            return conn, True
+        if held is not None:
+            self._drop(key)
+        scheme, host, port = key
+        conn = (http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls_default())
+                if scheme == "https" else http.client.HTTPConnection(host, port, timeout=timeout))
+        self._conns[key] = (conn, time.monotonic())
+        self.opened += 1
+        return conn, False
+
+    def _drop(self, key: tuple[str, str, int]) -> None:
+        held = self._conns.pop(key, None)
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[0].close()
+
+
+_TLS: ssl.SSLContext | None = None
+
+
+def _tls_default() -> ssl.SSLContext:
+    """One verifying TLS context for the robots' webhooks (the system's CAs, as urllib uses)."""
+    global _TLS
+    if _TLS is None:
+        _TLS = ssl.create_default_context()
+    return _TLS
+
+
+def _proxied(parts: urllib.parse.SplitResult) -> bool:
+    """An HTTP(S) proxy is configured for this URL (then urllib carries the message, as before keep-alive)."""
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(parts.scheme)) and not urllib.request.proxy_bypass(parts.hostname or "")
+
+
 def _post_json(channel: Channel, url: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """POST ``payload`` as JSON; the decoded JSON answer. Transport problems become ChannelError."""
+    """POST ``payload`` as JSON over the channel's :class:`HttpSession` (kept-alive connections); the decoded
+    JSON answer. Transport problems become ChannelError."""
     zh = CHANNEL_TYPE_ZH[channel.type]
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method="POST",
-                                 headers={"Content-Type": "application/json; charset=utf-8",
-                                          "User-Agent": "ReviewOps-alerts"})
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "ReviewOps-alerts"}
+    session = getattr(channel, "session", None)
+    if session is None:
+        session = HttpSession()  # a channel made without one: a connection for this message only
+        try:
+            return _post_json_via(channel, session, zh, url, data, headers, timeout)
+        finally:
+            session.close()
+    return _post_json_via(channel, session, zh, url, data, headers, timeout)
+
+
+def _post_json_via(channel: Channel, session: HttpSession, zh: str, url: str, data: bytes, headers: dict[str, str],
+                   timeout: float) -> dict[str, Any]:
     try:
-        with _OPENER.open(req, timeout=timeout) as resp:
-            status, body = resp.status, resp.read(65536)
-    except urllib.error.HTTPError as e:
-        status, body = e.code, e.read(65536) if e.fp else b""
-        if 300 <= status < 400:
-            raise ChannelError(f"{zh}渠道 {channel.name}：webhook 返回跳转 HTTP {status}，未发送；请检查地址 / "
-                               f"{channel.type} channel {channel.name}: webhook answered a redirect ({status})",
-                               channel=channel.name, retryable=False, code=f"http_{status}") from None
-        if status == 429 or status >= 500:
-            raise ChannelError(f"{zh}渠道 {channel.name}：服务暂时不可用 HTTP {status}，稍后重试 / "
-                               f"{channel.type} channel {channel.name}: HTTP {status}, will retry",
-                               channel=channel.name, retryable=True, code=f"http_{status}") from None
+        status, body = session.post(url, data, headers, timeout)
     except TimeoutError as e:
         raise ChannelError(f"{zh}渠道 {channel.name}：{timeout:g} 秒内无响应，稍后重试 / {channel.type} channel "
                            f"{channel.name}: no answer within {timeout:g}s ({type(e).__name__})",
                            channel=channel.name, retryable=True, code="timeout") from None
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            raise ChannelError(f"{zh}渠道 {channel.name}：服务器证书不受信任，未发送 / {channel.type} channel "
-                               f"{channel.name}: untrusted server certificate", channel=channel.name,
-                               retryable=False, code="tls") from None
-        code = "timeout" if isinstance(reason, TimeoutError) else "network"
-        raise ChannelError(f"{zh}渠道 {channel.name}：无法连接（{type(reason).__name__}），稍后重试 / "
-                           f"{channel.type} channel {channel.name}: cannot connect ({_short(reason, 80)})",
-                           channel=channel.name, retryable=True, code=code) from None
+    except ssl.SSLCertVerificationError:
+        raise ChannelError(f"{zh}渠道 {channel.name}：服务器证书不受信任，未发送 / {channel.type} channel "
+                           f"{channel.name}: untrusted server certificate", channel=channel.name,
+                           retryable=False, code="tls") from None
+    except (ConnectionRefusedError, socket.gaierror) as e:
+        raise ChannelError(f"{zh}渠道 {channel.name}：无法连接（{type(e).__name__}），稍后重试 / "
+                           f"{channel.type} channel {channel.name}: cannot connect ({_short(e, 80)})",
+                           channel=channel.name, retryable=True, code="network") from None
     except (OSError, http.client.HTTPException) as e:
         raise ChannelError(f"{zh}渠道 {channel.name}：连接中断（{type(e).__name__}），稍后重试 / {channel.type} "
                            f"channel {channel.name}: connection failed", channel=channel.name, retryable=True,
                            code="network") from None
+    if 300 <= status < 400:
+        raise ChannelError(f"{zh}渠道 {channel.name}：webhook 返回跳转 HTTP {status}，未发送；请检查地址 / "
+                           f"{channel.type} channel {channel.name}: webhook answered a redirect ({status})",
+                           channel=channel.name, retryable=False, code=f"http_{status}")
+    if status == 429 or status >= 500:
+        raise ChannelError(f"{zh}渠道 {channel.name}：服务暂时不可用 HTTP {status}，稍后重试 / "
+                           f"{channel.type} channel {channel.name}: HTTP {status}, will retry",
+                           channel=channel.name, retryable=True, code=f"http_{status}")
     try:
         answer = json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError):
@@ -591,6 +714,7 @@ class FeishuChannel(Channel):
 
     def __init__(self, name: str, url: str, secret: str | None = None, *, clock: Callable[[], float] = time.time):
         self.name, self._url, self._secret, self._clock = name, url, secret, clock
+        self.session = HttpSession()
 
     def payload(self, msg: AlertMessage) -> dict[str, Any]:
         body = render("feishu", msg)
@@ -619,6 +743,7 @@ class DingTalkChannel(Channel):
 
     def __init__(self, name: str, url: str, secret: str | None = None, *, clock: Callable[[], float] = time.time):
         self.name, self._url, self._secret, self._clock = name, url, secret, clock
+        self.session = HttpSession()
 
     def signed_url(self) -> str:
         if not self._secret:
@@ -650,6 +775,7 @@ class WeComChannel(Channel):
 
     def __init__(self, name: str, url: str):
         self.name, self._url = name, url
+        self.session = HttpSession()
 
     def _check(self, answer: dict[str, Any]) -> None:
         code = _int(answer.get("errcode"))

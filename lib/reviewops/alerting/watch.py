@@ -175,15 +175,16 @@ class Intake:
 
     source: str
     name: str
-    state: str = "done"  # done | unchanged | rejected | failed
+    state: str = "done"  # done | unchanged | busy (another watcher is taking it) | rejected | failed
     reviews_new: int = 0
     reviews_updated: int = 0
     cases: int = 0
     alerts: int = 0
     error: str | None = None
+    retry: bool = False  # the store failed: the file was released and is taken again by the next scan
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "") and not (k == "retry" and not v)}
 
 
 def _file_sha(path: Path) -> str:
@@ -234,27 +235,19 @@ def malicious_alert_hook(policy: Policy, *, source: str, created: list[int] | No
     built from the case when sent (恶意, 法务, the 1 h deadline). Kept out of the new-case figures (E1 delays
     count kind ``new_case`` only). Material older than the policy's ``alert_max_review_age_hours`` (a first
     import of old chats) is recorded on the case but pages nobody. Event ids are appended to ``created``."""
-    from ..core.store import alert_deliveries, alert_events
-    from .alerts import _channels_for, _is_history
+    from .alerts import _insert_event, _is_history
 
     def hook(conn: sa.Connection, case_id: int, info: dict[str, Any]) -> None:
         now = _utcnow()
         if _is_history(policy, info.get("evidence_at"), now):
             return
-        key = f"malicious:{case_id}"
-        if conn.execute(sa.select(alert_events.c.id).where(alert_events.c.key == key)).first() is not None:
-            return
         detected = info.get("detected_at") or now
-        event_id = int(conn.execute(alert_events.insert().values(
-            key=key, kind="malicious", case_id=case_id, shop_id=int(info["shop_id"]), source=source,
-            arrived_at=min(info.get("evidence_at") or detected, now), detected_at=detected, created_at=now)
-            .returning(alert_events.c.id)).scalar_one())
-        rows = [{"event_id": event_id, "channel": r["name"], "channel_type": r["type"], "state": "pending",
-                 "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
-                for r in _channels_for(policy, "new_case")]
-        if rows:
-            conn.execute(alert_deliveries.insert(), rows)
-        if created is not None:
+        # _insert_event: once per key, also when another watcher routes the same case at the same moment
+        event_id = _insert_event(conn, key=f"malicious:{case_id}", kind="malicious", case_id=case_id,
+                                 shop_id=int(info["shop_id"]), source=source,
+                                 arrived_at=min(info.get("evidence_at") or detected, now), detected_at=detected,
+                                 policy=policy, now=now)
+        if event_id is not None and created is not None:
             created.append(event_id)
 
     return hook
@@ -276,11 +269,89 @@ def _detect_chats(store: Store, policy: Policy, results: list[Any], *, source: s
     return len(created)
 
 
+#: A file claimed by a watcher (``watch_files.state = taking``) is taken over by another only after this long
+#: without an outcome — or at once when the claiming process is on this host and no longer runs.
+FILE_LEASE = dt.timedelta(minutes=10)
+#: Attempts of an import (or its triage) that met a concurrent writer's rows (another watcher importing the same
+#: reviews at the same moment: a unique-key conflict or a deadlock on PostgreSQL), retried after a short pause.
+CONFLICT_ATTEMPTS = 4
+
+
+def _owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _owner_gone(summary: str | None) -> bool:
+    """The watcher that claimed a file ran on this host and its process is gone (killed mid-import)."""
+    try:
+        who = json.loads(summary or "{}").get("taking") or {}
+    except (ValueError, AttributeError):
+        return False
+    if who.get("host") != socket.gethostname() or not isinstance(who.get("pid"), int):
+        return False
+    if who["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(who["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _claim_file(store: Store, key: str, *, sha: str, size: int, source: str, now: dt.datetime) -> str:
+    """Claim a file for this watcher before importing it: ``mine``, ``unchanged`` (this content was taken) or
+    ``busy`` (another watcher is importing it now). The claim is the file's ``watch_files`` row in state
+    ``taking`` (its ``summary`` names the host and process), written in one transaction that locks the row —
+    two watchers sharing a drop folder never both import a file."""
+    from ..core.store import watch_files as wf
+
+    values = {"source": source, "sha256": sha, "size": size, "state": "taking", "imported_at": now,
+              "summary": json.dumps({"taking": _owner()})}
+    with store.write() as conn:
+        row = conn.execute(sa.select(wf.c.sha256, wf.c.state, wf.c.imported_at, wf.c.summary)
+                           .where(wf.c.path == key).with_for_update()).first()
+        if row is None:
+            nested = conn.begin_nested()
+            try:
+                conn.execute(wf.insert().values(path=key, first_seen_at=now, **values))
+            except sa.exc.IntegrityError:  # another watcher inserted it between the read and here
+                nested.rollback()
+                return "busy"
+            nested.commit()
+            return "mine"
+        if row.state == "taking" and row.imported_at > now - FILE_LEASE and not _owner_gone(row.summary):
+            return "busy"
+        if row.state != "taking" and row.sha256 == sha:
+            return "unchanged"
+        conn.execute(wf.update().where(wf.c.path == key).values(**values))
+    return "mine"
+
+
+def _retrying(what: str, fn: Any) -> Any:
+    """``fn()``, again (up to :data:`CONFLICT_ATTEMPTS` in all) when it met a concurrent writer: a unique key
+    another watcher inserted first, a deadlock or serialisation failure. Each attempt is its own transaction(s),
+    rolled back whole on failure, so a retry sees the other watcher's committed rows."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return fn()
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as e:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            log.info("%s met a concurrent writer (%s), attempt %d of %d", what, type(e).__name__, attempt,
+                     CONFLICT_ATTEMPTS)
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "folder",
               arrived_at: dt.datetime | None = None, shop: str | None = None, platform: str | None = None,
               policy: Policy | None = None) -> Intake:
-    """Import one export file (unless its content was already taken), triage what it brought and
-    raise the alerts. Never raises for a bad file: the outcome says ``rejected``/``failed``."""
+    """Import one export file (unless its content was already taken, or another watcher is taking it now:
+    state ``busy``), triage what it brought and raise the alerts. Never raises for a bad file: the outcome says
+    ``rejected``/``failed``; a failure of the store itself (state ``failed``, ``retry`` True) releases the file so
+    it is taken again by the next scan."""
     from ..core.policy import current_policy
     from ..core.store import watch_files
     from ..intake.ingest import import_file
@@ -296,30 +367,43 @@ def take_file(store: Store, path: str | os.PathLike[str], *, source: str = "fold
         out.state, out.error = "failed", f"{type(e).__name__}"
         return out
     with store.read() as conn:
-        seen = conn.execute(sa.select(watch_files.c.sha256).where(watch_files.c.path == key)).scalar_one_or_none()
-    if seen == sha:
+        seen = conn.execute(sa.select(watch_files.c.sha256, watch_files.c.state)
+                            .where(watch_files.c.path == key)).first()
+    if seen is not None and seen.sha256 == sha and seen.state != "taking":
         out.state = "unchanged"
         return out
+    claim = _claim_file(store, key, sha=sha, size=size, source=source, now=now)
+    if claim != "mine":
+        out.state = claim
+        return out
     arrived = arrived_at or min(mtime, now)
-    policy = policy or current_policy(store, actor=ACTOR)
     try:
-        results = import_file(store, path, shop=shop, platform=platform, actor=ACTOR)
-    except ReviewOpsError as e:
-        out.state = "rejected" if isinstance(e, ImportRejected) else "failed"
-        out.error = _safe_error(e)
-    else:
-        batches = [int(r.batch_id) for r in results if r.kind == "reviews" and r.batch_id is not None]
-        out.reviews_new = sum(r.rows_new for r in results if r.kind == "reviews")
-        out.reviews_updated = sum(r.rows_updated for r in results if r.kind == "reviews")
-        out.cases, out.alerts = _triage_new(store, policy, batch_ids=batches, source=source, arrived_at=arrived)
-        out.alerts += _detect_chats(store, policy, results, source=source)
+        policy = policy or current_policy(store, actor=ACTOR)
+        try:
+            results = _retrying(f"import of {path.name}",
+                                lambda: import_file(store, path, shop=shop, platform=platform, actor=ACTOR))
+        except ReviewOpsError as e:
+            out.state = "rejected" if isinstance(e, ImportRejected) else "failed"
+            out.error = _safe_error(e)
+        else:
+            batches = [int(r.batch_id) for r in results if r.kind == "reviews" and r.batch_id is not None]
+            out.reviews_new = sum(r.rows_new for r in results if r.kind == "reviews")
+            out.reviews_updated = sum(r.rows_updated for r in results if r.kind == "reviews")
+            out.cases, out.alerts = _retrying(f"triage of {path.name}", lambda: _triage_new(
+                store, policy, batch_ids=batches, source=source, arrived_at=arrived))
+            out.alerts += _retrying(f"chats of {path.name}", lambda: _detect_chats(store, policy, results,
+                                                                                    source=source))
+    except Exception as e:  # noqa: BLE001 - the store failed: release the claim, the next scan takes it again
+        out.state, out.error, out.retry = "failed", type(e).__name__, True
+        log.error("file %s (%s): %s; released, will be taken again", path.name, source, type(e).__name__)
+        with contextlib.suppress(Exception), store.write() as conn:
+            conn.execute(watch_files.update().where(watch_files.c.path == key).values(
+                state="failed", sha256="", imported_at=_utcnow(), summary=json.dumps(out.to_dict())))
+        return out
     summary = json.dumps(out.to_dict(), ensure_ascii=False)
     with store.write() as conn:
-        values = {"source": source, "sha256": sha, "size": size, "state": out.state, "imported_at": _utcnow(),
-                  "summary": summary}
-        done = conn.execute(watch_files.update().where(watch_files.c.path == key).values(**values)).rowcount
-        if not done:
-            conn.execute(watch_files.insert().values(path=key, first_seen_at=now, **values))
+        conn.execute(watch_files.update().where(watch_files.c.path == key).values(
+            source=source, sha256=sha, size=size, state=out.state, imported_at=_utcnow(), summary=summary))
     log.info("file %s (%s): %s, %d new, %d updated reviews, %d cases, %d alerts", path.name, source, out.state,
              out.reviews_new, out.reviews_updated, out.cases, out.alerts)
     return out
@@ -422,28 +506,38 @@ def take_push(store: Store, body: bytes, *, received_at: dt.datetime | None = No
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PushRejected(400, "请求体不是 UTF-8 JSON / the body is not UTF-8 JSON") from None
     event_id, event_shop, platform, tables = _push_tables(event)
-    with store.read() as conn:
-        if conn.execute(sa.select(push_events.c.id).where(push_events.c.event_id == event_id)).first() is not None:
-            raise PushRejected(409, "该 event_id 已接收过（重放）/ this event_id was already taken (replay)")
+    def replayed() -> None:
+        with store.read() as conn:
+            if conn.execute(sa.select(push_events.c.id).where(push_events.c.event_id == event_id)).first() is not None:
+                raise PushRejected(409, "该 event_id 已接收过（重放）/ this event_id was already taken (replay)")
+
+    replayed()
     headers = [h for h in tables[0].rows[0]]
     layout = Layout(name="push_reviews", platform=platform, kind="reviews", columns={h: (h,) for h in headers},
                     required=("created_at",), version="HTTP push v1", source="push", builtin=False)
     out = Intake(source="push", name=event_id)
     policy = policy or current_policy(store, actor=ACTOR)
     digest = hashlib.sha256(body).hexdigest()
+
+    def imported() -> list[Any]:
+        replayed()  # a retry after a conflict: the same event taken by another watcher meanwhile is a replay
+        return import_file(store, Path(f"push-{digest[:12]}.json"), platform=platform, kind="reviews",
+                           shop=event_shop or shop, layout=layout, actor=ACTOR, tables=tables, sha256=digest)
+
     try:
-        results = import_file(store, Path(f"push-{digest[:12]}.json"), platform=platform, kind="reviews",
-                              shop=event_shop or shop, layout=layout, actor=ACTOR, tables=tables, sha256=digest)
+        results = _retrying(f"push {event_id[:40]}", imported)
     except ImportRejected as e:
         raise PushRejected(422, f"评价未通过校验，未写入：{_safe_error(e, pushed=True)} / reviews rejected, nothing written"
                            ) from None
     except ReviewOpsError as e:
+        if isinstance(e, PushRejected):
+            raise
         raise PushRejected(422, f"无法导入：{str(e)[:300]} / cannot import") from None
     out.reviews_new = sum(r.rows_new for r in results)
     out.reviews_updated = sum(r.rows_updated for r in results)
-    out.cases, out.alerts = _triage_new(store, policy, batch_ids=[int(r.batch_id) for r in results
-                                                                  if r.batch_id is not None],
-                                        source="push", arrived_at=received)
+    batch_ids = [int(r.batch_id) for r in results if r.batch_id is not None]
+    out.cases, out.alerts = _retrying(f"triage of push {event_id[:40]}", lambda: _triage_new(
+        store, policy, batch_ids=batch_ids, source="push", arrived_at=received))
     try:
         with store.write() as conn:
             conn.execute(push_events.insert().values(event_id=event_id, received_at=received,
@@ -529,11 +623,15 @@ class Watcher:
         self._stats_lock = threading.Lock()
         self._seen: dict[Path, tuple[int, int]] = {}  # taken files: (size, mtime_ns)
         self._pending: dict[Path, tuple[int, int, float]] = {}  # growing files: size, mtime_ns, since (monotonic)
+        self._later: dict[Path, float] = {}  # busy elsewhere or released after a store failure: look again then
         self._next_run: dict[Schedule, float] = {}
         self._threads: list[threading.Thread] = []
         self._server: ThreadingHTTPServer | None = None
         self.started_at = _utcnow()
         self.http_port: int | None = None
+        from .alerts import ChannelCache
+
+        self.channel_cache = ChannelCache()  # the sender's channels and their open connections, kept between rounds
 
     # -- stats ---------------------------------------------------------------------------------
     def bump(self, key: str, n: int = 1) -> None:
@@ -582,6 +680,8 @@ class Watcher:
             self._server.server_close()
         for t in self._threads:
             t.join(timeout)
+        with contextlib.suppress(Exception):
+            self.channel_cache.close()
         with contextlib.suppress(Exception):
             self.beat()
         log.info("watcher %s stopped", self.config.name)
@@ -677,7 +777,7 @@ class Watcher:
             except OSError:
                 continue
             sig = (st.st_size, st.st_mtime_ns)
-            if self._seen.get(p) == sig:
+            if self._seen.get(p) == sig or self._later.get(p, 0.0) > mono:
                 continue
             if settle:
                 prev = self._pending.get(p)
@@ -690,6 +790,12 @@ class Watcher:
             with self.intake_lock:
                 out = take_file(self.store, p, source="folder", shop=self.config.shop,
                                 platform=self.config.platform)
+            if out.state == "busy" or out.retry:  # another watcher is taking it, or the store failed: look again
+                self._later[p] = time.monotonic() + 1.0
+                if out.retry:
+                    self.note_intake(out)
+                continue
+            self._later.pop(p, None)
             self._seen[p] = sig
             if out.state != "unchanged":
                 taken += 1
@@ -712,7 +818,7 @@ class Watcher:
                 with self.intake_lock:
                     out = take_file(self.store, p, source="schedule", shop=self.config.shop,
                                     platform=self.config.platform)
-                if out.state != "unchanged":
+                if out.state not in ("unchanged", "busy"):
                     taken += 1
                     self.note_intake(out)
         return taken
@@ -734,7 +840,7 @@ class Watcher:
         from .alerts import dispatch
 
         res = dispatch(self.store, channels=self.config.channels, env=self.config.env,
-                       timeout=self.config.send_timeout)
+                       timeout=self.config.send_timeout, cache=self.channel_cache)
         self.bump("delivered", res.delivered)
         self.bump("retried", res.retried)
         self.bump("dead", res.dead)
