@@ -175,6 +175,7 @@ def _both(store: st.Store, db_url: str, tmp_path: Path, monkeypatch: pytest.Monk
         for path, kw in steps:
             with st.clock(AT), monkeypatch.context() as m:
                 m.setattr(ingest, "PG_STAGE_KEYS", 100)  # PostgreSQL: stored rows found through a staged key table
+                m.setattr(ingest, "BULK_REBUILD_MIN", 100)  # SQLite: secondary indexes rebuilt after a bulk insert
                 fast = ingest.import_file(store, path, now=NOW, **kw)
             with monkeypatch.context() as m:
                 m.setitem(ingest.WRITERS, "reviews", _ref_write_reviews)
@@ -277,3 +278,37 @@ def test_stages_are_told_from_the_start_and_progress_counts_every_written_row(st
     assert res[0].rows_unchanged == 700
     err = capsys.readouterr().err
     assert ingest.STAGE_ZH["reading"] in err and ingest.STAGE_ZH["writing"] in err
+
+
+def _indexes(store: st.Store) -> list[tuple]:
+    with store.read() as conn:
+        return conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reviews' "
+                                    "ORDER BY name").all()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_bulk_insert_rebuilds_the_secondary_indexes_and_a_failure_keeps_them(store, tmp_path, monkeypatch):
+    before = _indexes(store)
+    assert [n for n, sql in before if sql] == ["ix_reviews_created", "ix_reviews_created_at", "ix_reviews_order"]
+    monkeypatch.setattr(ingest, "BULK_REBUILD_MIN", 100)
+    path = _write(tmp_path / "bulk.csv", _rows(400))
+    real = ingest._insert_columns
+
+    def fail_in_reviews(conn, table, *a, **kw):
+        if table is st.reviews:
+            dropped = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'ix_reviews_order'").scalar()
+            assert dropped == 0  # the index is gone while the rows go in ...
+            raise RuntimeError("disk full")
+        return real(conn, table, *a, **kw)
+
+    monkeypatch.setattr(ingest, "_insert_columns", fail_in_reviews)
+    with pytest.raises(RuntimeError):
+        ingest.import_file(store, path, now=NOW)
+    assert _indexes(store) == before  # ... and back with the rollback
+    monkeypatch.setattr(ingest, "_insert_columns", real)
+    assert ingest.import_file(store, path, now=NOW)[0].rows_new == 400
+    assert _indexes(store) == before
+    with store.read() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT id FROM reviews WHERE shop_id = 1 AND order_id = 'x'").all()
+        assert "ix_reviews_order" in str(plan)
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"

@@ -18,6 +18,7 @@ the same review (I-06).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -25,7 +26,7 @@ import operator
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from dataclasses import replace as _dc_replace
@@ -515,6 +516,30 @@ def _time_texts(values: Any, n: int, sqlite: bool) -> list[Any]:
             return [None] * n
         raise st.StoreError(f"时间缺少时区 / naive datetime column {values.name!r}")
     return values.dt.tz_convert("UTC").dt.strftime(fmt).to_numpy(dtype=object, na_value=None).tolist()
+
+
+#: SQLite: a table receiving at least this many new rows, and at least as many as it holds, gets its secondary
+#: (non-unique) indexes rebuilt once after the INSERTs instead of updated row by row
+BULK_REBUILD_MIN = 50_000
+
+
+@contextlib.contextmanager
+def _secondary_indexes_rebuilt(conn: Connection, table: sa.Table, *, bulk: bool) -> Iterator[None]:
+    """On SQLite with ``bulk``: drop the table's non-unique indexes, let the block insert, create them again
+    with their stored definitions — all inside the import's transaction, so a failure or a kill leaves the
+    indexes as they were. Unique indexes (constraints) stay and check every row as it is inserted."""
+    if not bulk or conn.dialect.name != "sqlite":
+        yield
+        return
+    found = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table.name,)).all()
+    plain = [(name, sql) for name, sql in found if not re.match(r"\s*CREATE\s+UNIQUE\b", sql, re.I)]
+    for name, _ in plain:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _, sql in plain:
+        conn.exec_driver_sql(sql)
 
 
 def _new_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
@@ -1075,9 +1100,10 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
     if m:
         hashes = _version_hashes(fresh, m)
         ids = _new_ids(conn, st.reviews, m)
-        _insert_columns(conn, st.reviews, {"id": ids, **{c: fresh[c] for c in fresh.columns},
-                                           "first_seen_at": now, "row_hash": hashes}, m,
-                        progress=progress, pause=True)
+        with _secondary_indexes_rebuilt(conn, st.reviews, bulk=m >= max(BULK_REBUILD_MIN, ids[0] - 1)):
+            _insert_columns(conn, st.reviews, {"id": ids, **{c: fresh[c] for c in fresh.columns},
+                                               "first_seen_at": now, "row_hash": hashes}, m,
+                            progress=progress, pause=True)
         counts.new = m
     # reviews already stored: merged value by value (a new non-empty value wins), as before
     bumps: list[dict[str, Any]] = []
