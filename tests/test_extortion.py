@@ -2,7 +2,8 @@
 
 Inline examples were written for these tests (not copied from the evaluation sets). The accuracy floor reads
 every row of benchmarks/data/malicious/buyer_texts.tsv and seller_messages.tsv (both old splits: the old test
-half has been seen, so all rows are development data); never the held-out benchmarks/data/malicious/fresh/.
+half has been seen, so all rows are development data), fresh/ and fresh2/; the third held-out set fresh3/ only
+through a floor at the level it was scored at once (docs/accuracy.md).
 
 ``PROBE_*``: sentences written by the engineer who reworked the rules (issue 17 generalisation), in rounds A–J.
 Each round was written *before* the rule change that followed it and read once as unseen text; the first
@@ -677,21 +678,116 @@ def _accuracy_module():
     return mod
 
 
-#: measured on all seen rows (``--split all``: the old files and the first fresh set, 801 buyer, 672 seller) when
-#: the round-2 rules were frozen (docs/accuracy.md); the floor is 0.03 below. Every one of these rows was used for
-#: tuning: the floor guards against regressions, it says nothing about unseen text (the fresh2/ set does).
-DEV_PRECISION, DEV_RECALL = 0.9969, 0.9907
-DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 0.9975, 0.0
+#: measured on all seen rows (``--split all``: the old files, fresh/ and fresh2/, 1,135 buyer, 999 seller) with the
+#: rules and the extortion model frozen at f860363 (docs/accuracy.md); the floor is 0.03 below. Every one of these
+#: rows was used for tuning or training: the floor guards against regressions, it says nothing about unseen text.
+DEV_PRECISION, DEV_RECALL = 0.9915, 1.0
+DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 0.9796, 0.0121
+#: the third held-out set (fresh3/), scored once after that freeze: the honest figures; the floor is 0.03 below
+FRESH3_PRECISION, FRESH3_RECALL = 0.9075, 0.9458
+FRESH3_BLOCK_RATE, FRESH3_FALSE_BLOCK_RATE = 0.9135, 0.103
 
 
 def test_accuracy_floor_on_all_seen_rows():
     mod = _accuracy_module()
-    if not (mod.DATA / "buyer_texts.tsv").exists() or not (mod.FRESH / "buyer_texts.tsv").exists():
-        pytest.skip("benchmarks/data/malicious (with fresh/) is not in this checkout")
+    if not (mod.DATA / "buyer_texts.tsv").exists() or not (mod.FRESH2 / "buyer_texts.tsv").exists():
+        pytest.skip("benchmarks/data/malicious (with fresh/, fresh2/) is not in this checkout")
     b = mod.buyer_figures("all")
-    assert b["rows"] >= 780, b  # the old files and the first fresh set
+    assert b["rows"] >= 1100, b  # the old files, fresh/ and fresh2/
     assert b["precision"] >= DEV_PRECISION - 0.03, b
     assert b["recall"] >= DEV_RECALL - 0.03, b
     s = mod.seller_figures("all")
     assert s["block_rate"] >= DEV_BLOCK_RATE - 0.03, s
     assert s["false_block_rate"] <= DEV_FALSE_BLOCK_RATE + 0.03, s
+
+
+def test_accuracy_floor_on_the_third_held_out_set():
+    """fresh3/ was scored once after the freeze (benchmarks/results/accuracy_extortion_fresh3.json): a change that
+    loses more than 0.03 of what was measured there fails here (it is a floor, not a target to tune on)."""
+    mod = _accuracy_module()
+    if not (mod.FRESH3 / "buyer_texts.tsv").exists():
+        pytest.skip("benchmarks/data/malicious/fresh3 is not in this checkout")
+    b = mod.buyer_figures("fresh3")
+    assert b["rows"] == 387
+    assert b["precision"] >= FRESH3_PRECISION - 0.03 and b["recall"] >= FRESH3_RECALL - 0.03, b
+    s = mod.seller_figures("fresh3")
+    assert s["block_rate"] >= FRESH3_BLOCK_RATE - 0.03, s
+    assert s["false_block_rate"] <= FRESH3_FALSE_BLOCK_RATE + 0.03, s
+
+
+# ------------------------------------------------------------------ the learned model (issue 17)
+def test_the_shipped_model_loads_and_records_what_it_learned_from():
+    m = ext.extortion_model()
+    assert m is not None and m.version and m.n_bits == 16
+    assert (m.rule_weight, m.model_weight, m.rule_floor, m.length_shrink) == (0.375, 0.7, 0.7, 4.0)
+    files = m.header["trained_on"]["files_sha256"]
+    import hashlib
+
+    for name, sha in files.items():  # the committed sets are the ones it was trained on (retrain when they change)
+        assert hashlib.sha256((ROOT / "benchmarks" / "data" / "malicious" / name).read_bytes()).hexdigest() == sha
+    assert "fresh3" not in str(m.header["trained_on"])
+
+
+def test_a_tampered_model_file_is_refused(tmp_path):
+    from reviewops.core.errors import ModelError
+
+    data = Path(ext.__file__).parent / "data"
+    blob = bytearray((data / "extortion_model.npz").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (tmp_path / "m.npz").write_bytes(bytes(blob))
+    with pytest.raises(ModelError, match="sha256"):
+        ext.ExtortionModel.from_files(tmp_path / "m.npz", data / "extortion_model.json")
+
+
+def test_model_none_and_a_zero_policy_weight_are_the_rules_alone():
+    import json
+
+    from reviewops.core.policy import Policy, default_policy
+
+    texts = ["那个差评嘛，看你诚意咯😏", "杯子漏水，我要退货退款", "发个红包我就删差评", "你们客服是猪吗", ""]
+    rules = pd.DataFrame([ext.read_text(t) for t in texts])
+    alone = extortion_scores(texts, model=None)
+    assert alone["score"].tolist() == rules["score"].tolist()
+    data = json.loads(default_policy().to_json())
+    for r in data["tables"]["settings"]:
+        if r["key"] == "extortion_model_weight":
+            r["value"] = "0"
+    off = Policy.from_json(json.dumps(data, ensure_ascii=False), source="test")
+    assert extortion_scores(texts, policy=off).equals(alone)
+    assert not extortion_scores(texts).equals(alone)  # the default reads differently: the model is on
+
+
+def test_the_combination_is_the_documented_formula():
+    m = ext.extortion_model()
+    texts = ["那个差评嘛，看你诚意咯😏", "杯子漏水，我要退货退款", "发个红包我就删差评", "我觉得这个价格有点贵"]
+    p = m.probability(ext.squeeze_many(texts))
+    rule = [ext.read_text(t).score for t in texts]
+    got = extortion_scores(texts)["score"].tolist()
+    for g, r, q in zip(got, rule, p):
+        want = min(1.0, 0.375 * r + 0.7 * q)
+        want = max(want, r) if r >= 0.7 else want
+        assert g == pytest.approx(round(want, 4), abs=1e-4)
+
+
+def test_a_strong_rule_reading_is_never_vetoed_and_a_short_text_needs_more_evidence():
+    texts = ["不用那么麻烦，不给我退50块我就给差评", "给200块好处费就删评，你看着办"]
+    assert all(ext.read_text(t).score >= 0.7 for t in texts)
+    assert extortion_scores(texts)["is_extortion"].all()
+    # the demo's buyer chasing a parcel: the unshrunk model read 0.78 here (docs/accuracy.md)
+    row = extortion_scores(["那你们快点"]).iloc[0]
+    assert not row["is_extortion"], row.to_dict()
+
+
+def test_a_model_flag_names_its_evidence():
+    df = extortion_scores(["亲，差评可以删，转我50就行"])
+    why = df["reasons"][0]
+    assert df["is_extortion"][0] and "模型判断" in why and "以评价索要好处" in why
+    grams = why.split("模型判断")[1]
+    assert "（" in grams and "）" in grams  # the n-grams that weighed most
+
+
+def test_the_model_keeps_speed_and_order_on_repeats_and_odd_values():
+    texts = ["发个红包我就删差评", None, "发个红包我就删差评", float("nan"), 12345, "好评"] * 50
+    df = extortion_scores(texts)
+    assert len(df) == 300 and df["is_extortion"].tolist()[:6] == [True, False, True, False, False, False]
+    assert df.iloc[:6].equals(df.iloc[6:12].reset_index(drop=True))

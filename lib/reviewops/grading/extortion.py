@@ -583,31 +583,42 @@ class ExtortionModel:
         z = _linear_scores(squeezed, self.n_bits, self.kind_weights, self.kind_bias)
         return [KINDS[int(k)] for k in z.argmax(axis=1)]
 
-    def top_ngrams(self, s: str, k: int = 3) -> list[str]:
-        """The ``k`` character bi- and trigrams of one squeezed text with the largest positive weights (what an
-        operator reads as the model's reason); ``^``/``$`` mark the text's start and end."""
+    def top_ngrams(self, texts: Sequence[str], k: int = 3) -> list[list[str]]:
+        """Per squeezed text, its ``k`` character bi- and trigrams with the largest positive weights (what an
+        operator reads as the model's reason; ``^``/``$`` mark the text's start and end), a longer one
+        shadowing the shorter ones inside it. One hashing pass over the batch."""
         from .textmodel import _positions
 
-        _f1, f2, f3, _doc, _n = _positions([s], self.n_bits)
+        if not texts:
+            return []
+        _f1, f2, f3, _doc, _n = _positions(texts, self.n_bits)
         w = np.append(self.weights[0], np.float32(0))
-        joined = "\x00" + s + "\x00"
-        cands: dict[str, float] = {}
-        for size, f in ((2, f2), (3, f3)):
-            for i, fi in enumerate(f[: len(joined) - size + 1]):
-                weight = float(w[fi])
-                gram = joined[i:i + size]
-                if weight > 0 and gram.strip("\x00"):
-                    shown = gram.replace("\x00", "^", 1) if gram.startswith("\x00") else gram
-                    shown = shown[:-1] + "$" if shown.endswith("\x00") else shown
-                    cands[shown] = max(cands.get(shown, 0.0), weight)
-        out: list[str] = []
-        for gram, _w in sorted(cands.items(), key=lambda kv: (-kv[1], kv[0])):
-            core = gram.strip("^$")
-            if any(core in o or o.strip("^$") in core for o in out):
-                continue
-            out.append(gram)
-            if len(out) == k:
-                break
+        w2, w3 = w[f2], w[f3]
+        joined = "\x00" + "\x00".join(t.replace("\x00", " ") for t in texts) + "\x00"
+        out: list[list[str]] = []
+        a = 0  # the separator before text j
+        for s in texts:
+            b = a + len(s) + 1  # the separator after it
+            cands: dict[str, float] = {}
+            for size, ws in ((2, w2), (3, w3)):
+                seg = ws[a:b - size + 2]
+                for i in np.argsort(-seg, kind="stable")[:3 * k]:
+                    if seg[i] <= 0:
+                        break
+                    gram = joined[a + i:a + i + size]
+                    shown = ("^" + gram[1:]) if gram[0] == "\x00" else gram
+                    shown = (shown[:-1] + "$") if shown[-1] == "\x00" else shown
+                    cands[shown] = max(cands.get(shown, 0.0), float(seg[i]))
+            grams: list[str] = []
+            for gram, _w in sorted(cands.items(), key=lambda kv: (-kv[1], kv[0])):
+                core = gram.strip("^$")
+                if not core or any(core in o or o.strip("^$") in core for o in grams):
+                    continue
+                grams.append(gram)
+                if len(grams) == k:
+                    break
+            out.append(grams)
+            a = b
         return out
 
     @classmethod
@@ -697,11 +708,13 @@ def _combined(m: ExtortionModel, reader: _Reader, squeezed: Sequence[str], thr: 
     flagged = score >= thr if thr > 0 else np.ones(len(rules), dtype=bool)
     need_kind = [i for i, r in enumerate(rules) if flagged[i] and not r.kind]
     head = dict(zip(need_kind, m.kinds([squeezed[i] for i in need_kind]))) if need_kind else {}
+    explain = [i for i, r in enumerate(rules) if p[i] >= 0.5 or (flagged[i] and not r.reasons)]
+    evidence = dict(zip(explain, m.top_ngrams([squeezed[i] for i in explain])))
     out: list[Reading] = []
     for i, r in enumerate(rules):
         reasons = [r.reasons] if r.reasons else []
-        if p[i] >= 0.5 or (flagged[i] and not r.reasons):
-            grams = "、".join(m.top_ngrams(squeezed[i]))
+        if i in evidence:
+            grams = "、".join(evidence[i])
             reasons.append(f"模型判断 {p[i]:.2f}" + (f"（{grams}）" if grams else ""))
         kind = (r.kind or head.get(i, "")) if flagged[i] else ""
         out.append(Reading(float(score[i]), bool(flagged[i]), kind, "；".join(reasons)))
