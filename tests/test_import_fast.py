@@ -312,3 +312,15 @@ def test_a_bulk_insert_rebuilds_the_secondary_indexes_and_a_failure_keeps_them(s
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT id FROM reviews WHERE shop_id = 1 AND order_id = 'x'").all()
         assert "ix_reviews_order" in str(plan)
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+@pytest.mark.parametrize("free_text", [False, True])
+def test_the_quick_path_of_clean_cells_gives_what_the_cell_rule_gives(free_text):
+    rng = random.Random(5)
+    alpha = [*"ab1 \t\u3000'\"=-—NAnul#/\u200b\uff21中文，！\x1c\x1f\r\n\xa0", "null", "NA", "N/A", "--", '="']
+    values = ["".join(rng.choice(alpha) for _ in range(rng.randrange(0, 6))) for _ in range(50_000)]
+    values += [None, 1.5, float("nan"), 3, "2025-01-01 10:00:00", "订单号", " 12 "]
+    assert clean._clean_all(values, free_text) == [clean.clean_cell(v, free_text) for v in values]
+    # and through clean_cells, factorised (a long column with repeats) or not
+    col = pd.Series(values * 2, dtype=object)
+    assert clean.clean_cells(col, free_text=free_text).tolist() == [clean.clean_cell(v, free_text) for v in values * 2]

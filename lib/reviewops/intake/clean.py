@@ -69,6 +69,20 @@ def clean_cell(v: object, free_text: bool = False) -> str | None:
     return None if s in NULL_TOKENS else s
 
 
+_NEEDS_RULE = frozenset("='\"")  # first characters that :func:`clean_cell` may unwrap or strip
+
+
+def _clean_all(values: list[object], free_text: bool) -> list[str | None]:
+    """:func:`clean_cell` of every value. A text cell that the rule would return unchanged — no space at
+    either end, no quote, apostrophe or ``=`` first, not a placeholder, and (unless free text) ASCII, so
+    NFKC changes nothing — is taken as it is without the call (most cells of an export)."""
+    needs = _NEEDS_RULE
+    nulls = NULL_TOKENS
+    return [v if (v.__class__ is str and v and (free_text or v.isascii()) and not v[0].isspace()
+                  and not v[-1].isspace() and v[0] not in needs and v not in nulls)
+            else clean_cell(v, free_text) for v in values]
+
+
 #: below this many cells a column is cleaned cell by cell (factorising costs more than it saves)
 _FACTORIZE_MIN = 256
 
@@ -92,11 +106,10 @@ def clean_cells(raw: pd.Series, *, free_text: bool = False) -> pd.Series:
     rows), so a long text column is cleaned once per distinct value (:func:`clean_cell`, the same rule)."""
     fact = _factorized(raw)
     if fact is None:
-        return pd.Series([clean_cell(v, free_text) for v in raw.astype(object).tolist()],
-                         index=raw.index, dtype=object)
+        return pd.Series(_clean_all(raw.astype(object).tolist(), free_text), index=raw.index, dtype=object)
     codes, uniques = fact
     table = np.empty(len(uniques) + 1, dtype=object)
-    table[:-1] = [clean_cell(u, free_text) for u in uniques.tolist()]
+    table[:-1] = _clean_all(uniques.tolist(), free_text)
     table[-1] = None  # code -1: a missing cell
     out = table[codes]
     missing = np.flatnonzero(codes < 0)
