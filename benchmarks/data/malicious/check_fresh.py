@@ -39,6 +39,8 @@ SETS: dict[str, dict] = {
                "min_hard_lawful": 120},
     "fresh3": {"prefixes": ("HB", "HS"), "tag": "helper3", "earlier": (".", "fresh", "fresh2"),
                "min_hard_lawful": 120},
+    "fresh4": {"prefixes": ("IB", "IS"), "tag": "helper4", "earlier": (".", "fresh", "fresh2", "fresh3"),
+               "min_hard_lawful": 120},
 }
 
 BUYER_KINDS = ["money_for_review", "threat_bad_review", "abuse", "competitor"]
