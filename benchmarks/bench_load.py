@@ -13,7 +13,7 @@ What runs where (one machine, loopback only; see docs/deploy.md for the real lay
   so about ``agents × shops-per-agent / shops`` agents share each shop and its queue), spread over ``--procs``
   processes as threads. Each agent has its own :class:`~reviewops.core.store.Store` (its own engine and
   connection, as each workbench kernel has) and its own :class:`~reviewops.handling.workbench.Workbench`, and
-  loops: ``queue()`` → pick one of the first ``--pick-top`` cases → ``case(id)`` → think → one save with the
+  loops: ``queue(limit=--queue-limit)`` (200, as the queue form) → pick one of the first ``--pick-top`` cases → ``case(id)`` → think → one save with the
   version it saw (``save_reply`` / ``record_contact`` / ``take``) → think. A refused save
   (:class:`~reviewops.core.errors.ConflictError`) is counted; the agent reopens the case and tries once more.
   Think time is uniform in [0.5, 1.5] × ``--think`` seconds;
@@ -133,7 +133,8 @@ def stream(ports: list[int], secret: str, shops: list[str], rate: float, per_eve
 
 
 # ------------------------------------------------------------------------------------------- agents
-def _agent(url: str, name: str, stop_at: float, think: float, pick_top: int, seed_: int) -> dict[str, Any]:
+def _agent(url: str, name: str, stop_at: float, think: float, pick_top: int, seed_: int,
+           queue_limit: int) -> dict[str, Any]:
     """One agent's loop; returns its timings, acknowledged and refused saves."""
     from reviewops.core.errors import ConflictError
     from reviewops.core.store import Store
@@ -143,6 +144,7 @@ def _agent(url: str, name: str, stop_at: float, think: float, pick_top: int, see
     rnd = random.Random(seed_)
     store = Store.open(url, migrate="if-needed")
     t: dict[str, list[float]] = {"queue": [], "case": [], "save": [], "save_refused": []}
+    cpu: dict[str, list[float]] = {"queue": [], "case": [], "save": []}  # this thread's CPU time in each call
     acks: list[tuple[int, int, str, str, str]] = []  # (case, new version, field, value, action)
     refused: list[tuple[int, str, str]] = []  # (case, field, value)
     errors: Counter[str] = Counter()
@@ -156,22 +158,24 @@ def _agent(url: str, name: str, stop_at: float, think: float, pick_top: int, see
         time.sleep(rnd.uniform(0, think))  # the seats do not all start in the same instant
         while time.time() < stop_at:
             try:
-                t0 = time.perf_counter()
-                q = wb.queue(limit=50)
+                t0, c0 = time.perf_counter(), time.thread_time()
+                q = wb.queue(limit=queue_limit)
                 t["queue"].append(time.perf_counter() - t0)
+                cpu["queue"].append(time.thread_time() - c0)
                 if not len(q):
                     pause()
                     continue
                 cid = int(q["case_id"].iloc[rnd.randrange(min(pick_top, len(q)))])
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 view = wb.case(cid)
                 t["case"].append(time.perf_counter() - t0)
+                cpu["case"].append(time.thread_time() - c0)
                 pause()
                 kind = rnd.choices(("reply", "contact", "take"), (5, 3, 2))[0]
                 for attempt in (1, 2):  # a refused save: reload the case and try once more, as a person would
                     n += 1
                     mark = f"〔{name}-{n}〕"  # bracketed: one mark is never a part of another
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.thread_time()
                     try:
                         if kind == "reply":
                             field, value = "reply_text", f"亲，非常抱歉给您带来不便，我们已为您安排处理。记录 {mark}"
@@ -183,6 +187,7 @@ def _agent(url: str, name: str, stop_at: float, think: float, pick_top: int, see
                             field, value = "assignee", name
                             v = wb.take(cid, view.version)
                         t["save"].append(time.perf_counter() - t0)
+                        cpu["save"].append(time.thread_time() - c0)
                         acks.append((cid, v, field, value, kind))
                         break
                     except ConflictError:
@@ -196,17 +201,17 @@ def _agent(url: str, name: str, stop_at: float, think: float, pick_top: int, see
                 pause()
     finally:
         store.close()
-    return {"t": t, "acks": acks, "refused": refused, "errors": dict(errors)}
+    return {"t": t, "cpu": cpu, "acks": acks, "refused": refused, "errors": dict(errors)}
 
 
 def _agents_main(url: str, names: list[str], stop_at: float, think: float, pick_top: int, seed_: int,
-                 conn: Any) -> None:
+                 queue_limit: int, conn: Any) -> None:
     """Child process: ``names`` as threads; sends back every agent's result."""
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
 
     def run(k: int, name: str) -> None:
-        r = _agent(url, name, stop_at, think, pick_top, seed_ * 1000 + k)
+        r = _agent(url, name, stop_at, think, pick_top, seed_ * 1000 + k, queue_limit)
         with lock:
             results.append(r)
 
@@ -299,8 +304,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "load", "goals": dict(GOALS), "machine": _machine(),
                               "load_avg_start": os.getloadavg(), "params": {
                                   k: getattr(args, k) for k in ("agents", "procs", "shops", "shops_per_agent",
-                                                                "seconds", "think", "pick_top", "rate", "per_event",
-                                                                "negative_every", "seed_per_shop", "watchers")}}
+                                                                "seconds", "think", "pick_top", "queue_limit", "rate",
+                                                                "per_event", "negative_every", "seed_per_shop",
+                                                                "watchers")}}
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp, scratch_db(url_arg, Path(tmp)) as (url, backend):
         result["backend"] = backend
         store = Store.open(url)
@@ -339,20 +345,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(target=_agents_main, args=(url, mine, stop_at, args.think, args.pick_top, p + 1,
-                                                              child), daemon=True)
+                                                              args.queue_limit, child), daemon=True)
                 proc.start()
                 procs.append((proc, parent))
             print(f"[load] {args.agents} agents in {len(procs)} processes, {args.rate:g} reviews/s, {args.seconds} s …",
                   file=sys.stderr, flush=True)
             live: dict[str, Any] = {}
+            loads: list[float] = []
+            sampling = threading.Event()
+
+            def sample_load() -> None:  # the machine is shared: what else ran is part of the result
+                while not sampling.wait(5.0):
+                    loads.append(os.getloadavg()[0])
+
+            threading.Thread(target=sample_load, daemon=True).start()
             time.sleep(max(0.0, start - time.time()))
-            stream(ports, push_secret, shop_names, args.rate, args.per_event, args.negative_every, stop_at, live)
+            if args.rate > 0:
+                stream(ports, push_secret, shop_names, args.rate, args.per_event, args.negative_every, stop_at, live)
+            else:
+                time.sleep(max(0.0, stop_at - time.time()))
             results: list[dict[str, Any]] = []
             for proc, parent in procs:
                 if parent.poll(args.seconds + 600):
                     results += parent.recv()
                 proc.join(30)
+            sampling.set()
             result["load_avg_end"] = os.getloadavg()
+            result["load_1min_during_run"] = {"samples_every_5s": [round(x, 2) for x in loads],
+                                              "mean": round(sum(loads) / len(loads), 2) if loads else None,
+                                              "max": max(loads, default=None)}
             result["stream"] = live
             # ---- figures and checks
             t = {k: [x for r in results for x in r["t"][k]] for k in ("queue", "case", "save", "save_refused")}
@@ -361,6 +382,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 errors.update(r["errors"])
             result["agents_reporting"] = len(results)
             result["timings"] = {k: _stats(v) for k, v in t.items()}
+            # the client's own CPU in each call (thread CPU time): wall minus this is waiting — for the database,
+            # for the GIL of the process, or for a core of the machine
+            result["timings_cpu"] = {k: _stats([x for r in results for x in r["cpu"][k]]) for k in ("queue", "case", "save")}
             result["ops_per_s"] = {k: round(len(v) / args.seconds, 1) for k, v in t.items()}
             result["errors"] = dict(errors)
             result["saves"] = check_saves(store, results)
@@ -389,14 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="PostgreSQL server URL (a scratch database is made there and dropped); "
                                  "default $REVIEWOPS_TEST_PG_URL")
     ap.add_argument("--agents", type=int, default=100)
-    ap.add_argument("--procs", type=int, default=4, help="processes the agents are spread over (threads inside)")
+    ap.add_argument("--procs", type=int, default=8, help="processes the agents are spread over (threads inside)")
     ap.add_argument("--shops", type=int, default=30)
     ap.add_argument("--shops-per-agent", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--think", type=float, default=10.0, help="mean think time between steps (s)")
     ap.add_argument("--pick-top", type=int, default=10, help="an agent picks one of its queue's first N cases")
-    ap.add_argument("--rate", type=float, default=200.0, help="reviews/s pushed to the watcher(s)")
-    ap.add_argument("--per-event", type=int, default=10)
+    ap.add_argument("--queue-limit", type=int, default=200, help="rows per queue load (the queue form's default)")
+    ap.add_argument("--rate", type=float, default=200.0, help="reviews/s pushed to the watcher(s); 0: none")
+    ap.add_argument("--per-event", type=int, default=100, help="reviews per push event (a relay batches them)")
     ap.add_argument("--negative-every", type=int, default=10)
     ap.add_argument("--seed-per-shop", type=int, default=40)
     ap.add_argument("--watchers", type=int, default=1)
@@ -405,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.agents, args.procs, args.shops, args.seconds, args.think = 6, 1, 3, 15.0, 0.5
-        args.rate, args.seed_per_shop = 20.0, 10
+        args.rate, args.seed_per_shop, args.per_event = 20.0, 10, 10
         with quick_dir("load") as tmp:
             out = args.out or tmp / "load.json"
             result = run(args)
