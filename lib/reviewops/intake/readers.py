@@ -22,6 +22,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -189,12 +190,21 @@ def pick_delimiter(text: str, known: set[str] | None = None) -> str:
     return max(candidates, key=lambda d: (_shape_score(split[d]), -DELIMITERS.index(d)))
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their ends, split where ``io.StringIO(text, newline="")`` splits them (at
+    ``\\r\\n``, ``\\r`` and ``\\n`` only), without the stream's own copy of the whole text (memory)."""
+    return (m.group() for m in _LINE.finditer(text))
+
+
 def read_csv_text(text: str, source: str, member: str | None, encoding: str,
                   known: set[str] | None = None) -> RawTable:
     delim = pick_delimiter(text, known)
     ftype = "tsv" if delim == "\t" else "csv"
     table = RawTable(source, member, ftype, encoding, [])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    reader = csv.reader(_lines(text), delimiter=delim, strict=True)
     rows = table.rows
     try:
         rows.extend(reader)  # type: ignore[arg-type]  # rows read before a csv.Error are kept, as one by one
@@ -333,12 +343,22 @@ def read_bytes(data: bytes, source: str, *, known: set[str] | None = None, _nest
 
     ``known``: the normalised header names the CSV delimiter is chosen by (:func:`pick_delimiter`).
     """
+    return _read_owned([data], source, known=known, _nested=_nested)
+
+
+_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what bytes.strip() removes
+
+
+def _read_owned(holder: list[bytes], source: str, *, known: set[str] | None, _nested: bool = False) -> list[RawTable]:
+    """:func:`read_bytes` of ``holder[0]``; a text file's bytes are let go (``holder`` emptied) once decoded, so
+    that a large CSV is not held twice (bytes and text) while its rows are parsed."""
+    data = holder[0]
     if len(data) > MAX_FILE_BYTES:
         raise UnsupportedFile(
             f"文件过大（{len(data)} 字节，上限 {MAX_FILE_BYTES}）；请按时间分批导出。 / "
             f"File too large ({len(data)} bytes; limit {MAX_FILE_BYTES}); export it in smaller date ranges."
         )
-    if not data.strip():
+    if _BLANK.fullmatch(data):  # (data.strip() would copy the whole file)
         raise UnsupportedFile("文件为空 / the file is empty")
     kind = sniff_type(data)
     if kind == "xlsx":
@@ -350,6 +370,8 @@ def read_bytes(data: bytes, source: str, *, known: set[str] | None = None, _nest
             raise UnsupportedFile("不支持压缩包里再套压缩包 / nested archives are not supported; extract them first")
         return read_zip(data, source, known)
     text, enc = decode_text(data)
+    holder.clear()
+    del data
     head = text[:4096].lstrip().lower()
     if head.startswith(("<!doctype html", "<html")) and "<table" not in text[:200000].lower():
         raise UnsupportedFile("HTML 文件中没有表格（可能是登录页或错误页）/ the HTML file holds no table "
@@ -429,7 +451,7 @@ def read_path(path: Path, known: set[str] | None = None) -> list[RawTable]:
                 f"{path.name}: 文件过大（{size} 字节，上限 {MAX_FILE_BYTES}）；请按时间分批导出。 / "
                 f"file too large ({size} bytes; limit {MAX_FILE_BYTES}); export smaller date ranges."
             )
-        data = path.read_bytes()
+        holder = [path.read_bytes()]
     except FileNotFoundError:
         raise UnsupportedFile(f"找不到文件 file not found: {path}") from None
     except IsADirectoryError:
@@ -437,6 +459,6 @@ def read_path(path: Path, known: set[str] | None = None) -> list[RawTable]:
     except PermissionError:
         raise UnsupportedFile(f"没有权限读取 no permission to read: {path}") from None
     try:
-        return read_bytes(data, path.name, known=known)
+        return _read_owned(holder, path.name, known=known)
     except UnsupportedFile as e:
         raise UnsupportedFile(f"{path.name}: {e}") from None
