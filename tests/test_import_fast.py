@@ -324,3 +324,18 @@ def test_the_quick_path_of_clean_cells_gives_what_the_cell_rule_gives(free_text)
     # and through clean_cells, factorised (a long column with repeats) or not
     col = pd.Series(values * 2, dtype=object)
     assert clean.clean_cells(col, free_text=free_text).tolist() == [clean.clean_cell(v, free_text) for v in values * 2]
+
+
+def test_csv_lines_are_split_where_a_text_stream_splits_them():
+    import io
+
+    from reviewops.intake import readers
+
+    texts = ["", "a", "a\n", "a\r\nb\rc\nd", "a\r\r\n\n", 'x\u2028y\x1cz\x85\n"q\r\nw"\r\n', "\n\n", "\r", "abc\r\n",
+             "a,b\n\"multi\nline\",2\r\n"]
+    for t in texts:
+        assert list(readers._lines(t)) == list(io.StringIO(t, newline="")), t
+    t = readers.read_bytes('订单编号,评价内容\r\n1,"第一行\r\n第二行"\r\n2,x\u2028y\r\n'.encode(), "f.csv")[0]
+    assert t.rows == [["订单编号", "评价内容"], ["1", "第一行\r\n第二行"], ["2", "x\u2028y"]]
+    with pytest.raises(readers.UnsupportedFile):
+        readers.read_bytes(b" \r\n\t\x0b\x0c ", "empty.csv")
