@@ -184,8 +184,22 @@ def _stmts() -> dict[str, Any]:
     }
 
 
+def _one_read(method: Any) -> Any:
+    """Run a read-only method's reads on one connection in one read transaction (:meth:`Workbench._reads`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Workbench", *args: Any, **kwargs: Any) -> Any:
+        with self._reads():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Workbench:
-    """The signed-in ``actor``'s view of the store; every form action is one method."""
+    """The signed-in ``actor``'s view of the store; every form action is one method.
+
+    One instance serves one page (one user, one thread): a method may bind ``self.store`` to one read
+    transaction while it runs (:meth:`_reads`)."""
 
     def __init__(self, store: "Store", actor: "Actor", *, via: str = "form", policy: "Policy | None" = None):
         self.store = store
@@ -201,6 +215,24 @@ class Workbench:
         if self._policy is None:
             self._policy = current_policy(self.store, actor=self.actor.name)
         return self._policy
+
+    @contextlib.contextmanager
+    def _reads(self) -> Iterator[None]:
+        """Every ``store.read()`` inside the block runs on one connection, in one read transaction (issue 21: with
+        many seats on PostgreSQL, each separate read cost a pool checkout with its liveness ping, a ``BEGIN`` and
+        an end — four round trips — and under CPU contention every round trip waits for a core). A write inside
+        (a refusal written to the access log) still goes through the store's own connections. Nested, or inside
+        :func:`one_transaction`, it changes nothing."""
+        if isinstance(self.store, (_BoundStore, _ReadBoundStore)):
+            yield
+            return
+        outer = self.store
+        with outer.read() as conn:
+            self.store = _ReadBoundStore(outer, conn)
+            try:
+                yield
+            finally:
+                self.store = outer
 
     def _deny(self, action: str, err: Exception, case_id: int | None = None, shop_id: int | None = None) -> None:
         from ..core.users import log_denied
@@ -267,6 +299,7 @@ class Workbench:
             raise err
 
     # ----------------------------------------------------------- queue
+    @_one_read
     def queue(self, *, mine: bool = False, role: str | None = None, category: str | None = None,
               platform: str | None = None, shop_id: int | None = None, include_closed: bool = False,
               states: Iterable[str] | None = None, since: dt.datetime | None = None,
@@ -303,6 +336,7 @@ class Workbench:
             **{f"severity_{s}": int((df["severity"] == s).sum()) for s in SEVERITY_ZH},
         }
 
+    @_one_read
     def shops(self) -> list[dict[str, Any]]:
         """The shops the actor may see: id, platform, name."""
         from ..core.store import shops
@@ -313,6 +347,7 @@ class Workbench:
         return [{"id": r.id, "platform": r.platform, "name": r.name} for r in rows if self.actor.may_see_shop(r.id)]
 
     # ----------------------------------------------------------- one case
+    @_one_read
     def case(self, case_id: int, *, now: dt.datetime | None = None) -> CaseView:
         """Everything the 案件处理 form shows for one case (masked)."""
         from ..core.store import (
@@ -503,6 +538,7 @@ class Workbench:
             items = fit_suggestion(self.store, case_id, items)
         return Suggestion(draft=draft, remedy=remedy, suggested_items=items)
 
+    @_one_read
     def suggestion(self, case_id: int, *, now: dt.datetime | None = None) -> "Suggestion":
         """The drafted 3S reply and the suggested remedy of one case — the same as :meth:`case`'s ``draft``,
         ``remedy`` and ``suggested_items`` — without the rest of the case view (customer profile, chats,
@@ -569,7 +605,8 @@ class Workbench:
     def _update(self, case_id: int, version: int, changes: dict[str, Any], action: str) -> int:
         from ..core.store import update_case
 
-        self._case_shop(case_id, action)
+        with self._reads():
+            self._case_shop(case_id, action)
         with self.store.write() as conn:
             return update_case(conn, case_id, version, changes, actor=self.actor.name, via=self.via, action=action)
 
@@ -586,7 +623,8 @@ class Workbench:
         note = (note or "").strip()
         if not note:
             raise ConfigError("请填写联系记录（与客户沟通了什么）/ write what was said in the contact")
-        self._case_shop(case_id, "contact")
+        with self._reads():
+            self._case_shop(case_id, "contact")
         with self.store.write() as conn:
             state, assignee = conn.execute(_stmts()["state"], {"case_id": case_id}).one()
             changes = {"last_contact_channel": channel, "last_contact_note": note[:2000]}
@@ -634,9 +672,10 @@ class Workbench:
         from ..core.errors import ComplianceBlocked
         from .replies import check_message
 
-        self._case_shop(case_id, "save_reply")
-        with self.store.read() as conn:
-            platform = conn.execute(_stmts()["platform"], {"case_id": case_id}).scalar_one()
+        with self._reads():
+            self._case_shop(case_id, "save_reply")
+            with self.store.read() as conn:
+                platform = conn.execute(_stmts()["platform"], {"case_id": case_id}).scalar_one()
         text = (text or "").strip()
         if not text:
             raise ConfigError("回复内容为空 / the reply is empty")
@@ -784,6 +823,27 @@ class _BoundStore(_Store):
                 yield self._conn
         else:
             yield self._conn
+
+    def close(self) -> None:  # the engine belongs to the store that opened it
+        pass
+
+
+class _ReadBoundStore(_Store):
+    """The store as seen inside :meth:`Workbench._reads`: every ``read()`` block runs on the one connection of an
+    open read transaction; ``write()`` is the store's own (a separate transaction)."""
+
+    def __init__(self, store: "Store", conn: sa.Connection):
+        super().__init__(store.engine, store.url)
+        self._pii_key = store._pii_key
+        self._outer = store
+        self._conn = conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        yield self._conn
+
+    def write(self) -> Any:
+        return self._outer.write()
 
     def close(self) -> None:  # the engine belongs to the store that opened it
         pass
