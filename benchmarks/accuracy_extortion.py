@@ -14,7 +14,10 @@ never opened by it) was scored once on 2026-12-07 and has been development data 
 settings of the extortion model, ``train_extortion_model.py``); ``--split all`` reads every seen row. The
 third held-out set is ``benchmarks/data/malicious/fresh3/`` (written 2026-12-08 by a helper who saw neither
 the detector nor any earlier row): ``--split fresh3`` scores it, once, by the coordinator, after the rules and
-the model were frozen; ``--rules-only`` adds the rules' figures alone beside the default detector's.
+the model were frozen; ``--rules-only`` adds the rules' figures alone beside the default detector's (and, since
+the guard has a model too, the guard's rules alone). fresh3 then chose the guard model's settings
+(``train_guard_model.py``) and is seen; the fourth held-out set ``fresh4/`` (written 2026-12-08 by a fourth
+helper) is scored once, by the coordinator, after both models were frozen.
 
 * Buyer texts: ``reviewops.extortion_scores(texts, channel=row channel)``; positive = ``is_extortion``.
   Precision, recall, F1, per kind (recall of the rows of that kind; a flagged row counts whatever kind the
@@ -24,14 +27,14 @@ the model were frozen; ``--rules-only`` adds the rules' figures alone beside the
   blocked kind, false-block rate on lawful messages (hard / plain).
 
 Protocol: the lexicon is tuned on ``dev`` (all old rows) and on probe sentences written for the tests.
-``--show-errors`` lists misreadings and refuses on ``fresh3``. The ``fresh3`` figures are computed by the
-coordinator once, after the lexicon, the rules and the model are frozen.
+``--show-errors`` lists misreadings and refuses on ``fresh4``. The ``fresh4`` figures are computed by the
+coordinator once, after the lexicon, the rules and both models are frozen.
 
 Usage::
 
     python benchmarks/accuracy_extortion.py --split dev [--show-errors]
     python benchmarks/accuracy_extortion.py --split all [--show-errors]
-    python benchmarks/accuracy_extortion.py --split fresh3 --rules-only --json benchmarks/results/accuracy_extortion_fresh3.json
+    python benchmarks/accuracy_extortion.py --split fresh4 --rules-only --json benchmarks/results/accuracy_extortion_fresh4.json
 """
 
 from __future__ import annotations
@@ -49,17 +52,18 @@ DATA = HERE / "data" / "malicious"
 FRESH = DATA / "fresh"
 FRESH2 = DATA / "fresh2"
 FRESH3 = DATA / "fresh3"
+FRESH4 = DATA / "fresh4"
 #: --split name → [(folder, rows kept by the old split column or None for every row)]
 SPLITS = {"dev": [(DATA, None)], "old-dev": [(DATA, "dev")], "old-test": [(DATA, "test")],
           "fresh": [(FRESH, None)], "all": [(DATA, None), (FRESH, None), (FRESH2, None)], "fresh2": [(FRESH2, None)],
-          "fresh3": [(FRESH3, None)]}
+          "fresh3": [(FRESH3, None)], "fresh4": [(FRESH4, None)]}
 #: splits still held out: scored once by the coordinator, never with --show-errors
-HELD_OUT = ("fresh3",)
+HELD_OUT = ("fresh4",)
 
 
 def load(name: str, split: str) -> list[dict[str, str]]:
     """The rows of ``name`` for ``split`` (dev = every row of the old files; fresh = the first held-out set, seen
-    since it was scored; all = dev + fresh + fresh2; fresh3 = the third held-out set)."""
+    since it was scored; all = dev + fresh + fresh2; fresh3 = the third, seen since; fresh4 = the fourth)."""
     out: list[dict[str, str]] = []
     for folder, keep in SPLITS[split]:
         path = folder / name
@@ -114,14 +118,26 @@ def buyer_figures(split: str, show_errors: bool = False, rules_only: bool = Fals
     return out
 
 
-def seller_figures(split: str, show_errors: bool = False) -> dict:
+def rules_only_policy() -> object:
+    """The default policy with the guard's model off (compliance_model_pass 0, compliance_model_block 1)."""
+    from reviewops.core.policy import Policy, default_policy
+
+    data = json.loads(default_policy().to_json())
+    for r in data["tables"]["settings"]:
+        if r["key"] in ("compliance_model_pass", "compliance_model_block"):
+            r["value"] = "0" if r["key"] == "compliance_model_pass" else "1"
+    return Policy.from_json(json.dumps(data, ensure_ascii=False), source="rules only")
+
+
+def seller_figures(split: str, show_errors: bool = False, rules_only: bool = False) -> dict:
     from reviewops import check_message
 
     rows = load("seller_messages.tsv", split)
+    policy = rules_only_policy() if rules_only else None
     blocked = []
     probs = []
     for r in rows:
-        pr = [p for p in check_message(r["text"], platform="taobao") if "SPEC Compliance" in p]
+        pr = [p for p in check_message(r["text"], platform="taobao", policy=policy) if "SPEC Compliance" in p]
         blocked.append(bool(pr))
         probs.append(pr)
     out: dict = {"rows": len(rows), "per_kind": {}}
@@ -150,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=tuple(SPLITS), default="dev",
                     help="dev = all rows of the old files (both old halves, all seen); old-dev / old-test = one old "
-                         "half; fresh, fresh2 = the first two held-out sets (scored once, seen since); all = dev + fresh + "
-                         "fresh2 (all seen); fresh3 = the third held-out set (scored once by the coordinator)")
-    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh3)")
+                         "half; fresh, fresh2, fresh3 = earlier held-out sets (scored once, seen since); all = dev + fresh + "
+                         "fresh2 (all seen); fresh4 = the fourth held-out set (scored once by the coordinator)")
+    ap.add_argument("--show-errors", action="store_true", help="list misreadings (not on fresh4)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--rules-only", action="store_true",
                     help="also score the buyer texts with the rules alone (extortion_scores(model=None)), for comparison")
@@ -181,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["buyer_rules_only"] = r = buyer_figures(args.split, False, rules_only=True)
         print(f"[{args.split}] rules alone: precision {r['precision']}  recall {r['recall']}  "
               f"(tp {r['tp']} fp {r['fp']} fn {r['fn']} of {r['rows']})")
+        figures["seller_rules_only"] = g = seller_figures(args.split, False, rules_only=True)
+        print(f"[{args.split}] guard rules alone: blocked {g['block_rate']} of {g['blocked_n']}, false blocks "
+              f"{g['false_block_rate']} of {g['lawful_n']} lawful")
     b, s = figures["buyer"], figures["seller"]
     print(f"[{args.split}] extortion_scores: precision {b['precision']}  recall {b['recall']}  "
           f"(tp {b['tp']} fp {b['fp']} fn {b['fn']} of {b['rows']})")

@@ -380,7 +380,7 @@ def _key_sha1(text: str) -> str:
 
 def trained_sha1s(rows: list[dict[str, Any]], extra: list[tuple[str, str, int]]) -> list[str]:
     """TRAIN + DEV rows, the unlabelled TRAIN-range texts, the old accuracy.md DEV range (lexicon) and the
-    extortion model's training texts."""
+    extortion and guard models' training texts."""
     out = {r["sha1"] for r in rows if r["split"] in ("train", "dev")}
     out.update(h for h, _, _ in extra)
     for pool in make_corpus.load_pools().values():
@@ -388,11 +388,13 @@ def trained_sha1s(rows: list[dict[str, Any]], extra: list[tuple[str, str, int]])
     # the old protocol (benchmarks/accuracy.py) kept every non-empty line, also those under 8 characters
     old_lines = _old_dev_lines()
     out.update(_key_sha1(t) for t in old_lines)
-    # the shipped extortion model's training texts are listed in the same file (train_extortion_model.py)
+    # the shipped extortion and guard models' training texts are listed in the same file
     sys.path.insert(0, str(HERE))
     import train_extortion_model
+    import train_guard_model
 
     out.update(train_extortion_model.trained_sha1s())
+    out.update(train_guard_model.trained_sha1s())
     return sorted(out)
 
 

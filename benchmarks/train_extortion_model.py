@@ -89,29 +89,39 @@ def _rows(sets: tuple[str, ...], with_probes: bool = True) -> list[dict[str, str
     return sorted(rows, key=lambda r: (r.get("sha1") or _sha1(r["text"]), r["is_extortion"]))
 
 
-def fit(rows: list[dict[str, str]], *, c: float = C, n_bits: int = N_BITS) -> dict[str, np.ndarray]:
-    """The binary head (extortion or not) and the kind head (which of KINDS, on the positive rows)."""
+def fit(rows: list[dict[str, str]], *, c: float = C, n_bits: int = N_BITS, label: str = "is_extortion",
+        kinds: tuple[str, ...] = KINDS, collapse_runs: bool = False) -> dict[str, np.ndarray]:
+    """The binary head (``label`` 1 or 0) and the kind head (which of ``kinds``, on the positive rows; none when
+    ``kinds`` is empty — the guard's model, ``train_guard_model.py``, which also collapses character runs)."""
+    from reviewops.grading.extortion import collapse_runs as collapse
     from reviewops.grading.extortion import squeeze_many
     from reviewops.grading.textmodel import _design
     from sklearn.linear_model import LogisticRegression
 
-    X = _design(squeeze_many([r["text"] for r in rows]), n_bits)
-    y = np.array([int(r["is_extortion"]) for r in rows])
+    squeezed = squeeze_many([r["text"] for r in rows])
+    X = _design([collapse(s) for s in squeezed] if collapse_runs else squeezed, n_bits)
+    y = np.array([int(r[label]) for r in rows])
     head = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=5000,
                               random_state=0).fit(X, y)
-    pos = np.flatnonzero(y == 1)
-    ky = np.array([KINDS.index(rows[i]["kind"]) for i in pos])
-    kind = LogisticRegression(C=c, solver="lbfgs", max_iter=5000).fit(X[pos], ky)
-    return {"weights": head.coef_.astype(np.float32), "bias": head.intercept_.astype(np.float64),
-            "kind_weights": kind.coef_.astype(np.float32), "kind_bias": kind.intercept_.astype(np.float64)}
+    out = {"weights": head.coef_.astype(np.float32), "bias": head.intercept_.astype(np.float64),
+           "kind_weights": np.zeros((0, 1 << n_bits), np.float32), "kind_bias": np.zeros(0)}
+    if kinds:
+        pos = np.flatnonzero(y == 1)
+        ky = np.array([kinds.index(rows[i]["kind"]) for i in pos])
+        kind = LogisticRegression(C=c, solver="lbfgs", max_iter=5000).fit(X[pos], ky)
+        out["kind_weights"], out["kind_bias"] = kind.coef_.astype(np.float32), kind.intercept_.astype(np.float64)
+    return out
 
 
 def _proba(arrays: dict[str, np.ndarray], texts: list[str], n_bits: int = N_BITS,
-           shrink: float = LENGTH_SHRINK) -> np.ndarray:
+           shrink: float = LENGTH_SHRINK, collapse_runs: bool = False) -> np.ndarray:
+    from reviewops.grading.extortion import collapse_runs as collapse
     from reviewops.grading.extortion import squeeze_many
     from reviewops.grading.textmodel import _linear_scores
 
     squeezed = squeeze_many(texts)
+    if collapse_runs:
+        squeezed = [collapse(s) for s in squeezed]
     z = _linear_scores(squeezed, n_bits, arrays["weights"], arrays["bias"])[:, 0]
     if shrink:
         n = np.array([len(s) for s in squeezed], dtype=float)

@@ -8,6 +8,8 @@ readings in docs/accuracy.md). New phrasings, not copied from any set; kept as r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from reviewops import check_message, default_policy, draft_reply
 from reviewops.core.policy import TEMPLATE_KINDS
@@ -484,3 +486,67 @@ def test_incentive_hits_and_disclaimers():
     assert incentive_hits("感谢您的好评") == [] and incentive_hits("") == []
     assert disclaimed("我们不做好评返现", "好评返现")
     assert not disclaimed("五星好评返现5元", "好评返现")
+
+
+# ------------------------------------------------------------------ the guard's model (issue 17 §4)
+def _with(**settings: str):
+    import json
+
+    from reviewops.core.policy import Policy, default_policy
+
+    data = json.loads(default_policy().to_json())
+    for r in data["tables"]["settings"]:
+        if r["key"] in settings:
+            r["value"] = settings[r["key"]]
+    return Policy.from_json(json.dumps(data, ensure_ascii=False), source="test")
+
+
+def test_the_guard_model_is_shipped_verified_and_trained_on_the_committed_sets():
+    import hashlib
+
+    from reviewops.grading import extortion as ext
+
+    m = ext.guard_model()
+    assert m is not None and m.header["version"].endswith("g1") and m.header["kinds"] == []
+    assert (m.header["block_at"], m.header["pass_at"], m.header["min_chars"]) == (0.7, 0.3, 8)
+    root = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "malicious"
+    for name, sha in m.header["trained_on"]["files_sha256"].items():
+        assert hashlib.sha256((root / name).read_bytes()).hexdigest() == sha
+    assert "fresh4" not in str(m.header["trained_on"])
+
+
+def test_a_frame_reading_the_model_is_sure_is_lawful_passes_and_the_rules_alone_would_block_it():
+    from reviewops.grading.extortion import guard_probability, incentive_hits
+
+    text = "您不用删评价的，我们更想把问题处理好"  # the frame rules read pressure to delete
+    assert incentive_hits(text) and guard_probability(text)[0] <= 0.3
+    assert check_message(text, platform="taobao") == []
+    rules_alone = _with(compliance_model_pass="0", compliance_model_block="1")
+    assert check_message(text, platform="taobao", policy=rules_alone)
+
+
+def test_the_model_blocks_alone_names_itself_and_can_be_turned_off():
+    from reviewops.grading.extortion import guard_probability, incentive_hits
+
+    text = "好评带图，奶茶一杯请你喝哦"  # 奶茶 is no benefit in the built-in lexicon: the rules pass it
+    p, n = guard_probability(text)
+    assert not incentive_hits(text) and p >= 0.7 and n >= 8
+    [problem] = check_message(text, platform="taobao")
+    assert "模型判断" in problem and "SPEC Compliance" in problem
+    assert check_message(text, platform="taobao", policy=_with(compliance_model_block="1")) == []
+
+
+def test_short_and_repeated_messages_are_left_to_the_rules():
+    from reviewops.grading.extortion import collapse_runs, guard_probability
+
+    assert collapse_runs("好好好好好好好") == "好好好" and collapse_runs("哈哈哈") == "哈哈哈"
+    assert check_message("好评", platform="taobao") == []  # 2 characters: below the model's min_chars
+    assert check_message("好" * 500, platform="taobao") == []
+    assert guard_probability("好" * 500) == guard_probability("好" * 4)
+
+
+def test_the_shops_own_forbidden_rows_block_whatever_the_model_says():
+    # the built-in floor phrase 好评返现 blocks even in a disclaimer-free lawful-sounding sentence
+    problems = check_message("好评返现活动已结束，感谢支持", platform="taobao",
+                             policy=_with(compliance_model_pass="1"))  # the model may overrule every frame reading
+    assert problems and "好评返现" in problems[0]

@@ -110,7 +110,19 @@ def test_empty_sheets_mean_the_built_in_rows_and_the_default_hash_does_not_carry
     # the detector with the default policy reads exactly as without one
     texts = ["不给我退50块我就给差评", "给200块好处费就删评，你看着办", "杯子漏水，我要退货退款", ABUSE_TEXT, "傻逼"]
     assert ext.extortion_scores(texts, policy=p).equals(ext.extortion_scores(texts))
-    assert check_message(GUARD_TEXT, platform="taobao", policy=p) == []
+    # the guard's rules pass GUARD_TEXT (奶茶 is no benefit in the built-in lexicon); its model blocks it, alone
+    assert ext.incentive_hits(GUARD_TEXT, p) == []
+    [problem] = check_message(GUARD_TEXT, platform="taobao", policy=p)
+    assert "模型判断" in problem
+    assert check_message(GUARD_TEXT, platform="taobao", policy=_with(p, compliance_model_block="1")) == []
+
+
+def _with(p: Policy, **settings: str) -> Policy:
+    data = json.loads(p.to_json())
+    for r in data["tables"]["settings"]:
+        if r["key"] in settings:
+            r["value"] = settings[r["key"]]
+    return Policy.from_json(json.dumps(data, ensure_ascii=False), source="test")
 
 
 def test_the_built_in_values_are_the_old_constants():
@@ -144,11 +156,7 @@ def test_an_edited_workbook_changes_the_detector_the_guard_and_the_deadlines(def
     assert after["is_extortion"].tolist() == [True, False] and after["kind"][0] == "abuse" and after["score"][1] == 0.3
     assert "蛆虫" in after["reasons"][0] and "模型判断" not in after["reasons"][0]
     # with the model on (the default weight), the lowered weight still counts in the rule part of the score
-    on = json.loads(p.to_json())
-    for r in on["tables"]["settings"]:
-        if r["key"] == "extortion_model_weight":
-            r["value"] = "0.7"
-    with_model = ext.extortion_scores(["傻逼"], policy=Policy.from_json(json.dumps(on, ensure_ascii=False)))
+    with_model = ext.extortion_scores(["傻逼"], policy=_with(p, extortion_model_weight="0.7"))
     assert with_model["score"][0] < ext.extortion_scores(["傻逼"])["score"][0]
     problems = check_message(GUARD_TEXT, platform="taobao", policy=p)
     assert len(problems) == 1 and "奶茶" in problems[0]

@@ -742,6 +742,11 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             " / a buyer text scoring at least this is flagged", min=0.0, max=1.0),
     Setting("extortion_model_weight", "float", "0.7", "恶意识别：模型（字词特征）在文本分中的权重；0 = 只用恶意识别词库的规则"
             " / weight of the learned n-gram model in the text score; 0 = the lexicon's rules alone", min=0.0, max=1.0),
+    Setting("compliance_model_block", "float", "0.7", "合规检查：模型（字词特征）判断为“以评价为条件的利益诱导/施压”的概率 ≥ 此值即拦截；"
+            "1 = 模型不单独拦截 / the guard model alone blocks a message at this probability; 1 = never", min=0.0, max=1.0),
+    Setting("compliance_model_pass", "float", "0.3", "合规检查：规则读出诱导、但模型概率 ≤ 此值时放行（店铺违规用语与底线词仍拦截）；"
+            "0 = 规则读出即拦截 / a frame-rule hit passes when the guard model's probability is at most this (the shop's "
+            "违规用语 rows and the floor still block); 0 = never", min=0.0, max=1.0),
     Setting("malicious_threshold", "float", "0.6", "恶意差评：案件综合分 ≥ 此值转法务（店铺法务确认/驳回够多后按其决定调整，"
             "0.5–0.9）/ default case threshold before a shop's decisions tune it", min=0.5, max=0.9),
     Setting("appeal_warn_hours", "int", "24", "平台申诉截止前多少小时预警（法务队列与每日巡检）/ warn this many hours "

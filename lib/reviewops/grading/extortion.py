@@ -74,8 +74,8 @@ import pandas as pd
 from ..core.policy import EXTORTION_ROLES, SETTINGS, builtin_rows
 from .lexicon import _new_matcher, normalize_text
 
-__all__ = ["KINDS", "ExtortionModel", "disclaimed", "extortion_model", "extortion_scores", "incentive_hits", "read_text",
-           "squeeze", "squeeze_many"]
+__all__ = ["KINDS", "ExtortionModel", "collapse_runs", "disclaimed", "extortion_model", "extortion_scores", "guard_model",
+           "guard_probability", "incentive_hits", "read_text", "squeeze", "squeeze_many"]
 
 KINDS = ("money_for_review", "threat_bad_review", "abuse", "competitor")
 KIND_ZH = {"money_for_review": "以评价索要好处", "threat_bad_review": "以差评/多号威胁", "abuse": "辱骂诅咒",
@@ -566,9 +566,12 @@ class ExtortionModel:
         return str(self.header.get("version", ""))
 
     def probability(self, squeezed: Sequence[str]) -> np.ndarray:
-        """P(extortion) per squeezed text (0 for an empty one)."""
+        """P(positive) per squeezed text (0 for an empty one); a model whose header says ``collapse_runs``
+        reads every run of one character as at most three (好好好好好 → 好好好)."""
         from .textmodel import _linear_scores
 
+        if self.header.get("collapse_runs"):
+            squeezed = [collapse_runs(s) for s in squeezed]
         z = _linear_scores(squeezed, self.n_bits, self.weights, self.bias)[:, 0]
         if self.length_shrink:  # a short text has few n-grams: pull it towards the bias (less evidence)
             n = np.fromiter(map(len, squeezed), dtype=float, count=len(squeezed))
@@ -622,7 +625,9 @@ class ExtortionModel:
         return out
 
     @classmethod
-    def from_files(cls, npz_path: Any, json_path: Any) -> ExtortionModel:
+    def from_files(cls, npz_path: Any, json_path: Any, kinds: tuple[str, ...] = KINDS) -> ExtortionModel:
+        """Load and verify a model's files (its .npz must match the sha256 in its JSON); ``kinds`` is the kind
+        head it must carry (:data:`KINDS` for the buyer side, none for the guard's model)."""
         import hashlib
         import io
         import json
@@ -638,13 +643,13 @@ class ExtortionModel:
                 raise ValueError(f"format {header.get('format')!r}, expected 1")
             if hashlib.sha256(blob).hexdigest() != header.get("npz_sha256"):
                 raise ValueError("the .npz does not match the sha256 in its header")
-            if tuple(header.get("kinds", ())) != KINDS:
-                raise ValueError(f"kinds {header.get('kinds')!r}, expected {list(KINDS)}")
+            if tuple(header.get("kinds", ())) != tuple(kinds):
+                raise ValueError(f"kinds {header.get('kinds')!r}, expected {list(kinds)}")
             z = np.load(io.BytesIO(blob), allow_pickle=False)
             n_bits = int(header["n_bits"])
             weights = np.asarray(z["weights"], dtype=np.float32)
             kind_weights = np.asarray(z["kind_weights"], dtype=np.float32)
-            if weights.shape != (1, 1 << n_bits) or kind_weights.shape != (len(KINDS), 1 << n_bits):
+            if weights.shape != (1, 1 << n_bits) or kind_weights.shape != (len(kinds), 1 << n_bits):
                 raise ValueError(f"weights of shape {weights.shape} / {kind_weights.shape} for {n_bits} bits")
             return cls(n_bits=n_bits, weights=weights, bias=np.asarray(z["bias"], dtype=np.float64),
                        kind_weights=kind_weights, kind_bias=np.asarray(z["kind_bias"], dtype=np.float64),
@@ -656,19 +661,47 @@ class ExtortionModel:
                              f"read ({e}); reinstall reviewops or run benchmarks/train_extortion_model.py") from None
 
 
-_MODEL: list[ExtortionModel | None] = []
+_RUN = re.compile(r"(.)\1{3,}")
+
+
+def collapse_runs(s: str) -> str:
+    """Every run of four or more of one character written as three (a count-based n-gram model would otherwise
+    read 500 × 好 as overwhelming evidence)."""
+    return _RUN.sub(r"\1\1\1", s)
+
+
+_MODELS: dict[str, ExtortionModel | None] = {}
+
+
+def _shipped(name: str, kinds: tuple[str, ...]) -> ExtortionModel | None:
+    if name not in _MODELS:
+        from pathlib import Path
+
+        here = Path(__file__).resolve().parent / "data"
+        npz, js = here / f"{name}.npz", here / f"{name}.json"
+        _MODELS[name] = ExtortionModel.from_files(npz, js, kinds) if npz.exists() and js.exists() else None
+    return _MODELS[name]
 
 
 def extortion_model() -> ExtortionModel | None:
     """The shipped extortion model (``grading/data/extortion_model.npz`` + ``.json``, loaded once), or None
     when the package carries none."""
-    if not _MODEL:
-        from pathlib import Path
+    return _shipped("extortion_model", KINDS)
 
-        here = Path(__file__).resolve().parent / "data"
-        npz, js = here / "extortion_model.npz", here / "extortion_model.json"
-        _MODEL.append(ExtortionModel.from_files(npz, js) if npz.exists() and js.exists() else None)
-    return _MODEL[0]
+
+def guard_model() -> ExtortionModel | None:
+    """The shipped compliance-guard model (``grading/data/guard_model.npz`` + ``.json``, no kind head; trained by
+    ``benchmarks/train_guard_model.py``), or None. :func:`reviewops.handling.replies.check_message` reads it."""
+    return _shipped("guard_model", ())
+
+
+def guard_probability(text: Any) -> tuple[float, int]:
+    """The guard model's probability that a seller message ties a benefit to a review or presses for one (0 when
+    the package carries no guard model or the text is empty), and the message's length as the model reads it
+    (squeezed, runs collapsed): the guard lets the model block alone only from the model's ``min_chars``."""
+    m = guard_model()
+    s = collapse_runs(squeeze(text))
+    return (float(m.probability([s])[0]) if m is not None and s else 0.0), len(s)
 
 
 def _model_weight(policy: Any) -> float | None:

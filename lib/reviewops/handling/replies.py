@@ -39,7 +39,12 @@ from ..core.policy import (
     default_policy,
     fen_to_yuan_text,
 )
-from ..grading.extortion import disclaimed, incentive_hits
+from ..grading.extortion import (
+    disclaimed,
+    guard_model,
+    guard_probability,
+    incentive_hits,
+)
 from .remedy import Remedy
 
 __all__ = ["Draft", "check_message", "clean_user_text", "draft_reply", "fit_to_limit"]
@@ -169,8 +174,18 @@ def _forbidden_problems(text: str, policy: Policy) -> list[str]:
             for h in policy.forbidden_hits(variant) if not disclaimed(text, h[0], policy)]
     # the "benefit ↔ review" reading shared with extortion_scores (abbreviations, split words, emoji,
     # conditions hidden in sentence order, pressure to delete) — after the policy's own rows; with the
-    # policy's 恶意识别词库 (seller rows; compiled once per policy SHA-256, empty = the built-in lexicon)
-    hits += incentive_hits(text, policy)
+    # policy's 恶意识别词库 (seller rows; compiled once per policy SHA-256, empty = the built-in lexicon).
+    # The guard model (grading/data/guard_model.*) overrules that reading when it is sure the message is
+    # lawful (p <= compliance_model_pass) and blocks on its own when sure it is not (p >= compliance_model_block,
+    # on a message of at least the model's min_chars characters); the policy's own rows and the floor always count.
+    frame = incentive_hits(text, policy)
+    p, n = guard_probability(text)
+    if frame and p > float(policy.setting("compliance_model_pass")):
+        hits += frame
+    model = guard_model()
+    if not hits and model is not None and n >= int(model.header.get("min_chars", 0)) \
+            and p >= float(policy.setting("compliance_model_block")):
+        hits.append((f"模型判断 {p:.2f}", "以评价为条件的利益诱导或施压（模型根据整句用词判断，请改写为不附条件的表述）"))
     for matched, reason in hits:
         if reason in seen:
             continue
