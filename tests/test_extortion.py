@@ -686,6 +686,9 @@ DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 0.9796, 0.0121
 #: the third held-out set (fresh3/), scored once after that freeze: the honest figures; the floor is 0.03 below
 FRESH3_PRECISION, FRESH3_RECALL = 0.9075, 0.9458
 FRESH3_BLOCK_RATE, FRESH3_FALSE_BLOCK_RATE = 0.9135, 0.103
+#: the fourth held-out set (fresh4/), scored once after both models were frozen (1d6c385)
+FRESH4_PRECISION, FRESH4_RECALL = 0.9236, 0.9667
+FRESH4_BLOCK_RATE, FRESH4_FALSE_BLOCK_RATE = 0.9641, 0.0458
 
 
 def test_accuracy_floor_on_all_seen_rows():
@@ -713,6 +716,19 @@ def test_accuracy_floor_on_the_third_held_out_set():
     s = mod.seller_figures("fresh3")
     assert s["block_rate"] >= FRESH3_BLOCK_RATE - 0.03, s
     assert s["false_block_rate"] <= FRESH3_FALSE_BLOCK_RATE + 0.03, s
+
+
+def test_accuracy_floor_on_the_fourth_held_out_set():
+    """fresh4/ was scored once after both models were frozen (benchmarks/results/accuracy_extortion_fresh4.json)."""
+    mod = _accuracy_module()
+    if not (mod.FRESH4 / "buyer_texts.tsv").exists():
+        pytest.skip("benchmarks/data/malicious/fresh4 is not in this checkout")
+    b = mod.buyer_figures("fresh4")
+    assert b["rows"] == 346
+    assert b["precision"] >= FRESH4_PRECISION - 0.03 and b["recall"] >= FRESH4_RECALL - 0.03, b
+    s = mod.seller_figures("fresh4")
+    assert s["block_rate"] >= FRESH4_BLOCK_RATE - 0.03, s
+    assert s["false_block_rate"] <= FRESH4_FALSE_BLOCK_RATE + 0.03, s
 
 
 # ------------------------------------------------------------------ the learned model (issue 17)
