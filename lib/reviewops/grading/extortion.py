@@ -8,7 +8,15 @@ Compliance; issue 17).
   review, or presses the buyer to delete a review / make it good. The compliance guard
   (:func:`reviewops.handling.replies.check_message`) uses it next to the policy's 违规用语 sheet.
 
-How a text is read (rule-based, no model): the text is normalised (:func:`reviewops.grading.lexicon.normalize_text`:
+**Rules and models.** Both readers below are rules over the lexicon; next to each sits a learned model (hashed
+character n-grams, :class:`ExtortionModel`, shipped in ``grading/data/``): :func:`extortion_scores` combines its
+rule score with :func:`extortion_model`'s probability (``min(1, 0.375·rule + w·p)``, ``w`` = the policy's
+``extortion_model_weight``, a rule score ≥ 0.7 kept), and the compliance guard
+(:func:`reviewops.handling.replies.check_message`) weighs :func:`incentive_hits` against
+:func:`guard_probability` (``compliance_model_pass`` / ``compliance_model_block``). docs/defence.md,
+docs/replies.md and docs/accuracy.md say how they were trained and chosen and what they measure.
+
+How a text is read by the rules: the text is normalised (:func:`reviewops.grading.lexicon.normalize_text`:
 NFKC, lower case), then whitespace and invisible characters are removed (so "红 包" and "红\u200b包" read as
 红包), about 150 traditional characters are simplified (曬圖好評 → 晒图好评), a word split by the same
 punctuation between single characters is joined (好.评.返.现, 删-差-评) and every run of digits becomes ``#``
