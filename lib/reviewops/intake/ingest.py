@@ -167,8 +167,12 @@ def prepare_table(
     kind: str | None,
     pii_key: bytes,
     now: dt.datetime | None = None,
+    keep_raw: bool = True,
 ) -> Prepared | None:
     """Detect, convert and validate one raw table. ``None`` if no layout matches it.
+
+    ``keep_raw=False``: the table's rows are consumed (``t.rows`` emptied) and the result keeps no raw rows —
+    for a caller that will not write a rejected-rows file.
 
     ``now`` (timezone-aware; default :func:`reviewops.core.store.utcnow`): times later than now + 1 day are bad values
     (promised times: a year), see :attr:`reviewops.core.columns.Field.ahead_limit`.
@@ -253,15 +257,36 @@ def prepare_table(
     fields = fields_of(lay.kind)
     slash_total = 0
 
+    # Without ``keep_raw`` (nothing will need a row's original cells) the rows are turned into columns once
+    # and let go, and each column is let go after its last field is converted (memory of large files).
+    by_column: list[tuple | None] | None = None
+    last_use: dict[int, str] = {}
+    if not keep_raw:
+        by_column = list(zip(*data_rows)) if data_rows else [() for _ in range(width)]
+        data_rows = []
+        t.rows = []
+        for fname in det.mapping:
+            for ci in det.columns.get(fname) or [det.mapping[fname]]:
+                last_use[ci] = fname
+
+    def cells(ci: int) -> list[Any]:
+        if by_column is not None:
+            return list(by_column[ci])
+        return list(map(operator.itemgetter(ci), data_rows))
+
     def col(fname: str) -> pd.Series:
         """The field's column; with several alias columns, the first non-empty cell per row wins."""
         cis = det.columns.get(fname) or [det.mapping[fname]]
-        out = pd.Series(list(map(operator.itemgetter(cis[0]), data_rows)), index=idx, dtype=object)
+        out = pd.Series(cells(cis[0]), index=idx, dtype=object)
         for ci in cis[1:]:
             empty = out.isna() | (out.astype(str).str.strip() == "")
             if not empty.any():
                 break
-            out = out.where(~empty, pd.Series(list(map(operator.itemgetter(ci), data_rows)), index=idx, dtype=object))
+            out = out.where(~empty, pd.Series(cells(ci), index=idx, dtype=object))
+        if by_column is not None:
+            for ci in cis:
+                if last_use.get(ci) == fname:
+                    by_column[ci] = None
         return out
 
     def report(mask: pd.Series, header: str, values: pd.Series, zh: str, en: str, code: str,
@@ -1043,7 +1068,7 @@ def _stored_versioned(conn: Connection, recs: list[dict[str, Any]]) -> dict[tupl
 
 
 def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: int, progress: Any) -> Counts:
-    df = df.copy()
+    df = df.copy(deep=False)  # columns are added, never changed in place (copy-on-write keeps the caller's frame)
     created = pd.Series(_iso_all(df["created_at"]), index=df.index, dtype=object)
     order = df["order_id"] if "order_id" in df.columns else pd.Series(None, index=df.index, dtype=object)
     item = pd.Series("", index=df.index, dtype=object)
@@ -1559,12 +1584,15 @@ def prepare_file(
     tables: list[RawTable] | None = None,
     sha256: str | None = None,
     stage: Callable[[str, int | None], None] | None = None,
+    keep_raw: bool = True,
 ) -> PreparedFile:
     """Read ``path`` (unless ``tables`` are given) and prepare every table against ``candidates``: the part
     of :func:`import_file` that needs no store. Raises :class:`UnknownLayout` when no table matches,
     :class:`UnsupportedFile` for unreadable bytes. ``stage(name, rows)`` is told when reading
-    (``"reading"``) and checking (``"checking"``, with the number of rows read) begin."""
+    (``"reading"``) and checking (``"checking"``, with the number of rows read) begin. ``keep_raw=False``: the
+    rows of a file read here are not kept (no rejected-rows file will be written from this preparation)."""
     path = Path(path)
+    consume = tables is None and not keep_raw  # rows read here are ours to let go
     if tables is None:
         if stage:
             stage("reading", None)
@@ -1576,7 +1604,8 @@ def prepare_file(
     prepared: list[Prepared] = []
     ignored: list[str] = []  # sheets / archive members whose headers match no layout
     for t in tables:
-        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=pii_key, now=now)
+        p = prepare_table(t, candidates=candidates, platform=platform, kind=kind, pii_key=pii_key, now=now,
+                          keep_raw=not consume)
         if p is not None:
             prepared.append(p)
         elif any(any(c is not None and str(c).strip() for c in r) for r in t.rows):
@@ -1684,7 +1713,7 @@ def import_file(
         candidates = (*saved_layouts(store), *BUILTIN)
     if prepared is None:
         prepared = prepare_file(path, candidates=candidates, platform=platform, kind=kind, pii_key=store.pii_key,
-                                now=now, tables=tables, sha256=sha256, stage=stage)
+                                now=now, tables=tables, sha256=sha256, stage=stage, keep_raw=skip_bad_rows)
         if not skip_bad_rows:
             # the raw cells only ever go to a rejected-rows file (skip_bad_rows): let them go before writing
             # (this preparation is ours alone; a caller's PreparedFile is left as it was given)
@@ -1719,7 +1748,7 @@ def import_file(
             _save_layout(conn, candidates[0], actor)
         for p in prepared_tables:
             lay = p.detection.layout
-            good = p.frame[~p.frame["_row"].isin(p.bad_rows)]
+            good = p.frame[~p.frame["_row"].isin(p.bad_rows)] if p.bad_rows else p.frame
             now = st.utcnow()
             res = ImportResult(
                 file=path.name, member=p.table.member, platform=p.platform, kind=lay.kind, layout=lay.name,
