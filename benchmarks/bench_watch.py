@@ -60,6 +60,7 @@ import platform
 import pstats
 import re
 import secrets
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -214,6 +215,9 @@ class FeishuReceiver:
 
             def setup(self) -> None:
                 super().setup()
+                # the handler writes headers and body separately: without TCP_NODELAY a kept-alive client waits for
+                # the delayed ACK (~40 ms) before the body comes (Nagle) — a real web server answers in one segment
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with rec.lock:
                     rec.connections += 1
 

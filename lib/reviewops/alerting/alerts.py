@@ -443,6 +443,7 @@ def messages_for(store: Store, event_ids: Iterable[int], *, policy: Policy | Non
             breach_roles.update((int(c), r) for c, r in conn.execute(
                 sa.select(sla_notices.c.case_id, sla_notices.c.role).where(sla_notices.c.kind == "breach")
                 .where(sla_notices.c.case_id.in_(breach_cases[i:i + 500]))).all())
+        masked = _masked_customers(rows)
         for row in rows:
             if row.case_id is None:  # an alert about no case: a service commitment in progress
                 out[int(row.id)] = _commitment_message(row, policy, at)
@@ -452,14 +453,30 @@ def messages_for(store: Store, event_ids: Iterable[int], *, policy: Policy | Non
                 role = row.owner_role
                 if row.kind == "breach":
                     role = breach_roles.get(int(row.case_id)) or role
-                out[int(row.id)] = _case_message(row, role, policy, mentions)
+                out[int(row.id)] = _case_message(row, role, policy, mentions, masked.get(int(row.id)))
     return out
 
 
-def _case_message(row: Any, role: str | None, policy: Policy, mentions: Any) -> AlertMessage:
+def _masked_customers(rows: list[Any]) -> dict[int, str]:
+    """The customers' nicknames of alert rows masked again (whatever they look like: the masking keeps only what
+    matches a platform's pattern) — one vectorised :func:`reviewops.core.privacy.name_frame` for all of them, the
+    same rule as :func:`reviewops.core.privacy.mask_name` (which costs a frame per name)."""
+    from ..core.privacy import CIPHER_SHOWN, name_frame
+
+    nicks = {int(r.id): str(r.nick_masked or r.buyer_nick_masked) for r in rows
+             if r.case_id is not None and (r.nick_masked or r.buyer_nick_masked)}
+    todo = {i: v for i, v in nicks.items() if v != CIPHER_SHOWN}
+    out = {i: v for i, v in nicks.items() if v == CIPHER_SHOWN}
+    if todo:
+        frame = name_frame(pd.Series(list(todo.values()), dtype=object), b"mask-only", nick=True)
+        out.update(zip(todo, (str(v) for v in frame["masked"]), strict=True))
+    return out
+
+
+def _case_message(row: Any, role: str | None, policy: Policy, mentions: Any, customer: str | None) -> AlertMessage:
     """The message of an alert about a review's case (new case, SLA warning, breach, malicious)."""
     from ..core.outputs import fmt_time  # Beijing time, the one formatter for people
-    from ..core.privacy import mask_name, mask_text
+    from ..core.privacy import mask_text
     from .channels import AlertMessage, alert_title
 
     role_names = {r["code"]: r["name_zh"] for r in policy.tables["roles"]}
@@ -467,9 +484,7 @@ def _case_message(row: Any, role: str | None, policy: Policy, mentions: Any) -> 
     excerpt = mask_text(" ".join(str(row.content or "").split())) or ""
     if len(excerpt) > chars:
         excerpt = excerpt[:chars] + "…"
-    customer = row.nick_masked or row.buyer_nick_masked
-    # masked again whatever it looks like: mask_name keeps only what matches a platform's masking pattern
-    customer = mask_name(customer, nick=True) if customer else "（未知）"
+    customer = customer or "（未知）"  # masked again by _masked_customers
     due_text = fmt_time(row.sla_due_at, empty="—")
     try:  # R-11: a deadline counted without holiday data says so in the alert too
         reasons = json.loads(row.triage_json or "{}").get("reasons") or []
