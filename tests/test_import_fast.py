@@ -17,13 +17,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-
 from reviewops.core import store as st
 from reviewops.intake import clean, ingest
 
 HEADER = ["订单编号", "宝贝ID", "宝贝标题", "买家昵称", "评价结果", "评价内容", "评价时间", "追评内容", "追评时间", "店铺名称"]
-AT = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
-NOW = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
 
 # ----------------------------------------------------------------------------- the reference writer

@@ -478,7 +478,7 @@ def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         cols += list(defaults)
         rows = [{**defaults, **r} for r in rows]
     sqlite = conn.dialect.name == "sqlite"
-    utc = dt.timezone.utc
+    utc = dt.UTC
     columns = []  # built a column at a time (a list comprehension each), then zipped into row tuples
     for c in cols:
         vals = [r.get(c) for r in rows]
@@ -525,7 +525,7 @@ def _time_texts(values: Any, n: int, sqlite: bool) -> list[Any]:
     back exactly: on SQLite the UTC text SQLAlchemy writes, on PostgreSQL UTC with its offset (``COPY``);
     converted a column at a time. Naive times are refused."""
     fmt = _SQLITE_TIME if sqlite else _PG_TIME
-    utc_ = dt.timezone.utc
+    utc_ = dt.UTC
     if isinstance(values, list):
         if any(v is not None and v.tzinfo is None for v in values):
             raise st.StoreError(f"时间缺少时区 / naive datetime in {values!r:.200}")
@@ -559,7 +559,7 @@ def _secondary_indexes_rebuilt(conn: Connection, table: sa.Table, *, bulk: bool)
     found = conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
         (table.name,)).all()
-    plain = [(name, sql) for name, sql in found if not re.match(r"\s*CREATE\s+UNIQUE\b", sql, re.I)]
+    plain = [(name, sql) for name, sql in found if not re.match(r"\s*CREATE\s+UNIQUE\b", sql, re.IGNORECASE)]
     for name, _ in plain:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     yield
