@@ -76,6 +76,18 @@ GOAL_PEAK_RSS_MIB = 1536
 
 
 # --------------------------------------------------------------------------- helpers
+def _masked(arg: str) -> str:
+    """A database URL with its password hidden (results files are committed)."""
+    if "://" not in arg:
+        return arg
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(arg).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 — not a URL after all
+        return arg
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -667,7 +679,8 @@ def run(args: argparse.Namespace, argv: list[str] | None, data: Path, out: Path)
         log(f"benchmarking lib/ at {commit[:10]} from {lib}")
     started = _now()
     load_start = os.getloadavg()
-    command = shlex.join(["python", "benchmarks/bench_import.py", *(argv if argv is not None else sys.argv[1:])])
+    shown = [_masked(a) for a in (argv if argv is not None else sys.argv[1:])]  # no password in the results
+    command = shlex.join(["python", "benchmarks/bench_import.py", *shown])
     scratch = ScratchDB(args.db)
     sizes = sorted({int(s) for s in args.scaling.split(",") if s.strip()} | {args.rows})
     benchmarks = []
@@ -702,7 +715,7 @@ def run(args: argparse.Namespace, argv: list[str] | None, data: Path, out: Path)
         "machine": machine_info(args.ref),
         "loadavg_start": list(load_start),
         "loadavg_end": list(os.getloadavg()),
-        "database": args.db or "fresh SQLite file in the temp directory per run (WAL, synchronous=FULL)",
+        "database": _masked(args.db) if args.db else "fresh SQLite file in the temp directory per run (WAL, synchronous=FULL)",
         "repeat": args.repeat,
         "seed": args.seed,
         "benchmarks": benchmarks,
