@@ -1106,10 +1106,14 @@ def _write_reviews(conn: Connection, p: Prepared, df: pd.DataFrame, batch_id: in
     now = st.utcnow()
     out = out.reset_index(drop=True)
     n = len(out)
-    keys = list(zip(_pylist(out["shop_id"], n), out["review_key"].tolist()))
-    # every stored column of the reviews already in the store under these keys (one lookup; none on a
-    # first import of the shop)
-    stored = _existing_rows(conn, st.reviews, ("shop_id", "review_key"), keys)
+    del df, created, derived, order, item, nick  # (memory: what the writer needs is in ``out``)
+    shop_ids = _pylist(out["shop_id"], n)
+    stored: dict[tuple, dict[str, Any]] = {}
+    if n and conn.execute(sa.select(st.reviews.c.id).where(st.reviews.c.shop_id.in_(set(shop_ids))).limit(1)).first():
+        keys = list(zip(shop_ids, out["review_key"].tolist()))
+        # every stored column of the reviews already in the store under these keys (one lookup)
+        stored = _existing_rows(conn, st.reviews, ("shop_id", "review_key"), keys)
+    del shop_ids
     if stored:
         is_new = np.fromiter((k not in stored for k in keys), dtype=bool, count=n)
         new_pos, old_pos = np.flatnonzero(is_new), np.flatnonzero(~is_new)
