@@ -338,3 +338,50 @@ def test_csv_lines_are_split_where_a_text_stream_splits_them():
     assert t.rows == [["订单编号", "评价内容"], ["1", "第一行\r\n第二行"], ["2", "x\u2028y"]]
     with pytest.raises(readers.UnsupportedFile):
         readers.read_bytes(b" \r\n\t\x0b\x0c ", "empty.csv")
+
+
+_CHILD = """
+import sys
+import reviewops.intake.ingest as ingest
+from reviewops.core.store import Store
+ingest.BULK_REBUILD_MIN = 100  # the bulk path: secondary indexes dropped while the rows go in
+with Store.open(sys.argv[1]) as s:
+    ingest.import_file(s, sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_kill_minus_9_while_the_indexes_are_dropped_leaves_the_store_as_it_was(db_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    st.Store.open(db_url).close()
+    with st.Store.open(db_url) as s:
+        before = _indexes(s)
+    path = _write(tmp_path / "kill.csv", _rows(2500))
+    marker = tmp_path / "paused"
+    env = {**os.environ, ingest.ENV_PAUSE_AT_ROW: "1200", ingest.ENV_PAUSE_FILE: str(marker)}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, db_url, str(path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (marker.exists() and marker.read_text()):
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the child did not pause"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+    with st.Store.open(db_url) as s:
+        counts = s.counts()
+        assert [counts[t] for t in ("reviews", "review_versions", "customers", "import_batches")] == [0, 0, 0, 0]
+        assert _indexes(s) == before
+        with s.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert ingest.import_file(s, path)[0].rows_new == 2500
