@@ -174,12 +174,35 @@ def trained_sha1s() -> list[str]:
     return sorted({tx._sha1(r["text"]) for r in _rows(TRAIN_SETS)})
 
 
+def _quick_run() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _quick import print_result, quick_dir
+
+    blob, header, sha1s = build()
+    npz, js = tx.DATA / "guard_model.npz", tx.DATA / "guard_model.json"
+    shipped = json.loads(js.read_text(encoding="utf-8"))
+    listed = set(filter(None, (tx.DATA / "trained_sha1.tsv").read_text(encoding="utf-8").split("\n")[1:]))
+    result = {"version": header["version"], "n_rows": header["trained_on"]["n_rows"],
+              "matches_shipped": npz.read_bytes() == blob
+              and {k: v for k, v in shipped.items() if k != "protocol"} == header,
+              "missing_sha1": sum(h not in listed for h in sha1s)}
+    with quick_dir("guard_model") as tmp:
+        (tmp / "guard_model.json").write_text(json.dumps(result, ensure_ascii=False) + "\n", encoding="utf-8")
+    print_result(result)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="retrain in memory and compare with the shipped files")
     ap.add_argument("--protocol", action="store_true", help="re-run the choice of settings")
     ap.add_argument("--json", type=Path, help="with --protocol: write the figures there")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run (the test suite's): retrain in memory, compare with the shipped files, write "
+                         "nothing but the result (JSON, last line); exit 0 either way")
     args = ap.parse_args(argv)
+    if args.quick:
+        return _quick_run()
     if args.protocol:
         res = protocol()
         print(json.dumps({k: v for k, v in res.items() if k != "grid"}, ensure_ascii=False, indent=1))
