@@ -162,6 +162,9 @@ def test_an_entry_of_another_category_fits_only_when_the_review_mentions_it() ->
 
 
 # ------------------------------------------------------------------ the 案件处理 form
+DEMO_AS_OF = "2026-11-20T09:30:00+08:00"
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from reviewops.core.users import add_user
@@ -171,7 +174,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
     path = tmp_path_factory.mktemp("kb") / "demo.db"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REVIEWOPS_PII_KEY", "5e" * 8 + "0123456789abcdef" * 3)
-        build_demo(str(path), scale=0.05)
+        build_demo(str(path), scale=0.05, as_of=DEMO_AS_OF)  # fixed: the first new 尺码 case must not move with the clock
         store = Store.open(str(path))
         triage_store(store, actor="test", via="test")
         add_user(store, "kbagent", role="agent", password="password1", shops=None, actor="test")
