@@ -583,6 +583,22 @@ def _new_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
     return sorted(int(x) for x in rows)
 
 
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
+    """A ``COPY`` runs on the raw psycopg connection, whose errors are the driver's own; every other statement
+    raises SQLAlchemy's. Callers tell a concurrent writer by SQLAlchemy's classes (the watcher retries an
+    import that met another watcher's rows on :class:`sqlalchemy.exc.IntegrityError`), so the driver's are
+    re-raised as those: a unique key another transaction inserted first, a deadlock, a lost connection."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.IntegrityError as e:
+        raise sa.exc.IntegrityError(statement, None, e) from e
+    except psycopg.OperationalError as e:
+        raise sa.exc.OperationalError(statement, None, e) from e
+
+
 def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Any], n: int, *,
                     progress: Callable[[int], None] | None = None, pause: bool = False) -> None:
     """INSERT ``n`` rows given column by column (pandas Series, lists, or one value for every row).
@@ -621,7 +637,8 @@ def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Any
                 progress(j - i)
         return
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as cp:
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    with _as_sqlalchemy_errors(statement), raw.cursor() as cur, cur.copy(statement) as cp:
         for i in range(0, n, step):
             j = min(n, i + step)
             texts = [_copy_texts(col) for col in part(i, j)]
@@ -753,7 +770,7 @@ def _existing_rows_staged(conn: Connection, table: sa.Table, keys: Sequence[str]
                          f"ON COMMIT DROP")
     uniq = list(dict.fromkeys(wanted))
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {tmp} FROM STDIN") as cp:
+    with _as_sqlalchemy_errors(f"COPY {tmp} FROM STDIN"), raw.cursor() as cur, cur.copy(f"COPY {tmp} FROM STDIN") as cp:
         for i in range(0, len(uniq), 50_000):
             part = uniq[i:i + 50_000]
             texts = [_copy_texts([k[j] for k in part]) for j in range(len(keys))]
