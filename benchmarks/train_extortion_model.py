@@ -234,52 +234,51 @@ def _merge_sha1s(new: list[str]) -> int:
     return len(merged) - len({h for h in have if h})
 
 
-def _quick_run() -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _quick import print_result, quick_dir
-
-    blob, header, sha1s = build()
-    npz, js = DATA / "extortion_model.npz", DATA / "extortion_model.json"
+def _compare(name: str, blob: bytes, header: dict[str, Any], sha1s: list[str]) -> tuple[bool, int]:
+    """(the shipped ``name`` files equal this build, how many trained texts trained_sha1.tsv lacks)."""
+    npz, js = DATA / f"{name}.npz", DATA / f"{name}.json"
     shipped = json.loads(js.read_text(encoding="utf-8"))
+    same = npz.read_bytes() == blob and {k: v for k, v in shipped.items() if k != "protocol"} == header
     listed = set(filter(None, (DATA / "trained_sha1.tsv").read_text(encoding="utf-8").split("\n")[1:]))
-    result = {"version": header["version"], "n_rows": header["trained_on"]["n_rows"],
-              "matches_shipped": npz.read_bytes() == blob
-              and {k: v for k, v in shipped.items() if k != "protocol"} == header,
-              "missing_sha1": sum(h not in listed for h in sha1s)}
-    with quick_dir("extortion_model") as tmp:
-        (tmp / "extortion_model.json").write_text(json.dumps(result, ensure_ascii=False) + "\n", encoding="utf-8")
-    print_result(result)
-    return 0
+    return same, sum(h not in listed for h in sha1s)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def run_cli(argv: list[str] | None, *, name: str, doc: str, build: Any, protocol: Any,
+            summary_skip: tuple[str, ...]) -> int:
+    """The command line of a model trainer (this one and ``train_guard_model.py``): write the model ``name``
+    (default), ``--check``, ``--protocol [--json F]`` or ``--quick``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="retrain in memory and compare with the shipped files")
-    ap.add_argument("--protocol", action="store_true", help="re-run the choice of settings (fit + fresh2 scores)")
+    ap.add_argument("--protocol", action="store_true", help="re-run the choice of settings on development data")
     ap.add_argument("--json", type=Path, help="with --protocol: write the figures there")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run (the test suite's): retrain in memory, compare with the shipped files, write "
                          "nothing but the result (JSON, last line); exit 0 either way")
     args = ap.parse_args(argv)
-    if args.quick:
-        return _quick_run()
     if args.protocol:
         res = protocol()
-        print(json.dumps({k: v for k, v in res.items() if k not in ("grid", "floors", "shrinks")}, ensure_ascii=False,
-                         indent=1))
+        print(json.dumps({k: v for k, v in res.items() if k not in summary_skip}, ensure_ascii=False, indent=1))
         if args.json:
             args.json.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return 0
     blob, header, sha1s = build()
-    npz, js = DATA / "extortion_model.npz", DATA / "extortion_model.json"
+    if args.quick:
+        sys.path.insert(0, str(HERE))
+        from _quick import print_result, quick_dir
+
+        same, missing = _compare(name, blob, header, sha1s)
+        result = {"version": header["version"], "n_rows": header["trained_on"]["n_rows"], "matches_shipped": same,
+                  "missing_sha1": missing}
+        with quick_dir(name) as tmp:
+            (tmp / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False) + "\n", encoding="utf-8")
+        print_result(result)
+        return 0
     if args.check:
-        shipped = json.loads(js.read_text(encoding="utf-8"))
-        same = npz.read_bytes() == blob and {k: v for k, v in shipped.items() if k != "protocol"} == header
-        listed = set(filter(None, (DATA / "trained_sha1.tsv").read_text(encoding="utf-8").split("\n")[1:]))
-        missing = [h for h in sha1s if h not in listed]
+        same, missing = _compare(name, blob, header, sha1s)
         print(f"model files {'match' if same else 'DIFFER from'} a retrain; "
-              f"{len(missing)} trained texts missing from trained_sha1.tsv")
+              f"{missing} trained texts missing from trained_sha1.tsv")
         return 0 if same and not missing else 1
+    npz, js = DATA / f"{name}.npz", DATA / f"{name}.json"
     old = json.loads(js.read_text(encoding="utf-8")) if js.exists() else {}
     if "protocol" in old:
         header["protocol"] = old["protocol"]
@@ -288,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     added = _merge_sha1s(sha1s)
     print(f"wrote {npz.name} ({len(blob):,} bytes), {js.name}; trained_sha1.tsv +{added}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(argv, name="extortion_model", doc=__doc__, build=build, protocol=protocol,
+                   summary_skip=("grid", "floors", "shrinks"))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ scikit-learn is used here only; the package scores with numpy.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -174,59 +173,8 @@ def trained_sha1s() -> list[str]:
     return sorted({tx._sha1(r["text"]) for r in _rows(TRAIN_SETS)})
 
 
-def _quick_run() -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _quick import print_result, quick_dir
-
-    blob, header, sha1s = build()
-    npz, js = tx.DATA / "guard_model.npz", tx.DATA / "guard_model.json"
-    shipped = json.loads(js.read_text(encoding="utf-8"))
-    listed = set(filter(None, (tx.DATA / "trained_sha1.tsv").read_text(encoding="utf-8").split("\n")[1:]))
-    result = {"version": header["version"], "n_rows": header["trained_on"]["n_rows"],
-              "matches_shipped": npz.read_bytes() == blob
-              and {k: v for k, v in shipped.items() if k != "protocol"} == header,
-              "missing_sha1": sum(h not in listed for h in sha1s)}
-    with quick_dir("guard_model") as tmp:
-        (tmp / "guard_model.json").write_text(json.dumps(result, ensure_ascii=False) + "\n", encoding="utf-8")
-    print_result(result)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true", help="retrain in memory and compare with the shipped files")
-    ap.add_argument("--protocol", action="store_true", help="re-run the choice of settings")
-    ap.add_argument("--json", type=Path, help="with --protocol: write the figures there")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run (the test suite's): retrain in memory, compare with the shipped files, write "
-                         "nothing but the result (JSON, last line); exit 0 either way")
-    args = ap.parse_args(argv)
-    if args.quick:
-        return _quick_run()
-    if args.protocol:
-        res = protocol()
-        print(json.dumps({k: v for k, v in res.items() if k != "grid"}, ensure_ascii=False, indent=1))
-        if args.json:
-            args.json.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        return 0
-    blob, header, sha1s = build()
-    npz, js = tx.DATA / "guard_model.npz", tx.DATA / "guard_model.json"
-    if args.check:
-        shipped = json.loads(js.read_text(encoding="utf-8"))
-        same = npz.read_bytes() == blob and {k: v for k, v in shipped.items() if k != "protocol"} == header
-        listed = set(filter(None, (tx.DATA / "trained_sha1.tsv").read_text(encoding="utf-8").split("\n")[1:]))
-        missing = [h for h in sha1s if h not in listed]
-        print(f"model files {'match' if same else 'DIFFER from'} a retrain; "
-              f"{len(missing)} trained texts missing from trained_sha1.tsv")
-        return 0 if same and not missing else 1
-    old = json.loads(js.read_text(encoding="utf-8")) if js.exists() else {}
-    if "protocol" in old:
-        header["protocol"] = old["protocol"]
-    npz.write_bytes(blob)
-    js.write_text(json.dumps(header, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    added = tx._merge_sha1s(sha1s)
-    print(f"wrote {npz.name} ({len(blob):,} bytes), {js.name}; trained_sha1.tsv +{added}")
-    return 0
+    return tx.run_cli(argv, name="guard_model", doc=__doc__, build=build, protocol=protocol, summary_skip=("grid",))
 
 
 if __name__ == "__main__":
