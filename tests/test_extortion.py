@@ -683,12 +683,13 @@ def _accuracy_module():
 #: rows was used for tuning or training: the floor guards against regressions, it says nothing about unseen text.
 DEV_PRECISION, DEV_RECALL = 0.9915, 1.0
 DEV_BLOCK_RATE, DEV_FALSE_BLOCK_RATE = 0.9796, 0.0121
-#: the third held-out set (fresh3/), scored once after that freeze: the honest figures; the floor is 0.03 below
-FRESH3_PRECISION, FRESH3_RECALL = 0.9075, 0.9458
-FRESH3_BLOCK_RATE, FRESH3_FALSE_BLOCK_RATE = 0.9135, 0.103
-#: the fourth held-out set (fresh4/), scored once after both models were frozen (1d6c385)
-FRESH4_PRECISION, FRESH4_RECALL = 0.9236, 0.9667
-FRESH4_BLOCK_RATE, FRESH4_FALSE_BLOCK_RATE = 0.9641, 0.0458
+#: the held-out sets as scored once (benchmarks/results/accuracy_extortion_<set>.json): fresh3/ after the detector's
+#: model was frozen (f860363), fresh4/ after both models were (1d6c385) — rows, detector precision and recall,
+#: guard block and false-block rates; the floor is 0.03 below (above for false blocks)
+HELD_OUT_SCORED = {
+    "fresh3": (387, 0.9075, 0.9458, 0.9135, 0.103),
+    "fresh4": (346, 0.9236, 0.9667, 0.9641, 0.0458),
+}
 
 
 def test_accuracy_floor_on_all_seen_rows():
@@ -704,31 +705,21 @@ def test_accuracy_floor_on_all_seen_rows():
     assert s["false_block_rate"] <= DEV_FALSE_BLOCK_RATE + 0.03, s
 
 
-def test_accuracy_floor_on_the_third_held_out_set():
-    """fresh3/ was scored once after the freeze (benchmarks/results/accuracy_extortion_fresh3.json): a change that
-    loses more than 0.03 of what was measured there fails here (it is a floor, not a target to tune on)."""
-    mod = _accuracy_module()
-    if not (mod.FRESH3 / "buyer_texts.tsv").exists():
-        pytest.skip("benchmarks/data/malicious/fresh3 is not in this checkout")
-    b = mod.buyer_figures("fresh3")
-    assert b["rows"] == 387
-    assert b["precision"] >= FRESH3_PRECISION - 0.03 and b["recall"] >= FRESH3_RECALL - 0.03, b
-    s = mod.seller_figures("fresh3")
-    assert s["block_rate"] >= FRESH3_BLOCK_RATE - 0.03, s
-    assert s["false_block_rate"] <= FRESH3_FALSE_BLOCK_RATE + 0.03, s
 
-
-def test_accuracy_floor_on_the_fourth_held_out_set():
-    """fresh4/ was scored once after both models were frozen (benchmarks/results/accuracy_extortion_fresh4.json)."""
+@pytest.mark.parametrize("split", sorted(HELD_OUT_SCORED))
+def test_accuracy_floor_on_the_held_out_sets_as_scored(split: str) -> None:
+    """A held-out set scored once after a freeze: a change that loses more than 0.03 of what was measured there
+    fails here (it is a floor, not a target to tune on)."""
+    rows, precision, recall, block_rate, false_block_rate = HELD_OUT_SCORED[split]
     mod = _accuracy_module()
-    if not (mod.FRESH4 / "buyer_texts.tsv").exists():
-        pytest.skip("benchmarks/data/malicious/fresh4 is not in this checkout")
-    b = mod.buyer_figures("fresh4")
-    assert b["rows"] == 346
-    assert b["precision"] >= FRESH4_PRECISION - 0.03 and b["recall"] >= FRESH4_RECALL - 0.03, b
-    s = mod.seller_figures("fresh4")
-    assert s["block_rate"] >= FRESH4_BLOCK_RATE - 0.03, s
-    assert s["false_block_rate"] <= FRESH4_FALSE_BLOCK_RATE + 0.03, s
+    if not (mod.DATA / split / "buyer_texts.tsv").exists():
+        pytest.skip(f"benchmarks/data/malicious/{split} is not in this checkout")
+    b = mod.buyer_figures(split)
+    assert b["rows"] == rows
+    assert b["precision"] >= precision - 0.03 and b["recall"] >= recall - 0.03, b
+    s = mod.seller_figures(split)
+    assert s["block_rate"] >= block_rate - 0.03, s
+    assert s["false_block_rate"] <= false_block_rate + 0.03, s
 
 
 # ------------------------------------------------------------------ the learned model (issue 17)
